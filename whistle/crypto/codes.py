@@ -35,50 +35,71 @@ def check_symbol(data: str) -> str:
     return CHECK_ALPHABET[remainder]
 
 
+def encode_base32(value: int, chars: int) -> str:
+    """``value`` as exactly ``chars`` Crockford base32 characters, most significant first."""
+    if value < 0 or value >> (5 * chars):
+        raise ValueError("value does not fit")
+    return "".join(ALPHABET[(value >> (5 * i)) & 31] for i in reversed(range(chars)))
+
+
+def group(text: str) -> str:
+    """Groups of four characters, as people read and write codes and fingerprints."""
+    return " ".join(text[i : i + 4] for i in range(0, len(text), 4))
+
+
 def generate_code(randbytes: Callable[[int], bytes] = os.urandom) -> str:
     """A new code in canonical form, from 100 bits of the given CSPRNG."""
     raw = randbytes(CODE_BYTES)
     if len(raw) != CODE_BYTES:
         raise ValueError("randbytes returned the wrong number of bytes")
-    value = int.from_bytes(raw, "big") & ((1 << CODE_BITS) - 1)
-    data = "".join(ALPHABET[(value >> (5 * i)) & 31] for i in reversed(range(DATA_CHARS)))
+    data = encode_base32(int.from_bytes(raw, "big") & ((1 << CODE_BITS) - 1), DATA_CHARS)
     return data + check_symbol(data)
 
 
-def normalize_code(text: str) -> str:
-    """The canonical form of what a person typed.
+def normalize_checked(text: str, data_chars: int, what: str = "code") -> str:
+    """The canonical form of ``data_chars`` characters plus a check symbol, as typed by a person.
 
-    Raises ``CodeFormatError`` when it cannot be a code and ``CodeChecksumError``
-    when it has the shape of a code but the check symbol says it was mistyped.
+    Raises ``CodeFormatError`` when it cannot be one and ``CodeChecksumError``
+    when it has the right shape but the check symbol says it was mistyped.
     """
     if not isinstance(text, str):
-        raise TypeError("a code is text")
-    if len(text) > MAX_INPUT_CHARS:
-        raise CodeFormatError("too long to be a code")
+        raise TypeError(f"a {what} is text")
+    if len(text) > 4 * data_chars:
+        raise CodeFormatError(f"too long to be a {what}")
     compact = text.translate(_SEPARATORS).upper()
-    if len(compact) != DATA_CHARS + 1:
-        raise CodeFormatError(f"a code has {DATA_CHARS + 1} characters")
-    data = compact[:DATA_CHARS].translate(_LOOKALIKES)
-    check = compact[DATA_CHARS:]
+    if len(compact) != data_chars + 1:
+        raise CodeFormatError(f"a {what} has {data_chars + 1} characters")
+    data = compact[:data_chars].translate(_LOOKALIKES)
+    check = compact[data_chars:]
     if check in "OIL":
         check = check.translate(_LOOKALIKES)
     if any(c not in _VALUES for c in data) or check not in CHECK_ALPHABET:
-        raise CodeFormatError("a code uses only the letters and digits it was given with")
+        raise CodeFormatError(f"a {what} uses only the letters and digits it was given with")
     if check_symbol(data) != check:
-        raise CodeChecksumError("the code was mistyped")
+        raise CodeChecksumError(f"the {what} was mistyped")
     return data + check
+
+
+def decode_checked(canonical: str) -> int:
+    """The value of a canonical checked string (its data characters)."""
+    value = 0
+    for char in canonical[:-1]:
+        value = value * 32 + _VALUES[char]
+    return value
+
+
+def normalize_code(text: str) -> str:
+    """The canonical form of a code a person typed (see ``normalize_checked``)."""
+    if isinstance(text, str) and len(text) > MAX_INPUT_CHARS:
+        raise CodeFormatError("too long to be a code")
+    return normalize_checked(text, DATA_CHARS)
 
 
 def format_code(code: str) -> str:
     """The canonical code in groups of four, as people read and write it."""
-    canonical = normalize_code(code)
-    return " ".join(canonical[i : i + 4] for i in range(0, len(canonical), 4))
+    return group(normalize_code(code))
 
 
 def code_bits(code: str) -> bytes:
     """The code's 100-bit value as 13 big-endian bytes (the input to key derivation)."""
-    canonical = normalize_code(code)
-    value = 0
-    for char in canonical[:DATA_CHARS]:
-        value = value * 32 + _VALUES[char]
-    return value.to_bytes(CODE_BYTES, "big")
+    return decode_checked(normalize_code(code)).to_bytes(CODE_BYTES, "big")

@@ -1,0 +1,17 @@
+"""The ``whistle`` command. Each area adds its own group of subcommands."""
+
+import click
+
+from whistle import __version__
+
+
+@click.group()
+@click.version_option(__version__, prog_name="whistle")
+def main() -> None:
+    """Whistle: an anonymous whistleblowing system for public bodies."""
+
+
+@main.command()
+def demo() -> None:
+    """Run a throwaway server and inbox locally (not built yet)."""
+    click.echo("The one-command demo is not built yet (issue: bundles, courier and demo).")

@@ -1,0 +1,59 @@
+"""From a source's code to the keys that code stands for (docs/protocol.md §3).
+
+    m            = crypto_generichash(32, "whistle-code-v1" ‖ code bits, key = install salt)
+    login token  = crypto_kdf_derive_from_key(32, 1, "wh-login", m)
+    reply seed   = crypto_kdf_derive_from_key(32, 2, "wh-reply", m)
+    reply keys   = crypto_box_seed_keypair(reply seed)
+    lookup       = crypto_generichash(32, "whistle/login-lookup/v1" ‖ token, key = pepper)
+
+The browser computes the first four; only the server, which holds the pepper,
+computes the lookup value it stores. A copy of the database without the pepper
+gives nothing to test guesses against; with it, a guess still costs a search of
+2^100 codes.
+"""
+
+from dataclasses import dataclass
+
+from nacl.bindings import crypto_box_seed_keypair
+
+from whistle.crypto.codes import code_bits
+from whistle.crypto.hashing import generic_hash, kdf_derive
+
+CODE_DOMAIN = b"whistle-code-v1"
+LOOKUP_DOMAIN = b"whistle/login-lookup/v1"
+LOGIN_SUBKEY = (1, b"wh-login")
+REPLY_SUBKEY = (2, b"wh-reply")
+SALT_BYTES = 32
+PEPPER_BYTES = 32
+
+
+@dataclass(frozen=True, repr=False)
+class SourceKeys:
+    """What a code unlocks. Never logged: ``repr`` shows nothing secret."""
+
+    login_token: bytes
+    reply_secret_key: bytes
+    reply_public_key: bytes
+
+    def __repr__(self) -> str:
+        return "SourceKeys(<secret>)"
+
+
+def derive_source_keys(code: str, install_salt: bytes) -> SourceKeys:
+    """The login token and reply key pair for a code (raises ``CodeError`` for a bad code)."""
+    if len(install_salt) != SALT_BYTES:
+        raise ValueError("the install salt is 32 bytes")
+    master = generic_hash(CODE_DOMAIN + code_bits(code), key=install_salt)
+    token = kdf_derive(master, *LOGIN_SUBKEY)
+    seed = kdf_derive(master, *REPLY_SUBKEY)
+    public, secret = crypto_box_seed_keypair(seed)
+    return SourceKeys(login_token=token, reply_secret_key=secret, reply_public_key=public)
+
+
+def login_lookup(login_token: bytes, pepper: bytes) -> bytes:
+    """The value the server stores and looks up for a login token."""
+    if len(pepper) != PEPPER_BYTES:
+        raise ValueError("the pepper is 32 bytes")
+    if len(login_token) != 32:
+        raise ValueError("a login token is 32 bytes")
+    return generic_hash(LOOKUP_DOMAIN + login_token, key=pepper)
