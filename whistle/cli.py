@@ -3,6 +3,8 @@
 import click
 
 from whistle import __version__
+from whistle.inbox.cli import inbox, office
+from whistle.submit.cli import server
 
 
 @click.group()
@@ -15,3 +17,8 @@ def main() -> None:
 def demo() -> None:
     """Run a throwaway server and inbox locally (not built yet)."""
     click.echo("The one-command demo is not built yet (issue: bundles, courier and demo).")
+
+
+main.add_command(server)
+main.add_command(office)
+main.add_command(inbox)

@@ -1,0 +1,261 @@
+"""The three kinds of record and what each envelope holds (docs/protocol.md §6).
+
+    submission  sealed to the chosen desk and to the source's reply key
+                parts: "reply_public_key" (bytes, 32), "form" (text, JSON),
+                       "identification" (bytes, fixed size, sealed to the custodian),
+                       then any number of files
+    followup    boxed from the source's reply key to every desk of the current card,
+                sealed to the source's reply key; parts: "message" (text), files
+    reply       sealed to the source's reply key and to the desk; parts:
+                "message" (text), files
+
+Every envelope's associated data is ``associated_data(kind, case id)``. Parts
+may come in any order (the server encrypts an upload in the order the browser
+sends it); readers find them by name and ignore names they do not know.
+
+The identification block is always present and always the same size, whether
+or not the source gave any details, so a copy of the server cannot tell who
+identified themselves, and a desk officer holding the envelope cannot read it:
+only the identity custodian can.
+"""
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from nacl.bindings import crypto_box_seal, crypto_box_seal_open, crypto_scalarmult_base
+from nacl.exceptions import CryptoError as NaclCryptoError
+
+from whistle.crypto.envelope import (
+    EnvelopeWriter,
+    OpenedEnvelope,
+    Part,
+    associated_data,
+    boxed_to,
+    open_bytes,
+    open_envelope,
+    seal,
+    sealed_to,
+)
+from whistle.crypto.errors import MalformedError, TamperedError, WrongKeyError
+from whistle.crypto.framing import PartData, PartKind, PartStart
+
+CASE_ID_BYTES = 16
+IDENTIFICATION_BYTES = 4096
+SEALED_IDENTIFICATION_BYTES = IDENTIFICATION_BYTES + 48
+FORM_VERSION = 1
+MAX_FORM_BYTES = 256 * 1024
+
+
+def seal_identification(fields: Sequence[dict[str, str]], custodian_key: bytes) -> bytes:
+    """The fixed-size identification block: ``fields`` (maybe empty) sealed to the custodian.
+
+    ``fields`` is a list of ``{"key", "label", "value"}``; its JSON must fit in 4 KiB
+    (callers bound each field's length).
+    """
+    document = json.dumps({"version": 1, "fields": list(fields)}, ensure_ascii=False)
+    raw = document.encode("utf-8")
+    if len(raw) > IDENTIFICATION_BYTES:
+        raise ValueError("the identification does not fit its fixed size")
+    return crypto_box_seal(raw + bytes(IDENTIFICATION_BYTES - len(raw)), custodian_key)
+
+
+def open_identification(block: bytes, custodian_secret_key: bytes) -> list[dict[str, str]]:
+    """The identification fields inside a block (only the custodian's key opens it)."""
+    if len(block) != SEALED_IDENTIFICATION_BYTES:
+        raise MalformedError("the identification block has the wrong size")
+    try:
+        raw = crypto_box_seal_open(
+            block, crypto_scalarmult_base(custodian_secret_key), custodian_secret_key
+        )
+    except NaclCryptoError as exc:
+        raise WrongKeyError("this key does not open the identification") from exc
+    try:
+        document = json.loads(raw.rstrip(b"\x00").decode("utf-8"))
+        fields = document["fields"]
+        if not isinstance(fields, list) or not all(isinstance(f, dict) for f in fields):
+            raise TypeError
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        raise MalformedError("the identification is not well-formed") from exc
+    return fields
+
+
+class SubmissionWriter:
+    """Streams one submission into ``out``: form, identification, reply key, then files."""
+
+    def __init__(
+        self,
+        out: BinaryIO,
+        *,
+        desk_key: bytes,
+        custodian_key: bytes,
+        reply_public_key: bytes,
+        case_id: bytes,
+    ) -> None:
+        self._custodian_key = custodian_key
+        self._writer = EnvelopeWriter(
+            out,
+            [sealed_to(desk_key), sealed_to(reply_public_key)],
+            associated_data("submission", case_id),
+        )
+        self._writer.add_bytes("reply_public_key", reply_public_key)
+
+    def add_form(self, form: dict[str, Any]) -> None:
+        """The questionnaire answers: ``{"language", "desk", "fields": [{key, label, value}]}``."""
+        raw = json.dumps({"version": FORM_VERSION, **form}, ensure_ascii=False).encode("utf-8")
+        if len(raw) > MAX_FORM_BYTES:
+            raise ValueError("the form is too large")
+        self._writer.add_bytes("form", raw, kind=PartKind.TEXT)
+
+    def add_identification(self, fields: Sequence[dict[str, str]]) -> None:
+        self._writer.add_bytes("identification", seal_identification(fields, self._custodian_key))
+
+    def begin_file(self, name: str) -> None:
+        self._writer.begin_file(name)
+
+    def write(self, data: bytes) -> None:
+        self._writer.write(data)
+
+    def end_file(self) -> None:
+        self._writer.end_part()
+
+    def finish(self) -> int:
+        return self._writer.finish()
+
+
+@dataclass(frozen=True)
+class Submission:
+    """An opened submission's small parts; files are read from ``envelope``."""
+
+    reply_public_key: bytes
+    form: dict[str, Any]
+    identification_block: bytes
+    envelope: OpenedEnvelope
+
+    @property
+    def files(self) -> list[tuple[str, int]]:
+        return [(p.name, p.size) for p in self.envelope.parts if p.kind == PartKind.FILE]
+
+
+def open_submission(
+    source: BinaryIO, desk_secret_keys: Sequence[bytes], case_id: bytes
+) -> Submission:
+    """Authenticate and open a submission for case ``case_id`` with any of the desk keys."""
+    opened = open_envelope(source, list(desk_secret_keys), associated_data("submission", case_id))
+    small: dict[str, bytes] = {}
+    wanted = {"reply_public_key", "form", "identification"}
+    current: str | None = None
+    buffer = bytearray()
+    for event in opened.events():
+        if isinstance(event, PartStart):
+            current = event.name if event.kind != PartKind.FILE else None
+            buffer = bytearray()
+        elif isinstance(event, PartData):
+            if current in wanted:
+                buffer += event.data
+                if len(buffer) > MAX_FORM_BYTES:
+                    raise MalformedError(f"the {current} part is too large")
+        elif current in wanted:
+            if current in small:
+                raise MalformedError(f"the submission has two {current} parts")
+            small[current] = bytes(buffer)
+    missing = wanted - small.keys()
+    if missing:
+        raise MalformedError(f"the submission has no {', '.join(sorted(missing))}")
+    if len(small["reply_public_key"]) != 32:
+        raise MalformedError("the reply key is not 32 bytes")
+    if len(small["identification"]) != SEALED_IDENTIFICATION_BYTES:
+        raise MalformedError("the identification block has the wrong size")
+    try:
+        form = json.loads(small["form"].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise MalformedError("the form is not JSON") from exc
+    if not isinstance(form, dict) or not isinstance(form.get("fields"), list):
+        raise MalformedError("the form has no fields")
+    return Submission(small["reply_public_key"], form, small["identification"], opened)
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """An opened follow-up or reply: its text and its files (small records, in memory)."""
+
+    message: str
+    files: tuple[Part, ...]
+
+
+def _conversation(parts: Sequence[Part]) -> Conversation:
+    messages = [p for p in parts if p.name == "message" and p.kind == PartKind.TEXT]
+    if len(messages) != 1:
+        raise MalformedError("the record has no single message")
+    files = tuple(p for p in parts if p.kind == PartKind.FILE)
+    return Conversation(messages[0].text, files)
+
+
+def seal_followup(
+    message: str,
+    files: Sequence[tuple[str, bytes]],
+    *,
+    reply_secret_key: bytes,
+    desk_keys: Sequence[bytes],
+    case_id: bytes,
+) -> bytes:
+    """A follow-up from the source, authenticated by the reply key, readable by every desk."""
+    parts = [(PartKind.TEXT, "message", message.encode("utf-8"))]
+    parts += [(PartKind.FILE, name, content) for name, content in files]
+    recipients = [boxed_to(k) for k in desk_keys]
+    recipients.append(sealed_to(crypto_scalarmult_base(reply_secret_key)))
+    return seal(
+        parts,
+        recipients,
+        associated_data("followup", case_id),
+        sender_secret_key=reply_secret_key,
+    )
+
+
+def open_followup_as_office(
+    data: bytes, desk_secret_keys: Sequence[bytes], case_id: bytes, reply_public_key: bytes
+) -> Conversation:
+    """Open a follow-up and require that the case's reply key sent it.
+
+    Raises ``TamperedError`` when it opens but was not authenticated by that key
+    (sealed rather than boxed, or boxed by another key).
+    """
+    message = open_bytes(data, list(desk_secret_keys), associated_data("followup", case_id))
+    if message.sender_public_key != reply_public_key:
+        raise TamperedError("the follow-up was not sent by the holder of this case's code")
+    return _conversation(message.parts)
+
+
+def seal_reply(
+    message: str,
+    files: Sequence[tuple[str, bytes]],
+    *,
+    reply_public_key: bytes,
+    desk_key: bytes,
+    case_id: bytes,
+) -> bytes:
+    """An office reply, readable by the source (reply key) and by the office (desk key)."""
+    parts = [(PartKind.TEXT, "message", message.encode("utf-8"))]
+    parts += [(PartKind.FILE, name, content) for name, content in files]
+    return seal(
+        parts,
+        [sealed_to(reply_public_key), sealed_to(desk_key)],
+        associated_data("reply", case_id),
+    )
+
+
+def open_as_source(data: bytes, kind: str, reply_secret_key: bytes, case_id: bytes) -> Conversation:
+    """A reply, or the source's own follow-up, opened with the reply key."""
+    if kind not in ("reply", "followup"):
+        raise ValueError("a source reads replies and its own follow-ups")
+    return _conversation(open_bytes(data, reply_secret_key, associated_data(kind, case_id)).parts)
+
+
+def open_reply_as_office(
+    data: bytes, desk_secret_keys: Sequence[bytes], case_id: bytes
+) -> Conversation:
+    """A reply the office sent, opened again from the desk's side (history stays readable)."""
+    return _conversation(
+        open_bytes(data, list(desk_secret_keys), associated_data("reply", case_id)).parts
+    )

@@ -1,0 +1,1 @@
+"""The source-facing submission site (served as a Tor onion service)."""
