@@ -74,6 +74,7 @@ from whistle.crypto.keys import (
 from whistle.crypto.manifest import Manifest, ManifestRecord, sign_manifest, verify_manifest
 from whistle.crypto.padding import padded_size
 from whistle.crypto.signing import BUNDLE, CARD, COURIER_CHALLENGE, sign, verify
+from whistle.crypto.tokens import open_token, seal_token
 
 __all__ = [
     "BUNDLE",
@@ -132,6 +133,7 @@ __all__ = [
     "normalize_code",
     "open_bytes",
     "open_envelope",
+    "open_token",
     "padded_size",
     "random_bytes",
     "read_card",
@@ -139,6 +141,7 @@ __all__ = [
     "recovery_wrapping_key",
     "same_fingerprint",
     "seal",
+    "seal_token",
     "sealed_to",
     "sign",
     "sign_manifest",

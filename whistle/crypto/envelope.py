@@ -26,6 +26,7 @@ Memory stays flat whatever the size.
 """
 
 import io
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -71,13 +72,17 @@ MAX_SLOTS = 16
 FLAG_SENDER = 0x01
 AD_DOMAIN = b"whistle/envelope/v1"
 KEY_BYTES = 32
-RECORD_TYPES = ("submission", "followup", "reply")
+_RECORD_TYPE = re.compile(r"[a-z][a-z-]{0,31}")
 
 
 def associated_data(record_type: str, case_id: bytes) -> bytes:
-    """The associated data that binds an envelope to its record type and case."""
-    if record_type not in RECORD_TYPES:
-        raise ValueError(f"unknown record type {record_type!r}")
+    """The associated data that binds an envelope to its record type and case.
+
+    Types crossing the network are "submission", "followup" and "reply"; the
+    inbox uses its own (stored copies, notes) for envelopes it keeps at rest.
+    """
+    if not _RECORD_TYPE.fullmatch(record_type):
+        raise ValueError(f"a record type is lower-case ASCII, not {record_type!r}")
     if len(case_id) != 16:
         raise ValueError("a case id is 16 bytes")
     raw = record_type.encode("ascii")
