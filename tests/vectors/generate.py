@@ -1,0 +1,525 @@
+"""Writes tests/vectors/*.json: the known answers both the Python and the browser code must meet.
+
+Deterministic vectors (codes, derivations, padding, signatures, cards,
+manifests) are recomputed identically by running this again; envelopes, key
+files and tokens contain fresh randomness (libsodium does not let a caller fix
+the ephemeral keys of a sealed box or a secretstream header), so their vectors
+are decryption vectors: fixed keys, recorded ciphertext, expected plaintext.
+Re-running rewrites those with new ciphertext, which is fine: the tests check
+that they open, never that they are byte-equal to a new run.
+
+    python tests/vectors/generate.py
+"""
+
+import hashlib
+import io
+import json
+import sys
+from pathlib import Path
+
+from whistle.crypto import (
+    Desk,
+    KdfParams,
+    Manifest,
+    ManifestRecord,
+    PartKind,
+    associated_data,
+    derive_source_keys,
+    login_lookup,
+    make_office_card,
+    make_server_card,
+    seal,
+    seal_token,
+    sealed_to,
+    sign,
+    sign_manifest,
+    wrap_with_key,
+    wrap_with_passphrase,
+)
+from whistle.crypto.codes import check_symbol, code_bits, generate_code, normalize_code
+from whistle.crypto.errors import CodeChecksumError, CodeError, CodeFormatError
+from whistle.crypto.keys import box_keypair_from_secret, signing_keypair_from_seed
+from whistle.crypto.padding import padded_size, padme
+from whistle.crypto.records import SubmissionWriter, seal_followup, seal_reply
+
+HERE = Path(__file__).parent
+
+
+def det(label: str, size: int = 32) -> bytes:
+    """Deterministic test bytes: BLAKE2b of a label (never used outside vectors)."""
+    return hashlib.blake2b(label.encode(), digest_size=size).digest()
+
+
+def write(name: str, document: dict) -> None:
+    path = HERE / f"{name}.json"
+    path.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def codes() -> None:
+    valid = []
+    for i in range(8):
+        raw = det(f"code-{i}", 13)
+        code = generate_code(lambda n, raw=raw: raw)
+        valid.append(
+            {
+                "random": raw.hex(),
+                "code": code,
+                "bits": code_bits(code).hex(),
+                "typed": [code.lower(), " ".join(code[j : j + 4] for j in range(0, 21, 4))],
+            }
+        )
+    base = valid[0]["code"]
+    lookalike = base.replace("0", "o").replace("1", "l")
+    valid[0]["typed"].append(lookalike)
+    valid[0]["typed"].append("-".join(base[j : j + 4] for j in range(0, 21, 4)))
+    swapped = next(
+        base[:j] + base[j + 1] + base[j] + base[j + 2 :]
+        for j in range(19)
+        if base[j] != base[j + 1]
+    )
+    substituted = base[:5] + ("A" if base[5] != "A" else "B") + base[6:]
+    invalid = [
+        {"input": swapped, "error": "checksum", "why": "two adjacent characters swapped"},
+        {"input": substituted, "error": "checksum", "why": "one character substituted"},
+        {"input": base[:-1], "error": "format", "why": "one character short"},
+        {"input": base + "0", "error": "format", "why": "one character too many"},
+        {"input": base[:3] + "U" + base[4:], "error": "format", "why": "U is only a check symbol"},
+        {"input": "", "error": "format", "why": "empty"},
+        {"input": "x" * 200, "error": "format", "why": "far too long"},
+        {"input": base[:20] + "#", "error": "format", "why": "not an alphabet character"},
+    ]
+    expected = {"checksum": CodeChecksumError, "format": CodeFormatError}
+    for case in invalid:
+        try:
+            normalize_code(case["input"])
+        except CodeError as exc:
+            if not isinstance(exc, expected[case["error"]]):
+                raise SystemExit(f"invalid code vector fails the wrong way: {case}") from exc
+        else:
+            raise SystemExit(f"invalid code vector accepted: {case}")
+    checks = [{"data": "0" * 20, "check": check_symbol("0" * 20)}]
+    checks += [{"data": "Z" * 20, "check": check_symbol("Z" * 20)}]
+    write(
+        "codes",
+        {
+            "origin": "tests/vectors/generate.py; codes from fixed random bytes (top 4 bits of "
+            "13 bytes dropped, big-endian), Crockford base32 with the mod-37 check symbol",
+            "valid": valid,
+            "check_symbols": checks,
+            "invalid": invalid,
+        },
+    )
+
+
+def derivation() -> None:
+    valid = []
+    for i in range(4):
+        salt, pepper = det(f"salt-{i}"), det(f"pepper-{i}")
+        code = generate_code(lambda n, i=i: det(f"derive-code-{i}", n))
+        keys = derive_source_keys(code, salt)
+        valid.append(
+            {
+                "code": code,
+                "install_salt": salt.hex(),
+                "pepper": pepper.hex(),
+                "master": hashlib.blake2b(
+                    b"whistle-code-v1" + code_bits(code), key=salt, digest_size=32
+                ).hexdigest(),
+                "login_token": keys.login_token.hex(),
+                "reply_secret_key": keys.reply_secret_key.hex(),
+                "reply_public_key": keys.reply_public_key.hex(),
+                "lookup": login_lookup(keys.login_token, pepper).hex(),
+            }
+        )
+    write(
+        "derivation",
+        {
+            "origin": "tests/vectors/generate.py; master = keyed BLAKE2b, subkeys = "
+            "crypto_kdf_derive_from_key (computed as BLAKE2b salt/person, byte-identical)",
+            "valid": valid,
+        },
+    )
+
+
+def padding() -> None:
+    lengths = [0, 1, 100, 4095, 4096, 4097, 5000, 65536, 65537, 100_000, 1 << 20, 10_000_019]
+    write(
+        "padding",
+        {
+            "origin": "tests/vectors/generate.py; Padmé (Nikitin et al. 2019) with a 4096 floor",
+            "valid": [{"length": n, "padme": padme(n), "padded": padded_size(n)} for n in lengths],
+        },
+    )
+
+
+def signatures() -> None:
+    seed = det("signing-seed")
+    public = signing_keypair_from_seed(seed).public_key
+    messages = [b"", b"hello", bytes(range(256))]
+    valid = [
+        {
+            "seed": seed.hex(),
+            "public_key": public.hex(),
+            "purpose": purpose,
+            "message": message.hex(),
+            "signed": sign(seed, purpose, message).hex(),
+        }
+        for purpose in ("whistle/bundle/v1", "whistle/courier-challenge/v1")
+        for message in messages
+    ]
+    good = bytes.fromhex(valid[1]["signed"])
+    flipped = bytearray(good)
+    flipped[-1] ^= 1
+    other = signing_keypair_from_seed(det("other-seed")).public_key
+    invalid = [
+        {
+            "signed": bytes(flipped).hex(),
+            "purpose": valid[1]["purpose"],
+            "error": "bad-signature",
+            "public_key": public.hex(),
+        },
+        {
+            "signed": good.hex(),
+            "purpose": "whistle/courier-challenge/v1",
+            "error": "wrong-purpose",
+            "public_key": public.hex(),
+        },
+        {
+            "signed": good.hex(),
+            "purpose": valid[1]["purpose"],
+            "error": "bad-signature",
+            "public_key": other.hex(),
+        },
+        {
+            "signed": good[:-1].hex(),
+            "purpose": valid[1]["purpose"],
+            "error": "malformed",
+            "public_key": public.hex(),
+        },
+    ]
+    write(
+        "signatures",
+        {
+            "origin": "tests/vectors/generate.py; Ed25519 over the purpose-labelled layout",
+            "valid": valid,
+            "invalid": invalid,
+        },
+    )
+
+
+def office_material() -> dict:
+    desk = box_keypair_from_secret(det("desk-secret"))
+    desk2 = box_keypair_from_secret(det("desk2-secret"))
+    custodian = box_keypair_from_secret(det("custodian-secret"))
+    return {"desk": desk, "desk2": desk2, "custodian": custodian, "seed": det("office-seed")}
+
+
+def cards() -> None:
+    m = office_material()
+    office = make_office_card(
+        m["seed"],
+        name="Oficina per la Transparència i les Bones Pràctiques",
+        desks=[
+            Desk("antifrau", "Anti-fraud office", m["desk"].public_key),
+            Desk("urbanisme", "Urbanisme", m["desk2"].public_key),
+        ],
+        custodian_key=m["custodian"].public_key,
+        epoch=1,
+        created="2026-11-27",
+    )
+    server_seed = det("server-seed")
+    server = make_server_card(
+        server_seed, name="Bústia Ètica", install_id=det("install", 16).hex(), created="2026-11-27"
+    )
+    write(
+        "cards",
+        {
+            "origin": "tests/vectors/generate.py; deterministic keys from fixed seeds",
+            "valid": [
+                {
+                    "card": office.decode(),
+                    "kind": "office",
+                    "fingerprint": json.loads(office)["fingerprint"],
+                },
+                {
+                    "card": server.decode(),
+                    "kind": "server",
+                    "fingerprint": json.loads(server)["fingerprint"],
+                },
+            ],
+        },
+    )
+
+
+def flip(data: bytes, index: int) -> bytes:
+    out = bytearray(data)
+    out[index] ^= 0x01
+    return bytes(out)
+
+
+def envelopes() -> None:
+    m = office_material()
+    case_id = det("case", 16)
+    code = generate_code(lambda n: det("envelope-code", n))
+    source = derive_source_keys(code, det("salt-0"))
+    big = bytes(range(256)) * 300  # 76,800 bytes: more than one chunk
+    reply = seal_reply(
+        "Gràcies. We have received your report.",
+        [("acta.txt", "Acta de la reunió\n".encode())],
+        reply_public_key=source.reply_public_key,
+        desk_key=m["desk"].public_key,
+        case_id=case_id,
+    )
+    followup = seal_followup(
+        "More details — més detalls.",
+        [("evidence.bin", big)],
+        reply_secret_key=source.reply_secret_key,
+        desk_keys=[m["desk"].public_key, m["desk2"].public_key],
+        case_id=case_id,
+    )
+    out = io.BytesIO()
+    writer = SubmissionWriter(
+        out,
+        desk_key=m["desk"].public_key,
+        custodian_key=m["custodian"].public_key,
+        reply_public_key=source.reply_public_key,
+        case_id=case_id,
+    )
+    writer.begin_file("contracte.pdf")
+    writer.write(b"%PDF-1.4 not really\n")
+    writer.end_file()
+    form = {
+        "language": "ca",
+        "desk": "antifrau",
+        "fields": [{"key": "subject", "label": "Assumpte", "value": "Contracte"}],
+    }
+    writer.add_form(form)
+    writer.add_identification([{"key": "name", "label": "Nom", "value": "Anna"}])
+    writer.finish()
+    submission = out.getvalue()
+    plain = seal(
+        [(PartKind.TEXT, "message", b"hi"), (PartKind.BYTES, "blob", bytes(10))],
+        [sealed_to(m["desk"].public_key)],
+        associated_data("reply", case_id),
+    )
+    ad = {k: associated_data(k, case_id).hex() for k in ("submission", "followup", "reply")}
+    v2 = bytearray(plain)
+    v2[5] = 2
+    write(
+        "envelopes",
+        {
+            "origin": "tests/vectors/generate.py; decryption vectors (fresh randomness per run)",
+            "case_id": case_id.hex(),
+            "associated_data": ad,
+            "keys": {
+                "desk_secret_key": m["desk"].secret_key.hex(),
+                "desk_public_key": m["desk"].public_key.hex(),
+                "desk2_public_key": m["desk2"].public_key.hex(),
+                "custodian_secret_key": m["custodian"].secret_key.hex(),
+                "custodian_public_key": m["custodian"].public_key.hex(),
+                "source_code": code,
+                "install_salt": det("salt-0").hex(),
+                "reply_secret_key": source.reply_secret_key.hex(),
+                "reply_public_key": source.reply_public_key.hex(),
+            },
+            "valid": [
+                {
+                    "name": "reply",
+                    "kind": "reply",
+                    "envelope": reply.hex(),
+                    "open_with": ["reply_secret_key", "desk_secret_key"],
+                    "sender": None,
+                    "parts": [
+                        {
+                            "kind": 1,
+                            "name": "message",
+                            "content": "Gràcies. We have received your report.".encode().hex(),
+                        },
+                        {
+                            "kind": 2,
+                            "name": "acta.txt",
+                            "content": "Acta de la reunió\n".encode().hex(),
+                        },
+                    ],
+                },
+                {
+                    "name": "followup",
+                    "kind": "followup",
+                    "envelope": followup.hex(),
+                    "open_with": ["desk_secret_key", "reply_secret_key"],
+                    "sender": {
+                        "desk_secret_key": source.reply_public_key.hex(),
+                        "reply_secret_key": None,
+                    },
+                    "parts": [
+                        {
+                            "kind": 1,
+                            "name": "message",
+                            "content": "More details — més detalls.".encode().hex(),
+                        },
+                        {
+                            "kind": 2,
+                            "name": "evidence.bin",
+                            "content_blake2b": hashlib.blake2b(big, digest_size=32).hexdigest(),
+                            "size": len(big),
+                        },
+                    ],
+                },
+                {
+                    "name": "submission",
+                    "kind": "submission",
+                    "envelope": submission.hex(),
+                    "open_with": ["desk_secret_key", "reply_secret_key"],
+                    "sender": None,
+                    "parts_named": ["reply_public_key", "contracte.pdf", "form", "identification"],
+                    "form": form,
+                },
+            ],
+            "invalid": [
+                {
+                    "name": "bit flipped in a chunk",
+                    "envelope": flip(plain, len(plain) - 40).hex(),
+                    "kind": "reply",
+                    "error": "tampered",
+                },
+                {
+                    "name": "bit flipped in the header",
+                    "envelope": flip(plain, 20).hex(),
+                    "kind": "reply",
+                    "error": "tampered-or-wrong-key",
+                },
+                {
+                    "name": "truncated inside the last chunk",
+                    "envelope": plain[:-10].hex(),
+                    "kind": "reply",
+                    "error": "tampered",
+                },
+                {
+                    "name": "truncated inside the header",
+                    "envelope": plain[:50].hex(),
+                    "kind": "reply",
+                    "error": "truncated",
+                },
+                {
+                    "name": "bytes appended",
+                    "envelope": (plain + b"\x00").hex(),
+                    "kind": "reply",
+                    "error": "tampered",
+                },
+                {
+                    "name": "unknown version",
+                    "envelope": bytes(v2).hex(),
+                    "kind": "reply",
+                    "error": "version",
+                },
+                {
+                    "name": "not an envelope",
+                    "envelope": b"PK\x03\x04 zip".hex(),
+                    "kind": "reply",
+                    "error": "malformed",
+                },
+                {
+                    "name": "wrong record type",
+                    "envelope": plain.hex(),
+                    "kind": "followup",
+                    "error": "tampered",
+                },
+                {
+                    "name": "chunks from another case",
+                    "envelope": reply.hex(),
+                    "kind": "reply",
+                    "case_id": det("other-case", 16).hex(),
+                    "error": "tampered",
+                },
+            ],
+            "invalid_open_with": "desk_secret_key",
+        },
+    )
+
+
+def manifests() -> None:
+    seed = det("server-seed")
+    manifest = Manifest(
+        install_id=det("install", 16).hex(),
+        direction="outbox",
+        sequence=3,
+        previous=det("previous-bundle").hex(),
+        created="2026-11-27",
+        records=(ManifestRecord(det("r1", 16).hex(), "submission", det("h1").hex()),),
+    )
+    write(
+        "manifests",
+        {
+            "origin": "tests/vectors/generate.py; body JSON with sorted keys, signed for "
+            "whistle/bundle/v1",
+            "valid": [
+                {
+                    "public_key": signing_keypair_from_seed(seed).public_key.hex(),
+                    "signed": sign_manifest(manifest, seed).hex(),
+                    "sequence": 3,
+                    "records": 1,
+                }
+            ],
+        },
+    )
+
+
+def keyfiles() -> None:
+    weak = KdfParams(opslimit=1, memlimit=8192)
+    secret = det("wrapped-secret")
+    write(
+        "keyfiles",
+        {
+            "origin": "tests/vectors/generate.py; Argon2id at libsodium's minimum (vectors only)",
+            "valid": [
+                {
+                    "keyfile": wrap_with_passphrase(secret, "correct horse", weak).decode(),
+                    "passphrase": "correct horse",
+                    "secret": secret.hex(),
+                },
+                {
+                    "keyfile": wrap_with_key(secret, det("wrap-key")).decode(),
+                    "key": det("wrap-key").hex(),
+                    "secret": secret.hex(),
+                },
+            ],
+        },
+    )
+
+
+def tokens() -> None:
+    key = det("token-key")
+    write(
+        "tokens",
+        {
+            "origin": "tests/vectors/generate.py; XChaCha20-Poly1305, random nonce",
+            "valid": [
+                {
+                    "key": key.hex(),
+                    "purpose": "session",
+                    "value": b"abc".hex(),
+                    "token": seal_token(key, b"abc", "session"),
+                }
+            ],
+        },
+    )
+
+
+def main() -> None:
+    for make in (
+        codes,
+        derivation,
+        padding,
+        signatures,
+        cards,
+        envelopes,
+        manifests,
+        keyfiles,
+        tokens,
+    ):
+        make()
+    sys.stdout.write(f"wrote vectors to {HERE}\n")
+
+
+if __name__ == "__main__":
+    main()
