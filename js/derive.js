@@ -1,0 +1,24 @@
+// From a source's code to the keys that code stands for (whistle/crypto/derive.py).
+//
+//   m            = crypto_generichash(32, "whistle-code-v1" ‖ code bits, key = install salt)
+//   login token  = crypto_kdf_derive_from_key(32, 1, "wh-login", m)
+//   reply seed   = crypto_kdf_derive_from_key(32, 2, "wh-reply", m)
+//   reply keys   = crypto_box_seed_keypair(reply seed)
+
+import { concat, requireBytes, utf8 } from './bytes.js';
+import { codeBits } from './codes.js';
+
+const CODE_DOMAIN = utf8('whistle-code-v1');
+export const SALT_BYTES = 32;
+
+/** {loginToken, replySecretKey, replyPublicKey} for a code (throws CodeError for a bad code). */
+export function deriveSourceKeys(sodium, code, installSalt) {
+  requireBytes(installSalt, SALT_BYTES, 'the install salt');
+  const master = sodium.crypto_generichash(32, concat([CODE_DOMAIN, codeBits(code)]), installSalt);
+  const loginToken = sodium.crypto_kdf_derive_from_key(32, 1, 'wh-login', master);
+  const seed = sodium.crypto_kdf_derive_from_key(32, 2, 'wh-reply', master);
+  const pair = sodium.crypto_box_seed_keypair(seed);
+  sodium.memzero(master);
+  sodium.memzero(seed);
+  return { loginToken, replySecretKey: pair.privateKey, replyPublicKey: pair.publicKey };
+}
