@@ -1,13 +1,23 @@
 // Node-only helpers for tests, benchmarks and scripts (never bundled).
 
+function isFallbackNoise(reason) {
+  return reason instanceof ReferenceError && /WebAssembly is not defined/.test(String(reason.message));
+}
+
 /**
  * Without WebAssembly (`node --jitless`) libsodium.js falls back to plain JS and
  * then raises one unhandled rejection "ReferenceError: WebAssembly is not
- * defined", harmless in a browser but fatal in node. Swallow that one, and only it.
+ * defined" (its wasm loader aborts by constructing a WebAssembly.RuntimeError):
+ * harmless in a browser, fatal in node. Swallow that one, and only it; any
+ * other rejection goes to the listeners already there (node's test runner
+ * has one) or crashes the process as usual.
  */
 export function tolerateWasmFallback() {
-  process.on('unhandledRejection', (reason) => {
-    if (reason instanceof ReferenceError && /WebAssembly is not defined/.test(String(reason.message))) return;
-    throw reason;
+  const others = process.listeners('unhandledRejection');
+  process.removeAllListeners('unhandledRejection');
+  process.on('unhandledRejection', (reason, promise) => {
+    if (isFallbackNoise(reason)) return;
+    if (!others.length) throw reason;
+    for (const listener of others) listener(reason, promise);
   });
 }

@@ -1,0 +1,127 @@
+// What the JS writes: structure, chunking, padding, streaming from Blobs.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { api, sodium, vectors } from './helpers.mjs';
+
+const E = vectors('envelopes');
+const key = (name) => api.fromHex(E.keys[name]);
+const caseId = api.fromHex(E.case_id);
+
+async function bytesOf(blob) {
+  return new Uint8Array(await blob.arrayBuffer());
+}
+
+function pattern(size, seed) {
+  const out = new Uint8Array(size);
+  for (let i = 0; i < size; i++) out[i] = (i * 31 + seed) & 0xff;
+  return out;
+}
+
+test('a submission: two sealed slots, reply key first, fixed identification, files streamed', async () => {
+  const big = pattern(3 * 1024 * 1024 + 7, 1);
+  const files = [new File([big], 'big.bin'), new File(['short'], 'nota.txt'), new File([], 'empty')];
+  const progress = [];
+  const blob = await api.writeSubmission({
+    deskKey: key('desk_public_key'),
+    custodianKey: key('custodian_public_key'),
+    replyPublicKey: key('reply_public_key'),
+    caseId,
+    form: { language: 'ca', desk: 'antifrau', fields: [{ key: 'subject', label: 'Assumpte', value: 'Contracte' }] },
+    identification: [],
+    files,
+    onProgress: (done, total) => progress.push([done, total]),
+  });
+  const data = await bytesOf(blob);
+  assert.equal(new TextDecoder().decode(data.subarray(0, 5)), 'WHENV');
+  assert.deepEqual([...data.subarray(5, 8)], [1, 2, 0]); // version, two slots, no sender
+  assert.equal(data[8], 1);
+  assert.equal(data[8 + 81], 1);
+  const total = big.length + 5;
+  assert.deepEqual(progress[0], [0, total]);
+  assert.deepEqual(progress[progress.length - 1], [total, total]);
+  assert.ok(progress.every(([done], i) => i === 0 || done >= progress[i - 1][0]));
+  const opened = await api.openEnvelope(data, key('desk_secret_key'), api.associatedData('submission', caseId));
+  assert.deepEqual(opened.parts.map((p) => p.name), ['reply_public_key', 'form', 'identification', 'big.bin', 'nota.txt', 'empty']);
+  assert.deepEqual(opened.parts[0].content, key('reply_public_key'));
+  assert.equal(opened.parts[2].content.length, 4096 + 48);
+  const opened2 = sodium.crypto_box_seal_open(opened.parts[2].content, key('custodian_public_key'), key('custodian_secret_key'));
+  assert.equal(opened2.length, 4096);
+  assert.deepEqual(opened.parts[3].content, big);
+  assert.equal(opened.parts[5].content.length, 0);
+  // The chunk layout: the body is whole 64 KiB chunks plus a final one, padded to a Padmé size.
+  const headerLength = 8 + 2 * 81 + 24;
+  const body = data.length - headerLength;
+  const chunks = Math.ceil(body / (65536 + 17));
+  assert.ok(api.paddedSize(body - 17 * chunks) === body - 17 * chunks);
+});
+
+test('a follow-up: boxed to every desk, sealed to the reply key, sender proven', async () => {
+  const replySecret = key('reply_secret_key');
+  const blob = await api.writeFollowup({
+    message: 'Més detalls',
+    files: [new Blob([pattern(70000, 2)])].map((b) => new File([b], 'annex.bin')),
+    replySecretKey: replySecret,
+    deskKeys: [key('desk_public_key'), key('desk2_public_key')],
+    caseId,
+  });
+  const data = await bytesOf(blob);
+  assert.deepEqual([...data.subarray(5, 8)], [1, 3, 1]);
+  assert.deepEqual(data.subarray(8, 40), key('reply_public_key'));
+  assert.deepEqual([data[40], data[40 + 73], data[40 + 146]], [2, 2, 1]);
+  const asOffice = await api.openEnvelope(data, key('desk_secret_key'), api.associatedData('followup', caseId));
+  assert.deepEqual(asOffice.senderPublicKey, key('reply_public_key'));
+  const own = await api.openAsSource(data, 'followup', replySecret, caseId);
+  assert.equal(own.message, 'Més detalls');
+  assert.deepEqual(own.files[0].content, pattern(70000, 2));
+});
+
+test('chunk boundaries: plaintext of exactly n × 64 KiB ends with a full FINAL chunk', async () => {
+  for (const fill of [0, 1, 65536 - 20, 65536 * 2 - 20, 65536 * 2 - 19]) {
+    const pieces = [];
+    const writer = api.EnvelopeWriter((b) => pieces.push(b), [api.sealedTo(key('desk_public_key'))], api.associatedData('reply', caseId));
+    // part start (4 + 1 name byte) + data header (5) + fill + part end (1) + end (1) = fill + 12
+    writer.addBytes('x', pattern(fill, 3), api.PartKind.FILE);
+    const length = writer.finish();
+    const data = new Uint8Array(await new Blob(pieces).arrayBuffer());
+    assert.equal(data.length, length);
+    const opened = await api.openEnvelope(data, key('desk_secret_key'), api.associatedData('reply', caseId));
+    assert.deepEqual(opened.parts[0].content, pattern(fill, 3));
+  }
+});
+
+test('a Blob envelope is read in pieces and opens like the bytes', async () => {
+  const blob = await api.writeFollowup({
+    message: 'x',
+    files: [new File([pattern(200000, 4)], 'f')],
+    replySecretKey: key('reply_secret_key'),
+    deskKeys: [key('desk_public_key')],
+    caseId,
+  });
+  const opened = await api.openAsSource(blob, 'followup', key('reply_secret_key'), caseId);
+  assert.deepEqual(opened.files[0].content, pattern(200000, 4));
+});
+
+test('every single flipped byte of a written envelope is refused', async () => {
+  const pieces = [];
+  const writer = api.EnvelopeWriter((b) => pieces.push(b), [api.sealedTo(key('desk_public_key'))], api.associatedData('reply', caseId));
+  writer.addText('message', 'hola');
+  writer.finish();
+  const data = new Uint8Array(await new Blob(pieces).arrayBuffer());
+  for (let i = 0; i < data.length; i += 97) {
+    const bad = data.slice();
+    bad[i] ^= 0x40;
+    await assert.rejects(api.openEnvelope(bad, key('desk_secret_key'), api.associatedData('reply', caseId)), api.errors.DecryptionError);
+  }
+});
+
+test('caller mistakes are refused before anything is written', () => {
+  const sink = () => {};
+  const ad = api.associatedData('reply', caseId);
+  assert.throws(() => api.EnvelopeWriter(sink, [], ad), RangeError);
+  assert.throws(() => api.EnvelopeWriter(sink, [api.boxedTo(key('desk_public_key'))], ad), TypeError);
+  const writer = api.EnvelopeWriter(sink, [api.sealedTo(key('desk_public_key'))], ad);
+  assert.throws(() => writer.write(new Uint8Array(1)), Error);
+  assert.throws(() => writer.addText('a\u0000b', 'x'), RangeError);
+  assert.throws(() => writer.addText('x'.repeat(1025), 'x'), RangeError);
+  assert.throws(() => api.sealIdentification([{ key: 'name', value: 'x'.repeat(5000) }], key('custodian_public_key')), RangeError);
+});
