@@ -1,0 +1,79 @@
+// Driven by tests/js/test_interop.py: the JS side of the interoperability tests.
+//
+//   node [--jitless] tests/js/interop.mjs write REQUEST.json   writes a submission and a follow-up
+//   node [--jitless] tests/js/interop.mjs open REQUEST.json    opens records Python sealed
+//
+// It prints one JSON object on stdout.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tolerateWasmFallback } from '../../js/node-support.mjs';
+import { load } from '../../js/whistle-crypto.js';
+
+tolerateWasmFallback();
+
+/** The same deterministic file content as test_interop.py's `pattern`. */
+function pattern(size, seed) {
+  const out = new Uint8Array(size);
+  for (let i = 0; i < size; i++) out[i] = (i * 31 + seed) & 0xff;
+  return out;
+}
+
+async function write(api, request) {
+  const h = api.fromHex;
+  const keys = api.deriveSourceKeys(request.code, h(request.install_salt));
+  const caseId = h(request.case_id);
+  const files = request.files.map((f) => new File([pattern(f.size, f.seed)], f.name));
+  const progress = [];
+  const submission = await api.writeSubmission({
+    deskKey: h(request.desk_public_key),
+    custodianKey: h(request.custodian_public_key),
+    replyPublicKey: keys.replyPublicKey,
+    caseId,
+    form: request.form,
+    identification: request.identification,
+    files,
+    onProgress: (done, total) => progress.push([done, total]),
+  });
+  const followup = await api.writeFollowup({
+    message: request.message,
+    files,
+    replySecretKey: keys.replySecretKey,
+    deskKeys: request.desk_keys.map(h),
+    caseId,
+  });
+  writeFileSync(join(request.out_dir, 'submission.bin'), new Uint8Array(await submission.arrayBuffer()));
+  writeFileSync(join(request.out_dir, 'followup.bin'), new Uint8Array(await followup.arrayBuffer()));
+  return {
+    mode: api.mode,
+    login_token: api.toHex(keys.loginToken),
+    reply_public_key: api.toHex(keys.replyPublicKey),
+    progress_first: progress[0],
+    progress_last: progress[progress.length - 1],
+  };
+}
+
+async function open(api, request) {
+  const keys = api.deriveSourceKeys(request.code, api.fromHex(request.install_salt));
+  const caseId = api.fromHex(request.case_id);
+  const results = [];
+  for (const record of request.records) {
+    const data = new Blob([readFileSync(record.path)]);
+    try {
+      const opened = await api.openAsSource(data, record.kind, keys.replySecretKey, caseId);
+      results.push({
+        message: opened.message,
+        files: opened.files.map((f) => ({ name: f.name, hex_start: api.toHex(f.content.subarray(0, 16)), size: f.content.length })),
+        files_match: opened.files.map((f) => api.toHex(f.content) === api.toHex(pattern(f.content.length, record.seed))),
+      });
+    } catch (error) {
+      results.push({ error: error.name });
+    }
+  }
+  return { mode: api.mode, results };
+}
+
+const [command, path] = process.argv.slice(2);
+const request = JSON.parse(readFileSync(path, 'utf8'));
+const api = await load();
+const result = command === 'write' ? await write(api, request) : await open(api, request);
+process.stdout.write(JSON.stringify(result) + '\n');

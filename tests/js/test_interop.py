@@ -1,0 +1,245 @@
+"""The browser crypto (js/) against whistle.crypto, both ways, with and without WebAssembly.
+
+Node runs the JS source (tests/js/interop.mjs); ``--jitless`` removes the JIT
+and WebAssembly, so libsodium.js runs its plain-JS fallback as in Tor Browser
+*Safer*. Also runs node's own test runner over tests/js/*.test.mjs, so a plain
+``pytest`` covers the JS.
+"""
+
+import base64
+import io
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from whistle import crypto
+from whistle.crypto.framing import PartData, PartKind, PartStart
+from whistle.crypto.records import (
+    open_as_source,
+    open_followup_as_office,
+    open_identification,
+    open_submission,
+    seal_followup,
+    seal_reply,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+INTEROP = ROOT / "tests" / "js" / "interop.mjs"
+MODES = {"wasm": [], "jitless": ["--jitless"]}
+
+
+def _node() -> str:
+    node = shutil.which("node")
+    if node is None or not (ROOT / "node_modules" / "libsodium-wrappers").is_dir():
+        pytest.fail("node and node_modules are needed: run `make build`")
+    return node
+
+
+def _run(args: list[str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [_node(), *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def _interop(flags: list[str], command: str, request: dict, tmp_path: Path) -> dict:
+    path = tmp_path / f"{command}.json"
+    path.write_text(json.dumps(request), encoding="utf-8")
+    result = _run([*flags, str(INTEROP), command, str(path)])
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def pattern(size: int, seed: int) -> bytes:
+    """The same deterministic content as interop.mjs's ``pattern``."""
+    return bytes((i * 31 + seed) & 0xFF for i in range(size))
+
+
+FILES = [
+    {"name": "contracte.pdf", "size": 150_000, "seed": 1},
+    {"name": "notes — esborrany.txt", "size": 10, "seed": 2},
+    {"name": "empty", "size": 0, "seed": 3},
+]
+FORM = {
+    "language": "ca",
+    "desk": "antifrau",
+    "fields": [
+        {"key": "subject", "label": "Assumpte", "value": "Contracte d'obres"},
+        {"key": "description", "label": "Descripció", "value": "Pagaments duplicats — 2026 €"},
+    ],
+}
+IDENTIFICATION = [{"key": "name", "label": "Nom", "value": "Anna Puig i Ferrer"}]
+
+
+@pytest.fixture
+def office():
+    return {
+        "desk": crypto.generate_box_keypair(),
+        "desk2": crypto.generate_box_keypair(),
+        "custodian": crypto.generate_box_keypair(),
+        "salt": crypto.random_bytes(32),
+        "case_id": crypto.random_bytes(16),
+        "code": crypto.generate_code(),
+    }
+
+
+def _request(office: dict, tmp_path: Path) -> dict:
+    return {
+        "code": crypto.format_code(office["code"]).lower(),
+        "install_salt": office["salt"].hex(),
+        "case_id": office["case_id"].hex(),
+        "desk_public_key": office["desk"].public_key.hex(),
+        "custodian_public_key": office["custodian"].public_key.hex(),
+        "desk_keys": [office["desk"].public_key.hex(), office["desk2"].public_key.hex()],
+        "form": FORM,
+        "identification": IDENTIFICATION,
+        "message": "Més informació, more details.",
+        "files": FILES,
+        "out_dir": str(tmp_path),
+    }
+
+
+@pytest.mark.parametrize("mode", MODES, ids=list(MODES))
+def test_js_writes_whistle_crypto_opens(mode, office, tmp_path):
+    written = _interop(MODES[mode], "write", _request(office, tmp_path), tmp_path)
+    assert written["mode"] == ("javascript" if mode == "jitless" else "webassembly")
+    keys = crypto.derive_source_keys(office["code"], office["salt"])
+    assert written["login_token"] == keys.login_token.hex()
+    assert written["reply_public_key"] == keys.reply_public_key.hex()
+    total = sum(f["size"] for f in FILES)
+    assert written["progress_first"] == [0, total]
+    assert written["progress_last"] == [total, total]
+
+    data = (tmp_path / "submission.bin").read_bytes()
+    submission = open_submission(io.BytesIO(data), [office["desk"].secret_key], office["case_id"])
+    assert submission.reply_public_key == keys.reply_public_key
+    assert submission.form == {"version": 1, **FORM}
+    assert submission.files == [(f["name"], f["size"]) for f in FILES]
+    contents: dict[str, bytearray] = {}
+    current = None
+    for event in submission.envelope.events():
+        if isinstance(event, PartStart):
+            current = event.name if event.kind == PartKind.FILE else None
+            if current:
+                contents[current] = bytearray()
+        elif isinstance(event, PartData) and current:
+            contents[current] += event.data
+    for f in FILES:
+        assert bytes(contents[f["name"]]) == pattern(f["size"], f["seed"])
+    ident = open_identification(submission.identification_block, office["custodian"].secret_key)
+    assert ident == IDENTIFICATION
+    with pytest.raises(crypto.WrongKeyError):
+        open_identification(submission.identification_block, office["desk"].secret_key)
+    # The source can read its own submission again; the case binding holds.
+    crypto.open_envelope(
+        io.BytesIO(data),
+        keys.reply_secret_key,
+        crypto.associated_data("submission", office["case_id"]),
+    )
+    with pytest.raises(crypto.TamperedError):
+        open_submission(io.BytesIO(data), [office["desk"].secret_key], crypto.random_bytes(16))
+
+    followup = (tmp_path / "followup.bin").read_bytes()
+    for desk in ("desk", "desk2"):
+        conversation = open_followup_as_office(
+            followup, [office[desk].secret_key], office["case_id"], keys.reply_public_key
+        )
+        assert conversation.message == "Més informació, more details."
+        assert [(p.name, p.content) for p in conversation.files] == [
+            (f["name"], pattern(f["size"], f["seed"])) for f in FILES
+        ]
+    with pytest.raises(crypto.TamperedError):
+        open_followup_as_office(
+            followup,
+            [office["desk"].secret_key],
+            office["case_id"],
+            crypto.generate_box_keypair().public_key,
+        )
+
+
+@pytest.mark.parametrize("mode", MODES, ids=list(MODES))
+def test_whistle_crypto_seals_js_opens(mode, office, tmp_path):
+    keys = crypto.derive_source_keys(office["code"], office["salt"])
+    big = pattern(140_000, 7)  # three chunks
+    reply = seal_reply(
+        "Gràcies. Hem rebut la vostra comunicació.",
+        [("acta.txt", big)],
+        reply_public_key=keys.reply_public_key,
+        desk_key=office["desk"].public_key,
+        case_id=office["case_id"],
+    )
+    own = seal_followup(
+        "Una cosa més.",
+        [],
+        reply_secret_key=keys.reply_secret_key,
+        desk_keys=[office["desk"].public_key],
+        case_id=office["case_id"],
+    )
+    paths = {}
+    for name, data in {"reply": reply, "followup": own, "tampered": _flip(reply)}.items():
+        paths[name] = tmp_path / f"{name}.bin"
+        paths[name].write_bytes(data)
+    request = {
+        "code": office["code"],
+        "install_salt": office["salt"].hex(),
+        "case_id": office["case_id"].hex(),
+        "records": [
+            {"path": str(paths["reply"]), "kind": "reply", "seed": 7},
+            {"path": str(paths["followup"]), "kind": "followup", "seed": 0},
+            {"path": str(paths["tampered"]), "kind": "reply", "seed": 7},
+            {"path": str(paths["reply"]), "kind": "followup", "seed": 7},
+        ],
+    }
+    opened = _interop(MODES[mode], "open", request, tmp_path)
+    reply_result, own_result, tampered, misbound = opened["results"]
+    assert reply_result["message"] == "Gràcies. Hem rebut la vostra comunicació."
+    assert [(f["name"], f["size"]) for f in reply_result["files"]] == [("acta.txt", len(big))]
+    assert reply_result["files_match"] == [True]
+    assert own_result == {"message": "Una cosa més.", "files": [], "files_match": []}
+    assert tampered == {"error": "TamperedError"}
+    assert misbound == {"error": "TamperedError"}
+
+
+def _flip(data: bytes) -> bytes:
+    out = bytearray(data)
+    out[len(out) // 2] ^= 1
+    return bytes(out)
+
+
+def test_self_test_vector_matches_whistle_crypto():
+    """The known vector the browser checks at load is what whistle.crypto makes and opens."""
+    script = "import('./js/selftest.js').then(m => process.stdout.write(JSON.stringify(m.VECTOR)))"
+    result = _run(["--input-type=module", "-e", script])
+    assert result.returncode == 0, result.stderr
+    v = json.loads(result.stdout)
+    keys = crypto.derive_source_keys(v["code"], bytes.fromhex(v["installSalt"]))
+    assert keys.login_token.hex() == v["loginToken"]
+    assert keys.reply_public_key.hex() == v["replyPublicKey"]
+    envelope = base64.b64decode(v["envelope"])
+    case_id = bytes.fromhex(v["caseId"])
+    desk = crypto.box_keypair_from_secret(bytes.fromhex(v["deskSecretKey"]))
+    conversation = open_followup_as_office(
+        envelope, [desk.secret_key], case_id, keys.reply_public_key
+    )
+    assert conversation.message == v["message"]
+    assert (
+        open_as_source(envelope, "followup", keys.reply_secret_key, case_id).message
+        == (v["message"])
+    )
+
+
+def test_node_test_runner():
+    """node --test tests/js/: every browser-relevant vector, with WebAssembly."""
+    result = _run(["--test", "tests/js/"], timeout=600)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert "# fail 0" in result.stdout
+
+
+def test_node_vectors_without_webassembly():
+    """The vector tests again with libsodium's plain-JS fallback (node --jitless)."""
+    files = [f"tests/js/{name}.test.mjs" for name in ("codes", "derivation", "envelopes")]
+    result = _run(["--jitless", "--test", *files], timeout=600)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert "# fail 0" in result.stdout
