@@ -1,13 +1,12 @@
 // Every way input to the browser crypto can be wrong, one class each, mirroring
 // whistle/crypto/errors.py. Caller mistakes (a key of the wrong length) raise
 // TypeError or RangeError instead: those are bugs, not hostile input.
+//
+// Each class carries its name on its prototype: the bundle is minified, so
+// constructor names are not the class names. Pages test with instanceof
+// (WhistleCrypto.errors.X) or by error.name.
 
-export class WhistleCryptoError extends Error {
-  constructor(message) {
-    super(message);
-    this.name = this.constructor.name;
-  }
-}
+export class WhistleCryptoError extends Error {}
 
 export class UnsupportedVersionError extends WhistleCryptoError {
   constructor(what, found, supported) {
@@ -18,12 +17,18 @@ export class UnsupportedVersionError extends WhistleCryptoError {
   }
 }
 
+/** An envelope could not be opened. */
 export class DecryptionError extends WhistleCryptoError {}
+/** None of the keys given can open this ciphertext. */
 export class WrongKeyError extends DecryptionError {}
+/** Authentication failed: changed, reordered or bound to other data. */
 export class TamperedError extends DecryptionError {}
+/** The ciphertext ends before its final authenticated chunk. */
 export class TruncatedError extends DecryptionError {}
+/** The bytes do not have the structure of the format they claim to be. */
 export class MalformedError extends DecryptionError {}
 
+/** A source code was entered wrongly. */
 export class CodeError extends WhistleCryptoError {}
 /** Not a code at all: wrong length or characters outside the alphabet. */
 export class CodeFormatError extends CodeError {}
@@ -32,3 +37,20 @@ export class CodeChecksumError extends CodeError {}
 
 /** The self-test failed: this browser's crypto cannot be trusted. */
 export class SelfTestError extends WhistleCryptoError {}
+
+const NAMES = [
+  [WhistleCryptoError, 'WhistleCryptoError'],
+  [UnsupportedVersionError, 'UnsupportedVersionError'],
+  [DecryptionError, 'DecryptionError'],
+  [WrongKeyError, 'WrongKeyError'],
+  [TamperedError, 'TamperedError'],
+  [TruncatedError, 'TruncatedError'],
+  [MalformedError, 'MalformedError'],
+  [CodeError, 'CodeError'],
+  [CodeFormatError, 'CodeFormatError'],
+  [CodeChecksumError, 'CodeChecksumError'],
+  [SelfTestError, 'SelfTestError'],
+];
+for (const [cls, name] of NAMES) {
+  Object.defineProperty(cls.prototype, 'name', { value: name, writable: true, configurable: true });
+}

@@ -1,7 +1,8 @@
 // Node-only helpers for tests, benchmarks and scripts (never bundled).
 
 function isFallbackNoise(reason) {
-  return reason instanceof ReferenceError && /WebAssembly is not defined/.test(String(reason.message));
+  // By name, not instanceof: it may come from another realm (a vm context).
+  return Boolean(reason) && reason.name === 'ReferenceError' && /WebAssembly is not defined/.test(String(reason.message));
 }
 
 /**

@@ -10,7 +10,7 @@
 import { equalBytes, fromHex, toHex } from './bytes.js';
 import { deriveSourceKeys } from './derive.js';
 import { EnvelopeWriter, associatedData, boxedTo, openEnvelope, sealedTo } from './envelope.js';
-import { SelfTestError } from './errors.js';
+import { SelfTestError, TamperedError } from './errors.js';
 import { PartKind } from './framing.js';
 import { openAsSource } from './records.js';
 
@@ -142,7 +142,7 @@ export async function selfTest(sodium) {
   try {
     await openEnvelope(sodium, written, deskSecret, ad);
   } catch (error) {
-    refused = error.name === 'TamperedError';
+    refused = error instanceof TamperedError;
   }
   check(refused, 'a tampered envelope is refused');
 }
