@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 # Debian packages the test suite drives for real.
 SYSTEM_PACKAGES := gnupg
 
-.PHONY: demo test lint venv system-deps clean
+.PHONY: demo test lint venv system-deps clean build build-js
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,10 +24,25 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-demo: venv
+# Everything built from sources that is not committed.
+build: build-js
+
+# The browser crypto bundle (js/, docs/browser-crypto.md): `npm ci` when
+# node_modules is missing or the lockfile changed, then esbuild.
+JS_MANIFEST := whistle/submit/static/build/manifest.json
+build-js: $(JS_MANIFEST)
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $@
+
+$(JS_MANIFEST): node_modules/.package-lock.json $(wildcard js/*.js js/*.cjs js/*.mjs js/package.json)
+	node js/build.mjs
+
+demo: venv build
 	$(BIN)/whistle demo
 
-test: system-deps venv lint
+test: system-deps venv lint build
 	$(BIN)/pytest -n auto
 
 clean:
