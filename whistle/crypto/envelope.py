@@ -209,18 +209,24 @@ class EnvelopeWriter:
         self._emit(framing.encode_part_start(kind, name))
         self._in_part = True
 
-    def _emit(self, data: bytes) -> None:
+    def _emit(self, data: bytes | memoryview) -> None:
         self._length += len(data)
-        self._plain += data
-        if len(self._plain) > CHUNK_BYTES:
-            view = memoryview(self._plain)
-            offset = 0
-            # Keep at least one byte back: the last chunk must be the FINAL one.
-            while len(view) - offset > CHUNK_BYTES:
-                self._push(bytes(view[offset : offset + CHUNK_BYTES]), _TAG_MESSAGE)
-                offset += CHUNK_BYTES
-            view.release()
-            del self._plain[:offset]
+        if len(self._plain) + len(data) <= CHUNK_BYTES:
+            self._plain += data
+            return
+        # More than a chunk is pending: complete the buffered chunk, then push whole
+        # chunks straight from ``data`` (one copy each), always keeping at least one
+        # byte back, because the last chunk must be the FINAL one.
+        view = memoryview(data)
+        offset = CHUNK_BYTES - len(self._plain)
+        self._plain += view[:offset]
+        self._push(bytes(self._plain), _TAG_MESSAGE)
+        self._plain.clear()
+        while len(view) - offset > CHUNK_BYTES:
+            self._push(bytes(view[offset : offset + CHUNK_BYTES]), _TAG_MESSAGE)
+            offset += CHUNK_BYTES
+        self._plain += view[offset:]
+        view.release()
 
     def _push(self, chunk: bytes, tag: int) -> None:
         ciphertext = crypto_secretstream_xchacha20poly1305_push(self._state, chunk, self._ad, tag)
