@@ -84,6 +84,7 @@ def office_card(**changes) -> bytes:
     desk = generate_box_keypair()
     values = {
         "name": "Oficina Antifrau",
+        "bundle_key": generate_box_keypair().public_key,
         "desks": [Desk("antifrau", "Anti-fraud", desk.public_key)],
         "custodian_key": generate_box_keypair().public_key,
         "epoch": 1,
@@ -103,7 +104,13 @@ def test_office_card_round_trip_and_pinning():
 
 
 def test_server_card_round_trip():
-    data = make_server_card(OTHER.seed, name="Bústia", install_id="ab" * 16, created="2026-11-27")
+    data = make_server_card(
+        OTHER.seed,
+        name="Bústia",
+        bundle_key=generate_box_keypair().public_key,
+        install_id="ab" * 16,
+        created="2026-11-27",
+    )
     card = read_card(data)
     assert isinstance(card, crypto.ServerCard)
     assert card.install_id == "ab" * 16
@@ -154,7 +161,7 @@ def manifest(**changes) -> Manifest:
         "sequence": 1,
         "previous": None,
         "created": "2026-11-27",
-        "records": (ManifestRecord("1" * 32, "submission", "2" * 64),),
+        "records": (ManifestRecord("1" * 32, "submission", "2" * 64, "3" * 32, "2026-11-26"),),
     } | changes
     return Manifest(**values)
 
@@ -181,8 +188,11 @@ def test_manifest_signed_by_another_key_or_purpose():
         {"sequence": 0},
         {"install_id": "xyz"},
         {"previous": "00"},
-        {"records": (ManifestRecord("1" * 32, "submission", "2" * 64),) * 2},
-        {"records": (ManifestRecord("short", "submission", "2" * 64),)},
+        {
+            "records": (ManifestRecord("1" * 32, "submission", "2" * 64, "3" * 32, "2026-11-26"),)
+            * 2
+        },
+        {"records": (ManifestRecord("short", "submission", "2" * 64, "3" * 32, "2026-11-26"),)},
     ],
 )
 def test_malformed_manifests_cannot_be_signed(changes):
