@@ -276,6 +276,7 @@ class OpenedEnvelope:
     def __init__(
         self,
         source: BinaryIO,
+        max_parts: int,
         body_offset: int,
         key: bytes,
         ad: bytes,
@@ -285,6 +286,7 @@ class OpenedEnvelope:
         size: int,
     ) -> None:
         self._source = source
+        self._max_parts = max_parts
         self._body_offset = body_offset
         self._key = key
         self._ad = ad
@@ -296,7 +298,7 @@ class OpenedEnvelope:
     def events(self) -> Iterator[PartStart | PartData | PartEnd]:
         """The parts as a stream of events (start, data pieces, end), in order."""
         self._source.seek(self._body_offset)
-        parser = FrameParser()
+        parser = FrameParser(self._max_parts)
         for plain in _decrypt_chunks(self._source, self._key, self._ad, self._stream_header):
             yield from parser.feed(plain)
 
@@ -316,7 +318,11 @@ class OpenedEnvelope:
 
 
 def open_envelope(
-    source: BinaryIO, secret_keys: bytes | Sequence[bytes], associated_data: bytes
+    source: BinaryIO,
+    secret_keys: bytes | Sequence[bytes],
+    associated_data: bytes,
+    *,
+    max_parts: int = framing.MAX_PARTS,
 ) -> OpenedEnvelope:
     """Authenticate the whole envelope in ``source`` (seekable) and return it opened.
 
@@ -331,7 +337,7 @@ def open_envelope(
     key, sender = _find_content_key(header, keys)
     ad = _chunk_ad(header.raw, associated_data)
     body_offset = start + len(header.raw)
-    parser = FrameParser()
+    parser = FrameParser(max_parts)
     parts: list[PartInfo] = []
     current: PartStart | None = None
     size = 0
@@ -350,7 +356,7 @@ def open_envelope(
         raise MalformedError("the padded length is not a padding size")
     total = len(header.raw) + source.tell() - body_offset
     return OpenedEnvelope(
-        source, body_offset, key, ad, header.stream_header, sender, tuple(parts), total
+        source, max_parts, body_offset, key, ad, header.stream_header, sender, tuple(parts), total
     )
 
 

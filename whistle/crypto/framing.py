@@ -84,7 +84,8 @@ class FrameParser:
     properly (end marker seen, only zero padding after it).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_parts: int = MAX_PARTS) -> None:
+        self._max_parts = max_parts
         self._buffer = bytearray()
         self._in_part = False
         self._ended = False
@@ -156,7 +157,7 @@ class FrameParser:
                 if "\x00" in name:
                     raise MalformedError("a part name contains NUL")
                 self._parts += 1
-                if self._parts > MAX_PARTS:
+                if self._parts > self._max_parts:
                     raise MalformedError("too many parts")
                 self._in_part = True
                 self._events.append(PartStart(PartKind(kind), name))
