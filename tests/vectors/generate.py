@@ -219,6 +219,7 @@ def cards() -> None:
     office = make_office_card(
         m["seed"],
         name="Oficina per la Transparència i les Bones Pràctiques",
+        bundle_key=box_keypair_from_secret(det("office-bundle")).public_key,
         desks=[
             Desk("antifrau", "Anti-fraud office", m["desk"].public_key),
             Desk("urbanisme", "Urbanisme", m["desk2"].public_key),
@@ -229,7 +230,11 @@ def cards() -> None:
     )
     server_seed = det("server-seed")
     server = make_server_card(
-        server_seed, name="Bústia Ètica", install_id=det("install", 16).hex(), created="2026-11-27"
+        server_seed,
+        name="Bústia Ètica",
+        bundle_key=box_keypair_from_secret(det("server-bundle")).public_key,
+        install_id=det("install", 16).hex(),
+        created="2026-11-27",
     )
     write(
         "cards",
@@ -445,7 +450,15 @@ def manifests() -> None:
         sequence=3,
         previous=det("previous-bundle").hex(),
         created="2026-11-27",
-        records=(ManifestRecord(det("r1", 16).hex(), "submission", det("h1").hex()),),
+        records=(
+            ManifestRecord(
+                det("r1", 16).hex(),
+                "submission",
+                det("h1").hex(),
+                det("c1", 16).hex(),
+                "2026-11-26",
+            ),
+        ),
     )
     write(
         "manifests",

@@ -10,6 +10,9 @@ The fingerprint is 160 bits of BLAKE2b over the signing public key, written as
 aloud over the phone, long enough that nobody can make a key to match one.
 Pinning the signing key rather than the whole card lets an office rotate its
 desk keys (a new card, higher epoch, same signing key) without a new pin.
+
+Each card also carries a ``bundle_key`` (X25519): bundles travelling to that
+side are sealed to it, so only the other side can read even their manifest.
 """
 
 import base64
@@ -59,6 +62,7 @@ class Desk:
 class OfficeCard:
     name: str
     signing_key: bytes
+    bundle_key: bytes
     desks: tuple[Desk, ...]
     custodian_key: bytes
     epoch: int
@@ -79,6 +83,7 @@ class OfficeCard:
 class ServerCard:
     name: str
     signing_key: bytes
+    bundle_key: bytes
     install_id: str
     created: str
 
@@ -94,6 +99,7 @@ def make_office_card(
     seed: bytes,
     *,
     name: str,
+    bundle_key: bytes,
     desks: list[Desk],
     custodian_key: bytes,
     epoch: int,
@@ -105,6 +111,7 @@ def make_office_card(
         "version": VERSION,
         "name": name,
         "signing_key": signing_keypair_from_seed(seed).public_key.hex(),
+        "bundle_key": bundle_key.hex(),
         "desks": [{"id": d.id, "name": d.name, "public_key": d.public_key.hex()} for d in desks],
         "custodian_key": custodian_key.hex(),
         "epoch": epoch,
@@ -114,13 +121,16 @@ def make_office_card(
     return _card_file(seed, body, card.fingerprint)
 
 
-def make_server_card(seed: bytes, *, name: str, install_id: str, created: str) -> bytes:
+def make_server_card(
+    seed: bytes, *, name: str, bundle_key: bytes, install_id: str, created: str
+) -> bytes:
     """The card file a server gives the inbox."""
     body = {
         "kind": "server",
         "version": VERSION,
         "name": name,
         "signing_key": signing_keypair_from_seed(seed).public_key.hex(),
+        "bundle_key": bundle_key.hex(),
         "install_id": install_id,
         "created": created,
     }
@@ -214,6 +224,7 @@ def _parse_body(body: Any) -> Card:
         return OfficeCard(
             name=_text(body, "name"),
             signing_key=_hex_key(body, "signing_key"),
+            bundle_key=_hex_key(body, "bundle_key"),
             desks=tuple(desks),
             custodian_key=_hex_key(body, "custodian_key"),
             epoch=epoch,
@@ -226,6 +237,7 @@ def _parse_body(body: Any) -> Card:
         return ServerCard(
             name=_text(body, "name"),
             signing_key=_hex_key(body, "signing_key"),
+            bundle_key=_hex_key(body, "bundle_key"),
             install_id=install_id,
             created=created,
         )

@@ -209,18 +209,24 @@ class EnvelopeWriter:
         self._emit(framing.encode_part_start(kind, name))
         self._in_part = True
 
-    def _emit(self, data: bytes) -> None:
+    def _emit(self, data: bytes | memoryview) -> None:
         self._length += len(data)
-        self._plain += data
-        if len(self._plain) > CHUNK_BYTES:
-            view = memoryview(self._plain)
-            offset = 0
-            # Keep at least one byte back: the last chunk must be the FINAL one.
-            while len(view) - offset > CHUNK_BYTES:
-                self._push(bytes(view[offset : offset + CHUNK_BYTES]), _TAG_MESSAGE)
-                offset += CHUNK_BYTES
-            view.release()
-            del self._plain[:offset]
+        if len(self._plain) + len(data) <= CHUNK_BYTES:
+            self._plain += data
+            return
+        # More than a chunk is pending: complete the buffered chunk, then push whole
+        # chunks straight from ``data`` (one copy each), always keeping at least one
+        # byte back, because the last chunk must be the FINAL one.
+        view = memoryview(data)
+        offset = CHUNK_BYTES - len(self._plain)
+        self._plain += view[:offset]
+        self._push(bytes(self._plain), _TAG_MESSAGE)
+        self._plain.clear()
+        while len(view) - offset > CHUNK_BYTES:
+            self._push(bytes(view[offset : offset + CHUNK_BYTES]), _TAG_MESSAGE)
+            offset += CHUNK_BYTES
+        self._plain += view[offset:]
+        view.release()
 
     def _push(self, chunk: bytes, tag: int) -> None:
         ciphertext = crypto_secretstream_xchacha20poly1305_push(self._state, chunk, self._ad, tag)
@@ -270,6 +276,7 @@ class OpenedEnvelope:
     def __init__(
         self,
         source: BinaryIO,
+        max_parts: int,
         body_offset: int,
         key: bytes,
         ad: bytes,
@@ -279,6 +286,7 @@ class OpenedEnvelope:
         size: int,
     ) -> None:
         self._source = source
+        self._max_parts = max_parts
         self._body_offset = body_offset
         self._key = key
         self._ad = ad
@@ -290,7 +298,7 @@ class OpenedEnvelope:
     def events(self) -> Iterator[PartStart | PartData | PartEnd]:
         """The parts as a stream of events (start, data pieces, end), in order."""
         self._source.seek(self._body_offset)
-        parser = FrameParser()
+        parser = FrameParser(self._max_parts)
         for plain in _decrypt_chunks(self._source, self._key, self._ad, self._stream_header):
             yield from parser.feed(plain)
 
@@ -310,7 +318,11 @@ class OpenedEnvelope:
 
 
 def open_envelope(
-    source: BinaryIO, secret_keys: bytes | Sequence[bytes], associated_data: bytes
+    source: BinaryIO,
+    secret_keys: bytes | Sequence[bytes],
+    associated_data: bytes,
+    *,
+    max_parts: int = framing.MAX_PARTS,
 ) -> OpenedEnvelope:
     """Authenticate the whole envelope in ``source`` (seekable) and return it opened.
 
@@ -325,7 +337,7 @@ def open_envelope(
     key, sender = _find_content_key(header, keys)
     ad = _chunk_ad(header.raw, associated_data)
     body_offset = start + len(header.raw)
-    parser = FrameParser()
+    parser = FrameParser(max_parts)
     parts: list[PartInfo] = []
     current: PartStart | None = None
     size = 0
@@ -344,7 +356,7 @@ def open_envelope(
         raise MalformedError("the padded length is not a padding size")
     total = len(header.raw) + source.tell() - body_offset
     return OpenedEnvelope(
-        source, body_offset, key, ad, header.stream_header, sender, tuple(parts), total
+        source, max_parts, body_offset, key, ad, header.stream_header, sender, tuple(parts), total
     )
 
 

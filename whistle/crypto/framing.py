@@ -60,12 +60,12 @@ def encode_part_start(kind: PartKind, name: str) -> bytes:
     return struct.pack(">BBH", FRAME_START, PartKind(kind), len(raw)) + raw
 
 
-def encode_data(data: bytes) -> Iterator[bytes]:
+def encode_data(data: bytes) -> Iterator[bytes | memoryview]:
     view = memoryview(data)
     for offset in range(0, len(view), MAX_DATA_FRAME):
         piece = view[offset : offset + MAX_DATA_FRAME]
         yield struct.pack(">BI", FRAME_DATA, len(piece))
-        yield bytes(piece)
+        yield piece
 
 
 PART_END = bytes([FRAME_PART_END])
@@ -84,7 +84,8 @@ class FrameParser:
     properly (end marker seen, only zero padding after it).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, max_parts: int = MAX_PARTS) -> None:
+        self._max_parts = max_parts
         self._buffer = bytearray()
         self._in_part = False
         self._ended = False
@@ -97,9 +98,18 @@ class FrameParser:
             if not _is_zero(data):
                 raise MalformedError("non-zero bytes after the end of the parts")
             return []
-        self._buffer += data
-        self._parse()
-        events, self._events = self._events, []
+        events: list[Event] = []
+        if self._data_left and not self._buffer:
+            # Inside a data frame with nothing pending: hand the bytes on without copying.
+            take = min(self._data_left, len(data))
+            events.append(PartData(data if take == len(data) else data[:take]))
+            self._data_left -= take
+            data = data[take:]
+        if data:
+            self._buffer += data
+            self._parse()
+            events += self._events
+            self._events = []
         return events
 
     def finish(self) -> None:
@@ -147,7 +157,7 @@ class FrameParser:
                 if "\x00" in name:
                     raise MalformedError("a part name contains NUL")
                 self._parts += 1
-                if self._parts > MAX_PARTS:
+                if self._parts > self._max_parts:
                     raise MalformedError("too many parts")
                 self._in_part = True
                 self._events.append(PartStart(PartKind(kind), name))

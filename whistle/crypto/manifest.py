@@ -27,9 +27,13 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 @dataclass(frozen=True)
 class ManifestRecord:
+    """A record carried by a bundle: its id, kind, record hash, case and day."""
+
     id: str
     kind: str
     hash: str
+    case: str
+    day: str
 
 
 @dataclass(frozen=True)
@@ -50,7 +54,10 @@ class Manifest:
             "sequence": self.sequence,
             "previous": self.previous,
             "created": self.created,
-            "records": [{"id": r.id, "kind": r.kind, "hash": r.hash} for r in self.records],
+            "records": [
+                {"id": r.id, "kind": r.kind, "hash": r.hash, "case": r.case, "day": r.day}
+                for r in self.records
+            ],
             "extra": self.extra,
         }
         return json.dumps(document, sort_keys=True, separators=(",", ":")).encode("utf-8")
@@ -111,10 +118,14 @@ def _parse_fields(document: Any) -> Manifest:
     records = []
     for entry in raw_records:
         _require(isinstance(entry, dict), "a record entry is not an object")
-        record = ManifestRecord(entry["id"], entry["kind"], entry["hash"])
+        record = ManifestRecord(
+            entry["id"], entry["kind"], entry["hash"], entry["case"], entry["day"]
+        )
         _require(isinstance(record.id, str) and bool(_ID.fullmatch(record.id)), "bad record id")
         _require(isinstance(record.kind, str) and bool(_KIND.fullmatch(record.kind)), "bad kind")
         _require(isinstance(record.hash, str) and bool(_HASH.fullmatch(record.hash)), "bad hash")
+        _require(isinstance(record.case, str) and bool(_ID.fullmatch(record.case)), "bad case id")
+        _require(isinstance(record.day, str) and bool(_DATE.fullmatch(record.day)), "bad day")
         records.append(record)
     _require(len({(r.kind, r.id) for r in records}) == len(records), "a record is listed twice")
     extra = document.get("extra", {})

@@ -1,0 +1,183 @@
+"""Wrapped keys, recovery keys, sealed tokens, and the record formats' own checks."""
+
+import io
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from whistle import crypto
+from whistle.crypto import (
+    CodeChecksumError,
+    MalformedError,
+    TamperedError,
+    UnsupportedVersionError,
+    WrongPassphraseError,
+    derive_source_keys,
+    generate_box_keypair,
+    generate_code,
+    generate_recovery_key,
+    open_token,
+    recovery_wrapping_key,
+    seal_token,
+    unwrap_with_key,
+    unwrap_with_passphrase,
+    wrap_with_key,
+    wrap_with_passphrase,
+)
+from whistle.crypto.records import (
+    IDENTIFICATION_BYTES,
+    SEALED_IDENTIFICATION_BYTES,
+    SubmissionWriter,
+    open_as_source,
+    open_followup_as_office,
+    open_identification,
+    open_submission,
+    seal_followup,
+    seal_identification,
+    seal_reply,
+)
+
+SECRET = bytes(range(32))
+
+
+def test_passphrase_wrap_round_trip(insecure_kdf_params):
+    wrapped = wrap_with_passphrase(SECRET, "correct horse", insecure_kdf_params)
+    assert SECRET.hex() not in wrapped.decode()
+    assert unwrap_with_passphrase(wrapped, "correct horse") == SECRET
+    with pytest.raises(WrongPassphraseError):
+        unwrap_with_passphrase(wrapped, "wrong horse")
+
+
+def test_production_parameters_are_the_design_minimum():
+    assert crypto.DEFAULT_PARAMS.memlimit >= 256 * 1024 * 1024
+    assert crypto.DEFAULT_PARAMS.opslimit >= 3
+
+
+def test_kdf_parameters_are_bound_to_the_file(insecure_kdf_params):
+    document = json.loads(wrap_with_passphrase(SECRET, "pw", insecure_kdf_params))
+    document["kdf"]["opslimit"] = 2
+    with pytest.raises(WrongPassphraseError):
+        unwrap_with_passphrase(json.dumps(document).encode(), "pw")
+
+
+def test_hostile_kdf_parameters_are_refused_before_any_work(insecure_kdf_params):
+    document = json.loads(wrap_with_passphrase(SECRET, "pw", insecure_kdf_params))
+    document["kdf"]["memlimit"] = 64 * 1024**3
+    with pytest.raises(MalformedError, match="memory"):
+        unwrap_with_passphrase(json.dumps(document).encode(), "pw")
+
+
+@given(st.binary(max_size=300))
+def test_random_key_files_are_refused(data):
+    with pytest.raises((MalformedError, UnsupportedVersionError, WrongPassphraseError)):
+        unwrap_with_key(data, bytes(32))
+
+
+def test_recovery_key_round_trip_and_typos():
+    recovery = generate_recovery_key()
+    assert len(recovery.replace(" ", "")) == 53
+    wrapped = wrap_with_key(SECRET, recovery_wrapping_key(recovery))
+    typed = recovery.lower().replace(" ", "-")
+    assert unwrap_with_key(wrapped, recovery_wrapping_key(typed)) == SECRET
+    typo = recovery[:3] + ("0" if recovery[3] != "0" else "1") + recovery[4:]
+    with pytest.raises(CodeChecksumError):
+        recovery_wrapping_key(typo)
+
+
+def test_tokens_are_bound_to_key_and_purpose():
+    key, other = bytes(32), bytes([1]) * 32
+    token = seal_token(key, b"case-id", "session")
+    assert open_token([other, key], token, "session") == b"case-id"
+    with pytest.raises(TamperedError):
+        open_token(key, token, "csrf")
+    with pytest.raises(TamperedError):
+        open_token(other, token, "session")
+    with pytest.raises(MalformedError):
+        open_token(key, "!!!", "session")
+
+
+DESK = generate_box_keypair()
+DESK2 = generate_box_keypair()
+CUSTODIAN = generate_box_keypair()
+CASE = bytes(range(16))
+SOURCE = derive_source_keys(generate_code(), bytes(32))
+INTRUDER = derive_source_keys(generate_code(), bytes(32))
+
+
+def submission(identification) -> bytes:
+    out = io.BytesIO()
+    writer = SubmissionWriter(
+        out,
+        desk_key=DESK.public_key,
+        custodian_key=CUSTODIAN.public_key,
+        reply_public_key=SOURCE.reply_public_key,
+        case_id=CASE,
+    )
+    writer.add_form({"language": "en", "desk": "d", "fields": []})
+    writer.add_identification(identification)
+    writer.finish()
+    return out.getvalue()
+
+
+def test_identification_block_has_one_size_whatever_it_holds():
+    empty = seal_identification([], CUSTODIAN.public_key)
+    full = seal_identification(
+        [{"key": "name", "label": "Name", "value": "x" * 1000}], CUSTODIAN.public_key
+    )
+    assert len(empty) == len(full) == SEALED_IDENTIFICATION_BYTES
+    assert len(submission([])) == len(submission([{"key": "n", "label": "N", "value": "A B"}]))
+    with pytest.raises(ValueError, match="fixed size"):
+        seal_identification(
+            [{"key": "n", "label": "N", "value": "x" * IDENTIFICATION_BYTES}], CUSTODIAN.public_key
+        )
+    assert open_identification(full, CUSTODIAN.secret_key)[0]["value"] == "x" * 1000
+
+
+def test_submission_needs_its_parts():
+    data = crypto.seal(
+        [(crypto.PartKind.TEXT, "form", b"{}")],
+        [crypto.sealed_to(DESK.public_key)],
+        crypto.associated_data("submission", CASE),
+    )
+    with pytest.raises(MalformedError, match="has no"):
+        open_submission(io.BytesIO(data), [DESK.secret_key], CASE)
+
+
+def test_followup_must_come_from_the_case_reply_key():
+    genuine = seal_followup(
+        "more",
+        [],
+        reply_secret_key=SOURCE.reply_secret_key,
+        desk_keys=[DESK2.public_key, DESK.public_key],
+        case_id=CASE,
+    )
+    opened = open_followup_as_office(genuine, [DESK.secret_key], CASE, SOURCE.reply_public_key)
+    assert opened.message == "more"
+    forged = seal_followup(
+        "fake",
+        [],
+        reply_secret_key=INTRUDER.reply_secret_key,
+        desk_keys=[DESK.public_key],
+        case_id=CASE,
+    )
+    with pytest.raises(TamperedError, match="not sent by"):
+        open_followup_as_office(forged, [DESK.secret_key], CASE, SOURCE.reply_public_key)
+    assert open_as_source(genuine, "followup", SOURCE.reply_secret_key, CASE).message == "more"
+
+
+def test_reply_is_readable_by_source_and_office_only():
+    reply = seal_reply(
+        "answer",
+        [("minutes.txt", b"m")],
+        reply_public_key=SOURCE.reply_public_key,
+        desk_key=DESK.public_key,
+        case_id=CASE,
+    )
+    assert open_as_source(reply, "reply", SOURCE.reply_secret_key, CASE).files[0].content == b"m"
+    assert crypto.records.open_reply_as_office(reply, [DESK.secret_key], CASE).message == "answer"
+    with pytest.raises(crypto.WrongKeyError):
+        open_as_source(reply, "reply", INTRUDER.reply_secret_key, CASE)
+    with pytest.raises(TamperedError):
+        open_as_source(reply, "followup", SOURCE.reply_secret_key, CASE)

@@ -1,0 +1,59 @@
+"""The worked examples in docs/protocol.md, recomputed from the code."""
+
+from pathlib import Path
+
+from tests.crypto.vectors import load
+from whistle import crypto
+from whistle.crypto import derive_source_keys, fingerprint, generate_box_keypair, generate_code
+from whistle.crypto.codes import format_code
+from whistle.crypto.records import SEALED_IDENTIFICATION_BYTES, seal_followup, seal_reply
+
+DOC = (Path(__file__).parents[2] / "docs" / "protocol.md").read_text(encoding="utf-8")
+
+
+def test_derivation_example():
+    vector = load("derivation")["valid"][0]
+    keys = derive_source_keys(vector["code"], bytes.fromhex(vector["install_salt"]))
+    for label, value in [
+        ("code", vector["code"]),
+        ("install salt", vector["install_salt"]),
+        ("m", vector["master"]),
+        ("login token", keys.login_token.hex()),
+        ("reply public", keys.reply_public_key.hex()),
+    ]:
+        assert f"{label} ".ljust(13) + value in DOC, label
+    assert format_code(vector["code"]) in DOC
+
+
+def test_envelope_length_examples():
+    source = derive_source_keys(generate_code(), bytes(32))
+    desk = generate_box_keypair()
+    reply = seal_reply(
+        "hi",
+        [],
+        reply_public_key=source.reply_public_key,
+        desk_key=desk.public_key,
+        case_id=bytes(16),
+    )
+    assert len(reply) == 4307
+    assert "total     4307 bytes" in DOC
+    followup = seal_followup(
+        "hi",
+        [],
+        reply_secret_key=source.reply_secret_key,
+        desk_keys=[desk.public_key],
+        case_id=bytes(16),
+    )
+    assert len(followup) == 4331
+    assert "total\n4331 bytes" in DOC or "total 4331 bytes" in DOC.replace("\n", " ")
+
+
+def test_fingerprint_and_identification_examples():
+    assert f"The fingerprint of 32 zero bytes is `{fingerprint(bytes(32))}`" in DOC
+    assert SEALED_IDENTIFICATION_BYTES == 4144
+    assert "always 4,144 bytes" in DOC
+
+
+def test_every_signature_purpose_is_documented():
+    for purpose in (crypto.CARD, crypto.BUNDLE, crypto.COURIER_CHALLENGE):
+        assert f"`{purpose}`" in DOC
