@@ -40,6 +40,8 @@ function bind(sodiumReady) {
     fromHex,
     toHex,
     generateCode: (randomBytes) => generateCode(randomBytes || s.randombytes_buf),
+    /** A new case id: 16 CSPRNG bytes, chosen by the browser that makes the submission. */
+    generateCaseId: () => s.randombytes_buf(16),
     normalizeCode,
     formatCode,
     codeBits,

@@ -114,6 +114,13 @@ test('every single flipped byte of a written envelope is refused', async () => {
   }
 });
 
+test('case ids are 16 fresh random bytes', () => {
+  const a = api.generateCaseId();
+  const b = api.generateCaseId();
+  assert.equal(a.length, 16);
+  assert.notDeepEqual(a, b);
+});
+
 test('caller mistakes are refused before anything is written', () => {
   const sink = () => {};
   const ad = api.associatedData('reply', caseId);
