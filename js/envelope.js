@@ -46,6 +46,10 @@ export const KEY_BYTES = 32;
 const AD_DOMAIN = utf8('whistle/envelope/v1');
 const RECORD_TYPE = /^[a-z][a-z-]{0,31}$/;
 const ENVELOPE_BLOCK = CHUNK_BYTES + ABYTES;
+// Files are read and framed 256 KiB at a time: each slice is encrypted
+// synchronously, and without WebAssembly or JIT (≈ 0.5 MB/s) a slice must stay
+// well under a second so the page keeps responding and the progress bar moves.
+export const READ_BYTES = 256 * 1024;
 
 /** The associated data that binds an envelope to its record type and case (16 bytes). */
 export function associatedData(recordType, caseId) {
@@ -155,11 +159,11 @@ export class EnvelopeWriter {
   }
 
   /**
-   * A Blob or File as a file part, read in slices of `readBytes` (1 MiB);
+   * A Blob or File as a file part, read in slices of `readBytes` (256 KiB);
    * `onRead(bytes)` is called after each slice (for a progress bar).
    */
   async addBlob(name, blob, onRead, readBytes) {
-    const step = readBytes || MAX_DATA_FRAME;
+    const step = readBytes || READ_BYTES;
     this.beginFile(name);
     for (let offset = 0; offset < blob.size; offset += step) {
       const end = Math.min(offset + step, blob.size);
@@ -196,22 +200,27 @@ export class EnvelopeWriter {
     this._inPart = true;
   }
 
-  // Plaintext goes into a 64 KiB buffer; a full buffer is pushed only once a
-  // further byte arrives, so the last chunk (FINAL) is never empty: the same
-  // chunk boundaries as envelope.py.
+  // Plaintext goes into a 64 KiB buffer; a full chunk is pushed only once a
+  // further byte follows it, so the last chunk (FINAL) is never empty: the same
+  // chunk boundaries as envelope.py. Whole chunks inside a large piece are
+  // pushed straight from it, without a copy into the buffer.
   _emit(data) {
     this._length += data.length;
-    let offset = 0;
-    while (offset < data.length) {
-      if (this._filled === CHUNK_BYTES) {
-        this._push(this._plain, this._sodium.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE);
-        this._filled = 0;
-      }
-      const take = Math.min(CHUNK_BYTES - this._filled, data.length - offset);
-      this._plain.set(data.subarray(offset, offset + take), this._filled);
-      this._filled += take;
-      offset += take;
+    if (this._filled + data.length <= CHUNK_BYTES) {
+      this._plain.set(data, this._filled);
+      this._filled += data.length;
+      return;
     }
+    const tag = this._sodium.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE;
+    let offset = CHUNK_BYTES - this._filled;
+    this._plain.set(data.subarray(0, offset), this._filled);
+    this._push(this._plain, tag);
+    while (data.length - offset > CHUNK_BYTES) {
+      this._push(data.subarray(offset, offset + CHUNK_BYTES), tag);
+      offset += CHUNK_BYTES;
+    }
+    this._plain.set(data.subarray(offset), 0);
+    this._filled = data.length - offset;
   }
 
   _push(chunk, tag) {

@@ -75,17 +75,34 @@ test('a follow-up: boxed to every desk, sealed to the reply key, sender proven',
   assert.deepEqual(own.files[0].content, pattern(70000, 2));
 });
 
-test('chunk boundaries: plaintext of exactly n × 64 KiB ends with a full FINAL chunk', async () => {
-  for (const fill of [0, 1, 65536 - 20, 65536 * 2 - 20, 65536 * 2 - 19]) {
+test('chunk boundaries: full chunks, and a FINAL chunk that is a whole 64 KiB', async () => {
+  const header = 8 + 81 + 24;
+  // part start (4 + 1 name byte) + data header (5) + fill + part end (1) + end (1) = fill + 12
+  const cases = [
+    [0, 4096],
+    [1, 4096],
+    [65524, 65536], // exactly one chunk: FINAL and full
+    [65525, 65536 + 2048], // Padmé rounds 65,537 up to a multiple of 2 KiB
+    [131060, 131072], // exactly two chunks
+    [200000, api.paddedSize(200012)],
+  ];
+  for (const [fill, padded] of cases) {
+    assert.equal(api.paddedSize(fill + 12), padded);
     const pieces = [];
     const writer = api.EnvelopeWriter((b) => pieces.push(b), [api.sealedTo(key('desk_public_key'))], api.associatedData('reply', caseId));
-    // part start (4 + 1 name byte) + data header (5) + fill + part end (1) + end (1) = fill + 12
-    writer.addBytes('x', pattern(fill, 3), api.PartKind.FILE);
+    writer.beginFile('x');
+    const content = pattern(fill, 3);
+    writer.write(content); // one data frame
+    writer.endPart();
     const length = writer.finish();
+    const chunks = Math.ceil(padded / 65536);
+    assert.equal(length, header + padded + 17 * chunks, String(fill));
+    const sizes = pieces.slice(1).map((p) => p.length);
+    assert.deepEqual(sizes.slice(0, -1), Array(chunks - 1).fill(65536 + 17));
+    assert.equal(sizes[sizes.length - 1], padded - 65536 * (chunks - 1) + 17);
     const data = new Uint8Array(await new Blob(pieces).arrayBuffer());
-    assert.equal(data.length, length);
     const opened = await api.openEnvelope(data, key('desk_secret_key'), api.associatedData('reply', caseId));
-    assert.deepEqual(opened.parts[0].content, pattern(fill, 3));
+    assert.deepEqual(opened.parts[0].content, content);
   }
 });
 
