@@ -3,7 +3,8 @@
 Everything else about the package is in pyproject.toml. A wheel or sdist built
 from a checkout runs ``npm ci`` (when node_modules is missing) and
 ``node js/build.mjs`` when the bundle's manifest is missing, so the package
-ships whistle/submit/static/build/. Editable installs skip it: ``make build``
+ships whistle/submit/static/build/ (an sdist carries the built bundle, so a
+wheel built from it needs no node). Editable installs skip it: ``make build``
 builds in place (docs/browser-crypto.md).
 """
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from setuptools import setup
 from setuptools.command.build_py import build_py
+from setuptools.command.sdist import sdist
 
 ROOT = Path(__file__).resolve().parent
 MANIFEST = ROOT / "whistle" / "submit" / "static" / "build" / "manifest.json"
@@ -36,4 +38,13 @@ class BuildPyWithBundle(build_py):
         super().run()
 
 
-setup(cmdclass={"build_py": BuildPyWithBundle})
+class SdistWithBundle(sdist):
+    """An sdist carries the built bundle, so a wheel built from it needs no node."""
+
+    def run(self) -> None:
+        if not MANIFEST.exists():
+            build_browser_bundle()
+        super().run()
+
+
+setup(cmdclass={"build_py": BuildPyWithBundle, "sdist": SdistWithBundle})
