@@ -289,7 +289,9 @@ class TorNetwork:
     def _new_node(self, name: str) -> TorNode:
         datadir = self.workdir / name
         datadir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        node = TorNode(name=name, datadir=datadir, control_port=free_port(self._taken), torrc_lines=[])
+        node = TorNode(
+            name=name, datadir=datadir, control_port=free_port(self._taken), torrc_lines=[]
+        )
         node.torrc_lines = self._common(node)
         self.nodes[name] = node
         return node
@@ -428,7 +430,8 @@ class TorNetwork:
 
     def _wait_for_hostnames(self, deadline: float) -> None:
         services = {
-            line.split()[1].rstrip("/") for line in self.nodes["hs"].torrc_lines
+            line.split()[1].rstrip("/")
+            for line in self.nodes["hs"].torrc_lines
             if line.startswith("HiddenServiceDir ")
         }
         self._wait(deadline, lambda: all((Path(s) / "hostname").exists() for s in services))
