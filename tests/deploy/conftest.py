@@ -9,13 +9,14 @@ deselected when pytest runs with ``-n``; run them in a second, plain run (the Ma
 """
 
 import json
-import warnings
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.deploy.gunicorn_server import gunicorn
@@ -104,6 +105,10 @@ def onion_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OnionSite]:
         reachable = network.wait_until_reachable(
             source, client="source", timeout=REACHABLE_DEADLINE
         )
+        first_request = time.monotonic()
+        with httpx.Client(proxy=network.socks_url("source"), timeout=REACHABLE_DEADLINE) as http:
+            http.get(f"http://{source}/")  # measured only; the tests check the answers
+        first_request = time.monotonic() - first_request
         site = OnionSite(
             network=network,
             data_dir=data_dir,
@@ -118,6 +123,7 @@ def onion_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OnionSite]:
                 {
                     "bootstrap_seconds": round(bootstrap, 2),
                     "reachable_after_bootstrap_seconds": round(reachable, 2),
+                    "first_http_request_seconds": round(first_request, 2),
                     "ready_from_cold_start_seconds": round(time.monotonic() - session_start, 2),
                 },
                 indent=2,
