@@ -37,6 +37,7 @@ HARDENING = {
     "ProtectKernelTunables": "yes",
     "ProtectKernelModules": "yes",
     "ProtectControlGroups": "yes",
+    "PrivateMounts": "yes",
 }
 
 
@@ -68,6 +69,27 @@ def test_units_pass_systemd_analyze_verify_without_a_warning(tmp_path: Path) -> 
     # verify exits 0 for unknown keys and invalid values ("…, ignoring."): a warning is a failure.
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
+
+
+#: systemd's own exposure score, 0 (locked down) to 10 (unprotected), x10; "OK" is below 2.0.
+MAX_EXPOSURE = 15
+
+
+def test_services_exposure_score_is_low(tmp_path: Path) -> None:
+    services = [unit for unit in units_for_this_machine(tmp_path) if unit.suffix == ".service"]
+    result = subprocess.run(
+        [
+            "systemd-analyze",
+            "security",
+            "--offline=yes",
+            f"--threshold={MAX_EXPOSURE}",
+            *map(str, services),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
 
 
 def test_systemd_analyze_verify_catches_a_misspelt_setting(tmp_path: Path) -> None:
