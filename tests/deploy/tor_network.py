@@ -137,7 +137,7 @@ class TorNode:
                 chunks.append(chunk)
         reply = b"".join(chunks).decode(errors="replace")
         for line in reply.splitlines():
-            if line[:1] in "45":
+            if line.startswith(("4", "5")):
                 raise TorNetworkError(f"{self.name}: control command failed: {line}")
         return reply
 
@@ -162,8 +162,8 @@ class TorNetwork:
     n_relays: int = 3
     tor: str = "tor"
     tor_gencert: str = "tor-gencert"
-    nodes: dict[str, TorNode] = field(default_factory=dict)
-    _taken: set[int] = field(default_factory=set)
+    nodes: dict[str, TorNode] = field(default_factory=dict, init=False)
+    _taken: set[int] = field(default_factory=set, init=False, repr=False)
 
     @property
     def hs_dir(self) -> Path:
@@ -247,10 +247,11 @@ class TorNetwork:
                     f"{address} not reachable through {client} in {timeout} s; "
                     f"SOCKS replies: {codes}\n{self.nodes['hs'].log_tail()}"
                 )
+            self._check_alive()
             try:
                 code = socks_connect(socks_port, address, port, timeout=min(remaining, 60.0))
-            except TimeoutError:
-                code = -1
+            except (OSError, TorNetworkError):
+                code = -1  # no reply in time, or the connection dropped: try again
             if code == SOCKS_SUCCEEDED:
                 return time.monotonic() - started
             codes.append(code)
@@ -436,14 +437,17 @@ class TorNetwork:
         }
         self._wait(deadline, lambda: all((Path(s) / "hostname").exists() for s in services))
 
+    def _check_alive(self) -> None:
+        for node in self.nodes.values():
+            if node.process and node.process.poll() is not None:
+                raise TorNetworkError(
+                    f"tor node {node.name} exited with {node.process.returncode}:\n"
+                    f"{node.log_tail()}"
+                )
+
     def _wait(self, deadline: float, done: Callable[[], bool]) -> None:
         while not done():
-            for node in self.nodes.values():
-                if node.process and node.process.poll() is not None:
-                    raise TorNetworkError(
-                        f"tor node {node.name} exited with {node.process.returncode}:\n"
-                        f"{node.log_tail()}"
-                    )
+            self._check_alive()
             if time.monotonic() > deadline:
                 late = [n for n in self.nodes.values() if not n.bootstrapped()]
                 report = "\n".join(f"--- {n.name}:\n{n.log_tail()}" for n in late)
