@@ -14,6 +14,8 @@ from tests.deploy.torrc import (
     rewrite,
 )
 
+#: What Debian's tor@default.service reads before /etc/tor/torrc (in the tor package).
+DEBIAN_SERVICE_DEFAULTS = "/usr/share/tor/tor-service-defaults-torrc"
 #: How long tor may take to write the onion services' keys with the network off (~0.1 s here).
 HOSTNAME_DEADLINE = 30.0
 
@@ -87,6 +89,30 @@ def test_tor_verify_config_accepts_it(tmp_path: Path) -> None:
     torrc, defaults = torrc_in(tmp_path)
     result = subprocess.run(
         ["tor", "--verify-config", "-f", str(torrc), "--defaults-torrc", str(defaults)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout
+    assert "Configuration was valid" in result.stdout
+
+
+def test_tor_verify_config_accepts_it_as_debians_tor_service_runs_it() -> None:
+    """The unmodified file, with Debian's service defaults, as tor@default's ExecStartPre does.
+
+    ``--verify-config`` reads and checks; it creates no directory and opens no port.
+    """
+    result = subprocess.run(
+        [
+            "tor",
+            "--defaults-torrc",
+            DEBIAN_SERVICE_DEFAULTS,
+            "-f",
+            str(TORRC_EXAMPLE),
+            "--RunAsDaemon",
+            "0",
+            "--verify-config",
+        ],
         capture_output=True,
         text=True,
         check=False,
