@@ -37,12 +37,12 @@ COURIER_PORT = 8081  # torrc.example: HiddenServicePort 80 127.0.0.1:8081
 def served_apps(data_dir: Path) -> dict[int, str]:
     """What gunicorn serves behind each onion service, by the port torrc.example names.
 
-    THE place to put the real site behind the onion: prepare ``data_dir`` here if the app needs
-    it (e.g. ``whistle server init``), then return, as the systemd units do,
-    ``{SOURCE_PORT: f'whistle.submit:app_from_directory("{data_dir}")', COURIER_PORT: ...}``.
+    THE place to put the real site behind the onion. The specs have the systemd units' form;
+    for the real app, prepare ``data_dir`` here if it needs it (e.g. ``whistle server init``) and
+    return ``whistle.submit:app_from_directory(...)`` and ``...:courier_app_from_directory(...)``.
     """
-    del data_dir  # the stand-in app keeps nothing
-    return {SOURCE_PORT: "tests.deploy.tiny_app:app", COURIER_PORT: "tests.deploy.tiny_app:app"}
+    stand_in = f'tests.deploy.tiny_app:app_from_directory("{data_dir}")'
+    return {SOURCE_PORT: stand_in, COURIER_PORT: stand_in}
 
 
 @dataclass(frozen=True)

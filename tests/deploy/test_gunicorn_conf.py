@@ -1,5 +1,6 @@
 """deploy/gunicorn.conf.py, read by gunicorn itself and applied by a real gunicorn."""
 
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ import pytest
 from tests.deploy.gunicorn_server import GUNICORN_CONF, RunningGunicorn, gunicorn, raw_request
 from tests.deploy.tiny_app import PAGE
 from tests.deploy.tor_network import free_port
+from tests.deploy.units import DEPLOY, unit_settings
 
 TINY_APP = "tests.deploy.tiny_app:app"
 
@@ -93,6 +95,24 @@ def test_too_many_header_fields_are_refused(server: RunningGunicorn) -> None:
         raw_request(server.port, b"GET / HTTP/1.1\r\nHost: x.onion\r\n" + fields + b"\r\n")
     )
     assert head[0] == "HTTP/1.1 431 Request Header Fields Too Large"
+
+
+def test_the_units_app_argument_reaches_the_factory(tmp_path: Path) -> None:
+    """gunicorn parses the ExecStart app argument, quotes and all, as the unit means it."""
+    (command,) = unit_settings(DEPLOY / "whistle-submit.service")["ExecStart"]
+    app_spec = shlex.split(command)[-1]  # systemd unquotes like a shell here
+    assert app_spec == 'whistle.submit:app_from_directory("/var/lib/whistle")'
+    data_dir = tmp_path / "data"
+    test_spec = app_spec.replace("whistle.submit:", "tests.deploy.tiny_app:").replace(
+        "/var/lib/whistle", str(data_dir)
+    )
+    with gunicorn(test_spec, free_port(set()), tmp_path / "gunicorn.log") as running:
+        _, body = head_and_body(
+            raw_request(
+                running.port, b"GET /data-dir HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            )
+        )
+    assert body.decode() == str(data_dir)
 
 
 def test_forwarded_headers_from_loopback_are_not_trusted(server: RunningGunicorn) -> None:

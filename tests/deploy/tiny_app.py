@@ -3,6 +3,8 @@
 ``GET /`` answers a small page; ``POST /upload`` reads the whole body and answers its length and
 SHA-256 (so a test can tell that every byte arrived); ``GET /scheme`` answers the URL scheme
 gunicorn decided on (to show that forwarded headers from tor's side are not trusted).
+``app_from_directory(DIR)`` is a factory with the real app's signature; its app also answers
+``GET /data-dir`` with DIR.
 """
 
 import hashlib
@@ -13,6 +15,23 @@ from typing import Any
 PAGE = b"<!doctype html><title>Whistle test page</title><p>It works.</p>\n"
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+
+
+def app_from_directory(data_dir: str) -> Callable[..., Iterable[bytes]]:
+    """The tiny app, built the way the systemd unit builds the real one."""
+
+    def app_with_directory(
+        environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes]:
+        if environ["REQUEST_METHOD"] == "GET" and environ["PATH_INFO"] == "/data-dir":
+            body = data_dir.encode()
+            start_response(
+                "200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))]
+            )
+            return [body]
+        return app(environ, start_response)
+
+    return app_with_directory
 
 
 def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
