@@ -6,6 +6,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 # Debian packages the test suite drives for real.
 SYSTEM_PACKAGES := gnupg time
+# tor + tor-gencert (onion services, private Tor network), systemd-analyze, openssl (x25519 keys).
+SYSTEM_PACKAGES += tor systemd openssl
 
 .PHONY: demo test lint venv system-deps clean
 
@@ -27,8 +29,11 @@ lint: venv
 demo: venv
 	$(BIN)/whistle demo
 
+# Two runs: everything in parallel, then the `serial` tests (one private Tor network for the
+# whole session, which xdist workers would each start again) in one plain process.
 test: system-deps venv lint
-	$(BIN)/pytest -n auto
+	$(BIN)/pytest -n auto -m "not serial"
+	$(BIN)/pytest -m serial
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
