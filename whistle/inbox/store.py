@@ -1,0 +1,343 @@
+"""The encrypted store: importing verified records, reading them back after unlock.
+
+At import each envelope is opened with the desk keys (a follow-up must be
+authenticated by the case's reply key), then re-encrypted part by part into a
+new envelope sealed to the inbox storage key, with associated data
+``("stored-<kind>", case)``, written to ``store/<random>.wenv``. A small
+summary (form, message, file names and sizes, the sealed identification block)
+goes into the database sealed to the same key. Desk keys are then no longer
+needed to read the case, so they can be retired (issue: key epochs).
+
+Nothing is written in plaintext: the files, the database rows and the audit
+events hold ciphertext, ids, kinds, dates and sizes only.
+"""
+
+import io
+import logging
+import os
+import secrets
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from whistle.crypto import (
+    CryptoError,
+    EnvelopeWriter,
+    PartData,
+    PartEnd,
+    PartKind,
+    PartStart,
+    WrongKeyError,
+    associated_data,
+    open_envelope,
+    record_hash,
+    sealed_to,
+)
+from whistle.crypto.records import (
+    Submission,
+    open_followup_as_office,
+    open_reply_as_office,
+    open_submission,
+)
+from whistle.inbox import sealing
+from whistle.inbox.audit import record_event
+from whistle.inbox.errors import CaseNotFoundError, ImportRefusedError, UnreadableRecordError
+from whistle.inbox.keyring import OfficeKeyring
+from whistle.inbox.models import KINDS, Case, Record
+
+log = logging.getLogger(__name__)
+
+MAX_RECORD_ID_CHARS = 64
+MAX_SMALL_PART = 256 * 1024
+
+
+@dataclass(frozen=True)
+class IncomingRecord:
+    """A record from a verified bundle: the bundle layer has checked its signature and hash."""
+
+    kind: str
+    record_id: str
+    case_id: str
+    received_day: date
+    envelope: bytes
+
+
+@dataclass
+class ImportReport:
+    imported: list[str] = field(default_factory=list)
+    already_present: list[str] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _check_shape(record: IncomingRecord) -> None:
+    if record.kind not in KINDS:
+        raise ImportRefusedError(f"unknown record kind {record.kind!r}")
+    rid = record.record_id
+    if not rid or len(rid) > MAX_RECORD_ID_CHARS or not all(c.isalnum() or c in "-_" for c in rid):
+        raise ImportRefusedError("the record id is malformed")
+    try:
+        if len(bytes.fromhex(record.case_id)) != 16 or record.case_id != record.case_id.lower():
+            raise ValueError
+    except ValueError as exc:
+        raise ImportRefusedError("the case id is not 16 bytes in lower-case hex") from exc
+
+
+def import_records(
+    session: Session,
+    keyring: OfficeKeyring,
+    records: Sequence[IncomingRecord],
+    *,
+    store_dir: Path,
+    now: datetime,
+    officer_id: int | None = None,
+) -> ImportReport:
+    """Import a batch; each refused record is logged with its reason, the rest go in.
+
+    Submissions are taken first so that follow-ups in the same batch find their case.
+    The caller commits the session.
+    """
+    report = ImportReport()
+    order = {"submission": 0, "followup": 1, "reply": 2}
+    for record in sorted(records, key=lambda r: order.get(r.kind, 3)):
+        written: Path | None = None
+        try:
+            with session.begin_nested():
+                _check_shape(record)
+                digest = record_hash(record.envelope)
+                existing = session.get(Record, record.record_id)
+                if existing is not None:
+                    if existing.original_hash != digest or existing.case_id != record.case_id:
+                        raise ImportRefusedError("a record with this id but other content exists")
+                    report.already_present.append(record.record_id)
+                    continue
+                written = _import_one(session, keyring, record, digest, store_dir, now)
+                record_event(
+                    session,
+                    now,
+                    "record-imported",
+                    officer_id=officer_id,
+                    case_id=record.case_id,
+                    record_id=record.record_id,
+                    detail=record.kind,
+                )
+            report.imported.append(record.record_id)
+        except (ImportRefusedError, CryptoError) as exc:
+            if written is not None:
+                written.unlink(missing_ok=True)
+            reason = str(exc)
+            log.warning("record %s refused at import: %s", record.record_id[:64], reason)
+            report.refused.append((record.record_id, reason))
+            record_event(
+                session,
+                now,
+                "record-refused",
+                officer_id=officer_id,
+                case_id=record.case_id[:32],
+                record_id=record.record_id[:64],
+                detail=reason,
+            )
+    return report
+
+
+def _stored_type(kind: str) -> str:
+    return sealing.STORED_PREFIX + kind
+
+
+def _import_one(
+    session: Session,
+    keyring: OfficeKeyring,
+    record: IncomingRecord,
+    digest: bytes,
+    store_dir: Path,
+    now: datetime,
+) -> Path:
+    case_raw = bytes.fromhex(record.case_id)
+    case = session.get(Case, record.case_id)
+    meta: dict[str, Any] = {"record": record.record_id, "kind": record.kind}
+    source = io.BytesIO(record.envelope)
+    if record.kind == "submission":
+        if case is not None:
+            raise ImportRefusedError("a second submission for an existing case")
+        desk_id, submission = _open_submission(keyring, source, case_raw)
+        meta.update(
+            desk=desk_id,
+            form=submission.form,
+            reply_public_key=submission.reply_public_key.hex(),
+            identification=submission.identification_block.hex(),
+        )
+        opened = submission.envelope
+    else:
+        if case is None:
+            raise ImportRefusedError(f"a {record.kind} for a case this inbox does not have")
+        if record.kind == "followup":
+            reply_key = bytes.fromhex(
+                submission_meta(session, keyring, case.id)["reply_public_key"]
+            )
+            conversation = open_followup_as_office(
+                record.envelope, keyring.desk_secrets, case_raw, reply_key
+            )
+        else:
+            conversation = open_reply_as_office(record.envelope, keyring.desk_secrets, case_raw)
+        meta["message"] = conversation.message
+        source.seek(0)
+        opened = open_envelope(source, keyring.desk_secrets, associated_data(record.kind, case_raw))
+
+    stored_name = secrets.token_hex(16) + ".wenv"
+    path = store_dir / stored_name
+    files = _reencrypt(opened.events(), path, keyring.storage_public, record.kind, case_raw)
+    meta["files"] = files
+    if case is None:
+        case = Case(
+            id=record.case_id,
+            desk_id=meta["desk"],
+            status="new",
+            received_day=record.received_day,
+            last_activity_day=record.received_day,
+            imported_at=now.replace(tzinfo=None),
+        )
+        session.add(case)
+    else:
+        case.last_activity_day = max(case.last_activity_day, record.received_day)
+    session.add(
+        Record(
+            id=record.record_id,
+            case_id=record.case_id,
+            kind=record.kind,
+            received_day=record.received_day,
+            original_hash=digest,
+            original_size=len(record.envelope),
+            stored_name=stored_name,
+            meta=sealing.seal_json(keyring.storage_public, sealing.META, record.case_id, meta),
+            imported_at=now.replace(tzinfo=None),
+        )
+    )
+    session.flush()
+    return path
+
+
+def _open_submission(
+    keyring: OfficeKeyring, source: BinaryIO, case_raw: bytes
+) -> tuple[str, Submission]:
+    """The submission and the desk whose key opened it."""
+    for desk_id, secret in keyring.desks.items():
+        source.seek(0)
+        try:
+            return desk_id, open_submission(source, [secret], case_raw)
+        except WrongKeyError:
+            continue
+    raise ImportRefusedError("none of this office's desk keys opens the submission")
+
+
+def _reencrypt(
+    events: Iterator[PartStart | PartData | PartEnd],
+    path: Path,
+    storage_public: bytes,
+    kind: str,
+    case_raw: bytes,
+) -> list[dict[str, Any]]:
+    """Copy every part into a new envelope sealed to the storage key; returns the file list."""
+    files: list[dict[str, Any]] = []
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            writer = EnvelopeWriter(
+                out, [sealed_to(storage_public)], associated_data(_stored_type(kind), case_raw)
+            )
+            small: bytearray | None = None
+            start: PartStart | None = None
+            for event in events:
+                if isinstance(event, PartStart):
+                    start = event
+                    if event.kind == PartKind.FILE:
+                        writer.begin_file(event.name)
+                        files.append({"index": len(files), "name": event.name, "size": 0})
+                        small = None
+                    else:
+                        small = bytearray()
+                elif isinstance(event, PartData):
+                    if small is None:
+                        writer.write(event.data)
+                        files[-1]["size"] += len(event.data)
+                    else:
+                        small += event.data
+                        if len(small) > MAX_SMALL_PART:
+                            raise ImportRefusedError("a part of the record is too large")
+                elif start is not None:
+                    if small is None:
+                        writer.end_part()
+                    else:
+                        writer.add_bytes(start.name, bytes(small), kind=start.kind)
+                    start = None
+            writer.finish()
+            out.flush()
+            os.fsync(out.fileno())
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return files
+
+
+# Reading ------------------------------------------------------------------------------
+
+
+def record_meta(keyring: OfficeKeyring, record: Record) -> dict[str, Any]:
+    """A record's summary, decrypted; ``UnreadableRecordError`` when it cannot be."""
+    try:
+        meta = sealing.open_json(keyring.storage_secret, sealing.META, record.case_id, record.meta)
+    except (CryptoError, ValueError) as exc:
+        raise UnreadableRecordError("This record cannot be decrypted: it is damaged.") from exc
+    if not isinstance(meta, dict) or meta.get("record") != record.id:
+        raise UnreadableRecordError("This record's summary belongs to another record.")
+    return meta
+
+
+def submission_meta(session: Session, keyring: OfficeKeyring, case_id: str) -> dict[str, Any]:
+    record = session.scalar(
+        select(Record).where(Record.case_id == case_id, Record.kind == "submission")
+    )
+    if record is None:
+        raise CaseNotFoundError("No such case.")
+    return record_meta(keyring, record)
+
+
+MAX_ATTACHMENT_IN_MEMORY = 512 * 1024 * 1024
+
+
+def read_attachment(
+    keyring: OfficeKeyring, record: Record, index: int, store_dir: Path
+) -> tuple[str, bytes]:
+    """The ``index``-th file of a stored record, decrypted in memory (name, content)."""
+    path = store_dir / record.stored_name
+    try:
+        with path.open("rb") as source:
+            opened = open_envelope(
+                source,
+                keyring.storage_secret,
+                associated_data(_stored_type(record.kind), bytes.fromhex(record.case_id)),
+            )
+            position = -1
+            name: str | None = None
+            content = bytearray()
+            for event in opened.events():
+                if isinstance(event, PartStart):
+                    if event.kind == PartKind.FILE:
+                        position += 1
+                        if position == index:
+                            name = event.name
+                elif isinstance(event, PartData):
+                    if name is not None and position == index:
+                        content += event.data
+                        if len(content) > MAX_ATTACHMENT_IN_MEMORY:
+                            raise UnreadableRecordError("The attachment is too large to open.")
+                elif name is not None and position == index:
+                    return name, bytes(content)
+    except OSError as exc:
+        raise UnreadableRecordError("The stored record is missing.") from exc
+    except CryptoError as exc:
+        raise UnreadableRecordError("This record cannot be decrypted: it is damaged.") from exc
+    raise CaseNotFoundError("No such attachment.")
