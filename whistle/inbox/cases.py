@@ -115,7 +115,7 @@ def list_cases(
     records: dict[str, list[Record]] = {}
     for record in session.scalars(select(Record).where(Record.case_id.in_([c.id for c in cases]))):
         records.setdefault(record.case_id, []).append(record)
-    names = dict(session.execute(select(Officer.id, Officer.name)).tuples().all())
+    names = {oid: name for oid, name in session.execute(select(Officer.id, Officer.name))}
     needle = filters.query.strip().casefold()
     summaries: list[CaseSummary] = []
     for case in cases:
@@ -251,7 +251,7 @@ def case_detail(
                 files=list(meta.get("files") or []),
             )
         )
-    names = dict(session.execute(select(Officer.id, Officer.name)).tuples().all())
+    names = {oid: name for oid, name in session.execute(select(Officer.id, Officer.name))}
     notes: list[NoteView] = []
     for note in session.scalars(
         select(Note).where(Note.case_id == case.id).order_by(Note.created_at, Note.id)

@@ -157,7 +157,7 @@ def _throttled(config: InboxConfig, now: datetime, oldest: datetime) -> Throttle
 def sign_in(session: Session, config: InboxConfig, name: str, password: str) -> SignedIn:
     """Check the password and unwrap the officer's keys; ``LoginError`` says nothing more.
 
-    The caller commits the session whatever happens (failures must be counted).
+    A failure is committed before ``LoginError`` is raised, so it is always counted.
     """
     now = config.clock()
     name = name.strip()[:MAX_NAME_CHARS]
@@ -179,6 +179,7 @@ def sign_in(session: Session, config: InboxConfig, name: str, password: str) -> 
     except (VerificationError, InvalidHashError, WrongPassphraseError) as exc:
         session.add(LoginAttempt(name=name, attempted_at=now.replace(tzinfo=None), succeeded=False))
         record_event(session, now, "sign-in-failed")
+        session.commit()  # counted even though the caller's unit of work fails
         raise LoginError(WRONG) from exc
     session.add(LoginAttempt(name=name, attempted_at=now.replace(tzinfo=None), succeeded=True))
     record_event(session, now, "signed-in", officer_id=officer.id)
