@@ -5,9 +5,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 # Debian packages the test suite drives for real.
-SYSTEM_PACKAGES := gnupg
+SYSTEM_PACKAGES := gnupg poppler-utils mat2
 
-.PHONY: demo test lint venv system-deps clean
+.PHONY: demo test lint venv system-deps build clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,10 +24,14 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-demo: venv
+# Built artefacts that are not kept in git (compiled translations, …).
+build: venv
+	$(BIN)/pybabel compile -q -d whistle/inbox/translations
+
+demo: venv build
 	$(BIN)/whistle demo
 
-test: system-deps venv lint
+test: system-deps venv lint build
 	$(BIN)/pytest -n auto
 
 clean:
