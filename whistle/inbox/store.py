@@ -32,6 +32,8 @@ from whistle.crypto import (
     PartEnd,
     PartKind,
     PartStart,
+    TamperedError,
+    TruncatedError,
     WrongKeyError,
     associated_data,
     open_envelope,
@@ -76,7 +78,7 @@ class ImportReport:
 
 def _check_shape(record: IncomingRecord) -> None:
     if record.kind not in KINDS:
-        raise ImportRefusedError(f"unknown record kind {record.kind!r}")
+        raise ImportRefusedError(f"unknown record kind {record.kind[:16]!r}")
     rid = record.record_id
     if not rid or len(rid) > MAX_RECORD_ID_CHARS or not all(c.isalnum() or c in "-_" for c in rid):
         raise ImportRefusedError("the record id is malformed")
@@ -129,7 +131,7 @@ def import_records(
         except (ImportRefusedError, CryptoError) as exc:
             if written is not None:
                 written.unlink(missing_ok=True)
-            reason = str(exc)
+            reason = _reason(exc)
             log.warning("record %s refused at import: %s", record.record_id[:64], reason)
             report.refused.append((record.record_id, reason))
             record_event(
@@ -142,6 +144,21 @@ def import_records(
                 detail=reason,
             )
     return report
+
+
+def _reason(exc: Exception) -> str:
+    """Why a record was refused, without anything from inside the envelope (no names)."""
+    if isinstance(exc, ImportRefusedError):
+        return str(exc)
+    if isinstance(exc, TamperedError) and "not sent by" in str(exc):
+        return "the follow-up is not authenticated by this case's reply key"
+    if isinstance(exc, WrongKeyError):
+        return "none of this office's desk keys opens the envelope"
+    if isinstance(exc, TamperedError):
+        return "the envelope fails authentication (altered, or bound to another type or case)"
+    if isinstance(exc, TruncatedError):
+        return "the envelope is cut short"
+    return f"the envelope is malformed ({type(exc).__name__})"
 
 
 def _stored_type(kind: str) -> str:
