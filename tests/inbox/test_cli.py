@@ -174,7 +174,16 @@ def test_password_prompt(office, obj) -> None:
     assert result.exit_code == 0, result.output
 
 
-@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.2", "::", "localhost.evil", "::1"])
+@pytest.mark.parametrize(
+    "host",
+    [
+        "0.0.0.0",  # noqa: S104 - it must be refused
+        "192.168.1.2",
+        "::",
+        "localhost.evil",
+        "::1",
+    ],
+)
 def test_run_refuses_non_loopback(office, obj, host) -> None:
     result = CliRunner().invoke(
         main, ["inbox", "run", str(office.config.data_dir), "--host", host], obj=obj
