@@ -28,6 +28,7 @@ from whistle.inbox.errors import (
     PermissionDeniedError,
 )
 from whistle.inbox.keystore import KeyStore, Unlocked
+from whistle.inbox.officers import warm_up
 
 COOKIE = "whistle_inbox"
 LANG_COOKIE = "whistle_lang"
@@ -70,6 +71,7 @@ def create_app(config: InboxConfig) -> Flask:
         config, engine, db.session_factory(engine), KeyStore(config.idle_lock_seconds, config.clock)
     )
     Babel(app, locale_selector=_select_locale)
+    warm_up(config)
 
     from whistle.inbox.views import account, auth, cases, files
 

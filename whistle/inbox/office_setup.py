@@ -2,7 +2,6 @@
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -155,7 +154,3 @@ def pin_server(session: Session, config: InboxConfig, data: bytes) -> ServerCard
     office.server_pinned_at = now.replace(tzinfo=None)
     record_event(session, now, "server-pinned", detail=card.fingerprint)
     return card
-
-
-def existing_database(path: Path) -> bool:
-    return path.is_file()
