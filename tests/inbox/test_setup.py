@@ -10,7 +10,6 @@ from whistle.crypto import (
     recovery_wrapping_key,
 )
 from whistle.errors import WhistleError
-from whistle.inbox import db
 from whistle.inbox.errors import ServerCardError, SetupError
 from whistle.inbox.keyring import unwrap_custodian_recovery, unwrap_office_recovery
 from whistle.inbox.models import Office, Officer
@@ -93,19 +92,3 @@ def test_pin_refuses_office_card_and_garbage(office) -> None:
             pin_server(session, office.config, office.created.card)
         with pytest.raises(ServerCardError):
             pin_server(session, office.config, b"{not a card")
-
-
-def test_schema_upgrade_downgrade_roundtrip(tmp_path) -> None:
-    engine = db.make_engine(tmp_path / "x.sqlite")
-    db.upgrade(engine)
-    db.downgrade(engine, "base")
-    db.upgrade(engine)
-    engine.dispose()
-
-
-def test_single_migration_head() -> None:
-    from alembic.script import ScriptDirectory
-
-    script = ScriptDirectory.from_config(db.alembic_config(None))  # type: ignore[arg-type]
-    assert len(script.get_heads()) == 1
-    assert len(script.get_bases()) == 1
