@@ -202,3 +202,17 @@ def test_commands_on_a_directory_without_office(tmp_path, obj, password_file) ->
     )
     assert result.exit_code == 1
     assert "office init" in result.output
+
+
+def test_run_serves_on_loopback_only(office, obj, monkeypatch) -> None:
+    calls = []
+    monkeypatch.setattr(
+        "werkzeug.serving.run_simple", lambda host, port, app, **kw: calls.append((host, port, kw))
+    )
+    result = CliRunner().invoke(
+        main, ["inbox", "run", str(office.config.data_dir), "--port", "8555"], obj=obj
+    )
+    assert result.exit_code == 0, result.output
+    assert calls == [
+        ("127.0.0.1", 8555, {"threaded": True, "use_reloader": False, "use_debugger": False})
+    ]

@@ -274,3 +274,27 @@ def test_unknown_route_is_a_page_not_a_500(client) -> None:
     response = client.get("/nothing-here")
     assert response.status_code == 404
     assert "<main" in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("lang", ["ca", "es", "en"])
+def test_every_page_renders_in_every_language(office, client, lang) -> None:
+    s, env = make_submission(office, files=[("a.txt", b"hello")])
+    do_import(office, [incoming("submission", s.case_id, env, "rec")])
+    login(client)
+    headers = {"Accept-Language": lang}
+    for url in (
+        "/cases",
+        "/cases?status=new&sort=status&overdue=1",
+        f"/cases/{s.case_id}",
+        f"/cases/{s.case_id}/records/rec/files/0",
+        "/account/password",
+    ):
+        response = client.get(url, headers=headers)
+        assert response.status_code == 200, url
+        assert f'lang="{lang}"' in response.get_data(as_text=True)
+
+
+def test_language_switch_sets_a_cookie(client) -> None:
+    response = client.post("/language", data={"language": "es", "next": "/login"})
+    assert response.status_code == 303
+    assert 'lang="es"' in client.get("/login").get_data(as_text=True)
