@@ -298,3 +298,15 @@ def test_language_switch_sets_a_cookie(client) -> None:
     response = client.post("/language", data={"language": "es", "next": "/login"})
     assert response.status_code == 303
     assert 'lang="es"' in client.get("/login").get_data(as_text=True)
+
+
+def test_plaintext_cache_emptied_when_the_last_session_locks(office, client, app, clock) -> None:
+    s, env = make_submission(office, subject="cached subject")
+    do_import(office, [incoming("submission", s.case_id, env)])
+    login(client)
+    assert "cached subject" in client.get("/cases").get_data(as_text=True)
+    keystore = app.extensions["whistle_inbox"].keystore
+    assert keystore.plaintext_cache
+    clock.advance(minutes=11)
+    assert len(keystore) == 0
+    assert keystore.plaintext_cache == {}

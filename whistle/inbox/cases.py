@@ -24,7 +24,7 @@ from whistle.inbox.errors import (
 )
 from whistle.inbox.keyring import CustodianKeyring, OfficeKeyring
 from whistle.inbox.models import ROLE_CUSTODIAN, Case, Disclosure, Note, Officer, Record
-from whistle.inbox.store import record_meta
+from whistle.inbox.store import Cache, record_meta
 
 ACKNOWLEDGE_DAYS = 7
 SORTS = ("received-desc", "received-asc", "activity-desc", "status")
@@ -100,7 +100,13 @@ def _searchable(metas: list[dict[str, Any]], notes: list[str]) -> str:
 
 
 def list_cases(
-    session: Session, keyring: OfficeKeyring, filters: CaseFilters, *, today: date, page_size: int
+    session: Session,
+    keyring: OfficeKeyring,
+    filters: CaseFilters,
+    *,
+    today: date,
+    page_size: int,
+    cache: Cache | None = None,
 ) -> CasePage:
     query = select(Case)
     if filters.status:
@@ -115,11 +121,16 @@ def list_cases(
     records: dict[str, list[Record]] = {}
     for record in session.scalars(select(Record).where(Record.case_id.in_([c.id for c in cases]))):
         records.setdefault(record.case_id, []).append(record)
+    notes: dict[str, list[Note]] = {}
+    if needle := filters.query.strip().casefold():
+        for note in session.scalars(select(Note).where(Note.case_id.in_([c.id for c in cases]))):
+            notes.setdefault(note.case_id, []).append(note)
     names = {oid: name for oid, name in session.execute(select(Officer.id, Officer.name))}
-    needle = filters.query.strip().casefold()
     summaries: list[CaseSummary] = []
     for case in cases:
-        summary, text = _summarise(session, keyring, case, records.get(case.id, []), names, today)
+        summary, text = _summarise(
+            keyring, case, records.get(case.id, []), notes.get(case.id, []), names, today, cache
+        )
         if needle and (text is None or needle not in text):
             continue
         summaries.append(summary)
@@ -132,12 +143,13 @@ def list_cases(
 
 
 def _summarise(
-    session: Session,
     keyring: OfficeKeyring,
     case: Case,
     records: list[Record],
+    notes: list[Note],
     names: dict[int, str],
     today: date,
+    cache: Cache | None,
 ) -> tuple[CaseSummary, str | None]:
     assignee = names.get(case.assignee_id) if case.assignee_id is not None else None
     base = {
@@ -151,18 +163,25 @@ def _summarise(
         "overdue": is_overdue(case, today),
     }
     try:
-        metas = [record_meta(keyring, r) for r in records]
-        notes = [
-            sealing.open_text(keyring.storage_secret, sealing.NOTE, case.id, n.body)
-            for n in session.scalars(select(Note).where(Note.case_id == case.id))
-        ]
+        metas = [record_meta(keyring, r, cache) for r in records]
+        texts = [_note_text(keyring, n, cache) for n in notes]
     except (UnreadableRecordError, CryptoError) as exc:
         return CaseSummary(subject="", attachments=0, error=str(exc), **base), None
     submission = next((m for m in metas if m.get("kind") == "submission"), {})
     subject = subject_of(submission.get("form") or {})
     attachments = sum(len(m.get("files") or []) for m in metas)
     summary = CaseSummary(subject=subject, attachments=attachments, **base)
-    return summary, _searchable(metas, notes)
+    return summary, _searchable(metas, texts)
+
+
+def _note_text(keyring: OfficeKeyring, note: Note, cache: Cache | None) -> str:
+    key = ("note", str(note.id), note.body[-32:].hex())
+    if cache is not None and key in cache:
+        return cache[key]  # type: ignore[no-any-return]
+    text = sealing.open_text(keyring.storage_secret, sealing.NOTE, note.case_id, note.body)
+    if cache is not None:
+        cache[key] = text
+    return text
 
 
 def _sort(summaries: list[CaseSummary], sort: str) -> None:

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from whistle.inbox.keyring import CustodianKeyring, OfficeKeyring
 
@@ -38,6 +39,9 @@ class KeyStore:
         self._clock = clock
         self._sessions: dict[str, Unlocked] = {}
         self._lock = threading.Lock()
+        #: Decrypted case summaries, shared by the signed-in officers; emptied as soon as
+        #: no session is open, so plaintext is in memory only while the inbox is unlocked.
+        self.plaintext_cache: dict[tuple[str, ...], Any] = {}
 
     def open(
         self,
@@ -75,11 +79,13 @@ class KeyStore:
         with self._lock:
             if session_id:
                 self._sessions.pop(session_id, None)
+            self._forget_if_empty()
 
     def drop_officer(self, officer_id: int) -> None:
         with self._lock:
             for sid in [s for s, e in self._sessions.items() if e.officer_id == officer_id]:
                 del self._sessions[sid]
+            self._forget_if_empty()
 
     def __len__(self) -> int:
         with self._lock:
@@ -90,3 +96,8 @@ class KeyStore:
         now = self._clock()
         for sid in [s for s, e in self._sessions.items() if now - e.last_seen > self._idle]:
             del self._sessions[sid]
+        self._forget_if_empty()
+
+    def _forget_if_empty(self) -> None:
+        if not self._sessions:
+            self.plaintext_cache.clear()

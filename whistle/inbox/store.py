@@ -16,7 +16,7 @@ import io
 import logging
 import os
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -302,8 +302,27 @@ def _reencrypt(
 # Reading ------------------------------------------------------------------------------
 
 
-def record_meta(keyring: OfficeKeyring, record: Record) -> dict[str, Any]:
-    """A record's summary, decrypted; ``UnreadableRecordError`` when it cannot be."""
+Cache = MutableMapping[tuple[str, ...], Any]
+
+
+def record_meta(
+    keyring: OfficeKeyring, record: Record, cache: Cache | None = None
+) -> dict[str, Any]:
+    """A record's summary, decrypted; ``UnreadableRecordError`` when it cannot be.
+
+    With a ``cache`` (the key store's, emptied on lock) each summary is decrypted once;
+    the key includes the ciphertext's final tag, so a changed row is decrypted again.
+    """
+    key = ("meta", record.id, record.meta[-32:].hex())
+    if cache is not None and key in cache:
+        return cache[key]  # type: ignore[no-any-return]
+    meta = _decrypt_meta(keyring, record)
+    if cache is not None:
+        cache[key] = meta
+    return meta
+
+
+def _decrypt_meta(keyring: OfficeKeyring, record: Record) -> dict[str, Any]:
     try:
         meta = sealing.open_json(keyring.storage_secret, sealing.META, record.case_id, record.meta)
     except (CryptoError, ValueError) as exc:

@@ -51,6 +51,7 @@ def index() -> str:
             filters,
             today=inbox.config.clock().date(),
             page_size=inbox.config.page_size,
+            cache=inbox.keystore.plaintext_cache,
         )
         desks = sorted(set(session.scalars(select(Case.desk_id))) | set(unlocked.keyring.desks))
         officers = list(session.execute(select(Officer.id, Officer.name).order_by(Officer.name)))
