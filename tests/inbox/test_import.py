@@ -199,3 +199,47 @@ def test_stored_file_corruption_is_reported_on_read(office) -> None:
     path.write_bytes(bytes(data))
     with pytest.raises(UnreadableRecordError):
         read_attachment(signed.keyring, record, 0, office.config.store_dir)
+
+
+def test_reply_from_the_office_is_imported_and_shown(office) -> None:
+    from whistle.crypto.records import seal_reply
+
+    source, envelope = make_submission(office)
+    reply = seal_reply(
+        "We have received your report.",
+        [],
+        reply_public_key=source.reply_public,
+        desk_key=office.card_desks["antifraud"],
+        case_id=bytes.fromhex(source.case_id),
+    )
+    report = do_import(
+        office,
+        [
+            incoming("submission", source.case_id, envelope),
+            incoming("reply", source.case_id, reply, "rep"),
+        ],
+    )
+    assert "rep" in report.imported
+    signed = office.sign_in()
+    with office.session() as session:
+        detail = case_detail(session, signed.keyring, source.case_id, today=date(2026, 11, 2))
+    assert detail.entries[-1].kind == "reply"
+    assert detail.entries[-1].message == "We have received your report."
+
+
+def test_followup_for_a_case_whose_submission_is_damaged_is_refused_alone(office) -> None:
+    a, env_a = make_submission(office)
+    b, env_b = make_submission(office)
+    do_import(office, [incoming("submission", a.case_id, env_a, "ra")])
+    with office.session() as session:
+        row = session.get(Record, "ra")
+        row.meta = row.meta[:-5] + bytes(5)
+    report = do_import(
+        office,
+        [
+            incoming("followup", a.case_id, make_followup(office, a, "hi"), "fa"),
+            incoming("submission", b.case_id, env_b, "rb"),
+        ],
+    )
+    assert report.imported == ["rb"]
+    assert [r for r, _ in report.refused] == ["fa"]

@@ -23,9 +23,12 @@ from whistle.inbox import db
 from whistle.inbox.config import LANGUAGES, InboxConfig
 from whistle.inbox.errors import (
     CaseNotFoundError,
+    DisclosureRequiredError,
     InboxError,
+    NotCustodianError,
     NotSetUpError,
     PermissionDeniedError,
+    UnreadableRecordError,
 )
 from whistle.inbox.keystore import KeyStore, Unlocked
 from whistle.inbox.officers import warm_up
@@ -97,11 +100,7 @@ def _select_locale() -> str:
 
 
 def _guard() -> Response | None:
-    host = (
-        (request.host or "").rsplit(":", 1)[0]
-        if "]" not in (request.host or "")
-        else (request.host.split("]")[0] + "]")
-    )
+    host = _hostname(request.host or "")
     if host not in LOOPBACK_HOSTS:
         return Response("This inbox answers on 127.0.0.1 only.", 421, mimetype="text/plain")
     if request.method not in ("GET", "HEAD"):
@@ -120,6 +119,13 @@ def _guard() -> Response | None:
         if not hmac.compare_digest(token.encode(), g.unlocked.csrf_token.encode()):
             return Response("The form expired: reload the page.", 400, mimetype="text/plain")
     return None
+
+
+def _hostname(host: str) -> str:
+    """``127.0.0.1:8470`` → ``127.0.0.1``; ``[::1]:8470`` → ``[::1]``."""
+    if host.startswith("["):
+        return host.split("]", 1)[0] + "]"
+    return host.rsplit(":", 1)[0]
 
 
 def _headers(response: Response) -> Response:
@@ -143,8 +149,15 @@ def _error_page(message: str, status: int) -> tuple[str, int]:
 def _inbox_error(exc: InboxError) -> tuple[str, int]:
     if isinstance(exc, CaseNotFoundError):
         return _error_page(_("Not found."), 404)
+    if isinstance(exc, NotCustodianError):
+        return _error_page(_("Only an identity custodian can do this."), 403)
+    if isinstance(exc, DisclosureRequiredError):
+        message = _("Record the disclosure decision, with its reason, before opening it.")
+        return _error_page(message, 403)
     if isinstance(exc, PermissionDeniedError):
-        return _error_page(str(exc), 403)
+        return _error_page(_("Your role does not allow this."), 403)
+    if isinstance(exc, UnreadableRecordError):
+        return _error_page(_("This record cannot be decrypted: it is damaged."), 422)
     return _error_page(str(exc), 400)
 
 

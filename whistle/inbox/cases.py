@@ -18,8 +18,9 @@ from whistle.inbox import sealing
 from whistle.inbox.audit import record_event
 from whistle.inbox.errors import (
     CaseNotFoundError,
+    DisclosureRequiredError,
     InboxError,
-    PermissionDeniedError,
+    NotCustodianError,
     UnreadableRecordError,
 )
 from whistle.inbox.keyring import CustodianKeyring, OfficeKeyring
@@ -322,7 +323,7 @@ def add_note(
 
 def _require_custodian(roles: tuple[str, ...], custodian: CustodianKeyring | None) -> None:
     if ROLE_CUSTODIAN not in roles or custodian is None:
-        raise PermissionDeniedError("Only an identity custodian can do this.")
+        raise NotCustodianError("Only an identity custodian can do this.")
 
 
 def decide_disclosure(
@@ -371,7 +372,7 @@ def identification(
     _require_custodian(roles, custodian)
     case = get_case(session, case_id)
     if session.scalar(select(Disclosure.id).where(Disclosure.case_id == case.id)) is None:
-        raise PermissionDeniedError("Decide on disclosure, with a reason, before opening it.")
+        raise DisclosureRequiredError("Decide on disclosure, with a reason, before opening it.")
     submission = session.scalar(
         select(Record).where(Record.case_id == case.id, Record.kind == "submission")
     )

@@ -31,6 +31,14 @@ class PermissionDeniedError(InboxError):
     """The officer's role does not allow this."""
 
 
+class NotCustodianError(PermissionDeniedError):
+    """Only an identity custodian (holding the custodian key) can do this."""
+
+
+class DisclosureRequiredError(PermissionDeniedError):
+    """The identification opens only after a recorded disclosure decision."""
+
+
 class ImportRefusedError(InboxError):
     """One record was refused at import (the rest of the batch is unaffected)."""
 

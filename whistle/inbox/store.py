@@ -48,7 +48,12 @@ from whistle.crypto.records import (
 )
 from whistle.inbox import sealing
 from whistle.inbox.audit import record_event
-from whistle.inbox.errors import CaseNotFoundError, ImportRefusedError, UnreadableRecordError
+from whistle.inbox.errors import (
+    CaseNotFoundError,
+    ImportRefusedError,
+    InboxError,
+    UnreadableRecordError,
+)
 from whistle.inbox.keyring import OfficeKeyring
 from whistle.inbox.models import KINDS, Case, Record
 
@@ -128,7 +133,7 @@ def import_records(
                     detail=record.kind,
                 )
             report.imported.append(record.record_id)
-        except (ImportRefusedError, CryptoError) as exc:
+        except (InboxError, CryptoError) as exc:
             if written is not None:
                 written.unlink(missing_ok=True)
             reason = _reason(exc)
@@ -148,8 +153,8 @@ def import_records(
 
 def _reason(exc: Exception) -> str:
     """Why a record was refused, without anything from inside the envelope (no names)."""
-    if isinstance(exc, ImportRefusedError):
-        return str(exc)
+    if isinstance(exc, InboxError):
+        return str(exc)  # our own messages: they quote nothing from inside an envelope
     if isinstance(exc, TamperedError) and "not sent by" in str(exc):
         return "the follow-up is not authenticated by this case's reply key"
     if isinstance(exc, WrongKeyError):

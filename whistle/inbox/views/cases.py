@@ -7,6 +7,9 @@ from sqlalchemy import select
 from whistle.inbox import db
 from whistle.inbox.app import require_unlocked, state
 from whistle.inbox.cases import (
+    MAX_NOTE_CHARS,
+    MAX_REASON_CHARS,
+    MIN_REASON_CHARS,
     SORTS,
     CaseFilters,
     add_note,
@@ -15,7 +18,7 @@ from whistle.inbox.cases import (
     identification,
     list_cases,
 )
-from whistle.inbox.errors import InboxError, PermissionDeniedError
+from whistle.inbox.errors import NotCustodianError
 from whistle.inbox.models import ROLE_CUSTODIAN, STATUSES, Case, Officer
 
 blueprint = Blueprint("cases", __name__, url_prefix="/cases")
@@ -86,21 +89,24 @@ def detail(case_id: str) -> str:
 def note(case_id: str) -> Response | tuple[str, int]:
     unlocked = require_unlocked()
     inbox = state()
-    try:
-        with db.transaction(inbox.sessions) as session:
-            add_note(
-                session,
-                unlocked.keyring,
-                case_id,
-                request.form.get("text", ""),
-                officer_id=unlocked.officer_id,
-                now=inbox.config.clock(),
-            )
-    except InboxError as exc:
-        if not isinstance(exc, PermissionDeniedError) and "note" in str(exc).lower():
-            return _detail_with_error(case_id, "note", _("Write the note before saving it."))
-        raise
-    return redirect(url_for("cases.detail", case_id=case_id, done="note") + "#notes", 303)  # type: ignore[return-value]
+    text = request.form.get("text", "").strip()
+    if not text:
+        return _detail_with_error(case_id, "note", _("Write the note before saving it."))
+    if len(text) > MAX_NOTE_CHARS:
+        return _detail_with_error(
+            case_id, "note", _("A note has at most %(n)d characters.", n=MAX_NOTE_CHARS)
+        )
+    with db.transaction(inbox.sessions) as session:
+        add_note(
+            session,
+            unlocked.keyring,
+            case_id,
+            text,
+            officer_id=unlocked.officer_id,
+            now=inbox.config.clock(),
+        )
+    target = url_for("cases.detail", case_id=case_id, done="note") + "#notes"
+    return redirect(target, 303)  # type: ignore[return-value]
 
 
 def _detail_with_error(case_id: str, field: str, message: str) -> tuple[str, int]:
@@ -125,25 +131,29 @@ def _detail_with_error(case_id: str, field: str, message: str) -> tuple[str, int
 def disclosure(case_id: str) -> Response | tuple[str, int]:
     unlocked = require_unlocked()
     inbox = state()
-    try:
-        with db.transaction(inbox.sessions) as session:
-            decide_disclosure(
-                session,
-                unlocked.keyring,
-                case_id,
-                request.form.get("reason", ""),
-                officer_id=unlocked.officer_id,
-                roles=unlocked.roles,
-                custodian=unlocked.custodian_keyring,
-                now=inbox.config.clock(),
-            )
-    except PermissionDeniedError:
-        raise
-    except InboxError:
-        return _detail_with_error(
-            case_id, "reason", _("Give the reason for the decision (at least 10 characters).")
+    if ROLE_CUSTODIAN not in unlocked.roles or unlocked.custodian_keyring is None:
+        raise NotCustodianError("Only an identity custodian can do this.")
+    reason = request.form.get("reason", "").strip()
+    if not MIN_REASON_CHARS <= len(reason) <= MAX_REASON_CHARS:
+        message = _(
+            "Give the reason for the decision (%(low)d to %(high)d characters).",
+            low=MIN_REASON_CHARS,
+            high=MAX_REASON_CHARS,
         )
-    return redirect(url_for("cases.detail", case_id=case_id, done="disclosed") + "#identity", 303)  # type: ignore[return-value]
+        return _detail_with_error(case_id, "reason", message)
+    with db.transaction(inbox.sessions) as session:
+        decide_disclosure(
+            session,
+            unlocked.keyring,
+            case_id,
+            reason,
+            officer_id=unlocked.officer_id,
+            roles=unlocked.roles,
+            custodian=unlocked.custodian_keyring,
+            now=inbox.config.clock(),
+        )
+    target = url_for("cases.detail", case_id=case_id, done="disclosed") + "#identity"
+    return redirect(target, 303)  # type: ignore[return-value]
 
 
 @blueprint.post("/<case_id>/identification")
