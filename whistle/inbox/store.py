@@ -111,7 +111,7 @@ def import_records(
     report = ImportReport()
     order = {"submission": 0, "followup": 1, "reply": 2}
     for record in sorted(records, key=lambda r: order.get(r.kind, 3)):
-        written: Path | None = None
+        written = store_dir / (secrets.token_hex(16) + ".wenv")
         try:
             with session.begin_nested():
                 _check_shape(record)
@@ -122,7 +122,7 @@ def import_records(
                         raise ImportRefusedError("a record with this id but other content exists")
                     report.already_present.append(record.record_id)
                     continue
-                written = _import_one(session, keyring, record, digest, store_dir, now)
+                _import_one(session, keyring, record, digest, written, now)
                 record_event(
                     session,
                     now,
@@ -133,9 +133,10 @@ def import_records(
                     detail=record.kind,
                 )
             report.imported.append(record.record_id)
-        except (InboxError, CryptoError) as exc:
-            if written is not None:
-                written.unlink(missing_ok=True)
+        except BaseException as exc:
+            written.unlink(missing_ok=True)
+            if not isinstance(exc, InboxError | CryptoError):
+                raise
             reason = _reason(exc)
             log.warning("record %s refused at import: %s", record.record_id[:64], reason)
             report.refused.append((record.record_id, reason))
@@ -175,9 +176,9 @@ def _import_one(
     keyring: OfficeKeyring,
     record: IncomingRecord,
     digest: bytes,
-    store_dir: Path,
+    path: Path,
     now: datetime,
-) -> Path:
+) -> None:
     case_raw = bytes.fromhex(record.case_id)
     case = session.get(Case, record.case_id)
     meta: dict[str, Any] = {"record": record.record_id, "kind": record.kind}
@@ -209,8 +210,6 @@ def _import_one(
         source.seek(0)
         opened = open_envelope(source, keyring.desk_secrets, associated_data(record.kind, case_raw))
 
-    stored_name = secrets.token_hex(16) + ".wenv"
-    path = store_dir / stored_name
     files = _reencrypt(opened.events(), path, keyring.storage_public, record.kind, case_raw)
     meta["files"] = files
     if case is None:
@@ -233,13 +232,12 @@ def _import_one(
             received_day=record.received_day,
             original_hash=digest,
             original_size=len(record.envelope),
-            stored_name=stored_name,
+            stored_name=path.name,
             meta=sealing.seal_json(keyring.storage_public, sealing.META, record.case_id, meta),
             imported_at=now.replace(tzinfo=None),
         )
     )
     session.flush()
-    return path
 
 
 def _open_submission(
