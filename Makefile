@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 # Debian packages the test suite drives for real.
-SYSTEM_PACKAGES := gnupg poppler-utils mat2
+SYSTEM_PACKAGES := gnupg poppler-utils mat2 chromium
 
 .PHONY: demo test lint venv system-deps build clean
 

@@ -310,3 +310,26 @@ def test_plaintext_cache_emptied_when_the_last_session_locks(office, client, app
     clock.advance(minutes=11)
     assert len(keystore) == 0
     assert keystore.plaintext_cache == {}
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "null"},
+        {"Origin": "http://127.0.0.1.evil.example"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},
+    ],
+)
+def test_cross_site_sign_in_refused(client, headers) -> None:
+    response = client.post("/login", data={"name": "admin", "password": PASSWORD}, headers=headers)
+    assert response.status_code == 403
+    assert client.get_cookie(COOKIE) is None
+
+
+def test_same_origin_sign_in_accepted(client) -> None:
+    headers = {"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"}
+    response = client.post("/login", data={"name": "admin", "password": PASSWORD}, headers=headers)
+    assert response.status_code == 303
+    # With "no-referrer" browsers send "Origin: null" on our own posts: keep "same-origin".
+    assert client.get("/login").headers["Referrer-Policy"] == "same-origin"
