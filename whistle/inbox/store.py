@@ -18,7 +18,7 @@ import os
 import secrets
 from collections.abc import Iterator, MutableMapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -100,14 +100,16 @@ def import_records(
     records: Sequence[IncomingRecord],
     *,
     store_dir: Path,
-    now: datetime,
+    now: datetime | None = None,
     officer_id: int | None = None,
 ) -> ImportReport:
     """Import a batch; each refused record is logged with its reason, the rest go in.
 
-    Submissions are taken first so that follow-ups in the same batch find their case.
-    The caller commits the session.
+    ``store_dir`` is ``InboxConfig.store_dir``; ``now`` (default: the current time, UTC)
+    stamps the rows and audit events. Submissions are taken first so that follow-ups in
+    the same batch find their case. The caller commits the session.
     """
+    now = now or datetime.now(UTC)
     report = ImportReport()
     order = {"submission": 0, "followup": 1, "reply": 2}
     for record in sorted(records, key=lambda r: order.get(r.kind, 3)):
