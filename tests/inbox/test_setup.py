@@ -92,3 +92,16 @@ def test_pin_refuses_office_card_and_garbage(office) -> None:
             pin_server(session, office.config, office.created.card)
         with pytest.raises(ServerCardError):
             pin_server(session, office.config, b"{not a card")
+
+
+def test_failed_init_leaves_nothing_behind(config, monkeypatch) -> None:
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr("whistle.inbox.office_setup.add_officer", broken)
+    with pytest.raises(RuntimeError):
+        init_office(config, name="O", desks=[("a", "A")], officer_name="admin", password=PASSWORD)
+    assert not config.data_dir.exists()
+    monkeypatch.undo()
+    init_office(config, name="O", desks=[("a", "A")], officer_name="admin", password=PASSWORD)
+    assert config.database_path.is_file()

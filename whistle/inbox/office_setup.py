@@ -1,7 +1,9 @@
 """Creating an office (``whistle office init``) and pinning the server (``trust-server``)."""
 
 import re
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -60,6 +62,7 @@ def init_office(
         raise SetupError("Two desks share an id.")
     if config.database_path.exists():
         raise SetupError(f"{config.data_dir} holds an office already.")
+    created_dir = not config.data_dir.exists()
     config.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     if any(config.data_dir.iterdir()):
         raise SetupError(f"{config.data_dir} is not empty.")
@@ -117,9 +120,22 @@ def init_office(
                 keyring=keyring,
                 custodian_keyring=custodian_keyring,
             )
-    finally:
+    except BaseException:
         engine.dispose()
+        _remove_partial_office(config, created_dir)
+        raise
+    engine.dispose()
     return OfficeCreated(recovery_key, card, office_card.fingerprint)
+
+
+def _remove_partial_office(config: InboxConfig, created_dir: bool) -> None:
+    """Leave nothing behind when creating the office fails half-way."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{config.database_path}{suffix}").unlink(missing_ok=True)
+    if config.store_dir.is_dir():
+        shutil.rmtree(config.store_dir)
+    if created_dir:
+        config.data_dir.rmdir()
 
 
 def load_office(session: Session) -> Office:
