@@ -216,3 +216,13 @@ def test_run_serves_on_loopback_only(office, obj, monkeypatch) -> None:
     assert calls == [
         ("127.0.0.1", 8555, {"threaded": True, "use_reloader": False, "use_debugger": False})
     ]
+
+
+def test_office_card_written_again(office, obj, tmp_path) -> None:
+    out = tmp_path / "card.json"
+    result = CliRunner().invoke(
+        main, ["office", "card", str(office.config.data_dir), "--out", str(out)], obj=obj
+    )
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes() == office.created.card
+    assert office.created.fingerprint in result.output

@@ -91,6 +91,11 @@ def init(
         if not sep:
             raise click.BadParameter("write each desk as ID=NAME", param_hint="--desk")
         parsed.append((desk_id.strip(), desk_name.strip()))
+    card_path = card_out or data_dir / "office-card.json"
+    if card_out is not None and (card_out.exists() or not card_out.parent.is_dir()):
+        raise click.BadParameter(
+            "give a new file in an existing directory", param_hint="--card-out"
+        )
     password = _read_password(password_file, "First officer's password", confirm=True)
     config = _config(ctx, data_dir)
     created = init_office(
@@ -101,8 +106,6 @@ def init(
         password=password,
         first_officer_is_custodian=first_officer_is_custodian,
     )
-    card_path = card_out or data_dir / "office-card.json"
-    card_path.write_bytes(created.card)
     click.echo(f"Office created in {data_dir}.")
     click.echo("")
     click.echo("RECOVERY KEY — shown once, never stored. Print it or write it down and keep it")
@@ -110,9 +113,38 @@ def init(
     click.echo("")
     click.echo(f"    {created.recovery_key}")
     click.echo("")
+    try:
+        card_path.write_bytes(created.card)
+    except OSError as exc:
+        raise click.ClickException(
+            f"The office card could not be written to {card_path} ({exc.strerror}); "
+            f"the office exists: write it again with `whistle office card {data_dir} --out FILE`."
+        ) from exc
     click.echo(f"Office card for the server: {card_path}")
     click.echo(f"Office fingerprint: {created.fingerprint}")
     click.echo("Compare this fingerprint with the one `whistle server init` shows.")
+
+
+@office.command("card")
+@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True)
+@click.pass_context
+def card(ctx: click.Context, data_dir: Path, out: Path) -> None:
+    """Write the office card (public) to OUT again and show its fingerprint."""
+    from whistle.inbox import db
+    from whistle.inbox.office_setup import load_office
+
+    config = _config(ctx, data_dir)
+    engine = _engine(config)
+    try:
+        with db.transaction(db.session_factory(engine)) as session:
+            row = load_office(session)
+            data, fingerprint = row.card, row.fingerprint
+    finally:
+        engine.dispose()
+    out.write_bytes(data)
+    click.echo(f"Office card: {out}")
+    click.echo(f"Office fingerprint: {fingerprint}")
 
 
 @click.group(cls=_Edge)
