@@ -63,6 +63,10 @@ def test_classify_by_content_not_name() -> None:
     assert preview.classify(PDF_JS).name == "pdf"
     assert preview.classify(jpeg_with_exif()).name == "image"
     assert preview.classify(b"\x00\x01\x02\xff" * 10).name == "none"
+    assert preview.classify(b"BMW invoices for 2026, see the attached list").name == "text"
+    bmp = io.BytesIO()
+    Image.new("RGB", (4, 4)).save(bmp, "BMP")
+    assert preview.classify(bmp.getvalue()).name == "image"
 
 
 def test_image_reencoded_without_metadata(config) -> None:

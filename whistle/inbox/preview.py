@@ -32,7 +32,6 @@ IMAGE_MAGIC = (
     b"\xff\xd8\xff",
     b"GIF87a",
     b"GIF89a",
-    b"BM",
     b"II*\x00",
     b"MM\x00*",
 )
@@ -50,6 +49,8 @@ def classify(content: bytes) -> Kind:
         return Kind("none", "The file is empty.")
     if content.startswith(IMAGE_MAGIC) or (content[:4] == b"RIFF" and content[8:12] == b"WEBP"):
         return Kind("image")
+    if _is_bmp(content):
+        return Kind("image")
     if content[:1024].lstrip(b"\x00\t\n\r ").startswith(b"%PDF-"):
         return Kind("pdf")
     if b"\x00" not in content[:MAX_TEXT_BYTES]:
@@ -61,6 +62,15 @@ def classify(content: bytes) -> Kind:
             if len(content) > MAX_TEXT_BYTES and exc.start >= MAX_TEXT_BYTES - 4:
                 return Kind("text")
     return Kind("none", "This kind of file has no safe preview: download it instead.")
+
+
+def _is_bmp(content: bytes) -> bool:
+    """ "BM" and the file's own length: plain text that starts with "BM" stays text."""
+    return (
+        len(content) >= 26
+        and content[:2] == b"BM"
+        and int.from_bytes(content[2:6], "little") == len(content)
+    )
 
 
 def text_preview(content: bytes) -> tuple[str, bool]:
