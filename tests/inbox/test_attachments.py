@@ -204,3 +204,21 @@ def test_missing_attachment_is_404(nasty_case) -> None:
     client, base = nasty_case
     assert client.get(f"{base}/99/download").status_code == 404
     assert client.get(base.replace("/rec/", "/other/") + "/0/download").status_code == 404
+
+
+def test_large_file_streams_and_is_download_only_past_the_cap(office, monkeypatch) -> None:
+    big = bytes(range(256)) * (3 * 4096 + 7)  # ≈ 3 MiB: many envelope chunks
+    source, envelope = make_submission(office, files=[("big.bin", big), ("notes.txt", b"x" * 5000)])
+    do_import(office, [incoming("submission", source.case_id, envelope, "rec")])
+    monkeypatch.setattr("whistle.inbox.views.files.MAX_IN_MEMORY", 4096)
+    client = create_app(office.config).test_client()
+    client.post("/login", data={"name": "admin", "password": PASSWORD})
+    base = f"/cases/{source.case_id}/records/rec/files"
+    response = client.get(f"{base}/0/download")
+    assert response.is_streamed
+    assert response.headers["Content-Length"] == str(len(big))
+    assert response.data == big
+    page = client.get(f"{base}/1")
+    assert page.status_code == 200
+    assert "too large to preview" in page.get_data(as_text=True)
+    assert client.get(f"{base}/1/clean").status_code == 422

@@ -34,7 +34,7 @@ def test_submission_and_followup_become_a_readable_case(office) -> None:
         assert detail.entries[0].files == [{"index": 0, "name": "evidence.txt", "size": 12}]
         assert detail.entries[1].message == "One more thing"
         record = session.get(Record, detail.entries[0].record_id)
-        assert read_attachment(signed.keyring, record, 0, office.config.store_dir) == (
+        assert read_attachment(signed.keyring, record, 0, office.config.store_dir, limit=2**20) == (
             "evidence.txt",
             b"ledger lines",
         )
@@ -198,7 +198,7 @@ def test_stored_file_corruption_is_reported_on_read(office) -> None:
     data[-20] ^= 1
     path.write_bytes(bytes(data))
     with pytest.raises(UnreadableRecordError):
-        read_attachment(signed.keyring, record, 0, office.config.store_dir)
+        read_attachment(signed.keyring, record, 0, office.config.store_dir, limit=2**20)
 
 
 def test_reply_from_the_office_is_imported_and_shown(office) -> None:

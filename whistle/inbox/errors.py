@@ -51,6 +51,10 @@ class UnreadableRecordError(InboxError):
     """A stored record cannot be decrypted (corrupt or tampered): that case shows an error."""
 
 
+class AttachmentTooLargeError(InboxError):
+    """The file is too large to preview or clean in memory: download it instead."""
+
+
 class PreviewError(InboxError):
     """An attachment cannot be previewed safely: download it instead."""
 

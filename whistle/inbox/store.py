@@ -16,7 +16,7 @@ import io
 import logging
 import os
 import secrets
-from collections.abc import Iterator, MutableMapping, Sequence
+from collections.abc import Generator, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -49,6 +49,7 @@ from whistle.crypto.records import (
 from whistle.inbox import sealing
 from whistle.inbox.audit import record_event
 from whistle.inbox.errors import (
+    AttachmentTooLargeError,
     CaseNotFoundError,
     ImportRefusedError,
     InboxError,
@@ -346,39 +347,70 @@ def submission_meta(session: Session, keyring: OfficeKeyring, case_id: str) -> d
     return record_meta(keyring, record)
 
 
-MAX_ATTACHMENT_IN_MEMORY = 512 * 1024 * 1024
+@dataclass(frozen=True)
+class Attachment:
+    """One file of a stored record: its name and size, and its content as a stream."""
+
+    name: str
+    size: int
+    chunks: Generator[bytes, None, None]
 
 
-def read_attachment(
+def open_attachment(
     keyring: OfficeKeyring, record: Record, index: int, store_dir: Path
-) -> tuple[str, bytes]:
-    """The ``index``-th file of a stored record, decrypted in memory (name, content)."""
+) -> Attachment:
+    """Authenticate the whole stored record, then stream its ``index``-th file.
+
+    Nothing is released before every chunk of the record has been authenticated;
+    ``chunks`` then decrypts again as it goes (memory stays flat whatever the size)
+    and closes the file when exhausted or closed.
+    """
     path = store_dir / record.stored_name
     try:
-        with path.open("rb") as source:
-            opened = open_envelope(
-                source,
-                keyring.storage_secret,
-                associated_data(_stored_type(record.kind), bytes.fromhex(record.case_id)),
-            )
+        source = path.open("rb")
+    except OSError as exc:
+        raise UnreadableRecordError("The stored record is missing.") from exc
+    try:
+        opened = open_envelope(
+            source,
+            keyring.storage_secret,
+            associated_data(_stored_type(record.kind), bytes.fromhex(record.case_id)),
+        )
+        files = [p for p in opened.parts if p.kind == PartKind.FILE]
+        if not 0 <= index < len(files):
+            raise CaseNotFoundError("No such attachment.")
+    except CryptoError as exc:
+        source.close()
+        raise UnreadableRecordError("This record cannot be decrypted: it is damaged.") from exc
+    except BaseException:
+        source.close()
+        raise
+
+    def chunks() -> Generator[bytes, None, None]:
+        with source:
             position = -1
-            name: str | None = None
-            content = bytearray()
             for event in opened.events():
                 if isinstance(event, PartStart):
                     if event.kind == PartKind.FILE:
                         position += 1
-                        if position == index:
-                            name = event.name
                 elif isinstance(event, PartData):
-                    if name is not None and position == index:
-                        content += event.data
-                        if len(content) > MAX_ATTACHMENT_IN_MEMORY:
-                            raise UnreadableRecordError("The attachment is too large to open.")
-                elif name is not None and position == index:
-                    return name, bytes(content)
-    except OSError as exc:
-        raise UnreadableRecordError("The stored record is missing.") from exc
+                    if position == index:
+                        yield event.data
+                elif position == index:
+                    return
+
+    return Attachment(files[index].name, files[index].size, chunks())
+
+
+def read_attachment(
+    keyring: OfficeKeyring, record: Record, index: int, store_dir: Path, *, limit: int
+) -> tuple[str, bytes]:
+    """The ``index``-th file of a stored record in memory (name, content), up to ``limit``."""
+    attachment = open_attachment(keyring, record, index, store_dir)
+    if attachment.size > limit:
+        attachment.chunks.close()
+        raise AttachmentTooLargeError(f"The file is larger than {limit // 2**20} MiB.")
+    try:
+        return attachment.name, b"".join(attachment.chunks)
     except CryptoError as exc:
         raise UnreadableRecordError("This record cannot be decrypted: it is damaged.") from exc
-    raise CaseNotFoundError("No such attachment.")

@@ -1,31 +1,43 @@
 """Attachments: download (never rendered), metadata-free download, safe previews."""
 
+from collections.abc import Iterator
+
 from flask import Blueprint, Response, render_template, url_for
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from whistle.inbox import db, preview
 from whistle.inbox.app import require_unlocked, state
 from whistle.inbox.cases import get_case
-from whistle.inbox.errors import CaseNotFoundError, PreviewError
+from whistle.inbox.errors import AttachmentTooLargeError, CaseNotFoundError, PreviewError
 from whistle.inbox.models import Record
-from whistle.inbox.store import read_attachment
+from whistle.inbox.store import open_attachment, read_attachment
 
 blueprint = Blueprint("files", __name__, url_prefix="/cases/<case_id>/records/<record_id>/files")
 
 DOWNLOAD_CSP = "default-src 'none'; sandbox"
+#: Previews and metadata stripping work on a copy in memory; larger files are download-only.
+MAX_IN_MEMORY = 64 * 1024 * 1024
 
 
-def _load(case_id: str, record_id: str, index: int) -> tuple[str, bytes]:
-    unlocked = require_unlocked()
+def _record(case_id: str, record_id: str) -> Record:
     inbox = state()
     with db.transaction(inbox.sessions) as session:
         case = get_case(session, case_id)
         record = session.scalar(
             select(Record).where(Record.id == record_id, Record.case_id == case.id)
         )
-        if record is None:
-            raise CaseNotFoundError("No such attachment.")
-    return read_attachment(unlocked.keyring, record, index, inbox.config.store_dir)
+    if record is None:
+        raise CaseNotFoundError("No such attachment.")
+    return record
+
+
+def _load(case_id: str, record_id: str, index: int) -> tuple[str, bytes]:
+    """The file in memory, for previews and mat2 (``AttachmentTooLargeError`` past the cap)."""
+    unlocked = require_unlocked()
+    record = _record(case_id, record_id)
+    store_dir = state().config.store_dir
+    return read_attachment(unlocked.keyring, record, index, store_dir, limit=MAX_IN_MEMORY)
 
 
 def _ascii_name(name: str) -> str:
@@ -33,7 +45,7 @@ def _ascii_name(name: str) -> str:
     return cleaned.strip("._")[:100] or "attachment"
 
 
-def _attachment(content: bytes, name: str) -> Response:
+def _attachment(content: bytes | Iterator[bytes], name: str) -> Response:
     response = Response(content, mimetype="application/octet-stream")
     response.headers.set("Content-Disposition", "attachment", filename=_ascii_name(name))
     response.headers["Content-Security-Policy"] = DOWNLOAD_CSP
@@ -43,15 +55,22 @@ def _attachment(content: bytes, name: str) -> Response:
 
 @blueprint.get("/<int:index>/download")
 def download(case_id: str, record_id: str, index: int) -> Response:
-    name, content = _load(case_id, record_id, index)
-    return _attachment(content, name)
+    unlocked = require_unlocked()
+    record = _record(case_id, record_id)
+    attachment = open_attachment(unlocked.keyring, record, index, state().config.store_dir)
+    response = _attachment(attachment.chunks, attachment.name)
+    response.headers["Content-Length"] = str(attachment.size)
+    return response
 
 
 @blueprint.get("/<int:index>/clean")
 def clean(case_id: str, record_id: str, index: int) -> Response | tuple[str, int]:
-    name, content = _load(case_id, record_id, index)
     try:
+        name, content = _load(case_id, record_id, index)
         cleaned = preview.strip_metadata(state().config, name, content)
+    except AttachmentTooLargeError:
+        message = _("The file is too large to clean here: download the original.")
+        return render_template("error.html", message=message, status=422), 422
     except PreviewError as exc:
         return render_template("error.html", message=str(exc), status=422), 422
     return _attachment(cleaned, "clean-" + name)
@@ -59,6 +78,24 @@ def clean(case_id: str, record_id: str, index: int) -> Response | tuple[str, int
 
 @blueprint.get("/<int:index>")
 def show(case_id: str, record_id: str, index: int) -> str:
+    unlocked = require_unlocked()
+    record = _record(case_id, record_id)
+    attachment = open_attachment(unlocked.keyring, record, index, state().config.store_dir)
+    attachment.chunks.close()
+    if attachment.size > MAX_IN_MEMORY:
+        return render_template(
+            "attachment.html",
+            case_id=case_id,
+            record_id=record_id,
+            index=index,
+            name=attachment.name,
+            size=attachment.size,
+            kind="none",
+            pages=[],
+            text=None,
+            cut=False,
+            problem=_("The file is too large to preview: download it instead."),
+        )
     name, content = _load(case_id, record_id, index)
     kind = preview.classify(content)
     pages: list[str] = []
