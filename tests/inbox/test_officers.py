@@ -154,3 +154,15 @@ def test_idle_sessions_of_others_are_swept(office, clock) -> None:
     fresh = store.open(admin.officer_id, admin.name, admin.roles, admin.keyring, None)
     assert len(store) == 1
     assert store.get(fresh.session_id) is fresh
+
+
+def test_old_attempts_are_pruned(office, clock) -> None:
+    from whistle.inbox.models import LoginAttempt
+
+    with pytest.raises(LoginError):
+        office.sign_in(password="wrong password here")
+    clock.advance(minutes=16)
+    office.sign_in()
+    with office.session() as session:
+        rows = list(session.scalars(select(LoginAttempt)))
+    assert [r.succeeded for r in rows] == [True]

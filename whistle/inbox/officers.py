@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from whistle.crypto import WrongPassphraseError
@@ -126,6 +126,8 @@ def _window_start(config: InboxConfig, now: datetime) -> datetime:
 
 def _check_throttle(session: Session, config: InboxConfig, name: str, now: datetime) -> None:
     since = _window_start(config, now)
+    # Older attempts no longer count (the audit log keeps sign-ins): the table stays small.
+    session.execute(delete(LoginAttempt).where(LoginAttempt.attempted_at <= since))
     last_success = session.scalar(
         select(func.max(LoginAttempt.attempted_at)).where(
             LoginAttempt.name == name, LoginAttempt.succeeded.is_(True)
