@@ -8,8 +8,10 @@ BIN    := $(VENV)/bin
 SYSTEM_PACKAGES := gnupg time
 # tor + tor-gencert (onion services, private Tor network), systemd-analyze, openssl (x25519 keys).
 SYSTEM_PACKAGES += tor systemd openssl
+# previews and metadata stripping in the inbox; Chromium for the browser tests.
+SYSTEM_PACKAGES += poppler-utils mat2 chromium
 
-.PHONY: demo test lint venv system-deps clean
+.PHONY: demo test lint venv system-deps build clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,12 +28,16 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-demo: venv
+# Built artefacts that are not kept in git (compiled translations, …).
+build: venv
+	$(BIN)/pybabel compile --statistics -d whistle/inbox/translations
+
+demo: venv build
 	$(BIN)/whistle demo
 
 # Two runs: everything in parallel, then the `serial` tests (one private Tor network for the
 # whole session, which xdist workers would each start again) in one plain process.
-test: system-deps venv lint
+test: system-deps venv lint build
 	$(BIN)/pytest -n auto -m "not serial"
 	$(BIN)/pytest -m serial
 
