@@ -1,0 +1,156 @@
+"""Fixtures for the submission site: an office, a data directory, an app, a client."""
+
+import datetime
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from whistle.crypto import (
+    BoxKeyPair,
+    Desk,
+    generate_box_keypair,
+    generate_signing_keypair,
+    make_office_card,
+)
+from whistle.crypto.records import seal_reply
+from whistle.submit import create_app, load_config
+from whistle.submit.config import SubmitConfig
+from whistle.submit.datadir import init_data_directory
+from whistle.submit.store import add_reply
+
+TODAY = datetime.date(2026, 11, 27)
+
+
+@dataclass
+class Office:
+    card: bytes
+    fingerprint: str
+    desks: dict[str, BoxKeyPair]
+    custodian: BoxKeyPair
+
+
+def make_office(desk_ids: tuple[str, ...] = ("antifrau",)) -> Office:
+    signing = generate_signing_keypair()
+    desks = {d: generate_box_keypair() for d in desk_ids}
+    custodian = generate_box_keypair()
+    card = make_office_card(
+        signing.seed,
+        name="Oficina de Transparència i Bones Pràctiques",
+        desks=[Desk(d, f"Desk {d}", k.public_key) for d, k in desks.items()],
+        custodian_key=custodian.public_key,
+        epoch=1,
+        created=TODAY.isoformat(),
+    )
+    from whistle.crypto import read_card
+
+    return Office(card, read_card(card).fingerprint, desks, custodian)
+
+
+@pytest.fixture
+def office() -> Office:
+    return make_office()
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, office: Office) -> Path:
+    directory = tmp_path / "data"
+    init_data_directory(directory, office.card, fingerprint=office.fingerprint, language="ca")
+    return directory
+
+
+@pytest.fixture
+def config(data_dir: Path) -> SubmitConfig:
+    return load_config(data_dir)
+
+
+@pytest.fixture
+def app(config: SubmitConfig) -> Iterator[Flask]:
+    application = create_app(config)
+    yield application
+    application.extensions["whistle_submit"].engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+CODE = re.compile(r'id="code">([^<]+)<')
+
+
+def csrf_from(html: str) -> str:
+    match = CSRF.search(html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+def report_fields(
+    csrf: str,
+    *,
+    subject: str = "Contractes partits",
+    description: str = "Un contracte s'ha partit en tres per evitar el concurs.",
+    files: list[tuple[bytes, str]] | None = None,
+    identification: dict[str, str] | None = None,
+    accept: bool = True,
+) -> dict[str, object]:
+    data: dict[str, object] = {
+        "csrf_token": csrf,
+        "q_subject": subject,
+        "q_description": description,
+    }
+    if accept:
+        data["accept"] = "yes"
+    for key, value in (identification or {}).items():
+        data[f"q_{key}"] = value
+    data["files"] = [(io.BytesIO(content), name) for content, name in (files or [])]
+    return data
+
+
+def submit_report(client: FlaskClient, url: str = "/report", **kwargs: object) -> str:
+    """Send a report as a browser would; returns the code from the receipt."""
+    page = client.get(url)
+    assert page.status_code == 200
+    response = client.post(
+        url,
+        data=report_fields(csrf_from(page.text), **kwargs),  # type: ignore[arg-type]
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 200, response.text
+    match = CODE.search(response.text)
+    assert match, "no code on the receipt"
+    return match.group(1)
+
+
+def check_in(client: FlaskClient, code: str) -> tuple[int, str]:
+    page = client.get("/check-in")
+    response = client.post("/check-in", data={"csrf_token": csrf_from(page.text), "code": code})
+    return response.status_code, response.text
+
+
+def insert_reply(
+    app: Flask, code: str, office: Office, message: str, desk: str = "antifrau"
+) -> None:
+    """What a bundle import will do: store an office reply sealed to the source's reply key."""
+    from whistle.crypto import derive_source_keys, login_lookup
+    from whistle.submit import store
+
+    state = app.extensions["whistle_submit"]
+    keys = derive_source_keys(code, state.config.install_salt)
+    with state.sessions.begin() as session:
+        case_id = store.find_case(session, login_lookup(keys.login_token, state.config.pepper))
+        assert case_id is not None
+        envelope = seal_reply(
+            message,
+            [],
+            reply_public_key=keys.reply_public_key,
+            desk_key=office.desks[desk].public_key,
+            case_id=case_id,
+        )
+        add_reply(session, case_id=case_id, envelope=io.BytesIO(envelope), today=TODAY)
