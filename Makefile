@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 # Debian packages the test suite drives for real.
 SYSTEM_PACKAGES := gnupg
 
-.PHONY: demo test lint venv system-deps clean
+.PHONY: demo test lint venv system-deps clean build
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,10 +24,14 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-demo: venv
+# Built artefacts that are not kept in git.
+build: venv
+	$(BIN)/pybabel compile -d whistle/submit/translations -D messages --statistics
+
+demo: venv build
 	$(BIN)/whistle demo
 
-test: system-deps venv lint
+test: system-deps venv lint build
 	$(BIN)/pytest -n auto
 
 clean:
