@@ -154,3 +154,60 @@ def insert_reply(
             case_id=case_id,
         )
         add_reply(session, case_id=case_id, envelope=io.BytesIO(envelope), today=TODAY)
+
+
+BOUNDARY = "----whistle-test-boundary"
+
+
+def multipart(parts: list[tuple[str, str | None, bytes]]) -> tuple[bytes, str]:
+    """A multipart body in exactly the order given (browsers send document order)."""
+    body = bytearray()
+    for name, filename, content in parts:
+        body += f"--{BOUNDARY}\r\n".encode()
+        disposition = f'form-data; name="{name}"'
+        if filename is not None:
+            disposition += f'; filename="{filename}"'
+        body += f"Content-Disposition: {disposition}\r\n".encode()
+        if filename is not None:
+            body += b"Content-Type: application/octet-stream\r\n"
+        body += b"\r\n" + content + b"\r\n"
+    body += f"--{BOUNDARY}--\r\n".encode()
+    return bytes(body), f"multipart/form-data; boundary={BOUNDARY}"
+
+
+def browser_report(
+    csrf: str,
+    *,
+    subject: str = "Subvencions",
+    description: str = "Una subvenció a una empresa del cunyat del regidor.",
+    files: list[tuple[str, bytes]] | None = None,
+    identification: dict[str, str] | None = None,
+    accept: bool = True,
+) -> tuple[bytes, str]:
+    """The report form's body in the order a browser sends it: files before identification."""
+    parts: list[tuple[str, str | None, bytes]] = [
+        ("csrf_token", None, csrf.encode()),
+        ("q_subject", None, subject.encode()),
+        ("q_description", None, description.encode()),
+    ]
+    for name, content in files or [("", b"")]:
+        parts.append(("files", name, content))
+    for key in ("name", "id_number", "email", "phone"):
+        parts.append((f"q_{key}", None, (identification or {}).get(key, "").encode()))
+    if accept:
+        parts.append(("accept", None, b"yes"))
+    return multipart(parts)
+
+
+def counts(app: Flask) -> tuple[int, int, int]:
+    """Rows in records, chunks and logins."""
+    from sqlalchemy import func, select
+
+    from whistle.submit.models import Chunk, Login, Record
+
+    state = app.extensions["whistle_submit"]
+    with state.sessions() as session:
+        return tuple(  # type: ignore[return-value]
+            session.scalar(select(func.count()).select_from(model))
+            for model in (Record, Chunk, Login)
+        )

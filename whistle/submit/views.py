@@ -70,6 +70,8 @@ blueprint = Blueprint("submit", __name__)
 #: Room for the text fields of a multipart body on top of its files.
 FORM_ALLOWANCE = 1024 * 1024
 RECEIPT_PURPOSE = "receipt"
+#: Room a report needs at the least (a padded envelope with its identification block).
+MIN_ENVELOPE_BYTES = 16 * 1024
 
 
 def today() -> datetime.date:
@@ -157,7 +159,7 @@ def _render_report(desk: Desk, form: ReportForm, status: int = 200) -> tuple[str
 @blueprint.get("/report/<desk_id>", endpoint="report")
 def report(desk_id: str | None) -> Any:
     desk = _desk(desk_id)
-    if _quota_reached(0):
+    if _quota_reached(MIN_ENVELOPE_BYTES):
         return _full_page()
     return _render_report(desk, ReportForm())
 
@@ -188,7 +190,7 @@ def _refuse_early(st: SubmitState) -> Any:
     if length is not None and length > limits.max_upload_bytes + FORM_ALLOWANCE:
         drain(request.stream, limits.discard_cap_bytes)
         return too_large_page()
-    if _quota_reached(length or 0):
+    if _quota_reached(max(length or 0, MIN_ENVELOPE_BYTES)):
         drain(request.stream, limits.discard_cap_bytes)
         return _full_page()
     return None
