@@ -3,8 +3,8 @@
 The cookie is ``seal_token(session key, JSON, "session")``: a random session id,
 the language, Flask-WTF's CSRF secret and, after a check-in, the case id —
 never the code. The JSON carries its own expiry (hours, not days), renewed on
-each response; an expired or unreadable cookie starts a new, empty session and
-says so (``session.expired``) so a page can explain why a form was refused.
+each response; an expired or unreadable cookie starts a new session (keeping
+only the language of an expired one) and says so (``session.expired``).
 """
 
 import json
@@ -51,7 +51,10 @@ class SealedSessionInterface(SessionInterface):
                 raise ValueError
             expires = document.get("expires")
             if not isinstance(expires, int) or expires < int(time.time()):
-                return SealedSession(expired=True)
+                # Keep only the language: the page that says so is then still readable.
+                lang = document["data"].get("lang")
+                kept = {"lang": lang} if isinstance(lang, str) and len(lang) < 8 else {}
+                return SealedSession(kept, expired=True)
         except (CryptoError, ValueError):
             return SealedSession(expired=True)
         return SealedSession(document["data"])
