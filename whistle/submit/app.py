@@ -231,6 +231,10 @@ def _unexpected_error(error: Exception) -> Any:
     return message_page(_("Error"), _("Something went wrong. Nothing was kept."), 500)
 
 
+#: Ciphertext above this size is spooled to a temporary file (ciphertext only).
+SPOOL_MEMORY_BYTES = 8 * 1024 * 1024
+
+
 def spooled_file(st: SubmitState) -> Any:
     """A temporary file for ciphertext only (envelopes being written or read)."""
-    return tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024, dir=st.spool_dir)
+    return tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES, dir=st.spool_dir)
