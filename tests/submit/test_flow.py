@@ -112,3 +112,38 @@ def test_report_check_in_reply_and_follow_up(
     status, page = check_in(client, code)
     assert "Tinc un altre document." in page
     assert "annex.odt" in page
+
+
+def test_several_desks_the_source_chooses_one(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from tests.submit.conftest import make_office, report_fields
+    from whistle.submit import create_app, load_config
+    from whistle.submit.datadir import init_data_directory
+
+    office = make_office(("antifrau", "urbanisme"))
+    init_data_directory(tmp_path / "d", office.card, fingerprint=office.fingerprint)
+    app = create_app(load_config(tmp_path / "d"))
+    client = app.test_client()
+    landing = client.get("/").text
+    assert 'href="/report/antifrau"' in landing
+    assert 'href="/report/urbanisme"' in landing
+    assert client.get("/report").status_code == 404
+    page = client.get("/report/urbanisme").text
+    response = client.post(
+        "/report/urbanisme",
+        data=report_fields(csrf_from(page)),
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 200
+    from tests.submit.conftest import CODE
+
+    match = CODE.search(response.text)
+    assert match
+    case_id = _case(app, match.group(1))
+    [(_, envelope)] = _records(app, case_id)
+    opened = open_submission(io.BytesIO(envelope), [office.desks["urbanisme"].secret_key], case_id)
+    assert opened.form["desk"] == "urbanisme"
+    from whistle.crypto import WrongKeyError
+
+    with pytest.raises(WrongKeyError):
+        open_submission(io.BytesIO(envelope), [office.desks["antifrau"].secret_key], case_id)
+    app.extensions["whistle_submit"].engine.dispose()
