@@ -5,7 +5,8 @@ and file name (the file larger than Werkzeug's 500 KB spooling threshold), and
 in a follow-up's message, file and file name. TMPDIR points inside the scanned
 tree, temporary files are kept instead of deleted (so spooled ciphertext is
 scanned too), and every byte under the data directory (database, WAL), TMPDIR,
-the logs and the process output is searched for it.
+the logs and the process output is searched for it — and for the client's
+address and user agent, which must not be kept either.
 """
 
 import logging
@@ -59,8 +60,18 @@ def test_canary_is_nowhere_on_disk(
         canary.lower().encode(),
         canary[6:].encode(),
     ]
+    address = "203.0.113.177"
+    agent = f"Mozilla/5.0 AGENT{uuid.uuid4().hex}"
+    needles += [address.encode(), agent[12:].encode()]
     application: Flask = create_app(load_config(data_dir))
     client = application.test_client()
+    client.environ_base.update(
+        {
+            "REMOTE_ADDR": address,
+            "HTTP_USER_AGENT": agent,
+            "HTTP_X_FORWARDED_FOR": address,
+        }
+    )
     csrf = csrf_from(client.get("/report").text)
     file_content = (canary + "\n").encode() * (600_000 // (len(canary) + 1))
     assert len(file_content) > 500_000
@@ -97,8 +108,9 @@ def test_canary_is_nowhere_on_disk(
     assert any(spool.iterdir()), "nothing was spooled: the scan of TMPDIR proves nothing"
     assert list(data_dir.glob("*.sqlite3*")), "no database found to scan"
     assert _scan(tmp_path, needles) == []
-    assert canary not in caplog.text
     out, err = capfd.readouterr()
-    assert canary not in out
-    assert canary not in err
+    for text in (canary, address, agent):
+        assert text not in caplog.text
+        assert text not in out
+        assert text not in err
     assert os.environ["TMPDIR"] == str(spool)
