@@ -38,7 +38,7 @@ from whistle.errors import WhistleError
 READ_BYTES = 64 * 1024
 MAX_FIELDS = 40
 MAX_FIELD_BYTES = 128 * 1024
-MAX_HEADER_BUFFER = 256 * 1024
+MAX_HEADER_BUFFER = 4 * READ_BYTES  # unconsumed input: part headers, a partial boundary
 MAX_FILE_NAME_CHARS = 200
 _BOUNDARY = re.compile(rb"[0-9A-Za-z'()+_,\-./:=? ]{1,70}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
