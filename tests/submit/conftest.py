@@ -211,3 +211,15 @@ def counts(app: Flask) -> tuple[int, int, int]:
             session.scalar(select(func.count()).select_from(model))
             for model in (Record, Chunk, Login)
         )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _compiled_translations() -> None:
+    """The catalogues are compiled by `make build`; say so plainly when they are not."""
+    import whistle.submit
+
+    root = Path(whistle.submit.__file__).parent / "translations"
+    for po in root.glob("*/LC_MESSAGES/messages.po"):
+        mo = po.with_suffix(".mo")
+        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+            pytest.fail(f"{mo} is missing or older than its .po: run `make build`")
