@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 # Debian packages the test suite drives for real.
-SYSTEM_PACKAGES := gnupg
+SYSTEM_PACKAGES := gnupg chromium
 
 .PHONY: demo test lint venv system-deps clean build
 

@@ -3,6 +3,8 @@
 import datetime
 import io
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -223,3 +225,35 @@ def _compiled_translations() -> None:
         mo = po.with_suffix(".mo")
         if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
             pytest.fail(f"{mo} is missing or older than its .po: run `make build`")
+
+
+@pytest.fixture
+def served(data_dir: Path) -> Iterator[tuple[int, subprocess.Popen[str]]]:
+    config = data_dir / "config.toml"
+    config.write_text(
+        config.read_text().replace("max_upload_bytes = 104857600", "max_upload_bytes = 100000")
+    )
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("gunicorn")),
+            "--bind",
+            "127.0.0.1:0",
+            "--workers",
+            "2",
+            "--no-control-socket",
+            f'whistle.submit:app_from_directory("{data_dir}")',
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    port = 0
+    for line in process.stderr:
+        found = re.search(r"Listening at: http://127\.0\.0\.1:(\d+)", line)
+        if found:
+            port = int(found.group(1))
+            break
+    assert port, "gunicorn did not start"
+    yield port, process
+    process.terminate()
+    process.wait(timeout=30)

@@ -3,47 +3,12 @@
 import http.client
 import re
 import subprocess
-import sys
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.submit.conftest import Office, browser_report
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def served(data_dir: Path) -> Iterator[tuple[int, subprocess.Popen[str]]]:
-    config = data_dir / "config.toml"
-    config.write_text(
-        config.read_text().replace("max_upload_bytes = 104857600", "max_upload_bytes = 100000")
-    )
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("gunicorn")),
-            "--bind",
-            "127.0.0.1:0",
-            "--workers",
-            "2",
-            "--no-control-socket",
-            f'whistle.submit:app_from_directory("{data_dir}")',
-        ],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stderr is not None
-    port = 0
-    for line in process.stderr:
-        found = re.search(r"Listening at: http://127\.0\.0\.1:(\d+)", line)
-        if found:
-            port = int(found.group(1))
-            break
-    assert port, "gunicorn did not start"
-    yield port, process
-    process.terminate()
-    process.wait(timeout=30)
 
 
 def _request(port: int, method: str, path: str, body: bytes = b"", headers=None):  # type: ignore[no-untyped-def]
