@@ -219,3 +219,58 @@ def test_reply_readable_only_with_the_code(
     assert "We are looking into it." not in page
     _, page = check_in(english, code)
     assert "We are looking into it." in page
+
+
+def test_download_a_file_the_office_attached(
+    app: Flask, english: FlaskClient, office: Office
+) -> None:
+    import io
+    import re
+
+    from whistle.crypto import derive_source_keys, login_lookup
+    from whistle.crypto.records import seal_reply
+    from whistle.submit import store
+    from whistle.submit.store import add_reply
+
+    code = submit_report(english)
+    state = app.extensions["whistle_submit"]
+    keys = derive_source_keys(code, state.config.install_salt)
+    with state.sessions.begin() as session:
+        case_id = store.find_case(session, login_lookup(keys.login_token, state.config.pepper))
+        assert case_id is not None
+        envelope = seal_reply(
+            "Please read the attached minutes.",
+            [("acta reunió.pdf", b"%PDF minutes"), ("b.txt", b"second")],
+            reply_public_key=keys.reply_public_key,
+            desk_key=office.desks["antifrau"].public_key,
+            case_id=case_id,
+        )
+        add_reply(session, case_id=case_id, envelope=io.BytesIO(envelope), today=store_day())
+    _, page = check_in(english, code)
+    assert "acta reunió.pdf" in page
+    choice = re.search(r'name="file" value="([^"]+)"', page)
+    assert choice
+    form = {"csrf_token": csrf_from(page), "file": choice.group(1), "code": code}
+    response = english.post("/check-in/file", data=form)
+    assert response.status_code == 200
+    assert response.data == b"%PDF minutes"
+    assert response.mimetype == "application/octet-stream"
+    assert response.headers["Content-Disposition"].startswith("attachment")
+    assert response.headers["Cache-Control"] == "no-store"
+    second = dict(form, file=choice.group(1)[:-1] + "1")
+    assert english.post("/check-in/file", data=second).data == b"second"
+    for bad in (
+        dict(form, file=choice.group(1)[:-1] + "9"),
+        dict(form, file="nothing:0"),
+        dict(form, file=choice.group(1)[:-2] + ":x"),
+    ):
+        assert english.post("/check-in/file", data=bad).status_code == 422
+    other = submit_report(english)
+    assert english.post("/check-in/file", data=dict(form, code=other)).status_code == 422
+    assert english.post("/check-in/file", data=dict(form, code="")).status_code == 422
+
+
+def store_day():  # type: ignore[no-untyped-def]
+    import datetime
+
+    return datetime.date(2026, 11, 27)

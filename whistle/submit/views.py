@@ -349,6 +349,7 @@ def receipt_post() -> Any:
 class Entry:
     kind: str
     created: datetime.date
+    record_id: str = ""
     text: str = ""
     fields: list[dict[str, str]] = field(default_factory=list)
     files: list[tuple[str, int]] = field(default_factory=list)
@@ -370,7 +371,7 @@ def _conversation(keys: SourceKeys, case_id: bytes) -> list[Entry]:
     with st.sessions() as db_session:
         records = store.case_records(db_session, case_id)
         for record in records:
-            entry = Entry(kind=record.kind.value, created=record.created)
+            entry = Entry(kind=record.kind.value, created=record.created, record_id=record.id)
             with spooled_file(st) as buffer:
                 store.read_record(db_session, record.id, buffer)
                 buffer.seek(0)
@@ -430,6 +431,38 @@ def _unknown_message() -> str:
     )
 
 
+@blueprint.post("/check-in/file")
+def reply_file() -> Any:
+    """A file the office attached to a reply; the code is asked for again (nothing keeps it)."""
+    code, error = _code_error(request.form.get("code", ""))
+    if code is None:
+        return checkin_page(error=error, status=422)
+    keys, case_id = _lookup(code)
+    if case_id is None:
+        return checkin_page(error=_unknown_message(), status=422)
+    record_id, _sep, index_text = request.form.get("file", "").partition(":")
+    st = state()
+    with st.sessions() as db_session:
+        records = {r.id: r for r in store.case_records(db_session, case_id)}
+        record = records.get(record_id)
+        if record is None or record.kind != RecordKind.REPLY or not index_text.isdigit():
+            return checkin_page(error=_("Choose one of the files the office sent."), status=422)
+        with spooled_file(st) as buffer:
+            store.read_record(db_session, record.id, buffer)
+            buffer.seek(0)
+            try:
+                message = open_as_source(buffer.read(), "reply", keys.reply_secret_key, case_id)
+            except CryptoError:
+                return checkin_page(error=_("This message could not be opened."), status=422)
+    index = int(index_text)
+    if index >= len(message.files):
+        return checkin_page(error=_("Choose one of the files the office sent."), status=422)
+    part = message.files[index]
+    response = Response(part.content, mimetype="application/octet-stream")
+    response.headers.set("Content-Disposition", "attachment", filename=part.name)
+    return response
+
+
 @blueprint.post("/check-in")
 def checkin_post() -> Any:
     code, error = _code_error(request.form.get("code", ""))
@@ -439,7 +472,16 @@ def checkin_post() -> Any:
     if case_id is None:
         return checkin_page(error=_unknown_message(), status=422)
     session["case"] = case_id.hex()
-    return render_template("conversation.html", entries=_conversation(keys, case_id), followup={})
+    entries = _conversation(keys, case_id)
+    reply_files = [
+        (f"{entry.record_id}:{index}", name, size)
+        for entry in entries
+        if entry.kind == "reply"
+        for index, (name, size) in enumerate(entry.files)
+    ]
+    return render_template(
+        "conversation.html", entries=entries, reply_files=reply_files, followup={}
+    )
 
 
 # --- follow-ups ---------------------------------------------------------------------------
