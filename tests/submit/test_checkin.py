@@ -274,3 +274,27 @@ def store_day():  # type: ignore[no-untyped-def]
     import datetime
 
     return datetime.date(2026, 11, 27)
+
+
+def test_a_follow_up_racing_another_is_stored_on_retry(
+    app: Flask, english: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    code = submit_report(english)
+    _, page = check_in(english, code)
+    real = views.store.add_followup
+    calls: list[int] = []
+
+    def racing(session, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 1:
+            raise IntegrityError("insert", {}, Exception("uq_records_case_position"))
+        return real(session, **kwargs)
+
+    monkeypatch.setattr(views.store, "add_followup", racing)
+    before = counts(app)
+    status, _ = _followup(english, page, code=code, message="twice")
+    assert status == 200
+    assert len(calls) == 2
+    assert counts(app)[0] == before[0] + 1

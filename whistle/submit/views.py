@@ -22,6 +22,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_wtf.csrf import validate_csrf
+from sqlalchemy.exc import IntegrityError
 from wtforms.validators import ValidationError
 
 from whistle.crypto import (
@@ -556,11 +557,17 @@ def followup_post() -> Any:
             )
             staging.replay(writer)
             size = writer.finish()
-            out.seek(0)
-            with st.sessions.begin() as db_session:
-                if store.quota_reached(db_session, limits.storage_quota_bytes, size):
-                    return _full_page()
-                store.add_followup(db_session, case_id=case_id, envelope=out, today=today())
+            for attempt in (1, 2):  # two follow-ups to one case at once: the second retries
+                out.seek(0)
+                try:
+                    with st.sessions.begin() as db_session:
+                        if store.quota_reached(db_session, limits.storage_quota_bytes, size):
+                            return _full_page()
+                        store.add_followup(db_session, case_id=case_id, envelope=out, today=today())
+                    break
+                except IntegrityError:
+                    if attempt == 2:
+                        raise
     session["case"] = case_id.hex()
     return render_template("followup_sent.html", files=len(parsed.file_names))
 
