@@ -56,7 +56,6 @@ class SubmitState:
     engine: Engine
     sessions: sessionmaker[Session]
     questionnaire: Questionnaire
-    spool_dir: str | None = None  # where ciphertext may be spooled (None: the system's)
 
 
 def state() -> SubmitState:
@@ -96,7 +95,7 @@ def human_size(size: int) -> str:
     return f"{size} B"
 
 
-def build_app(config: SubmitConfig, *, spool_dir: str | None = None) -> Flask:
+def build_app(config: SubmitConfig) -> Flask:
     app = Flask(
         __name__,
         static_folder=str(HERE / "static"),
@@ -123,7 +122,6 @@ def build_app(config: SubmitConfig, *, spool_dir: str | None = None) -> Flask:
         engine=engine,
         sessions=db.make_sessions(engine),
         questionnaire=load_questionnaire(),
-        spool_dir=spool_dir,
     )
     # Before CSRF protection reads any form: refuse oversized small bodies politely.
     app.before_request(_bound_small_bodies)
@@ -235,6 +233,6 @@ def _unexpected_error(error: Exception) -> Any:
 SPOOL_MEMORY_BYTES = 8 * 1024 * 1024
 
 
-def spooled_file(st: SubmitState) -> Any:
+def spooled_file() -> Any:
     """A temporary file for ciphertext only (envelopes being written or read)."""
-    return tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES, dir=st.spool_dir)
+    return tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)

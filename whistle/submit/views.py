@@ -260,7 +260,7 @@ def report_post(desk_id: str | None) -> Any:
     code = generate_code()
     keys = derive_source_keys(code, st.config.install_salt)
     case_id = store.new_case_id()
-    with spooled_file(st) as out:
+    with spooled_file() as out:
         writer = SubmissionWriter(
             out,
             desk_key=desk.public_key,
@@ -373,7 +373,7 @@ def _conversation(keys: SourceKeys, case_id: bytes) -> list[Entry]:
         records = store.case_records(db_session, case_id)
         for record in records:
             entry = Entry(kind=record.kind.value, created=record.created, record_id=record.id)
-            with spooled_file(st) as buffer:
+            with spooled_file() as buffer:
                 store.read_record(db_session, record.id, buffer)
                 buffer.seek(0)
                 try:
@@ -448,7 +448,7 @@ def reply_file() -> Any:
         record = records.get(record_id)
         if record is None or record.kind != RecordKind.REPLY or not index_text.isdigit():
             return checkin_page(error=_("Choose one of the files the office sent."), status=422)
-        with spooled_file(st) as buffer:
+        with spooled_file() as buffer:
             store.read_record(db_session, record.id, buffer)
             buffer.seek(0)
             try:
@@ -505,7 +505,7 @@ def followup_post() -> Any:
         return refused
     boundary = multipart_boundary(request.content_type)
     limits = st.config.limits
-    with spooled_file(st) as staging_out:
+    with spooled_file() as staging_out:
         staging = StagingSink(staging_out)
         try:
             parsed = parse_multipart(
@@ -547,7 +547,7 @@ def followup_post() -> Any:
                 errors.insert(0, ("code", _unknown_message()))
         if errors or keys is None or case_id is None:
             return _render_followup(values, errors, dropped, 422)
-        with spooled_file(st) as out:
+        with spooled_file() as out:
             writer = FollowupWriter(
                 out,
                 message=message,
