@@ -80,8 +80,8 @@ def run(directory: Path, port: int) -> None:
     class QuietHandler(WSGIRequestHandler):
         """No access log (no addresses, no paths) and no version in a Server header."""
 
-        server_version = "whistle"
-        sys_version = ""
+        def version_string(self) -> str:
+            return "whistle"
 
         def log_request(self, *args: object, **kwargs: object) -> None:
             pass
