@@ -147,3 +147,17 @@ def test_several_desks_the_source_chooses_one(tmp_path, monkeypatch) -> None:  #
     with pytest.raises(WrongKeyError):
         open_submission(io.BytesIO(envelope), [office.desks["antifrau"].secret_key], case_id)
     app.extensions["whistle_submit"].engine.dispose()
+
+
+def test_accept_language_is_not_followed(client: FlaskClient) -> None:
+    """Tor Browser always asks for en-US: the office's default language wins until switched."""
+    page = client.get("/", headers={"Accept-Language": "en-US,en;q=0.5"})
+    assert '<html lang="ca">' in page.text
+    switched = client.get("/language/es?next=/about")
+    assert switched.status_code == 303
+    assert switched.headers["Location"].endswith("/about")
+    assert '<html lang="es">' in client.get("/", headers={"Accept-Language": "en-US"}).text
+    for target in ("//evil.example/", "https://evil.example/", "/\\evil"):
+        response = client.get("/language/en", query_string={"next": target})
+        assert response.headers["Location"] in ("/", "http://localhost/")
+    assert client.get("/language/fr").status_code == 404
