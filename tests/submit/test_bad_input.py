@@ -252,3 +252,20 @@ def test_receipt_confirmation(app: Flask, client: FlaskClient) -> None:
     assert code.group(1) not in done.text
     tampered = client.post("/receipt", data={"receipt": token.group(1)[:-2] + "AA"})
     assert tampered.status_code == 400
+
+
+def test_the_receipt_token_expires(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import re
+    import time
+
+    body, content_type = browser_report(_csrf(client))
+    receipt = _post(client, body, content_type).text
+    token = re.search(r'name="receipt" value="([^"]+)"', receipt)
+    assert token
+    later = time.time() + 2 * 3600
+    monkeypatch.setattr("whistle.submit.views.time.time", lambda: later)
+    response = client.post("/receipt", data={"receipt": token.group(1)})
+    assert response.status_code == 400
+    assert 'id="code"' not in response.text

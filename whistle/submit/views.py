@@ -7,6 +7,7 @@ the server, and no cookie, ever holds the code or a key derived from it).
 """
 
 import datetime
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -312,27 +313,41 @@ def report_post(desk_id: str | None) -> Any:
     return _render_receipt(code)
 
 
+#: How long the receipt page can show the code again (the source is on that page now).
+RECEIPT_SECONDS = 3600
+
+
 def _render_receipt(code: str, error: str | None = None) -> tuple[str, int]:
-    token = seal_token(state().config.session_keys[0], code.encode("ascii"), RECEIPT_PURPOSE)
+    value = f"{int(time.time()) + RECEIPT_SECONDS}:{code}".encode("ascii")
+    token = seal_token(state().config.session_keys[0], value, RECEIPT_PURPOSE)
     return (
         render_template("receipt.html", code=format_code(code), receipt_token=token, error=error),
         200 if error is None else 422,
     )
 
 
+def _receipt_code(token: str) -> str | None:
+    try:
+        value = open_token(list(state().config.session_keys), token, RECEIPT_PURPOSE)
+        expires, _sep, code = value.decode("ascii").partition(":")
+    except (CryptoError, UnicodeDecodeError):
+        return None
+    if not expires.isdigit() or int(expires) < time.time():
+        return None
+    return code
+
+
 @blueprint.post("/receipt")
 def receipt_post() -> Any:
-    """The "I have written it down" confirmation; without it, the code is shown again."""
-    token = request.form.get("receipt", "")
+    """The "I have written it down" confirmation; without it, the code is shown again.
+
+    The form carries the code sealed under the session key, valid for an hour, so an
+    unticked box does not lose it; the server keeps nothing.
+    """
     if request.form.get("written") == "yes":
         return render_template("receipt_done.html")
-    try:
-        code = open_token(list(state().config.session_keys), token, RECEIPT_PURPOSE)
-        return _render_receipt(
-            code.decode("ascii"),
-            error=_("Please confirm that you have written the code down."),
-        )
-    except (CryptoError, UnicodeDecodeError):
+    code = _receipt_code(request.form.get("receipt", ""))
+    if code is None:
         return message_page(
             _("Report received"),
             _(
@@ -341,6 +356,7 @@ def receipt_post() -> Any:
             ),
             400,
         )
+    return _render_receipt(code, error=_("Please confirm that you have written the code down."))
 
 
 # --- check-in and the conversation ---------------------------------------------------
