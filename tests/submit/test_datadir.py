@@ -27,6 +27,7 @@ def test_init_creates_secrets_cards_config_and_database(data_dir: Path, office: 
     config = load_config(data_dir)
     assert config.office_card.fingerprint == office.fingerprint
     assert config.default_language == "ca"
+    assert config.time_zone == "Europe/Madrid"
     assert config.database_url.startswith("sqlite:///")
     assert (data_dir / "submit.sqlite3").exists()
     assert "SubmitConfig(office_name=" in repr(config)
@@ -58,6 +59,8 @@ def test_init_refuses_a_wrong_fingerprint_and_a_non_empty_directory(
         (lambda t: t.replace("max_files = 20", "max_files = 20\nbogus = 1"), "bogus"),
         (lambda t: t.replace('office_fingerprint = "', 'office_fingerprint = "X'), "fingerprint"),
         (lambda t: t.replace("cookie_secure = false", "cookie_secure = 1"), "cookie_secure"),
+        (lambda t: t.replace('"Europe/Madrid"', '"Mars/Olympus"'), "time_zone"),
+        (lambda t: t.replace('"Europe/Madrid"', '"../../etc/passwd"'), "time_zone"),
         (
             lambda t: t.replace("discard_cap_bytes = 1073741824", "discard_cap_bytes = 10"),
             "discard_cap",

@@ -15,6 +15,7 @@ line a person can act on. Nothing here reads the environment.
 
 import hashlib
 import tomllib
+import zoneinfo
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,7 @@ class SubmitConfig:
     pepper: bytes
     session_keys: tuple[bytes, ...]
     limits: Limits = field(default_factory=Limits)
+    time_zone: str = "UTC"  # the office's: stored dates are days there (legal clocks)
     cookie_secure: bool = False
     testing: bool = False
 
@@ -134,6 +136,13 @@ def load_config(directory: str | Path) -> SubmitConfig:
         raise ConfigError("config.toml: database_url must be a string")
     database_url = database_url or default_database_url(directory)
     fingerprint = _expect(raw, "office_fingerprint", str)
+    time_zone = raw.get("time_zone", "UTC")
+    try:
+        if not isinstance(time_zone, str):
+            raise ValueError
+        zoneinfo.ZoneInfo(time_zone)
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError) as exc:
+        raise ConfigError("config.toml: time_zone must be a zone name like Europe/Madrid") from exc
     cookie_secure = raw.get("cookie_secure", False)
     if not isinstance(cookie_secure, bool):
         raise ConfigError("config.toml: cookie_secure must be true or false")
@@ -164,5 +173,6 @@ def load_config(directory: str | Path) -> SubmitConfig:
         pepper=_read_secret(directory, PEPPER_FILE, 32),
         session_keys=(_read_secret(directory, SESSION_KEY_FILE, 32),),
         limits=limits,
+        time_zone=time_zone,
         cookie_secure=cookie_secure,
     )

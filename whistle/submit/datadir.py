@@ -33,6 +33,8 @@ office_name = {office_name}
 default_language = "{language}"
 # Empty: SQLite in this directory. PostgreSQL: "postgresql+psycopg://user@host/db".
 database_url = ""
+# The office's time zone: the day a report arrived is counted there (legal deadlines).
+time_zone = "Europe/Madrid"
 # The office card's fingerprint, as compared with the office at set-up.
 office_fingerprint = "{fingerprint}"
 # Set to true only when the site is served over https (an onion service is http).

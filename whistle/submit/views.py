@@ -8,6 +8,7 @@ the server, and no cookie, ever holds the code or a key derived from it).
 
 import datetime
 import time
+import zoneinfo
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,7 +78,8 @@ MIN_ENVELOPE_BYTES = 16 * 1024
 
 
 def today() -> datetime.date:
-    return datetime.datetime.now(datetime.UTC).date()
+    """The day in the office's time zone: the only time the server records."""
+    return datetime.datetime.now(zoneinfo.ZoneInfo(state().config.time_zone)).date()
 
 
 def _desk(desk_id: str | None) -> Desk:
