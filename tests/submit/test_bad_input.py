@@ -269,3 +269,17 @@ def test_the_receipt_token_expires(
     response = client.post("/receipt", data={"receipt": token.group(1)})
     assert response.status_code == 400
     assert 'id="code"' not in response.text
+
+
+def test_a_client_that_disconnects_mid_upload(app: Flask, client: FlaskClient) -> None:
+    import io
+
+    body, content_type = browser_report(_csrf(client), files=[("a.bin", b"a" * 300_000)])
+    response = client.post(
+        "/report",
+        input_stream=io.BytesIO(body[:150_000]),
+        content_length=len(body),
+        content_type=content_type,
+    )
+    assert response.status_code == 400
+    assert counts(app) == (0, 0, 0)
