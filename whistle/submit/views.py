@@ -59,7 +59,6 @@ from whistle.submit.app import (
 from whistle.submit.config import LANGUAGES
 from whistle.submit.models import RecordKind
 from whistle.submit.upload import (
-    MalformedUploadError,
     ParsedForm,
     StagingSink,
     UploadTooLargeError,
@@ -440,9 +439,6 @@ def _code_error(text: str) -> tuple[str | None, str | None]:
         )
 
 
-UNKNOWN_CODE = "unknown"
-
-
 def _unknown_message() -> str:
     return _(
         "That code is unknown here. Check it against what you wrote down; if your report was "
@@ -590,4 +586,4 @@ def followup_post() -> Any:
     return render_template("followup_sent.html", files=len(parsed.file_names))
 
 
-__all__ = ["MalformedUploadError", "blueprint", "checkin_page"]
+__all__ = ["blueprint", "checkin_page"]
