@@ -31,6 +31,7 @@ lint: venv
 # Built artefacts that are not kept in git (compiled translations, …).
 build: venv
 	$(BIN)/pybabel compile --statistics -d whistle/inbox/translations
+	$(BIN)/pybabel compile --statistics -d whistle/submit/translations
 
 demo: venv build
 	$(BIN)/whistle demo

@@ -143,6 +143,22 @@ def open_submission(
 ) -> Submission:
     """Authenticate and open a submission for case ``case_id`` with any of the desk keys."""
     opened = open_envelope(source, list(desk_secret_keys), associated_data("submission", case_id))
+    return _submission(opened)
+
+
+def open_submission_as_source(
+    source: BinaryIO, reply_secret_key: bytes, case_id: bytes
+) -> Submission:
+    """The source's own submission, opened with the reply key (to show it at check-in).
+
+    The identification block stays sealed to the custodian; the source sees the
+    form and the names and sizes of the files it sent.
+    """
+    opened = open_envelope(source, reply_secret_key, associated_data("submission", case_id))
+    return _submission(opened)
+
+
+def _submission(opened: OpenedEnvelope) -> Submission:
     small: dict[str, bytes] = {}
     wanted = {"reply_public_key", "form", "identification"}
     current: str | None = None
@@ -211,6 +227,44 @@ def seal_followup(
         associated_data("followup", case_id),
         sender_secret_key=reply_secret_key,
     )
+
+
+class FollowupWriter:
+    """Streams a follow-up: what ``seal_followup`` makes, with files of any size.
+
+    The message comes first (it is known before the files are copied in).
+    """
+
+    def __init__(
+        self,
+        out: BinaryIO,
+        *,
+        message: str,
+        reply_secret_key: bytes,
+        desk_keys: Sequence[bytes],
+        case_id: bytes,
+    ) -> None:
+        recipients = [boxed_to(k) for k in desk_keys]
+        recipients.append(sealed_to(crypto_scalarmult_base(reply_secret_key)))
+        self._writer = EnvelopeWriter(
+            out,
+            recipients,
+            associated_data("followup", case_id),
+            sender_secret_key=reply_secret_key,
+        )
+        self._writer.add_text("message", message)
+
+    def begin_file(self, name: str) -> None:
+        self._writer.begin_file(name)
+
+    def write(self, data: bytes) -> None:
+        self._writer.write(data)
+
+    def end_file(self) -> None:
+        self._writer.end_part()
+
+    def finish(self) -> int:
+        return self._writer.finish()
 
 
 def open_followup_as_office(
