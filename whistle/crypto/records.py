@@ -81,7 +81,28 @@ def open_identification(block: bytes, custodian_secret_key: bytes) -> list[dict[
     return fields
 
 
-class SubmissionWriter:
+class FileStreamWriter:
+    """Files stream into an envelope writer: ``begin_file``, ``write``…, ``end_file``.
+
+    The interface the submission site's upload parser writes to; ``finish`` seals.
+    """
+
+    _writer: EnvelopeWriter
+
+    def begin_file(self, name: str) -> None:
+        self._writer.begin_file(name)
+
+    def write(self, data: bytes) -> None:
+        self._writer.write(data)
+
+    def end_file(self) -> None:
+        self._writer.end_part()
+
+    def finish(self) -> int:
+        return self._writer.finish()
+
+
+class SubmissionWriter(FileStreamWriter):
     """Streams one submission into ``out``: form, identification, reply key, then files."""
 
     def __init__(
@@ -110,18 +131,6 @@ class SubmissionWriter:
 
     def add_identification(self, fields: Sequence[dict[str, str]]) -> None:
         self._writer.add_bytes("identification", seal_identification(fields, self._custodian_key))
-
-    def begin_file(self, name: str) -> None:
-        self._writer.begin_file(name)
-
-    def write(self, data: bytes) -> None:
-        self._writer.write(data)
-
-    def end_file(self) -> None:
-        self._writer.end_part()
-
-    def finish(self) -> int:
-        return self._writer.finish()
 
 
 @dataclass(frozen=True)
@@ -229,7 +238,7 @@ def seal_followup(
     )
 
 
-class FollowupWriter:
+class FollowupWriter(FileStreamWriter):
     """Streams a follow-up: what ``seal_followup`` makes, with files of any size.
 
     The message comes first (it is known before the files are copied in).
@@ -253,18 +262,6 @@ class FollowupWriter:
             sender_secret_key=reply_secret_key,
         )
         self._writer.add_text("message", message)
-
-    def begin_file(self, name: str) -> None:
-        self._writer.begin_file(name)
-
-    def write(self, data: bytes) -> None:
-        self._writer.write(data)
-
-    def end_file(self) -> None:
-        self._writer.end_part()
-
-    def finish(self) -> int:
-        return self._writer.finish()
 
 
 def open_followup_as_office(

@@ -33,6 +33,7 @@ from whistle.crypto import (
     random_bytes,
     sealed_to,
 )
+from whistle.crypto.records import FileStreamWriter
 from whistle.errors import WhistleError
 
 READ_BYTES = 64 * 1024
@@ -194,7 +195,7 @@ class DiscardSink:
         pass
 
 
-class StagingSink:
+class StagingSink(FileStreamWriter):
     """Files encrypted under a one-time key that lives only in this object.
 
     For bodies whose final keys are known only after the last byte (a follow-up's
@@ -209,17 +210,8 @@ class StagingSink:
         self._out = out
         self._writer = EnvelopeWriter(out, [sealed_to(self._keys.public_key)], self._ad)
 
-    def begin_file(self, name: str) -> None:
-        self._writer.begin_file(name)
-
-    def write(self, data: bytes) -> None:
-        self._writer.write(data)
-
-    def end_file(self) -> None:
-        self._writer.end_part()
-
     def replay(self, target: FileSink) -> None:
-        self._writer.finish()
+        self.finish()
         self._out.seek(0)
         opened = open_envelope(self._out, self._keys.secret_key, self._ad)
         for event in opened.events():
