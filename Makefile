@@ -6,8 +6,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 # Debian packages the test suite drives for real.
 SYSTEM_PACKAGES := gnupg time
+# tor + tor-gencert (onion services, private Tor network), systemd-analyze, openssl (x25519 keys).
+SYSTEM_PACKAGES += tor systemd openssl
+# previews and metadata stripping in the inbox; Chromium for the browser tests.
+SYSTEM_PACKAGES += poppler-utils mat2 chromium
 
-.PHONY: demo test lint venv system-deps clean build build-js
+.PHONY: demo test lint venv system-deps build build-js clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +28,10 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-# Everything built from sources that is not committed.
-build: build-js
+# Built artefacts that are not kept in git (compiled translations, the browser bundle, …).
+build: venv build-js
+	$(BIN)/pybabel compile --statistics -d whistle/inbox/translations
+	$(BIN)/pybabel compile --statistics -d whistle/submit/translations
 
 # The browser crypto bundle (js/, docs/browser-crypto.md): `npm ci` when
 # node_modules is missing or the lockfile changed, then esbuild.
@@ -42,8 +48,11 @@ $(JS_MANIFEST): node_modules/.package-lock.json $(wildcard js/*.js js/*.cjs js/*
 demo: venv build
 	$(BIN)/whistle demo
 
+# Two runs: everything in parallel, then the `serial` tests (one private Tor network for the
+# whole session, which xdist workers would each start again) in one plain process.
 test: system-deps venv lint build
-	$(BIN)/pytest -n auto
+	$(BIN)/pytest -n auto -m "not serial"
+	$(BIN)/pytest -m serial
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -81,7 +81,28 @@ def open_identification(block: bytes, custodian_secret_key: bytes) -> list[dict[
     return fields
 
 
-class SubmissionWriter:
+class FileStreamWriter:
+    """Files stream into an envelope writer: ``begin_file``, ``write``…, ``end_file``.
+
+    The interface the submission site's upload parser writes to; ``finish`` seals.
+    """
+
+    _writer: EnvelopeWriter
+
+    def begin_file(self, name: str) -> None:
+        self._writer.begin_file(name)
+
+    def write(self, data: bytes) -> None:
+        self._writer.write(data)
+
+    def end_file(self) -> None:
+        self._writer.end_part()
+
+    def finish(self) -> int:
+        return self._writer.finish()
+
+
+class SubmissionWriter(FileStreamWriter):
     """Streams one submission into ``out``: form, identification, reply key, then files."""
 
     def __init__(
@@ -111,18 +132,6 @@ class SubmissionWriter:
     def add_identification(self, fields: Sequence[dict[str, str]]) -> None:
         self._writer.add_bytes("identification", seal_identification(fields, self._custodian_key))
 
-    def begin_file(self, name: str) -> None:
-        self._writer.begin_file(name)
-
-    def write(self, data: bytes) -> None:
-        self._writer.write(data)
-
-    def end_file(self) -> None:
-        self._writer.end_part()
-
-    def finish(self) -> int:
-        return self._writer.finish()
-
 
 @dataclass(frozen=True)
 class Submission:
@@ -143,6 +152,22 @@ def open_submission(
 ) -> Submission:
     """Authenticate and open a submission for case ``case_id`` with any of the desk keys."""
     opened = open_envelope(source, list(desk_secret_keys), associated_data("submission", case_id))
+    return _submission(opened)
+
+
+def open_submission_as_source(
+    source: BinaryIO, reply_secret_key: bytes, case_id: bytes
+) -> Submission:
+    """The source's own submission, opened with the reply key (to show it at check-in).
+
+    The identification block stays sealed to the custodian; the source sees the
+    form and the names and sizes of the files it sent.
+    """
+    opened = open_envelope(source, reply_secret_key, associated_data("submission", case_id))
+    return _submission(opened)
+
+
+def _submission(opened: OpenedEnvelope) -> Submission:
     small: dict[str, bytes] = {}
     wanted = {"reply_public_key", "form", "identification"}
     current: str | None = None
@@ -211,6 +236,32 @@ def seal_followup(
         associated_data("followup", case_id),
         sender_secret_key=reply_secret_key,
     )
+
+
+class FollowupWriter(FileStreamWriter):
+    """Streams a follow-up: what ``seal_followup`` makes, with files of any size.
+
+    The message comes first (it is known before the files are copied in).
+    """
+
+    def __init__(
+        self,
+        out: BinaryIO,
+        *,
+        message: str,
+        reply_secret_key: bytes,
+        desk_keys: Sequence[bytes],
+        case_id: bytes,
+    ) -> None:
+        recipients = [boxed_to(k) for k in desk_keys]
+        recipients.append(sealed_to(crypto_scalarmult_base(reply_secret_key)))
+        self._writer = EnvelopeWriter(
+            out,
+            recipients,
+            associated_data("followup", case_id),
+            sender_secret_key=reply_secret_key,
+        )
+        self._writer.add_text("message", message)
 
 
 def open_followup_as_office(

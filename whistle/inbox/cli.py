@@ -1,13 +1,364 @@
-"""``whistle office …`` and ``whistle inbox …``: the offline side."""
+"""``whistle office …`` and ``whistle inbox …``: the offline side.
+
+This is the edge: options become an ``InboxConfig`` here and nowhere else.
+Tests may pass ``obj={"config": {...}}`` to click to inject weak Argon2
+parameters and a clock (the ``insecure_kdf_params`` fixture); the installed
+command never does.
+"""
+
+import ipaddress
+from pathlib import Path
+from typing import Any
 
 import click
 
+from whistle.errors import WhistleError
 
-@click.group()
+DEFAULT_PORT = 8470
+
+
+def _config(ctx: click.Context, data_dir: Path, **options: Any):  # type: ignore[no-untyped-def]
+    from whistle.inbox.config import InboxConfig
+
+    overrides = dict((ctx.obj or {}).get("config", {}))
+    overrides.update({k: v for k, v in options.items() if v is not None})
+    return InboxConfig(data_dir=data_dir, **overrides)
+
+
+def _read_password(password_file: Path | None, prompt: str, confirm: bool = False) -> str:
+    if password_file is not None:
+        lines = password_file.read_text(encoding="utf-8").splitlines()
+        if not lines or not lines[0]:
+            raise click.ClickException(f"{password_file} holds no password on its first line.")
+        return lines[0]
+    return str(click.prompt(prompt, hide_input=True, confirmation_prompt=confirm))
+
+
+class _Edge(click.Group):
+    """Turns every ``WhistleError`` into one clear line and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except WhistleError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=_Edge)
 def office() -> None:
     """Create the office: desks, custodian, signing key, first officer."""
 
 
-@click.group()
+@office.command("init")
+@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--name", "office_name", required=True, help="The office's name, shown on its card.")
+@click.option(
+    "--desk",
+    "desks",
+    multiple=True,
+    metavar="ID=NAME",
+    help="A desk (receiving unit): id of lower-case letters, digits, dashes. Repeatable.",
+)
+@click.option("--officer", "officer_name", required=True, help="The first officer's sign-in name.")
+@click.option("--password-file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option(
+    "--card-out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Where to write the office card (default: DATA_DIR/office-card.json).",
+)
+@click.option(
+    "--first-officer-is-custodian",
+    is_flag=True,
+    help="Also make the first officer the identity custodian (small offices).",
+)
+@click.pass_context
+def init(
+    ctx: click.Context,
+    data_dir: Path,
+    office_name: str,
+    desks: tuple[str, ...],
+    officer_name: str,
+    password_file: Path | None,
+    card_out: Path | None,
+    first_officer_is_custodian: bool,
+) -> None:
+    """Create an office in DATA_DIR and its first officer (system manager)."""
+    from whistle.inbox.office_setup import init_office
+
+    parsed: list[tuple[str, str]] = []
+    for desk in desks or ("office=" + office_name,):
+        desk_id, sep, desk_name = desk.partition("=")
+        if not sep:
+            raise click.BadParameter("write each desk as ID=NAME", param_hint="--desk")
+        parsed.append((desk_id.strip(), desk_name.strip()))
+    card_path = card_out or data_dir / "office-card.json"
+    if card_out is not None and (card_out.exists() or not card_out.parent.is_dir()):
+        raise click.BadParameter(
+            "give a new file in an existing directory", param_hint="--card-out"
+        )
+    password = _read_password(password_file, "First officer's password", confirm=True)
+    config = _config(ctx, data_dir)
+    created = init_office(
+        config,
+        name=office_name,
+        desks=parsed,
+        officer_name=officer_name,
+        password=password,
+        first_officer_is_custodian=first_officer_is_custodian,
+    )
+    click.echo(f"Office created in {data_dir}.")
+    click.echo("")
+    click.echo("RECOVERY KEY — shown once, never stored. Print it or write it down and keep it")
+    click.echo("in a safe; with it the office keys can be recovered if every password is lost:")
+    click.echo("")
+    click.echo(f"    {created.recovery_key}")
+    click.echo("")
+    try:
+        card_path.write_bytes(created.card)
+    except OSError as exc:
+        raise click.ClickException(
+            f"The office card could not be written to {card_path} ({exc.strerror}); "
+            f"the office exists: write it again with `whistle office card {data_dir} --out FILE`."
+        ) from exc
+    click.echo(f"Office card for the server: {card_path}")
+    click.echo(f"Office fingerprint: {created.fingerprint}")
+    click.echo("Compare this fingerprint with the one `whistle server init` shows.")
+
+
+@office.command("card")
+@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True)
+@click.pass_context
+def card(ctx: click.Context, data_dir: Path, out: Path) -> None:
+    """Write the office card (public) to OUT again and show its fingerprint."""
+    from whistle.inbox import db
+    from whistle.inbox.office_setup import load_office
+
+    config = _config(ctx, data_dir)
+    engine = _engine(config)
+    try:
+        with db.transaction(db.session_factory(engine)) as session:
+            row = load_office(session)
+            data, fingerprint = row.card, row.fingerprint
+    finally:
+        engine.dispose()
+    out.write_bytes(data)
+    click.echo(f"Office card: {out}")
+    click.echo(f"Office fingerprint: {fingerprint}")
+
+
+@click.group(cls=_Edge)
 def inbox() -> None:
     """The officers' inbox (offline, holds the office private keys)."""
+
+
+@inbox.command("run")
+@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Loopback only.")
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--idle-minutes", default=10, show_default=True, type=click.IntRange(1, 240))
+@click.option("--language", type=click.Choice(["ca", "es", "en"]), default="ca", show_default=True)
+@click.pass_context
+def run(
+    ctx: click.Context, data_dir: Path, host: str, port: int, idle_minutes: int, language: str
+) -> None:
+    """Serve the inbox on http://127.0.0.1:PORT/ (never on another interface)."""
+    check_loopback(host)
+    from werkzeug.serving import run_simple
+
+    from whistle.inbox import create_app
+
+    config = _config(ctx, data_dir, idle_lock_seconds=idle_minutes * 60, default_language=language)
+    app = create_app(config)
+    click.echo(f"Inbox on http://127.0.0.1:{port}/ — stop with Ctrl-C.")
+    run_simple("127.0.0.1", port, app, threaded=True, use_reloader=False, use_debugger=False)
+
+
+def check_loopback(host: str) -> None:
+    """Refuse any address but 127.0.0.1: the inbox holds the office private keys."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError as exc:
+        raise click.BadParameter("give 127.0.0.1", param_hint="--host") from exc
+    if address != ipaddress.ip_address("127.0.0.1"):
+        raise click.BadParameter(
+            "the inbox binds 127.0.0.1 only (it holds the office keys)", param_hint="--host"
+        )
+
+
+@inbox.command("trust-server")
+@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.argument("card", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--yes", is_flag=True, help="Do not ask: the fingerprint was compared already.")
+@click.pass_context
+def trust_server(ctx: click.Context, data_dir: Path, card: Path, yes: bool) -> None:
+    """Pin the server's card CARD before the first import."""
+    from whistle.inbox import db
+    from whistle.inbox.office_setup import pin_server, read_server_card
+
+    config = _config(ctx, data_dir)
+    data = card.read_bytes()
+    server = read_server_card(data)
+    click.echo(f"Server: {server.name} (install {server.install_id})")
+    click.echo(f"Fingerprint: {server.fingerprint}")
+    if not yes and not click.confirm(
+        "Is this the fingerprint `whistle server init` showed on the server?"
+    ):
+        raise click.ClickException("Not pinned.")
+    engine = _engine(config)
+    try:
+        with db.transaction(db.session_factory(engine)) as session:
+            pin_server(session, config, data)
+    finally:
+        engine.dispose()
+    click.echo("Server card pinned.")
+
+
+def _engine(config: Any) -> Any:
+    from whistle.inbox import db
+    from whistle.inbox.errors import NotSetUpError
+
+    if not config.database_path.is_file():
+        raise NotSetUpError(f"{config.data_dir} holds no office: run `whistle office init`.")
+    engine = db.make_engine(config.database_path)
+    db.upgrade(engine)
+    return engine
+
+
+def _signed_in(config: Any, engine: Any, name: str, password_file: Path | None) -> Any:
+    from whistle.inbox import db
+    from whistle.inbox.officers import sign_in
+
+    password = _read_password(password_file, f"Password for {name}")
+    with db.transaction(db.session_factory(engine)) as session:
+        return sign_in(session, config, name, password)
+
+
+_officer = click.option("--officer", "officer_name", required=True, help="Your sign-in name.")
+_password = click.option(
+    "--password-file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Read the password from this file's first line instead of asking.",
+)
+
+
+@inbox.command("list")
+@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@_officer
+@_password
+@click.option("--status", default=None)
+@click.option("--desk", default=None)
+@click.option("--search", "query", default="", help="Only cases whose content contains this.")
+@click.option("--overdue", is_flag=True)
+@click.pass_context
+def list_command(
+    ctx: click.Context,
+    data_dir: Path,
+    officer_name: str,
+    password_file: Path | None,
+    status: str | None,
+    desk: str | None,
+    query: str,
+    overdue: bool,
+) -> None:
+    """List cases: id, status, desk, received day, files, subject (tab-separated)."""
+    from whistle.inbox import db
+    from whistle.inbox.cases import CaseFilters, list_cases
+
+    config = _config(ctx, data_dir)
+    engine = _engine(config)
+    try:
+        signed = _signed_in(config, engine, officer_name, password_file)
+        filters = CaseFilters(status=status, desk=desk, query=query, overdue=overdue)
+        with db.transaction(db.session_factory(engine)) as session:
+            page = list_cases(
+                session, signed.keyring, filters, today=config.clock().date(), page_size=10**9
+            )
+    finally:
+        engine.dispose()
+    for case in page.cases:
+        subject = "[cannot be read: damaged]" if case.error else _one_line(case.subject)
+        flag = " OVERDUE" if case.overdue else ""
+        click.echo(
+            f"{case.id}\t{case.status}{flag}\t{case.desk_id}\t{case.received_day}"
+            f"\t{case.attachments}\t{subject}"
+        )
+    click.echo(f"{page.total} case(s)", err=True)
+
+
+def _one_line(text: str, limit: int = 100) -> str:
+    flat = " ".join(_printable(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+@inbox.command("show")
+@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.argument("case")
+@_officer
+@_password
+@click.pass_context
+def show(
+    ctx: click.Context, data_dir: Path, case: str, officer_name: str, password_file: Path | None
+) -> None:
+    """Show a case (its id, or a unique prefix of at least 8 characters) and its conversation."""
+    from sqlalchemy import select
+
+    from whistle.inbox import db
+    from whistle.inbox.cases import case_detail
+    from whistle.inbox.errors import CaseNotFoundError
+    from whistle.inbox.models import Case
+
+    config = _config(ctx, data_dir)
+    engine = _engine(config)
+    try:
+        signed = _signed_in(config, engine, officer_name, password_file)
+        with db.transaction(db.session_factory(engine)) as session:
+            prefix = case.strip().lower()
+            if len(prefix) < 8 or not all(c in "0123456789abcdef" for c in prefix):
+                raise CaseNotFoundError("Give the case id, or at least its first 8 characters.")
+            matches = list(session.scalars(select(Case.id).where(Case.id.startswith(prefix))))
+            if len(matches) != 1:
+                raise CaseNotFoundError(
+                    "No such case." if not matches else "Several cases start so: give more."
+                )
+            view = case_detail(session, signed.keyring, matches[0], today=config.clock().date())
+    finally:
+        engine.dispose()
+    _print_case(view)
+
+
+def _print_case(view: Any) -> None:
+    case = view.case
+    click.echo(f"Case {case.id}")
+    click.echo(f"Status: {case.status}{' (overdue)' if view.overdue else ''}")
+    click.echo(f"Desk: {case.desk_id}")
+    click.echo(f"Received: {case.received_day}  Acknowledge by: {view.acknowledgement_due}")
+    click.echo(f"Assigned to: {view.assignee or '-'}")
+    for entry in view.entries:
+        click.echo("")
+        click.echo(f"== {entry.kind} {entry.record_id} ({entry.received_day})")
+        if entry.error:
+            click.echo(f"   {entry.error}")
+            continue
+        for field in entry.form:
+            click.echo(f"{field['label']}:")
+            click.echo(_indent(field["value"]))
+        if entry.message:
+            click.echo(_indent(entry.message))
+        for f in entry.files:
+            click.echo(f"   file {f['index']}: {_printable(f['name'])} ({f['size']} bytes)")
+    if view.notes:
+        click.echo("")
+        click.echo("== notes")
+        for note in view.notes:
+            click.echo(f"-- {note.author}, {note.created_at:%Y-%m-%d %H:%M}")
+            click.echo(_indent(note.text if note.text is not None else note.error))
+
+
+def _printable(text: str) -> str:
+    """No terminal escape sequences from case content."""
+    return "".join(c if c.isprintable() or c in "\n\t" else "\ufffd" for c in text)
+
+
+def _indent(text: str) -> str:
+    return "\n".join("   " + line for line in _printable(text).splitlines() or [""])

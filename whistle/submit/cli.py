@@ -1,8 +1,94 @@
 """``whistle server …``: set up and run the submission server."""
 
+from pathlib import Path
+
 import click
+
+from whistle.errors import WhistleError
 
 
 @click.group()
 def server() -> None:
     """The submission server (online, holds no office private key)."""
+
+
+@server.command("init")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--office-card",
+    "card_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The office card file from `whistle office init`.",
+)
+@click.option(
+    "--fingerprint",
+    help="The office card's fingerprint, as read out by the office. Asked for when omitted.",
+)
+@click.option(
+    "--language",
+    type=click.Choice(["ca", "es", "en"]),
+    default="ca",
+    show_default=True,
+    help="The language of a first visit.",
+)
+def init(directory: Path, card_path: Path, fingerprint: str | None, language: str) -> None:
+    """Create a data directory: config, secrets, pinned office card, server card, database."""
+    from whistle.crypto import CardError, read_card
+    from whistle.submit.datadir import init_data_directory
+
+    data = card_path.read_bytes()
+    if fingerprint is None:
+        try:
+            card = read_card(data)
+        except CardError as exc:
+            raise click.ClickException(f"the office card: {exc}") from exc
+        click.echo(f"Office card: {card.name}\nFingerprint: {card.fingerprint}")
+        fingerprint = click.prompt("Type the fingerprint the office read out to you")
+    try:
+        card = init_data_directory(directory, data, fingerprint=fingerprint, language=language)
+    except WhistleError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Created {directory} for {card.name} ({len(card.desks)} desk(s)).")
+    click.echo(f"Give the office the server card: {directory / 'server-card.json'}")
+
+
+@server.command("upgrade")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def upgrade(directory: Path) -> None:
+    """Bring the database to the newest schema (run after installing a new version)."""
+    from whistle.submit import db
+    from whistle.submit.config import load_config
+
+    try:
+        db.upgrade(load_config(directory).database_url)
+    except WhistleError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo("The database is up to date.")
+
+
+@server.command("run")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+def run(directory: Path, port: int) -> None:
+    """Serve DIRECTORY on 127.0.0.1 for development (production uses gunicorn)."""
+    from werkzeug.serving import WSGIRequestHandler, run_simple
+
+    from whistle.submit import create_app
+    from whistle.submit.config import load_config
+
+    class QuietHandler(WSGIRequestHandler):
+        """No access log (no addresses, no paths) and no version in a Server header."""
+
+        def version_string(self) -> str:
+            return "whistle"
+
+        def log_request(self, *args: object, **kwargs: object) -> None:
+            pass
+
+    try:
+        app = create_app(load_config(directory))
+    except WhistleError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Serving on http://127.0.0.1:{port}/ (development only)")
+    run_simple("127.0.0.1", port, app, request_handler=QuietHandler)

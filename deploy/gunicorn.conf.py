@@ -1,0 +1,91 @@
+"""gunicorn settings for the Whistle submission site, behind a tor onion service.
+
+Installed as /etc/whistle/gunicorn.conf.py and named by deploy/whistle-submit.service. Every
+setting says why it has its value; docs/deployment.md explains the whole picture. The courier
+(deploy/whistle-courier.service) uses the same file with ``--bind 127.0.0.1:8081``: settings
+given on gunicorn's command line win over this file.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from gunicorn.http import wsgi
+
+# --- Where it listens -----------------------------------------------------------------------
+
+# Loopback only: tor's HiddenServicePort 80 127.0.0.1:8080 (torrc.example) is the one client.
+bind = "127.0.0.1:8080"
+# A short queue: connections only come from the local tor, which has its own limits.
+backlog = 64
+
+# --- Workers, sized for slow uploads over Tor ------------------------------------------------
+
+# Threaded workers: a source uploading evidence over Tor (tens of KB/s) holds one thread, not a
+# whole process, and the worker keeps answering gunicorn's heartbeat while it waits.
+worker_class = "gthread"
+# Two processes on a small server; raise with the number of cores (and memory).
+workers = 2
+# Concurrent requests per process; 2 x 8 = 16 uploads in flight.
+threads = 8
+# Seconds a worker may stay silent to the arbiter before it is killed and replaced. With gthread
+# the heartbeat runs beside the requests, so a long upload is not cut by it.
+timeout = 120
+# On restart (upgrade, SIGHUP), give requests in flight this long to finish.
+graceful_timeout = 30
+# Seconds to keep an idle connection from tor open for the browser's next request.
+keepalive = 5
+# Recycle each worker after this many requests (bounded memory growth; jitter avoids restarting
+# every worker at once).
+max_requests = 2000
+max_requests_jitter = 200
+# Build the app in each worker, not in the arbiter: no database connection or file handle is
+# shared across fork. A start-up check that fails stops gunicorn before it serves anything.
+preload_app = False
+
+# --- Request limits (the app bounds bodies itself; gunicorn has no body limit) ----------------
+
+# Longest request line (method, path, query): Whistle's URLs are short.
+limit_request_line = 2048
+# At most this many header fields; Tor Browser sends about a dozen.
+limit_request_fields = 40
+# Longest header field, cookies included.
+limit_request_field_size = 8190
+
+# --- What the server says about itself, and what it logs --------------------------------------
+
+# No access log: no paths, times or user agents of sources on disk (DESIGN.md section 3.9).
+accesslog = None
+# Errors go to stderr, that is the journal; "warning" keeps request details out of it.
+errorlog = "-"
+loglevel = "warning"
+# The application's own print() output is not captured into the error log.
+capture_output = False
+# Name in `ps`, so an operator can tell the processes apart.
+proc_name = "whistle-submit"
+# Every file gunicorn creates (heartbeat files) is private to the whistle user.
+umask = 0o077
+# No runtime control socket (gunicorn >= 25): nothing may change workers from outside systemd.
+control_socket_disable = True
+# Trust X-Forwarded-* headers from nobody: tor connects from 127.0.0.1 but passes the source's
+# headers through, so "trusted proxy 127.0.0.1" would let any visitor set them.
+forwarded_allow_ips = ""
+secure_scheme_headers: dict[str, str] = {}
+# HTTP/1.1 only: what tor's onion service forwards.
+http_protocols = "h1"
+
+
+def _without_server_header(
+    default_headers: Callable[[Any], list[str]],
+) -> Callable[[Any], list[str]]:
+    """Wrap gunicorn's status-line-and-default-headers builder to leave out ``Server:``."""
+
+    def default_headers_without_server(response: Any) -> list[str]:
+        return [h for h in default_headers(response) if not h.lower().startswith("server:")]
+
+    return default_headers_without_server
+
+
+# gunicorn has no setting for its "Server: gunicorn" banner (DESIGN.md section 3.9: no server
+# banner). This file runs in the arbiter before it forks, so every worker inherits the change;
+# tests/deploy checks the headers a real gunicorn sends with this file.
+wsgi.Response.default_headers = _without_server_header(wsgi.Response.default_headers)  # type: ignore[method-assign]

@@ -1,0 +1,173 @@
+"""Inbox fixtures: an office in tmp_path, weak Argon2 (tests only), a movable clock."""
+
+import io
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from whistle.crypto import KdfParams, generate_box_keypair, read_card
+from whistle.crypto.records import SubmissionWriter, seal_followup
+from whistle.inbox import db
+from whistle.inbox.config import InboxConfig, ThrottleLimits, insecure_password_hash
+from whistle.inbox.office_setup import OfficeCreated, init_office
+from whistle.inbox.officers import SignedIn, sign_in
+from whistle.inbox.store import IncomingRecord, import_records
+
+PASSWORD = "correct horse battery staple"
+CANARY = "CANARY-7f3a9c-plaintext-must-never-rest"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        self.now += timedelta(**kwargs)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def config(tmp_path: Path, insecure_kdf_params: KdfParams, clock: Clock) -> InboxConfig:
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    return InboxConfig(
+        data_dir=tmp_path / "office",
+        kdf_params=insecure_kdf_params,
+        password_hash=insecure_password_hash(),
+        throttle=ThrottleLimits(per_account=3, global_limit=6, window_seconds=900),
+        idle_lock_seconds=600,
+        default_language="en",
+        clock=clock,
+        scratch_dir=scratch,
+        testing=True,
+    )
+
+
+@dataclass
+class Office:
+    config: InboxConfig
+    created: OfficeCreated
+    card_desks: dict[str, bytes]
+    custodian_public: bytes
+    session_factory: object = None
+    cases: list[str] = field(default_factory=list)
+
+    def session(self):  # type: ignore[no-untyped-def]
+        return db.transaction(self.session_factory)  # type: ignore[arg-type]
+
+    def sign_in(self, name: str = "admin", password: str = PASSWORD) -> SignedIn:
+        with self.session() as session:
+            return sign_in(session, self.config, name, password)
+
+
+@pytest.fixture
+def office(config: InboxConfig) -> Iterator[Office]:
+    created = init_office(
+        config,
+        name="Oficina Antifrau",
+        desks=[("antifraud", "Anti-fraud office"), ("ethics", "Ethics desk")],
+        officer_name="admin",
+        password=PASSWORD,
+    )
+    card = read_card(created.card)
+    engine = db.make_engine(config.database_path)
+    result = Office(
+        config,
+        created,
+        {d.id: d.public_key for d in card.desks},  # type: ignore[union-attr]
+        card.custodian_key,  # type: ignore[union-attr]
+        db.session_factory(engine),
+    )
+    yield result
+    engine.dispose()
+
+
+@dataclass
+class Source:
+    case_id: str
+    reply_secret: bytes
+    reply_public: bytes
+
+
+def make_submission(
+    office: Office,
+    *,
+    subject: str = "Invoices inflated",
+    description: str = "The contractor bills twice.",
+    desk: str = "antifraud",
+    files: list[tuple[str, bytes]] | None = None,
+    identification: list[dict[str, str]] | None = None,
+    case_id: str | None = None,
+) -> tuple[Source, bytes]:
+    reply = generate_box_keypair()
+    case_id = case_id or secrets.token_hex(16)
+    out = io.BytesIO()
+    writer = SubmissionWriter(
+        out,
+        desk_key=office.card_desks[desk],
+        custodian_key=office.custodian_public,
+        reply_public_key=reply.public_key,
+        case_id=bytes.fromhex(case_id),
+    )
+    writer.add_form(
+        {
+            "language": "ca",
+            "desk": desk,
+            "fields": [
+                {"key": "subject", "label": "Subject", "value": subject},
+                {"key": "description", "label": "Description", "value": description},
+            ],
+        }
+    )
+    writer.add_identification(identification or [])
+    for name, content in files or []:
+        writer.begin_file(name)
+        writer.write(content)
+        writer.end_file()
+    writer.finish()
+    return Source(case_id, reply.secret_key, reply.public_key), out.getvalue()
+
+
+def make_followup(office: Office, source: Source, message: str, files=None) -> bytes:  # type: ignore[no-untyped-def]
+    return seal_followup(
+        message,
+        files or [],
+        reply_secret_key=source.reply_secret,
+        desk_keys=list(office.card_desks.values()),
+        case_id=bytes.fromhex(source.case_id),
+    )
+
+
+def incoming(
+    kind: str, case_id: str, envelope: bytes, record_id: str | None = None
+) -> IncomingRecord:
+    return IncomingRecord(
+        kind=kind,
+        record_id=record_id or secrets.token_hex(16),
+        case_id=case_id,
+        received_day=date(2026, 11, 1),
+        envelope=envelope,
+    )
+
+
+def do_import(office: Office, records: list[IncomingRecord]):  # type: ignore[no-untyped-def]
+    signed = office.sign_in()
+    with office.session() as session:
+        return import_records(
+            session,
+            signed.keyring,
+            records,
+            store_dir=office.config.store_dir,
+            now=office.config.clock(),
+        )

@@ -1,0 +1,232 @@
+"""The command line: office init, trust-server, list, show, run's loopback check."""
+
+import re
+
+import pytest
+from click.testing import CliRunner
+
+from whistle.cli import main
+from whistle.crypto import generate_signing_keypair, make_server_card, read_card
+from whistle.inbox.config import insecure_password_hash
+
+from .conftest import CANARY, PASSWORD, do_import, incoming, make_followup, make_submission
+
+
+@pytest.fixture
+def obj(insecure_kdf_params, clock):
+    return {
+        "config": {
+            "kdf_params": insecure_kdf_params,
+            "password_hash": insecure_password_hash(),
+            "clock": clock,
+        }
+    }
+
+
+@pytest.fixture
+def password_file(tmp_path):
+    path = tmp_path / "password"
+    path.write_text(PASSWORD + "\n")
+    return path
+
+
+def test_office_init_prints_recovery_key_once_and_writes_card(tmp_path, obj, password_file) -> None:
+    data_dir = tmp_path / "office"
+    result = CliRunner().invoke(
+        main,
+        [
+            "office",
+            "init",
+            str(data_dir),
+            "--name",
+            "Oficina Antifrau",
+            "--desk",
+            "antifraud=Anti-fraud office",
+            "--desk",
+            "ethics=Ethics",
+            "--officer",
+            "admin",
+            "--password-file",
+            str(password_file),
+        ],
+        obj=obj,
+    )
+    assert result.exit_code == 0, result.output
+    card = read_card((data_dir / "office-card.json").read_bytes())
+    assert card.fingerprint in result.output
+    key = re.search(r"^ {4}(\S{4}(?: \S{4}){12} \S{1,2})\s*$", result.output, re.MULTILINE)
+    assert key, result.output
+    for path in data_dir.rglob("*"):
+        if path.is_file():
+            assert key.group(1).replace(" ", "").encode() not in path.read_bytes()
+    again = CliRunner().invoke(
+        main,
+        [
+            "office",
+            "init",
+            str(data_dir),
+            "--name",
+            "X",
+            "--officer",
+            "a",
+            "--password-file",
+            str(password_file),
+        ],
+        obj=obj,
+    )
+    assert again.exit_code == 1
+    assert "holds an office already" in again.output
+    assert "Traceback" not in again.output
+
+
+def test_trust_server_shows_fingerprint_and_asks(office, tmp_path, obj) -> None:
+    card = make_server_card(
+        generate_signing_keypair().seed,
+        name="srv",
+        bundle_key=bytes(32),
+        install_id="ab" * 16,
+        created="2026-11-01",
+    )
+    path = tmp_path / "server-card.json"
+    path.write_bytes(card)
+    fingerprint = read_card(card).fingerprint
+    args = ["inbox", "trust-server", str(office.config.data_dir), str(path)]
+    refused = CliRunner().invoke(main, args, obj=obj, input="n\n")
+    assert fingerprint in refused.output
+    assert refused.exit_code == 1
+    accepted = CliRunner().invoke(main, args, obj=obj, input="y\n")
+    assert accepted.exit_code == 0
+    assert "pinned" in accepted.output
+    assert CliRunner().invoke(main, [*args, "--yes"], obj=obj).exit_code == 0
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(b"{}")
+    result = CliRunner().invoke(
+        main, ["inbox", "trust-server", str(office.config.data_dir), str(bad), "--yes"], obj=obj
+    )
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+
+
+def test_list_and_show(office, obj, password_file) -> None:
+    source, envelope = make_submission(
+        office, subject="Roads\x1b[2J contract", files=[("a.txt", b"x")]
+    )
+    other, envelope2 = make_submission(office, subject="Hiring", desk="ethics")
+    follow = make_followup(office, source, f"more {CANARY}")
+    do_import(
+        office,
+        [
+            incoming("submission", source.case_id, envelope),
+            incoming("submission", other.case_id, envelope2),
+            incoming("followup", source.case_id, follow),
+        ],
+    )
+    base = ["--officer", "admin", "--password-file", str(password_file)]
+    listed = CliRunner().invoke(
+        main, ["inbox", "list", str(office.config.data_dir), *base], obj=obj
+    )
+    assert listed.exit_code == 0, listed.output
+    assert source.case_id in listed.output
+    assert "\x1b" not in listed.output
+    assert other.case_id in listed.output
+    only = CliRunner().invoke(
+        main, ["inbox", "list", str(office.config.data_dir), *base, "--search", CANARY], obj=obj
+    )
+    assert source.case_id in only.output
+    assert other.case_id not in only.output
+    shown = CliRunner().invoke(
+        main, ["inbox", "show", str(office.config.data_dir), source.case_id[:10], *base], obj=obj
+    )
+    assert shown.exit_code == 0, shown.output
+    assert CANARY in shown.output
+    assert "file 0: a.txt" in shown.output
+    assert "\x1b" not in shown.output
+    missing = CliRunner().invoke(
+        main, ["inbox", "show", str(office.config.data_dir), "ffffffffff", *base], obj=obj
+    )
+    assert missing.exit_code == 1
+    assert "No such case" in missing.output
+
+
+def test_wrong_password_on_the_command_line(office, obj, tmp_path) -> None:
+    wrong = tmp_path / "wrong"
+    wrong.write_text("not the password\n")
+    result = CliRunner().invoke(
+        main,
+        [
+            "inbox",
+            "list",
+            str(office.config.data_dir),
+            "--officer",
+            "admin",
+            "--password-file",
+            str(wrong),
+        ],
+        obj=obj,
+    )
+    assert result.exit_code == 1
+    assert "Wrong name or password." in result.output
+
+
+def test_password_prompt(office, obj) -> None:
+    result = CliRunner().invoke(
+        main,
+        ["inbox", "list", str(office.config.data_dir), "--officer", "admin"],
+        obj=obj,
+        input=PASSWORD + "\n",
+    )
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "0.0.0.0",  # noqa: S104 - it must be refused
+        "192.168.1.2",
+        "::",
+        "localhost.evil",
+        "::1",
+    ],
+)
+def test_run_refuses_non_loopback(office, obj, host) -> None:
+    result = CliRunner().invoke(
+        main, ["inbox", "run", str(office.config.data_dir), "--host", host], obj=obj
+    )
+    assert result.exit_code == 2
+    assert "127.0.0.1" in result.output
+
+
+def test_commands_on_a_directory_without_office(tmp_path, obj, password_file) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = CliRunner().invoke(
+        main,
+        ["inbox", "list", str(empty), "--officer", "a", "--password-file", str(password_file)],
+        obj=obj,
+    )
+    assert result.exit_code == 1
+    assert "office init" in result.output
+
+
+def test_run_serves_on_loopback_only(office, obj, monkeypatch) -> None:
+    calls = []
+    monkeypatch.setattr(
+        "werkzeug.serving.run_simple", lambda host, port, app, **kw: calls.append((host, port, kw))
+    )
+    result = CliRunner().invoke(
+        main, ["inbox", "run", str(office.config.data_dir), "--port", "8555"], obj=obj
+    )
+    assert result.exit_code == 0, result.output
+    assert calls == [
+        ("127.0.0.1", 8555, {"threaded": True, "use_reloader": False, "use_debugger": False})
+    ]
+
+
+def test_office_card_written_again(office, obj, tmp_path) -> None:
+    out = tmp_path / "card.json"
+    result = CliRunner().invoke(
+        main, ["office", "card", str(office.config.data_dir), "--out", str(out)], obj=obj
+    )
+    assert result.exit_code == 0, result.output
+    assert out.read_bytes() == office.created.card
+    assert office.created.fingerprint in result.output

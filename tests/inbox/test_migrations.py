@@ -1,0 +1,51 @@
+"""Alembic: one base, one head; each revision upgrades and downgrades with data in it."""
+
+from datetime import datetime
+
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
+
+from whistle.inbox import db
+
+TABLES = {
+    "office",
+    "officer",
+    "case",
+    "record",
+    "note",
+    "disclosure",
+    "login_attempt",
+    "audit_event",
+}
+
+
+def test_single_base_and_head() -> None:
+    script = ScriptDirectory.from_config(db.alembic_config(None))  # type: ignore[arg-type]
+    assert len(script.get_heads()) == 1
+    assert len(script.get_bases()) == 1
+
+
+def test_first_revision_with_data(tmp_path) -> None:
+    engine = db.make_engine(tmp_path / "inbox.sqlite")
+    db.upgrade(engine, "0001")
+    assert set(inspect(engine).get_table_names()) >= TABLES
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO login_attempt (name, attempted_at, succeeded) VALUES (:n, :t, 0)"),
+            {"n": "someone", "t": datetime(2026, 11, 1)},
+        )
+        connection.execute(
+            text(
+                'INSERT INTO "case" (id, desk_id, status, received_day, last_activity_day,'
+                " imported_at) VALUES (:id, 'antifraud', 'new', '2026-11-01', '2026-11-01', :t)"
+            ),
+            {"id": "ab" * 16, "t": datetime(2026, 11, 1)},
+        )
+    db.upgrade(engine)  # a repeated upgrade is a no-op
+    with engine.connect() as connection:
+        assert connection.execute(text('SELECT count(*) FROM "case"')).scalar() == 1
+    db.downgrade(engine, "base")
+    assert not TABLES & set(inspect(engine).get_table_names())
+    db.upgrade(engine)
+    assert set(inspect(engine).get_table_names()) >= TABLES
+    engine.dispose()

@@ -1,0 +1,171 @@
+"""``whistle server init``, config.toml validation and start-up failures in one clear line."""
+
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tests.submit.conftest import Office, make_office
+from whistle.cli import main
+from whistle.crypto import ServerCard, read_card
+from whistle.submit import ConfigError, app_from_directory, load_config
+from whistle.submit.config import SECRET_FILES
+from whistle.submit.datadir import init_data_directory
+
+
+def test_init_creates_secrets_cards_config_and_database(data_dir: Path, office: Office) -> None:
+    for name in SECRET_FILES:
+        mode = stat.S_IMODE((data_dir / name).stat().st_mode)
+        assert mode == 0o600, name
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    card = read_card((data_dir / "server-card.json").read_bytes())
+    assert isinstance(card, ServerCard)
+    assert len(card.install_id) == 32
+    config = load_config(data_dir)
+    assert config.office_card.fingerprint == office.fingerprint
+    assert config.default_language == "ca"
+    assert config.time_zone == "Europe/Madrid"
+    assert config.database_url.startswith("sqlite:///")
+    assert (data_dir / "submit.sqlite3").exists()
+    assert "SubmitConfig(office_name=" in repr(config)
+    assert config.pepper.hex() not in repr(config)
+
+
+def test_init_refuses_a_wrong_fingerprint_and_a_non_empty_directory(
+    tmp_path: Path, office: Office
+) -> None:
+    other = make_office()
+    with pytest.raises(ConfigError, match="fingerprint"):
+        init_data_directory(tmp_path / "a", office.card, fingerprint=other.fingerprint)
+    assert not (tmp_path / "a").exists()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "x").write_text("x")
+    with pytest.raises(ConfigError, match="not empty"):
+        init_data_directory(tmp_path / "b", office.card, fingerprint=office.fingerprint)
+    with pytest.raises(ConfigError, match="card"):
+        init_data_directory(tmp_path / "c", b"{not a card", fingerprint=office.fingerprint)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda t: t.replace('default_language = "ca"', 'default_language = "fr"'), "language"),
+        (lambda t: t + "\n[[[", "not valid TOML"),
+        (lambda t: t.replace("max_files = 20", "max_files = 0"), "max_files"),
+        (lambda t: t.replace("max_files = 20", 'max_files = "20"'), "max_files"),
+        (lambda t: t.replace("max_files = 20", "max_files = 20\nbogus = 1"), "bogus"),
+        (lambda t: t.replace('office_fingerprint = "', 'office_fingerprint = "X'), "fingerprint"),
+        (lambda t: t.replace("cookie_secure = false", "cookie_secure = 1"), "cookie_secure"),
+        (lambda t: t.replace('"Europe/Madrid"', '"Mars/Olympus"'), "time_zone"),
+        (lambda t: t.replace('"Europe/Madrid"', '"../../etc/passwd"'), "time_zone"),
+        (
+            lambda t: t.replace("discard_cap_bytes = 1073741824", "discard_cap_bytes = 10"),
+            "discard_cap",
+        ),
+    ],
+)
+def test_bad_config_is_one_clear_error(data_dir: Path, edit, message: str) -> None:  # type: ignore[no-untyped-def]
+    path = data_dir / "config.toml"
+    path.write_text(edit(path.read_text()))
+    with pytest.raises(ConfigError, match=message):
+        load_config(data_dir)
+
+
+def test_bad_secrets(data_dir: Path) -> None:
+    (data_dir / "pepper").chmod(0o644)
+    with pytest.raises(ConfigError, match="chmod 600"):
+        load_config(data_dir)
+    (data_dir / "pepper").chmod(0o600)
+    (data_dir / "install-salt").write_bytes(b"short")
+    with pytest.raises(ConfigError, match="32 bytes"):
+        load_config(data_dir)
+    (data_dir / "session.key").unlink()
+    with pytest.raises(ConfigError):
+        load_config(data_dir)
+
+
+def test_app_from_directory_fails_with_one_line(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as raised:
+        app_from_directory(tmp_path / "missing")
+    message = str(raised.value)
+    assert message.startswith("whistle: cannot read")
+    assert "\n" not in message
+
+
+def test_app_from_directory_refuses_an_old_schema(data_dir: Path) -> None:
+    from whistle.submit import db
+
+    db.downgrade(load_config(data_dir).database_url, "base")
+    with pytest.raises(SystemExit, match="whistle server upgrade"):
+        app_from_directory(data_dir)
+
+
+def test_app_from_directory_gunicorn_style(data_dir: Path) -> None:
+    app = app_from_directory(str(data_dir))
+    assert app.test_client().get("/").status_code == 200
+
+
+def test_cli_init_and_upgrade(tmp_path: Path, office: Office) -> None:
+    card = tmp_path / "office-card.json"
+    card.write_bytes(office.card)
+    runner = CliRunner()
+    result = runner.invoke(
+        main,
+        [
+            "server",
+            "init",
+            str(tmp_path / "d"),
+            "--office-card",
+            str(card),
+            "--fingerprint",
+            office.fingerprint,
+            "--language",
+            "es",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "server-card.json" in result.output
+    assert load_config(tmp_path / "d").default_language == "es"
+    result = runner.invoke(main, ["server", "upgrade", str(tmp_path / "d")])
+    assert result.exit_code == 0
+    # Without --fingerprint the card's is shown and must be typed back.
+    result = runner.invoke(
+        main,
+        ["server", "init", str(tmp_path / "e"), "--office-card", str(card)],
+        input="WRONG\n",
+    )
+    assert result.exit_code != 0
+    assert office.fingerprint in result.output
+    result = runner.invoke(
+        main,
+        ["server", "init", str(tmp_path / "f"), "--office-card", str(card)],
+        input=office.fingerprint.lower() + "\n",
+    )
+    assert result.exit_code == 0, result.output
+
+
+def test_cli_run_refuses_a_bad_directory(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["server", "run", str(tmp_path)])
+    assert result.exit_code != 0
+    assert "cannot read" in result.output
+
+
+def test_module_reads_no_environment_and_no_inbox() -> None:
+    import whistle.submit
+
+    package = Path(whistle.submit.__file__).parent
+    source = "\n".join(p.read_text() for p in package.rglob("*.py"))
+    assert "os.environ" not in source
+    assert "getenv" not in source
+    assert "whistle.inbox" not in source
+    assert "import nacl" not in source
+    assert "from nacl" not in source
+    assert (
+        subprocess.run(
+            [sys.executable, "-c", "import whistle.submit, whistle.submit.views"], check=False
+        ).returncode
+        == 0
+    )

@@ -1,0 +1,57 @@
+"""A real gunicorn serving a data directory: headers, a report, an oversized upload, no log."""
+
+import http.client
+import re
+import subprocess
+
+import pytest
+
+from tests.submit.conftest import Office, browser_report
+
+pytestmark = pytest.mark.slow
+
+
+def _request(port: int, method: str, path: str, body: bytes = b"", headers=None):  # type: ignore[no-untyped-def]
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    connection.request(method, path, body=body, headers=headers or {})
+    response = connection.getresponse()
+    data = response.read()
+    connection.close()
+    return response, data.decode("utf-8")
+
+
+def test_gunicorn_serves_the_site(
+    served: tuple[int, subprocess.Popen[str]], office: Office
+) -> None:
+    port, process = served
+    response, page = _request(port, "GET", "/report", headers={"User-Agent": "UA-SMOKE"})
+    assert response.status == 200
+    server = response.getheader("Server") or ""
+    assert not re.search(r"\d", server), f"a version in Server: {server}"
+    assert response.getheader("Content-Security-Policy", "").startswith("default-src 'none'")
+    cookie = (response.getheader("Set-Cookie") or "").split(";")[0]
+    assert "HttpOnly" in (response.getheader("Set-Cookie") or "")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert csrf
+
+    body, content_type = browser_report(csrf.group(1), files=[("a.txt", b"a" * 50_000)])
+    response, page = _request(
+        port, "POST", "/report", body, {"Content-Type": content_type, "Cookie": cookie}
+    )
+    assert response.status == 200
+    assert 'id="code"' in page
+
+    # Larger than the limit: read and dropped, then a page that says the limit (no reset).
+    body, content_type = browser_report(csrf.group(1), files=[("big.bin", b"b" * 3_000_000)])
+    response, page = _request(
+        port, "POST", "/report", body, {"Content-Type": content_type, "Cookie": cookie}
+    )
+    assert response.status == 413
+    assert "98 KB" in page
+
+    process.terminate()
+    _, err = process.communicate(timeout=30)
+    assert "UA-SMOKE" not in err
+    assert "GET /" not in err
+    assert "POST /" not in err
+    assert "127.0.0.1 -" not in err

@@ -1,0 +1,73 @@
+"""The schema comes from Alembic only: one head, upgrade and downgrade with data."""
+
+from pathlib import Path
+
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, inspect, text
+
+from whistle.submit import db
+
+
+def _url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'm.sqlite3'}"
+
+
+def test_one_base_and_one_head() -> None:
+    script = ScriptDirectory.from_config(db.alembic_config("sqlite://"))
+    assert len(script.get_bases()) == 1
+    assert len(script.get_heads()) == 1
+
+
+def test_upgrade_downgrade_upgrade_with_data(tmp_path: Path) -> None:
+    url = _url(tmp_path)
+    db.upgrade(url)
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO records (id, case_id, position, kind, created, size, record_hash) "
+                "VALUES ('a', 'b', 0, 'submission', '2026-11-27', 3, :h)"
+            ),
+            {"h": b"\x00" * 32},
+        )
+        connection.execute(
+            text("INSERT INTO chunks (record_id, sequence, data) VALUES ('a', 0, :d)"),
+            {"d": b"abc"},
+        )
+        connection.execute(
+            text("INSERT INTO logins (lookup, case_id) VALUES (:l, 'b')"), {"l": b"\x01" * 32}
+        )
+    assert set(inspect(engine).get_table_names()) >= {"records", "chunks", "logins"}
+    db.downgrade(url, "base")
+    assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+    db.upgrade(url)
+    db.upgrade(url)  # a repeated upgrade is a no-op
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM records")).scalar() == 0
+    db.check_schema(engine)
+    engine.dispose()
+
+
+def test_models_match_the_migrations(tmp_path: Path) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from whistle.submit.models import Base
+
+    url = _url(tmp_path)
+    db.upgrade(url)
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    engine.dispose()
+    assert diff == []
+
+
+def test_sqlite_runs_in_wal_mode_with_secure_delete(tmp_path: Path) -> None:
+    url = _url(tmp_path)
+    db.upgrade(url)
+    engine = db.make_engine(url)
+    with engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA secure_delete")).scalar() == 1
+    engine.dispose()

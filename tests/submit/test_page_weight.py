@@ -1,0 +1,57 @@
+"""Each page with JavaScript off: at most 20 KB (HTML + CSS, uncompressed), at most 3 requests."""
+
+import re
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.submit.conftest import CODE, Office, check_in, insert_reply, submit_report
+
+LIMIT = 20 * 1024
+RESOURCE = re.compile(r'<(?:link[^>]+href|img[^>]+src|script[^>]+src)="([^"]+)"')
+
+
+def _weigh(client: FlaskClient, html: str) -> tuple[int, int]:
+    """(bytes, requests) a browser spends on a page: itself, its resources, the favicon."""
+    total = len(html.encode("utf-8"))
+    requests = 2  # the page, and the favicon every browser asks for
+    for url in RESOURCE.findall(html):
+        assert url.startswith("/"), f"{url} is not same-origin"
+        response = client.get(url)
+        assert response.status_code == 200
+        total += len(response.data)
+        requests += 1
+    assert client.get("/favicon.ico").status_code == 204
+    assert "@font-face" not in html
+    assert "<script" not in html
+    return total, requests
+
+
+@pytest.mark.parametrize("lang", ["ca", "es", "en"])
+def test_every_page_is_light(app: Flask, client: FlaskClient, office: Office, lang: str) -> None:
+    client.get(f"/language/{lang}")
+    urls = ("/", "/report", "/check-in", "/channels", "/about", "/nowhere")
+    pages = {url: client.get(url).text for url in urls}
+    code = submit_report(client, files=[(b"x", "a.txt")])
+    insert_reply(app, code, office, "Rebut.")
+    _, pages["conversation"] = check_in(client, code)
+    page = client.post("/receipt", data={"receipt": "x", "written": "yes"}).text
+    pages["receipt done"] = page
+    for name, html in pages.items():
+        size, requests = _weigh(client, html)
+        assert size <= LIMIT, f"{name}: {size} bytes"
+        assert requests <= 3, f"{name}: {requests} requests"
+
+
+def test_the_receipt_is_light(client: FlaskClient) -> None:
+    from tests.submit.conftest import csrf_from, report_fields
+
+    page = client.get("/report").text
+    response = client.post(
+        "/report", data=report_fields(csrf_from(page)), content_type="multipart/form-data"
+    )
+    assert CODE.search(response.text)
+    size, requests = _weigh(client, response.text)
+    assert size <= LIMIT
+    assert requests <= 3

@@ -1,0 +1,205 @@
+"""The officers' inbox as a Flask app: ``create_app(config)``.
+
+Served on 127.0.0.1 only. Every response carries a strict Content Security
+Policy (nothing from elsewhere, no scripts, images and styles same-origin
+only); requests whose Host is not the loopback are refused (DNS rebinding),
+and so are cross-site form posts (Origin / Sec-Fetch-Site, plus a per-session
+CSRF token). The cookie holds only a random session id; the keys it unlocks
+live in this app's ``KeyStore``, in memory.
+"""
+
+import hmac
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, Response, abort, g, redirect, render_template, request, url_for
+from flask_babel import Babel, get_locale
+from flask_babel import gettext as _
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.exceptions import HTTPException
+
+from whistle.inbox import db
+from whistle.inbox.config import LANGUAGES, InboxConfig
+from whistle.inbox.errors import (
+    CaseNotFoundError,
+    DisclosureRequiredError,
+    InboxError,
+    NotCustodianError,
+    NotSetUpError,
+    PermissionDeniedError,
+    UnreadableRecordError,
+)
+from whistle.inbox.keystore import KeyStore, Unlocked
+from whistle.inbox.officers import warm_up
+
+COOKIE = "whistle_inbox"
+LANG_COOKIE = "whistle_lang"
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+
+
+@dataclass
+class InboxState:
+    config: InboxConfig
+    engine: Engine
+    sessions: sessionmaker[Session]
+    keystore: KeyStore
+
+
+def state() -> InboxState:
+    from flask import current_app
+
+    return current_app.extensions["whistle_inbox"]  # type: ignore[no-any-return]
+
+
+def create_app(config: InboxConfig) -> Flask:
+    if not config.database_path.is_file():
+        raise NotSetUpError(
+            f"{config.data_dir} holds no office: run `whistle office init {config.data_dir}`."
+        )
+    app = Flask(__name__)
+    app.config.update(
+        TESTING=config.testing,
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        BABEL_DEFAULT_LOCALE=config.default_language,
+        BABEL_TRANSLATION_DIRECTORIES="translations",
+    )
+    engine = db.make_engine(config.database_path)
+    db.upgrade(engine)
+    app.extensions["whistle_inbox"] = InboxState(
+        config, engine, db.session_factory(engine), KeyStore(config.idle_lock_seconds, config.clock)
+    )
+    Babel(app, locale_selector=_select_locale)
+    warm_up(config)
+
+    from whistle.inbox.views import account, auth, cases, files
+
+    app.register_blueprint(auth.blueprint)
+    app.register_blueprint(cases.blueprint)
+    app.register_blueprint(files.blueprint)
+    app.register_blueprint(account.blueprint)
+    app.before_request(_guard)
+    app.after_request(_headers)
+    app.register_error_handler(InboxError, _inbox_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)
+    app.context_processor(_template_globals)
+    return app
+
+
+def _select_locale() -> str:
+    chosen = request.cookies.get(LANG_COOKIE)
+    if chosen in LANGUAGES:
+        return chosen  # type: ignore[return-value]
+    best = request.accept_languages.best_match(LANGUAGES)
+    return best or state().config.default_language
+
+
+def _guard() -> Response | None:
+    host = _hostname(request.host or "")
+    if host not in LOOPBACK_HOSTS:
+        return Response("This inbox answers on 127.0.0.1 only.", 421, mimetype="text/plain")
+    if request.method not in ("GET", "HEAD"):
+        site = request.headers.get("Sec-Fetch-Site")
+        origin = request.headers.get("Origin")
+        if site is not None and site not in ("same-origin", "none"):
+            return Response("Cross-site request refused.", 403, mimetype="text/plain")
+        if origin is not None and origin.rstrip("/") != request.host_url.rstrip("/"):
+            return Response("Cross-site request refused.", 403, mimetype="text/plain")
+    keystore = state().keystore
+    sid = request.cookies.get(COOKIE)
+    g.unlocked = keystore.get(sid)
+    g.was_locked = sid is not None and g.unlocked is None
+    if request.method not in ("GET", "HEAD") and g.unlocked is not None:
+        token = request.form.get("csrf", "")
+        if not hmac.compare_digest(token.encode(), g.unlocked.csrf_token.encode()):
+            return Response("The form expired: reload the page.", 400, mimetype="text/plain")
+    return None
+
+
+def _hostname(host: str) -> str:
+    """``127.0.0.1:8470`` → ``127.0.0.1``; ``[::1]:8470`` → ``[::1]``."""
+    if host.startswith("["):
+        return host.split("]", 1)[0] + "]"
+    return host.rsplit(":", 1)[0]
+
+
+def _headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    # "same-origin", not "no-referrer": with the latter browsers send `Origin: null` on our own
+    # form posts, which the cross-site check must refuse. No page links elsewhere anyway.
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
+    response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+    response.headers["Cache-Control"] = "no-store"
+    if getattr(g, "was_locked", False):
+        response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+def _error_page(message: str, status: int) -> tuple[str, int]:
+    return render_template("error.html", message=message, status=status), status
+
+
+def _inbox_error(exc: InboxError) -> tuple[str, int]:
+    if isinstance(exc, CaseNotFoundError):
+        return _error_page(_("Not found."), 404)
+    if isinstance(exc, NotCustodianError):
+        return _error_page(_("Only an identity custodian can do this."), 403)
+    if isinstance(exc, DisclosureRequiredError):
+        message = _("Record the disclosure decision, with its reason, before opening it.")
+        return _error_page(message, 403)
+    if isinstance(exc, PermissionDeniedError):
+        return _error_page(_("Your role does not allow this."), 403)
+    if isinstance(exc, UnreadableRecordError):
+        return _error_page(_("This record cannot be decrypted: it is damaged."), 422)
+    return _error_page(str(exc), 400)
+
+
+def _http_error(exc: HTTPException) -> tuple[str, int]:
+    status = exc.code or 500
+    messages = {
+        404: _("Not found."),
+        405: _("This page does not accept that request."),
+        413: _("The request is too large."),
+    }
+    return _error_page(messages.get(status, _("The request was refused.")), status)
+
+
+def _unexpected(exc: Exception) -> tuple[str, int]:
+    if isinstance(exc, HTTPException):
+        return _http_error(exc)
+    if state().config.testing:
+        raise exc
+    return _error_page(_("Something went wrong. Nothing was changed."), 500)
+
+
+def _template_globals() -> dict[str, Any]:
+    unlocked: Unlocked | None = getattr(g, "unlocked", None)
+    return {
+        "get_locale": get_locale,
+        "unlocked": unlocked,
+        "csrf_token": unlocked.csrf_token if unlocked else "",
+        "languages": LANGUAGES,
+    }
+
+
+def require_unlocked() -> Unlocked:
+    """The signed-in officer's keys, or a redirect to the sign-in page."""
+    unlocked: Unlocked | None = g.unlocked
+    if unlocked is None:
+        target = request.full_path if request.method == "GET" else None
+        locked = "1" if g.was_locked else None
+        abort(redirect(url_for("auth.login", next=target, locked=locked), 303))
+    return unlocked
+
+
+def back_to_login() -> Response:
+    return redirect(url_for("auth.login"))  # type: ignore[return-value]

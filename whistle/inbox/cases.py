@@ -1,0 +1,393 @@
+"""Reading cases: the list (filters, sort, search in memory, pages), the detail, notes,
+and the identity custodian's disclosure decisions.
+
+Content is decrypted here, in memory, with the keys of the signed-in officer;
+nothing decrypted is written back anywhere.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from whistle.crypto import CryptoError
+from whistle.crypto.records import open_identification
+from whistle.inbox import sealing
+from whistle.inbox.audit import record_event
+from whistle.inbox.errors import (
+    CaseNotFoundError,
+    DisclosureRequiredError,
+    InboxError,
+    NotCustodianError,
+    UnreadableRecordError,
+)
+from whistle.inbox.keyring import CustodianKeyring, OfficeKeyring
+from whistle.inbox.models import ROLE_CUSTODIAN, Case, Disclosure, Note, Officer, Record
+from whistle.inbox.store import Cache, record_meta
+
+ACKNOWLEDGE_DAYS = 7
+SORTS = ("received-desc", "received-asc", "activity-desc", "status")
+MAX_NOTE_CHARS = 20_000
+MIN_REASON_CHARS = 10
+MAX_REASON_CHARS = 5_000
+
+
+@dataclass(frozen=True)
+class CaseFilters:
+    status: str | None = None
+    desk: str | None = None
+    assignee: int | None = None
+    overdue: bool = False
+    query: str = ""
+    sort: str = "received-desc"
+    page: int = 1
+
+
+@dataclass(frozen=True)
+class CaseSummary:
+    id: str
+    desk_id: str
+    status: str
+    assignee: str | None
+    received_day: date
+    last_activity_day: date
+    subject: str
+    records: int
+    attachments: int
+    overdue: bool
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class CasePage:
+    cases: list[CaseSummary]
+    total: int
+    page: int
+    pages: int
+
+
+def acknowledgement_due(case: Case) -> date:
+    return case.received_day + timedelta(days=ACKNOWLEDGE_DAYS)
+
+
+def is_overdue(case: Case, today: date) -> bool:
+    """Placeholder until the workflow (part 2): a new case not acknowledged in 7 days."""
+    return case.status == "new" and today > acknowledgement_due(case)
+
+
+def subject_of(form: dict[str, Any]) -> str:
+    fields = form.get("fields") or []
+    for f in fields:
+        if isinstance(f, dict) and f.get("key") == "subject":
+            return str(f.get("value", ""))
+    for f in fields:
+        if isinstance(f, dict) and f.get("value"):
+            return str(f["value"])[:120]
+    return ""
+
+
+def _searchable(metas: list[dict[str, Any]], notes: list[str]) -> str:
+    pieces: list[str] = []
+    for meta in metas:
+        for f in (meta.get("form") or {}).get("fields") or []:
+            if isinstance(f, dict):
+                pieces.append(str(f.get("value", "")))
+        pieces.append(str(meta.get("message", "")))
+        pieces.extend(str(f.get("name", "")) for f in meta.get("files") or [])
+    pieces.extend(notes)
+    return "\n".join(pieces).casefold()
+
+
+def list_cases(
+    session: Session,
+    keyring: OfficeKeyring,
+    filters: CaseFilters,
+    *,
+    today: date,
+    page_size: int,
+    cache: Cache | None = None,
+) -> CasePage:
+    query = select(Case)
+    if filters.status:
+        query = query.where(Case.status == filters.status)
+    if filters.desk:
+        query = query.where(Case.desk_id == filters.desk)
+    if filters.assignee is not None:
+        query = query.where(Case.assignee_id == filters.assignee)
+    cases = list(session.scalars(query))
+    if filters.overdue:
+        cases = [c for c in cases if is_overdue(c, today)]
+    records: dict[str, list[Record]] = {}
+    for record in session.scalars(select(Record).where(Record.case_id.in_([c.id for c in cases]))):
+        records.setdefault(record.case_id, []).append(record)
+    notes: dict[str, list[Note]] = {}
+    if needle := filters.query.strip().casefold():
+        for note in session.scalars(select(Note).where(Note.case_id.in_([c.id for c in cases]))):
+            notes.setdefault(note.case_id, []).append(note)
+    names = {oid: name for oid, name in session.execute(select(Officer.id, Officer.name))}
+    summaries: list[CaseSummary] = []
+    for case in cases:
+        summary, text = _summarise(
+            keyring, case, records.get(case.id, []), notes.get(case.id, []), names, today, cache
+        )
+        if needle and (text is None or needle not in text):
+            continue
+        summaries.append(summary)
+    _sort(summaries, filters.sort)
+    total = len(summaries)
+    pages = max(1, -(-total // page_size))
+    page = min(max(1, filters.page), pages)
+    start = (page - 1) * page_size
+    return CasePage(summaries[start : start + page_size], total, page, pages)
+
+
+def _summarise(
+    keyring: OfficeKeyring,
+    case: Case,
+    records: list[Record],
+    notes: list[Note],
+    names: dict[int, str],
+    today: date,
+    cache: Cache | None,
+) -> tuple[CaseSummary, str | None]:
+    assignee = names.get(case.assignee_id) if case.assignee_id is not None else None
+    base = {
+        "id": case.id,
+        "desk_id": case.desk_id,
+        "status": case.status,
+        "assignee": assignee,
+        "received_day": case.received_day,
+        "last_activity_day": case.last_activity_day,
+        "records": len(records),
+        "overdue": is_overdue(case, today),
+    }
+    try:
+        metas = [record_meta(keyring, r, cache) for r in records]
+        texts = [_note_text(keyring, n, cache) for n in notes]
+    except (UnreadableRecordError, CryptoError) as exc:
+        return CaseSummary(subject="", attachments=0, error=str(exc), **base), None
+    submission = next((m for m in metas if m.get("kind") == "submission"), {})
+    subject = subject_of(submission.get("form") or {})
+    attachments = sum(len(m.get("files") or []) for m in metas)
+    summary = CaseSummary(subject=subject, attachments=attachments, **base)
+    return summary, _searchable(metas, texts)
+
+
+def _note_text(keyring: OfficeKeyring, note: Note, cache: Cache | None) -> str:
+    key = ("note", str(note.id), note.body[-32:].hex())
+    if cache is not None and key in cache:
+        return cache[key]  # type: ignore[no-any-return]
+    text = sealing.open_text(keyring.storage_secret, sealing.NOTE, note.case_id, note.body)
+    if cache is not None:
+        cache[key] = text
+    return text
+
+
+def _sort(summaries: list[CaseSummary], sort: str) -> None:
+    if sort == "received-asc":
+        summaries.sort(key=lambda s: (s.received_day, s.id))
+    elif sort == "activity-desc":
+        summaries.sort(key=lambda s: (s.last_activity_day, s.id), reverse=True)
+    elif sort == "status":
+        summaries.sort(key=lambda s: (s.status, s.received_day, s.id))
+    else:
+        summaries.sort(key=lambda s: (s.received_day, s.id), reverse=True)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One item of a case's conversation: a record or its decryption error."""
+
+    record_id: str
+    kind: str
+    received_day: date
+    form: list[dict[str, str]] = field(default_factory=list)
+    message: str = ""
+    files: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class NoteView:
+    author: str
+    created_at: datetime
+    text: str | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class CaseDetail:
+    case: Case
+    assignee: str | None
+    entries: list[Entry]
+    notes: list[NoteView]
+    language: str | None
+    disclosed: bool
+    overdue: bool
+    acknowledgement_due: date
+
+
+def get_case(session: Session, case_id: str) -> Case:
+    case = session.get(Case, case_id) if len(case_id) == 32 else None
+    if case is None:
+        raise CaseNotFoundError("No such case.")
+    return case
+
+
+def case_detail(
+    session: Session, keyring: OfficeKeyring, case_id: str, *, today: date
+) -> CaseDetail:
+    case = get_case(session, case_id)
+    records = session.scalars(
+        select(Record)
+        .where(Record.case_id == case.id)
+        .order_by(Record.received_day, Record.imported_at)
+    )
+    entries: list[Entry] = []
+    language: str | None = None
+    for record in records:
+        try:
+            meta = record_meta(keyring, record)
+        except UnreadableRecordError as exc:
+            entries.append(Entry(record.id, record.kind, record.received_day, error=str(exc)))
+            continue
+        form = meta.get("form") or {}
+        if record.kind == "submission":
+            language = form.get("language") if isinstance(form.get("language"), str) else None
+        fields = [
+            {"label": str(f.get("label", f.get("key", ""))), "value": str(f.get("value", ""))}
+            for f in form.get("fields") or []
+            if isinstance(f, dict)
+        ]
+        entries.append(
+            Entry(
+                record.id,
+                record.kind,
+                record.received_day,
+                form=fields,
+                message=str(meta.get("message", "")),
+                files=list(meta.get("files") or []),
+            )
+        )
+    names = {oid: name for oid, name in session.execute(select(Officer.id, Officer.name))}
+    notes: list[NoteView] = []
+    for note in session.scalars(
+        select(Note).where(Note.case_id == case.id).order_by(Note.created_at, Note.id)
+    ):
+        author = names.get(note.author_id, "?")
+        try:
+            text = sealing.open_text(keyring.storage_secret, sealing.NOTE, case.id, note.body)
+            notes.append(NoteView(author, note.created_at, text))
+        except CryptoError:
+            notes.append(NoteView(author, note.created_at, None, "This note is damaged."))
+    disclosed = session.scalar(select(Disclosure.id).where(Disclosure.case_id == case.id))
+    return CaseDetail(
+        case=case,
+        assignee=names.get(case.assignee_id) if case.assignee_id is not None else None,
+        entries=entries,
+        notes=notes,
+        language=language,
+        disclosed=disclosed is not None,
+        overdue=is_overdue(case, today),
+        acknowledgement_due=acknowledgement_due(case),
+    )
+
+
+def add_note(
+    session: Session,
+    keyring: OfficeKeyring,
+    case_id: str,
+    text: str,
+    *,
+    officer_id: int,
+    now: datetime,
+) -> Note:
+    case = get_case(session, case_id)
+    text = text.strip()
+    if not text:
+        raise InboxError("A note cannot be empty.")
+    if len(text) > MAX_NOTE_CHARS:
+        raise InboxError(f"A note has at most {MAX_NOTE_CHARS} characters.")
+    note = Note(
+        case_id=case.id,
+        author_id=officer_id,
+        created_at=now.replace(tzinfo=None),
+        body=sealing.seal_text(keyring.storage_public, sealing.NOTE, case.id, text),
+    )
+    session.add(note)
+    record_event(session, now, "note-added", officer_id=officer_id, case_id=case.id)
+    return note
+
+
+def _require_custodian(roles: tuple[str, ...], custodian: CustodianKeyring | None) -> None:
+    if ROLE_CUSTODIAN not in roles or custodian is None:
+        raise NotCustodianError("Only an identity custodian can do this.")
+
+
+def decide_disclosure(
+    session: Session,
+    keyring: OfficeKeyring,
+    case_id: str,
+    reason: str,
+    *,
+    officer_id: int,
+    roles: tuple[str, ...],
+    custodian: CustodianKeyring | None,
+    now: datetime,
+) -> Disclosure:
+    """Record a custodian's decision, with its reason, to open the reporter's identification."""
+    _require_custodian(roles, custodian)
+    case = get_case(session, case_id)
+    reason = reason.strip()
+    if len(reason) < MIN_REASON_CHARS:
+        raise InboxError(
+            f"Give the reason for the decision (at least {MIN_REASON_CHARS} characters)."
+        )
+    if len(reason) > MAX_REASON_CHARS:
+        raise InboxError(f"A reason has at most {MAX_REASON_CHARS} characters.")
+    disclosure = Disclosure(
+        case_id=case.id,
+        officer_id=officer_id,
+        decided_at=now.replace(tzinfo=None),
+        reason=sealing.seal_text(keyring.storage_public, sealing.REASON, case.id, reason),
+    )
+    session.add(disclosure)
+    record_event(session, now, "identification-disclosed", officer_id=officer_id, case_id=case.id)
+    return disclosure
+
+
+def identification(
+    session: Session,
+    keyring: OfficeKeyring,
+    case_id: str,
+    *,
+    officer_id: int,
+    roles: tuple[str, ...],
+    custodian: CustodianKeyring | None,
+    now: datetime,
+) -> list[dict[str, str]]:
+    """The reporter's identification: custodians only, after a disclosure decision (logged)."""
+    _require_custodian(roles, custodian)
+    case = get_case(session, case_id)
+    if session.scalar(select(Disclosure.id).where(Disclosure.case_id == case.id)) is None:
+        raise DisclosureRequiredError("Decide on disclosure, with a reason, before opening it.")
+    submission = session.scalar(
+        select(Record).where(Record.case_id == case.id, Record.kind == "submission")
+    )
+    if submission is None:
+        raise CaseNotFoundError("No such case.")
+    meta = record_meta(keyring, submission)
+    try:
+        fields = open_identification(
+            bytes.fromhex(meta["identification"]),
+            custodian.custodian_secret,  # type: ignore[union-attr]
+        )
+    except (CryptoError, KeyError, ValueError) as exc:
+        raise UnreadableRecordError("The identification cannot be opened: it is damaged.") from exc
+    record_event(session, now, "identification-viewed", officer_id=officer_id, case_id=case.id)
+    return [
+        {"label": str(f.get("label", f.get("key", ""))), "value": str(f.get("value", ""))}
+        for f in fields
+    ]

@@ -1,0 +1,74 @@
+"""The inbox's configuration: one object, built once, passed to ``create_app``.
+
+Nothing in the inbox reads ``os.environ``; the CLI builds an ``InboxConfig``
+from its options. The key-derivation parameters and the clock are injectable
+so tests can use weak Argon2 (the ``insecure_kdf_params`` fixture) and move
+time without sleeping.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from whistle.crypto import DEFAULT_PARAMS, KdfParams
+
+LANGUAGES = ("ca", "es", "en")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class PasswordHashParams:
+    """argon2-cffi ``PasswordHasher`` parameters (login check, separate from key wrapping)."""
+
+    time_cost: int = 3
+    memory_cost_kib: int = 64 * 1024
+    parallelism: int = 4
+
+
+@dataclass(frozen=True)
+class ThrottleLimits:
+    """Failed sign-ins allowed per ``window_seconds``: per account and for the whole inbox."""
+
+    per_account: int = 5
+    global_limit: int = 20
+    window_seconds: int = 15 * 60
+
+
+@dataclass(frozen=True)
+class InboxConfig:
+    data_dir: Path
+    kdf_params: KdfParams = DEFAULT_PARAMS
+    password_hash: PasswordHashParams = field(default_factory=PasswordHashParams)
+    throttle: ThrottleLimits = field(default_factory=ThrottleLimits)
+    idle_lock_seconds: int = 10 * 60
+    default_language: str = "ca"
+    clock: Callable[[], datetime] = utc_now
+    page_size: int = 25
+    #: Where mat2 gets its temporary copy: memory-backed (tmpfs), never the disk.
+    scratch_dir: Path = Path("/dev/shm")  # noqa: S108 - tmpfs by design, see docs/inbox.md
+    preview_timeout_seconds: int = 20
+    preview_memory_bytes: int = 512 * 1024 * 1024
+    testing: bool = False
+
+    def __post_init__(self) -> None:
+        if self.default_language not in LANGUAGES:
+            raise ValueError(f"the default language is one of {', '.join(LANGUAGES)}")
+        if self.idle_lock_seconds < 1:
+            raise ValueError("the idle lock is at least one second")
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "inbox.sqlite"
+
+    @property
+    def store_dir(self) -> Path:
+        return self.data_dir / "store"
+
+
+def insecure_password_hash() -> PasswordHashParams:
+    """argon2-cffi's minimum, for tests only (never reached by the CLI)."""
+    return PasswordHashParams(time_cost=1, memory_cost_kib=8, parallelism=1)

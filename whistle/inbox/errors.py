@@ -1,0 +1,63 @@
+"""Every way the inbox refuses something, one class each (the UI and CLI say which)."""
+
+from whistle.errors import WhistleError
+
+
+class InboxError(WhistleError):
+    """The inbox refused an action; the message is for the officer."""
+
+
+class SetupError(InboxError):
+    """The office cannot be created here (already exists, bad options)."""
+
+
+class NotSetUpError(InboxError):
+    """The directory holds no office: run ``whistle office init`` first."""
+
+
+class LoginError(InboxError):
+    """Wrong name or password (never says which)."""
+
+
+class ThrottledError(LoginError):
+    """Too many failed sign-ins: wait before trying again."""
+
+    def __init__(self, message: str, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class PermissionDeniedError(InboxError):
+    """The officer's role does not allow this."""
+
+
+class NotCustodianError(PermissionDeniedError):
+    """Only an identity custodian (holding the custodian key) can do this."""
+
+
+class DisclosureRequiredError(PermissionDeniedError):
+    """The identification opens only after a recorded disclosure decision."""
+
+
+class ImportRefusedError(InboxError):
+    """One record was refused at import (the rest of the batch is unaffected)."""
+
+
+class CaseNotFoundError(InboxError):
+    """No case or attachment with that id."""
+
+
+class UnreadableRecordError(InboxError):
+    """A stored record cannot be decrypted (corrupt or tampered): that case shows an error."""
+
+
+class AttachmentTooLargeError(InboxError):
+    """The file is too large to preview or clean in memory: download it instead."""
+
+
+class PreviewError(InboxError):
+    """An attachment cannot be previewed safely: download it instead."""
+
+
+class ServerCardError(InboxError):
+    """The server card cannot be pinned."""

@@ -1,0 +1,11 @@
+"""Alembic runs with the engine the inbox hands it (``db.alembic_config``)."""
+
+from alembic import context
+
+from whistle.inbox.models import Base
+
+engine = context.config.attributes["engine"]
+with engine.begin() as connection:
+    context.configure(connection=connection, target_metadata=Base.metadata, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()

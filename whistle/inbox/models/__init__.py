@@ -1,0 +1,36 @@
+"""The inbox's tables, one model per file."""
+
+from whistle.inbox.models.audit_event import AuditEvent
+from whistle.inbox.models.base import Base
+from whistle.inbox.models.case import STATUS_NEW, STATUSES, Case
+from whistle.inbox.models.disclosure import Disclosure
+from whistle.inbox.models.login_attempt import LoginAttempt
+from whistle.inbox.models.note import Note
+from whistle.inbox.models.office import Office
+from whistle.inbox.models.officer import (
+    ROLE_CUSTODIAN,
+    ROLE_MANAGER,
+    ROLE_OFFICER,
+    ROLES,
+    Officer,
+)
+from whistle.inbox.models.record import KINDS, Record
+
+__all__ = [
+    "KINDS",
+    "ROLES",
+    "ROLE_CUSTODIAN",
+    "ROLE_MANAGER",
+    "ROLE_OFFICER",
+    "STATUSES",
+    "STATUS_NEW",
+    "AuditEvent",
+    "Base",
+    "Case",
+    "Disclosure",
+    "LoginAttempt",
+    "Note",
+    "Office",
+    "Officer",
+    "Record",
+]

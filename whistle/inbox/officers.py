@@ -1,0 +1,234 @@
+"""Officers: creating them, signing in (throttled), changing passwords (rewrapping keys).
+
+Signing in checks the argon2-cffi hash first, then unwraps the officer's copy
+of the office keyring (and, for custodians, the custodian keyring) with the
+same password. Failures say only "wrong name or password". Failed attempts
+are counted in the database per name typed and for the whole inbox, so a
+restart does not reset them.
+"""
+
+import functools
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from whistle.crypto import WrongPassphraseError
+from whistle.inbox.audit import record_event
+from whistle.inbox.config import InboxConfig, PasswordHashParams
+from whistle.inbox.errors import InboxError, LoginError, PermissionDeniedError, ThrottledError
+from whistle.inbox.keyring import (
+    CustodianKeyring,
+    OfficeKeyring,
+    unwrap_custodian,
+    unwrap_office,
+    wrap_for_password,
+)
+from whistle.inbox.models import (
+    ROLE_CUSTODIAN,
+    ROLE_MANAGER,
+    ROLE_OFFICER,
+    ROLES,
+    LoginAttempt,
+    Officer,
+)
+
+MIN_PASSWORD_CHARS = 12
+MAX_PASSWORD_CHARS = 1024
+MAX_NAME_CHARS = 64
+WRONG = "Wrong name or password."
+
+
+def hasher(config: InboxConfig) -> PasswordHasher:
+    p = config.password_hash
+    return PasswordHasher(
+        time_cost=p.time_cost, memory_cost=p.memory_cost_kib, parallelism=p.parallelism
+    )
+
+
+def check_new_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_CHARS:
+        raise InboxError(f"A password has at least {MIN_PASSWORD_CHARS} characters.")
+    if len(password) > MAX_PASSWORD_CHARS:
+        raise InboxError(f"A password has at most {MAX_PASSWORD_CHARS} characters.")
+
+
+def check_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > MAX_NAME_CHARS or any(c.isspace() for c in name):
+        raise InboxError(f"A name is 1 to {MAX_NAME_CHARS} characters without spaces.")
+    return name
+
+
+def add_officer(
+    session: Session,
+    config: InboxConfig,
+    *,
+    name: str,
+    password: str,
+    roles: tuple[str, ...],
+    keyring: OfficeKeyring,
+    custodian_keyring: CustodianKeyring | None,
+    by_officer_id: int | None = None,
+) -> Officer:
+    """A new officer with their own wrapped copies of the keys their roles need."""
+    name = check_name(name)
+    check_new_password(password)
+    unknown = set(roles) - set(ROLES)
+    if unknown or not roles:
+        raise InboxError("Roles are officer, manager and custodian.")
+    if ROLE_CUSTODIAN in roles and custodian_keyring is None:
+        raise PermissionDeniedError("Only a custodian (or the recovery key) can add a custodian.")
+    if session.scalar(select(Officer).where(Officer.name == name)) is not None:
+        raise InboxError("An officer with that name exists already.")
+    now = config.clock()
+    officer = Officer(
+        name=name,
+        password_hash=hasher(config).hash(password),
+        wrapped_keyring=wrap_for_password(keyring, password, config.kdf_params),
+        wrapped_custodian_keyring=(
+            wrap_for_password(custodian_keyring, password, config.kdf_params)
+            if ROLE_CUSTODIAN in roles and custodian_keyring is not None
+            else None
+        ),
+        is_officer=ROLE_OFFICER in roles,
+        is_manager=ROLE_MANAGER in roles,
+        is_custodian=ROLE_CUSTODIAN in roles,
+        created_at=now.replace(tzinfo=None),
+    )
+    session.add(officer)
+    session.flush()
+    record_event(
+        session,
+        now,
+        "officer-added",
+        officer_id=by_officer_id,
+        detail=f"{officer.name}: {', '.join(officer.roles)}",
+    )
+    return officer
+
+
+@dataclass(frozen=True, repr=False)
+class SignedIn:
+    officer_id: int
+    name: str
+    roles: tuple[str, ...]
+    keyring: OfficeKeyring
+    custodian_keyring: CustodianKeyring | None
+
+
+def _window_start(config: InboxConfig, now: datetime) -> datetime:
+    return (now - timedelta(seconds=config.throttle.window_seconds)).replace(tzinfo=None)
+
+
+def _check_throttle(session: Session, config: InboxConfig, name: str, now: datetime) -> None:
+    since = _window_start(config, now)
+    # Older attempts no longer count (the audit log keeps sign-ins): the table stays small.
+    session.execute(delete(LoginAttempt).where(LoginAttempt.attempted_at <= since))
+    last_success = session.scalar(
+        select(func.max(LoginAttempt.attempted_at)).where(
+            LoginAttempt.name == name, LoginAttempt.succeeded.is_(True)
+        )
+    )
+    account_since = max(since, last_success) if last_success is not None else since
+    failures = select(func.count(), func.min(LoginAttempt.attempted_at)).where(
+        LoginAttempt.succeeded.is_(False)
+    )
+    count, oldest = session.execute(
+        failures.where(LoginAttempt.name == name, LoginAttempt.attempted_at > account_since)
+    ).one()
+    if count >= config.throttle.per_account:
+        raise _throttled(config, now, oldest)
+    count, oldest = session.execute(failures.where(LoginAttempt.attempted_at > since)).one()
+    if count >= config.throttle.global_limit:
+        raise _throttled(config, now, oldest)
+
+
+def _throttled(config: InboxConfig, now: datetime, oldest: datetime) -> ThrottledError:
+    free_at = oldest + timedelta(seconds=config.throttle.window_seconds)
+    seconds = max(1, int((free_at - now.replace(tzinfo=None)).total_seconds()) + 1)
+    minutes = (seconds + 59) // 60
+    return ThrottledError(
+        f"Too many failed sign-ins. Wait {minutes} minute(s) and try again.", seconds
+    )
+
+
+def sign_in(session: Session, config: InboxConfig, name: str, password: str) -> SignedIn:
+    """Check the password and unwrap the officer's keys; ``LoginError`` says nothing more.
+
+    A failure is committed before ``LoginError`` is raised, so it is always counted.
+    """
+    now = config.clock()
+    name = name.strip()[:MAX_NAME_CHARS]
+    _check_throttle(session, config, name, now)
+    officer = session.scalar(select(Officer).where(Officer.name == name)) if name else None
+    ph = hasher(config)
+    try:
+        if officer is None:
+            # Spend the same time as for a real officer, so timing reveals no names.
+            ph.verify(_dummy_hash(config), password + "\x00")
+            raise VerificationError
+        ph.verify(officer.password_hash, password)
+        keyring = unwrap_office(officer.wrapped_keyring, password)
+        custodian = (
+            unwrap_custodian(officer.wrapped_custodian_keyring, password)
+            if officer.is_custodian and officer.wrapped_custodian_keyring is not None
+            else None
+        )
+    except (VerificationError, InvalidHashError, WrongPassphraseError) as exc:
+        session.add(LoginAttempt(name=name, attempted_at=now.replace(tzinfo=None), succeeded=False))
+        record_event(session, now, "sign-in-failed")
+        session.commit()  # counted even though the caller's unit of work fails
+        raise LoginError(WRONG) from exc
+    session.add(LoginAttempt(name=name, attempted_at=now.replace(tzinfo=None), succeeded=True))
+    record_event(session, now, "signed-in", officer_id=officer.id)
+    return SignedIn(officer.id, officer.name, officer.roles, keyring, custodian)
+
+
+def warm_up(config: InboxConfig) -> None:
+    """Compute the stand-in hash now, so the first unknown name costs no more than a known one."""
+    _dummy_hash(config)
+
+
+def _dummy_hash(config: InboxConfig) -> str:
+    return _dummy_for(config.password_hash)
+
+
+@functools.cache
+def _dummy_for(params: PasswordHashParams) -> str:
+    ph = PasswordHasher(
+        time_cost=params.time_cost,
+        memory_cost=params.memory_cost_kib,
+        parallelism=params.parallelism,
+    )
+    return ph.hash("whistle-no-such-officer")
+
+
+def change_password(
+    session: Session, config: InboxConfig, officer_id: int, old_password: str, new_password: str
+) -> None:
+    """Rewrap the officer's keys under a new password (the old one must be right)."""
+    officer = session.get(Officer, officer_id)
+    if officer is None:
+        raise LoginError(WRONG)
+    check_new_password(new_password)
+    try:
+        hasher(config).verify(officer.password_hash, old_password)
+        keyring = unwrap_office(officer.wrapped_keyring, old_password)
+        custodian = (
+            unwrap_custodian(officer.wrapped_custodian_keyring, old_password)
+            if officer.wrapped_custodian_keyring is not None
+            else None
+        )
+    except (VerificationError, InvalidHashError, WrongPassphraseError) as exc:
+        raise LoginError("The current password is wrong.") from exc
+    officer.password_hash = hasher(config).hash(new_password)
+    officer.wrapped_keyring = wrap_for_password(keyring, new_password, config.kdf_params)
+    if custodian is not None:
+        officer.wrapped_custodian_keyring = wrap_for_password(
+            custodian, new_password, config.kdf_params
+        )
+    record_event(session, config.clock(), "password-changed", officer_id=officer.id)

@@ -1,0 +1,65 @@
+"""Re-encode one untrusted image, in a child process under resource limits.
+
+    python -m whistle.inbox.preview_worker MAX_SIDE < image > png
+
+Reads the image from stdin, refuses formats outside a short list, dimensions
+past the limits and decompression bombs, and writes a fresh PNG (first frame,
+pixels only: no metadata, no colour profile, no text chunks) to stdout. Exit
+status 2 with a one-line reason on stderr when it refuses.
+"""
+
+import io
+import sys
+import warnings
+
+from PIL import Image, UnidentifiedImageError
+
+FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF", "PPM")
+MAX_PIXELS = 40_000_000
+MAX_SIDE = 20_000
+
+
+def reencode(data: bytes, max_side: int) -> bytes:
+    if not data:
+        raise ValueError("the file is empty")
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        image = Image.open(io.BytesIO(data), formats=FORMATS)
+        width, height = image.size
+        if width < 1 or height < 1 or width > MAX_SIDE or height > MAX_SIDE:
+            raise ValueError(f"the image is {width}×{height} pixels: too large to preview")
+        if width * height > MAX_PIXELS:
+            raise ValueError(f"the image is {width}×{height} pixels: too large to preview")
+        image.seek(0)
+        if image.format == "JPEG":
+            image.draft("RGB", (max_side, max_side))
+        image.load()
+        mode = (
+            "RGBA" if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info else "RGB"
+        )
+        image = image.convert(mode)
+        image.thumbnail((max_side, max_side))
+        clean = Image.frombytes(mode, image.size, image.tobytes())
+    out = io.BytesIO()
+    clean.save(out, format="PNG", optimize=False)
+    return out.getvalue()
+
+
+def main() -> int:
+    max_side = int(sys.argv[1]) if len(sys.argv) > 1 else 1600
+    data = sys.stdin.buffer.read()
+    try:
+        png = reencode(data, max_side)
+    except (ValueError, OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
+        sys.stderr.write(f"{exc}\n")
+        return 2
+    except Image.DecompressionBombWarning as exc:
+        sys.stderr.write(f"{exc}\n")
+        return 2
+    sys.stdout.buffer.write(png)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

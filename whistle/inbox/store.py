@@ -1,0 +1,416 @@
+"""The encrypted store: importing verified records, reading them back after unlock.
+
+At import each envelope is opened with the desk keys (a follow-up must be
+authenticated by the case's reply key), then re-encrypted part by part into a
+new envelope sealed to the inbox storage key, with associated data
+``("stored-<kind>", case)``, written to ``store/<random>.wenv``. A small
+summary (form, message, file names and sizes, the sealed identification block)
+goes into the database sealed to the same key. Desk keys are then no longer
+needed to read the case, so they can be retired (issue: key epochs).
+
+Nothing is written in plaintext: the files, the database rows and the audit
+events hold ciphertext, ids, kinds, dates and sizes only.
+"""
+
+import io
+import logging
+import os
+import secrets
+from collections.abc import Generator, Iterator, MutableMapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from whistle.crypto import (
+    CryptoError,
+    EnvelopeWriter,
+    PartData,
+    PartEnd,
+    PartKind,
+    PartStart,
+    TamperedError,
+    TruncatedError,
+    WrongKeyError,
+    associated_data,
+    open_envelope,
+    record_hash,
+    sealed_to,
+)
+from whistle.crypto.records import (
+    Submission,
+    open_followup_as_office,
+    open_reply_as_office,
+    open_submission,
+)
+from whistle.inbox import sealing
+from whistle.inbox.audit import record_event
+from whistle.inbox.errors import (
+    AttachmentTooLargeError,
+    CaseNotFoundError,
+    ImportRefusedError,
+    InboxError,
+    UnreadableRecordError,
+)
+from whistle.inbox.keyring import OfficeKeyring
+from whistle.inbox.models import KINDS, Case, Record
+
+log = logging.getLogger(__name__)
+
+MAX_RECORD_ID_CHARS = 64
+MAX_SMALL_PART = 256 * 1024
+
+
+@dataclass(frozen=True)
+class IncomingRecord:
+    """A record from a verified bundle: the bundle layer has checked its signature and hash."""
+
+    kind: str
+    record_id: str
+    case_id: str
+    received_day: date
+    envelope: bytes
+
+
+@dataclass
+class ImportReport:
+    imported: list[str] = field(default_factory=list)
+    already_present: list[str] = field(default_factory=list)
+    refused: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _check_shape(record: IncomingRecord) -> None:
+    if record.kind not in KINDS:
+        raise ImportRefusedError(f"unknown record kind {record.kind[:16]!r}")
+    rid = record.record_id
+    if not rid or len(rid) > MAX_RECORD_ID_CHARS or not all(c.isalnum() or c in "-_" for c in rid):
+        raise ImportRefusedError("the record id is malformed")
+    try:
+        if len(bytes.fromhex(record.case_id)) != 16 or record.case_id != record.case_id.lower():
+            raise ValueError
+    except ValueError as exc:
+        raise ImportRefusedError("the case id is not 16 bytes in lower-case hex") from exc
+
+
+def import_records(
+    session: Session,
+    keyring: OfficeKeyring,
+    records: Sequence[IncomingRecord],
+    *,
+    store_dir: Path,
+    now: datetime | None = None,
+    officer_id: int | None = None,
+) -> ImportReport:
+    """Import a batch; each refused record is logged with its reason, the rest go in.
+
+    ``store_dir`` is ``InboxConfig.store_dir``; ``now`` (default: the current time, UTC)
+    stamps the rows and audit events. Submissions are taken first so that follow-ups in
+    the same batch find their case. The caller commits the session.
+    """
+    now = now or datetime.now(UTC)
+    report = ImportReport()
+    order = {"submission": 0, "followup": 1, "reply": 2}
+    for record in sorted(records, key=lambda r: order.get(r.kind, 3)):
+        written = store_dir / (secrets.token_hex(16) + ".wenv")
+        try:
+            with session.begin_nested():
+                _check_shape(record)
+                digest = record_hash(record.envelope)
+                existing = session.get(Record, record.record_id)
+                if existing is not None:
+                    if existing.original_hash != digest or existing.case_id != record.case_id:
+                        raise ImportRefusedError("a record with this id but other content exists")
+                    report.already_present.append(record.record_id)
+                    continue
+                _import_one(session, keyring, record, digest, written, now)
+                record_event(
+                    session,
+                    now,
+                    "record-imported",
+                    officer_id=officer_id,
+                    case_id=record.case_id,
+                    record_id=record.record_id,
+                    detail=record.kind,
+                )
+            report.imported.append(record.record_id)
+        except BaseException as exc:
+            written.unlink(missing_ok=True)
+            if not isinstance(exc, InboxError | CryptoError):
+                raise
+            reason = _reason(exc)
+            log.warning("record %s refused at import: %s", record.record_id[:64], reason)
+            report.refused.append((record.record_id, reason))
+            record_event(
+                session,
+                now,
+                "record-refused",
+                officer_id=officer_id,
+                case_id=record.case_id[:32],
+                record_id=record.record_id[:64],
+                detail=reason,
+            )
+    return report
+
+
+def _reason(exc: Exception) -> str:
+    """Why a record was refused, without anything from inside the envelope (no names)."""
+    if isinstance(exc, InboxError):
+        return str(exc)  # our own messages: they quote nothing from inside an envelope
+    if isinstance(exc, TamperedError) and "not sent by" in str(exc):
+        return "the follow-up is not authenticated by this case's reply key"
+    if isinstance(exc, WrongKeyError):
+        return "none of this office's desk keys opens the envelope"
+    if isinstance(exc, TamperedError):
+        return "the envelope fails authentication (altered, or bound to another type or case)"
+    if isinstance(exc, TruncatedError):
+        return "the envelope is cut short"
+    return f"the envelope is malformed ({type(exc).__name__})"
+
+
+def _stored_type(kind: str) -> str:
+    return sealing.STORED_PREFIX + kind
+
+
+def _import_one(
+    session: Session,
+    keyring: OfficeKeyring,
+    record: IncomingRecord,
+    digest: bytes,
+    path: Path,
+    now: datetime,
+) -> None:
+    case_raw = bytes.fromhex(record.case_id)
+    case = session.get(Case, record.case_id)
+    meta: dict[str, Any] = {"record": record.record_id, "kind": record.kind}
+    source = io.BytesIO(record.envelope)
+    if record.kind == "submission":
+        if case is not None:
+            raise ImportRefusedError("a second submission for an existing case")
+        desk_id, submission = _open_submission(keyring, source, case_raw)
+        meta.update(
+            desk=desk_id,
+            form=submission.form,
+            reply_public_key=submission.reply_public_key.hex(),
+            identification=submission.identification_block.hex(),
+        )
+        opened = submission.envelope
+    else:
+        if case is None:
+            raise ImportRefusedError(f"a {record.kind} for a case this inbox does not have")
+        if record.kind == "followup":
+            reply_key = bytes.fromhex(
+                submission_meta(session, keyring, case.id)["reply_public_key"]
+            )
+            conversation = open_followup_as_office(
+                record.envelope, keyring.desk_secrets, case_raw, reply_key
+            )
+        else:
+            conversation = open_reply_as_office(record.envelope, keyring.desk_secrets, case_raw)
+        meta["message"] = conversation.message
+        source.seek(0)
+        opened = open_envelope(source, keyring.desk_secrets, associated_data(record.kind, case_raw))
+
+    files = _reencrypt(opened.events(), path, keyring.storage_public, record.kind, case_raw)
+    meta["files"] = files
+    if case is None:
+        case = Case(
+            id=record.case_id,
+            desk_id=meta["desk"],
+            status="new",
+            received_day=record.received_day,
+            last_activity_day=record.received_day,
+            imported_at=now.replace(tzinfo=None),
+        )
+        session.add(case)
+    else:
+        case.last_activity_day = max(case.last_activity_day, record.received_day)
+    session.add(
+        Record(
+            id=record.record_id,
+            case_id=record.case_id,
+            kind=record.kind,
+            received_day=record.received_day,
+            original_hash=digest,
+            original_size=len(record.envelope),
+            stored_name=path.name,
+            meta=sealing.seal_json(keyring.storage_public, sealing.META, record.case_id, meta),
+            imported_at=now.replace(tzinfo=None),
+        )
+    )
+    session.flush()
+
+
+def _open_submission(
+    keyring: OfficeKeyring, source: BinaryIO, case_raw: bytes
+) -> tuple[str, Submission]:
+    """The submission and the desk whose key opened it."""
+    for desk_id, secret in keyring.desks.items():
+        source.seek(0)
+        try:
+            return desk_id, open_submission(source, [secret], case_raw)
+        except WrongKeyError:
+            continue
+    raise ImportRefusedError("none of this office's desk keys opens the submission")
+
+
+def _reencrypt(
+    events: Iterator[PartStart | PartData | PartEnd],
+    path: Path,
+    storage_public: bytes,
+    kind: str,
+    case_raw: bytes,
+) -> list[dict[str, Any]]:
+    """Copy every part into a new envelope sealed to the storage key; returns the file list."""
+    files: list[dict[str, Any]] = []
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            writer = EnvelopeWriter(
+                out, [sealed_to(storage_public)], associated_data(_stored_type(kind), case_raw)
+            )
+            small: bytearray | None = None
+            start: PartStart | None = None
+            for event in events:
+                if isinstance(event, PartStart):
+                    start = event
+                    if event.kind == PartKind.FILE:
+                        writer.begin_file(event.name)
+                        files.append({"index": len(files), "name": event.name, "size": 0})
+                        small = None
+                    else:
+                        small = bytearray()
+                elif isinstance(event, PartData):
+                    if small is None:
+                        writer.write(event.data)
+                        files[-1]["size"] += len(event.data)
+                    else:
+                        small += event.data
+                        if len(small) > MAX_SMALL_PART:
+                            raise ImportRefusedError("a part of the record is too large")
+                elif start is not None:
+                    if small is None:
+                        writer.end_part()
+                    else:
+                        writer.add_bytes(start.name, bytes(small), kind=start.kind)
+                    start = None
+            writer.finish()
+            out.flush()
+            os.fsync(out.fileno())
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return files
+
+
+# Reading ------------------------------------------------------------------------------
+
+
+Cache = MutableMapping[tuple[str, ...], Any]
+
+
+def record_meta(
+    keyring: OfficeKeyring, record: Record, cache: Cache | None = None
+) -> dict[str, Any]:
+    """A record's summary, decrypted; ``UnreadableRecordError`` when it cannot be.
+
+    With a ``cache`` (the key store's, emptied on lock) each summary is decrypted once;
+    the key includes the ciphertext's final tag, so a changed row is decrypted again.
+    """
+    key = ("meta", record.id, record.meta[-32:].hex())
+    if cache is not None and key in cache:
+        return cache[key]  # type: ignore[no-any-return]
+    meta = _decrypt_meta(keyring, record)
+    if cache is not None:
+        cache[key] = meta
+    return meta
+
+
+def _decrypt_meta(keyring: OfficeKeyring, record: Record) -> dict[str, Any]:
+    try:
+        meta = sealing.open_json(keyring.storage_secret, sealing.META, record.case_id, record.meta)
+    except (CryptoError, ValueError) as exc:
+        raise UnreadableRecordError("This record cannot be decrypted: it is damaged.") from exc
+    if not isinstance(meta, dict) or meta.get("record") != record.id:
+        raise UnreadableRecordError("This record's summary belongs to another record.")
+    return meta
+
+
+def submission_meta(session: Session, keyring: OfficeKeyring, case_id: str) -> dict[str, Any]:
+    record = session.scalar(
+        select(Record).where(Record.case_id == case_id, Record.kind == "submission")
+    )
+    if record is None:
+        raise CaseNotFoundError("No such case.")
+    return record_meta(keyring, record)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """One file of a stored record: its name and size, and its content as a stream."""
+
+    name: str
+    size: int
+    chunks: Generator[bytes, None, None]
+
+
+def open_attachment(
+    keyring: OfficeKeyring, record: Record, index: int, store_dir: Path
+) -> Attachment:
+    """Authenticate the whole stored record, then stream its ``index``-th file.
+
+    Nothing is released before every chunk of the record has been authenticated;
+    ``chunks`` then decrypts again as it goes (memory stays flat whatever the size)
+    and closes the file when exhausted or closed.
+    """
+    path = store_dir / record.stored_name
+    try:
+        source = path.open("rb")
+    except OSError as exc:
+        raise UnreadableRecordError("The stored record is missing.") from exc
+    try:
+        opened = open_envelope(
+            source,
+            keyring.storage_secret,
+            associated_data(_stored_type(record.kind), bytes.fromhex(record.case_id)),
+        )
+        files = [p for p in opened.parts if p.kind == PartKind.FILE]
+        if not 0 <= index < len(files):
+            raise CaseNotFoundError("No such attachment.")
+    except CryptoError as exc:
+        source.close()
+        raise UnreadableRecordError("This record cannot be decrypted: it is damaged.") from exc
+    except BaseException:
+        source.close()
+        raise
+
+    def chunks() -> Generator[bytes, None, None]:
+        with source:
+            position = -1
+            for event in opened.events():
+                if isinstance(event, PartStart):
+                    if event.kind == PartKind.FILE:
+                        position += 1
+                elif isinstance(event, PartData):
+                    if position == index:
+                        yield event.data
+                elif position == index:
+                    return
+
+    return Attachment(files[index].name, files[index].size, chunks())
+
+
+def read_attachment(
+    keyring: OfficeKeyring, record: Record, index: int, store_dir: Path, *, limit: int
+) -> tuple[str, bytes]:
+    """The ``index``-th file of a stored record in memory (name, content), up to ``limit``."""
+    attachment = open_attachment(keyring, record, index, store_dir)
+    if attachment.size > limit:
+        attachment.chunks.close()
+        raise AttachmentTooLargeError(f"The file is larger than {limit // 2**20} MiB.")
+    try:
+        return attachment.name, b"".join(attachment.chunks)
+    except CryptoError as exc:
+        raise UnreadableRecordError("This record cannot be decrypted: it is damaged.") from exc

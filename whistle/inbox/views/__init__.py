@@ -1,0 +1,1 @@
+"""The inbox's blueprints: sign-in, cases, attachments, account."""

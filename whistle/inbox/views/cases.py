@@ -1,0 +1,173 @@
+"""The case list and a case's detail, notes and disclosure decisions."""
+
+from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from whistle.inbox import db
+from whistle.inbox.app import require_unlocked, state
+from whistle.inbox.cases import (
+    MAX_NOTE_CHARS,
+    MAX_REASON_CHARS,
+    MIN_REASON_CHARS,
+    SORTS,
+    CaseFilters,
+    add_note,
+    case_detail,
+    decide_disclosure,
+    identification,
+    list_cases,
+)
+from whistle.inbox.errors import NotCustodianError
+from whistle.inbox.models import ROLE_CUSTODIAN, STATUSES, Case, Officer
+
+blueprint = Blueprint("cases", __name__, url_prefix="/cases")
+
+
+def _int(value: str | None, default: int | None) -> int | None:
+    try:
+        return int(value) if value else default
+    except ValueError:
+        return default
+
+
+@blueprint.get("")
+def index() -> str:
+    unlocked = require_unlocked()
+    inbox = state()
+    args = request.args
+    status = args.get("status") if args.get("status") in STATUSES else None
+    sort = args.get("sort") if args.get("sort") in SORTS else "received-desc"
+    filters = CaseFilters(
+        status=status,
+        desk=(args.get("desk") or None),
+        assignee=_int(args.get("assignee"), None),
+        overdue=args.get("overdue") == "1",
+        query=args.get("q", "")[:200],
+        sort=sort,  # type: ignore[arg-type]
+        page=_int(args.get("page"), 1) or 1,
+    )
+    with db.transaction(inbox.sessions) as session:
+        page = list_cases(
+            session,
+            unlocked.keyring,
+            filters,
+            today=inbox.config.clock().date(),
+            page_size=inbox.config.page_size,
+            cache=inbox.keystore.plaintext_cache,
+        )
+        desks = sorted(set(session.scalars(select(Case.desk_id))) | set(unlocked.keyring.desks))
+        officers = list(session.execute(select(Officer.id, Officer.name).order_by(Officer.name)))
+    query = {k: v for k, v in args.items() if k != "page" and v}
+    return render_template(
+        "cases.html",
+        page=page,
+        filters=filters,
+        desks=desks,
+        officers=officers,
+        statuses=STATUSES,
+        sorts=SORTS,
+        query=query,
+    )
+
+
+@blueprint.get("/<case_id>")
+def detail(case_id: str) -> str:
+    unlocked = require_unlocked()
+    inbox = state()
+    with db.transaction(inbox.sessions) as session:
+        view = case_detail(session, unlocked.keyring, case_id, today=inbox.config.clock().date())
+    return render_template(
+        "case.html",
+        view=view,
+        is_custodian=ROLE_CUSTODIAN in unlocked.roles and unlocked.custodian_keyring is not None,
+        message=request.args.get("done"),
+    )
+
+
+@blueprint.post("/<case_id>/notes")
+def note(case_id: str) -> Response | tuple[str, int]:
+    unlocked = require_unlocked()
+    inbox = state()
+    text = request.form.get("text", "").strip()
+    if not text:
+        return _detail_with_error(case_id, "note", _("Write the note before saving it."))
+    if len(text) > MAX_NOTE_CHARS:
+        return _detail_with_error(
+            case_id, "note", _("A note has at most %(n)d characters.", n=MAX_NOTE_CHARS)
+        )
+    with db.transaction(inbox.sessions) as session:
+        add_note(
+            session,
+            unlocked.keyring,
+            case_id,
+            text,
+            officer_id=unlocked.officer_id,
+            now=inbox.config.clock(),
+        )
+    target = url_for("cases.detail", case_id=case_id, done="note") + "#notes"
+    return redirect(target, 303)  # type: ignore[return-value]
+
+
+def _detail_with_error(case_id: str, field: str, message: str) -> tuple[str, int]:
+    unlocked = require_unlocked()
+    inbox = state()
+    with db.transaction(inbox.sessions) as session:
+        view = case_detail(session, unlocked.keyring, case_id, today=inbox.config.clock().date())
+    return (
+        render_template(
+            "case.html",
+            view=view,
+            is_custodian=ROLE_CUSTODIAN in unlocked.roles
+            and unlocked.custodian_keyring is not None,
+            errors={field: message},
+            form=request.form,
+        ),
+        400,
+    )
+
+
+@blueprint.post("/<case_id>/disclosure")
+def disclosure(case_id: str) -> Response | tuple[str, int]:
+    unlocked = require_unlocked()
+    inbox = state()
+    if ROLE_CUSTODIAN not in unlocked.roles or unlocked.custodian_keyring is None:
+        raise NotCustodianError("Only an identity custodian can do this.")
+    reason = request.form.get("reason", "").strip()
+    if not MIN_REASON_CHARS <= len(reason) <= MAX_REASON_CHARS:
+        message = _(
+            "Give the reason for the decision (%(low)d to %(high)d characters).",
+            low=MIN_REASON_CHARS,
+            high=MAX_REASON_CHARS,
+        )
+        return _detail_with_error(case_id, "reason", message)
+    with db.transaction(inbox.sessions) as session:
+        decide_disclosure(
+            session,
+            unlocked.keyring,
+            case_id,
+            reason,
+            officer_id=unlocked.officer_id,
+            roles=unlocked.roles,
+            custodian=unlocked.custodian_keyring,
+            now=inbox.config.clock(),
+        )
+    target = url_for("cases.detail", case_id=case_id, done="disclosed") + "#identity"
+    return redirect(target, 303)  # type: ignore[return-value]
+
+
+@blueprint.post("/<case_id>/identification")
+def show_identification(case_id: str) -> str:
+    unlocked = require_unlocked()
+    inbox = state()
+    with db.transaction(inbox.sessions) as session:
+        fields = identification(
+            session,
+            unlocked.keyring,
+            case_id,
+            officer_id=unlocked.officer_id,
+            roles=unlocked.roles,
+            custodian=unlocked.custodian_keyring,
+            now=inbox.config.clock(),
+        )
+    return render_template("identification.html", case_id=case_id, fields=fields)

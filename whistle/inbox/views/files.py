@@ -1,0 +1,150 @@
+"""Attachments: download (never rendered), metadata-free download, safe previews."""
+
+from collections.abc import Iterator
+
+from flask import Blueprint, Response, render_template, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from whistle.inbox import db, preview
+from whistle.inbox.app import require_unlocked, state
+from whistle.inbox.cases import get_case
+from whistle.inbox.errors import AttachmentTooLargeError, CaseNotFoundError, PreviewError
+from whistle.inbox.models import Record
+from whistle.inbox.store import open_attachment, read_attachment
+
+blueprint = Blueprint("files", __name__, url_prefix="/cases/<case_id>/records/<record_id>/files")
+
+DOWNLOAD_CSP = "default-src 'none'; sandbox"
+#: Previews and metadata stripping work on a copy in memory; larger files are download-only.
+MAX_IN_MEMORY = 64 * 1024 * 1024
+
+
+def _record(case_id: str, record_id: str) -> Record:
+    inbox = state()
+    with db.transaction(inbox.sessions) as session:
+        case = get_case(session, case_id)
+        record = session.scalar(
+            select(Record).where(Record.id == record_id, Record.case_id == case.id)
+        )
+    if record is None:
+        raise CaseNotFoundError("No such attachment.")
+    return record
+
+
+def _load(case_id: str, record_id: str, index: int) -> tuple[str, bytes]:
+    """The file in memory, for previews and mat2 (``AttachmentTooLargeError`` past the cap)."""
+    unlocked = require_unlocked()
+    record = _record(case_id, record_id)
+    store_dir = state().config.store_dir
+    return read_attachment(unlocked.keyring, record, index, store_dir, limit=MAX_IN_MEMORY)
+
+
+def _ascii_name(name: str) -> str:
+    cleaned = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in name)
+    return cleaned.strip("._")[:100] or "attachment"
+
+
+def _attachment(content: bytes | Iterator[bytes], name: str) -> Response:
+    response = Response(content, mimetype="application/octet-stream")
+    response.headers.set("Content-Disposition", "attachment", filename=_ascii_name(name))
+    response.headers["Content-Security-Policy"] = DOWNLOAD_CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@blueprint.get("/<int:index>/download")
+def download(case_id: str, record_id: str, index: int) -> Response:
+    unlocked = require_unlocked()
+    record = _record(case_id, record_id)
+    attachment = open_attachment(unlocked.keyring, record, index, state().config.store_dir)
+    response = _attachment(attachment.chunks, attachment.name)
+    response.headers["Content-Length"] = str(attachment.size)
+    return response
+
+
+@blueprint.get("/<int:index>/clean")
+def clean(case_id: str, record_id: str, index: int) -> Response | tuple[str, int]:
+    try:
+        name, content = _load(case_id, record_id, index)
+        cleaned = preview.strip_metadata(state().config, name, content)
+    except AttachmentTooLargeError:
+        message = _("The file is too large to clean here: download the original.")
+        return render_template("error.html", message=message, status=422), 422
+    except PreviewError as exc:
+        return render_template("error.html", message=str(exc), status=422), 422
+    return _attachment(cleaned, "clean-" + name)
+
+
+@blueprint.get("/<int:index>")
+def show(case_id: str, record_id: str, index: int) -> str:
+    unlocked = require_unlocked()
+    record = _record(case_id, record_id)
+    attachment = open_attachment(unlocked.keyring, record, index, state().config.store_dir)
+    attachment.chunks.close()
+    if attachment.size > MAX_IN_MEMORY:
+        return render_template(
+            "attachment.html",
+            case_id=case_id,
+            record_id=record_id,
+            index=index,
+            name=attachment.name,
+            size=attachment.size,
+            kind="none",
+            pages=[],
+            text=None,
+            cut=False,
+            problem=_("The file is too large to preview: download it instead."),
+        )
+    name, content = _load(case_id, record_id, index)
+    kind = preview.classify(content)
+    pages: list[str] = []
+    text: str | None = None
+    cut = False
+    problem = kind.reason or None
+    config = state().config
+    try:
+        if kind.name == "image":
+            preview.image_preview(config, content)
+            pages = [
+                url_for("files.image", case_id=case_id, record_id=record_id, index=index, page=0)
+            ]
+        elif kind.name == "pdf":
+            count = min(preview.pdf_page_count(config, content), preview.MAX_PDF_PAGES)
+            pages = [
+                url_for("files.image", case_id=case_id, record_id=record_id, index=index, page=p)
+                for p in range(1, count + 1)
+            ]
+        elif kind.name == "text":
+            text, cut = preview.text_preview(content)
+    except PreviewError as exc:
+        problem = str(exc)
+    return render_template(
+        "attachment.html",
+        case_id=case_id,
+        record_id=record_id,
+        index=index,
+        name=name,
+        size=len(content),
+        kind=kind.name,
+        pages=pages,
+        text=text,
+        cut=cut,
+        problem=problem,
+    )
+
+
+@blueprint.get("/<int:index>/preview/<int:page>.png")
+def image(case_id: str, record_id: str, index: int, page: int) -> Response:
+    _, content = _load(case_id, record_id, index)
+    config = state().config
+    kind = preview.classify(content)
+    if kind.name == "image" and page == 0:
+        png = preview.image_preview(config, content)
+    elif kind.name == "pdf" and page >= 1:
+        png = preview.pdf_page_preview(config, content, page)
+    else:
+        raise CaseNotFoundError("No such preview.")
+    response = Response(png, mimetype="image/png")
+    response.headers["Content-Security-Policy"] = DOWNLOAD_CSP
+    return response

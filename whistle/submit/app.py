@@ -1,0 +1,238 @@
+"""Building the Flask app: sessions, CSRF, languages, headers, error pages."""
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Request, Response, current_app, render_template, request, session
+from flask_babel import Babel
+from flask_babel import gettext as _
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.formparser import FormDataParser
+
+from whistle.submit import db
+from whistle.submit.config import LANGUAGES, SubmitConfig
+from whistle.submit.questionnaire import Questionnaire, load_questionnaire
+from whistle.submit.session import SealedSessionInterface
+from whistle.submit.upload import MalformedUploadError, drain
+
+HERE = Path(__file__).parent
+EXTENSION = "whistle_submit"
+#: Bodies of routes that take no files: anything longer is refused.
+MAX_SMALL_BODY = 64 * 1024
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+#: Routes that read their multipart body themselves, encrypting files as they stream.
+UPLOAD_ENDPOINTS = frozenset({"submit.report_post", "submit.followup_post"})
+
+
+class _NoSpoolFormParser(FormDataParser):
+    """Refuses multipart bodies: Werkzeug would spool their files in plaintext."""
+
+    def _parse_multipart(self, *args: Any, **kwargs: Any) -> Any:
+        raise BadRequest("files are accepted only where they are encrypted as they arrive")
+
+
+class SubmitRequest(Request):
+    form_data_parser_class = _NoSpoolFormParser
+
+
+@dataclass
+class SubmitState:
+    config: SubmitConfig
+    engine: Engine
+    sessions: sessionmaker[Session]
+    questionnaire: Questionnaire
+
+
+def state() -> SubmitState:
+    return current_app.extensions[EXTENSION]  # type: ignore[no-any-return]
+
+
+def current_language() -> str:
+    chosen = session.get("lang")
+    if isinstance(chosen, str) and chosen in LANGUAGES:
+        return chosen
+    return state().config.default_language
+
+
+def message_page(title: str, text: str, status: int, **extra: Any) -> tuple[str, int]:
+    return render_template("message.html", title=title, text=text, **extra), status
+
+
+def too_large_page() -> tuple[str, int]:
+    limits = state().config.limits
+    return message_page(
+        _("Too large"),
+        _(
+            "What you sent is larger than this site accepts: at most %(files)d files, "
+            "%(size)s in total. Nothing was kept. Go back, choose fewer or smaller files, "
+            "and send again.",
+            files=limits.max_files,
+            size=human_size(limits.max_upload_bytes),
+        ),
+        413,
+    )
+
+
+def human_size(size: int) -> str:
+    for unit, factor in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
+        if size >= factor:
+            return f"{size / factor:.0f} {unit}"
+    return f"{size} B"
+
+
+def build_app(config: SubmitConfig) -> Flask:
+    app = Flask(
+        __name__,
+        static_folder=str(HERE / "static"),
+        template_folder=str(HERE / "templates"),
+    )
+    app.request_class = SubmitRequest
+    lifetime = config.limits.session_hours * 3600
+    app.config.update(
+        SECRET_KEY=config.csrf_secret,
+        WTF_CSRF_TIME_LIMIT=lifetime,
+        MAX_FORM_MEMORY_SIZE=MAX_SMALL_BODY,
+        MAX_FORM_PARTS=50,
+        BABEL_TRANSLATION_DIRECTORIES=str(HERE / "translations"),
+        BABEL_DEFAULT_LOCALE="en",
+        TESTING=config.testing,
+    )
+    app.session_interface = SealedSessionInterface(
+        config.session_keys, lifetime, config.cookie_secure
+    )
+    engine = db.make_engine(config.database_url)
+    db.check_schema(engine)
+    app.extensions[EXTENSION] = SubmitState(
+        config=config,
+        engine=engine,
+        sessions=db.make_sessions(engine),
+        questionnaire=load_questionnaire(),
+    )
+    # Before CSRF protection reads any form: refuse oversized small bodies politely.
+    app.before_request(_bound_small_bodies)
+    csrf = CSRFProtect(app)
+    Babel(app, locale_selector=current_language)
+    from whistle.submit.views import blueprint
+
+    # The upload routes check the token themselves once the body has streamed through
+    # (Flask-WTF would read request.form); the receipt confirmation changes nothing.
+    for name in ("report_post", "followup_post", "receipt_post"):
+        csrf.exempt(f"whistle.submit.views.{name}")
+    app.register_blueprint(blueprint)
+    app.after_request(_security_headers)
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(MalformedUploadError, _malformed_upload)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)
+    app.context_processor(_template_globals)
+    return app
+
+
+def _template_globals() -> dict[str, Any]:
+    st = state()
+    return {
+        "lang": current_language(),
+        "languages": {"ca": "Català", "es": "Español", "en": "English"},
+        "office_name": st.config.office_name,
+        "desks": st.config.office_card.desks,
+        "limits": st.config.limits,
+        "human_size": human_size,
+    }
+
+
+def _bound_small_bodies() -> Any:
+    if request.endpoint in UPLOAD_ENDPOINTS or request.method in ("GET", "HEAD"):
+        return None
+    length = request.content_length
+    if length is not None and length > MAX_SMALL_BODY:
+        drain(request.stream, state().config.limits.discard_cap_bytes)
+        return message_page(
+            _("Too large"), _("That form was far longer than it can be. Nothing was kept."), 413
+        )
+    return None
+
+
+def _security_headers(response: Response) -> Response:
+    response.headers.update(SECURITY_HEADERS)
+    if request.endpoint != "static":
+        response.headers["Cache-Control"] = "no-store"
+    response.headers.pop("Server", None)
+    return response
+
+
+def _csrf_error(error: CSRFError) -> Any:
+    if request.endpoint == "submit.checkin_post":
+        from whistle.submit.views import checkin_page
+
+        return checkin_page(
+            error=_(
+                "Your session had expired (this happens after some hours, or when cookies are "
+                "blocked). Please enter your code again."
+            ),
+            status=400,
+        )
+    return message_page(
+        _("Session expired"),
+        _("Your session had expired, so that form could not be accepted. Please try again."),
+        400,
+    )
+
+
+def _malformed_upload(error: MalformedUploadError) -> Any:
+    drain(request.stream, state().config.limits.discard_cap_bytes)
+    return message_page(
+        _("Bad request"),
+        _("The form arrived damaged or in a shape this site does not accept. Nothing was kept."),
+        400,
+    )
+
+
+def _http_error(error: HTTPException) -> Any:
+    code = error.code or 500
+    if code == 413:
+        return too_large_page()
+    titles = {
+        400: _("Bad request"),
+        404: _("Page not found"),
+        405: _("Not allowed"),
+    }
+    texts = {
+        400: _("The request was malformed. Nothing was kept."),
+        404: _("There is no page at this address."),
+        405: _("This page cannot be used that way."),
+    }
+    return message_page(
+        titles.get(code, _("Error")), texts.get(code, _("Something went wrong.")), code
+    )
+
+
+def _unexpected_error(error: Exception) -> Any:
+    if isinstance(error, HTTPException):
+        return _http_error(error)
+    # No traceback with request data in it goes anywhere: the type is enough to start with.
+    current_app.logger.error("unexpected %s", type(error).__name__)
+    return message_page(_("Error"), _("Something went wrong. Nothing was kept."), 500)
+
+
+#: Ciphertext above this size is spooled to a temporary file (ciphertext only).
+SPOOL_MEMORY_BYTES = 8 * 1024 * 1024
+
+
+def spooled_file() -> Any:
+    """A temporary file for ciphertext only (envelopes being written or read)."""
+    return tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)

@@ -1,0 +1,180 @@
+"""The submission server's configuration: ``DIR/config.toml`` plus the secrets beside it.
+
+Loaded and validated once, at start-up; a problem is one ``ConfigError`` with a
+line a person can act on. Nothing here reads the environment.
+
+    DIR/config.toml             settings (below)
+    DIR/office-card.json        the office card, pinned by the fingerprint in config.toml
+    DIR/server-card.json        this server's public card (for the inbox)
+    DIR/server-signing.seed     Ed25519 seed of the server signing key      (0600)
+    DIR/server-bundle.key       X25519 secret key replies bundles are sealed to (0600)
+    DIR/install-salt            32 bytes: salt for code → keys derivation  (0600)
+    DIR/pepper                  32 bytes: key of the login lookup hash      (0600)
+    DIR/session.key             32 bytes: seals session cookies            (0600)
+    DIR/submit.sqlite3          the database when database_url is empty
+"""
+
+import hashlib
+import tomllib
+import zoneinfo
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from whistle.crypto import CardError, OfficeCard, read_card
+from whistle.errors import WhistleError
+
+LANGUAGES = ("ca", "es", "en")
+CONFIG_FILE = "config.toml"
+OFFICE_CARD_FILE = "office-card.json"
+SERVER_CARD_FILE = "server-card.json"
+SERVER_SEED_FILE = "server-signing.seed"
+BUNDLE_KEY_FILE = "server-bundle.key"
+SALT_FILE = "install-salt"
+PEPPER_FILE = "pepper"
+SESSION_KEY_FILE = "session.key"
+DATABASE_FILE = "submit.sqlite3"
+SECRET_FILES = (SERVER_SEED_FILE, BUNDLE_KEY_FILE, SALT_FILE, PEPPER_FILE, SESSION_KEY_FILE)
+
+MIB = 1024 * 1024
+
+
+class ConfigError(WhistleError):
+    """The data directory or its config.toml is missing, unreadable or invalid."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what a source can send (bytes unless said otherwise)."""
+
+    max_upload_bytes: int = 100 * MIB  # all files of one submission or follow-up together
+    max_files: int = 20
+    discard_cap_bytes: int = 1024 * MIB  # an oversized body is read and dropped up to this
+    storage_quota_bytes: int = 20 * 1024 * MIB
+    max_text_chars: int = 20_000  # a description or a follow-up message
+    session_hours: int = 6  # cookie and CSRF token lifetime (slow Tor uploads)
+
+    def check(self) -> None:
+        for name in ("max_upload_bytes", "max_files", "discard_cap_bytes", "max_text_chars"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"config.toml: limits.{name} must be at least 1")
+        if self.storage_quota_bytes < 0:
+            raise ConfigError("config.toml: limits.storage_quota_bytes must not be negative")
+        if self.discard_cap_bytes < self.max_upload_bytes:
+            raise ConfigError(
+                "config.toml: limits.discard_cap_bytes must be at least limits.max_upload_bytes"
+            )
+        if not 1 <= self.session_hours <= 24:
+            raise ConfigError("config.toml: limits.session_hours must be 1 to 24")
+
+
+@dataclass(frozen=True, repr=False)
+class SubmitConfig:
+    """Everything ``create_app`` needs, secrets included (``repr`` shows none of them)."""
+
+    office_name: str
+    default_language: str
+    database_url: str
+    office_card: OfficeCard
+    install_salt: bytes
+    pepper: bytes
+    session_keys: tuple[bytes, ...]
+    limits: Limits = field(default_factory=Limits)
+    time_zone: str = "UTC"  # the office's: stored dates are days there (legal clocks)
+    cookie_secure: bool = False
+    testing: bool = False
+
+    def __repr__(self) -> str:
+        return f"SubmitConfig(office_name={self.office_name!r})"
+
+    @property
+    def csrf_secret(self) -> bytes:
+        """The key Flask-WTF signs CSRF tokens with, derived from the session key."""
+        return hashlib.blake2b(b"whistle/csrf/v1", key=self.session_keys[0]).digest()
+
+
+def default_database_url(directory: Path) -> str:
+    return f"sqlite:///{(directory / DATABASE_FILE).resolve()}"
+
+
+def _read_secret(directory: Path, name: str, size: int) -> bytes:
+    path = directory / name
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    if len(data) != size:
+        raise ConfigError(f"{path} must hold exactly {size} bytes")
+    if path.stat().st_mode & 0o077:
+        raise ConfigError(f"{path} is readable by others: chmod 600 it")
+    return data
+
+
+def _expect(table: dict[str, Any], key: str, kind: type, where: str = "") -> Any:
+    value = table.get(key)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(f"config.toml: {where}{key} must be a {kind.__name__}")
+    return value
+
+
+def load_config(directory: str | Path) -> SubmitConfig:
+    """Read and validate a data directory made by ``whistle server init``."""
+    directory = Path(directory)
+    path = directory / CONFIG_FILE
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from exc
+    office_name = _expect(raw, "office_name", str).strip()
+    if not 0 < len(office_name) <= 200:
+        raise ConfigError("config.toml: office_name must be 1 to 200 characters")
+    language = _expect(raw, "default_language", str)
+    if language not in LANGUAGES:
+        raise ConfigError(f"config.toml: default_language must be one of {', '.join(LANGUAGES)}")
+    database_url = raw.get("database_url", "")
+    if not isinstance(database_url, str):
+        raise ConfigError("config.toml: database_url must be a string")
+    database_url = database_url or default_database_url(directory)
+    fingerprint = _expect(raw, "office_fingerprint", str)
+    time_zone = raw.get("time_zone", "UTC")
+    try:
+        if not isinstance(time_zone, str):
+            raise ValueError
+        zoneinfo.ZoneInfo(time_zone)
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError) as exc:
+        raise ConfigError("config.toml: time_zone must be a zone name like Europe/Madrid") from exc
+    cookie_secure = raw.get("cookie_secure", False)
+    if not isinstance(cookie_secure, bool):
+        raise ConfigError("config.toml: cookie_secure must be true or false")
+    limits_raw = raw.get("limits", {})
+    if not isinstance(limits_raw, dict):
+        raise ConfigError("config.toml: [limits] must be a table")
+    known = set(Limits.__dataclass_fields__)
+    unknown = set(limits_raw) - known
+    if unknown:
+        raise ConfigError(f"config.toml: unknown setting limits.{sorted(unknown)[0]}")
+    limits = Limits(**{k: _expect(limits_raw, k, int, "limits.") for k in limits_raw})
+    limits.check()
+    card_path = directory / OFFICE_CARD_FILE
+    try:
+        card = read_card(card_path.read_bytes(), pinned_fingerprint=fingerprint)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {card_path}: {exc.strerror}") from exc
+    except CardError as exc:
+        raise ConfigError(f"{card_path}: {exc}") from exc
+    if not isinstance(card, OfficeCard):
+        raise ConfigError(f"{card_path} is not an office card")
+    return SubmitConfig(
+        office_name=office_name,
+        default_language=language,
+        database_url=database_url,
+        office_card=card,
+        install_salt=_read_secret(directory, SALT_FILE, 32),
+        pepper=_read_secret(directory, PEPPER_FILE, 32),
+        session_keys=(_read_secret(directory, SESSION_KEY_FILE, 32),),
+        limits=limits,
+        time_zone=time_zone,
+        cookie_secure=cookie_secure,
+    )

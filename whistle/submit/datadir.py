@@ -1,0 +1,118 @@
+"""``whistle server init``: a new data directory with its secrets, cards and database."""
+
+import datetime
+import os
+from pathlib import Path
+
+from whistle.crypto import (
+    CardError,
+    OfficeCard,
+    generate_box_keypair,
+    generate_signing_keypair,
+    make_server_card,
+    random_bytes,
+    read_card,
+)
+from whistle.submit import db
+from whistle.submit.config import (
+    BUNDLE_KEY_FILE,
+    CONFIG_FILE,
+    LANGUAGES,
+    OFFICE_CARD_FILE,
+    PEPPER_FILE,
+    SALT_FILE,
+    SERVER_CARD_FILE,
+    SERVER_SEED_FILE,
+    SESSION_KEY_FILE,
+    ConfigError,
+    load_config,
+)
+
+CONFIG_TEMPLATE = """\
+# Whistle submission server. Edit, then restart the server.
+office_name = {office_name}
+# ca, es or en: the language of a first visit (Tor Browser always asks for en-US).
+default_language = "{language}"
+# Empty: SQLite in this directory. PostgreSQL: "postgresql+psycopg://user@host/db".
+database_url = ""
+# The office's time zone: the day a report arrived is counted there (legal deadlines).
+time_zone = "Europe/Madrid"
+# The office card's fingerprint, as compared with the office at set-up.
+office_fingerprint = "{fingerprint}"
+# Set to true only when the site is served over https (an onion service is http).
+cookie_secure = false
+
+[limits]
+max_upload_bytes = 104857600      # all files of one report or follow-up together
+max_files = 20
+discard_cap_bytes = 1073741824    # an oversized upload is read and dropped up to this
+storage_quota_bytes = 21474836480 # past it, new reports get a "temporarily full" page
+max_text_chars = 20000
+session_hours = 6
+"""
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+
+
+def _toml_string(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + "".join(c if c >= " " else f"\\u{ord(c):04x}" for c in escaped) + '"'
+
+
+def init_data_directory(
+    directory: str | Path,
+    office_card: bytes,
+    *,
+    fingerprint: str | None = None,
+    language: str = "ca",
+    today: datetime.date | None = None,
+) -> OfficeCard:
+    """Create ``directory`` (which must not exist or be empty) and its database.
+
+    With ``fingerprint`` the card must carry it; without, the caller has shown the
+    card's fingerprint to a person and had it confirmed.
+    """
+    directory = Path(directory)
+    if language not in LANGUAGES:
+        raise ConfigError(f"the default language must be one of {', '.join(LANGUAGES)}")
+    try:
+        card = read_card(office_card, pinned_fingerprint=fingerprint)
+    except CardError as exc:
+        raise ConfigError(f"the office card: {exc}") from exc
+    if not isinstance(card, OfficeCard):
+        raise ConfigError("that is a server card, not an office card")
+    if directory.exists() and any(directory.iterdir()):
+        raise ConfigError(f"{directory} exists and is not empty")
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    today = today or datetime.datetime.now(datetime.UTC).date()
+    signing = generate_signing_keypair()
+    bundle = generate_box_keypair()
+    _write_private(directory / SERVER_SEED_FILE, signing.seed)
+    _write_private(directory / BUNDLE_KEY_FILE, bundle.secret_key)
+    _write_private(directory / SALT_FILE, random_bytes(32))
+    _write_private(directory / PEPPER_FILE, random_bytes(32))
+    _write_private(directory / SESSION_KEY_FILE, random_bytes(32))
+    (directory / OFFICE_CARD_FILE).write_bytes(office_card)
+    server_card = make_server_card(
+        signing.seed,
+        name=card.name,
+        bundle_key=bundle.public_key,
+        install_id=random_bytes(16).hex(),
+        created=today.isoformat(),
+    )
+    (directory / SERVER_CARD_FILE).write_bytes(server_card)
+    (directory / CONFIG_FILE).write_text(
+        CONFIG_TEMPLATE.format(
+            office_name=_toml_string(card.name),
+            language=language,
+            fingerprint=card.fingerprint,
+        ),
+        encoding="utf-8",
+    )
+    config = load_config(directory)
+    db.upgrade(config.database_url)
+    return card

@@ -1,0 +1,34 @@
+import datetime
+import enum
+
+from sqlalchemy import Date, Enum, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from whistle.submit.models.base import Base
+
+
+class RecordKind(enum.StrEnum):
+    SUBMISSION = "submission"
+    FOLLOWUP = "followup"
+    REPLY = "reply"
+
+
+class Record(Base):
+    """One envelope (ciphertext), stored as chunk rows.
+
+    ``position`` orders a case's records (dates are only days); ``size`` is the
+    envelope's length, which reveals only its padded size.
+    """
+
+    __tablename__ = "records"
+    __table_args__ = (UniqueConstraint("case_id", "position", name="uq_records_case_position"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # 16 random bytes, hex
+    case_id: Mapped[str] = mapped_column(String(32), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[RecordKind] = mapped_column(
+        Enum(RecordKind, name="record_kind", values_callable=lambda e: [m.value for m in e])
+    )
+    created: Mapped[datetime.date] = mapped_column(Date)
+    size: Mapped[int] = mapped_column(Integer)
+    record_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
