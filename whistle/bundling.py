@@ -6,6 +6,7 @@ is refused, and decides what a sequence number means against what was applied.
 """
 
 import io
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -185,3 +186,25 @@ class BundleSummary:
         out += [f"{name}: {count}" for name, count in self.counts.items()]
         out += self.notes
         return out
+
+
+def write_file_then(
+    path: Path, write: Callable[[BinaryIO], object], commit: Callable[[], object]
+) -> None:
+    """Write ``path`` via a temporary file: fsync, ``commit()``, then rename into place.
+
+    A failure before the commit leaves no file and no logged bundle; after it, at worst
+    a sequence number is skipped (a gap, which the other side accepts).
+    """
+    temporary = path.with_name(f".{path.name}.partial")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        commit()
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise

@@ -114,28 +114,6 @@ def _today(config) -> datetime.date:  # type: ignore[no-untyped-def]
     return datetime.datetime.now(zoneinfo.ZoneInfo(config.time_zone)).date()
 
 
-def write_file_then(path: Path, write, commit) -> None:  # type: ignore[no-untyped-def]
-    """Write ``path`` via a temporary file: fsync, ``commit()``, then rename into place.
-
-    A failure before the commit leaves no file and no logged bundle; after it, at worst
-    a sequence number is skipped (a gap, which the other side accepts).
-    """
-    import os
-
-    temporary = path.with_name(f".{path.name}.partial")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        commit()
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-
-
 @server.command("export")
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option(
@@ -147,6 +125,7 @@ def write_file_then(path: Path, write, commit) -> None:  # type: ignore[no-untyp
 )
 def export(directory: Path, out: Path) -> None:
     """Write the outbox bundle: every report and follow-up not yet acknowledged."""
+    from whistle.bundling import write_file_then
     from whistle.submit.bundles import export_outbox
     from whistle.submit.db import make_sessions
 
