@@ -440,3 +440,36 @@ def export_command(
     finally:
         engine.dispose()
     _print_summary(result[0], f"Wrote {out}:")
+
+
+@inbox.command("sync")
+@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option("--url", required=True, help="The courier's address (its onion, or 127.0.0.1).")
+@click.option("--socks", default=None, metavar="HOST:PORT", help="tor's SOCKS port.")
+@_officer
+@_password
+@click.pass_context
+def sync_command(
+    ctx: click.Context,
+    data_dir: Path,
+    url: str,
+    socks: str | None,
+    officer_name: str,
+    password_file: Path | None,
+) -> None:
+    """Exchange bundles with the server's courier endpoint."""
+    from whistle.inbox.courier_client import sync_directory
+
+    config = _config(ctx, data_dir)
+    engine = _engine(config)
+    try:
+        signed = _signed_in(config, engine, officer_name, password_file)
+    finally:
+        engine.dispose()
+    result = sync_directory(data_dir, signed.keyring, config, url, socks)
+    if result.received:
+        _print_summary(result.received, "Received:")
+    if result.sent:
+        _print_summary(result.sent, "Sent:")
+        for line in result.server_said:
+            click.echo(f"  server: {line}")
