@@ -159,8 +159,15 @@ def import_outbox(
     )
     held = set(report.imported) | set(report.already_present)
     acked = 0
+    queued = set(
+        session.scalars(
+            select(Outgoing.record_id).where(
+                Outgoing.kind == "ack", Outgoing.record_id.in_(list(held))
+            )
+        )
+    )
     for record in verified.records:
-        if record.id in held and not _ack_queued(session, record.id):
+        if record.id in held and record.id not in queued:
             queue_ack(
                 session,
                 case_id=record.case,
@@ -195,15 +202,6 @@ def import_outbox(
 def _tombstoned(session: Session, record_id: str, case_id: str) -> bool:
     found = session.scalar(
         select(func.count()).select_from(Tombstone).where(Tombstone.id.in_([record_id, case_id]))
-    )
-    return bool(found)
-
-
-def _ack_queued(session: Session, record_id: str) -> bool:
-    found = session.scalar(
-        select(func.count())
-        .select_from(Outgoing)
-        .where(Outgoing.kind == "ack", Outgoing.record_id == record_id)
     )
     return bool(found)
 
