@@ -222,12 +222,6 @@ def _confirm(session: Session, replies_applied: object, now: datetime) -> int:
     return sum(1 for r in rows if r.kind == "reply")
 
 
-def tombstone_case(session: Session, case_id: str, today: date) -> None:
-    """Remember a purged case so that no older outbox bundle brings it back."""
-    if session.get(Tombstone, case_id) is None:
-        session.add(Tombstone(id=case_id, kind="case", day=today))
-
-
 def export_replies(
     session: Session, keyring: OfficeKeyring, out: BinaryIO, *, now: datetime
 ) -> BundleSummary:
