@@ -6,7 +6,7 @@ nothing decrypted is written back anywhere.
 """
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from whistle.crypto import CryptoError
 from whistle.crypto.records import open_identification
-from whistle.inbox import sealing
+from whistle.inbox import deadlines, sealing
 from whistle.inbox.audit import record_event
 from whistle.inbox.errors import (
     CaseNotFoundError,
@@ -26,8 +26,9 @@ from whistle.inbox.errors import (
 from whistle.inbox.keyring import CustodianKeyring, OfficeKeyring
 from whistle.inbox.models import ROLE_CUSTODIAN, Case, Disclosure, Note, Officer, Record
 from whistle.inbox.store import Cache, record_meta
+from whistle.inbox.workflow import case_dates, live_case
 
-ACKNOWLEDGE_DAYS = 7
+ACKNOWLEDGE_DAYS = deadlines.ACKNOWLEDGE_DAYS
 SORTS = ("received-desc", "received-asc", "activity-desc", "status")
 MAX_NOTE_CHARS = 20_000
 MIN_REASON_CHARS = 10
@@ -69,12 +70,16 @@ class CasePage:
 
 
 def acknowledgement_due(case: Case) -> date:
-    return case.received_day + timedelta(days=ACKNOWLEDGE_DAYS)
+    return deadlines.acknowledgement_due(case.received_day)
+
+
+def case_deadlines(case: Case, today: date) -> list[deadlines.Deadline]:
+    return deadlines.case_deadlines(case_dates(case), today)
 
 
 def is_overdue(case: Case, today: date) -> bool:
-    """Placeholder until the workflow (part 2): a new case not acknowledged in 7 days."""
-    return case.status == "new" and today > acknowledgement_due(case)
+    """Any of the case's legal clocks has run out (see ``deadlines``)."""
+    return deadlines.is_overdue(case_deadlines(case, today))
 
 
 def subject_of(form: dict[str, Any]) -> str:
@@ -230,10 +235,8 @@ class CaseDetail:
 
 
 def get_case(session: Session, case_id: str) -> Case:
-    case = session.get(Case, case_id) if len(case_id) == 32 else None
-    if case is None:
-        raise CaseNotFoundError("No such case.")
-    return case
+    """The case, or a clear refusal: purged (a tombstone is left) or not found."""
+    return live_case(session, case_id)
 
 
 def case_detail(
@@ -336,6 +339,8 @@ def decide_disclosure(
     roles: tuple[str, ...],
     custodian: CustodianKeyring | None,
     now: datetime,
+    today: date | None = None,
+    default_language: str = "en",
 ) -> Disclosure:
     """Record a custodian's decision, with its reason, to open the reporter's identification."""
     _require_custodian(roles, custodian)
@@ -355,6 +360,17 @@ def decide_disclosure(
     )
     session.add(disclosure)
     record_event(session, now, "identification-disclosed", officer_id=officer_id, case_id=case.id)
+    from whistle.inbox.replies import notify_disclosure
+
+    notify_disclosure(
+        session,
+        keyring,
+        case,
+        officer_id=officer_id,
+        now=now,
+        today=today or now.date(),
+        default_language=default_language,
+    )
     return disclosure
 
 

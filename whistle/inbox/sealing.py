@@ -14,6 +14,9 @@ STORED_PREFIX = "stored-"
 META = "stored-meta"
 NOTE = "note"
 REASON = "disclosure-reason"
+DECISION = "decision-reason"
+LABELS = "labels"
+DRAFT = "reply-draft"
 
 
 def case_bytes(case_id: str) -> bytes:
