@@ -2,6 +2,7 @@
 
 from whistle.inbox.models.audit_event import AuditEvent
 from whistle.inbox.models.base import Base
+from whistle.inbox.models.bundle_log import BundleLog
 from whistle.inbox.models.case import (
     OUTCOMES,
     STATUS_ACKNOWLEDGED,
@@ -23,13 +24,16 @@ from whistle.inbox.models.officer import (
     ROLES,
     Officer,
 )
+from whistle.inbox.models.outgoing import OUTGOING_KINDS, Outgoing
+from whistle.inbox.models.purged_case import PurgedCase
 from whistle.inbox.models.record import KINDS, Record
 from whistle.inbox.models.reply import Reply
-from whistle.inbox.models.purged_case import PurgedCase
+from whistle.inbox.models.tombstone import Tombstone
 
 __all__ = [
     "KINDS",
     "OUTCOMES",
+    "OUTGOING_KINDS",
     "ROLES",
     "ROLE_CUSTODIAN",
     "ROLE_MANAGER",
@@ -41,6 +45,7 @@ __all__ = [
     "STATUS_NEW",
     "AuditEvent",
     "Base",
+    "BundleLog",
     "Case",
     "Decision",
     "Disclosure",
@@ -48,7 +53,9 @@ __all__ = [
     "Note",
     "Office",
     "Officer",
+    "Outgoing",
     "PurgedCase",
     "Record",
     "Reply",
+    "Tombstone",
 ]
