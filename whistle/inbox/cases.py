@@ -7,6 +7,7 @@ nothing decrypted is written back anywhere.
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -341,6 +342,7 @@ def decide_disclosure(
     now: datetime,
     today: date | None = None,
     default_language: str = "en",
+    store_dir: Path | None = None,
 ) -> Disclosure:
     """Record a custodian's decision, with its reason, to open the reporter's identification."""
     _require_custodian(roles, custodian)
@@ -370,6 +372,7 @@ def decide_disclosure(
         now=now,
         today=today or now.date(),
         default_language=default_language,
+        store_dir=store_dir,
     )
     return disclosure
 

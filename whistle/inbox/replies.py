@@ -12,6 +12,7 @@ source's language (the submission form's ``language``), falling back to the offi
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -127,7 +128,7 @@ def open_draft(keyring: OfficeKeyring, reply: Reply) -> DraftContent:
         associated_data(sealing.DRAFT, sealing.case_bytes(reply.case_id)),
     )
     text = message.part("text").text
-    files = [(p.name, p.data) for p in message.parts if p.kind == PartKind.FILE]
+    files = [(p.name, p.content) for p in message.parts if p.kind == PartKind.FILE]
     return DraftContent(text, files)
 
 
@@ -210,6 +211,7 @@ def mark_ready(
     officer_id: int,
     now: datetime,
     today: date,
+    store_dir: Path | None = None,
 ) -> Reply:
     """Queue the draft for the next outgoing bundle; it cannot change afterwards."""
     from whistle.inbox import outgoing
@@ -220,7 +222,13 @@ def mark_ready(
         raise WorkflowError("This reply was already marked ready.")
     content = open_draft(keyring, reply)
     reply.outgoing_id = outgoing.queue_reply(
-        session, keyring, case_id=case.id, message=content.text, files=content.files, now=now
+        session,
+        keyring,
+        case_id=case.id,
+        message=content.text,
+        files=content.files,
+        now=now,
+        store_dir=store_dir,
     )
     reply.state = READY
     reply.updated_at = now.replace(tzinfo=None)
@@ -243,6 +251,7 @@ def acknowledge(
     now: datetime,
     today: date,
     default_language: str = "en",
+    store_dir: Path | None = None,
 ) -> Reply:
     """One click: the acknowledgement reply in the source's language, queued; state moves on."""
     case = live_case(session, case_id)
@@ -257,7 +266,16 @@ def acknowledge(
     reply = save_draft(
         session, keyring, case.id, text, officer_id=officer_id, now=now, purpose="acknowledgement"
     )
-    mark_ready(session, keyring, case.id, reply.id, officer_id=officer_id, now=now, today=today)
+    mark_ready(
+        session,
+        keyring,
+        case.id,
+        reply.id,
+        officer_id=officer_id,
+        now=now,
+        today=today,
+        store_dir=store_dir,
+    )
     from_status = case.status
     case.status = STATUS_ACKNOWLEDGED
     case.acknowledged_day = today
@@ -292,6 +310,7 @@ def notify_disclosure(
     now: datetime,
     today: date,
     default_language: str = "en",
+    store_dir: Path | None = None,
 ) -> Reply:
     """The reply that tells the reporter their identification was opened (queued at once)."""
     language = source_language(session, keyring, case.id)
@@ -300,7 +319,14 @@ def notify_disclosure(
         session, keyring, case.id, text, officer_id=officer_id, now=now, purpose="disclosure"
     )
     return mark_ready(
-        session, keyring, case.id, reply.id, officer_id=officer_id, now=now, today=today
+        session,
+        keyring,
+        case.id,
+        reply.id,
+        officer_id=officer_id,
+        now=now,
+        today=today,
+        store_dir=store_dir,
     )
 
 

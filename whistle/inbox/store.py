@@ -183,7 +183,7 @@ def _import_one(
     now: datetime,
 ) -> None:
     case_raw = bytes.fromhex(record.case_id)
-    if session.get(Tombstone, record.case_id) is not None:
+    if session.get(Tombstone, record.case_id) is not None:  # purged (workflow.purge_case)
         raise ImportRefusedError("the case was purged (a tombstone is left)")
     case = session.get(Case, record.case_id)
     meta: dict[str, Any] = {"record": record.record_id, "kind": record.kind}
