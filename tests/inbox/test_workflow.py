@@ -72,7 +72,8 @@ def test_new_to_closed_with_reasons(office: Office, signed: SignedIn, case: str)
         row = session.get(Case, case)
         assert row is not None
         assert (row.status, row.outcome, row.acknowledged_day) == ("closed", "substantiated", TODAY)
-        assert row.investigation_day == TODAY and row.closed_day == TODAY
+        assert row.investigation_day == TODAY
+        assert row.closed_day == TODAY
         history = workflow.decisions(session, signed.keyring, case)
     assert [(d.from_status, d.to_status) for d in history] == [
         ("new", "acknowledged"),
@@ -128,11 +129,10 @@ def test_reopen(office: Office, signed: SignedIn, case: str) -> None:
     _ack(office, signed, case)
     _move(office, signed, case, "closed", "Nothing to add.", outcome="unsubstantiated")
     now = office.config.clock()
-    with office.session() as session:
-        with pytest.raises(ReasonRequiredError):
-            workflow.reopen(
-                session, signed.keyring, case, reason="", officer_id=1, now=now, today=TODAY
-            )
+    with office.session() as session, pytest.raises(ReasonRequiredError):
+        workflow.reopen(
+            session, signed.keyring, case, reason="", officer_id=1, now=now, today=TODAY
+        )
     with office.session() as session:
         row = workflow.reopen(
             session,
@@ -176,7 +176,8 @@ def test_assignment_and_labels(office: Office, signed: SignedIn, case: str) -> N
         workflow.set_labels(session, signed.keyring, case, labels, officer_id=1, now=now)
     with office.session() as session:
         row = session.get(Case, case)
-        assert row is not None and row.assignee_id == signed.officer_id
+        assert row is not None
+        assert row.assignee_id == signed.officer_id
         assert workflow.case_labels(signed.keyring, row) == ["urgent", "contracts"]
         assert b"contracts" not in (row.labels or b"")
 

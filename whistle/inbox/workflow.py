@@ -37,9 +37,9 @@ from whistle.inbox.models import (
     Disclosure,
     Note,
     Officer,
+    PurgedCase,
     Record,
     Reply,
-    PurgedCase,
     Tombstone,
 )
 
