@@ -293,7 +293,7 @@ def list_command(
         filters = CaseFilters(status=status, desk=desk, query=query, overdue=overdue)
         with db.transaction(db.session_factory(engine)) as session:
             page = list_cases(
-                session, signed.keyring, filters, today=config.clock().date(), page_size=10**9
+                session, signed.keyring, filters, today=config.today(), page_size=10**9
             )
     finally:
         engine.dispose()
@@ -342,7 +342,7 @@ def show(
                 raise CaseNotFoundError(
                     "No such case." if not matches else "Several cases start so: give more."
                 )
-            view = case_detail(session, signed.keyring, matches[0], today=config.clock().date())
+            view = case_detail(session, signed.keyring, matches[0], today=config.today())
     finally:
         engine.dispose()
     _print_case(view)
