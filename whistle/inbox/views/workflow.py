@@ -19,6 +19,7 @@ from whistle.inbox.models.reply import PURPOSES
 
 blueprint = Blueprint("workflow", __name__)
 
+
 def _redirect(case_id: str, done: str, anchor: str) -> Response:
     target = url_for("cases.detail", case_id=case_id, done=done) + "#" + anchor
     return redirect(target, 303)  # type: ignore[return-value]
