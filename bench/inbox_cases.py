@@ -34,7 +34,30 @@ from whistle.inbox.office_setup import init_office
 from whistle.inbox.officers import sign_in
 
 PASSWORD = "bench password for the inbox"
-WORDS = ["contract", "invoice", "mayor", "council", "tender", "payment", "supplier", "works", "road", "school", "hospital", "permit", "licence", "inspector", "overtime", "hiring", "relative", "gift", "travel", "expenses", "audit", "budget"]
+WORDS = [
+    "contract",
+    "invoice",
+    "mayor",
+    "council",
+    "tender",
+    "payment",
+    "supplier",
+    "works",
+    "road",
+    "school",
+    "hospital",
+    "permit",
+    "licence",
+    "inspector",
+    "overtime",
+    "hiring",
+    "relative",
+    "gift",
+    "travel",
+    "expenses",
+    "audit",
+    "budget",
+]
 STATES = ["new"] * 2 + ["acknowledged"] * 3 + ["investigating"] * 3 + ["closed"] * 4
 
 

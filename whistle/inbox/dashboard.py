@@ -7,6 +7,7 @@ deletion is due), and only the rows shown have their subjects decrypted.
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,7 +18,7 @@ from whistle.inbox.errors import UnreadableRecordError
 from whistle.inbox.keyring import OfficeKeyring
 from whistle.inbox.models import Case, Officer, Record
 from whistle.inbox.store import Cache, record_meta
-from whistle.inbox.workflow import case_dates
+from whistle.inbox.workflow import CASE_COLUMNS, case_dates
 
 ATTENTION = (deadlines.OVERDUE, deadlines.TODAY, deadlines.SOON)
 
@@ -51,14 +52,14 @@ def dashboard(
 ) -> Dashboard:
     from whistle.inbox.cases import subject_of
 
-    query = select(Case)
+    query = select(*CASE_COLUMNS)
     if assignee is not None:
         query = query.where(Case.assignee_id == assignee)
     names = {oid: name for oid, name in session.execute(select(Officer.id, Officer.name))}
-    found: list[tuple[tuple[int, date, str], Case, deadlines.Deadline, bool]] = []
+    found: list[tuple[tuple[int, date, str], Any, deadlines.Deadline, bool]] = []
     counts = dict.fromkeys(ATTENTION, 0)
     counts["deletion"] = 0
-    for case in session.scalars(query):
+    for case in session.execute(query):
         dates = case_dates(case)
         urgent = deadlines.most_urgent(deadlines.case_deadlines(dates, today))
         deletion = deadlines.deletion_is_due(dates, today)

@@ -13,6 +13,7 @@ so tests use fixed dates.
 """
 
 import calendar
+import functools
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -46,6 +47,7 @@ def office_today(now: datetime, time_zone: str) -> date:
     return now.astimezone(ZoneInfo(time_zone)).date()
 
 
+@functools.lru_cache(maxsize=65536)
 def add_months(day: date, months: int) -> date:
     """The same day ``months`` later; the last day of the month when it has no such day."""
     month_index = day.month - 1 + months

@@ -28,6 +28,7 @@ from whistle.inbox.models.outgoing import OUTGOING_KINDS, Outgoing
 from whistle.inbox.models.purged_case import PurgedCase
 from whistle.inbox.models.record import KINDS, Record
 from whistle.inbox.models.reply import Reply
+from whistle.inbox.models.search_index import SearchIndex
 from whistle.inbox.models.tombstone import Tombstone
 
 __all__ = [
@@ -57,5 +58,6 @@ __all__ = [
     "PurgedCase",
     "Record",
     "Reply",
+    "SearchIndex",
     "Tombstone",
 ]

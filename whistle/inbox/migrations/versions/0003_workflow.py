@@ -1,4 +1,5 @@
-"""The legal workflow: case dates and outcome, decisions, replies, purged cases, hash-chained audit.
+"""The workflow: case dates and outcome, decisions, replies, purged cases, search index;
+the hash-chained audit log.
 
 Revision ID: 0003
 Revises: 0002
@@ -86,6 +87,13 @@ def upgrade() -> None:
         sa.Column("status", sa.String(32), nullable=False),
         sa.Column("outcome", sa.String(32), nullable=True),
     )
+    op.create_table(
+        "search_index",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("version", sa.Integer, nullable=False),
+        sa.Column("blob", sa.LargeBinary, nullable=False),
+        sa.Column("updated_at", sa.DateTime, nullable=False),
+    )
     with op.batch_alter_table("audit_event") as batch:
         batch.add_column(sa.Column("prev_hash", sa.LargeBinary, nullable=True))
         batch.add_column(sa.Column("entry_hash", sa.LargeBinary, nullable=True))
@@ -132,6 +140,7 @@ def downgrade() -> None:
     with op.batch_alter_table("audit_event") as batch:
         batch.drop_column("entry_hash")
         batch.drop_column("prev_hash")
+    op.drop_table("search_index")
     op.drop_table("purged_case")
     op.drop_table("reply")
     op.drop_table("decision")
