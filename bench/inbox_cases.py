@@ -33,7 +33,7 @@ from whistle.inbox.models import Case, Note, Record
 from whistle.inbox.office_setup import init_office
 from whistle.inbox.officers import sign_in
 
-PASSWORD = "bench password for the inbox"
+PASSWORD = "bench password for the inbox"  # noqa: S105 - a throwaway office
 WORDS = [
     "contract",
     "invoice",
