@@ -109,8 +109,14 @@ def retention_end(received: date) -> date:
 
 def case_deadlines(dates: CaseDates, today: date) -> list[Deadline]:
     """Every clock of the case with its state on ``today``, the most urgent first."""
+    return list(_case_deadlines(dates, today))
+
+
+@functools.lru_cache(maxsize=65536)
+def _case_deadlines(dates: CaseDates, today: date) -> tuple[Deadline, ...]:
+    # Pure, so memoised: the dashboard asks again for every case at each visit.
     if dates.purged:
-        return []
+        return ()
     found: list[Deadline] = []
     due = acknowledgement_due(dates.received)
     found.append(Deadline(ACKNOWLEDGEMENT, due, *_state(due, dates.acknowledged, today)))
@@ -124,7 +130,7 @@ def case_deadlines(dates: CaseDates, today: date) -> list[Deadline]:
     due = retention_end(dates.received)
     found.append(Deadline(RETENTION, due, *_state(due, None, today)))
     found.sort(key=lambda d: (URGENCY.index(d.state), d.due))
-    return found
+    return tuple(found)
 
 
 def most_urgent(deadlines: list[Deadline]) -> Deadline | None:
