@@ -9,6 +9,7 @@ Create Date: 2026-11-27
 import hashlib
 import json
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -114,7 +115,7 @@ def upgrade() -> None:
                 sa.text("UPDATE audit_event SET id = :new WHERE id = :old"),
                 {"new": new_id, "old": row.id},
             )
-        renumbered = row._replace(id=new_id)  # type: ignore[attr-defined]
+        renumbered = SimpleNamespace(**{**row._asdict(), "id": new_id})
         digest = _hash(prev, renumbered)
         bind.execute(
             sa.text("UPDATE audit_event SET prev_hash = :p, entry_hash = :h WHERE id = :id"),
