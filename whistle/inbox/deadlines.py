@@ -151,3 +151,21 @@ def deletion_is_due(dates: CaseDates, today: date) -> bool:
         return True
     no_investigation = dates.investigation_opened is None
     return no_investigation and today >= deletion_due(dates.received)
+
+
+@functools.lru_cache(maxsize=65536)
+def urgency(
+    received: date,
+    acknowledged: date | None,
+    investigation_opened: date | None,
+    feedback_given: date | None,
+    closed: date | None,
+    extended: bool,
+    today: date,
+) -> tuple[Deadline | None, bool]:
+    """The most urgent open deadline and whether deletion is due, memoised on plain values
+    (the dashboard asks this for every case at every visit)."""
+    dates = CaseDates(
+        received, acknowledged, investigation_opened, feedback_given, closed, extended
+    )
+    return most_urgent(case_deadlines(dates, today)), deletion_is_due(dates, today)
