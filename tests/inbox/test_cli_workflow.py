@@ -72,7 +72,7 @@ def test_register_and_referral(office: Office, obj, password_file, tmp_path) -> 
         main,
         [
             "inbox",
-            "export",
+            "export-case",
             data_dir,
             case,
             "--out",

@@ -41,7 +41,6 @@ from whistle.inbox.models import (
     PurgedCase,
     Record,
     Reply,
-    Tombstone,
 )
 
 MIN_REASON_CHARS = 3
@@ -388,6 +387,7 @@ def purge_case(
     the caller's transaction committed (``remove_files``), so a failed commit loses nothing.
     """
     from whistle.inbox import outgoing
+    from whistle.inbox.bundles import tombstone_case
 
     case = live_case(session, case_id)
     if not confirm:
@@ -408,7 +408,7 @@ def purge_case(
     ]
     for model in (Record, Note, Disclosure, Decision, Reply):
         session.execute(delete(model).where(model.case_id == case.id))  # type: ignore[attr-defined]
-    session.add(Tombstone(id=case.id, kind="case", day=today))
+    tombstone_case(session, case.id, today)
     session.add(
         PurgedCase(
             case_id=case.id,
