@@ -336,3 +336,22 @@ def test_audit_chain_detects_a_removed_entry(office: Office, signed: SignedIn, c
         session.execute(text("DELETE FROM audit_event WHERE id = 2"))
     with office.session() as session, pytest.raises(AuditChainError, match="#2 is missing"):
         verify_chain(session)
+
+
+def test_audit_entry_hash_matches_the_worked_example() -> None:
+    """docs/protocol.md §12: entry 1 of a new office."""
+    from datetime import datetime
+
+    from whistle.inbox.audit import GENESIS, entry_hash
+
+    digest = entry_hash(
+        GENESIS,
+        event_id=1,
+        at=datetime(2026, 11, 2, 9),
+        officer_id=None,
+        action="office-created",
+        case_id=None,
+        record_id=None,
+        detail="",
+    )
+    assert digest.hex() == "60296eecd9fdca689287fb333d38caa29e9d641292120562d2068f9020f137af"
