@@ -355,3 +355,16 @@ def test_audit_entry_hash_matches_the_worked_example() -> None:
         detail="",
     )
     assert digest.hex() == "60296eecd9fdca689287fb333d38caa29e9d641292120562d2068f9020f137af"
+
+
+def test_a_case_closed_before_acknowledgement_can_still_be_acknowledged(
+    office: Office, signed: SignedIn, case: str
+) -> None:
+    _move(office, signed, case, "closed", "Outside our remit.", outcome="inadmissible")
+    _ack(office, signed, case)
+    with office.session() as session:
+        row = session.get(Case, case)
+        assert row is not None
+        assert (row.status, row.acknowledged_day, row.feedback_day) == ("closed", TODAY, None)
+    with pytest.raises(WorkflowError, match="already acknowledged"):
+        _ack(office, signed, case)

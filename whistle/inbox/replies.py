@@ -232,7 +232,9 @@ def mark_ready(
     )
     reply.state = READY
     reply.updated_at = now.replace(tzinfo=None)
-    is_feedback = reply.purpose != "acknowledgement" and case.acknowledged_day is not None
+    # Feedback is an answer about the report: a reply or a meeting record, after the
+    # acknowledgement (not the acknowledgement itself, nor the notice of a disclosure).
+    is_feedback = reply.purpose in ("reply", "meeting") and case.acknowledged_day is not None
     if is_feedback and case.feedback_day is None:
         case.feedback_day = today
     case.last_activity_day = max(case.last_activity_day, today)
@@ -259,8 +261,6 @@ def acknowledge(
         raise WorkflowError(
             f"This case was already acknowledged on {case.acknowledged_day.isoformat()}."
         )
-    if case.status != STATUS_NEW:
-        raise WorkflowError("Only a new case can be acknowledged.")
     language = source_language(session, keyring, case.id)
     text = template_text("acknowledgement", language, default_language)
     reply = save_draft(
@@ -277,8 +277,15 @@ def acknowledge(
         store_dir=store_dir,
     )
     from_status = case.status
-    case.status = STATUS_ACKNOWLEDGED
     case.acknowledged_day = today
+    if from_status != STATUS_NEW:
+        # Closed (inadmissible) before it was acknowledged: the acknowledgement still goes out
+        # and meets its clock; the state stays.
+        record_event(
+            session, now, "acknowledged", officer_id=officer_id, case_id=case.id, detail=from_status
+        )
+        return reply
+    case.status = STATUS_ACKNOWLEDGED
     _decide(
         session,
         keyring,

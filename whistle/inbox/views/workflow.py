@@ -13,7 +13,12 @@ from whistle.inbox import db, export, register, replies, stats, workflow
 from whistle.inbox.app import require_unlocked, state
 from whistle.inbox.audit import record_event
 from whistle.inbox.dashboard import dashboard
-from whistle.inbox.errors import InboxError, ReasonRequiredError, WorkflowError
+from whistle.inbox.errors import (
+    CaseNotFoundError,
+    InboxError,
+    ReasonRequiredError,
+    WorkflowError,
+)
 from whistle.inbox.models import OUTCOMES, STATUSES, Officer
 from whistle.inbox.models.reply import PURPOSES
 
@@ -40,9 +45,9 @@ def _act(
         return _detail_with_error(case_id, field, _("Give a reason for this decision."))
     except WorkflowError as exc:
         return _detail_with_error(case_id, field, _workflow_message(exc))
+    except CaseNotFoundError:
+        raise  # purged (410) or unknown (404): an error page, not the case page
     except InboxError as exc:
-        if type(exc).__name__ in ("CaseNotFoundError", "CasePurgedError"):
-            raise
         return _detail_with_error(case_id, field, str(exc))
     return _redirect(case_id, done, anchor)
 
