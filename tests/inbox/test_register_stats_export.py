@@ -72,7 +72,8 @@ def test_statistics_suppress_small_counts(office: Office) -> None:
     assert figures.by_month[("2026-11", "closed")] is None
     assert figures.days_to_close is None
     assert figures.total == 6
-    svg = stats.chart_svg(figures, {"new": "New <b>"}, "Cases & months")
+    svg = stats.chart_svg(figures, {"new": "New <b>"}, "Cases & months", ("Days: <5",))
+    assert "Days: &lt;5" in svg
     assert svg.startswith("<svg")
     assert "New &lt;b&gt;" in svg
     assert "Cases &amp; months" in svg

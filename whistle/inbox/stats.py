@@ -75,8 +75,13 @@ def statistics(session: Session, year: int | None = None) -> Statistics:
     )
 
 
-def chart_svg(stats: Statistics, labels: dict[str, str], title: str) -> str:
-    """Stacked bars: cases received per month, by status. Suppressed counts are not drawn."""
+def chart_svg(
+    stats: Statistics, labels: dict[str, str], title: str, footer: tuple[str, ...] = ()
+) -> str:
+    """Stacked bars: cases received per month, by status. Suppressed counts are not drawn.
+
+    ``footer`` lines (already translated: the medians of days to acknowledge and to close)
+    are written under the chart."""
     bar, gap, height, left, top = 28, 12, 200, 40, 30
     width = left + max(1, len(stats.months)) * (bar + gap) + 160
     peak = max(
@@ -87,9 +92,10 @@ def chart_svg(stats: Statistics, labels: dict[str, str], title: str) -> str:
         or [1]
     )
     peak = max(peak, 1)
+    total_height = height + top + 60 + 18 * len(footer)
     out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + top + 50}" '
-        f'viewBox="0 0 {width} {height + top + 50}" role="img" aria-label="{escape(title)}">',
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{total_height}" '
+        f'viewBox="0 0 {width} {total_height}" role="img" aria-label="{escape(title)}">',
         f"<title>{escape(title)}</title>",
         "<style>text{font:12px sans-serif;fill:#111}</style>",
         f'<line x1="{left}" y1="{top + height}" x2="{width - 150}" y2="{top + height}" '
@@ -123,5 +129,7 @@ def chart_svg(stats: Statistics, labels: dict[str, str], title: str) -> str:
             f'<text x="{legend_x + 18}" y="{y + 11}">{escape(labels.get(status, status))}</text>'
         )
     out.append(f'<text x="{left}" y="{top - 10}">{peak}</text>')
+    for k, line in enumerate(footer):
+        out.append(f'<text x="{left}" y="{top + height + 60 + 18 * k}">{escape(line)}</text>')
     out.append("</svg>")
     return "\n".join(out)

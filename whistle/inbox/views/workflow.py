@@ -388,7 +388,17 @@ def statistics_chart() -> Response:
     inbox = state()
     with db.transaction(inbox.sessions) as session:
         figures = stats.statistics(session, _year())
-    svg = stats.chart_svg(figures, _status_labels(), _("Cases received per month, by status"))
+
+    def days(value: float | None) -> str:
+        return f"<{stats.SUPPRESS_BELOW}" if value is None else f"{value:.0f}"
+
+    footer = (
+        _("Days to acknowledge (median)") + ": " + days(figures.days_to_acknowledge),
+        _("Days to close (median)") + ": " + days(figures.days_to_close),
+    )
+    svg = stats.chart_svg(
+        figures, _status_labels(), _("Cases received per month, by status"), footer
+    )
     return Response(svg, mimetype="image/svg+xml")
 
 
