@@ -10,6 +10,7 @@ import csv
 import io
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -58,7 +59,9 @@ class RegisterLine:
     purged: date | None
 
 
-def register_lines(session: Session, keyring: OfficeKeyring) -> list[RegisterLine]:
+def register_lines(
+    session: Session, keyring: OfficeKeyring, cache: dict[Any, Any] | None = None
+) -> list[RegisterLine]:
     names = {oid: name for oid, name in session.execute(select(Officer.id, Officer.name))}
     lines: list[RegisterLine] = []
     for case in session.scalars(select(Case)):
@@ -77,7 +80,7 @@ def register_lines(session: Session, keyring: OfficeKeyring) -> list[RegisterLin
                 status=case.status,
                 outcome=case.outcome,
                 assignee=names.get(case.assignee_id) if case.assignee_id is not None else None,
-                labels=case_labels(keyring, case),
+                labels=case_labels(keyring, case, cache),
                 purged=None,
             )
         )

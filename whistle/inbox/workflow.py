@@ -291,14 +291,23 @@ def set_labels(
     return case
 
 
-def case_labels(keyring: OfficeKeyring, case: Case) -> list[str]:
+def case_labels(
+    keyring: OfficeKeyring, case: Case, cache: dict[Any, Any] | None = None
+) -> list[str]:
+    """The case's labels, decrypted (through the key store's cache when given)."""
     if case.labels is None:
         return []
+    key = ("labels", case.id, case.labels[-32:].hex())
+    if cache is not None and key in cache:
+        return list(cache[key])
     try:
         value = sealing.open_json(keyring.storage_secret, sealing.LABELS, case.id, case.labels)
     except (CryptoError, ValueError):
         return ["?"]
-    return [str(x) for x in value] if isinstance(value, list) else ["?"]
+    labels = [str(x) for x in value] if isinstance(value, list) else ["?"]
+    if cache is not None:
+        cache[key] = labels
+    return labels
 
 
 @dataclass(frozen=True)

@@ -331,7 +331,7 @@ def register_page() -> str:
     unlocked = require_unlocked()
     inbox = state()
     with db.transaction(inbox.sessions) as session:
-        lines = register.register_lines(session, unlocked.keyring)
+        lines = register.register_lines(session, unlocked.keyring, inbox.keystore.plaintext_cache)
     return render_template("register.html", lines=lines)
 
 
@@ -340,7 +340,7 @@ def register_csv() -> Response:
     unlocked = require_unlocked()
     inbox = state()
     with db.transaction(inbox.sessions) as session:
-        lines = register.register_lines(session, unlocked.keyring)
+        lines = register.register_lines(session, unlocked.keyring, inbox.keystore.plaintext_cache)
         record_event(
             session, inbox.config.clock(), "register-exported", officer_id=unlocked.officer_id
         )
