@@ -16,7 +16,9 @@ from whistle.submit.config import SECRET_FILES
 from whistle.submit.datadir import init_data_directory
 
 
-def test_init_creates_secrets_cards_config_and_database(data_dir: Path, office: Office) -> None:
+def test_init_creates_secrets_cards_config_and_database(
+    data_dir: Path, office: Office, db_backend: str
+) -> None:
     for name in SECRET_FILES:
         mode = stat.S_IMODE((data_dir / name).stat().st_mode)
         assert mode == 0o600, name
@@ -28,8 +30,12 @@ def test_init_creates_secrets_cards_config_and_database(data_dir: Path, office: 
     assert config.office_card.fingerprint == office.fingerprint
     assert config.default_language == "ca"
     assert config.time_zone == "Europe/Madrid"
-    assert config.database_url.startswith("sqlite:///")
-    assert (data_dir / "submit.sqlite3").exists()
+    if db_backend == "sqlite":
+        assert config.database_url.startswith("sqlite:///")
+        assert (data_dir / "submit.sqlite3").exists()
+    else:
+        assert config.database_url.startswith("postgresql+psycopg://")
+        assert not (data_dir / "submit.sqlite3").exists()
     assert "SubmitConfig(office_name=" in repr(config)
     assert config.pepper.hex() not in repr(config)
 

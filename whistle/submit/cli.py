@@ -32,7 +32,15 @@ def server() -> None:
     show_default=True,
     help="The language of a first visit.",
 )
-def init(directory: Path, card_path: Path, fingerprint: str | None, language: str) -> None:
+@click.option(
+    "--database-url",
+    default="",
+    help="PostgreSQL database (empty: SQLite in DIRECTORY), e.g. "
+    "postgresql://whistle@/whistle?host=/run/postgresql",
+)
+def init(
+    directory: Path, card_path: Path, fingerprint: str | None, language: str, database_url: str
+) -> None:
     """Create a data directory: config, secrets, pinned office card, server card, database."""
     from whistle.crypto import CardError, read_card
     from whistle.submit.datadir import init_data_directory
@@ -46,7 +54,9 @@ def init(directory: Path, card_path: Path, fingerprint: str | None, language: st
         click.echo(f"Office card: {card.name}\nFingerprint: {card.fingerprint}")
         fingerprint = click.prompt("Type the fingerprint the office read out to you")
     try:
-        card = init_data_directory(directory, data, fingerprint=fingerprint, language=language)
+        card = init_data_directory(
+            directory, data, fingerprint=fingerprint, language=language, database_url=database_url
+        )
     except WhistleError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Created {directory} for {card.name} ({len(card.desks)} desk(s)).")
