@@ -27,7 +27,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -80,7 +80,7 @@ def writing(sessions: sessionmaker[Session]) -> Iterator[Session]:
 
 @contextmanager
 def snapshot(sessions: sessionmaker[Session]) -> Iterator[Session]:
-    """A read-only session that sees one consistent state throughout (see module doc)."""
+    """A read-only session that sees one consistent state, fixed on entry (see module doc)."""
     with sessions() as session:
         if session.get_bind().dialect.name == "postgresql":
             session.connection(
@@ -89,8 +89,8 @@ def snapshot(sessions: sessionmaker[Session]) -> Iterator[Session]:
                     "postgresql_readonly": True,
                 }
             )
-        else:
-            session.connection()
+        # Both take their snapshot at the first read of a table, not at BEGIN: read one now.
+        session.execute(text("SELECT count(*) FROM alembic_version"))
         try:
             yield session
         finally:
