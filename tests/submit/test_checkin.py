@@ -290,8 +290,7 @@ def test_a_follow_up_to_a_case_purged_meanwhile_is_refused_and_nothing_kept(
         # The office's purge commits between the code's look-up and the storing.
         keys, case_id = real(typed)
         with db.writing(state.sessions) as other:
-            named = [(r.id, r.record_hash) for r in views.store.case_records(other, case_id)]
-            views.store.purge_case(other, case_id, named)
+            views.store.purge_case(other, case_id)
         return keys, case_id
 
     monkeypatch.setattr(views, "_lookup", purged_after_lookup)

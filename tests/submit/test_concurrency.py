@@ -142,8 +142,7 @@ def test_acknowledge_deletes_only_what_matches_id_and_hash(
 def test_purge_then_follow_up_is_refused(sessions: sessionmaker[Session]) -> None:
     case_id = _new_case(sessions, lookup=b"\x05" * 32)
     with db.writing(sessions) as session:
-        named = [(r.id, r.record_hash) for r in store.case_records(session, case_id)]
-        assert store.purge_case(session, case_id, named) == 1
+        assert store.purge_case(session, case_id) == 1
     with pytest.raises(store.CaseGoneError):
         _followup(sessions, case_id, "late")
     with sessions() as session:
@@ -151,19 +150,15 @@ def test_purge_then_follow_up_is_refused(sessions: sessionmaker[Session]) -> Non
         assert store.case_records(session, case_id) == []
 
 
-def test_a_follow_up_the_purge_did_not_name_stays_until_acknowledged(
+def test_a_follow_up_stored_before_the_purge_goes_with_the_case(
     sessions: sessionmaker[Session],
 ) -> None:
     case_id = _new_case(sessions)
-    with sessions() as session:  # what the office had seen when it decided to purge
-        named = [(r.id, r.record_hash) for r in store.case_records(session, case_id)]
-    unseen = _followup(sessions, case_id, "unseen")
+    _followup(sessions, case_id, "just before")
     with db.writing(sessions) as session:
-        assert store.purge_case(session, case_id, named) == 1
+        assert store.purge_case(session, case_id) == 2
     with db.snapshot(sessions) as session:
-        assert [r.id for r in store.all_records(session)] == [unseen.id]
-    with db.writing(sessions) as session:
-        assert store.acknowledge(session, [(unseen.id, unseen.record_hash)]) == 1
+        assert store.all_records(session) == []
 
 
 def _export(session: Session) -> dict[str, bytes]:
@@ -282,14 +277,10 @@ def test_pg_a_follow_up_waits_for_a_purge_and_is_then_refused(
     pg_sessions: sessionmaker[Session],
 ) -> None:
     case_id = _new_case(pg_sessions)
-    with pg_sessions() as session:
-        named = [(r.id, r.record_hash) for r in store.case_records(session, case_id)]
     release = threading.Event()
     engine = pg_sessions.kw["bind"]
     with ThreadPoolExecutor(2) as pool:
-        purge = pool.submit(
-            _held(pg_sessions, lambda s: store.purge_case(s, case_id, named), release)
-        )
+        purge = pool.submit(_held(pg_sessions, lambda s: store.purge_case(s, case_id), release))
         _wait_until(lambda: _login_locked(engine))
         late = pool.submit(_followup, pg_sessions, case_id, "late")
         _wait_for_lock_wait(engine)
@@ -301,12 +292,10 @@ def test_pg_a_follow_up_waits_for_a_purge_and_is_then_refused(
         assert store.case_records(session, case_id) == []
 
 
-def test_pg_a_purge_waits_for_a_follow_up_which_then_stays(
+def test_pg_a_purge_waits_for_a_follow_up_which_then_goes_with_the_case(
     pg_sessions: sessionmaker[Session],
 ) -> None:
     case_id = _new_case(pg_sessions)
-    with pg_sessions() as session:
-        named = [(r.id, r.record_hash) for r in store.case_records(session, case_id)]
     release = threading.Event()
     engine = pg_sessions.kw["bind"]
 
@@ -321,15 +310,15 @@ def test_pg_a_purge_waits_for_a_follow_up_which_then_stays(
 
         def purge() -> int:
             with db.writing(pg_sessions) as session:
-                return store.purge_case(session, case_id, named)
+                return store.purge_case(session, case_id)
 
         purging = pool.submit(purge)
         _wait_for_lock_wait(engine)
         release.set()
-        stored = follow.result()
-        assert purging.result() == 1
+        follow.result()
+        assert purging.result() == 2  # the submission and the follow-up that got in first
     with pg_sessions() as session:
-        assert [r.id for r in store.case_records(session, case_id)] == [stored.id]  # type: ignore[attr-defined]
+        assert store.case_records(session, case_id) == []
     with pytest.raises(store.CaseGoneError):
         _followup(pg_sessions, case_id, "after")
 

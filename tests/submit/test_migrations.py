@@ -73,9 +73,9 @@ def test_sqlite_runs_in_wal_mode_with_secure_delete(tmp_path: Path) -> None:
     engine.dispose()
 
 
-def test_0002_counts_positions_on_from_the_records(database_url: str) -> None:
+def test_0003_counts_positions_on_from_the_records(database_url: str) -> None:
     url = database_url
-    db.upgrade(url, "0001")
+    db.upgrade(url, "0002")
     engine = create_engine(url)
     with engine.begin() as connection:
         for position in range(3):
@@ -95,7 +95,7 @@ def test_0002_counts_positions_on_from_the_records(database_url: str) -> None:
     with engine.connect() as connection:
         rows = dict(connection.execute(text("SELECT case_id, next_position FROM logins")).all())
     assert rows == {"c1": 3, "c2": 1}
-    db.downgrade(url, "0001")
+    db.downgrade(url, "0002")
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM logins")).scalar() == 2
     db.upgrade(url)

@@ -13,7 +13,14 @@ from flask import Flask
 
 from whistle.submit.config import ConfigError, SubmitConfig, load_config
 
-__all__ = ["ConfigError", "SubmitConfig", "app_from_directory", "create_app", "load_config"]
+__all__ = [
+    "ConfigError",
+    "SubmitConfig",
+    "app_from_directory",
+    "courier_app_from_directory",
+    "create_app",
+    "load_config",
+]
 
 
 def create_app(config: SubmitConfig) -> Flask:
@@ -44,6 +51,20 @@ def app_from_directory(path: str | Path) -> Flask:
     try:
         return create_app(load_config(path))
     except ConfigError as exc:
-        line = f"whistle: {exc}"
-        print(line, file=sys.stderr, flush=True)
-        raise StartupError(line) from None
+        raise _startup_failure(exc) from None
+
+
+def courier_app_from_directory(path: str | Path) -> Flask:
+    """The courier endpoint for a data directory (off unless ``courier_enabled = true``)."""
+    from whistle.submit.courier import create_courier_app
+
+    try:
+        return create_courier_app(load_config(path))
+    except ConfigError as exc:
+        raise _startup_failure(exc) from None
+
+
+def _startup_failure(exc: ConfigError) -> StartupError:
+    line = f"whistle: {exc}"
+    print(line, file=sys.stderr, flush=True)
+    return StartupError(line)

@@ -14,6 +14,8 @@ Transactions, the same rules on both:
   from its first query to its end (PostgreSQL REPEATABLE READ; SQLite: a real
   ``BEGIN``, which in WAL mode fixes the snapshot at the first read). Exports
   list records and read their chunks inside one.
+- ``start_export(session)``: an export, which reads in one snapshot and writes its
+  bundle log row (``bundles.export_outbox``).
 - ``sessions()`` / ``sessions.begin()``: plain reads (READ COMMITTED; on SQLite a
   deferred ``BEGIN``).
 """
@@ -60,8 +62,10 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(connection: Connection) -> None:
-            writes = connection.get_execution_options().get(WRITE, False)
-            connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+            options = connection.get_execution_options()
+            if options.get("isolation_level") == "AUTOCOMMIT":
+                return  # VACUUM and the like run outside any transaction
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE) else "BEGIN")
 
     return engine
 
@@ -70,11 +74,27 @@ def make_sessions(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+def start_write(session: Session) -> None:
+    """Begin ``session``'s transaction as a write (call before its first query)."""
+    session.connection(execution_options={WRITE: True})
+
+
+def start_export(session: Session) -> None:
+    """Begin ``session``'s transaction as an export: one snapshot that may also write (its
+    bundle log row). PostgreSQL: REPEATABLE READ (two exports at once: the second fails on
+    the bundle sequence and changes nothing); SQLite: BEGIN IMMEDIATE (writers wait for it)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    else:
+        start_write(session)
+    session.execute(text("SELECT count(*) FROM alembic_version"))  # the snapshot starts now
+
+
 @contextmanager
 def writing(sessions: sessionmaker[Session]) -> Iterator[Session]:
     """A session in a write transaction, committed at the end (rolled back on error)."""
     with sessions() as session, session.begin():
-        session.connection(execution_options={WRITE: True})
+        start_write(session)
         yield session
 
 

@@ -11,17 +11,18 @@ the transactions these run in):
 - A case's login row is its lock. A follow-up or reply takes the next position
   with one ``UPDATE logins … RETURNING`` on that row, so two records arriving for
   one case at once queue on the row and get distinct positions.
-- ``purge_case`` deletes the login row first (taking the same lock): a follow-up
-  that was waiting for it then finds no row and is refused (``CaseGoneError``); one
-  that got the row first is stored, and since the purge deletes only the records
-  the office named, it stays until it has been exported and acknowledged. After a
-  purge nothing new can reach the case.
+- ``purge_case`` deletes the login row first (taking the same lock), then every
+  record of the case: a follow-up that was waiting for the row then finds none and
+  is refused (``CaseGoneError``); one that got the row first has committed before
+  the records are listed and goes with the case. After a purge nothing new can
+  reach the case.
 - ``acknowledge`` deletes only records named by id *and* hash, so a record that
   arrived after an export was made can never be deleted by that export's
   acknowledgement.
-- ``all_records`` is for exports, inside ``db.snapshot``: one consistent view,
-  so an export never lists a record twice, never sees half of one, and never
-  misses one committed before its snapshot; later ones go in the next export.
+- Exports (``bundles.export_outbox``, ``all_records``) read in one snapshot
+  (``db.start_export``, ``db.snapshot``): an export never lists a record twice,
+  never sees half of one, and never misses one committed before its snapshot;
+  later ones go in the next export.
 """
 
 import datetime
@@ -41,7 +42,7 @@ CHUNK_ROW_BYTES = 1024 * 1024
 CASE_ID_BYTES = 16
 
 
-class CaseGoneError(WhistleError):
+class CaseGoneError(WhistleError, ValueError):
     """The case takes no more records: it does not exist or was purged."""
 
 
@@ -94,10 +95,11 @@ def _add_record(
     position: int,
     envelope: BinaryIO,
     today: datetime.date,
+    record_id: str | None = None,
 ) -> StoredRecord:
     if len(case_id) != CASE_ID_BYTES:
         raise ValueError("a case id is 16 bytes")
-    record_id = secrets.token_hex(16)
+    record_id = record_id or secrets.token_hex(16)
     hasher = RecordHasher()
     size = 0
     record = Record(
@@ -173,9 +175,17 @@ def add_followup(
 
 
 def add_reply(
-    session: Session, *, case_id: bytes, envelope: BinaryIO, today: datetime.date
+    session: Session,
+    *,
+    case_id: bytes,
+    envelope: BinaryIO,
+    today: datetime.date,
+    record_id: str | None = None,
 ) -> StoredRecord:
-    """An office reply to an existing case, as a bundle import will store it (caller commits)."""
+    """An office reply to an existing case, as a bundle import stores it (caller commits).
+
+    ``record_id`` is the id the office gave the reply (the bundle's record id).
+    """
     position = _take_position(session, case_id)
     return _add_record(
         session,
@@ -184,6 +194,7 @@ def add_reply(
         position=position,
         envelope=envelope,
         today=today,
+        record_id=record_id,
     )
 
 
@@ -237,10 +248,22 @@ def acknowledge(session: Session, records: Iterable[tuple[str, bytes]]) -> int:
     return _delete_named(session, dict(records), None)
 
 
-def purge_case(session: Session, case_id: bytes, records: Iterable[tuple[str, bytes]]) -> int:
-    """The office purged a case: no more check-ins or follow-ups, the named records deleted.
+def purge_case(session: Session, case_id: bytes) -> int:
+    """The office purged a case: its login row, then every record of it; how many records.
 
-    Records of the case the office had not seen (not named) stay until acknowledged.
+    The login row goes first, taking the case's lock: a follow-up waiting on it is then
+    refused (``CaseGoneError``), and one that got it first has committed by the time the
+    records are listed, so it goes with the case. Nothing can reach the case afterwards.
     """
     session.execute(delete(Login).where(Login.case_id == case_id.hex()))
-    return _delete_named(session, dict(records), case_id)
+    ids = list(
+        session.scalars(
+            select(Record.id)
+            .where(Record.case_id == case_id.hex())
+            .order_by(Record.id)
+            .with_for_update()
+        )
+    )
+    if ids:
+        session.execute(delete(Record).where(Record.id.in_(ids)))  # chunks cascade
+    return len(ids)

@@ -55,6 +55,7 @@ from whistle.submit.app import (
     state,
     too_large_page,
 )
+from whistle.submit.bundles import mark_replies_read
 from whistle.submit.config import LANGUAGES
 from whistle.submit.models import RecordKind
 from whistle.submit.upload import (
@@ -411,6 +412,11 @@ def _conversation(keys: SourceKeys, case_id: bytes) -> list[Entry]:
                 except CryptoError:
                     entry.unreadable = True
             entries.append(entry)
+    read = [e.record_id for e in entries if e.kind == "reply" and not e.unreadable]
+    if read:
+        # A write of its own, after the reads (SQLite: BEGIN IMMEDIATE; see db.writing).
+        with db.writing(st.sessions) as db_session:
+            mark_replies_read(db_session, read, today())
     return entries
 
 

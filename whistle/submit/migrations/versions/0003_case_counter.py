@@ -5,15 +5,15 @@ two records arrive for one case at once, and restarts at 0 once the inbox has
 acknowledged (and the server deleted) every record of a case. The counter on the
 login row is incremented with one UPDATE … RETURNING, which also locks the row.
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
