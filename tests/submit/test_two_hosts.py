@@ -3,12 +3,13 @@
 Two gunicorn instances on different ports serve copies of one data directory (the
 same secrets and database URL). 200 reports are sent as a browser with JavaScript
 off sends them (the plain multipart form, over httpx), split across the two hosts,
-a few at a time, while a loop exports again and again. Afterwards every report is
-in the export exactly once and opens with the desk key.
-
-`whistle server export` (bundles) is not on this branch yet: the exports here are
-what store.py offers an export — ``all_records`` and ``read_record`` inside one
-``db.snapshot`` — each export sending the records the earlier ones had not sent.
+a few at a time, while a loop runs `whistle server export` again and again and,
+after each bundle, acknowledges exactly the records in it (what the inbox's
+acknowledgement does: by id and hash), so the next bundle carries only what came
+after. Afterwards every report was in exactly one bundle, and opens with the desk
+key. A bundle that listed a record twice, missed one committed before it, or
+carried half of one (its hash is checked) fails the test; so would an
+acknowledgement that deleted a record the bundle did not carry.
 """
 
 import io
@@ -26,12 +27,21 @@ import httpx
 import pytest
 
 from tests.pgcluster import Cluster
-from tests.submit.conftest import CODE, Office, browser_report, csrf_from
-from whistle.crypto import record_hash
+from tests.submit.conftest import CODE, TODAY, browser_report, csrf_from
+from whistle.bundling import read_bundle_bytes
+from whistle.crypto import (
+    BoxKeyPair,
+    Desk,
+    ServerCard,
+    generate_box_keypair,
+    generate_signing_keypair,
+    make_office_card,
+    read_card,
+    record_hash,
+)
 from whistle.crypto.records import open_submission
 from whistle.submit import db, load_config, store
 from whistle.submit.datadir import init_data_directory
-from whistle.submit.models import RecordKind
 
 pytestmark = pytest.mark.slow
 
@@ -63,17 +73,34 @@ def _gunicorn(data_dir: Path) -> tuple[int, subprocess.Popen[str]]:
     raise AssertionError("gunicorn did not start")
 
 
+class Office:
+    """An office whose bundle key this test keeps, to open the outbox bundles."""
+
+    def __init__(self) -> None:
+        self.desk: BoxKeyPair = generate_box_keypair()
+        self.bundle: BoxKeyPair = generate_box_keypair()
+        self.card = make_office_card(
+            generate_signing_keypair().seed,
+            name="Oficina",
+            bundle_key=self.bundle.public_key,
+            desks=[Desk("antifrau", "Antifrau", self.desk.public_key)],
+            custodian_key=generate_box_keypair().public_key,
+            epoch=1,
+            created=TODAY.isoformat(),
+        )
+        self.fingerprint = read_card(self.card).fingerprint
+
+
 @pytest.fixture
-def hosts(
-    tmp_path: Path, office: Office, postgres_cluster: Cluster
-) -> Iterator[tuple[list[int], Path]]:
+def hosts(tmp_path: Path, postgres_cluster: Cluster) -> Iterator[tuple[list[int], Path, Office]]:
+    office = Office()
     url = postgres_cluster.new_database()
     first = tmp_path / "host-a"
     init_data_directory(first, office.card, fingerprint=office.fingerprint, database_url=url)
     second = tmp_path / "host-b"
     shutil.copytree(first, second)  # the secrets, config and cards, modes kept (0600)
     started = [_gunicorn(first), _gunicorn(second)]
-    yield [port for port, _ in started], first
+    yield [port for port, _ in started], first, office
     for _, process in started:
         process.terminate()
         process.wait(timeout=30)
@@ -96,36 +123,43 @@ def _report(port: int, marker: str) -> str:
 
 
 def test_two_hosts_200_reports_while_exporting_each_exported_once(
-    hosts: tuple[list[int], Path], office: Office
+    hosts: tuple[list[int], Path, Office], tmp_path: Path
 ) -> None:
-    ports, data_dir = hosts
+    ports, data_dir, office = hosts
     config = load_config(data_dir)
+    server_card = read_card((data_dir / "server-card.json").read_bytes())
+    assert isinstance(server_card, ServerCard)
     engine = db.make_engine(config.database_url)
     sessions = db.make_sessions(engine)
-    sent: set[str] = set()  # ids of records already in an earlier export
-    exports: list[list[str]] = []
+    whistle = str(Path(sys.executable).with_name("whistle"))
+    bundles: list[list[tuple[str, str, bytes]]] = []  # (record id, case id, envelope) each
     done = threading.Event()
 
-    def export_once() -> None:
-        with db.snapshot(sessions) as session:
-            listed = store.all_records(session)
-            fresh = []
-            for record in listed:
-                if record.id in sent:
-                    continue
-                out = io.BytesIO()
-                store.read_record(session, record.id, out)
-                assert record_hash(out.getvalue()) == record.record_hash
-                fresh.append(record.id)
-            ids = [r.id for r in listed]
-            assert len(ids) == len(set(ids))
-            assert sent <= set(ids), "a record an earlier export saw has vanished"
-        exports.append(fresh)
-        sent.update(fresh)
+    def export_and_acknowledge() -> None:
+        out = tmp_path / f"outbox-{len(bundles) + 1}.bundle"
+        subprocess.run(
+            [whistle, "server", "export", str(data_dir), "--out", str(out)],
+            check=True,
+            capture_output=True,
+        )
+        verified = read_bundle_bytes(
+            out.read_bytes(),
+            max_bytes=config.max_bundle_bytes,
+            bundle_secret_key=office.bundle.secret_key,
+            signer_public_key=server_card.signing_key,
+            install_id=server_card.install_id,
+            direction="outbox",
+        )
+        assert verified.manifest.sequence == len(bundles) + 1
+        carried = [(r.id, r.case, r.envelope) for r in verified.records]
+        with db.writing(sessions) as session:
+            pairs = [(i, record_hash(envelope)) for i, _, envelope in carried]
+            assert store.acknowledge(session, pairs) == len(carried)
+        bundles.append(carried)
 
     def export_loop() -> None:
         while not done.is_set():
-            export_once()
+            export_and_acknowledge()
 
     markers = [f"m{n:03d}x" for n in range(REPORTS)]
     with ThreadPoolExecutor(1) as exporter, ThreadPoolExecutor(AT_ONCE) as senders:
@@ -133,24 +167,20 @@ def test_two_hosts_200_reports_while_exporting_each_exported_once(
         codes = list(senders.map(lambda n: _report(ports[n % 2], markers[n]), range(REPORTS)))
         done.set()
         looping.result()
-    export_once()  # the export after the last report
+    export_and_acknowledge()  # the bundle after the last report
 
     assert len(set(codes)) == REPORTS
-    assert len(exports) >= 3, "the exports did not overlap the reports"
-    every = [record_id for fresh in exports for record_id in fresh]
-    assert len(every) == len(set(every)) == REPORTS  # each record exported exactly once
-    desk_key = office.desks["antifrau"].secret_key
+    assert sum(1 for carried in bundles if carried) >= 3, "the exports did not overlap"
+    every = [record_id for carried in bundles for record_id, _, _ in carried]
+    assert len(every) == len(set(every)) == REPORTS  # each report in exactly one bundle
+    with db.snapshot(sessions) as session:
+        assert store.all_records(session) == []  # all acknowledged, nothing left behind
     found: list[str] = []
-    with sessions() as session:
-        records = {r.id: r for r in store.all_records(session)}
-        assert set(records) == set(every)
-        for record_id in every:
-            record = records[record_id]
-            assert record.kind == RecordKind.SUBMISSION
-            out = io.BytesIO()
-            store.read_record(session, record_id, out)
-            out.seek(0)
-            opened = open_submission(out, [desk_key], record.case_id)
+    for carried in bundles:
+        for _, case, envelope in carried:
+            opened = open_submission(
+                io.BytesIO(envelope), [office.desk.secret_key], bytes.fromhex(case)
+            )
             text = json.dumps(opened.form, ensure_ascii=False)
             found += [m for m in markers if f"Informe {m}" in text]
     assert sorted(found) == markers  # every report, once, decrypted
