@@ -186,7 +186,7 @@ def import_command(directory: Path, bundle: Path) -> None:
 @server.command("housekeeping")
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
 def housekeeping_command(directory: Path) -> None:
-    """Expire replies, drop stale courier challenges, vacuum the database (SQLite)."""
+    """Expire replies, drop stale courier challenges, vacuum the database."""
     import time
 
     from sqlalchemy import text
@@ -201,10 +201,13 @@ def housekeeping_command(directory: Path) -> None:
             report = housekeeping(
                 session, config, today=_today(config), now_minute=int(time.time()) // 60
             )
-        if engine.dialect.name == "sqlite":
-            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            if engine.dialect.name == "sqlite":
                 connection.exec_driver_sql("VACUUM")
                 connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+            else:
+                # Dead rows of deleted ciphertext: their space marked free (docs/deployment.md).
+                connection.exec_driver_sql("VACUUM chunks, records, logins")
     except WhistleError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
