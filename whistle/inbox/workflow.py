@@ -389,14 +389,13 @@ def purge_case(
     today: date,
     store_dir: Path,
 ) -> list[Path]:
-    """Delete a case, leave a tombstone, queue a purge order for the server.
+    """Delete a case, queue a purge order for the server (which leaves the tombstone).
 
     A case whose deletion is due (no investigation after 3 months, or 10 years) needs only the
     confirmation; any other needs a reason too. Returns the stored files to remove **after**
     the caller's transaction committed (``remove_files``), so a failed commit loses nothing.
     """
     from whistle.inbox import outgoing
-    from whistle.inbox.bundles import tombstone_case
 
     case = live_case(session, case_id)
     if not confirm:
@@ -417,7 +416,6 @@ def purge_case(
     ]
     for model in (Record, Note, Disclosure, Decision, Reply):
         session.execute(delete(model).where(model.case_id == case.id))  # type: ignore[attr-defined]
-    tombstone_case(session, case.id, today)
     session.add(
         PurgedCase(
             case_id=case.id,
