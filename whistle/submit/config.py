@@ -83,6 +83,8 @@ class SubmitConfig:
     time_zone: str = "UTC"  # the office's: stored dates are days there (legal clocks)
     cookie_secure: bool = False
     testing: bool = False
+    #: Offer in-browser encryption where the bundle is built (docs/submit-site.md).
+    browser_crypto: bool = True
 
     def __repr__(self) -> str:
         return f"SubmitConfig(office_name={self.office_name!r})"
