@@ -10,6 +10,8 @@ SYSTEM_PACKAGES := gnupg time
 SYSTEM_PACKAGES += tor systemd openssl
 # previews and metadata stripping in the inbox; Chromium for the browser tests.
 SYSTEM_PACKAGES += poppler-utils mat2 chromium
+# Firefox ESR (Tor Browser's base) for the end-to-end tests, driven by puppeteer-core (WebDriver BiDi).
+SYSTEM_PACKAGES += firefox-esr
 
 .PHONY: demo test lint venv system-deps build build-js clean
 
