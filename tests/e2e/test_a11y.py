@@ -128,7 +128,10 @@ def test_javascript_on_pages(browser: Any, site: Site, tmp_path: Path) -> None:
     page.wait_for_selector("html[data-encryption=page]", timeout=WAIT_MS)
     _fill_report(page, tmp_path)
     page.get_by_role("button", name=FLOW["report"]["submit"]).click()
-    page.wait_for_function("() => document.getElementById('code').textContent.trim()")
+    page.wait_for_function(
+        "() => { const c = document.getElementById('code'); return c && c.textContent.trim(); }",
+        timeout=WAIT_MS,
+    )
     audit(page, "receipt")
     code = page.locator("#code").inner_text()
     insert_reply(site.app, code, site.office, FLOW["reply"])
