@@ -261,3 +261,46 @@ def test_nothing_stored_tells_which_path_a_report_came_by(
             opened.append(open_submission(buffer, [desk], case))
     assert opened[0].files == opened[1].files
     assert json.dumps(sorted(opened[0].form)) == json.dumps(sorted(opened[1].form))
+
+
+def test_nothing_stored_tells_which_path_a_follow_up_came_by(
+    app: Flask, client: FlaskClient, office: Office
+) -> None:
+    from tests.submit.conftest import check_in, multipart
+
+    code, keys, case_id, envelope = browser_envelope(app, office, [])
+    post_sealed(client, "/report/sealed", keys.login_token + case_id + envelope)
+    _status, page = check_in(client, code)
+    body, content_type = multipart(
+        [
+            ("csrf_token", None, csrf_from(page).encode()),
+            ("code", None, code.encode()),
+            ("message", None, b"plain"),
+        ]
+    )
+    assert client.post("/follow-up", data=body, content_type=content_type).status_code == 200
+    sealed = seal_followup(
+        "sealed",
+        [],
+        reply_secret_key=keys.reply_secret_key,
+        desk_keys=[office.desks["antifrau"].public_key],
+        case_id=case_id,
+    )
+    response = post_sealed(client, "/follow-up/sealed", keys.login_token + case_id + sealed)
+    assert response.status_code == 200
+    with _state(app).sessions() as session:
+        rows = session.scalars(
+            select(Record).where(Record.case_id == case_id.hex()).order_by(Record.position)
+        ).all()
+        plain, browser = rows[1], rows[2]
+        assert (plain.kind, plain.created, plain.size) == (
+            browser.kind,
+            browser.created,
+            browser.size,
+        )
+        heads = []
+        for row in (plain, browser):
+            buffer = io.BytesIO()
+            store.read_record(session, row.id, buffer)
+            heads.append(buffer.getvalue()[:8])
+    assert heads[0] == heads[1]  # magic, version, slot count, flags
