@@ -304,3 +304,22 @@ def test_nothing_stored_tells_which_path_a_follow_up_came_by(
             store.read_record(session, row.id, buffer)
             heads.append(buffer.getvalue()[:8])
     assert heads[0] == heads[1]  # magic, version, slot count, flags
+
+
+def test_a_full_mailbox_refuses_before_reading(app: Flask, office: Office, config) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    from whistle.submit import create_app
+
+    full = create_app(
+        dataclasses.replace(
+            config, limits=dataclasses.replace(config.limits, storage_quota_bytes=1)
+        )
+    )
+    client = full.test_client()
+    _code, keys, case_id, envelope = browser_envelope(full, office, [])
+    csrf = csrf_from(client.get("/check-in").text)  # the report page says it is full
+    response = post_sealed(client, "/report/sealed", keys.login_token + case_id + envelope, csrf)
+    assert response.status_code == 503
+    assert _count(full) == (0, 0, 0)
+    full.extensions["whistle_submit"].engine.dispose()

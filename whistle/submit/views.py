@@ -681,6 +681,9 @@ def _read_sealed(out: Any, cap: int, *, with_case: bool) -> tuple[bytes, bytes, 
                 size=human_size(limits.max_upload_bytes),
             ),
         )
+    if _quota_reached(max(length - prefix, MIN_ENVELOPE_BYTES)):
+        drain(request.stream, limits.discard_cap_bytes)
+        raise SealedError(503, _("This mailbox is full. Nothing was kept."))
     token = _read_exactly(TOKEN_BYTES)
     case_id = _read_exactly(store.CASE_ID_BYTES) if with_case else b""
     remaining = length - prefix
