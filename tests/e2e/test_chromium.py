@@ -228,6 +228,11 @@ def test_a_file_over_the_limit_is_refused_in_the_page(
     assert page.get_by_role("button", name="Use the plain form").is_visible()
     Shots("too-large")(page, "report")
     assert not [p for m, p, _b in site.recorder.bodies if m == "POST"]
+    # The source chooses the plain form: the server refuses the file too, and keeps nothing.
+    page.get_by_role("button", name="Use the plain form").click()
+    assert page.get_by_role("heading", name="Too large").is_visible()
+    Shots("too-large")(page, "plain-form-refused")
+    assert [p for m, p, _b in site.recorder.bodies if m == "POST"] == ["/report"]
     context.close()
 
 
