@@ -12,6 +12,8 @@ SYSTEM_PACKAGES += tor systemd openssl
 SYSTEM_PACKAGES += poppler-utils mat2 chromium
 # the submission server's tests run on SQLite and on a private PostgreSQL cluster (tests/pgcluster.py).
 SYSTEM_PACKAGES += postgresql
+# Firefox ESR (Tor Browser's base) for the end-to-end tests, driven by puppeteer-core (WebDriver BiDi).
+SYSTEM_PACKAGES += firefox-esr
 
 .PHONY: demo test lint venv system-deps build build-js clean
 

@@ -5,6 +5,7 @@ submission pages use, drives Debian's Chromium with Playwright, and runs the
 same measurement as bench/js_crypto.mjs inside the page.
 
     .venv/bin/python bench/js_browser.py --mib 20
+    .venv/bin/python bench/js_browser.py --mib 20 --firefox   # Firefox ESR, Safer prefs
 
 Modes: Chromium with WebAssembly allowed (CSP 'wasm-unsafe-eval'); WebAssembly
 blocked by a CSP without it (libsodium's JS fallback, JIT on); Chromium
@@ -14,6 +15,7 @@ blocked by a CSP without it (libsodium's JS fallback, JIT on); Chromium
 import argparse
 import json
 import os
+import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -109,11 +111,37 @@ def run(name: str, csp: str, args: list[str], mib: int) -> dict:
     return {"browser": f"chromium {version}", "case": name, **result, "load": os.getloadavg()}
 
 
+def run_firefox(mib: int) -> dict:
+    """Firefox ESR with Safer's prefs, driven by bench/js_firefox.mjs (puppeteer-core, BiDi)."""
+    server = serve(CSP_WASM)
+    try:
+        output = subprocess.run(
+            [
+                "node",
+                str(ROOT / "bench" / "js_firefox.mjs"),
+                f"http://127.0.0.1:{server.server_address[1]}/",
+                str(mib),
+            ],
+            input=MEASURE,
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        ).stdout
+    finally:
+        server.shutdown()
+    return {"case": "Firefox ESR Safer prefs", **json.loads(output), "load": os.getloadavg()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--mib", type=int, default=20)
     parser.add_argument("--jitless-mib", type=int, default=None)
+    parser.add_argument("--firefox", action="store_true", help="Firefox ESR (Safer) only")
     options = parser.parse_args()
+    if options.firefox:
+        print(json.dumps(run_firefox(options.mib)), flush=True)
+        return
     cases = [
         ("wasm allowed", CSP_WASM, [], options.mib),
         ("wasm blocked by CSP", CSP_NO_WASM, [], options.mib),

@@ -9,7 +9,7 @@
 // Reproducible: the same lockfile and sources give the same bytes (no paths,
 // dates or randomness end up in the output; tests/js/test_build.py builds twice).
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -17,7 +17,7 @@ import { build } from 'esbuild';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DEFAULT_OUT = join(ROOT, 'whistle', 'submit', 'static', 'build');
-const NAME = /^whistle-crypto\.[0-9a-f]{16}\.js$/;
+const NAME = /^whistle-(crypto|page)\.[0-9a-f]{16}\.js$/;
 
 function outDir(argv) {
   const at = argv.indexOf('--out');
@@ -51,16 +51,22 @@ export async function writeBuild(out) {
   const sha256 = createHash('sha256').update(code).digest('hex');
   const file = `whistle-crypto.${sha256.slice(0, 16)}.js`;
   mkdirSync(out, { recursive: true });
+  // The submission pages' script (js/page.js): a second small file, copied as it is.
+  const page = readFileSync(join(ROOT, 'js', 'page.js'));
+  const pageFile = `whistle-page.${createHash('sha256').update(page).digest('hex').slice(0, 16)}.js`;
   for (const old of readdirSync(out)) {
-    if (NAME.test(old) && old !== file) rmSync(join(out, old));
+    if (NAME.test(old) && old !== file && old !== pageFile) rmSync(join(out, old));
   }
   writeFileSync(join(out, file), code);
+  writeFileSync(join(out, pageFile), page);
   const manifest = {
     file,
     sri: `sha384-${createHash('sha384').update(code).digest('base64')}`,
     sha256,
     bytes: code.length,
     gzip_bytes: gzipSync(code, { level: 9 }).length,
+    page_file: pageFile,
+    page_sri: `sha384-${createHash('sha384').update(page).digest('base64')}`,
   };
   writeFileSync(join(out, 'manifest.json'), JSON.stringify(manifest, null, 1) + '\n');
   return manifest;

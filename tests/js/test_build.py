@@ -61,4 +61,10 @@ def test_manifest_describes_the_file(tmp_path):
     assert abs(manifest["gzip_bytes"] - len(gzip.compress(data, 9, mtime=0))) < len(data) / 100
     assert manifest["gzip_bytes"] <= MAX_GZIP_BYTES
     assert not stale.exists()
-    assert sorted(p.name for p in out.iterdir()) == sorted([manifest["file"], "manifest.json"])
+    page = (out / manifest["page_file"]).read_bytes()
+    assert page == (ROOT / "js" / "page.js").read_bytes()
+    page_digest = base64.b64encode(hashlib.sha384(page).digest()).decode()
+    assert manifest["page_sri"] == f"sha384-{page_digest}"
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [manifest["file"], manifest["page_file"], "manifest.json"]
+    )

@@ -8,7 +8,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from tests.submit.conftest import browser_report, check_in, csrf_from, multipart, submit_report
-from whistle.submit.app import CSP
+from whistle.submit.app import CSP, CSP_WITH_BUNDLE
 
 EXPECTED = {
     "Content-Security-Policy": (
@@ -23,7 +23,11 @@ EXPECTED = {
 
 
 def _check(response: TestResponse, page: bool = True) -> None:
+    loads_bundle = page and b"<script" in response.get_data()
     for name, value in EXPECTED.items():
+        if name == "Content-Security-Policy" and loads_bundle:
+            # Only the pages that load the browser crypto bundle may run it.
+            value = CSP_WITH_BUNDLE
         assert response.headers.get(name) == value, name
     assert "Server" not in response.headers
     if page:
@@ -33,6 +37,19 @@ def _check(response: TestResponse, page: bool = True) -> None:
 
 def test_csp_is_the_issue_s(app: Flask) -> None:
     assert EXPECTED["Content-Security-Policy"] == CSP
+
+
+def test_only_pages_with_the_bundle_may_run_scripts(app: Flask, client: FlaskClient) -> None:
+    assert CSP_WITH_BUNDLE == CSP + "; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'"
+    for url in ("/", "/channels", "/about", "/nowhere"):
+        response = client.get(url)
+        assert b"<script" not in response.data
+        assert response.headers["Content-Security-Policy"] == CSP
+    if app.extensions["whistle_submit"].bundle is not None:
+        for url in ("/report", "/check-in"):
+            response = client.get(url)
+            assert b'integrity="sha384-' in response.data
+            assert response.headers["Content-Security-Policy"] == CSP_WITH_BUNDLE
 
 
 def test_every_get_route(app: Flask, client: FlaskClient) -> None:

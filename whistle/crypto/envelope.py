@@ -491,3 +491,36 @@ def _decrypt_chunks(
         if not following:
             raise TruncatedError("the envelope ends without its final chunk")
         chunk = following
+
+
+def check_envelope_shape(head: bytes, size: int, *, sealed: int, boxed: int, sender: bool) -> None:
+    """What a server can check of an envelope it cannot open, from its first bytes and size.
+
+    ``head`` is at least the header (a few hundred bytes are plenty); ``size`` the whole
+    envelope's length. Checks the magic, version, flags, the slot types and counts expected
+    for the record, and that the rest splits into full secretstream chunks and one final
+    chunk of 1 … 64 KiB of plaintext. Raises ``MalformedError`` (or ``TruncatedError``,
+    ``UnsupportedVersionError``) and nothing else for bytes that do not fit.
+    """
+    header = _read_header(io.BytesIO(head))
+    types = [slot_type for slot_type, _body in header.slots]
+    if types.count(SLOT_SEALED) != sealed or types.count(SLOT_BOXED) != boxed:
+        raise MalformedError("the envelope is not addressed the way this record is")
+    if (header.sender_public_key is not None) != sender:
+        raise MalformedError("the envelope's sender key does not fit this record")
+    body = size - len(header.raw)
+    full = CHUNK_BYTES + ABYTES
+    last = body % full
+    if body <= 0 or (last != 0 and last < ABYTES + 1):
+        raise MalformedError("the envelope's length does not split into chunks")
+    chunks = -(-body // full)
+    if not is_padded_size(body - chunks * ABYTES):
+        raise MalformedError("the envelope's length is not a padded size")
+
+
+def max_envelope_size(plaintext: int, slots: int) -> int:
+    """The largest envelope ``plaintext`` bytes of parts (framing included) can make."""
+    padded = padded_size(plaintext)
+    chunks = -(-padded // CHUNK_BYTES)
+    header = 8 + KEY_BYTES + slots * (1 + max(SLOT_BYTES.values())) + SS_HEADER_BYTES
+    return header + padded + chunks * ABYTES

@@ -1,11 +1,14 @@
 """Building the Flask app: sessions, CSRF, languages, headers, error pages."""
 
+import base64
+import hashlib
+import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Request, Response, current_app, render_template, request, session
+from flask import Flask, Request, Response, current_app, g, render_template, request, session
 from flask_babel import Babel
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -28,6 +31,8 @@ CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
 )
+#: Pages that load the browser crypto bundle may also run it (WebAssembly) and fetch.
+CSP_WITH_BUNDLE = CSP + "; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'"
 SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
     "Referrer-Policy": "no-referrer",
@@ -36,7 +41,15 @@ SECURITY_HEADERS = {
     "Cross-Origin-Resource-Policy": "same-origin",
 }
 #: Routes that read their multipart body themselves, encrypting files as they stream.
-UPLOAD_ENDPOINTS = frozenset({"submit.report_post", "submit.followup_post"})
+UPLOAD_ENDPOINTS = frozenset(
+    {
+        "submit.report_post",
+        "submit.followup_post",
+        "submit.report_sealed",
+        "submit.followup_sealed",
+    }
+)
+BUILD_DIR = HERE / "static" / "build"
 
 
 class _NoSpoolFormParser(FormDataParser):
@@ -50,12 +63,40 @@ class SubmitRequest(Request):
     form_data_parser_class = _NoSpoolFormParser
 
 
+@dataclass(frozen=True)
+class Bundle:
+    """The browser crypto bundle and the page script, as templates refer to them."""
+
+    file: str
+    sri: str
+    page_file: str
+    page_sri: str
+
+
+def load_bundle(directory: Path = BUILD_DIR) -> Bundle | None:
+    """The built bundle (``make build``), or None: the pages then stay JavaScript-free."""
+    try:
+        manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+        page = (directory / manifest["page_file"]).read_bytes()
+        (directory / manifest["file"]).stat()
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    digest = base64.b64encode(hashlib.sha384(page).digest()).decode("ascii")
+    return Bundle(
+        file=manifest["file"],
+        sri=manifest["sri"],
+        page_file=manifest["page_file"],
+        page_sri=f"sha384-{digest}",
+    )
+
+
 @dataclass
 class SubmitState:
     config: SubmitConfig
     engine: Engine
     sessions: sessionmaker[Session]
     questionnaire: Questionnaire
+    bundle: Bundle | None = None
 
 
 def state() -> SubmitState:
@@ -122,6 +163,7 @@ def build_app(config: SubmitConfig) -> Flask:
         engine=engine,
         sessions=db.make_sessions(engine),
         questionnaire=load_questionnaire(),
+        bundle=load_bundle() if config.browser_crypto else None,
     )
     # Before CSRF protection reads any form: refuse oversized small bodies politely.
     app.before_request(_bound_small_bodies)
@@ -131,7 +173,15 @@ def build_app(config: SubmitConfig) -> Flask:
 
     # The upload routes check the token themselves once the body has streamed through
     # (Flask-WTF would read request.form); the receipt confirmation changes nothing.
-    for name in ("report_post", "followup_post", "receipt_post"):
+    # The sealed routes read their binary body themselves and check the header token.
+    for name in (
+        "report_post",
+        "followup_post",
+        "receipt_post",
+        "report_sealed",
+        "followup_sealed",
+        "checkin_sealed",
+    ):
         csrf.exempt(f"whistle.submit.views.{name}")
     app.register_blueprint(blueprint)
     app.after_request(_security_headers)
@@ -152,7 +202,16 @@ def _template_globals() -> dict[str, Any]:
         "desks": st.config.office_card.desks,
         "limits": st.config.limits,
         "human_size": human_size,
+        "bundle": None,
     }
+
+
+def use_bundle() -> Bundle | None:
+    """Called by a view whose page loads the bundle: its CSP then lets it run."""
+    bundle = state().bundle
+    if bundle is not None:
+        g.loads_bundle = True
+    return bundle
 
 
 def _bound_small_bodies() -> Any:
@@ -169,6 +228,8 @@ def _bound_small_bodies() -> Any:
 
 def _security_headers(response: Response) -> Response:
     response.headers.update(SECURITY_HEADERS)
+    if g.get("loads_bundle"):
+        response.headers["Content-Security-Policy"] = CSP_WITH_BUNDLE
     if request.endpoint != "static":
         response.headers["Cache-Control"] = "no-store"
     response.headers.pop("Server", None)

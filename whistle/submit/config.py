@@ -92,6 +92,8 @@ class SubmitConfig:
     reply_days_after_read: int = 14
     reply_max_age_days: int = 90
     max_bundle_bytes: int = 4 * 1024 * MIB
+    #: Offer in-browser encryption where the bundle is built (docs/submit-site.md).
+    browser_crypto: bool = True
 
     def __repr__(self) -> str:
         return f"SubmitConfig(office_name={self.office_name!r})"

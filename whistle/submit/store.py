@@ -198,6 +198,12 @@ def add_reply(
     )
 
 
+def case_exists(session: Session, case_id: bytes) -> bool:
+    """Whether any record belongs to ``case_id`` (a browser-chosen id must be new)."""
+    found = session.scalar(select(Record.id).where(Record.case_id == case_id.hex()).limit(1))
+    return found is not None
+
+
 def find_case(session: Session, lookup: bytes) -> bytes | None:
     """The case a login lookup value opens, or None (one indexed query either way)."""
     value = session.scalar(select(Login.case_id).where(Login.lookup == lookup))

@@ -6,6 +6,7 @@ code was posted, and asks for the code again to send a follow-up (nothing on
 the server, and no cookie, ever holds the code or a key derived from it).
 """
 
+import base64
 import datetime
 import time
 import zoneinfo
@@ -16,6 +17,7 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -32,10 +34,12 @@ from whistle.crypto import (
     CryptoError,
     Desk,
     SourceKeys,
+    check_envelope_shape,
     derive_source_keys,
     format_code,
     generate_code,
     login_lookup,
+    max_envelope_size,
     normalize_code,
     open_token,
     seal_token,
@@ -50,15 +54,18 @@ from whistle.submit import db, store
 from whistle.submit.app import (
     SubmitState,
     current_language,
+    human_size,
     message_page,
     spooled_file,
     state,
     too_large_page,
+    use_bundle,
 )
 from whistle.submit.bundles import mark_replies_read
 from whistle.submit.config import LANGUAGES
 from whistle.submit.models import RecordKind
 from whistle.submit.upload import (
+    READ_BYTES,
     ParsedForm,
     StagingSink,
     UploadTooLargeError,
@@ -93,10 +100,11 @@ def _desk(desk_id: str | None) -> Desk:
     abort(404)
 
 
-def _report_url(desk: Desk) -> str:
+def _report_url(desk: Desk, *, sealed: bool = False) -> str:
+    endpoint = "submit.report_sealed" if sealed else "submit.report"
     if len(state().config.office_card.desks) == 1:
-        return url_for("submit.report")
-    return url_for("submit.report", desk_id=desk.id)
+        return url_for(endpoint)
+    return url_for(endpoint, desk_id=desk.id)
 
 
 # --- static pages -----------------------------------------------------------------------
@@ -153,6 +161,10 @@ def _render_report(desk: Desk, form: ReportForm, status: int = 200) -> tuple[str
             action=_report_url(desk),
             questionnaire=state().questionnaire,
             form=form,
+            bundle=use_bundle(),
+            sealed_action=_report_url(desk, sealed=True),
+            install_salt=state().config.install_salt.hex(),
+            custodian_key=state().config.office_card.custodian_key.hex(),
         ),
         status,
     )
@@ -421,7 +433,17 @@ def _conversation(keys: SourceKeys, case_id: bytes) -> list[Entry]:
 
 
 def checkin_page(error: str | None = None, status: int = 200) -> tuple[str, int]:
-    return render_template("checkin.html", error=error), status
+    return render_template("checkin.html", error=error, **_sealed_page_data()), status
+
+
+def _sealed_page_data() -> dict[str, Any]:
+    """What the page script needs: the bundle and the office's public keys (all public)."""
+    config = state().config
+    return {
+        "bundle": use_bundle(),
+        "install_salt": config.install_salt.hex(),
+        "desk_keys": ",".join(d.public_key.hex() for d in config.office_card.desks),
+    }
 
 
 @blueprint.get("/check-in")
@@ -500,7 +522,10 @@ def checkin_post() -> Any:
         for index, (name, size) in enumerate(entry.files)
     ]
     return render_template(
-        "conversation.html", entries=entries, reply_files=reply_files, followup={}
+        "conversation.html",
+        entries=entries,
+        reply_files=reply_files,
+        followup={},
     )
 
 
@@ -511,7 +536,12 @@ def _render_followup(
     values: dict[str, str], errors: list[tuple[str, str]], files_dropped: bool, status: int
 ) -> tuple[str, int]:
     return (
-        render_template("followup.html", values=values, errors=errors, files_dropped=files_dropped),
+        render_template(
+            "followup.html",
+            values=values,
+            errors=errors,
+            files_dropped=files_dropped,
+        ),
         status,
     )
 
@@ -589,6 +619,198 @@ def followup_post() -> Any:
                 return _render_followup(values, errors, dropped, 422)
     session["case"] = case_id.hex()
     return render_template("followup_sent.html", files=len(parsed.file_names))
+
+
+# --- JavaScript on: the page encrypts, the server stores ciphertext ---------------------
+#
+# Bodies are binary: the login token (32 bytes), then for a submission or a follow-up the
+# case id (16 bytes) and the envelope the page wrote. The CSRF token travels in the
+# X-CSRFToken header. Answers are JSON: {"error": text} with 4xx, or what the page shows.
+
+TOKEN_BYTES = 32
+#: What the page reads of an envelope's start to check its header shape.
+HEAD_BYTES = 8 + 32 + 16 * 81 + 24
+
+
+class SealedError(Exception):
+    """A sealed request refused: the status and the message the page shows."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _sealed_error(status: int, message: str) -> tuple[Response, int]:
+    return jsonify(error=message), status
+
+
+def _check_header_csrf() -> None:
+    try:
+        validate_csrf(request.headers.get("X-CSRFToken"))
+    except ValidationError as error:
+        drain(request.stream, state().config.limits.discard_cap_bytes)
+        raise SealedError(
+            400, _("Your session had expired, so nothing was sent. Reload the page and send again.")
+        ) from error
+
+
+def _malformed() -> SealedError:
+    return SealedError(
+        400, _("What the page sent is not a valid encrypted record. Nothing was kept.")
+    )
+
+
+def _read_exactly(size: int) -> bytes:
+    data = request.stream.read(size)
+    if len(data) != size:
+        raise _malformed()
+    return data
+
+
+def _read_sealed(out: Any, cap: int, *, with_case: bool) -> tuple[bytes, bytes, int]:
+    """(login token, case id, envelope size): the body read into ``out``, checked for shape."""
+    limits = state().config.limits
+    prefix = TOKEN_BYTES + (store.CASE_ID_BYTES if with_case else 0)
+    length = request.content_length
+    if length is None:
+        raise _malformed()
+    if length > prefix + cap:
+        drain(request.stream, limits.discard_cap_bytes)
+        raise SealedError(
+            413,
+            _(
+                "What you chose is larger than this site accepts: at most %(files)d files, "
+                "%(size)s in total. Nothing was sent.",
+                files=limits.max_files,
+                size=human_size(limits.max_upload_bytes),
+            ),
+        )
+    if _quota_reached(max(length - prefix, MIN_ENVELOPE_BYTES)):
+        drain(request.stream, limits.discard_cap_bytes)
+        raise SealedError(503, _("This mailbox is full. Nothing was kept."))
+    token = _read_exactly(TOKEN_BYTES)
+    case_id = _read_exactly(store.CASE_ID_BYTES) if with_case else b""
+    remaining = length - prefix
+    size = 0
+    while remaining > 0:
+        piece = request.stream.read(min(READ_BYTES, remaining))
+        if not piece:
+            raise _malformed()  # the upload stopped midway: nothing is stored
+        out.write(piece)
+        size += len(piece)
+        remaining -= len(piece)
+    return token, case_id, size
+
+
+def _check_shape(out: Any, size: int, *, sealed: int, boxed: int, sender: bool) -> None:
+    out.seek(0)
+    head = out.read(HEAD_BYTES)
+    out.seek(0)
+    try:
+        check_envelope_shape(head, size, sealed=sealed, boxed=boxed, sender=sender)
+    except CryptoError as error:
+        raise _malformed() from error
+
+
+def _envelope_cap() -> int:
+    limits = state().config.limits
+    slots = len(state().config.office_card.desks) + 1
+    return max_envelope_size(limits.max_upload_bytes + FORM_ALLOWANCE, slots)
+
+
+@blueprint.post("/report/sealed", defaults={"desk_id": None}, endpoint="report_sealed")
+@blueprint.post("/report/<desk_id>/sealed", endpoint="report_sealed")
+def report_sealed(desk_id: str | None) -> Any:
+    """A submission the page encrypted: stored exactly as the server would have stored it."""
+    st = state()
+    _desk(desk_id)
+    try:
+        _check_header_csrf()
+        with spooled_file() as out:
+            token, case_id, size = _read_sealed(out, _envelope_cap(), with_case=True)
+            _check_shape(out, size, sealed=2, boxed=0, sender=False)
+            with st.sessions.begin() as db_session:
+                if store.quota_reached(db_session, st.config.limits.storage_quota_bytes, size):
+                    raise SealedError(503, _("This mailbox is full. Nothing was kept."))
+                if store.case_exists(db_session, case_id):
+                    raise _malformed()
+                store.add_submission(
+                    db_session,
+                    case_id=case_id,
+                    lookup=login_lookup(token, st.config.pepper),
+                    envelope=out,
+                    today=today(),
+                )
+    except SealedError as error:
+        return _sealed_error(error.status, error.message)
+    except IntegrityError:
+        return _sealed_error(400, _malformed().message)
+    return jsonify(receipt=render_template("_receipt_main.html", code="", receipt_token=""))
+
+
+def _find_by_token(token: bytes) -> bytes | None:
+    st = state()
+    with st.sessions() as db_session:
+        return store.find_case(db_session, login_lookup(token, st.config.pepper))
+
+
+@blueprint.post("/check-in/sealed")
+def checkin_sealed() -> Any:
+    """The encrypted conversation for a login token the page derived (it decrypts it)."""
+    st = state()
+    try:
+        _check_header_csrf()
+        if request.content_length != TOKEN_BYTES:
+            raise _malformed()
+        token = _read_exactly(TOKEN_BYTES)
+    except SealedError as error:
+        return _sealed_error(error.status, error.message)
+    case_id = _find_by_token(token)
+    if case_id is None:
+        return _sealed_error(404, _unknown_message())
+    session["case"] = case_id.hex()
+    records = []
+    with st.sessions() as db_session:
+        for record in store.case_records(db_session, case_id):
+            with spooled_file() as buffer:
+                store.read_record(db_session, record.id, buffer)
+                buffer.seek(0)
+                data = base64.b64encode(buffer.read()).decode("ascii")
+            records.append(
+                {"kind": record.kind.value, "created": record.created.isoformat(), "data": data}
+            )
+    return jsonify(case_id=case_id.hex(), records=records)
+
+
+@blueprint.post("/follow-up/sealed")
+def followup_sealed() -> Any:
+    """A follow-up the page encrypted with the reply key; the token says which case."""
+    st = state()
+    limits = st.config.limits
+    desks = len(st.config.office_card.desks)
+    try:
+        _check_header_csrf()
+        with spooled_file() as out:
+            token, case_id, size = _read_sealed(out, _envelope_cap(), with_case=True)
+            _check_shape(out, size, sealed=1, boxed=desks, sender=True)
+            if _find_by_token(token) != case_id:
+                raise SealedError(404, _unknown_message())
+            for attempt in (1, 2):  # two follow-ups to one case at once: the second retries
+                out.seek(0)
+                try:
+                    with st.sessions.begin() as db_session:
+                        if store.quota_reached(db_session, limits.storage_quota_bytes, size):
+                            raise SealedError(503, _("This mailbox is full. Nothing was kept."))
+                        store.add_followup(db_session, case_id=case_id, envelope=out, today=today())
+                    break
+                except IntegrityError:
+                    if attempt == 2:
+                        raise
+    except SealedError as error:
+        return _sealed_error(error.status, error.message)
+    session["case"] = case_id.hex()
+    return jsonify(sent=render_template("_followup_sent_main.html"))
 
 
 __all__ = ["blueprint", "checkin_page"]

@@ -1,0 +1,371 @@
+// The submission pages' script: progressive enhancement of the report and check-in forms
+// (docs/submit-site.md, "JavaScript on"). A classic script loaded after the crypto bundle,
+// with Subresource Integrity, no inline code. Without it every page works as it is.
+//
+// Report: the code, the keys and the case id are made here; fields and files become one
+// envelope (WhistleCrypto.writeSubmission); only the login token, the case id and the
+// envelope are posted. Check-in: the token and reply key are derived here; the server
+// answers with the case's ciphertexts, opened here. Follow-up: boxed here with the reply key.
+// Fail closed: if anything goes wrong nothing is sent, the reason is shown, and a button
+// offers the plain form (encryption on the server) explicitly.
+(function () {
+  'use strict';
+
+  var texts = document.getElementById('sealed-texts');
+  if (!texts) return;
+  var t = texts.dataset;
+  var modeLine = document.getElementById('mode');
+  var reportForm = document.getElementById('report-form');
+  var checkinForm = document.getElementById('checkin-form');
+  var form = reportForm || checkinForm;
+  if (!form) return;
+
+  function say(text) {
+    if (modeLine) modeLine.textContent = text;
+  }
+
+  if (typeof window.WhistleCrypto === 'undefined' || typeof window.WhistleCrypto.load !== 'function') {
+    // The bundle did not load, or its bytes did not match the integrity hash.
+    say(t.off);
+    return;
+  }
+
+  var plainChosen = false;
+  var busy = false;
+  var failed = false;
+  say(t.loading);
+  var loading = window.WhistleCrypto.load();
+  loading.then(
+    function (api) {
+      if (!failed) say(t.on);
+      document.documentElement.setAttribute('data-encryption', 'page');
+      document.documentElement.setAttribute('data-crypto-mode', api.mode);
+    },
+    function () {
+      // libsodium or the self-test failed: this browser is not trusted to encrypt.
+      plainChosen = true;
+      say(t.off);
+      document.documentElement.setAttribute('data-encryption', 'server');
+    },
+  );
+
+  var statusBox = document.getElementById('sealed-status');
+  var errorBox = document.getElementById('sealed-error');
+  var errorText = document.getElementById('sealed-error-text');
+  var plainButton = document.getElementById('use-plain');
+
+  function fail(error) {
+    busy = false;
+    failed = true;
+    var reason = error && error.userMessage ? error.userMessage : (error && (error.message || error.name)) || String(error);
+    errorText.textContent = t.failed + ' ' + reason;
+    errorBox.hidden = false;
+    statusBox.hidden = true;
+    document.documentElement.setAttribute('data-encryption-failed', 'yes');
+    plainButton.focus();
+  }
+
+  function userError(message) {
+    var error = new Error(message);
+    error.userMessage = message;
+    return error;
+  }
+
+  plainButton.addEventListener('click', function () {
+    plainChosen = true;
+    errorBox.hidden = true;
+    say(t.off);
+    if (reportForm) {
+      // The plain form, as with JavaScript off: the server encrypts.
+      HTMLFormElement.prototype.submit.call(reportForm);
+    } else {
+      HTMLFormElement.prototype.submit.call(checkinForm);
+    }
+  });
+
+  function checkFiles(files) {
+    var max = Number(form.dataset.maxBytes);
+    var total = 0;
+    for (var i = 0; i < files.length; i++) total += files[i].size;
+    if (files.length > Number(form.dataset.maxFiles) || total > max) throw userError(t.tooLarge);
+    return total;
+  }
+
+  // --- progress: per file and in total, with the time left ---------------------------------
+
+  function progress(files) {
+    var fileBar = document.getElementById('progress-file');
+    var fileText = document.getElementById('progress-file-text');
+    var totalBar = document.getElementById('progress-total');
+    var totalText = document.getElementById('progress-total-text');
+    var started = Date.now();
+    statusBox.hidden = false;
+    function show(phase, done, total) {
+      totalBar.max = Math.max(total, 1);
+      totalBar.value = done;
+      var percent = total ? Math.floor((100 * done) / total) : 100;
+      var text = phase + ': ' + percent + ' %';
+      var elapsed = (Date.now() - started) / 1000;
+      if (done > 0 && done < total && elapsed > 0.5) {
+        text += ', ' + t.left.replace('{s}', String(Math.ceil((elapsed / done) * (total - done))));
+      }
+      totalText.textContent = text;
+    }
+    return {
+      encrypting: function (done, total) {
+        var before = 0;
+        var index = 0;
+        while (index < files.length - 1 && done >= before + files[index].size) {
+          before += files[index].size;
+          index += 1;
+        }
+        if (files.length) {
+          var file = files[index];
+          fileBar.max = Math.max(file.size, 1);
+          fileBar.value = Math.min(done - before, file.size);
+          fileText.textContent = file.name + ' (' + (index + 1) + '/' + files.length + ')';
+        }
+        show(t.encrypting, done, total);
+      },
+      sending: function (done, total) {
+        if (done === 0) started = Date.now();
+        show(t.sending, done, total);
+      },
+    };
+  }
+
+  // --- posting ciphertext ---------------------------------------------------------------------
+
+  function post(url, body, onUpload) {
+    return new Promise(function (resolve, reject) {
+      var request = new XMLHttpRequest();
+      request.open('POST', url);
+      request.setRequestHeader('Content-Type', 'application/octet-stream');
+      request.setRequestHeader('X-CSRFToken', form.elements.csrf_token.value);
+      request.responseType = 'json';
+      if (onUpload) {
+        request.upload.onprogress = function (event) {
+          if (event.lengthComputable) onUpload(event.loaded, event.total);
+        };
+      }
+      request.onload = function () {
+        var answer = request.response || {};
+        if (request.status === 200) resolve(answer);
+        else reject(userError(answer.error || 'HTTP ' + request.status));
+      };
+      request.onerror = function () {
+        reject(userError('the connection failed'));
+      };
+      request.send(body);
+    });
+  }
+
+  function fromBase64(text) {
+    var raw = atob(text);
+    var bytes = new Uint8Array(raw.length);
+    for (var i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+    return bytes;
+  }
+
+  // --- the report -------------------------------------------------------------------------------
+
+  function collectFields() {
+    var fields = [];
+    var identification = [];
+    var holders = reportForm.querySelectorAll('[data-key]');
+    for (var i = 0; i < holders.length; i++) {
+      var holder = holders[i];
+      var value = reportForm.elements[holder.dataset.name].value.trim();
+      if (holder.dataset.kind === 'line') value = value.split(/\s+/).filter(Boolean).join(' ');
+      if (!value) continue;
+      var entry = { key: holder.dataset.key, label: holder.dataset.label, value: value };
+      (holder.dataset.identification ? identification : fields).push(entry);
+    }
+    return { fields: fields, identification: identification };
+  }
+
+  function sendReport(api) {
+    var data = reportForm.dataset;
+    var files = Array.prototype.slice.call(reportForm.elements.files.files);
+    checkFiles(files);
+    var collected = collectFields();
+    var code = api.generateCode();
+    var keys = api.deriveSourceKeys(code, api.fromHex(data.salt));
+    var caseId = api.generateCaseId();
+    var bars = progress(files);
+    return api
+      .writeSubmission({
+        deskKey: api.fromHex(data.deskKey),
+        custodianKey: api.fromHex(data.custodianKey),
+        replyPublicKey: keys.replyPublicKey,
+        caseId: caseId,
+        form: { language: data.lang, desk: data.desk, fields: collected.fields },
+        identification: collected.identification,
+        files: files,
+        onProgress: bars.encrypting,
+      })
+      .then(function (envelope) {
+        var body = new Blob([keys.loginToken, caseId, envelope], { type: 'application/octet-stream' });
+        return post(data.sealedAction, body, bars.sending);
+      })
+      .then(function (answer) {
+        var main = document.getElementById('main');
+        main.innerHTML = answer.receipt;
+        document.getElementById('code').textContent = api.formatCode(code);
+        var heading = main.querySelector('h1');
+        if (heading) {
+          document.title = heading.textContent + ' · ' + document.title.split(' · ').pop();
+          heading.tabIndex = -1;
+          heading.focus();
+        }
+      });
+  }
+
+  // --- check-in, the conversation and follow-ups ------------------------------------------------
+
+  var session = null; // {keys, caseId} while the conversation is shown; only in this page
+
+  function element(name, text, className) {
+    var node = document.createElement(name);
+    if (text !== undefined) node.textContent = text;
+    if (className) node.className = className;
+    return node;
+  }
+
+  function fileList(files) {
+    var list = element('ul');
+    files.forEach(function (file) {
+      var item = element('li');
+      var link = element('a', file.name + ' (' + file.content.length + ' B)');
+      link.href = URL.createObjectURL(new Blob([file.content], { type: 'application/octet-stream' }));
+      link.download = file.name;
+      item.appendChild(link);
+      list.appendChild(item);
+    });
+    return list;
+  }
+
+  function showEntry(list, kind, created, opened) {
+    var item = element('li', undefined, kind);
+    var title = { submission: t.report, followup: t.followup, reply: t.reply }[kind] || kind;
+    var heading = element('h3', title + ' ');
+    heading.appendChild(element('small', created));
+    item.appendChild(heading);
+    if (!opened) {
+      item.appendChild(element('p', t.unreadable));
+    } else if (kind === 'submission') {
+      var fields = element('dl');
+      opened.form.fields.forEach(function (field) {
+        fields.appendChild(element('dt', String(field.label)));
+        fields.appendChild(element('dd', String(field.value)));
+      });
+      item.appendChild(fields);
+    } else {
+      item.appendChild(element('p', opened.message, 'text'));
+    }
+    if (opened && opened.files.length) {
+      item.appendChild(element('p', t.files));
+      item.appendChild(fileList(opened.files));
+    }
+    list.appendChild(item);
+  }
+
+  function openRecords(api, keys, caseId, records) {
+    var list = document.getElementById('sealed-entries');
+    list.textContent = '';
+    var chain = Promise.resolve();
+    records.forEach(function (record) {
+      chain = chain.then(function () {
+        var bytes = fromBase64(record.data);
+        var opening =
+          record.kind === 'submission'
+            ? api.openSubmissionAsSource(bytes, keys.replySecretKey, caseId)
+            : api.openAsSource(bytes, record.kind, keys.replySecretKey, caseId);
+        return opening.then(
+          function (opened) {
+            showEntry(list, record.kind, record.created, opened);
+          },
+          function () {
+            showEntry(list, record.kind, record.created, null);
+          },
+        );
+      });
+    });
+    return chain;
+  }
+
+  function checkIn(api) {
+    var code;
+    try {
+      code = api.normalizeCode(checkinForm.elements.code.value);
+    } catch (error) {
+      return Promise.reject(userError(t.badCode));
+    }
+    var keys = api.deriveSourceKeys(code, api.fromHex(checkinForm.dataset.salt));
+    return post(checkinForm.dataset.sealedAction, new Blob([keys.loginToken])).then(function (answer) {
+      var caseId = api.fromHex(answer.case_id);
+      return openRecords(api, keys, caseId, answer.records).then(function () {
+        session = { keys: keys, caseId: caseId };
+        checkinForm.elements.code.value = '';
+        checkinForm.hidden = true;
+        var section = document.getElementById('sealed-conversation');
+        section.hidden = false;
+        document.getElementById('sealed-conversation-title').focus();
+      });
+    });
+  }
+
+  function sendFollowup(api) {
+    var followup = document.getElementById('sealed-followup');
+    var message = followup.elements.message.value.trim();
+    var files = Array.prototype.slice.call(followup.elements.files.files);
+    checkFiles(files);
+    var bars = progress(files);
+    var deskKeys = checkinForm.dataset.deskKeys.split(',').map(api.fromHex);
+    return api
+      .writeFollowup({
+        message: message,
+        files: files,
+        replySecretKey: session.keys.replySecretKey,
+        deskKeys: deskKeys,
+        caseId: session.caseId,
+        onProgress: bars.encrypting,
+      })
+      .then(function (envelope) {
+        var body = new Blob([session.keys.loginToken, session.caseId, envelope], { type: 'application/octet-stream' });
+        return post(checkinForm.dataset.followupAction, body, bars.sending);
+      })
+      .then(function (answer) {
+        statusBox.hidden = true;
+        followup.hidden = true;
+        var sent = document.getElementById('sealed-sent');
+        sent.innerHTML = answer.sent;
+        sent.hidden = false;
+        session = null;
+      });
+  }
+
+  // --- wiring -------------------------------------------------------------------------------
+
+  function intercept(target, work) {
+    target.addEventListener('submit', function (event) {
+      if (plainChosen && target === form) return; // the plain form, as the source chose
+      event.preventDefault();
+      if (busy) return;
+      busy = true;
+      errorBox.hidden = true;
+      loading
+        .then(work)
+        .then(function () {
+          busy = false;
+        })
+        .catch(fail);
+    });
+  }
+
+  if (reportForm) intercept(reportForm, sendReport);
+  if (checkinForm) {
+    intercept(checkinForm, checkIn);
+    intercept(document.getElementById('sealed-followup'), sendFollowup);
+  }
+})();

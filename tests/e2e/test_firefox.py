@@ -1,0 +1,55 @@
+"""The flow of flow.json in Firefox ESR with Tor Browser *Safer*'s prefs (no WebAssembly, no
+JIT, no asm.js), via npm puppeteer-core over WebDriver BiDi (tests/e2e/firefox.mjs)."""
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import ARTIFACTS, FLOW, HERE, ROOT, Site
+from tests.submit.conftest import insert_reply
+
+pytestmark = pytest.mark.slow
+
+
+def _line(process: subprocess.Popen[str]) -> dict[str, object]:
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    assert line, f"firefox.mjs ended: {process.stderr.read() if process.stderr else ''}"
+    message = json.loads(line)
+    assert "error" not in message, message["error"]
+    return message  # type: ignore[no-any-return]
+
+
+def test_firefox_safer(site: Site, tmp_path: Path) -> None:
+    site.recorder.clear()
+    process = subprocess.Popen(
+        [
+            "node",
+            str(HERE / "firefox.mjs"),
+            site.base,
+            str(tmp_path),
+            str(ARTIFACTS / "firefox" / "safer"),
+        ],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        code = str(_line(process)["code"])
+        insert_reply(site.app, code, site.office, FLOW["reply"])
+        assert process.stdin is not None
+        process.stdin.write("reply inserted\n")
+        process.stdin.flush()
+        done = _line(process)
+        assert done["mode"] == "javascript"  # WebAssembly off, as in Safer
+    finally:
+        process.wait(timeout=300)
+    assert process.returncode == 0
+    canonical = code.replace(" ", "")
+    for _method, path, body in site.recorder.bodies:
+        for needle in (FLOW["canary"], canonical, code):
+            assert needle.encode() not in body, f"{needle!r} reached the server in {path}"
