@@ -26,6 +26,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_wtf.csrf import validate_csrf
+from sqlalchemy.exc import IntegrityError
 from wtforms.validators import ValidationError
 
 from whistle.crypto import (
@@ -730,7 +731,7 @@ def report_sealed(desk_id: str | None) -> Any:
         with spooled_file() as out:
             token, case_id, size = _read_sealed(out, _envelope_cap(), with_case=True)
             _check_shape(out, size, sealed=2, boxed=0, sender=False)
-            with st.sessions.begin() as db_session:
+            with db.writing(st.sessions) as db_session:
                 if store.quota_reached(db_session, st.config.limits.storage_quota_bytes, size):
                     raise SealedError(503, _("This mailbox is full. Nothing was kept."))
                 if store.case_exists(db_session, case_id):
@@ -745,6 +746,7 @@ def report_sealed(desk_id: str | None) -> Any:
     except SealedError as error:
         return _sealed_error(error.status, error.message)
     except IntegrityError:
+        # The same case id sent twice at once (PostgreSQL): the second is refused.
         return _sealed_error(400, _malformed().message)
     return jsonify(receipt=render_template("_receipt_main.html", code="", receipt_token=""))
 
@@ -796,17 +798,16 @@ def followup_sealed() -> Any:
             _check_shape(out, size, sealed=1, boxed=desks, sender=True)
             if _find_by_token(token) != case_id:
                 raise SealedError(404, _unknown_message())
-            for attempt in (1, 2):  # two follow-ups to one case at once: the second retries
-                out.seek(0)
-                try:
-                    with st.sessions.begin() as db_session:
-                        if store.quota_reached(db_session, limits.storage_quota_bytes, size):
-                            raise SealedError(503, _("This mailbox is full. Nothing was kept."))
-                        store.add_followup(db_session, case_id=case_id, envelope=out, today=today())
-                    break
-                except IntegrityError:
-                    if attempt == 2:
-                        raise
+            out.seek(0)
+            try:
+                with db.writing(st.sessions) as db_session:
+                    if store.quota_reached(db_session, limits.storage_quota_bytes, size):
+                        raise SealedError(503, _("This mailbox is full. Nothing was kept."))
+                    # Takes the case's lock: a follow-up to one case waits for the other.
+                    store.add_followup(db_session, case_id=case_id, envelope=out, today=today())
+            except store.CaseGoneError as exc:
+                # Purged between the look-up and now: as if the token were unknown.
+                raise SealedError(404, _unknown_message()) from exc
     except SealedError as error:
         return _sealed_error(error.status, error.message)
     session["case"] = case_id.hex()
