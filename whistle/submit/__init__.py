@@ -12,6 +12,7 @@ from pathlib import Path
 from flask import Flask
 
 from whistle.submit.config import ConfigError, SubmitConfig, load_config
+from whistle.submit.health import check_data_directory
 
 __all__ = [
     "ConfigError",
@@ -49,7 +50,9 @@ def app_from_directory(path: str | Path) -> Flask:
     """The app for a data directory; a bad directory (or an unreachable database) stops
     start-up with one clear line on stderr and exit status 3."""
     try:
-        return create_app(load_config(path))
+        config = load_config(path)
+        check_data_directory(Path(path), config)
+        return create_app(config)
     except ConfigError as exc:
         raise _startup_failure(exc) from None
 
@@ -59,7 +62,9 @@ def courier_app_from_directory(path: str | Path) -> Flask:
     from whistle.submit.courier import create_courier_app
 
     try:
-        return create_courier_app(load_config(path))
+        config = load_config(path)
+        check_data_directory(Path(path), config)
+        return create_courier_app(config)
     except ConfigError as exc:
         raise _startup_failure(exc) from None
 

@@ -213,3 +213,40 @@ def housekeeping_command(directory: Path) -> None:
     finally:
         engine.dispose()
     click.echo(f"Replies expired: {report.replies_expired}")
+
+
+@server.command("status")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def status_command(directory: Path) -> None:
+    """What an operator may know: counts, days, storage, health. Exit 1 when unhealthy."""
+    from whistle.submit.config import load_config
+    from whistle.submit.health import server_status
+
+    try:
+        config = load_config(directory)
+        status = server_status(directory, config, _today(config))
+    except WhistleError as exc:
+        raise click.ClickException(str(exc)) from exc
+    mib = 2**20
+    collected = (
+        "never"
+        if status.days_since_collection is None
+        else f"{status.days_since_collection} day(s) ago"
+    )
+    click.echo(f"Submissions waiting for collection: {status.submissions_waiting}")
+    click.echo(f"Follow-ups waiting for collection:  {status.followups_waiting}")
+    click.echo(f"Office replies held for sources:    {status.replies_held}")
+    click.echo(f"Last collection (outbox export):    {collected}")
+    click.echo(
+        f"Storage: {status.storage_used / mib:.1f} MiB of {status.storage_quota / mib:.0f} MiB"
+    )
+    if status.free_bytes is not None:
+        click.echo(f"Free space in the data directory:   {status.free_bytes / mib:.0f} MiB")
+    click.echo(f"Database: {'ok' if status.database_ok else 'FAILED its integrity check'}")
+    click.echo(
+        "Schema: "
+        + ("current" if status.schema_current else "out of date: run whistle server upgrade")
+    )
+    click.echo("Keys and office card: ok (checked when the configuration loaded)")
+    if not status.healthy:
+        raise SystemExit(1)
