@@ -19,6 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.bundles.conftest import World, make_world
+from tests.conftest import INSECURE_KDF_PARAMS
 from tests.deploy.gunicorn_server import gunicorn
 from tests.deploy.tor_network import TorNetwork, free_port, x25519_keypair
 from tests.deploy.torrc import COURIER_SERVICE, REPO, SOURCE_SERVICE, TORRC_EXAMPLE
@@ -34,15 +36,13 @@ SOURCE_PORT = 8080  # torrc.example: HiddenServicePort 80 127.0.0.1:8080
 COURIER_PORT = 8081  # torrc.example: HiddenServicePort 80 127.0.0.1:8081
 
 
-def served_apps(data_dir: Path) -> dict[int, str]:
-    """What gunicorn serves behind each onion service, by the port torrc.example names.
-
-    THE place to put the real site behind the onion. The specs have the systemd units' form;
-    for the real app, prepare ``data_dir`` here if it needs it (e.g. ``whistle server init``) and
-    return ``whistle.submit:app_from_directory(...)`` and ``...:courier_app_from_directory(...)``.
-    """
-    stand_in = f'tests.deploy.tiny_app:app_from_directory("{data_dir}")'
-    return {SOURCE_PORT: stand_in, COURIER_PORT: stand_in}
+def served_apps(server_dir: Path) -> dict[int, str]:
+    """What gunicorn serves behind each onion service, by the port torrc.example names:
+    the real site and the real courier, in the systemd units' form."""
+    return {
+        SOURCE_PORT: f'whistle.submit:app_from_directory("{server_dir}")',
+        COURIER_PORT: f'whistle.submit:courier_app_from_directory("{server_dir}")',
+    }
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class OnionSite:
     """
 
     network: TorNetwork
-    data_dir: Path
+    world: World
     source_address: str
     courier_address: str
     bootstrap_seconds: float
@@ -81,13 +81,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def onion_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OnionSite]:
     root = tmp_path_factory.mktemp("onion-site")
-    data_dir = root / "data"
-    data_dir.mkdir(mode=0o700)
+    # A real office (inbox) and server that trust each other, the courier switched on.
+    world = make_world(root, INSECURE_KDF_PARAMS)
+    config = world.server_dir / "config.toml"
+    config.write_text(
+        config.read_text().replace("courier_enabled = false", "courier_enabled = true")
+    )
     taken: set[int] = set()
     ports = {SOURCE_PORT: free_port(taken), COURIER_PORT: free_port(taken)}
     private_key, public_key = x25519_keypair(root / "office-keys")
     with ExitStack() as stack:
-        for torrc_port, app_spec in served_apps(data_dir).items():
+        for torrc_port, app_spec in served_apps(world.server_dir).items():
             stack.enter_context(
                 gunicorn(app_spec, ports[torrc_port], root / f"gunicorn-{torrc_port}.log")
             )
@@ -112,7 +116,7 @@ def onion_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OnionSite]:
         first_request = time.monotonic() - first_request
         site = OnionSite(
             network=network,
-            data_dir=data_dir,
+            world=world,
             source_address=source,
             courier_address=network.onion_address(COURIER_SERVICE),
             bootstrap_seconds=bootstrap,

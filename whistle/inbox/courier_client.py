@@ -45,7 +45,8 @@ def _proof(keyring: OfficeKeyring, action: str, challenge: str) -> str:
 
 
 def client(url: str, socks: str | None = None) -> httpx.Client:
-    proxy = f"socks5://{socks}" if socks else None
+    # socks5h: the .onion name is resolved by tor, never by a local resolver.
+    proxy = f"socks5h://{socks}" if socks else None
     return httpx.Client(base_url=url.rstrip("/"), proxy=proxy, timeout=TIMEOUT_SECONDS)
 
 
