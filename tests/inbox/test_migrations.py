@@ -49,3 +49,24 @@ def test_first_revision_with_data(tmp_path) -> None:
     db.upgrade(engine)
     assert set(inspect(engine).get_table_names()) >= TABLES
     engine.dispose()
+
+
+def test_outgoing_revision_with_data(tmp_path) -> None:
+    new = {"outgoing", "bundle_log", "tombstone"}
+    engine = db.make_engine(tmp_path / "inbox.sqlite")
+    db.upgrade(engine, "0002")
+    assert set(inspect(engine).get_table_names()) >= new
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO outgoing (kind, case_id, record_id, envelope, created)"
+                " VALUES ('purge', :c, NULL, x'', :t)"
+            ),
+            {"c": "ab" * 16, "t": datetime(2026, 11, 1)},
+        )
+    db.downgrade(engine, "0001")
+    assert not new & set(inspect(engine).get_table_names())
+    db.upgrade(engine)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM outgoing")).scalar() == 0
+    engine.dispose()

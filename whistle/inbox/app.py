@@ -76,12 +76,13 @@ def create_app(config: InboxConfig) -> Flask:
     Babel(app, locale_selector=_select_locale)
     warm_up(config)
 
-    from whistle.inbox.views import account, auth, cases, files
+    from whistle.inbox.views import account, auth, bundles, cases, files
 
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(cases.blueprint)
     app.register_blueprint(files.blueprint)
     app.register_blueprint(account.blueprint)
+    app.register_blueprint(bundles.blueprint)
     app.before_request(_guard)
     app.after_request(_headers)
     app.register_error_handler(InboxError, _inbox_error)
@@ -100,6 +101,10 @@ def _select_locale() -> str:
 
 
 def _guard() -> Response | None:
+    if request.blueprint == "bundles":
+        from whistle.inbox.views.bundles import MAX_UPLOAD_BYTES
+
+        request.max_content_length = MAX_UPLOAD_BYTES  # bundle uploads, not 1 MiB forms
     host = _hostname(request.host or "")
     if host not in LOOPBACK_HOSTS:
         return Response("This inbox answers on 127.0.0.1 only.", 421, mimetype="text/plain")

@@ -362,3 +362,114 @@ def _printable(text: str) -> str:
 
 def _indent(text: str) -> str:
     return "\n".join("   " + line for line in _printable(text).splitlines() or [""])
+
+
+def _print_summary(summary: Any, heading: str) -> None:
+    click.echo(heading)
+    for line in summary.lines():
+        click.echo(f"  {line}")
+
+
+@inbox.command("import")
+@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.argument("bundle", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@_officer
+@_password
+@click.pass_context
+def import_command(
+    ctx: click.Context, data_dir: Path, bundle: Path, officer_name: str, password_file: Path | None
+) -> None:
+    """Apply an outbox bundle from the server: new reports and follow-ups."""
+    from whistle.bundling import read_limited
+    from whistle.inbox import db
+    from whistle.inbox.bundles import MAX_BUNDLE_BYTES, import_outbox, preview_outbox
+
+    config = _config(ctx, data_dir)
+    engine = _engine(config)
+    try:
+        signed = _signed_in(config, engine, officer_name, password_file)
+        with bundle.open("rb") as handle:
+            data = read_limited(handle, MAX_BUNDLE_BYTES)
+        with db.transaction(db.session_factory(engine)) as session:
+            _print_summary(preview_outbox(session, signed.keyring, data), "The bundle holds:")
+        with db.transaction(db.session_factory(engine)) as session:
+            summary = import_outbox(
+                session,
+                signed.keyring,
+                data,
+                store_dir=config.store_dir,
+                now=config.clock(),
+                officer_id=signed.officer_id,
+            )
+    except WhistleError as exc:
+        raise click.ClickException(f"{exc} — nothing was changed") from exc
+    finally:
+        engine.dispose()
+    _print_summary(summary, "Applied:")
+
+
+@inbox.command("export")
+@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option(
+    "--out", required=True, type=click.Path(path_type=Path, dir_okay=False), help="Bundle file."
+)
+@_officer
+@_password
+@click.pass_context
+def export_command(
+    ctx: click.Context, data_dir: Path, out: Path, officer_name: str, password_file: Path | None
+) -> None:
+    """Write a replies bundle for the server: replies, acknowledgements, purge orders."""
+    from whistle.bundling import write_file_then
+    from whistle.inbox import db
+    from whistle.inbox.bundles import export_replies
+
+    config = _config(ctx, data_dir)
+    engine = _engine(config)
+    try:
+        signed = _signed_in(config, engine, officer_name, password_file)
+        with db.session_factory(engine)() as session:
+            result: list[Any] = []
+            write_file_then(
+                out,
+                lambda handle: result.append(
+                    export_replies(session, signed.keyring, handle, now=config.clock())
+                ),
+                session.commit,
+            )
+    finally:
+        engine.dispose()
+    _print_summary(result[0], f"Wrote {out}:")
+
+
+@inbox.command("sync")
+@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option("--url", required=True, help="The courier's address (its onion, or 127.0.0.1).")
+@click.option("--socks", default=None, metavar="HOST:PORT", help="tor's SOCKS port.")
+@_officer
+@_password
+@click.pass_context
+def sync_command(
+    ctx: click.Context,
+    data_dir: Path,
+    url: str,
+    socks: str | None,
+    officer_name: str,
+    password_file: Path | None,
+) -> None:
+    """Exchange bundles with the server's courier endpoint."""
+    from whistle.inbox.courier_client import sync_directory
+
+    config = _config(ctx, data_dir)
+    engine = _engine(config)
+    try:
+        signed = _signed_in(config, engine, officer_name, password_file)
+    finally:
+        engine.dispose()
+    result = sync_directory(data_dir, signed.keyring, config, url, socks)
+    if result.received:
+        _print_summary(result.received, "Received:")
+    if result.sent:
+        _print_summary(result.sent, "Sent:")
+        for line in result.server_said:
+            click.echo(f"  server: {line}")

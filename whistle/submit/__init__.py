@@ -12,7 +12,14 @@ from flask import Flask
 
 from whistle.submit.config import ConfigError, SubmitConfig, load_config
 
-__all__ = ["ConfigError", "SubmitConfig", "app_from_directory", "create_app", "load_config"]
+__all__ = [
+    "ConfigError",
+    "SubmitConfig",
+    "app_from_directory",
+    "courier_app_from_directory",
+    "create_app",
+    "load_config",
+]
 
 
 def create_app(config: SubmitConfig) -> Flask:
@@ -25,5 +32,15 @@ def app_from_directory(path: str | Path) -> Flask:
     """The app for a data directory; a bad directory stops start-up with one clear line."""
     try:
         return create_app(load_config(path))
+    except ConfigError as exc:
+        raise SystemExit(f"whistle: {exc}") from None
+
+
+def courier_app_from_directory(path: str | Path) -> Flask:
+    """The courier endpoint for a data directory (off unless ``courier_enabled = true``)."""
+    from whistle.submit.courier import create_courier_app
+
+    try:
+        return create_courier_app(load_config(path))
     except ConfigError as exc:
         raise SystemExit(f"whistle: {exc}") from None

@@ -1,5 +1,6 @@
 """``whistle server …``: set up and run the submission server."""
 
+import datetime
 from pathlib import Path
 
 import click
@@ -92,3 +93,107 @@ def run(directory: Path, port: int) -> None:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Serving on http://127.0.0.1:{port}/ (development only)")
     run_simple("127.0.0.1", port, app, request_handler=QuietHandler)
+
+
+def _load(directory: Path):  # type: ignore[no-untyped-def]
+    from whistle.submit import db
+    from whistle.submit.config import load_config
+
+    try:
+        config = load_config(directory)
+        engine = db.make_engine(config.database_url)
+        db.check_schema(engine)
+    except WhistleError as exc:
+        raise click.ClickException(str(exc)) from exc
+    return config, engine
+
+
+def _today(config) -> datetime.date:  # type: ignore[no-untyped-def]
+    import zoneinfo
+
+    return datetime.datetime.now(zoneinfo.ZoneInfo(config.time_zone)).date()
+
+
+@server.command("export")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Where to write the outbox bundle (for the inbox).",
+)
+def export(directory: Path, out: Path) -> None:
+    """Write the outbox bundle: every report and follow-up not yet acknowledged."""
+    from whistle.bundling import write_file_then
+    from whistle.submit.bundles import export_outbox
+    from whistle.submit.db import make_sessions
+
+    config, engine = _load(directory)
+    try:
+        with make_sessions(engine)() as session:
+            summary = None
+
+            def write(handle) -> None:  # type: ignore[no-untyped-def]
+                nonlocal summary
+                summary = export_outbox(session, config, handle, today=_today(config))
+
+            write_file_then(out, write, session.commit)
+    except (WhistleError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        engine.dispose()
+    for line in summary.lines() if summary else []:
+        click.echo(line)
+    click.echo(f"Wrote {out}")
+
+
+@server.command("import")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_command(directory: Path, bundle: Path) -> None:
+    """Apply a replies bundle from the inbox: replies, acknowledgements, purge orders."""
+    from whistle.bundling import read_limited
+    from whistle.submit.bundles import apply_replies
+    from whistle.submit.db import make_sessions
+
+    config, engine = _load(directory)
+    try:
+        with bundle.open("rb") as handle:
+            data = read_limited(handle, config.max_bundle_bytes)
+        with make_sessions(engine)() as session, session.begin():
+            summary = apply_replies(session, config, data, today=_today(config))
+    except (WhistleError, OSError) as exc:
+        raise click.ClickException(f"{exc} — nothing was changed") from exc
+    finally:
+        engine.dispose()
+    for line in summary.lines():
+        click.echo(line)
+
+
+@server.command("housekeeping")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+def housekeeping_command(directory: Path) -> None:
+    """Expire replies, drop stale courier challenges, vacuum the database (SQLite)."""
+    import time
+
+    from sqlalchemy import text
+
+    from whistle.submit.bundles import housekeeping
+    from whistle.submit.db import make_sessions
+
+    config, engine = _load(directory)
+    try:
+        with make_sessions(engine)() as session, session.begin():
+            report = housekeeping(
+                session, config, today=_today(config), now_minute=int(time.time()) // 60
+            )
+        if engine.dialect.name == "sqlite":
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                connection.exec_driver_sql("VACUUM")
+                connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+    except WhistleError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        engine.dispose()
+    click.echo(f"Replies expired: {report.replies_expired}")

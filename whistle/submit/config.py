@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from whistle.crypto import CardError, OfficeCard, read_card
+from whistle.crypto import CardError, OfficeCard, ServerCard, read_card
 from whistle.errors import WhistleError
 
 LANGUAGES = ("ca", "es", "en")
@@ -83,6 +83,15 @@ class SubmitConfig:
     time_zone: str = "UTC"  # the office's: stored dates are days there (legal clocks)
     cookie_secure: bool = False
     testing: bool = False
+    # Bundles (docs/bundles.md): the server's signing seed and bundle secret key, the
+    # install id from its own card; the courier endpoint; how long replies stay.
+    signing_seed: bytes = b""
+    bundle_secret: bytes = b""
+    install_id: str = ""
+    courier_enabled: bool = False
+    reply_days_after_read: int = 14
+    reply_max_age_days: int = 90
+    max_bundle_bytes: int = 4 * 1024 * MIB
 
     def __repr__(self) -> str:
         return f"SubmitConfig(office_name={self.office_name!r})"
@@ -157,6 +166,15 @@ def load_config(directory: str | Path) -> SubmitConfig:
         raise ConfigError(f"config.toml: unknown setting limits.{sorted(unknown)[0]}")
     limits = Limits(**{k: _expect(limits_raw, k, int, "limits.") for k in limits_raw})
     limits.check()
+    courier_enabled = raw.get("courier_enabled", False)
+    if not isinstance(courier_enabled, bool):
+        raise ConfigError("config.toml: courier_enabled must be true or false")
+    reply_days = {}
+    for key, default in (("reply_days_after_read", 14), ("reply_max_age_days", 90)):
+        value = raw.get(key, default)
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 3650:
+            raise ConfigError(f"config.toml: {key} must be a number of days from 1 to 3650")
+        reply_days[key] = value
     card_path = directory / OFFICE_CARD_FILE
     try:
         card = read_card(card_path.read_bytes(), pinned_fingerprint=fingerprint)
@@ -166,6 +184,7 @@ def load_config(directory: str | Path) -> SubmitConfig:
         raise ConfigError(f"{card_path}: {exc}") from exc
     if not isinstance(card, OfficeCard):
         raise ConfigError(f"{card_path} is not an office card")
+    install_id = _server_install_id(directory)
     return SubmitConfig(
         office_name=office_name,
         default_language=language,
@@ -177,4 +196,22 @@ def load_config(directory: str | Path) -> SubmitConfig:
         limits=limits,
         time_zone=time_zone,
         cookie_secure=cookie_secure,
+        signing_seed=_read_secret(directory, SERVER_SEED_FILE, 32),
+        bundle_secret=_read_secret(directory, BUNDLE_KEY_FILE, 32),
+        install_id=install_id,
+        courier_enabled=courier_enabled,
+        **reply_days,
     )
+
+
+def _server_install_id(directory: Path) -> str:
+    path = directory / SERVER_CARD_FILE
+    try:
+        card = read_card(path.read_bytes())
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    except CardError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc
+    if not isinstance(card, ServerCard):
+        raise ConfigError(f"{path} is not a server card")
+    return card.install_id

@@ -51,6 +51,16 @@ max_text_chars = 20000
 session_hours = 6
 """
 
+BUNDLES_TEMPLATE = """
+# Bundles (docs/bundles.md). The courier endpoint hands out the outbox and takes replies
+# bundles over a client-authorised onion service; off unless set to true.
+courier_enabled = false
+# A reply is deleted this many days after the source first read it...
+reply_days_after_read = 14
+# ...and in any case this many days after it arrived.
+reply_max_age_days = 90
+"""
+
 
 def _write_private(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -110,7 +120,7 @@ def init_data_directory(
             office_name=_toml_string(card.name),
             language=language,
             fingerprint=card.fingerprint,
-        ),
+        ).replace("\n[limits]", BUNDLES_TEMPLATE + "\n[limits]"),
         encoding="utf-8",
     )
     config = load_config(directory)

@@ -71,10 +71,11 @@ def _add_record(
     position: int,
     envelope: BinaryIO,
     today: datetime.date,
+    record_id: str | None = None,
 ) -> StoredRecord:
     if len(case_id) != CASE_ID_BYTES:
         raise ValueError("a case id is 16 bytes")
-    record_id = secrets.token_hex(16)
+    record_id = record_id or secrets.token_hex(16)
     hasher = RecordHasher()
     size = 0
     record = Record(
@@ -124,7 +125,10 @@ def add_submission(
 def _next_position(session: Session, case_id: bytes) -> int:
     last = session.scalar(select(func.max(Record.position)).where(Record.case_id == case_id.hex()))
     if last is None:
-        raise ValueError("no such case")
+        # Every record acknowledged and deleted: the case lives on in its login row.
+        if session.scalar(select(Login.case_id).where(Login.case_id == case_id.hex())) is None:
+            raise ValueError("no such case")
+        return 0
     return last + 1
 
 
@@ -144,9 +148,17 @@ def add_followup(
 
 
 def add_reply(
-    session: Session, *, case_id: bytes, envelope: BinaryIO, today: datetime.date
+    session: Session,
+    *,
+    case_id: bytes,
+    envelope: BinaryIO,
+    today: datetime.date,
+    record_id: str | None = None,
 ) -> StoredRecord:
-    """An office reply to an existing case, as a bundle import will store it (caller commits)."""
+    """An office reply to an existing case, as a bundle import stores it (caller commits).
+
+    ``record_id`` is the id the office gave the reply (the bundle's record id).
+    """
     position = _next_position(session, case_id)
     return _add_record(
         session,
@@ -155,6 +167,7 @@ def add_reply(
         position=position,
         envelope=envelope,
         today=today,
+        record_id=record_id,
     )
 
 

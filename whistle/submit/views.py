@@ -56,6 +56,7 @@ from whistle.submit.app import (
     state,
     too_large_page,
 )
+from whistle.submit.bundles import mark_replies_read
 from whistle.submit.config import LANGUAGES
 from whistle.submit.models import RecordKind
 from whistle.submit.upload import (
@@ -412,6 +413,10 @@ def _conversation(keys: SourceKeys, case_id: bytes) -> list[Entry]:
                 except CryptoError:
                     entry.unreadable = True
             entries.append(entry)
+        read = [e.record_id for e in entries if e.kind == "reply" and not e.unreadable]
+        if read:
+            mark_replies_read(db_session, read, today())
+            db_session.commit()
     return entries
 
 

@@ -2,6 +2,7 @@
 
 from whistle.inbox.models.audit_event import AuditEvent
 from whistle.inbox.models.base import Base
+from whistle.inbox.models.bundle_log import BundleLog
 from whistle.inbox.models.case import STATUS_NEW, STATUSES, Case
 from whistle.inbox.models.disclosure import Disclosure
 from whistle.inbox.models.login_attempt import LoginAttempt
@@ -14,10 +15,13 @@ from whistle.inbox.models.officer import (
     ROLES,
     Officer,
 )
+from whistle.inbox.models.outgoing import OUTGOING_KINDS, Outgoing
 from whistle.inbox.models.record import KINDS, Record
+from whistle.inbox.models.tombstone import Tombstone
 
 __all__ = [
     "KINDS",
+    "OUTGOING_KINDS",
     "ROLES",
     "ROLE_CUSTODIAN",
     "ROLE_MANAGER",
@@ -26,11 +30,14 @@ __all__ = [
     "STATUS_NEW",
     "AuditEvent",
     "Base",
+    "BundleLog",
     "Case",
     "Disclosure",
     "LoginAttempt",
     "Note",
     "Office",
     "Officer",
+    "Outgoing",
     "Record",
+    "Tombstone",
 ]

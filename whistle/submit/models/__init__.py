@@ -6,8 +6,20 @@ are padded envelope sizes.
 """
 
 from whistle.submit.models.base import Base
+from whistle.submit.models.bundle_log import BundleLog
+from whistle.submit.models.challenge import CourierChallenge
 from whistle.submit.models.chunk import Chunk
 from whistle.submit.models.login import Login
 from whistle.submit.models.record import Record, RecordKind
+from whistle.submit.models.tombstone import Tombstone
 
-__all__ = ["Base", "Chunk", "Login", "Record", "RecordKind"]
+__all__ = [
+    "Base",
+    "BundleLog",
+    "Chunk",
+    "CourierChallenge",
+    "Login",
+    "Record",
+    "RecordKind",
+    "Tombstone",
+]

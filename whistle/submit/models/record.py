@@ -32,3 +32,5 @@ class Record(Base):
     created: Mapped[datetime.date] = mapped_column(Date)
     size: Mapped[int] = mapped_column(Integer)
     record_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    #: Replies only: the day the source first read it at check-in (expiry counts from it).
+    first_read: Mapped[datetime.date | None] = mapped_column(Date, nullable=True)

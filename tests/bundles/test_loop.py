@@ -1,0 +1,64 @@
+"""The whole loop, plain-form path: submit → export → import → reply → export → import → read."""
+
+import re
+
+from sqlalchemy import func, select
+
+from tests.submit.conftest import check_in, submit_report
+from whistle.inbox.cases import case_detail
+from whistle.inbox.models import Case
+from whistle.inbox.outgoing import queue_reply
+from whistle.submit.models import Login, Record
+
+from .conftest import World
+
+CANARY = "CANARY-bundle-loop-4b1d"
+
+
+def _only_case(world: World) -> str:
+    with world.inbox_session() as session:
+        return session.scalars(select(Case.id)).one()
+
+
+def test_whole_loop_plain_form(world: World) -> None:
+    client = world.client
+    client.get("/language/en")
+    code = submit_report(client, description=f"The canary: {CANARY}", files=[(b"ledger", "a.txt")])
+
+    summary = world.inbox_import(world.server_export())
+    assert summary.counts["records imported"] == 1
+    case_id = _only_case(world)
+    with world.inbox_session() as session:
+        detail = case_detail(
+            session, world.keyring, case_id, today=world.inbox_config.clock().date()
+        )
+        assert any(CANARY in f["value"] for f in detail.entries[0].form)
+        queue_reply(
+            session,
+            world.keyring,
+            case_id=case_id,
+            message="We received it. Thank you.",
+            files=[],
+            now=world.inbox_config.clock(),
+            store_dir=world.inbox_config.store_dir,
+        )
+
+    applied = world.server_import(world.inbox_export())
+    assert applied.counts["replies stored"] == 1
+    assert applied.counts["acknowledged records deleted"] == 1
+
+    status, page = check_in(client, code)
+    assert status == 200
+    assert "We received it. Thank you." in page
+    with world.server_state().sessions() as session:
+        kinds = [r.kind.value for r in session.scalars(select(Record))]
+        assert kinds == ["reply"]  # the delivered submission is gone
+        assert session.scalar(select(func.count()).select_from(Login)) == 1
+        reply = session.scalars(select(Record)).one()
+        assert reply.first_read is not None
+
+    # The next outbox confirms the replies bundle and carries nothing old.
+    again = world.inbox_import(world.server_export())
+    assert again.counts["records imported"] == 0
+    assert again.counts["replies the server confirmed"] == 1
+    assert not re.search(CANARY, str(world.snapshot()["server"]))

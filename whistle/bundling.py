@@ -1,0 +1,210 @@
+"""Rules both sides follow when they apply a bundle (docs/bundles.md).
+
+Neutral ground: ``whistle.submit`` and ``whistle.inbox`` both import this module,
+never each other. It reads a bundle file within bounds, names every way a bundle
+is refused, and decides what a sequence number means against what was applied.
+"""
+
+import io
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from whistle.crypto.bundles import VerifiedBundle, read_bundle
+from whistle.crypto.errors import (
+    BadSignatureError,
+    CryptoError,
+    MalformedError,
+    ManifestError,
+    TamperedError,
+    TruncatedError,
+    UnsupportedVersionError,
+    WrongKeyError,
+    WrongPurposeError,
+)
+from whistle.errors import WhistleError
+
+#: Magic numbers of compressed or archived files: a bundle is never compressed, so a file
+#: starting with one is refused unread (no decompression bomb can go off).
+_COMPRESSED = {
+    b"\x1f\x8b": "gzip",
+    b"PK\x03\x04": "zip",
+    b"\xfd7zXZ\x00": "xz",
+    b"BZh": "bzip2",
+    b"\x28\xb5\x2f\xfd": "zstd",
+    b"7z\xbc\xaf\x27\x1c": "7z",
+}
+
+
+class BundleRefusedError(WhistleError):
+    """A bundle was refused as a whole; nothing from it was applied."""
+
+
+class BundleTooLargeError(BundleRefusedError):
+    """The bundle is larger than this side accepts."""
+
+
+class CompressedBundleError(BundleRefusedError):
+    """The file is compressed or an archive: bundles never are."""
+
+
+class StaleBundleError(BundleRefusedError):
+    """A sequence number already used, with other content: a replay or a forgery."""
+
+
+class ConflictingRecordError(BundleRefusedError):
+    """A record id this side already holds with other content."""
+
+
+class BundleContentError(BundleRefusedError):
+    """The signed manifest's instructions (acknowledgements, purges, …) are malformed."""
+
+
+def describe(exc: CryptoError) -> str:
+    """A specific message for each way reading a bundle fails."""
+    if isinstance(exc, UnsupportedVersionError):
+        return f"the bundle was made by a newer Whistle: upgrade this side ({exc})"
+    if isinstance(exc, WrongKeyError):
+        return "the bundle is not addressed to this side (sealed to another key)"
+    if isinstance(exc, WrongPurposeError):
+        return "the bundle's manifest is signed for another purpose than bundles"
+    if isinstance(exc, BadSignatureError):
+        return "the bundle's manifest is not signed by the pinned key"
+    if isinstance(exc, TruncatedError):
+        return "the bundle is cut short (truncated)"
+    if isinstance(exc, TamperedError):
+        return "the bundle fails authentication (altered)"
+    if isinstance(exc, ManifestError):
+        return f"the bundle's manifest is malformed: {exc}"
+    if isinstance(exc, MalformedError):
+        return f"the bundle is malformed: {exc}"
+    return f"the bundle is refused: {exc}"
+
+
+def read_bundle_bytes(
+    data: bytes,
+    *,
+    max_bytes: int,
+    bundle_secret_key: bytes,
+    signer_public_key: bytes,
+    install_id: str,
+    direction: str,
+) -> VerifiedBundle:
+    """Check size and shape, then verify the whole bundle (``BundleRefusedError`` if not)."""
+    if len(data) > max_bytes:
+        raise BundleTooLargeError(f"the bundle is larger than {max_bytes} bytes")
+    for magic, name in _COMPRESSED.items():
+        if data.startswith(magic):
+            raise CompressedBundleError(
+                f"the file is {name}-compressed; bundles are never compressed "
+                "(use the file exactly as it was exported)"
+            )
+    try:
+        return read_bundle(
+            io.BytesIO(data),
+            bundle_secret_key=bundle_secret_key,
+            signer_public_key=signer_public_key,
+            install_id=install_id,
+            direction=direction,
+        )
+    except CryptoError as exc:
+        raise BundleRefusedError(describe(exc)) from exc
+
+
+def read_bundle_file(path: Path, *, max_bytes: int, **keys: Any) -> VerifiedBundle:
+    """``read_bundle_bytes`` on a file, refusing an oversized one before reading it."""
+    try:
+        with path.open("rb") as handle:
+            size = handle.seek(0, io.SEEK_END)
+            if size > max_bytes:
+                raise BundleTooLargeError(f"the bundle is larger than {max_bytes} bytes")
+            handle.seek(0)
+            data = handle.read()
+    except OSError as exc:
+        raise BundleRefusedError(f"cannot read {path}: {exc.strerror}") from exc
+    return read_bundle_bytes(data, max_bytes=max_bytes, **keys)
+
+
+def read_limited(stream: BinaryIO, max_bytes: int) -> bytes:
+    """Read at most ``max_bytes`` from a stream; one byte more is refused."""
+    data = stream.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise BundleTooLargeError(f"the bundle is larger than {max_bytes} bytes")
+    return data
+
+
+@dataclass(frozen=True)
+class SequenceCheck:
+    """What a bundle's sequence number means here: apply it, or it was already applied."""
+
+    apply: bool
+    last: int
+    missed: int = 0
+
+
+def check_sequence(
+    sequence: int, bundle_id: str, last: int, applied_at: Callable[[int], str | None]
+) -> SequenceCheck:
+    """Newer: apply (``missed`` counts skipped numbers; a gap is fine, bundles get lost).
+
+    Not newer: a no-op if exactly this bundle was applied at that number, else refused.
+    """
+    if sequence > last:
+        return SequenceCheck(True, last, missed=sequence - last - 1)
+    if applied_at(sequence) == bundle_id:
+        return SequenceCheck(False, last)
+    raise StaleBundleError(
+        f"bundle number {sequence} is not newer than {last} and is not the bundle applied "
+        "under that number (a replay with other content?)"
+    )
+
+
+@dataclass
+class BundleSummary:
+    """What a bundle holds or did, for people: printed by the CLI, shown by the inbox."""
+
+    direction: str
+    sequence: int
+    bundle_id: str
+    created: str
+    already_applied: bool = False
+    missed: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        head = (
+            f"{self.direction} bundle no. {self.sequence} ({self.bundle_id[:16]}…), {self.created}"
+        )
+        out = [head]
+        if self.already_applied:
+            out.append("already applied: nothing changed")
+        if self.missed:
+            out.append(f"{self.missed} earlier bundle(s) never arrived here (that is fine)")
+        out += [f"{name}: {count}" for name, count in self.counts.items()]
+        out += self.notes
+        return out
+
+
+def write_file_then(
+    path: Path, write: Callable[[BinaryIO], object], commit: Callable[[], object]
+) -> None:
+    """Write ``path`` via a temporary file: fsync, ``commit()``, then rename into place.
+
+    A failure before the commit leaves no file and no logged bundle; after it, at worst
+    a sequence number is skipped (a gap, which the other side accepts).
+    """
+    temporary = path.with_name(f".{path.name}.partial")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        commit()
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise

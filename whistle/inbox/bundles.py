@@ -1,0 +1,287 @@
+"""Bundles in the inbox: outbox bundles from the server in, replies bundles out.
+
+    import_outbox    verify with the pinned server card and the office bundle key,
+                     check the sequence (not newer: a no-op if it is the bundle
+                     applied under that number, else refused), refuse a record id
+                     held here with other content, skip tombstoned cases and
+                     records, import the rest (``store.import_records``), queue an
+                     acknowledgement for each record now held safely, and mark
+                     outgoing rows the server confirmed — in the caller's one
+                     transaction, after everything was verified
+    export_replies   the pending replies, purge orders and acknowledgements,
+                     signed by the office key, sealed to the server card's bundle key
+
+Acknowledgements are queued at import for now; a later issue makes them wait for a
+backup (DESIGN.md §3.8).
+"""
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from whistle.bundling import (
+    BundleRefusedError,
+    BundleSummary,
+    ConflictingRecordError,
+    check_sequence,
+    read_bundle_bytes,
+)
+from whistle.crypto import ServerCard
+from whistle.crypto.bundles import BundleRecord, VerifiedBundle, record_hash_hex, write_bundle
+from whistle.inbox.keyring import OfficeKeyring
+from whistle.inbox.models import BundleLog, Outgoing, Record, Tombstone
+from whistle.inbox.office_setup import load_office, read_server_card
+from whistle.inbox.outgoing import pending, queue_ack
+from whistle.inbox.store import IncomingRecord, import_records
+
+OUTBOX = "outbox"
+REPLIES = "replies"
+MAX_BUNDLE_BYTES = 4 * 1024 * 1024 * 1024
+
+
+class NoServerPinnedError(BundleRefusedError):
+    """No server card is pinned yet: ``whistle inbox trust-server`` first."""
+
+
+def pinned_server(session: Session) -> ServerCard:
+    office = load_office(session)
+    if office.server_card is None:
+        raise NoServerPinnedError(
+            "No server is trusted yet: pin its card with `whistle inbox trust-server`."
+        )
+    return read_server_card(office.server_card)
+
+
+def _last(session: Session, direction: str) -> BundleLog | None:
+    return session.scalar(
+        select(BundleLog)
+        .where(BundleLog.direction == direction)
+        .order_by(BundleLog.sequence.desc())
+        .limit(1)
+    )
+
+
+def _applied_at(session: Session, direction: str, sequence: int) -> str | None:
+    return session.scalar(
+        select(BundleLog.bundle_id).where(
+            BundleLog.direction == direction, BundleLog.sequence == sequence
+        )
+    )
+
+
+def verify_outbox(session: Session, keyring: OfficeKeyring, data: bytes) -> VerifiedBundle:
+    server = pinned_server(session)
+    return read_bundle_bytes(
+        data,
+        max_bytes=MAX_BUNDLE_BYTES,
+        bundle_secret_key=keyring.bundle_secret,
+        signer_public_key=server.signing_key,
+        install_id=server.install_id,
+        direction=OUTBOX,
+    )
+
+
+def _summary(verified: VerifiedBundle) -> BundleSummary:
+    m = verified.manifest
+    return BundleSummary(m.direction, m.sequence, verified.bundle_id, m.created)
+
+
+def preview_outbox(session: Session, keyring: OfficeKeyring, data: bytes) -> BundleSummary:
+    """What the bundle holds and what importing it would do; changes nothing."""
+    verified = verify_outbox(session, keyring, data)
+    summary = _summary(verified)
+    last = _last(session, OUTBOX)
+    check = check_sequence(
+        verified.manifest.sequence,
+        verified.bundle_id,
+        last.sequence if last else 0,
+        lambda n: _applied_at(session, OUTBOX, n),
+    )
+    summary.already_applied = not check.apply
+    summary.missed = check.missed
+    new = sum(1 for r in verified.records if session.get(Record, r.id) is None)
+    summary.counts = {
+        "submissions": sum(1 for r in verified.records if r.kind == "submission"),
+        "follow-ups": sum(1 for r in verified.records if r.kind == "followup"),
+        "not yet in this inbox": new,
+    }
+    return summary
+
+
+def import_outbox(
+    session: Session,
+    keyring: OfficeKeyring,
+    data: bytes,
+    *,
+    store_dir: Path,
+    now: datetime,
+    officer_id: int | None = None,
+) -> BundleSummary:
+    """Verify, then apply an outbox bundle inside the caller's transaction."""
+    verified = verify_outbox(session, keyring, data)
+    manifest = verified.manifest
+    last = _last(session, OUTBOX)
+    check = check_sequence(
+        manifest.sequence,
+        verified.bundle_id,
+        last.sequence if last else 0,
+        lambda n: _applied_at(session, OUTBOX, n),
+    )
+    summary = _summary(verified)
+    summary.missed = check.missed
+    if not check.apply:
+        summary.already_applied = True
+        return summary
+    incoming: list[IncomingRecord] = []
+    skipped = 0
+    for record in verified.records:
+        existing = session.get(Record, record.id)
+        digest = record_hash_hex(record.envelope)
+        if existing is not None and (
+            existing.original_hash.hex() != digest or existing.case_id != record.case
+        ):
+            raise ConflictingRecordError(
+                f"record {record.id} is already in this inbox with other content"
+            )
+        if _tombstoned(session, record.id, record.case):
+            skipped += 1
+            continue
+        incoming.append(
+            IncomingRecord(
+                record.kind, record.id, record.case, date.fromisoformat(record.day), record.envelope
+            )
+        )
+    report = import_records(
+        session, keyring, incoming, store_dir=store_dir, now=now, officer_id=officer_id
+    )
+    held = set(report.imported) | set(report.already_present)
+    acked = 0
+    for record in verified.records:
+        if record.id in held and not _ack_queued(session, record.id):
+            queue_ack(
+                session,
+                case_id=record.case,
+                record_id=record.id,
+                original_hash=bytes.fromhex(record_hash_hex(record.envelope)),
+                now=now,
+            )
+            acked += 1
+    confirmed = _confirm(session, manifest.extra.get("replies_applied"), now)
+    session.add(
+        BundleLog(
+            direction=OUTBOX,
+            sequence=manifest.sequence,
+            bundle_id=verified.bundle_id,
+            previous=manifest.previous,
+            at=now.replace(tzinfo=None),
+        )
+    )
+    session.flush()
+    summary.counts = {
+        "records imported": len(report.imported),
+        "already here": len(report.already_present),
+        "refused (see the audit log)": len(report.refused),
+        "purged earlier, skipped": skipped,
+        "acknowledgements queued": acked,
+        "replies the server confirmed": confirmed,
+    }
+    summary.notes = [f"refused {rid}: {reason}" for rid, reason in report.refused]
+    return summary
+
+
+def _tombstoned(session: Session, record_id: str, case_id: str) -> bool:
+    found = session.scalar(
+        select(func.count()).select_from(Tombstone).where(Tombstone.id.in_([record_id, case_id]))
+    )
+    return bool(found)
+
+
+def _ack_queued(session: Session, record_id: str) -> bool:
+    found = session.scalar(
+        select(func.count())
+        .select_from(Outgoing)
+        .where(Outgoing.kind == "ack", Outgoing.record_id == record_id)
+    )
+    return bool(found)
+
+
+def _confirm(session: Session, replies_applied: object, now: datetime) -> int:
+    """Outgoing rows carried by a replies bundle the server says it applied."""
+    if not isinstance(replies_applied, int) or isinstance(replies_applied, bool):
+        return 0
+    rows = session.scalars(
+        select(Outgoing).where(
+            Outgoing.confirmed.is_(None),
+            Outgoing.bundle_sequence.is_not(None),
+            Outgoing.bundle_sequence <= replies_applied,
+        )
+    ).all()
+    for row in rows:
+        row.confirmed = now.replace(tzinfo=None)
+    return sum(1 for r in rows if r.kind == "reply")
+
+
+def tombstone_case(session: Session, case_id: str, today: date) -> None:
+    """Remember a purged case so that no older outbox bundle brings it back."""
+    if session.get(Tombstone, case_id) is None:
+        session.add(Tombstone(id=case_id, kind="case", day=today))
+
+
+def export_replies(
+    session: Session, keyring: OfficeKeyring, out: BinaryIO, *, now: datetime
+) -> BundleSummary:
+    """Write a replies bundle with everything still pending (commit once ``out`` is safe).
+
+    Rows the server has not confirmed travel again: applying is idempotent there.
+    """
+    server = pinned_server(session)
+    rows = pending(session)
+    replies = [r for r in rows if r.kind == "reply"]
+    acks = [r for r in rows if r.kind == "ack"]
+    purges = [r for r in rows if r.kind == "purge"]
+    last = _last(session, REPLIES)
+    sequence = (last.sequence if last else 0) + 1
+    outbox = _last(session, OUTBOX)
+    verified = write_bundle(
+        out,
+        records=[
+            BundleRecord(
+                r.record_id or "", "reply", r.case_id, r.created.date().isoformat(), r.envelope
+            )
+            for r in replies
+        ],
+        signing_seed=keyring.signing_seed,
+        recipient_bundle_key=server.bundle_key,
+        install_id=server.install_id,
+        direction=REPLIES,
+        sequence=sequence,
+        previous=last.bundle_id if last else None,
+        created=now.date().isoformat(),
+        extra={
+            "acknowledged": sorted({r.envelope.hex() for r in acks}),
+            "purged": sorted({r.case_id for r in purges}),
+            "outbox_applied": outbox.sequence if outbox else 0,
+        },
+    )
+    for row in rows:
+        row.bundle_sequence = sequence
+    session.add(
+        BundleLog(
+            direction=REPLIES,
+            sequence=sequence,
+            bundle_id=verified.bundle_id,
+            previous=last.bundle_id if last else None,
+            at=now.replace(tzinfo=None),
+        )
+    )
+    session.flush()
+    summary = _summary(verified)
+    summary.counts = {
+        "replies": len(replies),
+        "acknowledgements": len(acks),
+        "purge orders": len(purges),
+    }
+    return summary

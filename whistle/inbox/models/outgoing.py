@@ -1,0 +1,37 @@
+"""What the inbox has queued for the server: replies, purge orders, acknowledgements.
+
+A row stays until the server confirms it applied the replies bundle that carried it
+(the server's next outbox bundle says which replies sequence it applied last), so a
+lost USB stick costs nothing: the next export carries the row again and the server
+applies it once (replies by id, acknowledgements and purges are idempotent).
+
+    kind "reply"   record_id: a fresh random 16-byte hex id; envelope: the reply
+                   envelope (sealed to the case's reply key and the desk key)
+    kind "purge"   record_id: None; envelope: empty — delete the whole case
+    kind "ack"     record_id: the acknowledged record; envelope: its original hash
+                   (32 bytes) — the server deletes that ciphertext
+"""
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, Integer, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from whistle.inbox.models.base import Base
+
+OUTGOING_KINDS = ("reply", "purge", "ack")
+
+
+class Outgoing(Base):
+    __tablename__ = "outgoing"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), index=True)
+    case_id: Mapped[str] = mapped_column(String(32), index=True)
+    record_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    envelope: Mapped[bytes] = mapped_column(LargeBinary)
+    created: Mapped[datetime] = mapped_column(DateTime)
+    #: The last replies bundle that carried this row (None: not exported yet).
+    bundle_sequence: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: Set when the server confirmed it applied a bundle carrying this row.
+    confirmed: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

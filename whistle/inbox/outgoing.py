@@ -1,0 +1,118 @@
+"""The inbox's outgoing queue: replies and purge orders waiting for the next replies bundle.
+
+``queue_reply`` seals the reply to the case's reply key (from the stored
+submission) and to the desk's key, queues it, and imports the same envelope into
+the encrypted store as a ``reply`` record, so the case history shows it at once.
+``queue_purge`` orders the server to delete everything it still holds of a case.
+Acknowledgements (``queue_ack``) are queued by the bundle import.
+"""
+
+import secrets
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from whistle.crypto import box_keypair_from_secret
+from whistle.crypto.records import seal_reply
+from whistle.inbox.errors import CaseNotFoundError, InboxError
+from whistle.inbox.keyring import OfficeKeyring
+from whistle.inbox.models import Case, Outgoing
+from whistle.inbox.store import IncomingRecord, import_records, submission_meta
+
+MAX_REPLY_CHARS = 100_000
+
+
+class ReplyRefusedError(InboxError):
+    """The reply cannot be queued (empty, too long, or the case cannot take replies)."""
+
+
+def queue_reply(
+    session: Session,
+    keyring: OfficeKeyring,
+    *,
+    case_id: str,
+    message: str,
+    files: list[tuple[str, bytes]],
+    now: datetime,
+    store_dir: Path | None = None,
+) -> str:
+    """Seal and queue a reply; returns its record id. The caller commits.
+
+    With ``store_dir`` (``InboxConfig.store_dir``) the office's copy is imported
+    into the store right away, so the case shows the reply in its conversation.
+    """
+    if not message.strip() and not files:
+        raise ReplyRefusedError("A reply needs a message or a file.")
+    if len(message) > MAX_REPLY_CHARS:
+        raise ReplyRefusedError("The reply is too long.")
+    if session.get(Case, case_id) is None:
+        raise CaseNotFoundError("No such case.")
+    meta = submission_meta(session, keyring, case_id)
+    desk_secret = keyring.desks.get(meta.get("desk", ""))
+    if desk_secret is None:
+        raise ReplyRefusedError("This case's desk key is not in the keyring.")
+    record_id = secrets.token_hex(16)
+    envelope = seal_reply(
+        message,
+        files,
+        reply_public_key=bytes.fromhex(meta["reply_public_key"]),
+        desk_key=box_keypair_from_secret(desk_secret).public_key,
+        case_id=bytes.fromhex(case_id),
+    )
+    if store_dir is not None:
+        report = import_records(
+            session,
+            keyring,
+            [IncomingRecord("reply", record_id, case_id, now.date(), envelope)],
+            store_dir=store_dir,
+            now=now,
+        )
+        if report.refused:
+            raise ReplyRefusedError(f"The reply could not be stored: {report.refused[0][1]}")
+    session.add(
+        Outgoing(
+            kind="reply",
+            case_id=case_id,
+            record_id=record_id,
+            envelope=envelope,
+            created=now.replace(tzinfo=None),
+        )
+    )
+    session.flush()
+    return record_id
+
+
+def queue_purge(session: Session, *, case_id: str, now: datetime) -> None:
+    """Order the server to delete the whole case (ciphertext, replies, sign-in row)."""
+    existing = session.scalar(
+        select(Outgoing).where(Outgoing.kind == "purge", Outgoing.case_id == case_id)
+    )
+    if existing is None:
+        session.add(
+            Outgoing(kind="purge", case_id=case_id, envelope=b"", created=now.replace(tzinfo=None))
+        )
+        session.flush()
+
+
+def queue_ack(
+    session: Session, *, case_id: str, record_id: str, original_hash: bytes, now: datetime
+) -> None:
+    """Tell the server it may delete this record's ciphertext."""
+    session.add(
+        Outgoing(
+            kind="ack",
+            case_id=case_id,
+            record_id=record_id,
+            envelope=original_hash,
+            created=now.replace(tzinfo=None),
+        )
+    )
+
+
+def pending(session: Session) -> list[Outgoing]:
+    """Everything not yet confirmed by the server, oldest first."""
+    return list(
+        session.scalars(select(Outgoing).where(Outgoing.confirmed.is_(None)).order_by(Outgoing.id))
+    )

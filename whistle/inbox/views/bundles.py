@@ -1,0 +1,151 @@
+"""Bundles in the browser: check an outbox bundle, apply it, write a replies bundle.
+
+The officer sees what a bundle holds before applying it and what it did after. A
+checked bundle waits in this process's memory (one per officer, under a random
+token) until it is applied or replaced; a written replies bundle waits likewise
+until it is downloaded. Neither touches the disk here: bundles are ciphertext anyway.
+"""
+
+import io
+import secrets
+from dataclasses import dataclass
+
+from flask import Blueprint, Response, current_app, render_template, request
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+
+from whistle.bundling import BundleRefusedError, read_limited
+from whistle.inbox import db
+from whistle.inbox.app import require_unlocked, state
+from whistle.inbox.bundles import MAX_BUNDLE_BYTES, export_replies, import_outbox, preview_outbox
+from whistle.inbox.models import BundleLog, Outgoing
+
+blueprint = Blueprint("bundles", __name__, url_prefix="/bundles")
+
+#: The inbox's form limit is 1 MiB; bundle uploads get this much instead.
+MAX_UPLOAD_BYTES = MAX_BUNDLE_BYTES
+
+
+@dataclass
+class _Held:
+    token: str
+    data: bytes
+    filename: str = ""
+
+
+def _held(kind: str) -> dict[int, _Held]:
+    store = current_app.extensions.setdefault("whistle_inbox_bundles", {})
+    return store.setdefault(kind, {})  # type: ignore[no-any-return]
+
+
+def _waiting() -> dict[str, int]:
+    with db.transaction(state().sessions) as session:
+        rows = session.execute(
+            select(Outgoing.kind, func.count())
+            .where(Outgoing.confirmed.is_(None))
+            .group_by(Outgoing.kind)
+        ).all()
+        last = {
+            direction: session.scalar(
+                select(func.max(BundleLog.sequence)).where(BundleLog.direction == direction)
+            )
+            for direction in ("outbox", "replies")
+        }
+    counts = {kind: int(n) for kind, n in rows}
+    counts.update({f"last_{k}": v or 0 for k, v in last.items()})
+    return counts
+
+
+def _labels() -> dict[str, str]:
+    """The summary's count names (from the bundle modules), in the officer's language."""
+    return {
+        "submissions": _("reports"),
+        "follow-ups": _("follow-ups"),
+        "not yet in this inbox": _("not yet in this inbox"),
+        "records imported": _("records imported"),
+        "already here": _("already here"),
+        "refused (see the audit log)": _("refused (see the audit log)"),
+        "purged earlier, skipped": _("purged earlier, skipped"),
+        "acknowledgements queued": _("acknowledgements queued"),
+        "replies the server confirmed": _("replies the server confirmed"),
+        "replies": _("replies"),
+        "acknowledgements": _("acknowledgements"),
+        "purge orders": _("purge orders"),
+    }
+
+
+def _page(status: int = 200, **context: object) -> tuple[str, int]:
+    return render_template("bundles.html", waiting=_waiting(), labels=_labels(), **context), status
+
+
+@blueprint.get("/")
+def index() -> tuple[str, int]:
+    require_unlocked()
+    return _page()
+
+
+@blueprint.post("/check")
+def check() -> tuple[str, int]:
+    unlocked = require_unlocked()
+    upload = request.files.get("bundle")
+    if upload is None or not upload.filename:
+        return _page(400, error=_("Choose the bundle file to import."))
+    try:
+        data = read_limited(upload.stream, MAX_UPLOAD_BYTES)
+        with db.transaction(state().sessions) as session:
+            summary = preview_outbox(session, unlocked.keyring, data)
+    except BundleRefusedError as exc:
+        return _page(400, error=_("The bundle was refused: %(reason)s", reason=str(exc)))
+    held = _Held(secrets.token_urlsafe(16), data)
+    _held("import")[unlocked.officer_id] = held
+    return _page(before=summary, token=held.token)
+
+
+@blueprint.post("/apply")
+def apply() -> tuple[str, int]:
+    unlocked = require_unlocked()
+    held = _held("import").get(unlocked.officer_id)
+    if held is None or not secrets.compare_digest(held.token, request.form.get("token", "")):
+        return _page(400, error=_("Check the bundle again before applying it."))
+    inbox = state()
+    try:
+        with db.transaction(inbox.sessions) as session:
+            summary = import_outbox(
+                session,
+                unlocked.keyring,
+                held.data,
+                store_dir=inbox.config.store_dir,
+                now=inbox.config.clock(),
+                officer_id=unlocked.officer_id,
+            )
+    except BundleRefusedError as exc:
+        return _page(400, error=_("The bundle was refused: %(reason)s", reason=str(exc)))
+    finally:
+        _held("import").pop(unlocked.officer_id, None)
+    return _page(after=summary)
+
+
+@blueprint.post("/export")
+def export() -> tuple[str, int]:
+    unlocked = require_unlocked()
+    inbox = state()
+    out = io.BytesIO()
+    with db.transaction(inbox.sessions) as session:
+        summary = export_replies(session, unlocked.keyring, out, now=inbox.config.clock())
+    name = f"whistle-replies-{summary.sequence:06d}.bundle"
+    held = _Held(secrets.token_urlsafe(16), out.getvalue(), name)
+    _held("export")[unlocked.officer_id] = held
+    return _page(written=summary, token=held.token, filename=name)
+
+
+@blueprint.post("/download")
+def download() -> Response | tuple[str, int]:
+    unlocked = require_unlocked()
+    held = _held("export").get(unlocked.officer_id)
+    if held is None or not secrets.compare_digest(held.token, request.form.get("token", "")):
+        return _page(400, error=_("Write the replies bundle again."))
+    return Response(
+        held.data,
+        mimetype="application/octet-stream",
+        headers={"Content-Disposition": f'attachment; filename="{held.filename}"'},
+    )

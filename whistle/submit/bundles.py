@@ -1,0 +1,331 @@
+"""Bundles on the server: the outbox it writes, the replies bundles it applies, housekeeping.
+
+    export_outbox     every submission and follow-up still stored (not yet
+                      acknowledged), signed with the server key, sealed to the
+                      office card's bundle key; sequence = last + 1
+    apply_replies     a replies bundle signed by the pinned office key: replies
+                      stored under the office's record ids, acknowledged records
+                      deleted (by record hash), purged cases deleted whole with
+                      their login row, a tombstone left behind — all verified
+                      first, then applied in the caller's one transaction
+    housekeeping      replies expire (read + N days, or a maximum age), expired
+                      courier challenges go; SQLite is vacuumed afterwards
+
+Dates are days in the office's time zone; nothing finer is stored.
+"""
+
+import datetime
+import io
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from whistle.bundling import (
+    BundleContentError,
+    BundleSummary,
+    ConflictingRecordError,
+    check_sequence,
+    read_bundle_bytes,
+)
+from whistle.crypto.bundles import BundleRecord, VerifiedBundle, record_hash_hex, write_bundle
+from whistle.submit import store
+from whistle.submit.config import SubmitConfig
+from whistle.submit.models import (
+    BundleLog,
+    Chunk,
+    CourierChallenge,
+    Login,
+    Record,
+    RecordKind,
+    Tombstone,
+)
+
+OUTBOX = "outbox"
+REPLIES = "replies"
+MAX_INSTRUCTIONS = 100_000
+_HEX32 = re.compile(r"[0-9a-f]{32}")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+def _last(session: Session, direction: str) -> BundleLog | None:
+    return session.scalar(
+        select(BundleLog)
+        .where(BundleLog.direction == direction)
+        .order_by(BundleLog.sequence.desc())
+        .limit(1)
+    )
+
+
+def _applied_at(session: Session, direction: str, sequence: int) -> str | None:
+    return session.scalar(
+        select(BundleLog.bundle_id).where(
+            BundleLog.direction == direction, BundleLog.sequence == sequence
+        )
+    )
+
+
+def _read_envelope(session: Session, record_id: str) -> bytes:
+    buffer = io.BytesIO()
+    store.read_record(session, record_id, buffer)
+    return buffer.getvalue()
+
+
+def export_outbox(
+    session: Session, config: SubmitConfig, out: BinaryIO, *, today: datetime.date
+) -> BundleSummary:
+    """Write the outbox bundle into ``out`` and log it (commit once ``out`` is safe)."""
+    rows = session.scalars(
+        select(Record)
+        .where(Record.kind != RecordKind.REPLY)
+        .order_by(Record.case_id, Record.position)
+    ).all()
+    records = [
+        BundleRecord(
+            row.id,
+            row.kind.value,
+            row.case_id,
+            row.created.isoformat(),
+            _read_envelope(session, row.id),
+        )
+        for row in rows
+    ]
+    last = _last(session, OUTBOX)
+    replies = _last(session, REPLIES)
+    sequence = (last.sequence if last else 0) + 1
+    verified = write_bundle(
+        out,
+        records=records,
+        signing_seed=config.signing_seed,
+        recipient_bundle_key=config.office_card.bundle_key,
+        install_id=config.install_id,
+        direction=OUTBOX,
+        sequence=sequence,
+        previous=last.bundle_id if last else None,
+        created=today.isoformat(),
+        extra={"replies_applied": replies.sequence if replies else 0},
+    )
+    session.add(
+        BundleLog(direction=OUTBOX, sequence=sequence, bundle_id=verified.bundle_id, day=today)
+    )
+    session.flush()
+    summary = _summary(verified)
+    summary.counts = _count_kinds(verified)
+    return summary
+
+
+def _summary(verified: VerifiedBundle) -> BundleSummary:
+    m = verified.manifest
+    return BundleSummary(m.direction, m.sequence, verified.bundle_id, m.created)
+
+
+def _count_kinds(verified: VerifiedBundle) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for record in verified.manifest.records:
+        counts[record.kind + "s"] = counts.get(record.kind + "s", 0) + 1
+    return counts
+
+
+@dataclass(frozen=True)
+class ReplyInstructions:
+    acknowledged: tuple[str, ...]
+    purged: tuple[str, ...]
+
+
+def _instructions(extra: dict[str, Any]) -> ReplyInstructions:
+    acks = extra.get("acknowledged", [])
+    purges = extra.get("purged", [])
+    if not isinstance(acks, list) or not all(
+        isinstance(h, str) and _HEX64.fullmatch(h) for h in acks
+    ):
+        raise BundleContentError("the acknowledgements are not a list of record hashes")
+    if not isinstance(purges, list) or not all(
+        isinstance(c, str) and _HEX32.fullmatch(c) for c in purges
+    ):
+        raise BundleContentError("the purge orders are not a list of case ids")
+    if len(acks) > MAX_INSTRUCTIONS or len(purges) > MAX_INSTRUCTIONS:
+        raise BundleContentError("the bundle carries too many instructions")
+    return ReplyInstructions(tuple(acks), tuple(purges))
+
+
+def verify_replies(config: SubmitConfig, data: bytes) -> VerifiedBundle:
+    """Verify a replies bundle against the pinned office key (``BundleRefusedError`` if not)."""
+    return read_bundle_bytes(
+        data,
+        max_bytes=config.max_bundle_bytes,
+        bundle_secret_key=config.bundle_secret,
+        signer_public_key=config.office_card.signing_key,
+        install_id=config.install_id,
+        direction=REPLIES,
+    )
+
+
+def preview_replies(session: Session, config: SubmitConfig, data: bytes) -> BundleSummary:
+    """What applying would do, without changing anything."""
+    verified = verify_replies(config, data)
+    instructions = _instructions(verified.manifest.extra)
+    summary = _summary(verified)
+    summary.counts = {
+        "replies": len(verified.records),
+        "acknowledgements": len(instructions.acknowledged),
+        "purge orders": len(instructions.purged),
+    }
+    return summary
+
+
+def apply_replies(
+    session: Session, config: SubmitConfig, data: bytes, *, today: datetime.date
+) -> BundleSummary:
+    """Verify, then apply a replies bundle inside the caller's transaction.
+
+    Refusals (``BundleRefusedError`` and its subclasses) happen before any write.
+    """
+    verified = verify_replies(config, data)
+    manifest = verified.manifest
+    instructions = _instructions(manifest.extra)
+    if any(r.kind != "reply" for r in verified.records):
+        raise BundleContentError("a replies bundle carries only replies")
+    last = _last(session, REPLIES)
+    check = check_sequence(
+        manifest.sequence,
+        verified.bundle_id,
+        last.sequence if last else 0,
+        lambda n: _applied_at(session, REPLIES, n),
+    )
+    summary = _summary(verified)
+    summary.missed = check.missed
+    if not check.apply:
+        summary.already_applied = True
+        return summary
+    # Verify every record against what is here before writing anything.
+    to_store: list[BundleRecord] = []
+    skipped = 0
+    for record in verified.records:
+        existing = session.get(Record, record.id)
+        if existing is not None:
+            if (
+                existing.record_hash.hex() != record_hash_hex(record.envelope)
+                or existing.case_id != record.case
+            ):
+                raise ConflictingRecordError(
+                    f"reply {record.id} is already here with other content"
+                )
+            skipped += 1
+            continue
+        if _tombstoned(session, record.id, record.case) or not _case_exists(session, record.case):
+            skipped += 1
+            continue
+        to_store.append(record)
+    for record in to_store:
+        store.add_reply(
+            session,
+            case_id=bytes.fromhex(record.case),
+            envelope=io.BytesIO(record.envelope),
+            today=today,
+            record_id=record.id,
+        )
+    deleted = _acknowledge(session, instructions.acknowledged)
+    purged = _purge(session, instructions.purged, today)
+    session.add(
+        BundleLog(
+            direction=REPLIES, sequence=manifest.sequence, bundle_id=verified.bundle_id, day=today
+        )
+    )
+    session.flush()
+    summary.counts = {
+        "replies stored": len(to_store),
+        "replies already here or for a deleted case": skipped,
+        "acknowledged records deleted": deleted,
+        "cases purged": purged,
+    }
+    return summary
+
+
+def _tombstoned(session: Session, record_id: str, case_id: str) -> bool:
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Tombstone)
+            .where(Tombstone.id.in_([record_id, case_id]))
+        )
+        or 0
+    ) > 0
+
+
+def _case_exists(session: Session, case_id: str) -> bool:
+    return session.scalar(select(Login.case_id).where(Login.case_id == case_id)) is not None
+
+
+def _delete_records(session: Session, ids: Sequence[str]) -> None:
+    if ids:
+        session.execute(delete(Chunk).where(Chunk.record_id.in_(ids)))
+        session.execute(delete(Record).where(Record.id.in_(ids)))
+
+
+def _acknowledge(session: Session, hashes: Sequence[str]) -> int:
+    """Delete the submissions and follow-ups the office holds safely (replies are not acked)."""
+    wanted = {bytes.fromhex(h) for h in hashes}
+    if not wanted:
+        return 0
+    ids = list(
+        session.scalars(
+            select(Record.id).where(Record.record_hash.in_(wanted), Record.kind != RecordKind.REPLY)
+        )
+    )
+    _delete_records(session, ids)
+    return len(ids)
+
+
+def _purge(session: Session, case_ids: Sequence[str], today: datetime.date) -> int:
+    count = 0
+    for case_id in dict.fromkeys(case_ids):
+        ids = list(session.scalars(select(Record.id).where(Record.case_id == case_id)))
+        _delete_records(session, ids)
+        session.execute(delete(Login).where(Login.case_id == case_id))
+        if session.get(Tombstone, case_id) is None:
+            session.add(Tombstone(id=case_id, kind="case", day=today))
+            count += 1
+    session.flush()
+    return count
+
+
+def mark_replies_read(session: Session, record_ids: Sequence[str], today: datetime.date) -> None:
+    """The source has seen these replies at check-in: their expiry clock starts today."""
+    rows = session.scalars(
+        select(Record).where(
+            Record.id.in_(list(record_ids)),
+            Record.kind == RecordKind.REPLY,
+            Record.first_read.is_(None),
+        )
+    )
+    for row in rows:
+        row.first_read = today
+
+
+@dataclass(frozen=True)
+class HousekeepingReport:
+    replies_expired: int
+    challenges_removed: int
+
+
+def housekeeping(
+    session: Session, config: SubmitConfig, *, today: datetime.date, now_minute: int
+) -> HousekeepingReport:
+    """Expire replies (read + N days, or older than the maximum age); drop stale challenges."""
+    read_limit = today - datetime.timedelta(days=config.reply_days_after_read)
+    age_limit = today - datetime.timedelta(days=config.reply_max_age_days)
+    replies = session.scalars(select(Record).where(Record.kind == RecordKind.REPLY)).all()
+    expired = [
+        r.id
+        for r in replies
+        if r.created <= age_limit or (r.first_read is not None and r.first_read <= read_limit)
+    ]
+    _delete_records(session, expired)
+    for record_id in expired:
+        session.add(Tombstone(id=record_id, kind="record", day=today))
+    result = session.execute(delete(CourierChallenge).where(CourierChallenge.expires < now_minute))
+    session.flush()
+    return HousekeepingReport(len(expired), int(getattr(result, "rowcount", 0) or 0))
