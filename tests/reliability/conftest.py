@@ -193,3 +193,16 @@ def integrity(database: Path) -> str:
         return str(connection.execute("PRAGMA integrity_check").fetchone()[0])
     finally:
         connection.close()
+
+
+# The submission site's fixtures (an office, a data directory, an app) for the crawl.
+from tests.submit.conftest import (  # noqa: E402
+    _compiled_translations,
+    app,
+    client,
+    config,
+    data_dir,
+    office,
+)
+
+__all__ = ["_compiled_translations", "app", "client", "config", "data_dir", "office"]

@@ -169,7 +169,8 @@ def _bound_small_bodies() -> Any:
 
 def _security_headers(response: Response) -> Response:
     response.headers.update(SECURITY_HEADERS)
-    if request.endpoint != "static":
+    if request.endpoint != "static" or response.status_code >= 400:
+        # Error pages under /static/ are pages too (and may set the session cookie).
         response.headers["Cache-Control"] = "no-store"
     response.headers.pop("Server", None)
     return response
