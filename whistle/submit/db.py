@@ -3,6 +3,8 @@
 The schema comes only from Alembic (``whistle/submit/migrations``), in tests too.
 """
 
+import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,7 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from whistle.submit.config import ConfigError
@@ -63,4 +66,32 @@ def check_schema(engine: Engine) -> None:
         raise ConfigError(
             f"the database schema is at {current or 'nothing'}, not {head}: "
             "run `whistle server upgrade DIR`"
+        )
+
+
+def _on_read_only_file_system(engine: Engine) -> bool:
+    """True when the SQLite database's directory is on a file system mounted read-only."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database:
+        return False
+    try:
+        return bool(os.statvfs(Path(database).parent).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def check_schema_at_start(engine: Engine) -> None:
+    """``check_schema``, except on a read-only file system (e.g. ext4 ``errors=remount-ro``).
+
+    There the database cannot be opened in WAL mode, but nothing can have changed it either:
+    the site starts anyway and answers every request that needs the database with its
+    "temporarily unavailable" page, until the file system is writable again.
+    """
+    try:
+        check_schema(engine)
+    except OperationalError:
+        if not _on_read_only_file_system(engine):
+            raise
+        logging.getLogger(__name__).error(
+            "the data directory is on a read-only file system: reports cannot be stored"
         )
