@@ -144,15 +144,16 @@ def submit(
     return response.status_code, response.text
 
 
-def sent(i: int) -> tuple[str, list[tuple[str, bytes]]]:
+def sent(i: int, pad: int = 0) -> tuple[str, list[tuple[str, bytes]]]:
     """What submission ``i`` carries: a description and one file, both unique to ``i``."""
-    return f"Report number {i}: RELIABILITY-{i:06d}", [(f"evidence-{i}.txt", f"{i}\n".encode() * 7)]
+    content = f"{i}\n".encode() * 7 + b"\0" * pad
+    return f"Report number {i}: RELIABILITY-{i:06d}", [(f"evidence-{i}.txt", content)]
 
 
 MARK = re.compile(r"RELIABILITY-(\d{6})")
 
 
-def delivered(world) -> dict[int, int]:  # type: ignore[no-untyped-def]
+def delivered(world, pad: int = 0) -> dict[int, int]:  # type: ignore[no-untyped-def]
     """Export the server's outbox, import it into the inbox, and decrypt every case.
 
     Returns {submission number: how many times it arrived}; checks each file's content too.
@@ -180,7 +181,7 @@ def delivered(world) -> dict[int, int]:  # type: ignore[no-untyped-def]
                 name, content = read_attachment(
                     world.keyring, record, 0, world.inbox_config.store_dir, limit=1 << 20
                 )
-                assert (name, content) == sent(number)[1][0]
+                assert (name, content) == sent(number, pad)[1][0]
     assert sum(seen.values()) == summary.counts["records imported"]
     return seen
 
