@@ -197,6 +197,7 @@ def integrity(database: Path) -> str:
 
 
 # The submission site's fixtures (an office, a data directory, an app) for the crawl.
+from tests.bundles.conftest import world  # noqa: E402
 from tests.submit.conftest import (  # noqa: E402
     _compiled_translations,
     app,
@@ -206,4 +207,4 @@ from tests.submit.conftest import (  # noqa: E402
     office,
 )
 
-__all__ = ["_compiled_translations", "app", "client", "config", "data_dir", "office"]
+__all__ = ["_compiled_translations", "app", "client", "config", "data_dir", "office", "world"]
