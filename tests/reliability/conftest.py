@@ -186,6 +186,18 @@ def delivered(world, pad: int = 0) -> dict[int, int]:  # type: ignore[no-untyped
     return seen
 
 
+#: Where each test writes its figures for docs/reliability.md (git-ignored).
+FIGURES = REPO / "test-artifacts" / "reliability"
+
+
+def record(name: str, figures: dict[str, object]) -> None:
+    """Keep a test's figures (one file per test: xdist workers never share one)."""
+    import json
+
+    FIGURES.mkdir(parents=True, exist_ok=True)
+    (FIGURES / f"{name}.json").write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
+
+
 def integrity(database: Path) -> str:
     import sqlite3
 

@@ -24,6 +24,7 @@ from tests.reliability.conftest import (
     free_port,
     gunicorn_command,
     integrity,
+    record,
     running,
     sent,
     start,
@@ -120,7 +121,7 @@ def test_sigkill_a_worker(tmp_path: Path, insecure_kdf_params: KdfParams) -> Non
         assert killed[0] not in server.workers()
     figures = _verify(world, outcome, after)
     assert figures["receipts"] >= KILL_AFTER + len(after)
-    print("worker kill:", figures)
+    record("crash-worker", {"uploads": UPLOADS, "kill_after_receipts": KILL_AFTER, **figures})
 
 
 def test_sigkill_the_master(tmp_path: Path, insecure_kdf_params: KdfParams) -> None:
@@ -144,4 +145,4 @@ def test_sigkill_the_master(tmp_path: Path, insecure_kdf_params: KdfParams) -> N
         _more(restarted, after)
     figures = _verify(world, outcome, after)
     assert figures["receipts"] >= KILL_AFTER + len(after)
-    print("master kill:", figures)
+    record("crash-master", {"uploads": UPLOADS, "kill_after_receipts": KILL_AFTER, **figures})

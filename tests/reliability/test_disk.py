@@ -24,6 +24,7 @@ from tests.reliability.conftest import (
     free_port,
     gunicorn_command,
     integrity,
+    record,
     running,
     start,
     stop,
@@ -154,6 +155,10 @@ def test_disk_full(tmp_path: Path) -> None:
             codes.append(code)
         _check(server, data, office, codes, tmp_path / "after")
         assert refused == 5
+        record(
+            "disk-full",
+            {"tmpfs_bytes": TMPFS_BYTES, "before": 3, "refused_503": refused, "after": 2},
+        )
         assert "Traceback" not in server.log_text()
 
 
@@ -196,6 +201,7 @@ def test_read_only_data_directory(tmp_path: Path) -> None:
     shutil.copytree(data, out)
     _open_all(out, office, codes)
     assert integrity(data / "submit.sqlite3") == "ok"
+    record("read-only", {"before": 2, "refused_503": 4, "after": 1, "bytes_changed": 0})
 
 
 def _digest(directory: Path) -> dict[str, str]:

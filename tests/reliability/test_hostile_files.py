@@ -19,6 +19,7 @@ from sqlalchemy import select
 from tests.bundles.conftest import World
 from tests.inbox.conftest import PASSWORD
 from tests.inbox.test_attachments import png_bomb
+from tests.reliability.conftest import record
 from tests.submit.conftest import CODE, browser_report, csrf_from
 from whistle.inbox import create_app as create_inbox
 from whistle.inbox.models import Record
@@ -122,6 +123,7 @@ def test_corpus_through_upload_bundle_and_preview(world: World) -> None:
             assert raster.status_code in (200, 400), image
             assert raster.headers["Content-Type"] in ("image/png", "text/html; charset=utf-8")
     assert seen == contents
+    record("hostile-files", {"files": len(files), "previews_ok": len(records)})
 
 
 @pytest.mark.slow

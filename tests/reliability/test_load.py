@@ -4,6 +4,7 @@ Nothing lost, nothing duplicated, no 5xx: each submission carries a unique marke
 file; after the run the server's outbox is exported, imported into an inbox and decrypted.
 """
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import httpx
 import pytest
 
 from tests.bundles.conftest import make_world
-from tests.reliability.conftest import delivered, integrity, running, sent, submit
+from tests.reliability.conftest import delivered, integrity, record, running, sent, submit
 from whistle.crypto import KdfParams
 
 pytestmark = pytest.mark.slow
@@ -38,8 +39,10 @@ def test_thousand_submissions_twenty_clients(
 
     with running(world.server_dir, tmp_path / "gunicorn.log") as server:
         base = server.base
+        started = time.monotonic()
         with ThreadPoolExecutor(CLIENTS) as pool:
             list(pool.map(source, range(CLIENTS)))
+        submitting = time.monotonic() - started
         log = server.log_text()
 
     assert sorted(statuses) == list(range(SUBMISSIONS))
@@ -48,8 +51,22 @@ def test_thousand_submissions_twenty_clients(
     assert "Traceback" not in log
     assert integrity(world.server_dir / "submit.sqlite3") == "ok"
 
+    started = time.monotonic()
     seen = delivered(world)
+    delivering = time.monotonic() - started
     assert sorted(seen) == list(range(SUBMISSIONS))  # nothing lost
     assert set(seen.values()) == {1}  # nothing duplicated
+    record(
+        "load",
+        {
+            "submissions": SUBMISSIONS,
+            "clients": CLIENTS,
+            "receipts": len(codes),
+            "non_200": sum(s != 200 for s in statuses.values()),
+            "delivered_once": sum(v == 1 for v in seen.values()),
+            "seconds_submitting": round(submitting, 1),
+            "seconds_export_import_decrypt": round(delivering, 1),
+        },
+    )
     world.app.extensions["whistle_submit"].engine.dispose()
     world.inbox_sessions.kw["bind"].dispose()

@@ -22,6 +22,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from tests.deploy.torrc import REPO
+from tests.reliability.conftest import record
 from tests.submit.conftest import CODE, Office, csrf_from, multipart, report_fields
 from whistle.crypto import derive_source_keys, login_lookup
 from whistle.crypto.records import seal_reply
@@ -356,6 +357,10 @@ def test_every_response_of_a_whole_flow(app: Flask, office: Office) -> None:
             assert not _addresses(text), f"{where}: {_addresses(text)}"
             if index != receipt_index:
                 assert not any(form in text for form in forms), f"{where}: the code"
+    record(
+        "crawl",
+        {"responses": len(crawl.responses), "routes": len(routes), "receipts_with_code": 1},
+    )
     receipt_text = crawl.responses[receipt_index][2].get_data(as_text=True)
     assert receipt_text.count(code) == 1
 
