@@ -10,6 +10,8 @@ SYSTEM_PACKAGES := gnupg time
 SYSTEM_PACKAGES += tor systemd openssl
 # previews and metadata stripping in the inbox; Chromium for the browser tests.
 SYSTEM_PACKAGES += poppler-utils mat2 chromium
+# the submission server's tests run on SQLite and on a private PostgreSQL cluster (tests/pgcluster.py).
+SYSTEM_PACKAGES += postgresql
 
 .PHONY: demo test lint venv system-deps build build-js clean
 

@@ -167,6 +167,8 @@ def sync_loop(
                         say(f"[sync] {result.sent.counts['replies']} reply(ies) sent to the server")
                 except WhistleError as exc:
                     say(f"[sync] {exc}")
+                except Exception as exc:  # the demo keeps syncing (e.g. a busy database)
+                    say(f"[sync] will retry: {type(exc).__name__}: {exc}")
                 stop.wait(SYNC_SECONDS)
     finally:
         engine.dispose()

@@ -20,6 +20,7 @@ from whistle.inbox.config import InboxConfig, ThrottleLimits, insecure_password_
 from whistle.inbox.keyring import OfficeKeyring
 from whistle.inbox.office_setup import init_office, pin_server
 from whistle.submit import create_app, load_config
+from whistle.submit import db as submit_db
 from whistle.submit.bundles import apply_replies, export_outbox
 from whistle.submit.config import SubmitConfig
 from whistle.submit.datadir import init_data_directory
@@ -52,6 +53,7 @@ class World:
     def server_export(self) -> bytes:
         out = io.BytesIO()
         with self.server_state().sessions.begin() as session:
+            submit_db.start_export(session)
             export_outbox(session, self.server_config, out, today=TODAY)
         return out.getvalue()
 
@@ -73,6 +75,7 @@ class World:
 
     def server_import(self, data: bytes):  # type: ignore[no-untyped-def]
         with self.server_state().sessions.begin() as session:
+            submit_db.start_write(session)
             return apply_replies(session, self.server_config, data, today=TODAY)
 
     # State of both databases, for "nothing changed" ---------------------------------
@@ -80,7 +83,7 @@ class World:
     def snapshot(self) -> dict[str, Any]:
         return {
             "inbox": dump_sqlite(self.inbox_config.database_path),
-            "server": dump_sqlite(self.server_dir / "submit.sqlite3"),
+            "server": dump_database(self.server_config.database_url),
         }
 
 
@@ -100,7 +103,27 @@ def dump_sqlite(path: Path) -> dict[str, list[tuple[Any, ...]]]:
         connection.close()
 
 
-def make_world(tmp_path: Path, kdf: KdfParams, clock: Clock | None = None) -> World:
+def dump_database(url: str) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table (SQLite or PostgreSQL), for "nothing changed"."""
+    from sqlalchemy import MetaData, create_engine, select
+
+    engine = create_engine(url)
+    try:
+        metadata = MetaData()
+        metadata.reflect(engine)
+        with engine.connect() as connection:
+            return {
+                name: sorted((tuple(r) for r in connection.execute(select(table))), key=repr)
+                for name, table in metadata.tables.items()
+                if name != "alembic_version"
+            }
+    finally:
+        engine.dispose()
+
+
+def make_world(
+    tmp_path: Path, kdf: KdfParams, clock: Clock | None = None, database_url: str = ""
+) -> World:
     scratch = tmp_path / "scratch"
     scratch.mkdir(exist_ok=True)
     inbox_config = InboxConfig(
@@ -121,7 +144,13 @@ def make_world(tmp_path: Path, kdf: KdfParams, clock: Clock | None = None) -> Wo
         password=PASSWORD,
     )
     server_dir = tmp_path / "server"
-    init_data_directory(server_dir, created.card, fingerprint=created.fingerprint, language="en")
+    init_data_directory(
+        server_dir,
+        created.card,
+        fingerprint=created.fingerprint,
+        language="en",
+        database_url=database_url,
+    )
     engine = inbox_db.make_engine(inbox_config.database_path)
     sessions = inbox_db.session_factory(engine)
     with inbox_db.transaction(sessions) as session:
@@ -136,8 +165,13 @@ def make_world(tmp_path: Path, kdf: KdfParams, clock: Clock | None = None) -> Wo
 
 
 @pytest.fixture
-def world(tmp_path: Path, insecure_kdf_params: KdfParams) -> Iterator[World]:
-    w = make_world(tmp_path, insecure_kdf_params)
+def world(
+    tmp_path: Path, insecure_kdf_params: KdfParams, db_backend: str, request: pytest.FixtureRequest
+) -> Iterator[World]:
+    """Both sides; the server on the backend under test (SQLite in its directory, or a
+    PostgreSQL database of the test's own)."""
+    url = "" if db_backend == "sqlite" else request.getfixturevalue("database_url")
+    w = make_world(tmp_path, insecure_kdf_params, database_url=url)
     yield w
     w.app.extensions["whistle_submit"].engine.dispose()
     w.inbox_sessions.kw["bind"].dispose()

@@ -254,3 +254,28 @@ def test_outbox_from_another_server_key(primed: World) -> None:
         created="2026-11-02",
     )
     refused_in_inbox(primed, outbox.getvalue(), BundleRefusedError, "pinned key")
+
+
+def test_no_import_before_the_server_card_is_pinned(primed: World) -> None:
+    from whistle.inbox.models import Office
+
+    outbox = primed.server_export()
+    with primed.inbox_session() as session:
+        office = session.get(Office, 1)
+        office.server_card = None
+        office.server_fingerprint = None
+    refused_in_inbox(primed, outbox, BundleRefusedError, "trust-server")
+
+
+def test_a_purged_case_does_not_come_back(primed: World) -> None:
+    from whistle.inbox.outgoing import queue_purge
+
+    case = _case(primed)
+    submit_report(primed.client)  # a second case, so the bundle is not empty
+    with primed.inbox_session() as session:
+        queue_purge(session, case_id=case, now=primed.inbox_config.clock())
+    # The server has not heard of the purge yet and still sends the case's records.
+    summary = primed.inbox_import(primed.server_export())
+    assert summary.counts["records imported"] == 1
+    assert summary.counts["already here"] == 0
+    assert summary.counts["purged earlier, skipped"] == 1

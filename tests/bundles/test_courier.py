@@ -110,3 +110,27 @@ def test_a_bad_bundle_over_the_courier_is_a_clear_refusal(world: World, courier_
     after = world.snapshot()["server"]
     before.pop("courier_challenges"), after.pop("courier_challenges")
     assert after == before
+
+
+def test_sync_command(world: World, courier_url: str, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from tests.inbox.conftest import PASSWORD
+    from whistle.cli import main
+
+    from .test_cli import _inbox_obj
+
+    submit_report(world.client)
+    password = tmp_path / "password"
+    password.write_text(PASSWORD)
+    args = ["inbox", "sync", str(world.inbox_config.data_dir), "--url", courier_url]
+    args += ["--officer", "admin", "--password-file", str(password)]
+    result = CliRunner().invoke(main, args, obj=_inbox_obj(world))
+    assert result.exit_code == 0, result.output
+    assert "records imported: 1" in result.output
+    assert "server: " in result.output  # the acknowledgement went back
+    unreachable = CliRunner().invoke(
+        main, [*args[:4], "http://127.0.0.1:9", *args[5:]], obj=_inbox_obj(world)
+    )
+    assert unreachable.exit_code == 1
+    assert "cannot be reached" in unreachable.output

@@ -1,7 +1,5 @@
 """Submit migration 0002 (bundles) upgrades and downgrades with data in it."""
 
-from pathlib import Path
-
 from sqlalchemy import create_engine, inspect, text
 
 from whistle.submit import db
@@ -9,8 +7,8 @@ from whistle.submit import db
 NEW = {"bundle_log", "tombstones", "courier_challenges"}
 
 
-def test_bundles_revision_with_data(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'm.sqlite3'}"
+def test_bundles_revision_with_data(database_url: str) -> None:
+    url = database_url
     db.upgrade(url, "0001")
     engine = create_engine(url)
     with engine.begin() as connection:

@@ -82,6 +82,21 @@ def test_no_plaintext_under_the_office_directory(office) -> None:
     shown = client.post(f"/cases/{source.case_id}/identification", data={"csrf": token})
     assert CANARY in shown.get_data(as_text=True)
     assert CANARY in client.get(f"/cases?q={CANARY[:12]}").get_data(as_text=True)
+    # Part 2: reasons, labels, drafts, queued replies, the search index.
+    case = f"/cases/{source.case_id}"
+    client.post(f"{case}/labels", data={"csrf": token, "labels": f"label {CANARY}"})
+    client.post(f"{case}/assign", data={"csrf": token, "assignee": "1", "reason": f"r {CANARY}"})
+    client.post(f"{case}/extend", data={"csrf": token, "reason": f"extension {CANARY}"})
+    client.post(f"{case}/replies", data={"csrf": token, "text": f"draft {CANARY}", "ready": "0"})
+    client.post(f"{case}/replies", data={"csrf": token, "text": f"reply {CANARY}", "ready": "1"})
+    client.post(f"{case}/acknowledge", data={"csrf": token})
+    client.post(
+        f"{case}/status", data={"csrf": token, "to": "investigating", "reason": f"s {CANARY}"}
+    )
+    client.get(f"/cases?q={CANARY[:12]}")  # the search index is rewritten with the note
+    page = client.get(case).get_data(as_text=True)
+    for text in ("label", "extension", "draft", "reply", "s"):
+        assert f"{text} {CANARY}" in page
     base = f"/cases/{source.case_id}/records/sub/files"
     assert CANARY in client.get(f"{base}/0").get_data(as_text=True)
     client.get(f"{base}/1")

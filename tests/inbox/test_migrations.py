@@ -70,3 +70,41 @@ def test_outgoing_revision_with_data(tmp_path) -> None:
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM outgoing")).scalar() == 0
     engine.dispose()
+
+
+def test_workflow_revision_chains_existing_audit_events(tmp_path) -> None:
+    from whistle.inbox.audit import verify_chain
+
+    engine = db.make_engine(tmp_path / "inbox.sqlite")
+    db.upgrade(engine, "0002")
+    with engine.begin() as connection:
+        for n, action in enumerate(("office-created", "signed-in", "note-added")):
+            connection.execute(
+                text(
+                    "INSERT INTO audit_event (id, at, officer_id, action, case_id, record_id,"
+                    " detail) VALUES (:id, :at, NULL, :a, NULL, NULL, '')"
+                ),
+                {"id": 10 + n * 5, "at": datetime(2026, 11, 1, 9, n), "a": action},
+            )
+        connection.execute(
+            text(
+                'INSERT INTO "case" (id, desk_id, status, received_day, last_activity_day,'
+                " imported_at) VALUES (:id, 'antifraud', 'new', '2026-11-01', '2026-11-01', :t)"
+            ),
+            {"id": "ab" * 16, "t": datetime(2026, 11, 1)},
+        )
+    db.upgrade(engine)
+    with db.transaction(db.session_factory(engine)) as session:
+        head = verify_chain(session)
+    assert head.count == 3
+    with engine.connect() as connection:
+        assert connection.execute(text('SELECT extended FROM "case"')).scalar() == 0
+        ids = [r[0] for r in connection.execute(text("SELECT id FROM audit_event ORDER BY id"))]
+    assert ids == [1, 2, 3]
+    db.downgrade(engine, "0002")
+    assert "decision" not in inspect(engine).get_table_names()
+    db.upgrade(engine)
+    assert {"decision", "reply", "purged_case", "search_index"} <= set(
+        inspect(engine).get_table_names()
+    )
+    engine.dispose()

@@ -61,9 +61,15 @@ def office() -> Office:
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path, office: Office) -> Path:
+def data_dir(
+    tmp_path: Path, office: Office, db_backend: str, request: pytest.FixtureRequest
+) -> Path:
+    """A data directory on the backend under test (SQLite: the default, in the directory)."""
+    url = "" if db_backend == "sqlite" else request.getfixturevalue("database_url")
     directory = tmp_path / "data"
-    init_data_directory(directory, office.card, fingerprint=office.fingerprint, language="ca")
+    init_data_directory(
+        directory, office.card, fingerprint=office.fingerprint, language="ca", database_url=url
+    )
     return directory
 
 

@@ -10,7 +10,7 @@ import pytest
 from tests.submit.conftest import Office, insert_reply
 from whistle.submit import create_app, load_config
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.sqlite_only]
 CHROMIUM = "/usr/lib/chromium/chromium"
 
 

@@ -33,6 +33,7 @@ def _scan(root: Path, needles: list[bytes]) -> list[str]:
     return found
 
 
+@pytest.mark.sqlite_only  # scans the SQLite files in the data directory
 def test_canary_is_nowhere_on_disk(
     tmp_path: Path,
     data_dir: Path,

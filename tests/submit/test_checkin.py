@@ -276,25 +276,25 @@ def store_day():  # type: ignore[no-untyped-def]
     return datetime.date(2026, 11, 27)
 
 
-def test_a_follow_up_racing_another_is_stored_on_retry(
+def test_a_follow_up_to_a_case_purged_meanwhile_is_refused_and_nothing_kept(
     app: Flask, english: FlaskClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from sqlalchemy.exc import IntegrityError
+    from whistle.submit import db
 
     code = submit_report(english)
     _, page = check_in(english, code)
-    real = views.store.add_followup
-    calls: list[int] = []
+    state = app.extensions["whistle_submit"]
+    real = views._lookup
 
-    def racing(session, **kwargs):  # type: ignore[no-untyped-def]
-        calls.append(1)
-        if len(calls) == 1:
-            raise IntegrityError("insert", {}, Exception("uq_records_case_position"))
-        return real(session, **kwargs)
+    def purged_after_lookup(typed):  # type: ignore[no-untyped-def]
+        # The office's purge commits between the code's look-up and the storing.
+        keys, case_id = real(typed)
+        with db.writing(state.sessions) as other:
+            views.store.purge_case(other, case_id)
+        return keys, case_id
 
-    monkeypatch.setattr(views.store, "add_followup", racing)
-    before = counts(app)
-    status, _ = _followup(english, page, code=code, message="twice")
-    assert status == 200
-    assert len(calls) == 2
-    assert counts(app)[0] == before[0] + 1
+    monkeypatch.setattr(views, "_lookup", purged_after_lookup)
+    status, text = _followup(english, page, code=code, message="too late")
+    assert status == 422
+    assert "too late" in text  # the message is given back
+    assert counts(app) == (0, 0, 0)

@@ -16,7 +16,9 @@ from whistle.submit.config import SECRET_FILES
 from whistle.submit.datadir import init_data_directory
 
 
-def test_init_creates_secrets_cards_config_and_database(data_dir: Path, office: Office) -> None:
+def test_init_creates_secrets_cards_config_and_database(
+    data_dir: Path, office: Office, db_backend: str
+) -> None:
     for name in SECRET_FILES:
         mode = stat.S_IMODE((data_dir / name).stat().st_mode)
         assert mode == 0o600, name
@@ -28,8 +30,12 @@ def test_init_creates_secrets_cards_config_and_database(data_dir: Path, office: 
     assert config.office_card.fingerprint == office.fingerprint
     assert config.default_language == "ca"
     assert config.time_zone == "Europe/Madrid"
-    assert config.database_url.startswith("sqlite:///")
-    assert (data_dir / "submit.sqlite3").exists()
+    if db_backend == "sqlite":
+        assert config.database_url.startswith("sqlite:///")
+        assert (data_dir / "submit.sqlite3").exists()
+    else:
+        assert config.database_url.startswith("postgresql+psycopg://")
+        assert not (data_dir / "submit.sqlite3").exists()
     assert "SubmitConfig(office_name=" in repr(config)
     assert config.pepper.hex() not in repr(config)
 
@@ -169,3 +175,56 @@ def test_module_reads_no_environment_and_no_inbox() -> None:
         ).returncode
         == 0
     )
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (
+            "postgresql://whistle@/whistle?host=/nonexistent-socket-dir",
+            "whistle: cannot connect to the database (database_url in config.toml): ",
+        ),
+        (
+            "postgresql+psycopg://whistle:secret-password@127.0.0.1:1/whistle",
+            "whistle: cannot connect to the database (database_url in config.toml): ",
+        ),
+        ("mysql://whistle@localhost/whistle", "whistle: config.toml: database_url must be"),
+        ("not a url", "whistle: config.toml: database_url is not a database URL"),
+    ],
+)
+def test_a_database_that_cannot_be_reached_is_one_line_at_start_up(
+    data_dir: Path, url: str, message: str
+) -> None:
+    config = data_dir / "config.toml"
+    config.write_text(config.read_text().replace('database_url = ""', f'database_url = "{url}"'))
+    with pytest.raises(SystemExit) as raised:
+        app_from_directory(data_dir)
+    line = str(raised.value)
+    assert line.startswith(message), line
+    assert "\n" not in line
+    assert "secret-password" not in line
+    result = CliRunner().invoke(main, ["server", "upgrade", str(data_dir)])
+    assert result.exit_code != 0
+    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
+
+
+def test_init_with_an_unreachable_database_writes_nothing(tmp_path: Path, office: Office) -> None:
+    with pytest.raises(ConfigError, match="cannot connect to the database"):
+        init_data_directory(
+            tmp_path / "d",
+            office.card,
+            fingerprint=office.fingerprint,
+            database_url="postgresql://whistle@/whistle?host=/nonexistent-socket-dir",
+        )
+    assert not (tmp_path / "d").exists()
+
+
+def test_postgresql_url_means_psycopg_3() -> None:
+    from whistle.submit.config import normalise_database_url
+
+    assert normalise_database_url("postgresql://u@/d?host=/run/postgresql") == (
+        "postgresql+psycopg://u@/d?host=%2Frun%2Fpostgresql"
+    )
+    assert normalise_database_url("") == ""

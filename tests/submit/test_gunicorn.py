@@ -55,3 +55,39 @@ def test_gunicorn_serves_the_site(
     assert "GET /" not in err
     assert "POST /" not in err
     assert "127.0.0.1 -" not in err
+
+
+@pytest.mark.sqlite_only
+def test_gunicorn_with_an_unreachable_database_stops_with_one_line(data_dir) -> None:  # type: ignore[no-untyped-def]
+    import sys
+    from pathlib import Path
+
+    config = data_dir / "config.toml"
+    config.write_text(
+        config.read_text().replace(
+            'database_url = ""', 'database_url = "postgresql://w@/w?host=/nonexistent-dir"'
+        )
+    )
+    process = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("gunicorn")),
+            "--bind",
+            "127.0.0.1:0",
+            "--workers",
+            "2",
+            "--no-control-socket",
+            f'whistle.submit:app_from_directory("{data_dir}")',
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    # Status 3: the arbiter stopped rather than booting workers again and again.
+    assert process.returncode == 3, process.stderr
+    lines = [line for line in process.stderr.splitlines() if line.startswith("whistle: ")]
+    assert lines
+    assert all(
+        line.startswith("whistle: cannot connect to the database (database_url in config.toml): ")
+        for line in lines
+    )
+    assert "Traceback" not in process.stderr

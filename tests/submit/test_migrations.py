@@ -18,8 +18,8 @@ def test_one_base_and_one_head() -> None:
     assert len(script.get_heads()) == 1
 
 
-def test_upgrade_downgrade_upgrade_with_data(tmp_path: Path) -> None:
-    url = _url(tmp_path)
+def test_upgrade_downgrade_upgrade_with_data(database_url: str) -> None:
+    url = database_url
     db.upgrade(url)
     engine = create_engine(url)
     with engine.begin() as connection:
@@ -48,13 +48,13 @@ def test_upgrade_downgrade_upgrade_with_data(tmp_path: Path) -> None:
     engine.dispose()
 
 
-def test_models_match_the_migrations(tmp_path: Path) -> None:
+def test_models_match_the_migrations(database_url: str) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
 
     from whistle.submit.models import Base
 
-    url = _url(tmp_path)
+    url = database_url
     db.upgrade(url)
     engine = create_engine(url)
     with engine.connect() as connection:
@@ -70,4 +70,33 @@ def test_sqlite_runs_in_wal_mode_with_secure_delete(tmp_path: Path) -> None:
     with engine.connect() as connection:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert connection.execute(text("PRAGMA secure_delete")).scalar() == 1
+    engine.dispose()
+
+
+def test_0003_counts_positions_on_from_the_records(database_url: str) -> None:
+    url = database_url
+    db.upgrade(url, "0002")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        for position in range(3):
+            connection.execute(
+                text(
+                    "INSERT INTO records (id, case_id, position, kind, created, size, record_hash)"
+                    " VALUES (:id, 'c1', :p, 'submission', '2026-11-27', 3, :h)"
+                ),
+                {"id": f"r{position}", "p": position, "h": b"\x00" * 32},
+            )
+        for case, lookup in (("c1", b"\x01"), ("c2", b"\x02")):
+            connection.execute(
+                text("INSERT INTO logins (lookup, case_id) VALUES (:l, :c)"),
+                {"l": lookup * 32, "c": case},
+            )
+    db.upgrade(url)
+    with engine.connect() as connection:
+        rows = dict(connection.execute(text("SELECT case_id, next_position FROM logins")).all())
+    assert rows == {"c1": 3, "c2": 1}
+    db.downgrade(url, "0002")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM logins")).scalar() == 2
+    db.upgrade(url)
     engine.dispose()

@@ -2,7 +2,6 @@
 
 import datetime
 import io
-from pathlib import Path
 
 import pytest
 from sqlalchemy import inspect, select
@@ -15,8 +14,8 @@ DAY = datetime.date(2026, 11, 27)
 
 
 @pytest.fixture
-def sessions(tmp_path: Path):  # type: ignore[no-untyped-def]
-    url = f"sqlite:///{tmp_path / 's.sqlite3'}"
+def sessions(database_url: str):  # type: ignore[no-untyped-def]
+    url = database_url
     db.upgrade(url)
     engine = db.make_engine(url)
     yield db.make_sessions(engine)
@@ -84,7 +83,7 @@ def test_records_of_a_case_keep_their_order(sessions) -> None:  # type: ignore[n
 
 
 def test_no_reply_to_a_case_that_does_not_exist(sessions) -> None:  # type: ignore[no-untyped-def]
-    with pytest.raises(ValueError, match="no such case"), sessions.begin() as session:
+    with pytest.raises(store.CaseGoneError, match="no such case"), sessions.begin() as session:
         store.add_reply(session, case_id=store.new_case_id(), envelope=io.BytesIO(b"r"), today=DAY)
 
 
@@ -95,6 +94,7 @@ def test_no_column_records_time_count_or_identity(sessions) -> None:  # type: ig
         for table in ("records", "chunks", "logins")
     }
     assert columns["records"]["created"] == "DATE"
+    assert set(columns["logins"]) == {"lookup", "case_id", "next_position"}
     every = {name for table in columns.values() for name in table}
     for forbidden in ("ip", "agent", "time", "files", "identified", "reply_key", "code"):
         assert not any(forbidden in name for name in every), forbidden

@@ -23,6 +23,7 @@ from whistle.inbox import db
 from whistle.inbox.config import LANGUAGES, InboxConfig
 from whistle.inbox.errors import (
     CaseNotFoundError,
+    CasePurgedError,
     DisclosureRequiredError,
     InboxError,
     NotCustodianError,
@@ -40,6 +41,8 @@ CSP = (
     "frame-ancestors 'none'; base-uri 'none'"
 )
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+#: Endpoints that take files (a reply's recording or minutes): a larger body than 1 MiB.
+LARGE_BODY_ENDPOINTS = {"workflow.save_reply": 21 * 1024 * 1024}
 
 
 @dataclass
@@ -76,12 +79,13 @@ def create_app(config: InboxConfig) -> Flask:
     Babel(app, locale_selector=_select_locale)
     warm_up(config)
 
-    from whistle.inbox.views import account, auth, bundles, cases, files
+    from whistle.inbox.views import account, auth, bundles, cases, files, workflow
 
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(cases.blueprint)
     app.register_blueprint(files.blueprint)
     app.register_blueprint(account.blueprint)
+    app.register_blueprint(workflow.blueprint)
     app.register_blueprint(bundles.blueprint)
     app.before_request(_guard)
     app.after_request(_headers)
@@ -119,6 +123,8 @@ def _guard() -> Response | None:
     sid = request.cookies.get(COOKIE)
     g.unlocked = keystore.get(sid)
     g.was_locked = sid is not None and g.unlocked is None
+    if request.endpoint in LARGE_BODY_ENDPOINTS and g.unlocked is not None:
+        request.max_content_length = LARGE_BODY_ENDPOINTS[request.endpoint]
     if request.method not in ("GET", "HEAD") and g.unlocked is not None:
         token = request.form.get("csrf", "")
         if not hmac.compare_digest(token.encode(), g.unlocked.csrf_token.encode()):
@@ -154,6 +160,8 @@ def _error_page(message: str, status: int) -> tuple[str, int]:
 
 
 def _inbox_error(exc: InboxError) -> tuple[str, int]:
+    if isinstance(exc, CasePurgedError):
+        return _error_page(_("This case was purged: only its tombstone is left."), 410)
     if isinstance(exc, CaseNotFoundError):
         return _error_page(_("Not found."), 404)
     if isinstance(exc, NotCustodianError):

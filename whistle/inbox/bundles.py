@@ -159,8 +159,15 @@ def import_outbox(
     )
     held = set(report.imported) | set(report.already_present)
     acked = 0
+    queued = set(
+        session.scalars(
+            select(Outgoing.record_id).where(
+                Outgoing.kind == "ack", Outgoing.record_id.in_(list(held))
+            )
+        )
+    )
     for record in verified.records:
-        if record.id in held and not _ack_queued(session, record.id):
+        if record.id in held and record.id not in queued:
             queue_ack(
                 session,
                 case_id=record.case,
@@ -199,15 +206,6 @@ def _tombstoned(session: Session, record_id: str, case_id: str) -> bool:
     return bool(found)
 
 
-def _ack_queued(session: Session, record_id: str) -> bool:
-    found = session.scalar(
-        select(func.count())
-        .select_from(Outgoing)
-        .where(Outgoing.kind == "ack", Outgoing.record_id == record_id)
-    )
-    return bool(found)
-
-
 def _confirm(session: Session, replies_applied: object, now: datetime) -> int:
     """Outgoing rows carried by a replies bundle the server says it applied."""
     if not isinstance(replies_applied, int) or isinstance(replies_applied, bool):
@@ -222,12 +220,6 @@ def _confirm(session: Session, replies_applied: object, now: datetime) -> int:
     for row in rows:
         row.confirmed = now.replace(tzinfo=None)
     return sum(1 for r in rows if r.kind == "reply")
-
-
-def tombstone_case(session: Session, case_id: str, today: date) -> None:
-    """Remember a purged case so that no older outbox bundle brings it back."""
-    if session.get(Tombstone, case_id) is None:
-        session.add(Tombstone(id=case_id, kind="case", day=today))
 
 
 def export_replies(

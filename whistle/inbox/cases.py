@@ -6,7 +6,8 @@ nothing decrypted is written back anywhere.
 """
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from whistle.crypto import CryptoError
 from whistle.crypto.records import open_identification
-from whistle.inbox import sealing
+from whistle.inbox import deadlines, sealing, search_index
 from whistle.inbox.audit import record_event
 from whistle.inbox.errors import (
     CaseNotFoundError,
@@ -26,8 +27,9 @@ from whistle.inbox.errors import (
 from whistle.inbox.keyring import CustodianKeyring, OfficeKeyring
 from whistle.inbox.models import ROLE_CUSTODIAN, Case, Disclosure, Note, Officer, Record
 from whistle.inbox.store import Cache, record_meta
+from whistle.inbox.workflow import CASE_COLUMNS, case_dates, live_case
 
-ACKNOWLEDGE_DAYS = 7
+ACKNOWLEDGE_DAYS = deadlines.ACKNOWLEDGE_DAYS
 SORTS = ("received-desc", "received-asc", "activity-desc", "status")
 MAX_NOTE_CHARS = 20_000
 MIN_REASON_CHARS = 10
@@ -69,12 +71,16 @@ class CasePage:
 
 
 def acknowledgement_due(case: Case) -> date:
-    return case.received_day + timedelta(days=ACKNOWLEDGE_DAYS)
+    return deadlines.acknowledgement_due(case.received_day)
 
 
-def is_overdue(case: Case, today: date) -> bool:
-    """Placeholder until the workflow (part 2): a new case not acknowledged in 7 days."""
-    return case.status == "new" and today > acknowledgement_due(case)
+def case_deadlines(case: Any, today: date) -> list[deadlines.Deadline]:
+    return deadlines.case_deadlines(case_dates(case), today)
+
+
+def is_overdue(case: Any, today: date) -> bool:
+    """Any of the case's legal clocks has run out (see ``deadlines``)."""
+    return deadlines.is_overdue(case_deadlines(case, today))
 
 
 def subject_of(form: dict[str, Any]) -> str:
@@ -88,18 +94,6 @@ def subject_of(form: dict[str, Any]) -> str:
     return ""
 
 
-def _searchable(metas: list[dict[str, Any]], notes: list[str]) -> str:
-    pieces: list[str] = []
-    for meta in metas:
-        for f in (meta.get("form") or {}).get("fields") or []:
-            if isinstance(f, dict):
-                pieces.append(str(f.get("value", "")))
-        pieces.append(str(meta.get("message", "")))
-        pieces.extend(str(f.get("name", "")) for f in meta.get("files") or [])
-    pieces.extend(notes)
-    return "\n".join(pieces).casefold()
-
-
 def list_cases(
     session: Session,
     keyring: OfficeKeyring,
@@ -109,49 +103,47 @@ def list_cases(
     page_size: int,
     cache: Cache | None = None,
 ) -> CasePage:
-    query = select(Case)
+    """Filter and sort on plaintext columns, search through the sealed search index, and
+    decrypt summaries only for the page shown."""
+    query = select(*CASE_COLUMNS)
     if filters.status:
         query = query.where(Case.status == filters.status)
     if filters.desk:
         query = query.where(Case.desk_id == filters.desk)
     if filters.assignee is not None:
         query = query.where(Case.assignee_id == filters.assignee)
-    cases = list(session.scalars(query))
+    cases: list[Any] = list(session.execute(query))
     if filters.overdue:
         cases = [c for c in cases if is_overdue(c, today)]
-    records: dict[str, list[Record]] = {}
-    for record in session.scalars(select(Record).where(Record.case_id.in_([c.id for c in cases]))):
-        records.setdefault(record.case_id, []).append(record)
-    notes: dict[str, list[Note]] = {}
     if needle := filters.query.strip().casefold():
-        for note in session.scalars(select(Note).where(Note.case_id.in_([c.id for c in cases]))):
-            notes.setdefault(note.case_id, []).append(note)
-    names = {oid: name for oid, name in session.execute(select(Officer.id, Officer.name))}
-    summaries: list[CaseSummary] = []
-    for case in cases:
-        summary, text = _summarise(
-            keyring, case, records.get(case.id, []), notes.get(case.id, []), names, today, cache
+        entries = search_index.refreshed(
+            session, keyring, now=datetime.combine(today, time.min), cache=cache
         )
-        if needle and (text is None or needle not in text):
-            continue
-        summaries.append(summary)
-    _sort(summaries, filters.sort)
-    total = len(summaries)
+        cases = [c for c in cases if needle in ((entries.get(c.id) or {}).get("t") or "")]
+    _sort(cases, filters.sort)
+    total = len(cases)
     pages = max(1, -(-total // page_size))
     page = min(max(1, filters.page), pages)
     start = (page - 1) * page_size
-    return CasePage(summaries[start : start + page_size], total, page, pages)
+    shown = cases[start : start + page_size]
+    records: dict[str, list[Record]] = {}
+    for record in session.scalars(select(Record).where(Record.case_id.in_([c.id for c in shown]))):
+        records.setdefault(record.case_id, []).append(record)
+    names = {oid: name for oid, name in session.execute(select(Officer.id, Officer.name))}
+    summaries = [
+        _summarise(keyring, case, records.get(case.id, []), names, today, cache) for case in shown
+    ]
+    return CasePage(summaries, total, page, pages)
 
 
 def _summarise(
     keyring: OfficeKeyring,
-    case: Case,
+    case: Any,
     records: list[Record],
-    notes: list[Note],
     names: dict[int, str],
     today: date,
     cache: Cache | None,
-) -> tuple[CaseSummary, str | None]:
+) -> CaseSummary:
     assignee = names.get(case.assignee_id) if case.assignee_id is not None else None
     base = {
         "id": case.id,
@@ -165,35 +157,23 @@ def _summarise(
     }
     try:
         metas = [record_meta(keyring, r, cache) for r in records]
-        texts = [_note_text(keyring, n, cache) for n in notes]
     except (UnreadableRecordError, CryptoError) as exc:
-        return CaseSummary(subject="", attachments=0, error=str(exc), **base), None
+        return CaseSummary(subject="", attachments=0, error=str(exc), **base)
     submission = next((m for m in metas if m.get("kind") == "submission"), {})
     subject = subject_of(submission.get("form") or {})
     attachments = sum(len(m.get("files") or []) for m in metas)
-    summary = CaseSummary(subject=subject, attachments=attachments, **base)
-    return summary, _searchable(metas, texts)
+    return CaseSummary(subject=subject, attachments=attachments, **base)
 
 
-def _note_text(keyring: OfficeKeyring, note: Note, cache: Cache | None) -> str:
-    key = ("note", str(note.id), note.body[-32:].hex())
-    if cache is not None and key in cache:
-        return cache[key]  # type: ignore[no-any-return]
-    text = sealing.open_text(keyring.storage_secret, sealing.NOTE, note.case_id, note.body)
-    if cache is not None:
-        cache[key] = text
-    return text
-
-
-def _sort(summaries: list[CaseSummary], sort: str) -> None:
+def _sort(cases: list[Any], sort: str) -> None:
     if sort == "received-asc":
-        summaries.sort(key=lambda s: (s.received_day, s.id))
+        cases.sort(key=lambda c: (c.received_day, c.id))
     elif sort == "activity-desc":
-        summaries.sort(key=lambda s: (s.last_activity_day, s.id), reverse=True)
+        cases.sort(key=lambda c: (c.last_activity_day, c.id), reverse=True)
     elif sort == "status":
-        summaries.sort(key=lambda s: (s.status, s.received_day, s.id))
+        cases.sort(key=lambda c: (c.status, c.received_day, c.id))
     else:
-        summaries.sort(key=lambda s: (s.received_day, s.id), reverse=True)
+        cases.sort(key=lambda c: (c.received_day, c.id), reverse=True)
 
 
 @dataclass(frozen=True)
@@ -230,10 +210,8 @@ class CaseDetail:
 
 
 def get_case(session: Session, case_id: str) -> Case:
-    case = session.get(Case, case_id) if len(case_id) == 32 else None
-    if case is None:
-        raise CaseNotFoundError("No such case.")
-    return case
+    """The case, or a clear refusal: purged (a tombstone is left) or not found."""
+    return live_case(session, case_id)
 
 
 def case_detail(
@@ -336,6 +314,9 @@ def decide_disclosure(
     roles: tuple[str, ...],
     custodian: CustodianKeyring | None,
     now: datetime,
+    today: date | None = None,
+    default_language: str = "en",
+    store_dir: Path | None = None,
 ) -> Disclosure:
     """Record a custodian's decision, with its reason, to open the reporter's identification."""
     _require_custodian(roles, custodian)
@@ -355,6 +336,18 @@ def decide_disclosure(
     )
     session.add(disclosure)
     record_event(session, now, "identification-disclosed", officer_id=officer_id, case_id=case.id)
+    from whistle.inbox.replies import notify_disclosure
+
+    notify_disclosure(
+        session,
+        keyring,
+        case,
+        officer_id=officer_id,
+        now=now,
+        today=today or now.date(),
+        default_language=default_language,
+        store_dir=store_dir,
+    )
     return disclosure
 
 

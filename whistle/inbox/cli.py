@@ -147,6 +147,14 @@ def card(ctx: click.Context, data_dir: Path, out: Path) -> None:
     click.echo(f"Office fingerprint: {fingerprint}")
 
 
+_time_zone = click.option(
+    "--time-zone",
+    default="UTC",
+    show_default=True,
+    help="The office's time zone (as on the server): the legal clocks count days there.",
+)
+
+
 @click.group(cls=_Edge)
 def inbox() -> None:
     """The officers' inbox (offline, holds the office private keys)."""
@@ -158,9 +166,16 @@ def inbox() -> None:
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--idle-minutes", default=10, show_default=True, type=click.IntRange(1, 240))
 @click.option("--language", type=click.Choice(["ca", "es", "en"]), default="ca", show_default=True)
+@_time_zone
 @click.pass_context
 def run(
-    ctx: click.Context, data_dir: Path, host: str, port: int, idle_minutes: int, language: str
+    ctx: click.Context,
+    data_dir: Path,
+    host: str,
+    port: int,
+    idle_minutes: int,
+    language: str,
+    time_zone: str,
 ) -> None:
     """Serve the inbox on http://127.0.0.1:PORT/ (never on another interface)."""
     check_loopback(host)
@@ -168,7 +183,13 @@ def run(
 
     from whistle.inbox import create_app
 
-    config = _config(ctx, data_dir, idle_lock_seconds=idle_minutes * 60, default_language=language)
+    config = _config(
+        ctx,
+        data_dir,
+        idle_lock_seconds=idle_minutes * 60,
+        default_language=language,
+        time_zone=time_zone,
+    )
     app = create_app(config)
     click.echo(f"Inbox on http://127.0.0.1:{port}/ — stop with Ctrl-C.")
     run_simple("127.0.0.1", port, app, threaded=True, use_reloader=False, use_debugger=False)
@@ -272,7 +293,7 @@ def list_command(
         filters = CaseFilters(status=status, desk=desk, query=query, overdue=overdue)
         with db.transaction(db.session_factory(engine)) as session:
             page = list_cases(
-                session, signed.keyring, filters, today=config.clock().date(), page_size=10**9
+                session, signed.keyring, filters, today=config.today(), page_size=10**9
             )
     finally:
         engine.dispose()
@@ -321,7 +342,7 @@ def show(
                 raise CaseNotFoundError(
                     "No such case." if not matches else "Several cases start so: give more."
                 )
-            view = case_detail(session, signed.keyring, matches[0], today=config.clock().date())
+            view = case_detail(session, signed.keyring, matches[0], today=config.today())
     finally:
         engine.dispose()
     _print_case(view)
@@ -362,6 +383,216 @@ def _printable(text: str) -> str:
 
 def _indent(text: str) -> str:
     return "\n".join("   " + line for line in _printable(text).splitlines() or [""])
+
+
+def _find_case(session: Any, case: str) -> str:
+    from sqlalchemy import select
+
+    from whistle.inbox.errors import CaseNotFoundError
+    from whistle.inbox.models import Case, PurgedCase
+
+    prefix = case.strip().lower()
+    if len(prefix) < 8 or not all(c in "0123456789abcdef" for c in prefix):
+        raise CaseNotFoundError("Give the case id, or at least its first 8 characters.")
+    matches = list(session.scalars(select(Case.id).where(Case.id.startswith(prefix))))
+    if not matches:
+        matches = list(
+            session.scalars(select(PurgedCase.case_id).where(PurgedCase.case_id.startswith(prefix)))
+        )
+    if len(matches) != 1:
+        raise CaseNotFoundError(
+            "No such case." if not matches else "Several cases start so: give more."
+        )
+    return str(matches[0])
+
+
+@inbox.command("verify-audit")
+@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.pass_context
+def verify_audit(ctx: click.Context, data_dir: Path) -> None:
+    """Check the audit log's hash chain; name the first broken entry (no password needed)."""
+    from whistle.inbox import db
+    from whistle.inbox.audit import verify_chain
+
+    config = _config(ctx, data_dir)
+    engine = _engine(config)
+    try:
+        with db.transaction(db.session_factory(engine)) as session:
+            head = verify_chain(session)
+    finally:
+        engine.dispose()
+    click.echo(f"The audit log is intact: {head.count} entries, head {head.head.hex()}")
+
+
+@inbox.command("reply")
+@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.argument("case")
+@click.option(
+    "--text-file",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="The reply's text (UTF-8).",
+)
+@click.option(
+    "--file",
+    "files",
+    multiple=True,
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Attach a file (repeatable).",
+)
+@click.option("--draft", is_flag=True, help="Save as a draft instead of queueing it.")
+@_officer
+@_password
+@_time_zone
+@click.pass_context
+def reply_command(
+    ctx: click.Context,
+    data_dir: Path,
+    case: str,
+    text_file: Path,
+    files: tuple[Path, ...],
+    draft: bool,
+    officer_name: str,
+    password_file: Path | None,
+    time_zone: str,
+) -> None:
+    """Write a reply to CASE's source and queue it for the next outgoing bundle."""
+    from whistle.inbox import db, replies
+
+    config = _config(ctx, data_dir, time_zone=time_zone)
+    try:
+        text = text_file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(f"{text_file} is not UTF-8 text.") from exc
+    attached = [(path.name, path.read_bytes()) for path in files]
+    engine = _engine(config)
+    try:
+        signed = _signed_in(config, engine, officer_name, password_file)
+        with db.transaction(db.session_factory(engine)) as session:
+            case_id = _find_case(session, case)
+            written = replies.save_draft(
+                session,
+                signed.keyring,
+                case_id,
+                text,
+                officer_id=signed.officer_id,
+                now=config.clock(),
+                files=attached,
+            )
+            if not draft:
+                replies.mark_ready(
+                    session,
+                    signed.keyring,
+                    case_id,
+                    written.id,
+                    officer_id=signed.officer_id,
+                    now=config.clock(),
+                    today=config.today(),
+                    store_dir=config.store_dir,
+                )
+    finally:
+        engine.dispose()
+    click.echo(
+        f"Draft saved for case {case_id[:8]}."
+        if draft
+        else f"Reply queued for case {case_id[:8]}: it leaves with the next outgoing bundle."
+    )
+
+
+@inbox.command("register")
+@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option("--out", required=True, type=click.Path(path_type=Path, dir_okay=False))
+@_officer
+@_password
+@click.pass_context
+def register_command(
+    ctx: click.Context, data_dir: Path, out: Path, officer_name: str, password_file: Path | None
+) -> None:
+    """Write the register (libro-registro) as CSV."""
+    from whistle.inbox import db, register
+
+    config = _config(ctx, data_dir)
+    engine = _engine(config)
+    try:
+        signed = _signed_in(config, engine, officer_name, password_file)
+        with db.transaction(db.session_factory(engine)) as session:
+            lines = register.register_lines(session, signed.keyring)
+    finally:
+        engine.dispose()
+    out.write_text(register.register_csv(lines), encoding="utf-8")
+    click.echo(f"{len(lines)} case(s) written to {out}")
+
+
+@inbox.command("export-case")
+@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.argument("case")
+@click.option("--out", required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--passphrase-file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Read the package passphrase from this file's first line instead of asking.",
+)
+@_officer
+@_password
+@click.pass_context
+def export_case_command(
+    ctx: click.Context,
+    data_dir: Path,
+    case: str,
+    out: Path,
+    passphrase_file: Path | None,
+    officer_name: str,
+    password_file: Path | None,
+) -> None:
+    """Export CASE for referral: a package encrypted with a passphrase you choose."""
+    from whistle.inbox import db, export
+    from whistle.inbox.audit import record_event
+
+    config = _config(ctx, data_dir)
+    passphrase = _read_password(passphrase_file, "Passphrase for the package", confirm=True)
+    engine = _engine(config)
+    partial = out.with_name(out.name + ".part")
+    try:
+        signed = _signed_in(config, engine, officer_name, password_file)
+        with db.transaction(db.session_factory(engine)) as session:
+            case_id = _find_case(session, case)
+            with partial.open("wb") as target:
+                export.export_case(
+                    session,
+                    signed.keyring,
+                    case_id,
+                    passphrase,
+                    target,
+                    store_dir=config.store_dir,
+                    kdf_params=config.kdf_params,
+                )
+            partial.replace(out)
+            record_event(
+                session,
+                config.clock(),
+                "case-exported",
+                officer_id=signed.officer_id,
+                case_id=case_id,
+            )
+    finally:
+        partial.unlink(missing_ok=True)
+        engine.dispose()
+    click.echo(f"Case {case_id[:8]} written to {out}. Give the passphrase by another channel.")
+
+
+@inbox.command("open-referral")
+@click.argument("package", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--out", required=True, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--passphrase-file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+def open_referral(package: Path, out: Path, passphrase_file: Path | None) -> None:
+    """Open a referral package (the receiving authority's side): writes the ZIP inside."""
+    from whistle.inbox import export
+
+    passphrase = _read_password(passphrase_file, "Passphrase")
+    with package.open("rb") as source:
+        case_id, zipped = export.open_package(source, passphrase)
+    out.write_bytes(zipped)
+    click.echo(f"Case {case_id} written to {out} (summary.html and files/).")
 
 
 def _print_summary(summary: Any, heading: str) -> None:

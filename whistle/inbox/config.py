@@ -8,8 +8,9 @@ time without sleeping.
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from whistle.crypto import DEFAULT_PARAMS, KdfParams
 
@@ -53,8 +54,14 @@ class InboxConfig:
     preview_timeout_seconds: int = 20
     preview_memory_bytes: int = 512 * 1024 * 1024
     testing: bool = False
+    #: The office's time zone: the legal clocks count days there (as the server dates them).
+    time_zone: str = "UTC"
 
     def __post_init__(self) -> None:
+        try:
+            ZoneInfo(self.time_zone)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError("the time zone is a name like Europe/Madrid") from exc
         if self.default_language not in LANGUAGES:
             raise ValueError(f"the default language is one of {', '.join(LANGUAGES)}")
         if self.idle_lock_seconds < 1:
@@ -63,6 +70,10 @@ class InboxConfig:
     @property
     def database_path(self) -> Path:
         return self.data_dir / "inbox.sqlite"
+
+    def today(self) -> date:
+        """Today in the office's time zone (the legal clocks' day)."""
+        return self.clock().astimezone(ZoneInfo(self.time_zone)).date()
 
     @property
     def store_dir(self) -> Path:

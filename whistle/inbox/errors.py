@@ -61,3 +61,27 @@ class PreviewError(InboxError):
 
 class ServerCardError(InboxError):
     """The server card cannot be pinned."""
+
+
+class AuditChainError(InboxError):
+    """The audit log's hash chain is broken; ``entry_id`` is the first broken entry."""
+
+    def __init__(self, message: str, entry_id: int) -> None:
+        super().__init__(message)
+        self.entry_id = entry_id
+
+
+class ReasonRequiredError(InboxError):
+    """A decision (state change, extension, assignment, purge) needs a reason."""
+
+
+class WorkflowError(InboxError):
+    """The case's state does not allow this (a second acknowledgement, closing a new case…)."""
+
+
+class CasePurgedError(CaseNotFoundError):
+    """The case was purged: only its tombstone is left."""
+
+
+class BadPassphraseError(InboxError):
+    """An export passphrase that is too short."""

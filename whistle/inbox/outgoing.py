@@ -8,7 +8,7 @@ Acknowledgements (``queue_ack``) are queued by the bundle import.
 """
 
 import secrets
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from sqlalchemy import select
@@ -18,7 +18,7 @@ from whistle.crypto import box_keypair_from_secret
 from whistle.crypto.records import seal_reply
 from whistle.inbox.errors import CaseNotFoundError, InboxError
 from whistle.inbox.keyring import OfficeKeyring
-from whistle.inbox.models import Case, Outgoing
+from whistle.inbox.models import Case, Outgoing, Tombstone
 from whistle.inbox.store import IncomingRecord, import_records, submission_meta
 
 MAX_REPLY_CHARS = 100_000
@@ -85,7 +85,11 @@ def queue_reply(
 
 
 def queue_purge(session: Session, *, case_id: str, now: datetime) -> None:
-    """Order the server to delete the whole case (ciphertext, replies, sign-in row)."""
+    """Order the server to delete the whole case (ciphertext, replies, sign-in row).
+
+    The case gets a tombstone here too: no outbox bundle brings its records back.
+    """
+    tombstone_case(session, case_id, now.date())
     existing = session.scalar(
         select(Outgoing).where(Outgoing.kind == "purge", Outgoing.case_id == case_id)
     )
@@ -116,3 +120,9 @@ def pending(session: Session) -> list[Outgoing]:
     return list(
         session.scalars(select(Outgoing).where(Outgoing.confirmed.is_(None)).order_by(Outgoing.id))
     )
+
+
+def tombstone_case(session: Session, case_id: str, today: date) -> None:
+    """Remember a purged case so that no older outbox bundle brings it back."""
+    if session.get(Tombstone, case_id) is None:
+        session.add(Tombstone(id=case_id, kind="case", day=today))

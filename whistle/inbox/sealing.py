@@ -14,6 +14,12 @@ STORED_PREFIX = "stored-"
 META = "stored-meta"
 NOTE = "note"
 REASON = "disclosure-reason"
+DECISION = "decision-reason"
+LABELS = "labels"
+DRAFT = "reply-draft"
+INDEX = "search-index"
+#: The index belongs to no case: its associated data carries 16 zero bytes.
+NO_CASE = "00" * 16
 
 
 def case_bytes(case_id: str) -> bytes:

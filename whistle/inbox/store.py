@@ -56,7 +56,7 @@ from whistle.inbox.errors import (
     UnreadableRecordError,
 )
 from whistle.inbox.keyring import OfficeKeyring
-from whistle.inbox.models import KINDS, Case, Record
+from whistle.inbox.models import KINDS, Case, Record, Tombstone
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +183,8 @@ def _import_one(
     now: datetime,
 ) -> None:
     case_raw = bytes.fromhex(record.case_id)
+    if session.get(Tombstone, record.case_id) is not None:  # purged (workflow.purge_case)
+        raise ImportRefusedError("the case was purged (a tombstone is left)")
     case = session.get(Case, record.case_id)
     meta: dict[str, Any] = {"record": record.record_id, "kind": record.kind}
     source = io.BytesIO(record.envelope)

@@ -6,6 +6,7 @@
 ``'whistle.submit:app_from_directory("/var/lib/whistle")'``.
 """
 
+import sys
 from pathlib import Path
 
 from flask import Flask
@@ -28,12 +29,29 @@ def create_app(config: SubmitConfig) -> Flask:
     return build_app(config)
 
 
+#: gunicorn's "worker failed to boot" status: its arbiter stops instead of booting workers
+#: again and again, and exits with it; systemd's RestartPreventExitStatus=3 keeps it stopped.
+STARTUP_FAILURE = 3
+
+
+class StartupError(SystemExit):
+    """Start-up stopped; ``str()`` is the one line, already written to stderr."""
+
+    def __init__(self, line: str) -> None:
+        super().__init__(STARTUP_FAILURE)
+        self.line = line
+
+    def __str__(self) -> str:
+        return self.line
+
+
 def app_from_directory(path: str | Path) -> Flask:
-    """The app for a data directory; a bad directory stops start-up with one clear line."""
+    """The app for a data directory; a bad directory (or an unreachable database) stops
+    start-up with one clear line on stderr and exit status 3."""
     try:
         return create_app(load_config(path))
     except ConfigError as exc:
-        raise SystemExit(f"whistle: {exc}") from None
+        raise _startup_failure(exc) from None
 
 
 def courier_app_from_directory(path: str | Path) -> Flask:
@@ -43,4 +61,10 @@ def courier_app_from_directory(path: str | Path) -> Flask:
     try:
         return create_courier_app(load_config(path))
     except ConfigError as exc:
-        raise SystemExit(f"whistle: {exc}") from None
+        raise _startup_failure(exc) from None
+
+
+def _startup_failure(exc: ConfigError) -> StartupError:
+    line = f"whistle: {exc}"
+    print(line, file=sys.stderr, flush=True)
+    return StartupError(line)

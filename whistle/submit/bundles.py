@@ -282,9 +282,8 @@ def _acknowledge(session: Session, hashes: Sequence[str]) -> int:
 def _purge(session: Session, case_ids: Sequence[str], today: datetime.date) -> int:
     count = 0
     for case_id in dict.fromkeys(case_ids):
-        ids = list(session.scalars(select(Record.id).where(Record.case_id == case_id)))
-        _delete_records(session, ids)
-        session.execute(delete(Login).where(Login.case_id == case_id))
+        # Login row first (the case's lock), then its records: store.purge_case.
+        store.purge_case(session, bytes.fromhex(case_id))
         if session.get(Tombstone, case_id) is None:
             session.add(Tombstone(id=case_id, kind="case", day=today))
             count += 1

@@ -106,6 +106,28 @@ def default_database_url(directory: Path) -> str:
     return f"sqlite:///{(directory / DATABASE_FILE).resolve()}"
 
 
+def normalise_database_url(url: str) -> str:
+    """A checked SQLAlchemy URL: SQLite, or PostgreSQL through psycopg 3 (``postgresql://``
+    means ``postgresql+psycopg://``). Empty stays empty (SQLite in the data directory)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    if not url:
+        return ""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError("config.toml: database_url is not a database URL") from exc
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.drivername not in ("sqlite", "postgresql+psycopg"):
+        raise ConfigError(
+            "config.toml: database_url must be empty (SQLite here), sqlite:///PATH "
+            "or postgresql://…"
+        )
+    return parsed.render_as_string(hide_password=False)
+
+
 def _read_secret(directory: Path, name: str, size: int) -> bytes:
     path = directory / name
     try:
@@ -145,7 +167,7 @@ def load_config(directory: str | Path) -> SubmitConfig:
     database_url = raw.get("database_url", "")
     if not isinstance(database_url, str):
         raise ConfigError("config.toml: database_url must be a string")
-    database_url = database_url or default_database_url(directory)
+    database_url = normalise_database_url(database_url) or default_database_url(directory)
     fingerprint = _expect(raw, "office_fingerprint", str)
     time_zone = raw.get("time_zone", "UTC")
     try:

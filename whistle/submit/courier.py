@@ -100,6 +100,7 @@ def create_courier_app(config: SubmitConfig, *, clock: Callable[[], float] = tim
             return refused
         out = io.BytesIO()
         with sessions.begin() as session:
+            db.start_export(session)
             export_outbox(session, config, out, today=today())
         return Response(out.getvalue(), mimetype="application/octet-stream")
 
@@ -114,6 +115,7 @@ def create_courier_app(config: SubmitConfig, *, clock: Callable[[], float] = tim
         data = request.stream.read(length)
         try:
             with sessions.begin() as session:
+                db.start_write(session)
                 summary = apply_replies(session, config, data, today=today())
         except BundleTooLargeError as exc:
             return refuse(str(exc), 413)

@@ -26,6 +26,7 @@ from whistle.submit.config import (
     SESSION_KEY_FILE,
     ConfigError,
     load_config,
+    normalise_database_url,
 )
 
 CONFIG_TEMPLATE = """\
@@ -33,8 +34,9 @@ CONFIG_TEMPLATE = """\
 office_name = {office_name}
 # ca, es or en: the language of a first visit (Tor Browser always asks for en-US).
 default_language = "{language}"
-# Empty: SQLite in this directory. PostgreSQL: "postgresql+psycopg://user@host/db".
-database_url = ""
+# Empty: SQLite in this directory. PostgreSQL (psycopg 3), over a Unix socket:
+# "postgresql://whistle@/whistle?host=/run/postgresql" (docs/deployment.md).
+database_url = {database_url}
 # The office's time zone: the day a report arrived is counted there (legal deadlines).
 time_zone = "Europe/Madrid"
 # The office card's fingerprint, as compared with the office at set-up.
@@ -79,12 +81,14 @@ def init_data_directory(
     *,
     fingerprint: str | None = None,
     language: str = "ca",
+    database_url: str = "",
     today: datetime.date | None = None,
 ) -> OfficeCard:
     """Create ``directory`` (which must not exist or be empty) and its database.
 
     With ``fingerprint`` the card must carry it; without, the caller has shown the
-    card's fingerprint to a person and had it confirmed.
+    card's fingerprint to a person and had it confirmed. ``database_url`` empty:
+    SQLite in the directory; otherwise an empty PostgreSQL database, migrated here.
     """
     directory = Path(directory)
     if language not in LANGUAGES:
@@ -97,6 +101,9 @@ def init_data_directory(
         raise ConfigError("that is a server card, not an office card")
     if directory.exists() and any(directory.iterdir()):
         raise ConfigError(f"{directory} exists and is not empty")
+    if database_url:
+        # Checked before anything is written: a wrong URL leaves no half-made directory.
+        db.check_connection(normalise_database_url(database_url))
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     today = today or datetime.datetime.now(datetime.UTC).date()
     signing = generate_signing_keypair()
@@ -119,6 +126,7 @@ def init_data_directory(
         CONFIG_TEMPLATE.format(
             office_name=_toml_string(card.name),
             language=language,
+            database_url=_toml_string(database_url),
             fingerprint=card.fingerprint,
         ).replace("\n[limits]", BUNDLES_TEMPLATE + "\n[limits]"),
         encoding="utf-8",

@@ -1,10 +1,29 @@
-"""The database: engine (SQLite in WAL mode by default), sessions, Alembic migrations.
+"""The database: engine (SQLite in WAL mode by default, or PostgreSQL), sessions, migrations.
 
-The schema comes only from Alembic (``whistle/submit/migrations``), in tests too.
+The schema comes only from Alembic (``whistle/submit/migrations``), in tests too,
+and is the same for SQLite and PostgreSQL.
+
+Transactions, the same rules on both:
+
+- ``writing(sessions)``: a transaction that will write. On SQLite it starts with
+  ``BEGIN IMMEDIATE`` (the write lock is taken before the first read, so a read
+  followed by a write never fails with "database is locked" when another writer
+  committed in between); on PostgreSQL, READ COMMITTED plus the row locks that
+  ``store`` takes (the case's login row).
+- ``snapshot(sessions)``: a read-only transaction that sees one consistent state
+  from its first query to its end (PostgreSQL REPEATABLE READ; SQLite: a real
+  ``BEGIN``, which in WAL mode fixes the snapshot at the first read). Exports
+  list records and read their chunks inside one.
+- ``start_export(session)``: an export, which reads in one snapshot and writes its
+  bundle log row (``bundles.export_outbox``).
+- ``sessions()`` / ``sessions.begin()``: plain reads (READ COMMITTED; on SQLite a
+  deferred ``BEGIN``).
 """
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,21 +31,29 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 from whistle.submit.config import ConfigError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: Execution option: this transaction writes (SQLite: BEGIN IMMEDIATE).
+WRITE = "whistle_write"
 
 
 def make_engine(url: str) -> Engine:
+    if url.startswith("postgresql"):
+        # A host restarted or failed over: a dead pooled connection is replaced, not used.
+        return create_engine(url, pool_pre_ping=True)
     engine = create_engine(url)
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+            # The driver's own transaction handling would start one only before a write,
+            # so reads would not be isolated; BEGIN is emitted below instead.
+            connection.isolation_level = None
             cursor = connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
@@ -35,11 +62,68 @@ def make_engine(url: str) -> Engine:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(connection: Connection) -> None:
+            options = connection.get_execution_options()
+            if options.get("isolation_level") == "AUTOCOMMIT":
+                return  # VACUUM and the like run outside any transaction
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE) else "BEGIN")
+
     return engine
 
 
 def make_sessions(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def start_write(session: Session) -> None:
+    """Begin ``session``'s transaction as a write (call before its first query)."""
+    session.connection(execution_options={WRITE: True})
+
+
+def start_export(session: Session) -> None:
+    """Begin ``session``'s transaction as an export: one snapshot that may also write (its
+    bundle log row). PostgreSQL: REPEATABLE READ (two exports at once: the second fails on
+    the bundle sequence and changes nothing); SQLite: BEGIN IMMEDIATE (writers wait for it)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    else:
+        start_write(session)
+    session.execute(text("SELECT count(*) FROM alembic_version"))  # the snapshot starts now
+
+
+@contextmanager
+def writing(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """A session in a write transaction, committed at the end (rolled back on error)."""
+    with sessions() as session, session.begin():
+        start_write(session)
+        yield session
+
+
+@contextmanager
+def snapshot(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """A read-only session that sees one consistent state, fixed on entry (see module doc)."""
+    with sessions() as session:
+        if session.get_bind().dialect.name == "postgresql":
+            session.connection(
+                execution_options={
+                    "isolation_level": "REPEATABLE READ",
+                    "postgresql_readonly": True,
+                }
+            )
+        # Both take their snapshot at the first read of a table, not at BEGIN: read one now.
+        session.execute(text("SELECT count(*) FROM alembic_version"))
+        try:
+            yield session
+        finally:
+            session.rollback()
+
+
+def connection_problem(exc: Exception) -> ConfigError:
+    """One line for a database that cannot be reached (no traceback, no password)."""
+    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    first = detail[0] if detail else type(exc).__name__
+    return ConfigError(f"cannot connect to the database (database_url in config.toml): {first}")
 
 
 def alembic_config(url: str) -> AlembicConfig:
@@ -49,7 +133,23 @@ def alembic_config(url: str) -> AlembicConfig:
     return config
 
 
+def check_connection(url: str) -> None:
+    """Raise ``ConfigError`` (one line) unless the database answers."""
+    try:
+        engine = make_engine(url)
+    except (NoSuchModuleError, ModuleNotFoundError) as exc:
+        raise connection_problem(exc) from exc
+    try:
+        with engine.connect():
+            pass
+    except DBAPIError as exc:
+        raise connection_problem(exc) from exc
+    finally:
+        engine.dispose()
+
+
 def upgrade(url: str, revision: str = "head") -> None:
+    check_connection(url)
     command.upgrade(alembic_config(url), revision)
 
 
@@ -60,8 +160,11 @@ def downgrade(url: str, revision: str) -> None:
 def check_schema(engine: Engine) -> None:
     """Raise ``ConfigError`` unless the database is at the newest migration."""
     head = ScriptDirectory.from_config(alembic_config(str(engine.url))).get_current_head()
-    with engine.connect() as connection:
-        current = MigrationContext.configure(connection).get_current_revision()
+    try:
+        with engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+    except DBAPIError as exc:
+        raise connection_problem(exc) from exc
     if current != head:
         raise ConfigError(
             f"the database schema is at {current or 'nothing'}, not {head}: "
@@ -89,8 +192,9 @@ def check_schema_at_start(engine: Engine) -> None:
     """
     try:
         check_schema(engine)
-    except OperationalError:
-        if not _on_read_only_file_system(engine):
+    except ConfigError as exc:
+        # Only "cannot connect" (a DBAPIError underneath), never a schema that is behind.
+        if not isinstance(exc.__cause__, DBAPIError) or not _on_read_only_file_system(engine):
             raise
         logging.getLogger(__name__).error(
             "the data directory is on a read-only file system: reports cannot be stored"

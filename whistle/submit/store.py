@@ -4,22 +4,46 @@ An envelope goes in whole, as ~1 MiB chunk rows, inside the caller's
 transaction: a submission's login row, record row and chunks commit together or
 not at all. The same functions store an envelope the server sealed itself
 (JavaScript off) and one that arrives already encrypted (JavaScript on).
+
+Concurrency (several gunicorn workers or hosts on one PostgreSQL; see db.py for
+the transactions these run in):
+
+- A case's login row is its lock. A follow-up or reply takes the next position
+  with one ``UPDATE logins … RETURNING`` on that row, so two records arriving for
+  one case at once queue on the row and get distinct positions.
+- ``purge_case`` deletes the login row first (taking the same lock), then every
+  record of the case: a follow-up that was waiting for the row then finds none and
+  is refused (``CaseGoneError``); one that got the row first has committed before
+  the records are listed and goes with the case. After a purge nothing new can
+  reach the case.
+- ``acknowledge`` deletes only records named by id *and* hash, so a record that
+  arrived after an export was made can never be deleted by that export's
+  acknowledgement.
+- Exports (``bundles.export_outbox``, ``all_records``) read in one snapshot
+  (``db.start_export``, ``db.snapshot``): an export never lists a record twice,
+  never sees half of one, and never misses one committed before its snapshot;
+  later ones go in the next export.
 """
 
 import datetime
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from whistle.crypto import RecordHasher
+from whistle.errors import WhistleError
 from whistle.submit.models import Chunk, Login, Record, RecordKind
 
 CHUNK_ROW_BYTES = 1024 * 1024
 CASE_ID_BYTES = 16
+
+
+class CaseGoneError(WhistleError, ValueError):
+    """The case takes no more records: it does not exist or was purged."""
 
 
 @dataclass(frozen=True)
@@ -111,7 +135,7 @@ def add_submission(
     today: datetime.date,
 ) -> StoredRecord:
     """A new case: its login row and its submission record (caller commits)."""
-    session.add(Login(lookup=lookup, case_id=case_id.hex()))
+    session.add(Login(lookup=lookup, case_id=case_id.hex(), next_position=1))
     return _add_record(
         session,
         case_id=case_id,
@@ -122,21 +146,24 @@ def add_submission(
     )
 
 
-def _next_position(session: Session, case_id: bytes) -> int:
-    last = session.scalar(select(func.max(Record.position)).where(Record.case_id == case_id.hex()))
-    if last is None:
-        # Every record acknowledged and deleted: the case lives on in its login row.
-        if session.scalar(select(Login.case_id).where(Login.case_id == case_id.hex())) is None:
-            raise ValueError("no such case")
-        return 0
-    return last + 1
+def _take_position(session: Session, case_id: bytes) -> int:
+    """The case's next position; locks its login row until the transaction ends."""
+    taken = session.scalar(
+        update(Login)
+        .where(Login.case_id == case_id.hex())
+        .values(next_position=Login.next_position + 1)
+        .returning(Login.next_position)
+    )
+    if taken is None:
+        raise CaseGoneError("no such case")
+    return taken - 1
 
 
 def add_followup(
     session: Session, *, case_id: bytes, envelope: BinaryIO, today: datetime.date
 ) -> StoredRecord:
     """A source's follow-up to an existing case (caller commits)."""
-    position = _next_position(session, case_id)
+    position = _take_position(session, case_id)
     return _add_record(
         session,
         case_id=case_id,
@@ -159,7 +186,7 @@ def add_reply(
 
     ``record_id`` is the id the office gave the reply (the bundle's record id).
     """
-    position = _next_position(session, case_id)
+    position = _take_position(session, case_id)
     return _add_record(
         session,
         case_id=case_id,
@@ -191,3 +218,52 @@ def read_record(session: Session, record_id: str, out: BinaryIO) -> None:
     )
     for (data,) in rows:
         out.write(data)
+
+
+def all_records(session: Session) -> list[StoredRecord]:
+    """Every stored record, by case and position: run inside ``db.snapshot`` for exports."""
+    rows = session.scalars(select(Record).order_by(Record.case_id, Record.position))
+    return [_stored(row) for row in rows]
+
+
+def _delete_named(session: Session, named: dict[str, bytes], case_id: bytes | None) -> int:
+    if not named:
+        return 0
+    query = select(Record.id, Record.record_hash).where(Record.id.in_(named))
+    if case_id is not None:
+        query = query.where(Record.case_id == case_id.hex())
+    # Row locks in one order (by id), so two deletions never wait on each other in a cycle.
+    rows = session.execute(query.order_by(Record.id).with_for_update()).all()
+    doomed = [row.id for row in rows if named[row.id] == row.record_hash]
+    if doomed:
+        session.execute(delete(Record).where(Record.id.in_(doomed)))  # chunks cascade
+    return len(doomed)
+
+
+def acknowledge(session: Session, records: Iterable[tuple[str, bytes]]) -> int:
+    """Delete the records the inbox acknowledged, by id and hash; how many were deleted.
+
+    A pair whose record is gone or whose hash differs deletes nothing.
+    """
+    return _delete_named(session, dict(records), None)
+
+
+def purge_case(session: Session, case_id: bytes) -> int:
+    """The office purged a case: its login row, then every record of it; how many records.
+
+    The login row goes first, taking the case's lock: a follow-up waiting on it is then
+    refused (``CaseGoneError``), and one that got it first has committed by the time the
+    records are listed, so it goes with the case. Nothing can reach the case afterwards.
+    """
+    session.execute(delete(Login).where(Login.case_id == case_id.hex()))
+    ids = list(
+        session.scalars(
+            select(Record.id)
+            .where(Record.case_id == case_id.hex())
+            .order_by(Record.id)
+            .with_for_update()
+        )
+    )
+    if ids:
+        session.execute(delete(Record).where(Record.id.in_(ids)))  # chunks cascade
+    return len(ids)

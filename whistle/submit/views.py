@@ -24,7 +24,6 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_wtf.csrf import validate_csrf
-from sqlalchemy.exc import IntegrityError
 from wtforms.validators import ValidationError
 
 from whistle.crypto import (
@@ -47,7 +46,7 @@ from whistle.crypto.records import (
     open_as_source,
     open_submission_as_source,
 )
-from whistle.submit import store
+from whistle.submit import db, store
 from whistle.submit.app import (
     SubmitState,
     current_language,
@@ -302,7 +301,7 @@ def report_post(desk_id: str | None) -> Any:
         writer.add_identification(identification)
         size = writer.finish()
         out.seek(0)
-        with st.sessions.begin() as db_session:
+        with db.writing(st.sessions) as db_session:
             if store.quota_reached(db_session, st.config.limits.storage_quota_bytes, size):
                 return _full_page()
             store.add_submission(
@@ -413,10 +412,11 @@ def _conversation(keys: SourceKeys, case_id: bytes) -> list[Entry]:
                 except CryptoError:
                     entry.unreadable = True
             entries.append(entry)
-        read = [e.record_id for e in entries if e.kind == "reply" and not e.unreadable]
-        if read:
+    read = [e.record_id for e in entries if e.kind == "reply" and not e.unreadable]
+    if read:
+        # A write of its own, after the reads (SQLite: BEGIN IMMEDIATE; see db.writing).
+        with db.writing(st.sessions) as db_session:
             mark_replies_read(db_session, read, today())
-            db_session.commit()
     return entries
 
 
@@ -576,17 +576,17 @@ def followup_post() -> Any:
             )
             staging.replay(writer)
             size = writer.finish()
-            for attempt in (1, 2):  # two follow-ups to one case at once: the second retries
-                out.seek(0)
-                try:
-                    with st.sessions.begin() as db_session:
-                        if store.quota_reached(db_session, limits.storage_quota_bytes, size):
-                            return _full_page()
-                        store.add_followup(db_session, case_id=case_id, envelope=out, today=today())
-                    break
-                except IntegrityError:
-                    if attempt == 2:
-                        raise
+            out.seek(0)
+            try:
+                with db.writing(st.sessions) as db_session:
+                    if store.quota_reached(db_session, limits.storage_quota_bytes, size):
+                        return _full_page()
+                    # Takes the case's lock: a follow-up to one case waits for the other.
+                    store.add_followup(db_session, case_id=case_id, envelope=out, today=today())
+            except store.CaseGoneError:
+                # Purged between the look-up and now: as if the code were unknown.
+                errors.insert(0, ("code", _unknown_message()))
+                return _render_followup(values, errors, dropped, 422)
     session["case"] = case_id.hex()
     return render_template("followup_sent.html", files=len(parsed.file_names))
 

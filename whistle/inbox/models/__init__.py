@@ -3,7 +3,16 @@
 from whistle.inbox.models.audit_event import AuditEvent
 from whistle.inbox.models.base import Base
 from whistle.inbox.models.bundle_log import BundleLog
-from whistle.inbox.models.case import STATUS_NEW, STATUSES, Case
+from whistle.inbox.models.case import (
+    OUTCOMES,
+    STATUS_ACKNOWLEDGED,
+    STATUS_CLOSED,
+    STATUS_INVESTIGATING,
+    STATUS_NEW,
+    STATUSES,
+    Case,
+)
+from whistle.inbox.models.decision import Decision
 from whistle.inbox.models.disclosure import Disclosure
 from whistle.inbox.models.login_attempt import LoginAttempt
 from whistle.inbox.models.note import Note
@@ -16,28 +25,39 @@ from whistle.inbox.models.officer import (
     Officer,
 )
 from whistle.inbox.models.outgoing import OUTGOING_KINDS, Outgoing
+from whistle.inbox.models.purged_case import PurgedCase
 from whistle.inbox.models.record import KINDS, Record
+from whistle.inbox.models.reply import Reply
+from whistle.inbox.models.search_index import SearchIndex
 from whistle.inbox.models.tombstone import Tombstone
 
 __all__ = [
     "KINDS",
+    "OUTCOMES",
     "OUTGOING_KINDS",
     "ROLES",
     "ROLE_CUSTODIAN",
     "ROLE_MANAGER",
     "ROLE_OFFICER",
     "STATUSES",
+    "STATUS_ACKNOWLEDGED",
+    "STATUS_CLOSED",
+    "STATUS_INVESTIGATING",
     "STATUS_NEW",
     "AuditEvent",
     "Base",
     "BundleLog",
     "Case",
+    "Decision",
     "Disclosure",
     "LoginAttempt",
     "Note",
     "Office",
     "Officer",
     "Outgoing",
+    "PurgedCase",
     "Record",
+    "Reply",
+    "SearchIndex",
     "Tombstone",
 ]

@@ -1,11 +1,11 @@
 """What happened, by whom, when: never content (reasons and notes are sealed elsewhere).
 
-Part 2 of the inbox turns this into a hash-chained, append-only log.
+Append-only and hash-chained: see ``whistle/inbox/audit.py``.
 """
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, String
+from sqlalchemy import DateTime, ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from whistle.inbox.models.base import Base
@@ -14,10 +14,12 @@ from whistle.inbox.models.base import Base
 class AuditEvent(Base):
     __tablename__ = "audit_event"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     at: Mapped[datetime] = mapped_column(DateTime, index=True)
     officer_id: Mapped[int | None] = mapped_column(ForeignKey("officer.id"), nullable=True)
     action: Mapped[str] = mapped_column(String(64))
     case_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     record_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     detail: Mapped[str] = mapped_column(String(500), default="")
+    prev_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    entry_hash: Mapped[bytes] = mapped_column(LargeBinary)

@@ -1,14 +1,21 @@
-"""A case: what the inbox may know in plaintext (ids, desk, status, dates); content is sealed."""
+"""A case: what the inbox may know in plaintext (ids, desk, status, dates); content is sealed.
+
+Labels are officers' words, so they are sealed too (a JSON list, ``sealing.LABELS``).
+"""
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, DateTime, ForeignKey, String
+from sqlalchemy import Boolean, Date, DateTime, ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from whistle.inbox.models.base import Base
 
 STATUS_NEW = "new"
-STATUSES = (STATUS_NEW, "acknowledged", "investigating", "closed")
+STATUS_ACKNOWLEDGED = "acknowledged"
+STATUS_INVESTIGATING = "investigating"
+STATUS_CLOSED = "closed"
+STATUSES = (STATUS_NEW, STATUS_ACKNOWLEDGED, STATUS_INVESTIGATING, STATUS_CLOSED)
+OUTCOMES = ("substantiated", "unsubstantiated", "referred", "inadmissible")
 
 
 class Case(Base):
@@ -22,3 +29,10 @@ class Case(Base):
     received_day: Mapped[date] = mapped_column(Date, index=True)
     last_activity_day: Mapped[date] = mapped_column(Date)
     imported_at: Mapped[datetime] = mapped_column(DateTime)
+    acknowledged_day: Mapped[date | None] = mapped_column(Date, nullable=True)
+    investigation_day: Mapped[date | None] = mapped_column(Date, nullable=True)
+    feedback_day: Mapped[date | None] = mapped_column(Date, nullable=True)
+    closed_day: Mapped[date | None] = mapped_column(Date, nullable=True)
+    outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    extended: Mapped[bool] = mapped_column(Boolean, default=False)
+    labels: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)

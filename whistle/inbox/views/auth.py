@@ -15,12 +15,12 @@ blueprint = Blueprint("auth", __name__)
 def _safe_next(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
-    return url_for("cases.index")
+    return url_for("workflow.dashboard_page")
 
 
 @blueprint.get("/")
 def home() -> Response:
-    return redirect(url_for("cases.index" if g.unlocked else "auth.login"))  # type: ignore[return-value]
+    return redirect(url_for("workflow.dashboard_page" if g.unlocked else "auth.login"))  # type: ignore[return-value]
 
 
 @blueprint.route("/login", methods=["GET", "POST"])

@@ -1,5 +1,7 @@
 """The case list and a case's detail, notes and disclosure decisions."""
 
+from typing import Any
+
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -19,7 +21,7 @@ from whistle.inbox.cases import (
     list_cases,
 )
 from whistle.inbox.errors import NotCustodianError
-from whistle.inbox.models import ROLE_CUSTODIAN, STATUSES, Case, Officer
+from whistle.inbox.models import OUTCOMES, ROLE_CUSTODIAN, STATUSES, Case, Officer
 
 blueprint = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -52,7 +54,7 @@ def index() -> str:
             session,
             unlocked.keyring,
             filters,
-            today=inbox.config.clock().date(),
+            today=inbox.config.today(),
             page_size=inbox.config.page_size,
             cache=inbox.keystore.plaintext_cache,
         )
@@ -73,16 +75,34 @@ def index() -> str:
 
 @blueprint.get("/<case_id>")
 def detail(case_id: str) -> str:
+    return render_template("case.html", **_case_context(case_id), message=request.args.get("done"))
+
+
+def _case_context(case_id: str) -> dict[str, Any]:
+    from whistle.inbox import deadlines, replies, workflow
+    from whistle.inbox.views.workflow import officers_for_assignment
+
     unlocked = require_unlocked()
     inbox = state()
+    today = inbox.config.today()
     with db.transaction(inbox.sessions) as session:
-        view = case_detail(session, unlocked.keyring, case_id, today=inbox.config.clock().date())
-    return render_template(
-        "case.html",
-        view=view,
-        is_custodian=ROLE_CUSTODIAN in unlocked.roles and unlocked.custodian_keyring is not None,
-        message=request.args.get("done"),
-    )
+        view = case_detail(session, unlocked.keyring, case_id, today=today)
+        dates = workflow.case_dates(view.case)
+        context = {
+            "view": view,
+            "is_custodian": ROLE_CUSTODIAN in unlocked.roles
+            and unlocked.custodian_keyring is not None,
+            "deadlines": deadlines.case_deadlines(dates, today),
+            "deletion_due": deadlines.deletion_is_due(dates, today),
+            "decisions": workflow.decisions(session, unlocked.keyring, view.case.id),
+            "replies": replies.replies(session, unlocked.keyring, view.case.id),
+            "labels": workflow.case_labels(unlocked.keyring, view.case),
+            "officers": officers_for_assignment(session),
+            "next_states": workflow.ALLOWED.get(view.case.status, ()),
+            "outcomes": OUTCOMES,
+            "today": today,
+        }
+    return context
 
 
 @blueprint.post("/<case_id>/notes")
@@ -110,18 +130,9 @@ def note(case_id: str) -> Response | tuple[str, int]:
 
 
 def _detail_with_error(case_id: str, field: str, message: str) -> tuple[str, int]:
-    unlocked = require_unlocked()
-    inbox = state()
-    with db.transaction(inbox.sessions) as session:
-        view = case_detail(session, unlocked.keyring, case_id, today=inbox.config.clock().date())
     return (
         render_template(
-            "case.html",
-            view=view,
-            is_custodian=ROLE_CUSTODIAN in unlocked.roles
-            and unlocked.custodian_keyring is not None,
-            errors={field: message},
-            form=request.form,
+            "case.html", **_case_context(case_id), errors={field: message}, form=request.form
         ),
         400,
     )
@@ -151,6 +162,9 @@ def disclosure(case_id: str) -> Response | tuple[str, int]:
             roles=unlocked.roles,
             custodian=unlocked.custodian_keyring,
             now=inbox.config.clock(),
+            today=inbox.config.today(),
+            default_language=inbox.config.default_language,
+            store_dir=inbox.config.store_dir,
         )
     target = url_for("cases.detail", case_id=case_id, done="disclosed") + "#identity"
     return redirect(target, 303)  # type: ignore[return-value]

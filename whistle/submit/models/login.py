@@ -1,13 +1,19 @@
-from sqlalchemy import LargeBinary, String
+from sqlalchemy import Integer, LargeBinary, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from whistle.submit.models.base import Base
 
 
 class Login(Base):
-    """Keyed hash (with the server's pepper) of a login token → the case it opens."""
+    """Keyed hash (with the server's pepper) of a login token → the case it opens.
+
+    The row is also the case's lock and record counter: ``next_position`` is taken
+    with one ``UPDATE … RETURNING`` (``store``), so records added to one case at
+    once get distinct positions, and a case whose row was purged takes no more.
+    """
 
     __tablename__ = "logins"
 
     lookup: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
     case_id: Mapped[str] = mapped_column(String(32), unique=True)
+    next_position: Mapped[int] = mapped_column(Integer, server_default=text("1"), default=1)

@@ -1,0 +1,171 @@
+"""The legal clocks of a case, as a pure function of its dates (DESIGN.md §6).
+
+Calendar days in the office's time zone, counted from the day the server received the report
+(``received_day``, already a day in that zone):
+
+- acknowledgement within 7 days;
+- feedback within 3 months, or 6 when the extension was recorded with a reason;
+- when no investigation was opened, deletion due 3 months after receipt;
+- records kept at most 10 years (the retention cap).
+
+Nothing here reads the clock or the database: callers pass ``today`` (see ``office_today``),
+so tests use fixed dates.
+"""
+
+import calendar
+import functools
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+ACKNOWLEDGE_DAYS = 7
+FEEDBACK_MONTHS = 3
+EXTENSION_MONTHS = 3
+DELETION_MONTHS = 3
+RETENTION_YEARS = 10
+#: A deadline this close (days) is "due soon" on the dashboard.
+SOON_DAYS = 3
+
+ACKNOWLEDGEMENT = "acknowledgement"
+FEEDBACK = "feedback"
+DELETION = "deletion"
+RETENTION = "retention"
+
+MET = "met"
+PENDING = "pending"
+SOON = "soon"
+TODAY = "today"
+OVERDUE = "overdue"
+#: Sort order on the dashboard: the most urgent first.
+URGENCY = (OVERDUE, TODAY, SOON, PENDING, MET)
+
+
+def office_today(now: datetime, time_zone: str) -> date:
+    """Today in the office's time zone (``now`` must be aware)."""
+    if now.tzinfo is None:
+        raise ValueError("now must be an aware datetime")
+    return now.astimezone(ZoneInfo(time_zone)).date()
+
+
+@functools.lru_cache(maxsize=65536)
+def add_months(day: date, months: int) -> date:
+    """The same day ``months`` later; the last day of the month when it has no such day."""
+    month_index = day.month - 1 + months
+    year = day.year + month_index // 12
+    month = month_index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+@dataclass(frozen=True)
+class CaseDates:
+    """What the clocks need to know of a case (all days in the office's time zone)."""
+
+    received: date
+    acknowledged: date | None = None
+    investigation_opened: date | None = None
+    feedback_given: date | None = None
+    closed: date | None = None
+    extended: bool = False
+    purged: bool = False
+
+
+@dataclass(frozen=True)
+class Deadline:
+    kind: str
+    due: date
+    state: str
+    #: Days left (negative: days late); None once met.
+    days_left: int | None
+
+
+def _state(due: date, met: date | None, today: date) -> tuple[str, int | None]:
+    if met is not None:
+        return MET, None
+    left = (due - today).days
+    if left < 0:
+        return OVERDUE, left
+    if left == 0:
+        return TODAY, 0
+    if left <= SOON_DAYS:
+        return SOON, left
+    return PENDING, left
+
+
+def acknowledgement_due(received: date) -> date:
+    return date.fromordinal(received.toordinal() + ACKNOWLEDGE_DAYS)
+
+
+def feedback_due(received: date, extended: bool) -> date:
+    return add_months(received, FEEDBACK_MONTHS + (EXTENSION_MONTHS if extended else 0))
+
+
+def deletion_due(received: date) -> date:
+    return add_months(received, DELETION_MONTHS)
+
+
+def retention_end(received: date) -> date:
+    return add_months(received, 12 * RETENTION_YEARS)
+
+
+def case_deadlines(dates: CaseDates, today: date) -> list[Deadline]:
+    """Every clock of the case with its state on ``today``, the most urgent first."""
+    return list(_case_deadlines(dates, today))
+
+
+@functools.lru_cache(maxsize=65536)
+def _case_deadlines(dates: CaseDates, today: date) -> tuple[Deadline, ...]:
+    # Pure, so memoised: the dashboard asks again for every case at each visit.
+    if dates.purged:
+        return ()
+    found: list[Deadline] = []
+    due = acknowledgement_due(dates.received)
+    found.append(Deadline(ACKNOWLEDGEMENT, due, *_state(due, dates.acknowledged, today)))
+    due = feedback_due(dates.received, dates.extended)
+    feedback_met = dates.feedback_given or dates.closed
+    found.append(Deadline(FEEDBACK, due, *_state(due, feedback_met, today)))
+    if dates.investigation_opened is None:
+        # No investigation was opened: the data must go 3 months after receipt.
+        due = deletion_due(dates.received)
+        found.append(Deadline(DELETION, due, *_state(due, None, today)))
+    due = retention_end(dates.received)
+    found.append(Deadline(RETENTION, due, *_state(due, None, today)))
+    found.sort(key=lambda d: (URGENCY.index(d.state), d.due))
+    return tuple(found)
+
+
+def most_urgent(deadlines: list[Deadline]) -> Deadline | None:
+    """The deadline the dashboard shows first for a case (None when all are met)."""
+    open_ones = [d for d in deadlines if d.state != MET]
+    return open_ones[0] if open_ones else None
+
+
+def is_overdue(deadlines: list[Deadline]) -> bool:
+    return any(d.state == OVERDUE for d in deadlines)
+
+
+def deletion_is_due(dates: CaseDates, today: date) -> bool:
+    """True when the case must be purged: no investigation after 3 months, or 10 years."""
+    if dates.purged:
+        return False
+    if today >= retention_end(dates.received):
+        return True
+    no_investigation = dates.investigation_opened is None
+    return no_investigation and today >= deletion_due(dates.received)
+
+
+@functools.lru_cache(maxsize=65536)
+def urgency(
+    received: date,
+    acknowledged: date | None,
+    investigation_opened: date | None,
+    feedback_given: date | None,
+    closed: date | None,
+    extended: bool,
+    today: date,
+) -> tuple[Deadline | None, bool]:
+    """The most urgent open deadline and whether deletion is due, memoised on plain values
+    (the dashboard asks this for every case at every visit)."""
+    dates = CaseDates(
+        received, acknowledged, investigation_opened, feedback_given, closed, extended
+    )
+    return most_urgent(case_deadlines(dates, today)), deletion_is_due(dates, today)

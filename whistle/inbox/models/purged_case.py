@@ -1,0 +1,25 @@
+"""What the register keeps of a purged case: dates, desk, state and why it was purged (no content).
+
+The ``tombstone`` row (bundles) is what stops an old bundle bringing the case back."""
+
+from datetime import date, datetime
+
+from sqlalchemy import Date, DateTime, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from whistle.inbox.models.base import Base
+
+GROUNDS = ("no-investigation", "retention", "other")
+
+
+class PurgedCase(Base):
+    __tablename__ = "purged_case"
+
+    case_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    desk_id: Mapped[str] = mapped_column(String(32))
+    received_day: Mapped[date] = mapped_column(Date)
+    purged_at: Mapped[datetime] = mapped_column(DateTime)
+    officer_id: Mapped[int] = mapped_column(ForeignKey("officer.id"))
+    grounds: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)

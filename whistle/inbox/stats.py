@@ -1,0 +1,135 @@
+"""Statistics for the annual report, and their SVG chart drawn on the server (no JS).
+
+Counts below ``SUPPRESS_BELOW`` (5) are suppressed everywhere — shown as "<5" and not drawn —
+so a small number cannot point at a person; so are averages computed over fewer cases.
+"""
+
+from collections import Counter
+from dataclasses import dataclass
+from statistics import median
+from xml.sax.saxutils import escape
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from whistle.inbox.models import STATUSES, Case, PurgedCase
+
+SUPPRESS_BELOW = 5
+COLOURS = {
+    "new": "#1f4e79",
+    "acknowledged": "#7a4f01",
+    "investigating": "#5b2a86",
+    "closed": "#1e5631",
+}
+
+
+@dataclass(frozen=True)
+class Statistics:
+    months: list[str]
+    #: (month, status) → count, already suppressed (None: fewer than 5).
+    by_month: dict[tuple[str, str], int | None]
+    by_status: dict[str, int | None]
+    by_outcome: dict[str, int | None]
+    days_to_acknowledge: float | None
+    days_to_close: float | None
+    purged: int | None
+    total: int | None
+
+
+def suppress(count: int) -> int | None:
+    return count if count == 0 or count >= SUPPRESS_BELOW else None
+
+
+def statistics(session: Session, year: int | None = None) -> Statistics:
+    cases = list(session.scalars(select(Case)))
+    if year is not None:
+        cases = [c for c in cases if c.received_day.year == year]
+    by_month: Counter[tuple[str, str]] = Counter()
+    by_status: Counter[str] = Counter()
+    by_outcome: Counter[str] = Counter()
+    ack: list[int] = []
+    close: list[int] = []
+    for case in cases:
+        month = case.received_day.strftime("%Y-%m")
+        by_month[(month, case.status)] += 1
+        by_status[case.status] += 1
+        if case.outcome:
+            by_outcome[case.outcome] += 1
+        if case.acknowledged_day is not None:
+            ack.append((case.acknowledged_day - case.received_day).days)
+        if case.closed_day is not None:
+            close.append((case.closed_day - case.received_day).days)
+    purged = session.scalars(select(PurgedCase.received_day)).all()
+    if year is not None:
+        purged = [d for d in purged if d.year == year]
+    months = sorted({m for m, _ in by_month})
+    return Statistics(
+        months=months,
+        by_month={(m, s): suppress(by_month[(m, s)]) for m in months for s in STATUSES},
+        by_status={s: suppress(by_status[s]) for s in STATUSES},
+        by_outcome={o: suppress(n) for o, n in sorted(by_outcome.items())},
+        days_to_acknowledge=float(median(ack)) if len(ack) >= SUPPRESS_BELOW else None,
+        days_to_close=float(median(close)) if len(close) >= SUPPRESS_BELOW else None,
+        purged=suppress(len(purged)),
+        total=suppress(len(cases)),
+    )
+
+
+def chart_svg(
+    stats: Statistics, labels: dict[str, str], title: str, footer: tuple[str, ...] = ()
+) -> str:
+    """Stacked bars: cases received per month, by status. Suppressed counts are not drawn.
+
+    ``footer`` lines (already translated: the medians of days to acknowledge and to close)
+    are written under the chart."""
+    bar, gap, height, left, top = 28, 12, 200, 40, 30
+    width = left + max(1, len(stats.months)) * (bar + gap) + 160
+    peak = max(
+        [
+            sum(n or 0 for (m, _s), n in stats.by_month.items() if m == month)
+            for month in stats.months
+        ]
+        or [1]
+    )
+    peak = max(peak, 1)
+    total_height = height + top + 60 + 18 * len(footer)
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{total_height}" '
+        f'viewBox="0 0 {width} {total_height}" role="img" aria-label="{escape(title)}">',
+        f"<title>{escape(title)}</title>",
+        "<style>text{font:12px sans-serif;fill:#111}</style>",
+        f'<line x1="{left}" y1="{top + height}" x2="{width - 150}" y2="{top + height}" '
+        'stroke="#111"/>',
+    ]
+    for i, month in enumerate(stats.months):
+        x = left + i * (bar + gap)
+        y = top + height
+        for status in STATUSES:
+            count = stats.by_month.get((month, status))
+            if not count:
+                continue
+            h = count / peak * height
+            y -= h
+            out.append(
+                f'<rect x="{x}" y="{y:.1f}" width="{bar}" height="{h:.1f}" '
+                f'fill="{COLOURS[status]}"><title>{escape(month)} · '
+                f"{escape(labels.get(status, status))}: {count}</title></rect>"
+            )
+        out.append(
+            f'<text x="{x + bar / 2}" y="{top + height + 14}" text-anchor="end" '
+            f'transform="rotate(-45 {x + bar / 2} {top + height + 14})">{escape(month)}</text>'
+        )
+    legend_x = width - 140
+    for j, status in enumerate(STATUSES):
+        y = top + j * 20
+        out.append(
+            f'<rect x="{legend_x}" y="{y}" width="12" height="12" fill="{COLOURS[status]}"/>'
+        )
+        out.append(
+            f'<text x="{legend_x + 18}" y="{y + 11}">{escape(labels.get(status, status))}</text>'
+        )
+    out.append(f'<text x="{left}" y="{top - 10}">{peak}</text>')
+    for k, line in enumerate(footer):
+        out.append(f'<text x="{left}" y="{top + height + 60 + 18 * k}">{escape(line)}</text>')
+    out.append("</svg>")
+    return "\n".join(out)

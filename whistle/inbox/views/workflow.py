@@ -1,0 +1,411 @@
+"""The workflow pages: dashboard, state changes, assignment, labels, replies, purge, export,
+the register and the statistics."""
+
+import io
+from collections.abc import Callable
+from typing import Any
+
+from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from whistle.inbox import db, export, register, replies, stats, workflow
+from whistle.inbox.app import require_unlocked, state
+from whistle.inbox.audit import record_event
+from whistle.inbox.dashboard import dashboard
+from whistle.inbox.errors import (
+    CaseNotFoundError,
+    InboxError,
+    ReasonRequiredError,
+    WorkflowError,
+)
+from whistle.inbox.models import OUTCOMES, STATUSES, Officer
+from whistle.inbox.models.reply import PURPOSES
+
+blueprint = Blueprint("workflow", __name__)
+
+
+def _redirect(case_id: str, done: str, anchor: str) -> Response:
+    target = url_for("cases.detail", case_id=case_id, done=done) + "#" + anchor
+    return redirect(target, 303)  # type: ignore[return-value]
+
+
+def _act(
+    case_id: str, field: str, action: Callable[..., Any], done: str, anchor: str
+) -> Response | tuple[str, int]:
+    """Run ``action(session, unlocked, inbox)``; an ``InboxError`` re-renders the case."""
+    from whistle.inbox.views.cases import _detail_with_error
+
+    unlocked = require_unlocked()
+    inbox = state()
+    try:
+        with db.transaction(inbox.sessions) as session:
+            action(session, unlocked, inbox)
+    except ReasonRequiredError:
+        return _detail_with_error(case_id, field, _("Give a reason for this decision."))
+    except WorkflowError as exc:
+        return _detail_with_error(case_id, field, _workflow_message(exc))
+    except CaseNotFoundError:
+        raise  # purged (410) or unknown (404): an error page, not the case page
+    except InboxError as exc:
+        return _detail_with_error(case_id, field, str(exc))
+    return _redirect(case_id, done, anchor)
+
+
+def _workflow_message(exc: WorkflowError) -> str:
+    text = str(exc)
+    if "already acknowledged" in text:
+        return _("This case was already acknowledged.")
+    if "outcome" in text:
+        return _("Choose the outcome to close the case.")
+    if "already extended" in text:
+        return _("The feedback deadline was already extended.")
+    if "Confirm" in text:
+        return _("Tick the confirmation: the deletion cannot be undone.")
+    if "already" in text:
+        return _("This was already done.")
+    return _("The case's state does not allow this.")
+
+
+@blueprint.get("/dashboard")
+def dashboard_page() -> str:
+    unlocked = require_unlocked()
+    inbox = state()
+    mine = request.args.get("mine") == "1"
+    with db.transaction(inbox.sessions) as session:
+        board = dashboard(
+            session,
+            unlocked.keyring,
+            today=inbox.config.today(),
+            cache=inbox.keystore.plaintext_cache,
+            assignee=unlocked.officer_id if mine else None,
+        )
+    return render_template("dashboard.html", board=board, mine=mine, today=inbox.config.today())
+
+
+@blueprint.post("/cases/<case_id>/status")
+def change_status(case_id: str) -> Response | tuple[str, int]:
+    to = request.form.get("to", "")
+    outcome = request.form.get("outcome") or None
+    reason = request.form.get("reason", "")
+
+    def action(session: Any, unlocked: Any, inbox: Any) -> None:
+        if to == "reopen":
+            workflow.reopen(
+                session,
+                unlocked.keyring,
+                case_id,
+                reason=reason,
+                officer_id=unlocked.officer_id,
+                now=inbox.config.clock(),
+                today=inbox.config.today(),
+            )
+            return
+        if to not in STATUSES:
+            raise WorkflowError("Unknown state.")
+        workflow.change_status(
+            session,
+            unlocked.keyring,
+            case_id,
+            to,
+            reason=reason,
+            outcome=outcome if to == "closed" else None,
+            officer_id=unlocked.officer_id,
+            now=inbox.config.clock(),
+            today=inbox.config.today(),
+        )
+
+    return _act(case_id, "status-reason", action, "status", "workflow")
+
+
+@blueprint.post("/cases/<case_id>/acknowledge")
+def acknowledge(case_id: str) -> Response | tuple[str, int]:
+    def action(session: Any, unlocked: Any, inbox: Any) -> None:
+        replies.acknowledge(
+            session,
+            unlocked.keyring,
+            case_id,
+            officer_id=unlocked.officer_id,
+            now=inbox.config.clock(),
+            today=inbox.config.today(),
+            default_language=inbox.config.default_language,
+            store_dir=inbox.config.store_dir,
+        )
+
+    return _act(case_id, "acknowledge", action, "acknowledged", "workflow")
+
+
+@blueprint.post("/cases/<case_id>/extend")
+def extend(case_id: str) -> Response | tuple[str, int]:
+    reason = request.form.get("reason", "")
+
+    def action(session: Any, unlocked: Any, inbox: Any) -> None:
+        workflow.extend_feedback(
+            session,
+            unlocked.keyring,
+            case_id,
+            reason=reason,
+            officer_id=unlocked.officer_id,
+            now=inbox.config.clock(),
+        )
+
+    return _act(case_id, "extend-reason", action, "extended", "workflow")
+
+
+@blueprint.post("/cases/<case_id>/assign")
+def assign(case_id: str) -> Response | tuple[str, int]:
+    raw = request.form.get("assignee", "")
+    reason = request.form.get("reason", "")
+
+    def action(session: Any, unlocked: Any, inbox: Any) -> None:
+        try:
+            assignee = int(raw) if raw else None
+        except ValueError as exc:
+            raise InboxError(_("No such officer.")) from exc
+        workflow.assign(
+            session,
+            unlocked.keyring,
+            case_id,
+            assignee,
+            reason=reason,
+            officer_id=unlocked.officer_id,
+            now=inbox.config.clock(),
+        )
+
+    return _act(case_id, "assign-reason", action, "assigned", "workflow")
+
+
+@blueprint.post("/cases/<case_id>/labels")
+def labels(case_id: str) -> Response | tuple[str, int]:
+    text = request.form.get("labels", "")[:2000]
+
+    def action(session: Any, unlocked: Any, inbox: Any) -> None:
+        workflow.set_labels(
+            session,
+            unlocked.keyring,
+            case_id,
+            workflow.parse_labels(text),
+            officer_id=unlocked.officer_id,
+            now=inbox.config.clock(),
+        )
+
+    return _act(case_id, "labels", action, "labels", "workflow")
+
+
+@blueprint.post("/cases/<case_id>/replies")
+def save_reply(case_id: str) -> Response | tuple[str, int]:
+    text = request.form.get("text", "")
+    purpose = request.form.get("purpose", "reply")
+    if purpose not in PURPOSES:
+        purpose = "reply"
+    raw_id = request.form.get("reply_id", "")
+    files = [(f.filename or "file", f.read()) for f in request.files.getlist("files") if f.filename]
+    ready = request.form.get("ready") == "1"
+    from whistle.inbox.views.cases import _detail_with_error
+
+    if not text.strip():
+        return _detail_with_error(case_id, "reply", _("Write the reply before saving it."))
+    if purpose == "meeting" and not files and not raw_id:
+        return _detail_with_error(
+            case_id, "reply", _("Attach the recording or the minutes of the meeting.")
+        )
+
+    def action(session: Any, unlocked: Any, inbox: Any) -> None:
+        reply = replies.save_draft(
+            session,
+            unlocked.keyring,
+            case_id,
+            text,
+            officer_id=unlocked.officer_id,
+            now=inbox.config.clock(),
+            files=files,
+            purpose=purpose,
+            reply_id=int(raw_id) if raw_id.isdigit() else None,
+        )
+        if ready:
+            replies.mark_ready(
+                session,
+                unlocked.keyring,
+                case_id,
+                reply.id,
+                officer_id=unlocked.officer_id,
+                now=inbox.config.clock(),
+                today=inbox.config.today(),
+                store_dir=inbox.config.store_dir,
+            )
+
+    return _act(case_id, "reply", action, "queued" if ready else "draft", "replies")
+
+
+@blueprint.post("/cases/<case_id>/replies/<int:reply_id>/ready")
+def reply_ready(case_id: str, reply_id: int) -> Response | tuple[str, int]:
+    def action(session: Any, unlocked: Any, inbox: Any) -> None:
+        replies.mark_ready(
+            session,
+            unlocked.keyring,
+            case_id,
+            reply_id,
+            officer_id=unlocked.officer_id,
+            now=inbox.config.clock(),
+            today=inbox.config.today(),
+            store_dir=inbox.config.store_dir,
+        )
+
+    return _act(case_id, "reply", action, "queued", "replies")
+
+
+@blueprint.post("/cases/<case_id>/purge")
+def purge(case_id: str) -> Response | tuple[str, int]:
+    from whistle.inbox.views.cases import _detail_with_error
+
+    unlocked = require_unlocked()
+    inbox = state()
+    confirm = request.form.get("confirm") == "1"
+    reason = request.form.get("reason", "")
+    try:
+        with db.transaction(inbox.sessions) as session:
+            paths = workflow.purge_case(
+                session,
+                unlocked.keyring,
+                case_id,
+                confirm=confirm,
+                reason=reason,
+                officer_id=unlocked.officer_id,
+                now=inbox.config.clock(),
+                today=inbox.config.today(),
+                store_dir=inbox.config.store_dir,
+            )
+    except ReasonRequiredError:
+        return _detail_with_error(
+            case_id, "purge", _("This case is not due for deletion: give a reason.")
+        )
+    except WorkflowError as exc:
+        return _detail_with_error(case_id, "purge", _workflow_message(exc))
+    workflow.remove_files(paths)
+    inbox.keystore.plaintext_cache.clear()
+    return render_template("purged.html", case_id=case_id)
+
+
+@blueprint.post("/cases/<case_id>/export")
+def export_case(case_id: str) -> Response | tuple[str, int]:
+    from whistle.inbox.views.cases import _detail_with_error
+
+    unlocked = require_unlocked()
+    inbox = state()
+    passphrase = request.form.get("passphrase", "")
+    if len(passphrase) < export.MIN_PASSPHRASE_CHARS:
+        return _detail_with_error(
+            case_id,
+            "passphrase",
+            _("The passphrase needs at least %(n)d characters.", n=export.MIN_PASSPHRASE_CHARS),
+        )
+    if passphrase != request.form.get("passphrase2", ""):
+        return _detail_with_error(case_id, "passphrase", _("The two passphrases differ."))
+    out = io.BytesIO()
+    with db.transaction(inbox.sessions) as session:
+        export.export_case(
+            session,
+            unlocked.keyring,
+            case_id,
+            passphrase,
+            out,
+            store_dir=inbox.config.store_dir,
+            kdf_params=inbox.config.kdf_params,
+        )
+        record_event(
+            session,
+            inbox.config.clock(),
+            "case-exported",
+            officer_id=unlocked.officer_id,
+            case_id=case_id,
+        )
+    return Response(
+        out.getvalue(),
+        mimetype="application/octet-stream",
+        headers={"Content-Disposition": f'attachment; filename="case-{case_id[:8]}.wref"'},
+    )
+
+
+@blueprint.get("/register")
+def register_page() -> str:
+    unlocked = require_unlocked()
+    inbox = state()
+    with db.transaction(inbox.sessions) as session:
+        lines = register.register_lines(session, unlocked.keyring, inbox.keystore.plaintext_cache)
+    return render_template("register.html", lines=lines)
+
+
+@blueprint.get("/register.csv")
+def register_csv() -> Response:
+    unlocked = require_unlocked()
+    inbox = state()
+    with db.transaction(inbox.sessions) as session:
+        lines = register.register_lines(session, unlocked.keyring, inbox.keystore.plaintext_cache)
+        record_event(
+            session, inbox.config.clock(), "register-exported", officer_id=unlocked.officer_id
+        )
+    return Response(
+        register.register_csv(lines),
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="register.csv"'},
+    )
+
+
+def _year() -> int | None:
+    raw = request.args.get("year", "")
+    return int(raw) if raw.isdigit() and 2000 <= int(raw) <= 2200 else None
+
+
+def _status_labels() -> dict[str, str]:
+    return {
+        "new": _("New"),
+        "acknowledged": _("Acknowledged"),
+        "investigating": _("Under investigation"),
+        "closed": _("Closed"),
+    }
+
+
+@blueprint.get("/statistics")
+def statistics_page() -> str:
+    require_unlocked()
+    inbox = state()
+    year = _year()
+    with db.transaction(inbox.sessions) as session:
+        figures = stats.statistics(session, year)
+    return render_template(
+        "statistics.html",
+        figures=figures,
+        year=year,
+        statuses=STATUSES,
+        outcomes=OUTCOMES,
+        threshold=stats.SUPPRESS_BELOW,
+    )
+
+
+@blueprint.get("/statistics/chart.svg")
+def statistics_chart() -> Response:
+    require_unlocked()
+    inbox = state()
+    with db.transaction(inbox.sessions) as session:
+        figures = stats.statistics(session, _year())
+
+    def days(value: float | None) -> str:
+        return f"<{stats.SUPPRESS_BELOW}" if value is None else f"{value:.0f}"
+
+    footer = (
+        _("Days to acknowledge (median)") + ": " + days(figures.days_to_acknowledge),
+        _("Days to close (median)") + ": " + days(figures.days_to_close),
+    )
+    svg = stats.chart_svg(
+        figures, _status_labels(), _("Cases received per month, by status"), footer
+    )
+    return Response(svg, mimetype="image/svg+xml")
+
+
+def officers_for_assignment(session: Any) -> list[tuple[int, str]]:
+    return [
+        (oid, name)
+        for oid, name in session.execute(
+            select(Officer.id, Officer.name).where(Officer.is_officer).order_by(Officer.name)
+        )
+    ]

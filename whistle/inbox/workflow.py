@@ -1,0 +1,444 @@
+"""The legal workflow of a case: states with reasons, assignment, labels, extension, purge.
+
+    new ──▶ acknowledged ──▶ investigating ──▶ closed (outcome)
+     └──────────┴────────────────────────────▶ closed        closed ──reopen──▶ previous state
+
+Every change is a ``Decision`` row whose reason is sealed to the storage key, plus an audit
+event (no content). Purging removes the case's rows and stored files, leaves a ``Tombstone``
+and queues a purge order for the server (``outgoing.queue_purge``).
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from whistle.crypto import CryptoError
+from whistle.inbox import deadlines, sealing
+from whistle.inbox.audit import record_event
+from whistle.inbox.errors import (
+    CaseNotFoundError,
+    CasePurgedError,
+    InboxError,
+    ReasonRequiredError,
+    WorkflowError,
+)
+from whistle.inbox.keyring import OfficeKeyring
+from whistle.inbox.models import (
+    OUTCOMES,
+    STATUS_ACKNOWLEDGED,
+    STATUS_CLOSED,
+    STATUS_INVESTIGATING,
+    STATUS_NEW,
+    Case,
+    Decision,
+    Disclosure,
+    Note,
+    Officer,
+    PurgedCase,
+    Record,
+    Reply,
+)
+
+MIN_REASON_CHARS = 3
+MAX_REASON_CHARS = 5_000
+MAX_LABELS = 20
+MAX_LABEL_CHARS = 60
+
+ALLOWED = {
+    STATUS_NEW: (STATUS_ACKNOWLEDGED, STATUS_CLOSED),
+    STATUS_ACKNOWLEDGED: (STATUS_INVESTIGATING, STATUS_CLOSED),
+    STATUS_INVESTIGATING: (STATUS_CLOSED,),
+    STATUS_CLOSED: (),
+}
+
+
+def live_case(session: Session, case_id: str) -> Case:
+    """The case, or a clear refusal: purged (tombstone) or not found."""
+    case = session.get(Case, case_id) if len(case_id) == 32 else None
+    if case is not None:
+        return case
+    if len(case_id) == 32 and session.get(PurgedCase, case_id) is not None:
+        raise CasePurgedError("This case was purged: only its tombstone is left.")
+    raise CaseNotFoundError("No such case.")
+
+
+def check_reason(reason: str, what: str = "this change") -> str:
+    reason = reason.strip()
+    if len(reason) < MIN_REASON_CHARS:
+        raise ReasonRequiredError(f"Give a reason for {what}.")
+    if len(reason) > MAX_REASON_CHARS:
+        raise ReasonRequiredError(f"A reason has at most {MAX_REASON_CHARS} characters.")
+    return reason
+
+
+def _decide(
+    session: Session,
+    keyring: OfficeKeyring,
+    case: Case,
+    action: str,
+    reason: str,
+    *,
+    officer_id: int,
+    now: datetime,
+    from_status: str | None = None,
+    to_status: str | None = None,
+    outcome: str | None = None,
+) -> Decision:
+    decision = Decision(
+        case_id=case.id,
+        officer_id=officer_id,
+        at=now.replace(tzinfo=None),
+        action=action,
+        from_status=from_status,
+        to_status=to_status,
+        outcome=outcome,
+        reason=sealing.seal_text(keyring.storage_public, sealing.DECISION, case.id, reason),
+    )
+    session.add(decision)
+    return decision
+
+
+def change_status(
+    session: Session,
+    keyring: OfficeKeyring,
+    case_id: str,
+    to_status: str,
+    *,
+    reason: str,
+    officer_id: int,
+    now: datetime,
+    today: date,
+    outcome: str | None = None,
+) -> Case:
+    """Move a case along the workflow, with a reason (and an outcome when closing)."""
+    case = live_case(session, case_id)
+    reason = check_reason(reason, "the change of state")
+    if to_status not in ALLOWED.get(case.status, ()):
+        if to_status == STATUS_ACKNOWLEDGED and case.acknowledged_day is not None:
+            raise WorkflowError(
+                f"This case was already acknowledged on {case.acknowledged_day.isoformat()}."
+            )
+        raise WorkflowError(f"A case cannot go from {case.status} to {to_status}.")
+    if to_status == STATUS_CLOSED:
+        if outcome not in OUTCOMES:
+            raise WorkflowError("Choose the outcome to close the case.")
+    elif outcome is not None:
+        raise WorkflowError("Only closing a case has an outcome.")
+    from_status = case.status
+    case.status = to_status
+    if to_status == STATUS_ACKNOWLEDGED:
+        case.acknowledged_day = today
+    elif to_status == STATUS_INVESTIGATING:
+        case.investigation_day = case.investigation_day or today
+    elif to_status == STATUS_CLOSED:
+        case.closed_day = today
+        case.outcome = outcome
+    case.last_activity_day = max(case.last_activity_day, today)
+    _decide(
+        session,
+        keyring,
+        case,
+        "status",
+        reason,
+        officer_id=officer_id,
+        now=now,
+        from_status=from_status,
+        to_status=to_status,
+        outcome=outcome,
+    )
+    detail = f"{from_status}->{to_status}" + (f" ({outcome})" if outcome else "")
+    record_event(
+        session, now, "status-changed", officer_id=officer_id, case_id=case.id, detail=detail
+    )
+    return case
+
+
+def reopen(
+    session: Session,
+    keyring: OfficeKeyring,
+    case_id: str,
+    *,
+    reason: str,
+    officer_id: int,
+    now: datetime,
+    today: date,
+) -> Case:
+    case = live_case(session, case_id)
+    reason = check_reason(reason, "reopening the case")
+    if case.status != STATUS_CLOSED:
+        raise WorkflowError("Only a closed case can be reopened.")
+    if case.investigation_day is not None:
+        back = STATUS_INVESTIGATING
+    elif case.acknowledged_day is not None:
+        back = STATUS_ACKNOWLEDGED
+    else:
+        back = STATUS_NEW
+    case.status = back
+    case.closed_day = None
+    case.outcome = None
+    case.last_activity_day = max(case.last_activity_day, today)
+    _decide(
+        session,
+        keyring,
+        case,
+        "status",
+        reason,
+        officer_id=officer_id,
+        now=now,
+        from_status=STATUS_CLOSED,
+        to_status=back,
+    )
+    record_event(
+        session,
+        now,
+        "case-reopened",
+        officer_id=officer_id,
+        case_id=case.id,
+        detail=f"closed->{back}",
+    )
+    return case
+
+
+def extend_feedback(
+    session: Session,
+    keyring: OfficeKeyring,
+    case_id: str,
+    *,
+    reason: str,
+    officer_id: int,
+    now: datetime,
+) -> Case:
+    """Extend the feedback deadline by 3 months (once, with a recorded reason)."""
+    case = live_case(session, case_id)
+    reason = check_reason(reason, "the extension")
+    if case.extended:
+        raise WorkflowError("The feedback deadline was already extended.")
+    if case.status == STATUS_CLOSED:
+        raise WorkflowError("A closed case has no feedback deadline to extend.")
+    case.extended = True
+    _decide(session, keyring, case, "extend", reason, officer_id=officer_id, now=now)
+    record_event(session, now, "deadline-extended", officer_id=officer_id, case_id=case.id)
+    return case
+
+
+def assign(
+    session: Session,
+    keyring: OfficeKeyring,
+    case_id: str,
+    assignee_id: int | None,
+    *,
+    reason: str,
+    officer_id: int,
+    now: datetime,
+) -> Case:
+    case = live_case(session, case_id)
+    reason = check_reason(reason, "the assignment")
+    if assignee_id is not None:
+        officer = session.get(Officer, assignee_id)
+        if officer is None or not officer.is_officer:
+            raise InboxError("No such officer.")
+    if case.assignee_id == assignee_id:
+        raise WorkflowError("The case is already assigned so.")
+    case.assignee_id = assignee_id
+    _decide(session, keyring, case, "assign", reason, officer_id=officer_id, now=now)
+    record_event(
+        session,
+        now,
+        "case-assigned",
+        officer_id=officer_id,
+        case_id=case.id,
+        detail=str(assignee_id) if assignee_id is not None else "nobody",
+    )
+    return case
+
+
+def parse_labels(text: str) -> list[str]:
+    labels: list[str] = []
+    for piece in text.split(","):
+        label = " ".join(piece.split())
+        if not label:
+            continue
+        if len(label) > MAX_LABEL_CHARS:
+            raise InboxError(f"A label has at most {MAX_LABEL_CHARS} characters.")
+        if label.casefold() not in (x.casefold() for x in labels):
+            labels.append(label)
+    if len(labels) > MAX_LABELS:
+        raise InboxError(f"A case has at most {MAX_LABELS} labels.")
+    return labels
+
+
+def set_labels(
+    session: Session,
+    keyring: OfficeKeyring,
+    case_id: str,
+    labels: list[str],
+    *,
+    officer_id: int,
+    now: datetime,
+) -> Case:
+    """Labels are officers' words: sealed like notes. They need no reason (not a decision)."""
+    case = live_case(session, case_id)
+    case.labels = (
+        sealing.seal_json(keyring.storage_public, sealing.LABELS, case.id, labels)
+        if labels
+        else None
+    )
+    record_event(session, now, "labels-changed", officer_id=officer_id, case_id=case.id)
+    return case
+
+
+def case_labels(
+    keyring: OfficeKeyring, case: Case, cache: dict[Any, Any] | None = None
+) -> list[str]:
+    """The case's labels, decrypted (through the key store's cache when given)."""
+    if case.labels is None:
+        return []
+    key = ("labels", case.id, case.labels[-32:].hex())
+    if cache is not None and key in cache:
+        return list(cache[key])
+    try:
+        value = sealing.open_json(keyring.storage_secret, sealing.LABELS, case.id, case.labels)
+    except (CryptoError, ValueError):
+        return ["?"]
+    labels = [str(x) for x in value] if isinstance(value, list) else ["?"]
+    if cache is not None:
+        cache[key] = labels
+    return labels
+
+
+@dataclass(frozen=True)
+class DecisionView:
+    at: datetime
+    officer: str
+    action: str
+    from_status: str | None
+    to_status: str | None
+    outcome: str | None
+    reason: str | None
+
+
+def decisions(session: Session, keyring: OfficeKeyring, case_id: str) -> list[DecisionView]:
+    names = {oid: name for oid, name in session.execute(select(Officer.id, Officer.name))}
+    found: list[DecisionView] = []
+    for d in session.scalars(
+        select(Decision).where(Decision.case_id == case_id).order_by(Decision.at, Decision.id)
+    ):
+        try:
+            reason: str | None = sealing.open_text(
+                keyring.storage_secret, sealing.DECISION, case_id, d.reason
+            )
+        except CryptoError:
+            reason = None
+        found.append(
+            DecisionView(
+                d.at,
+                names.get(d.officer_id, "?"),
+                d.action,
+                d.from_status,
+                d.to_status,
+                d.outcome,
+                reason,
+            )
+        )
+    return found
+
+
+#: The plaintext columns lists, sorts and clocks need (no blobs): rows of these are much
+#: cheaper to load than whole ``Case`` objects when there are thousands of cases.
+CASE_COLUMNS = (
+    Case.id,
+    Case.desk_id,
+    Case.status,
+    Case.assignee_id,
+    Case.received_day,
+    Case.last_activity_day,
+    Case.acknowledged_day,
+    Case.investigation_day,
+    Case.feedback_day,
+    Case.closed_day,
+    Case.outcome,
+    Case.extended,
+)
+
+
+def case_dates(case: Any) -> deadlines.CaseDates:
+    """The clocks' view of a ``Case`` (or of a row of ``CASE_COLUMNS``)."""
+    return deadlines.CaseDates(
+        received=case.received_day,
+        acknowledged=case.acknowledged_day,
+        investigation_opened=case.investigation_day,
+        feedback_given=case.feedback_day,
+        closed=case.closed_day,
+        extended=case.extended,
+    )
+
+
+def purge_case(
+    session: Session,
+    keyring: OfficeKeyring,
+    case_id: str,
+    *,
+    confirm: bool,
+    reason: str,
+    officer_id: int,
+    now: datetime,
+    today: date,
+    store_dir: Path,
+) -> list[Path]:
+    """Delete a case, leave a tombstone, queue a purge order for the server.
+
+    A case whose deletion is due (no investigation after 3 months, or 10 years) needs only the
+    confirmation; any other needs a reason too. Returns the stored files to remove **after**
+    the caller's transaction committed (``remove_files``), so a failed commit loses nothing.
+    """
+    from whistle.inbox import outgoing
+    from whistle.inbox.bundles import tombstone_case
+
+    case = live_case(session, case_id)
+    if not confirm:
+        raise WorkflowError("Confirm the deletion: it cannot be undone.")
+    dates = case_dates(case)
+    if deadlines.deletion_is_due(dates, today):
+        grounds = (
+            "retention"
+            if today >= deadlines.retention_end(case.received_day)
+            else "no-investigation"
+        )
+    else:
+        check_reason(reason, "deleting a case before it is due")
+        grounds = "other"
+    paths = [
+        store_dir / name
+        for name in session.scalars(select(Record.stored_name).where(Record.case_id == case.id))
+    ]
+    for model in (Record, Note, Disclosure, Decision, Reply):
+        session.execute(delete(model).where(model.case_id == case.id))  # type: ignore[attr-defined]
+    tombstone_case(session, case.id, today)
+    session.add(
+        PurgedCase(
+            case_id=case.id,
+            desk_id=case.desk_id,
+            received_day=case.received_day,
+            purged_at=now.replace(tzinfo=None),
+            officer_id=officer_id,
+            grounds=grounds,
+            status=case.status,
+            outcome=case.outcome,
+        )
+    )
+    session.delete(case)
+    session.flush()
+    outgoing.queue_purge(session, case_id=case_id, now=now)
+    record_event(
+        session, now, "case-purged", officer_id=officer_id, case_id=case_id, detail=grounds
+    )
+    return paths
+
+
+def remove_files(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
