@@ -118,6 +118,15 @@ def running(data_dir: Path, log: Path, *extra: str) -> Iterator[Server]:
         stop(server)
 
 
+def _checked(response: httpx.Response) -> httpx.Response:
+    """What every real-gunicorn answer must not say: a server banner, a client address."""
+    if "server" in response.headers:
+        raise AssertionError(f"a Server header: {response.headers['server']}")
+    if "127.0.0.1" in response.text or "127.0.0.1" in str(response.headers):
+        raise AssertionError("the client's address in a response")
+    return response
+
+
 def submit(
     http: httpx.Client,
     base: str,
@@ -130,14 +139,16 @@ def submit(
     A fresh cookie jar each time (a new source). The code is returned only from a receipt.
     """
     http.cookies.clear()
-    page = http.get(f"{base}/report")
+    page = _checked(http.get(f"{base}/report"))
     if page.status_code != 200:
         return page.status_code, page.text
     csrf = CSRF.search(page.text)
     if csrf is None:
         raise AssertionError("no CSRF token on the report form")
     body, content_type = browser_report(csrf.group(1), description=description, files=files)
-    response = http.post(f"{base}/report", content=body, headers={"Content-Type": content_type})
+    response = _checked(
+        http.post(f"{base}/report", content=body, headers={"Content-Type": content_type})
+    )
     code = CODE.search(response.text)
     if response.status_code == 200 and code:
         return 200, code.group(1)
