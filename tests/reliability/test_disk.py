@@ -40,7 +40,7 @@ pytestmark = pytest.mark.slow
 
 #: The tmpfs the data directory lives on: room for the database and a few reports.
 TMPFS_BYTES = 24 * 1024 * 1024
-UNAVAILABLE = "cannot store"
+UNAVAILABLE = "cannot use its storage"
 
 
 def _in_namespace(server: Server, *command: str) -> subprocess.CompletedProcess[str]:

@@ -243,8 +243,8 @@ def _storage_unavailable(error: Exception) -> Any:
     return message_page(
         _("Temporarily unavailable"),
         _(
-            "The site cannot store anything just now, so nothing was kept. "
-            "Please try again later; your report was not sent."
+            "The site cannot use its storage just now, so nothing was sent or kept. "
+            "Please try again later."
         ),
         503,
     )
