@@ -1,6 +1,7 @@
 """Building the Flask app: sessions, CSRF, languages, headers, error pages."""
 
 import base64
+import errno
 import hashlib
 import json
 import tempfile
@@ -13,6 +14,7 @@ from flask_babel import Babel
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.formparser import FormDataParser
@@ -157,7 +159,7 @@ def build_app(config: SubmitConfig) -> Flask:
         config.session_keys, lifetime, config.cookie_secure
     )
     engine = db.make_engine(config.database_url)
-    db.check_schema(engine)
+    db.check_schema_at_start(engine)
     app.extensions[EXTENSION] = SubmitState(
         config=config,
         engine=engine,
@@ -188,6 +190,8 @@ def build_app(config: SubmitConfig) -> Flask:
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(MalformedUploadError, _malformed_upload)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(OperationalError, _storage_unavailable)
+    app.register_error_handler(OSError, _storage_unavailable)
     app.register_error_handler(Exception, _unexpected_error)
     app.context_processor(_template_globals)
     return app
@@ -230,7 +234,8 @@ def _security_headers(response: Response) -> Response:
     response.headers.update(SECURITY_HEADERS)
     if g.get("loads_bundle"):
         response.headers["Content-Security-Policy"] = CSP_WITH_BUNDLE
-    if request.endpoint != "static":
+    if request.endpoint != "static" or response.status_code >= 400:
+        # Error pages under /static/ are pages too (and may set the session cookie).
         response.headers["Cache-Control"] = "no-store"
     response.headers.pop("Server", None)
     return response
@@ -279,6 +284,30 @@ def _http_error(error: HTTPException) -> Any:
     }
     return message_page(
         titles.get(code, _("Error")), texts.get(code, _("Something went wrong.")), code
+    )
+
+
+#: Why a write to the data directory can fail when nothing is wrong with the request.
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO})
+
+
+def _storage_unavailable(error: Exception) -> Any:
+    """The disk is full or read-only (or the database cannot be written): a 503 page.
+
+    The transaction was rolled back by the session's context, so nothing was kept; the rest of
+    the body is read and dropped, so the browser sees the page rather than a reset.
+    """
+    if isinstance(error, OSError) and error.errno not in STORAGE_ERRNOS:
+        return _unexpected_error(error)
+    current_app.logger.error("storage unavailable: %s", type(error).__name__)
+    drain(request.stream, state().config.limits.discard_cap_bytes)
+    return message_page(
+        _("Temporarily unavailable"),
+        _(
+            "The site cannot use its storage just now, so nothing was sent or kept. "
+            "Please try again later."
+        ),
+        503,
     )
 
 

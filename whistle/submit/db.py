@@ -20,6 +20,8 @@ Transactions, the same rules on both:
   deferred ``BEGIN``).
 """
 
+import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -167,4 +169,33 @@ def check_schema(engine: Engine) -> None:
         raise ConfigError(
             f"the database schema is at {current or 'nothing'}, not {head}: "
             "run `whistle server upgrade DIR`"
+        )
+
+
+def _on_read_only_file_system(engine: Engine) -> bool:
+    """True when the SQLite database's directory is on a file system mounted read-only."""
+    database = engine.url.database
+    if engine.dialect.name != "sqlite" or not database:
+        return False
+    try:
+        return bool(os.statvfs(Path(database).parent).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def check_schema_at_start(engine: Engine) -> None:
+    """``check_schema``, except on a read-only file system (e.g. ext4 ``errors=remount-ro``).
+
+    There the database cannot be opened in WAL mode, but nothing can have changed it either:
+    the site starts anyway and answers every request that needs the database with its
+    "temporarily unavailable" page, until the file system is writable again.
+    """
+    try:
+        check_schema(engine)
+    except ConfigError as exc:
+        # Only "cannot connect" (a DBAPIError underneath), never a schema that is behind.
+        if not isinstance(exc.__cause__, DBAPIError) or not _on_read_only_file_system(engine):
+            raise
+        logging.getLogger(__name__).error(
+            "the data directory is on a read-only file system: reports cannot be stored"
         )
