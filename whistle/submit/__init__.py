@@ -12,7 +12,7 @@ from pathlib import Path
 from flask import Flask
 
 from whistle.submit.config import ConfigError, SubmitConfig, load_config
-from whistle.submit.health import check_data_directory
+from whistle.submit.health import data_directory_problems
 
 __all__ = [
     "ConfigError",
@@ -51,7 +51,7 @@ def app_from_directory(path: str | Path) -> Flask:
     start-up with one clear line on stderr and exit status 3."""
     try:
         config = load_config(path)
-        check_data_directory(Path(path), config)
+        _warn(data_directory_problems(Path(path), config))
         return create_app(config)
     except ConfigError as exc:
         raise _startup_failure(exc) from None
@@ -63,10 +63,15 @@ def courier_app_from_directory(path: str | Path) -> Flask:
 
     try:
         config = load_config(path)
-        check_data_directory(Path(path), config)
+        _warn(data_directory_problems(Path(path), config))
         return create_courier_app(config)
     except ConfigError as exc:
         raise _startup_failure(exc) from None
+
+
+def _warn(problems: list[str]) -> None:
+    for problem in problems:
+        print(f"whistle: {problem}", file=sys.stderr, flush=True)
 
 
 def _startup_failure(exc: ConfigError) -> StartupError:

@@ -248,5 +248,7 @@ def status_command(directory: Path) -> None:
         + ("current" if status.schema_current else "out of date: run whistle server upgrade")
     )
     click.echo("Keys and office card: ok (checked when the configuration loaded)")
+    for problem in status.problems:
+        click.echo(f"PROBLEM: {problem}")
     if not status.healthy:
         raise SystemExit(1)

@@ -20,7 +20,6 @@ Transactions, the same rules on both:
   deferred ``BEGIN``).
 """
 
-import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -196,6 +195,4 @@ def check_schema_at_start(engine: Engine) -> None:
         # Only "cannot connect" (a DBAPIError underneath), never a schema that is behind.
         if not isinstance(exc.__cause__, DBAPIError) or not _on_read_only_file_system(engine):
             raise
-        logging.getLogger(__name__).error(
-            "the data directory is on a read-only file system: reports cannot be stored"
-        )
+        # app_from_directory has named the problem already (health.data_directory_problems).

@@ -1,10 +1,14 @@
-"""What an operator may know, and the checks that stop a broken server before it serves.
+"""What an operator may know, and the start-up checks of the data directory.
 
-Start-up checks (``check_data_directory``) turn a read-only or full data directory
-into one line that says what to fix; the other start-up failures (a missing or
-unreadable office card, a missing key, a bad or unreachable database) are found
-while the configuration loads. ``server_status`` answers ``whistle server status``:
-counts, days and bytes — never anything about what a record says.
+A missing or unreadable office card, a missing key, or a bad or unreachable
+database stop the server at start-up (found while the configuration loads). A
+read-only or nearly full data directory does not stop it: ``data_directory_problems``
+names the problem in one line on stderr before any request is served, and the
+site keeps answering — pages load, and anything that needs storage gets the
+"temporarily unavailable, nothing was kept" page — so a source sees a page
+rather than tor's "onion site not found" (docs/decisions.md).
+``server_status`` answers ``whistle server status``: counts, days and bytes —
+never anything about what a record says.
 """
 
 import datetime
@@ -28,31 +32,32 @@ def required_free_bytes(config: SubmitConfig) -> int:
     return FREE_SPACE_MARGIN + config.limits.max_upload_bytes
 
 
-def check_data_directory(directory: Path, config: SubmitConfig) -> None:
-    """Refuse to start on a data directory SQLite cannot write to, or that is nearly full.
+def data_directory_problems(directory: Path, config: SubmitConfig) -> list[str]:
+    """What keeps SQLite from storing reports in ``directory``, one line each (or nothing).
 
     A probe file is written and removed (``os.access`` says yes to root on a
     read-only mount). With PostgreSQL the directory only holds secrets and may
     be read-only.
     """
     if not config.database_url.startswith("sqlite"):
-        return
+        return []
     try:
         fd, probe = tempfile.mkstemp(prefix=".write-probe-", dir=directory)
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        raise ConfigError(
-            f"the data directory {directory} is not writable ({exc.strerror}): "
-            "check the mount and its owner"
-        ) from exc
+        return [
+            f"the data directory {directory} is not writable ({exc.strerror}): check the mount "
+            "and its owner; until then every report is refused with a page"
+        ]
     free = shutil.disk_usage(directory).free
     needed = required_free_bytes(config)
     if free < needed:
-        raise ConfigError(
+        return [
             f"the data directory {directory} has {free // 2**20} MiB free and needs at least "
             f"{-(-needed // 2**20)} MiB (one maximal upload and a margin): free some space"
-        )
+        ]
+    return []
 
 
 @dataclass(frozen=True)
@@ -66,14 +71,11 @@ class ServerStatus:
     schema_current: bool
     database_ok: bool
     free_bytes: int | None
+    problems: tuple[str, ...]
 
     @property
     def healthy(self) -> bool:
-        return (
-            self.schema_current
-            and self.database_ok
-            and (self.free_bytes is None or self.free_bytes >= FREE_SPACE_MARGIN)
-        )
+        return self.schema_current and self.database_ok and not self.problems
 
 
 def server_status(directory: Path, config: SubmitConfig, today: datetime.date) -> ServerStatus:
@@ -111,4 +113,5 @@ def server_status(directory: Path, config: SubmitConfig, today: datetime.date) -
         schema_current=schema_current,
         database_ok=database_ok,
         free_bytes=shutil.disk_usage(directory).free if sqlite else None,
+        problems=tuple(data_directory_problems(directory, config)),
     )
