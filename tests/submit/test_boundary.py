@@ -30,4 +30,4 @@ def test_boundaries_stay_bounded() -> None:
     with pytest.raises(MalformedUploadError):
         multipart_boundary("multipart/form-data; boundary=" + "a" * 201)
     with pytest.raises(MalformedUploadError):
-        multipart_boundary("multipart/form-data; boundary=a<b")
+        multipart_boundary('multipart/form-data; boundary="a<b"')
