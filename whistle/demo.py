@@ -13,6 +13,7 @@ courier endpoint under Werkzeug on 127.0.0.1; a thread syncs through the courier
 every few seconds. Ctrl-C stops everything.
 """
 
+import ctypes
 import os
 import secrets
 import shutil
@@ -107,7 +108,23 @@ def start_gunicorn(server_dir: Path, port: int) -> subprocess.Popen[bytes]:
         "whistle-demo-submit",
         f"whistle.submit:app_from_directory({str(server_dir)!r})",
     ]
-    return subprocess.Popen(args, start_new_session=True)
+    return subprocess.Popen(args, start_new_session=True, preexec_fn=_die_with_parent)
+
+
+_LIBC = ctypes.CDLL(None, use_errno=True)
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child: the kernel sends SIGTERM when the demo process dies, however it dies.
+
+    Runs between fork and exec while other threads exist: it only calls into libc.
+    """
+    _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _stop_on_sigterm(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -189,6 +206,7 @@ def run_demo(
     gunicorn: subprocess.Popen[bytes] | None = None
     servers: list[tuple[BaseWSGIServer, threading.Thread]] = []
     stop = threading.Event()
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)  # `kill` stops it as Ctrl-C does
     try:
         say("Setting up a throwaway office and server (DEMO ONLY: insecure, fast key wrapping)…")
         setup = set_up(root)
