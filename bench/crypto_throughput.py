@@ -12,6 +12,7 @@ shows whether memory is flat in the payload size.
 
 import argparse
 import os
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -136,6 +137,11 @@ def main() -> None:
                 [*gpg, "--compress-algo", "none", "-o", out, "-e", str(source)],
             )
             measure("gpg --encrypt (default compression)", [*gpg, "-o", out, "-e", str(source)])
+            # SecureDrop's former pipeline: gzip -9, then gpg without compression.
+            pipeline = f"gzip -9 -c {shlex.quote(str(source))} | " + shlex.join(
+                [*gpg, "--compress-algo", "none", "-o", out, "-e"]
+            )
+            measure("gzip -9 | gpg --encrypt --compress-algo none", ["sh", "-c", pipeline])
         print(
             f"input: {args.mib} MiB of random bytes, median of {args.runs} runs, "
             f"process start included; {os.cpu_count()} CPUs"
