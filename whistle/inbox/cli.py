@@ -7,6 +7,8 @@ command never does.
 """
 
 import ipaddress
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -246,6 +248,20 @@ def _engine(config: Any) -> Any:
     return engine
 
 
+@contextmanager
+def _signed_in_office(
+    ctx: click.Context, data_dir: Path, name: str, password_file: Path | None
+) -> Iterator[tuple[Any, Any, Any]]:
+    """The office's config, its database engine and a signed-in officer; the engine is
+    disposed when the block ends."""
+    config = _config(ctx, data_dir)
+    engine = _engine(config)
+    try:
+        yield config, engine, _signed_in(config, engine, name, password_file)
+    finally:
+        engine.dispose()
+
+
 def _signed_in(config: Any, engine: Any, name: str, password_file: Path | None) -> Any:
     from whistle.inbox import db
     from whistle.inbox.officers import sign_in
@@ -286,17 +302,12 @@ def list_command(
     from whistle.inbox import db
     from whistle.inbox.cases import CaseFilters, list_cases
 
-    config = _config(ctx, data_dir)
-    engine = _engine(config)
-    try:
-        signed = _signed_in(config, engine, officer_name, password_file)
+    with _signed_in_office(ctx, data_dir, officer_name, password_file) as (config, engine, signed):
         filters = CaseFilters(status=status, desk=desk, query=query, overdue=overdue)
         with db.transaction(db.session_factory(engine)) as session:
             page = list_cases(
                 session, signed.keyring, filters, today=config.today(), page_size=10**9
             )
-    finally:
-        engine.dispose()
     for case in page.cases:
         subject = "[cannot be read: damaged]" if case.error else _one_line(case.subject)
         flag = " OVERDUE" if case.overdue else ""
@@ -329,22 +340,19 @@ def show(
     from whistle.inbox.errors import CaseNotFoundError
     from whistle.inbox.models import Case
 
-    config = _config(ctx, data_dir)
-    engine = _engine(config)
-    try:
-        signed = _signed_in(config, engine, officer_name, password_file)
-        with db.transaction(db.session_factory(engine)) as session:
-            prefix = case.strip().lower()
-            if len(prefix) < 8 or not all(c in "0123456789abcdef" for c in prefix):
-                raise CaseNotFoundError("Give the case id, or at least its first 8 characters.")
-            matches = list(session.scalars(select(Case.id).where(Case.id.startswith(prefix))))
-            if len(matches) != 1:
-                raise CaseNotFoundError(
-                    "No such case." if not matches else "Several cases start so: give more."
-                )
-            view = case_detail(session, signed.keyring, matches[0], today=config.today())
-    finally:
-        engine.dispose()
+    with (
+        _signed_in_office(ctx, data_dir, officer_name, password_file) as (config, engine, signed),
+        db.transaction(db.session_factory(engine)) as session,
+    ):
+        prefix = case.strip().lower()
+        if len(prefix) < 8 or not all(c in "0123456789abcdef" for c in prefix):
+            raise CaseNotFoundError("Give the case id, or at least its first 8 characters.")
+        matches = list(session.scalars(select(Case.id).where(Case.id.startswith(prefix))))
+        if len(matches) != 1:
+            raise CaseNotFoundError(
+                "No such case." if not matches else "Several cases start so: give more."
+            )
+        view = case_detail(session, signed.keyring, matches[0], today=config.today())
     _print_case(view)
 
 
@@ -511,14 +519,11 @@ def register_command(
     """Write the register (libro-registro) as CSV."""
     from whistle.inbox import db, register
 
-    config = _config(ctx, data_dir)
-    engine = _engine(config)
-    try:
-        signed = _signed_in(config, engine, officer_name, password_file)
-        with db.transaction(db.session_factory(engine)) as session:
-            lines = register.register_lines(session, signed.keyring)
-    finally:
-        engine.dispose()
+    with (
+        _signed_in_office(ctx, data_dir, officer_name, password_file) as (_, engine, signed),
+        db.transaction(db.session_factory(engine)) as session,
+    ):
+        lines = register.register_lines(session, signed.keyring)
     out.write_text(register.register_csv(lines), encoding="utf-8")
     click.echo(f"{len(lines)} case(s) written to {out}")
 
@@ -615,27 +620,27 @@ def import_command(
     from whistle.inbox import db
     from whistle.inbox.bundles import MAX_BUNDLE_BYTES, import_outbox, preview_outbox
 
-    config = _config(ctx, data_dir)
-    engine = _engine(config)
     try:
-        signed = _signed_in(config, engine, officer_name, password_file)
-        with bundle.open("rb") as handle:
-            data = read_limited(handle, MAX_BUNDLE_BYTES)
-        with db.transaction(db.session_factory(engine)) as session:
-            _print_summary(preview_outbox(session, signed.keyring, data), "The bundle holds:")
-        with db.transaction(db.session_factory(engine)) as session:
-            summary = import_outbox(
-                session,
-                signed.keyring,
-                data,
-                store_dir=config.store_dir,
-                now=config.clock(),
-                officer_id=signed.officer_id,
-            )
+        with _signed_in_office(ctx, data_dir, officer_name, password_file) as (
+            config,
+            engine,
+            signed,
+        ):
+            with bundle.open("rb") as handle:
+                data = read_limited(handle, MAX_BUNDLE_BYTES)
+            with db.transaction(db.session_factory(engine)) as session:
+                _print_summary(preview_outbox(session, signed.keyring, data), "The bundle holds:")
+            with db.transaction(db.session_factory(engine)) as session:
+                summary = import_outbox(
+                    session,
+                    signed.keyring,
+                    data,
+                    store_dir=config.store_dir,
+                    now=config.clock(),
+                    officer_id=signed.officer_id,
+                )
     except WhistleError as exc:
         raise click.ClickException(f"{exc} — nothing was changed") from exc
-    finally:
-        engine.dispose()
     _print_summary(summary, "Applied:")
 
 
@@ -655,21 +660,18 @@ def export_command(
     from whistle.inbox import db
     from whistle.inbox.bundles import export_replies
 
-    config = _config(ctx, data_dir)
-    engine = _engine(config)
-    try:
-        signed = _signed_in(config, engine, officer_name, password_file)
-        with db.session_factory(engine)() as session:
-            result: list[Any] = []
-            write_file_then(
-                out,
-                lambda handle: result.append(
-                    export_replies(session, signed.keyring, handle, now=config.clock())
-                ),
-                session.commit,
-            )
-    finally:
-        engine.dispose()
+    with (
+        _signed_in_office(ctx, data_dir, officer_name, password_file) as (config, engine, signed),
+        db.session_factory(engine)() as session,
+    ):
+        result: list[Any] = []
+        write_file_then(
+            out,
+            lambda handle: result.append(
+                export_replies(session, signed.keyring, handle, now=config.clock())
+            ),
+            session.commit,
+        )
     _print_summary(result[0], f"Wrote {out}:")
 
 
