@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.formparser import FormDataParser
 
-from whistle.submit import db
+from whistle.submit import db, static_files
 from whistle.submit.config import LANGUAGES, SubmitConfig
 from whistle.submit.questionnaire import Questionnaire, load_questionnaire
 from whistle.submit.session import SealedSessionInterface
@@ -187,6 +187,7 @@ def build_app(config: SubmitConfig) -> Flask:
         csrf.exempt(f"whistle.submit.views.{name}")
     app.register_blueprint(blueprint)
     app.after_request(_security_headers)
+    static_files.install(app)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(MalformedUploadError, _malformed_upload)
     app.register_error_handler(HTTPException, _http_error)
