@@ -16,9 +16,10 @@ decoded body, and the bytes on the wire (headers + body, loadingFinished.encoded
 Two cache modes: ``cold`` clears the browser cache before each step (a first visit of that
 page), ``flow`` keeps it (a source clicking through the site in one session).
 
-gunicorn sends no Content-Encoding (the app does not compress). The gzip columns are what a
-compressing reverse proxy would send at gzip level 6: all text responses, or only the static
-files (the BREACH-safe choice, docs/benchmarks.md "Page weight").
+The app compresses only static files (whistle/submit/static_files.py); pages and JSON go
+uncompressed. The gzip columns are what the wire would carry if every text response were
+gzipped at level 6 (what a compressing reverse proxy would do), or only the static files (the
+BREACH-safe choice, docs/benchmarks.md "Compression (gzip) and BREACH").
 """
 
 import argparse
@@ -95,8 +96,8 @@ class Hit:
         return max(self.wire - self.decoded, 0) if not self.encoding else 0
 
     def wire_gzip(self, only_static: bool) -> int:
-        if self.gzip_body is None or (only_static and not self.static):
-            return self.wire
+        if self.encoding or self.gzip_body is None or (only_static and not self.static):
+            return self.wire  # already compressed by the server, or not compressible
         # the gzipped body, plus "Content-Encoding: gzip\r\n" (24 bytes) in the headers
         return self.headers + 24 + self.gzip_body
 
@@ -495,7 +496,7 @@ def main() -> None:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
         with serve(scratch, "site") as server, serve(scratch, "full", quota=0) as full:
             encoding = compression_offered(server.base)
-            print(f"Content-Encoding the server sends to Accept-Encoding gzip: {encoding}")
+            print(f"Content-Encoding of the landing page for Accept-Encoding gzip: {encoding}")
             print(f"Chromium {browser.version}; gunicorn with deploy/gunicorn.conf.py", flush=True)
             for javascript in (False, True):
                 for lang in langs:
