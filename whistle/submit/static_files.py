@@ -62,6 +62,7 @@ def _compress_static(response: Response) -> Response:
     if response.status_code != 200 or request.accept_encodings["gzip"] <= 0:
         return response
     copies: StaticGzip = current_app.extensions[EXTENSION]
+    response.close()  # the file send_file opened; the compressed copy is sent instead
     response.direct_passthrough = False
     response.set_data(copies.compressed(filename))
     response.headers["Content-Encoding"] = "gzip"
