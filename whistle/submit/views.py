@@ -10,6 +10,8 @@ import base64
 import datetime
 import time
 import zoneinfo
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -389,18 +391,22 @@ class Entry:
     unreadable: bool = False
 
 
-def _lookup(code: str) -> tuple[SourceKeys, bytes | None]:
+def _derive_and_find(code: str) -> tuple[SourceKeys, bytes | None]:
     """Derivation and lookup, the same work for every well-formed code, known or not.
 
-    Holds one of the process's look-up slots (whistle/submit/slots.py) while it works;
-    raises ``LookupsBusyError`` when none came free in time.
+    The caller holds a look-up slot (whistle/submit/slots.py).
     """
     st = state()
-    with st.lookup_slots.hold():
-        keys = derive_source_keys(code, st.config.install_salt)
-        lookup = login_lookup(keys.login_token, st.config.pepper)
-        with st.sessions() as db_session:
-            return keys, store.find_case(db_session, lookup)
+    keys = derive_source_keys(code, st.config.install_salt)
+    lookup = login_lookup(keys.login_token, st.config.pepper)
+    with st.sessions() as db_session:
+        return keys, store.find_case(db_session, lookup)
+
+
+def _lookup(code: str) -> tuple[SourceKeys, bytes | None]:
+    """``_derive_and_find`` holding a look-up slot (``LookupsBusyError`` when none is free)."""
+    with state().lookup_slots.hold():
+        return _derive_and_find(code)
 
 
 #: What every "busy" answer carries (HTTP 503): when to try again.
@@ -498,9 +504,14 @@ def reply_file() -> Any:
     if code is None:
         return checkin_page(error=error, status=422)
     try:
-        keys, case_id = _lookup(code)
+        with state().lookup_slots.hold():
+            return _reply_file_answer(code)
     except LookupsBusyError:
         return _busy_checkin_page()
+
+
+def _reply_file_answer(code: str) -> Any:
+    keys, case_id = _derive_and_find(code)
     if case_id is None:
         return checkin_page(error=_unknown_message(), status=422)
     record_id, _sep, index_text = request.form.get("file", "").partition(":")
@@ -531,10 +542,16 @@ def checkin_post() -> Any:
     code, error = _code_error(request.form.get("code", ""))
     if code is None:
         return checkin_page(error=error, status=422)
+    # The slot covers the look-up and the page it leads to: the whole cost of a guess.
     try:
-        keys, case_id = _lookup(code)
+        with state().lookup_slots.hold():
+            return _checkin_answer(code)
     except LookupsBusyError:
         return _busy_checkin_page()
+
+
+def _checkin_answer(code: str) -> Any:
+    keys, case_id = _derive_and_find(code)
     if case_id is None:
         return checkin_page(error=_unknown_message(), status=422)
     session["case"] = case_id.hex()
@@ -784,11 +801,18 @@ def report_sealed(desk_id: str | None) -> Any:
 
 
 def _find_by_token(token: bytes) -> bytes | None:
-    """The case of a login token, holding a look-up slot (``SealedError`` 503 when busy)."""
+    """The case of a login token (the caller holds a look-up slot)."""
     st = state()
+    with st.sessions() as db_session:
+        return store.find_case(db_session, login_lookup(token, st.config.pepper))
+
+
+@contextmanager
+def _sealed_slot() -> Iterator[None]:
+    """A look-up slot for a sealed route; ``SealedError`` 503 (Retry-After) when busy."""
     try:
-        with st.lookup_slots.hold(), st.sessions() as db_session:
-            return store.find_case(db_session, login_lookup(token, st.config.pepper))
+        with state().lookup_slots.hold():
+            yield
     except LookupsBusyError as error:
         raise SealedError(503, busy_message(), BUSY_HEADERS) from error
 
@@ -796,15 +820,20 @@ def _find_by_token(token: bytes) -> bytes | None:
 @blueprint.post("/check-in/sealed")
 def checkin_sealed() -> Any:
     """The encrypted conversation for a login token the page derived (it decrypts it)."""
-    st = state()
     try:
         _check_header_csrf()
         if request.content_length != TOKEN_BYTES:
             raise _malformed()
         token = _read_exactly(TOKEN_BYTES)
-        case_id = _find_by_token(token)
+        with _sealed_slot():
+            return _sealed_conversation(token)
     except SealedError as error:
         return _sealed_error(error.status, error.message, error.headers)
+
+
+def _sealed_conversation(token: bytes) -> Any:
+    st = state()
+    case_id = _find_by_token(token)
     if case_id is None:
         return _sealed_error(404, _unknown_message())
     session["case"] = case_id.hex()
@@ -832,7 +861,9 @@ def followup_sealed() -> Any:
         with spooled_file() as out:
             token, case_id, size = _read_sealed(out, _envelope_cap(), with_case=True)
             _check_shape(out, size, sealed=1, boxed=desks, sender=True)
-            if _find_by_token(token) != case_id:
+            with _sealed_slot():
+                found = _find_by_token(token)
+            if found != case_id:
                 raise SealedError(404, _unknown_message())
             out.seek(0)
             try:
