@@ -19,7 +19,12 @@ from whistle.crypto.records import seal_followup
 from whistle.submit import ConfigError, create_app, load_config, views
 from whistle.submit.config import SubmitConfig
 from whistle.submit.session import COOKIE_NAME
-from whistle.submit.slots import RETRY_AFTER_SECONDS, LookupsBusyError, LookupSlots
+from whistle.submit.slots import (
+    RETRY_AFTER_SECONDS,
+    WAITERS_PER_SLOT,
+    LookupsBusyError,
+    LookupSlots,
+)
 
 pytestmark = pytest.mark.sqlite_only
 
@@ -205,6 +210,32 @@ def test_a_slot_freed_during_the_wait_is_taken() -> None:
     assert outcome == ["got a slot"]
 
 
+def test_only_so_many_may_wait() -> None:
+    slots = LookupSlots(1, wait_seconds=30)
+    waiting = threading.Barrier(WAITERS_PER_SLOT + 1)
+    release = threading.Event()
+    served: list[int] = []
+
+    def waiter(number: int) -> None:
+        waiting.wait()
+        with slots.hold():
+            served.append(number)
+
+    with slots.hold():
+        threads = [threading.Thread(target=waiter, args=(n,)) for n in range(WAITERS_PER_SLOT)]
+        for thread in threads:
+            thread.start()
+        waiting.wait()
+        # Until every waiter has been admitted (a condition, not a duration).
+        while slots.admitted < 1 + WAITERS_PER_SLOT:
+            release.wait(0.001)
+        with pytest.raises(LookupsBusyError), slots.hold():  # one more: refused at once
+            pass
+    for thread in threads:
+        thread.join()
+    assert sorted(served) == list(range(WAITERS_PER_SLOT))
+
+
 def test_slots_are_released_when_the_look_up_fails() -> None:
     slots = LookupSlots(1, wait_seconds=0)
     with pytest.raises(RuntimeError), slots.hold():
@@ -237,7 +268,7 @@ def test_bad_cap_settings(data_dir: Path, line: str, message: str) -> None:
 
 def test_the_cap_settings_written_at_init(data_dir: Path) -> None:
     limits = load_config(data_dir).limits
-    assert (limits.lookup_slots, limits.lookup_wait_ms) == (4, 100)
+    assert (limits.lookup_slots, limits.lookup_wait_ms) == (1, 250)
     text = (data_dir / "config.toml").read_text()
     for key in ("lookup_slots", "lookup_wait_ms"):
         text = "\n".join(line for line in text.splitlines() if not line.startswith(key))
