@@ -21,7 +21,7 @@ from whistle.errors import WhistleError
 #: Seconds a busy source is asked to wait before trying again (the Retry-After header).
 RETRY_AFTER_SECONDS = 5
 #: Requests that may wait for each slot (beyond that, "busy" at once).
-WAITERS_PER_SLOT = 3
+WAITERS_PER_SLOT = 5
 
 
 class LookupsBusyError(WhistleError):
