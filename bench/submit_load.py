@@ -19,9 +19,14 @@ The load average is printed with every figure: the machine may be shared.
 """
 
 import argparse
+import collections
 import os
 import resource
 import secrets
+import shutil
+import signal
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -158,8 +163,75 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+#: Leaf frames of gunicorn's idle threads (waiting for a request).
+IDLE = frozenset({"_worker", "select", "accept", "poll", "wait_for_and_dispatch_events"})
+
+
+def start_profilers(server: object, out: Path) -> list[subprocess.Popen[bytes]]:
+    """py-spy (pip install py-spy) sampling every worker, until ``stop_profilers``."""
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    out.mkdir(parents=True, exist_ok=True)
+    return [
+        subprocess.Popen(
+            [
+                spy,
+                "record",
+                "-r",
+                "100",
+                "-f",
+                "raw",
+                "-o",
+                str(out / f"{pid}.txt"),
+                "-p",
+                str(pid),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for pid in server.workers()  # type: ignore[attr-defined]
+    ]
+
+
+def stop_profilers(profilers: list[subprocess.Popen[bytes]], out: Path, top: int = 14) -> None:
+    """Stop py-spy (SIGINT writes its file) and print where the workers' samples fell."""
+    for profiler in profilers:
+        profiler.send_signal(signal.SIGINT)
+    for profiler in profilers:
+        profiler.wait(timeout=60)
+    leaf: collections.Counter[str] = collections.Counter()
+    inclusive: collections.Counter[str] = collections.Counter()
+    total = 0
+    for path in out.glob("*.txt"):
+        for line in path.read_text().splitlines():
+            stack, _sep, count = line.rpartition(" ")
+            if not count.isdigit():
+                continue
+            frames = [f.split(" (")[0] for f in stack.split(";")]
+            if frames[-1] in IDLE or "wait" in frames[-1]:
+                continue  # a thread waiting for work or for a connection
+            total += int(count)
+            leaf[frames[-1]] += int(count)
+            for frame in set(frames):
+                inclusive[frame] += int(count)
+    if not total:
+        print("  profile: no samples")
+        return
+    print(f"  profile (py-spy, {total} busy samples in the workers), self time:")
+    for name, count in leaf.most_common(top):
+        print(f"    {100 * count / total:5.1f} %  {name}")
+    print("  inclusive:")
+    for name, count in inclusive.most_common(top + 10):
+        print(f"    {100 * count / total:5.1f} %  {name}")
+
+
 def concurrent_part(
-    label: str, port: int, server: object, reports: int, clients: int, file_bytes: int
+    label: str,
+    port: int,
+    server: object,
+    reports: int,
+    clients: int,
+    file_bytes: int,
+    profile: Path | None = None,
 ) -> None:
     description = ("Un contracte s'ha partit en tres per evitar el concurs. " * 90)[:5000]
     warm = load(port, min(clients * 2, reports), clients, description, file_bytes)  # warm-up
@@ -167,11 +239,14 @@ def concurrent_part(
         print(f"  warm-up errors: {warm.errors}")
     print(f"{label}: load average {load_average()} at the start")
     cpu = cpu_seconds()
+    profilers = start_profilers(server, profile) if profile else []
     with RssSampler(server) as rss:  # type: ignore[arg-type]
         started = time.perf_counter()
         run = load(port, reports, clients, description, file_bytes)
         elapsed = time.perf_counter() - started
     cpu = cpu_seconds() - cpu
+    if profile:
+        stop_profilers(profilers, profile)
     done = len(run.latencies)
     print(
         f"  {reports} reports, {clients} clients, {elapsed:.2f} s: {done / elapsed:.1f} reports/s"
@@ -238,6 +313,9 @@ def main() -> None:
     parser.add_argument("--attach-reports", type=int, default=40)
     parser.add_argument("--attach-mib", type=int, default=10)
     parser.add_argument("--big-mib", type=int, default=1024)
+    parser.add_argument(
+        "--profile", action="store_true", help="sample the workers with py-spy (pip install)"
+    )
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     with tempfile.TemporaryDirectory(prefix="whistle-bench-") as name:
@@ -252,6 +330,7 @@ def main() -> None:
                         args.text_reports,
                         args.clients,
                         0,
+                        scratch / "profile-text" if args.profile else None,
                     )
                 if "attach" in parts:
                     concurrent_part(
@@ -261,6 +340,7 @@ def main() -> None:
                         args.attach_reports,
                         args.attach_clients,
                         args.attach_mib * MIB,
+                        scratch / "profile-attach" if args.profile else None,
                     )
                 if "Traceback" in server.log_text():
                     print("the server logged a traceback:\n" + server.log_text()[-3000:])
