@@ -23,6 +23,7 @@ from whistle.submit import db, static_files
 from whistle.submit.config import LANGUAGES, SubmitConfig
 from whistle.submit.questionnaire import Questionnaire, load_questionnaire
 from whistle.submit.session import SealedSessionInterface
+from whistle.submit.slots import RETRY_AFTER_SECONDS, LookupsBusyError, LookupSlots
 from whistle.submit.upload import MalformedUploadError, drain
 
 HERE = Path(__file__).parent
@@ -98,6 +99,7 @@ class SubmitState:
     engine: Engine
     sessions: sessionmaker[Session]
     questionnaire: Questionnaire
+    lookup_slots: LookupSlots
     bundle: Bundle | None = None
 
 
@@ -129,6 +131,19 @@ def too_large_page() -> tuple[str, int]:
         ),
         413,
     )
+
+
+def busy_message() -> str:
+    return _(
+        "Too many people are checking in at this moment, so your code was not looked up "
+        "and nothing was changed. Please try again in a moment."
+    )
+
+
+def busy_page() -> tuple[str, int, dict[str, str]]:
+    """Every look-up slot is taken (whistle/submit/slots.py): 503, try again shortly."""
+    page, status = message_page(_("Busy, try again in a moment"), busy_message(), 503)
+    return page, status, {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
 def human_size(size: int) -> str:
@@ -165,6 +180,7 @@ def build_app(config: SubmitConfig) -> Flask:
         engine=engine,
         sessions=db.make_sessions(engine),
         questionnaire=load_questionnaire(),
+        lookup_slots=LookupSlots(config.limits.lookup_slots, config.limits.lookup_wait_ms / 1000),
         bundle=load_bundle() if config.browser_crypto else None,
     )
     # Before CSRF protection reads any form: refuse oversized small bodies politely.
@@ -192,6 +208,8 @@ def build_app(config: SubmitConfig) -> Flask:
     app.register_error_handler(MalformedUploadError, _malformed_upload)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(OperationalError, _storage_unavailable)
+    # Views answer "busy" themselves (keeping what was typed); this catches any other.
+    app.register_error_handler(LookupsBusyError, lambda _error: busy_page())
     app.register_error_handler(OSError, _storage_unavailable)
     app.register_error_handler(Exception, _unexpected_error)
     app.context_processor(_template_globals)

@@ -53,6 +53,10 @@ class Limits:
     storage_quota_bytes: int = 20 * 1024 * MIB
     max_text_chars: int = 20_000  # a description or a follow-up message
     session_hours: int = 6  # cookie and CSRF token lifetime (slow Tor uploads)
+    # Code look-ups (check-in, follow-up) at once in one worker process (whistle/submit/slots.py),
+    # and how long one may wait for a slot before the source is asked to try again (503).
+    lookup_slots: int = 1
+    lookup_wait_ms: int = 250
 
     def check(self) -> None:
         for name in ("max_upload_bytes", "max_files", "discard_cap_bytes", "max_text_chars"):
@@ -66,6 +70,10 @@ class Limits:
             )
         if not 1 <= self.session_hours <= 24:
             raise ConfigError("config.toml: limits.session_hours must be 1 to 24")
+        if not 1 <= self.lookup_slots <= 256:
+            raise ConfigError("config.toml: limits.lookup_slots must be 1 to 256")
+        if not 0 <= self.lookup_wait_ms <= 10_000:
+            raise ConfigError("config.toml: limits.lookup_wait_ms must be 0 to 10000")
 
 
 @dataclass(frozen=True, repr=False)

@@ -51,6 +51,8 @@ discard_cap_bytes = 1073741824    # an oversized upload is read and dropped up t
 storage_quota_bytes = 21474836480 # past it, new reports get a "temporarily full" page
 max_text_chars = 20000
 session_hours = 6
+lookup_slots = 1                  # code look-ups at once per worker (check-in flood cap)
+lookup_wait_ms = 250              # wait this long for a slot, then answer "busy" (503)
 """
 
 BUNDLES_TEMPLATE = """

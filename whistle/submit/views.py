@@ -10,6 +10,8 @@ import base64
 import datetime
 import time
 import zoneinfo
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +56,7 @@ from whistle.crypto.records import (
 from whistle.submit import db, store
 from whistle.submit.app import (
     SubmitState,
+    busy_message,
     current_language,
     human_size,
     message_page,
@@ -65,6 +68,7 @@ from whistle.submit.app import (
 from whistle.submit.bundles import mark_replies_read
 from whistle.submit.config import LANGUAGES
 from whistle.submit.models import RecordKind
+from whistle.submit.slots import RETRY_AFTER_SECONDS, LookupsBusyError
 from whistle.submit.upload import (
     READ_BYTES,
     ParsedForm,
@@ -387,13 +391,32 @@ class Entry:
     unreadable: bool = False
 
 
-def _lookup(code: str) -> tuple[SourceKeys, bytes | None]:
-    """Derivation and lookup, the same work for every well-formed code, known or not."""
+def _derive_and_find(code: str) -> tuple[SourceKeys, bytes | None]:
+    """Derivation and lookup, the same work for every well-formed code, known or not.
+
+    The caller holds a look-up slot (whistle/submit/slots.py).
+    """
     st = state()
     keys = derive_source_keys(code, st.config.install_salt)
     lookup = login_lookup(keys.login_token, st.config.pepper)
     with st.sessions() as db_session:
         return keys, store.find_case(db_session, lookup)
+
+
+def _lookup(code: str) -> tuple[SourceKeys, bytes | None]:
+    """``_derive_and_find`` holding a look-up slot (``LookupsBusyError`` when none is free)."""
+    with state().lookup_slots.hold():
+        return _derive_and_find(code)
+
+
+#: What every "busy" answer carries (HTTP 503): when to try again.
+BUSY_HEADERS = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
+def _busy_checkin_page() -> tuple[str, int, dict[str, str]]:
+    """The check-in form again, saying the site is busy (503, Retry-After)."""
+    page, status = checkin_page(error=busy_message(), status=503)
+    return page, status, BUSY_HEADERS
 
 
 def _conversation(keys: SourceKeys, case_id: bytes) -> list[Entry]:
@@ -480,7 +503,15 @@ def reply_file() -> Any:
     code, error = _code_error(request.form.get("code", ""))
     if code is None:
         return checkin_page(error=error, status=422)
-    keys, case_id = _lookup(code)
+    try:
+        with state().lookup_slots.hold():
+            return _reply_file_answer(code)
+    except LookupsBusyError:
+        return _busy_checkin_page()
+
+
+def _reply_file_answer(code: str) -> Any:
+    keys, case_id = _derive_and_find(code)
     if case_id is None:
         return checkin_page(error=_unknown_message(), status=422)
     record_id, _sep, index_text = request.form.get("file", "").partition(":")
@@ -511,7 +542,16 @@ def checkin_post() -> Any:
     code, error = _code_error(request.form.get("code", ""))
     if code is None:
         return checkin_page(error=error, status=422)
-    keys, case_id = _lookup(code)
+    # The slot covers the look-up and the page it leads to: the whole cost of a guess.
+    try:
+        with state().lookup_slots.hold():
+            return _checkin_answer(code)
+    except LookupsBusyError:
+        return _busy_checkin_page()
+
+
+def _checkin_answer(code: str) -> Any:
+    keys, case_id = _derive_and_find(code)
     if case_id is None:
         return checkin_page(error=_unknown_message(), status=422)
     session["case"] = case_id.hex()
@@ -592,7 +632,13 @@ def followup_post() -> Any:
         if code is None:
             errors.insert(0, ("code", code_problem or ""))
         else:
-            keys, case_id = _lookup(code)
+            try:
+                keys, case_id = _lookup(code)
+            except LookupsBusyError:
+                # Nothing looked up, nothing stored; the message stays in the form.
+                errors.insert(0, ("", busy_message()))
+                page, status = _render_followup(values, errors, dropped, 503)
+                return page, status, BUSY_HEADERS
             if case_id is None:
                 errors.insert(0, ("code", _unknown_message()))
         if errors or keys is None or case_id is None:
@@ -636,14 +682,17 @@ HEAD_BYTES = 8 + 32 + 16 * 81 + 24
 class SealedError(Exception):
     """A sealed request refused: the status and the message the page shows."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = headers or {}
 
 
-def _sealed_error(status: int, message: str) -> tuple[Response, int]:
-    return jsonify(error=message), status
+def _sealed_error(
+    status: int, message: str, headers: dict[str, str] | None = None
+) -> tuple[Response, int, dict[str, str]]:
+    return jsonify(error=message), status, headers or {}
 
 
 def _check_header_csrf() -> None:
@@ -744,7 +793,7 @@ def report_sealed(desk_id: str | None) -> Any:
                     today=today(),
                 )
     except SealedError as error:
-        return _sealed_error(error.status, error.message)
+        return _sealed_error(error.status, error.message, error.headers)
     except IntegrityError:
         # The same case id sent twice at once (PostgreSQL): the second is refused.
         return _sealed_error(400, _malformed().message)
@@ -752,22 +801,38 @@ def report_sealed(desk_id: str | None) -> Any:
 
 
 def _find_by_token(token: bytes) -> bytes | None:
+    """The case of a login token (the caller holds a look-up slot)."""
     st = state()
     with st.sessions() as db_session:
         return store.find_case(db_session, login_lookup(token, st.config.pepper))
 
 
+@contextmanager
+def _sealed_slot() -> Iterator[None]:
+    """A look-up slot for a sealed route; ``SealedError`` 503 (Retry-After) when busy."""
+    try:
+        with state().lookup_slots.hold():
+            yield
+    except LookupsBusyError as error:
+        raise SealedError(503, busy_message(), BUSY_HEADERS) from error
+
+
 @blueprint.post("/check-in/sealed")
 def checkin_sealed() -> Any:
     """The encrypted conversation for a login token the page derived (it decrypts it)."""
-    st = state()
     try:
         _check_header_csrf()
         if request.content_length != TOKEN_BYTES:
             raise _malformed()
         token = _read_exactly(TOKEN_BYTES)
+        with _sealed_slot():
+            return _sealed_conversation(token)
     except SealedError as error:
-        return _sealed_error(error.status, error.message)
+        return _sealed_error(error.status, error.message, error.headers)
+
+
+def _sealed_conversation(token: bytes) -> Any:
+    st = state()
     case_id = _find_by_token(token)
     if case_id is None:
         return _sealed_error(404, _unknown_message())
@@ -796,7 +861,9 @@ def followup_sealed() -> Any:
         with spooled_file() as out:
             token, case_id, size = _read_sealed(out, _envelope_cap(), with_case=True)
             _check_shape(out, size, sealed=1, boxed=desks, sender=True)
-            if _find_by_token(token) != case_id:
+            with _sealed_slot():
+                found = _find_by_token(token)
+            if found != case_id:
                 raise SealedError(404, _unknown_message())
             out.seek(0)
             try:
@@ -809,7 +876,7 @@ def followup_sealed() -> Any:
                 # Purged between the look-up and now: as if the token were unknown.
                 raise SealedError(404, _unknown_message()) from exc
     except SealedError as error:
-        return _sealed_error(error.status, error.message)
+        return _sealed_error(error.status, error.message, error.headers)
     session["case"] = case_id.hex()
     return jsonify(sent=render_template("_followup_sent_main.html"))
 
