@@ -269,7 +269,7 @@ def change_password(
 # --- Officers joining and leaving -----------------------------------------------------------
 
 
-def _acting_manager(session: Session, officer_id: int) -> Officer:
+def require_manager(session: Session, officer_id: int) -> Officer:
     """The signed-in officer, read again now: still there and still a manager."""
     actor = session.get(Officer, officer_id)
     if actor is None or actor.is_removed or not actor.is_manager:
@@ -311,7 +311,7 @@ def enrol_officer(
     The custodian keyring goes only to a new custodian, and only from someone who holds it
     (a custodian who is also a manager, or the recovery key at the command line).
     """
-    _acting_manager(session, by_officer_id)
+    require_manager(session, by_officer_id)
     return add_officer(
         session,
         config,
@@ -333,7 +333,7 @@ def remove_officer(
     while they had the keys (or a backup holding their wrapped copy): hence the advice to
     rotate the keys (docs/officer-guide.md, "Rotating keys").
     """
-    _acting_manager(session, by_officer_id)
+    require_manager(session, by_officer_id)
     officer = _live_officer(session, name)
     if officer.is_manager and _managers(session) <= 1:
         raise LastManagerError(
@@ -365,7 +365,7 @@ def change_roles(
     """Change an officer's roles. Custodian can be taken away (their custodian keyring is
     destroyed) but not given: that key is wrapped with the officer's own password, which only
     they know — a new custodian is added as a new officer, or made at office set-up."""
-    _acting_manager(session, by_officer_id)
+    require_manager(session, by_officer_id)
     officer = _live_officer(session, name)
     unknown = set(roles) - set(ROLES)
     if unknown or not roles:
