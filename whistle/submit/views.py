@@ -65,6 +65,7 @@ from whistle.submit.app import (
 from whistle.submit.bundles import mark_replies_read
 from whistle.submit.config import LANGUAGES
 from whistle.submit.models import RecordKind
+from whistle.submit.pepper import open_login, pepper_id
 from whistle.submit.upload import (
     READ_BYTES,
     ParsedForm,
@@ -321,6 +322,7 @@ def report_post(desk_id: str | None) -> Any:
                 db_session,
                 case_id=case_id,
                 lookup=login_lookup(keys.login_token, st.config.pepper),
+                pepper_id=pepper_id(st.config.pepper),
                 envelope=out,
                 today=today(),
             )
@@ -391,9 +393,7 @@ def _lookup(code: str) -> tuple[SourceKeys, bytes | None]:
     """Derivation and lookup, the same work for every well-formed code, known or not."""
     st = state()
     keys = derive_source_keys(code, st.config.install_salt)
-    lookup = login_lookup(keys.login_token, st.config.pepper)
-    with st.sessions() as db_session:
-        return keys, store.find_case(db_session, lookup)
+    return keys, open_login(st.sessions, st.config, keys.login_token)
 
 
 def _conversation(keys: SourceKeys, case_id: bytes) -> list[Entry]:
@@ -740,6 +740,7 @@ def report_sealed(desk_id: str | None) -> Any:
                     db_session,
                     case_id=case_id,
                     lookup=login_lookup(token, st.config.pepper),
+                    pepper_id=pepper_id(st.config.pepper),
                     envelope=out,
                     today=today(),
                 )
@@ -753,8 +754,7 @@ def report_sealed(desk_id: str | None) -> Any:
 
 def _find_by_token(token: bytes) -> bytes | None:
     st = state()
-    with st.sessions() as db_session:
-        return store.find_case(db_session, login_lookup(token, st.config.pepper))
+    return open_login(st.sessions, st.config, token)
 
 
 @blueprint.post("/check-in/sealed")
