@@ -213,28 +213,73 @@ def check_loopback(host: str) -> None:
 @click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
 @click.argument("card", type=click.Path(path_type=Path, dir_okay=False, exists=True))
 @click.option("--yes", is_flag=True, help="Do not ask: the fingerprint was compared already.")
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Replace the pinned card (a server key rotation or a rebuilt server); a manager "
+    "signs in with --officer.",
+)
+@click.option("--officer", "officer_name", default=None, help="With --replace: your name.")
+@click.option(
+    "--password-file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="With --replace: read your password from this file's first line.",
+)
 @click.pass_context
-def trust_server(ctx: click.Context, data_dir: Path, card: Path, yes: bool) -> None:
-    """Pin the server's card CARD before the first import."""
+def trust_server(
+    ctx: click.Context,
+    data_dir: Path,
+    card: Path,
+    yes: bool,
+    replace: bool,
+    officer_name: str | None,
+    password_file: Path | None,
+) -> None:
+    """Pin the server's card CARD before the first import (or replace it with --replace)."""
     from whistle.inbox import db
     from whistle.inbox.office_setup import pin_server, read_server_card
 
+    if replace and not officer_name:
+        raise click.UsageError("--replace needs --officer: a manager signs in to replace a pin.")
     config = _config(ctx, data_dir)
     data = card.read_bytes()
     server = read_server_card(data)
     click.echo(f"Server: {server.name} (install {server.install_id})")
     click.echo(f"Fingerprint: {server.fingerprint}")
-    if not yes and not click.confirm(
-        "Is this the fingerprint `whistle server init` showed on the server?"
-    ):
+    question = (
+        "Did the server's operator read you this fingerprint over a channel you trust?"
+        if replace
+        else "Is this the fingerprint `whistle server init` showed on the server?"
+    )
+    if not yes and not click.confirm(question):
         raise click.ClickException("Not pinned.")
     engine = _engine(config)
     try:
-        with db.transaction(db.session_factory(engine)) as session:
-            pin_server(session, config, data)
+        if replace:
+            from whistle.inbox.server_pin import replace_server_pin
+
+            signed = _signed_in(config, engine, str(officer_name), password_file)
+            with db.transaction(db.session_factory(engine)) as session:
+                _, other_install = replace_server_pin(
+                    session, config, data, by_officer_id=signed.officer_id
+                )
+        else:
+            with db.transaction(db.session_factory(engine)) as session:
+                pin_server(session, config, data)
     finally:
         engine.dispose()
-    click.echo("Server card pinned.")
+    if not replace:
+        click.echo("Server card pinned.")
+        return
+    click.echo("Server card replaced; the change is in the audit log.")
+    if other_install:
+        click.echo(
+            "This is another install: its bundles are numbered from 1 again, and sources' "
+            "codes from the old install do not open anything on it."
+        )
+
+
+inbox.add_command(trust_server, "pin-server")
 
 
 def _engine(config: Any) -> Any:

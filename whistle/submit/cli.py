@@ -324,3 +324,32 @@ def status_command(directory: Path) -> None:
         click.echo(f"PROBLEM: {problem}")
     if not status.healthy:
         raise SystemExit(1)
+
+
+@server.command("rotate-signing-key")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def rotate_signing_key_command(directory: Path, yes: bool) -> None:
+    """New server signing and bundle keys, and a new server card (same install).
+
+    Before: collect everything (export, import in the inbox) and apply every replies bundle
+    the inbox wrote. After: the office pins the new card with `whistle inbox trust-server
+    --replace` (docs/deployment.md, "Rotating the server signing key").
+    """
+    from whistle.submit.datadir import rotate_signing_key
+
+    if not yes and not click.confirm(
+        "Bundles made before the rotation stop being accepted on either side. Have the outbox "
+        "been collected and every replies bundle from the inbox applied here?"
+    ):
+        raise click.ClickException("Nothing was changed.")
+    try:
+        card = rotate_signing_key(directory)
+    except WhistleError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"New server card: {directory / 'server-card.json'}")
+    click.echo(f"New fingerprint: {card.fingerprint}")
+    click.echo("Copy the three changed files (server-signing.seed, server-bundle.key,")
+    click.echo("server-card.json) to every other host, reload the service everywhere, and give")
+    click.echo("the office the new card: they pin it with `whistle inbox trust-server --replace`")
+    click.echo("after comparing this fingerprint with you over a channel you trust.")

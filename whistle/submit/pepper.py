@@ -21,7 +21,6 @@ since the last rotation (one bit per case; docs/decisions.md).
 """
 
 import hashlib
-import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from whistle.crypto import login_lookup, random_bytes
 from whistle.errors import WhistleError
 from whistle.submit import db, store
 from whistle.submit.config import PEPPER_FILE, PREVIOUS_PEPPER_FILE, SubmitConfig
+from whistle.submit.datadir import replace_file, sync_directory
 
 PEPPER_ID_DOMAIN = b"whistle/pepper-id/v1"
 PEPPER_ID_BYTES = 8
@@ -78,31 +78,6 @@ def logins_on_previous(session: Session, config: SubmitConfig) -> int | None:
     return store.count_logins(session, pepper_id(config.previous_pepper))
 
 
-def _write_secret(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` (0600) all or nothing: a temporary file, flushed, renamed."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.unlink(missing_ok=True)
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    _sync_directory(path.parent)
-
-
-def _sync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def rotate(
     directory: Path,
     config: SubmitConfig,
@@ -129,8 +104,8 @@ def rotate(
     fresh = new_pepper()
     if len(fresh) != 32 or fresh == config.pepper:
         raise ValueError("a new pepper is 32 new bytes")
-    _write_secret(directory / PREVIOUS_PEPPER_FILE, config.pepper)
-    _write_secret(directory / PEPPER_FILE, fresh)
+    replace_file(directory / PREVIOUS_PEPPER_FILE, config.pepper)
+    replace_file(directory / PEPPER_FILE, fresh)
 
 
 def _count(sessions: sessionmaker[Session], pepper: bytes) -> int:
@@ -155,5 +130,5 @@ def drop_previous(
             "sources can no longer open their case with their code. Add --force to do so."
         )
     (directory / PREVIOUS_PEPPER_FILE).unlink()
-    _sync_directory(directory)
+    sync_directory(directory)
     return waiting
