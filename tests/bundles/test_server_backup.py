@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from tests.pgcluster import Cluster, _bin
 from tests.submit.conftest import check_in, submit_report
+from whistle.bundling import StaleBundleError
 from whistle.cli import main
 from whistle.inbox.cases import case_detail
 from whistle.inbox.models import Case
@@ -139,3 +140,41 @@ def test_restored_server_still_exports_and_the_inbox_decrypts(
             if view.entries[0].files:
                 assert view.entries[0].files[0]["name"] == "invoice.txt"
     assert subjects == {"Overbilling", "Rigged tender"}
+
+
+def test_restore_of_an_older_backup_numbers_its_bundles_after_the_office(
+    world: World, tmp_path: Path, db_backend: str, request: pytest.FixtureRequest
+) -> None:
+    """The backup is older than the last collection: its database remembers bundle no. 1,
+    the inbox applied no. 2. The restored server's next bundle would be no. 2 again, with
+    other content, and is refused; `--after 2` numbers it 3."""
+    client = world.client
+    client.get("/language/en")
+    submit_report(client, subject="Before the backup")
+    world.inbox_import(world.server_export())
+    backup = tmp_path / "backup"
+    back_up(world, backup, request)
+    submit_report(client, subject="After the backup")
+    world.inbox_import(world.server_export())  # bundle no. 2, applied in the inbox
+
+    world.app.extensions["whistle_submit"].engine.dispose()
+    shutil.rmtree(world.server_dir)
+    restored = tmp_path / "restored"
+    restore(backup, restored, request, db_backend)
+    runner = CliRunner()
+    stale = tmp_path / "stale.bundle"
+    assert (
+        runner.invoke(main, ["server", "export", str(restored), "--out", str(stale)]).exit_code == 0
+    )
+    with pytest.raises(StaleBundleError):
+        world.inbox_import(stale.read_bytes())
+    fresh = tmp_path / "fresh.bundle"
+    result = runner.invoke(
+        main, ["server", "export", str(restored), "--out", str(fresh), "--after", "2"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "bundle no. 3" in result.output
+    summary = world.inbox_import(fresh.read_bytes())
+    assert summary.counts["already here"] == 1
+    with world.inbox_session() as session:
+        assert len(list(session.scalars(select(Case.id)))) == 2

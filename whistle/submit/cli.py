@@ -133,7 +133,14 @@ def _today(config) -> datetime.date:  # type: ignore[no-untyped-def]
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
     help="Where to write the outbox bundle (for the inbox).",
 )
-def export(directory: Path, out: Path) -> None:
+@click.option(
+    "--after",
+    default=0,
+    type=click.IntRange(0),
+    help="After restoring a backup: number this bundle above the last number the office "
+    "applied (its Bundles page shows it), or the inbox refuses it as old.",
+)
+def export(directory: Path, out: Path, after: int) -> None:
     """Write the outbox bundle: every report and follow-up not yet acknowledged."""
     from whistle.bundling import write_file_then
     from whistle.submit.bundles import export_outbox
@@ -147,7 +154,7 @@ def export(directory: Path, out: Path) -> None:
 
             def write(handle) -> None:  # type: ignore[no-untyped-def]
                 nonlocal summary
-                summary = export_outbox(session, config, handle, today=_today(config))
+                summary = export_outbox(session, config, handle, today=_today(config), after=after)
 
             write_file_then(out, write, session.commit)
     except (WhistleError, OSError) as exc:
