@@ -187,3 +187,15 @@ def test_officer_pages_render_in_every_language(office, app, lang) -> None:
         response = admin.get(url, headers={"Accept-Language": lang})
         assert response.status_code in (200, 302), url
         assert f'lang="{lang}"' in response.get_data(as_text=True) or response.status_code == 302
+
+
+def test_unknown_or_removed_officer_page_is_404(office, app) -> None:
+    admin = signed_in(app)
+    add(admin, "berta")
+    berta_id = officer_id(office, "berta")
+    admin.post(f"/officers/{berta_id}/remove", data={"csrf": token(admin), "confirm": "yes"})
+    assert admin.get(f"/officers/{berta_id}").status_code == 404
+    assert admin.get("/officers/999").status_code == 404
+    again = add(admin, "berta")
+    assert again.status_code == 400
+    assert "belonged to an officer who was removed" in again.get_data(as_text=True)

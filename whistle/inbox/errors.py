@@ -97,3 +97,11 @@ class LastManagerError(InboxError):
 
 class RecoveryKeyError(InboxError):
     """The recovery key is mistyped, or is not this office's: nothing was changed."""
+
+
+class OfficerNameTakenError(InboxError):
+    """The name belongs to an officer, current or removed (``removed`` says which)."""
+
+    def __init__(self, message: str, *, removed: bool) -> None:
+        super().__init__(message)
+        self.removed = removed

@@ -37,6 +37,7 @@ from whistle.inbox.errors import (
     LastManagerError,
     LoginError,
     NoSuchOfficerError,
+    OfficerNameTakenError,
     PermissionDeniedError,
     RecoveryKeyError,
     ThrottledError,
@@ -109,11 +110,12 @@ def add_officer(
     existing = session.scalar(select(Officer).where(Officer.name == name))
     if existing is not None:
         if existing.is_removed:
-            raise InboxError(
+            raise OfficerNameTakenError(
                 "That name belonged to an officer who was removed (the audit log still "
-                "names them): choose another."
+                "names them): choose another.",
+                removed=True,
             )
-        raise InboxError("An officer with that name exists already.")
+        raise OfficerNameTakenError("An officer with that name exists already.", removed=False)
     now = config.clock()
     officer = Officer(
         name=name,

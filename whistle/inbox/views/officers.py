@@ -7,12 +7,12 @@ removed or changed officer's open sessions are dropped at once, keys and all.
 
 from typing import Any
 
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from whistle.inbox import db
 from whistle.inbox.app import require_unlocked, state
-from whistle.inbox.errors import InboxError, LastManagerError, PermissionDeniedError
+from whistle.inbox.errors import LastManagerError, OfficerNameTakenError, PermissionDeniedError
 from whistle.inbox.models import ROLES, Officer
 from whistle.inbox.officers import (
     MIN_PASSWORD_CHARS,
@@ -94,17 +94,12 @@ def add() -> Response | tuple[str, int]:
                     password=password,
                     roles=roles,
                 )
-        except PermissionDeniedError:
-            raise
-        except InboxError as exc:
-            if "removed" in str(exc):
-                errors["name"] = _(
-                    "That name belonged to an officer who was removed: choose another."
-                )
-            elif "exists" in str(exc):
-                errors["name"] = _("An officer with that name exists already.")
-            else:
-                errors["name"] = str(exc)
+        except OfficerNameTakenError as exc:
+            errors["name"] = (
+                _("That name belonged to an officer who was removed: choose another.")
+                if exc.removed
+                else _("An officer with that name exists already.")
+            )
     if errors:
         form = {"name": name, "roles": roles}
         return _render_list(400, errors=errors, form=form)
@@ -115,7 +110,7 @@ def _officer(officer_id: int) -> Officer:
     with db.transaction(state().sessions) as session:
         officer = session.get(Officer, officer_id)
         if officer is None or officer.is_removed:
-            raise InboxError(_("No officer has that name."))
+            abort(404)
         return officer
 
 
