@@ -56,18 +56,18 @@ def test_unknown_and_valid_codes_run_the_same_derivation_and_lookup(
 ) -> None:
     code = submit_report(english)
     calls: list[tuple[str, int]] = []
-    real_derive, real_find = views.derive_source_keys, views.store.find_case
+    real_derive, real_find = views.derive_source_keys, views.store.find_logins
 
     def derive(code_text: str, salt: bytes):  # type: ignore[no-untyped-def]
         calls.append(("derive", len(salt)))
         return real_derive(code_text, salt)
 
-    def find(session, lookup: bytes):  # type: ignore[no-untyped-def]
-        calls.append(("find_case", len(lookup)))
-        return real_find(session, lookup)
+    def find(session, lookups: list[bytes]):  # type: ignore[no-untyped-def]
+        calls.append(("find_logins", len(lookups)))
+        return real_find(session, lookups)
 
     monkeypatch.setattr(views, "derive_source_keys", derive)
-    monkeypatch.setattr(views.store, "find_case", find)
+    monkeypatch.setattr(views.store, "find_logins", find)
     status, _ = check_in(english, code)
     assert status == 200
     valid_calls = list(calls)
@@ -75,7 +75,7 @@ def test_unknown_and_valid_codes_run_the_same_derivation_and_lookup(
     status, page = check_in(english, generate_code())
     assert status == 422
     assert "unknown" in page
-    assert calls == valid_calls == [("derive", 32), ("find_case", 32)]
+    assert calls == valid_calls == [("derive", 32), ("find_logins", 1)]
 
 
 def test_conversation_only_on_the_response_to_the_post(english: FlaskClient) -> None:

@@ -100,3 +100,26 @@ def test_0003_counts_positions_on_from_the_records(database_url: str) -> None:
         assert connection.execute(text("SELECT count(*) FROM logins")).scalar() == 2
     db.upgrade(url)
     engine.dispose()
+
+
+def test_0004_names_no_pepper_for_existing_logins_and_keeps_them(database_url: str) -> None:
+    url = database_url
+    db.upgrade(url, "0003")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO logins (lookup, case_id, next_position) VALUES (:l, 'c1', 4)"),
+            {"l": b"\x01" * 32},
+        )
+    db.upgrade(url, "0004")
+    with engine.begin() as connection:
+        assert connection.execute(text("SELECT case_id, pepper_id FROM logins")).all() == [
+            ("c1", None)
+        ]
+        connection.execute(text("UPDATE logins SET pepper_id = :p"), {"p": b"\x02" * 8})
+    db.downgrade(url, "0003")
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT case_id, next_position FROM logins")).all()
+    assert rows == [("c1", 4)]
+    db.upgrade(url)
+    engine.dispose()

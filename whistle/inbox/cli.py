@@ -213,28 +213,73 @@ def check_loopback(host: str) -> None:
 @click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
 @click.argument("card", type=click.Path(path_type=Path, dir_okay=False, exists=True))
 @click.option("--yes", is_flag=True, help="Do not ask: the fingerprint was compared already.")
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Replace the pinned card (a server key rotation or a rebuilt server); a manager "
+    "signs in with --officer.",
+)
+@click.option("--officer", "officer_name", default=None, help="With --replace: your name.")
+@click.option(
+    "--password-file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="With --replace: read your password from this file's first line.",
+)
 @click.pass_context
-def trust_server(ctx: click.Context, data_dir: Path, card: Path, yes: bool) -> None:
-    """Pin the server's card CARD before the first import."""
+def trust_server(
+    ctx: click.Context,
+    data_dir: Path,
+    card: Path,
+    yes: bool,
+    replace: bool,
+    officer_name: str | None,
+    password_file: Path | None,
+) -> None:
+    """Pin the server's card CARD before the first import (or replace it with --replace)."""
     from whistle.inbox import db
     from whistle.inbox.office_setup import pin_server, read_server_card
 
+    if replace and not officer_name:
+        raise click.UsageError("--replace needs --officer: a manager signs in to replace a pin.")
     config = _config(ctx, data_dir)
     data = card.read_bytes()
     server = read_server_card(data)
     click.echo(f"Server: {server.name} (install {server.install_id})")
     click.echo(f"Fingerprint: {server.fingerprint}")
-    if not yes and not click.confirm(
-        "Is this the fingerprint `whistle server init` showed on the server?"
-    ):
+    question = (
+        "Did the server's operator read you this fingerprint over a channel you trust?"
+        if replace
+        else "Is this the fingerprint `whistle server init` showed on the server?"
+    )
+    if not yes and not click.confirm(question):
         raise click.ClickException("Not pinned.")
     engine = _engine(config)
     try:
-        with db.transaction(db.session_factory(engine)) as session:
-            pin_server(session, config, data)
+        if replace:
+            from whistle.inbox.server_pin import replace_server_pin
+
+            signed = _signed_in(config, engine, str(officer_name), password_file)
+            with db.transaction(db.session_factory(engine)) as session:
+                _, other_install = replace_server_pin(
+                    session, config, data, by_officer_id=signed.officer_id
+                )
+        else:
+            with db.transaction(db.session_factory(engine)) as session:
+                pin_server(session, config, data)
     finally:
         engine.dispose()
-    click.echo("Server card pinned.")
+    if not replace:
+        click.echo("Server card pinned.")
+        return
+    click.echo("Server card replaced; the change is in the audit log.")
+    if other_install:
+        click.echo(
+            "This is another install: its bundles are numbered from 1 again, and sources' "
+            "codes from the old install do not open anything on it."
+        )
+
+
+inbox.add_command(trust_server, "pin-server")
 
 
 def _engine(config: Any) -> Any:
@@ -706,3 +751,239 @@ def sync_command(
         _print_summary(result.sent, "Sent:")
         for line in result.server_said:
             click.echo(f"  server: {line}")
+
+
+# --- Officers joining and leaving (docs/officer-guide.md) ----------------------------------
+
+ROTATION_ADVICE = (
+    "They may have copied the office keys while they had them (or kept a backup holding their "
+    "wrapped copy): rotate the desk keys soon with `whistle inbox rotate-keys` "
+    '(docs/officer-guide.md, "Rotating keys").'
+)
+
+
+def _read_recovery_key(recovery_key_file: Path | None) -> str:
+    if recovery_key_file is not None:
+        lines = recovery_key_file.read_text(encoding="utf-8").splitlines()
+        if not lines or not lines[0].strip():
+            raise click.ClickException(f"{recovery_key_file} holds no key on its first line.")
+        return lines[0]
+    return str(click.prompt("Recovery key (spaces and dashes allowed)", hide_input=True))
+
+
+_recovery_key_file = click.option(
+    "--recovery-key-file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Read the recovery key from this file's first line instead of asking.",
+)
+_new_password_file = click.option(
+    "--new-password-file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Read the new password from this file's first line instead of asking.",
+)
+
+
+@inbox.command("officers")
+@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@_officer
+@_password
+@click.pass_context
+def officers_command(
+    ctx: click.Context, data_dir: Path, officer_name: str, password_file: Path | None
+) -> None:
+    """List the officers: name, roles, the day they were added (removed ones too)."""
+    from whistle.inbox import db
+    from whistle.inbox.officers import list_officers
+
+    with (
+        _signed_in_office(ctx, data_dir, officer_name, password_file) as (_, engine, _signed),
+        db.transaction(db.session_factory(engine)) as session,
+    ):
+        rows = [
+            (o.name, "removed" if o.is_removed else ", ".join(o.roles), o.created_at.date())
+            for o in list_officers(session)
+        ]
+    for name, roles, day in rows:
+        click.echo(f"{name}\t{roles}\t{day}")
+
+
+@inbox.command("add-officer")
+@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option("--name", "new_name", required=True, help="The new officer's sign-in name.")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    type=click.Choice(["officer", "manager", "custodian"]),
+    default=("officer",),
+    show_default=True,
+    help="Repeatable.",
+)
+@click.option(
+    "--use-recovery-key",
+    is_flag=True,
+    help="Take the custodian key from the recovery key (to add a custodian when you are not one).",
+)
+@_recovery_key_file
+@_new_password_file
+@_officer
+@_password
+@click.pass_context
+def add_officer_command(
+    ctx: click.Context,
+    data_dir: Path,
+    new_name: str,
+    roles: tuple[str, ...],
+    use_recovery_key: bool,
+    recovery_key_file: Path | None,
+    new_password_file: Path | None,
+    officer_name: str,
+    password_file: Path | None,
+) -> None:
+    """Add an officer (managers only): your keys, wrapped for the new officer's password."""
+    from whistle.inbox import db
+    from whistle.inbox.officers import enrol_officer, open_with_recovery_key
+
+    with _signed_in_office(ctx, data_dir, officer_name, password_file) as (
+        config,
+        engine,
+        signed,
+    ):
+        recovery_key = (
+            _read_recovery_key(recovery_key_file) if use_recovery_key or recovery_key_file else None
+        )
+        password = _read_password(
+            new_password_file, f"New officer {new_name}'s password", confirm=True
+        )
+        with db.transaction(db.session_factory(engine)) as session:
+            custodian = signed.custodian_keyring
+            if recovery_key is not None:
+                custodian = open_with_recovery_key(session, recovery_key).custodian_keyring
+            added = enrol_officer(
+                session,
+                config,
+                by_officer_id=signed.officer_id,
+                keyring=signed.keyring,
+                custodian_keyring=custodian,
+                name=new_name,
+                password=password,
+                roles=tuple(dict.fromkeys(roles)),
+            )
+            name, held = added.name, ", ".join(added.roles)
+    click.echo(f"Officer {name} added ({held}). They sign in with the password you set.")
+
+
+@inbox.command("remove-officer")
+@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@_officer
+@_password
+@click.pass_context
+def remove_officer_command(
+    ctx: click.Context,
+    data_dir: Path,
+    name: str,
+    yes: bool,
+    officer_name: str,
+    password_file: Path | None,
+) -> None:
+    """Remove officer NAME (managers only): their copy of the keys is destroyed."""
+    from whistle.inbox import db
+    from whistle.inbox.officers import remove_officer
+
+    with _signed_in_office(ctx, data_dir, officer_name, password_file) as (
+        config,
+        engine,
+        signed,
+    ):
+        if not yes and not click.confirm(
+            f"Remove {name}? Their password will open nothing here any more."
+        ):
+            raise click.ClickException("Nothing was changed.")
+        with db.transaction(db.session_factory(engine)) as session:
+            remove_officer(session, config, by_officer_id=signed.officer_id, name=name)
+        _checkpoint(engine)
+    click.echo(f"Officer {name} removed: their wrapped keys are destroyed.")
+    click.echo(ROTATION_ADVICE)
+
+
+def _checkpoint(engine: Any) -> None:
+    """Best effort: fold the write-ahead log into the database so the old page images (the
+    destroyed wrapped keys) leave the -wal file too (secure_delete zeroes them there)."""
+    from sqlalchemy import text
+
+    with engine.connect() as connection:
+        connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+
+
+@inbox.command("set-roles")
+@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.argument("name")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    type=click.Choice(["officer", "manager", "custodian"]),
+    help="The roles NAME will hold (all of them; repeatable).",
+)
+@_officer
+@_password
+@click.pass_context
+def set_roles_command(
+    ctx: click.Context,
+    data_dir: Path,
+    name: str,
+    roles: tuple[str, ...],
+    officer_name: str,
+    password_file: Path | None,
+) -> None:
+    """Change officer NAME's roles (managers only; custodian can be taken, not given)."""
+    from whistle.inbox import db
+    from whistle.inbox.officers import change_roles
+
+    with (
+        _signed_in_office(ctx, data_dir, officer_name, password_file) as (config, engine, signed),
+        db.transaction(db.session_factory(engine)) as session,
+    ):
+        changed = change_roles(
+            session,
+            config,
+            by_officer_id=signed.officer_id,
+            name=name,
+            roles=tuple(dict.fromkeys(roles)),
+        )
+        held = ", ".join(changed.roles)
+    click.echo(f"{name}: {held}")
+
+
+@inbox.command("reset-password")
+@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.argument("name")
+@_recovery_key_file
+@_new_password_file
+@click.pass_context
+def reset_password_command(
+    ctx: click.Context,
+    data_dir: Path,
+    name: str,
+    recovery_key_file: Path | None,
+    new_password_file: Path | None,
+) -> None:
+    """Give officer NAME a new password with the office's recovery key (forgotten password)."""
+    from whistle.inbox import db
+    from whistle.inbox.officers import reset_password
+
+    config = _config(ctx, data_dir)
+    engine = _engine(config)
+    try:
+        recovery_key = _read_recovery_key(recovery_key_file)
+        password = _read_password(new_password_file, f"New password for {name}", confirm=True)
+        with db.transaction(db.session_factory(engine)) as session:
+            reset_password(
+                session, config, name=name, recovery_key=recovery_key, new_password=password
+            )
+    finally:
+        engine.dispose()
+    click.echo(f"{name} can sign in with the new password. The reset is in the audit log.")

@@ -85,3 +85,23 @@ class CasePurgedError(CaseNotFoundError):
 
 class BadPassphraseError(InboxError):
     """An export passphrase that is too short."""
+
+
+class NoSuchOfficerError(InboxError):
+    """No (current) officer has that name."""
+
+
+class LastManagerError(InboxError):
+    """The last manager cannot be removed or lose the manager role."""
+
+
+class RecoveryKeyError(InboxError):
+    """The recovery key is mistyped, or is not this office's: nothing was changed."""
+
+
+class OfficerNameTakenError(InboxError):
+    """The name belongs to an officer, current or removed (``removed`` says which)."""
+
+    def __init__(self, message: str, *, removed: bool) -> None:
+        super().__init__(message)
+        self.removed = removed

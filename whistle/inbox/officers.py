@@ -1,10 +1,18 @@
-"""Officers: creating them, signing in (throttled), changing passwords (rewrapping keys).
+"""Officers: creating them, signing in (throttled), changing passwords (rewrapping keys),
+officers joining and leaving, and resetting a forgotten password with the recovery key.
 
 Signing in checks the argon2-cffi hash first, then unwraps the officer's copy
 of the office keyring (and, for custodians, the custodian keyring) with the
 same password. Failures say only "wrong name or password". Failed attempts
 are counted in the database per name typed and for the whole inbox, so a
 restart does not reset them.
+
+Joining and leaving (docs/officer-guide.md, "Officers joining and leaving"): a
+manager, signed in, wraps the keyring they hold for the new officer's password
+(the custodian keyring only if they hold it). Removing an officer destroys their
+wrapped copies and their password hash but keeps the row, name and all, so the
+audit log and the cases' history still say who did what; a removed officer's name
+is never given to a new one. The last manager cannot be removed.
 """
 
 import functools
@@ -16,15 +24,31 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from whistle.crypto import WrongPassphraseError
+from whistle.crypto import (
+    CodeError,
+    DecryptionError,
+    WrongPassphraseError,
+    recovery_wrapping_key,
+)
 from whistle.inbox.audit import record_event
 from whistle.inbox.config import InboxConfig, PasswordHashParams
-from whistle.inbox.errors import InboxError, LoginError, PermissionDeniedError, ThrottledError
+from whistle.inbox.errors import (
+    InboxError,
+    LastManagerError,
+    LoginError,
+    NoSuchOfficerError,
+    OfficerNameTakenError,
+    PermissionDeniedError,
+    RecoveryKeyError,
+    ThrottledError,
+)
 from whistle.inbox.keyring import (
     CustodianKeyring,
     OfficeKeyring,
     unwrap_custodian,
+    unwrap_custodian_recovery,
     unwrap_office,
+    unwrap_office_recovery,
     wrap_for_password,
 )
 from whistle.inbox.models import (
@@ -33,6 +57,7 @@ from whistle.inbox.models import (
     ROLE_OFFICER,
     ROLES,
     LoginAttempt,
+    Office,
     Officer,
 )
 
@@ -82,8 +107,15 @@ def add_officer(
         raise InboxError("Roles are officer, manager and custodian.")
     if ROLE_CUSTODIAN in roles and custodian_keyring is None:
         raise PermissionDeniedError("Only a custodian (or the recovery key) can add a custodian.")
-    if session.scalar(select(Officer).where(Officer.name == name)) is not None:
-        raise InboxError("An officer with that name exists already.")
+    existing = session.scalar(select(Officer).where(Officer.name == name))
+    if existing is not None:
+        if existing.is_removed:
+            raise OfficerNameTakenError(
+                "That name belonged to an officer who was removed (the audit log still "
+                "names them): choose another.",
+                removed=True,
+            )
+        raise OfficerNameTakenError("An officer with that name exists already.", removed=False)
     now = config.clock()
     officer = Officer(
         name=name,
@@ -165,6 +197,8 @@ def sign_in(session: Session, config: InboxConfig, name: str, password: str) -> 
     name = name.strip()[:MAX_NAME_CHARS]
     _check_throttle(session, config, name, now)
     officer = session.scalar(select(Officer).where(Officer.name == name)) if name else None
+    if officer is not None and officer.is_removed:
+        officer = None  # a removed officer is nobody: the same answer, the same time
     ph = hasher(config)
     try:
         if officer is None:
@@ -212,7 +246,7 @@ def change_password(
 ) -> None:
     """Rewrap the officer's keys under a new password (the old one must be right)."""
     officer = session.get(Officer, officer_id)
-    if officer is None:
+    if officer is None or officer.is_removed:
         raise LoginError(WRONG)
     check_new_password(new_password)
     try:
@@ -232,3 +266,185 @@ def change_password(
             custodian, new_password, config.kdf_params
         )
     record_event(session, config.clock(), "password-changed", officer_id=officer.id)
+
+
+# --- Officers joining and leaving -----------------------------------------------------------
+
+
+def require_manager(session: Session, officer_id: int) -> Officer:
+    """The signed-in officer, read again now: still there and still a manager."""
+    actor = session.get(Officer, officer_id)
+    if actor is None or actor.is_removed or not actor.is_manager:
+        raise PermissionDeniedError("Only a manager can add, remove or change officers.")
+    return actor
+
+
+def _live_officer(session: Session, name: str) -> Officer:
+    officer = session.scalar(select(Officer).where(Officer.name == name.strip()))
+    if officer is None or officer.is_removed:
+        raise NoSuchOfficerError("No officer has that name.")
+    return officer
+
+
+def _managers(session: Session) -> int:
+    return len(
+        [o for o in session.scalars(select(Officer).where(Officer.is_manager)) if not o.is_removed]
+    )
+
+
+def list_officers(session: Session) -> list[Officer]:
+    """Every officer, removed ones included (they keep their name in the history)."""
+    return list(session.scalars(select(Officer).order_by(Officer.name)))
+
+
+def enrol_officer(
+    session: Session,
+    config: InboxConfig,
+    *,
+    by_officer_id: int,
+    keyring: OfficeKeyring,
+    custodian_keyring: CustodianKeyring | None,
+    name: str,
+    password: str,
+    roles: tuple[str, ...],
+) -> Officer:
+    """A manager adds an officer: the keyring the manager holds, wrapped for the new password.
+
+    The custodian keyring goes only to a new custodian, and only from someone who holds it
+    (a custodian who is also a manager, or the recovery key at the command line).
+    """
+    require_manager(session, by_officer_id)
+    return add_officer(
+        session,
+        config,
+        name=name,
+        password=password,
+        roles=roles,
+        keyring=keyring,
+        custodian_keyring=custodian_keyring,
+        by_officer_id=by_officer_id,
+    )
+
+
+def remove_officer(
+    session: Session, config: InboxConfig, *, by_officer_id: int, name: str
+) -> Officer:
+    """Destroy an officer's wrapped keys and password hash; keep their name for the history.
+
+    Afterwards their password unlocks nothing here. It cannot undo what they may have copied
+    while they had the keys (or a backup holding their wrapped copy): hence the advice to
+    rotate the keys (docs/officer-guide.md, "Rotating keys").
+    """
+    require_manager(session, by_officer_id)
+    officer = _live_officer(session, name)
+    if officer.is_manager and _managers(session) <= 1:
+        raise LastManagerError(
+            "This is the last manager: make another officer a manager before removing them."
+        )
+    roles = ", ".join(officer.roles)
+    officer.password_hash = ""
+    officer.wrapped_keyring = b""
+    officer.wrapped_custodian_keyring = None
+    officer.is_officer = officer.is_manager = officer.is_custodian = False
+    record_event(
+        session,
+        config.clock(),
+        "officer-removed",
+        officer_id=by_officer_id,
+        detail=f"{officer.name} (was: {roles}): wrapped keys destroyed",
+    )
+    return officer
+
+
+def change_roles(
+    session: Session,
+    config: InboxConfig,
+    *,
+    by_officer_id: int,
+    name: str,
+    roles: tuple[str, ...],
+) -> Officer:
+    """Change an officer's roles. Custodian can be taken away (their custodian keyring is
+    destroyed) but not given: that key is wrapped with the officer's own password, which only
+    they know — a new custodian is added as a new officer, or made at office set-up."""
+    require_manager(session, by_officer_id)
+    officer = _live_officer(session, name)
+    unknown = set(roles) - set(ROLES)
+    if unknown or not roles:
+        raise InboxError("Roles are officer, manager and custodian.")
+    if ROLE_CUSTODIAN in roles and not officer.is_custodian:
+        raise PermissionDeniedError(
+            "The custodian role can only be given when an officer is added: their custodian "
+            "key is wrapped with their own password."
+        )
+    if officer.is_manager and ROLE_MANAGER not in roles and _managers(session) <= 1:
+        raise LastManagerError("This is the last manager: make another officer a manager first.")
+    before = ", ".join(officer.roles)
+    officer.is_officer = ROLE_OFFICER in roles
+    officer.is_manager = ROLE_MANAGER in roles
+    if officer.is_custodian and ROLE_CUSTODIAN not in roles:
+        officer.wrapped_custodian_keyring = None
+    officer.is_custodian = ROLE_CUSTODIAN in roles
+    record_event(
+        session,
+        config.clock(),
+        "officer-roles-changed",
+        officer_id=by_officer_id,
+        detail=f"{officer.name}: {before} -> {', '.join(officer.roles)}",
+    )
+    return officer
+
+
+@dataclass(frozen=True, repr=False)
+class Recovered:
+    """The keys the recovery key opens (kept in memory only, like a signed-in officer's)."""
+
+    keyring: OfficeKeyring
+    custodian_keyring: CustodianKeyring
+
+
+def open_with_recovery_key(session: Session, recovery_key: str) -> Recovered:
+    """Unwrap the office's recovery copies; a mistyped or wrong key is a ``RecoveryKeyError``."""
+    try:
+        wrapping = recovery_wrapping_key(recovery_key)
+    except CodeError as exc:
+        raise RecoveryKeyError(
+            f"That is not a recovery key ({exc}): check it for typing mistakes. "
+            "Nothing was changed."
+        ) from exc
+    office = session.scalar(select(Office).where(Office.id == 1))
+    if office is None:
+        raise InboxError("This directory holds no office.")
+    try:
+        keyring = unwrap_office_recovery(office.recovery_keyring, wrapping)
+        custodian = unwrap_custodian_recovery(office.recovery_custodian_keyring, wrapping)
+    except DecryptionError as exc:
+        raise RecoveryKeyError(
+            "This recovery key does not open this office's keys (it is another office's, or "
+            "an old one). Nothing was changed."
+        ) from exc
+    return Recovered(keyring, custodian)
+
+
+def reset_password(
+    session: Session, config: InboxConfig, *, name: str, recovery_key: str, new_password: str
+) -> Officer:
+    """A forgotten password: the recovery key's copies of the keys, wrapped for a new one."""
+    check_new_password(new_password)
+    recovered = open_with_recovery_key(session, recovery_key)
+    officer = _live_officer(session, name)
+    officer.password_hash = hasher(config).hash(new_password)
+    officer.wrapped_keyring = wrap_for_password(recovered.keyring, new_password, config.kdf_params)
+    officer.wrapped_custodian_keyring = (
+        wrap_for_password(recovered.custodian_keyring, new_password, config.kdf_params)
+        if officer.is_custodian
+        else None
+    )
+    record_event(
+        session,
+        config.clock(),
+        "password-reset-with-recovery-key",
+        officer_id=officer.id,
+        detail=officer.name,
+    )
+    return officer

@@ -75,9 +75,18 @@ def _read_envelope(session: Session, record_id: str) -> bytes:
 
 
 def export_outbox(
-    session: Session, config: SubmitConfig, out: BinaryIO, *, today: datetime.date
+    session: Session,
+    config: SubmitConfig,
+    out: BinaryIO,
+    *,
+    today: datetime.date,
+    after: int = 0,
 ) -> BundleSummary:
-    """Write the outbox bundle into ``out`` and log it (commit once ``out`` is safe)."""
+    """Write the outbox bundle into ``out`` and log it (commit once ``out`` is safe).
+
+    ``after``: number this bundle above it too — after a restore from a backup, the inbox
+    may have applied later numbers than this database remembers (docs/deployment.md §15).
+    """
     rows = session.scalars(
         select(Record)
         .where(Record.kind != RecordKind.REPLY)
@@ -95,7 +104,7 @@ def export_outbox(
     ]
     last = _last(session, OUTBOX)
     replies = _last(session, REPLIES)
-    sequence = (last.sequence if last else 0) + 1
+    sequence = max(last.sequence if last else 0, after) + 1
     verified = write_bundle(
         out,
         records=records,

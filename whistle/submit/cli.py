@@ -133,7 +133,14 @@ def _today(config) -> datetime.date:  # type: ignore[no-untyped-def]
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
     help="Where to write the outbox bundle (for the inbox).",
 )
-def export(directory: Path, out: Path) -> None:
+@click.option(
+    "--after",
+    default=0,
+    type=click.IntRange(0),
+    help="After restoring a backup: number this bundle above the last number the office "
+    "applied (its Bundles page shows it), or the inbox refuses it as old.",
+)
+def export(directory: Path, out: Path, after: int) -> None:
     """Write the outbox bundle: every report and follow-up not yet acknowledged."""
     from whistle.bundling import write_file_then
     from whistle.submit.bundles import export_outbox
@@ -147,7 +154,7 @@ def export(directory: Path, out: Path) -> None:
 
             def write(handle) -> None:  # type: ignore[no-untyped-def]
                 nonlocal summary
-                summary = export_outbox(session, config, handle, today=_today(config))
+                summary = export_outbox(session, config, handle, today=_today(config), after=after)
 
             write_file_then(out, write, session.commit)
     except (WhistleError, OSError) as exc:
@@ -213,6 +220,72 @@ def housekeeping_command(directory: Path) -> None:
     finally:
         engine.dispose()
     click.echo(f"Replies expired: {report.replies_expired}")
+    _drop_unused_previous_pepper(directory, config)
+
+
+def _drop_unused_previous_pepper(directory: Path, config) -> None:  # type: ignore[no-untyped-def]
+    """After a pepper rotation: remove the previous pepper once no login needs it."""
+    from whistle.submit import db
+    from whistle.submit.pepper import PepperError, drop_previous
+
+    if config.previous_pepper is None:
+        return
+    engine = db.make_engine(config.database_url)
+    try:
+        drop_previous(directory, config, db.make_sessions(engine), force=False)
+    except PepperError:
+        return  # some logins still need it: kept (whistle server status counts them)
+    finally:
+        engine.dispose()
+    click.echo("The previous pepper is no longer needed by any login: removed.")
+
+
+@server.command("rotate-pepper")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--drop-previous",
+    is_flag=True,
+    help="Instead of rotating: remove the previous pepper now (logins still on it stop working).",
+)
+@click.option("--yes", is_flag=True, help="Do not ask before dropping a pepper still in use.")
+def rotate_pepper_command(directory: Path, drop_previous: bool, yes: bool) -> None:
+    """Make a new pepper; the old one is kept until every login has moved to the new one."""
+    from whistle.submit import db
+    from whistle.submit.pepper import drop_previous as drop
+    from whistle.submit.pepper import logins_on_previous, rotate
+
+    config, engine = _load(directory)
+    try:
+        sessions = db.make_sessions(engine)
+        if drop_previous:
+            with sessions() as session:
+                waiting = logins_on_previous(session, config)
+            if waiting is None:
+                click.echo("No previous pepper is kept: nothing to drop.")
+                drop(directory, config, sessions, force=False)  # a half-way leftover, if any
+                return
+            if (
+                waiting
+                and not yes
+                and not click.confirm(
+                    f"{waiting} login(s) still use the previous pepper: those sources will no "
+                    "longer open their case with their code. Drop it?"
+                )
+            ):
+                raise click.ClickException("Nothing was changed.")
+            lost = drop(directory, config, sessions, force=True)
+            click.echo(f"Previous pepper removed ({lost} login(s) could no longer be opened).")
+        else:
+            rotate(directory, config, sessions)
+            click.echo(f"New pepper in {directory / 'pepper'}; the old one is pepper.previous.")
+            click.echo(
+                "Now: copy both files to every other host (docs/deployment.md), then reload "
+                "the service everywhere: systemctl reload whistle-submit whistle-courier"
+            )
+    except WhistleError as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        engine.dispose()
 
 
 @server.command("status")
@@ -248,7 +321,42 @@ def status_command(directory: Path) -> None:
         + ("current" if status.schema_current else "out of date: run whistle server upgrade")
     )
     click.echo("Keys and office card: ok (checked when the configuration loaded)")
+    if status.logins_on_previous_pepper is not None:
+        click.echo(
+            f"Logins still on the previous pepper: {status.logins_on_previous_pepper} "
+            "(each moves to the new one at its next check-in; housekeeping removes "
+            "pepper.previous once none is left)"
+        )
     for problem in status.problems:
         click.echo(f"PROBLEM: {problem}")
     if not status.healthy:
         raise SystemExit(1)
+
+
+@server.command("rotate-signing-key")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def rotate_signing_key_command(directory: Path, yes: bool) -> None:
+    """New server signing and bundle keys, and a new server card (same install).
+
+    Before: collect everything (export, import in the inbox) and apply every replies bundle
+    the inbox wrote. After: the office pins the new card with `whistle inbox trust-server
+    --replace` (docs/deployment.md, "Rotating the server signing key").
+    """
+    from whistle.submit.datadir import rotate_signing_key
+
+    if not yes and not click.confirm(
+        "Bundles made before the rotation stop being accepted on either side. Have the outbox "
+        "been collected and every replies bundle from the inbox applied here?"
+    ):
+        raise click.ClickException("Nothing was changed.")
+    try:
+        card = rotate_signing_key(directory)
+    except WhistleError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"New server card: {directory / 'server-card.json'}")
+    click.echo(f"New fingerprint: {card.fingerprint}")
+    click.echo("Copy the three changed files (server-signing.seed, server-bundle.key,")
+    click.echo("server-card.json) to every other host, reload the service everywhere, and give")
+    click.echo("the office the new card: they pin it with `whistle inbox trust-server --replace`")
+    click.echo("after comparing this fingerprint with you over a channel you trust.")

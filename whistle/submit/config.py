@@ -10,6 +10,8 @@ line a person can act on. Nothing here reads the environment.
     DIR/server-bundle.key       X25519 secret key replies bundles are sealed to (0600)
     DIR/install-salt            32 bytes: salt for code → keys derivation  (0600)
     DIR/pepper                  32 bytes: key of the login lookup hash      (0600)
+    DIR/pepper.previous         the pepper before the last rotation, kept until no login
+                                uses it (``whistle server rotate-pepper``)   (0600)
     DIR/session.key             32 bytes: seals session cookies            (0600)
     DIR/submit.sqlite3          the database when database_url is empty
 """
@@ -32,6 +34,7 @@ SERVER_SEED_FILE = "server-signing.seed"
 BUNDLE_KEY_FILE = "server-bundle.key"
 SALT_FILE = "install-salt"
 PEPPER_FILE = "pepper"
+PREVIOUS_PEPPER_FILE = "pepper.previous"
 SESSION_KEY_FILE = "session.key"
 DATABASE_FILE = "submit.sqlite3"
 SECRET_FILES = (SERVER_SEED_FILE, BUNDLE_KEY_FILE, SALT_FILE, PEPPER_FILE, SESSION_KEY_FILE)
@@ -102,6 +105,8 @@ class SubmitConfig:
     max_bundle_bytes: int = 4 * 1024 * MIB
     #: Offer in-browser encryption where the bundle is built (docs/submit-site.md).
     browser_crypto: bool = True
+    #: The pepper before the last rotation, while logins still use it (``pepper.py``).
+    previous_pepper: bytes | None = None
 
     def __repr__(self) -> str:
         return f"SubmitConfig(office_name={self.office_name!r})"
@@ -217,13 +222,15 @@ def load_config(directory: str | Path) -> SubmitConfig:
     if not isinstance(card, OfficeCard):
         raise ConfigError(f"{card_path} is not an office card")
     install_id = _server_install_id(directory)
+    pepper = _read_secret(directory, PEPPER_FILE, 32)
     return SubmitConfig(
         office_name=office_name,
         default_language=language,
         database_url=database_url,
         office_card=card,
         install_salt=_read_secret(directory, SALT_FILE, 32),
-        pepper=_read_secret(directory, PEPPER_FILE, 32),
+        pepper=pepper,
+        previous_pepper=_previous_pepper(directory, pepper),
         session_keys=(_read_secret(directory, SESSION_KEY_FILE, 32),),
         limits=limits,
         time_zone=time_zone,
@@ -234,6 +241,15 @@ def load_config(directory: str | Path) -> SubmitConfig:
         courier_enabled=courier_enabled,
         **reply_days,
     )
+
+
+def _previous_pepper(directory: Path, pepper: bytes) -> bytes | None:
+    """The previous pepper if one is kept (the same as the current one: a rotation that
+    stopped half-way, ignored until ``rotate-pepper`` runs again)."""
+    if not (directory / PREVIOUS_PEPPER_FILE).exists():
+        return None
+    previous = _read_secret(directory, PREVIOUS_PEPPER_FILE, 32)
+    return None if previous == pepper else previous
 
 
 def _server_install_id(directory: Path) -> str:

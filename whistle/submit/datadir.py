@@ -1,4 +1,5 @@
-"""``whistle server init``: a new data directory with its secrets, cards and database."""
+"""``whistle server init``: a new data directory with its secrets, cards and database;
+``whistle server rotate-signing-key``: new server keys and card for the same install."""
 
 import datetime
 import os
@@ -7,6 +8,7 @@ from pathlib import Path
 from whistle.crypto import (
     CardError,
     OfficeCard,
+    ServerCard,
     generate_box_keypair,
     generate_signing_keypair,
     make_server_card,
@@ -136,3 +138,61 @@ def init_data_directory(
     config = load_config(directory)
     db.upgrade(config.database_url)
     return card
+
+
+def sync_directory(directory: Path) -> None:
+    """Flush a directory's entries (a rename or removal in it) to disk."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def replace_file(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` (0600) all or nothing: a temporary file, flushed, renamed."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.unlink(missing_ok=True)
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    sync_directory(path.parent)
+
+
+def rotate_signing_key(directory: str | Path, today: datetime.date | None = None) -> ServerCard:
+    """New server signing key and replies-bundle key, and a new server card for the same
+    install (same install id, name, database, salt and pepper: sources notice nothing).
+
+    Each file is replaced whole, the card last; if the command stops half-way, the keys no
+    longer match the card: run it again (the inbox pins only the card it is given).
+    """
+    directory = Path(directory)
+    config = load_config(directory)  # the current state is valid before anything changes
+    old = read_card((directory / SERVER_CARD_FILE).read_bytes())
+    if not isinstance(old, ServerCard):
+        raise ConfigError(f"{directory / SERVER_CARD_FILE} is not a server card")
+    today = today or datetime.datetime.now(datetime.UTC).date()
+    signing = generate_signing_keypair()
+    bundle = generate_box_keypair()
+    card = make_server_card(
+        signing.seed,
+        name=old.name,
+        bundle_key=bundle.public_key,
+        install_id=config.install_id,
+        created=today.isoformat(),
+    )
+    replace_file(directory / SERVER_SEED_FILE, signing.seed)
+    replace_file(directory / BUNDLE_KEY_FILE, bundle.secret_key)
+    replace_file(directory / SERVER_CARD_FILE, card)
+    (directory / SERVER_CARD_FILE).chmod(0o644)  # public, like the card `init` writes
+    new = read_card(card)
+    if not isinstance(new, ServerCard):
+        raise ConfigError("the new server card could not be read back")
+    return new

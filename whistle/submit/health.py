@@ -23,6 +23,7 @@ from sqlalchemy import func, select, text
 from whistle.submit import db
 from whistle.submit.config import ConfigError, SubmitConfig
 from whistle.submit.models import BundleLog, Record, RecordKind
+from whistle.submit.pepper import logins_on_previous
 
 #: Free space the data directory needs beyond one maximal upload (SQLite, its WAL).
 FREE_SPACE_MARGIN = 16 * 1024 * 1024
@@ -72,6 +73,8 @@ class ServerStatus:
     database_ok: bool
     free_bytes: int | None
     problems: tuple[str, ...]
+    #: Logins whose lookup still needs the previous pepper; None when none is kept.
+    logins_on_previous_pepper: int | None = None
 
     @property
     def healthy(self) -> bool:
@@ -96,6 +99,7 @@ def server_status(directory: Path, config: SubmitConfig, today: datetime.date) -
             last_export = session.scalar(
                 select(func.max(BundleLog.day)).where(BundleLog.direction == "outbox")
             )
+            on_previous = logins_on_previous(session, config) if schema_current else None
             if engine.dialect.name == "sqlite":
                 database_ok = session.scalar(text("PRAGMA quick_check")) == "ok"
             else:
@@ -114,4 +118,5 @@ def server_status(directory: Path, config: SubmitConfig, today: datetime.date) -
         database_ok=database_ok,
         free_bytes=shutil.disk_usage(directory).free if sqlite else None,
         problems=tuple(data_directory_problems(directory, config)),
+        logins_on_previous_pepper=on_previous,
     )

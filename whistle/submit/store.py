@@ -133,9 +133,12 @@ def add_submission(
     lookup: bytes,
     envelope: BinaryIO,
     today: datetime.date,
+    pepper_id: bytes | None = None,
 ) -> StoredRecord:
-    """A new case: its login row and its submission record (caller commits)."""
-    session.add(Login(lookup=lookup, case_id=case_id.hex(), next_position=1))
+    """A new case: its login row and its submission record (caller commits).
+
+    ``pepper_id`` names the pepper ``lookup`` was made with (``pepper.py``)."""
+    session.add(Login(lookup=lookup, case_id=case_id.hex(), next_position=1, pepper_id=pepper_id))
     return _add_record(
         session,
         case_id=case_id,
@@ -208,6 +211,41 @@ def find_case(session: Session, lookup: bytes) -> bytes | None:
     """The case a login lookup value opens, or None (one indexed query either way)."""
     value = session.scalar(select(Login.case_id).where(Login.lookup == lookup))
     return bytes.fromhex(value) if value is not None else None
+
+
+def find_logins(session: Session, lookups: list[bytes]) -> dict[bytes, bytes]:
+    """Which of these lookup values open a case (one indexed query): lookup → case id."""
+    rows = session.execute(select(Login.lookup, Login.case_id).where(Login.lookup.in_(lookups)))
+    return {bytes(lookup): bytes.fromhex(case_id) for lookup, case_id in rows}
+
+
+def rehash_login(session: Session, old: bytes, new: bytes, pepper_id: bytes) -> bool:
+    """Give a login row the lookup value of the current pepper (caller commits).
+
+    False when no row had ``old`` any more (another check-in re-hashed it first)."""
+    changed = session.scalar(
+        update(Login)
+        .where(Login.lookup == old)
+        .values(lookup=new, pepper_id=pepper_id)
+        .returning(Login.case_id)
+    )
+    return changed is not None
+
+
+def count_logins(session: Session, pepper_id: bytes) -> int:
+    """How many login rows were made with the pepper named ``pepper_id``."""
+    return int(
+        session.scalar(select(func.count()).select_from(Login).where(Login.pepper_id == pepper_id))
+        or 0
+    )
+
+
+def name_unnamed_logins(session: Session, pepper_id: bytes) -> int:
+    """Rows from before pepper ids were recorded get the id of the pepper in use."""
+    result = session.execute(
+        update(Login).where(Login.pepper_id.is_(None)).values(pepper_id=pepper_id)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def case_records(session: Session, case_id: bytes) -> list[StoredRecord]:

@@ -68,6 +68,7 @@ from whistle.submit.app import (
 from whistle.submit.bundles import mark_replies_read
 from whistle.submit.config import LANGUAGES
 from whistle.submit.models import RecordKind
+from whistle.submit.pepper import open_login, pepper_id
 from whistle.submit.slots import RETRY_AFTER_SECONDS, LookupsBusyError
 from whistle.submit.upload import (
     READ_BYTES,
@@ -325,6 +326,7 @@ def report_post(desk_id: str | None) -> Any:
                 db_session,
                 case_id=case_id,
                 lookup=login_lookup(keys.login_token, st.config.pepper),
+                pepper_id=pepper_id(st.config.pepper),
                 envelope=out,
                 today=today(),
             )
@@ -398,9 +400,7 @@ def _derive_and_find(code: str) -> tuple[SourceKeys, bytes | None]:
     """
     st = state()
     keys = derive_source_keys(code, st.config.install_salt)
-    lookup = login_lookup(keys.login_token, st.config.pepper)
-    with st.sessions() as db_session:
-        return keys, store.find_case(db_session, lookup)
+    return keys, open_login(st.sessions, st.config, keys.login_token)
 
 
 def _lookup(code: str) -> tuple[SourceKeys, bytes | None]:
@@ -789,6 +789,7 @@ def report_sealed(desk_id: str | None) -> Any:
                     db_session,
                     case_id=case_id,
                     lookup=login_lookup(token, st.config.pepper),
+                    pepper_id=pepper_id(st.config.pepper),
                     envelope=out,
                     today=today(),
                 )
@@ -803,8 +804,7 @@ def report_sealed(desk_id: str | None) -> Any:
 def _find_by_token(token: bytes) -> bytes | None:
     """The case of a login token (the caller holds a look-up slot)."""
     st = state()
-    with st.sessions() as db_session:
-        return store.find_case(db_session, login_lookup(token, st.config.pepper))
+    return open_login(st.sessions, st.config, token)
 
 
 @contextmanager

@@ -28,6 +28,11 @@ class Officer(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime)
 
     @property
+    def is_removed(self) -> bool:
+        """Removed officers keep their row (the history names them) but no hash and no keys."""
+        return not self.password_hash
+
+    @property
     def roles(self) -> tuple[str, ...]:
         held = (self.is_officer, self.is_manager, self.is_custodian)
         return tuple(role for role, has in zip(ROLES, held, strict=True) if has)

@@ -1,0 +1,138 @@
+"""The command line for officers joining and leaving, and a forgotten password."""
+
+import pytest
+from click.testing import CliRunner
+
+from whistle.cli import main
+from whistle.inbox.config import insecure_password_hash
+
+from .conftest import PASSWORD, do_import, incoming, make_submission
+
+NEW_PASSWORD = "another long passphrase here"
+
+
+@pytest.fixture
+def obj(insecure_kdf_params, clock):
+    return {
+        "config": {
+            "kdf_params": insecure_kdf_params,
+            "password_hash": insecure_password_hash(),
+            "clock": clock,
+        }
+    }
+
+
+@pytest.fixture
+def files(tmp_path, office):
+    def write(name: str, text: str):  # type: ignore[no-untyped-def]
+        path = tmp_path / name
+        path.write_text(text + "\n")
+        return str(path)
+
+    return {
+        "admin": write("admin-password", PASSWORD),
+        "new": write("new-password", NEW_PASSWORD),
+        "recovery": write("recovery", office.created.recovery_key),
+        "wrong-recovery": write("wrong-recovery", "B" + office.created.recovery_key[1:]),
+    }
+
+
+def run(obj, *args):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(main, ["inbox", *args], obj=obj)
+
+
+def test_add_list_remove(office, obj, files) -> None:
+    source, envelope = make_submission(office, subject="Kickbacks")
+    do_import(office, [incoming("submission", source.case_id, envelope)])
+    directory = str(office.config.data_dir)
+    me = ["--officer", "admin", "--password-file", files["admin"]]
+    added = run(
+        obj, "add-officer", directory, "--name", "berta", "--new-password-file", files["new"], *me
+    )
+    assert added.exit_code == 0, added.output
+    assert "berta added (officer)" in added.output
+    berta = ["--officer", "berta", "--password-file", files["new"]]
+    listed = run(obj, "list", directory, *berta)
+    assert listed.exit_code == 0, listed.output
+    assert source.case_id in listed.output
+    assert "Kickbacks" in listed.output
+    # berta is no manager: she cannot add or remove anyone.
+    refused = run(
+        obj, "add-officer", directory, "--name", "x", "--new-password-file", files["new"], *berta
+    )
+    assert refused.exit_code == 1
+    assert "Only a manager" in refused.output
+    assert "Traceback" not in refused.output
+    refused = run(obj, "remove-officer", directory, "admin", "--yes", *berta)
+    assert refused.exit_code == 1
+    assert "Only a manager" in refused.output
+    removed = run(obj, "remove-officer", directory, "berta", "--yes", *me)
+    assert removed.exit_code == 0, removed.output
+    assert "whistle inbox rotate-keys" in removed.output
+    assert "copied" in removed.output
+    gone = run(obj, "list", directory, *berta)
+    assert gone.exit_code == 1
+    assert "Wrong name or password" in gone.output
+    officers = run(obj, "officers", directory, *me)
+    assert "berta\tremoved" in officers.output
+    assert "admin\tofficer, manager" in officers.output
+    audit = run(obj, "verify-audit", directory)
+    assert audit.exit_code == 0, audit.output
+
+
+def test_last_manager_refused(office, obj, files) -> None:
+    me = ["--officer", "admin", "--password-file", files["admin"]]
+    result = run(obj, "remove-officer", str(office.config.data_dir), "admin", "--yes", *me)
+    assert result.exit_code == 1
+    assert "last manager" in result.output
+
+
+def test_add_custodian_with_the_recovery_key(office, obj, files) -> None:
+    directory = str(office.config.data_dir)
+    me = ["--officer", "admin", "--password-file", files["admin"]]
+    base = ["add-officer", directory, "--name", "carla", "--role", "custodian"]
+    base += ["--new-password-file", files["new"], *me]
+    refused = run(obj, *base)
+    assert refused.exit_code == 1
+    assert "custodian" in refused.output
+    added = run(obj, *base, "--recovery-key-file", files["recovery"])
+    assert added.exit_code == 0, added.output
+    assert office.sign_in("carla", NEW_PASSWORD).custodian_keyring is not None
+
+
+def test_reset_password(office, obj, files) -> None:
+    directory = str(office.config.data_dir)
+    wrong = run(
+        obj,
+        "reset-password",
+        directory,
+        "admin",
+        "--recovery-key-file",
+        files["wrong-recovery"],
+        "--new-password-file",
+        files["new"],
+    )
+    assert wrong.exit_code == 1
+    assert "not a recovery key" in wrong.output
+    assert "Nothing was changed" in wrong.output
+    office.sign_in()
+    done = CliRunner().invoke(
+        main,
+        ["inbox", "reset-password", directory, "admin"],
+        obj=obj,
+        input=f"{office.created.recovery_key}\n{NEW_PASSWORD}\n{NEW_PASSWORD}\n",
+    )
+    assert done.exit_code == 0, done.output
+    assert office.created.recovery_key not in done.output
+    assert office.sign_in(password=NEW_PASSWORD).name == "admin"
+
+
+def test_set_roles(office, obj, files) -> None:
+    directory = str(office.config.data_dir)
+    me = ["--officer", "admin", "--password-file", files["admin"]]
+    run(obj, "add-officer", directory, "--name", "berta", "--new-password-file", files["new"], *me)
+    result = run(
+        obj, "set-roles", directory, "berta", "--role", "officer", "--role", "manager", *me
+    )
+    assert result.exit_code == 0, result.output
+    assert office.sign_in("berta", NEW_PASSWORD).roles == ("officer", "manager")

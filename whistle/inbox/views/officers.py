@@ -1,0 +1,183 @@
+"""Officers joining and leaving (managers only): the list, adding, changing roles, removing.
+
+Every action re-checks in the database that the signed-in officer is still a manager (a
+removed or demoted manager's open session gives no rights); a refusal is a 403 page. The
+removed or changed officer's open sessions are dropped at once, keys and all.
+"""
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from whistle.inbox import db
+from whistle.inbox.app import require_unlocked, state
+from whistle.inbox.errors import LastManagerError, OfficerNameTakenError, PermissionDeniedError
+from whistle.inbox.models import ROLES, Officer
+from whistle.inbox.officers import (
+    MIN_PASSWORD_CHARS,
+    change_roles,
+    enrol_officer,
+    list_officers,
+    remove_officer,
+    require_manager,
+)
+
+blueprint = Blueprint("officers", __name__, url_prefix="/officers")
+
+
+def _manager() -> Any:
+    unlocked = require_unlocked()
+    with db.transaction(state().sessions) as session:
+        require_manager(session, unlocked.officer_id)
+    return unlocked
+
+
+def _render_list(status: int = 200, **context: Any) -> tuple[str, int]:
+    with db.transaction(state().sessions) as session:
+        officers = [
+            {
+                "id": o.id,
+                "name": o.name,
+                "roles": o.roles,
+                "removed": o.is_removed,
+                "added": o.created_at.date(),
+            }
+            for o in list_officers(session)
+        ]
+    context.setdefault("form", {})
+    return (
+        render_template(
+            "officers.html", officers=officers, roles=ROLES, minimum=MIN_PASSWORD_CHARS, **context
+        ),
+        status,
+    )
+
+
+@blueprint.get("")
+def index() -> tuple[str, int]:
+    _manager()
+    return _render_list(added=request.args.get("added"))
+
+
+@blueprint.post("/add")
+def add() -> Response | tuple[str, int]:
+    unlocked = _manager()
+    name = request.form.get("name", "")[:200].strip()
+    password = request.form.get("password", "")[:2048]
+    repeat = request.form.get("repeat", "")[:2048]
+    roles = tuple(r for r in ROLES if request.form.get(f"role-{r}") == "yes")
+    errors: dict[str, str] = {}
+    if not name or len(name) > 64 or any(c.isspace() for c in name):
+        errors["name"] = _("A name is 1 to 64 characters without spaces.")
+    if len(password) < MIN_PASSWORD_CHARS:
+        errors["password"] = _("A password has at least %(n)d characters.", n=MIN_PASSWORD_CHARS)
+    elif password != repeat:
+        errors["repeat"] = _("The two passwords are not the same.")
+    if not roles:
+        errors["role-officer"] = _("Choose at least one role.")
+    elif "custodian" in roles and unlocked.custodian_keyring is None:
+        errors["role-custodian"] = _(
+            "Only a custodian can add a custodian here (or a manager with the recovery key, "
+            "at the command line: whistle inbox add-officer --use-recovery-key)."
+        )
+    if not errors:
+        try:
+            with db.transaction(state().sessions) as session:
+                enrol_officer(
+                    session,
+                    state().config,
+                    by_officer_id=unlocked.officer_id,
+                    keyring=unlocked.keyring,
+                    custodian_keyring=unlocked.custodian_keyring,
+                    name=name,
+                    password=password,
+                    roles=roles,
+                )
+        except OfficerNameTakenError as exc:
+            errors["name"] = (
+                _("That name belonged to an officer who was removed: choose another.")
+                if exc.removed
+                else _("An officer with that name exists already.")
+            )
+    if errors:
+        form = {"name": name, "roles": roles}
+        return _render_list(400, errors=errors, form=form)
+    return redirect(url_for("officers.index", added=name), 303)  # type: ignore[return-value]
+
+
+def _officer(officer_id: int) -> Officer:
+    with db.transaction(state().sessions) as session:
+        officer = session.get(Officer, officer_id)
+        if officer is None or officer.is_removed:
+            abort(404)
+        return officer
+
+
+def _render_officer(officer: Officer, status: int = 200, **context: Any) -> tuple[str, int]:
+    return (
+        render_template("officer.html", officer=officer, roles=ROLES, **context),
+        status,
+    )
+
+
+@blueprint.get("/<int:officer_id>")
+def detail(officer_id: int) -> tuple[str, int]:
+    _manager()
+    return _render_officer(_officer(officer_id))
+
+
+@blueprint.post("/<int:officer_id>/roles")
+def roles(officer_id: int) -> Response | tuple[str, int]:
+    unlocked = _manager()
+    officer = _officer(officer_id)
+    chosen = tuple(r for r in ROLES if request.form.get(f"role-{r}") == "yes")
+    error = None
+    if not chosen:
+        error = _("Choose at least one role.")
+    else:
+        try:
+            with db.transaction(state().sessions) as session:
+                change_roles(
+                    session,
+                    state().config,
+                    by_officer_id=unlocked.officer_id,
+                    name=officer.name,
+                    roles=chosen,
+                )
+        except LastManagerError:
+            error = _("This is the last manager: make another officer a manager first.")
+        except PermissionDeniedError as exc:
+            if "custodian" not in str(exc):
+                raise
+            error = _(
+                "The custodian role can only be given when an officer is added: their "
+                "custodian key is wrapped with their own password."
+            )
+    if error:
+        return _render_officer(officer, 400, roles_error=error)
+    state().keystore.drop_officer(officer.id)  # they sign in again, with their new roles
+    return redirect(url_for("officers.detail", officer_id=officer.id, changed=1), 303)  # type: ignore[return-value]
+
+
+@blueprint.post("/<int:officer_id>/remove")
+def remove(officer_id: int) -> Response | tuple[str, int]:
+    unlocked = _manager()
+    officer = _officer(officer_id)
+    if request.form.get("confirm") != "yes":
+        message = _("Tick the confirmation: a removal cannot be undone.")
+        return _render_officer(officer, 400, remove_error=message)
+    try:
+        with db.transaction(state().sessions) as session:
+            remove_officer(
+                session, state().config, by_officer_id=unlocked.officer_id, name=officer.name
+            )
+    except LastManagerError:
+        message = _(
+            "This is the last manager: make another officer a manager before removing them."
+        )
+        return _render_officer(officer, 400, remove_error=message)
+    with state().engine.connect() as connection:
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")  # best effort, see cli.py
+    state().keystore.drop_officer(officer.id)
+    return render_template("officer_removed.html", name=officer.name), 200  # type: ignore[return-value]
