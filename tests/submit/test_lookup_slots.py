@@ -52,15 +52,15 @@ def _slots(app: Flask) -> LookupSlots:
 
 @pytest.fixture
 def lookups(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
-    """Every case look-up the views make."""
+    """The login token of every case look-up the views make."""
     calls: list[bytes] = []
-    real = views.store.find_case
+    real = views.open_login
 
-    def find_case(session, lookup):  # type: ignore[no-untyped-def]
-        calls.append(lookup)
-        return real(session, lookup)
+    def open_login(sessions, config, token):  # type: ignore[no-untyped-def]
+        calls.append(token)
+        return real(sessions, config, token)
 
-    monkeypatch.setattr(views.store, "find_case", find_case)
+    monkeypatch.setattr(views, "open_login", open_login)
     return calls
 
 
