@@ -9,7 +9,10 @@ Transactions, the same rules on both:
   ``BEGIN IMMEDIATE`` (the write lock is taken before the first read, so a read
   followed by a write never fails with "database is locked" when another writer
   committed in between); on PostgreSQL, READ COMMITTED plus the row locks that
-  ``store`` takes (the case's login row).
+  ``store`` takes (the case's login row). On SQLite the threads of one process also
+  queue on a lock of their own first: SQLite has one writer at a time anyway, and its
+  busy handler polls with sleeps of up to 100 ms, so sixteen threads waiting on it left
+  the database idle between writers (bench/submit_load.py --profile; docs/benchmarks.md).
 - ``snapshot(sessions)``: a read-only transaction that sees one consistent state
   from its first query to its end (PostgreSQL REPEATABLE READ; SQLite: a real
   ``BEGIN``, which in WAL mode fixes the snapshot at the first read). Exports
@@ -21,6 +24,7 @@ Transactions, the same rules on both:
 """
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,6 +41,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from whistle.submit.config import ConfigError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: Session.info key of the per-process write lock (SQLite only).
+WRITE_LOCK = "whistle_write_lock"
+#: Longest wait on that lock; then the transaction goes to SQLite's own busy handler, which
+#: waits its busy_timeout and fails as before (a "temporarily unavailable" page).
+WRITE_LOCK_SECONDS = 30.0
 #: Execution option: this transaction writes (SQLite: BEGIN IMMEDIATE).
 WRITE = "whistle_write"
 
@@ -72,7 +81,8 @@ def make_engine(url: str) -> Engine:
 
 
 def make_sessions(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+    info = {WRITE_LOCK: threading.RLock()} if engine.dialect.name == "sqlite" else {}
+    return sessionmaker(engine, expire_on_commit=False, info=info)
 
 
 def start_write(session: Session) -> None:
@@ -94,9 +104,16 @@ def start_export(session: Session) -> None:
 @contextmanager
 def writing(sessions: sessionmaker[Session]) -> Iterator[Session]:
     """A session in a write transaction, committed at the end (rolled back on error)."""
-    with sessions() as session, session.begin():
-        start_write(session)
-        yield session
+    with sessions() as session:
+        lock = session.info.get(WRITE_LOCK)
+        locked = lock is not None and lock.acquire(timeout=WRITE_LOCK_SECONDS)
+        try:
+            with session.begin():
+                start_write(session)
+                yield session
+        finally:
+            if locked:
+                lock.release()
 
 
 @contextmanager
