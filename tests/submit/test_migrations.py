@@ -102,7 +102,7 @@ def test_0003_counts_positions_on_from_the_records(database_url: str) -> None:
     engine.dispose()
 
 
-def test_0004_names_no_pepper_for_existing_logins_and_keeps_them(database_url: str) -> None:
+def test_0004_leaves_existing_logins_untagged_and_keeps_them(database_url: str) -> None:
     url = database_url
     db.upgrade(url, "0003")
     engine = create_engine(url)
@@ -113,10 +113,10 @@ def test_0004_names_no_pepper_for_existing_logins_and_keeps_them(database_url: s
         )
     db.upgrade(url, "0004")
     with engine.begin() as connection:
-        assert connection.execute(text("SELECT case_id, pepper_id FROM logins")).all() == [
+        assert connection.execute(text("SELECT case_id, pepper_tag FROM logins")).all() == [
             ("c1", None)
         ]
-        connection.execute(text("UPDATE logins SET pepper_id = :p"), {"p": b"\x02" * 8})
+        connection.execute(text("UPDATE logins SET pepper_tag = :p"), {"p": b"\x02" * 8})
     db.downgrade(url, "0003")
     with engine.connect() as connection:
         rows = connection.execute(text("SELECT case_id, next_position FROM logins")).all()

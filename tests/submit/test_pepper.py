@@ -20,7 +20,7 @@ from whistle.submit import create_app, load_config
 from whistle.submit import views as views_module
 from whistle.submit.config import ConfigError
 from whistle.submit.models import Login
-from whistle.submit.pepper import pepper_id
+from whistle.submit.pepper import pepper_tag
 
 
 def _app(data_dir: Path) -> Flask:
@@ -43,7 +43,7 @@ def _server(*args: str):  # type: ignore[no-untyped-def]
 
 def _logins(app: Flask) -> dict[bytes, bytes | None]:
     with app.extensions["whistle_submit"].sessions() as session:
-        return {row.lookup: row.pepper_id for row in session.scalars(select(Login))}
+        return {row.lookup: row.pepper_tag for row in session.scalars(select(Login))}
 
 
 def _mode(path: Path) -> int:
@@ -72,19 +72,22 @@ def test_rotation_then_check_ins_rehash_and_the_old_pepper_goes(data_dir: Path) 
     client = _english(after)
     salt = after.extensions["whistle_submit"].config.install_salt
     token = derive_source_keys(codes[0], salt).login_token
-    assert _logins(after)[login_lookup(token, old_pepper)] == pepper_id(old_pepper)
+    old_lookup = login_lookup(token, old_pepper)
+    assert _logins(after)[old_lookup] == pepper_tag(old_pepper, old_lookup)
     status_code, page = check_in(client, codes[0])
     assert status_code == 200
     assert "Report 0" in page
     logins = _logins(after)
     assert login_lookup(token, old_pepper) not in logins
-    assert logins[login_lookup(token, new_pepper)] == pepper_id(new_pepper)
+    new_lookup = login_lookup(token, new_pepper)
+    assert logins[new_lookup] == pepper_tag(new_pepper, new_lookup)
     # The next check-in finds it through the current pepper.
     assert check_in(client, codes[0])[0] == 200
     assert "Logins still on the previous pepper: 1" in _server("status", str(data_dir)).output
     # A new report is filed under the new pepper.
     submit_report(client, subject="After the rotation")
-    assert sorted(_logins(after).values()).count(pepper_id(new_pepper)) == 2
+    on_new = [k for k, tag in _logins(after).items() if tag == pepper_tag(new_pepper, k)]
+    assert len(on_new) == 2
 
     refused = _server("rotate-pepper", str(data_dir))
     assert refused.exit_code == 1
@@ -177,7 +180,8 @@ def test_sealed_check_in_rehashes_too(data_dir: Path, office) -> None:  # type: 
     assert response.status_code == 200
     assert response.json["case_id"] == case_id.hex()
     new_pepper = (data_dir / "pepper").read_bytes()
-    assert _logins(after) == {login_lookup(keys.login_token, new_pepper): pepper_id(new_pepper)}
+    lookup = login_lookup(keys.login_token, new_pepper)
+    assert _logins(after) == {lookup: pepper_tag(new_pepper, lookup)}
     _dispose(after)
 
 
@@ -219,3 +223,37 @@ def test_no_code_token_or_pepper_in_the_database_after_rotation(data_dir: Path) 
             continue
         data = path.read_bytes()
         assert not [n for n in needles if n in data], path
+
+
+@pytest.mark.sqlite_only
+def test_untagged_logins_from_before_the_migration_count_after_a_rotation(
+    data_dir: Path,
+) -> None:
+    """Rows made before revision 0004 carry no tag: the rotation tags them with the pepper
+    that made them, so they count as waiting and still open their case."""
+    before = _app(data_dir)
+    code = submit_report(_english(before))
+    with before.extensions["whistle_submit"].sessions.begin() as session:
+        session.execute(Login.__table__.update().values(pepper_tag=None))
+    _dispose(before)
+    assert _server("rotate-pepper", str(data_dir)).exit_code == 0
+    assert "previous pepper: 1" in _server("status", str(data_dir)).output
+    after = _app(data_dir)
+    assert check_in(_english(after), code)[0] == 200
+    _dispose(after)
+    assert "previous pepper: 0" in _server("status", str(data_dir)).output
+
+
+@pytest.mark.sqlite_only
+def test_tags_say_nothing_without_the_peppers(data_dir: Path) -> None:
+    """Two logins made with the same pepper carry unrelated tags: a database copy alone
+    cannot group logins by pepper."""
+    app = _app(data_dir)
+    client = _english(app)
+    submit_report(client)
+    submit_report(client)
+    tags = list(_logins(app).values())
+    _dispose(app)
+    assert len(tags) == 2
+    assert all(t is not None and len(t) == 8 for t in tags)
+    assert tags[0] != tags[1]

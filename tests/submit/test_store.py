@@ -94,8 +94,8 @@ def test_no_column_records_time_count_or_identity(sessions) -> None:  # type: ig
         for table in ("records", "chunks", "logins")
     }
     assert columns["records"]["created"] == "DATE"
-    # pepper_id: which pepper made the lookup (pepper rotation; one bit per case, no date).
-    assert set(columns["logins"]) == {"lookup", "case_id", "next_position", "pepper_id"}
+    # pepper_tag: which pepper made the lookup, keyed with that pepper (opaque without it).
+    assert set(columns["logins"]) == {"lookup", "case_id", "next_position", "pepper_tag"}
     every = {name for table in columns.values() for name in table}
     for forbidden in ("ip", "agent", "time", "files", "identified", "reply_key", "code"):
         assert not any(forbidden in name for name in every), forbidden

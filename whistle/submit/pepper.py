@@ -9,18 +9,18 @@ in one indexed query (the same work for every code, known or not). A row found t
 the previous pepper is re-hashed with the current one in the same transaction, so each
 login moves over at its next check-in or follow-up.
 
-Each login row records which pepper made its lookup (``pepper_id``: 8 bytes of BLAKE2b
-keyed with the pepper, of ``whistle/pepper-id/v1`` — it names a pepper and reveals
-nothing of it), so ``whistle server status`` can say how many logins still need the
-previous pepper. Once none does, ``whistle server housekeeping`` removes the file; the
-operator can also drop it earlier (``rotate-pepper --drop-previous``), and then sources
-who have not come back since the rotation can no longer open their case with their code.
-
-What a copy of the database now also shows: for each case, whether its source came back
-since the last rotation (one bit per case; docs/decisions.md).
+Each login row carries a tag saying which pepper made its lookup (``pepper_tag``: 8 bytes
+of BLAKE2b keyed with that pepper, of ``whistle/pepper-tag/v1`` ‖ lookup), so ``whistle
+server status`` can count the logins that still need the previous pepper (it holds both
+peppers and checks each tag). Without the pepper files the tags look random: a copy of the
+database alone does not show which sources came back since a rotation. Once no login needs
+the previous pepper, ``whistle server housekeeping`` removes the file; the operator can also
+drop it earlier (``rotate-pepper --drop-previous``), and then sources who have not come back
+since the rotation can no longer open their case with their code.
 """
 
 import hashlib
+import hmac
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,19 +32,22 @@ from whistle.submit import db, store
 from whistle.submit.config import PEPPER_FILE, PREVIOUS_PEPPER_FILE, SubmitConfig
 from whistle.submit.datadir import replace_file, sync_directory
 
-PEPPER_ID_DOMAIN = b"whistle/pepper-id/v1"
-PEPPER_ID_BYTES = 8
+PEPPER_TAG_DOMAIN = b"whistle/pepper-tag/v1"
+PEPPER_TAG_BYTES = 8
 
 
 class PepperError(WhistleError):
     """A pepper rotation cannot be done now (the message says why and what to do)."""
 
 
-def pepper_id(pepper: bytes) -> bytes:
-    """A short public name for a pepper: BLAKE2b-64 keyed with it of the purpose label."""
+def pepper_tag(pepper: bytes, lookup: bytes) -> bytes:
+    """Which pepper made ``lookup``, checkable only with that pepper: BLAKE2b-64 keyed with
+    the pepper of the purpose label and the lookup value."""
     if len(pepper) != 32:
         raise ValueError("the pepper is 32 bytes")
-    return hashlib.blake2b(PEPPER_ID_DOMAIN, key=pepper, digest_size=PEPPER_ID_BYTES).digest()
+    return hashlib.blake2b(
+        PEPPER_TAG_DOMAIN + lookup, key=pepper, digest_size=PEPPER_TAG_BYTES
+    ).digest()
 
 
 def open_login(
@@ -66,7 +69,7 @@ def open_login(
         if current in found:
             return found[current]
         if previous in found:
-            store.rehash_login(session, previous, current, pepper_id(config.pepper))
+            store.rehash_login(session, previous, current, pepper_tag(config.pepper, current))
             return found[previous]
     return None
 
@@ -75,7 +78,17 @@ def logins_on_previous(session: Session, config: SubmitConfig) -> int | None:
     """How many logins still need the previous pepper (None when none is kept)."""
     if config.previous_pepper is None:
         return None
-    return store.count_logins(session, pepper_id(config.previous_pepper))
+    return count_made_with(session, config.previous_pepper)
+
+
+def count_made_with(session: Session, pepper: bytes) -> int:
+    """How many logins ``pepper`` made (their tags check out under it): one pass over the
+    logins, one BLAKE2b each."""
+    return sum(
+        1
+        for lookup, tag in store.login_tags(session)
+        if tag is not None and hmac.compare_digest(tag, pepper_tag(pepper, lookup))
+    )
 
 
 def rotate(
@@ -100,7 +113,9 @@ def rotate(
                 "then stop working)."
             )
     with db.writing(sessions) as session:
-        store.name_unnamed_logins(session, pepper_id(config.pepper))
+        untagged = [lookup for lookup, tag in store.login_tags(session) if tag is None]
+        for lookup in untagged:
+            store.set_pepper_tag(session, lookup, pepper_tag(config.pepper, lookup))
     fresh = new_pepper()
     if len(fresh) != 32 or fresh == config.pepper:
         raise ValueError("a new pepper is 32 new bytes")
@@ -110,7 +125,7 @@ def rotate(
 
 def _count(sessions: sessionmaker[Session], pepper: bytes) -> int:
     with sessions() as session:
-        return store.count_logins(session, pepper_id(pepper))
+        return count_made_with(session, pepper)
 
 
 def drop_previous(

@@ -133,12 +133,12 @@ def add_submission(
     lookup: bytes,
     envelope: BinaryIO,
     today: datetime.date,
-    pepper_id: bytes | None = None,
+    pepper_tag: bytes | None = None,
 ) -> StoredRecord:
     """A new case: its login row and its submission record (caller commits).
 
-    ``pepper_id`` names the pepper ``lookup`` was made with (``pepper.py``)."""
-    session.add(Login(lookup=lookup, case_id=case_id.hex(), next_position=1, pepper_id=pepper_id))
+    ``pepper_tag`` says which pepper made ``lookup`` (``pepper.py``)."""
+    session.add(Login(lookup=lookup, case_id=case_id.hex(), next_position=1, pepper_tag=pepper_tag))
     return _add_record(
         session,
         case_id=case_id,
@@ -219,33 +219,28 @@ def find_logins(session: Session, lookups: list[bytes]) -> dict[bytes, bytes]:
     return {bytes(lookup): bytes.fromhex(case_id) for lookup, case_id in rows}
 
 
-def rehash_login(session: Session, old: bytes, new: bytes, pepper_id: bytes) -> bool:
+def rehash_login(session: Session, old: bytes, new: bytes, pepper_tag: bytes) -> bool:
     """Give a login row the lookup value of the current pepper (caller commits).
 
     False when no row had ``old`` any more (another check-in re-hashed it first)."""
     changed = session.scalar(
         update(Login)
         .where(Login.lookup == old)
-        .values(lookup=new, pepper_id=pepper_id)
+        .values(lookup=new, pepper_tag=pepper_tag)
         .returning(Login.case_id)
     )
     return changed is not None
 
 
-def count_logins(session: Session, pepper_id: bytes) -> int:
-    """How many login rows were made with the pepper named ``pepper_id``."""
-    return int(
-        session.scalar(select(func.count()).select_from(Login).where(Login.pepper_id == pepper_id))
-        or 0
-    )
+def login_tags(session: Session) -> Iterator[tuple[bytes, bytes | None]]:
+    """Every login's lookup value and pepper tag, streamed."""
+    rows = session.execute(select(Login.lookup, Login.pepper_tag).execution_options(yield_per=1000))
+    for lookup, tag in rows:
+        yield bytes(lookup), bytes(tag) if tag is not None else None
 
 
-def name_unnamed_logins(session: Session, pepper_id: bytes) -> int:
-    """Rows from before pepper ids were recorded get the id of the pepper in use."""
-    result = session.execute(
-        update(Login).where(Login.pepper_id.is_(None)).values(pepper_id=pepper_id)
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+def set_pepper_tag(session: Session, lookup: bytes, pepper_tag: bytes) -> None:
+    session.execute(update(Login).where(Login.lookup == lookup).values(pepper_tag=pepper_tag))
 
 
 def case_records(session: Session, case_id: bytes) -> list[StoredRecord]:

@@ -68,7 +68,7 @@ from whistle.submit.app import (
 from whistle.submit.bundles import mark_replies_read
 from whistle.submit.config import LANGUAGES
 from whistle.submit.models import RecordKind
-from whistle.submit.pepper import open_login, pepper_id
+from whistle.submit.pepper import open_login, pepper_tag
 from whistle.submit.slots import RETRY_AFTER_SECONDS, LookupsBusyError
 from whistle.submit.upload import (
     READ_BYTES,
@@ -319,14 +319,15 @@ def report_post(desk_id: str | None) -> Any:
         writer.add_identification(identification)
         size = writer.finish()
         out.seek(0)
+        lookup = login_lookup(keys.login_token, st.config.pepper)
         with db.writing(st.sessions) as db_session:
             if store.quota_reached(db_session, st.config.limits.storage_quota_bytes, size):
                 return _full_page()
             store.add_submission(
                 db_session,
                 case_id=case_id,
-                lookup=login_lookup(keys.login_token, st.config.pepper),
-                pepper_id=pepper_id(st.config.pepper),
+                lookup=lookup,
+                pepper_tag=pepper_tag(st.config.pepper, lookup),
                 envelope=out,
                 today=today(),
             )
@@ -780,6 +781,7 @@ def report_sealed(desk_id: str | None) -> Any:
         with spooled_file() as out:
             token, case_id, size = _read_sealed(out, _envelope_cap(), with_case=True)
             _check_shape(out, size, sealed=2, boxed=0, sender=False)
+            lookup = login_lookup(token, st.config.pepper)
             with db.writing(st.sessions) as db_session:
                 if store.quota_reached(db_session, st.config.limits.storage_quota_bytes, size):
                     raise SealedError(503, _("This mailbox is full. Nothing was kept."))
@@ -788,8 +790,8 @@ def report_sealed(desk_id: str | None) -> Any:
                 store.add_submission(
                     db_session,
                     case_id=case_id,
-                    lookup=login_lookup(token, st.config.pepper),
-                    pepper_id=pepper_id(st.config.pepper),
+                    lookup=lookup,
+                    pepper_tag=pepper_tag(st.config.pepper, lookup),
                     envelope=out,
                     today=today(),
                 )

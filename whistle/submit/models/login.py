@@ -17,6 +17,6 @@ class Login(Base):
     lookup: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
     case_id: Mapped[str] = mapped_column(String(32), unique=True)
     next_position: Mapped[int] = mapped_column(Integer, server_default=text("1"), default=1)
-    #: Which pepper made ``lookup`` (``whistle.submit.pepper.pepper_id``); NULL: the pepper in
-    #: use before pepper ids were recorded (filled in when the pepper is next rotated).
-    pepper_id: Mapped[bytes | None] = mapped_column(LargeBinary(8), nullable=True)
+    #: Which pepper made ``lookup``: a tag keyed with that pepper (``pepper.pepper_tag``),
+    #: opaque without the pepper files; NULL: made before tags (tagged at the next rotation).
+    pepper_tag: Mapped[bytes | None] = mapped_column(LargeBinary(8), nullable=True)
