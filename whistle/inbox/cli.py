@@ -706,6 +706,25 @@ def sync_command(
         _print_summary(result.sent, "Sent:")
         for line in result.server_said:
             click.echo(f"  server: {line}")
+    _say_held(config)
+
+
+def _say_held(config: Any) -> None:
+    """Name the acknowledgements that wait for a backup (the server keeps those reports)."""
+    from whistle.inbox import db
+    from whistle.inbox.outgoing import held_acks
+
+    engine = _engine(config)
+    try:
+        with db.transaction(db.session_factory(engine)) as session:
+            held = held_acks(session)
+    finally:
+        engine.dispose()
+    if held:
+        click.echo(
+            f"{held} acknowledgement(s) wait for a backup: the server keeps those reports "
+            "until then (`whistle inbox backup`)."
+        )
 
 
 @inbox.command("backup")
