@@ -54,6 +54,9 @@ def test_acknowledgements_wait_for_a_backup(world: World) -> None:
     assert extra["acknowledgements_held_why"] == HELD_FOR_BACKUP
     applied = world.server_import(data)
     assert applied.counts["acknowledged records deleted"] == 0
+    assert (
+        "2 acknowledgement(s) held back (waiting for a backup in the office)" in applied.lines()[-1]
+    )
     assert _server_kinds(world) == ["submission", "submission"]
     # The server confirming that bundle does not count the held rows as delivered.
     world.inbox_import(world.server_export())
