@@ -189,3 +189,18 @@ def test_backups_revision_with_data(tmp_path: Path) -> None:
     db.upgrade(engine)
     db.upgrade(engine)
     engine.dispose()
+
+
+def test_the_worked_example_in_protocol_md() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "protocol.md").read_text(encoding="utf-8")
+    storage = generate_box_keypair()
+    out = io.BytesIO()
+    writer = start_backup(out, {}, storage.secret_key)
+    assert len(out.getvalue()) == 37
+    assert out.getvalue() == b'WHBAK\x01\x00\x00\x00\x1b{"format":"whistle-backup"}'
+    writer.add_file("inbox.sqlite", io.BytesIO(bytes(4096)))
+    writer.finish()
+    assert len(out.getvalue()) == 4543
+    assert "the whole file is **4,543 bytes**" in doc
+    assert '`WHBAK 01 0000001b {"format":"whistle-backup"}`' in doc
+    assert "`whistle/backup/v1`" in doc or '"whistle/backup/v1"' in doc
