@@ -196,8 +196,8 @@ def test_the_worked_example_in_protocol_md() -> None:
     storage = generate_box_keypair()
     out = io.BytesIO()
     writer = start_backup(out, {}, storage.secret_key)
-    assert len(out.getvalue()) == 37
-    assert out.getvalue() == b'WHBAK\x01\x00\x00\x00\x1b{"format":"whistle-backup"}'
+    assert out.getvalue()[:37] == b'WHBAK\x01\x00\x00\x00\x1b{"format":"whistle-backup"}'
+    assert len(out.getvalue()) == 37 + 137  # the envelope's header is written at once
     writer.add_file("inbox.sqlite", io.BytesIO(bytes(4096)))
     writer.finish()
     assert len(out.getvalue()) == 4543
