@@ -132,3 +132,55 @@ def test_a_purged_case_holds_nothing_back(world: World) -> None:
     summary, _ = _export(world)
     assert summary.counts["purge orders"] == 1
     assert "acknowledgements held back until a backup" not in summary.counts
+
+
+def test_a_restored_inbox_picks_up_where_the_server_is(world: World, tmp_path: Path) -> None:
+    """Lose the laptop after a backup: the new one gets back what came later, and its replies
+    bundles are numbered after the ones the server applied from the lost laptop."""
+    import dataclasses
+
+    from whistle.inbox import db
+    from whistle.inbox.backup import read_header, restore_backup, unlock_with_password
+    from whistle.inbox.outgoing import queue_reply
+
+    from .conftest import PASSWORD
+
+    submit_report(world.client, description="Before the backup")
+    world.inbox_import(world.server_export())
+    backup = world.inbox_backup()
+    submit_report(world.client, description="After the backup")
+    world.inbox_import(world.server_export())
+    with world.inbox_session() as session:
+        case_id = session.scalars(select(Case.id)).first()
+        assert case_id is not None
+        queue_reply(
+            session,
+            world.keyring,
+            case_id=case_id,
+            message="Thank you.",
+            files=[],
+            now=world.inbox_config.clock(),
+            store_dir=world.inbox_config.store_dir,
+        )
+    applied = world.server_import(world.inbox_export())  # replies bundle no. 1
+    assert applied.counts["acknowledged records deleted"] == 1  # the backed-up one only
+    assert _server_kinds(world) == ["reply", "submission"]
+
+    # The laptop is lost. Restore the backup elsewhere.
+    world.inbox_sessions.kw["bind"].dispose()
+    target = tmp_path / "new-laptop"
+    with backup.open("rb") as source:
+        info = read_header(source)
+        keyring = unlock_with_password(info, "admin", PASSWORD)
+        restore_backup(source, info, keyring, target, now=world.inbox_config.clock())
+    config = dataclasses.replace(world.inbox_config, data_dir=target)
+    engine = db.make_engine(config.database_path)
+    restored = dataclasses.replace(
+        world, inbox_config=config, inbox_sessions=db.session_factory(engine)
+    )
+    again = restored.inbox_import(restored.server_export())
+    assert again.counts["records imported"] == 1  # the report that came after the backup
+    summary = restored.server_import(restored.inbox_export())  # numbered 2, not 1 again
+    assert summary.sequence == 2
+    assert summary.counts["acknowledged records deleted"] == 0  # the new one waits for a backup
+    engine.dispose()

@@ -36,6 +36,7 @@ from whistle.inbox.keyring import OfficeKeyring
 from whistle.inbox.models import BundleLog, Outgoing, Record, Tombstone
 from whistle.inbox.office_setup import load_office, read_server_card
 from whistle.inbox.outgoing import HELD_FOR_BACKUP, pending, queue_ack, split_acks
+from whistle.inbox.settings import note_server_replies_applied, server_replies_applied
 from whistle.inbox.store import IncomingRecord, import_records
 
 OUTBOX = "outbox"
@@ -178,6 +179,7 @@ def import_outbox(
             )
             acked += 1
     confirmed = _confirm(session, manifest.extra.get("replies_applied"), now)
+    note_server_replies_applied(session, manifest.extra.get("replies_applied"))
     session.add(
         BundleLog(
             direction=OUTBOX,
@@ -238,7 +240,9 @@ def export_replies(
     rows = [r for r in rows if r.id not in held_ids]
     purges = [r for r in rows if r.kind == "purge"]
     last = _last(session, REPLIES)
-    sequence = (last.sequence if last else 0) + 1
+    # Above what the server applied too: an inbox restored from a backup does not remember
+    # the replies bundles it wrote after that backup, and their numbers are taken.
+    sequence = max(last.sequence if last else 0, server_replies_applied(session)) + 1
     outbox = _last(session, OUTBOX)
     verified = write_bundle(
         out,

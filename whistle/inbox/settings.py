@@ -4,6 +4,12 @@
                             imported; "0" (default): only once a backup holds them
     backup_warning_days     the dashboard warns when the last backup is older (default 7)
 
+and one fact the inbox keeps for itself (no audit event):
+
+    server_replies_applied  the highest replies bundle number the server said it applied;
+                            after a restore from a backup the next replies bundle must be
+                            numbered above it, or the server refuses it as a replay
+
 Every change is written to the audit log.
 """
 
@@ -17,6 +23,7 @@ from whistle.inbox.models import Setting
 
 ACKNOWLEDGE_ON_IMPORT = "acknowledge_on_import"
 BACKUP_WARNING_DAYS = "backup_warning_days"
+SERVER_REPLIES_APPLIED = "server_replies_applied"
 DEFAULT_WARNING_DAYS = 7
 MAX_WARNING_DAYS = 365
 
@@ -63,3 +70,21 @@ def set_backup_warning_days(
     if not 1 <= days <= MAX_WARNING_DAYS:
         raise SettingRefusedError(f"The warning comes after 1 to {MAX_WARNING_DAYS} days.")
     _set(session, BACKUP_WARNING_DAYS, str(days), officer_id=officer_id, now=now)
+
+
+def server_replies_applied(session: Session) -> int:
+    raw = _get(session, SERVER_REPLIES_APPLIED)
+    return int(raw) if raw is not None and raw.isdigit() else 0
+
+
+def note_server_replies_applied(session: Session, value: object) -> None:
+    """Remember the server's ``replies_applied`` when it is higher than known."""
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        return
+    if value > server_replies_applied(session):
+        row = session.get(Setting, SERVER_REPLIES_APPLIED)
+        if row is None:
+            session.add(Setting(key=SERVER_REPLIES_APPLIED, value=str(value)))
+        else:
+            row.value = str(value)
+        session.flush()
