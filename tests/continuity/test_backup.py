@@ -278,3 +278,46 @@ def test_backup_refuses_to_overwrite(populated: Populated, tmp_path: Path) -> No
         _backup(populated.office, out)
     assert out.read_bytes() == b"precious"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".b.wbak")] == []
+
+
+def test_a_backup_from_a_newer_whistle_is_refused(populated: Populated, tmp_path: Path) -> None:
+    import sqlite3
+
+    office = populated.office
+    connection = sqlite3.connect(office.config.database_path)
+    connection.execute("UPDATE alembic_version SET version_num = '9999_future'")
+    connection.commit()
+    connection.close()
+    backup = _backup(office, tmp_path / "b.wbak")
+    target = tmp_path / "restored"
+    with pytest.raises(BackupFormatError, match="newer Whistle"):
+        _restore(backup, target, _admin)
+    _nothing_written(target)
+
+
+def test_the_bundles_page_says_what_waits_for_a_backup(populated: Populated) -> None:
+    from sqlalchemy import select
+
+    from whistle.inbox import create_app
+    from whistle.inbox.outgoing import queue_ack
+
+    office = populated.office
+    with office.session() as session:
+        record = session.scalars(select(Record)).first()
+        assert record is not None
+        queue_ack(
+            session,
+            case_id=record.case_id,
+            record_id=record.id,
+            original_hash=record.original_hash,
+            now=office.config.clock(),
+        )
+    client = create_app(office.config).test_client()
+    client.post("/login", data={"name": "admin", "password": PASSWORD})
+    page = client.get("/bundles/").get_data(as_text=True)
+    assert "0 acknowledgement(s)" in page
+    assert "1 acknowledgement(s) are held back until a backup holds their reports" in page
+    _backup(office, office.config.data_dir.parent / "b.wbak")
+    page = client.get("/bundles/").get_data(as_text=True)
+    assert "1 acknowledgement(s)" in page
+    assert "held back" not in page

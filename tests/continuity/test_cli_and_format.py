@@ -1,6 +1,5 @@
-"""`whistle inbox backup` / `restore` on files; the backup format; the 0004 migration."""
+"""`whistle inbox backup` / `restore` on files; the 0004 migration."""
 
-import io
 from datetime import datetime
 from pathlib import Path
 
@@ -9,14 +8,6 @@ from click.testing import CliRunner
 from sqlalchemy import inspect, text
 
 from whistle.cli import main
-from whistle.crypto import (
-    MalformedError,
-    TruncatedError,
-    UnsupportedVersionError,
-    WrongKeyError,
-    generate_box_keypair,
-)
-from whistle.crypto.backup import encode_header, open_backup, read_backup_header, start_backup
 from whistle.inbox import db
 from whistle.inbox.config import insecure_password_hash
 
@@ -119,45 +110,6 @@ def test_backup_and_restore_commands(populated: Populated, tmp_path: Path, obj) 
     assert not (tmp_path / "third").exists()
 
 
-def test_the_format_binds_the_header_and_the_maker(tmp_path: Path) -> None:
-    storage = generate_box_keypair()
-    out = io.BytesIO()
-    writer = start_backup(out, {"note": "x"}, storage.secret_key)
-    writer.add_bytes("inbox.sqlite", b"SQLite format 3\x00" + bytes(100))
-    writer.finish()
-    raw = out.getvalue()
-    assert raw.startswith(b"WHBAK\x01")
-    source = io.BytesIO(raw)
-    header = read_backup_header(source)
-    assert header.fields == {"format": "whistle-backup", "note": "x"}
-    assert header.size == len(encode_header({"note": "x"}))
-    opened = open_backup(source, header, storage.secret_key, max_parts=10)
-    assert [p.name for p in opened.parts] == ["inbox.sqlite"]
-    # Anyone may seal to the storage *public* key; a backup must come from the secret key.
-    stranger = generate_box_keypair()
-    forged = io.BytesIO()
-    from whistle.crypto import EnvelopeWriter, boxed_to
-
-    forged.write(encode_header({"note": "x"}))
-    fake = EnvelopeWriter(
-        forged,
-        [boxed_to(storage.public_key)],
-        header.associated_data,
-        sender_secret_key=stranger.secret_key,
-    )
-    fake.add_bytes("inbox.sqlite", b"forged")
-    fake.finish()
-    forged.seek(0)
-    with pytest.raises(WrongKeyError):
-        open_backup(forged, read_backup_header(forged), storage.secret_key, max_parts=10)
-    with pytest.raises(MalformedError):
-        read_backup_header(io.BytesIO(b"WHENV\x01" + bytes(10)))
-    with pytest.raises(UnsupportedVersionError):
-        read_backup_header(io.BytesIO(b"WHBAK\x02" + raw[6:]))
-    with pytest.raises(TruncatedError):
-        read_backup_header(io.BytesIO(raw[:12]))
-
-
 def test_backups_revision_with_data(tmp_path: Path) -> None:
     engine = db.make_engine(tmp_path / "inbox.sqlite")
     db.upgrade(engine, "0003")
@@ -189,18 +141,3 @@ def test_backups_revision_with_data(tmp_path: Path) -> None:
     db.upgrade(engine)
     db.upgrade(engine)
     engine.dispose()
-
-
-def test_the_worked_example_in_protocol_md() -> None:
-    doc = (Path(__file__).parents[2] / "docs" / "protocol.md").read_text(encoding="utf-8")
-    storage = generate_box_keypair()
-    out = io.BytesIO()
-    writer = start_backup(out, {}, storage.secret_key)
-    assert out.getvalue()[:37] == b'WHBAK\x01\x00\x00\x00\x1b{"format":"whistle-backup"}'
-    assert len(out.getvalue()) == 37 + 137  # the envelope's header is written at once
-    writer.add_file("inbox.sqlite", io.BytesIO(bytes(4096)))
-    writer.finish()
-    assert len(out.getvalue()) == 4543
-    assert "the whole file is **4,543 bytes**" in doc
-    assert '`WHBAK 01 0000001b {"format":"whistle-backup"}`' in doc
-    assert "`whistle/backup/v1`" in doc or '"whistle/backup/v1"' in doc

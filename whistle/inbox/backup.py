@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from alembic.util.exc import CommandError
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -574,7 +575,12 @@ def _finish_restored(
         raise BackupTamperedError("The backup's database is damaged.")
     engine = db.make_engine(database)
     try:
-        db.upgrade(engine)
+        try:
+            db.upgrade(engine)
+        except CommandError as exc:
+            raise BackupFormatError(
+                "This backup was made by a newer Whistle: upgrade this one first."
+            ) from exc
         with db.transaction(db.session_factory(engine)) as session:
             office = session.get(Office, 1)
             if office is None or not same_fingerprint(office.fingerprint, office_fingerprint):
