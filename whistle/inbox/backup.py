@@ -167,10 +167,32 @@ def make_backup(
         raise BackupError(f"{out.parent} is not a directory.")
     backup_id = secrets.token_hex(16)
     made_at = now.astimezone(UTC).replace(microsecond=0)
+    try:
+        return _make_backup(
+            sessions, database_path, store_dir, keyring, out, backup_id, made_at, now, officer_id
+        )
+    except OSError as exc:
+        raise BackupError(f"The backup could not be made: {exc.strerror}.") from exc
+
+
+def _make_backup(
+    sessions: sessionmaker[Session],
+    database_path: Path,
+    store_dir: Path,
+    keyring: OfficeKeyring,
+    out: Path,
+    backup_id: str,
+    made_at: datetime,
+    now: datetime,
+    officer_id: int | None,
+) -> BackupMade:
     with _private_dir(database_path.parent, ".backup-") as scratch:
         snapshot = scratch / DATABASE_PART
-        _snapshot(database_path, snapshot)
-        facts = _snapshot_facts(snapshot)
+        try:
+            _snapshot(database_path, snapshot)
+            facts = _snapshot_facts(snapshot)
+        except sqlite3.Error as exc:
+            raise BackupError(f"The database could not be copied: {exc}.") from exc
         if facts.storage_public != keyring.storage_public:
             raise BackupError("The keys signed in do not belong to this inbox's office.")
         fields = {
@@ -511,15 +533,20 @@ def restore_backup(
         if not name.startswith(STORE_PREFIX) or not _STORE_NAME.fullmatch(rest) or ".." in rest:
             raise BackupTamperedError(f"The backup holds an unexpected file name: {name[:80]!r}.")
     parent = target.parent
-    with _private_dir(parent, f".{target.name}.restoring-") as staging:
-        source.seek(start)
-        _write_parts(opened.events(), staging)
-        result = _finish_restored(staging, info, keyring, office_fingerprint, now)
-        check_target(target)
-        if target.exists():
-            target.rmdir()
-        os.rename(staging, target)
-        _fsync_dir(parent)
+    try:
+        with _private_dir(parent, f".{target.name}.restoring-") as staging:
+            source.seek(start)
+            _write_parts(opened.events(), staging)
+            result = _finish_restored(staging, info, keyring, office_fingerprint, now)
+            check_target(target)
+            if target.exists():
+                target.rmdir()
+            os.rename(staging, target)
+            _fsync_dir(parent)
+    except OSError as exc:
+        raise BackupError(
+            f"Cannot write the restored inbox next to {target}: {exc.strerror} (nothing was kept)."
+        ) from exc
     return result
 
 
