@@ -321,3 +321,19 @@ def test_the_bundles_page_says_what_waits_for_a_backup(populated: Populated) -> 
     page = client.get("/bundles/").get_data(as_text=True)
     assert "1 acknowledgement(s)" in page
     assert "held back" not in page
+
+
+def test_passwords_are_those_at_backup_time(populated: Populated, tmp_path: Path) -> None:
+    from whistle.inbox.officers import change_password
+
+    office = populated.office
+    backup = _backup(office, tmp_path / "b.wbak")
+    new_password = "a brand new password for admin"
+    with office.session() as session:
+        change_password(session, office.config, 1, PASSWORD, new_password)
+    target = tmp_path / "restored"
+    with pytest.raises(BackupWrongPasswordError, match="as it was when the backup was made"):
+        _restore(backup, target, lambda info: unlock_with_password(info, "admin", new_password))
+    _nothing_written(target)
+    _restore(backup, target, _admin)  # the password the backup knows
+    assert (target / "inbox.sqlite").is_file()

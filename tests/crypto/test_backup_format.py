@@ -5,6 +5,8 @@ import io
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from whistle.crypto import (
     EnvelopeWriter,
@@ -85,3 +87,23 @@ def test_a_changed_header_byte_fails_every_chunk() -> None:
     assert header.fields["office"] == "B"
     with pytest.raises(TamperedError):
         open_backup(source, header, storage.secret_key, max_parts=10)
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=300))
+def test_any_bytes_are_a_header_or_a_crypto_error(data: bytes) -> None:
+    from whistle.crypto import CryptoError
+
+    for candidate in (data, b"WHBAK\x01" + data, b"WHBAK\x01\x00\x00\x00" + data[:1] + data):
+        try:
+            header = read_backup_header(io.BytesIO(candidate))
+        except CryptoError:
+            continue
+        assert header.fields["format"] == "whistle-backup"
+
+
+def test_a_deeply_nested_header_is_malformed_not_a_crash() -> None:
+    body = b"[" * 200_000 + b"]" * 200_000
+    raw = b"WHBAK\x01" + len(body).to_bytes(4, "big") + body
+    with pytest.raises(MalformedError):
+        read_backup_header(io.BytesIO(raw))

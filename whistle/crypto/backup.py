@@ -109,7 +109,7 @@ def read_backup_header(source: BinaryIO) -> BackupHeader:
         raise TruncatedError("the backup ends inside its header")
     try:
         fields = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise MalformedError("the backup header is not JSON") from exc
     if not isinstance(fields, dict) or fields.get("format") != FORMAT:
         raise MalformedError("not a Whistle backup header")
