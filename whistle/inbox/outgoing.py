@@ -167,5 +167,8 @@ def sendable(session: Session) -> list[Outgoing]:
 
 def held_acks(session: Session) -> int:
     """How many acknowledgements wait for a backup."""
-    _, held = split_acks(session, [r for r in pending(session) if r.kind == "ack"])
+    acks = session.scalars(
+        select(Outgoing).where(Outgoing.kind == "ack", Outgoing.confirmed.is_(None))
+    ).all()
+    _, held = split_acks(session, list(acks))
     return len(held)
