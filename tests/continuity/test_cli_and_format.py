@@ -71,6 +71,13 @@ def test_backup_and_restore_commands(populated: Populated, tmp_path: Path, obj) 
     assert "audit log intact" in restored.output
     verified = CliRunner().invoke(main, ["inbox", "verify-audit", str(target)], obj=obj)
     assert verified.exit_code == 0, verified.output
+    import sqlite3
+
+    connection = sqlite3.connect(target / "inbox.sqlite")
+    last = connection.execute("SELECT action, detail FROM audit_event ORDER BY id DESC").fetchone()
+    connection.close()
+    assert last[0] == "backup-restored"
+    assert last[1].endswith(f"opened by officer {SECOND}")
     listed = CliRunner().invoke(main, ["inbox", "list", str(target), *admin], obj=obj)
     assert listed.exit_code == 0, listed.output
     assert "Invoices inflated" in listed.output

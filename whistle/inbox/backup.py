@@ -499,6 +499,7 @@ def restore_backup(
     *,
     now: datetime,
     expect_fingerprint: str | None = None,
+    opened_by: str = "",
 ) -> Restored:
     """Authenticate everything, write it into a new directory, check it, move it to ``target``.
 
@@ -537,7 +538,7 @@ def restore_backup(
         with _private_dir(parent, f".{target.name}.restoring-") as staging:
             source.seek(start)
             _write_parts(opened.events(), staging)
-            result = _finish_restored(staging, info, keyring, office_fingerprint, now)
+            result = _finish_restored(staging, info, keyring, office_fingerprint, now, opened_by)
             check_target(target)
             if target.exists():
                 target.rmdir()
@@ -587,6 +588,7 @@ def _finish_restored(
     keyring: OfficeKeyring,
     office_fingerprint: str,
     now: datetime,
+    opened_by: str,
 ) -> Restored:
     """Check the restored inbox, log the restore in it; it is still in ``staging``."""
     database = staging / DATABASE_PART
@@ -642,7 +644,8 @@ def _finish_restored(
                 session,
                 now,
                 "backup-restored",
-                detail=f"{info.backup_id} made {info.made_at.strftime(_DATE)}",
+                detail=f"{info.backup_id} made {info.made_at.strftime(_DATE)}"
+                + (f", opened by {opened_by}" if opened_by else ""),
             )
     finally:
         engine.dispose()

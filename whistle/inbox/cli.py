@@ -827,6 +827,7 @@ def restore_command(
             data_dir,
             now=config.clock(),
             expect_fingerprint=expect_fingerprint,
+            opened_by="the recovery key" if with_recovery else f"officer {officer_name}",
         )
     click.echo(
         f"Restored into {data_dir}: {restored.records} record(s), "
