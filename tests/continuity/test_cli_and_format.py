@@ -148,3 +148,23 @@ def test_backups_revision_with_data(tmp_path: Path) -> None:
     db.upgrade(engine)
     db.upgrade(engine)
     engine.dispose()
+
+
+def test_settings_command(populated: Populated, tmp_path: Path, obj) -> None:  # type: ignore[no-untyped-def]
+    data_dir = str(populated.office.config.data_dir)
+    admin = ["--officer", "admin", "--password-file", _file(tmp_path, "pw", PASSWORD)]
+    shown = CliRunner().invoke(main, ["inbox", "settings", data_dir, *admin], obj=obj)
+    assert shown.exit_code == 0, shown.output
+    assert "after a backup holds the report (the default)" in shown.output
+    assert "Last backup: never; records in no backup yet: 3" in shown.output
+    flags = ["--acknowledge-on-import", "--backup-warning-days", "3"]
+    changed = CliRunner().invoke(main, ["inbox", "settings", data_dir, *flags, *admin], obj=obj)
+    assert changed.exit_code == 0, changed.output
+    assert "Acknowledge: on import" in changed.output
+    assert "after: 3 day(s)" in changed.output
+    second = ["--officer", SECOND, "--password-file", _file(tmp_path, "pw2", SECOND_PASSWORD)]
+    refused = CliRunner().invoke(
+        main, ["inbox", "settings", data_dir, "--acknowledge-after-backup", *second], obj=obj
+    )
+    assert refused.exit_code == 1
+    assert "Only a manager" in refused.output

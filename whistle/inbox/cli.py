@@ -834,3 +834,60 @@ def restore_command(
         f"audit log intact ({restored.audit_entries} entries)."
     )
     click.echo(f"Run the inbox with `whistle inbox run {data_dir}`.")
+
+
+@inbox.command("settings")
+@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option(
+    "--acknowledge-on-import/--acknowledge-after-backup",
+    "ack_on_import",
+    default=None,
+    help="When the server may delete a report: as soon as it is imported, or (the default) "
+    "once a backup made after the import holds it (docs/officer-guide.md, Backups).",
+)
+@click.option(
+    "--backup-warning-days",
+    type=click.IntRange(1, 365),
+    help="Warn on the dashboard when the last backup is older than this.",
+)
+@_officer
+@_password
+@click.pass_context
+def settings_command(
+    ctx: click.Context,
+    data_dir: Path,
+    ack_on_import: bool | None,
+    backup_warning_days: int | None,
+    officer_name: str,
+    password_file: Path | None,
+) -> None:
+    """Show the office settings; change them (a manager) with the options."""
+    from whistle.inbox import db, settings
+    from whistle.inbox.backup import backup_status
+    from whistle.inbox.errors import PermissionDeniedError
+    from whistle.inbox.models import ROLE_MANAGER
+
+    with _signed_in_office(ctx, data_dir, officer_name, password_file) as (config, engine, signed):
+        changing = ack_on_import is not None or backup_warning_days is not None
+        if changing and ROLE_MANAGER not in signed.roles:
+            raise PermissionDeniedError("Only a manager can change the office settings.")
+        now = config.clock()
+        with db.transaction(db.session_factory(engine)) as session:
+            if ack_on_import is not None:
+                settings.set_acknowledge_on_import(
+                    session, ack_on_import, officer_id=signed.officer_id, now=now
+                )
+            if backup_warning_days is not None:
+                settings.set_backup_warning_days(
+                    session, backup_warning_days, officer_id=signed.officer_id, now=now
+                )
+            on = settings.acknowledge_on_import(session)
+            status = backup_status(session, now)
+    click.echo(
+        "Acknowledge: on import (the server deletes a report as soon as it is imported)"
+        if on
+        else "Acknowledge: after a backup holds the report (the default)"
+    )
+    click.echo(f"Backup warning after: {status.warning_days} day(s)")
+    last = f"{status.last.made_at:%Y-%m-%d %H:%M} UTC" if status.last else "never"
+    click.echo(f"Last backup: {last}; records in no backup yet: {status.waiting}")
