@@ -51,6 +51,7 @@ def set_up(root: Path) -> DemoSetup:
     """A new office (insecure demo KDF) and a server that trust each other; courier on."""
     from whistle.inbox import db as inbox_db
     from whistle.inbox.office_setup import init_office, pin_server
+    from whistle.inbox.settings import set_acknowledge_on_import
     from whistle.submit.datadir import init_data_directory
 
     inbox_dir, server_dir = root / "inbox", root / "server"
@@ -75,6 +76,9 @@ def set_up(root: Path) -> DemoSetup:
     try:
         with inbox_db.transaction(inbox_db.session_factory(engine)) as session:
             pin_server(session, config, (server_dir / "server-card.json").read_bytes())
+            # The demo is throwaway: nothing to back up, so the server may delete a report
+            # as soon as the inbox holds it (a real office waits for a backup by default).
+            set_acknowledge_on_import(session, True, officer_id=None, now=config.clock())
     finally:
         engine.dispose()
     return DemoSetup(root, inbox_dir, server_dir, password)

@@ -78,6 +78,32 @@ class World:
             submit_db.start_write(session)
             return apply_replies(session, self.server_config, data, today=TODAY)
 
+    # Backups and the acknowledgement gate --------------------------------------------
+
+    def inbox_backup(self) -> Path:
+        """A backup of the inbox: the acknowledgements for what it holds may then leave."""
+        from whistle.inbox.backup import default_file_name, make_backup
+
+        folder = self.tmp / "backups"
+        folder.mkdir(exist_ok=True)
+        now = self.inbox_config.clock()
+        out = folder / default_file_name(now)
+        make_backup(
+            self.inbox_sessions,
+            self.inbox_config.database_path,
+            self.inbox_config.store_dir,
+            self.keyring,
+            out,
+            now=now,
+        )
+        return out
+
+    def acknowledge_on_import(self) -> None:
+        from whistle.inbox.settings import set_acknowledge_on_import
+
+        with self.inbox_session() as session:
+            set_acknowledge_on_import(session, True, officer_id=None, now=self.inbox_config.clock())
+
     # State of both databases, for "nothing changed" ---------------------------------
 
     def snapshot(self) -> dict[str, Any]:

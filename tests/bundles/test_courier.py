@@ -53,6 +53,8 @@ def test_whole_loop_over_the_courier(world: World, courier_url: str) -> None:
         first = sync(http, world.inbox_sessions, world.keyring, world.inbox_config)
         assert first.received is not None
         assert first.received.counts["records imported"] == 1
+        assert first.sent is None  # its acknowledgement waits for a backup: nothing to send
+        world.inbox_backup()
         with world.inbox_session() as session:
             case_id = session.scalars(select(Case.id)).one()
             queue_reply(
@@ -128,7 +130,17 @@ def test_sync_command(world: World, courier_url: str, tmp_path: Path) -> None:
     result = CliRunner().invoke(main, args, obj=_inbox_obj(world))
     assert result.exit_code == 0, result.output
     assert "records imported: 1" in result.output
-    assert "server: " in result.output  # the acknowledgement went back
+    assert "server: " not in result.output  # nothing went: the acknowledgement waits
+    assert "1 acknowledgement(s) wait for a backup" in result.output
+    backup = CliRunner().invoke(
+        main,
+        ["inbox", "backup", str(world.inbox_config.data_dir), "--out", str(tmp_path), *args[5:]],
+        obj=_inbox_obj(world),
+    )
+    assert backup.exit_code == 0, backup.output
+    result = CliRunner().invoke(main, args, obj=_inbox_obj(world))
+    assert result.exit_code == 0, result.output
+    assert "acknowledged records deleted: 1" in result.output  # the server said so
     unreachable = CliRunner().invoke(
         main, [*args[:4], "http://127.0.0.1:9", *args[5:]], obj=_inbox_obj(world)
     )

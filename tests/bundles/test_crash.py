@@ -68,6 +68,7 @@ def _run(script: str, *args: str) -> int:
 
 
 def test_kill_while_the_server_applies(world: World, tmp_path: Path) -> None:
+    world.acknowledge_on_import()  # the acknowledgement travels in the first replies bundle
     submit_report(world.client)
     world.inbox_import(world.server_export())
     with world.inbox_session() as session:

@@ -43,8 +43,12 @@ def test_whole_loop_plain_form(world: World) -> None:
             store_dir=world.inbox_config.store_dir,
         )
 
+    # No backup holds the report yet: the reply goes, the acknowledgement waits.
     applied = world.server_import(world.inbox_export())
     assert applied.counts["replies stored"] == 1
+    assert applied.counts["acknowledged records deleted"] == 0
+    world.inbox_backup()
+    applied = world.server_import(world.inbox_export())
     assert applied.counts["acknowledged records deleted"] == 1
 
     status, page = check_in(client, code)
@@ -57,7 +61,7 @@ def test_whole_loop_plain_form(world: World) -> None:
         reply = session.scalars(select(Record)).one()
         assert reply.first_read is not None
 
-    # The next outbox confirms the replies bundle and carries nothing old.
+    # The next outbox confirms the replies bundles and carries nothing old.
     again = world.inbox_import(world.server_export())
     assert again.counts["records imported"] == 0
     assert again.counts["replies the server confirmed"] == 1

@@ -79,7 +79,16 @@ def create_app(config: InboxConfig) -> Flask:
     Babel(app, locale_selector=_select_locale)
     warm_up(config)
 
-    from whistle.inbox.views import account, auth, bundles, cases, files, officers, workflow
+    from whistle.inbox.views import (
+        account,
+        auth,
+        backups,
+        bundles,
+        cases,
+        files,
+        officers,
+        workflow,
+    )
 
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(cases.blueprint)
@@ -88,6 +97,7 @@ def create_app(config: InboxConfig) -> Flask:
     app.register_blueprint(workflow.blueprint)
     app.register_blueprint(bundles.blueprint)
     app.register_blueprint(officers.blueprint)
+    app.register_blueprint(backups.blueprint)
     app.before_request(_guard)
     app.after_request(_headers)
     app.register_error_handler(InboxError, _inbox_error)

@@ -11,8 +11,9 @@
     export_replies   the pending replies, purge orders and acknowledgements,
                      signed by the office key, sealed to the server card's bundle key
 
-Acknowledgements are queued at import for now; a later issue makes them wait for a
-backup (DESIGN.md §3.8).
+Acknowledgements are queued at import but leave only once a backup holds their record,
+unless the office acknowledges on import (``outgoing.split_acks``, DESIGN.md §3.8); the
+replies bundle says how many it holds back and why (manifest ``extra``).
 """
 
 from datetime import date, datetime
@@ -34,7 +35,8 @@ from whistle.crypto.bundles import BundleRecord, VerifiedBundle, record_hash_hex
 from whistle.inbox.keyring import OfficeKeyring
 from whistle.inbox.models import BundleLog, Outgoing, Record, Tombstone
 from whistle.inbox.office_setup import load_office, read_server_card
-from whistle.inbox.outgoing import pending, queue_ack
+from whistle.inbox.outgoing import HELD_FOR_BACKUP, pending, queue_ack, split_acks
+from whistle.inbox.settings import note_server_replies_applied, server_replies_applied
 from whistle.inbox.store import IncomingRecord, import_records
 
 OUTBOX = "outbox"
@@ -177,6 +179,7 @@ def import_outbox(
             )
             acked += 1
     confirmed = _confirm(session, manifest.extra.get("replies_applied"), now)
+    note_server_replies_applied(session, manifest.extra.get("replies_applied"))
     session.add(
         BundleLog(
             direction=OUTBOX,
@@ -232,10 +235,14 @@ def export_replies(
     server = pinned_server(session)
     rows = pending(session)
     replies = [r for r in rows if r.kind == "reply"]
-    acks = [r for r in rows if r.kind == "ack"]
+    acks, held = split_acks(session, [r for r in rows if r.kind == "ack"])
+    held_ids = {r.id for r in held}
+    rows = [r for r in rows if r.id not in held_ids]
     purges = [r for r in rows if r.kind == "purge"]
     last = _last(session, REPLIES)
-    sequence = (last.sequence if last else 0) + 1
+    # Above what the server applied too: an inbox restored from a backup does not remember
+    # the replies bundles it wrote after that backup, and their numbers are taken.
+    sequence = max(last.sequence if last else 0, server_replies_applied(session)) + 1
     outbox = _last(session, OUTBOX)
     verified = write_bundle(
         out,
@@ -256,6 +263,11 @@ def export_replies(
             "acknowledged": sorted({r.envelope.hex() for r in acks}),
             "purged": sorted({r.case_id for r in purges}),
             "outbox_applied": outbox.sequence if outbox else 0,
+            **(
+                {"acknowledgements_held": len(held), "acknowledgements_held_why": HELD_FOR_BACKUP}
+                if held
+                else {}
+            ),
         },
     )
     for row in rows:
@@ -276,4 +288,10 @@ def export_replies(
         "acknowledgements": len(acks),
         "purge orders": len(purges),
     }
+    if held:
+        summary.counts["acknowledgements held back until a backup"] = len(held)
+        summary.notes.append(
+            f"{len(held)} acknowledgement(s) held back: the server keeps those reports until "
+            "a backup made after their import holds them (make a backup, then export again)"
+        )
     return summary

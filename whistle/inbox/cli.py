@@ -751,6 +751,191 @@ def sync_command(
         _print_summary(result.sent, "Sent:")
         for line in result.server_said:
             click.echo(f"  server: {line}")
+    _say_held(config)
+
+
+def _say_held(config: Any) -> None:
+    """Name the acknowledgements that wait for a backup (the server keeps those reports)."""
+    from whistle.inbox import db
+    from whistle.inbox.outgoing import held_acks
+
+    engine = _engine(config)
+    try:
+        with db.transaction(db.session_factory(engine)) as session:
+            held = held_acks(session)
+    finally:
+        engine.dispose()
+    if held:
+        click.echo(
+            f"{held} acknowledgement(s) wait for a backup: the server keeps those reports "
+            "until then (`whistle inbox backup`)."
+        )
+
+
+@inbox.command("backup")
+@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The backup file to write, or a directory (a dated name is chosen there).",
+)
+@_officer
+@_password
+@click.pass_context
+def backup_command(
+    ctx: click.Context, data_dir: Path, out: Path, officer_name: str, password_file: Path | None
+) -> None:
+    """Write the whole inbox into one encrypted file (opens with any officer's password)."""
+    from whistle.inbox import db
+    from whistle.inbox.backup import default_file_name, make_backup
+
+    with _signed_in_office(ctx, data_dir, officer_name, password_file) as (config, engine, signed):
+        now = config.clock()
+        target = out / default_file_name(now) if out.is_dir() else out
+        made = make_backup(
+            db.session_factory(engine),
+            config.database_path,
+            config.store_dir,
+            signed.keyring,
+            target,
+            now=now,
+            officer_id=signed.officer_id,
+        )
+    click.echo(f"Backup written to {made.path}")
+    click.echo(
+        f"  {made.records} record(s), {made.size} bytes, made {made.made_at:%Y-%m-%d %H:%M} UTC"
+    )
+    click.echo(
+        "  Acknowledgements for these records can now go to the server with the next export."
+    )
+
+
+@inbox.command("restore")
+@click.argument("backup_file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--officer", "officer_name", help="Open with this officer's password.")
+@_password
+@click.option(
+    "--recovery-key-file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Open with the recovery key (read from this file's first line).",
+)
+@click.option("--recovery-key", "use_recovery", is_flag=True, help="Type the recovery key.")
+@click.option(
+    "--expect-fingerprint",
+    help="Refuse unless the backup belongs to the office with this fingerprint.",
+)
+@click.option("--yes", is_flag=True, help="Do not ask: the fingerprint was compared already.")
+@click.pass_context
+def restore_command(
+    ctx: click.Context,
+    backup_file: Path,
+    data_dir: Path,
+    officer_name: str | None,
+    password_file: Path | None,
+    recovery_key_file: Path | None,
+    use_recovery: bool,
+    expect_fingerprint: str | None,
+    yes: bool,
+) -> None:
+    """Restore BACKUP_FILE into DATA_DIR (new or empty) on this machine."""
+    from whistle.inbox import backup
+
+    config = _config(ctx, data_dir)
+    with_recovery = use_recovery or recovery_key_file is not None
+    if with_recovery == (officer_name is not None):
+        raise click.UsageError("Give either --officer NAME or the recovery key.")
+    backup.check_target(data_dir)
+    with backup_file.open("rb") as source:
+        info = backup.read_header(source)
+        click.echo(f"Backup of {info.office_name!r}, made {info.made_at:%Y-%m-%d %H:%M} UTC")
+        click.echo(f"  {info.records} record(s); officers then: {', '.join(info.officers)}")
+        click.echo(f"Office fingerprint: {info.fingerprint}")
+        backup.check_fingerprint(info, expect_fingerprint)
+        if (
+            expect_fingerprint is None
+            and not yes
+            and not click.confirm("Is this your office's fingerprint (as on its card)?")
+        ):
+            raise click.ClickException("Nothing was restored.")
+        if with_recovery:
+            text = _read_recovery_key(recovery_key_file)
+            keyring = backup.unlock_with_recovery_key(info, text)
+        else:
+            password = _read_password(password_file, f"Password for {officer_name}")
+            keyring = backup.unlock_with_password(info, str(officer_name), password)
+        restored = backup.restore_backup(
+            source,
+            info,
+            keyring,
+            data_dir,
+            now=config.clock(),
+            expect_fingerprint=expect_fingerprint,
+            opened_by="the recovery key" if with_recovery else f"officer {officer_name}",
+        )
+    click.echo(
+        f"Restored into {data_dir}: {restored.records} record(s), "
+        f"audit log intact ({restored.audit_entries} entries)."
+    )
+    click.echo(f"Run the inbox with `whistle inbox run {data_dir}`.")
+
+
+@inbox.command("settings")
+@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option(
+    "--acknowledge-on-import/--acknowledge-after-backup",
+    "ack_on_import",
+    default=None,
+    help="When the server may delete a report: as soon as it is imported, or (the default) "
+    "once a backup made after the import holds it (docs/officer-guide.md, Backups).",
+)
+@click.option(
+    "--backup-warning-days",
+    type=click.IntRange(1, 365),
+    help="Warn on the dashboard when the last backup is older than this.",
+)
+@_officer
+@_password
+@click.pass_context
+def settings_command(
+    ctx: click.Context,
+    data_dir: Path,
+    ack_on_import: bool | None,
+    backup_warning_days: int | None,
+    officer_name: str,
+    password_file: Path | None,
+) -> None:
+    """Show the office settings; change them (a manager) with the options."""
+    from whistle.inbox import db, settings
+    from whistle.inbox.backup import backup_status
+    from whistle.inbox.errors import PermissionDeniedError
+    from whistle.inbox.models import ROLE_MANAGER
+
+    with _signed_in_office(ctx, data_dir, officer_name, password_file) as (config, engine, signed):
+        changing = ack_on_import is not None or backup_warning_days is not None
+        if changing and ROLE_MANAGER not in signed.roles:
+            raise PermissionDeniedError("Only a manager can change the office settings.")
+        now = config.clock()
+        with db.transaction(db.session_factory(engine)) as session:
+            if ack_on_import is not None:
+                settings.set_acknowledge_on_import(
+                    session, ack_on_import, officer_id=signed.officer_id, now=now
+                )
+            if backup_warning_days is not None:
+                settings.set_backup_warning_days(
+                    session, backup_warning_days, officer_id=signed.officer_id, now=now
+                )
+            on = settings.acknowledge_on_import(session)
+            status = backup_status(session, now)
+    click.echo(
+        "Acknowledge: on import (the server deletes a report as soon as it is imported)"
+        if on
+        else "Acknowledge: after a backup holds the report (the default)"
+    )
+    click.echo(f"Backup warning after: {status.warning_days} day(s)")
+    last = f"{status.last.made_at:%Y-%m-%d %H:%M} UTC" if status.last else "never"
+    click.echo(f"Last backup: {last}; records in no backup yet: {status.waiting}")
 
 
 # --- Officers joining and leaving (docs/officer-guide.md) ----------------------------------

@@ -1,8 +1,9 @@
 """``whistle inbox sync``: the courier client (docs/bundles.md).
 
 One round: fetch the outbox bundle and apply it (one transaction), then — if
-anything is pending — write a replies bundle (committed first, so its sequence
-number is never reused with other content) and send it. Each request carries a
+anything can go (acknowledgements held for a backup do not count) — write a
+replies bundle (committed first, so its sequence number is never reused with
+other content) and send it. Each request carries a
 fresh challenge signed with the office key (``whistle/courier-challenge/v1``).
 Over Tor: ``--socks 127.0.0.1:9050`` (the onion name is resolved by tor).
 """
@@ -23,7 +24,7 @@ from whistle.inbox.bundles import MAX_BUNDLE_BYTES, export_replies, import_outbo
 from whistle.inbox.config import InboxConfig
 from whistle.inbox.errors import InboxError
 from whistle.inbox.keyring import OfficeKeyring
-from whistle.inbox.outgoing import pending
+from whistle.inbox.outgoing import sendable
 
 TIMEOUT_SECONDS = 120.0
 
@@ -94,7 +95,7 @@ def sync(
             officer_id=officer_id,
         )
     with db.transaction(sessions) as session:
-        if not pending(session):
+        if not sendable(session):
             return result
         out = io.BytesIO()
         result.sent = export_replies(session, keyring, out, now=config.clock())

@@ -4,7 +4,9 @@
 submission) and to the desk's key, queues it, and imports the same envelope into
 the encrypted store as a ``reply`` record, so the case history shows it at once.
 ``queue_purge`` orders the server to delete everything it still holds of a case.
-Acknowledgements (``queue_ack``) are queued by the bundle import.
+Acknowledgements (``queue_ack``) are queued by the bundle import; ``split_acks`` holds
+each one back until a backup holds its record, unless the office acknowledges on import
+(DESIGN.md §3.8, docs/officer-guide.md "Backups").
 """
 
 import secrets
@@ -18,10 +20,13 @@ from whistle.crypto import box_keypair_from_secret
 from whistle.crypto.records import seal_reply
 from whistle.inbox.errors import CaseNotFoundError, InboxError
 from whistle.inbox.keyring import OfficeKeyring
-from whistle.inbox.models import Case, Outgoing, Tombstone
+from whistle.inbox.models import Case, Outgoing, Record, Tombstone
+from whistle.inbox.settings import acknowledge_on_import
 from whistle.inbox.store import IncomingRecord, import_records, submission_meta
 
 MAX_REPLY_CHARS = 100_000
+#: Why acknowledgements are held back, as the replies bundle's manifest says it.
+HELD_FOR_BACKUP = "waiting-for-backup"
 
 
 class ReplyRefusedError(InboxError):
@@ -126,3 +131,44 @@ def tombstone_case(session: Session, case_id: str, today: date) -> None:
     """Remember a purged case so that no older outbox bundle brings it back."""
     if session.get(Tombstone, case_id) is None:
         session.add(Tombstone(id=case_id, kind="case", day=today))
+
+
+def split_acks(session: Session, acks: list[Outgoing]) -> tuple[list[Outgoing], list[Outgoing]]:
+    """``(sendable, held)``: an acknowledgement waits until a backup holds its record.
+
+    With the office setting "acknowledge on import" every one is sendable. A record no
+    longer here (its case was purged) holds nothing back: the purge order deletes it anyway.
+    """
+    if not acks or acknowledge_on_import(session):
+        return list(acks), []
+    ids = [a.record_id for a in acks if a.record_id]
+    waiting: set[str] = set()
+    for start in range(0, len(ids), 500):
+        waiting.update(
+            session.scalars(
+                select(Record.id).where(
+                    Record.id.in_(ids[start : start + 500]), Record.backed_up_at.is_(None)
+                )
+            )
+        )
+    sendable = [a for a in acks if a.record_id not in waiting]
+    held = [a for a in acks if a.record_id in waiting]
+    return sendable, held
+
+
+def sendable(session: Session) -> list[Outgoing]:
+    """``pending`` without the acknowledgements held back for a backup."""
+    rows = pending(session)
+    acks = [r for r in rows if r.kind == "ack"]
+    _, held = split_acks(session, acks)
+    held_ids = {r.id for r in held}
+    return [r for r in rows if r.id not in held_ids]
+
+
+def held_acks(session: Session) -> int:
+    """How many acknowledgements wait for a backup."""
+    acks = session.scalars(
+        select(Outgoing).where(Outgoing.kind == "ack", Outgoing.confirmed.is_(None))
+    ).all()
+    _, held = split_acks(session, list(acks))
+    return len(held)

@@ -160,6 +160,18 @@ def _instructions(extra: dict[str, Any]) -> ReplyInstructions:
     return ReplyInstructions(tuple(acks), tuple(purges))
 
 
+def _held_note(extra: dict[str, Any]) -> list[str]:
+    """The inbox holds acknowledgements back until a backup holds those records (it says so)."""
+    held = extra.get("acknowledgements_held")
+    if not isinstance(held, int) or isinstance(held, bool) or held <= 0:
+        return []
+    why = extra.get("acknowledgements_held_why")
+    reason = (
+        "waiting for a backup in the office" if why == "waiting-for-backup" else "by the office"
+    )
+    return [f"{held} acknowledgement(s) held back ({reason}): those records stay here until then"]
+
+
 def verify_replies(config: SubmitConfig, data: bytes) -> VerifiedBundle:
     """Verify a replies bundle against the pinned office key (``BundleRefusedError`` if not)."""
     return read_bundle_bytes(
@@ -182,6 +194,7 @@ def preview_replies(session: Session, config: SubmitConfig, data: bytes) -> Bund
         "acknowledgements": len(instructions.acknowledged),
         "purge orders": len(instructions.purged),
     }
+    summary.notes += _held_note(verified.manifest.extra)
     return summary
 
 
@@ -250,6 +263,7 @@ def apply_replies(
         "acknowledged records deleted": deleted,
         "cases purged": purged,
     }
+    summary.notes += _held_note(manifest.extra)
     return summary
 
 

@@ -1,6 +1,7 @@
 """The inbox's tables, one model per file."""
 
 from whistle.inbox.models.audit_event import AuditEvent
+from whistle.inbox.models.backup import Backup
 from whistle.inbox.models.base import Base
 from whistle.inbox.models.bundle_log import BundleLog
 from whistle.inbox.models.case import (
@@ -29,6 +30,7 @@ from whistle.inbox.models.purged_case import PurgedCase
 from whistle.inbox.models.record import KINDS, Record
 from whistle.inbox.models.reply import Reply
 from whistle.inbox.models.search_index import SearchIndex
+from whistle.inbox.models.setting import Setting
 from whistle.inbox.models.tombstone import Tombstone
 
 __all__ = [
@@ -45,6 +47,7 @@ __all__ = [
     "STATUS_INVESTIGATING",
     "STATUS_NEW",
     "AuditEvent",
+    "Backup",
     "Base",
     "BundleLog",
     "Case",
@@ -59,5 +62,6 @@ __all__ = [
     "Record",
     "Reply",
     "SearchIndex",
+    "Setting",
     "Tombstone",
 ]

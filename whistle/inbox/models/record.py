@@ -27,3 +27,5 @@ class Record(Base):
     stored_name: Mapped[str] = mapped_column(String(64), unique=True)
     meta: Mapped[bytes] = mapped_column(LargeBinary)
     imported_at: Mapped[datetime] = mapped_column(DateTime)
+    #: When a backup first held this record (None: in no backup yet; see ``backup.py``).
+    backed_up_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

@@ -19,6 +19,7 @@ from whistle.inbox import db
 from whistle.inbox.app import require_unlocked, state
 from whistle.inbox.bundles import MAX_BUNDLE_BYTES, export_replies, import_outbox, preview_outbox
 from whistle.inbox.models import BundleLog, Outgoing
+from whistle.inbox.outgoing import held_acks
 
 blueprint = Blueprint("bundles", __name__, url_prefix="/bundles")
 
@@ -45,6 +46,7 @@ def _waiting() -> dict[str, int]:
             .where(Outgoing.confirmed.is_(None))
             .group_by(Outgoing.kind)
         ).all()
+        held = held_acks(session)
         last = {
             direction: session.scalar(
                 select(func.max(BundleLog.sequence)).where(BundleLog.direction == direction)
@@ -52,6 +54,7 @@ def _waiting() -> dict[str, int]:
             for direction in ("outbox", "replies")
         }
     counts = {kind: int(n) for kind, n in rows}
+    counts["held"] = held
     counts.update({f"last_{k}": v or 0 for k, v in last.items()})
     return counts
 
@@ -71,6 +74,7 @@ def _labels() -> dict[str, str]:
         "replies": _("replies"),
         "acknowledgements": _("acknowledgements"),
         "purge orders": _("purge orders"),
+        "acknowledgements held back until a backup": _("acknowledgements held back until a backup"),
     }
 
 
