@@ -8,7 +8,7 @@ from sqlalchemy import select
 from whistle.inbox import create_app
 from whistle.inbox.errors import LoginError
 from whistle.inbox.models import AuditEvent, Officer
-from whistle.inbox.officers import enrol_officer
+from whistle.inbox.officers import change_roles, enrol_officer, remove_officer
 
 from .conftest import PASSWORD, do_import, incoming, make_submission
 
@@ -199,3 +199,38 @@ def test_unknown_or_removed_officer_page_is_404(office, app) -> None:
     again = add(admin, "berta")
     assert again.status_code == 400
     assert "belonged to an officer who was removed" in again.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("change", ["remove", "roles"])
+def test_a_change_made_elsewhere_ends_the_open_session(office, app, change) -> None:
+    """A removal or role change from the command line locks the officer's open browser
+    session at its next request, not at the idle lock."""
+    admin = office.sign_in()
+    with office.session() as session:
+        enrol_officer(
+            session,
+            office.config,
+            by_officer_id=admin.officer_id,
+            keyring=admin.keyring,
+            custodian_keyring=None,
+            name="berta",
+            password=NEW_PASSWORD,
+            roles=("officer",),
+        )
+    berta = signed_in(app, "berta", NEW_PASSWORD)
+    assert berta.get("/cases").status_code == 200
+    with office.session() as session:
+        if change == "remove":
+            remove_officer(session, office.config, by_officer_id=admin.officer_id, name="berta")
+        else:
+            change_roles(
+                session,
+                office.config,
+                by_officer_id=admin.officer_id,
+                name="berta",
+                roles=("officer", "manager"),
+            )
+    response = berta.get("/cases")
+    assert response.status_code == 303
+    assert "/login" in response.location
+    assert len(app.extensions["whistle_inbox"].keystore) == 0

@@ -32,7 +32,7 @@ from whistle.inbox.errors import (
     UnreadableRecordError,
 )
 from whistle.inbox.keystore import KeyStore, Unlocked
-from whistle.inbox.officers import warm_up
+from whistle.inbox.officers import still_signed_in, warm_up
 
 COOKIE = "whistle_inbox"
 LANG_COOKIE = "whistle_lang"
@@ -133,6 +133,9 @@ def _guard() -> Response | None:
     keystore = state().keystore
     sid = request.cookies.get(COOKIE)
     g.unlocked = keystore.get(sid)
+    if g.unlocked is not None and not _still_signed_in(g.unlocked):
+        keystore.drop(sid)
+        g.unlocked = None
     g.was_locked = sid is not None and g.unlocked is None
     if request.endpoint in LARGE_BODY_ENDPOINTS and g.unlocked is not None:
         request.max_content_length = LARGE_BODY_ENDPOINTS[request.endpoint]
@@ -141,6 +144,11 @@ def _guard() -> Response | None:
         if not hmac.compare_digest(token.encode(), g.unlocked.csrf_token.encode()):
             return Response("The form expired: reload the page.", 400, mimetype="text/plain")
     return None
+
+
+def _still_signed_in(unlocked: Unlocked) -> bool:
+    with state().sessions() as session:
+        return still_signed_in(session, unlocked.officer_id, unlocked.roles)
 
 
 def _hostname(host: str) -> str:

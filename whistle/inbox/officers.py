@@ -152,6 +152,16 @@ class SignedIn:
     custodian_keyring: CustodianKeyring | None
 
 
+def still_signed_in(session: Session, officer_id: int, roles: tuple[str, ...]) -> bool:
+    """Whether a signed-in officer still exists with the roles they signed in with.
+
+    Asked on every request, so a removal or role change made elsewhere (the command line,
+    another browser) ends their unlocked session at once, not at the idle lock.
+    """
+    officer = session.get(Officer, officer_id)
+    return officer is not None and not officer.is_removed and officer.roles == roles
+
+
 def _window_start(config: InboxConfig, now: datetime) -> datetime:
     return (now - timedelta(seconds=config.throttle.window_seconds)).replace(tzinfo=None)
 

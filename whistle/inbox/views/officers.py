@@ -177,7 +177,7 @@ def remove(officer_id: int) -> Response | tuple[str, int]:
             "This is the last manager: make another officer a manager before removing them."
         )
         return _render_officer(officer, 400, remove_error=message)
+    state().keystore.drop_officer(officer.id)
     with state().engine.connect() as connection:
         connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")  # best effort, see cli.py
-    state().keystore.drop_officer(officer.id)
     return render_template("officer_removed.html", name=officer.name), 200  # type: ignore[return-value]
