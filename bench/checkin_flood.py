@@ -144,7 +144,7 @@ def main() -> None:
     parser.add_argument("--checkins", type=int, default=300, help="legitimate check-ins a run")
     parser.add_argument("--flood-clients", type=int, default=8)
     parser.add_argument("--slots", type=int, default=1, help="limits.lookup_slots")
-    parser.add_argument("--wait-ms", type=int, default=250, help="limits.lookup_wait_ms")
+    parser.add_argument("--wait-ms", type=int, default=1000, help="limits.lookup_wait_ms")
     args = parser.parse_args()
     limits = {"lookup_slots": args.slots, "lookup_wait_ms": args.wait_ms}
     context = multiprocessing.get_context("fork")

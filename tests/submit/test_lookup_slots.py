@@ -268,7 +268,7 @@ def test_bad_cap_settings(data_dir: Path, line: str, message: str) -> None:
 
 def test_the_cap_settings_written_at_init(data_dir: Path) -> None:
     limits = load_config(data_dir).limits
-    assert (limits.lookup_slots, limits.lookup_wait_ms) == (1, 250)
+    assert (limits.lookup_slots, limits.lookup_wait_ms) == (1, 1000)
     text = (data_dir / "config.toml").read_text()
     for key in ("lookup_slots", "lookup_wait_ms"):
         text = "\n".join(line for line in text.splitlines() if not line.startswith(key))

@@ -59,7 +59,7 @@ class Limits:
     # Code look-ups (check-in, follow-up) at once in one worker process (whistle/submit/slots.py),
     # and how long one may wait for a slot before the source is asked to try again (503).
     lookup_slots: int = 1
-    lookup_wait_ms: int = 250
+    lookup_wait_ms: int = 1000
 
     def check(self) -> None:
         for name in ("max_upload_bytes", "max_files", "discard_cap_bytes", "max_text_chars"):

@@ -54,7 +54,7 @@ storage_quota_bytes = 21474836480 # past it, new reports get a "temporarily full
 max_text_chars = 20000
 session_hours = 6
 lookup_slots = 1                  # code look-ups at once per worker (check-in flood cap)
-lookup_wait_ms = 250              # wait this long for a slot, then answer "busy" (503)
+lookup_wait_ms = 1000             # wait this long for a slot, then answer "busy" (503)
 """
 
 BUNDLES_TEMPLATE = """
