@@ -257,3 +257,24 @@ def test_tags_say_nothing_without_the_peppers(data_dir: Path) -> None:
     assert len(tags) == 2
     assert all(t is not None and len(t) == 8 for t in tags)
     assert tags[0] != tags[1]
+
+
+def test_a_running_site_follows_a_rotation_without_a_restart(data_dir: Path) -> None:
+    """Two workers of one host: one started before the rotation, one after (gunicorn starts
+    fresh workers now and then). The fresh one moves a login to the new pepper; the old one
+    must still find it, and file new logins under the new pepper too."""
+    old_worker = _app(data_dir)
+    client = _english(old_worker)
+    code = submit_report(client, subject="Before")
+    assert _server("rotate-pepper", str(data_dir)).exit_code == 0
+    new_pepper = (data_dir / "pepper").read_bytes()
+
+    new_worker = _app(data_dir)
+    assert check_in(_english(new_worker), code)[0] == 200  # moved to the new pepper
+    status_code, page = check_in(_english(old_worker), code)
+    assert status_code == 200
+    assert "Before" in page
+    submit_report(_english(old_worker), subject="After")
+    assert all(tag == pepper_tag(new_pepper, k) for k, tag in _logins(old_worker).items())
+    _dispose(new_worker)
+    _dispose(old_worker)

@@ -21,6 +21,7 @@ from werkzeug.formparser import FormDataParser
 
 from whistle.submit import db, static_files
 from whistle.submit.config import LANGUAGES, SubmitConfig
+from whistle.submit.pepper import Peppers
 from whistle.submit.questionnaire import Questionnaire, load_questionnaire
 from whistle.submit.session import SealedSessionInterface
 from whistle.submit.slots import RETRY_AFTER_SECONDS, LookupsBusyError, LookupSlots
@@ -100,6 +101,7 @@ class SubmitState:
     sessions: sessionmaker[Session]
     questionnaire: Questionnaire
     lookup_slots: LookupSlots
+    peppers: Peppers
     bundle: Bundle | None = None
 
 
@@ -181,6 +183,7 @@ def build_app(config: SubmitConfig) -> Flask:
         sessions=db.make_sessions(engine),
         questionnaire=load_questionnaire(),
         lookup_slots=LookupSlots(config.limits.lookup_slots, config.limits.lookup_wait_ms / 1000),
+        peppers=Peppers(config),
         bundle=load_bundle() if config.browser_crypto else None,
     )
     # Before CSRF protection reads any form: refuse oversized small bodies politely.

@@ -107,6 +107,9 @@ class SubmitConfig:
     browser_crypto: bool = True
     #: The pepper before the last rotation, while logins still use it (``pepper.py``).
     previous_pepper: bytes | None = None
+    #: Where the configuration was read from: the site re-reads the pepper files there
+    #: when a rotation replaces them (``pepper.Peppers``). None for a config built in code.
+    data_dir: Path | None = None
 
     def __repr__(self) -> str:
         return f"SubmitConfig(office_name={self.office_name!r})"
@@ -143,7 +146,7 @@ def normalise_database_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def _read_secret(directory: Path, name: str, size: int) -> bytes:
+def read_secret(directory: Path, name: str, size: int) -> bytes:
     path = directory / name
     try:
         data = path.read_bytes()
@@ -222,33 +225,34 @@ def load_config(directory: str | Path) -> SubmitConfig:
     if not isinstance(card, OfficeCard):
         raise ConfigError(f"{card_path} is not an office card")
     install_id = _server_install_id(directory)
-    pepper = _read_secret(directory, PEPPER_FILE, 32)
+    pepper = read_secret(directory, PEPPER_FILE, 32)
     return SubmitConfig(
         office_name=office_name,
         default_language=language,
         database_url=database_url,
         office_card=card,
-        install_salt=_read_secret(directory, SALT_FILE, 32),
+        install_salt=read_secret(directory, SALT_FILE, 32),
         pepper=pepper,
-        previous_pepper=_previous_pepper(directory, pepper),
-        session_keys=(_read_secret(directory, SESSION_KEY_FILE, 32),),
+        previous_pepper=previous_pepper(directory, pepper),
+        data_dir=directory,
+        session_keys=(read_secret(directory, SESSION_KEY_FILE, 32),),
         limits=limits,
         time_zone=time_zone,
         cookie_secure=cookie_secure,
-        signing_seed=_read_secret(directory, SERVER_SEED_FILE, 32),
-        bundle_secret=_read_secret(directory, BUNDLE_KEY_FILE, 32),
+        signing_seed=read_secret(directory, SERVER_SEED_FILE, 32),
+        bundle_secret=read_secret(directory, BUNDLE_KEY_FILE, 32),
         install_id=install_id,
         courier_enabled=courier_enabled,
         **reply_days,
     )
 
 
-def _previous_pepper(directory: Path, pepper: bytes) -> bytes | None:
+def previous_pepper(directory: Path, pepper: bytes) -> bytes | None:
     """The previous pepper if one is kept (the same as the current one: a rotation that
     stopped half-way, ignored until ``rotate-pepper`` runs again)."""
     if not (directory / PREVIOUS_PEPPER_FILE).exists():
         return None
-    previous = _read_secret(directory, PREVIOUS_PEPPER_FILE, 32)
+    previous = read_secret(directory, PREVIOUS_PEPPER_FILE, 32)
     return None if previous == pepper else previous
 
 

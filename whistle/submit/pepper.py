@@ -21,6 +21,7 @@ since the rotation can no longer open their case with their code.
 
 import hashlib
 import hmac
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,7 +30,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from whistle.crypto import login_lookup, random_bytes
 from whistle.errors import WhistleError
 from whistle.submit import db, store
-from whistle.submit.config import PEPPER_FILE, PREVIOUS_PEPPER_FILE, SubmitConfig
+from whistle.submit.config import (
+    PEPPER_FILE,
+    PREVIOUS_PEPPER_FILE,
+    SubmitConfig,
+    previous_pepper,
+    read_secret,
+)
 from whistle.submit.datadir import replace_file, sync_directory
 
 PEPPER_TAG_DOMAIN = b"whistle/pepper-tag/v1"
@@ -50,26 +57,73 @@ def pepper_tag(pepper: bytes, lookup: bytes) -> bytes:
     ).digest()
 
 
+class Peppers:
+    """The current and previous pepper of a running site, re-read when a rotation
+    replaces their files.
+
+    Every worker reads the configuration once, and gunicorn starts fresh workers now and
+    then (``max_requests``): without this, a worker started after ``rotate-pepper`` would
+    move logins to a pepper the older workers do not know, and those would tell a returning
+    source "unknown code". A ``stat`` of the two files per look-up is the whole cost.
+    """
+
+    def __init__(self, config: SubmitConfig) -> None:
+        self._directory = config.data_dir
+        self._lock = threading.Lock()
+        self._pair = (config.pepper, config.previous_pepper)
+        self._seen = self._signature()
+
+    def get(self) -> tuple[bytes, bytes | None]:
+        """(current, previous or None), as the files say now."""
+        signature = self._signature()
+        with self._lock:
+            if self._directory is not None and signature != self._seen:
+                current = read_secret(self._directory, PEPPER_FILE, 32)
+                self._pair = (current, previous_pepper(self._directory, current))
+                self._seen = signature
+            return self._pair
+
+    @property
+    def current(self) -> bytes:
+        return self.get()[0]
+
+    def _signature(self) -> tuple[tuple[int, int, int] | None, ...]:
+        if self._directory is None:
+            return ()
+        return tuple(
+            _file_signature(self._directory / name) for name in (PEPPER_FILE, PREVIOUS_PEPPER_FILE)
+        )
+
+
+def _file_signature(path: Path) -> tuple[int, int, int] | None:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return None
+    return (info.st_ino, info.st_mtime_ns, info.st_size)
+
+
 def open_login(
-    sessions: sessionmaker[Session], config: SubmitConfig, login_token: bytes
+    sessions: sessionmaker[Session], peppers: tuple[bytes, bytes | None], login_token: bytes
 ) -> bytes | None:
     """The case a login token opens, or None; re-hashes a login still on the previous pepper.
 
-    Without a previous pepper this is one read. With one, both lookups are tried in one
-    query inside a write transaction, and a match through the previous pepper is moved to
-    the current one before the transaction commits.
+    ``peppers`` is (current, previous or None). Without a previous pepper this is one read.
+    With one, both lookups are tried in one query inside a write transaction, and a match
+    through the previous pepper is moved to the current one before the transaction commits.
     """
-    current = login_lookup(login_token, config.pepper)
-    if config.previous_pepper is None:
+    pepper, previous_pepper_ = peppers
+    current = login_lookup(login_token, pepper)
+    if previous_pepper_ is None:
         with sessions() as session:
             return store.find_logins(session, [current]).get(current)
-    previous = login_lookup(login_token, config.previous_pepper)
+    previous = login_lookup(login_token, previous_pepper_)
     with db.writing(sessions) as session:
         found = store.find_logins(session, [current, previous])
         if current in found:
             return found[current]
         if previous in found:
-            store.rehash_login(session, previous, current, pepper_tag(config.pepper, current))
+            store.rehash_login(session, previous, current, pepper_tag(pepper, current))
             return found[previous]
     return None
 

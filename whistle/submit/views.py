@@ -319,7 +319,8 @@ def report_post(desk_id: str | None) -> Any:
         writer.add_identification(identification)
         size = writer.finish()
         out.seek(0)
-        lookup = login_lookup(keys.login_token, st.config.pepper)
+        pepper = st.peppers.current
+        lookup = login_lookup(keys.login_token, pepper)
         with db.writing(st.sessions) as db_session:
             if store.quota_reached(db_session, st.config.limits.storage_quota_bytes, size):
                 return _full_page()
@@ -327,7 +328,7 @@ def report_post(desk_id: str | None) -> Any:
                 db_session,
                 case_id=case_id,
                 lookup=lookup,
-                pepper_tag=pepper_tag(st.config.pepper, lookup),
+                pepper_tag=pepper_tag(pepper, lookup),
                 envelope=out,
                 today=today(),
             )
@@ -401,7 +402,7 @@ def _derive_and_find(code: str) -> tuple[SourceKeys, bytes | None]:
     """
     st = state()
     keys = derive_source_keys(code, st.config.install_salt)
-    return keys, open_login(st.sessions, st.config, keys.login_token)
+    return keys, open_login(st.sessions, st.peppers.get(), keys.login_token)
 
 
 def _lookup(code: str) -> tuple[SourceKeys, bytes | None]:
@@ -781,7 +782,8 @@ def report_sealed(desk_id: str | None) -> Any:
         with spooled_file() as out:
             token, case_id, size = _read_sealed(out, _envelope_cap(), with_case=True)
             _check_shape(out, size, sealed=2, boxed=0, sender=False)
-            lookup = login_lookup(token, st.config.pepper)
+            pepper = st.peppers.current
+            lookup = login_lookup(token, pepper)
             with db.writing(st.sessions) as db_session:
                 if store.quota_reached(db_session, st.config.limits.storage_quota_bytes, size):
                     raise SealedError(503, _("This mailbox is full. Nothing was kept."))
@@ -791,7 +793,7 @@ def report_sealed(desk_id: str | None) -> Any:
                     db_session,
                     case_id=case_id,
                     lookup=lookup,
-                    pepper_tag=pepper_tag(st.config.pepper, lookup),
+                    pepper_tag=pepper_tag(pepper, lookup),
                     envelope=out,
                     today=today(),
                 )
@@ -806,7 +808,7 @@ def report_sealed(desk_id: str | None) -> Any:
 def _find_by_token(token: bytes) -> bytes | None:
     """The case of a login token (the caller holds a look-up slot)."""
     st = state()
-    return open_login(st.sessions, st.config, token)
+    return open_login(st.sessions, st.peppers.get(), token)
 
 
 @contextmanager
