@@ -279,8 +279,8 @@ def rotate_pepper_command(directory: Path, drop_previous: bool, yes: bool) -> No
             rotate(directory, config, sessions)
             click.echo(f"New pepper in {directory / 'pepper'}; the old one is pepper.previous.")
             click.echo(
-                "Now: copy both files to every other host (docs/deployment.md), then reload "
-                "the service everywhere: systemctl reload whistle-submit whistle-courier"
+                "This host's running site uses it from its next check-in. Other hosts: copy "
+                "both files to them now and start them again (docs/deployment.md §16)."
             )
     except WhistleError as exc:
         raise click.ClickException(str(exc)) from exc
