@@ -1,5 +1,6 @@
 """`whistle inbox backup` / `restore` on files; the 0004 migration."""
 
+import tempfile
 from datetime import datetime
 from pathlib import Path
 
@@ -42,6 +43,7 @@ def test_backup_and_restore_commands(populated: Populated, tmp_path: Path, obj) 
     )
     assert made.exit_code == 0, made.output
     assert "3 record(s)" in made.output
+    assert "on the inbox's own disk" in made.output  # tmp_path: the same disk as the inbox
     (backup,) = usb.iterdir()
     assert backup.name.startswith("whistle-backup-20261102-")
     again = CliRunner().invoke(
@@ -168,3 +170,19 @@ def test_settings_command(populated: Populated, tmp_path: Path, obj) -> None:  #
     )
     assert refused.exit_code == 1
     assert "Only a manager" in refused.output
+
+
+def test_a_backup_on_another_disk_carries_no_warning(
+    populated: Populated, tmp_path: Path, obj
+) -> None:  # type: ignore[no-untyped-def]
+    shm = Path("/dev/shm")
+    assert shm.stat().st_dev != tmp_path.stat().st_dev, "needs /dev/shm on its own mount"
+    admin = ["--officer", "admin", "--password-file", _file(tmp_path, "pw", PASSWORD)]
+    with tempfile.TemporaryDirectory(dir=shm) as usb:
+        made = CliRunner().invoke(
+            main,
+            ["inbox", "backup", str(populated.office.config.data_dir), "--out", usb, *admin],
+            obj=obj,
+        )
+        assert made.exit_code == 0, made.output
+        assert "own disk" not in made.output

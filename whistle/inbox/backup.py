@@ -120,6 +120,8 @@ class BackupMade:
     size: int
     records: int
     store_files: int
+    #: Written to the disk the inbox itself lives on: it dies with the laptop.
+    same_disk: bool = False
 
 
 @dataclass(frozen=True)
@@ -239,7 +241,10 @@ def _make_backup(
             officer_id=officer_id,
             detail=f"{backup_id} {len(facts.record_ids)} records, {size} bytes",
         )
-    return BackupMade(out, backup_id, made_at, size, len(facts.record_ids), len(facts.stored_names))
+    same_disk = out.parent.stat().st_dev == database_path.stat().st_dev
+    return BackupMade(
+        out, backup_id, made_at, size, len(facts.record_ids), len(facts.stored_names), same_disk
+    )
 
 
 def _snapshot(database_path: Path, target: Path) -> None:

@@ -809,6 +809,14 @@ def backup_command(
     click.echo(
         "  Acknowledgements for these records can now go to the server with the next export."
     )
+    if made.same_disk:
+        click.echo(SAME_DISK_WARNING, err=True)
+
+
+SAME_DISK_WARNING = (
+    "Warning: this backup is on the inbox's own disk and dies with this laptop. Copy it to "
+    "a USB stick kept elsewhere before the next export lets the server delete these reports."
+)
 
 
 @inbox.command("restore")
