@@ -619,6 +619,7 @@ def import_command(
     from whistle.bundling import read_limited
     from whistle.inbox import db
     from whistle.inbox.bundles import MAX_BUNDLE_BYTES, import_outbox, preview_outbox
+    from whistle.inbox.epochs import scrub
 
     try:
         with _signed_in_office(ctx, data_dir, officer_name, password_file) as (
@@ -639,6 +640,7 @@ def import_command(
                     now=config.clock(),
                     officer_id=signed.officer_id,
                 )
+            scrub(engine)  # destroyed keys, if any: out of the write-ahead log too
     except WhistleError as exc:
         raise click.ClickException(f"{exc} — nothing was changed") from exc
     _print_summary(summary, "Applied:")
