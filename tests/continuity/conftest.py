@@ -10,6 +10,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from tests.bundles.conftest import World, make_world
+from tests.inbox.conftest import clock, config, office  # noqa: F401  (the inbox's fixtures)
 from tests.submit.conftest import csrf_from, multipart
 from whistle.crypto import KdfParams
 from whistle.inbox import epochs
