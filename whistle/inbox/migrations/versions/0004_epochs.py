@@ -50,6 +50,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    held = op.get_bind().execute(sa.text("SELECT count(*) FROM key_epoch")).scalar()
+    if held:
+        # Keyrings of version 2 hold no desk keys: these rows are the only copy.
+        raise RuntimeError(
+            "refusing to downgrade below 0004_epochs: the key_epoch table holds the office's "
+            "desk and bundle keys, and no keyring has another copy of them"
+        )
     op.drop_table("key_policy")
     op.drop_table("desk_key")
     op.drop_table("key_epoch")
