@@ -79,7 +79,7 @@ def create_app(config: InboxConfig) -> Flask:
     Babel(app, locale_selector=_select_locale)
     warm_up(config)
 
-    from whistle.inbox.views import account, auth, bundles, cases, files, workflow
+    from whistle.inbox.views import account, auth, bundles, cases, files, keys, workflow
 
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(cases.blueprint)
@@ -87,6 +87,7 @@ def create_app(config: InboxConfig) -> Flask:
     app.register_blueprint(account.blueprint)
     app.register_blueprint(workflow.blueprint)
     app.register_blueprint(bundles.blueprint)
+    app.register_blueprint(keys.blueprint)
     app.before_request(_guard)
     app.after_request(_headers)
     app.register_error_handler(InboxError, _inbox_error)
