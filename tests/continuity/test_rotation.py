@@ -206,3 +206,18 @@ def test_opened_stored_record_needs_no_desk_key(loop: Loop) -> None:
         open_envelope(handle, world.keyring.storage_secret, ad)
     with path.open("rb") as handle, pytest.raises(WrongKeyError):
         open_envelope(handle, desks, ad)
+
+
+def test_server_status_names_the_epoch(loop: Loop) -> None:
+    from click.testing import CliRunner
+
+    from whistle.cli import main
+
+    loop.client.get("/language/en")
+    submit_report(loop.client, description=BEFORE)
+    before = CliRunner().invoke(main, ["server", "status", str(loop.world.server_dir)])
+    assert "Office key epoch: 1 (the pinned card); records waiting: 1 of epoch 1" in before.output
+    loop.rotate()
+    loop.server_import(loop.inbox_export())
+    after = CliRunner().invoke(main, ["server", "status", str(loop.world.server_dir)])
+    assert f"Office key epoch: 2, applied {DAY0.isoformat()}" in after.output

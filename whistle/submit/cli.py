@@ -2,10 +2,14 @@
 
 import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from whistle.errors import WhistleError
+
+if TYPE_CHECKING:
+    from whistle.submit.config import SubmitConfig
 
 
 @click.group()
@@ -248,7 +252,29 @@ def status_command(directory: Path) -> None:
         + ("current" if status.schema_current else "out of date: run whistle server upgrade")
     )
     click.echo("Keys and office card: ok (checked when the configuration loaded)")
+    if status.database_ok and status.schema_current:
+        click.echo(f"Office key epoch: {_epoch_line(config)}")
     for problem in status.problems:
         click.echo(f"PROBLEM: {problem}")
     if not status.healthy:
         raise SystemExit(1)
+
+
+def _epoch_line(config: "SubmitConfig") -> str:
+    """The current office key epoch and what is still stored per epoch."""
+    from whistle.submit.db import make_engine, make_sessions
+    from whistle.submit.epochs import cards, stored_epochs
+
+    engine = make_engine(config.database_url)
+    try:
+        with make_sessions(engine)() as session:
+            known = cards(session, config)
+            stored = stored_epochs(session)
+    finally:
+        engine.dispose()
+    waiting = ", ".join(
+        f"{count} of epoch {epoch if epoch is not None else config.office_card.epoch}"
+        for epoch, count in sorted(stored.items(), key=lambda item: item[0] or 0)
+    )
+    applied = f", applied {known.applied.isoformat()}" if known.applied else " (the pinned card)"
+    return f"{known.current.epoch}{applied}" + (f"; records waiting: {waiting}" if waiting else "")
