@@ -228,3 +228,24 @@ def test_cli_rotation_is_for_managers(cli, office: Office) -> None:  # type: ign
         assert epochs.current_epoch(session) == 1
     with pytest.raises(PermissionDeniedError):
         epochs.require_manager(("officer",))
+
+
+def test_destroyed_keys_leave_no_sealed_copy_in_the_database_files(office: Office) -> None:
+    signed = office.sign_in()
+    with office.session() as session:
+        epochs.rotate(session, signed.keyring, office.config.clock())
+        sealed = [d.sealed_secret for d in session.scalars(select(DeskKey)) if d.epoch == 1]
+        sealed.append(session.get(KeyEpoch, 1).bundle_secret)
+    path = office.config.database_path
+    files = [path, path.with_name(path.name + "-wal")]
+    before = b"".join(p.read_bytes() for p in files if p.exists())
+    assert all(blob is not None and blob[-64:] in before for blob in sealed)  # the check bites
+    with office.session() as session:
+        epochs.destroy(session, 1, office.config.clock())
+    epochs.scrub(office.session_factory.kw["bind"])  # type: ignore[attr-defined]
+    data = b"".join(p.read_bytes() for p in files if p.exists())
+    for blob in sealed:
+        assert blob is not None
+        # Any 64-byte stretch of the sealed value would betray a leftover copy.
+        assert blob[-64:] not in data
+        assert blob[:64] not in data
