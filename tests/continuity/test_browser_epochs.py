@@ -34,7 +34,7 @@ from whistle.submit.models import Record
 pytestmark = [pytest.mark.slow, pytest.mark.sqlite_only]
 CHROMIUM = "/usr/lib/chromium/chromium"
 WAIT_MS = 120_000
-CODE_SHOWN = "() => (document.getElementById('code') || {}).textContent"
+CODE_SHOWN = "() => ((document.getElementById('code') || {}).textContent || '').trim()"
 
 
 def _card(seed: bytes, desk: BoxKeyPair, custodian: bytes, epoch: int) -> bytes:
