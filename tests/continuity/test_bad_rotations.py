@@ -138,3 +138,29 @@ def _card_bytes(loop: Loop, epoch: int) -> bytes:
         row = session.get(KeyEpoch, epoch)
         assert row is not None
         return row.card
+
+
+def test_an_outbox_with_a_malformed_epoch_report_is_refused(loop: Loop) -> None:
+    from whistle.inbox import epochs as inbox_epochs
+
+    world = loop.world
+    with world.inbox_session() as session:
+        card = inbox_epochs.current_card(session)
+    before = world.snapshot()["inbox"]
+    for report in ({"current": 2, "accepting": [1], "pending": {}}, {"current": "x"}, [1]):
+        out = io.BytesIO()
+        write_bundle(
+            out,
+            records=[],
+            signing_seed=world.server_config.signing_seed,
+            recipient_bundle_key=card.bundle_key,
+            install_id=world.server_config.install_id,
+            direction="outbox",
+            sequence=1,
+            previous=None,
+            created="2026-11-02",
+            extra={"epochs": report},
+        )
+        with pytest.raises(BundleRefusedError):
+            loop.inbox_import(out.getvalue())
+    assert world.snapshot()["inbox"] == before
