@@ -53,7 +53,6 @@ def test_stored_copy_opens_with_storage_key_not_desk_keys(office) -> None:
     import pytest
 
     from whistle.crypto import WrongKeyError
-
     from whistle.inbox.epochs import live_keys
 
     with office.session() as session:

@@ -82,20 +82,24 @@ def test_production_params_are_the_design_minimum() -> None:
 def test_version_2_carries_no_desk_keys() -> None:
     raw = KEYRING.to_bytes()
     assert b'"version": 2' in raw
-    assert b"desks" not in raw and b"bundle_secret" not in raw
+    assert b"desks" not in raw
+    assert b"bundle_secret" not in raw
 
 
 def test_version_1_is_read_and_written_back_as_version_1(insecure_kdf_params) -> None:
     raw = LEGACY.to_bytes()
-    assert b'"version": 1' in raw and b'"desks"' in raw
+    assert b'"version": 1' in raw
+    assert b'"desks"' in raw
     wrapped = wrap_for_password(LEGACY, "long enough password", insecure_kdf_params)
     opened = unwrap_office(wrapped, "long enough password")
     assert opened == LEGACY
-    assert opened.legacy is not None and opened.legacy.desks["ethics"] == b"\x02" * 32
+    assert opened.legacy is not None
+    assert opened.legacy.desks["ethics"] == b"\x02" * 32
     assert (
         opened.without_legacy().to_bytes() == OfficeKeyring(b"\x03" * 32, b"\x04" * 32).to_bytes()
     )
 
 
 def test_keyring_repr_shows_no_key() -> None:
-    assert "01" not in repr(LEGACY) and "antifraud" not in repr(KEYRING)
+    assert "01" not in repr(LEGACY)
+    assert "antifraud" not in repr(KEYRING)
