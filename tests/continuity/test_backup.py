@@ -200,9 +200,7 @@ def test_a_swapped_in_keyring_is_refused(populated: Populated, tmp_path: Path) -
         info = read_header(source)
         content = source.read()
     keyring = populated.office.sign_in().keyring
-    mine = OfficeKeyring(
-        keyring.desks, keyring.signing_seed, bytes(range(32)), keyring.bundle_secret
-    )
+    mine = OfficeKeyring(keyring.signing_seed, bytes(range(32)))
     fields = dict(info.header.fields)
     fields["officers"] = [
         {

@@ -53,9 +53,12 @@ def test_stored_copy_opens_with_storage_key_not_desk_keys(office) -> None:
     import pytest
 
     from whistle.crypto import WrongKeyError
+    from whistle.inbox.epochs import live_keys
 
+    with office.session() as session:
+        desk_secrets = [s for k in live_keys(session, signed.keyring) for s in k.desks.values()]
     with path.open("rb") as f, pytest.raises(WrongKeyError):
-        open_envelope(f, signed.keyring.desk_secrets, ad)
+        open_envelope(f, desk_secrets, ad)
 
 
 def test_desk_is_the_one_whose_key_opened_it(office) -> None:

@@ -10,6 +10,7 @@ from whistle.crypto import (
 )
 from whistle.inbox.keyring import (
     CustodianKeyring,
+    LegacyKeys,
     OfficeKeyring,
     unwrap_custodian,
     unwrap_office,
@@ -18,8 +19,12 @@ from whistle.inbox.keyring import (
     wrap_for_recovery,
 )
 
-KEYRING = OfficeKeyring(
-    {"antifraud": b"\x01" * 32, "ethics": b"\x02" * 32}, b"\x03" * 32, b"\x04" * 32, b"\x05" * 32
+KEYRING = OfficeKeyring(b"\x03" * 32, b"\x01" * 32)
+#: A version 1 keyring (before key epochs) carried the desk and bundle keys too.
+LEGACY = OfficeKeyring(
+    b"\x03" * 32,
+    b"\x04" * 32,
+    LegacyKeys({"antifraud": b"\x01" * 32, "ethics": b"\x02" * 32}, b"\x05" * 32),
 )
 
 
@@ -72,3 +77,29 @@ def test_production_params_are_the_design_minimum() -> None:
     assert config.kdf_params == DEFAULT_PARAMS
     assert config.kdf_params.memlimit >= 256 * 1024 * 1024
     assert config.kdf_params.opslimit >= 3
+
+
+def test_version_2_carries_no_desk_keys() -> None:
+    raw = KEYRING.to_bytes()
+    assert b'"version": 2' in raw
+    assert b"desks" not in raw
+    assert b"bundle_secret" not in raw
+
+
+def test_version_1_is_read_and_written_back_as_version_1(insecure_kdf_params) -> None:
+    raw = LEGACY.to_bytes()
+    assert b'"version": 1' in raw
+    assert b'"desks"' in raw
+    wrapped = wrap_for_password(LEGACY, "long enough password", insecure_kdf_params)
+    opened = unwrap_office(wrapped, "long enough password")
+    assert opened == LEGACY
+    assert opened.legacy is not None
+    assert opened.legacy.desks["ethics"] == b"\x02" * 32
+    assert (
+        opened.without_legacy().to_bytes() == OfficeKeyring(b"\x03" * 32, b"\x04" * 32).to_bytes()
+    )
+
+
+def test_keyring_repr_shows_no_key() -> None:
+    assert "01" not in repr(LEGACY)
+    assert "antifraud" not in repr(KEYRING)

@@ -86,6 +86,7 @@ def create_app(config: InboxConfig) -> Flask:
         bundles,
         cases,
         files,
+        keys,
         officers,
         workflow,
     )
@@ -98,6 +99,7 @@ def create_app(config: InboxConfig) -> Flask:
     app.register_blueprint(bundles.blueprint)
     app.register_blueprint(officers.blueprint)
     app.register_blueprint(backups.blueprint)
+    app.register_blueprint(keys.blueprint)
     app.before_request(_guard)
     app.after_request(_headers)
     app.register_error_handler(InboxError, _inbox_error)

@@ -30,8 +30,10 @@ from whistle.bundling import (
     check_sequence,
     read_bundle_bytes,
 )
-from whistle.crypto import ServerCard
+from whistle.crypto import ServerCard, WrongKeyError
 from whistle.crypto.bundles import BundleRecord, VerifiedBundle, record_hash_hex, write_bundle
+from whistle.epochs import CARD_FIELD, parse_report
+from whistle.inbox import epochs
 from whistle.inbox.keyring import OfficeKeyring
 from whistle.inbox.models import BundleLog, Outgoing, Record, Tombstone
 from whistle.inbox.office_setup import load_office, read_server_card
@@ -75,15 +77,24 @@ def _applied_at(session: Session, direction: str, sequence: int) -> str | None:
 
 
 def verify_outbox(session: Session, keyring: OfficeKeyring, data: bytes) -> VerifiedBundle:
+    """Verify with the pinned server key; opened with the newest live epoch's bundle key
+    that it is sealed to (a server that has not applied a rotation yet uses the older)."""
     server = pinned_server(session)
-    return read_bundle_bytes(
-        data,
-        max_bytes=MAX_BUNDLE_BYTES,
-        bundle_secret_key=keyring.bundle_secret,
-        signer_public_key=server.signing_key,
-        install_id=server.install_id,
-        direction=OUTBOX,
-    )
+    live = epochs.live_keys(session, keyring)
+    for index, keys in enumerate(live):
+        try:
+            return read_bundle_bytes(
+                data,
+                max_bytes=MAX_BUNDLE_BYTES,
+                bundle_secret_key=keys.bundle_secret,
+                signer_public_key=server.signing_key,
+                install_id=server.install_id,
+                direction=OUTBOX,
+            )
+        except BundleRefusedError as exc:
+            if not isinstance(exc.__cause__, WrongKeyError) or index == len(live) - 1:
+                raise
+    raise BundleRefusedError("this inbox holds no live bundle key (sign in once first)")
 
 
 def _summary(verified: VerifiedBundle) -> BundleSummary:
@@ -137,6 +148,7 @@ def import_outbox(
     if not check.apply:
         summary.already_applied = True
         return summary
+    report = parse_report(manifest.extra)
     incoming: list[IncomingRecord] = []
     skipped = 0
     for record in verified.records:
@@ -153,13 +165,18 @@ def import_outbox(
             continue
         incoming.append(
             IncomingRecord(
-                record.kind, record.id, record.case, date.fromisoformat(record.day), record.envelope
+                record.kind,
+                record.id,
+                record.case,
+                date.fromisoformat(record.day),
+                record.envelope,
+                report.records.get(record.id) if report is not None else None,
             )
         )
-    report = import_records(
+    imported = import_records(
         session, keyring, incoming, store_dir=store_dir, now=now, officer_id=officer_id
     )
-    held = set(report.imported) | set(report.already_present)
+    held = set(imported.imported) | set(imported.already_present)
     acked = 0
     queued = set(
         session.scalars(
@@ -191,14 +208,25 @@ def import_outbox(
     )
     session.flush()
     summary.counts = {
-        "records imported": len(report.imported),
-        "already here": len(report.already_present),
-        "refused (see the audit log)": len(report.refused),
+        "records imported": len(imported.imported),
+        "already here": len(imported.already_present),
+        "refused (see the audit log)": len(imported.refused),
         "purged earlier, skipped": skipped,
         "acknowledgements queued": acked,
         "replies the server confirmed": confirmed,
     }
-    summary.notes = [f"refused {rid}: {reason}" for rid, reason in report.refused]
+    summary.notes = [f"refused {rid}: {reason}" for rid, reason in imported.refused]
+    destroyed = epochs.after_outbox(session, report, now, officer_id)
+    if report is not None:
+        summary.counts["server's office key epoch"] = report.current
+        summary.notes += [
+            f"key epoch {epoch}: {count} record(s) still on the server"
+            for epoch, count in sorted(report.pending.items())
+        ]
+    summary.notes += [
+        f"desk keys of epoch {epoch} destroyed: everything sent to them is collected"
+        for epoch in destroyed
+    ]
     return summary
 
 
@@ -268,6 +296,9 @@ def export_replies(
                 if held
                 else {}
             ),
+            # The current card, every time: the server applies it once (a rotation) and
+            # then finds it the same; a server restored from an old backup catches up.
+            CARD_FIELD: epochs.current_row(session).card.decode("utf-8"),
         },
     )
     for row in rows:

@@ -664,6 +664,7 @@ def import_command(
     from whistle.bundling import read_limited
     from whistle.inbox import db
     from whistle.inbox.bundles import MAX_BUNDLE_BYTES, import_outbox, preview_outbox
+    from whistle.inbox.epochs import scrub
 
     try:
         with _signed_in_office(ctx, data_dir, officer_name, password_file) as (
@@ -684,6 +685,7 @@ def import_command(
                     now=config.clock(),
                     officer_id=signed.officer_id,
                 )
+            scrub(engine)  # destroyed keys, if any: out of the write-ahead log too
     except WhistleError as exc:
         raise click.ClickException(f"{exc} — nothing was changed") from exc
     _print_summary(summary, "Applied:")
@@ -1180,3 +1182,134 @@ def reset_password_command(
     finally:
         engine.dispose()
     click.echo(f"{name} can sign in with the new password. The reset is in the audit log.")
+
+
+# --- key epochs (docs/officer-guide.md, "Rotating keys") ------------------------------------
+
+
+@inbox.command("rotate-keys")
+@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@_officer
+@_password
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def rotate_keys_command(
+    ctx: click.Context, data_dir: Path, officer_name: str, password_file: Path | None, yes: bool
+) -> None:
+    """New desk and bundle keys (a new key epoch); managers only.
+
+    The next replies bundle takes the new card to the server. The old keys are destroyed
+    by an import once the server has handed over everything encrypted to them.
+    """
+    from whistle.inbox import db
+    from whistle.inbox.epochs import require_manager, rotate
+
+    with _signed_in_office(ctx, data_dir, officer_name, password_file) as (config, engine, signed):
+        require_manager(signed.roles)
+        if not yes:
+            click.confirm("Make new desk and bundle keys now?", abort=True)
+        with db.transaction(db.session_factory(engine)) as session:
+            card = rotate(session, signed.keyring, config.clock(), signed.officer_id)
+    click.echo(f"New keys: epoch {card.epoch}. Office fingerprint (unchanged): {card.fingerprint}")
+    click.echo(
+        "Export a replies bundle (`whistle inbox export`) and apply it on the server: "
+        "new reports are encrypted to the new keys from then on."
+    )
+
+
+@inbox.command("keys")
+@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.pass_context
+def keys_command(ctx: click.Context, data_dir: Path) -> None:
+    """The office's key epochs: current, waiting for the server, destroyed (no sign-in)."""
+    from whistle.inbox import db
+    from whistle.inbox.epochs import rotation_due, status
+
+    config = _config(ctx, data_dir)
+    engine = _engine(config)
+    try:
+        with db.transaction(db.session_factory(engine)) as session:
+            rows = status(session)
+            due = rotation_due(session, config.today())
+    finally:
+        engine.dispose()
+    if not rows:
+        click.echo("No key epochs yet: an officer signs in once to move the keys here.")
+    for row in rows:
+        state = (
+            f"destroyed {row.destroyed_at:%Y-%m-%d}"
+            if row.destroyed_at
+            else "current"
+            if row.current
+            else "kept until the server has handed over everything sent to it"
+        )
+        seen = f", server uses it since {row.confirmed_at:%Y-%m-%d}" if row.confirmed_at else ""
+        click.echo(
+            f"epoch {row.epoch}: made {row.created_at:%Y-%m-%d}{seen}; {state}; "
+            f"desks: {', '.join(row.desks)}"
+        )
+    if due is not None:
+        late = " (due now)" if due <= config.today() else ""
+        click.echo(f"Next rotation by the office's reminder: {due.isoformat()}{late}")
+
+
+@inbox.command("rotation-reminder")
+@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option("--days", type=int, default=None, help="Remind every N days.")
+@click.option("--never", is_flag=True, help="No reminder.")
+@_officer
+@_password
+@click.pass_context
+def rotation_reminder_command(
+    ctx: click.Context,
+    data_dir: Path,
+    days: int | None,
+    never: bool,
+    officer_name: str,
+    password_file: Path | None,
+) -> None:
+    """Set how often the dashboard reminds the office to rotate its keys; managers only."""
+    from whistle.inbox import db
+    from whistle.inbox.epochs import require_manager, set_reminder
+
+    if (days is None) == (not never):
+        raise click.UsageError("Give either --days N or --never.")
+    with _signed_in_office(ctx, data_dir, officer_name, password_file) as (config, engine, signed):
+        require_manager(signed.roles)
+        with db.transaction(db.session_factory(engine)) as session:
+            set_reminder(session, None if never else days, config.clock(), signed.officer_id)
+    click.echo("No rotation reminder." if never else f"Rotation reminder: every {days} days.")
+
+
+@inbox.command("rewrap-recovery")
+@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option(
+    "--recovery-key-file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="Read the recovery key from this file's first line instead of asking.",
+)
+@click.pass_context
+def rewrap_recovery_command(
+    ctx: click.Context, data_dir: Path, recovery_key_file: Path | None
+) -> None:
+    """Offices made before key epochs: take the desk keys out of the recovery copy.
+
+    Its version 1 keyring still holds the first epoch's desk and bundle keys; this
+    rewraps it as version 2 (storage and signing keys only) with the same recovery key.
+    """
+    from whistle.inbox import db
+    from whistle.inbox.epochs import rewrap_recovery
+
+    key = _read_recovery_key(recovery_key_file)
+    config = _config(ctx, data_dir)
+    engine = _engine(config)
+    try:
+        with db.transaction(db.session_factory(engine)) as session:
+            changed = rewrap_recovery(session, key, config.clock())
+    finally:
+        engine.dispose()
+    click.echo(
+        "The recovery copy now holds no desk keys."
+        if changed
+        else "The recovery copy held no desk keys already: nothing changed."
+    )

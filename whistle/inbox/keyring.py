@@ -1,13 +1,21 @@
 """The office's private keys as the inbox holds them: two keyrings, each wrapped.
 
-    office keyring     every desk's X25519 secret key, the office signing seed,
-                       the inbox storage secret key — every officer has a copy
+    office keyring     the office signing seed and the inbox storage secret key —
+                       every officer has a copy
     custodian keyring  the identity custodian's X25519 secret key — custodians only
 
-Serialised as JSON (``{"format": "whistle-keyring", "version": 1, …}``, keys in
+Serialised as JSON (``{"format": "whistle-keyring", "version": 2, …}``, keys in
 hex) and wrapped with ``whistle.crypto.wrap_with_passphrase`` (each officer's
 password) or ``wrap_with_key`` (the recovery key). Unwrapped keyrings live only
 in the memory of the running inbox (``keystore.py``).
+
+Version 2 (key epochs) no longer carries the desk and bundle secret keys: they
+rotate, and a rotating officer cannot rewrap the others' copies, so they live in
+the database sealed to the storage key (``epochs.py``). A version 1 office
+keyring (desks and bundle key inside) is still read: its keys come back as
+``legacy``, are moved into the database at the next sign-in, and that officer's
+copy is rewrapped as version 2 then (``officers.sign_in``). Until then a v1
+keyring is written back as v1, so nothing is lost on the way.
 """
 
 import json
@@ -24,49 +32,60 @@ from whistle.crypto import (
     wrap_with_passphrase,
 )
 
-VERSION = 1
+VERSION = 2
+#: Office keyrings of version 1 carried the desk and bundle secret keys themselves.
+LEGACY_VERSION = 1
+
+
+@dataclass(frozen=True, repr=False)
+class LegacyKeys:
+    """The desk and bundle secret keys a version 1 office keyring carried."""
+
+    desks: dict[str, bytes]
+    bundle_secret: bytes
+
+    def __repr__(self) -> str:
+        return f"LegacyKeys(desks={sorted(self.desks)})"
 
 
 @dataclass(frozen=True, repr=False)
 class OfficeKeyring:
-    desks: dict[str, bytes]
     signing_seed: bytes
     storage_secret: bytes
-    bundle_secret: bytes
+    legacy: LegacyKeys | None = None
 
     def __repr__(self) -> str:
-        return f"OfficeKeyring(desks={sorted(self.desks)})"
-
-    @property
-    def desk_secrets(self) -> list[bytes]:
-        return list(self.desks.values())
+        return "OfficeKeyring()" if self.legacy is None else "OfficeKeyring(version 1)"
 
     @property
     def storage_public(self) -> bytes:
         return box_keypair_from_secret(self.storage_secret).public_key
 
+    def without_legacy(self) -> "OfficeKeyring":
+        return OfficeKeyring(self.signing_seed, self.storage_secret)
+
     def to_bytes(self) -> bytes:
-        return _dump(
-            "office",
-            {
-                "desks": {k: v.hex() for k, v in self.desks.items()},
-                "signing_seed": self.signing_seed.hex(),
-                "storage_secret": self.storage_secret.hex(),
-                "bundle_secret": self.bundle_secret.hex(),
-            },
-        )
+        body = {
+            "signing_seed": self.signing_seed.hex(),
+            "storage_secret": self.storage_secret.hex(),
+        }
+        if self.legacy is None:
+            return _dump("office", body)
+        body["desks"] = {k: v.hex() for k, v in self.legacy.desks.items()}  # type: ignore[assignment]
+        body["bundle_secret"] = self.legacy.bundle_secret.hex()
+        return _dump("office", body, LEGACY_VERSION)
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> "OfficeKeyring":
-        body = _load(raw, "office")
+        body = _load(raw, "office", (VERSION, LEGACY_VERSION))
         try:
-            desks = {str(k): _key(v) for k, v in body["desks"].items()}
-            return cls(
-                desks,
-                _key(body["signing_seed"]),
-                _key(body["storage_secret"]),
-                _key(body["bundle_secret"]),
-            )
+            legacy = None
+            if body["version"] == LEGACY_VERSION:
+                legacy = LegacyKeys(
+                    {str(k): _key(v) for k, v in body["desks"].items()},
+                    _key(body["bundle_secret"]),
+                )
+            return cls(_key(body["signing_seed"]), _key(body["storage_secret"]), legacy)
         except (KeyError, AttributeError, TypeError) as exc:
             raise MalformedError("the office keyring is malformed") from exc
 
@@ -79,11 +98,11 @@ class CustodianKeyring:
         return "CustodianKeyring()"
 
     def to_bytes(self) -> bytes:
-        return _dump("custodian", {"custodian_secret": self.custodian_secret.hex()})
+        return _dump("custodian", {"custodian_secret": self.custodian_secret.hex()}, 1)
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> "CustodianKeyring":
-        body = _load(raw, "custodian")
+        body = _load(raw, "custodian", (1,))  # the custodian keyring is still version 1
         try:
             return cls(_key(body["custodian_secret"]))
         except (KeyError, TypeError) as exc:
@@ -99,12 +118,14 @@ def _key(value: Any) -> bytes:
         raise MalformedError("a keyring key is 32 bytes in hex") from exc
 
 
-def _dump(kind: str, body: dict[str, Any]) -> bytes:
-    document = {"format": "whistle-keyring", "version": VERSION, "kind": kind, **body}
+def _dump(kind: str, body: dict[str, Any], version: int = VERSION) -> bytes:
+    document = {"format": "whistle-keyring", "version": version, "kind": kind, **body}
     return json.dumps(document, sort_keys=True).encode("ascii")
 
 
-def _load(raw: bytes, kind: str) -> dict[str, Any]:
+def _load(
+    raw: bytes, kind: str, versions: tuple[int, ...] = (VERSION, LEGACY_VERSION)
+) -> dict[str, Any]:
     try:
         document = json.loads(raw.decode("ascii"))
     except (UnicodeDecodeError, ValueError) as exc:
@@ -112,7 +133,7 @@ def _load(raw: bytes, kind: str) -> dict[str, Any]:
     if (
         not isinstance(document, dict)
         or document.get("format") != "whistle-keyring"
-        or document.get("version") != VERSION
+        or document.get("version") not in versions
         or document.get("kind") != kind
     ):
         raise MalformedError(f"not a Whistle {kind} keyring")

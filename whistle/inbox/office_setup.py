@@ -22,6 +22,7 @@ from whistle.crypto import (
 from whistle.inbox import db
 from whistle.inbox.audit import record_event
 from whistle.inbox.config import InboxConfig
+from whistle.inbox.epochs import install_epoch
 from whistle.inbox.errors import NotSetUpError, ServerCardError, SetupError
 from whistle.inbox.keyring import CustodianKeyring, OfficeKeyring, wrap_for_recovery
 from whistle.inbox.models import ROLE_MANAGER, ROLE_OFFICER, Office
@@ -73,12 +74,9 @@ def init_office(
     signing = generate_signing_keypair()
     storage = generate_box_keypair()
     bundle = generate_box_keypair()
-    keyring = OfficeKeyring(
-        {desk_id: pair.secret_key for desk_id, pair in desk_pairs.items()},
-        signing.seed,
-        storage.secret_key,
-        bundle.secret_key,
-    )
+    # Keyring version 2: the desk and bundle keys go into the database, sealed to the
+    # storage key, so they can rotate (epochs.py).
+    keyring = OfficeKeyring(signing.seed, storage.secret_key)
     custodian_keyring = CustodianKeyring(custodian.secret_key)
     card = make_office_card(
         signing.seed,
@@ -111,6 +109,14 @@ def init_office(
                 )
             )
             record_event(session, now, "office-created", detail=office_card.fingerprint)
+            install_epoch(
+                session,
+                keyring,
+                card,
+                {desk_id: pair.secret_key for desk_id, pair in desk_pairs.items()},
+                bundle.secret_key,
+                now,
+            )
             roles = (ROLE_OFFICER, ROLE_MANAGER)
             if first_officer_is_custodian:
                 roles += ("custodian",)

@@ -32,6 +32,7 @@ from whistle.crypto import (
 )
 from whistle.inbox.audit import record_event
 from whistle.inbox.config import InboxConfig, PasswordHashParams
+from whistle.inbox.epochs import adopt_legacy
 from whistle.inbox.errors import (
     InboxError,
     LastManagerError,
@@ -229,6 +230,12 @@ def sign_in(session: Session, config: InboxConfig, name: str, password: str) -> 
         raise LoginError(WRONG) from exc
     session.add(LoginAttempt(name=name, attempted_at=now.replace(tzinfo=None), succeeded=True))
     record_event(session, now, "signed-in", officer_id=officer.id)
+    if keyring.legacy is not None:
+        # A version 1 keyring (desk keys inside): its keys move to the database once,
+        # and this officer's copy is rewrapped without them (docs/decisions.md).
+        adopt_legacy(session, keyring, now)
+        keyring = keyring.without_legacy()
+        officer.wrapped_keyring = wrap_for_password(keyring, password, config.kdf_params)
     return SignedIn(officer.id, officer.name, officer.roles, keyring, custodian)
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from whistle.crypto import box_keypair_from_secret
 from whistle.crypto.records import seal_reply
+from whistle.inbox import epochs
 from whistle.inbox.errors import CaseNotFoundError, InboxError
 from whistle.inbox.keyring import OfficeKeyring
 from whistle.inbox.models import Case, Outgoing, Record, Tombstone
@@ -55,15 +55,17 @@ def queue_reply(
     if session.get(Case, case_id) is None:
         raise CaseNotFoundError("No such case.")
     meta = submission_meta(session, keyring, case_id)
-    desk_secret = keyring.desks.get(meta.get("desk", ""))
-    if desk_secret is None:
-        raise ReplyRefusedError("This case's desk key is not in the keyring.")
+    try:
+        # The office's copy is sealed to the case's desk in the current key epoch.
+        desk_key = epochs.desk_public_key(session, meta.get("desk", ""))
+    except InboxError as exc:
+        raise ReplyRefusedError("This case's desk has no key in the current epoch.") from exc
     record_id = secrets.token_hex(16)
     envelope = seal_reply(
         message,
         files,
         reply_public_key=bytes.fromhex(meta["reply_public_key"]),
-        desk_key=box_keypair_from_secret(desk_secret).public_key,
+        desk_key=desk_key,
         case_id=bytes.fromhex(case_id),
     )
     if store_dir is not None:

@@ -6,7 +6,10 @@ new envelope sealed to the inbox storage key, with associated data
 ``("stored-<kind>", case)``, written to ``store/<random>.wenv``. A small
 summary (form, message, file names and sizes, the sealed identification block)
 goes into the database sealed to the same key. Desk keys are then no longer
-needed to read the case, so they can be retired (issue: key epochs).
+needed to read the case, so they can be retired: each record is opened with
+the desk keys of the epoch the server says it was encrypted to (then, should
+that be wrong, with any other live epoch's), and an epoch's keys are destroyed
+once everything sent to it is collected (``epochs.py``).
 
 Nothing is written in plaintext: the files, the database rows and the audit
 events hold ciphertext, ids, kinds, dates and sizes only.
@@ -46,7 +49,7 @@ from whistle.crypto.records import (
     open_reply_as_office,
     open_submission,
 )
-from whistle.inbox import sealing
+from whistle.inbox import epochs, sealing
 from whistle.inbox.audit import record_event
 from whistle.inbox.errors import (
     AttachmentTooLargeError,
@@ -73,6 +76,8 @@ class IncomingRecord:
     case_id: str
     received_day: date
     envelope: bytes
+    #: The office key epoch the server says the record was encrypted to (None: unknown).
+    epoch: int | None = None
 
 
 @dataclass
@@ -112,6 +117,7 @@ def import_records(
     """
     now = now or datetime.now(UTC)
     report = ImportReport()
+    keys = epochs.live_keys(session, keyring) if records else []
     order = {"submission": 0, "followup": 1, "reply": 2}
     for record in sorted(records, key=lambda r: order.get(r.kind, 3)):
         written = store_dir / (secrets.token_hex(16) + ".wenv")
@@ -125,7 +131,7 @@ def import_records(
                         raise ImportRefusedError("a record with this id but other content exists")
                     report.already_present.append(record.record_id)
                     continue
-                _import_one(session, keyring, record, digest, written, now)
+                _import_one(session, keyring, keys, record, digest, written, now)
                 record_event(
                     session,
                     now,
@@ -174,9 +180,23 @@ def _stored_type(kind: str) -> str:
     return sealing.STORED_PREFIX + kind
 
 
+def _desk_keys(
+    session: Session, keys: list[epochs.EpochKeys], record: IncomingRecord
+) -> list[tuple[str, bytes]]:
+    """(desk id, secret) to try, the record's own epoch first; refused if that one is gone."""
+    own = [k for k in keys if k.epoch == record.epoch]
+    if record.epoch is not None and not own and epochs.is_destroyed(session, record.epoch):
+        raise ImportRefusedError(
+            f"it was encrypted to the desk keys of epoch {record.epoch}, which were destroyed"
+        )
+    ordered = own + [k for k in keys if k.epoch != record.epoch]
+    return [(desk_id, secret) for k in ordered for desk_id, secret in k.desks.items()]
+
+
 def _import_one(
     session: Session,
     keyring: OfficeKeyring,
+    keys: list[epochs.EpochKeys],
     record: IncomingRecord,
     digest: bytes,
     path: Path,
@@ -188,10 +208,12 @@ def _import_one(
     case = session.get(Case, record.case_id)
     meta: dict[str, Any] = {"record": record.record_id, "kind": record.kind}
     source = io.BytesIO(record.envelope)
+    desks = _desk_keys(session, keys, record)
+    secrets_only = [secret for _desk, secret in desks]
     if record.kind == "submission":
         if case is not None:
             raise ImportRefusedError("a second submission for an existing case")
-        desk_id, submission = _open_submission(keyring, source, case_raw)
+        desk_id, submission = _open_submission(desks, source, case_raw)
         meta.update(
             desk=desk_id,
             form=submission.form,
@@ -207,13 +229,13 @@ def _import_one(
                 submission_meta(session, keyring, case.id)["reply_public_key"]
             )
             conversation = open_followup_as_office(
-                record.envelope, keyring.desk_secrets, case_raw, reply_key
+                record.envelope, secrets_only, case_raw, reply_key
             )
         else:
-            conversation = open_reply_as_office(record.envelope, keyring.desk_secrets, case_raw)
+            conversation = open_reply_as_office(record.envelope, secrets_only, case_raw)
         meta["message"] = conversation.message
         source.seek(0)
-        opened = open_envelope(source, keyring.desk_secrets, associated_data(record.kind, case_raw))
+        opened = open_envelope(source, secrets_only, associated_data(record.kind, case_raw))
 
     files = _reencrypt(opened.events(), path, keyring.storage_public, record.kind, case_raw)
     meta["files"] = files
@@ -246,10 +268,10 @@ def _import_one(
 
 
 def _open_submission(
-    keyring: OfficeKeyring, source: BinaryIO, case_raw: bytes
+    desks: list[tuple[str, bytes]], source: BinaryIO, case_raw: bytes
 ) -> tuple[str, Submission]:
     """The submission and the desk whose key opened it."""
-    for desk_id, secret in keyring.desks.items():
+    for desk_id, secret in desks:
         source.seek(0)
         try:
             return desk_id, open_submission(source, [secret], case_raw)

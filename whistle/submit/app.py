@@ -225,7 +225,9 @@ def _template_globals() -> dict[str, Any]:
         "lang": current_language(),
         "languages": {"ca": "Català", "es": "Español", "en": "English"},
         "office_name": st.config.office_name,
-        "desks": st.config.office_card.desks,
+        # The current card's desks once a view has read it (names and ids; keys are the
+        # views' business), else the pinned card's: an error page needs no database.
+        "desks": (g.office_cards.current if g.get("office_cards") else st.config.office_card).desks,
         "limits": st.config.limits,
         "human_size": human_size,
         "bundle": None,

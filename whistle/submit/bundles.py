@@ -32,7 +32,8 @@ from whistle.bundling import (
     read_bundle_bytes,
 )
 from whistle.crypto.bundles import BundleRecord, VerifiedBundle, record_hash_hex, write_bundle
-from whistle.submit import store
+from whistle.epochs import CARD_FIELD
+from whistle.submit import epochs, store
 from whistle.submit.config import SubmitConfig
 from whistle.submit.models import (
     BundleLog,
@@ -105,17 +106,19 @@ def export_outbox(
     last = _last(session, OUTBOX)
     replies = _last(session, REPLIES)
     sequence = max(last.sequence if last else 0, after) + 1
+    known = epochs.cards(session, config)
+    report = epochs.report(session, config, list(rows), today)
     verified = write_bundle(
         out,
         records=records,
         signing_seed=config.signing_seed,
-        recipient_bundle_key=config.office_card.bundle_key,
+        recipient_bundle_key=known.current.bundle_key,
         install_id=config.install_id,
         direction=OUTBOX,
         sequence=sequence,
         previous=last.bundle_id if last else None,
         created=today.isoformat(),
-        extra={"replies_applied": replies.sequence if replies else 0},
+        extra={"replies_applied": replies.sequence if replies else 0, **report.to_extra()},
     )
     session.add(
         BundleLog(direction=OUTBOX, sequence=sequence, bundle_id=verified.bundle_id, day=today)
@@ -123,6 +126,9 @@ def export_outbox(
     session.flush()
     summary = _summary(verified)
     summary.counts = _count_kinds(verified)
+    summary.counts["office key epoch"] = report.current
+    for epoch, count in report.pending.items():
+        summary.notes.append(f"key epoch {epoch}: {count} record(s) still here")
     return summary
 
 
@@ -195,6 +201,11 @@ def preview_replies(session: Session, config: SubmitConfig, data: bytes) -> Bund
         "purge orders": len(instructions.purged),
     }
     summary.notes += _held_note(verified.manifest.extra)
+    if CARD_FIELD in verified.manifest.extra:
+        _raw, change = epochs.check_card(session, config, verified.manifest.extra[CARD_FIELD])
+        summary.counts["office key epoch"] = change.epoch
+        if change.changed:
+            summary.notes.append(f"new office keys (epoch {change.epoch}) would be applied")
     return summary
 
 
@@ -222,6 +233,10 @@ def apply_replies(
     if not check.apply:
         summary.already_applied = True
         return summary
+    # A key rotation: the new card must be the pinned key's and newer (checked, not yet stored).
+    card = None
+    if CARD_FIELD in manifest.extra:
+        card = epochs.check_card(session, config, manifest.extra[CARD_FIELD])
     # Verify every record against what is here before writing anything.
     to_store: list[BundleRecord] = []
     skipped = 0
@@ -249,6 +264,8 @@ def apply_replies(
             today=today,
             record_id=record.id,
         )
+    if card is not None and card[1].changed:
+        epochs.store_card(session, card[0], card[1].epoch, today)
     deleted = _acknowledge(session, instructions.acknowledged)
     purged = _purge(session, instructions.purged, today)
     session.add(
@@ -264,6 +281,13 @@ def apply_replies(
         "cases purged": purged,
     }
     summary.notes += _held_note(manifest.extra)
+    if card is not None:
+        summary.counts["office key epoch"] = card[1].epoch
+        if card[1].changed:
+            summary.notes.append(
+                f"new office keys (epoch {card[1].epoch}) applied: new reports are encrypted "
+                "to them"
+            )
     return summary
 
 

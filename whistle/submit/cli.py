@@ -2,10 +2,14 @@
 
 import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from whistle.errors import WhistleError
+
+if TYPE_CHECKING:
+    from whistle.submit.config import SubmitConfig
 
 
 @click.group()
@@ -327,6 +331,8 @@ def status_command(directory: Path) -> None:
             "(each moves to the new one at its next check-in; housekeeping removes "
             "pepper.previous once none is left)"
         )
+    if status.database_ok and status.schema_current:
+        click.echo(f"Office key epoch: {_epoch_line(config)}")
     for problem in status.problems:
         click.echo(f"PROBLEM: {problem}")
     if not status.healthy:
@@ -360,3 +366,23 @@ def rotate_signing_key_command(directory: Path, yes: bool) -> None:
     click.echo("server-card.json) to every other host, reload the service everywhere, and give")
     click.echo("the office the new card: they pin it with `whistle inbox trust-server --replace`")
     click.echo("after comparing this fingerprint with you over a channel you trust.")
+
+
+def _epoch_line(config: "SubmitConfig") -> str:
+    """The current office key epoch and what is still stored per epoch."""
+    from whistle.submit.db import make_engine, make_sessions
+    from whistle.submit.epochs import cards, stored_epochs
+
+    engine = make_engine(config.database_url)
+    try:
+        with make_sessions(engine)() as session:
+            known = cards(session, config)
+            stored = stored_epochs(session)
+    finally:
+        engine.dispose()
+    waiting = ", ".join(
+        f"{count} of epoch {epoch if epoch is not None else config.office_card.epoch}"
+        for epoch, count in sorted(stored.items(), key=lambda item: item[0] or 0)
+    )
+    applied = f", applied {known.applied.isoformat()}" if known.applied else " (the pinned card)"
+    return f"{known.current.epoch}{applied}" + (f"; records waiting: {waiting}" if waiting else "")

@@ -96,6 +96,7 @@ def _add_record(
     envelope: BinaryIO,
     today: datetime.date,
     record_id: str | None = None,
+    epoch: int | None = None,
 ) -> StoredRecord:
     if len(case_id) != CASE_ID_BYTES:
         raise ValueError("a case id is 16 bytes")
@@ -110,6 +111,7 @@ def _add_record(
         created=today,
         size=0,
         record_hash=b"",
+        epoch=epoch,
     )
     session.add(record)
     session.flush()
@@ -134,10 +136,13 @@ def add_submission(
     envelope: BinaryIO,
     today: datetime.date,
     pepper_tag: bytes | None = None,
+    epoch: int | None = None,
 ) -> StoredRecord:
     """A new case: its login row and its submission record (caller commits).
 
-    ``pepper_tag`` says which pepper made ``lookup`` (``pepper.py``)."""
+    ``pepper_tag`` says which pepper made ``lookup`` (``pepper.py``); ``epoch``, the office
+    key epoch the envelope was encrypted to (docs/protocol.md).
+    """
     session.add(Login(lookup=lookup, case_id=case_id.hex(), next_position=1, pepper_tag=pepper_tag))
     return _add_record(
         session,
@@ -146,6 +151,7 @@ def add_submission(
         position=0,
         envelope=envelope,
         today=today,
+        epoch=epoch,
     )
 
 
@@ -163,7 +169,12 @@ def _take_position(session: Session, case_id: bytes) -> int:
 
 
 def add_followup(
-    session: Session, *, case_id: bytes, envelope: BinaryIO, today: datetime.date
+    session: Session,
+    *,
+    case_id: bytes,
+    envelope: BinaryIO,
+    today: datetime.date,
+    epoch: int | None = None,
 ) -> StoredRecord:
     """A source's follow-up to an existing case (caller commits)."""
     position = _take_position(session, case_id)
@@ -174,6 +185,7 @@ def add_followup(
         position=position,
         envelope=envelope,
         today=today,
+        epoch=epoch,
     )
 
 

@@ -19,6 +19,7 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    g,
     jsonify,
     redirect,
     render_template,
@@ -28,7 +29,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_wtf.csrf import validate_csrf
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from wtforms.validators import ValidationError
 
 from whistle.crypto import (
@@ -36,6 +37,7 @@ from whistle.crypto import (
     CodeFormatError,
     CryptoError,
     Desk,
+    OfficeCard,
     SourceKeys,
     check_envelope_shape,
     derive_source_keys,
@@ -53,7 +55,7 @@ from whistle.crypto.records import (
     open_as_source,
     open_submission_as_source,
 )
-from whistle.submit import db, store
+from whistle.submit import db, epochs, store
 from whistle.submit.app import (
     SubmitState,
     busy_message,
@@ -94,8 +96,31 @@ def today() -> datetime.date:
     return datetime.datetime.now(zoneinfo.ZoneInfo(state().config.time_zone)).date()
 
 
+def _cards() -> epochs.Cards:
+    """The current office card (and the previous one), read once per request."""
+    known = g.get("office_cards")
+    if known is None:
+        st = state()
+        try:
+            with st.sessions() as db_session:
+                known = epochs.cards(db_session, st.config)
+        except OperationalError:
+            if request.method != "GET":
+                raise  # nothing is encrypted to a card the database did not confirm
+            # The database cannot be read (a read-only data directory): pages that need
+            # nothing else still show, with the pinned card's desks. A page encrypting to
+            # its keys names its epoch, which is checked against the database when it posts.
+            known = epochs.Cards(st.config.office_card, None, None)
+        g.office_cards = known
+    return known  # type: ignore[no-any-return]
+
+
+def _card() -> OfficeCard:
+    return _cards().current
+
+
 def _desk(desk_id: str | None) -> Desk:
-    desks = state().config.office_card.desks
+    desks = _card().desks
     if desk_id is None:
         if len(desks) != 1:
             abort(404)
@@ -108,9 +133,11 @@ def _desk(desk_id: str | None) -> Desk:
 
 def _report_url(desk: Desk, *, sealed: bool = False) -> str:
     endpoint = "submit.report_sealed" if sealed else "submit.report"
-    if len(state().config.office_card.desks) == 1:
-        return url_for(endpoint)
-    return url_for(endpoint, desk_id=desk.id)
+    # The page says which key epoch it encrypted to (it was given that card's keys).
+    extra = {"epoch": _card().epoch} if sealed else {}
+    if len(_card().desks) == 1:
+        return url_for(endpoint, **extra)
+    return url_for(endpoint, desk_id=desk.id, **extra)
 
 
 # --- static pages -----------------------------------------------------------------------
@@ -118,7 +145,7 @@ def _report_url(desk: Desk, *, sealed: bool = False) -> str:
 
 @blueprint.get("/")
 def landing() -> str:
-    desks = state().config.office_card.desks
+    desks = _card().desks
     return render_template("landing.html", report_urls=[(d, _report_url(d)) for d in desks])
 
 
@@ -170,7 +197,7 @@ def _render_report(desk: Desk, form: ReportForm, status: int = 200) -> tuple[str
             bundle=use_bundle(),
             sealed_action=_report_url(desk, sealed=True),
             install_salt=state().config.install_salt.hex(),
-            custodian_key=state().config.office_card.custodian_key.hex(),
+            custodian_key=_card().custodian_key.hex(),
         ),
         status,
     )
@@ -276,7 +303,7 @@ def report_post(desk_id: str | None) -> Any:
     if refused is not None:
         return refused
     boundary = multipart_boundary(request.content_type)
-    card = st.config.office_card
+    card = _card()
     code = generate_code()
     keys = derive_source_keys(code, st.config.install_salt)
     case_id = store.new_case_id()
@@ -331,6 +358,7 @@ def report_post(desk_id: str | None) -> Any:
                 pepper_tag=pepper_tag(pepper, lookup),
                 envelope=out,
                 today=today(),
+                epoch=card.epoch,
             )
     return _render_receipt(code)
 
@@ -465,10 +493,12 @@ def checkin_page(error: str | None = None, status: int = 200) -> tuple[str, int]
 def _sealed_page_data() -> dict[str, Any]:
     """What the page script needs: the bundle and the office's public keys (all public)."""
     config = state().config
+    card = _card()
     return {
         "bundle": use_bundle(),
         "install_salt": config.install_salt.hex(),
-        "desk_keys": ",".join(d.public_key.hex() for d in config.office_card.desks),
+        "desk_keys": ",".join(d.public_key.hex() for d in card.desks),
+        "epoch": card.epoch,
     }
 
 
@@ -645,12 +675,13 @@ def followup_post() -> Any:
                 errors.insert(0, ("code", _unknown_message()))
         if errors or keys is None or case_id is None:
             return _render_followup(values, errors, dropped, 422)
+        card = _card()
         with spooled_file() as out:
             writer = FollowupWriter(
                 out,
                 message=message,
                 reply_secret_key=keys.reply_secret_key,
-                desk_keys=[d.public_key for d in st.config.office_card.desks],
+                desk_keys=[d.public_key for d in card.desks],
                 case_id=case_id,
             )
             staging.replay(writer)
@@ -661,7 +692,9 @@ def followup_post() -> Any:
                     if store.quota_reached(db_session, limits.storage_quota_bytes, size):
                         return _full_page()
                     # Takes the case's lock: a follow-up to one case waits for the other.
-                    store.add_followup(db_session, case_id=case_id, envelope=out, today=today())
+                    store.add_followup(
+                        db_session, case_id=case_id, envelope=out, today=today(), epoch=card.epoch
+                    )
             except store.CaseGoneError:
                 # Purged between the look-up and now: as if the code were unknown.
                 errors.insert(0, ("code", _unknown_message()))
@@ -765,10 +798,38 @@ def _check_shape(out: Any, size: int, *, sealed: int, boxed: int, sender: bool) 
         raise _malformed() from error
 
 
-def _envelope_cap() -> int:
+def _envelope_cap(card: OfficeCard) -> int:
     limits = state().config.limits
-    slots = len(state().config.office_card.desks) + 1
+    slots = len(card.desks) + 1
     return max_envelope_size(limits.max_upload_bytes + FORM_ALLOWANCE, slots)
+
+
+def _posted_card() -> OfficeCard:
+    """The card the page encrypted to, named by its ``epoch`` (the current or the previous).
+
+    A page without one was served before key epochs: it encrypted to the pinned card.
+    An older epoch is refused: the page was loaded before a key change and the keys it
+    holds are being retired.
+    """
+    text = request.args.get("epoch")
+    known = _cards()
+    epoch = state().config.office_card.epoch
+    if text is not None:
+        if not text.isdigit() or len(text) > 10:
+            drain(request.stream, state().config.limits.discard_cap_bytes)
+            raise _malformed()
+        epoch = int(text)
+    try:
+        return known.card_for(epoch, today())
+    except epochs.EpochRefusedError as exc:
+        drain(request.stream, state().config.limits.discard_cap_bytes)
+        raise SealedError(
+            409,
+            _(
+                "This page was loaded before the office changed its keys, so what you sent "
+                "was not kept. Reload the page and send again."
+            ),
+        ) from exc
 
 
 @blueprint.post("/report/sealed", defaults={"desk_id": None}, endpoint="report_sealed")
@@ -779,8 +840,9 @@ def report_sealed(desk_id: str | None) -> Any:
     _desk(desk_id)
     try:
         _check_header_csrf()
+        card = _posted_card()
         with spooled_file() as out:
-            token, case_id, size = _read_sealed(out, _envelope_cap(), with_case=True)
+            token, case_id, size = _read_sealed(out, _envelope_cap(card), with_case=True)
             _check_shape(out, size, sealed=2, boxed=0, sender=False)
             pepper = st.peppers.current
             lookup = login_lookup(token, pepper)
@@ -796,6 +858,7 @@ def report_sealed(desk_id: str | None) -> Any:
                     pepper_tag=pepper_tag(pepper, lookup),
                     envelope=out,
                     today=today(),
+                    epoch=card.epoch,
                 )
     except SealedError as error:
         return _sealed_error(error.status, error.message, error.headers)
@@ -859,12 +922,12 @@ def followup_sealed() -> Any:
     """A follow-up the page encrypted with the reply key; the token says which case."""
     st = state()
     limits = st.config.limits
-    desks = len(st.config.office_card.desks)
     try:
         _check_header_csrf()
+        card = _posted_card()
         with spooled_file() as out:
-            token, case_id, size = _read_sealed(out, _envelope_cap(), with_case=True)
-            _check_shape(out, size, sealed=1, boxed=desks, sender=True)
+            token, case_id, size = _read_sealed(out, _envelope_cap(card), with_case=True)
+            _check_shape(out, size, sealed=1, boxed=len(card.desks), sender=True)
             with _sealed_slot():
                 found = _find_by_token(token)
             if found != case_id:
@@ -875,7 +938,9 @@ def followup_sealed() -> Any:
                     if store.quota_reached(db_session, limits.storage_quota_bytes, size):
                         raise SealedError(503, _("This mailbox is full. Nothing was kept."))
                     # Takes the case's lock: a follow-up to one case waits for the other.
-                    store.add_followup(db_session, case_id=case_id, envelope=out, today=today())
+                    store.add_followup(
+                        db_session, case_id=case_id, envelope=out, today=today(), epoch=card.epoch
+                    )
             except store.CaseGoneError as exc:
                 # Purged between the look-up and now: as if the token were unknown.
                 raise SealedError(404, _unknown_message()) from exc

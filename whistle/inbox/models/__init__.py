@@ -14,7 +14,10 @@ from whistle.inbox.models.case import (
     Case,
 )
 from whistle.inbox.models.decision import Decision
+from whistle.inbox.models.desk_key import DeskKey
 from whistle.inbox.models.disclosure import Disclosure
+from whistle.inbox.models.key_epoch import KeyEpoch
+from whistle.inbox.models.key_policy import KeyPolicy
 from whistle.inbox.models.login_attempt import LoginAttempt
 from whistle.inbox.models.note import Note
 from whistle.inbox.models.office import Office
@@ -52,7 +55,10 @@ __all__ = [
     "BundleLog",
     "Case",
     "Decision",
+    "DeskKey",
     "Disclosure",
+    "KeyEpoch",
+    "KeyPolicy",
     "LoginAttempt",
     "Note",
     "Office",

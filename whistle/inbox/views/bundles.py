@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from whistle.bundling import BundleRefusedError, read_limited
-from whistle.inbox import db
+from whistle.inbox import db, epochs
 from whistle.inbox.app import require_unlocked, state
 from whistle.inbox.bundles import MAX_BUNDLE_BYTES, export_replies, import_outbox, preview_outbox
 from whistle.inbox.models import BundleLog, Outgoing
@@ -122,6 +122,7 @@ def apply() -> tuple[str, int]:
                 now=inbox.config.clock(),
                 officer_id=unlocked.officer_id,
             )
+        epochs.scrub(inbox.engine)  # destroyed keys: out of the write-ahead log too
     except BundleRefusedError as exc:
         return _page(400, error=_("The bundle was refused: %(reason)s", reason=str(exc)))
     finally:

@@ -6,7 +6,7 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from whistle.inbox import db
+from whistle.inbox import db, epochs
 from whistle.inbox.app import require_unlocked, state
 from whistle.inbox.cases import (
     MAX_NOTE_CHARS,
@@ -58,7 +58,7 @@ def index() -> str:
             page_size=inbox.config.page_size,
             cache=inbox.keystore.plaintext_cache,
         )
-        desks = sorted(set(session.scalars(select(Case.desk_id))) | set(unlocked.keyring.desks))
+        desks = sorted(set(session.scalars(select(Case.desk_id))) | set(epochs.desk_ids(session)))
         officers = list(session.execute(select(Officer.id, Officer.name).order_by(Officer.name)))
     query = {k: v for k, v in args.items() if k != "page" and v}
     return render_template(

@@ -10,6 +10,7 @@ from whistle.submit.models.bundle_log import BundleLog
 from whistle.submit.models.challenge import CourierChallenge
 from whistle.submit.models.chunk import Chunk
 from whistle.submit.models.login import Login
+from whistle.submit.models.office_card import OfficeCardRow
 from whistle.submit.models.record import Record, RecordKind
 from whistle.submit.models.tombstone import Tombstone
 
@@ -19,6 +20,7 @@ __all__ = [
     "Chunk",
     "CourierChallenge",
     "Login",
+    "OfficeCardRow",
     "Record",
     "RecordKind",
     "Tombstone",

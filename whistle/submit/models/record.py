@@ -34,3 +34,6 @@ class Record(Base):
     record_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     #: Replies only: the day the source first read it at check-in (expiry counts from it).
     first_read: Mapped[datetime.date | None] = mapped_column(Date, nullable=True)
+    #: Submissions and follow-ups: the office key epoch they were encrypted to (None: the
+    #: pinned card's, for records stored before key epochs existed).
+    epoch: Mapped[int | None] = mapped_column(Integer, nullable=True)

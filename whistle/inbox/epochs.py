@@ -1,0 +1,421 @@
+"""Key epochs in the inbox: desk and bundle keys that rotate, and are destroyed once collected.
+
+Every officer's keyring (and the recovery keyring) holds the office storage secret
+key and signing seed, nothing else (keyring version 2). The desk and bundle secret
+keys of each epoch live in the database, each sealed to the storage public key
+(``desk_key``, ``key_epoch``): an officer who rotates writes the new ones once and
+every other officer opens them with their own keyring; destroying an epoch's keys
+is one update for everybody.
+
+    rotate          new desk and bundle key pairs, a new card (epoch + 1) signed by
+                    the office signing key (same fingerprint); every replies bundle
+                    carries the current card to the server
+    after_outbox    an outbox bundle reports, per epoch, what the server still holds
+                    and which epochs it still accepts; an older epoch with nothing
+                    pending and nothing more to come is collected: its desk and
+                    bundle secrets are destroyed (set to NULL with SQLite's
+                    ``secure_delete`` on, the WAL truncated) and the audit log says so
+    adopt_legacy    a version 1 keyring (desks inside) signs in: its keys move here
+
+Cases already imported stay readable: at import every record is re-encrypted under
+the storage key (``store.py``), which does not rotate.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from whistle.crypto import (
+    CryptoError,
+    Desk,
+    OfficeCard,
+    box_keypair_from_secret,
+    generate_box_keypair,
+    make_office_card,
+    read_card,
+    recovery_wrapping_key,
+)
+from whistle.epochs import EpochReport
+from whistle.inbox import sealing
+from whistle.inbox.audit import record_event
+from whistle.inbox.errors import InboxError, LoginError, PermissionDeniedError
+from whistle.inbox.keyring import OfficeKeyring, unwrap_office_recovery, wrap_for_recovery
+from whistle.inbox.models import ROLE_MANAGER, DeskKey, KeyEpoch, KeyPolicy, Office
+
+#: Record type of a sealed epoch secret (associated data, with the all-zero case id).
+SEALED_KEY = "epoch-key"
+MAX_REMINDER_DAYS = 3650
+
+
+class KeysMissingError(InboxError):
+    """The database holds no desk keys yet (an office from before key epochs)."""
+
+
+class KeyEpochError(InboxError):
+    """A key epoch's keys cannot be used: destroyed, damaged, or not this office's."""
+
+
+@dataclass(frozen=True, repr=False)
+class EpochKeys:
+    """The secret keys of one live epoch, opened for one operation."""
+
+    epoch: int
+    desks: dict[str, bytes]
+    bundle_secret: bytes
+
+    def __repr__(self) -> str:
+        return f"EpochKeys(epoch={self.epoch}, desks={sorted(self.desks)})"
+
+
+@dataclass(frozen=True)
+class EpochStatus:
+    epoch: int
+    created_at: datetime
+    confirmed_at: datetime | None
+    destroyed_at: datetime | None
+    desks: tuple[str, ...]
+    current: bool
+
+
+# --- sealing -------------------------------------------------------------------------------
+
+
+def _seal(storage_public: bytes, epoch: int, name: str, secret: bytes) -> bytes:
+    body = {"epoch": epoch, "name": name, "secret": secret.hex()}
+    return sealing.seal_json(storage_public, SEALED_KEY, sealing.NO_CASE, body)
+
+
+def _open(keyring: OfficeKeyring, blob: bytes, epoch: int, name: str, public: bytes) -> bytes:
+    """A sealed secret, checked: bound to its epoch and name, matching its public key."""
+    try:
+        body = sealing.open_json(keyring.storage_secret, SEALED_KEY, sealing.NO_CASE, blob)
+        secret = bytes.fromhex(body["secret"])
+        ok = body.get("epoch") == epoch and body.get("name") == name and len(secret) == 32
+    except (CryptoError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise KeyEpochError(f"The keys of epoch {epoch} cannot be opened: damaged.") from exc
+    if not ok or box_keypair_from_secret(secret).public_key != public:
+        raise KeyEpochError(f"The stored key {name!r} of epoch {epoch} does not match its card.")
+    return secret
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def _card(row: KeyEpoch) -> OfficeCard:
+    card = read_card(row.card)
+    if not isinstance(card, OfficeCard):
+        raise KeyEpochError(f"The card of epoch {row.epoch} is not an office card.")
+    return card
+
+
+def current_row(session: Session) -> KeyEpoch:
+    row = session.scalar(select(KeyEpoch).order_by(KeyEpoch.epoch.desc()).limit(1))
+    if row is None:
+        raise KeysMissingError(
+            "This office's desk keys are still inside the officers' keyrings (an office "
+            "made before key epochs): sign in once to move them."
+        )
+    return row
+
+
+def current_card(session: Session) -> OfficeCard:
+    return _card(current_row(session))
+
+
+def current_epoch(session: Session) -> int:
+    return current_row(session).epoch
+
+
+def desk_public_key(session: Session, desk_id: str) -> bytes:
+    """The current epoch's public key of a desk (replies are sealed to it for the office)."""
+    row = session.get(DeskKey, (current_epoch(session), desk_id))
+    if row is None:
+        raise KeyEpochError(f"The current key epoch has no desk {desk_id!r}.")
+    return row.public_key
+
+
+def desk_ids(session: Session) -> list[str]:
+    return sorted(set(session.scalars(select(DeskKey.desk_id))))
+
+
+def live_keys(session: Session, keyring: OfficeKeyring) -> list[EpochKeys]:
+    """Every epoch whose keys are not destroyed, newest first, opened with ``keyring``."""
+    rows = session.scalars(
+        select(KeyEpoch).where(KeyEpoch.destroyed_at.is_(None)).order_by(KeyEpoch.epoch.desc())
+    ).all()
+    found = []
+    for row in rows:
+        if row.bundle_secret is None:
+            continue
+        desks = {
+            d.desk_id: _open(keyring, d.sealed_secret, row.epoch, f"desk/{d.desk_id}", d.public_key)
+            for d in session.scalars(select(DeskKey).where(DeskKey.epoch == row.epoch))
+            if d.sealed_secret is not None
+        }
+        bundle = _open(keyring, row.bundle_secret, row.epoch, "bundle", row.bundle_public)
+        found.append(EpochKeys(row.epoch, desks, bundle))
+    return found
+
+
+def is_destroyed(session: Session, epoch: int) -> bool:
+    row = session.get(KeyEpoch, epoch)
+    return row is not None and row.destroyed_at is not None
+
+
+def status(session: Session) -> list[EpochStatus]:
+    rows = session.scalars(select(KeyEpoch).order_by(KeyEpoch.epoch)).all()
+    newest = rows[-1].epoch if rows else 0
+    return [
+        EpochStatus(
+            r.epoch,
+            r.created_at,
+            r.confirmed_at,
+            r.destroyed_at,
+            tuple(session.scalars(select(DeskKey.desk_id).where(DeskKey.epoch == r.epoch))),
+            r.epoch == newest,
+        )
+        for r in rows
+    ]
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def install_epoch(
+    session: Session,
+    keyring: OfficeKeyring,
+    card_bytes: bytes,
+    desk_secrets: dict[str, bytes],
+    bundle_secret: bytes,
+    now: datetime,
+) -> KeyEpoch:
+    """Store an epoch's card and its secrets sealed to the storage key (caller commits)."""
+    card = read_card(card_bytes)
+    if not isinstance(card, OfficeCard):
+        raise KeyEpochError("Not an office card.")
+    bundle_public = box_keypair_from_secret(bundle_secret).public_key
+    if bundle_public != card.bundle_key:
+        raise KeyEpochError("The bundle key does not match the card.")
+    storage_public = keyring.storage_public
+    row = KeyEpoch(
+        epoch=card.epoch,
+        card=card_bytes,
+        bundle_public=bundle_public,
+        bundle_secret=_seal(storage_public, card.epoch, "bundle", bundle_secret),
+        created_at=now.replace(tzinfo=None),
+    )
+    session.add(row)
+    session.flush()
+    for desk in card.desks:
+        secret = desk_secrets.get(desk.id)
+        if secret is None or box_keypair_from_secret(secret).public_key != desk.public_key:
+            raise KeyEpochError(f"The key of desk {desk.id!r} does not match the card.")
+        session.add(
+            DeskKey(
+                epoch=card.epoch,
+                desk_id=desk.id,
+                public_key=desk.public_key,
+                sealed_secret=_seal(storage_public, card.epoch, f"desk/{desk.id}", secret),
+            )
+        )
+    session.flush()
+    return row
+
+
+def adopt_legacy(session: Session, keyring: OfficeKeyring, now: datetime) -> bool:
+    """Move a version 1 keyring's desk and bundle keys into the database, once.
+
+    Only when the database holds no epoch yet: once it does, the keys a v1 keyring
+    carries are either there already or were destroyed since — never brought back.
+    Returns whether they were moved.
+    """
+    if keyring.legacy is None:
+        return False
+    if session.scalar(select(func.count()).select_from(KeyEpoch)):
+        return False
+    office = session.get(Office, 1)
+    if office is None:
+        raise KeyEpochError("This directory holds no office.")
+    install_epoch(
+        session, keyring, office.card, keyring.legacy.desks, keyring.legacy.bundle_secret, now
+    )
+    record_event(session, now, "keys-moved-to-epochs", detail=f"epoch {_card_epoch(office.card)}")
+    return True
+
+
+def _card_epoch(raw: bytes) -> int:
+    card = read_card(raw)
+    return card.epoch if isinstance(card, OfficeCard) else 0
+
+
+def rotate(
+    session: Session, keyring: OfficeKeyring, now: datetime, officer_id: int | None = None
+) -> OfficeCard:
+    """New desk and bundle keys under a new card (epoch + 1); returns the card (caller commits).
+
+    The old epoch's keys stay until the server has collected everything sent to them
+    (``after_outbox``): records still on the server, or on their way, need them.
+    """
+    row = current_row(session)
+    old = _card(row)
+    pairs = {d.id: generate_box_keypair() for d in old.desks}
+    bundle = generate_box_keypair()
+    card_bytes = make_office_card(
+        keyring.signing_seed,
+        name=old.name,
+        bundle_key=bundle.public_key,
+        desks=[Desk(d.id, d.name, pairs[d.id].public_key) for d in old.desks],
+        custodian_key=old.custodian_key,
+        epoch=old.epoch + 1,
+        created=now.date().isoformat(),
+    )
+    card = read_card(card_bytes)
+    if not isinstance(card, OfficeCard) or card.signing_key != old.signing_key:
+        raise KeyEpochError("This keyring's signing key is not the office's.")
+    install_epoch(
+        session,
+        keyring,
+        card_bytes,
+        {k: p.secret_key for k, p in pairs.items()},
+        bundle.secret_key,
+        now,
+    )
+    office = session.get(Office, 1)
+    if office is not None:
+        office.card = card_bytes
+    record_event(
+        session,
+        now,
+        "keys-rotated",
+        officer_id=officer_id,
+        detail=f"epoch {card.epoch}: new desk and bundle keys",
+    )
+    return card
+
+
+def destroy(
+    session: Session, epoch: int, now: datetime, officer_id: int | None = None, why: str = ""
+) -> None:
+    """Destroy an epoch's desk and bundle secret keys (the card and public keys stay)."""
+    row = session.get(KeyEpoch, epoch)
+    if row is None or row.destroyed_at is not None:
+        return
+    if epoch == current_epoch(session):
+        raise KeyEpochError("The current epoch's keys are in use: rotate first.")
+    row.bundle_secret = None
+    row.destroyed_at = now.replace(tzinfo=None)
+    for desk in session.scalars(select(DeskKey).where(DeskKey.epoch == epoch)):
+        desk.sealed_secret = None
+    session.flush()
+    detail = f"desk keys of epoch {epoch} destroyed" + (f" ({why})" if why else "")
+    record_event(session, now, "keys-destroyed", officer_id=officer_id, detail=detail)
+
+
+def after_outbox(
+    session: Session, report: EpochReport | None, now: datetime, officer_id: int | None = None
+) -> list[int]:
+    """What an imported outbox bundle's epoch report allows: returns the epochs destroyed.
+
+    An epoch older than the server's current one is collected when the server accepts
+    nothing more for it and holds nothing of it (everything was imported here and
+    acknowledged, so it is under the storage key now).
+    """
+    if report is None:
+        return []
+    confirmed = session.get(KeyEpoch, report.current)
+    if confirmed is not None and confirmed.confirmed_at is None:
+        confirmed.confirmed_at = now.replace(tzinfo=None)
+    mine = current_epoch(session)
+    destroyed = []
+    live = session.scalars(
+        select(KeyEpoch.epoch).where(KeyEpoch.destroyed_at.is_(None), KeyEpoch.epoch < mine)
+    ).all()
+    for epoch in live:
+        if epoch < report.current and report.collected(epoch):
+            destroy(session, epoch, now, officer_id, "everything sent to them has been collected")
+            destroyed.append(epoch)
+    return destroyed
+
+
+def scrub(engine: Engine) -> None:
+    """After destroying keys (committed): copy the WAL into the database and truncate it.
+
+    With ``secure_delete`` on, SQLite zeroes the freed cells in the database file; this
+    empties the write-ahead log that still held the old pages. Best effort: the file
+    system and the disk may keep copies (docs/officer-guide.md says so).
+    """
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        cursor.close()
+    finally:
+        raw.close()
+
+
+def require_manager(roles: tuple[str, ...]) -> None:
+    if ROLE_MANAGER not in roles:
+        raise PermissionDeniedError("Only a system manager can change the office's keys.")
+
+
+def rewrap_recovery(session: Session, recovery_key: str, now: datetime) -> bool:
+    """Rewrap a version 1 recovery keyring (desk keys inside) as version 2; whether it was.
+
+    Its desk and bundle keys move to the database first if nobody has signed in since
+    the upgrade (so nothing is lost), then the copy is wrapped again without them.
+    """
+    office = session.get(Office, 1)
+    if office is None:
+        raise KeyEpochError("This directory holds no office.")
+    try:
+        wrapping = recovery_wrapping_key(recovery_key)
+        keyring = unwrap_office_recovery(office.recovery_keyring, wrapping)
+    except CryptoError as exc:
+        raise LoginError("That is not this office's recovery key.") from exc
+    if keyring.legacy is None:
+        return False
+    adopt_legacy(session, keyring, now)
+    office.recovery_keyring = wrap_for_recovery(keyring.without_legacy(), wrapping)
+    record_event(session, now, "recovery-keyring-rewrapped", detail="version 2: no desk keys")
+    return True
+
+
+# --- the reminder ----------------------------------------------------------------------------
+
+
+def reminder_days(session: Session) -> int | None:
+    policy = session.get(KeyPolicy, 1)
+    return policy.reminder_days if policy is not None else None
+
+
+def set_reminder(
+    session: Session, days: int | None, now: datetime, officer_id: int | None = None
+) -> None:
+    """Remind to rotate every ``days`` days (None: never)."""
+    if days is not None and not 1 <= days <= MAX_REMINDER_DAYS:
+        raise InboxError(f"The rotation reminder is 1 to {MAX_REMINDER_DAYS} days, or none.")
+    policy = session.get(KeyPolicy, 1)
+    if policy is None:
+        session.add(KeyPolicy(id=1, reminder_days=days))
+    else:
+        policy.reminder_days = days
+    record_event(
+        session,
+        now,
+        "rotation-reminder-set",
+        officer_id=officer_id,
+        detail=f"every {days} days" if days else "none",
+    )
+
+
+def rotation_due(session: Session, today: date) -> date | None:
+    """The day a rotation is due by the office's reminder (None: no reminder, or no keys)."""
+    days = reminder_days(session)
+    if days is None:
+        return None
+    row = session.scalar(select(KeyEpoch).order_by(KeyEpoch.epoch.desc()).limit(1))
+    if row is None:
+        return None
+    return row.created_at.date() + timedelta(days=days)
