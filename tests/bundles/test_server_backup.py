@@ -23,6 +23,7 @@ from whistle.bundling import StaleBundleError
 from whistle.cli import main
 from whistle.inbox.cases import case_detail
 from whistle.inbox.models import Case
+from whistle.inbox.outgoing import queue_reply
 from whistle.submit import create_app, load_config
 from whistle.submit.config import (
     CONFIG_FILE,
@@ -178,3 +179,59 @@ def test_restore_of_an_older_backup_numbers_its_bundles_after_the_office(
     assert summary.counts["already here"] == 1
     with world.inbox_session() as session:
         assert len(list(session.scalars(select(Case.id)))) == 2
+
+
+def test_replies_the_restored_server_forgot_are_sent_again(
+    world: World, tmp_path: Path, db_backend: str, request: pytest.FixtureRequest
+) -> None:
+    """A reply applied after the server's backup is lost with the server. The restored
+    server's next outbox says it applied fewer replies bundles than the inbox had seen
+    confirmed; the inbox sends that reply again and the source reads it."""
+    world.acknowledge_on_import()
+    client = world.client
+    client.get("/language/en")
+    code = submit_report(client, subject="Before the backup")
+    world.inbox_import(world.server_export())
+    backup = tmp_path / "backup"
+    back_up(world, backup, request)
+    with world.inbox_session() as session:
+        queue_reply(
+            session,
+            world.keyring,
+            case_id=session.scalar(select(Case.id)),
+            message="Your report is being investigated.",
+            files=[],
+            now=world.inbox_config.clock(),
+            store_dir=world.inbox_config.store_dir,
+        )
+    assert world.server_import(world.inbox_export()).counts["replies stored"] == 1
+    confirmed = world.inbox_import(world.server_export())
+    assert confirmed.counts["replies the server confirmed"] == 1
+
+    world.app.extensions["whistle_submit"].engine.dispose()
+    shutil.rmtree(world.server_dir)
+    restored = tmp_path / "restored"
+    restore(backup, restored, request, db_backend)
+    runner = CliRunner()
+    outbox = tmp_path / "outbox.bundle"
+    result = runner.invoke(
+        main, ["server", "export", str(restored), "--out", str(outbox), "--after", "2"]
+    )
+    assert result.exit_code == 0, result.output
+    summary = world.inbox_import(outbox.read_bytes())
+    assert any("they go again with the next replies bundle" in note for note in summary.notes)
+
+    replies = tmp_path / "replies.bundle"
+    replies.write_bytes(world.inbox_export())
+    applied = runner.invoke(main, ["server", "import", str(restored), str(replies)])
+    assert applied.exit_code == 0, applied.output
+    assert "replies stored: 1" in applied.output
+    app = create_app(load_config(restored))
+    try:
+        source = app.test_client()
+        source.get("/language/en")
+        status, page = check_in(source, code)
+        assert status == 200
+        assert "Your report is being investigated." in page
+    finally:
+        app.extensions["whistle_submit"].engine.dispose()

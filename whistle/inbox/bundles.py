@@ -195,6 +195,7 @@ def import_outbox(
                 now=now,
             )
             acked += 1
+    resent = _resend_forgotten(session, manifest.extra.get("replies_applied"))
     confirmed = _confirm(session, manifest.extra.get("replies_applied"), now)
     note_server_replies_applied(session, manifest.extra.get("replies_applied"))
     session.add(
@@ -216,6 +217,11 @@ def import_outbox(
         "replies the server confirmed": confirmed,
     }
     summary.notes = [f"refused {rid}: {reason}" for rid, reason in imported.refused]
+    if resent:
+        summary.notes.append(
+            f"the server no longer has {resent} item(s) it had confirmed (restored from an "
+            "older backup?): they go again with the next replies bundle"
+        )
     destroyed = epochs.after_outbox(session, report, now, officer_id)
     if report is not None:
         summary.counts["server's office key epoch"] = report.current
@@ -251,6 +257,26 @@ def _confirm(session: Session, replies_applied: object, now: datetime) -> int:
     for row in rows:
         row.confirmed = now.replace(tzinfo=None)
     return sum(1 for r in rows if r.kind == "reply")
+
+
+def _resend_forgotten(session: Session, replies_applied: object) -> int:
+    """Rows the server confirmed in replies bundles it no longer remembers applying.
+
+    A newer outbox naming a lower ``replies_applied`` than bundles already confirmed means
+    the server was restored from an older backup: the replies, acknowledgements and purge
+    orders of those bundles are pending again (applying them twice is harmless there).
+    """
+    if not isinstance(replies_applied, int) or isinstance(replies_applied, bool):
+        return 0
+    rows = session.scalars(
+        select(Outgoing).where(
+            Outgoing.confirmed.is_not(None), Outgoing.bundle_sequence > replies_applied
+        )
+    ).all()
+    for row in rows:
+        row.confirmed = None
+        row.bundle_sequence = None
+    return len(rows)
 
 
 def export_replies(
