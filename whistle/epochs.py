@@ -134,7 +134,7 @@ def parse_report(extra: dict[str, Any]) -> EpochReport | None:
             raise EpochReportError("the pending counts are not an object")
         pending: dict[int, int] = {}
         for key, count in pending_raw.items():
-            if not isinstance(key, str) or not key.isdigit():
+            if not isinstance(key, str) or not (key.isascii() and key.isdigit() and len(key) <= 10):
                 raise EpochReportError("a pending count is not keyed by epoch")
             if not isinstance(count, int) or isinstance(count, bool) or count < 0:
                 raise EpochReportError("a pending count is not a count")
@@ -147,7 +147,7 @@ def parse_report(extra: dict[str, Any]) -> EpochReport | None:
             if not isinstance(record_id, str) or not _ID.fullmatch(record_id):
                 raise EpochReportError("a record epoch is not keyed by record id")
             records[record_id] = _epoch(epoch)
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         raise EpochReportError("the epoch report is missing a field") from exc
     if current not in accepting:
         raise EpochReportError("the server's current epoch is not among those it accepts")

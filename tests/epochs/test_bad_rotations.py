@@ -164,3 +164,45 @@ def test_an_outbox_with_a_malformed_epoch_report_is_refused(loop: Loop) -> None:
         with pytest.raises(BundleRefusedError):
             loop.inbox_import(out.getvalue())
     assert world.snapshot()["inbox"] == before
+
+
+def test_a_card_written_straight_into_the_database_is_never_used(loop: Loop) -> None:
+    """Someone who can write to the (shared) database but holds no office key inserts a
+    self-signed card of a newer epoch: the site encrypts nothing to it and says it is
+    unavailable, rather than hand its desk keys to sources' pages."""
+    import datetime
+
+    from tests.submit.conftest import counts, csrf_from, submit_report
+    from whistle.submit.models import OfficeCardRow
+
+    world = loop.world
+    world.client.get("/language/en")
+    submit_report(world.client, description="Before")
+    before = counts(world.app)
+    token = csrf_from(world.client.get("/report").text)
+    stranger = generate_signing_keypair()
+    with world.server_state().sessions.begin() as session:
+        session.add(
+            OfficeCardRow(
+                epoch=99,
+                card=_card(stranger.seed, _current(loop), 99),
+                applied=datetime.date(2026, 11, 2),
+            )
+        )
+    form = world.client.get("/report")
+    assert form.status_code == 503
+    assert "Temporarily unavailable" in form.text
+    assert stranger.public_key.hex() not in form.text
+    posted = world.client.post(
+        "/report",
+        data={"csrf_token": token, "description": "After", "files": (io.BytesIO(b""), "")},
+    )
+    assert posted.status_code == 503
+    assert counts(world.app) == before
+    from click.testing import CliRunner
+
+    from whistle.cli import main
+
+    status = CliRunner().invoke(main, ["server", "status", str(world.server_dir)])
+    assert status.exit_code == 1
+    assert "PROBLEM: the stored office card of epoch 99" in status.output

@@ -32,6 +32,14 @@ def test_server_revision_keeps_records_and_adds_epochs(tmp_path: Path) -> None:
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM records")).scalar() == 1
     submit_db.upgrade(url)
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO office_cards (epoch, card, applied) VALUES (2, x'00', :day)"),
+            {"day": date(2026, 11, 2)},
+        )
+    with pytest.raises(RuntimeError, match="has rotated its keys"):
+        submit_db.downgrade(url, "0004")
+    assert "office_cards" in inspect(engine).get_table_names()
     engine.dispose()
 
 

@@ -101,7 +101,8 @@ def test_current_and_previous_epoch_accepted_older_refused(loop: Loop) -> None:
     for epoch in ("4", "0"):
         response = _post(loop, f"/report/sealed?epoch={epoch}", body)
         assert response.status_code == 409
-    assert _post(loop, "/report/sealed?epoch=x", body).status_code == 400
+    for bad in ("x", "²", "1" * 11, "٣", ""):
+        assert _post(loop, f"/report/sealed?epoch={bad}", body).status_code == 400, bad
     # A page from before key epochs (no epoch named) encrypted to the pinned epoch 1.
     assert _post(loop, "/report/sealed", body).status_code == 409
     assert _stored(loop) == [2, 3]

@@ -21,6 +21,7 @@ from werkzeug.formparser import FormDataParser
 
 from whistle.submit import db, static_files
 from whistle.submit.config import LANGUAGES, SubmitConfig
+from whistle.submit.epochs import StoredCardError
 from whistle.submit.pepper import Peppers
 from whistle.submit.questionnaire import Questionnaire, load_questionnaire
 from whistle.submit.session import SealedSessionInterface
@@ -214,6 +215,7 @@ def build_app(config: SubmitConfig) -> Flask:
     # Views answer "busy" themselves (keeping what was typed); this catches any other.
     app.register_error_handler(LookupsBusyError, lambda _error: busy_page())
     app.register_error_handler(OSError, _storage_unavailable)
+    app.register_error_handler(StoredCardError, _storage_unavailable)
     app.register_error_handler(Exception, _unexpected_error)
     app.context_processor(_template_globals)
     return app
@@ -323,7 +325,10 @@ def _storage_unavailable(error: Exception) -> Any:
     """
     if isinstance(error, OSError) and error.errno not in STORAGE_ERRNOS:
         return _unexpected_error(error)
-    current_app.logger.error("storage unavailable: %s", type(error).__name__)
+    if isinstance(error, StoredCardError):
+        current_app.logger.error("refusing to serve: %s", error)
+    else:
+        current_app.logger.error("storage unavailable: %s", type(error).__name__)
     drain(request.stream, state().config.limits.discard_cap_bytes)
     return message_page(
         _("Temporarily unavailable"),

@@ -1,5 +1,6 @@
 """``whistle server …``: set up and run the submission server."""
 
+import dataclasses
 import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -332,7 +333,10 @@ def status_command(directory: Path) -> None:
             "pepper.previous once none is left)"
         )
     if status.database_ok and status.schema_current:
-        click.echo(f"Office key epoch: {_epoch_line(config)}")
+        try:
+            click.echo(f"Office key epoch: {_epoch_line(config)}")
+        except WhistleError as exc:
+            status = dataclasses.replace(status, problems=(*status.problems, str(exc)))
     for problem in status.problems:
         click.echo(f"PROBLEM: {problem}")
     if not status.healthy:

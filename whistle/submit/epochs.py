@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from whistle.crypto import OfficeCard, read_card
+from whistle.crypto import CardError, OfficeCard, read_card
 from whistle.epochs import EpochReport, check_successor, parse_card_field
 from whistle.errors import WhistleError
 from whistle.submit.config import SubmitConfig
@@ -66,10 +66,25 @@ class Cards:
         raise EpochRefusedError("key epoch no longer accepted")
 
 
-def _parse(raw: bytes) -> OfficeCard:
-    card = read_card(raw)
-    if not isinstance(card, OfficeCard):  # only ever stored after verification
-        raise WhistleError("a stored office card is not an office card")
+class StoredCardError(WhistleError):
+    """A card in the database that the pinned office key did not sign (or not for its
+    epoch): the database was written by something other than a verified replies bundle.
+    Nothing is encrypted to it; the site answers "temporarily unavailable"."""
+
+
+def _parse(raw: bytes, epoch: int, pinned: OfficeCard) -> OfficeCard:
+    """A stored card, checked again against the pinned office key: the database may be
+    shared (several hosts) and is not trusted to name the keys reports are encrypted to."""
+    try:
+        card = read_card(raw, pinned_fingerprint=pinned.fingerprint)
+    except CardError as exc:
+        raise StoredCardError(f"the stored office card of epoch {epoch}: {exc}") from exc
+    if (
+        not isinstance(card, OfficeCard)
+        or card.signing_key != pinned.signing_key
+        or card.epoch != epoch
+    ):
+        raise StoredCardError(f"the stored office card of epoch {epoch} is not the office's")
     return card
 
 
@@ -83,9 +98,9 @@ def cards(session: Session, config: SubmitConfig) -> Cards:
     pinned = config.office_card
     if not rows or rows[0].epoch <= pinned.epoch:
         return Cards(pinned, None, None)
-    current = _parse(rows[0].card)
+    current = _parse(rows[0].card, rows[0].epoch, pinned)
     newer = len(rows) > 1 and rows[1].epoch > pinned.epoch
-    previous = _parse(rows[1].card) if newer else pinned
+    previous = _parse(rows[1].card, rows[1].epoch, pinned) if newer else pinned
     return Cards(current, rows[0].applied, previous)
 
 

@@ -382,7 +382,7 @@ def _receipt_code(token: str) -> str | None:
         expires, _sep, code = value.decode("ascii").partition(":")
     except (CryptoError, UnicodeDecodeError):
         return None
-    if not expires.isdigit() or int(expires) < time.time():
+    if not _is_number(expires) or int(expires) < time.time():
         return None
     return code
 
@@ -410,6 +410,12 @@ def receipt_post() -> Any:
 
 
 # --- check-in and the conversation ---------------------------------------------------
+
+
+def _is_number(text: str) -> bool:
+    """ASCII digits only, at most 10 (``str.isdigit`` also accepts "²", which ``int``
+    refuses)."""
+    return text.isascii() and text.isdigit() and 0 < len(text) <= 10
 
 
 @dataclass
@@ -551,7 +557,7 @@ def _reply_file_answer(code: str) -> Any:
     with st.sessions() as db_session:
         records = {r.id: r for r in store.case_records(db_session, case_id)}
         record = records.get(record_id)
-        if record is None or record.kind != RecordKind.REPLY or not index_text.isdigit():
+        if record is None or record.kind != RecordKind.REPLY or not _is_number(index_text):
             return checkin_page(error=_("Choose one of the files the office sent."), status=422)
         with spooled_file() as buffer:
             store.read_record(db_session, record.id, buffer)
@@ -815,7 +821,7 @@ def _posted_card() -> OfficeCard:
     known = _cards()
     epoch = state().config.office_card.epoch
     if text is not None:
-        if not text.isdigit() or len(text) > 10:
+        if not _is_number(text):
             drain(request.stream, state().config.limits.discard_cap_bytes)
             raise _malformed()
         epoch = int(text)

@@ -59,7 +59,10 @@ def reminder() -> tuple[str, int]:
     unlocked = require_unlocked()
     epochs.require_manager(unlocked.roles)
     text = request.form.get("days", "").strip()
-    if text and (not text.isdigit() or not 1 <= int(text) <= epochs.MAX_REMINDER_DAYS):
+    if text and (
+        not (text.isascii() and text.isdigit() and len(text) <= 6)
+        or not 1 <= int(text) <= epochs.MAX_REMINDER_DAYS
+    ):
         message = _(
             "A number of days from 1 to %(n)d, or empty for no reminder.",
             n=epochs.MAX_REMINDER_DAYS,

@@ -25,6 +25,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().execute(sa.text("SELECT count(*) FROM office_cards")).scalar():
+        # Without them the site would go back to the pinned card, whose keys the office
+        # may have destroyed: reports would be encrypted to keys nobody has.
+        raise RuntimeError(
+            "refusing to downgrade below 0005_epochs: the office has rotated its keys "
+            "(office_cards holds the current card)"
+        )
     with op.batch_alter_table("records") as batch:
         batch.drop_column("epoch")
     op.drop_table("office_cards")
