@@ -87,7 +87,8 @@ class World:
         folder = self.tmp / "backups"
         folder.mkdir(exist_ok=True)
         now = self.inbox_config.clock()
-        out = folder / default_file_name(now)
+        # The test clock stands still: number the files so a second backup gets its own.
+        out = folder / f"{len(list(folder.iterdir()))}-{default_file_name(now)}"
         make_backup(
             self.inbox_sessions,
             self.inbox_config.database_path,

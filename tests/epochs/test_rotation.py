@@ -17,7 +17,7 @@ from whistle.bundling import BundleRefusedError
 from whistle.crypto import WrongKeyError, open_envelope
 from whistle.crypto.records import open_submission
 from whistle.inbox import epochs
-from whistle.inbox.bundles import verify_outbox
+from whistle.inbox.bundles import export_replies, verify_outbox
 from whistle.inbox.cases import case_detail
 from whistle.inbox.keyring import unwrap_office
 from whistle.inbox.models import AuditEvent, Case, KeyEpoch, Officer
@@ -234,3 +234,35 @@ def test_server_status_names_the_epoch(loop: Loop) -> None:
     loop.server_import(loop.inbox_export())
     after = CliRunner().invoke(main, ["server", "status", str(loop.world.server_dir)])
     assert f"Office key epoch: 2, applied {DAY0.isoformat()}" in after.output
+
+
+def test_new_keys_go_to_the_server_only_once_a_backup_holds_them(loop: Loop) -> None:
+    """Were the laptop lost between a rotation and the next backup, a server already
+    encrypting to the new keys would collect reports nobody can open."""
+    world = loop.world
+    loop.rotate(backup=False)
+    exported = loop.inbox_export()
+    applied = loop.server_import(exported)
+    assert applied.counts["office key epoch"] == 1
+    assert _current_epoch(loop) == 1
+    with world.inbox_session() as session:
+        summary = export_replies(
+            session, world.keyring, io.BytesIO(), now=world.inbox_config.clock()
+        )
+    assert any("the new keys (epoch 2) wait for a backup" in note for note in summary.notes)
+
+    world.inbox_backup()
+    applied = loop.server_import(loop.inbox_export())
+    assert applied.counts["office key epoch"] == 2
+    assert _current_epoch(loop) == 2
+
+
+def test_an_office_acknowledging_on_import_announces_new_keys_at_once(loop: Loop) -> None:
+    loop.world.acknowledge_on_import()
+    loop.rotate(backup=False)
+    assert loop.server_import(loop.inbox_export()).counts["office key epoch"] == 2
+
+
+def _current_epoch(loop: Loop) -> int:
+    with loop.world.server_state().sessions() as session:
+        return server_epochs.current_card(session, loop.world.server_config).epoch

@@ -35,10 +35,14 @@ from whistle.crypto.bundles import BundleRecord, VerifiedBundle, record_hash_hex
 from whistle.epochs import CARD_FIELD, parse_report
 from whistle.inbox import epochs
 from whistle.inbox.keyring import OfficeKeyring
-from whistle.inbox.models import BundleLog, Outgoing, Record, Tombstone
+from whistle.inbox.models import Backup, BundleLog, KeyEpoch, Outgoing, Record, Tombstone
 from whistle.inbox.office_setup import load_office, read_server_card
 from whistle.inbox.outgoing import HELD_FOR_BACKUP, pending, queue_ack, split_acks
-from whistle.inbox.settings import note_server_replies_applied, server_replies_applied
+from whistle.inbox.settings import (
+    acknowledge_on_import,
+    note_server_replies_applied,
+    server_replies_applied,
+)
 from whistle.inbox.store import IncomingRecord, import_records
 
 OUTBOX = "outbox"
@@ -298,6 +302,7 @@ def export_replies(
     # the replies bundles it wrote after that backup, and their numbers are taken.
     sequence = max(last.sequence if last else 0, server_replies_applied(session)) + 1
     outbox = _last(session, OUTBOX)
+    announced = announced_epoch(session)
     verified = write_bundle(
         out,
         records=[
@@ -322,9 +327,10 @@ def export_replies(
                 if held
                 else {}
             ),
-            # The current card, every time: the server applies it once (a rotation) and
-            # then finds it the same; a server restored from an old backup catches up.
-            CARD_FIELD: epochs.current_row(session).card.decode("utf-8"),
+            # The newest card a backup holds, every time: the server applies it once (a
+            # rotation) and then finds it the same; a server restored from an old backup
+            # catches up.
+            CARD_FIELD: announced.card.decode("utf-8"),
         },
     )
     for row in rows:
@@ -351,4 +357,35 @@ def export_replies(
             f"{len(held)} acknowledgement(s) held back: the server keeps those reports until "
             "a backup made after their import holds them (make a backup, then export again)"
         )
+    current = epochs.current_row(session)
+    if announced.epoch != current.epoch:
+        summary.notes.append(
+            f"the new keys (epoch {current.epoch}) wait for a backup: until one holds them the "
+            f"server keeps encrypting to epoch {announced.epoch} (make a backup, then export)"
+        )
     return summary
+
+
+def announced_epoch(session: Session) -> KeyEpoch:
+    """The key epoch replies bundles announce to the server: the newest one a backup holds.
+
+    New keys exist only in this inbox's database until a backup holds them; were the laptop
+    lost before that, a server already encrypting to them would send reports nobody can
+    open. So a rotation waits for a backup, like the acknowledgements — unless the office
+    acknowledges on import (it chose not to wait for backups). Never older than an epoch the
+    server has already confirmed (it would refuse that as a replayed rotation).
+    """
+    current = epochs.current_row(session)
+    if acknowledge_on_import(session):
+        return current
+    last_backup = session.scalar(select(func.max(Backup.made_at)))
+    held = select(KeyEpoch).order_by(KeyEpoch.epoch.desc()).limit(1)
+    backed_up = (
+        session.scalar(held.where(KeyEpoch.created_at <= last_backup))
+        if last_backup is not None
+        else None
+    )
+    confirmed = session.scalar(held.where(KeyEpoch.confirmed_at.is_not(None)))
+    oldest = session.scalar(select(KeyEpoch).order_by(KeyEpoch.epoch).limit(1))
+    candidates = [row for row in (backed_up, confirmed, oldest) if row is not None]
+    return max(candidates, key=lambda row: row.epoch, default=current)

@@ -1212,8 +1212,9 @@ def rotate_keys_command(
             card = rotate(session, signed.keyring, config.clock(), signed.officer_id)
     click.echo(f"New keys: epoch {card.epoch}. Office fingerprint (unchanged): {card.fingerprint}")
     click.echo(
-        "Export a replies bundle (`whistle inbox export`) and apply it on the server: "
-        "new reports are encrypted to the new keys from then on."
+        "Make a backup (`whistle inbox backup`), then export a replies bundle (`whistle "
+        "inbox export`) and apply it on the server: the new keys go to the server only once "
+        "a backup holds them, and new reports are encrypted to them from then on."
     )
 
 

@@ -20,7 +20,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from whistle.bundling import BundleRefusedError, BundleSummary
 from whistle.crypto import COURIER_CHALLENGE, sign
 from whistle.inbox import db, epochs
-from whistle.inbox.bundles import MAX_BUNDLE_BYTES, export_replies, import_outbox
+from whistle.inbox.bundles import (
+    MAX_BUNDLE_BYTES,
+    announced_epoch,
+    export_replies,
+    import_outbox,
+)
 from whistle.inbox.config import InboxConfig
 from whistle.inbox.errors import InboxError
 from whistle.inbox.keyring import OfficeKeyring
@@ -97,7 +102,7 @@ def sync(
     epochs.scrub(sessions.kw["bind"])  # keys destroyed by the import: out of the WAL too
     with db.transaction(sessions) as session:
         # A rotation the server has not confirmed yet travels even with nothing to send.
-        if not sendable(session) and epochs.current_row(session).confirmed_at is not None:
+        if not sendable(session) and announced_epoch(session).confirmed_at is not None:
             return result
         out = io.BytesIO()
         result.sent = export_replies(session, keyring, out, now=config.clock())
