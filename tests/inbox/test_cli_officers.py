@@ -61,11 +61,11 @@ def test_add_list_remove(office, obj, files) -> None:
         obj, "add-officer", directory, "--name", "x", "--new-password-file", files["new"], *berta
     )
     assert refused.exit_code == 1
-    assert "Only a manager" in refused.output
+    assert "Only a system manager" in refused.output
     assert "Traceback" not in refused.output
     refused = run(obj, "remove-officer", directory, "admin", "--yes", *berta)
     assert refused.exit_code == 1
-    assert "Only a manager" in refused.output
+    assert "Only a system manager" in refused.output
     removed = run(obj, "remove-officer", directory, "berta", "--yes", *me)
     assert removed.exit_code == 0, removed.output
     assert "whistle inbox rotate-keys" in removed.output

@@ -1202,13 +1202,14 @@ def rotate_keys_command(
     by an import once the server has handed over everything encrypted to them.
     """
     from whistle.inbox import db
-    from whistle.inbox.epochs import require_manager, rotate
+    from whistle.inbox.epochs import rotate
+    from whistle.inbox.officers import require_manager
 
     with _signed_in_office(ctx, data_dir, officer_name, password_file) as (config, engine, signed):
-        require_manager(signed.roles)
         if not yes:
             click.confirm("Make new desk and bundle keys now?", abort=True)
         with db.transaction(db.session_factory(engine)) as session:
+            require_manager(session, signed.officer_id)
             card = rotate(session, signed.keyring, config.clock(), signed.officer_id)
     click.echo(f"New keys: epoch {card.epoch}. Office fingerprint (unchanged): {card.fingerprint}")
     click.echo(
@@ -1271,14 +1272,17 @@ def rotation_reminder_command(
 ) -> None:
     """Set how often the dashboard reminds the office to rotate its keys; managers only."""
     from whistle.inbox import db
-    from whistle.inbox.epochs import require_manager, set_reminder
+    from whistle.inbox.epochs import set_reminder
+    from whistle.inbox.officers import require_manager
 
     if (days is None) == (not never):
         raise click.UsageError("Give either --days N or --never.")
-    with _signed_in_office(ctx, data_dir, officer_name, password_file) as (config, engine, signed):
-        require_manager(signed.roles)
-        with db.transaction(db.session_factory(engine)) as session:
-            set_reminder(session, None if never else days, config.clock(), signed.officer_id)
+    with (
+        _signed_in_office(ctx, data_dir, officer_name, password_file) as (config, engine, signed),
+        db.transaction(db.session_factory(engine)) as session,
+    ):
+        require_manager(session, signed.officer_id)
+        set_reminder(session, None if never else days, config.clock(), signed.officer_id)
     click.echo("No rotation reminder." if never else f"Rotation reminder: every {days} days.")
 
 
@@ -1299,7 +1303,7 @@ def rewrap_recovery_command(
     rewraps it as version 2 (storage and signing keys only) with the same recovery key.
     """
     from whistle.inbox import db
-    from whistle.inbox.epochs import rewrap_recovery
+    from whistle.inbox.officers import rewrap_recovery
 
     key = _read_recovery_key(recovery_key_file)
     config = _config(ctx, data_dir)

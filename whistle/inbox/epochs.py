@@ -35,14 +35,13 @@ from whistle.crypto import (
     generate_box_keypair,
     make_office_card,
     read_card,
-    recovery_wrapping_key,
 )
 from whistle.epochs import EpochReport
 from whistle.inbox import sealing
 from whistle.inbox.audit import record_event
-from whistle.inbox.errors import InboxError, LoginError, PermissionDeniedError
-from whistle.inbox.keyring import OfficeKeyring, unwrap_office_recovery, wrap_for_recovery
-from whistle.inbox.models import ROLE_MANAGER, DeskKey, KeyEpoch, KeyPolicy, Office
+from whistle.inbox.errors import InboxError
+from whistle.inbox.keyring import OfficeKeyring
+from whistle.inbox.models import DeskKey, KeyEpoch, KeyPolicy, Office
 
 #: Record type of a sealed epoch secret (associated data, with the all-zero case id).
 SEALED_KEY = "epoch-key"
@@ -353,33 +352,6 @@ def scrub(engine: Engine) -> None:
         cursor.close()
     finally:
         raw.close()
-
-
-def require_manager(roles: tuple[str, ...]) -> None:
-    if ROLE_MANAGER not in roles:
-        raise PermissionDeniedError("Only a system manager can change the office's keys.")
-
-
-def rewrap_recovery(session: Session, recovery_key: str, now: datetime) -> bool:
-    """Rewrap a version 1 recovery keyring (desk keys inside) as version 2; whether it was.
-
-    Its desk and bundle keys move to the database first if nobody has signed in since
-    the upgrade (so nothing is lost), then the copy is wrapped again without them.
-    """
-    office = session.get(Office, 1)
-    if office is None:
-        raise KeyEpochError("This directory holds no office.")
-    try:
-        wrapping = recovery_wrapping_key(recovery_key)
-        keyring = unwrap_office_recovery(office.recovery_keyring, wrapping)
-    except CryptoError as exc:
-        raise LoginError("That is not this office's recovery key.") from exc
-    if keyring.legacy is None:
-        return False
-    adopt_legacy(session, keyring, now)
-    office.recovery_keyring = wrap_for_recovery(keyring.without_legacy(), wrapping)
-    record_event(session, now, "recovery-keyring-rewrapped", detail="version 2: no desk keys")
-    return True
 
 
 # --- the reminder ----------------------------------------------------------------------------

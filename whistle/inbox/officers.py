@@ -51,6 +51,7 @@ from whistle.inbox.keyring import (
     unwrap_office,
     unwrap_office_recovery,
     wrap_for_password,
+    wrap_for_recovery,
 )
 from whistle.inbox.models import (
     ROLE_CUSTODIAN,
@@ -292,7 +293,7 @@ def require_manager(session: Session, officer_id: int) -> Officer:
     """The signed-in officer, read again now: still there and still a manager."""
     actor = session.get(Officer, officer_id)
     if actor is None or actor.is_removed or not actor.is_manager:
-        raise PermissionDeniedError("Only a manager can add, remove or change officers.")
+        raise PermissionDeniedError("Only a system manager can do this.")
     return actor
 
 
@@ -450,8 +451,11 @@ def reset_password(
     check_new_password(new_password)
     recovered = open_with_recovery_key(session, recovery_key)
     officer = _live_officer(session, name)
+    _recovery_without_desks(session, recovered.keyring, recovery_key, config.clock())
     officer.password_hash = hasher(config).hash(new_password)
-    officer.wrapped_keyring = wrap_for_password(recovered.keyring, new_password, config.kdf_params)
+    officer.wrapped_keyring = wrap_for_password(
+        recovered.keyring.without_legacy(), new_password, config.kdf_params
+    )
     officer.wrapped_custodian_keyring = (
         wrap_for_password(recovered.custodian_keyring, new_password, config.kdf_params)
         if officer.is_custodian
@@ -465,3 +469,28 @@ def reset_password(
         detail=officer.name,
     )
     return officer
+
+
+def rewrap_recovery(session: Session, recovery_key: str, now: datetime) -> bool:
+    """Rewrap a version 1 recovery keyring (desk keys inside) as version 2; whether it was."""
+    recovered = open_with_recovery_key(session, recovery_key)
+    return _recovery_without_desks(session, recovered.keyring, recovery_key, now)
+
+
+def _recovery_without_desks(
+    session: Session, keyring: OfficeKeyring, recovery_key: str, now: datetime
+) -> bool:
+    """An office from before key epochs keeps its first desk keys inside the recovery copy:
+    move them to the database if nobody has (so nothing is lost), then wrap the copy again
+    without them, so that keys destroyed later cannot come back through the recovery key."""
+    if keyring.legacy is None:
+        return False
+    adopt_legacy(session, keyring, now)
+    office = session.get(Office, 1)
+    if office is None:
+        raise InboxError("This directory holds no office.")
+    office.recovery_keyring = wrap_for_recovery(
+        keyring.without_legacy(), recovery_wrapping_key(recovery_key)
+    )
+    record_event(session, now, "recovery-keyring-rewrapped", detail="version 2: no desk keys")
+    return True

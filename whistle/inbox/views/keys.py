@@ -11,7 +11,9 @@ from flask_babel import gettext as _
 
 from whistle.inbox import db, epochs
 from whistle.inbox.app import require_unlocked, state
+from whistle.inbox.keystore import Unlocked
 from whistle.inbox.models import ROLE_MANAGER
+from whistle.inbox.officers import require_manager
 
 blueprint = Blueprint("keys", __name__, url_prefix="/keys")
 
@@ -44,8 +46,7 @@ def index() -> tuple[str, int]:
 
 @blueprint.post("/rotate")
 def rotate() -> tuple[str, int]:
-    unlocked = require_unlocked()
-    epochs.require_manager(unlocked.roles)
+    unlocked = _manager()
     if request.form.get("confirm") != "yes":
         return _page(400, errors={"confirm": _("Tick the box to confirm the new keys.")})
     inbox = state()
@@ -56,8 +57,7 @@ def rotate() -> tuple[str, int]:
 
 @blueprint.post("/reminder")
 def reminder() -> tuple[str, int]:
-    unlocked = require_unlocked()
-    epochs.require_manager(unlocked.roles)
+    unlocked = _manager()
     text = request.form.get("days", "").strip()
     if text and (
         not (text.isascii() and text.isdigit() and len(text) <= 6)
@@ -86,3 +86,11 @@ def _reminder_global() -> dict[str, Any]:
         return due if due is not None and due <= inbox.config.today() else None
 
     return {"key_rotation_due": key_rotation_due}
+
+
+def _manager() -> Unlocked:
+    """The signed-in officer, if a system manager (checked in the database)."""
+    unlocked = require_unlocked()
+    with state().sessions() as session:
+        require_manager(session, unlocked.officer_id)
+    return unlocked
