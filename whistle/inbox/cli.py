@@ -133,17 +133,12 @@ def init(
 @click.pass_context
 def card(ctx: click.Context, data_dir: Path, out: Path) -> None:
     """Write the office card (public) to OUT again and show its fingerprint."""
-    from whistle.inbox import db
     from whistle.inbox.office_setup import load_office
 
     config = _config(ctx, data_dir)
-    engine = _engine(config)
-    try:
-        with db.transaction(db.session_factory(engine)) as session:
-            row = load_office(session)
-            data, fingerprint = row.card, row.fingerprint
-    finally:
-        engine.dispose()
+    with _office_session(config) as session:
+        row = load_office(session)
+        data, fingerprint = row.card, row.fingerprint
     out.write_bytes(data)
     click.echo(f"Office card: {out}")
     click.echo(f"Office fingerprint: {fingerprint}")
@@ -291,6 +286,19 @@ def _engine(config: Any) -> Any:
     engine = db.make_engine(config.database_path)
     db.upgrade(engine)
     return engine
+
+
+@contextmanager
+def _office_session(config: Any) -> Iterator[Any]:
+    """One transaction on the office's database (no sign-in); the engine is disposed after."""
+    from whistle.inbox import db
+
+    engine = _engine(config)
+    try:
+        with db.transaction(db.session_factory(engine)) as session:
+            yield session
+    finally:
+        engine.dispose()
 
 
 @contextmanager
@@ -464,16 +472,11 @@ def _find_case(session: Any, case: str) -> str:
 @click.pass_context
 def verify_audit(ctx: click.Context, data_dir: Path) -> None:
     """Check the audit log's hash chain; name the first broken entry (no password needed)."""
-    from whistle.inbox import db
     from whistle.inbox.audit import verify_chain
 
     config = _config(ctx, data_dir)
-    engine = _engine(config)
-    try:
-        with db.transaction(db.session_factory(engine)) as session:
-            head = verify_chain(session)
-    finally:
-        engine.dispose()
+    with _office_session(config) as session:
+        head = verify_chain(session)
     click.echo(f"The audit log is intact: {head.count} entries, head {head.head.hex()}")
 
 
@@ -758,15 +761,10 @@ def sync_command(
 
 def _say_held(config: Any) -> None:
     """Name the acknowledgements that wait for a backup (the server keeps those reports)."""
-    from whistle.inbox import db
     from whistle.inbox.outgoing import held_acks
 
-    engine = _engine(config)
-    try:
-        with db.transaction(db.session_factory(engine)) as session:
-            held = held_acks(session)
-    finally:
-        engine.dispose()
+    with _office_session(config) as session:
+        held = held_acks(session)
     if held:
         click.echo(
             f"{held} acknowledgement(s) wait for a backup: the server keeps those reports "
@@ -1224,17 +1222,12 @@ def rotate_keys_command(
 @click.pass_context
 def keys_command(ctx: click.Context, data_dir: Path) -> None:
     """The office's key epochs: current, waiting for the server, destroyed (no sign-in)."""
-    from whistle.inbox import db
     from whistle.inbox.epochs import rotation_due, status
 
     config = _config(ctx, data_dir)
-    engine = _engine(config)
-    try:
-        with db.transaction(db.session_factory(engine)) as session:
-            rows = status(session)
-            due = rotation_due(session, config.today())
-    finally:
-        engine.dispose()
+    with _office_session(config) as session:
+        rows = status(session)
+        due = rotation_due(session, config.today())
     if not rows:
         click.echo("No key epochs yet: an officer signs in once to move the keys here.")
     for row in rows:
@@ -1302,17 +1295,12 @@ def rewrap_recovery_command(
     Its version 1 keyring still holds the first epoch's desk and bundle keys; this
     rewraps it as version 2 (storage and signing keys only) with the same recovery key.
     """
-    from whistle.inbox import db
     from whistle.inbox.officers import rewrap_recovery
 
     key = _read_recovery_key(recovery_key_file)
     config = _config(ctx, data_dir)
-    engine = _engine(config)
-    try:
-        with db.transaction(db.session_factory(engine)) as session:
-            changed = rewrap_recovery(session, key, config.clock())
-    finally:
-        engine.dispose()
+    with _office_session(config) as session:
+        changed = rewrap_recovery(session, key, config.clock())
     click.echo(
         "The recovery copy now holds no desk keys."
         if changed
