@@ -92,7 +92,7 @@ def test_signing_key_rotation_and_repin(world: World, tmp_path: Path) -> None:
         world, tmp_path, "--replace", "--officer", "berta", "--password-file", str(password)
     )
     assert refused.exit_code == 1
-    assert "Only a manager" in refused.output
+    assert "Only a system manager" in refused.output
     without = _repin(world, tmp_path)
     assert without.exit_code == 1
     assert "rotation" in without.output

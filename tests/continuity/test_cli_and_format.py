@@ -169,7 +169,7 @@ def test_settings_command(populated: Populated, tmp_path: Path, obj) -> None:  #
         main, ["inbox", "settings", data_dir, "--acknowledge-after-backup", *second], obj=obj
     )
     assert refused.exit_code == 1
-    assert "Only a manager" in refused.output
+    assert "Only a system manager" in refused.output
 
 
 def test_a_backup_on_another_disk_carries_no_warning(

@@ -19,6 +19,7 @@ from whistle.crypto.bundles import write_bundle
 from whistle.epochs import CARD_FIELD, CardRefusedError
 from whistle.inbox.bundles import pinned_server
 from whistle.submit import epochs as server_epochs
+from whistle.submit.bundles import preview_replies
 
 from .conftest import Loop
 
@@ -105,6 +106,9 @@ def test_a_rotation_replayed_after_a_newer_one_is_refused(loop: Loop) -> None:
     again = loop.server_import(rotation_2)
     assert again.already_applied
     assert _current(loop).epoch == 3
+    with loop.world.server_state().sessions() as session:
+        previewed = preview_replies(session, loop.world.server_config, rotation_2)
+    assert previewed.already_applied  # not "a replayed rotation?": it changes nothing
     # The epoch-2 card in a new bundle (a replay dressed up with a new number): refused.
     card_2 = read_card(first_card_bytes := _card_bytes(loop, 2))
     assert card_2 == first

@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 
-from whistle.inbox import db
+from whistle.inbox import db, epochs
 from whistle.inbox.config import LANGUAGES, InboxConfig
 from whistle.inbox.errors import (
     CaseNotFoundError,
@@ -73,6 +73,7 @@ def create_app(config: InboxConfig) -> Flask:
     )
     engine = db.make_engine(config.database_path)
     db.upgrade(engine)
+    epochs.scrub(engine)  # what an earlier scrub could not reach while another reader was open
     app.extensions["whistle_inbox"] = InboxState(
         config, engine, db.session_factory(engine), KeyStore(config.idle_lock_seconds, config.clock)
     )

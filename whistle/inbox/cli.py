@@ -688,10 +688,15 @@ def import_command(
                     now=config.clock(),
                     officer_id=signed.officer_id,
                 )
-            scrub(engine)  # destroyed keys, if any: out of the write-ahead log too
+            scrubbed = scrub(engine)  # destroyed keys, if any: out of the write-ahead log too
     except WhistleError as exc:
         raise click.ClickException(f"{exc} — nothing was changed") from exc
     _print_summary(summary, "Applied:")
+    if not scrubbed:
+        click.echo(
+            "Note: the inbox is open elsewhere, so the database log could not be emptied now; "
+            "the next import or start of the inbox does it."
+        )
 
 
 @inbox.command("export")

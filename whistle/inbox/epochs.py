@@ -338,20 +338,25 @@ def after_outbox(
     return destroyed
 
 
-def scrub(engine: Engine) -> None:
-    """After destroying keys (committed): copy the WAL into the database and truncate it.
+def scrub(engine: Engine) -> bool:
+    """After destroying keys (committed): copy the WAL into the database and truncate it;
+    whether SQLite could.
 
     With ``secure_delete`` on, SQLite zeroes the freed cells in the database file; this
-    empties the write-ahead log that still held the old pages. Best effort: the file
-    system and the disk may keep copies (docs/officer-guide.md says so).
+    empties the write-ahead log that still held the old pages. It cannot while another
+    connection reads (the web inbox open beside the command line): the pages then stay in
+    the log until the next scrub, which every import and every start of the inbox runs.
+    Best effort: the file system and the disk may keep copies (docs/officer-guide.md).
     """
     raw = engine.raw_connection()
     try:
         cursor = raw.cursor()
         cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        busy = cursor.fetchone()[0]
         cursor.close()
     finally:
         raw.close()
+    return not busy
 
 
 # --- the reminder ----------------------------------------------------------------------------

@@ -133,6 +133,7 @@ def _load(
     if (
         not isinstance(document, dict)
         or document.get("format") != "whistle-keyring"
+        or type(document.get("version")) is not int
         or document.get("version") not in versions
         or document.get("kind") != kind
     ):

@@ -201,6 +201,17 @@ def preview_replies(session: Session, config: SubmitConfig, data: bytes) -> Bund
         "purge orders": len(instructions.purged),
     }
     summary.notes += _held_note(verified.manifest.extra)
+    last = _last(session, REPLIES)
+    check = check_sequence(
+        verified.manifest.sequence,
+        verified.bundle_id,
+        last.sequence if last else 0,
+        lambda n: _applied_at(session, REPLIES, n),
+    )
+    summary.missed = check.missed
+    if not check.apply:
+        summary.already_applied = True  # applying it would change nothing, the card neither
+        return summary
     if CARD_FIELD in verified.manifest.extra:
         _raw, change = epochs.check_card(session, config, verified.manifest.extra[CARD_FIELD])
         summary.counts["office key epoch"] = change.epoch
