@@ -32,8 +32,11 @@ def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def make_data_directory(scratch: Path, limits: dict[str, int] | None = None) -> Path:
-    """``whistle server init`` over a fresh office card; ``limits`` overrides [limits] keys."""
+def make_data_directory(
+    scratch: Path, limits: dict[str, int] | None = None, database_url: str = ""
+) -> Path:
+    """``whistle server init`` over a fresh office card; ``limits`` overrides [limits] keys;
+    ``database_url`` a PostgreSQL database instead of SQLite in the directory."""
     office = make_office()
     scratch.mkdir(parents=True, exist_ok=True)
     card = scratch / "office-card.json"
@@ -51,6 +54,7 @@ def make_data_directory(scratch: Path, limits: dict[str, int] | None = None) -> 
             office.fingerprint,
             "--language",
             "en",
+            *(["--database-url", database_url] if database_url else []),
         ],
         check=True,
         stdout=subprocess.DEVNULL,
@@ -67,9 +71,11 @@ def make_data_directory(scratch: Path, limits: dict[str, int] | None = None) -> 
 
 
 @contextmanager
-def site(scratch: Path, limits: dict[str, int] | None = None) -> Iterator[Server]:
+def site(
+    scratch: Path, limits: dict[str, int] | None = None, database_url: str = ""
+) -> Iterator[Server]:
     """The real site under gunicorn (deploy/gunicorn.conf.py) on a free loopback port."""
-    directory = make_data_directory(scratch, limits)
+    directory = make_data_directory(scratch, limits, database_url)
     with running(directory, scratch / "gunicorn.log") as server:
         yield server
 

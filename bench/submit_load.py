@@ -20,6 +20,7 @@ The load average is printed with every figure: the machine may be shared.
 
 import argparse
 import collections
+import contextlib
 import os
 import resource
 import secrets
@@ -46,6 +47,7 @@ from _server import (
 )
 
 MIB = 1024 * 1024
+DURABLE_POSTGRESQL = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
 BOUNDARY = "----whistle-bench-" + secrets.token_hex(8)
 BLOCK = os.urandom(MIB)
 
@@ -316,12 +318,29 @@ def main() -> None:
     parser.add_argument(
         "--profile", action="store_true", help="sample the workers with py-spy (pip install)"
     )
+    parser.add_argument(
+        "--postgresql",
+        action="store_true",
+        help="text and attach parts on a private PostgreSQL cluster (durable settings)",
+    )
     args = parser.parse_args()
     parts = set(args.parts.split(","))
-    with tempfile.TemporaryDirectory(prefix="whistle-bench-") as name:
+    with (
+        tempfile.TemporaryDirectory(prefix="whistle-bench-") as name,
+        contextlib.ExitStack() as stack,
+    ):
         scratch = Path(name)
+        database_url = ""
+        if args.postgresql:
+            sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+            from tests.pgcluster import running_cluster
+
+            # The tests' cluster trades durability for speed; a bench must not.
+            cluster = stack.enter_context(running_cluster(DURABLE_POSTGRESQL))
+            database_url = cluster.new_database()
+            print("database: PostgreSQL (fsync, synchronous_commit, full_page_writes on)")
         if parts & {"text", "attach"}:
-            with site(scratch / "site") as server:
+            with site(scratch / "site", database_url=database_url) as server:
                 if "text" in parts:
                     concurrent_part(
                         "text (5 KB description)",

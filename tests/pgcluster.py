@@ -76,8 +76,10 @@ class Cluster:
 
 
 @contextmanager
-def running_cluster() -> Iterator[Cluster]:
-    """Start a private cluster as the postgres user; stop and delete it afterwards."""
+def running_cluster(overrides: dict[str, str] | None = None) -> Iterator[Cluster]:
+    """Start a private cluster as the postgres user; stop and delete it afterwards.
+
+    ``overrides`` replaces settings (bench/submit_load.py turns durability back on)."""
     initdb, pg_ctl = _bin("initdb"), _bin("pg_ctl")
     try:
         user = pwd.getpwnam("postgres")
@@ -103,7 +105,8 @@ def running_cluster() -> Iterator[Cluster]:
             cwd=root,
             **as_postgres,  # type: ignore[arg-type]
         )
-        options = " ".join(f"-c {key}={value}" for key, value in SETTINGS.items())
+        settings = {**SETTINGS, **(overrides or {})}
+        options = " ".join(f"-c {key}={value}" for key, value in settings.items())
         options += f" -c unix_socket_directories={root} -p {PORT}"
         subprocess.run(
             [pg_ctl, "-D", str(data), "-l", str(root / "log"), "-o", options, "-w", "start"],
