@@ -922,15 +922,14 @@ def settings_command(
     """Show the office settings; change them (a manager) with the options."""
     from whistle.inbox import db, settings
     from whistle.inbox.backup import backup_status
-    from whistle.inbox.errors import PermissionDeniedError
-    from whistle.inbox.models import ROLE_MANAGER
+    from whistle.inbox.officers import require_manager
 
     with _signed_in_office(ctx, data_dir, officer_name, password_file) as (config, engine, signed):
         changing = ack_on_import is not None or backup_warning_days is not None
-        if changing and ROLE_MANAGER not in signed.roles:
-            raise PermissionDeniedError("Only a manager can change the office settings.")
         now = config.clock()
         with db.transaction(db.session_factory(engine)) as session:
+            if changing:
+                require_manager(session, signed.officer_id)
             if ack_on_import is not None:
                 settings.set_acknowledge_on_import(
                     session, ack_on_import, officer_id=signed.officer_id, now=now

@@ -24,8 +24,8 @@ from whistle.inbox.backup import (
     default_file_name,
     make_backup,
 )
-from whistle.inbox.errors import PermissionDeniedError
-from whistle.inbox.models import ROLE_MANAGER, Backup
+from whistle.inbox.models import Backup
+from whistle.inbox.officers import require_manager
 from whistle.inbox.outgoing import held_acks
 from whistle.inbox.settings import (
     MAX_WARNING_DAYS,
@@ -51,8 +51,8 @@ def _backup_globals() -> dict[str, Any]:
 
 def _require_manager() -> Any:
     unlocked = require_unlocked()
-    if ROLE_MANAGER not in unlocked.roles:
-        raise PermissionDeniedError("Only a manager can make backups and change settings.")
+    with state().sessions() as session:
+        require_manager(session, unlocked.officer_id)
     return unlocked
 
 
