@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
 from whistle.crypto.bundles import VerifiedBundle, read_bundle
 from whistle.crypto.errors import (
     BadSignatureError,
@@ -158,6 +161,28 @@ def check_sequence(
     raise StaleBundleError(
         f"bundle number {sequence} is not newer than {last} and is not the bundle applied "
         "under that number (a replay with other content?)"
+    )
+
+
+def last_logged(session: Session, log: type[Any], direction: str) -> Any | None:
+    """The newest row of a side's bundle log (its ``BundleLog`` model) in ``direction``."""
+    return session.scalar(
+        select(log).where(log.direction == direction).order_by(log.sequence.desc()).limit(1)
+    )
+
+
+def check_logged(
+    session: Session, log: type[Any], direction: str, verified: VerifiedBundle
+) -> SequenceCheck:
+    """``check_sequence`` for ``verified`` against a side's bundle log."""
+    last = last_logged(session, log, direction)
+    return check_sequence(
+        verified.manifest.sequence,
+        verified.bundle_id,
+        last.sequence if last else 0,
+        lambda n: session.scalar(
+            select(log.bundle_id).where(log.direction == direction, log.sequence == n)
+        ),
     )
 
 

@@ -27,7 +27,8 @@ from whistle.bundling import (
     BundleRefusedError,
     BundleSummary,
     ConflictingRecordError,
-    check_sequence,
+    check_logged,
+    last_logged,
     read_bundle_bytes,
 )
 from whistle.crypto import ServerCard, WrongKeyError
@@ -64,20 +65,7 @@ def pinned_server(session: Session) -> ServerCard:
 
 
 def _last(session: Session, direction: str) -> BundleLog | None:
-    return session.scalar(
-        select(BundleLog)
-        .where(BundleLog.direction == direction)
-        .order_by(BundleLog.sequence.desc())
-        .limit(1)
-    )
-
-
-def _applied_at(session: Session, direction: str, sequence: int) -> str | None:
-    return session.scalar(
-        select(BundleLog.bundle_id).where(
-            BundleLog.direction == direction, BundleLog.sequence == sequence
-        )
-    )
+    return last_logged(session, BundleLog, direction)  # type: ignore[no-any-return]
 
 
 def verify_outbox(session: Session, keyring: OfficeKeyring, data: bytes) -> VerifiedBundle:
@@ -110,13 +98,7 @@ def preview_outbox(session: Session, keyring: OfficeKeyring, data: bytes) -> Bun
     """What the bundle holds and what importing it would do; changes nothing."""
     verified = verify_outbox(session, keyring, data)
     summary = _summary(verified)
-    last = _last(session, OUTBOX)
-    check = check_sequence(
-        verified.manifest.sequence,
-        verified.bundle_id,
-        last.sequence if last else 0,
-        lambda n: _applied_at(session, OUTBOX, n),
-    )
+    check = check_logged(session, BundleLog, OUTBOX, verified)
     summary.already_applied = not check.apply
     summary.missed = check.missed
     new = sum(1 for r in verified.records if session.get(Record, r.id) is None)
@@ -140,13 +122,7 @@ def import_outbox(
     """Verify, then apply an outbox bundle inside the caller's transaction."""
     verified = verify_outbox(session, keyring, data)
     manifest = verified.manifest
-    last = _last(session, OUTBOX)
-    check = check_sequence(
-        manifest.sequence,
-        verified.bundle_id,
-        last.sequence if last else 0,
-        lambda n: _applied_at(session, OUTBOX, n),
-    )
+    check = check_logged(session, BundleLog, OUTBOX, verified)
     summary = _summary(verified)
     summary.missed = check.missed
     if not check.apply:

@@ -28,7 +28,8 @@ from whistle.bundling import (
     BundleContentError,
     BundleSummary,
     ConflictingRecordError,
-    check_sequence,
+    check_logged,
+    last_logged,
     read_bundle_bytes,
 )
 from whistle.crypto.bundles import BundleRecord, VerifiedBundle, record_hash_hex, write_bundle
@@ -53,20 +54,7 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 def _last(session: Session, direction: str) -> BundleLog | None:
-    return session.scalar(
-        select(BundleLog)
-        .where(BundleLog.direction == direction)
-        .order_by(BundleLog.sequence.desc())
-        .limit(1)
-    )
-
-
-def _applied_at(session: Session, direction: str, sequence: int) -> str | None:
-    return session.scalar(
-        select(BundleLog.bundle_id).where(
-            BundleLog.direction == direction, BundleLog.sequence == sequence
-        )
-    )
+    return last_logged(session, BundleLog, direction)  # type: ignore[no-any-return]
 
 
 def _read_envelope(session: Session, record_id: str) -> bytes:
@@ -201,13 +189,7 @@ def preview_replies(session: Session, config: SubmitConfig, data: bytes) -> Bund
         "purge orders": len(instructions.purged),
     }
     summary.notes += _held_note(verified.manifest.extra)
-    last = _last(session, REPLIES)
-    check = check_sequence(
-        verified.manifest.sequence,
-        verified.bundle_id,
-        last.sequence if last else 0,
-        lambda n: _applied_at(session, REPLIES, n),
-    )
+    check = check_logged(session, BundleLog, REPLIES, verified)
     summary.missed = check.missed
     if not check.apply:
         summary.already_applied = True  # applying it would change nothing, the card neither
@@ -232,13 +214,7 @@ def apply_replies(
     instructions = _instructions(manifest.extra)
     if any(r.kind != "reply" for r in verified.records):
         raise BundleContentError("a replies bundle carries only replies")
-    last = _last(session, REPLIES)
-    check = check_sequence(
-        manifest.sequence,
-        verified.bundle_id,
-        last.sequence if last else 0,
-        lambda n: _applied_at(session, REPLIES, n),
-    )
+    check = check_logged(session, BundleLog, REPLIES, verified)
     summary = _summary(verified)
     summary.missed = check.missed
     if not check.apply:
