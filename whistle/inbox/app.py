@@ -32,7 +32,7 @@ from whistle.inbox.errors import (
     UnreadableRecordError,
 )
 from whistle.inbox.keystore import KeyStore, Unlocked
-from whistle.inbox.officers import still_signed_in, warm_up
+from whistle.inbox.officers import require_manager, still_signed_in, warm_up
 
 COOKIE = "whistle_inbox"
 LANG_COOKIE = "whistle_lang"
@@ -233,6 +233,14 @@ def require_unlocked() -> Unlocked:
         target = request.full_path if request.method == "GET" else None
         locked = "1" if g.was_locked else None
         abort(redirect(url_for("auth.login", next=target, locked=locked), 303))
+    return unlocked
+
+
+def require_manager_unlocked() -> Unlocked:
+    """``require_unlocked``, and a system manager (read from the database now): 403 if not."""
+    unlocked = require_unlocked()
+    with state().sessions() as session:
+        require_manager(session, unlocked.officer_id)
     return unlocked
 
 

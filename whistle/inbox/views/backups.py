@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from whistle.inbox import db
-from whistle.inbox.app import require_unlocked, state
+from whistle.inbox.app import require_manager_unlocked, state
 from whistle.inbox.backup import (
     BackupChangedError,
     BackupError,
@@ -25,7 +25,6 @@ from whistle.inbox.backup import (
     make_backup,
 )
 from whistle.inbox.models import Backup
-from whistle.inbox.officers import require_manager
 from whistle.inbox.outgoing import held_acks
 from whistle.inbox.settings import (
     MAX_WARNING_DAYS,
@@ -49,13 +48,6 @@ def _backup_globals() -> dict[str, Any]:
     return {"backup_state": status}
 
 
-def _require_manager() -> Any:
-    unlocked = require_unlocked()
-    with state().sessions() as session:
-        require_manager(session, unlocked.officer_id)
-    return unlocked
-
-
 def _page(status: int = 200, **context: object) -> tuple[str, int]:
     inbox = state()
     with db.transaction(inbox.sessions) as session:
@@ -71,13 +63,13 @@ def _page(status: int = 200, **context: object) -> tuple[str, int]:
 
 @blueprint.get("/")
 def index() -> tuple[str, int]:
-    _require_manager()
+    require_manager_unlocked()
     return _page()
 
 
 @blueprint.post("/make")
 def make() -> tuple[str, int]:
-    unlocked = _require_manager()
+    unlocked = require_manager_unlocked()
     typed = request.form.get("directory", "").strip()[:MAX_PATH_CHARS]
     directory = Path(typed)
     if not typed:
@@ -117,7 +109,7 @@ def make() -> tuple[str, int]:
 
 @blueprint.post("/settings")
 def settings() -> tuple[str, int]:
-    unlocked = _require_manager()
+    unlocked = require_manager_unlocked()
     on = request.form.get("acknowledge_on_import") == "1"
     raw_days = request.form.get("warning_days", "").strip()
     if not raw_days.isdigit() or not 1 <= int(raw_days) <= MAX_WARNING_DAYS:

@@ -10,10 +10,8 @@ from flask import Blueprint, render_template, request
 from flask_babel import gettext as _
 
 from whistle.inbox import db, epochs
-from whistle.inbox.app import require_unlocked, state
-from whistle.inbox.keystore import Unlocked
+from whistle.inbox.app import require_manager_unlocked, require_unlocked, state
 from whistle.inbox.models import ROLE_MANAGER
-from whistle.inbox.officers import require_manager
 
 blueprint = Blueprint("keys", __name__, url_prefix="/keys")
 
@@ -46,7 +44,7 @@ def index() -> tuple[str, int]:
 
 @blueprint.post("/rotate")
 def rotate() -> tuple[str, int]:
-    unlocked = _manager()
+    unlocked = require_manager_unlocked()
     if request.form.get("confirm") != "yes":
         return _page(400, errors={"confirm": _("Tick the box to confirm the new keys.")})
     inbox = state()
@@ -57,7 +55,7 @@ def rotate() -> tuple[str, int]:
 
 @blueprint.post("/reminder")
 def reminder() -> tuple[str, int]:
-    unlocked = _manager()
+    unlocked = require_manager_unlocked()
     text = request.form.get("days", "").strip()
     if text and (
         not (text.isascii() and text.isdigit() and len(text) <= 6)
@@ -86,11 +84,3 @@ def _reminder_global() -> dict[str, Any]:
         return due if due is not None and due <= inbox.config.today() else None
 
     return {"key_rotation_due": key_rotation_due}
-
-
-def _manager() -> Unlocked:
-    """The signed-in officer, if a system manager (checked in the database)."""
-    unlocked = require_unlocked()
-    with state().sessions() as session:
-        require_manager(session, unlocked.officer_id)
-    return unlocked

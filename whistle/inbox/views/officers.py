@@ -11,7 +11,7 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 from flask_babel import gettext as _
 
 from whistle.inbox import db
-from whistle.inbox.app import require_unlocked, state
+from whistle.inbox.app import require_manager_unlocked, state
 from whistle.inbox.errors import LastManagerError, OfficerNameTakenError, PermissionDeniedError
 from whistle.inbox.models import ROLES, Officer
 from whistle.inbox.officers import (
@@ -20,17 +20,9 @@ from whistle.inbox.officers import (
     enrol_officer,
     list_officers,
     remove_officer,
-    require_manager,
 )
 
 blueprint = Blueprint("officers", __name__, url_prefix="/officers")
-
-
-def _manager() -> Any:
-    unlocked = require_unlocked()
-    with db.transaction(state().sessions) as session:
-        require_manager(session, unlocked.officer_id)
-    return unlocked
 
 
 def _render_list(status: int = 200, **context: Any) -> tuple[str, int]:
@@ -56,13 +48,13 @@ def _render_list(status: int = 200, **context: Any) -> tuple[str, int]:
 
 @blueprint.get("")
 def index() -> tuple[str, int]:
-    _manager()
+    require_manager_unlocked()
     return _render_list(added=request.args.get("added"))
 
 
 @blueprint.post("/add")
 def add() -> Response | tuple[str, int]:
-    unlocked = _manager()
+    unlocked = require_manager_unlocked()
     name = request.form.get("name", "")[:200].strip()
     password = request.form.get("password", "")[:2048]
     repeat = request.form.get("repeat", "")[:2048]
@@ -123,13 +115,13 @@ def _render_officer(officer: Officer, status: int = 200, **context: Any) -> tupl
 
 @blueprint.get("/<int:officer_id>")
 def detail(officer_id: int) -> tuple[str, int]:
-    _manager()
+    require_manager_unlocked()
     return _render_officer(_officer(officer_id))
 
 
 @blueprint.post("/<int:officer_id>/roles")
 def roles(officer_id: int) -> Response | tuple[str, int]:
-    unlocked = _manager()
+    unlocked = require_manager_unlocked()
     officer = _officer(officer_id)
     chosen = tuple(r for r in ROLES if request.form.get(f"role-{r}") == "yes")
     error = None
@@ -162,7 +154,7 @@ def roles(officer_id: int) -> Response | tuple[str, int]:
 
 @blueprint.post("/<int:officer_id>/remove")
 def remove(officer_id: int) -> Response | tuple[str, int]:
-    unlocked = _manager()
+    unlocked = require_manager_unlocked()
     officer = _officer(officer_id)
     if request.form.get("confirm") != "yes":
         message = _("Tick the confirmation: a removal cannot be undone.")
