@@ -10,7 +10,7 @@ import base64
 import datetime
 import time
 import zoneinfo
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -538,14 +538,7 @@ def _unknown_message() -> str:
 @blueprint.post("/check-in/file")
 def reply_file() -> Any:
     """A file the office attached to a reply; the code is asked for again (nothing keeps it)."""
-    code, error = _code_error(request.form.get("code", ""))
-    if code is None:
-        return checkin_page(error=error, status=422)
-    try:
-        with state().lookup_slots.hold():
-            return _reply_file_answer(code)
-    except LookupsBusyError:
-        return _busy_checkin_page()
+    return _with_code(_reply_file_answer)
 
 
 def _reply_file_answer(code: str) -> Any:
@@ -577,13 +570,18 @@ def _reply_file_answer(code: str) -> Any:
 
 @blueprint.post("/check-in")
 def checkin_post() -> Any:
+    return _with_code(_checkin_answer)
+
+
+def _with_code(answer: Callable[[str], Any]) -> Any:
+    """The posted code checked, then ``answer(code)`` holding a look-up slot: the slot covers
+    the look-up and the page it leads to, the whole cost of a guess (busy: the 503 page)."""
     code, error = _code_error(request.form.get("code", ""))
     if code is None:
         return checkin_page(error=error, status=422)
-    # The slot covers the look-up and the page it leads to: the whole cost of a guess.
     try:
         with state().lookup_slots.hold():
-            return _checkin_answer(code)
+            return answer(code)
     except LookupsBusyError:
         return _busy_checkin_page()
 
