@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from _server import CODE, Browser, latency_line, load_average, percentile, site
-from submit_load import BOUNDARY, report_body
+from submit_load import post_report
 
 from whistle.crypto import generate_code
 
@@ -43,17 +43,7 @@ def make_sources(port: int, count: int) -> list[str]:
     browser = Browser(port)
     for _ in range(count):
         browser.cookie = ""
-        csrf = browser.csrf("/report")
-        length, body = report_body(csrf, "A short report.", 0)
-        status, data, _headers = browser.request(
-            "POST",
-            "/report",
-            body=body,
-            headers={
-                "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
-                "Content-Length": str(length),
-            },
-        )
+        status, data = post_report(browser, browser.csrf("/report"), "A short report.", 0)
         found = CODE.search(data)
         if status != 200 or found is None:
             raise RuntimeError(f"a report failed: {status}")

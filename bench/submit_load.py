@@ -108,22 +108,30 @@ class Run:
             self.errors[what] = self.errors.get(what, 0) + 1
 
 
+def post_report(
+    browser: Browser, csrf: str, description: str, file_bytes: int
+) -> tuple[int, bytes]:
+    """POST the report form as a JS-off browser does (body streamed); (status, page)."""
+    length, body = report_body(csrf, description, file_bytes)
+    status, data, _headers = browser.request(
+        "POST",
+        "/report",
+        body=body,
+        headers={
+            "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
+            "Content-Length": str(length),
+        },
+    )
+    return status, data
+
+
 def one_report(browser: Browser, run: Run, description: str, file_bytes: int) -> None:
     browser.cookie = ""  # a new source each time
     started = time.perf_counter()
     try:
         csrf = browser.csrf("/report")
-        length, body = report_body(csrf, description, file_bytes)
         posted = time.perf_counter()
-        status, data, _headers = browser.request(
-            "POST",
-            "/report",
-            body=body,
-            headers={
-                "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
-                "Content-Length": str(length),
-            },
-        )
+        status, data = post_report(browser, csrf, description, file_bytes)
     except Exception as exc:
         run.error(type(exc).__name__)
         return
