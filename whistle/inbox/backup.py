@@ -57,6 +57,7 @@ from whistle.crypto import (
     signing_keypair_from_seed,
 )
 from whistle.crypto.backup import BackupHeader, open_backup, read_backup_header, start_backup
+from whistle.durable import sync_directory
 from whistle.inbox import db
 from whistle.inbox.audit import record_event, verify_chain
 from whistle.inbox.errors import AuditChainError, InboxError
@@ -346,7 +347,7 @@ def _write_atomically(out: Path, write: Callable[[BinaryIO], None]) -> int:
         if out.exists():
             raise BackupError(f"{out} appeared while the backup was written: nothing replaced.")
         os.replace(temporary, out)
-        _fsync_dir(out.parent)
+        sync_directory(out.parent)
     except OSError as exc:
         temporary.unlink(missing_ok=True)
         raise BackupError(f"The backup could not be written to {out}: {exc.strerror}.") from exc
@@ -354,14 +355,6 @@ def _write_atomically(out: Path, write: Callable[[BinaryIO], None]) -> int:
         temporary.unlink(missing_ok=True)
         raise
     return size
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _mark_backed_up(session: Session, record_ids: list[str], at: datetime) -> None:
@@ -545,7 +538,7 @@ def restore_backup(
             if target.exists():
                 target.rmdir()
             os.rename(staging, target)
-            _fsync_dir(parent)
+            sync_directory(parent)
     except OSError as exc:
         raise BackupError(
             f"Cannot write the restored inbox next to {target}: {exc.strerror} (nothing was kept)."
@@ -581,7 +574,7 @@ def _write_parts(events: Iterator[PartStart | PartData | PartEnd], staging: Path
     finally:
         if handle is not None:
             handle.close()
-    _fsync_dir(store)
+    sync_directory(store)
 
 
 def _finish_restored(

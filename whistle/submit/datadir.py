@@ -15,6 +15,7 @@ from whistle.crypto import (
     random_bytes,
     read_card,
 )
+from whistle.durable import sync_directory
 from whistle.submit import db
 from whistle.submit.config import (
     BUNDLE_KEY_FILE,
@@ -138,15 +139,6 @@ def init_data_directory(
     config = load_config(directory)
     db.upgrade(config.database_url)
     return card
-
-
-def sync_directory(directory: Path) -> None:
-    """Flush a directory's entries (a rename or removal in it) to disk."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def replace_file(path: Path, data: bytes) -> None:

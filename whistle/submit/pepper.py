@@ -28,6 +28,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session, sessionmaker
 
 from whistle.crypto import login_lookup, random_bytes
+from whistle.durable import sync_directory
 from whistle.errors import WhistleError
 from whistle.submit import db, store
 from whistle.submit.config import (
@@ -37,7 +38,7 @@ from whistle.submit.config import (
     previous_pepper,
     read_secret,
 )
-from whistle.submit.datadir import replace_file, sync_directory
+from whistle.submit.datadir import replace_file
 
 PEPPER_TAG_DOMAIN = b"whistle/pepper-tag/v1"
 PEPPER_TAG_BYTES = 8
