@@ -31,6 +31,7 @@ system-deps:
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # Built artefacts that are not kept in git (compiled translations, the browser bundle, …).
 build: venv build-js

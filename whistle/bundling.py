@@ -10,10 +10,10 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO, ClassVar, Protocol, TypeVar
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from whistle.crypto.bundles import VerifiedBundle, read_bundle
 from whistle.crypto.errors import (
@@ -130,7 +130,7 @@ def read_bundle_file(path: Path, *, max_bytes: int, **keys: Any) -> VerifiedBund
     return read_bundle_bytes(data, max_bytes=max_bytes, **keys)
 
 
-def read_limited(stream: BinaryIO, max_bytes: int) -> bytes:
+def read_limited(stream: IO[bytes], max_bytes: int) -> bytes:
     """Read at most ``max_bytes`` from a stream; one byte more is refused."""
     data = stream.read(max_bytes + 1)
     if len(data) > max_bytes:
@@ -164,7 +164,22 @@ def check_sequence(
     )
 
 
-def last_logged(session: Session, log: type[Any], direction: str) -> Any | None:
+class LoggedBundle(Protocol):
+    """What both sides' ``BundleLog`` models have in common: one row per bundle in a chain.
+
+    The columns are declared as the class attributes SQLAlchemy makes of them (a ``Mapped``
+    member of a protocol is not matched through its descriptor); on a row they read as values.
+    """
+
+    direction: ClassVar[InstrumentedAttribute[str]]
+    sequence: ClassVar[InstrumentedAttribute[int]]
+    bundle_id: ClassVar[InstrumentedAttribute[str]]
+
+
+Log = TypeVar("Log", bound=LoggedBundle)
+
+
+def last_logged(session: Session, log: type[Log], direction: str) -> Log | None:
     """The newest row of a side's bundle log (its ``BundleLog`` model) in ``direction``."""
     return session.scalar(
         select(log).where(log.direction == direction).order_by(log.sequence.desc()).limit(1)
@@ -172,7 +187,7 @@ def last_logged(session: Session, log: type[Any], direction: str) -> Any | None:
 
 
 def check_logged(
-    session: Session, log: type[Any], direction: str, verified: VerifiedBundle
+    session: Session, log: type[LoggedBundle], direction: str, verified: VerifiedBundle
 ) -> SequenceCheck:
     """``check_sequence`` for ``verified`` against a side's bundle log."""
     last = last_logged(session, log, direction)

@@ -128,17 +128,18 @@ class EnvelopeWriter:
         if not 1 <= len(recipients) <= MAX_SLOTS:
             raise ValueError(f"an envelope has 1 to {MAX_SLOTS} recipients")
         needs_sender = any(r.authenticated for r in recipients)
-        if needs_sender and (sender_secret_key is None or len(sender_secret_key) != KEY_BYTES):
+        sender_key = sender_secret_key or b""
+        if needs_sender and len(sender_key) != KEY_BYTES:
             raise ValueError("authenticated recipients need the sender's 32-byte secret key")
         key = nacl.utils.random(KEY_BYTES)
         header = bytearray(MAGIC)
         header += bytes([VERSION, len(recipients), FLAG_SENDER if needs_sender else 0])
         if needs_sender:
-            header += crypto_scalarmult_base(sender_secret_key)
+            header += crypto_scalarmult_base(sender_key)
         for recipient in recipients:
             if recipient.authenticated:
                 nonce = nacl.utils.random(24)
-                boxed = crypto_box(key, nonce, recipient.public_key, sender_secret_key)
+                boxed = crypto_box(key, nonce, recipient.public_key, sender_key)
                 header += bytes([SLOT_BOXED]) + nonce + boxed
             else:
                 header += bytes([SLOT_SEALED]) + crypto_box_seal(key, recipient.public_key)
@@ -445,12 +446,12 @@ def _find_content_key(header: _Header, keys: list[bytes]) -> tuple[bytes, bytes 
         public = crypto_scalarmult_base(secret)
         for slot_type, body in header.slots:
             try:
-                if slot_type == SLOT_SEALED:
+                # A boxed slot always has a sender key (``_read_header`` refuses one without).
+                sender = header.sender_public_key if slot_type == SLOT_BOXED else None
+                if sender is None:
                     key = crypto_box_seal_open(body, public, secret)
-                    sender = None
                 else:
-                    key = crypto_box_open(body[24:], body[:24], header.sender_public_key, secret)
-                    sender = header.sender_public_key
+                    key = crypto_box_open(body[24:], body[:24], sender, secret)
             except nacl.exceptions.CryptoError:
                 continue
             if len(key) == KEY_BYTES:

@@ -95,7 +95,7 @@ def create_app(config: InboxConfig) -> Flask:
 def _select_locale() -> str:
     chosen = request.cookies.get(LANG_COOKIE)
     if chosen in LANGUAGES:
-        return chosen  # type: ignore[return-value]
+        return chosen
     best = request.accept_languages.best_match(LANGUAGES)
     return best or state().config.default_language
 

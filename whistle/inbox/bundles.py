@@ -65,7 +65,7 @@ def pinned_server(session: Session) -> ServerCard:
 
 
 def _last(session: Session, direction: str) -> BundleLog | None:
-    return last_logged(session, BundleLog, direction)  # type: ignore[no-any-return]
+    return last_logged(session, BundleLog, direction)
 
 
 def verify_outbox(session: Session, keyring: OfficeKeyring, data: bytes) -> VerifiedBundle:

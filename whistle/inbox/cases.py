@@ -299,9 +299,12 @@ def add_note(
     return note
 
 
-def _require_custodian(roles: tuple[str, ...], custodian: CustodianKeyring | None) -> None:
+def _require_custodian(
+    roles: tuple[str, ...], custodian: CustodianKeyring | None
+) -> CustodianKeyring:
     if ROLE_CUSTODIAN not in roles or custodian is None:
         raise NotCustodianError("Only an identity custodian can do this.")
+    return custodian
 
 
 def decide_disclosure(
@@ -362,7 +365,7 @@ def identification(
     now: datetime,
 ) -> list[dict[str, str]]:
     """The reporter's identification: custodians only, after a disclosure decision (logged)."""
-    _require_custodian(roles, custodian)
+    custodian = _require_custodian(roles, custodian)
     case = get_case(session, case_id)
     if session.scalar(select(Disclosure.id).where(Disclosure.case_id == case.id)) is None:
         raise DisclosureRequiredError("Decide on disclosure, with a reason, before opening it.")
@@ -375,7 +378,7 @@ def identification(
     try:
         fields = open_identification(
             bytes.fromhex(meta["identification"]),
-            custodian.custodian_secret,  # type: ignore[union-attr]
+            custodian.custodian_secret,
         )
     except (CryptoError, KeyError, ValueError) as exc:
         raise UnreadableRecordError("The identification cannot be opened: it is damaged.") from exc

@@ -1,12 +1,13 @@
 """The inbox database: SQLite in the office directory, schema only from Alembic."""
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -16,7 +17,7 @@ def make_engine(database_path: Path) -> Engine:
     engine = create_engine(f"sqlite:///{database_path}")
 
     @event.listens_for(engine, "connect")
-    def _pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    def _pragmas(dbapi_connection: sqlite3.Connection, _record: object) -> None:
         # Python's sqlite3 module would otherwise start transactions itself and let a
         # SAVEPOINT's RELEASE commit (SQLAlchemy's "serializable isolation / savepoints"
         # recipe): the import's per-record savepoints must stay inside one transaction.
@@ -28,7 +29,7 @@ def make_engine(database_path: Path) -> Engine:
         cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _begin(connection) -> None:  # type: ignore[no-untyped-def]
+    def _begin(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN")
 
     return engine

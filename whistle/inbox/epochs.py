@@ -352,11 +352,11 @@ def scrub(engine: Engine) -> bool:
     try:
         cursor = raw.cursor()
         cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        busy = cursor.fetchone()[0]
+        row = cursor.fetchone()  # (busy, frames in the log, frames copied)
         cursor.close()
     finally:
         raw.close()
-    return not busy
+    return row is not None and not row[0]
 
 
 # --- the reminder ----------------------------------------------------------------------------

@@ -21,7 +21,7 @@ import io
 import struct
 import zipfile
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -46,6 +46,9 @@ from whistle.inbox.models import Record
 from whistle.inbox.store import open_attachment, record_meta
 from whistle.inbox.workflow import decisions, live_case
 
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
+
 MAGIC = b"WHISTLE-REFERRAL-1\n"
 MIN_PASSPHRASE_CHARS = 12
 MAX_KEYFILE_BYTES = 64 * 1024
@@ -62,16 +65,19 @@ class _Sink(io.RawIOBase):
     def writable(self) -> bool:
         return True
 
-    def write(self, data: bytes) -> int:  # type: ignore[override]
-        self._writer.write(bytes(data))
-        self._position += len(data)
-        return len(data)
+    def write(self, data: "ReadableBuffer", /) -> int:
+        chunk = bytes(data)
+        self._writer.write(chunk)
+        self._position += len(chunk)
+        return len(chunk)
 
     def tell(self) -> int:
         return self._position
 
 
-def _summary_html(session: Session, keyring: OfficeKeyring, case_id: str) -> tuple[str, list]:  # type: ignore[type-arg]
+def _summary_html(
+    session: Session, keyring: OfficeKeyring, case_id: str
+) -> tuple[str, list[tuple[Record, int, str]]]:
     case = live_case(session, case_id)
     records = list(
         session.scalars(

@@ -65,13 +65,13 @@ class OfficeKeyring:
         return OfficeKeyring(self.signing_seed, self.storage_secret)
 
     def to_bytes(self) -> bytes:
-        body = {
+        body: dict[str, Any] = {
             "signing_seed": self.signing_seed.hex(),
             "storage_secret": self.storage_secret.hex(),
         }
         if self.legacy is None:
             return _dump("office", body)
-        body["desks"] = {k: v.hex() for k, v in self.legacy.desks.items()}  # type: ignore[assignment]
+        body["desks"] = {k: v.hex() for k, v in self.legacy.desks.items()}
         body["bundle_secret"] = self.legacy.bundle_secret.hex()
         return _dump("office", body, LEGACY_VERSION)
 

@@ -117,7 +117,7 @@ def init_office(
                 bundle.secret_key,
                 now,
             )
-            roles = (ROLE_OFFICER, ROLE_MANAGER)
+            roles: tuple[str, ...] = (ROLE_OFFICER, ROLE_MANAGER)
             if first_officer_is_custodian:
                 roles += ("custodian",)
             add_officer(

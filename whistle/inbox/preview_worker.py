@@ -38,9 +38,9 @@ def reencode(data: bytes, max_side: int) -> bytes:
         mode = (
             "RGBA" if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info else "RGB"
         )
-        image = image.convert(mode)
-        image.thumbnail((max_side, max_side))
-        clean = Image.frombytes(mode, image.size, image.tobytes())
+        converted = image.convert(mode)
+        converted.thumbnail((max_side, max_side))
+        clean = Image.frombytes(mode, converted.size, converted.tobytes())
     out = io.BytesIO()
     clean.save(out, format="PNG", optimize=False)
     return out.getvalue()

@@ -44,8 +44,8 @@ def _load(session: Session, keyring: OfficeKeyring, cache: Cache | None) -> tupl
         return 0, {}
     key = ("search-index", str(row))
     if cache is not None and key in cache:
-        return row, cache[key]  # type: ignore[no-any-return]
-    blob = session.scalar(select(SearchIndex.blob).where(SearchIndex.id == 1))
+        return row, cache[key]
+    blob = session.execute(select(SearchIndex.blob).where(SearchIndex.id == 1)).scalar_one()
     try:
         entries = sealing.open_json(keyring.storage_secret, sealing.INDEX, sealing.NO_CASE, blob)
     except (CryptoError, ValueError):

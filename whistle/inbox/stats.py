@@ -103,7 +103,7 @@ def chart_svg(
     ]
     for i, month in enumerate(stats.months):
         x = left + i * (bar + gap)
-        y = top + height
+        y: float = top + height
         for status in STATUSES:
             count = stats.by_month.get((month, status))
             if not count:

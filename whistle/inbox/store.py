@@ -345,7 +345,8 @@ def record_meta(
     """
     key = ("meta", record.id, record.meta[-32:].hex())
     if cache is not None and key in cache:
-        return cache[key]  # type: ignore[no-any-return]
+        cached: dict[str, Any] = cache[key]
+        return cached
     meta = _decrypt_meta(keyring, record)
     if cache is not None:
         cache[key] = meta

@@ -28,7 +28,8 @@ class InboxState:
 
 
 def state() -> InboxState:
-    return current_app.extensions[EXTENSION]  # type: ignore[no-any-return]
+    inbox: InboxState = current_app.extensions[EXTENSION]
+    return inbox
 
 
 def require_unlocked() -> Unlocked:

@@ -415,7 +415,7 @@ def purge_case(
         for name in session.scalars(select(Record.stored_name).where(Record.case_id == case.id))
     ]
     for model in (Record, Note, Disclosure, Decision, Reply):
-        session.execute(delete(model).where(model.case_id == case.id))  # type: ignore[attr-defined]
+        session.execute(delete(model).where(model.case_id == case.id))
     session.add(
         PurgedCase(
             case_id=case.id,

@@ -54,7 +54,7 @@ _HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 def _last(session: Session, direction: str) -> BundleLog | None:
-    return last_logged(session, BundleLog, direction)  # type: ignore[no-any-return]
+    return last_logged(session, BundleLog, direction)
 
 
 def _read_envelope(session: Session, record_id: str) -> bytes:

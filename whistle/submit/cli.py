@@ -3,13 +3,15 @@
 import dataclasses
 import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import click
 
 from whistle.errors import WhistleError
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from whistle.submit.config import SubmitConfig
 
 
@@ -110,7 +112,7 @@ def run(directory: Path, port: int) -> None:
     run_simple("127.0.0.1", port, app, request_handler=QuietHandler)
 
 
-def _load(directory: Path):  # type: ignore[no-untyped-def]
+def _load(directory: Path) -> "tuple[SubmitConfig, Engine]":
     from whistle.submit import db
     from whistle.submit.config import load_config
 
@@ -123,7 +125,7 @@ def _load(directory: Path):  # type: ignore[no-untyped-def]
     return config, engine
 
 
-def _today(config) -> datetime.date:  # type: ignore[no-untyped-def]
+def _today(config: "SubmitConfig") -> datetime.date:
     import zoneinfo
 
     return datetime.datetime.now(zoneinfo.ZoneInfo(config.time_zone)).date()
@@ -157,7 +159,7 @@ def export(directory: Path, out: Path, after: int) -> None:
             start_export(session)  # one snapshot: nothing listed twice or half, nothing missed
             summary = None
 
-            def write(handle) -> None:  # type: ignore[no-untyped-def]
+            def write(handle: BinaryIO) -> None:
                 nonlocal summary
                 summary = export_outbox(session, config, handle, today=_today(config), after=after)
 
@@ -228,7 +230,7 @@ def housekeeping_command(directory: Path) -> None:
     _drop_unused_previous_pepper(directory, config)
 
 
-def _drop_unused_previous_pepper(directory: Path, config) -> None:  # type: ignore[no-untyped-def]
+def _drop_unused_previous_pepper(directory: Path, config: "SubmitConfig") -> None:
     """After a pepper rotation: remove the previous pepper once no login needs it."""
     from whistle.submit import db
     from whistle.submit.pepper import PepperError, drop_previous

@@ -209,12 +209,8 @@ def load_config(directory: str | Path) -> SubmitConfig:
     courier_enabled = raw.get("courier_enabled", False)
     if not isinstance(courier_enabled, bool):
         raise ConfigError("config.toml: courier_enabled must be true or false")
-    reply_days = {}
-    for key, default in (("reply_days_after_read", 14), ("reply_max_age_days", 90)):
-        value = raw.get(key, default)
-        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 3650:
-            raise ConfigError(f"config.toml: {key} must be a number of days from 1 to 3650")
-        reply_days[key] = value
+    reply_days_after_read = _days(raw, "reply_days_after_read", 14)
+    reply_max_age_days = _days(raw, "reply_max_age_days", 90)
     card_path = directory / OFFICE_CARD_FILE
     try:
         card = read_card(card_path.read_bytes(), pinned_fingerprint=fingerprint)
@@ -243,8 +239,16 @@ def load_config(directory: str | Path) -> SubmitConfig:
         bundle_secret=read_secret(directory, BUNDLE_KEY_FILE, 32),
         install_id=install_id,
         courier_enabled=courier_enabled,
-        **reply_days,
+        reply_days_after_read=reply_days_after_read,
+        reply_max_age_days=reply_max_age_days,
     )
+
+
+def _days(raw: dict[str, Any], key: str, default: int) -> int:
+    value = raw.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 3650:
+        raise ConfigError(f"config.toml: {key} must be a number of days from 1 to 3650")
+    return value
 
 
 def previous_pepper(directory: Path, pepper: bytes) -> bytes | None:

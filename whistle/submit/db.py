@@ -105,15 +105,15 @@ def start_export(session: Session) -> None:
 def writing(sessions: sessionmaker[Session]) -> Iterator[Session]:
     """A session in a write transaction, committed at the end (rolled back on error)."""
     with sessions() as session:
-        lock = session.info.get(WRITE_LOCK)
-        locked = lock is not None and lock.acquire(timeout=WRITE_LOCK_SECONDS)
+        lock: threading.RLock | None = session.info.get(WRITE_LOCK)
+        held = lock if lock is not None and lock.acquire(timeout=WRITE_LOCK_SECONDS) else None
         try:
             with session.begin():
                 start_write(session)
                 yield session
         finally:
-            if locked:
-                lock.release()
+            if held is not None:
+                held.release()
 
 
 @contextmanager

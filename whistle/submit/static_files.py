@@ -70,5 +70,6 @@ def _compress_static(response: Response) -> Response:
     etag, weak = response.get_etag()
     if etag:
         # Another representation, another tag; a revalidation of the gzip copy then gets 304.
-        response.set_etag(f"{etag}-gzip", weak)
-    return response.make_conditional(request.environ)
+        response.set_etag(f"{etag}-gzip", bool(weak))
+    response.make_conditional(request.environ)  # changes the response in place
+    return response

@@ -157,7 +157,7 @@ def add_submission(
 
 def _take_position(session: Session, case_id: bytes) -> int:
     """The case's next position; locks its login row until the transaction ends."""
-    taken = session.scalar(
+    taken: int | None = session.scalar(
         update(Login)
         .where(Login.case_id == case_id.hex())
         .values(next_position=Login.next_position + 1)

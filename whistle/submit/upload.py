@@ -17,7 +17,7 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, Protocol
+from typing import IO, BinaryIO, Protocol
 
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.http import parse_options_header
@@ -102,7 +102,7 @@ def clean_file_name(raw: str) -> str:
     return name or "file"
 
 
-def _read_pieces(stream: BinaryIO) -> Iterator[bytes]:
+def _read_pieces(stream: IO[bytes]) -> Iterator[bytes]:
     while True:
         piece = stream.read(READ_BYTES)
         if not piece:
@@ -111,7 +111,7 @@ def _read_pieces(stream: BinaryIO) -> Iterator[bytes]:
 
 
 def parse_multipart(
-    stream: BinaryIO,
+    stream: IO[bytes],
     boundary: bytes,
     sink: FileSink,
     *,
@@ -173,7 +173,7 @@ def parse_multipart(
         raise MalformedUploadError("the form is not well-formed multipart") from exc
 
 
-def drain(stream: BinaryIO, cap: int) -> bool:
+def drain(stream: IO[bytes], cap: int) -> bool:
     """Read and drop the rest of a body, up to ``cap`` bytes; whether it ended."""
     left = cap
     while left > 0:

@@ -43,7 +43,8 @@ class SubmitState:
 
 
 def state() -> SubmitState:
-    return current_app.extensions[EXTENSION]  # type: ignore[no-any-return]
+    site: SubmitState = current_app.extensions[EXTENSION]
+    return site
 
 
 def current_language() -> str:

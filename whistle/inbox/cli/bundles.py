@@ -2,11 +2,10 @@
 courier."""
 
 from pathlib import Path
-from typing import Any
 
 import click
 
-from whistle.bundling import read_limited, write_file_then
+from whistle.bundling import BundleSummary, read_limited, write_file_then
 from whistle.errors import WhistleError
 from whistle.inbox import db
 from whistle.inbox.cli.common import (
@@ -19,6 +18,7 @@ from whistle.inbox.cli.common import (
     signed_in,
     signed_in_office,
 )
+from whistle.inbox.config import InboxConfig
 
 
 @inbox.command("trust-server")
@@ -93,7 +93,7 @@ def trust_server(
 inbox.add_command(trust_server, "pin-server")
 
 
-def _print_summary(summary: Any, heading: str) -> None:
+def _print_summary(summary: BundleSummary, heading: str) -> None:
     click.echo(heading)
     for line in summary.lines():
         click.echo(f"  {line}")
@@ -160,7 +160,7 @@ def export_command(
         signed_in_office(ctx, data_dir, officer_name, password_file) as (config, engine, signed),
         db.session_factory(engine)() as session,
     ):
-        result: list[Any] = []
+        result: list[BundleSummary] = []
         write_file_then(
             out,
             lambda handle: result.append(
@@ -205,7 +205,7 @@ def sync_command(
     _say_held(config)
 
 
-def _say_held(config: Any) -> None:
+def _say_held(config: InboxConfig) -> None:
     """Name the acknowledgements that wait for a backup (the server keeps those reports)."""
     from whistle.inbox.outgoing import held_acks
 

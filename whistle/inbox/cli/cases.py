@@ -2,10 +2,11 @@
 chain."""
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from whistle.inbox import db
 from whistle.inbox.cli.common import (
@@ -21,6 +22,9 @@ from whistle.inbox.cli.common import (
     time_zone_option,
 )
 from whistle.inbox.errors import CaseNotFoundError
+
+if TYPE_CHECKING:
+    from whistle.inbox.cases import CaseDetail
 
 
 @inbox.command("list")
@@ -95,7 +99,7 @@ def show(
     _print_case(view)
 
 
-def _print_case(view: Any) -> None:
+def _print_case(view: "CaseDetail") -> None:
     case = view.case
     click.echo(f"Case {case.id}")
     click.echo(f"Status: {case.status}{' (overdue)' if view.overdue else ''}")
@@ -120,7 +124,7 @@ def _print_case(view: Any) -> None:
         click.echo("== notes")
         for note in view.notes:
             click.echo(f"-- {note.author}, {note.created_at:%Y-%m-%d %H:%M}")
-            click.echo(_indent(note.text if note.text is not None else note.error))
+            click.echo(_indent(note.text if note.text is not None else note.error or ""))
 
 
 def _printable(text: str) -> str:
@@ -132,7 +136,7 @@ def _indent(text: str) -> str:
     return "\n".join("   " + line for line in _printable(text).splitlines() or [""])
 
 
-def _find_case(session: Any, case: str) -> str:
+def _find_case(session: Session, case: str) -> str:
     from whistle.inbox.models import Case, PurgedCase
 
     prefix = case.strip().lower()

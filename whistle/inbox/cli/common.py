@@ -3,7 +3,7 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -11,6 +11,12 @@ from whistle.errors import WhistleError
 from whistle.inbox import db
 from whistle.inbox.config import InboxConfig
 from whistle.inbox.errors import NotSetUpError
+
+if TYPE_CHECKING:  # loaded by the commands that sign in, not by every `whistle` start
+    from sqlalchemy import Engine
+    from sqlalchemy.orm import Session
+
+    from whistle.inbox.officers import SignedIn
 
 
 def make_config(ctx: click.Context, data_dir: Path, **options: Any) -> InboxConfig:
@@ -56,7 +62,7 @@ time_zone_option = click.option(
 )
 
 
-def open_engine(config: Any) -> Any:
+def open_engine(config: InboxConfig) -> "Engine":
     if not config.database_path.is_file():
         raise NotSetUpError(f"{config.data_dir} holds no office: run `whistle office init`.")
     engine = db.make_engine(config.database_path)
@@ -65,7 +71,7 @@ def open_engine(config: Any) -> Any:
 
 
 @contextmanager
-def office_session(config: Any) -> Iterator[Any]:
+def office_session(config: InboxConfig) -> "Iterator[Session]":
     """One transaction on the office's database (no sign-in); the engine is disposed after."""
     engine = open_engine(config)
     try:
@@ -78,7 +84,7 @@ def office_session(config: Any) -> Iterator[Any]:
 @contextmanager
 def signed_in_office(
     ctx: click.Context, data_dir: Path, name: str, password_file: Path | None
-) -> Iterator[tuple[Any, Any, Any]]:
+) -> "Iterator[tuple[InboxConfig, Engine, SignedIn]]":
     """The office's config, its database engine and a signed-in officer; the engine is
     disposed when the block ends."""
     config = make_config(ctx, data_dir)
@@ -89,7 +95,9 @@ def signed_in_office(
         engine.dispose()
 
 
-def signed_in(config: Any, engine: Any, name: str, password_file: Path | None) -> Any:
+def signed_in(
+    config: InboxConfig, engine: "Engine", name: str, password_file: Path | None
+) -> "SignedIn":
     from whistle.inbox.officers import sign_in
 
     password = read_password(password_file, f"Password for {name}")

@@ -2,10 +2,9 @@
 officers joining and leaving (docs/officer-guide.md)."""
 
 from pathlib import Path
-from typing import Any
 
 import click
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from whistle.inbox import db
 from whistle.inbox.cli.common import (
@@ -302,7 +301,7 @@ def remove_officer_command(
     click.echo(ROTATION_ADVICE)
 
 
-def _checkpoint(engine: Any) -> None:
+def _checkpoint(engine: Engine) -> None:
     """Best effort: fold the write-ahead log into the database so the old page images (the
     destroyed wrapped keys) leave the -wal file too (secure_delete zeroes them there)."""
     with engine.connect() as connection:

@@ -35,8 +35,10 @@ class _Held:
 
 
 def _held(kind: str) -> dict[int, _Held]:
-    store = current_app.extensions.setdefault("whistle_inbox_bundles", {})
-    return store.setdefault(kind, {})  # type: ignore[no-any-return]
+    store: dict[str, dict[int, _Held]] = current_app.extensions.setdefault(
+        "whistle_inbox_bundles", {}
+    )
+    return store.setdefault(kind, {})
 
 
 def _waiting() -> dict[str, int]:

@@ -2,9 +2,10 @@
 
 from typing import Any
 
-from flask import Blueprint, Response, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
+from werkzeug.wrappers import Response  # what redirect() returns; Flask's is a subclass
 
 from whistle.inbox import db, deadlines, epochs, replies, workflow
 from whistle.inbox.cases import (
@@ -39,14 +40,16 @@ def index() -> str:
     inbox = state()
     args = request.args
     status = args.get("status") if args.get("status") in STATUSES else None
-    sort = args.get("sort") if args.get("sort") in SORTS else "received-desc"
+    sort = args.get("sort", "")
+    if sort not in SORTS:
+        sort = "received-desc"
     filters = CaseFilters(
         status=status,
         desk=(args.get("desk") or None),
         assignee=_int(args.get("assignee"), None),
         overdue=args.get("overdue") == "1",
         query=args.get("q", "")[:200],
-        sort=sort,  # type: ignore[arg-type]
+        sort=sort,
         page=_int(args.get("page"), 1) or 1,
     )
     with db.transaction(inbox.sessions) as session:
@@ -123,7 +126,7 @@ def note(case_id: str) -> Response | tuple[str, int]:
             now=inbox.config.clock(),
         )
     target = url_for("cases.detail", case_id=case_id, done="note") + "#notes"
-    return redirect(target, 303)  # type: ignore[return-value]
+    return redirect(target, 303)
 
 
 def _detail_with_error(case_id: str, field: str, message: str) -> tuple[str, int]:
@@ -164,7 +167,7 @@ def disclosure(case_id: str) -> Response | tuple[str, int]:
             store_dir=inbox.config.store_dir,
         )
     target = url_for("cases.detail", case_id=case_id, done="disclosed") + "#identity"
-    return redirect(target, 303)  # type: ignore[return-value]
+    return redirect(target, 303)
 
 
 @blueprint.post("/<case_id>/identification")

@@ -7,8 +7,9 @@ removed or changed officer's open sessions are dropped at once, keys and all.
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from werkzeug.wrappers import Response  # what redirect() returns; Flask's is a subclass
 
 from whistle.inbox import db
 from whistle.inbox.errors import LastManagerError, OfficerNameTakenError, PermissionDeniedError
@@ -95,7 +96,7 @@ def add() -> Response | tuple[str, int]:
     if errors:
         form = {"name": name, "roles": roles}
         return _render_list(400, errors=errors, form=form)
-    return redirect(url_for("officers.index", added=name), 303)  # type: ignore[return-value]
+    return redirect(url_for("officers.index", added=name), 303)
 
 
 def _officer(officer_id: int) -> Officer:
@@ -149,7 +150,7 @@ def roles(officer_id: int) -> Response | tuple[str, int]:
     if error:
         return _render_officer(officer, 400, roles_error=error)
     state().keystore.drop_officer(officer.id)  # they sign in again, with their new roles
-    return redirect(url_for("officers.detail", officer_id=officer.id, changed=1), 303)  # type: ignore[return-value]
+    return redirect(url_for("officers.detail", officer_id=officer.id, changed=1), 303)
 
 
 @blueprint.post("/<int:officer_id>/remove")
@@ -172,4 +173,4 @@ def remove(officer_id: int) -> Response | tuple[str, int]:
     state().keystore.drop_officer(officer.id)
     with state().engine.connect() as connection:
         connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")  # best effort, see cli.py
-    return render_template("officer_removed.html", name=officer.name), 200  # type: ignore[return-value]
+    return render_template("officer_removed.html", name=officer.name), 200

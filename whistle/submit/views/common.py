@@ -42,7 +42,7 @@ def today() -> datetime.date:
 
 def current_cards() -> epochs.Cards:
     """The current office card (and the previous one), read once per request."""
-    known = g.get("office_cards")
+    known: epochs.Cards | None = g.get("office_cards")
     if known is None:
         st = state()
         try:
@@ -56,7 +56,7 @@ def current_cards() -> epochs.Cards:
             # its keys names its epoch, which is checked against the database when it posts.
             known = epochs.Cards(st.config.office_card, None, None)
         g.office_cards = known
-    return known  # type: ignore[no-any-return]
+    return known
 
 
 def current_card() -> OfficeCard:
@@ -78,7 +78,7 @@ def desk_or_404(desk_id: str | None) -> Desk:
 def report_url(desk: Desk, *, sealed: bool = False) -> str:
     endpoint = "submit.report_sealed" if sealed else "submit.report"
     # The page says which key epoch it encrypted to (it was given that card's keys).
-    extra = {"epoch": current_card().epoch} if sealed else {}
+    extra: dict[str, Any] = {"epoch": current_card().epoch} if sealed else {}
     if len(current_card().desks) == 1:
         return url_for(endpoint, **extra)
     return url_for(endpoint, desk_id=desk.id, **extra)
