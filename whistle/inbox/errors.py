@@ -75,8 +75,101 @@ class ReasonRequiredError(InboxError):
     """A decision (state change, extension, assignment, purge) needs a reason."""
 
 
+class ReasonTooLongError(ReasonRequiredError):
+    """The reason given for a decision is longer than the inbox keeps."""
+
+
+class UnknownOfficerError(InboxError):
+    """The case is assigned to someone who is not an officer here."""
+
+
+class LabelTooLongError(InboxError):
+    """One of a case's labels is longer than allowed."""
+
+
+class TooManyLabelsError(InboxError):
+    """A case would carry more labels than allowed."""
+
+
+class ReplyRefusedError(InboxError):
+    """A reply draft cannot be saved as written; each subclass says why."""
+
+
+class EmptyReplyError(ReplyRefusedError):
+    """The reply has no text."""
+
+
+class ReplyTooLongError(ReplyRefusedError):
+    """The reply's text is longer than allowed."""
+
+
+class TooManyReplyFilesError(ReplyRefusedError):
+    """The reply carries more files than allowed."""
+
+
+class ReplyFilesTooLargeError(ReplyRefusedError):
+    """The reply's files are larger, together, than allowed."""
+
+
+class ReplyFileNameError(ReplyRefusedError):
+    """A file name of the reply is empty, too long or has a slash."""
+
+
+class UnknownReplyKindError(ReplyRefusedError):
+    """The reply's purpose is not one the inbox knows."""
+
+
+class MeetingRecordRequiredError(ReplyRefusedError):
+    """A meeting's reply needs its recording or minutes attached."""
+
+
 class WorkflowError(InboxError):
-    """The case's state does not allow this (a second acknowledgement, closing a new case…)."""
+    """The case's state does not allow this; each subclass is one refusal (the views translate
+    each by its class, never by its English text)."""
+
+
+class StateChangeRefusedError(WorkflowError):
+    """The case cannot go from its state to the one asked for."""
+
+
+class AlreadyAcknowledgedError(WorkflowError):
+    """The case was acknowledged already."""
+
+
+class OutcomeRequiredError(WorkflowError):
+    """Closing a case needs one of the outcomes."""
+
+
+class OutcomeNotAllowedError(WorkflowError):
+    """An outcome was given for a change other than closing."""
+
+
+class ReopenRefusedError(WorkflowError):
+    """Only a closed case can be reopened."""
+
+
+class AlreadyExtendedError(WorkflowError):
+    """The feedback deadline was extended already (once is all the law allows)."""
+
+
+class NoDeadlineToExtendError(WorkflowError):
+    """A closed case has no feedback deadline to extend."""
+
+
+class AlreadyAssignedError(WorkflowError):
+    """The case is assigned to that officer (or to nobody) already."""
+
+
+class ConfirmationRequiredError(WorkflowError):
+    """Deleting a case needs its confirmation ticked."""
+
+
+class ReplyAlreadySentError(WorkflowError):
+    """The reply left the drafts: it can no longer change."""
+
+
+class ReplyAlreadyReadyError(WorkflowError):
+    """The reply was marked ready already."""
 
 
 class CasePurgedError(CaseNotFoundError):

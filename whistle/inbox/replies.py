@@ -20,7 +20,20 @@ from sqlalchemy.orm import Session
 from whistle.crypto import CryptoError, PartKind, associated_data, open_bytes, seal, sealed_to
 from whistle.inbox import sealing
 from whistle.inbox.audit import record_event
-from whistle.inbox.errors import CaseNotFoundError, InboxError, WorkflowError
+from whistle.inbox.errors import (
+    AlreadyAcknowledgedError,
+    CaseNotFoundError,
+    EmptyReplyError,
+    InboxError,
+    MeetingRecordRequiredError,
+    ReplyAlreadyReadyError,
+    ReplyAlreadySentError,
+    ReplyFileNameError,
+    ReplyFilesTooLargeError,
+    ReplyTooLongError,
+    TooManyReplyFilesError,
+    UnknownReplyKindError,
+)
 from whistle.inbox.keyring import OfficeKeyring
 from whistle.inbox.models import STATUS_ACKNOWLEDGED, STATUS_NEW, Case, Officer, Record, Reply
 from whistle.inbox.models.reply import DRAFT, PURPOSES, READY
@@ -135,16 +148,16 @@ def open_draft(keyring: OfficeKeyring, reply: Reply) -> DraftContent:
 def _check_content(text: str, files: list[tuple[str, bytes]]) -> str:
     text = text.strip()
     if not text:
-        raise InboxError("Write the reply before saving it.")
+        raise EmptyReplyError("Write the reply before saving it.")
     if len(text) > MAX_REPLY_CHARS:
-        raise InboxError(f"A reply has at most {MAX_REPLY_CHARS} characters.")
+        raise ReplyTooLongError(f"A reply has at most {MAX_REPLY_CHARS} characters.")
     if len(files) > MAX_REPLY_FILES:
-        raise InboxError(f"A reply carries at most {MAX_REPLY_FILES} files.")
+        raise TooManyReplyFilesError(f"A reply carries at most {MAX_REPLY_FILES} files.")
     if sum(len(data) for _, data in files) > MAX_REPLY_BYTES:
-        raise InboxError("The files of a reply take at most 20 MiB together.")
+        raise ReplyFilesTooLargeError("The files of a reply take at most 20 MiB together.")
     for name, _data in files:
         if not name or len(name) > 200 or "/" in name or "\\" in name:
-            raise InboxError("A file name has 1 to 200 characters and no slashes.")
+            raise ReplyFileNameError("A file name has 1 to 200 characters and no slashes.")
     return text
 
 
@@ -163,10 +176,10 @@ def save_draft(
     """Create a draft, or replace the text (and files) of an existing one."""
     case = live_case(session, case_id)
     if purpose not in PURPOSES:
-        raise InboxError("Unknown kind of reply.")
+        raise UnknownReplyKindError("Unknown kind of reply.")
     files = list(files or [])
     if purpose == "meeting" and not files and reply_id is None:
-        raise InboxError("Attach the recording or the minutes of the meeting.")
+        raise MeetingRecordRequiredError("Attach the recording or the minutes of the meeting.")
     text = _check_content(text, files)
     at = now.replace(tzinfo=None)
     if reply_id is None:
@@ -183,7 +196,7 @@ def save_draft(
     else:
         reply = get_reply(session, case.id, reply_id)
         if reply.state != DRAFT:
-            raise WorkflowError("This reply was already sent: it cannot change.")
+            raise ReplyAlreadySentError("This reply was already sent: it cannot change.")
         if not files:
             files = open_draft(keyring, reply).files
         reply.body = _seal_draft(keyring, case.id, DraftContent(text, files))
@@ -219,7 +232,7 @@ def mark_ready(
     case = live_case(session, case_id)
     reply = get_reply(session, case.id, reply_id)
     if reply.state != DRAFT:
-        raise WorkflowError("This reply was already marked ready.")
+        raise ReplyAlreadyReadyError("This reply was already marked ready.")
     content = open_draft(keyring, reply)
     reply.outgoing_id = outgoing.queue_reply(
         session,
@@ -258,7 +271,7 @@ def acknowledge(
     """One click: the acknowledgement reply in the source's language, queued; state moves on."""
     case = live_case(session, case_id)
     if case.acknowledged_day is not None:
-        raise WorkflowError(
+        raise AlreadyAcknowledgedError(
             f"This case was already acknowledged on {case.acknowledged_day.isoformat()}."
         )
     language = source_language(session, keyring, case.id)

@@ -20,11 +20,22 @@ from whistle.crypto import CryptoError
 from whistle.inbox import deadlines, sealing
 from whistle.inbox.audit import record_event
 from whistle.inbox.errors import (
+    AlreadyAcknowledgedError,
+    AlreadyAssignedError,
+    AlreadyExtendedError,
     CaseNotFoundError,
     CasePurgedError,
-    InboxError,
+    ConfirmationRequiredError,
+    LabelTooLongError,
+    NoDeadlineToExtendError,
+    OutcomeNotAllowedError,
+    OutcomeRequiredError,
     ReasonRequiredError,
-    WorkflowError,
+    ReasonTooLongError,
+    ReopenRefusedError,
+    StateChangeRefusedError,
+    TooManyLabelsError,
+    UnknownOfficerError,
 )
 from whistle.inbox.keyring import OfficeKeyring
 from whistle.inbox.models import (
@@ -71,7 +82,7 @@ def check_reason(reason: str, what: str = "this change") -> str:
     if len(reason) < MIN_REASON_CHARS:
         raise ReasonRequiredError(f"Give a reason for {what}.")
     if len(reason) > MAX_REASON_CHARS:
-        raise ReasonRequiredError(f"A reason has at most {MAX_REASON_CHARS} characters.")
+        raise ReasonTooLongError(f"A reason has at most {MAX_REASON_CHARS} characters.")
     return reason
 
 
@@ -119,15 +130,15 @@ def change_status(
     reason = check_reason(reason, "the change of state")
     if to_status not in ALLOWED.get(case.status, ()):
         if to_status == STATUS_ACKNOWLEDGED and case.acknowledged_day is not None:
-            raise WorkflowError(
+            raise AlreadyAcknowledgedError(
                 f"This case was already acknowledged on {case.acknowledged_day.isoformat()}."
             )
-        raise WorkflowError(f"A case cannot go from {case.status} to {to_status}.")
+        raise StateChangeRefusedError(f"A case cannot go from {case.status} to {to_status}.")
     if to_status == STATUS_CLOSED:
         if outcome not in OUTCOMES:
-            raise WorkflowError("Choose the outcome to close the case.")
+            raise OutcomeRequiredError("Choose the outcome to close the case.")
     elif outcome is not None:
-        raise WorkflowError("Only closing a case has an outcome.")
+        raise OutcomeNotAllowedError("Only closing a case has an outcome.")
     from_status = case.status
     case.status = to_status
     if to_status == STATUS_ACKNOWLEDGED:
@@ -170,7 +181,7 @@ def reopen(
     case = live_case(session, case_id)
     reason = check_reason(reason, "reopening the case")
     if case.status != STATUS_CLOSED:
-        raise WorkflowError("Only a closed case can be reopened.")
+        raise ReopenRefusedError("Only a closed case can be reopened.")
     if case.investigation_day is not None:
         back = STATUS_INVESTIGATING
     elif case.acknowledged_day is not None:
@@ -216,9 +227,9 @@ def extend_feedback(
     case = live_case(session, case_id)
     reason = check_reason(reason, "the extension")
     if case.extended:
-        raise WorkflowError("The feedback deadline was already extended.")
+        raise AlreadyExtendedError("The feedback deadline was already extended.")
     if case.status == STATUS_CLOSED:
-        raise WorkflowError("A closed case has no feedback deadline to extend.")
+        raise NoDeadlineToExtendError("A closed case has no feedback deadline to extend.")
     case.extended = True
     _decide(session, keyring, case, "extend", reason, officer_id=officer_id, now=now)
     record_event(session, now, "deadline-extended", officer_id=officer_id, case_id=case.id)
@@ -240,9 +251,9 @@ def assign(
     if assignee_id is not None:
         officer = session.get(Officer, assignee_id)
         if officer is None or not officer.is_officer:
-            raise InboxError("No such officer.")
+            raise UnknownOfficerError("No such officer.")
     if case.assignee_id == assignee_id:
-        raise WorkflowError("The case is already assigned so.")
+        raise AlreadyAssignedError("The case is already assigned so.")
     case.assignee_id = assignee_id
     _decide(session, keyring, case, "assign", reason, officer_id=officer_id, now=now)
     record_event(
@@ -263,11 +274,11 @@ def parse_labels(text: str) -> list[str]:
         if not label:
             continue
         if len(label) > MAX_LABEL_CHARS:
-            raise InboxError(f"A label has at most {MAX_LABEL_CHARS} characters.")
+            raise LabelTooLongError(f"A label has at most {MAX_LABEL_CHARS} characters.")
         if label.casefold() not in (x.casefold() for x in labels):
             labels.append(label)
     if len(labels) > MAX_LABELS:
-        raise InboxError(f"A case has at most {MAX_LABELS} labels.")
+        raise TooManyLabelsError(f"A case has at most {MAX_LABELS} labels.")
     return labels
 
 
@@ -399,7 +410,7 @@ def purge_case(
 
     case = live_case(session, case_id)
     if not confirm:
-        raise WorkflowError("Confirm the deletion: it cannot be undone.")
+        raise ConfirmationRequiredError("Confirm the deletion: it cannot be undone.")
     dates = case_dates(case)
     if deadlines.deletion_is_due(dates, today):
         grounds = (

@@ -12,9 +12,31 @@ from whistle.inbox import db, export, register, replies, stats, workflow
 from whistle.inbox.audit import record_event
 from whistle.inbox.dashboard import dashboard
 from whistle.inbox.errors import (
+    AlreadyAcknowledgedError,
+    AlreadyAssignedError,
+    AlreadyExtendedError,
     CaseNotFoundError,
+    ConfirmationRequiredError,
+    EmptyReplyError,
     InboxError,
+    LabelTooLongError,
+    MeetingRecordRequiredError,
+    NoDeadlineToExtendError,
+    OutcomeNotAllowedError,
+    OutcomeRequiredError,
     ReasonRequiredError,
+    ReasonTooLongError,
+    ReopenRefusedError,
+    ReplyAlreadyReadyError,
+    ReplyAlreadySentError,
+    ReplyFileNameError,
+    ReplyFilesTooLargeError,
+    ReplyTooLongError,
+    StateChangeRefusedError,
+    TooManyLabelsError,
+    TooManyReplyFilesError,
+    UnknownOfficerError,
+    UnknownReplyKindError,
     WorkflowError,
 )
 from whistle.inbox.models import OUTCOMES, STATUSES
@@ -39,30 +61,58 @@ def _act(
     try:
         with db.transaction(inbox.sessions) as session:
             action(session, unlocked, inbox)
-    except ReasonRequiredError:
-        return _detail_with_error(case_id, field, _("Give a reason for this decision."))
-    except WorkflowError as exc:
-        return _detail_with_error(case_id, field, _workflow_message(exc))
     except CaseNotFoundError:
         raise  # purged (410) or unknown (404): an error page, not the case page
     except InboxError as exc:
-        return _detail_with_error(case_id, field, str(exc))
+        return _detail_with_error(case_id, field, refusal_message(exc))
     return _redirect(case_id, done, anchor)
 
 
-def _workflow_message(exc: WorkflowError) -> str:
-    text = str(exc)
-    if "already acknowledged" in text:
-        return _("This case was already acknowledged.")
-    if "outcome" in text:
-        return _("Choose the outcome to close the case.")
-    if "already extended" in text:
-        return _("The feedback deadline was already extended.")
-    if "Confirm" in text:
-        return _("Tick the confirmation: the deletion cannot be undone.")
-    if "already" in text:
-        return _("This was already done.")
-    return _("The case's state does not allow this.")
+#: The officer's message for each refusal a case action can meet, by class. A class not here
+#: gets its nearest ancestor's message; the English text of an exception is never shown.
+_REFUSALS: dict[type[InboxError], Callable[[], str]] = {
+    ReasonRequiredError: lambda: _("Give a reason for this decision."),
+    ReasonTooLongError: lambda: _(
+        "A reason has at most %(count)d characters.", count=workflow.MAX_REASON_CHARS
+    ),
+    UnknownOfficerError: lambda: _("No such officer."),
+    LabelTooLongError: lambda: _(
+        "A label has at most %(count)d characters.", count=workflow.MAX_LABEL_CHARS
+    ),
+    TooManyLabelsError: lambda: _(
+        "A case has at most %(count)d labels.", count=workflow.MAX_LABELS
+    ),
+    EmptyReplyError: lambda: _("Write the reply before saving it."),
+    ReplyTooLongError: lambda: _(
+        "A reply has at most %(count)d characters.", count=replies.MAX_REPLY_CHARS
+    ),
+    TooManyReplyFilesError: lambda: _(
+        "A reply carries at most %(count)d files.", count=replies.MAX_REPLY_FILES
+    ),
+    ReplyFilesTooLargeError: lambda: _("The files of a reply take at most 20 MiB together."),
+    ReplyFileNameError: lambda: _("A file name has 1 to 200 characters and no slashes."),
+    UnknownReplyKindError: lambda: _("Choose what kind of message this is."),
+    MeetingRecordRequiredError: lambda: _("Attach the recording or the minutes of the meeting."),
+    WorkflowError: lambda: _("The case's state does not allow this."),
+    StateChangeRefusedError: lambda: _("The case's state does not allow this."),
+    AlreadyAcknowledgedError: lambda: _("This case was already acknowledged."),
+    OutcomeRequiredError: lambda: _("Choose the outcome to close the case."),
+    OutcomeNotAllowedError: lambda: _("Only closing a case has an outcome."),
+    AlreadyExtendedError: lambda: _("The feedback deadline was already extended."),
+    NoDeadlineToExtendError: lambda: _("The case's state does not allow this."),
+    ReopenRefusedError: lambda: _("The case's state does not allow this."),
+    ConfirmationRequiredError: lambda: _("Tick the confirmation: the deletion cannot be undone."),
+    AlreadyAssignedError: lambda: _("This was already done."),
+    ReplyAlreadySentError: lambda: _("This was already done."),
+    ReplyAlreadyReadyError: lambda: _("This was already done."),
+    InboxError: lambda: _("Something could not be done"),
+}
+
+
+def refusal_message(exc: InboxError) -> str:
+    """The translated message for ``exc``, chosen by its class (never by its English text)."""
+    message = next(_REFUSALS[cls] for cls in type(exc).__mro__ if cls in _REFUSALS)
+    return message()
 
 
 @blueprint.get("/dashboard")
@@ -100,7 +150,7 @@ def change_status(case_id: str) -> Response | tuple[str, int]:
             )
             return
         if to not in STATUSES:
-            raise WorkflowError("Unknown state.")
+            raise StateChangeRefusedError("Unknown state.")
         workflow.change_status(
             session,
             unlocked.keyring,
@@ -159,7 +209,7 @@ def assign(case_id: str) -> Response | tuple[str, int]:
         try:
             assignee = int(raw) if raw else None
         except ValueError as exc:
-            raise InboxError(_("No such officer.")) from exc
+            raise UnknownOfficerError("No such officer.") from exc
         workflow.assign(
             session,
             unlocked.keyring,
@@ -274,7 +324,7 @@ def purge(case_id: str) -> Response | tuple[str, int] | str:
             case_id, "purge", _("This case is not due for deletion: give a reason.")
         )
     except WorkflowError as exc:
-        return _detail_with_error(case_id, "purge", _workflow_message(exc))
+        return _detail_with_error(case_id, "purge", refusal_message(exc))
     workflow.remove_files(paths)
     inbox.keystore.plaintext_cache.clear()
     return render_template("purged.html", case_id=case_id)
