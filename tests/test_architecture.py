@@ -1,6 +1,7 @@
 """The rules of docs/architecture.md, read from the imports of every module in ``whistle/``."""
 
 import ast
+import builtins
 import sys
 from pathlib import Path
 
@@ -143,6 +144,30 @@ def test_no_import_cycle_when_modules_load() -> None:
     assert cycles == []
 
 
+#: Exceptions that are not ``WhistleError`` on purpose: gunicorn reads a ``SystemExit`` status.
+NOT_WHISTLE_ERRORS = {("whistle.errors", "WhistleError"), ("whistle.submit", "StartupError")}
+
+
+def _builtin_exception(base: ast.expr) -> bool:
+    found = getattr(builtins, base.id, None) if isinstance(base, ast.Name) else None
+    return isinstance(found, type) and issubclass(found, BaseException)
+
+
+def test_every_error_raised_on_purpose_is_a_whistle_error() -> None:
+    """An exception class of ours derives from ``WhistleError`` (directly or not), never from
+    a built-in exception alone: one root that callers and the apps' edges can catch."""
+    outside = [
+        f"{name}.{node.name}"
+        for name, path in MODULES.items()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ClassDef)
+        and node.bases
+        and all(_builtin_exception(base) for base in node.bases)
+        and (name, node.name) not in NOT_WHISTLE_ERRORS
+    ]
+    assert outside == []
+
+
 def test_the_rules_see_the_modules_they_are_about() -> None:
     """A guard against a rule passing because it looks at nothing."""
     assert "whistle.crypto.envelope" in MODULES
@@ -150,3 +175,8 @@ def test_the_rules_see_the_modules_they_are_about() -> None:
     assert "whistle.inbox.views.cases" in MODULES
     assert any(_within(name, "nacl") for name in _all_imports(MODULES["whistle.crypto.envelope"]))
     assert "whistle.submit.web" in _load_time_imports(MODULES["whistle.submit.views.common"])
+    startup = ast.parse(MODULES["whistle.submit"].read_text(encoding="utf-8"))
+    assert any(
+        isinstance(node, ast.ClassDef) and all(_builtin_exception(b) for b in node.bases)
+        for node in ast.walk(startup)
+    )

@@ -23,6 +23,7 @@ from whistle.crypto import (
     login_lookup,
     max_envelope_size,
 )
+from whistle.errors import WhistleError
 from whistle.submit import db, epochs, store
 from whistle.submit.pepper import pepper_tag
 from whistle.submit.slots import LookupsBusyError
@@ -49,7 +50,7 @@ TOKEN_BYTES = 32
 HEAD_BYTES = 8 + 32 + 16 * 81 + 24
 
 
-class SealedError(Exception):
+class SealedError(WhistleError):
     """A sealed request refused: the status and the message the page shows."""
 
     def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
