@@ -87,6 +87,58 @@ def test_no_reply_to_a_case_that_does_not_exist(sessions) -> None:  # type: igno
         store.add_reply(session, case_id=store.new_case_id(), envelope=io.BytesIO(b"r"), today=DAY)
 
 
+def _receive(session, case_id: bytes, quota: int, size: int = 100):  # type: ignore[no-untyped-def]
+    return store.receive_submission(
+        session,
+        quota=quota,
+        case_id=case_id,
+        lookup=case_id * 2,
+        pepper_tag=b"\x00" * 8,
+        envelope=io.BytesIO(b"s" * size),
+        size=size,
+        today=DAY,
+        epoch=1,
+    )
+
+
+def test_both_routes_store_through_one_quota_check(sessions) -> None:  # type: ignore[no-untyped-def]
+    """receive_submission / receive_followup: the quota, then the record; refused, nothing kept."""
+    case_id = store.new_case_id()
+    with sessions.begin() as session:
+        _receive(session, case_id, quota=150)
+    with pytest.raises(store.MailboxFullError), sessions.begin() as session:
+        _receive(session, store.new_case_id(), quota=150)
+    with pytest.raises(store.MailboxFullError), sessions.begin() as session:
+        store.receive_followup(
+            session,
+            quota=150,
+            case_id=case_id,
+            envelope=io.BytesIO(b"f" * 51),
+            size=51,
+            today=DAY,
+            epoch=1,
+        )
+    with pytest.raises(store.CaseExistsError), sessions.begin() as session:
+        _receive(session, case_id, quota=10**6)
+    with sessions.begin() as session:
+        store.receive_followup(
+            session,
+            quota=150,
+            case_id=case_id,
+            envelope=io.BytesIO(b"f" * 50),
+            size=50,
+            today=DAY,
+            epoch=1,
+        )
+    with sessions() as session:
+        assert [r.kind.value for r in store.case_records(session, case_id)] == [
+            "submission",
+            "followup",
+        ]
+        assert len(session.scalars(select(Login)).all()) == 1
+        assert store.storage_used(session) == 150
+
+
 def test_no_column_records_time_count_or_identity(sessions) -> None:  # type: ignore[no-untyped-def]
     engine = sessions.kw["bind"]
     columns = {

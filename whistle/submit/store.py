@@ -46,6 +46,14 @@ class CaseGoneError(WhistleError, ValueError):
     """The case takes no more records: it does not exist or was purged."""
 
 
+class MailboxFullError(WhistleError):
+    """The record would take the ciphertext stored past the quota: nothing was kept."""
+
+
+class CaseExistsError(WhistleError):
+    """A new case's id is already in use (a page chooses its own): nothing was kept."""
+
+
 @dataclass(frozen=True)
 class StoredRecord:
     id: str
@@ -187,6 +195,59 @@ def add_followup(
         today=today,
         epoch=epoch,
     )
+
+
+def receive_submission(
+    session: Session,
+    *,
+    quota: int,
+    case_id: bytes,
+    lookup: bytes,
+    pepper_tag: bytes,
+    envelope: BinaryIO,
+    size: int,
+    today: datetime.date,
+    epoch: int,
+) -> StoredRecord:
+    """A source's new case, as both submission routes store it (caller commits).
+
+    ``MailboxFullError`` when its ``size`` would pass the ``quota``; ``CaseExistsError`` when
+    ``case_id`` is taken (only a page that chose its own id can meet it).
+    """
+    if quota_reached(session, quota, size):
+        raise MailboxFullError("the storage quota is reached")
+    if case_exists(session, case_id):
+        raise CaseExistsError("the case id is in use")
+    return add_submission(
+        session,
+        case_id=case_id,
+        lookup=lookup,
+        pepper_tag=pepper_tag,
+        envelope=envelope,
+        today=today,
+        epoch=epoch,
+    )
+
+
+def receive_followup(
+    session: Session,
+    *,
+    quota: int,
+    case_id: bytes,
+    envelope: BinaryIO,
+    size: int,
+    today: datetime.date,
+    epoch: int,
+) -> StoredRecord:
+    """A source's follow-up, as both follow-up routes store it (caller commits).
+
+    ``MailboxFullError`` when its ``size`` would pass the ``quota``; ``CaseGoneError`` when the
+    case was purged since its code was looked up. Takes the case's lock: a second follow-up to
+    the same case waits for this one.
+    """
+    if quota_reached(session, quota, size):
+        raise MailboxFullError("the storage quota is reached")
+    return add_followup(session, case_id=case_id, envelope=envelope, today=today, epoch=epoch)
 
 
 def add_reply(

@@ -193,18 +193,21 @@ def report_post(desk_id: str | None) -> Any:
         out.seek(0)
         pepper = st.peppers.current
         lookup = login_lookup(keys.login_token, pepper)
-        with db.writing(st.sessions) as db_session:
-            if store.quota_reached(db_session, st.config.limits.storage_quota_bytes, size):
-                return full_page()
-            store.add_submission(
-                db_session,
-                case_id=case_id,
-                lookup=lookup,
-                pepper_tag=pepper_tag(pepper, lookup),
-                envelope=out,
-                today=common.today(),
-                epoch=card.epoch,
-            )
+        try:
+            with db.writing(st.sessions) as db_session:
+                store.receive_submission(
+                    db_session,
+                    quota=st.config.limits.storage_quota_bytes,
+                    case_id=case_id,
+                    lookup=lookup,
+                    pepper_tag=pepper_tag(pepper, lookup),
+                    envelope=out,
+                    size=size,
+                    today=common.today(),
+                    epoch=card.epoch,
+                )
+        except store.MailboxFullError:
+            return full_page()
     return _render_receipt(code)
 
 
@@ -494,16 +497,17 @@ def followup_post() -> Any:
             out.seek(0)
             try:
                 with db.writing(st.sessions) as db_session:
-                    if store.quota_reached(db_session, limits.storage_quota_bytes, size):
-                        return full_page()
-                    # Takes the case's lock: a follow-up to one case waits for the other.
-                    store.add_followup(
+                    store.receive_followup(
                         db_session,
+                        quota=limits.storage_quota_bytes,
                         case_id=case_id,
                         envelope=out,
+                        size=size,
                         today=common.today(),
                         epoch=card.epoch,
                     )
+            except store.MailboxFullError:
+                return full_page()
             except store.CaseGoneError:
                 # Purged between the look-up and now: as if the code were unknown.
                 errors.insert(0, ("code", unknown_message()))

@@ -183,19 +183,21 @@ def report_sealed(desk_id: str | None) -> Any:
             pepper = st.peppers.current
             lookup = login_lookup(token, pepper)
             with db.writing(st.sessions) as db_session:
-                if store.quota_reached(db_session, st.config.limits.storage_quota_bytes, size):
-                    raise SealedError(503, _("This mailbox is full. Nothing was kept."))
-                if store.case_exists(db_session, case_id):
-                    raise _malformed()
-                store.add_submission(
+                store.receive_submission(
                     db_session,
+                    quota=st.config.limits.storage_quota_bytes,
                     case_id=case_id,
                     lookup=lookup,
                     pepper_tag=pepper_tag(pepper, lookup),
                     envelope=out,
+                    size=size,
                     today=common.today(),
                     epoch=card.epoch,
                 )
+    except store.MailboxFullError:
+        return _sealed_error(503, _("This mailbox is full. Nothing was kept."))
+    except store.CaseExistsError:
+        return _sealed_error(400, _malformed().message)
     except SealedError as error:
         return _sealed_error(error.status, error.message, error.headers)
     except IntegrityError:
@@ -265,16 +267,17 @@ def followup_sealed() -> Any:
             out.seek(0)
             try:
                 with db.writing(st.sessions) as db_session:
-                    if store.quota_reached(db_session, limits.storage_quota_bytes, size):
-                        raise SealedError(503, _("This mailbox is full. Nothing was kept."))
-                    # Takes the case's lock: a follow-up to one case waits for the other.
-                    store.add_followup(
+                    store.receive_followup(
                         db_session,
+                        quota=limits.storage_quota_bytes,
                         case_id=case_id,
                         envelope=out,
+                        size=size,
                         today=common.today(),
                         epoch=card.epoch,
                     )
+            except store.MailboxFullError as exc:
+                raise SealedError(503, _("This mailbox is full. Nothing was kept.")) from exc
             except store.CaseGoneError as exc:
                 # Purged between the look-up and now: as if the token were unknown.
                 raise SealedError(404, unknown_message()) from exc
