@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from whistle.crypto import recovery_wrapping_key
-from whistle.inbox import create_app
+from whistle.inbox import create_app, db, workflow
 from whistle.inbox.keyring import unwrap_custodian_recovery
 from whistle.inbox.models import AuditEvent, Office
 from whistle.inbox.officers import add_officer
@@ -310,6 +310,47 @@ def test_plaintext_cache_emptied_when_the_last_session_locks(office, client, app
     clock.advance(minutes=11)
     assert len(keystore) == 0
     assert keystore.plaintext_cache == {}
+
+
+def test_the_key_store_forgets_plaintext_when_a_purge_commits(office, client, app) -> None:
+    """Whoever purges (a page, a scheduled deletion), the cache's owner empties it on commit;
+    a purge that rolls back leaves it."""
+    kept, kept_env = make_submission(office, subject="kept subject")
+    gone, gone_env = make_submission(office, subject="purged subject")
+    do_import(
+        office,
+        [incoming("submission", s.case_id, e) for s, e in ((kept, kept_env), (gone, gone_env))],
+    )
+    login(client)
+    assert "purged subject" in client.get("/cases").get_data(as_text=True)
+    inbox = app.extensions["whistle_inbox"]
+    signed = office.sign_in()
+
+    def purge(session) -> None:  # type: ignore[no-untyped-def]
+        workflow.purge_case(
+            session,
+            signed.keyring,
+            gone.case_id,
+            confirm=True,
+            reason="Spam, obviously.",
+            officer_id=signed.officer_id,
+            now=office.config.clock(),
+            today=office.config.today(),
+            store_dir=office.config.store_dir,
+        )
+
+    def purge_then_fail() -> None:
+        with db.transaction(inbox.sessions) as session:
+            purge(session)
+            raise RuntimeError("the transaction fails after the purge")
+
+    with pytest.raises(RuntimeError):
+        purge_then_fail()
+    assert inbox.keystore.plaintext_cache
+    with db.transaction(inbox.sessions) as session:
+        purge(session)
+    assert inbox.keystore.plaintext_cache == {}
+    assert "purged subject" not in client.get("/cases").get_data(as_text=True)
 
 
 @pytest.mark.parametrize(

@@ -68,9 +68,10 @@ def create_app(config: InboxConfig) -> Flask:
     engine = db.make_engine(config.database_path)
     db.upgrade(engine)
     epochs.scrub(engine)  # what an earlier scrub could not reach while another reader was open
-    app.extensions[EXTENSION] = InboxState(
-        config, engine, db.session_factory(engine), KeyStore(config.idle_lock_seconds, config.clock)
-    )
+    sessions = db.session_factory(engine)
+    keystore = KeyStore(config.idle_lock_seconds, config.clock)
+    keystore.forget_purged(sessions)
+    app.extensions[EXTENSION] = InboxState(config, engine, sessions, keystore)
     Babel(app, locale_selector=_select_locale)
     warm_up(config)
 

@@ -15,7 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import event
+from sqlalchemy.orm import Session, sessionmaker
+
 from whistle.inbox.keyring import CustodianKeyring, OfficeKeyring
+
+#: ``session.info`` key a transaction that purged a case carries (``workflow.purge_case``).
+PURGED = "whistle_purged_cases"
 
 
 @dataclass(repr=False)
@@ -86,6 +92,20 @@ class KeyStore:
             for sid in [s for s, e in self._sessions.items() if e.officer_id == officer_id]:
                 del self._sessions[sid]
             self._forget_if_empty()
+
+    def forget_purged(self, sessions: sessionmaker[Session]) -> None:
+        """Empty the plaintext cache after each commit of ``sessions`` that purged a case,
+        whichever page or task purged it: a deleted case's text leaves memory with it."""
+
+        @event.listens_for(sessions, "after_commit")
+        def _committed(session: Session) -> None:
+            if session.info.pop(PURGED, None):
+                with self._lock:
+                    self.plaintext_cache.clear()
+
+        @event.listens_for(sessions, "after_rollback")
+        def _rolled_back(session: Session) -> None:
+            session.info.pop(PURGED, None)
 
     def __len__(self) -> int:
         with self._lock:

@@ -38,6 +38,7 @@ from whistle.inbox.errors import (
     UnknownOfficerError,
 )
 from whistle.inbox.keyring import OfficeKeyring
+from whistle.inbox.keystore import PURGED
 from whistle.inbox.models import (
     OUTCOMES,
     STATUS_ACKNOWLEDGED,
@@ -441,6 +442,7 @@ def purge_case(
     )
     session.delete(case)
     session.flush()
+    session.info[PURGED] = True  # the key store forgets decrypted text once this commits
     outgoing.queue_purge(session, case_id=case_id, now=now)
     record_event(
         session, now, "case-purged", officer_id=officer_id, case_id=case_id, detail=grounds

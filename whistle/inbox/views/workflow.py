@@ -326,7 +326,6 @@ def purge(case_id: str) -> Response | tuple[str, int] | str:
     except WorkflowError as exc:
         return _detail_with_error(case_id, "purge", refusal_message(exc))
     workflow.remove_files(paths)
-    inbox.keystore.plaintext_cache.clear()
     return render_template("purged.html", case_id=case_id)
 
 
