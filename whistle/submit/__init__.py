@@ -25,9 +25,9 @@ __all__ = [
 
 
 def create_app(config: SubmitConfig) -> Flask:
-    from whistle.submit.app import build_app
+    from whistle.submit.app import create_app as _create_app
 
-    return build_app(config)
+    return _create_app(config)
 
 
 #: gunicorn's "worker failed to boot" status: its arbiter stops instead of booting workers

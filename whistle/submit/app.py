@@ -92,7 +92,7 @@ def load_bundle(directory: Path = BUILD_DIR) -> Bundle | None:
     )
 
 
-def build_app(config: SubmitConfig) -> Flask:
+def create_app(config: SubmitConfig) -> Flask:
     app = Flask(
         __name__,
         static_folder=str(HERE / "static"),
@@ -260,6 +260,8 @@ def _storage_unavailable(error: Exception) -> Any:
 def _unexpected_error(error: Exception) -> Any:
     if isinstance(error, HTTPException):
         return _http_error(error)
+    if state().config.testing:
+        raise error  # a test sees the traceback, not a 500 page
     # No traceback with request data in it goes anywhere: the type is enough to start with.
     current_app.logger.error("unexpected %s", type(error).__name__)
     return message_page(_("Error"), _("Something went wrong. Nothing was kept."), 500)

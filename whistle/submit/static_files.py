@@ -15,7 +15,7 @@ from pathlib import Path
 
 from flask import Flask, Response, current_app, request
 
-EXTENSION = "whistle_static_gzip"
+EXTENSION = "whistle_submit_static_gzip"
 #: Suffixes of static files worth compressing (text); images and fonts are not.
 COMPRESSED_SUFFIXES = (".css", ".js")
 #: The bundle files carry a hash of their content in their name: never revalidated.

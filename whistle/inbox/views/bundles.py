@@ -25,6 +25,8 @@ blueprint = Blueprint("bundles", __name__, url_prefix="/bundles")
 
 #: The inbox's form limit is 1 MiB; bundle uploads get this much instead.
 MAX_UPLOAD_BYTES = MAX_BUNDLE_BYTES
+#: ``app.extensions`` key of the bundles uploaded and waiting for the officer's confirmation.
+HELD = "whistle_inbox_bundles"
 
 
 @dataclass
@@ -35,9 +37,7 @@ class _Held:
 
 
 def _held(kind: str) -> dict[int, _Held]:
-    store: dict[str, dict[int, _Held]] = current_app.extensions.setdefault(
-        "whistle_inbox_bundles", {}
-    )
+    store: dict[str, dict[int, _Held]] = current_app.extensions.setdefault(HELD, {})
     return store.setdefault(kind, {})
 
 

@@ -8,7 +8,7 @@ holds what they share, the one ``submit`` blueprint among it.
 from whistle.submit.views import pages, plain, sealed
 from whistle.submit.views.common import blueprint, checkin_page
 
-#: The routes that check the CSRF token themselves (see ``build_app``).
+#: The routes that check the CSRF token themselves (see ``app.create_app``).
 CSRF_EXEMPT = (
     plain.report_post,
     plain.followup_post,
