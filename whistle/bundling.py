@@ -5,9 +5,10 @@ never each other. It reads a bundle file within bounds, names every way a bundle
 is refused, and decides what a sequence number means against what was applied.
 """
 
+import enum
 import io
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, BinaryIO, ClassVar, Protocol, TypeVar
@@ -15,7 +16,7 @@ from typing import IO, Any, BinaryIO, ClassVar, Protocol, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from whistle.crypto.bundles import VerifiedBundle, read_bundle
+from whistle.crypto.bundles import BundleRecord, VerifiedBundle, read_bundle, record_hash_hex
 from whistle.crypto.errors import (
     BadSignatureError,
     CryptoError,
@@ -199,6 +200,43 @@ def check_logged(
             select(log.bundle_id).where(log.direction == direction, log.sequence == n)
         ),
     )
+
+
+class Held(enum.Enum):
+    """What this side holds of a bundle's record (``held_records``)."""
+
+    NEW = "new"
+    PRESENT = "present"  # the same id with the same content and case: applied before
+    TOMBSTONED = "tombstoned"  # purged here: never brought back
+
+
+def held_records(
+    records: Sequence[BundleRecord],
+    *,
+    stored: Callable[[str], tuple[str, bytes] | None],
+    tombstoned: Callable[[BundleRecord], bool],
+) -> list[tuple[BundleRecord, Held]]:
+    """Each record of a verified bundle with what this side holds of it, in the bundle's order.
+
+    ``stored(record_id)`` is the (case id, record hash) of the row this side holds under that id,
+    or ``None``. A row with other content or in another case refuses the whole bundle
+    (``ConflictingRecordError``) before the caller writes anything; what a side then does with
+    each kind of record is its own.
+    """
+    held: list[tuple[BundleRecord, Held]] = []
+    for record in records:
+        row = stored(record.id)
+        if row is not None and (
+            row[1].hex() != record_hash_hex(record.envelope) or row[0] != record.case
+        ):
+            raise ConflictingRecordError(
+                f"{record.kind} {record.id} is already here with other content"
+            )
+        if tombstoned(record):
+            held.append((record, Held.TOMBSTONED))
+        else:
+            held.append((record, Held.NEW if row is None else Held.PRESENT))
+    return held
 
 
 @dataclass

@@ -66,3 +66,31 @@ def test_whole_loop_plain_form(world: World) -> None:
     assert again.counts["records imported"] == 0
     assert again.counts["replies the server confirmed"] == 1
     assert not re.search(CANARY, str(world.snapshot()["server"]))
+
+
+def test_an_export_with_nothing_new_is_the_last_bundle_again(world: World) -> None:
+    """`whistle server export` twice with nothing changed: the same bundle (number and id),
+    nothing logged, and the inbox finds it applied; a new report makes the next number."""
+    from whistle.submit.models import BundleLog
+
+    def opened(data: bytes):  # type: ignore[no-untyped-def]
+        from whistle.inbox.bundles import verify_outbox
+
+        with world.inbox_session() as session:
+            return verify_outbox(session, world.keyring, data)
+
+    submit_report(world.client)
+    first = world.server_export()
+    assert world.inbox_import(first).counts["records imported"] == 1
+    again = world.server_export()
+    assert again != first  # sealed afresh ...
+    assert opened(again).bundle_id == opened(first).bundle_id  # ... the same bundle
+    assert opened(again).manifest.sequence == 1
+    assert world.inbox_import(again).already_applied
+    with world.server_state().sessions() as session:
+        assert session.scalar(select(func.count()).select_from(BundleLog)) == 1
+    submit_report(world.client)
+    changed = world.server_export()
+    assert opened(changed).manifest.sequence == 2
+    assert opened(changed).manifest.previous == opened(first).bundle_id
+    assert world.inbox_import(changed).counts["records imported"] == 1

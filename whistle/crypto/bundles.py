@@ -88,20 +88,21 @@ def record_hash_hex(envelope: bytes) -> str:
     return hasher.digest().hex()
 
 
-def write_bundle(
-    out: BinaryIO,
+def signed_manifest(
     *,
     records: Sequence[BundleRecord],
     signing_seed: bytes,
-    recipient_bundle_key: bytes,
     install_id: str,
     direction: str,
     sequence: int,
     previous: str | None,
     created: str,
     extra: dict[str, Any] | None = None,
-) -> VerifiedBundle:
-    """Write a bundle to ``out``; returns what the other side will see when it verifies it."""
+) -> tuple[Manifest, bytes]:
+    """A bundle's manifest and its signed form, without writing the bundle.
+
+    Signing is deterministic: the same content gives the same bytes, so the same ``bundle_id``.
+    """
     if len(records) > MAX_RECORDS:
         raise ValueError(f"a bundle carries at most {MAX_RECORDS} records")
     manifest = Manifest(
@@ -116,7 +117,33 @@ def write_bundle(
         ),
         extra=extra or {},
     )
-    signed = sign_manifest(manifest, signing_seed)
+    return manifest, sign_manifest(manifest, signing_seed)
+
+
+def write_bundle(
+    out: BinaryIO,
+    *,
+    records: Sequence[BundleRecord],
+    signing_seed: bytes,
+    recipient_bundle_key: bytes,
+    install_id: str,
+    direction: str,
+    sequence: int,
+    previous: str | None,
+    created: str,
+    extra: dict[str, Any] | None = None,
+) -> VerifiedBundle:
+    """Write a bundle to ``out``; returns what the other side will see when it verifies it."""
+    manifest, signed = signed_manifest(
+        records=records,
+        signing_seed=signing_seed,
+        install_id=install_id,
+        direction=direction,
+        sequence=sequence,
+        previous=previous,
+        created=created,
+        extra=extra,
+    )
     writer = EnvelopeWriter(
         out, [sealed_to(recipient_bundle_key)], bundle_associated_data(direction)
     )

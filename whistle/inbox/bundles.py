@@ -26,8 +26,9 @@ from sqlalchemy.orm import Session
 from whistle.bundling import (
     BundleRefusedError,
     BundleSummary,
-    ConflictingRecordError,
+    Held,
     check_logged,
+    held_records,
     last_logged,
     read_bundle_bytes,
 )
@@ -129,18 +130,17 @@ def import_outbox(
         summary.already_applied = True
         return summary
     report = parse_report(manifest.extra)
+    checked = held_records(
+        verified.records,
+        stored=lambda record_id: _stored(session, record_id),
+        tombstoned=lambda record: _tombstoned(session, record.id, record.case),
+    )
+    # Records already here go to import_records too: it reports them as such, and their
+    # acknowledgement is queued again if it was lost.
     incoming: list[IncomingRecord] = []
     skipped = 0
-    for record in verified.records:
-        existing = session.get(Record, record.id)
-        digest = record_hash_hex(record.envelope)
-        if existing is not None and (
-            existing.original_hash.hex() != digest or existing.case_id != record.case
-        ):
-            raise ConflictingRecordError(
-                f"record {record.id} is already in this inbox with other content"
-            )
-        if _tombstoned(session, record.id, record.case):
+    for record, h in checked:
+        if h is Held.TOMBSTONED:
             skipped += 1
             continue
         incoming.append(
@@ -214,6 +214,11 @@ def import_outbox(
         for epoch in destroyed
     ]
     return summary
+
+
+def _stored(session: Session, record_id: str) -> tuple[str, bytes] | None:
+    row = session.get(Record, record_id)
+    return None if row is None else (row.case_id, row.original_hash)
 
 
 def _tombstoned(session: Session, record_id: str, case_id: str) -> bool:

@@ -27,12 +27,19 @@ from sqlalchemy.orm import Session
 from whistle.bundling import (
     BundleContentError,
     BundleSummary,
-    ConflictingRecordError,
+    Held,
     check_logged,
+    held_records,
     last_logged,
     read_bundle_bytes,
 )
-from whistle.crypto.bundles import BundleRecord, VerifiedBundle, record_hash_hex, write_bundle
+from whistle.crypto.bundles import (
+    BundleRecord,
+    VerifiedBundle,
+    bundle_id,
+    signed_manifest,
+    write_bundle,
+)
 from whistle.epochs import CARD_FIELD
 from whistle.submit import epochs, store
 from whistle.submit.config import SubmitConfig
@@ -73,6 +80,10 @@ def export_outbox(
 ) -> BundleSummary:
     """Write the outbox bundle into ``out`` and log it (commit once ``out`` is safe).
 
+    When nothing changed since the last bundle (the same records, the same report, the same
+    signing key), that bundle is written again, under its number and date, and nothing is
+    logged: the inbox finds it already applied, and sequence numbers count real changes
+    (not when ``after`` says the office applied that number already: it may be another bundle).
     ``after``: number this bundle above it too — after a restore from a backup, the inbox
     may have applied later numbers than this database remembers (docs/deployment.md §15).
     """
@@ -93,9 +104,19 @@ def export_outbox(
     ]
     last = _last(session, OUTBOX)
     replies = _last(session, REPLIES)
-    sequence = max(last.sequence if last else 0, after) + 1
     known = epochs.cards(session, config)
     report = epochs.report(session, config, list(rows), today)
+    extra = {"replies_applied": replies.sequence if replies else 0, **report.to_extra()}
+    same = (
+        last is not None
+        and after < last.sequence  # not when told the office applied this number already
+        and _unchanged(session, config, last, records, extra)
+    )
+    if last is not None and same:
+        sequence, previous, created = last.sequence, _before(session, last), last.day
+    else:
+        sequence = max(last.sequence if last else 0, after) + 1
+        previous, created = (last.bundle_id if last else None), today
     verified = write_bundle(
         out,
         records=records,
@@ -104,20 +125,55 @@ def export_outbox(
         install_id=config.install_id,
         direction=OUTBOX,
         sequence=sequence,
-        previous=last.bundle_id if last else None,
-        created=today.isoformat(),
-        extra={"replies_applied": replies.sequence if replies else 0, **report.to_extra()},
+        previous=previous,
+        created=created.isoformat(),
+        extra=extra,
     )
-    session.add(
-        BundleLog(direction=OUTBOX, sequence=sequence, bundle_id=verified.bundle_id, day=today)
-    )
-    session.flush()
     summary = _summary(verified)
+    if same:
+        summary.notes.append("nothing changed since this bundle was written: the same bundle again")
+    else:
+        session.add(
+            BundleLog(direction=OUTBOX, sequence=sequence, bundle_id=verified.bundle_id, day=today)
+        )
+        session.flush()
     summary.counts = _count_kinds(verified)
     summary.counts["office key epoch"] = report.current
     for epoch, count in report.pending.items():
         summary.notes.append(f"key epoch {epoch}: {count} record(s) still here")
     return summary
+
+
+def _before(session: Session, logged: BundleLog) -> str | None:
+    """The id of the outbox bundle written before ``logged`` (its ``previous``)."""
+    return session.scalar(
+        select(BundleLog.bundle_id)
+        .where(BundleLog.direction == OUTBOX, BundleLog.sequence < logged.sequence)
+        .order_by(BundleLog.sequence.desc())
+        .limit(1)
+    )
+
+
+def _unchanged(
+    session: Session,
+    config: SubmitConfig,
+    last: BundleLog,
+    records: list[BundleRecord],
+    extra: dict[str, Any],
+) -> bool:
+    """Whether the outbox now is what ``last`` carried: the same manifest, signed again under
+    its number and date, has its id (signing is deterministic)."""
+    _manifest, signed = signed_manifest(
+        records=records,
+        signing_seed=config.signing_seed,
+        install_id=config.install_id,
+        direction=OUTBOX,
+        sequence=last.sequence,
+        previous=_before(session, last),
+        created=last.day.isoformat(),
+        extra=extra,
+    )
+    return bundle_id(signed) == last.bundle_id
 
 
 def _summary(verified: VerifiedBundle) -> BundleSummary:
@@ -224,25 +280,17 @@ def apply_replies(
     card = None
     if CARD_FIELD in manifest.extra:
         card = epochs.check_card(session, config, manifest.extra[CARD_FIELD])
-    # Verify every record against what is here before writing anything.
-    to_store: list[BundleRecord] = []
-    skipped = 0
-    for record in verified.records:
-        existing = session.get(Record, record.id)
-        if existing is not None:
-            if (
-                existing.record_hash.hex() != record_hash_hex(record.envelope)
-                or existing.case_id != record.case
-            ):
-                raise ConflictingRecordError(
-                    f"reply {record.id} is already here with other content"
-                )
-            skipped += 1
-            continue
-        if _tombstoned(session, record.id, record.case) or not _case_exists(session, record.case):
-            skipped += 1
-            continue
-        to_store.append(record)
+    # Every record checked against what is here before anything is written. A reply to a case
+    # this server does not have is dropped quietly, as one to a purged case is.
+    checked = held_records(
+        verified.records,
+        stored=lambda record_id: _stored(session, record_id),
+        tombstoned=lambda record: _tombstoned(session, record.id, record.case),
+    )
+    to_store = [
+        record for record, h in checked if h is Held.NEW and _case_exists(session, record.case)
+    ]
+    skipped = len(checked) - len(to_store)
     for record in to_store:
         store.add_reply(
             session,
@@ -276,6 +324,11 @@ def apply_replies(
                 "to them"
             )
     return summary
+
+
+def _stored(session: Session, record_id: str) -> tuple[str, bytes] | None:
+    row = session.get(Record, record_id)
+    return None if row is None else (row.case_id, row.record_hash)
 
 
 def _tombstoned(session: Session, record_id: str, case_id: str) -> bool:
