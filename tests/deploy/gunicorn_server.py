@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tests.deploy.torrc import REPO
 
-GUNICORN_CONF = REPO / "deploy" / "gunicorn.conf.py"
+GUNICORN_CONF = REPO / "whistle" / "deploy" / "gunicorn.conf.py"
 #: How long gunicorn may take to listen (about a second here).
 START_DEADLINE = 30.0
 
