@@ -15,7 +15,7 @@ SYSTEM_PACKAGES += postgresql
 # Firefox ESR (Tor Browser's base) for the end-to-end tests, driven by puppeteer-core (WebDriver BiDi).
 SYSTEM_PACKAGES += firefox-esr
 
-.PHONY: demo test lint venv system-deps build build-js clean
+.PHONY: demo test lint venv system-deps build build-js release clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,11 @@ demo: venv build
 test: system-deps venv lint build
 	$(BIN)/pytest -n auto -m "not serial"
 	$(BIN)/pytest -m serial
+
+# The release (docs/deployment.md, "Build the release"): dist/wheelhouse/ from `git archive
+# HEAD`, with SHA256SUMS and the crypto bundle's hash. Needs the network (PyPI, npm registry).
+release: venv
+	./scripts/release.sh
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info
