@@ -215,54 +215,76 @@ def courier_key_line(key: str) -> bytes:
     return f"descriptor:x25519:{cleaned}\n".encode()
 
 
+@dataclass(frozen=True)
+class NewOffice:
+    """The office card for a data directory not made yet, its fingerprint confirmed."""
+
+    card: bytes
+    fingerprint: str
+
+
+def check_office_card(
+    options: SetupOptions, confirm_fingerprint: Callable[[str, str], str]
+) -> NewOffice | None:
+    """Before any change: the card is readable, an office card, and the one the office read
+    out (a new server), or the one already pinned (a second run). None: nothing to make."""
+    from whistle.crypto import CardError, OfficeCard, read_card, same_fingerprint
+    from whistle.submit.config import load_config
+
+    data_dir = under(options.root, DATA_DIR)
+    card = card_bytes = None
+    if options.office_card is not None:
+        try:
+            card_bytes = options.office_card.read_bytes()
+            card = read_card(card_bytes, pinned_fingerprint=options.fingerprint)
+        except OSError as exc:
+            raise SetupError(f"cannot read {options.office_card}: {exc.strerror}") from exc
+        except CardError as exc:
+            raise SetupError(f"the office card: {exc}") from exc
+        if not isinstance(card, OfficeCard):
+            raise SetupError("that is a server card, not an office card")
+    if (data_dir / "config.toml").exists():
+        config = load_config(data_dir)
+        if card is not None and not same_fingerprint(
+            card.fingerprint, config.office_card.fingerprint
+        ):
+            raise SetupError(
+                f"{DATA_DIR} is already set up for the office card "
+                f"{config.office_card.fingerprint}; the card given is another "
+                f"({card.fingerprint}). Nothing was changed."
+            )
+        return None
+    if card is None or card_bytes is None:
+        raise SetupError(
+            "--office-card is needed the first time: the office card file from "
+            "`whistle office init` on the inbox laptop"
+        )
+    typed = options.fingerprint or confirm_fingerprint(card.name, card.fingerprint)
+    if not same_fingerprint(typed, card.fingerprint):
+        raise SetupError(
+            "the fingerprint typed is not the office card's: do not go on until the office "
+            "and you read the same one. Nothing was changed."
+        )
+    return NewOffice(card_bytes, card.fingerprint)
+
+
 def set_up_data_directory(
-    options: SetupOptions,
-    owner: Account,
-    changes: Changes,
-    confirm_fingerprint: Callable[[str, str], str],
+    options: SetupOptions, new: NewOffice | None, owner: Account, changes: Changes
 ) -> None:
-    from whistle.crypto import CardError, read_card, same_fingerprint
     from whistle.submit.config import load_config
     from whistle.submit.datadir import init_data_directory
 
     data_dir = under(options.root, DATA_DIR)
-    card_bytes = None
-    if options.office_card is not None:
-        try:
-            card_bytes = options.office_card.read_bytes()
-        except OSError as exc:
-            raise SetupError(f"cannot read {options.office_card}: {exc.strerror}") from exc
-    if (data_dir / "config.toml").exists():
+    if new is None:
         config = load_config(data_dir)
-        if card_bytes is not None:
-            try:
-                given = read_card(card_bytes).fingerprint
-            except CardError as exc:
-                raise SetupError(f"the office card: {exc}") from exc
-            if not same_fingerprint(given, config.office_fingerprint):
-                raise SetupError(
-                    f"{DATA_DIR} is already set up for the office card "
-                    f"{config.office_fingerprint}; the card given is another ({given}). "
-                    "Nothing was changed."
-                )
         changes.same(f"data directory {DATA_DIR} (set up for {config.office_name})")
     else:
-        if card_bytes is None:
-            raise SetupError(
-                "--office-card is needed the first time: the office card file from "
-                "`whistle office init` on the inbox laptop"
-            )
-        try:
-            card = read_card(card_bytes)
-        except CardError as exc:
-            raise SetupError(f"the office card: {exc}") from exc
-        fingerprint = options.fingerprint or confirm_fingerprint(card.name, card.fingerprint)
         previous = os.umask(0o077)  # the database too, as the service's UMask=0077 would make it
         try:
             init_data_directory(
                 data_dir,
-                card_bytes,
-                fingerprint=fingerprint,
+                new.card,
+                fingerprint=new.fingerprint,
                 language=options.language,
                 database_url=options.database_url,
             )
@@ -374,6 +396,7 @@ def write_system_files(options: SetupOptions, changes: Changes) -> tuple[bool, b
 def start_up_problems(root: Path) -> list[str]:
     """The checks the site runs at start-up, and the status checks, on the written directory."""
     from whistle.submit import create_app
+    from whistle.submit.app import EXTENSION
     from whistle.submit.config import load_config
     from whistle.submit.health import data_directory_problems, server_status
 
@@ -393,7 +416,7 @@ def start_up_problems(root: Path) -> list[str]:
         return problems
     try:
         config = load_config(data_dir)
-        create_app(config)
+        create_app(config).extensions[EXTENSION].engine.dispose()  # no -wal file left behind
         status = server_status(data_dir, config, datetime.datetime.now(datetime.UTC).date())
     except WhistleError as exc:
         return [str(exc)]
@@ -435,10 +458,11 @@ def run_setup(
     check_system(options.root)
     if options.courier_key is not None:
         courier_key_line(options.courier_key)  # a bad key is refused before anything is written
+    new_office = check_office_card(options, confirm_fingerprint)
     changes = Changes(say)
     owner = ensure_user(options.root, changes)
     ensure_dir(under(options.root, DATA_DIR), 0o700, owner, changes, DATA_DIR)
-    set_up_data_directory(options, owner, changes, confirm_fingerprint)
+    set_up_data_directory(options, new_office, owner, changes)
     units_changed, courier = write_system_files(options, changes)
     tor_changed = write_tor(options, changes)
     problems = start_up_problems(options.root)
