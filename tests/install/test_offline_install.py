@@ -1,0 +1,169 @@
+"""The release as an office installs it: a wheelhouse built from the checkout, a fresh venv
+installed from it with --no-index, and the site and the inbox run from that venv (not from the
+checkout), answering in Catalan, Spanish and English, through a short report-to-inbox flow."""
+
+import os
+import re
+import signal
+import subprocess
+import time
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.deploy.tor_network import free_port
+from tests.install.conftest import Installed
+from tests.submit.conftest import CODE, CSRF
+
+LANGUAGES = ("ca", "es", "en")
+#: How long the demo may take to set up an office and start both servers (~3 s here).
+START_DEADLINE = 90.0
+#: How long the demo's inbox may take to collect a report (it syncs every 3 s).
+SYNC_DEADLINE = 60.0
+TITLE = re.compile(r"<title>([^<]+)</title>")
+
+
+def test_the_wheel_carries_catalogs_bundle_questionnaire_and_deployment_files(
+    installed: Installed,
+) -> None:
+    (wheel,) = installed.wheelhouse.glob("whistle_office-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for app in ("submit", "inbox"):
+        for lang in LANGUAGES:
+            assert f"whistle/{app}/translations/{lang}/LC_MESSAGES/messages.mo" in names
+    assert "whistle/submit/static/build/manifest.json" in names
+    assert "whistle/submit/questionnaire.toml" in names
+    for name in (
+        "gunicorn.conf.py",
+        "torrc.example",
+        "whistle-submit.service",
+        "whistle-courier.service",
+        "whistle-housekeeping.service",
+        "whistle-housekeeping.timer",
+    ):
+        assert f"whistle/deploy/{name}" in names
+
+
+def test_the_installed_package_is_not_the_checkout(installed: Installed, tmp_path: Path) -> None:
+    where = subprocess.run(
+        [installed.bin("python"), "-c", "import whistle; print(whistle.__file__)"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert Path(where).is_relative_to(installed.venv)
+    version = subprocess.run(
+        [installed.bin("whistle"), "--version"], capture_output=True, text=True, check=True
+    )
+    assert version.stdout.startswith("whistle, version ")
+
+
+@dataclass
+class Demo:
+    submit: str
+    inbox: str
+    password: str
+    process: subprocess.Popen[bytes]
+
+
+@pytest.fixture
+def demo(installed: Installed, tmp_path: Path) -> Iterator[Demo]:
+    """`whistle demo` from the installed venv, started outside the checkout."""
+    taken: set[int] = set()
+    submit_port, inbox_port = free_port(taken), free_port(taken)
+    log = tmp_path / "demo.log"
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                *(installed.bin("whistle"), "demo", "--data", str(tmp_path / "data")),
+                *("--submit-port", str(submit_port), "--inbox-port", str(inbox_port)),
+            ],
+            cwd=tmp_path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + START_DEADLINE
+        password = None
+        while password is None:
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            found = re.search(r"Password:\s+(\S+)", log.read_text())
+            password = found.group(1) if found else None
+            time.sleep(0.2)
+        yield Demo(
+            f"http://127.0.0.1:{submit_port}", f"http://127.0.0.1:{inbox_port}", password, process
+        )
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=60)
+
+
+def test_demo_serves_both_apps_in_three_languages_with_the_packaged_gunicorn_config(
+    demo: Demo, installed: Installed
+) -> None:
+    titles = {}
+    for lang in LANGUAGES:
+        with httpx.Client(base_url=demo.submit, follow_redirects=True, timeout=30) as site:
+            page = site.get(f"/language/{lang}")
+            assert page.status_code == 200
+            assert f'<html lang="{lang}"' in page.text
+            assert "server" not in page.headers
+            titles["submit", lang] = TITLE.search(page.text).group(1)  # type: ignore[union-attr]
+        login = httpx.get(f"{demo.inbox}/login", headers={"Accept-Language": lang}, timeout=30)
+        assert login.status_code == 200
+        assert f'<html lang="{lang}"' in login.text
+        titles["inbox", lang] = TITLE.search(login.text).group(1)  # type: ignore[union-attr]
+    # A missing catalog falls back to English: three different titles mean three catalogs.
+    for app in ("submit", "inbox"):
+        assert len({titles[app, lang] for lang in LANGUAGES}) == 3, titles
+    # The site runs under gunicorn with the config file inside the installed package.
+    ps = subprocess.run(["ps", "-ewwo", "args"], capture_output=True, text=True, check=True)
+    conf = f"--config {installed.venv}/lib/"
+    lines = ps.stdout.splitlines()
+    assert any(conf in line and "whistle/deploy/gunicorn.conf.py" in line for line in lines)
+
+
+def test_a_report_reaches_the_installed_inbox_and_the_source_checks_in(demo: Demo) -> None:
+    with httpx.Client(base_url=demo.submit, follow_redirects=True, timeout=30) as source:
+        source.get("/language/es")
+        form = source.get("/report/antifraud")  # the demo office has two desks
+        csrf = CSRF.search(form.text).group(1)  # type: ignore[union-attr]
+        receipt = source.post(
+            "/report/antifraud",
+            data={
+                "csrf_token": csrf,
+                "q_subject": "Contratos partidos",
+                "q_description": "Un contrato se partió en tres para evitar el concurso.",
+                "accept": "yes",
+            },
+            files={"files": ("", b"", "application/octet-stream")},
+        )
+        assert receipt.status_code == 200, receipt.text
+        code = CODE.search(receipt.text).group(1)  # type: ignore[union-attr]
+
+    with httpx.Client(base_url=demo.inbox, timeout=30) as officer:
+        signed_in = officer.post("/login", data={"name": "demo", "password": demo.password})
+        assert signed_in.status_code == 303
+        deadline = time.monotonic() + SYNC_DEADLINE
+        while "Contratos partidos" not in (cases := officer.get("/cases")).text:
+            assert time.monotonic() < deadline, cases.text
+            time.sleep(1)
+
+    with httpx.Client(base_url=demo.submit, follow_redirects=True, timeout=30) as source:
+        page = source.get("/check-in")
+        csrf = CSRF.search(page.text).group(1)  # type: ignore[union-attr]
+        case = source.post("/check-in", data={"csrf_token": csrf, "code": code})
+        # The demo's inbox acknowledges what it imported, so the server has deleted the text:
+        # the source's code still opens the case, to read replies and follow up.
+        assert case.status_code == 200
+        assert "<h1>Your report</h1>" in case.text
+        assert 'action="/follow-up"' in case.text
