@@ -297,3 +297,31 @@ def test_an_unreachable_card_is_not_called_missing(
     assert "exists but cannot be read by the user" in result.output
     assert "does not exist" not in result.output
     assert not (tmp_path / "data").exists()
+
+
+def test_after_an_upgrade_setup_applies_the_migrations(
+    root: Path, office: Office, tmp_path: Path
+) -> None:
+    """The upgrade steps: new code installed over an older database, then setup again."""
+    from whistle.submit import db
+    from whistle.submit.config import load_config
+
+    first_setup(root, office, tmp_path)
+    url = load_config(root / "var/lib/whistle").database_url
+    db.downgrade(url, "-1")  # the database as the previous release left it
+    engine = db.make_engine(url)
+    old, head = db.schema_revisions(engine)
+    engine.dispose()
+    assert old != head
+
+    result = setup(root)
+    assert result.exit_code == 0, result.output
+    assert f"changed:   database schema: {old} → {head} (migrations applied)" in result.output
+    engine = db.make_engine(url)
+    assert db.schema_revisions(engine) == (head, head)
+    engine.dispose()
+    user = account(root, "whistle")
+    assert user is not None
+    for path in (root / "var/lib/whistle").iterdir():
+        assert path.stat().st_uid == user.uid, path
+    assert "Nothing to change" in setup(root).output

@@ -278,6 +278,7 @@ def set_up_data_directory(
     if new is None:
         config = load_config(data_dir)
         changes.same(f"data directory {DATA_DIR} (set up for {config.office_name})")
+        migrate(config.database_url, changes)
     else:
         previous = os.umask(0o077)  # the database too, as the service's UMask=0077 would make it
         try:
@@ -299,6 +300,23 @@ def set_up_data_directory(
         if "courier_enabled = false" in text:
             path.write_text(text.replace("courier_enabled = false", "courier_enabled = true"))
             changes.done(f"{DATA_DIR}/config.toml: courier_enabled = true")
+
+
+def migrate(database_url: str, changes: Changes) -> None:
+    """After an upgrade of the code: bring the database to its schema (the services are
+    stopped first, docs/deployment.md, "Upgrade")."""
+    from whistle.submit import db
+
+    engine = db.make_engine(database_url)
+    try:
+        current, head = db.schema_revisions(engine)
+    finally:
+        engine.dispose()
+    if current == head:
+        changes.same(f"database schema ({head})")
+        return
+    db.upgrade(database_url)
+    changes.done(f"database schema: {current} → {head} (migrations applied)")
 
 
 def write_tor(options: SetupOptions, changes: Changes) -> bool:
