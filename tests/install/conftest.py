@@ -1,5 +1,6 @@
-"""A wheelhouse built from this checkout and a fresh venv installed from it offline, once per
-test session (under xdist, the first worker builds them; the others wait and reuse them).
+"""The release wheelhouse built from this checkout (scripts/release.sh, as `make release`), and a
+fresh venv installed from it offline by its install.sh, once per test session (under xdist, the
+first worker builds them; the others wait and reuse them).
 
 The build runs on a copy of the checkout's files (what git tracks, plus the browser bundle
 `make build` made, so no npm registry is needed): never the compiled catalogs, so the package
@@ -49,11 +50,18 @@ def checkout_copy(target: Path) -> None:
     shutil.copytree(REPO / bundle, target / bundle)
 
 
-def run(command: list[str], cwd: Path) -> None:
+def run(command: list[str], cwd: Path, **env: str) -> str:
     result = subprocess.run(
-        command, cwd=cwd, capture_output=True, text=True, timeout=INSTALL_DEADLINE, check=False
+        command,
+        cwd=cwd,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=INSTALL_DEADLINE,
+        check=False,
     )
     assert result.returncode == 0, f"{command}:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
+    return result.stdout
 
 
 def build_and_install(root: Path) -> Installed:
@@ -61,16 +69,16 @@ def build_and_install(root: Path) -> Installed:
     checkout_copy(source)
     assert not list(source.rglob("*.mo"))
     pip = str(Path(sys.executable).parent / "pip")
-    run([pip, "wheel", "--quiet", "--wheel-dir", str(wheelhouse), str(source)], cwd=root)
-    run([sys.executable, "-m", "venv", str(venv)], cwd=root)
-    run(
-        [
-            *(str(venv / "bin/pip"), "install", "--quiet", "--no-index"),
-            *("--find-links", str(wheelhouse), "whistle-office"),
-        ],
-        cwd=root,
-    )
+    run(["scripts/release.sh"], cwd=REPO, SRC=str(source), OUT=str(wheelhouse), PIP=pip)
     shutil.rmtree(source)  # nothing can be imported from the copy by accident
+    # As docs/deployment.md says, with nothing but the wheelhouse (and no network: --no-index).
+    run(["sha256sum", "-c", "SHA256SUMS"], cwd=wheelhouse)
+    run(
+        ["sh", "install.sh"],
+        cwd=wheelhouse,
+        WHISTLE_VENV=str(venv),
+        WHISTLE_LINK=str(root / "bin" / "whistle"),
+    )
     return Installed(wheelhouse, venv)
 
 

@@ -2,6 +2,8 @@
 installed from it with --no-index, and the site and the inbox run from that venv (not from the
 checkout), answering in Catalan, Spanish and English, through a short report-to-inbox flow."""
 
+import hashlib
+import json
 import os
 import re
 import signal
@@ -48,6 +50,24 @@ def test_the_wheel_carries_catalogs_bundle_questionnaire_and_deployment_files(
         assert f"whistle/deploy/{name}" in names
 
 
+def test_the_wheelhouse_checks_and_names_the_served_scripts(installed: Installed) -> None:
+    sums = (installed.wheelhouse / "SHA256SUMS").read_text().splitlines()
+    listed = {line.split("  ", 1)[1] for line in sums}
+    assert listed == {
+        path.name for path in installed.wheelhouse.iterdir() if path.name != "SHA256SUMS"
+    }
+    (wheel,) = installed.wheelhouse.glob("whistle_office-*.whl")
+    build = "whistle/submit/static/build/"
+    with zipfile.ZipFile(wheel) as archive:
+        manifest = json.loads(archive.read(build + "manifest.json"))
+        served = {
+            name: hashlib.sha256(archive.read(build + name)).hexdigest()
+            for name in (manifest["file"], manifest["page_file"])
+        }
+    published = (installed.wheelhouse / "crypto-bundle.sha256").read_text().splitlines()
+    assert published == [f"{digest}  {name}" for name, digest in served.items()]
+
+
 def test_the_installed_package_is_not_the_checkout(installed: Installed, tmp_path: Path) -> None:
     where = subprocess.run(
         [installed.bin("python"), "-c", "import whistle; print(whistle.__file__)"],
@@ -57,9 +77,9 @@ def test_the_installed_package_is_not_the_checkout(installed: Installed, tmp_pat
         check=True,
     ).stdout.strip()
     assert Path(where).is_relative_to(installed.venv)
-    version = subprocess.run(
-        [installed.bin("whistle"), "--version"], capture_output=True, text=True, check=True
-    )
+    linked = installed.venv.parent / "bin" / "whistle"
+    assert linked.readlink() == installed.venv / "bin" / "whistle"
+    version = subprocess.run([linked, "--version"], capture_output=True, text=True, check=True)
     assert version.stdout.startswith("whistle, version ")
 
 
