@@ -442,15 +442,14 @@ def start_up_problems(root: Path) -> list[str]:
 
 
 def start_services(courier: bool, units_changed: bool, tor_changed: bool, changes: Changes) -> None:
-    wanted = ["whistle-submit.service", "whistle-housekeeping.timer", "tor@default.service"]
-    if courier:
-        wanted.append(COURIER_UNIT)
+    services = ["whistle-submit.service", *([COURIER_UNIT] if courier else [])]
+    # tor.service is Debian's umbrella for tor@default (the instance that reads /etc/tor/torrc).
+    wanted = [*services, "whistle-housekeeping.timer", "tor.service"]
     commands = []
     if units_changed:
         commands.append(["systemctl", "daemon-reload"])
     commands.append(["systemctl", "enable", "--now", *wanted])
-    if units_changed:  # a running service picks up a changed unit or config on restart
-        services = [name for name in wanted if name.startswith("whistle-") and "timer" not in name]
+    if units_changed:  # a running service picks up a changed unit or gunicorn config on restart
         commands.append(["systemctl", "try-restart", *services])
     if tor_changed:
         commands.append(["systemctl", "reload-or-restart", "tor@default.service"])
