@@ -60,7 +60,8 @@ def trust_server(
     question = (
         "Did the server's operator read you this fingerprint over a channel you trust?"
         if replace
-        else "Is this the fingerprint `whistle server init` showed on the server?"
+        else "Is this the server fingerprint the server's operator read to you "
+        "(`whistle server setup` or `init` shows it)?"
     )
     if not yes and not click.confirm(question):
         raise click.ClickException("Not pinned.")

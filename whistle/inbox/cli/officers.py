@@ -97,7 +97,10 @@ def init(
         ) from exc
     click.echo(f"Office card for the server: {card_path}")
     click.echo(f"Office fingerprint: {created.fingerprint}")
-    click.echo("Compare this fingerprint with the one `whistle server init` shows.")
+    click.echo(
+        "Read this fingerprint to the server's operator: `whistle server setup` (or `init`) "
+        "shows it and asks them to type it."
+    )
 
 
 @office.command("card")

@@ -27,11 +27,12 @@ def run(
     language: str,
     time_zone: str,
 ) -> None:
-    """Serve the inbox on http://127.0.0.1:PORT/ (never on another interface)."""
+    """Serve the inbox on http://127.0.0.1:PORT/ (never on another interface), with gunicorn:
+    no request log, no development-server warning."""
     check_loopback(host)
-    from werkzeug.serving import run_simple
-
     from whistle.inbox import create_app
+    from whistle.inbox.web import EXTENSION
+    from whistle.serving import serve_on_loopback
 
     config = make_config(
         ctx,
@@ -40,9 +41,11 @@ def run(
         default_language=language,
         time_zone=time_zone,
     )
-    app = create_app(config)
+    app = create_app(config)  # here, so that a problem is said on the terminal
+    # No database connection crosses gunicorn's fork: the worker opens its own.
+    app.extensions[EXTENSION].engine.dispose()
     click.echo(f"Inbox on http://127.0.0.1:{port}/ — stop with Ctrl-C.")
-    run_simple("127.0.0.1", port, app, threaded=True, use_reloader=False, use_debugger=False)
+    serve_on_loopback(lambda: app, port, "whistle-inbox")
 
 
 def check_loopback(host: str) -> None:
