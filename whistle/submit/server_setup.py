@@ -414,9 +414,9 @@ def write_system_files(options: SetupOptions, changes: Changes) -> tuple[bool, b
 def start_up_problems(root: Path) -> list[str]:
     """The checks the site runs at start-up, and the status checks, on the written directory."""
     from whistle.submit import create_app
-    from whistle.submit.web import EXTENSION
     from whistle.submit.config import load_config
     from whistle.submit.health import data_directory_problems, server_status
+    from whistle.submit.web import EXTENSION
 
     data_dir = under(root, DATA_DIR)
     if root == Path("/"):
