@@ -259,7 +259,10 @@ def test_run_is_gunicorn_without_request_log_or_server_header(tmp_path) -> None:
         while True:
             assert process.poll() is None, log.read_text()
             try:
-                page = httpx.get(f"http://127.0.0.1:{port}/login", timeout=5)
+                # The office chose Spanish: an English browser does not override it.
+                page = httpx.get(
+                    f"http://127.0.0.1:{port}/login", headers={"Accept-Language": "en"}, timeout=5
+                )
                 break
             except httpx.TransportError:
                 assert time.monotonic() < deadline, log.read_text()

@@ -15,7 +15,13 @@ DEFAULT_PORT = 8470
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback only.")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--idle-minutes", default=10, show_default=True, type=click.IntRange(1, 240))
-@click.option("--language", type=click.Choice(["ca", "es", "en"]), default="ca", show_default=True)
+@click.option(
+    "--language",
+    type=click.Choice(["ca", "es", "en"]),
+    default=None,
+    help="The inbox's language until an officer chooses another (default: the browser's, "
+    "else Catalan).",
+)
 @time_zone_option
 @click.pass_context
 def run(
@@ -24,7 +30,7 @@ def run(
     host: str,
     port: int,
     idle_minutes: int,
-    language: str,
+    language: str | None,
     time_zone: str,
 ) -> None:
     """Serve the inbox on http://127.0.0.1:PORT/ (never on another interface), with gunicorn:
@@ -38,7 +44,8 @@ def run(
         ctx,
         data_dir,
         idle_lock_seconds=idle_minutes * 60,
-        default_language=language,
+        default_language=language or "ca",
+        browser_language=language is None,
         time_zone=time_zone,
     )
     app = create_app(config)  # here, so that a problem is said on the terminal
