@@ -106,12 +106,12 @@ def check_system(root: Path) -> None:
         name = release.get("PRETTY_NAME", "an unknown system (no /etc/os-release)")
         raise SetupError(
             f"this is {name}; whistle server setup supports Debian 12 only. "
-            "docs/deployment.md, 'Reference', describes every step it takes, to do by hand."
+            "docs/deployment.md, Part 2, describes every step it takes, to do by hand."
         )
     if sys.prefix == sys.base_prefix:
         raise SetupError(
-            "whistle is not installed in a virtual environment: install it with "
-            "`python3 -m venv /opt/whistle/venv` and that venv's pip (docs/deployment.md)"
+            "whistle is not installed in a virtual environment: install it with the "
+            "wheelhouse's install.sh (docs/deployment.md, Part 1)"
         )
     for tool, package in (("useradd", "passwd"), ("tor", "tor"), ("systemctl", "systemd")):
         if shutil.which(tool) is None:
