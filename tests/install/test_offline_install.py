@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 import zipfile
 from collections.abc import Iterator
@@ -18,7 +19,8 @@ import httpx
 import pytest
 
 from tests.deploy.tor_network import free_port
-from tests.install.conftest import Installed
+from tests.deploy.torrc import REPO
+from tests.install.conftest import Installed, checkout_copy, run
 from tests.submit.conftest import CODE, CSRF
 
 LANGUAGES = ("ca", "es", "en")
@@ -186,3 +188,29 @@ def test_a_report_reaches_the_installed_inbox_and_the_source_checks_in(demo: Dem
         assert case.status_code == 200
         assert "<h1>Your report</h1>" in case.text
         assert 'action="/follow-up"' in case.text
+
+
+def test_two_builds_of_one_tree_give_the_same_wheel(installed: Installed, tmp_path: Path) -> None:
+    """The release is reproducible: another build, from a copy at another path, gives the same
+    whistle_office wheel bytes (SOURCE_DATE_EPOCH is the commit time, as in release.sh)."""
+    source = tmp_path / "elsewhere" / "source"
+    checkout_copy(source)
+    epoch = subprocess.run(
+        ["git", "log", "-1", "--format=%ct", "HEAD"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    out = tmp_path / "again"
+    run(
+        [
+            *(str(Path(sys.executable).parent / "pip"), "wheel", "--quiet", "--no-deps"),
+            *("--wheel-dir", str(out), str(source)),
+        ],
+        cwd=tmp_path,
+        SOURCE_DATE_EPOCH=epoch,
+    )
+    (first,) = installed.wheelhouse.glob("whistle_office-*.whl")
+    (second,) = out.glob("whistle_office-*.whl")
+    assert second.read_bytes() == first.read_bytes()
