@@ -23,6 +23,9 @@ class _LoopbackApplication(Application):  # type: ignore[misc]
         self.load_config_from_module_name_or_filename(str(GUNICORN_CONF))
         for key, value in {
             "bind": [f"127.0.0.1:{self.port}"],
+            # Threads, whatever the site uses: a handful of officers, and previews and imports
+            # that block in subprocesses and SQLite.
+            "worker_class": "gthread",
             "workers": 1,
             "max_requests": 0,
             "proc_name": self.name,

@@ -226,6 +226,7 @@ def test_run_serves_on_loopback_only(office, obj, monkeypatch) -> None:
     assert calls == [
         {
             "bind": ["127.0.0.1:8555"],
+            "worker_class": "gthread",
             "workers": 1,  # the unlocked keys live in the one worker's memory
             "max_requests": 0,  # a recycled worker would sign everyone out
             "accesslog": None,
@@ -234,7 +235,7 @@ def test_run_serves_on_loopback_only(office, obj, monkeypatch) -> None:
     ]
 
 
-SERVED = ("bind", "workers", "max_requests", "accesslog", "proc_name")
+SERVED = ("bind", "worker_class", "workers", "max_requests", "accesslog", "proc_name")
 
 
 def test_run_is_gunicorn_without_request_log_or_server_header(tmp_path) -> None:
