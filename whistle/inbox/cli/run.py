@@ -5,13 +5,14 @@ from pathlib import Path
 
 import click
 
+from whistle.cli_paths import ExistingPath
 from whistle.inbox.cli.common import inbox, make_config, time_zone_option
 
 DEFAULT_PORT = 8470
 
 
 @inbox.command("run")
-@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.argument("data_dir", type=ExistingPath(path_type=Path, file_okay=False, exists=True))
 @click.option("--host", default="127.0.0.1", show_default=True, help="Loopback only.")
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--idle-minutes", default=10, show_default=True, type=click.IntRange(1, 240))
