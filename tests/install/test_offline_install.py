@@ -214,3 +214,45 @@ def test_two_builds_of_one_tree_give_the_same_wheel(installed: Installed, tmp_pa
     (first,) = installed.wheelhouse.glob("whistle_office-*.whl")
     (second,) = out.glob("whistle_office-*.whl")
     assert second.read_bytes() == first.read_bytes()
+
+
+def test_the_installed_inbox_run_serves_three_languages(
+    demo: Demo, installed: Installed, tmp_path: Path
+) -> None:
+    """`whistle inbox run` from the install (gunicorn), on the demo's office."""
+    port = free_port(set())
+    log = tmp_path / "inbox-run.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                *(installed.bin("whistle"), "inbox", "run", str(tmp_path / "data" / "inbox")),
+                *("--port", str(port)),
+            ],
+            cwd=tmp_path,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    titles = set()
+    try:
+        deadline = time.monotonic() + START_DEADLINE
+        for lang in LANGUAGES:
+            while True:
+                assert process.poll() is None, log.read_text()
+                try:
+                    page = httpx.get(
+                        f"http://127.0.0.1:{port}/login",
+                        headers={"Accept-Language": lang},
+                        timeout=30,
+                    )
+                    break
+                except httpx.TransportError:
+                    assert time.monotonic() < deadline, log.read_text()
+                    time.sleep(0.2)
+            assert f'<html lang="{lang}"' in page.text
+            assert "server" not in page.headers
+            titles.add(TITLE.search(page.text).group(1))  # type: ignore[union-attr]
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert len(titles) == 3
+    assert "/login" not in log.read_text()  # no request log
