@@ -146,15 +146,28 @@ def tor_config(root: Path) -> str:
     return torrc.replace(TOR_INCLUDE, "".join(path.read_text() for path in fragments))
 
 
-def verify_tor(text: str, tmp_path: Path) -> None:
-    tor_dir = tmp_path / "tor"
+def verify_tor(root: Path, tmp_path: Path) -> None:
+    """tor --verify-config on the written torrc, its %include (a glob) read by tor itself; only
+    the onion directories and the include's directory are moved into ``tmp_path``."""
+    tor_dir, fragments = tmp_path / "tor", tmp_path / "torrc.d"
     tor_dir.mkdir(exist_ok=True)
+    shutil.rmtree(fragments, ignore_errors=True)
+    fragments.mkdir()
+    written = sorted((root / "etc/tor/torrc.d").glob("whistle-*.conf"))
+    for path in written:
+        (fragments / path.name).write_text(rewrite(path.read_text(), tor_dir))
     torrc = tmp_path / "torrc"
-    torrc.write_text(rewrite(text, tor_dir) + f"DataDirectory {tor_dir / 'data'}\n")
+    torrc.write_text(
+        (root / "etc/tor/torrc")
+        .read_text()
+        .replace(TOR_INCLUDE, f"%include {fragments}/whistle-*.conf")
+        + f"DataDirectory {tor_dir / 'data'}\n"
+    )
     result = subprocess.run(
         ["tor", "--verify-config", "-f", str(torrc)], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout[-2000:]
+    assert result.stdout.count("Including configuration file") == len(written)
 
 
 def test_courier_onion_is_written_only_with_its_client_key(
@@ -165,7 +178,7 @@ def test_courier_onion_is_written_only_with_its_client_key(
     dirs = [line for line in directives(without) if line.startswith("HiddenServiceDir")]
     assert dirs == ["HiddenServiceDir /var/lib/tor/whistle-source/"]
     assert not (root / "etc/systemd/system/whistle-courier.service").exists()
-    verify_tor(without, tmp_path)
+    verify_tor(root, tmp_path)
 
     result = setup(root, "--courier-key", COURIER_KEY)
     assert result.exit_code == 0, result.output
@@ -178,7 +191,7 @@ def test_courier_onion_is_written_only_with_its_client_key(
     assert "courier_enabled = true" in (root / "var/lib/whistle/config.toml").read_text()
     with_courier = tor_config(root)
     assert "HiddenServiceDir /var/lib/tor/whistle-courier/" in directives(with_courier)
-    verify_tor(with_courier, tmp_path)
+    verify_tor(root, tmp_path)
 
 
 def test_the_written_site_starts_as_its_unit_says(
