@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -256,3 +257,64 @@ def test_the_installed_inbox_run_serves_three_languages(
         process.wait(timeout=30)
     assert len(titles) == 3
     assert "/login" not in log.read_text()  # no request log
+
+
+def test_the_documented_path_with_the_installed_command(
+    installed: Installed, tmp_path: Path
+) -> None:
+    """deployment.md, Part 1, steps 2 to 5, with the installed `whistle` (the server in a fresh
+    root directory): office init, server setup, trust-server, status."""
+    whistle = str(installed.venv.parent / "bin" / "whistle")  # what install.sh linked
+    password = tmp_path / "password"
+    password.write_text("a long passphrase for the first officer\n")
+    card = tmp_path / "usb" / "office-card.json"
+    card.parent.mkdir()
+    office = subprocess.run(
+        [
+            *(whistle, "office", "init", str(tmp_path / "inbox"), "--name", "Oficina Antifrau"),
+            *("--desk", "antifraud=Anti-fraud office", "--officer", "ana"),
+            *("--password-file", str(password), "--card-out", str(card)),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    fingerprint = re.search(r"Office fingerprint: (.+)", office).group(1)  # type: ignore[union-attr]
+
+    root = tmp_path / "server"
+    (root / "etc").mkdir(parents=True)
+    for name in ("passwd", "group", "shadow", "gshadow", "os-release"):
+        shutil.copy2(f"/etc/{name}", root / "etc" / name)
+    setup = subprocess.run(
+        [whistle, "server", "setup", "--root", str(root), "--office-card", str(card)],
+        input=fingerprint + "\n",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert setup.returncode == 0, setup.stdout + setup.stderr
+    server_fingerprint = re.search(r"Server fingerprint: (.+)", setup.stdout).group(1)  # type: ignore[union-attr]
+    unit = (root / "etc/systemd/system/whistle-submit.service").read_text()
+    assert f"ExecStart={installed.venv}/bin/gunicorn " in unit
+
+    trust = subprocess.run(
+        [
+            *(whistle, "inbox", "trust-server", str(tmp_path / "inbox")),
+            str(root / "var/lib/whistle/server-card.json"),
+        ],
+        input="y\n",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert trust.returncode == 0, trust.stdout + trust.stderr
+    assert server_fingerprint in trust.stdout
+
+    status = subprocess.run(
+        [whistle, "server", "status", str(root / "var/lib/whistle")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert "Submissions waiting for collection: 0" in status.stdout
