@@ -318,3 +318,26 @@ def test_the_documented_path_with_the_installed_command(
     )
     assert status.returncode == 0, status.stdout + status.stderr
     assert "Submissions waiting for collection: 0" in status.stdout
+
+
+def test_install_sh_refuses_a_tampered_wheelhouse_and_installs_nothing(
+    installed: Installed, tmp_path: Path
+) -> None:
+    wheelhouse = tmp_path / "wheelhouse"
+    shutil.copytree(installed.wheelhouse, wheelhouse)
+    (wheel,) = wheelhouse.glob("whistle_office-*.whl")
+    data = bytearray(wheel.read_bytes())
+    data[len(data) // 2] ^= 1
+    wheel.write_bytes(bytes(data))
+    venv, link = tmp_path / "venv", tmp_path / "bin" / "whistle"
+    result = subprocess.run(
+        ["sh", str(wheelhouse / "install.sh")],
+        env={**os.environ, "WHISTLE_VENV": str(venv), "WHISTLE_LINK": str(link)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert f"{wheel.name}: FAILED" in result.stdout
+    assert not venv.exists()
+    assert not link.exists()
