@@ -5,7 +5,9 @@ import re
 from pathlib import Path
 
 DECISIONS = Path(__file__).resolve().parent.parent / "docs" / "decisions.md"
-ENTRY = re.compile(r"\*\*(?P<title>.+?)\*\* \((?P<day>\d{4}-\d{2}-\d{2}), (?P<status>[a-z]+)", re.S)
+ENTRY = re.compile(
+    r"\*\*(?P<title>.+?)\*\*\s+\((?P<day>\d{4}-\d{2}-\d{2}),\s+(?P<status>[a-z]+)", re.S
+)
 STATUSES = {"adopted", "superseded", "open"}
 OUTSIDE = re.compile(r"DESIGN\.md|\bissues? \d+|\breview\b|\.\./shared|the brief\b", re.I)
 

@@ -60,7 +60,7 @@ errorlog = "-"
 loglevel = "warning"
 # The application's own print() output is not captured into the error log.
 capture_output = False
-# Name in `ps`, so an operator can tell the processes apart.
+# Name in `ps` (with setproctitle, a dependency), so an operator can tell the processes apart.
 proc_name = "whistle-submit"
 # Every file gunicorn creates (heartbeat files) is private to the whistle user.
 umask = 0o077
@@ -88,4 +88,4 @@ def _without_server_header(
 # gunicorn has no setting for its "Server: gunicorn" banner (DESIGN.md section 3.9: no server
 # banner). This file runs in the arbiter before it forks, so every worker inherits the change;
 # tests/deploy checks the headers a real gunicorn sends with this file.
-wsgi.Response.default_headers = _without_server_header(wsgi.Response.default_headers)  # type: ignore[method-assign]
+wsgi.Response.default_headers = _without_server_header(wsgi.Response.default_headers)
