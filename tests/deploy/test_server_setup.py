@@ -338,3 +338,35 @@ def test_after_an_upgrade_setup_applies_the_migrations(
     for path in (root / "var/lib/whistle").iterdir():
         assert path.stat().st_uid == user.uid, path
     assert "Nothing to change" in setup(root).output
+
+
+def test_tor_owned_symlinks_cannot_turn_setup_against_root_files(
+    root: Path, office: Office, tmp_path: Path
+) -> None:
+    """/var/lib/tor belongs to debian-tor: a link it planted where setup writes the courier's
+    directory or key file must not make root chown, chmod or overwrite what the link points to."""
+    first_setup(root, office, tmp_path)
+    victim_dir = tmp_path / "victim"
+    victim_dir.mkdir(mode=0o755)
+    victim = tmp_path / "victim-file"
+    victim.write_text("root's\n")
+    victim.chmod(0o644)
+    service = root / "var/lib/tor/whistle-courier"
+    service.parent.mkdir(parents=True, exist_ok=True)
+    service.symlink_to(victim_dir)
+
+    result = setup(root, "--courier-key", COURIER_KEY)
+    assert result.exit_code != 0
+    assert "is a symbolic link" in result.output
+    assert (victim_dir.stat().st_uid, mode(victim_dir)) == (0, 0o755)
+    assert list(victim_dir.iterdir()) == []
+
+    service.unlink()
+    (service / "authorized_clients").mkdir(parents=True)
+    (service / "authorized_clients/.office.auth.new").symlink_to(victim)
+    result = setup(root, "--courier-key", COURIER_KEY)
+    assert result.exit_code == 0, result.output
+    assert (victim.read_text(), victim.stat().st_uid, mode(victim)) == ("root's\n", 0, 0o644)
+    auth = service / "authorized_clients/office.auth"
+    assert not auth.is_symlink()
+    assert auth.read_text() == f"descriptor:x25519:{COURIER_KEY}\n"

@@ -12,6 +12,7 @@ anyone, so the key file is written before the fragment that makes tor publish it
 
 import base64
 import binascii
+import contextlib
 import datetime
 import os
 import shlex
@@ -149,20 +150,43 @@ def ensure_user(root: Path, changes: Changes) -> Account:
     return created
 
 
+def _no_link(path: Path, label: str) -> None:
+    if path.is_symlink():
+        raise SetupError(
+            f"{label} is a symbolic link, not the directory or file whistle writes there: "
+            "remove it, then run setup again"
+        )
+
+
+def _open_dir(path: Path, label: str) -> int:
+    """``path`` opened without following a link at its last step: what root changes through the
+    descriptor is that directory, even if its owner (debian-tor owns /var/lib/tor, whistle its
+    data directory) swaps the name for a link in between."""
+    try:
+        return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError as exc:
+        raise SetupError(f"cannot open {label}: {exc.strerror}") from exc
+
+
 def ensure_dir(path: Path, mode: int, owner: Account, changes: Changes, label: str) -> None:
-    if not path.is_dir():
-        path.mkdir(mode=mode, parents=True)
-        os.chown(path, owner.uid, owner.gid)
-        path.chmod(mode)
-        changes.done(f"{label} (mode {mode:o})")
-        return
-    stat = path.stat()
-    if (stat.st_mode & 0o7777, stat.st_uid, stat.st_gid) != (mode, owner.uid, owner.gid):
-        os.chown(path, owner.uid, owner.gid)
-        path.chmod(mode)
-        changes.done(f"{label}: owner and mode set back to {mode:o}")
-    else:
-        changes.same(label)
+    _no_link(path, label)
+    made = not path.exists()
+    if made:
+        path.mkdir(mode=mode, parents=True)  # mkdir never follows a link at the last step
+    fd = _open_dir(path, label)
+    try:
+        stat = os.fstat(fd)
+        right = (stat.st_mode & 0o7777, stat.st_uid, stat.st_gid) == (mode, owner.uid, owner.gid)
+        if not made and right:
+            changes.same(label)
+            return
+        os.fchown(fd, owner.uid, owner.gid)
+        os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
+    changes.done(
+        f"{label} (mode {mode:o})" if made else f"{label}: owner and mode set back to {mode:o}"
+    )
 
 
 def ensure_file(
@@ -176,11 +200,20 @@ def ensure_file(
             changes.same(label)
             return False
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.new")
-    partial.write_bytes(content)
-    os.chown(partial, owner.uid, owner.gid)
-    partial.chmod(mode)
-    partial.replace(path)
+    partial = f".{path.name}.new"
+    dir_fd = _open_dir(path.parent, str(path.parent))
+    try:
+        # Never through a link or into a file someone else made: a fresh file, then renamed.
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(partial, dir_fd=dir_fd)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        with os.fdopen(os.open(partial, flags, 0o600, dir_fd=dir_fd), "wb") as out:
+            out.write(content)
+            os.fchown(out.fileno(), owner.uid, owner.gid)
+            os.fchmod(out.fileno(), mode)
+        os.replace(partial, path.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    finally:
+        os.close(dir_fd)
     changes.done(label)
     return True
 
