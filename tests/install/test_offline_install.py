@@ -341,3 +341,27 @@ def test_install_sh_refuses_a_tampered_wheelhouse_and_installs_nothing(
     assert f"{wheel.name}: FAILED" in result.stdout
     assert not venv.exists()
     assert not link.exists()
+
+
+def test_install_sh_refuses_a_wheel_not_listed_in_sha256sums(
+    installed: Installed, tmp_path: Path
+) -> None:
+    """pip takes every archive in the directory: `sha256sum -c` checks only the listed ones, so
+    a newer version of a dependency added to the stick would be installed without a word."""
+    wheelhouse = tmp_path / "wheelhouse"
+    shutil.copytree(installed.wheelhouse, wheelhouse)
+    (real,) = wheelhouse.glob("click-*.whl")
+    planted = wheelhouse / "click-99.0.0-py3-none-any.whl"
+    shutil.copy(real, planted)
+    venv, link = tmp_path / "venv", tmp_path / "bin" / "whistle"
+    result = subprocess.run(
+        ["sh", str(wheelhouse / "install.sh")],
+        env={**os.environ, "WHISTLE_VENV": str(venv), "WHISTLE_LINK": str(link)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert f"{planted.name} is not listed in SHA256SUMS" in result.stderr
+    assert not venv.exists()
+    assert not link.exists()
