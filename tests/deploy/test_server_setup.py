@@ -370,3 +370,18 @@ def test_tor_owned_symlinks_cannot_turn_setup_against_root_files(
     auth = service / "authorized_clients/office.auth"
     assert not auth.is_symlink()
     assert auth.read_text() == f"descriptor:x25519:{COURIER_KEY}\n"
+
+
+def test_a_linked_config_is_not_written_through(root: Path, office: Office, tmp_path: Path) -> None:
+    """The data directory is the service's to write: root does not write where its link points."""
+    first_setup(root, office, tmp_path)
+    config = root / "var/lib/whistle/config.toml"
+    victim = tmp_path / "victim.toml"
+    shutil.copy(config, victim)
+    before = victim.read_bytes()
+    config.unlink()
+    config.symlink_to(victim)
+    result = setup(root, "--courier-key", COURIER_KEY)
+    assert result.exit_code != 0
+    assert "/var/lib/whistle/config.toml is a symbolic link" in result.output
+    assert victim.read_bytes() == before

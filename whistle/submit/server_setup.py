@@ -329,10 +329,12 @@ def set_up_data_directory(
         changes.done(f"data directory {DATA_DIR}: keys, database, pinned office card")
     if options.courier_key is not None:
         path = data_dir / "config.toml"
+        label = f"{DATA_DIR}/config.toml"
+        _no_link(path, label)  # the service's user could have put it there
         text = path.read_text(encoding="utf-8")
         if "courier_enabled = false" in text:
-            path.write_text(text.replace("courier_enabled = false", "courier_enabled = true"))
-            changes.done(f"{DATA_DIR}/config.toml: courier_enabled = true")
+            enabled = text.replace("courier_enabled = false", "courier_enabled = true")
+            ensure_file(path, enabled.encode(), 0o600, owner, changes, f"{label}: courier on")
 
 
 def migrate(database_url: str, changes: Changes) -> None:
