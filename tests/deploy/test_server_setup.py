@@ -385,3 +385,18 @@ def test_a_linked_config_is_not_written_through(root: Path, office: Office, tmp_
     assert result.exit_code != 0
     assert "/var/lib/whistle/config.toml is a symbolic link" in result.output
     assert victim.read_bytes() == before
+
+
+def test_a_strict_root_umask_leaves_tor_able_to_read_its_configuration(
+    root: Path, office: Office, tmp_path: Path
+) -> None:
+    """Hardened servers often give root umask 027 or 077: tor re-reads its configuration as
+    debian-tor on reload, so the directory setup makes for the fragments must stay readable."""
+    previous = os.umask(0o077)
+    try:
+        first_setup(root, office, tmp_path)
+    finally:
+        os.umask(previous)
+    for directory in ("etc/tor/torrc.d", "etc/systemd/system", "etc/whistle"):
+        assert mode(root / directory) == 0o755, directory
+    assert mode(root / "etc/tor/torrc") == 0o644

@@ -511,6 +511,18 @@ def run_setup(
     if options.courier_key is not None:
         courier_key_line(options.courier_key)  # a bad key is refused before anything is written
     new_office = check_office_card(options, confirm_fingerprint)
+    # Whatever root's own umask (hardened servers use 027 or 077): the directories made on the
+    # way (/etc/tor/torrc.d...) must be readable by tor, which re-reads them as debian-tor.
+    previous = os.umask(0o022)
+    try:
+        return _set_up(options, new_office, say)
+    finally:
+        os.umask(previous)
+
+
+def _set_up(
+    options: SetupOptions, new_office: NewOffice | None, say: Callable[[str], None]
+) -> Changes:
     changes = Changes(say)
     owner = ensure_user(options.root, changes)
     ensure_dir(under(options.root, DATA_DIR), 0o700, owner, changes, DATA_DIR)
