@@ -9,6 +9,8 @@
 # ensurepip (no python3-venv package) and pip runs from its own wheel in the wheelhouse.
 # Arguments replace what is installed, e.g. `sh install.sh 'whistle-office[postgres]'`.
 set -eu
+# Whatever root's own umask: the site runs from the venv as the whistle user.
+umask 022
 here=$(cd "$(dirname "$0")" && pwd)
 venv=${WHISTLE_VENV:-/opt/whistle/venv}
 link=${WHISTLE_LINK:-/usr/local/bin/whistle}
