@@ -289,6 +289,23 @@ def test_a_typed_fingerprint_is_compared(root: Path, office: Office, tmp_path: P
     assert f"Fingerprint: {office.fingerprint}" in result.output
 
 
+def test_a_wrongly_typed_fingerprint_stops_setup_before_any_change(
+    root: Path, office: Office, tmp_path: Path
+) -> None:
+    card = tmp_path / "office.card"
+    card.write_bytes(office.card)
+    before = snapshot(root)
+    wrong = office.fingerprint[:-1] + ("A" if office.fingerprint[-1] != "A" else "B")
+    result = CliRunner().invoke(
+        main,
+        ["server", "setup", "--root", str(root), "--office-card", str(card)],
+        input=wrong + "\n",
+    )
+    assert result.exit_code == 1
+    assert "the fingerprint typed is not the office card's" in result.output
+    assert snapshot(root) == before
+
+
 def test_an_unreachable_card_is_not_called_missing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
