@@ -33,12 +33,21 @@ from whistle.bundling import (
 )
 from whistle.crypto import ServerCard, WrongKeyError
 from whistle.crypto.bundles import BundleRecord, VerifiedBundle, record_hash_hex, write_bundle
+from whistle.crypto.orders import MAX_REASON_CHARS, RecordOrder
 from whistle.epochs import CARD_FIELD, parse_report
 from whistle.inbox import epochs
 from whistle.inbox.keyring import OfficeKeyring
 from whistle.inbox.models import Backup, BundleLog, KeyEpoch, Outgoing, Record, Tombstone
 from whistle.inbox.office_setup import load_office, read_server_card
-from whistle.inbox.outgoing import HELD_FOR_BACKUP, pending, queue_ack, split_acks
+from whistle.inbox.outgoing import (
+    HELD_FOR_BACKUP,
+    ORDER_KINDS,
+    orders_extra,
+    pending,
+    queue_ack,
+    queue_order,
+    split_acks,
+)
 from whistle.inbox.settings import (
     acknowledge_on_import,
     note_server_replies_applied,
@@ -131,6 +140,7 @@ def import_outbox(
     report = parse_report(manifest.extra)
     incoming: list[IncomingRecord] = []
     skipped = 0
+    refused_earlier = 0
     for record in verified.records:
         existing = session.get(Record, record.id)
         digest = record_hash_hex(record.envelope)
@@ -140,6 +150,10 @@ def import_outbox(
             raise ConflictingRecordError(
                 f"record {record.id} is already in this inbox with other content"
             )
+        tombstone = session.get(Tombstone, record.id)
+        if tombstone is not None and tombstone.kind in ORDER_KINDS:
+            refused_earlier += 1  # the order is on its way: not refused (and logged) again
+            continue
         if _tombstoned(session, record.id, record.case):
             skipped += 1
             continue
@@ -156,6 +170,7 @@ def import_outbox(
     imported = import_records(
         session, keyring, incoming, store_dir=store_dir, now=now, officer_id=officer_id
     )
+    refusals = _refuse(session, keyring, verified, imported.unopenable, imported.refused, now)
     held = set(imported.imported) | set(imported.already_present)
     acked = 0
     queued = set(
@@ -193,6 +208,8 @@ def import_outbox(
         "already here": len(imported.already_present),
         "refused (see the audit log)": len(imported.refused),
         "purged earlier, skipped": skipped,
+        "refusals queued for the server": refusals,
+        "refused earlier, skipped": refused_earlier,
         "acknowledgements queued": acked,
         "replies the server confirmed": confirmed,
     }
@@ -214,6 +231,36 @@ def import_outbox(
         for epoch in destroyed
     ]
     return summary
+
+
+def _refuse(
+    session: Session,
+    keyring: OfficeKeyring,
+    verified: VerifiedBundle,
+    unopenable: list[str],
+    reasons: list[tuple[str, str]],
+    now: datetime,
+) -> int:
+    """Queue a signed refusal for each record this inbox can never open (a poison record):
+    the server deletes it, stops sending it, and stops counting it (docs/bundles.md)."""
+    if not unopenable:
+        return 0
+    install_id = pinned_server(session).install_id
+    why = dict(reasons)
+    by_id = {r.id: r for r in verified.records}
+    queued = 0
+    for record_id in unopenable:
+        record = by_id[record_id]
+        order = RecordOrder(
+            kind="refusal",
+            install_id=install_id,
+            record_id=record.id,
+            case_id=record.case,
+            record_hash=record_hash_hex(record.envelope),
+            reason=why.get(record_id, "")[:MAX_REASON_CHARS],
+        )
+        queued += queue_order(session, keyring, order, now=now)
+    return queued
 
 
 def _tombstoned(session: Session, record_id: str, case_id: str) -> bool:
@@ -273,6 +320,7 @@ def export_replies(
     held_ids = {r.id for r in held}
     rows = [r for r in rows if r.id not in held_ids]
     purges = [r for r in rows if r.kind == "purge"]
+    orders = [r for r in rows if r.kind in ORDER_KINDS]
     last = _last(session, REPLIES)
     # Above what the server applied too: an inbox restored from a backup does not remember
     # the replies bundles it wrote after that backup, and their numbers are taken.
@@ -298,6 +346,7 @@ def export_replies(
             "acknowledged": sorted({r.envelope.hex() for r in acks}),
             "purged": sorted({r.case_id for r in purges}),
             "outbox_applied": outbox.sequence if outbox else 0,
+            **orders_extra(orders),
             **(
                 {"acknowledgements_held": len(held), "acknowledgements_held_why": HELD_FOR_BACKUP}
                 if held
@@ -327,6 +376,10 @@ def export_replies(
         "acknowledgements": len(acks),
         "purge orders": len(purges),
     }
+    for kind in ORDER_KINDS:
+        count = sum(1 for r in orders if r.kind == kind)
+        if count:
+            summary.counts[f"record {kind}s"] = count
     if held:
         summary.counts["acknowledgements held back until a backup"] = len(held)
         summary.notes.append(

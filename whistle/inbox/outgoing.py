@@ -3,12 +3,14 @@
 ``queue_reply`` seals the reply to the case's reply key (from the stored
 submission) and to the desk's key, queues it, and imports the same envelope into
 the encrypted store as a ``reply`` record, so the case history shows it at once.
-``queue_purge`` orders the server to delete everything it still holds of a case.
+``queue_purge`` orders the server to delete everything it still holds of a case;
+``queue_order`` one record it holds (a signed refusal or removal, docs/bundles.md).
 Acknowledgements (``queue_ack``) are queued by the bundle import; ``split_acks`` holds
 each one back until a backup holds its record, unless the office acknowledges on import
 (DESIGN.md §3.8, docs/officer-guide.md "Backups").
 """
 
+import base64
 import secrets
 from datetime import date, datetime
 from pathlib import Path
@@ -16,6 +18,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from whistle.crypto.orders import RecordOrder, sign_order
 from whistle.crypto.records import seal_reply
 from whistle.inbox import epochs
 from whistle.inbox.errors import CaseNotFoundError, InboxError
@@ -23,10 +26,13 @@ from whistle.inbox.keyring import OfficeKeyring
 from whistle.inbox.models import Case, Outgoing, Record, Tombstone
 from whistle.inbox.settings import acknowledge_on_import
 from whistle.inbox.store import IncomingRecord, import_records, submission_meta
+from whistle.record_orders import FIELDS
 
 MAX_REPLY_CHARS = 100_000
 #: Why acknowledgements are held back, as the replies bundle's manifest says it.
 HELD_FOR_BACKUP = "waiting-for-backup"
+#: Outgoing kinds that carry a signed record order.
+ORDER_KINDS = tuple(FIELDS)
 
 
 class ReplyRefusedError(InboxError):
@@ -120,6 +126,42 @@ def queue_ack(
             created=now.replace(tzinfo=None),
         )
     )
+
+
+def queue_order(
+    session: Session, keyring: OfficeKeyring, order: RecordOrder, *, now: datetime
+) -> bool:
+    """Sign a record order (a refusal or a removal) and queue it; False if one is queued.
+
+    The record gets a tombstone here: a later outbox bundle that still carries it (the
+    server has not applied the order yet) skips it without refusing it again.
+    """
+    if session.get(Tombstone, order.record_id) is None:
+        session.add(Tombstone(id=order.record_id, kind=order.kind, day=now.date()))
+    existing = session.scalar(
+        select(Outgoing).where(Outgoing.kind == order.kind, Outgoing.record_id == order.record_id)
+    )
+    if existing is not None:
+        return False
+    session.add(
+        Outgoing(
+            kind=order.kind,
+            case_id=order.case_id,
+            record_id=order.record_id,
+            envelope=sign_order(keyring.signing_seed, order),
+            created=now.replace(tzinfo=None),
+        )
+    )
+    session.flush()
+    return True
+
+
+def orders_extra(rows: list[Outgoing]) -> dict[str, list[str]]:
+    """The replies manifest's ``extra`` entries for queued record orders (already signed)."""
+    extra: dict[str, list[str]] = {}
+    for row in rows:
+        extra.setdefault(FIELDS[row.kind], []).append(base64.b64encode(row.envelope).decode())
+    return {key: sorted(values) for key, values in extra.items()}
 
 
 def pending(session: Session) -> list[Outgoing]:
