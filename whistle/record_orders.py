@@ -14,7 +14,7 @@ import binascii
 from typing import Any
 
 from whistle.bundling import BundleContentError
-from whistle.crypto.errors import CryptoError
+from whistle.crypto.errors import CryptoError, WrongPurposeError
 from whistle.crypto.orders import RecordOrder, read_order
 
 #: ``extra`` key per order kind.
@@ -36,6 +36,19 @@ def read_one(blob: bytes, kind: str, *, office_signing_key: bytes, install_id: s
     if order.install_id != install_id:
         raise OrderRefusedError(f"a record {kind} order is for another server")
     return order
+
+
+def read_any(blob: bytes, *, office_signing_key: bytes, install_id: str) -> RecordOrder:
+    """An order file of either kind (its signature's purpose says which), verified."""
+    for kind in FIELDS:
+        try:
+            return read_one(
+                blob, kind, office_signing_key=office_signing_key, install_id=install_id
+            )
+        except OrderRefusedError as exc:
+            if not isinstance(exc.__cause__, WrongPurposeError):
+                raise
+    raise OrderRefusedError("the file is not a record order (signed for something else)")
 
 
 def from_extra(

@@ -35,6 +35,7 @@ from whistle.crypto.records import SubmissionWriter, seal_followup
 from whistle.inbox import epochs
 from whistle.inbox.bundles import pinned_server, verify_outbox
 from whistle.inbox.models import AuditEvent, Case, Outgoing
+from whistle.inbox.outgoing import RemovalRefusedError, queue_order, removal_order
 from whistle.submit import store
 from whistle.submit.models import Login, Record, Tombstone
 
@@ -128,7 +129,7 @@ def test_a_poison_report_is_refused_deleted_and_never_comes_back(loop: Loop) -> 
     first = loop.inbox_import(loop.server_export())
     assert first.counts["records imported"] == 1
     assert first.counts["refused (see the audit log)"] == 1
-    assert first.counts["refusals queued for the server"] == 1
+    assert first.counts["refusals queued"] == 1
     # ... and skips it quietly while the server still sends it (no audit event per sync).
     again = loop.inbox_import(loop.server_export())
     assert again.counts["refused earlier, skipped"] == 1
@@ -189,7 +190,7 @@ def test_a_forged_follow_up_goes_and_its_case_stays(loop: Loop) -> None:
     [(forged_id, _)] = server_rows(world).items()
 
     summary = loop.inbox_import(loop.server_export())
-    assert summary.counts["refusals queued for the server"] == 1
+    assert summary.counts["refusals queued"] == 1
     applied = loop.server_import(loop.inbox_export())
     assert applied.counts["records refused or removed by the office"] == 1
     assert applied.counts["cases removed with their submission"] == 0
@@ -222,7 +223,9 @@ def test_a_poison_record_no_longer_holds_its_key_epoch(loop: Loop) -> None:
         assert epochs.is_destroyed(session, 1)
 
 
-def _order(world: World, record_id: str, case_id: str, digest: str, **kw: str) -> RecordOrder:
+def _order(
+    world: World, record_id: str, case_id: str, digest: str | None, **kw: str
+) -> RecordOrder:
     fields = {
         "kind": "refusal",
         "install_id": world.server_config.install_id,
@@ -329,3 +332,69 @@ def test_an_order_for_other_content_deletes_nothing(loop: Loop) -> None:
 def record_hash_of(world: World, record_id: str) -> str:
     with world.server_state().sessions() as session:
         return session.get(Record, record_id).record_hash.hex()
+
+
+def test_a_manager_removes_a_named_record_through_the_replies_bundle(loop: Loop) -> None:
+    """A record the inbox never imported (it does not know its hash): named by id and case."""
+    world = loop.world
+    loop.client.get("/language/en")
+    poison_id, case_id, _token = post_poison(loop)
+    with world.inbox_session() as session:
+        order = removal_order(
+            session, record_id=poison_id, case_id=case_id.hex(), reason="junk, says the manager"
+        )
+        assert order.record_hash is None
+        assert queue_order(session, world.keyring, order, now=world.inbox_config.clock())
+        # Asked twice, queued once.
+        assert not queue_order(session, world.keyring, order, now=world.inbox_config.clock())
+    summary = loop.inbox_import(loop.server_export())
+    assert summary.counts["refused earlier, skipped"] == 1  # not refused (nor logged) again
+    assert refused_events(world) == 0
+    applied = loop.server_import(loop.inbox_export())
+    assert applied.counts["records refused or removed by the office"] == 1
+    assert server_rows(world) == {}
+
+
+def test_a_removal_order_names_a_held_record_by_its_hash(loop: Loop) -> None:
+    world = loop.world
+    loop.client.get("/language/en")
+    submit_report(loop.client, description="A real report")
+    loop.inbox_import(loop.server_export())
+    [(record_id, (_kind, case_id))] = server_rows(world).items()
+    with world.inbox_session() as session:
+        with pytest.raises(RemovalRefusedError):
+            removal_order(session, record_id=record_id, case_id="22" * 16, reason="x")
+        order = removal_order(session, record_id=record_id, case_id=None, reason="x")
+    assert (order.case_id, order.record_hash) == (case_id, record_hash_of(world, record_id))
+
+
+def _cli(*args: str):  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from whistle.cli import main
+
+    return CliRunner().invoke(main, list(args))
+
+
+def test_the_operator_applies_an_order_file_and_a_forged_one_changes_nothing(
+    loop: Loop, tmp_path: Path
+) -> None:
+    world = loop.world
+    loop.client.get("/language/en")
+    poison_id, case_id, _token = post_poison(loop)
+    order = _order(world, poison_id, case_id.hex(), None, kind="removal")  # type: ignore[arg-type]
+    forged = tmp_path / "forged.order"
+    forged.write_bytes(sign_order(generate_signing_keypair().seed, order))
+    before = world.snapshot()
+    result = _cli("server", "remove-record", str(world.server_dir), str(forged))
+    assert result.exit_code == 1
+    assert "does not verify" in result.output
+    assert "nothing was changed" in result.output
+    assert world.snapshot() == before
+
+    genuine = tmp_path / "genuine.order"
+    genuine.write_bytes(sign_order(world.keyring.signing_seed, order))
+    result = _cli("server", "remove-record", str(world.server_dir), str(genuine))
+    assert result.exit_code == 0, result.output
+    assert "records refused or removed by the office: 1" in result.output
+    assert server_rows(world) == {}

@@ -13,9 +13,11 @@ The signed message is compact JSON with sorted keys (protocol.md, "Record orders
      "reason": short text (≤ 200 characters), "record": 32 hex, "v": 1}
 
 ``hash`` is the record hash (BLAKE2b-256, protocol.md §8) of the envelope the order is
-about, so an order never deletes other content stored under the same id. ``install`` binds
-the order to one server. The orders travel in a replies bundle's manifest (``extra``),
-covered by its signature too, or alone as a file the server operator applies.
+about, so an order never deletes other content stored under the same id; a removal may give
+``null`` instead (the inbox never saw the record: whatever the server holds under that id
+and case goes). ``install`` binds the order to one server. The orders travel in a replies
+bundle's manifest (``extra``), covered by its signature too, or alone as a file the server
+operator applies (``whistle server remove-record``).
 """
 
 import json
@@ -44,12 +46,14 @@ class RecordOrder:
     install_id: str
     record_id: str
     case_id: str
-    record_hash: str  # hex
+    record_hash: str | None  # hex; None: any content (removals only)
     reason: str
 
     def __post_init__(self) -> None:
         if self.kind not in PURPOSE:
             raise ValueError(f"unknown order kind {self.kind!r}")
+        if self.record_hash is None and self.kind != "removal":
+            raise MalformedError("a refusal names the record hash it refuses")
         _check_fields(self.install_id, self.record_id, self.case_id, self.record_hash, self.reason)
 
     def message(self) -> bytes:
@@ -71,7 +75,7 @@ def _check_fields(install: Any, record: Any, case: Any, digest: Any, reason: Any
         raise MalformedError("the order's record id is not 32 lower-case hex characters")
     if not isinstance(case, str) or not _HEX32.fullmatch(case):
         raise MalformedError("the order's case id is not 32 lower-case hex characters")
-    if not isinstance(digest, str) or not _HEX64.fullmatch(digest):
+    if digest is not None and (not isinstance(digest, str) or not _HEX64.fullmatch(digest)):
         raise MalformedError("the order's record hash is not 64 lower-case hex characters")
     if not isinstance(reason, str) or len(reason) > MAX_REASON_CHARS or not reason.isprintable():
         raise MalformedError("the order's reason is not a short line of text")

@@ -208,7 +208,7 @@ def import_outbox(
         "already here": len(imported.already_present),
         "refused (see the audit log)": len(imported.refused),
         "purged earlier, skipped": skipped,
-        "refusals queued for the server": refusals,
+        "refusals queued": refusals,
         "refused earlier, skipped": refused_earlier,
         "acknowledgements queued": acked,
         "replies the server confirmed": confirmed,

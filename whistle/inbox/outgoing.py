@@ -18,12 +18,14 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from whistle.crypto import CryptoError
 from whistle.crypto.orders import RecordOrder, sign_order
 from whistle.crypto.records import seal_reply
 from whistle.inbox import epochs
 from whistle.inbox.errors import CaseNotFoundError, InboxError
 from whistle.inbox.keyring import OfficeKeyring
 from whistle.inbox.models import Case, Outgoing, Record, Tombstone
+from whistle.inbox.office_setup import load_office, read_server_card
 from whistle.inbox.settings import acknowledge_on_import
 from whistle.inbox.store import IncomingRecord, import_records, submission_meta
 from whistle.record_orders import FIELDS
@@ -154,6 +156,38 @@ def queue_order(
     )
     session.flush()
     return True
+
+
+class RemovalRefusedError(InboxError):
+    """A removal order cannot be made (no server pinned, a malformed id, no case given)."""
+
+
+def removal_order(
+    session: Session, *, record_id: str, case_id: str | None, reason: str
+) -> RecordOrder:
+    """A manager's order to remove one record from the server (not yet signed or queued).
+
+    A record this inbox holds is named with its case and hash (the order removes exactly
+    that content); one it never imported needs its case id (printed with the refusal at
+    import, and in the audit log) and removes whatever the server holds under that id.
+    """
+    office = load_office(session)
+    if office.server_card is None:
+        raise RemovalRefusedError("No server is trusted yet: nothing to send an order to.")
+    held = session.get(Record, record_id)
+    if held is not None and case_id not in (None, held.case_id):
+        raise RemovalRefusedError("That record belongs to another case in this inbox.")
+    try:
+        return RecordOrder(
+            kind="removal",
+            install_id=read_server_card(office.server_card).install_id,
+            record_id=record_id,
+            case_id=held.case_id if held is not None else case_id or "",
+            record_hash=held.original_hash.hex() if held is not None else None,
+            reason=reason,
+        )
+    except CryptoError as exc:
+        raise RemovalRefusedError(f"The order cannot be made: {exc}") from exc
 
 
 def orders_extra(rows: list[Outgoing]) -> dict[str, list[str]]:

@@ -6,7 +6,8 @@ ordered it) do the same here, once the order verified against the pinned office 
 and a tombstone keeps it from coming back. An order naming a case's submission removes the
 whole case (its login row first, as a purge does): without its submission nothing of the
 case can ever be opened, and its code must stop taking follow-ups. An order whose record
-is gone already deletes nothing; one whose hash or case differs deletes nothing either.
+is gone already deletes nothing; one whose hash or case differs deletes nothing either (a
+removal without a hash takes whatever the server holds under that id and case).
 Applied in the caller's transaction (a replies bundle's, or ``whistle server remove-record``'s).
 """
 
@@ -53,7 +54,8 @@ def apply_orders(
             done.already_gone += 1
             _tombstone(session, order.record_id, "record", today)
             continue
-        if row.case_id != order.case_id or row.record_hash.hex() != order.record_hash:
+        wanted = order.record_hash or row.record_hash.hex()  # None: whatever is stored
+        if row.case_id != order.case_id or row.record_hash.hex() != wanted:
             done.not_matching += 1
             continue
         if row.kind == RecordKind.SUBMISSION:
@@ -62,7 +64,7 @@ def apply_orders(
             _tombstone(session, order.case_id, "case", today)
         else:
             done.records_deleted += store.acknowledge(
-                session, [(order.record_id, bytes.fromhex(order.record_hash))]
+                session, [(order.record_id, bytes.fromhex(wanted))]
             )
         _tombstone(session, order.record_id, "record", today)
         session.flush()
