@@ -34,8 +34,8 @@ from flask import Flask
 from sqlalchemy import select
 
 from tests.submit.conftest import CODE, browser_report, check_in, csrf_from, multipart
-from whistle.submit import app as app_module
 from whistle.submit import create_app, load_config
+from whistle.submit import web as app_module
 from whistle.submit.models import Chunk
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
