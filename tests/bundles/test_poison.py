@@ -398,3 +398,36 @@ def test_the_operator_applies_an_order_file_and_a_forged_one_changes_nothing(
     assert result.exit_code == 0, result.output
     assert "records refused or removed by the office: 1" in result.output
     assert server_rows(world) == {}
+
+
+def test_the_manager_command_orders_a_removal_the_operator_can_apply_at_once(
+    loop: Loop, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from tests.bundles.test_cli import _inbox_obj
+    from tests.inbox.conftest import PASSWORD
+    from whistle.cli import main
+
+    world = loop.world
+    loop.client.get("/language/en")
+    poison_id, case_id, _token = post_poison(loop)
+    password = tmp_path / "password"
+    password.write_text(PASSWORD)
+    order_file = tmp_path / "removal.order"
+    args = ["inbox", "remove-record", str(world.inbox_config.data_dir), poison_id]
+    args += ["--case", case_id.hex(), "--reason", "junk", "--out", str(order_file)]
+    args += ["--officer", "admin", "--password-file", str(password)]
+    result = CliRunner().invoke(main, args, obj=_inbox_obj(world))
+    assert result.exit_code == 0, result.output
+    with world.inbox_session() as session:
+        [event] = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "record-removal-ordered")
+        ).all()
+        assert (event.record_id, event.detail) == (poison_id, "junk")
+    result = _cli("server", "remove-record", str(world.server_dir), str(order_file))
+    assert result.exit_code == 0, result.output
+    assert server_rows(world) == {}
+    # The same order, carried later by the replies bundle, finds the record gone: no change.
+    applied = loop.server_import(loop.inbox_export())
+    assert applied.counts["ordered records already gone"] == 1

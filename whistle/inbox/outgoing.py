@@ -22,6 +22,7 @@ from whistle.crypto import CryptoError
 from whistle.crypto.orders import RecordOrder, sign_order
 from whistle.crypto.records import seal_reply
 from whistle.inbox import epochs
+from whistle.inbox.audit import record_event
 from whistle.inbox.errors import CaseNotFoundError, InboxError
 from whistle.inbox.keyring import OfficeKeyring
 from whistle.inbox.models import Case, Outgoing, Record, Tombstone
@@ -188,6 +189,32 @@ def removal_order(
         )
     except CryptoError as exc:
         raise RemovalRefusedError(f"The order cannot be made: {exc}") from exc
+
+
+def order_removal(
+    session: Session,
+    keyring: OfficeKeyring,
+    *,
+    record_id: str,
+    case_id: str | None,
+    reason: str,
+    now: datetime,
+    officer_id: int | None,
+) -> bytes:
+    """A manager's removal order: signed, queued for the next replies bundle and logged in
+    the audit chain; returns the signed order (the file the server operator can apply)."""
+    order = removal_order(session, record_id=record_id, case_id=case_id, reason=reason)
+    queue_order(session, keyring, order, now=now)
+    record_event(
+        session,
+        now,
+        "record-removal-ordered",
+        officer_id=officer_id,
+        case_id=order.case_id,
+        record_id=order.record_id,
+        detail=reason,
+    )
+    return sign_order(keyring.signing_seed, order)
 
 
 def orders_extra(rows: list[Outgoing]) -> dict[str, list[str]]:
