@@ -431,3 +431,32 @@ def test_the_manager_command_orders_a_removal_the_operator_can_apply_at_once(
     # The same order, carried later by the replies bundle, finds the record gone: no change.
     applied = loop.server_import(loop.inbox_export())
     assert applied.counts["ordered records already gone"] == 1
+
+
+def test_a_case_refused_for_a_passing_reason_is_not_refused_for_good(
+    loop: Loop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The report fails for a reason of this inbox (not of the record): its follow-up, then
+    "for a case this inbox does not have", is not refused to the server either; both import
+    once the inbox is whole again."""
+    from whistle.inbox import store as inbox_store
+    from whistle.inbox.errors import InboxError
+
+    world = loop.world
+    loop.client.get("/language/en")
+    code = submit_report(loop.client, description="A real report")
+    loop.followup(code, "and more")
+    real = inbox_store._import_one
+
+    def keys_missing(session, keyring, keys, record, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if record.kind == "submission":
+            raise InboxError("this inbox's desk keys are not there just now")
+        return real(session, keyring, keys, record, *args, **kwargs)
+
+    monkeypatch.setattr(inbox_store, "_import_one", keys_missing)
+    summary = loop.inbox_import(loop.server_export())
+    assert summary.counts["refused (see the audit log)"] == 2
+    assert summary.counts["refusals queued"] == 0
+    monkeypatch.setattr(inbox_store, "_import_one", real)
+    assert loop.inbox_import(loop.server_export()).counts["records imported"] == 2
+    assert len(server_rows(world)) == 2

@@ -248,16 +248,23 @@ def _refuse(
     install_id = pinned_server(session).install_id
     why = dict(reasons)
     by_id = {r.id: r for r in verified.records}
+    # A case with a record refused for a passing reason (keys missing here) may be whole
+    # next time: none of its records is refused for good now (its follow-ups would be
+    # "for a case this inbox does not have" only because its report did not import).
+    waiting = {by_id[rid].case for rid in why if rid in by_id and rid not in unopenable}
     queued = 0
     for record_id in unopenable:
         record = by_id[record_id]
+        if record.case in waiting:
+            continue
+        reason = "".join(c for c in why.get(record_id, "") if c.isprintable())
         order = RecordOrder(
             kind="refusal",
             install_id=install_id,
             record_id=record.id,
             case_id=record.case,
             record_hash=record_hash_hex(record.envelope),
-            reason=why.get(record_id, "")[:MAX_REASON_CHARS],
+            reason=reason[:MAX_REASON_CHARS],
         )
         queued += queue_order(session, keyring, order, now=now)
     return queued
