@@ -5,11 +5,13 @@
                      applied under that number, else refused), refuse a record id
                      held here with other content, skip tombstoned cases and
                      records, import the rest (``store.import_records``), queue an
-                     acknowledgement for each record now held safely, and mark
+                     acknowledgement for each record now held safely and a signed
+                     refusal for each one it can never open (a poison record), and mark
                      outgoing rows the server confirmed — in the caller's one
                      transaction, after everything was verified
-    export_replies   the pending replies, purge orders and acknowledgements,
-                     signed by the office key, sealed to the server card's bundle key
+    export_replies   the pending replies, purge orders, acknowledgements and record
+                     orders (refusals, removals), signed by the office key, sealed to
+                     the server card's bundle key
 
 Acknowledgements are queued at import but leave only once a backup holds their record,
 unless the office acknowledges on import (``outgoing.split_acks``, DESIGN.md §3.8); the

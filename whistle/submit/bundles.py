@@ -6,8 +6,10 @@
     apply_replies     a replies bundle signed by the pinned office key: replies
                       stored under the office's record ids, acknowledged records
                       deleted (by record hash), purged cases deleted whole with
-                      their login row, a tombstone left behind — all verified
-                      first, then applied in the caller's one transaction
+                      their login row, records the office refused or ordered
+                      removed deleted (``record_orders``), a tombstone left behind
+                      — all verified first, then applied in the caller's one
+                      transaction
     housekeeping      replies expire (read + N days, or a maximum age), expired
                       courier challenges go; SQLite is vacuumed afterwards
 
