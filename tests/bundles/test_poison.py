@@ -460,3 +460,24 @@ def test_a_case_refused_for_a_passing_reason_is_not_refused_for_good(
     monkeypatch.setattr(inbox_store, "_import_one", real)
     assert loop.inbox_import(loop.server_export()).counts["records imported"] == 2
     assert len(server_rows(world)) == 2
+
+
+def test_a_site_filled_with_poison_takes_reports_again_after_one_collection(loop: Loop) -> None:
+    """The quota, as a source meets it: poison fills the site ("temporarily full"); one round
+    trip later (the inbox refuses it, the server applies the refusal) the form is back."""
+    import dataclasses
+
+    world = loop.world
+    loop.client.get("/language/en")
+    post_poison(loop)
+    state = world.server_state()
+    full = used(world) + 100  # not even the smallest report fits any more
+    state.config = dataclasses.replace(
+        state.config, limits=dataclasses.replace(state.config.limits, storage_quota_bytes=full)
+    )
+    assert loop.client.get("/report").status_code == 503
+    loop.inbox_import(loop.server_export())
+    loop.server_import(loop.inbox_export())
+    assert used(world) == 0
+    assert loop.client.get("/report").status_code == 200
+    assert submit_report(loop.client, description="A real report after the flood")
