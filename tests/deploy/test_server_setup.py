@@ -357,6 +357,29 @@ def test_after_an_upgrade_setup_applies_the_migrations(
     assert "Nothing to change" in setup(root).output
 
 
+def test_server_upgrade_says_what_it_did(root: Path, office: Office, tmp_path: Path) -> None:
+    """On a real server, setup runs `whistle server upgrade` as the service's user (root never
+    opens the database config.toml names) and reports its words as changed or unchanged."""
+    from whistle.submit import db
+    from whistle.submit.config import load_config
+    from whistle.submit.server_setup import SCHEMA_CURRENT
+
+    first_setup(root, office, tmp_path)
+    data_dir = root / "var/lib/whistle"
+    url = load_config(data_dir).database_url
+    db.downgrade(url, "-1")
+    engine = db.make_engine(url)
+    old, head = db.schema_revisions(engine)
+    engine.dispose()
+
+    upgraded = CliRunner().invoke(main, ["server", "upgrade", str(data_dir)])
+    assert upgraded.exit_code == 0, upgraded.output
+    assert upgraded.output.strip() == f"database schema: {old} → {head} (migrations applied)"
+    again = CliRunner().invoke(main, ["server", "upgrade", str(data_dir)])
+    assert again.exit_code == 0, again.output
+    assert again.output.strip() == f"{SCHEMA_CURRENT} ({head})"
+
+
 def test_tor_owned_symlinks_cannot_turn_setup_against_root_files(
     root: Path, office: Office, tmp_path: Path
 ) -> None:

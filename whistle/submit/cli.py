@@ -155,14 +155,13 @@ def setup_command(
 @click.argument("directory", type=ExistingPath(exists=True, file_okay=False, path_type=Path))
 def upgrade(directory: Path) -> None:
     """Bring the database to the newest schema (run after installing a new version)."""
-    from whistle.submit import db
     from whistle.submit.config import load_config
+    from whistle.submit.server_setup import migrate
 
     try:
-        db.upgrade(load_config(directory).database_url)
+        migrate(load_config(directory).database_url, click.echo)
     except WhistleError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo("The database is up to date.")
 
 
 @server.command("run")

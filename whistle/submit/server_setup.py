@@ -311,7 +311,14 @@ def set_up_data_directory(
     if new is None:
         config = load_config(data_dir)
         changes.same(f"data directory {DATA_DIR} (set up for {config.office_name})")
-        migrate(config.database_url, changes)
+        if options.root == Path("/"):
+            migrate_as_service(changes)
+        else:
+            said: list[str] = []
+            if migrate(config.database_url, said.append):
+                changes.done(said[0])
+            else:
+                changes.same(said[0])
     else:
         previous = os.umask(0o077)  # the database too, as the service's UMask=0077 would make it
         try:
@@ -337,9 +344,13 @@ def set_up_data_directory(
             ensure_file(path, enabled.encode(), 0o600, owner, changes, f"{label}: courier on")
 
 
-def migrate(database_url: str, changes: Changes) -> None:
+#: What `whistle server upgrade` prints when it had nothing to do.
+SCHEMA_CURRENT = "database schema already current"
+
+
+def migrate(database_url: str, say: Callable[[str], None]) -> bool:
     """After an upgrade of the code: bring the database to its schema (the services are
-    stopped first, docs/deployment.md, "Upgrade")."""
+    stopped first, docs/deployment.md, "Upgrade"). True when migrations were applied."""
     from whistle.submit import db
 
     engine = db.make_engine(database_url)
@@ -348,10 +359,38 @@ def migrate(database_url: str, changes: Changes) -> None:
     finally:
         engine.dispose()
     if current == head:
-        changes.same(f"database schema ({head})")
-        return
+        say(f"{SCHEMA_CURRENT} ({head})")
+        return False
     db.upgrade(database_url)
-    changes.done(f"database schema: {current} → {head} (migrations applied)")
+    say(f"database schema: {current} → {head} (migrations applied)")
+    return True
+
+
+def migrate_as_service(changes: Changes) -> None:
+    """On a real server the migration runs as the service's user, never as root: the database
+    location comes from config.toml, which that user can write, and root must not open (or
+    create) whatever file it names."""
+    result = _as_service("upgrade")
+    if result.returncode != 0:
+        raise SetupError(
+            "whistle server upgrade failed: " + (result.stderr or result.stdout).strip()
+        )
+    said = result.stdout.strip()
+    if said.startswith(SCHEMA_CURRENT):
+        changes.same(said)
+    else:
+        changes.done(said)
+
+
+def _as_service(command: str) -> subprocess.CompletedProcess[str]:
+    """``whistle server COMMAND /var/lib/whistle`` run as the service's own user."""
+    whistle = f"{sys.prefix}/bin/whistle"
+    return subprocess.run(
+        ["runuser", "-u", USER, "--", whistle, "server", command, DATA_DIR],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def write_tor(options: SetupOptions, changes: Changes) -> bool:
@@ -456,13 +495,7 @@ def start_up_problems(root: Path) -> list[str]:
     data_dir = under(root, DATA_DIR)
     if root == Path("/"):
         # As the service's own user: a file only root can read fails here, not at boot.
-        whistle = f"{sys.prefix}/bin/whistle"
-        result = subprocess.run(
-            ["runuser", "-u", USER, "--", whistle, "server", "status", DATA_DIR],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        result = _as_service("status")
         problems = [line for line in result.stdout.splitlines() if line.startswith("PROBLEM")]
         if result.returncode != 0 and not problems:
             problems = [(result.stderr or result.stdout).strip()]
