@@ -16,6 +16,19 @@ if TYPE_CHECKING:
     from whistle.submit.config import SubmitConfig
 
 
+fingerprint_option = click.option(
+    "--fingerprint",
+    help="The office card's fingerprint, as read out by the office. Asked for when omitted.",
+)
+language_option = click.option(
+    "--language",
+    type=click.Choice(["ca", "es", "en"]),
+    default="ca",
+    show_default=True,
+    help="The language of a first visit.",
+)
+
+
 @click.group()
 def server() -> None:
     """The submission server (online, holds no office private key)."""
@@ -30,17 +43,8 @@ def server() -> None:
     type=ExistingPath(exists=True, dir_okay=False, path_type=Path),
     help="The office card file from `whistle office init`.",
 )
-@click.option(
-    "--fingerprint",
-    help="The office card's fingerprint, as read out by the office. Asked for when omitted.",
-)
-@click.option(
-    "--language",
-    type=click.Choice(["ca", "es", "en"]),
-    default="ca",
-    show_default=True,
-    help="The language of a first visit.",
-)
+@fingerprint_option
+@language_option
 @click.option(
     "--database-url",
     default="",
@@ -93,17 +97,8 @@ def _show_server_card(directory: Path) -> None:
     type=ExistingPath(exists=True, dir_okay=False, path_type=Path),
     help="The office card file from `whistle office init` (needed the first time).",
 )
-@click.option(
-    "--fingerprint",
-    help="The office card's fingerprint, as read out by the office. Asked for when omitted.",
-)
-@click.option(
-    "--language",
-    type=click.Choice(["ca", "es", "en"]),
-    default="ca",
-    show_default=True,
-    help="The language of a first visit.",
-)
+@fingerprint_option
+@language_option
 @click.option("--database-url", default="", help="PostgreSQL database (empty: SQLite).")
 @click.option(
     "--courier-key",
@@ -162,14 +157,13 @@ def setup_command(
 @click.argument("directory", type=ExistingPath(exists=True, file_okay=False, path_type=Path))
 def upgrade(directory: Path) -> None:
     """Bring the database to the newest schema (run after installing a new version)."""
-    from whistle.submit import db
     from whistle.submit.config import load_config
+    from whistle.submit.server_setup import migrate
 
     try:
-        db.upgrade(load_config(directory).database_url)
+        migrate(load_config(directory).database_url, click.echo)
     except WhistleError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo("The database is up to date.")
 
 
 @server.command("run")
@@ -282,6 +276,41 @@ def import_command(directory: Path, bundle: Path) -> None:
         engine.dispose()
     for line in summary.lines():
         click.echo(line)
+
+
+@server.command("remove-record")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("order", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def remove_record_command(directory: Path, order: Path) -> None:
+    """Apply a record order file from the office now (`whistle inbox remove-record --out`).
+
+    The order is signed by the office key and names one record: it is deleted with a
+    tombstone (a report takes its case along), as when a replies bundle carries the order.
+    """
+    from whistle.crypto.orders import MAX_ORDER_BYTES
+    from whistle.record_orders import read_any
+    from whistle.submit.db import make_sessions, start_write
+    from whistle.submit.record_orders import apply_orders
+
+    config, engine = _load(directory)
+    try:
+        with order.open("rb") as handle:
+            blob = handle.read(MAX_ORDER_BYTES + 1)
+        verified = read_any(
+            blob,
+            office_signing_key=config.office_card.signing_key,
+            install_id=config.install_id,
+        )
+        with make_sessions(engine)() as session, session.begin():
+            start_write(session)
+            done = apply_orders(session, [verified], _today(config))
+    except (WhistleError, OSError) as exc:
+        raise click.ClickException(f"{exc} — nothing was changed") from exc
+    finally:
+        engine.dispose()
+    click.echo(f"record {verified.kind} order for {verified.record_id}: {verified.reason}")
+    for name, count in done.counts().items():
+        click.echo(f"{name}: {count}")
 
 
 @server.command("housekeeping")
