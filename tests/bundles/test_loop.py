@@ -69,28 +69,40 @@ def test_whole_loop_plain_form(world: World) -> None:
 
 
 def test_an_export_with_nothing_new_is_the_last_bundle_again(world: World) -> None:
-    """`whistle server export` twice with nothing changed: the same bundle (number and id),
-    nothing logged, and the inbox finds it applied; a new report makes the next number."""
+    """`whistle server export` with an empty outbox and nothing changed since: the same bundle
+    (number and id), nothing logged, the inbox finds it applied; a new report makes the next
+    number. A bundle with records is never written again under its number."""
+    from whistle.inbox.bundles import verify_outbox
     from whistle.submit.models import BundleLog
 
     def opened(data: bytes):  # type: ignore[no-untyped-def]
-        from whistle.inbox.bundles import verify_outbox
-
         with world.inbox_session() as session:
             return verify_outbox(session, world.keyring, data)
 
+    def logged() -> int:
+        with world.server_state().sessions() as session:
+            return session.scalar(select(func.count()).select_from(BundleLog)) or 0
+
+    world.acknowledge_on_import()
     submit_report(world.client)
     first = world.server_export()
     assert world.inbox_import(first).counts["records imported"] == 1
+    resent = world.server_export()  # the record is not acknowledged yet: a new number
+    assert opened(resent).manifest.sequence == 2
+    assert world.inbox_import(resent).counts["already here"] == 1
+    world.server_import(world.inbox_export())  # the acknowledgement: the outbox is empty
+    empty = world.server_export()
+    assert opened(empty).manifest.records == ()
+    assert opened(empty).manifest.sequence == 3
+    assert world.inbox_import(empty).counts["records imported"] == 0
+    before = logged()
     again = world.server_export()
-    assert again != first  # sealed afresh ...
-    assert opened(again).bundle_id == opened(first).bundle_id  # ... the same bundle
-    assert opened(again).manifest.sequence == 1
+    assert again != empty  # sealed afresh ...
+    assert opened(again).bundle_id == opened(empty).bundle_id  # ... the same bundle
     assert world.inbox_import(again).already_applied
-    with world.server_state().sessions() as session:
-        assert session.scalar(select(func.count()).select_from(BundleLog)) == 1
+    assert logged() == before
     submit_report(world.client)
     changed = world.server_export()
-    assert opened(changed).manifest.sequence == 2
-    assert opened(changed).manifest.previous == opened(first).bundle_id
+    assert opened(changed).manifest.sequence == 4
+    assert opened(changed).manifest.previous == opened(empty).bundle_id
     assert world.inbox_import(changed).counts["records imported"] == 1

@@ -147,9 +147,8 @@ def test_restore_of_an_older_backup_numbers_its_bundles_after_the_office(
     world: World, tmp_path: Path, db_backend: str, request: pytest.FixtureRequest
 ) -> None:
     """The backup is older than the last collection: its database remembers bundle no. 1,
-    the inbox applied no. 2. The restored server, with nothing new, writes no. 1 again
-    (already applied); with something new its next bundle would be no. 2 again, with other
-    content, and is refused; `--after 2` numbers it 3."""
+    the inbox applied no. 2. The restored server's next bundle would be no. 2 again, with
+    other content, and is refused; `--after 2` numbers it 3."""
     client = world.client
     client.get("/language/en")
     submit_report(client, subject="Before the backup")
@@ -168,13 +167,6 @@ def test_restore_of_an_older_backup_numbers_its_bundles_after_the_office(
     assert (
         runner.invoke(main, ["server", "export", str(restored), "--out", str(stale)]).exit_code == 0
     )
-    assert world.inbox_import(stale.read_bytes()).already_applied
-    site = create_app(load_config(restored))
-    submit_report(site.test_client(), subject="After the restore")
-    site.extensions["whistle_submit"].engine.dispose()
-    assert (
-        runner.invoke(main, ["server", "export", str(restored), "--out", str(stale)]).exit_code == 0
-    )
     with pytest.raises(StaleBundleError):
         world.inbox_import(stale.read_bytes())
     fresh = tmp_path / "fresh.bundle"
@@ -185,9 +177,8 @@ def test_restore_of_an_older_backup_numbers_its_bundles_after_the_office(
     assert "bundle no. 3" in result.output
     summary = world.inbox_import(fresh.read_bytes())
     assert summary.counts["already here"] == 1
-    assert summary.counts["records imported"] == 1
     with world.inbox_session() as session:
-        assert len(list(session.scalars(select(Case.id)))) == 3
+        assert len(list(session.scalars(select(Case.id)))) == 2
 
 
 def test_replies_the_restored_server_forgot_are_sent_again(

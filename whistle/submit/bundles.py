@@ -85,10 +85,12 @@ def export_outbox(
 ) -> BundleSummary:
     """Write the outbox bundle into ``out`` and log it (commit once ``out`` is safe).
 
-    When nothing changed since the last bundle (the same records, the same report, the same
-    signing key), that bundle is written again, under its number and date, and nothing is
-    logged: the inbox finds it already applied, and sequence numbers count real changes
-    (not when ``after`` says the office applied that number already: it may be another bundle).
+    When the outbox is empty and nothing changed since the last bundle (no records then either,
+    the same report, the same signing key), that bundle is written again, under its number and
+    date, and nothing is logged: the inbox finds it already applied, and a server polled with
+    nothing to collect does not count up (not when ``after`` names that number: the office's
+    may be another bundle). A bundle with records always gets a new number: the inbox may have
+    refused some for a passing reason, and takes them from the next bundle.
     ``after``: number this bundle above it too — after a restore from a backup, the inbox
     may have applied later numbers than this database remembers (docs/deployment.md §15).
     """
@@ -112,8 +114,11 @@ def export_outbox(
     known = epochs.cards(session, config)
     report = epochs.report(session, config, list(rows), today)
     extra = {"replies_applied": replies.sequence if replies else 0, **report.to_extra()}
+    # Only an empty outbox is written again: a bundle that carries records gets a new number,
+    # so that a record the inbox could not take then (its keys missing) comes again.
     same = (
         last is not None
+        and not records
         and after < last.sequence  # not when told the office applied this number already
         and _unchanged(session, config, last, records, extra)
     )
