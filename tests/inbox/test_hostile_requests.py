@@ -1,0 +1,59 @@
+"""Attack review (December 2026) findings on the inbox's HTTP edge, each with its fix's test."""
+
+import pytest
+from werkzeug.http import parse_cookie
+
+from whistle.inbox import create_app
+from whistle.inbox.app import COOKIE
+
+from ..redirect_cases import HOSTILE_TARGETS, browser_host
+from .conftest import PASSWORD
+
+BASE = "http://127.0.0.1/"
+
+
+@pytest.fixture
+def app(office):
+    return create_app(office.config)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def _location(response) -> str:
+    assert response.status_code == 303
+    return response.headers["Location"]
+
+
+@pytest.mark.parametrize("target", HOSTILE_TARGETS)
+def test_sign_in_never_redirects_off_site(client, target: str) -> None:
+    """Finding 3: ``next=/\\t/evil.com`` answered ``Location: //evil.com``."""
+    data = {"name": "admin", "password": PASSWORD, "next": target}
+    location = _location(client.post("/login", data=data))
+    assert browser_host(location, BASE) == "127.0.0.1"
+
+
+@pytest.mark.parametrize("target", HOSTILE_TARGETS)
+def test_language_choice_never_redirects_off_site(client, target: str) -> None:
+    location = _location(client.post("/language", data={"language": "es", "next": target}))
+    assert browser_host(location, BASE) == "127.0.0.1"
+
+
+def test_sign_in_keeps_a_local_next(client) -> None:
+    data = {"name": "admin", "password": PASSWORD, "next": "/cases?q=x"}
+    assert _location(client.post("/login", data=data)).endswith("/cases?q=x")
+
+
+def test_sign_in_with_a_stale_cookie_stays_signed_in(client) -> None:
+    """Info finding: the new cookie was set, then the stale one deleted in the same response."""
+    client.set_cookie(COOKIE, "stale-session-from-before-the-idle-lock", path="/")
+    response = client.post("/login", data={"name": "admin", "password": PASSWORD})
+    assert response.status_code == 303
+    ours = [h for h in response.headers.getlist("Set-Cookie") if h.startswith(COOKIE + "=")]
+    assert len(ours) == 1, ours  # a browser applies the last one: never a deletion after it
+    value = parse_cookie(ours[0])[COOKIE]
+    assert value
+    assert value != "stale-session-from-before-the-idle-lock"
+    assert client.get("/cases").status_code == 200
