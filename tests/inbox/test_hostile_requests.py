@@ -57,3 +57,12 @@ def test_sign_in_with_a_stale_cookie_stays_signed_in(client) -> None:
     assert value
     assert value != "stale-session-from-before-the-idle-lock"
     assert client.get("/cases").status_code == 200
+
+
+def test_a_local_process_cannot_lock_the_officer_out(client) -> None:
+    """Finding 8: posts under random names (no Origin) made the real officer wait 15 minutes."""
+    for i in range(40):
+        response = client.post("/login", data={"name": f"x{i}", "password": "guess guess"})
+        assert response.status_code == 401
+    response = client.post("/login", data={"name": "admin", "password": PASSWORD})
+    assert response.status_code == 303

@@ -32,10 +32,13 @@ class PasswordHashParams:
 
 @dataclass(frozen=True)
 class ThrottleLimits:
-    """Failed sign-ins allowed per ``window_seconds``: per account and for the whole inbox."""
+    """Failed sign-ins allowed per name typed, per ``window_seconds``.
+
+    Per name only, with no inbox-wide limit: failures under made-up names then never lock a
+    real officer out (docs/decisions.md, issue 18).
+    """
 
     per_account: int = 5
-    global_limit: int = 20
     window_seconds: int = 15 * 60
 
 
