@@ -1,13 +1,17 @@
 """Attack review (December 2026) findings on the inbox's HTTP edge, each with its fix's test."""
 
+import re
+
 import pytest
+from sqlalchemy import select
 from werkzeug.http import parse_cookie
 
 from whistle.inbox import create_app
 from whistle.inbox.app import COOKIE
+from whistle.inbox.models import AuditEvent
 
 from ..redirect_cases import HOSTILE_TARGETS, browser_host
-from .conftest import PASSWORD
+from .conftest import PASSWORD, do_import, incoming, make_submission
 
 BASE = "http://127.0.0.1/"
 
@@ -66,3 +70,42 @@ def test_a_local_process_cannot_lock_the_officer_out(client) -> None:
         assert response.status_code == 401
     response = client.post("/login", data={"name": "admin", "password": PASSWORD})
     assert response.status_code == 303
+
+
+def _signed_in(client) -> str:  # type: ignore[no-untyped-def]
+    client.post("/login", data={"name": "admin", "password": PASSWORD})
+    return csrf_from(client.get("/register").get_data(as_text=True))
+
+
+def csrf_from(html: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert match
+    return match.group(1)
+
+
+def _events(office) -> list[str]:  # type: ignore[no-untyped-def]
+    with office.session() as session:
+        return list(session.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
+
+
+def test_register_export_is_a_post(office, client) -> None:
+    """Finding 10: ``<img src=…/register.csv>`` on another local port wrote an audit event."""
+    token = _signed_in(client)
+    before = _events(office)
+    assert client.get("/register.csv").status_code == 405
+    assert _events(office) == before
+    exported = client.post("/register.csv", data={"csrf": token})
+    assert exported.mimetype == "text/csv"
+    assert _events(office) == [*before, "register-exported"]
+
+
+def test_cleaning_is_a_post_and_previews_change_nothing(office, client) -> None:
+    source, envelope = make_submission(office, files=[("a.txt", b"hello")])
+    do_import(office, [incoming("submission", source.case_id, envelope, "rec")])
+    _signed_in(client)
+    base = f"/cases/{source.case_id}/records/rec/files/0"
+    before = _events(office)
+    assert client.get(f"{base}/clean").status_code == 405
+    assert client.get(base).status_code == 200
+    assert client.get(f"{base}/preview/1.png").status_code in (400, 404)
+    assert _events(office) == before

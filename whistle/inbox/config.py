@@ -55,6 +55,8 @@ class InboxConfig:
     #: Where mat2 gets its temporary copy: memory-backed (tmpfs), never the disk.
     scratch_dir: Path = Path("/dev/shm")  # noqa: S108 - tmpfs by design, see docs/inbox.md
     preview_timeout_seconds: int = 20
+    #: Wall-clock seconds all previews of one attachment may cost in an unlocked session.
+    preview_budget_seconds: int = 40
     preview_memory_bytes: int = 512 * 1024 * 1024
     testing: bool = False
     #: The office's time zone: the legal clocks count days there (as the server dates them).
