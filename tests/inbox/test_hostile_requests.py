@@ -7,7 +7,7 @@ from sqlalchemy import select
 from werkzeug.http import parse_cookie
 
 from whistle.inbox import create_app
-from whistle.inbox.app import COOKIE
+from whistle.inbox.web import COOKIE
 from whistle.inbox.models import AuditEvent
 
 from ..redirect_cases import HOSTILE_TARGETS, browser_host
