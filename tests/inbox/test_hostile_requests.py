@@ -7,8 +7,8 @@ from sqlalchemy import select
 from werkzeug.http import parse_cookie
 
 from whistle.inbox import create_app
-from whistle.inbox.web import COOKIE
 from whistle.inbox.models import AuditEvent
+from whistle.inbox.web import COOKIE
 
 from ..redirect_cases import HOSTILE_TARGETS, browser_host
 from .conftest import PASSWORD, do_import, incoming, make_submission
