@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import select
 from werkzeug.http import parse_cookie
 
-from whistle.inbox import create_app
+from whistle.inbox import create_app, preview
 from whistle.inbox.models import AuditEvent
 from whistle.inbox.web import COOKIE
 
@@ -109,3 +109,27 @@ def test_cleaning_is_a_post_and_previews_change_nothing(office, client) -> None:
     assert client.get(base).status_code == 200
     assert client.get(f"{base}/preview/1.png").status_code in (400, 404)
     assert _events(office) == before
+
+
+@pytest.mark.parametrize("site", ["same-site", "cross-site"])
+@pytest.mark.parametrize(
+    "path", ["/register", "/cases", "/login", "/cases/x/records/y/files/0/preview/0.png"]
+)
+def test_gets_from_another_site_or_local_port_refused(client, site: str, path: str) -> None:
+    """Finding 10: another 127.0.0.1 port is same-site, so the Strict cookie went along."""
+    _signed_in(client)
+    assert client.get(path, headers={"Sec-Fetch-Site": site}).status_code == 403
+
+
+def test_own_pages_and_typed_addresses_still_load(client) -> None:
+    _signed_in(client)
+    for site in ("same-origin", "none"):
+        assert client.get("/register", headers={"Sec-Fetch-Site": site}).status_code == 200
+
+
+def test_start_sweeps_what_a_killed_inbox_left(office) -> None:
+    dead = office.config.scratch_dir / f"{preview.SCRATCH_PREFIX}999999999-abc"
+    dead.mkdir()
+    (dead / "copy").write_bytes(b"plaintext of a killed run")
+    create_app(office.config)
+    assert not dead.exists()
