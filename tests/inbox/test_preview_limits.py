@@ -23,7 +23,7 @@ from whistle.inbox.errors import PreviewError
 
 from .conftest import CANARY, PASSWORD, do_import, incoming, make_submission
 from .test_at_rest import csrf, scan
-from .test_attachments import png_bomb
+from .test_attachments import png_bomb, tiff_bomb
 
 
 def _script(path: Path, body: str) -> tuple[str]:
@@ -184,31 +184,8 @@ def test_small_archives_still_cleaned(config) -> None:
     assert list(config.scratch_dir.iterdir()) == []
 
 
-def _tiff_bomb(width: int, height: int) -> bytes:
-    """A little-endian TIFF claiming ``width``×``height`` 8-bit grey pixels in one small strip."""
-    import struct
-
-    entries = [
-        (256, 4, 1, width),
-        (257, 4, 1, height),
-        (258, 3, 1, 8),
-        (259, 3, 1, 1),
-        (262, 3, 1, 1),
-        (273, 4, 1, 8 + 2 + 12 * 10 + 4),
-        (277, 3, 1, 1),
-        (278, 4, 1, height),
-        (279, 4, 1, 16),
-        (284, 3, 1, 1),
-    ]
-    ifd = struct.pack("<H", len(entries))
-    for tag, kind, count, value in entries:
-        packed = struct.pack("<HH", value, 0) if kind == 3 else struct.pack("<I", value)
-        ifd += struct.pack("<HHI", tag, kind, count) + packed
-    return b"II*\x00" + struct.pack("<I", 8) + ifd + struct.pack("<I", 0) + b"\0" * 16
-
-
 @pytest.mark.parametrize(
-    "data", [png_bomb(100_000, 100_000), _tiff_bomb(100_000, 100_000), _tiff_bomb(30_000, 5)]
+    "data", [png_bomb(100_000, 100_000), tiff_bomb(100_000, 100_000), tiff_bomb(30_000, 5)]
 )
 def test_image_bombs_refused_with_a_clear_message(config, data) -> None:
     with pytest.raises(PreviewError, match="pixels") as refused:

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from tests.bundles.conftest import World
 from tests.inbox.conftest import PASSWORD
-from tests.inbox.test_attachments import png_bomb
+from tests.inbox.test_attachments import png_bomb, tiff_bomb
 from tests.reliability.conftest import record
 from tests.submit.conftest import CODE, browser_report, csrf_from
 from whistle.inbox import create_app as create_inbox
@@ -63,11 +63,25 @@ def _zip_bomb() -> bytes:
     return out.getvalue()
 
 
+def _nested_zip_bomb() -> bytes:
+    """Three ZIPs inside a ZIP, each holding 64 MiB of zeros: 192 MiB for mat2 to unpack."""
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("zeros.bin", b"\0" * (64 << 20))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for i in range(3):
+            z.writestr(f"inner{i}.zip", inner.getvalue())
+    return out.getvalue()
+
+
 def corpus() -> list[tuple[str, bytes]]:
     return [
         ("bomb.gz", _gzip_bomb()),
         ("bomb.zip", _zip_bomb()),
+        ("nested.zip", _nested_zip_bomb()),
         ("bomb.png", png_bomb(100_000, 100_000)),
+        ("bomb.tiff", tiff_bomb(100_000, 100_000)),
         ("laughs.svg", _laughs()),
         ("polyglot.pdf", POLYGLOT),
         ("polyglot.html", POLYGLOT),
@@ -89,7 +103,12 @@ def _upload(world: World, name: str, content: bytes) -> str:
 
 
 def test_corpus_through_upload_bundle_and_preview(world: World) -> None:
+    """Also: the archive bombs cannot be cleaned (mat2) and the image bombs get no preview,
+    each with a clear message and nothing left in the scratch directory (attack review)."""
     files = corpus()
+    named = dict(files)
+    archive_bombs = {named["bomb.zip"], named["nested.zip"]}
+    image_bombs = {named["bomb.png"], named["bomb.tiff"]}
     for name, content in files:
         _upload(world, name, content)
     summary = world.inbox_import(world.server_export())
@@ -122,6 +141,17 @@ def test_corpus_through_upload_bundle_and_preview(world: World) -> None:
             raster = web.get(image)
             assert raster.status_code in (200, 400), image
             assert raster.headers["Content-Type"] in ("image/png", "text/html; charset=utf-8")
+        token = re.search(r'name="csrf" value="([^"]+)"', html)
+        assert token
+        cleaned = web.post(f"{base}/clean", data={"csrf": token.group(1)})
+        assert cleaned.status_code in (200, 422), base
+        if download.data in archive_bombs:
+            # Refused with a clear message before mat2 unpacks anything; nothing written.
+            assert cleaned.status_code == 422
+            assert "cannot be cleaned here" in cleaned.get_data(as_text=True)
+        if download.data in image_bombs:
+            assert "too many pixels" in html or "too large to preview" in html, html[-600:]
+    assert list(world.inbox_config.scratch_dir.iterdir()) == []
     assert seen == contents
     record("hostile-files", {"files": len(files), "previews_ok": len(records)})
 

@@ -52,7 +52,7 @@ PREVIEW_SIDE = 1600
 MAX_OUTPUT_BYTES = 64 * 1024 * 1024
 MAX_MESSAGE_BYTES = 4096
 #: All the files mat2 may unpack from one attachment (archives inside archives included).
-MAX_UNPACKED_BYTES = 256 * 1024 * 1024
+MAX_UNPACKED_BYTES = 128 * 1024 * 1024
 MAX_ARCHIVE_MEMBERS = 10_000
 MAX_ARCHIVE_DEPTH = 3
 SCRATCH_PREFIX = "whistle-preview-"
