@@ -162,18 +162,21 @@ class PreviewCache:
     def _charge(
         self, attachment: tuple[str, ...], key: tuple[str, ...], seconds: float, value: object
     ) -> None:
-        size = len(value) if isinstance(value, bytes | str) else 8
         with self._lock:
             self._spent[attachment] = self._spent.get(attachment, 0.0) + seconds
-            if size > self._max_bytes:
+            if _size(value) > self._max_bytes:
                 return
-            old = self._entries.pop(key, None)
-            self._bytes -= len(old) if isinstance(old, bytes | str) else 8 if old else 0
+            if key in self._entries:
+                self._bytes -= _size(self._entries.pop(key))
             self._entries[key] = value  # type: ignore[assignment]
-            self._bytes += size
+            self._bytes += _size(value)
             while self._bytes > self._max_bytes:
                 _, dropped = self._entries.popitem(last=False)
-                self._bytes -= len(dropped) if isinstance(dropped, bytes | str) else 8
+                self._bytes -= _size(dropped)
+
+
+def _size(value: object) -> int:
+    return len(value) if isinstance(value, bytes | str) else 8
 
 
 class PreviewTimeoutError(PreviewError):
