@@ -318,3 +318,17 @@ def test_scratch_is_empty_after_all_of_it(heavy_case, office) -> None:
     for path in ("0", "0/preview/1.png", "1", "1/preview/0.png"):
         client.get(f"{base}/{path}")
     assert list(office.config.scratch_dir.iterdir()) == []
+
+
+def test_input_over_the_limit_never_reaches_a_helper(config, monkeypatch) -> None:
+    monkeypatch.setattr(preview, "MAX_INPUT_BYTES", 1024)
+    runs = Runs(monkeypatch)
+    big = png_bomb(64, 64) + b"\0" * 2048
+    for attempt in (
+        lambda: preview.image_preview(config, big),
+        lambda: preview.pdf_page_count(config, b"%PDF-1.4\n" + big),
+        lambda: preview.strip_metadata(config, "a.png", big),
+    ):
+        with pytest.raises(PreviewError, match="too large"):
+            attempt()
+    assert runs.count == 0

@@ -48,6 +48,8 @@ from whistle.inbox.errors import PreviewError
 MAX_TEXT_BYTES = 1024 * 1024
 MAX_PDF_PAGES = 10
 PREVIEW_SIDE = 1600
+#: The largest file a helper is given (the views keep larger ones download-only).
+MAX_INPUT_BYTES = 64 * 1024 * 1024
 #: What a helper may print: a PNG of at most PREVIEW_SIDE² pixels is far smaller.
 MAX_OUTPUT_BYTES = 64 * 1024 * 1024
 MAX_MESSAGE_BYTES = 4096
@@ -262,6 +264,8 @@ def _run(
     Only our own worker's refusals (``own_reasons``) are shown as they are: other tools'
     messages can quote the file or the inside of the process (a Python repr).
     """
+    if len(data) > MAX_INPUT_BYTES:
+        raise PreviewError(f"The file is too large for the {what}: download it instead.")
     env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8", "TMPDIR": str(scratch)}
     env["HOME"] = str(scratch)
     try:
@@ -397,6 +401,8 @@ def strip_metadata(config: InboxConfig, name: str, content: bytes) -> bytes:
     suffix = Path(name).suffix.lower()
     if not suffix[1:].isalnum() or len(suffix) > 10:
         suffix = ""
+    if len(content) > MAX_INPUT_BYTES:
+        raise PreviewError("The file is too large to clean here: download the original.")
     check_unpacked_size(content)
     with private_scratch(config) as scratch:
         target = scratch / f"attachment{suffix}"

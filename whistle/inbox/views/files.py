@@ -19,7 +19,7 @@ blueprint = Blueprint("files", __name__, url_prefix="/cases/<case_id>/records/<r
 
 DOWNLOAD_CSP = "default-src 'none'; sandbox"
 #: Previews and metadata stripping work on a copy in memory; larger files are download-only.
-MAX_IN_MEMORY = 64 * 1024 * 1024
+MAX_IN_MEMORY = preview.MAX_INPUT_BYTES
 
 
 def _record(case_id: str, record_id: str) -> Record:
