@@ -40,7 +40,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar, cast
 
 from whistle.inbox.config import InboxConfig
 from whistle.inbox.errors import PreviewError
@@ -113,6 +113,9 @@ def text_preview(content: bytes) -> tuple[str, bool]:
     return content[:MAX_TEXT_BYTES].decode("utf-8", errors="replace"), cut
 
 
+Made = TypeVar("Made", bytes, int)
+
+
 class PreviewCache:
     """Previews made (PNG bytes, page counts) and refused (the reason), for one unlocked session.
 
@@ -134,8 +137,8 @@ class PreviewCache:
         attachment: tuple[str, ...],
         what: str,
         budget_seconds: float,
-        make: Callable[[], bytes | int],
-    ) -> bytes | int:
+        make: Callable[[], Made],
+    ) -> Made:
         """The cached result for ``attachment``'s ``what``, or ``make()``'s, remembered."""
         key = (*attachment, what)
         with self._lock:
@@ -147,10 +150,10 @@ class PreviewCache:
         if isinstance(found, str):
             raise PreviewError(found)
         if found is not None:
-            return found
+            return cast(Made, found)  # stored under this key by the same ``make``
         started = time.monotonic()
         try:
-            value: bytes | int | str = make()
+            value: Made | str = make()
         except PreviewTimeoutError as exc:
             self._charge(attachment, key, float("inf"), str(exc))
             raise
@@ -469,17 +472,17 @@ def _members(content: bytes) -> list[tuple[int, Reader]] | None:
     if content.startswith(b"PK\x03\x04"):
         try:
             archive = zipfile.ZipFile(io.BytesIO(content))
-            infos = [i for i in archive.infolist() if not i.is_dir()]
+            entries = [i for i in archive.infolist() if not i.is_dir()]
         except (zipfile.BadZipFile, OSError, ValueError) as exc:
             raise PreviewError("The archive is damaged: it cannot be cleaned here.") from exc
-        return [(i.file_size, _zip_reader(archive, i)) for i in infos]
+        return [(i.file_size, _zip_reader(archive, i)) for i in entries]
     if _is_tar_header(content[:512]):
         try:
             with tarfile.open(fileobj=io.BytesIO(content), mode="r:") as tar:
-                infos = [m for m in tar.getmembers() if m.isfile()]
+                members = [m for m in tar.getmembers() if m.isfile()]
         except (tarfile.TarError, OSError, ValueError) as exc:
             raise PreviewError("The archive is damaged: it cannot be cleaned here.") from exc
-        return [(m.size, _tar_reader(content, m)) for m in infos]
+        return [(m.size, _tar_reader(content, m)) for m in members]
     return None
 
 

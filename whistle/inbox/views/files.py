@@ -12,6 +12,7 @@ from whistle.inbox.cases import get_case
 from whistle.inbox.errors import AttachmentTooLargeError, CaseNotFoundError, PreviewError
 from whistle.inbox.keystore import Unlocked
 from whistle.inbox.models import Record
+from whistle.inbox.preview import Made
 from whistle.inbox.store import open_attachment, read_attachment
 from whistle.inbox.web import require_unlocked, state
 
@@ -79,8 +80,8 @@ def clean(case_id: str, record_id: str, index: int) -> Response | tuple[str, int
 
 
 def _cached(
-    unlocked: Unlocked, record_id: str, index: int, what: str, make: Callable[[], bytes | int]
-) -> bytes | int:
+    unlocked: Unlocked, record_id: str, index: int, what: str, make: Callable[[], Made]
+) -> Made:
     """A preview made once per unlocked session, within the attachment's time budget."""
     budget = state().config.preview_budget_seconds
     return unlocked.previews.get_or_make((record_id, str(index)), what, budget, make)
@@ -128,7 +129,7 @@ def show(case_id: str, record_id: str, index: int) -> str:
         elif kind.name == "pdf":
             counted = partial(preview.pdf_page_count, config, content)
             count = min(
-                int(_cached(unlocked, record_id, index, "pages", counted)), preview.MAX_PDF_PAGES
+                _cached(unlocked, record_id, index, "pages", counted), preview.MAX_PDF_PAGES
             )
             pages = [
                 url_for("files.image", case_id=case_id, record_id=record_id, index=index, page=p)
