@@ -34,3 +34,11 @@ def test_archive_names_unpack_on_windows(raw: str) -> None:
     name = archive_name(raw)
     assert not set('<>:"|?*') & set(name)
     assert not name.endswith((".", " "))
+
+
+def test_a_site_cannot_allow_more_files_than_the_inbox_accepts() -> None:
+    from whistle.submit.config import ConfigError, Limits
+
+    Limits(max_files=MAX_FILES).check()
+    with pytest.raises(ConfigError, match=f"max_files must be at most {MAX_FILES}"):
+        Limits(max_files=MAX_FILES + 1).check()
