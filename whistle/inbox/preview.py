@@ -269,8 +269,12 @@ def _run(
     """
     if len(data) > MAX_INPUT_BYTES:
         raise PreviewError(f"The file is too large for the {what}: download it instead.")
-    env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8", "TMPDIR": str(scratch)}
-    env["HOME"] = str(scratch)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "LC_ALL": "C.UTF-8",
+        "TMPDIR": str(scratch),
+        "HOME": str(scratch),
+    }
     try:
         process = subprocess.Popen(
             _limited(config, argv, memory=memory or config.preview_memory_bytes, fsize=fsize),
