@@ -53,6 +53,7 @@ from whistle.inbox import epochs, sealing
 from whistle.inbox.audit import record_event
 from whistle.inbox.errors import (
     AttachmentTooLargeError,
+    CaseMissingError,
     CaseNotFoundError,
     ImportRefusedError,
     InboxError,
@@ -89,6 +90,8 @@ class ImportReport:
     #: (keys missing, a damaged database) but the record itself (wrong keys, altered, not
     #: authenticated, a case that cannot exist here). The office refuses them to the server.
     unopenable: list[str] = field(default_factory=list)
+    #: Those of them refused only because their case is not here (``CaseMissingError``).
+    orphans: list[str] = field(default_factory=list)
 
 
 def _check_shape(record: IncomingRecord) -> None:
@@ -155,6 +158,8 @@ def import_records(
             report.refused.append((record.record_id, reason))
             if isinstance(exc, ImportRefusedError | CryptoError):
                 report.unopenable.append(record.record_id)
+            if isinstance(exc, CaseMissingError):
+                report.orphans.append(record.record_id)
             record_event(
                 session,
                 now,
@@ -229,7 +234,7 @@ def _import_one(
         opened = submission.envelope
     else:
         if case is None:
-            raise ImportRefusedError(f"a {record.kind} for a case this inbox does not have")
+            raise CaseMissingError(f"a {record.kind} for a case this inbox does not have")
         if record.kind == "followup":
             reply_key = bytes.fromhex(
                 submission_meta(session, keyring, case.id)["reply_public_key"]
