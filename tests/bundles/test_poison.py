@@ -524,3 +524,27 @@ def test_a_poison_report_takes_its_follow_ups_along(loop: Loop) -> None:
     applied = loop.server_import(loop.inbox_export())
     assert applied.counts["cases removed with their submission"] == 1
     assert server_rows(world) == {}
+
+
+def test_a_refusal_of_altered_metadata_does_not_block_the_genuine_record(loop: Loop) -> None:
+    """A database writer moves a real report to another case: the inbox cannot authenticate
+    it there and refuses (record, that case, hash). The server keeps the real row (its case
+    differs); once the row is put back, the real report imports, not "refused earlier"."""
+    world = loop.world
+    loop.client.get("/language/en")
+    submit_report(loop.client, description="A real report")
+    [(record_id, (_kind, case_id))] = server_rows(world).items()
+    other_case = store.new_case_id().hex()
+
+    def move_to(case: str) -> None:
+        with world.server_state().sessions.begin() as session:
+            session.get(Record, record_id).case_id = case
+
+    move_to(other_case)
+    assert loop.inbox_import(loop.server_export()).counts["refusals queued"] == 1
+    move_to(case_id)
+    applied = loop.server_import(loop.inbox_export())
+    assert applied.counts["ordered records with other content (kept)"] == 1
+    summary = loop.inbox_import(loop.server_export())
+    assert summary.counts["refused earlier, skipped"] == 0
+    assert summary.counts["records imported"] == 1

@@ -44,6 +44,7 @@ from whistle.inbox.office_setup import load_office, read_server_card
 from whistle.inbox.outgoing import (
     HELD_FOR_BACKUP,
     ORDER_KINDS,
+    ordered_earlier,
     orders_extra,
     pending,
     queue_ack,
@@ -153,10 +154,11 @@ def import_outbox(
                 f"record {record.id} is already in this inbox with other content"
             )
         tombstone = session.get(Tombstone, record.id)
-        if tombstone is not None and tombstone.kind in ORDER_KINDS:
+        ordered = tombstone is not None and tombstone.kind in ORDER_KINDS
+        if ordered and ordered_earlier(session, record.id, record.case, digest):
             refused_earlier += 1  # the order is on its way: not refused (and logged) again
             continue
-        if _tombstoned(session, record.id, record.case):
+        if _tombstoned(session, [record.case] if ordered else [record.id, record.case]):
             skipped += 1
             continue
         incoming.append(
@@ -284,10 +286,8 @@ def _refuse(
     return queued
 
 
-def _tombstoned(session: Session, record_id: str, case_id: str) -> bool:
-    found = session.scalar(
-        select(func.count()).select_from(Tombstone).where(Tombstone.id.in_([record_id, case_id]))
-    )
+def _tombstoned(session: Session, ids: list[str]) -> bool:
+    found = session.scalar(select(func.count()).select_from(Tombstone).where(Tombstone.id.in_(ids)))
     return bool(found)
 
 
