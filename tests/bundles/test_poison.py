@@ -548,3 +548,26 @@ def test_a_refusal_of_altered_metadata_does_not_block_the_genuine_record(loop: L
     summary = loop.inbox_import(loop.server_export())
     assert summary.counts["refused earlier, skipped"] == 0
     assert summary.counts["records imported"] == 1
+
+
+def test_a_record_said_to_be_of_a_destroyed_epoch_that_opens_is_not_refused(loop: Loop) -> None:
+    """The epoch a record was encrypted to is the server's word, not the record's: a database
+    writer who labels a real report with a destroyed epoch must not have the office sign a
+    refusal that deletes it. The inbox tries its live keys first, and the report imports."""
+    world = loop.world
+    loop.client.get("/language/en")
+    loop.rotate()
+    loop.server_import(loop.inbox_export())
+    loop.day = DAY0 + datetime.timedelta(days=5)
+    loop.inbox_import(loop.server_export())
+    with world.inbox_session() as session:
+        assert epochs.is_destroyed(session, 1)
+    submit_report(loop.client, description="A real report")
+    with world.server_state().sessions.begin() as session:
+        [row] = session.scalars(select(Record)).all()
+        assert row.epoch == 2
+        row.epoch = 1
+
+    summary = loop.inbox_import(loop.server_export())
+    assert summary.counts["refusals queued"] == 0
+    assert summary.counts["records imported"] == 1
