@@ -14,12 +14,14 @@ import warnings
 
 from PIL import Image, UnidentifiedImageError
 
+from whistle.errors import WhistleError
+
 FORMATS = ("PNG", "JPEG", "GIF", "WEBP", "BMP", "TIFF", "PPM")
 MAX_PIXELS = 40_000_000
 MAX_SIDE = 20_000
 
 
-class RefusedError(Exception):
+class RefusedError(WhistleError):
     """A reason of ours, safe to show as it is."""
 
 
