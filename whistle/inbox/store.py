@@ -73,6 +73,11 @@ class NoDeskKeyError(ImportRefusedError):
     """No live desk key of this office opens the submission."""
 
 
+class EpochNotHereError(InboxError):
+    """The record names a key epoch newer than any this inbox holds (restored from a backup
+    older than a rotation): a passing state of this inbox, never a refusal to the server."""
+
+
 @dataclass(frozen=True)
 class IncomingRecord:
     """A record from a verified bundle: the bundle layer has checked its signature and hash."""
@@ -253,6 +258,13 @@ def _import_one(
         if record.epoch is not None and epochs.is_destroyed(session, record.epoch):
             raise ImportRefusedError(
                 f"it was encrypted to the desk keys of epoch {record.epoch}, which were destroyed"
+            ) from exc
+        if record.epoch is not None and record.epoch > epochs.current_epoch(session):
+            # The server accepts only epochs from cards the office signed, so the keys exist
+            # somewhere (a newer backup): refusing would delete a genuine report.
+            raise EpochNotHereError(
+                f"it was encrypted to key epoch {record.epoch}, newer than this inbox holds: "
+                "restore the newest backup"
             ) from exc
         raise
 
