@@ -27,6 +27,8 @@ export class TamperedError extends DecryptionError {}
 export class TruncatedError extends DecryptionError {}
 /** The bytes do not have the structure of the format they claim to be. */
 export class MalformedError extends DecryptionError {}
+/** Authentic, but written for another case, sender or place in the conversation. */
+export class MisboundError extends DecryptionError {}
 
 /** A source code was entered wrongly. */
 export class CodeError extends WhistleCryptoError {}
@@ -46,6 +48,7 @@ const NAMES = [
   [TamperedError, 'TamperedError'],
   [TruncatedError, 'TruncatedError'],
   [MalformedError, 'MalformedError'],
+  [MisboundError, 'MisboundError'],
   [CodeError, 'CodeError'],
   [CodeFormatError, 'CodeFormatError'],
   [CodeChecksumError, 'CodeChecksumError'],

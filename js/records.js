@@ -11,7 +11,7 @@
 //
 // Every envelope's associated data is associatedData(kind, case id).
 
-import { fromUtf8, requireBytes, utf8Exact } from './bytes.js';
+import { fromUtf8, requireBytes, toHex, utf8Exact } from './bytes.js';
 import { EnvelopeWriter, associatedData, boxedTo, openEnvelope, sealedTo } from './envelope.js';
 import { MalformedError } from './errors.js';
 import { PartKind } from './framing.js';
@@ -21,12 +21,35 @@ export const SEALED_IDENTIFICATION_BYTES = IDENTIFICATION_BYTES + 48;
 export const FORM_VERSION = 1;
 export const MAX_FORM_BYTES = 256 * 1024;
 
-/** The fixed-size identification block: `fields` (maybe empty) sealed to the custodian. */
-export function sealIdentification(sodium, fields, custodianKey) {
-  requireBytes(custodianKey, 32, "the custodian's public key");
+/** Identification blocks written since protocol version 2 carry their case and reply key. */
+export const IDENTIFICATION_VERSION = 2;
+
+/**
+ * The JSON inside a version 2 identification block, before its zero padding: the same
+ * bytes as records.identification_plaintext (compact, keys in this order).
+ */
+export function identificationPlaintext(fields, caseId, replyPublicKey) {
+  requireBytes(caseId, 16, 'the case id');
+  requireBytes(replyPublicKey, 32, 'the reply public key');
   if (!Array.isArray(fields)) throw new TypeError('identification fields are a list');
-  const raw = utf8Exact(JSON.stringify({ version: 1, fields }), 'the identification');
+  const document = {
+    version: IDENTIFICATION_VERSION,
+    case: toHex(caseId),
+    reply_public_key: toHex(replyPublicKey),
+    fields,
+  };
+  const raw = utf8Exact(JSON.stringify(document), 'the identification');
   if (raw.length > IDENTIFICATION_BYTES) throw new RangeError('the identification does not fit its fixed size');
+  return raw;
+}
+
+/**
+ * The fixed-size identification block: `fields` (maybe empty) sealed to the custodian,
+ * naming the case and the reply key of its submission (records.seal_identification).
+ */
+export function sealIdentification(sodium, fields, custodianKey, caseId, replyPublicKey) {
+  requireBytes(custodianKey, 32, "the custodian's public key");
+  const raw = identificationPlaintext(fields, caseId, replyPublicKey);
   const padded = new Uint8Array(IDENTIFICATION_BYTES);
   padded.set(raw);
   const sealed = sodium.crypto_box_seal(padded, custodianKey);
@@ -58,6 +81,8 @@ export class SubmissionWriter {
     requireBytes(keys.replyPublicKey, 32, 'the reply public key');
     this._sodium = sodium;
     this._custodianKey = keys.custodianKey;
+    this._caseId = keys.caseId;
+    this._replyPublicKey = keys.replyPublicKey;
     this._writer = new EnvelopeWriter(
       sodium,
       sink,
@@ -77,7 +102,8 @@ export class SubmissionWriter {
 
   /** Always call this, with an empty list when the source gave no details. */
   addIdentification(fields) {
-    this._writer.addBytes('identification', sealIdentification(this._sodium, fields, this._custodianKey));
+    const block = sealIdentification(this._sodium, fields, this._custodianKey, this._caseId, this._replyPublicKey);
+    this._writer.addBytes('identification', block);
   }
 
   addBlob(name, blob, onRead) {

@@ -20,6 +20,7 @@ import { PartKind } from './framing.js';
 import { paddedSize, padme } from './padding.js';
 import {
   SubmissionWriter,
+  identificationPlaintext,
   openAsSource,
   openSubmissionAsSource,
   sealIdentification,
@@ -54,7 +55,9 @@ function bind(sodiumReady) {
     boxedTo,
     EnvelopeWriter: (sink, recipients, ad, options) => new EnvelopeWriter(s, sink, recipients, ad, options),
     SubmissionWriter: (sink, keys) => new SubmissionWriter(s, sink, keys),
-    sealIdentification: (fields, custodianKey) => sealIdentification(s, fields, custodianKey),
+    sealIdentification: (fields, custodianKey, caseId, replyPublicKey) =>
+      sealIdentification(s, fields, custodianKey, caseId, replyPublicKey),
+    identificationPlaintext,
     writeSubmission: (options) => writeSubmission(s, options),
     writeFollowup: (options) => writeFollowup(s, options),
     openEnvelope: (input, secretKeys, ad) => openEnvelope(s, input, secretKeys, ad),

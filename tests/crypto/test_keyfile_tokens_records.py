@@ -6,11 +6,13 @@ import json
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from nacl.bindings import crypto_box_seal
 
 from whistle import crypto
 from whistle.crypto import (
     CodeChecksumError,
     MalformedError,
+    MisboundError,
     TamperedError,
     UnsupportedVersionError,
     WrongPassphraseError,
@@ -121,18 +123,61 @@ def submission(identification) -> bytes:
     return out.getvalue()
 
 
-def test_identification_block_has_one_size_whatever_it_holds():
-    empty = seal_identification([], CUSTODIAN.public_key)
-    full = seal_identification(
-        [{"key": "name", "label": "Name", "value": "x" * 1000}], CUSTODIAN.public_key
+def _block(fields, case_id=CASE, reply_public_key=None) -> bytes:
+    return seal_identification(
+        fields,
+        CUSTODIAN.public_key,
+        case_id=case_id,
+        reply_public_key=reply_public_key or SOURCE.reply_public_key,
     )
+
+
+def _open_block(block, case_id=CASE, reply_public_key=None):
+    return open_identification(
+        block,
+        CUSTODIAN.secret_key,
+        case_id=case_id,
+        reply_public_key=reply_public_key or SOURCE.reply_public_key,
+    )
+
+
+def test_identification_block_has_one_size_whatever_it_holds():
+    empty = _block([])
+    full = _block([{"key": "name", "label": "Name", "value": "x" * 1000}])
     assert len(empty) == len(full) == SEALED_IDENTIFICATION_BYTES
     assert len(submission([])) == len(submission([{"key": "n", "label": "N", "value": "A B"}]))
     with pytest.raises(ValueError, match="fixed size"):
-        seal_identification(
-            [{"key": "n", "label": "N", "value": "x" * IDENTIFICATION_BYTES}], CUSTODIAN.public_key
-        )
-    assert open_identification(full, CUSTODIAN.secret_key)[0]["value"] == "x" * 1000
+        _block([{"key": "n", "label": "N", "value": "x" * IDENTIFICATION_BYTES}])
+    opened = _open_block(full)
+    assert opened.version == 2
+    assert opened.fields[0]["value"] == "x" * 1000
+
+
+def test_identification_copied_into_another_case_is_refused():
+    """H1: an officer copies case A's block into a report B; it does not open for B."""
+    block = _block([{"key": "name", "label": "Name", "value": "Anna"}])
+    other_case = bytes(range(1, 17))
+    with pytest.raises(MisboundError, match="another case"):
+        _open_block(block, case_id=other_case)
+    # Same case id but another submission (another reply key): refused too.
+    with pytest.raises(MisboundError, match="another submission"):
+        _open_block(block, reply_public_key=INTRUDER.reply_public_key)
+    assert _open_block(block).fields[0]["value"] == "Anna"
+
+
+def test_identification_version_1_opens_unbound():
+    """Blocks written before protocol 2 name nothing: the caller is told it is version 1."""
+    raw = b'{"version": 1, "fields": [{"key": "n", "label": "N", "value": "B"}]}'
+    block = crypto_box_seal(raw + bytes(IDENTIFICATION_BYTES - len(raw)), CUSTODIAN.public_key)
+    opened = _open_block(block, case_id=bytes(16))
+    assert (opened.version, opened.fields[0]["value"]) == (1, "B")
+
+
+def test_identification_of_an_unknown_version_is_refused():
+    raw = b'{"version": 3, "fields": []}'
+    block = crypto_box_seal(raw + bytes(IDENTIFICATION_BYTES - len(raw)), CUSTODIAN.public_key)
+    with pytest.raises(UnsupportedVersionError):
+        _open_block(block)
 
 
 def test_submission_needs_its_parts():

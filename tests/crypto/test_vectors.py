@@ -10,7 +10,7 @@ from tests.crypto.vectors import load
 from whistle import crypto
 from whistle.crypto.codes import check_symbol, code_bits, generate_code, normalize_code
 from whistle.crypto.padding import padded_size, padme
-from whistle.crypto.records import open_identification, open_submission
+from whistle.crypto.records import identification_plaintext, open_identification, open_submission
 
 CODES = load("codes")
 DERIVATION = load("derivation")
@@ -160,12 +160,17 @@ def test_submission_vector_opens_as_office():
     )
     assert submission.form["fields"] == vector["form"]["fields"]
     assert submission.reply_public_key == _key("reply_public_key")
+    binding = {
+        "case_id": bytes.fromhex(ENVELOPES["case_id"]),
+        "reply_public_key": _key("reply_public_key"),
+    }
     identification = open_identification(
-        submission.identification_block, _key("custodian_secret_key")
+        submission.identification_block, _key("custodian_secret_key"), **binding
     )
-    assert identification == [{"key": "name", "label": "Nom", "value": "Anna"}]
+    assert identification.version == 2
+    assert identification.fields == [{"key": "name", "label": "Nom", "value": "Anna"}]
     with pytest.raises(crypto.WrongKeyError):
-        open_identification(submission.identification_block, _key("desk_secret_key"))
+        open_identification(submission.identification_block, _key("desk_secret_key"), **binding)
     assert json.dumps(submission.form)  # the form is plain JSON data
 
 
@@ -187,3 +192,24 @@ def test_invalid_envelope_vectors(vector):
             key,
             _ad(vector["kind"], vector.get("case_id")),
         )
+
+
+IDENTIFICATION = load("identification")
+
+
+def test_identification_vectors():
+    """Version 2 opens only for its case and reply key; the kept version 1 still opens."""
+    secret = bytes.fromhex(IDENTIFICATION["custodian_secret_key"])
+    binding = {
+        "case_id": bytes.fromhex(IDENTIFICATION["case_id"]),
+        "reply_public_key": bytes.fromhex(IDENTIFICATION["reply_public_key"]),
+    }
+    v2 = IDENTIFICATION["version_2"]
+    opened = open_identification(bytes.fromhex(v2["block"]), secret, **binding)
+    assert (opened.version, opened.fields) == (2, v2["fields"])
+    assert identification_plaintext(v2["fields"], **binding).decode() == v2["plaintext"]
+    with pytest.raises(crypto.MisboundError):
+        open_identification(bytes.fromhex(v2["block"]), secret, **{**binding, "case_id": bytes(16)})
+    v1 = IDENTIFICATION["version_1"]
+    opened = open_identification(bytes.fromhex(v1["block"]), secret, **binding)
+    assert (opened.version, opened.fields) == (1, v1["fields"])

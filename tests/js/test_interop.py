@@ -128,10 +128,21 @@ def test_js_writes_whistle_crypto_opens(mode, office, tmp_path):
             contents[current] += event.data
     for f in FILES:
         assert bytes(contents[f["name"]]) == pattern(f["size"], f["seed"])
-    ident = open_identification(submission.identification_block, office["custodian"].secret_key)
-    assert ident == IDENTIFICATION
+    binding = {"case_id": office["case_id"], "reply_public_key": keys.reply_public_key}
+    ident = open_identification(
+        submission.identification_block, office["custodian"].secret_key, **binding
+    )
+    assert (ident.version, ident.fields) == (2, IDENTIFICATION)
     with pytest.raises(crypto.WrongKeyError):
-        open_identification(submission.identification_block, office["desk"].secret_key)
+        open_identification(submission.identification_block, office["desk"].secret_key, **binding)
+    # The block JS wrote names its case: it does not open for another.
+    with pytest.raises(crypto.MisboundError):
+        open_identification(
+            submission.identification_block,
+            office["custodian"].secret_key,
+            case_id=bytes(16),
+            reply_public_key=keys.reply_public_key,
+        )
     # The source can read its own submission again; the case binding holds.
     crypto.open_envelope(
         io.BytesIO(data),

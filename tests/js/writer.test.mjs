@@ -148,5 +148,13 @@ test('caller mistakes are refused before anything is written', () => {
   assert.throws(() => writer.write(new Uint8Array(1)), Error);
   assert.throws(() => writer.addText('a\u0000b', 'x'), RangeError);
   assert.throws(() => writer.addText('x'.repeat(1025), 'x'), RangeError);
-  assert.throws(() => api.sealIdentification([{ key: 'name', value: 'x'.repeat(5000) }], key('custodian_public_key')), RangeError);
+  const big = [{ key: 'name', value: 'x'.repeat(5000) }];
+  assert.throws(() => api.sealIdentification(big, key('custodian_public_key'), caseId, key('reply_public_key')), RangeError);
+  assert.throws(() => api.sealIdentification([], key('custodian_public_key'), new Uint8Array(15), key('reply_public_key')), RangeError);
+});
+
+test('the identification JSON is byte for byte what Python writes (tests/vectors/identification.json)', () => {
+  const I = vectors('identification');
+  const raw = api.identificationPlaintext(I.version_2.fields, api.fromHex(I.case_id), api.fromHex(I.reply_public_key));
+  assert.equal(new TextDecoder().decode(raw), I.version_2.plaintext);
 });

@@ -40,7 +40,13 @@ from whistle.crypto.codes import check_symbol, code_bits, generate_code, normali
 from whistle.crypto.errors import CodeChecksumError, CodeError, CodeFormatError
 from whistle.crypto.keys import box_keypair_from_secret, signing_keypair_from_seed
 from whistle.crypto.padding import padded_size, padme
-from whistle.crypto.records import SubmissionWriter, seal_followup, seal_reply
+from whistle.crypto.records import (
+    SubmissionWriter,
+    identification_plaintext,
+    seal_followup,
+    seal_identification,
+    seal_reply,
+)
 
 HERE = Path(__file__).parent
 
@@ -442,6 +448,41 @@ def envelopes() -> None:
     )
 
 
+def identification() -> None:
+    """Identification blocks: version 2 (bound to case and reply key) and a kept version 1.
+
+    Nothing writes version 1 any more; its block (from the protocol 1 envelope vectors)
+    is carried over from the existing file so that readers keep being tested on it.
+    """
+    m = office_material()
+    case_id = det("case", 16)
+    source = derive_source_keys(generate_code(lambda n: det("envelope-code", n)), det("salt-0"))
+    fields = [{"key": "name", "label": "Nom", "value": "Anna Puig i Ferrer — àèéíòóú"}]
+    path = HERE / "identification.json"
+    kept = json.loads(path.read_text(encoding="utf-8"))["version_1"]
+    block = seal_identification(
+        fields, m["custodian"].public_key, case_id=case_id, reply_public_key=source.reply_public_key
+    )
+    write(
+        "identification",
+        {
+            "origin": "tests/vectors/generate.py; decryption vectors (fresh randomness per run)",
+            "custodian_secret_key": m["custodian"].secret_key.hex(),
+            "custodian_public_key": m["custodian"].public_key.hex(),
+            "case_id": case_id.hex(),
+            "reply_public_key": source.reply_public_key.hex(),
+            "version_2": {
+                "fields": fields,
+                "plaintext": identification_plaintext(
+                    fields, case_id=case_id, reply_public_key=source.reply_public_key
+                ).decode("utf-8"),
+                "block": block.hex(),
+            },
+            "version_1": kept,
+        },
+    )
+
+
 def manifests() -> None:
     seed = det("server-seed")
     manifest = Manifest(
@@ -526,6 +567,7 @@ def main() -> None:
         signatures,
         cards,
         envelopes,
+        identification,
         manifests,
         keyfiles,
         tokens,

@@ -38,7 +38,13 @@ from whistle.crypto.envelope import (
     seal,
     sealed_to,
 )
-from whistle.crypto.errors import MalformedError, TamperedError, WrongKeyError
+from whistle.crypto.errors import (
+    MalformedError,
+    MisboundError,
+    TamperedError,
+    UnsupportedVersionError,
+    WrongKeyError,
+)
 from whistle.crypto.framing import PartData, PartKind, PartStart
 
 CASE_ID_BYTES = 16
@@ -48,21 +54,77 @@ FORM_VERSION = 1
 MAX_FORM_BYTES = 256 * 1024
 
 
-def seal_identification(fields: Sequence[dict[str, str]], custodian_key: bytes) -> bytes:
+#: Identification blocks written since protocol version 2 carry their case and reply key.
+IDENTIFICATION_VERSION = 2
+
+
+def compact_json(document: Any) -> bytes:
+    """JSON as both Python and js/ write it: no spaces, non-ASCII kept (UTF-8).
+
+    The same bytes whether the browser or the server wrote a record, so the
+    office cannot tell a report sent with JavaScript from one sent without.
+    """
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def seal_identification(
+    fields: Sequence[dict[str, str]],
+    custodian_key: bytes,
+    *,
+    case_id: bytes,
+    reply_public_key: bytes,
+) -> bytes:
     """The fixed-size identification block: ``fields`` (maybe empty) sealed to the custodian.
 
     ``fields`` is a list of ``{"key", "label", "value"}``; its JSON must fit in 4 KiB
-    (callers bound each field's length).
+    (callers bound each field's length). The block names the case and the reply key
+    of the submission it belongs to, so a copy placed in another case does not open
+    there (docs/protocol.md §7).
     """
-    document = json.dumps({"version": 1, "fields": list(fields)}, ensure_ascii=False)
-    raw = document.encode("utf-8")
-    if len(raw) > IDENTIFICATION_BYTES:
-        raise ValueError("the identification does not fit its fixed size")
+    raw = identification_plaintext(fields, case_id=case_id, reply_public_key=reply_public_key)
     return crypto_box_seal(raw + bytes(IDENTIFICATION_BYTES - len(raw)), custodian_key)
 
 
-def open_identification(block: bytes, custodian_secret_key: bytes) -> list[dict[str, str]]:
-    """The identification fields inside a block (only the custodian's key opens it)."""
+def identification_plaintext(
+    fields: Sequence[dict[str, str]], *, case_id: bytes, reply_public_key: bytes
+) -> bytes:
+    """The JSON inside a version 2 block, before its zero padding (js/ writes the same bytes)."""
+    if len(case_id) != CASE_ID_BYTES or len(reply_public_key) != 32:
+        raise ValueError("a case id is 16 bytes and a reply key 32")
+    raw = compact_json(
+        {
+            "version": IDENTIFICATION_VERSION,
+            "case": case_id.hex(),
+            "reply_public_key": reply_public_key.hex(),
+            "fields": list(fields),
+        }
+    )
+    if len(raw) > IDENTIFICATION_BYTES:
+        raise ValueError("the identification does not fit its fixed size")
+    return raw
+
+
+@dataclass(frozen=True)
+class Identification:
+    """An opened identification block: ``version`` 1 blocks are bound to nothing."""
+
+    version: int
+    fields: list[dict[str, str]]
+
+
+def open_identification(
+    block: bytes,
+    custodian_secret_key: bytes,
+    *,
+    case_id: bytes,
+    reply_public_key: bytes,
+) -> Identification:
+    """The identification inside a block, which must name this case and reply key.
+
+    Only the custodian's key opens it. Raises ``MisboundError`` when a version 2
+    block names another case or reply key (copied from another submission).
+    Version 1 blocks name nothing; the caller decides whether to trust them.
+    """
     if len(block) != SEALED_IDENTIFICATION_BYTES:
         raise MalformedError("the identification block has the wrong size")
     try:
@@ -73,12 +135,21 @@ def open_identification(block: bytes, custodian_secret_key: bytes) -> list[dict[
         raise WrongKeyError("this key does not open the identification") from exc
     try:
         document = json.loads(raw.rstrip(b"\x00").decode("utf-8"))
+        version = document["version"]
         fields = document["fields"]
         if not isinstance(fields, list) or not all(isinstance(f, dict) for f in fields):
             raise TypeError
     except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
         raise MalformedError("the identification is not well-formed") from exc
-    return fields
+    if version == 1:
+        return Identification(1, fields)
+    if version != IDENTIFICATION_VERSION:
+        raise UnsupportedVersionError("identification", version, (1, IDENTIFICATION_VERSION))
+    if document.get("case") != case_id.hex():
+        raise MisboundError("the identification block was written for another case")
+    if document.get("reply_public_key") != reply_public_key.hex():
+        raise MisboundError("the identification block was written for another submission")
+    return Identification(IDENTIFICATION_VERSION, fields)
 
 
 class FileStreamWriter:
@@ -115,6 +186,8 @@ class SubmissionWriter(FileStreamWriter):
         case_id: bytes,
     ) -> None:
         self._custodian_key = custodian_key
+        self._case_id = case_id
+        self._reply_public_key = reply_public_key
         self._writer = EnvelopeWriter(
             out,
             [sealed_to(desk_key), sealed_to(reply_public_key)],
@@ -124,13 +197,19 @@ class SubmissionWriter(FileStreamWriter):
 
     def add_form(self, form: dict[str, Any]) -> None:
         """The questionnaire answers: ``{"language", "desk", "fields": [{key, label, value}]}``."""
-        raw = json.dumps({"version": FORM_VERSION, **form}, ensure_ascii=False).encode("utf-8")
+        raw = compact_json({"version": FORM_VERSION, **form})
         if len(raw) > MAX_FORM_BYTES:
             raise ValueError("the form is too large")
         self._writer.add_bytes("form", raw, kind=PartKind.TEXT)
 
     def add_identification(self, fields: Sequence[dict[str, str]]) -> None:
-        self._writer.add_bytes("identification", seal_identification(fields, self._custodian_key))
+        block = seal_identification(
+            fields,
+            self._custodian_key,
+            case_id=self._case_id,
+            reply_public_key=self._reply_public_key,
+        )
+        self._writer.add_bytes("identification", block)
 
 
 @dataclass(frozen=True)
