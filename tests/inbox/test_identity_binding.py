@@ -32,6 +32,7 @@ def _submission_with_block(office, block: bytes) -> tuple[str, bytes]:  # type: 
         desk_key=office.card_desks["antifraud"],
         custodian_key=office.custodian_public,
         reply_public_key=reply.public_key,
+        source_signing_key=bytes(32),
         case_id=bytes.fromhex(case_id),
     )
     writer.add_form({"language": "ca", "desk": "antifraud", "fields": []})

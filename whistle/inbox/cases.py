@@ -187,6 +187,10 @@ class Entry:
     message: str = ""
     files: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
+    #: The record's number in its direction and the other direction it had seen
+    #: (protocol 2); None for a protocol 1 record, which is neither signed nor numbered.
+    sequence: int | None = None
+    seen: int | None = None
 
 
 @dataclass(frozen=True)
@@ -207,6 +211,26 @@ class CaseDetail:
     disclosed: bool
     overdue: bool
     acknowledgement_due: date
+    #: Follow-ups numbered below the highest one received that never arrived: dropped or
+    #: held back on the way (review finding H4).
+    missing_followups: list[int] = field(default_factory=list)
+    #: Replies the reporter's latest follow-up says it had not yet seen.
+    unseen_replies: int = 0
+
+
+def missing_numbers(entries: list[Entry], kind: str) -> list[int]:
+    """The numbers below the highest ``kind`` record's that no record of that kind carries."""
+    numbers = {e.sequence for e in entries if e.kind == kind and e.sequence is not None}
+    return sorted(set(range(1, max(numbers, default=0) + 1)) - numbers)
+
+
+def _unseen_replies(entries: list[Entry]) -> int:
+    """Replies signed before the reporter's latest follow-up that it does not count as seen."""
+    followups = [e for e in entries if e.kind == "followup" and e.seen is not None]
+    if not followups:
+        return 0
+    replies = [e.sequence for e in entries if e.kind == "reply" and e.sequence is not None]
+    return max(0, len(replies) - followups[-1].seen)  # type: ignore[operator]
 
 
 def get_case(session: Session, case_id: str) -> Case:
@@ -247,6 +271,8 @@ def case_detail(
                 form=fields,
                 message=str(meta.get("message", "")),
                 files=list(meta.get("files") or []),
+                sequence=meta.get("sequence"),
+                seen=meta.get("seen"),
             )
         )
     names = {oid: name for oid, name in session.execute(select(Officer.id, Officer.name))}
@@ -270,6 +296,8 @@ def case_detail(
         disclosed=disclosed is not None,
         overdue=is_overdue(case, today),
         acknowledgement_due=acknowledgement_due(case),
+        missing_followups=missing_numbers(entries, "followup"),
+        unseen_replies=_unseen_replies(entries),
     )
 
 

@@ -16,13 +16,14 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from whistle.crypto.conversation import Position
 from whistle.crypto.records import seal_reply
 from whistle.inbox import epochs
 from whistle.inbox.errors import CaseNotFoundError, InboxError
 from whistle.inbox.keyring import OfficeKeyring
 from whistle.inbox.models import Case, Outgoing, Record, Tombstone
 from whistle.inbox.settings import acknowledge_on_import
-from whistle.inbox.store import IncomingRecord, import_records, submission_meta
+from whistle.inbox.store import IncomingRecord, import_records, record_meta, submission_meta
 
 MAX_REPLY_CHARS = 100_000
 #: Why acknowledgements are held back, as the replies bundle's manifest says it.
@@ -67,6 +68,8 @@ def queue_reply(
         reply_public_key=bytes.fromhex(meta["reply_public_key"]),
         desk_key=desk_key,
         case_id=bytes.fromhex(case_id),
+        office_seed=keyring.signing_seed,
+        position=_next_position(session, keyring, case_id),
     )
     if store_dir is not None:
         report = import_records(
@@ -89,6 +92,24 @@ def queue_reply(
     )
     session.flush()
     return record_id
+
+
+def _next_position(session: Session, keyring: OfficeKeyring, case_id: str) -> Position:
+    """This reply's number in the case (one more than every reply sealed before it) and
+    the highest follow-up number the office has read (docs/protocol.md §7)."""
+    queued = set(
+        session.scalars(
+            select(Outgoing.record_id).where(Outgoing.kind == "reply", Outgoing.case_id == case_id)
+        )
+    )
+    stored = session.scalars(select(Record).where(Record.case_id == case_id))
+    seen = 0
+    for record in stored:
+        if record.kind == "reply":
+            queued.add(record.id)
+        elif record.kind == "followup":
+            seen = max(seen, int(record_meta(keyring, record).get("sequence", 0)))
+    return Position(sequence=len(queued) + 1, seen=seen)
 
 
 def queue_purge(session: Session, *, case_id: str, now: datetime) -> None:
