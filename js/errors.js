@@ -30,6 +30,11 @@ export class MalformedError extends DecryptionError {}
 /** Authentic, but written for another case, sender or place in the conversation. */
 export class MisboundError extends DecryptionError {}
 
+/** A signed object or a signed record failed verification. */
+export class SignatureError extends WhistleCryptoError {}
+/** Not signed, signed by another key, for another purpose or record, or altered. */
+export class BadSignatureError extends SignatureError {}
+
 /** A source code was entered wrongly. */
 export class CodeError extends WhistleCryptoError {}
 /** Not a code at all: wrong length or characters outside the alphabet. */
@@ -49,6 +54,8 @@ const NAMES = [
   [TruncatedError, 'TruncatedError'],
   [MalformedError, 'MalformedError'],
   [MisboundError, 'MisboundError'],
+  [SignatureError, 'SignatureError'],
+  [BadSignatureError, 'BadSignatureError'],
   [CodeError, 'CodeError'],
   [CodeFormatError, 'CodeFormatError'],
   [CodeChecksumError, 'CodeChecksumError'],

@@ -13,6 +13,7 @@
 import sodium from './sodium.cjs';
 import { fromHex, toHex } from './bytes.js';
 import { codeBits, checkSymbol, formatCode, generateCode, normalizeCode } from './codes.js';
+import { OFFICE_RECORD, SOURCE_RECORD, signObject, verifyObject } from './conversation.js';
 import { deriveSourceKeys } from './derive.js';
 import { EnvelopeWriter, associatedData, boxedTo, openEnvelope, sealedTo } from './envelope.js';
 import * as errors from './errors.js';
@@ -61,7 +62,11 @@ function bind(sodiumReady) {
     writeSubmission: (options) => writeSubmission(s, options),
     writeFollowup: (options) => writeFollowup(s, options),
     openEnvelope: (input, secretKeys, ad) => openEnvelope(s, input, secretKeys, ad),
-    openAsSource: (input, kind, replySecretKey, caseId) => openAsSource(s, input, kind, replySecretKey, caseId),
+    openAsSource: (input, kind, replySecretKey, caseId, checks) => openAsSource(s, input, kind, replySecretKey, caseId, checks),
+    signObject: (seed, purpose, message) => signObject(s, seed, purpose, message),
+    verifyObject: (publicKey, purpose, blob) => verifyObject(s, publicKey, purpose, blob),
+    OFFICE_RECORD,
+    SOURCE_RECORD,
     openSubmissionAsSource: (input, replySecretKey, caseId) => openSubmissionAsSource(s, input, replySecretKey, caseId),
     selfTest: () => selfTest(s),
     selfTestVector: VECTOR,

@@ -8,7 +8,10 @@ import pytest
 
 from tests.crypto.vectors import load
 from whistle import crypto
+from whistle.crypto import records
 from whistle.crypto.codes import check_symbol, code_bits, generate_code, normalize_code
+from whistle.crypto.conversation import ContentDigest, Position, conversation_json
+from whistle.crypto.framing import PartKind
 from whistle.crypto.padding import padded_size, padme
 from whistle.crypto.records import identification_plaintext, open_identification, open_submission
 
@@ -213,3 +216,45 @@ def test_identification_vectors():
     v1 = IDENTIFICATION["version_1"]
     opened = open_identification(bytes.fromhex(v1["block"]), secret, **binding)
     assert (opened.version, opened.fields) == (1, v1["fields"])
+
+
+CONVERSATION = load("conversation")
+
+
+def _conversation_key(name: str) -> bytes:
+    return bytes.fromhex(CONVERSATION["keys"][name])
+
+
+def _open_as_source(vector: dict) -> "records.Conversation":
+    return records.open_as_source(
+        bytes.fromhex(vector["envelope"]),
+        vector["kind"],
+        _conversation_key("reply_secret_key"),
+        bytes.fromhex(CONVERSATION["case_id"]),
+        office_key=_conversation_key("office_signing_public_key"),
+        source_signing_key=_conversation_key("source_signing_public_key"),
+        signed_case=True,
+    )
+
+
+def test_conversation_digest_and_json_vectors():
+    digest = ContentDigest()
+    for part in CONVERSATION["content_digest"]["parts"]:
+        digest.add(PartKind(part["kind"]), part["name"], bytes.fromhex(part["content"]))
+    assert digest.digest().hex() == CONVERSATION["content_digest"]["digest"]
+    assert conversation_json(2, 1).decode() == CONVERSATION["conversation_json"]
+
+
+@pytest.mark.parametrize("vector", CONVERSATION["valid"], ids=lambda v: v["name"])
+def test_signed_records_open_and_verify(vector):
+    opened = _open_as_source(vector)
+    assert opened.message == vector["message"]
+    assert [f.name for f in opened.files] == vector["files"]
+    assert opened.position == Position(**vector["position"])
+
+
+@pytest.mark.parametrize("vector", CONVERSATION["forged"], ids=lambda v: v["name"])
+def test_forged_replies_are_refused(vector):
+    """H2: what a database writer or an officer makes is never shown as the office's words."""
+    with pytest.raises(crypto.SignatureError):
+        _open_as_source(vector)
