@@ -198,6 +198,7 @@
         deskKey: api.fromHex(data.deskKey),
         custodianKey: api.fromHex(data.custodianKey),
         replyPublicKey: keys.replyPublicKey,
+        sourceSigningKey: keys.signingPublicKey,
         caseId: caseId,
         form: { language: data.lang, desk: data.desk, fields: collected.fields },
         identification: collected.identification,
@@ -223,7 +224,9 @@
 
   // --- check-in, the conversation and follow-ups ------------------------------------------------
 
-  var session = null; // {keys, caseId} while the conversation is shown; only in this page
+  // {keys, caseId, signedCase, nextFollowup, repliesSeen} while the conversation is shown;
+  // only in this page
+  var session = null;
 
   function element(name, text, className) {
     var node = document.createElement(name);
@@ -245,13 +248,18 @@
     return list;
   }
 
-  function showEntry(list, kind, created, opened) {
+  function showEntry(list, kind, created, opened, forged) {
     var item = element('li', undefined, kind);
     var title = { submission: t.report, followup: t.followup, reply: t.reply }[kind] || kind;
+    if (opened && opened.position) title += ' ' + t.number.replace('0', String(opened.position.sequence));
     var heading = element('h3', title + ' ');
     heading.appendChild(element('small', created));
     item.appendChild(heading);
-    if (!opened) {
+    if (forged) {
+      var warning = element('p', t.forged, 'error');
+      warning.setAttribute('role', 'alert');
+      item.appendChild(warning);
+    } else if (!opened) {
       item.appendChild(element('p', t.unreadable));
     } else if (kind === 'submission') {
       var fields = element('dl');
@@ -261,37 +269,58 @@
       });
       item.appendChild(fields);
     } else {
+      if (kind === 'reply' && !opened.signed) item.appendChild(element('p', t.unsigned, 'note'));
       item.appendChild(element('p', opened.message, 'text'));
     }
-    if (opened && opened.files.length) {
+    if (opened && !forged && opened.files.length) {
       item.appendChild(element('p', t.files));
       item.appendChild(fileList(opened.files));
     }
     list.appendChild(item);
   }
 
-  function openRecords(api, keys, caseId, records) {
+  // Every reply is checked against the office key pinned in the server's configuration
+  // (data-office-key); whether the case is a protocol 2 one comes from the source's own
+  // submission when the server still holds it, else from the server's hint.
+  function openRecords(api, keys, caseId, answer, state) {
     var list = document.getElementById('sealed-entries');
     list.textContent = '';
+    var checks = {
+      officeKey: api.fromHex(checkinForm.dataset.officeKey),
+      sourceSigningKey: keys.signingPublicKey,
+      signedCase: answer.protocol >= 2,
+    };
+    var numbers = [];
     var chain = Promise.resolve();
-    records.forEach(function (record) {
+    answer.records.forEach(function (record) {
       chain = chain.then(function () {
         var bytes = fromBase64(record.data);
         var opening =
           record.kind === 'submission'
             ? api.openSubmissionAsSource(bytes, keys.replySecretKey, caseId)
-            : api.openAsSource(bytes, record.kind, keys.replySecretKey, caseId);
+            : api.openAsSource(bytes, record.kind, keys.replySecretKey, caseId, checks);
         return opening.then(
           function (opened) {
-            showEntry(list, record.kind, record.created, opened);
+            if (record.kind === 'submission') checks.signedCase = opened.sourceSigningKey !== null;
+            if (record.kind === 'reply' && opened.position) numbers.push(opened.position.sequence);
+            showEntry(list, record.kind, record.created, opened, false);
           },
-          function () {
-            showEntry(list, record.kind, record.created, null);
+          function (error) {
+            showEntry(list, record.kind, record.created, null, error instanceof api.errors.SignatureError);
           },
         );
       });
     });
-    return chain;
+    return chain.then(function () {
+      var highest = numbers.length ? Math.max.apply(null, numbers) : 0;
+      var missing = [];
+      for (var n = 1; n < highest; n++) if (numbers.indexOf(n) < 0) missing.push(n);
+      var notice = document.getElementById('sealed-missing');
+      notice.textContent = missing.length ? t.missing.replace('{n}', missing.join(', ')) : '';
+      notice.hidden = !missing.length;
+      state.signedCase = checks.signedCase;
+      state.repliesSeen = highest;
+    });
   }
 
   function checkIn(api) {
@@ -304,8 +333,9 @@
     var keys = api.deriveSourceKeys(code, api.fromHex(checkinForm.dataset.salt));
     return post(checkinForm.dataset.sealedAction, new Blob([keys.loginToken])).then(function (answer) {
       var caseId = api.fromHex(answer.case_id);
-      return openRecords(api, keys, caseId, answer.records).then(function () {
-        session = { keys: keys, caseId: caseId };
+      var state = { keys: keys, caseId: caseId, nextFollowup: answer.next_followup };
+      return openRecords(api, keys, caseId, answer, state).then(function () {
+        session = state;
         checkinForm.elements.code.value = '';
         checkinForm.hidden = true;
         var section = document.getElementById('sealed-conversation');
@@ -329,6 +359,8 @@
         replySecretKey: session.keys.replySecretKey,
         deskKeys: deskKeys,
         caseId: session.caseId,
+        signingSeed: session.signedCase ? session.keys.signingSeed : null,
+        position: session.signedCase ? { sequence: session.nextFollowup, seen: session.repliesSeen } : null,
         onProgress: bars.encrypting,
       })
       .then(function (envelope) {

@@ -214,6 +214,8 @@ class CaseDetail:
     #: Follow-ups numbered below the highest one received that never arrived: dropped or
     #: held back on the way (review finding H4).
     missing_followups: list[int] = field(default_factory=list)
+    #: Follow-up numbers that came more than once (the reporter sent from two pages at once).
+    repeated_followups: list[int] = field(default_factory=list)
     #: Replies the reporter's latest follow-up says it had not yet seen.
     unseen_replies: int = 0
 
@@ -222,6 +224,12 @@ def missing_numbers(entries: list[Entry], kind: str) -> list[int]:
     """The numbers below the highest ``kind`` record's that no record of that kind carries."""
     numbers = {e.sequence for e in entries if e.kind == kind and e.sequence is not None}
     return sorted(set(range(1, max(numbers, default=0) + 1)) - numbers)
+
+
+def repeated_numbers(entries: list[Entry], kind: str) -> list[int]:
+    """The numbers more than one ``kind`` record carries."""
+    numbers = [e.sequence for e in entries if e.kind == kind and e.sequence is not None]
+    return sorted({n for n in numbers if numbers.count(n) > 1})
 
 
 def _unseen_replies(entries: list[Entry]) -> int:
@@ -297,6 +305,7 @@ def case_detail(
         overdue=is_overdue(case, today),
         acknowledgement_due=acknowledgement_due(case),
         missing_followups=missing_numbers(entries, "followup"),
+        repeated_followups=repeated_numbers(entries, "followup"),
         unseen_replies=_unseen_replies(entries),
     )
 

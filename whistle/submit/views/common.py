@@ -159,5 +159,8 @@ def sealed_page_data() -> dict[str, Any]:
         "bundle": use_bundle(),
         "install_salt": config.install_salt.hex(),
         "desk_keys": ",".join(d.public_key.hex() for d in card.desks),
+        # The pinned office key (configuration, never the database): replies must carry
+        # its signature.
+        "office_key": config.office_card.signing_key.hex(),
         "epoch": card.epoch,
     }
