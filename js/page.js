@@ -24,17 +24,17 @@
     if (modeLine) modeLine.textContent = text;
   }
 
-  if (typeof window.WhistleCrypto === 'undefined' || typeof window.WhistleCrypto.load !== 'function') {
-    // The bundle did not load, or its bytes did not match the integrity hash.
-    say(t.off);
-    return;
-  }
-
   var plainChosen = false;
   var busy = false;
   var failed = false;
-  say(t.loading);
-  var loading = window.WhistleCrypto.load();
+  var loading;
+  if (typeof window.WhistleCrypto === 'undefined' || typeof window.WhistleCrypto.load !== 'function') {
+    // The bundle did not load, or its bytes did not match the integrity hash.
+    loading = Promise.reject(new Error('bundle'));
+  } else {
+    say(t.loading);
+    loading = window.WhistleCrypto.load();
+  }
   loading.then(
     function (api) {
       if (!failed) say(t.on);
@@ -42,10 +42,11 @@
       document.documentElement.setAttribute('data-crypto-mode', api.mode);
     },
     function () {
-      // libsodium or the self-test failed: this browser is not trusted to encrypt.
-      plainChosen = true;
-      say(t.off);
-      document.documentElement.setAttribute('data-encryption', 'server');
+      // No bundle, or libsodium or the self-test failed: this browser is not trusted to
+      // encrypt. Fail closed (review finding L2): the forms send nothing until the source
+      // chooses the plain form with the button the error shows.
+      say(t.unverified);
+      document.documentElement.setAttribute('data-encryption', 'unverified');
     },
   );
 
@@ -391,7 +392,9 @@
         .then(function () {
           busy = false;
         })
-        .catch(fail);
+        .catch(function (error) {
+          fail(error && error.message === 'bundle' ? userError(t.unverified) : error);
+        });
     });
   }
 

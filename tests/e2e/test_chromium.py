@@ -179,7 +179,7 @@ def test_javascript_on(
     context.close()
 
 
-def test_a_bundle_that_fails_its_integrity_check_leaves_the_plain_form(
+def test_a_bundle_that_fails_its_integrity_check_sends_nothing_until_the_plain_form_is_chosen(
     chromium: Any, site: Site, tmp_path: Path
 ) -> None:
     context = chromium.new_context()
@@ -192,7 +192,7 @@ def test_a_bundle_that_fails_its_integrity_check_leaves_the_plain_form(
     page.route(re.compile(r".*/static/build/whistle-crypto\..*\.js$"), tamper)
     page.goto(f"{site.base}/language/en?next=/report")
     page.wait_for_function(
-        "() => document.getElementById('mode').textContent.includes('plain form is in use')"
+        "() => document.getElementById('mode').textContent.includes('could not be loaded')"
     )
     Shots("bundle-refused")(page, "report")
     report = FLOW["report"]
@@ -201,6 +201,10 @@ def test_a_bundle_that_fails_its_integrity_check_leaves_the_plain_form(
     page.get_by_label(report["accept"], exact=False).check()
     site.recorder.clear()
     page.get_by_role("button", name=report["submit"]).click()
+    # Fail closed (review finding L2): nothing goes to the server on its own.
+    page.locator("#sealed-error").wait_for()
+    assert not [p for m, p, _b in site.recorder.bodies if m == "POST"]
+    page.get_by_role("button", name="Use the plain form").click()
     assert len(page.locator("#code").inner_text().replace(" ", "")) == 21
     assert [p for m, p, _b in site.recorder.bodies if m == "POST"] == ["/report"]
     context.close()
