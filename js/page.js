@@ -40,6 +40,11 @@
       if (!failed) say(t.on);
       document.documentElement.setAttribute('data-encryption', 'page');
       document.documentElement.setAttribute('data-crypto-mode', api.mode);
+      try {
+        checkCard(api); // shows the fingerprint now; checked again before anything is sent
+      } catch (error) {
+        say(error.userMessage);
+      }
     },
     function () {
       // No bundle, or libsodium or the self-test failed: this browser is not trusted to
@@ -185,10 +190,46 @@
     return { fields: fields, identification: identification };
   }
 
+  // The keys this page was given must be those of the office card it was given, whose
+  // signature must verify; the fingerprint shown is what the source compares with the one the
+  // office publishes off the server (review finding H3). A mismatch sends nothing.
+  function checkCard(api) {
+    var data = form.dataset;
+    var deskKeys = reportForm ? [api.fromHex(data.deskKey)] : data.deskKeys.split(',').map(api.fromHex);
+    var custodianKey = reportForm ? api.fromHex(data.custodianKey) : null;
+    var officeKey = reportForm ? null : api.fromHex(data.officeKey);
+    var card;
+    try {
+      card = api.verifyOfficeCard(fromBase64(form.dataset.officeCard));
+    } catch (error) {
+      throw userError(t.badCard);
+    }
+    var hex = function (keys) {
+      return keys.map(api.toHex).sort().join(',');
+    };
+    var cardDesks = card.deskKeys.map(api.toHex);
+    var desksOk = deskKeys.every(function (key) {
+      return cardDesks.indexOf(api.toHex(key)) >= 0;
+    });
+    var same =
+      desksOk &&
+      (!custodianKey || api.toHex(custodianKey) === api.toHex(card.custodianKey)) &&
+      (!officeKey || api.toHex(officeKey) === api.toHex(card.signingKey)) &&
+      (deskKeys.length === 1 || hex(deskKeys) === hex(card.deskKeys));
+    if (!same) throw userError(t.badCard);
+    var shown = document.getElementById('office-fingerprint');
+    if (shown) {
+      shown.textContent = t.fingerprint.replace('{f}', card.fingerprint);
+      shown.hidden = false;
+    }
+    return card;
+  }
+
   function sendReport(api) {
     var data = reportForm.dataset;
     var files = Array.prototype.slice.call(reportForm.elements.files.files);
     checkFiles(files);
+    checkCard(api);
     var collected = collectFields();
     var code = api.generateCode();
     var keys = api.deriveSourceKeys(code, api.fromHex(data.salt));
@@ -331,6 +372,7 @@
     } catch (error) {
       return Promise.reject(userError(t.badCode));
     }
+    checkCard(api);
     var keys = api.deriveSourceKeys(code, api.fromHex(checkinForm.dataset.salt));
     return post(checkinForm.dataset.sealedAction, new Blob([keys.loginToken])).then(function (answer) {
       var caseId = api.fromHex(answer.case_id);

@@ -13,6 +13,7 @@
 import sodium from './sodium.cjs';
 import { fromHex, toHex } from './bytes.js';
 import { codeBits, checkSymbol, formatCode, generateCode, normalizeCode } from './codes.js';
+import { fingerprint, verifyOfficeCard } from './cards.js';
 import { OFFICE_RECORD, SOURCE_RECORD, signObject, verifyObject } from './conversation.js';
 import { deriveSourceKeys } from './derive.js';
 import { EnvelopeWriter, associatedData, boxedTo, openEnvelope, sealedTo } from './envelope.js';
@@ -67,6 +68,8 @@ function bind(sodiumReady) {
     verifyObject: (publicKey, purpose, blob) => verifyObject(s, publicKey, purpose, blob),
     OFFICE_RECORD,
     SOURCE_RECORD,
+    fingerprint: (signingKey) => fingerprint(s, signingKey),
+    verifyOfficeCard: (signed) => verifyOfficeCard(s, signed),
     openSubmissionAsSource: (input, replySecretKey, caseId) => openSubmissionAsSource(s, input, replySecretKey, caseId),
     selfTest: () => selfTest(s),
     selfTestVector: VECTOR,
