@@ -1,22 +1,26 @@
-"""The three kinds of record and what each envelope holds (docs/protocol.md §6).
+"""The three kinds of record and what each envelope holds (docs/protocol.md §7).
 
     submission  sealed to the chosen desk and to the source's reply key
-                parts: "reply_public_key" (bytes, 32), "form" (text, JSON),
-                       "identification" (bytes, fixed size, sealed to the custodian),
+                parts: "reply_public_key" (bytes, 32), "source_signing_key" (bytes, 32;
+                       protocol 2), "form" (text, JSON), "identification" (bytes, fixed
+                       size, sealed to the custodian, naming its case and reply key),
                        then any number of files
-    followup    boxed from the source's reply key to every desk of the current card,
-                sealed to the source's reply key; parts: "message" (text), files
-    reply       sealed to the source's reply key and to the desk; parts:
-                "message" (text), files
+    followup    sealed to every desk of the current card and to the source's reply key,
+                signed with the source's key (protocol 2; conversation.py); in a case
+                opened before protocol 2, boxed from the reply key instead
+                parts: "message" (text), files, then "conversation", "signature"
+    reply       sealed to the source's reply key and to the desk, signed with the office
+                key; parts: "message" (text), files, then "conversation", "signature"
 
 Every envelope's associated data is ``associated_data(kind, case id)``. Parts
 may come in any order (the server encrypts an upload in the order the browser
-sends it); readers find them by name and ignore names they do not know.
+sends it), except that the signature is last; readers find them by name and ignore
+names they do not know.
 
 The identification block is always present and always the same size, whether
 or not the source gave any details, so a copy of the server cannot tell who
 identified themselves, and a desk officer holding the envelope cannot read it:
-only the identity custodian can.
+only the identity custodian can, and only in the case it was written for.
 """
 
 import io
