@@ -4,10 +4,13 @@
 //
 // Report: the code, the keys and the case id are made here; fields and files become one
 // envelope (WhistleCrypto.writeSubmission); only the login token, the case id and the
-// envelope are posted. Check-in: the token and reply key are derived here; the server
-// answers with the case's ciphertexts, opened here. Follow-up: boxed here with the reply key.
-// Fail closed: if anything goes wrong nothing is sent, the reason is shown, and a button
-// offers the plain form (encryption on the server) explicitly.
+// envelope are posted. Check-in: the token and keys are derived here; the server answers
+// with the case's ciphertexts, opened here, replies checked against the pinned office key.
+// Follow-up: signed here with the key derived from the code, and numbered (docs/protocol.md
+// §7). Before anything is sent, the keys the page was given are checked against the office
+// card it was given, whose fingerprint is shown. Fail closed: if anything goes wrong (the
+// bundle too) nothing is sent, the reason is shown, and a button offers the plain form
+// (encryption on the server) explicitly.
 (function () {
   'use strict';
 
