@@ -18,6 +18,7 @@ import { OFFICE_RECORD, SOURCE_RECORD, signObject, verifyObject } from './conver
 import { deriveSourceKeys } from './derive.js';
 import { EnvelopeWriter, associatedData, boxedTo, openEnvelope, sealedTo } from './envelope.js';
 import * as errors from './errors.js';
+import { cleanFileName } from './filenames.js';
 import { PartKind } from './framing.js';
 import { paddedSize, padme } from './padding.js';
 import {
@@ -31,7 +32,7 @@ import {
 } from './records.js';
 import { VECTOR, selfTest } from './selftest.js';
 
-export { errors, fromHex, toHex, formatCode, normalizeCode, checkSymbol, codeBits, padme, paddedSize, PartKind };
+export { errors, fromHex, toHex, formatCode, normalizeCode, checkSymbol, codeBits, padme, paddedSize, PartKind, cleanFileName };
 
 /** The API bound to a ready libsodium. */
 function bind(sodiumReady) {
@@ -51,6 +52,7 @@ function bind(sodiumReady) {
     checkSymbol,
     padme,
     paddedSize,
+    cleanFileName,
     deriveSourceKeys: (code, installSalt) => deriveSourceKeys(s, code, installSalt),
     associatedData,
     sealedTo,

@@ -51,6 +51,7 @@ from whistle.crypto.records import (
     open_reply_as_office,
     open_submission,
 )
+from whistle.filenames import MAX_FILES, clean_file_name
 from whistle.inbox import epochs, sealing
 from whistle.inbox.audit import record_event
 from whistle.inbox.errors import (
@@ -337,8 +338,12 @@ def _reencrypt(
                 if isinstance(event, PartStart):
                     start = event
                     if event.kind == PartKind.FILE:
-                        writer.begin_file(event.name)
-                        files.append({"index": len(files), "name": event.name, "size": 0})
+                        if len(files) >= MAX_FILES:
+                            raise ImportRefusedError(f"more than {MAX_FILES} files in one record")
+                        # The sealed route's names come from any client: the plain route's rule.
+                        name = clean_file_name(event.name)
+                        writer.begin_file(name)
+                        files.append({"index": len(files), "name": name, "size": 0})
                         small = None
                     else:
                         small = bytearray()
@@ -395,6 +400,9 @@ def _decrypt_meta(keyring: OfficeKeyring, record: Record) -> dict[str, Any]:
         raise UnreadableRecordError("This record cannot be decrypted: it is damaged.") from exc
     if not isinstance(meta, dict) or meta.get("record") != record.id:
         raise UnreadableRecordError("This record's summary belongs to another record.")
+    for f in meta.get("files") or []:
+        if isinstance(f, dict):  # imported before names were cleaned at import
+            f["name"] = clean_file_name(str(f.get("name", "")))
     return meta
 
 
@@ -459,7 +467,8 @@ def open_attachment(
                 elif position == index:
                     return
 
-    return Attachment(files[index].name, files[index].size, chunks())
+    # Records imported before names were cleaned at import get the same rule here.
+    return Attachment(clean_file_name(files[index].name), files[index].size, chunks())
 
 
 def read_attachment(

@@ -24,6 +24,8 @@ from whistle.crypto import (
     max_envelope_size,
 )
 from whistle.submit import db, epochs, store
+from whistle.submit.bundles import mark_replies_read
+from whistle.submit.models import RecordKind
 from whistle.submit.pepper import pepper_tag
 from whistle.submit.slots import LookupsBusyError
 from whistle.submit.upload import READ_BYTES, drain
@@ -242,6 +244,7 @@ def _sealed_conversation(token: bytes) -> Any:
     if case_id is None:
         return _sealed_error(404, unknown_message())
     records = []
+    delivered: list[str] = []
     with st.sessions() as db_session:
         try:
             hints = store.case_hints(db_session, case_id)
@@ -255,6 +258,13 @@ def _sealed_conversation(token: bytes) -> Any:
             records.append(
                 {"kind": record.kind.value, "created": record.created.isoformat(), "data": data}
             )
+            if record.kind == RecordKind.REPLY:
+                delivered.append(record.id)
+    if delivered:
+        # As the plain check-in does: the replies' read-expiry clock starts now (a write of
+        # its own, after the reads; SQLite: BEGIN IMMEDIATE, see db.writing).
+        with db.writing(st.sessions) as db_session:
+            mark_replies_read(db_session, delivered, common.today())
     # The page checks replies against the pinned office key it was given with the page
     # (data-office-key), not against anything in this answer; protocol and next_followup
     # are hints (docs/protocol.md §7).
