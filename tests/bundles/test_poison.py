@@ -74,6 +74,7 @@ def poison_body(loop: Loop, case_id: bytes | None = None) -> tuple[bytes, bytes,
         desk_key=generate_box_keypair().public_key,
         custodian_key=generate_box_keypair().public_key,
         reply_public_key=keys.reply_public_key,
+        source_signing_key=keys.signing_public_key,
         case_id=case_id,
     )
     writer.begin_file("padding.bin")

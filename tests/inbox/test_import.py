@@ -10,7 +10,7 @@ from whistle.inbox.cases import CaseFilters, case_detail, list_cases
 from whistle.inbox.models import AuditEvent, Case, Record
 from whistle.inbox.store import read_attachment
 
-from .conftest import do_import, incoming, make_followup, make_submission
+from .conftest import do_import, incoming, make_followup, make_reply, make_submission
 
 
 def test_submission_and_followup_become_a_readable_case(office) -> None:
@@ -205,16 +205,8 @@ def test_stored_file_corruption_is_reported_on_read(office) -> None:
 
 
 def test_reply_from_the_office_is_imported_and_shown(office) -> None:
-    from whistle.crypto.records import seal_reply
-
     source, envelope = make_submission(office)
-    reply = seal_reply(
-        "We have received your report.",
-        [],
-        reply_public_key=source.reply_public,
-        desk_key=office.card_desks["antifraud"],
-        case_id=bytes.fromhex(source.case_id),
-    )
+    reply = make_reply(office, source, "We have received your report.")
     report = do_import(
         office,
         [

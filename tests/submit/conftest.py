@@ -20,6 +20,7 @@ from whistle.crypto import (
     generate_signing_keypair,
     make_office_card,
 )
+from whistle.crypto.conversation import Position
 from whistle.crypto.records import seal_reply
 from whistle.submit import create_app, load_config
 from whistle.submit.config import SubmitConfig
@@ -35,6 +36,7 @@ class Office:
     fingerprint: str
     desks: dict[str, BoxKeyPair]
     custodian: BoxKeyPair
+    signing_seed: bytes
 
 
 def make_office(desk_ids: tuple[str, ...] = ("antifrau",)) -> Office:
@@ -52,7 +54,7 @@ def make_office(desk_ids: tuple[str, ...] = ("antifrau",)) -> Office:
     )
     from whistle.crypto import read_card
 
-    return Office(card, read_card(card).fingerprint, desks, custodian)
+    return Office(card, read_card(card).fingerprint, desks, custodian, signing.seed)
 
 
 @pytest.fixture
@@ -144,9 +146,17 @@ def check_in(client: FlaskClient, code: str) -> tuple[int, str]:
 
 
 def insert_reply(
-    app: Flask, code: str, office: Office, message: str, desk: str = "antifrau"
+    app: Flask,
+    code: str,
+    office: Office,
+    message: str,
+    desk: str = "antifrau",
+    *,
+    sequence: int = 1,
+    seed: bytes | None = None,
 ) -> None:
-    """What a bundle import will do: store an office reply sealed to the source's reply key."""
+    """What a bundle import will do: store an office reply sealed to the source's reply key,
+    signed with the office key (or ``seed``: someone else's) and numbered ``sequence``."""
     from whistle.crypto import derive_source_keys, login_lookup
     from whistle.submit import store
 
@@ -161,6 +171,8 @@ def insert_reply(
             reply_public_key=keys.reply_public_key,
             desk_key=office.desks[desk].public_key,
             case_id=case_id,
+            office_seed=seed or office.signing_seed,
+            position=Position(sequence, 0),
         )
         add_reply(session, case_id=case_id, envelope=io.BytesIO(envelope), today=TODAY)
 

@@ -19,7 +19,7 @@ import base64
 import binascii
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from whistle.crypto import signing
@@ -67,6 +67,8 @@ class OfficeCard:
     custodian_key: bytes
     epoch: int
     created: str
+    #: The signed object (§8) the card was read from: what a page verifies for itself.
+    signed: bytes = field(default=b"", compare=False, repr=False)
 
     @property
     def fingerprint(self) -> str:
@@ -169,6 +171,8 @@ def read_card(data: bytes, *, pinned_fingerprint: str | None = None) -> Card:
     except (KeyError, TypeError, ValueError, binascii.Error) as exc:
         raise CardError("the card file is malformed") from exc
     card = _parse_body(body)
+    if isinstance(card, OfficeCard):
+        card = replace(card, signed=signed)
     if pinned_fingerprint is not None and not same_fingerprint(
         card.fingerprint, pinned_fingerprint
     ):

@@ -172,7 +172,7 @@ def show_identification(case_id: str) -> str:
     unlocked = require_unlocked()
     inbox = state()
     with db.transaction(inbox.sessions) as session:
-        fields = identification(
+        shown = identification(
             session,
             unlocked.keyring,
             case_id,
@@ -181,7 +181,8 @@ def show_identification(case_id: str) -> str:
             custodian=unlocked.custodian_keyring,
             now=inbox.config.clock(),
         )
-    return render_template("identification.html", case_id=case_id, fields=fields)
+    page = render_template("identification.html", case_id=case_id, identity=shown)
+    return (page, 409) if shown.refused else page  # type: ignore[return-value]
 
 
 def officers_for_assignment(session: Any) -> list[tuple[int, str]]:
