@@ -71,8 +71,10 @@ class DeadlineSocket:
         if self._body_since is None:
             due = self._headers_until
         else:
-            due = self._body_since + d.body_grace_seconds + (
-                self._body_bytes / d.body_min_bytes_per_second
+            due = (
+                self._body_since
+                + d.body_grace_seconds
+                + (self._body_bytes / d.body_min_bytes_per_second)
             )
         return min(d.idle_seconds, due - time.monotonic())
 
