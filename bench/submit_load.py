@@ -42,6 +42,7 @@ from _server import (
     disk_free,
     latency_line,
     load_average,
+    server_cpu,
     server_rss,
     site,
 )
@@ -249,12 +250,14 @@ def concurrent_part(
         print(f"  warm-up errors: {warm.errors}")
     print(f"{label}: load average {load_average()} at the start")
     cpu = cpu_seconds()
+    served = server_cpu(server)  # type: ignore[arg-type]
     profilers = start_profilers(server, profile) if profile else []
     with RssSampler(server) as rss:  # type: ignore[arg-type]
         started = time.perf_counter()
         run = load(port, reports, clients, description, file_bytes)
         elapsed = time.perf_counter() - started
     cpu = cpu_seconds() - cpu
+    served = server_cpu(server) - served  # type: ignore[arg-type]
     if profile:
         stop_profilers(profilers, profile)
     done = len(run.latencies)
@@ -269,6 +272,10 @@ def concurrent_part(
     print(
         f"  server RSS (arbiter + 2 workers): {rss.start / MIB:.1f} MiB at the start, "
         f"peak {rss.peak / MIB:.1f} MiB"
+    )
+    print(
+        f"  server CPU (arbiter + workers): {served:.1f} s = "
+        f"{1000 * served / max(done, 1):.1f} ms per report"
     )
     print(f"  client CPU (this process): {cpu:.1f} s of {elapsed:.1f} s")
     print(f"  load average {load_average()} at the end")
