@@ -17,7 +17,7 @@ import pytest
 
 from tests.bundles.conftest import make_world
 from tests.deploy.gunicorn_server import GUNICORN_CONF
-from tests.reliability.conftest import Tricklers, delivered, running, sent, submit
+from tests.reliability.conftest import Tricklers, delivered, record, running, sent, submit
 from whistle.crypto import KdfParams
 from whistle.serving import Deadlines
 
@@ -72,3 +72,10 @@ def test_trickling_connections_neither_block_the_site_nor_stay_open(
     assert min(tricklers.cut["body"]) >= deadlines.body_grace_seconds - 1
     assert "Traceback" not in log, log
     assert delivered(world) == {1: 1}
+    record(
+        f"slow_clients_{db_backend}",
+        {
+            f"{kind} cut after (s)": [round(min(times), 1), round(max(times), 1)]
+            for kind, times in tricklers.cut.items()
+        },
+    )
