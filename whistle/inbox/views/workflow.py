@@ -7,10 +7,8 @@ from typing import Any
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from whistle.inbox import db, export, register, replies, stats, workflow
-from whistle.inbox.app import require_unlocked, state
 from whistle.inbox.audit import record_event
 from whistle.inbox.dashboard import dashboard
 from whistle.inbox.errors import (
@@ -19,8 +17,10 @@ from whistle.inbox.errors import (
     ReasonRequiredError,
     WorkflowError,
 )
-from whistle.inbox.models import OUTCOMES, STATUSES, Officer
+from whistle.inbox.models import OUTCOMES, STATUSES
 from whistle.inbox.models.reply import PURPOSES
+from whistle.inbox.views.cases import _detail_with_error
+from whistle.inbox.web import require_unlocked, state
 
 blueprint = Blueprint("workflow", __name__)
 
@@ -34,8 +34,6 @@ def _act(
     case_id: str, field: str, action: Callable[..., Any], done: str, anchor: str
 ) -> Response | tuple[str, int]:
     """Run ``action(session, unlocked, inbox)``; an ``InboxError`` re-renders the case."""
-    from whistle.inbox.views.cases import _detail_with_error
-
     unlocked = require_unlocked()
     inbox = state()
     try:
@@ -201,8 +199,6 @@ def save_reply(case_id: str) -> Response | tuple[str, int]:
     raw_id = request.form.get("reply_id", "")
     files = [(f.filename or "file", f.read()) for f in request.files.getlist("files") if f.filename]
     ready = request.form.get("ready") == "1"
-    from whistle.inbox.views.cases import _detail_with_error
-
     if not text.strip():
         return _detail_with_error(case_id, "reply", _("Write the reply before saving it."))
     if purpose == "meeting" and not files and not raw_id:
@@ -256,8 +252,6 @@ def reply_ready(case_id: str, reply_id: int) -> Response | tuple[str, int]:
 
 @blueprint.post("/cases/<case_id>/purge")
 def purge(case_id: str) -> Response | tuple[str, int]:
-    from whistle.inbox.views.cases import _detail_with_error
-
     unlocked = require_unlocked()
     inbox = state()
     confirm = request.form.get("confirm") == "1"
@@ -288,8 +282,6 @@ def purge(case_id: str) -> Response | tuple[str, int]:
 
 @blueprint.post("/cases/<case_id>/export")
 def export_case(case_id: str) -> Response | tuple[str, int]:
-    from whistle.inbox.views.cases import _detail_with_error
-
     unlocked = require_unlocked()
     inbox = state()
     passphrase = request.form.get("passphrase", "")
@@ -400,12 +392,3 @@ def statistics_chart() -> Response:
         figures, _status_labels(), _("Cases received per month, by status"), footer
     )
     return Response(svg, mimetype="image/svg+xml")
-
-
-def officers_for_assignment(session: Any) -> list[tuple[int, str]]:
-    return [
-        (oid, name)
-        for oid, name in session.execute(
-            select(Officer.id, Officer.name).where(Officer.is_officer).order_by(Officer.name)
-        )
-    ]
