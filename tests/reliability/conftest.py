@@ -271,7 +271,7 @@ class Tricklers:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _open(self, kind: str) -> socket.socket:
-        sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=30)
         sock.sendall(TRICKLE_START[kind])
         sock.setblocking(False)
         with self._lock:

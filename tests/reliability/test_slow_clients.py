@@ -41,6 +41,10 @@ def test_trickling_connections_neither_block_the_site_nor_stay_open(
         tmp_path, insecure_kdf_params, database_url="" if db_backend == "sqlite" else database_url
     )
     with running(world.server_dir, tmp_path / "gunicorn.log") as server:
+        # The arbiter listens before its workers have booted: wait for a worker to answer, so
+        # that 200 connections at once do not overflow the listen backlog meanwhile.
+        with httpx.Client(timeout=60) as http:
+            assert http.get(f"{server.base}/").status_code == 200
         tricklers = Tricklers(server.port, TRICKLERS)
         tricklers.open_all()
         trickling = threading.Thread(target=tricklers.run, daemon=True)

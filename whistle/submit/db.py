@@ -64,8 +64,18 @@ def off_the_hub(call: Callable[..., T], *args: Any) -> T:
     if monkey is not None and monkey.is_module_patched("threading"):
         from gevent import get_hub
 
-        result: T = get_hub().threadpool.apply(call, args)
-        return result
+        # An exception comes back as a value: gevent's pool would print its traceback to the
+        # log before re-raising it here (a full disk is a page, not a traceback).
+        def outcome() -> tuple[T | None, BaseException | None]:
+            try:
+                return call(*args), None
+            except BaseException as exc:
+                return None, exc
+
+        result, error = get_hub().threadpool.apply(outcome)
+        if error is not None:
+            raise error
+        return result  # type: ignore[return-value]
     return call(*args)
 
 
