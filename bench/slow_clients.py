@@ -113,6 +113,7 @@ def main() -> None:
                     f"{min(times):.1f}–{max(times):.1f} s"
                 )
         print(f"  fewest trickling connections open at any moment: {tricklers.fewest_open}")
+        print(f"  replacements the server did not accept within 30 s: {tricklers.refused}")
         print(f"report p95 with / without slow clients: {attacked / calm:.2f}x")
         if "Traceback" in server.log_text():
             print("the server logged a traceback:\n" + server.log_text()[-3000:])

@@ -56,10 +56,12 @@ graceful_timeout = 30
 # Seconds to keep an idle connection from tor open for the browser's next request: the next
 # request's headers must be complete by then (whistle/serving.py).
 keepalive = 5
-# Recycle each worker after this many requests (bounded memory growth; jitter avoids restarting
-# every worker at once).
-max_requests = 2000
-max_requests_jitter = 200
+# Recycle each worker after this many requests (bounded memory growth). A stopping worker no
+# longer accepts, and uploads under way (or bodies trickling until their deadline) keep it up
+# to graceful_timeout: a wide jitter keeps the two workers from stopping at the same time
+# (with 2000 +- 200, under load both did, and the site stopped accepting for ~20 s).
+max_requests = 20000
+max_requests_jitter = 10000
 # Build the app in each worker, not in the arbiter: no database connection or file handle is
 # shared across fork. A start-up check that fails stops gunicorn before it serves anything.
 preload_app = False

@@ -122,9 +122,19 @@ class DeadlineSocket:
 
 
 class DeadlineWorker(GeventWorker):
-    """gunicorn's gevent worker, each connection wrapped in a ``DeadlineSocket``."""
+    """gunicorn's gevent worker, each connection wrapped in a ``DeadlineSocket``.
+
+    When the worker stops (a restart, or recycling after ``max_requests``), connections that
+    are between requests — idle keep-alives, headers still trickling — are closed at once:
+    only requests under way get ``graceful_timeout``. Otherwise slow clients would keep a
+    stopping worker, which no longer accepts, alive until their deadlines.
+    """
 
     deadlines: Deadlines
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._between_requests: set[DeadlineSocket] = set()
 
     def timeout_ctx(self) -> Any:
         # gevent's worker bounds each header read by ``keepalive`` with a silent timeout; the
@@ -132,14 +142,28 @@ class DeadlineWorker(GeventWorker):
         return nullcontext()
 
     def handle(self, listener: Any, client: Any, addr: Any) -> None:
-        super().handle(listener, DeadlineSocket(client, self.deadlines), addr)
+        connection = DeadlineSocket(client, self.deadlines)
+        self._between_requests.add(connection)
+        try:
+            super().handle(listener, connection, addr)
+        finally:
+            self._between_requests.discard(connection)
 
     def handle_request(self, listener_name: Any, req: Any, sock: Any, addr: Any) -> Any:
+        self._between_requests.discard(sock)
         sock.expect_body()
         try:
             return super().handle_request(listener_name, req, sock, addr)
         finally:
             sock.expect_headers(self.cfg.keepalive)
+            self._between_requests.add(sock)
+
+    def notify(self) -> None:
+        # Called every second by gevent's worker, also while it waits for requests to finish.
+        super().notify()
+        if not self.alive:
+            for connection in list(self._between_requests):
+                connection.hang_up()
 
 
 def worker_with(deadlines: Deadlines) -> type[DeadlineWorker]:

@@ -257,7 +257,8 @@ class Tricklers:
 
     With ``keep_open`` a connection the server closed is replaced at once by a new one of the
     same kind (an attacker who reconnects), so ``count`` stay open until ``stop`` is set.
-    ``cut`` records, per kind, how long each closed connection had been open.
+    ``cut`` records, per kind, how long each closed connection had been open; ``refused``
+    counts replacements the server did not accept in time.
     """
 
     port: int
@@ -267,6 +268,7 @@ class Tricklers:
     stop: threading.Event = field(default_factory=threading.Event)
     cut: dict[str, list[float]] = field(default_factory=lambda: {"headers": [], "body": []})
     fewest_open: int = 0
+    refused: int = 0
     _opened: dict[socket.socket, tuple[str, float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -298,7 +300,10 @@ class Tricklers:
                     self.cut[kind].append(time.monotonic() - since)
                     self.fewest_open = min(self.fewest_open, len(self._opened))
                 if self.keep_open and not self.stop.is_set():
-                    selector.register(self._open(kind), selectors.EVENT_READ)
+                    try:
+                        selector.register(self._open(kind), selectors.EVENT_READ)
+                    except OSError:
+                        self.refused += 1  # the server accepted none in time
 
             for sock in list(self._opened):
                 selector.register(sock, selectors.EVENT_READ)
