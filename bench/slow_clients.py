@@ -4,7 +4,7 @@
     .venv/bin/python bench/slow_clients.py --slow 1000 --text-reports 2000
 
 The site (``whistle server init``, gunicorn with deploy/gunicorn.conf.py: gevent workers with
-per-connection deadlines, whistle/serving.py) on a free 127.0.0.1 port, SQLite in the data
+per-connection deadlines, whistle/deploy/workers.py) on a free 127.0.0.1 port, SQLite in the data
 directory. First without attack: text reports (5 KB description, JS-off: GET the form, POST
 it) from --clients clients, reports/s and latency of the whole report. Then --slow connections
 trickle one byte a second, half in their headers and half in a report's body; each one the

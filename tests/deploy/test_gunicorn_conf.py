@@ -40,7 +40,7 @@ def test_gunicorn_reads_the_settings_as_intended() -> None:
     settings = effective_settings()
     assert settings["bind"] == "['127.0.0.1:8080']"
     assert settings["accesslog"] == "None"
-    assert settings["worker_class"] == "<WhistleWorker()>"  # whistle.serving.worker_with
+    assert settings["worker_class"] == "<WhistleWorker()>"  # whistle.deploy.workers.worker_with
     assert int(settings["worker_connections"]) >= 500
     assert settings["forwarded_allow_ips"] == "[]"
     assert settings["secure_scheme_headers"] == "{}"

@@ -4,7 +4,7 @@
 headers of a report and then trickle its body. While they are all open, the landing page
 answers and a JS-off report with a file gets its receipt (it is then exported, imported and
 decrypted in the inbox). Then every trickling connection is closed by the server, after the
-deadlines in the config file (whistle/serving.py), and the log holds no traceback. On SQLite
+deadlines in the config file (whistle/deploy/workers.py), and the log holds no traceback. On SQLite
 and on PostgreSQL (psycopg under gevent).
 """
 
@@ -19,7 +19,7 @@ from tests.bundles.conftest import make_world
 from tests.deploy.gunicorn_server import GUNICORN_CONF
 from tests.reliability.conftest import Tricklers, delivered, record, running, sent, submit
 from whistle.crypto import KdfParams
-from whistle.serving import Deadlines
+from whistle.deploy.workers import Deadlines
 
 pytestmark = pytest.mark.slow
 

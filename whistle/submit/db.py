@@ -13,7 +13,7 @@ Transactions, the same rules on both:
   queue on a lock of their own first: SQLite has one writer at a time anyway, and its
   busy handler polls with sleeps of up to 100 ms, so sixteen threads waiting on it left
   the database idle between writers (bench/submit_load.py --profile; docs/benchmarks.md).
-  Under gunicorn's gevent workers (whistle/serving.py) the two calls that can wait in C —
+  Under gunicorn's gevent workers (whistle/deploy/workers.py) the two calls that can wait in C —
   ``BEGIN IMMEDIATE`` (SQLite's busy handler, while the other process writes) and ``COMMIT``
   (its fsync) — run in gevent's thread pool, so the worker's other connections go on meanwhile.
 - ``snapshot(sessions)``: a read-only transaction that sees one consistent state
@@ -211,14 +211,20 @@ def downgrade(url: str, revision: str) -> None:
     command.downgrade(alembic_config(url), revision)
 
 
-def check_schema(engine: Engine) -> None:
-    """Raise ``ConfigError`` unless the database is at the newest migration."""
+def schema_revisions(engine: Engine) -> tuple[str | None, str | None]:
+    """The database's migration revision (None: no schema) and the newest this code has."""
     head = ScriptDirectory.from_config(alembic_config(str(engine.url))).get_current_head()
     try:
         with engine.connect() as connection:
             current = MigrationContext.configure(connection).get_current_revision()
     except DBAPIError as exc:
         raise connection_problem(exc) from exc
+    return current, head
+
+
+def check_schema(engine: Engine) -> None:
+    """Raise ``ConfigError`` unless the database is at the newest migration."""
+    current, head = schema_revisions(engine)
     if current != head:
         raise ConfigError(
             f"the database schema is at {current or 'nothing'}, not {head}: "

@@ -7,7 +7,7 @@ one for its duration. When none frees up within ``wait_seconds`` (``limits.looku
 the request is answered "busy, try again in a moment" (HTTP 503 with Retry-After) and nothing
 is looked up or stored. At most ``WAITERS_PER_SLOT`` requests per slot may wait; more are
 answered "busy" at once, so waiting look-ups never pile up without bound. Under gevent workers
-(whistle/serving.py) a waiting request holds a greenlet, not a thread, and the rest of the
+(whistle/deploy/workers.py) a waiting request holds a greenlet, not a thread, and the rest of the
 site is served beside it.
 
 The network-level defence is tor's onion-service proof-of-work (docs/deployment.md).

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from whistle.bundling import read_limited, write_file_then
+from whistle.cli_paths import ExistingPath
 from whistle.errors import WhistleError
 from whistle.inbox import db
 from whistle.inbox.cli.common import (
@@ -22,8 +23,8 @@ from whistle.inbox.cli.common import (
 
 
 @inbox.command("trust-server")
-@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
-@click.argument("card", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.argument("data_dir", type=ExistingPath(path_type=Path, file_okay=False, exists=True))
+@click.argument("card", type=ExistingPath(path_type=Path, dir_okay=False, exists=True))
 @click.option("--yes", is_flag=True, help="Do not ask: the fingerprint was compared already.")
 @click.option(
     "--replace",
@@ -34,7 +35,7 @@ from whistle.inbox.cli.common import (
 @click.option("--officer", "officer_name", default=None, help="With --replace: your name.")
 @click.option(
     "--password-file",
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    type=ExistingPath(path_type=Path, dir_okay=False, exists=True),
     help="With --replace: read your password from this file's first line.",
 )
 @click.pass_context
@@ -60,7 +61,8 @@ def trust_server(
     question = (
         "Did the server's operator read you this fingerprint over a channel you trust?"
         if replace
-        else "Is this the fingerprint `whistle server init` showed on the server?"
+        else "Is this the server fingerprint the server's operator read to you "
+        "(`whistle server setup` or `init` shows it)?"
     )
     if not yes and not click.confirm(question):
         raise click.ClickException("Not pinned.")
@@ -100,8 +102,8 @@ def _print_summary(summary: Any, heading: str) -> None:
 
 
 @inbox.command("import")
-@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
-@click.argument("bundle", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.argument("data_dir", type=ExistingPath(path_type=Path, file_okay=False, exists=True))
+@click.argument("bundle", type=ExistingPath(path_type=Path, dir_okay=False, exists=True))
 @officer_option
 @password_option
 @click.pass_context
@@ -143,7 +145,7 @@ def import_command(
 
 
 @inbox.command("export")
-@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.argument("data_dir", type=ExistingPath(path_type=Path, file_okay=False, exists=True))
 @click.option(
     "--out", required=True, type=click.Path(path_type=Path, dir_okay=False), help="Bundle file."
 )
@@ -172,7 +174,7 @@ def export_command(
 
 
 @inbox.command("sync")
-@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.argument("data_dir", type=ExistingPath(path_type=Path, file_okay=False, exists=True))
 @click.option("--url", required=True, help="The courier's address (its onion, or 127.0.0.1).")
 @click.option("--socks", default=None, metavar="HOST:PORT", help="tor's SOCKS port.")
 @officer_option

@@ -12,7 +12,7 @@ from typing import Any
 
 from gunicorn.http import wsgi
 
-from whistle.serving import Deadlines, worker_with
+from whistle.deploy.workers import Deadlines, worker_with
 
 # --- Where it listens -----------------------------------------------------------------------
 
@@ -23,7 +23,7 @@ backlog = 64
 
 # --- Workers: slow clients cost a greenlet each, and every connection has deadlines ----------
 
-# gevent workers (whistle/serving.py): each connection is a greenlet, so a source uploading
+# gevent workers (whistle/deploy/workers.py): each connection is a greenlet, so a source uploading
 # over Tor at tens of KB/s, or an attacker trickling bytes, costs a few tens of KB, not a
 # thread. The deadlines below end every connection whose client is too slow; no request body
 # is buffered anywhere but in the app, which encrypts it as it streams.
@@ -54,7 +54,7 @@ timeout = 120
 # On restart (upgrade, SIGHUP), give requests in flight this long to finish.
 graceful_timeout = 30
 # Seconds to keep an idle connection from tor open for the browser's next request: the next
-# request's headers must be complete by then (whistle/serving.py).
+# request's headers must be complete by then (whistle/deploy/workers.py).
 keepalive = 5
 # Recycle each worker after this many requests (bounded memory growth). A stopping worker no
 # longer accepts, and uploads under way (or bodies trickling until their deadline) keep it up
@@ -84,7 +84,7 @@ errorlog = "-"
 loglevel = "warning"
 # The application's own print() output is not captured into the error log.
 capture_output = False
-# Name in `ps`, so an operator can tell the processes apart.
+# Name in `ps` (with setproctitle, a dependency), so an operator can tell the processes apart.
 proc_name = "whistle-submit"
 # Every file gunicorn creates (heartbeat files) is private to the whistle user.
 umask = 0o077
