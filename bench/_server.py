@@ -1,7 +1,8 @@
 """What the load benches share: a real submission site under gunicorn, its RSS, plain HTTP.
 
 A data directory made by ``whistle server init`` from a fresh office card, served by gunicorn
-with whistle/deploy/gunicorn.conf.py (gthread, 2 workers x 8 threads) on a free loopback port,
+with whistle/deploy/gunicorn.conf.py (2 gevent workers with per-connection deadlines) on a free
+loopback port,
 stopped by PID. The clients speak HTTP/1.1 with ``http.client`` (keep-alive, streamed bodies):
 much lighter than httpx, which matters when client and server share two cores.
 """
