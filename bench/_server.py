@@ -2,8 +2,8 @@
 
 A data directory made by ``whistle server init`` from a fresh office card, served by gunicorn
 with whistle/deploy/gunicorn.conf.py (2 gevent workers with per-connection deadlines) on a free
-loopback port, stopped by PID. The clients speak HTTP/1.1 with ``http.client`` (keep-alive, streamed bodies):
-much lighter than httpx, which matters when client and server share two cores.
+loopback port, stopped by PID. The clients speak HTTP/1.1 with ``http.client`` (keep-alive,
+streamed bodies): much lighter than httpx, which matters when client and server share two cores.
 """
 
 import http.client

@@ -7,9 +7,10 @@
 
 The site is made by ``whistle server init`` and served by gunicorn with
 whistle/deploy/gunicorn.conf.py (2 gevent workers with per-connection deadlines) on a free
-127.0.0.1 port. Each client is a JS-off browser: it GETs the report form (CSRF token and session cookie), then POSTs the plain multipart form, on
-one keep-alive connection, a fresh cookie jar per report. Bodies are generated as they are sent
-(a 1 MiB random block repeated), never held whole in the client.
+127.0.0.1 port. Each client is a JS-off browser: it GETs the report form (CSRF token and session
+cookie), then POSTs the plain multipart form, on one keep-alive connection, a fresh cookie jar
+per report. Bodies are generated as they are sent (a 1 MiB random block repeated), never held
+whole in the client.
 
 Parts: ``text`` (a 5 KB description, no file), ``attach`` (one attachment of --attach-mib),
 ``big`` (one upload of --big-mib with [limits] raised; skipped when the disk is short).
