@@ -8,8 +8,12 @@ deadlines in the config file (whistle/deploy/workers.py), and the log holds no t
 and on PostgreSQL (psycopg under gevent).
 """
 
+import http.client
 import runpy
+import signal
+import socket
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -17,7 +21,15 @@ import pytest
 
 from tests.bundles.conftest import make_world
 from tests.deploy.gunicorn_server import GUNICORN_CONF
-from tests.reliability.conftest import Tricklers, delivered, record, running, sent, submit
+from tests.reliability.conftest import (
+    TRICKLE_START,
+    Tricklers,
+    delivered,
+    record,
+    running,
+    sent,
+    submit,
+)
 from whistle.crypto import KdfParams
 from whistle.deploy.workers import Deadlines
 
@@ -83,3 +95,40 @@ def test_trickling_connections_neither_block_the_site_nor_stay_open(
             for kind, times in tricklers.cut.items()
         },
     )
+
+
+def test_a_stopping_worker_closes_waiting_connections_and_finishes_requests_under_way(
+    tmp_path: Path, insecure_kdf_params: KdfParams
+) -> None:
+    """SIGTERM: connections between requests (kept alive, or headers trickling) are closed at
+    once — before their own deadlines, which the test above shows are kept otherwise — while
+    an upload under way on the same worker is still read to its end and answered."""
+    deadlines = configured_deadlines()
+    world = make_world(tmp_path, insecure_kdf_params)
+    with running(world.server_dir, tmp_path / "gunicorn.log", "--workers", "1") as server:
+        kept_alive = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        kept_alive.request("GET", "/")
+        response = kept_alive.getresponse()
+        assert response.status == 200
+        response.read()
+        idle = kept_alive.sock
+        assert idle is not None
+        uploading = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+        start = TRICKLE_START["body"]
+        body = b"x" * 1000
+        length = len(start.split(b"\r\n\r\n", 1)[1]) + len(body)
+        uploading.sendall(start.replace(b"1000000", str(length).encode()))
+        trickling = socket.create_connection(("127.0.0.1", server.port), timeout=30)
+        trickling.sendall(TRICKLE_START["headers"])
+        opened = time.monotonic()
+
+        server.process.send_signal(signal.SIGTERM)
+        assert idle.recv(65536) == b""  # closed by the server (a timeout here would raise)
+        assert trickling.recv(65536) == b""
+        assert time.monotonic() - opened < deadlines.first_request_seconds - 1
+        uploading.sendall(body)
+        answer = uploading.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 400"), answer[:200]  # no CSRF token: refused
+        assert server.process.wait(timeout=60) == 0
+        for sock in (idle, uploading, trickling):
+            sock.close()
