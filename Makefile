@@ -14,6 +14,9 @@ SYSTEM_PACKAGES += poppler-utils mat2 chromium
 SYSTEM_PACKAGES += postgresql
 # Firefox ESR (Tor Browser's base) for the end-to-end tests, driven by puppeteer-core (WebDriver BiDi).
 SYSTEM_PACKAGES += firefox-esr
+# reliability tests: an ext4 image that goes read-only under load (mkfs.ext4), the worker that
+# holds a connection (ss), mount namespaces and loop mounts (unshare, nsenter, mount).
+SYSTEM_PACKAGES += e2fsprogs iproute2 util-linux mount
 
 .PHONY: demo test lint venv tools system-deps build build-js release clean
 

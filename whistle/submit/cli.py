@@ -282,6 +282,41 @@ def import_command(directory: Path, bundle: Path) -> None:
         click.echo(line)
 
 
+@server.command("remove-record")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("order", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def remove_record_command(directory: Path, order: Path) -> None:
+    """Apply a record order file from the office now (`whistle inbox remove-record --out`).
+
+    The order is signed by the office key and names one record: it is deleted with a
+    tombstone (a report takes its case along), as when a replies bundle carries the order.
+    """
+    from whistle.crypto.orders import MAX_ORDER_BYTES
+    from whistle.record_orders import read_any
+    from whistle.submit.db import make_sessions, start_write
+    from whistle.submit.record_orders import apply_orders
+
+    config, engine = _load(directory)
+    try:
+        with order.open("rb") as handle:
+            blob = handle.read(MAX_ORDER_BYTES + 1)
+        verified = read_any(
+            blob,
+            office_signing_key=config.office_card.signing_key,
+            install_id=config.install_id,
+        )
+        with make_sessions(engine)() as session, session.begin():
+            start_write(session)
+            done = apply_orders(session, [verified], _today(config))
+    except (WhistleError, OSError) as exc:
+        raise click.ClickException(f"{exc} — nothing was changed") from exc
+    finally:
+        engine.dispose()
+    click.echo(f"record {verified.kind} order for {verified.record_id}: {verified.reason}")
+    for name, count in done.counts().items():
+        click.echo(f"{name}: {count}")
+
+
 @server.command("housekeeping")
 @click.argument("directory", type=ExistingPath(exists=True, file_okay=False, path_type=Path))
 def housekeeping_command(directory: Path) -> None:

@@ -218,3 +218,63 @@ def _say_held(config: Any) -> None:
             f"{held} acknowledgement(s) wait for a backup: the server keeps those reports "
             "until then (`whistle inbox backup`)."
         )
+
+
+@inbox.command("remove-record")
+@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.argument("record_id")
+@click.option(
+    "--case",
+    "case_id",
+    default=None,
+    help="The record's case id, for a record this inbox never imported (the import summary "
+    "and the audit log name both).",
+)
+@click.option("--reason", required=True, help="Why (kept in the audit log and in the order).")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also write the signed order to this file: the server's operator can apply it at "
+    "once with `whistle server remove-record`.",
+)
+@officer_option
+@password_option
+@click.pass_context
+def remove_record_command(
+    ctx: click.Context,
+    data_dir: Path,
+    record_id: str,
+    case_id: str | None,
+    reason: str,
+    out: Path | None,
+    officer_name: str,
+    password_file: Path | None,
+) -> None:
+    """Order the server to remove one record RECORD_ID; managers only.
+
+    The order is signed by the office key and goes with the next replies bundle; the server
+    deletes the record (a report takes its whole case along) and keeps a tombstone.
+    """
+    from whistle.inbox.officers import require_manager
+    from whistle.inbox.outgoing import order_removal
+
+    with (
+        signed_in_office(ctx, data_dir, officer_name, password_file) as (config, engine, signed),
+        db.transaction(db.session_factory(engine)) as session,
+    ):
+        require_manager(session, signed.officer_id)
+        blob = order_removal(
+            session,
+            signed.keyring,
+            record_id=record_id.strip().lower(),
+            case_id=case_id.strip().lower() if case_id else None,
+            reason=reason,
+            now=config.clock(),
+            officer_id=signed.officer_id,
+        )
+        if out is not None:
+            write_file_then(out, lambda handle: handle.write(blob), lambda: None)
+    click.echo(f"Removal of record {record_id} queued: it goes with the next replies bundle.")
+    if out is not None:
+        click.echo(f"Wrote {out}: `whistle server remove-record DIR {out.name}` applies it now.")
