@@ -8,14 +8,13 @@ from whistle.inbox.config import LANGUAGES
 from whistle.inbox.errors import LoginError, ThrottledError
 from whistle.inbox.officers import sign_in
 from whistle.inbox.web import COOKIE, LANG_COOKIE, state
+from whistle.redirects import safe_target
 
 blueprint = Blueprint("auth", __name__)
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("workflow.dashboard_page")
+    return safe_target(target, url_for("workflow.dashboard_page"))
 
 
 @blueprint.get("/")
@@ -51,6 +50,7 @@ def login() -> Response | tuple[str, int] | str:
         signed.officer_id, signed.name, signed.roles, signed.keyring, signed.custodian_keyring
     )
     response = redirect(_safe_next(request.form.get("next")), 303)
+    g.was_locked = False  # the stale cookie is replaced here, not deleted after it
     response.set_cookie(COOKIE, unlocked.session_id, httponly=True, samesite="Strict", path="/")
     return response  # type: ignore[return-value]
 

@@ -327,7 +327,7 @@ def register_page() -> str:
     return render_template("register.html", lines=lines)
 
 
-@blueprint.get("/register.csv")
+@blueprint.post("/register.csv")
 def register_csv() -> Response:
     unlocked = require_unlocked()
     inbox = state()
