@@ -13,6 +13,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.deploy.gunicorn_server import GUNICORN_CONF
 from whistle.crypto import (
     BoxKeyPair,
     Desk,
@@ -255,6 +256,10 @@ def served(data_dir: Path) -> Iterator[tuple[int, subprocess.Popen[str]]]:
     process = subprocess.Popen(
         [
             str(Path(sys.executable).with_name("gunicorn")),
+            "--config",
+            str(GUNICORN_CONF),
+            "--log-level",
+            "info",  # for the "Listening at" line that names the port
             "--bind",
             "127.0.0.1:0",
             "--workers",
