@@ -39,6 +39,7 @@ from whistle.inbox.keyring import OfficeKeyring
 from whistle.inbox.models import Backup, BundleLog, KeyEpoch, Outgoing, Record, Tombstone
 from whistle.inbox.office_setup import load_office, read_server_card
 from whistle.inbox.outgoing import HELD_FOR_BACKUP, pending, queue_ack, split_acks
+from whistle.inbox.replies import note_delivery
 from whistle.inbox.settings import (
     acknowledge_on_import,
     note_server_replies_applied,
@@ -175,6 +176,7 @@ def import_outbox(
                 now=now,
             )
             acked += 1
+    seen = note_replies_seen(session, manifest.extra.get("replies_seen"))
     resent = _resend_forgotten(session, manifest.extra.get("replies_applied"))
     confirmed = _confirm(session, manifest.extra.get("replies_applied"), now)
     note_server_replies_applied(session, manifest.extra.get("replies_applied"))
@@ -195,6 +197,7 @@ def import_outbox(
         "purged earlier, skipped": skipped,
         "acknowledgements queued": acked,
         "replies the server confirmed": confirmed,
+        "replies delivered or read since": seen,
     }
     summary.notes = [f"refused {rid}: {reason}" for rid, reason in imported.refused]
     if resent:
@@ -214,6 +217,23 @@ def import_outbox(
         for epoch in destroyed
     ]
     return summary
+
+
+def note_replies_seen(session: Session, seen: object) -> int:
+    """Apply the server's ``replies_seen`` ({id: [stored day, first read day]}) to our
+    replies; malformed entries are ignored (an older server sends none)."""
+    if not isinstance(seen, dict):
+        return 0
+    changed = 0
+    for record_id, days in seen.items():
+        if not isinstance(record_id, str) or not isinstance(days, list) or len(days) != 2:
+            continue
+        try:
+            delivered, read = (date.fromisoformat(d) if isinstance(d, str) else None for d in days)
+        except ValueError:
+            continue
+        changed += note_delivery(session, record_id, delivered=delivered, read=read)
+    return changed
 
 
 def _tombstoned(session: Session, record_id: str, case_id: str) -> bool:

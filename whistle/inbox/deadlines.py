@@ -3,10 +3,15 @@
 Calendar days in the office's time zone, counted from the day the server received the report
 (``received_day``, already a day in that zone):
 
-- acknowledgement within 7 days;
-- feedback within 3 months, or 6 when the extension was recorded with a reason;
-- when no investigation was opened, deletion due 3 months after receipt;
-- records kept at most 10 years (the retention cap).
+- acknowledgement within 7 days (art. 9.2.c): met the day a message of the office reached the
+  server (where the source reads it), or the day it was withheld with a recorded reason;
+- feedback within 3 months (art. 9.2.d): met the day a reply the officer marked as feedback
+  reached the server; once extended, 3 more months counted from the first deadline (so
+  30 Nov → 28 Feb → 28 May, never receipt + 6 months, which gives 30 May);
+- a closed case stops both clocks (``STOPPED``): nothing is due to the source any more;
+- when no investigation was opened, deletion due 3 months after receipt (art. 32.4), unless
+  an officer postponed it with a recorded reason;
+- records kept at most 10 years (the retention cap, art. 26).
 
 Nothing here reads the clock or the database: callers pass ``today`` (see ``office_today``),
 so tests use fixed dates.
@@ -36,8 +41,12 @@ PENDING = "pending"
 SOON = "soon"
 TODAY = "today"
 OVERDUE = "overdue"
+#: The case was closed before the clock was met: it no longer runs.
+STOPPED = "stopped"
 #: Sort order on the dashboard: the most urgent first.
-URGENCY = (OVERDUE, TODAY, SOON, PENDING, MET)
+URGENCY = (OVERDUE, TODAY, SOON, PENDING, MET, STOPPED)
+#: Days before a deletion falls due that the dashboard warns of it.
+DELETION_WARNING_DAYS = 14
 
 
 def office_today(now: datetime, time_zone: str) -> date:
@@ -61,12 +70,18 @@ class CaseDates:
     """What the clocks need to know of a case (all days in the office's time zone)."""
 
     received: date
+    #: The day a message of the office (the acknowledgement or any reply) reached the server.
     acknowledged: date | None = None
     investigation_opened: date | None = None
+    #: The day a reply marked as feedback reached the server.
     feedback_given: date | None = None
     closed: date | None = None
     extended: bool = False
     purged: bool = False
+    #: The acknowledgement was withheld (art. 9.2.c) with a recorded reason, on this day.
+    acknowledgement_withheld: date | None = None
+    #: An officer postponed the deletion (with a recorded reason) until this day.
+    deletion_postponed: date | None = None
 
 
 @dataclass(frozen=True)
@@ -78,9 +93,13 @@ class Deadline:
     days_left: int | None
 
 
-def _state(due: date, met: date | None, today: date) -> tuple[str, int | None]:
+def _state(
+    due: date, met: date | None, today: date, stopped: date | None = None
+) -> tuple[str, int | None]:
     if met is not None:
         return MET, None
+    if stopped is not None:
+        return STOPPED, None
     left = (due - today).days
     if left < 0:
         return OVERDUE, left
@@ -96,11 +115,14 @@ def acknowledgement_due(received: date) -> date:
 
 
 def feedback_due(received: date, extended: bool) -> date:
-    return add_months(received, FEEDBACK_MONTHS + (EXTENSION_MONTHS if extended else 0))
+    """3 months from receipt; once extended, 3 more from that first deadline."""
+    first = add_months(received, FEEDBACK_MONTHS)
+    return add_months(first, EXTENSION_MONTHS) if extended else first
 
 
-def deletion_due(received: date) -> date:
-    return add_months(received, DELETION_MONTHS)
+def deletion_due(received: date, postponed: date | None = None) -> date:
+    due = add_months(received, DELETION_MONTHS)
+    return max(due, postponed) if postponed is not None else due
 
 
 def retention_end(received: date) -> date:
@@ -119,13 +141,13 @@ def _case_deadlines(dates: CaseDates, today: date) -> tuple[Deadline, ...]:
         return ()
     found: list[Deadline] = []
     due = acknowledgement_due(dates.received)
-    found.append(Deadline(ACKNOWLEDGEMENT, due, *_state(due, dates.acknowledged, today)))
+    acknowledged = dates.acknowledged or dates.acknowledgement_withheld
+    found.append(Deadline(ACKNOWLEDGEMENT, due, *_state(due, acknowledged, today, dates.closed)))
     due = feedback_due(dates.received, dates.extended)
-    feedback_met = dates.feedback_given or dates.closed
-    found.append(Deadline(FEEDBACK, due, *_state(due, feedback_met, today)))
+    found.append(Deadline(FEEDBACK, due, *_state(due, dates.feedback_given, today, dates.closed)))
     if dates.investigation_opened is None:
         # No investigation was opened: the data must go 3 months after receipt.
-        due = deletion_due(dates.received)
+        due = deletion_due(dates.received, dates.deletion_postponed)
         found.append(Deadline(DELETION, due, *_state(due, None, today)))
     due = retention_end(dates.received)
     found.append(Deadline(RETENTION, due, *_state(due, None, today)))
@@ -135,7 +157,7 @@ def _case_deadlines(dates: CaseDates, today: date) -> tuple[Deadline, ...]:
 
 def most_urgent(deadlines: list[Deadline]) -> Deadline | None:
     """The deadline the dashboard shows first for a case (None when all are met)."""
-    open_ones = [d for d in deadlines if d.state != MET]
+    open_ones = [d for d in deadlines if d.state not in (MET, STOPPED)]
     return open_ones[0] if open_ones else None
 
 
@@ -144,28 +166,43 @@ def is_overdue(deadlines: list[Deadline]) -> bool:
 
 
 def deletion_is_due(dates: CaseDates, today: date) -> bool:
-    """True when the case must be purged: no investigation after 3 months, or 10 years."""
+    """True when the case must be purged: no investigation after 3 months (or the recorded
+    postponement), or 10 years."""
     if dates.purged:
         return False
     if today >= retention_end(dates.received):
         return True
     no_investigation = dates.investigation_opened is None
-    return no_investigation and today >= deletion_due(dates.received)
+    return no_investigation and today >= deletion_due(dates.received, dates.deletion_postponed)
+
+
+def deletion_warning(dates: CaseDates, today: date) -> date | None:
+    """The deletion day when it falls within ``DELETION_WARNING_DAYS`` (and is not yet due)."""
+    if dates.purged or dates.investigation_opened is not None:
+        return None
+    due = deletion_due(dates.received, dates.deletion_postponed)
+    return due if 0 < (due - today).days <= DELETION_WARNING_DAYS else None
+
+
+def extension_refusal(dates: CaseDates, today: date) -> str | None:
+    """Why the feedback deadline cannot be extended today (None: it can).
+
+    Once, before the first deadline has passed, while the feedback is still owed (art. 9.2.d
+    allows the extension "en casos de especial complejidad", not a late one).
+    """
+    if dates.extended:
+        return "already-extended"
+    if dates.closed is not None:
+        return "closed"
+    if dates.feedback_given is not None:
+        return "met"
+    if today > feedback_due(dates.received, False):
+        return "too-late"
+    return None
 
 
 @functools.lru_cache(maxsize=65536)
-def urgency(
-    received: date,
-    acknowledged: date | None,
-    investigation_opened: date | None,
-    feedback_given: date | None,
-    closed: date | None,
-    extended: bool,
-    today: date,
-) -> tuple[Deadline | None, bool]:
-    """The most urgent open deadline and whether deletion is due, memoised on plain values
-    (the dashboard asks this for every case at every visit)."""
-    dates = CaseDates(
-        received, acknowledged, investigation_opened, feedback_given, closed, extended
-    )
+def urgency(dates: CaseDates, today: date) -> tuple[Deadline | None, bool]:
+    """The most urgent open deadline and whether deletion is due, memoised (the dashboard
+    asks this for every case at every visit)."""
     return most_urgent(case_deadlines(dates, today)), deletion_is_due(dates, today)

@@ -105,3 +105,29 @@ class OfficerNameTakenError(InboxError):
     def __init__(self, message: str, *, removed: bool) -> None:
         super().__init__(message)
         self.removed = removed
+
+
+class ExtensionRefusedError(WorkflowError):
+    """The feedback deadline cannot be extended: already extended, already met, the case is
+    closed, or the first deadline has passed (``why`` says which)."""
+
+    def __init__(self, message: str, *, why: str) -> None:
+        super().__init__(message)
+        self.why = why
+
+
+class AcknowledgementWithheldError(WorkflowError):
+    """The acknowledgement cannot be withheld: it was already sent, or already withheld."""
+
+
+class DeletionRefusedError(WorkflowError):
+    """A deletion or its postponement is refused (nothing to delete, no such item, a
+    postponement without a date in the future, a case with an investigation opened)."""
+
+
+class CategoryRefusedError(InboxError):
+    """A category that is not in the office's list, or a list that is malformed."""
+
+
+class DeletionListError(InboxError):
+    """A list of deletions that is not this office's, or altered: nothing was applied."""

@@ -20,8 +20,11 @@ from whistle.crypto import CryptoError
 from whistle.inbox import deadlines, sealing
 from whistle.inbox.audit import record_event
 from whistle.inbox.errors import (
+    AcknowledgementWithheldError,
     CaseNotFoundError,
     CasePurgedError,
+    DeletionRefusedError,
+    ExtensionRefusedError,
     InboxError,
     ReasonRequiredError,
     WorkflowError,
@@ -203,6 +206,14 @@ def reopen(
     return case
 
 
+EXTENSION_REFUSALS = {
+    "already-extended": "The feedback deadline was already extended.",
+    "closed": "A closed case has no feedback deadline to extend.",
+    "met": "The feedback was already given: there is nothing to extend.",
+    "too-late": "The first feedback deadline has passed: it can no longer be extended.",
+}
+
+
 def extend_feedback(
     session: Session,
     keyring: OfficeKeyring,
@@ -211,17 +222,45 @@ def extend_feedback(
     reason: str,
     officer_id: int,
     now: datetime,
+    today: date,
 ) -> Case:
-    """Extend the feedback deadline by 3 months (once, with a recorded reason)."""
+    """Extend the feedback deadline by 3 months: once, with a recorded reason, before the
+    first deadline passed and while the feedback is owed (the caller tells the source,
+    ``replies.notify_extension``)."""
     case = live_case(session, case_id)
     reason = check_reason(reason, "the extension")
-    if case.extended:
-        raise WorkflowError("The feedback deadline was already extended.")
-    if case.status == STATUS_CLOSED:
-        raise WorkflowError("A closed case has no feedback deadline to extend.")
+    why = deadlines.extension_refusal(case_dates(case), today)
+    if why is not None:
+        raise ExtensionRefusedError(EXTENSION_REFUSALS[why], why=why)
     case.extended = True
+    case.extended_day = today
     _decide(session, keyring, case, "extend", reason, officer_id=officer_id, now=now)
     record_event(session, now, "deadline-extended", officer_id=officer_id, case_id=case.id)
+    return case
+
+
+def withhold_acknowledgement(
+    session: Session,
+    keyring: OfficeKeyring,
+    case_id: str,
+    *,
+    reason: str,
+    officer_id: int,
+    now: datetime,
+    today: date,
+) -> Case:
+    """Record that no acknowledgement is sent because it could endanger the confidentiality
+    of the communication (art. 9.2.c): the clock is met by this justified decision."""
+    case = live_case(session, case_id)
+    reason = check_reason(reason, "withholding the acknowledgement")
+    if case.ack_withheld_day is not None:
+        raise AcknowledgementWithheldError("The acknowledgement was already withheld.")
+    if case.acknowledged_day is not None or case.ack_delivered_day is not None:
+        raise AcknowledgementWithheldError("The acknowledgement was already sent.")
+    case.ack_withheld_day = today
+    case.last_activity_day = max(case.last_activity_day, today)
+    _decide(session, keyring, case, "withhold-ack", reason, officer_id=officer_id, now=now)
+    record_event(session, now, "acknowledgement-withheld", officer_id=officer_id, case_id=case.id)
     return case
 
 
@@ -357,24 +396,67 @@ CASE_COLUMNS = (
     Case.received_day,
     Case.last_activity_day,
     Case.acknowledged_day,
+    Case.ack_delivered_day,
+    Case.ack_withheld_day,
     Case.investigation_day,
     Case.feedback_day,
+    Case.feedback_delivered_day,
     Case.closed_day,
     Case.outcome,
     Case.extended,
+    Case.deletion_postponed_to,
+    Case.category,
 )
 
 
 def case_dates(case: Any) -> deadlines.CaseDates:
-    """The clocks' view of a ``Case`` (or of a row of ``CASE_COLUMNS``)."""
+    """The clocks' view of a ``Case`` (or of a row of ``CASE_COLUMNS``): a clock is met by
+    what reached the server, not by what was queued."""
     return deadlines.CaseDates(
         received=case.received_day,
-        acknowledged=case.acknowledged_day,
+        acknowledged=case.ack_delivered_day,
         investigation_opened=case.investigation_day,
-        feedback_given=case.feedback_day,
+        feedback_given=case.feedback_delivered_day,
         closed=case.closed_day,
-        extended=case.extended,
+        extended=bool(case.extended),
+        acknowledgement_withheld=case.ack_withheld_day,
+        deletion_postponed=case.deletion_postponed_to,
     )
+
+
+def postpone_deletion(
+    session: Session,
+    keyring: OfficeKeyring,
+    case_id: str,
+    until: date,
+    *,
+    reason: str,
+    officer_id: int,
+    now: datetime,
+    today: date,
+) -> Case:
+    """Keep a case past its art. 32.4 deletion day, to a given day, with a recorded reason
+    (for instance a court order to preserve it). Only the law's own exceptions justify it;
+    the reason is in the decision log for whoever audits it."""
+    case = live_case(session, case_id)
+    reason = check_reason(reason, "postponing the deletion")
+    if case.investigation_day is not None:
+        raise DeletionRefusedError("An investigation was opened: no deletion is due.")
+    if until <= today:
+        raise DeletionRefusedError("Postpone the deletion to a day after today.")
+    if until >= deadlines.retention_end(case.received_day):
+        raise DeletionRefusedError("A deletion cannot be postponed past the retention limit.")
+    case.deletion_postponed_to = until
+    _decide(session, keyring, case, "postpone-deletion", reason, officer_id=officer_id, now=now)
+    record_event(
+        session,
+        now,
+        "deletion-postponed",
+        officer_id=officer_id,
+        case_id=case.id,
+        detail=until.isoformat(),
+    )
+    return case
 
 
 def purge_case(

@@ -14,6 +14,7 @@ from whistle.inbox.models.case import (
     Case,
 )
 from whistle.inbox.models.decision import Decision
+from whistle.inbox.models.deletion import Deletion
 from whistle.inbox.models.desk_key import DeskKey
 from whistle.inbox.models.disclosure import Disclosure
 from whistle.inbox.models.key_epoch import KeyEpoch
@@ -55,6 +56,7 @@ __all__ = [
     "BundleLog",
     "Case",
     "Decision",
+    "Deletion",
     "DeskKey",
     "Disclosure",
     "KeyEpoch",
