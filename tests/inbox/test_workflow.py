@@ -182,7 +182,8 @@ def test_extension_is_refused_after_the_first_deadline(
     assert refused.value.why == "too-late"
     with office.session() as session:
         row = session.get(Case, case)
-        assert row is not None and not row.extended
+        assert row is not None
+        assert not row.extended
         assert [d.action for d in workflow.decisions(session, signed.keyring, case)] == []
     assert _extend(office, signed, case, "Complex accounts.", date(2027, 2, 1)).extended
 
@@ -320,7 +321,8 @@ def test_closing_offers_a_feedback_draft_once(office: Office, signed: SignedIn, 
         draft = replies.offer_closing_feedback(
             session, signed.keyring, row, officer_id=signed.officer_id, now=office.config.clock()
         )
-        assert draft is not None and (draft.purpose, draft.state) == ("feedback", "draft")
+        assert draft is not None
+        assert (draft.purpose, draft.state) == ("feedback", "draft")
         assert replies.open_draft(signed.keyring, draft).text == replies.TEMPLATES["closing"]["ca"]
         assert (
             replies.offer_closing_feedback(
