@@ -148,3 +148,68 @@ def test_purge_and_reply_to_a_purged_case(office, client) -> None:  # noqa: F811
     assert gone.status_code == 410
     assert "purged" in gone.get_data(as_text=True)
     assert client.get(f"/cases/{case}").status_code == 410
+
+
+def test_extension_tells_the_reporter_and_is_refused_once_late(office, client) -> None:  # noqa: F811
+    late = _case(office)
+    on_time = _case(office)
+    # Received 1 Nov 2026: the first feedback deadline is 1 Feb 2027.
+    office.config.clock.now = office.config.clock.now.replace(year=2027, month=2, day=2)
+    login(client)
+    token = _token(client, late)
+    refused = client.post(f"/cases/{late}/extend", data={"csrf": token, "reason": "Complex."})
+    assert refused.status_code == 400
+    assert "can no longer be extended" in refused.get_data(as_text=True)
+    with office.session() as session:
+        assert not session.get(Case, late).extended
+        assert session.scalars(select(Reply).where(Reply.case_id == late)).all() == []
+    office.config.clock.now = office.config.clock.now.replace(day=1, hour=22, minute=59)
+    ok = client.post(f"/cases/{on_time}/extend", data={"csrf": token, "reason": "Complex."})
+    assert ok.status_code == 303
+    with office.session() as session:
+        notice = session.scalar(select(Reply).where(Reply.case_id == on_time))
+        assert (notice.purpose, notice.state) == ("extension", "ready")
+    page = client.get(f"/cases/{on_time}").get_data(as_text=True)
+    # 1 Feb + 3 months (22:59 UTC on 1 Feb is still 1 Feb in the office's UTC).
+    assert "2027-05-01" in page
+    assert "Extend the deadline" not in page  # once only
+
+
+def test_closing_prompts_to_tell_the_reporter(office, client) -> None:  # noqa: F811
+    case = _case(office)
+    login(client)
+    token = _token(client, case)
+    closed = client.post(
+        f"/cases/{case}/status",
+        data={"csrf": token, "to": "closed", "outcome": "inadmissible", "reason": "Not ours."},
+    )
+    assert closed.status_code == 303
+    assert "done=closed-tell" in closed.headers["Location"]
+    page = client.get(closed.headers["Location"]).get_data(as_text=True)
+    assert "Closing is not the feedback the law requires" in page
+    assert "Stopped: the case is closed" in page
+    assert "days late" not in page
+    with office.session() as session:
+        draft = session.scalar(select(Reply).where(Reply.case_id == case))
+        assert (draft.purpose, draft.state) == ("feedback", "draft")
+
+
+def test_withholding_the_acknowledgement_over_http(office, client) -> None:  # noqa: F811
+    case = _case(office)
+    login(client)
+    token = _token(client, case)
+    empty = client.post(f"/cases/{case}/withhold-acknowledgement", data={"csrf": token})
+    assert empty.status_code == 400
+    assert "Give a reason" in empty.get_data(as_text=True)
+    ok = client.post(
+        f"/cases/{case}/withhold-acknowledgement",
+        data={"csrf": token, "reason": "The accused reads the office mail."},
+    )
+    assert ok.status_code == 303
+    again = client.post(
+        f"/cases/{case}/withhold-acknowledgement", data={"csrf": token, "reason": "Again."}
+    )
+    assert again.status_code == 400
+    assert "already withheld" in again.get_data(as_text=True)
+    with office.session() as session:
+        assert session.get(Case, case).ack_withheld_day is not None

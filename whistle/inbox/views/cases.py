@@ -94,6 +94,8 @@ def _case_context(case_id: str) -> dict[str, Any]:
             and unlocked.custodian_keyring is not None,
             "deadlines": deadlines.case_deadlines(dates, today),
             "deletion_due": deadlines.deletion_is_due(dates, today),
+            "deletion_warning": deadlines.deletion_warning(dates, today),
+            "can_extend": deadlines.extension_refusal(dates, today) is None,
             "decisions": workflow.decisions(session, unlocked.keyring, view.case.id),
             "replies": replies.replies(session, unlocked.keyring, view.case.id),
             "labels": workflow.case_labels(unlocked.keyring, view.case),

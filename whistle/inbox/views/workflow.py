@@ -14,13 +14,18 @@ from whistle.inbox.app import require_unlocked, state
 from whistle.inbox.audit import record_event
 from whistle.inbox.dashboard import dashboard
 from whistle.inbox.errors import (
+    AcknowledgementWithheldError,
     CaseNotFoundError,
+    DeletionRefusedError,
+    ExtensionRefusedError,
     InboxError,
     ReasonRequiredError,
     WorkflowError,
 )
-from whistle.inbox.models import OUTCOMES, STATUSES, Officer
-from whistle.inbox.models.reply import PURPOSES
+from whistle.inbox.models import OUTCOMES, STATUSES, Case, Officer
+
+#: What an officer writes by hand; the other purposes are the inbox's own notices.
+COMPOSED = ("reply", "feedback", "meeting")
 
 blueprint = Blueprint("workflow", __name__)
 
@@ -31,9 +36,15 @@ def _redirect(case_id: str, done: str, anchor: str) -> Response:
 
 
 def _act(
-    case_id: str, field: str, action: Callable[..., Any], done: str, anchor: str
+    case_id: str,
+    field: str,
+    action: Callable[..., Any],
+    done: str | Callable[[], str],
+    anchor: str,
 ) -> Response | tuple[str, int]:
-    """Run ``action(session, unlocked, inbox)``; an ``InboxError`` re-renders the case."""
+    """Run ``action(session, unlocked, inbox)``; an ``InboxError`` re-renders the case.
+
+    ``done`` names the confirmation shown (a callable: what the action decided)."""
     from whistle.inbox.views.cases import _detail_with_error
 
     unlocked = require_unlocked()
@@ -43,13 +54,41 @@ def _act(
             action(session, unlocked, inbox)
     except ReasonRequiredError:
         return _detail_with_error(case_id, field, _("Give a reason for this decision."))
+    except ExtensionRefusedError as exc:
+        return _detail_with_error(case_id, field, _extension_message(exc.why))
+    except AcknowledgementWithheldError as exc:
+        message = (
+            _("The acknowledgement was already withheld.")
+            if "withheld" in str(exc)
+            else _("The acknowledgement was already sent.")
+        )
+        return _detail_with_error(case_id, field, message)
+    except DeletionRefusedError as exc:
+        return _detail_with_error(case_id, field, _deletion_message(str(exc)))
     except WorkflowError as exc:
         return _detail_with_error(case_id, field, _workflow_message(exc))
     except CaseNotFoundError:
         raise  # purged (410) or unknown (404): an error page, not the case page
     except InboxError as exc:
         return _detail_with_error(case_id, field, str(exc))
-    return _redirect(case_id, done, anchor)
+    return _redirect(case_id, done() if callable(done) else done, anchor)
+
+
+def _extension_message(why: str) -> str:
+    return {
+        "already-extended": _("The feedback deadline was already extended."),
+        "closed": _("A closed case has no feedback deadline to extend."),
+        "met": _("The feedback was already given: there is nothing to extend."),
+        "too-late": _("The first feedback deadline has passed: it can no longer be extended."),
+    }.get(why, _("The case's state does not allow this."))
+
+
+def _deletion_message(text: str) -> str:
+    if "investigation" in text:
+        return _("An investigation was opened: no deletion is due.")
+    if "retention" in text:
+        return _("A deletion cannot be postponed past the retention limit.")
+    return _("Postpone the deletion to a day after today.")
 
 
 def _workflow_message(exc: WorkflowError) -> str:
@@ -115,7 +154,21 @@ def change_status(case_id: str) -> Response | tuple[str, int]:
             today=inbox.config.today(),
         )
 
-    return _act(case_id, "status-reason", action, "status", "workflow")
+        if to == "closed":
+            # Closing is not the feedback: offer the officer the template to tell the source.
+            case = session.get(Case, case_id)
+            if case is not None and replies.offer_closing_feedback(
+                session,
+                unlocked.keyring,
+                case,
+                officer_id=unlocked.officer_id,
+                now=inbox.config.clock(),
+                default_language=inbox.config.default_language,
+            ):
+                done[0] = "closed-tell"
+
+    done = ["status"]
+    return _act(case_id, "status-reason", action, lambda: done[0], "workflow")
 
 
 @blueprint.post("/cases/<case_id>/acknowledge")
@@ -140,16 +193,45 @@ def extend(case_id: str) -> Response | tuple[str, int]:
     reason = request.form.get("reason", "")
 
     def action(session: Any, unlocked: Any, inbox: Any) -> None:
-        workflow.extend_feedback(
+        case = workflow.extend_feedback(
             session,
             unlocked.keyring,
             case_id,
             reason=reason,
             officer_id=unlocked.officer_id,
             now=inbox.config.clock(),
+            today=inbox.config.today(),
+        )
+        replies.notify_extension(
+            session,
+            unlocked.keyring,
+            case,
+            officer_id=unlocked.officer_id,
+            now=inbox.config.clock(),
+            today=inbox.config.today(),
+            default_language=inbox.config.default_language,
+            store_dir=inbox.config.store_dir,
         )
 
     return _act(case_id, "extend-reason", action, "extended", "workflow")
+
+
+@blueprint.post("/cases/<case_id>/withhold-acknowledgement")
+def withhold_acknowledgement(case_id: str) -> Response | tuple[str, int]:
+    reason = request.form.get("reason", "")
+
+    def action(session: Any, unlocked: Any, inbox: Any) -> None:
+        workflow.withhold_acknowledgement(
+            session,
+            unlocked.keyring,
+            case_id,
+            reason=reason,
+            officer_id=unlocked.officer_id,
+            now=inbox.config.clock(),
+            today=inbox.config.today(),
+        )
+
+    return _act(case_id, "withhold-reason", action, "withheld", "workflow")
 
 
 @blueprint.post("/cases/<case_id>/assign")
@@ -196,7 +278,7 @@ def labels(case_id: str) -> Response | tuple[str, int]:
 def save_reply(case_id: str) -> Response | tuple[str, int]:
     text = request.form.get("text", "")
     purpose = request.form.get("purpose", "reply")
-    if purpose not in PURPOSES:
+    if purpose not in COMPOSED:
         purpose = "reply"
     raw_id = request.form.get("reply_id", "")
     files = [(f.filename or "file", f.read()) for f in request.files.getlist("files") if f.filename]
