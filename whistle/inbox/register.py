@@ -1,13 +1,19 @@
-"""The register (libro-registro): one line per case, purged cases included; CSV and a page.
+"""The register (libro-registro, art. 26): one line per case, purged cases included; CSV and
+a page.
 
-No report content: dates, desk, state, outcome, extension, assignee, labels (decrypted, they
-are the officers' own words) and the legal deadlines. Every CSV cell that a spreadsheet could
+No report content: dates, desk, category, anonymous or identified, state, outcome, the
+acknowledgement (reached the server, read, or withheld), the feedback, the extension, the
+investigation, the deletion, assignee, labels (decrypted, they are the officers' own words)
+and the legal deadlines. A purged case keeps the line it had (``PurgedCase.register``, written
+by ``workflow.purge_case``), without its labels. Every CSV cell that a spreadsheet could
 take for a formula (starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) is
 prefixed with a single quote.
 """
 
 import csv
+import dataclasses
 import io
+import json
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -24,83 +30,164 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 COLUMNS = (
     "case",
     "desk",
+    "category",
+    "identified",
     "received",
     "acknowledgement_due",
     "acknowledged",
+    "acknowledgement_read",
+    "acknowledgement_withheld",
     "investigation_opened",
     "feedback_due",
     "feedback_given",
+    "feedback_read",
     "extended",
+    "extended_on",
     "closed",
     "status",
     "outcome",
     "assignee",
     "labels",
+    "deletion_due",
     "purged",
 )
+_DATES = {
+    "received",
+    "acknowledgement_due",
+    "acknowledged",
+    "acknowledgement_read",
+    "acknowledgement_withheld",
+    "investigation_opened",
+    "feedback_due",
+    "feedback_given",
+    "feedback_read",
+    "extended_on",
+    "closed",
+    "deletion_due",
+    "purged",
+}
 
 
 @dataclass(frozen=True)
 class RegisterLine:
     case: str
     desk: str
+    category: str | None
+    #: None: not known (a case imported before the register kept it).
+    identified: bool | None
     received: date
     acknowledgement_due: date
+    #: The day the office's first message reached the server.
     acknowledged: date | None
+    acknowledgement_read: date | None
+    acknowledgement_withheld: date | None
     investigation_opened: date | None
     feedback_due: date
+    #: The day the reply marked as feedback reached the server.
     feedback_given: date | None
+    feedback_read: date | None
     extended: bool
+    extended_on: date | None
     closed: date | None
     status: str
     outcome: str | None
     assignee: str | None
     labels: list[str]
+    #: The art. 32.4 deletion day (None once an investigation was opened).
+    deletion_due: date | None
     purged: date | None
+
+
+def case_line(
+    session: Session, case: Case, *, labels: list[str] | None = None, purged: date | None = None
+) -> RegisterLine:
+    assignee = session.get(Officer, case.assignee_id) if case.assignee_id is not None else None
+    return RegisterLine(
+        case=case.id,
+        desk=case.desk_id,
+        category=case.category,
+        identified=case.identified,
+        received=case.received_day,
+        acknowledgement_due=deadlines.acknowledgement_due(case.received_day),
+        acknowledged=case.ack_delivered_day,
+        acknowledgement_read=case.ack_read_day,
+        acknowledgement_withheld=case.ack_withheld_day,
+        investigation_opened=case.investigation_day,
+        feedback_due=deadlines.feedback_due(case.received_day, case.extended),
+        feedback_given=case.feedback_delivered_day,
+        feedback_read=case.feedback_read_day,
+        extended=case.extended,
+        extended_on=case.extended_day,
+        closed=case.closed_day,
+        status=case.status,
+        outcome=case.outcome,
+        assignee=assignee.name if assignee is not None else None,
+        labels=labels or [],
+        deletion_due=(
+            deadlines.deletion_due(case.received_day, case.deletion_postponed_to)
+            if case.investigation_day is None
+            else None
+        ),
+        purged=purged,
+    )
+
+
+def line_to_json(line: RegisterLine) -> str:
+    return json.dumps(
+        {c: _plain(getattr(line, c)) for c in COLUMNS if c != "labels"}, ensure_ascii=False
+    )
+
+
+def _plain(value: object) -> object:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def line_from_json(text: str) -> RegisterLine:
+    raw = json.loads(text)
+    values = {
+        c: (date.fromisoformat(raw[c]) if c in _DATES and raw.get(c) else raw.get(c))
+        for c in COLUMNS
+        if c != "labels"
+    }
+    return RegisterLine(labels=[], **values)
 
 
 def register_lines(
     session: Session, keyring: OfficeKeyring, cache: dict[Any, Any] | None = None
 ) -> list[RegisterLine]:
-    names = {oid: name for oid, name in session.execute(select(Officer.id, Officer.name))}
-    lines: list[RegisterLine] = []
-    for case in session.scalars(select(Case)):
-        lines.append(
-            RegisterLine(
-                case=case.id,
-                desk=case.desk_id,
-                received=case.received_day,
-                acknowledgement_due=deadlines.acknowledgement_due(case.received_day),
-                acknowledged=case.acknowledged_day,
-                investigation_opened=case.investigation_day,
-                feedback_due=deadlines.feedback_due(case.received_day, case.extended),
-                feedback_given=case.feedback_day,
-                extended=case.extended,
-                closed=case.closed_day,
-                status=case.status,
-                outcome=case.outcome,
-                assignee=names.get(case.assignee_id) if case.assignee_id is not None else None,
-                labels=case_labels(keyring, case, cache),
-                purged=None,
-            )
-        )
+    lines = [
+        case_line(session, case, labels=case_labels(keyring, case, cache))
+        for case in session.scalars(select(Case))
+    ]
     for gone in session.scalars(select(PurgedCase)):
+        if gone.register is not None:
+            line = line_from_json(gone.register)
+            lines.append(dataclasses.replace(line, purged=gone.purged_at.date()))
+            continue
+        # Purged before the register kept whole lines: what was kept then.
         lines.append(
             RegisterLine(
                 case=gone.case_id,
                 desk=gone.desk_id,
+                category=None,
+                identified=None,
                 received=gone.received_day,
                 acknowledgement_due=deadlines.acknowledgement_due(gone.received_day),
                 acknowledged=None,
+                acknowledgement_read=None,
+                acknowledgement_withheld=None,
                 investigation_opened=None,
                 feedback_due=deadlines.feedback_due(gone.received_day, False),
                 feedback_given=None,
+                feedback_read=None,
                 extended=False,
+                extended_on=None,
                 closed=None,
                 status=gone.status,
                 outcome=gone.outcome,
                 assignee=None,
                 labels=[],
+                deletion_due=None,
                 purged=gone.purged_at.date(),
             )
         )

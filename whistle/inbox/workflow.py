@@ -466,32 +466,40 @@ def purge_case(
     *,
     confirm: bool,
     reason: str,
-    officer_id: int,
+    officer_id: int | None,
     now: datetime,
     today: date,
     store_dir: Path,
+    grounds: str | None = None,
+    entry_id: str | None = None,
 ) -> list[Path]:
     """Delete a case, queue a purge order for the server (which leaves the tombstone).
 
     A case whose deletion is due (no investigation after 3 months, or 10 years) needs only the
-    confirmation; any other needs a reason too. Returns the stored files to remove **after**
-    the caller's transaction committed (``remove_files``), so a failed commit loses nothing.
+    confirmation; any other needs a reason too. The register keeps the case's whole line
+    (``PurgedCase.register``) and the list of deletions an entry. Returns the stored files to
+    remove **after** the caller's transaction committed (``remove_files``), so a failed
+    commit loses nothing.
     """
     from whistle.inbox import outgoing
+    from whistle.inbox.deletions import record_deletion
+    from whistle.inbox.register import case_line, line_to_json
 
     case = live_case(session, case_id)
     if not confirm:
         raise WorkflowError("Confirm the deletion: it cannot be undone.")
     dates = case_dates(case)
-    if deadlines.deletion_is_due(dates, today):
+    # ``grounds`` is given when a deletion is made again from the list (the original ones).
+    if grounds is None and deadlines.deletion_is_due(dates, today):
         grounds = (
             "retention"
             if today >= deadlines.retention_end(case.received_day)
             else "no-investigation"
         )
-    else:
+    elif grounds is None:
         check_reason(reason, "deleting a case before it is due")
         grounds = "other"
+    line = case_line(session, case, purged=today)
     paths = [
         store_dir / name
         for name in session.scalars(select(Record.stored_name).where(Record.case_id == case.id))
@@ -508,11 +516,24 @@ def purge_case(
             grounds=grounds,
             status=case.status,
             outcome=case.outcome,
+            register=line_to_json(line),
         )
     )
     session.delete(case)
     session.flush()
     outgoing.queue_purge(session, case_id=case_id, now=now)
+    record_deletion(
+        session,
+        keyring,
+        case_id=case_id,
+        target="case",
+        item="",
+        grounds=grounds,
+        reason=None,
+        officer_id=officer_id,
+        now=now,
+        entry_id=entry_id,
+    )
     record_event(
         session, now, "case-purged", officer_id=officer_id, case_id=case_id, detail=grounds
     )

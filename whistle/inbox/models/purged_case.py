@@ -19,7 +19,8 @@ class PurgedCase(Base):
     desk_id: Mapped[str] = mapped_column(String(32))
     received_day: Mapped[date] = mapped_column(Date)
     purged_at: Mapped[datetime] = mapped_column(DateTime)
-    officer_id: Mapped[int] = mapped_column(ForeignKey("officer.id"))
+    #: None: deleted by the inbox itself at the deadline, or again after a restore.
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("officer.id"), nullable=True)
     grounds: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(32))
     outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)

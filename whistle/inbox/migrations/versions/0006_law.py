@@ -37,6 +37,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("read_day", sa.Date, nullable=True))
     with op.batch_alter_table("purged_case") as batch:
         batch.add_column(sa.Column("register", sa.Text, nullable=True))
+        batch.alter_column("officer_id", existing_type=sa.Integer, nullable=True)
     op.create_table(
         "deletion",
         sa.Column("id", sa.String(32), primary_key=True),
@@ -54,6 +55,7 @@ def downgrade() -> None:
     op.drop_table("deletion")
     with op.batch_alter_table("purged_case") as batch:
         batch.drop_column("register")
+        batch.alter_column("officer_id", existing_type=sa.Integer, nullable=False)
     with op.batch_alter_table("reply") as batch:
         batch.drop_column("read_day")
         batch.drop_column("delivered_day")
