@@ -343,7 +343,6 @@ def test_a_restore_makes_again_every_deletion_made_after_the_backup(
     from sqlalchemy import select
 
     from whistle.inbox import deletions, register, workflow
-    from whistle.inbox.backup import write_deletion_list
     from whistle.inbox.errors import DeletionListError
     from whistle.inbox.models import Case, Outgoing, PurgedCase, Tombstone
 
