@@ -213,3 +213,29 @@ def test_withholding_the_acknowledgement_over_http(office, client) -> None:  # n
     assert "already withheld" in again.get_data(as_text=True)
     with office.session() as session:
         assert session.get(Case, case).ack_withheld_day is not None
+
+
+def test_the_inbox_deletes_a_case_itself_at_the_art_32_4_deadline(office, client) -> None:  # noqa: F811
+    from whistle.inbox.models import PurgedCase
+
+    kept = _case(office)
+    doomed = _case(office)
+    with office.session() as session:
+        session.get(Case, kept).investigation_day = session.get(Case, kept).received_day
+    # Received 1 Nov 2026: deletion due 1 Feb 2027, in the office's time zone.
+    office.config.clock.now = office.config.clock.now.replace(
+        year=2027, month=1, day=31, hour=23, minute=59
+    )
+    login(client)
+    assert client.get("/dashboard").status_code == 200
+    with office.session() as session:
+        assert session.get(Case, doomed) is not None  # one minute before midnight: kept
+    office.config.clock.advance(minutes=2)
+    assert client.get("/dashboard").status_code == 200
+    with office.session() as session:
+        assert session.get(Case, doomed) is None
+        assert session.get(Case, kept) is not None
+        gone = session.get(PurgedCase, doomed)
+        assert (gone.grounds, gone.officer_id) == ("no-investigation", None)
+        orders = session.scalars(select(Outgoing.case_id).where(Outgoing.kind == "purge")).all()
+        assert orders == [doomed]

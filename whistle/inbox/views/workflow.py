@@ -9,7 +9,7 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from whistle.inbox import db, export, register, replies, stats, workflow
+from whistle.inbox import db, deletions, export, register, replies, stats, workflow
 from whistle.inbox.app import require_unlocked, state
 from whistle.inbox.audit import record_event
 from whistle.inbox.dashboard import dashboard
@@ -111,6 +111,17 @@ def dashboard_page() -> str:
     unlocked = require_unlocked()
     inbox = state()
     mine = request.args.get("mine") == "1"
+    # Art. 32.4: at its deadline the inbox deletes a case itself (warned of on the case page
+    # beforehand; an officer may postpone it with a reason). The officers land here daily.
+    with db.transaction(inbox.sessions) as session:
+        gone = deletions.purge_due(
+            session,
+            unlocked.keyring,
+            now=inbox.config.clock(),
+            today=inbox.config.today(),
+            store_dir=inbox.config.store_dir,
+        )
+    workflow.remove_files(gone)
     with db.transaction(inbox.sessions) as session:
         board = dashboard(
             session,
