@@ -239,3 +239,78 @@ def test_the_inbox_deletes_a_case_itself_at_the_art_32_4_deadline(office, client
         assert (gone.grounds, gone.officer_id) == ("no-investigation", None)
         orders = session.scalars(select(Outgoing.case_id).where(Outgoing.kind == "purge")).all()
         assert orders == [doomed]
+
+
+def test_deleting_one_file_or_field_over_http(office, client) -> None:  # noqa: F811
+    from whistle.inbox.models import Deletion, Record
+    from whistle.inbox.store import record_meta
+
+    source, envelope = make_submission(office, files=[("health.pdf", b"%PDF x"), ("ok.txt", b"ok")])
+    do_import(office, [incoming("submission", source.case_id, envelope)])
+    case = source.case_id
+    login(client)
+    token = _token(client, case)
+    with office.session() as session:
+        record_id = session.scalar(select(Record.id).where(Record.case_id == case))
+    bad = client.post(
+        f"/cases/{case}/delete-part",
+        data={"csrf": token, "part": f"file:{record_id}:7", "grounds": "other", "reason": "x y z"},
+    )
+    assert bad.status_code == 400
+    assert "Choose a message, file or field" in bad.get_data(as_text=True)
+    no_grounds = client.post(
+        f"/cases/{case}/delete-part",
+        data={"csrf": token, "part": f"file:{record_id}:0", "grounds": "", "reason": "x y z"},
+    )
+    assert no_grounds.status_code == 400
+    with office.session() as session:
+        assert session.scalars(select(Deletion)).all() == []
+    ok = client.post(
+        f"/cases/{case}/delete-part",
+        data={
+            "csrf": token,
+            "part": f"file:{record_id}:0",
+            "grounds": "special-category",
+            "reason": "A medical report of a third person.",
+        },
+    )
+    assert ok.status_code == 303
+    page = client.get(f"/cases/{case}").get_data(as_text=True)
+    assert "health.pdf" not in page
+    assert "ok.txt" in page
+    with office.session() as session:
+        signed = office.sign_in()
+        meta = record_meta(signed.keyring, session.get(Record, record_id))
+        assert [f["name"] for f in meta["files"]] == ["ok.txt"]
+        (entry,) = session.scalars(select(Deletion)).all()
+        assert (entry.target, entry.grounds, entry.item) == (
+            "file",
+            "special-category",
+            f"{record_id}/0",
+        )
+
+
+def test_postponing_the_deletion_needs_a_future_day_and_a_reason(office, client) -> None:  # noqa: F811
+    case = _case(office)
+    login(client)
+    token = _token(client, case)
+    past = client.post(
+        f"/cases/{case}/postpone-deletion",
+        data={"csrf": token, "until": "2026-11-01", "reason": "Court order 12/2026."},
+    )
+    assert past.status_code == 400
+    assert "a day after today" in past.get_data(as_text=True)
+    garbage = client.post(
+        f"/cases/{case}/postpone-deletion",
+        data={"csrf": token, "until": "soon", "reason": "Court order 12/2026."},
+    )
+    assert garbage.status_code == 400
+    ok = client.post(
+        f"/cases/{case}/postpone-deletion",
+        data={"csrf": token, "until": "2027-06-01", "reason": "Court order 12/2026."},
+    )
+    assert ok.status_code == 303
+    with office.session() as session:
+        from datetime import date
+
+        assert session.get(Case, case).deletion_postponed_to == date(2027, 6, 1)

@@ -73,7 +73,7 @@ def record_deletion(
     entry_id: str | None = None,
 ) -> Deletion:
     if grounds not in GROUNDS:
-        raise DeletionRefusedError("Unknown grounds for a deletion.")
+        raise DeletionRefusedError("Unknown grounds for a deletion.", why="grounds")
     sealed = (
         sealing.seal_text(keyring.storage_public, sealing.DECISION, case_id, reason)
         if reason and keyring is not None and target != "case"
@@ -139,7 +139,7 @@ def purge_due(
 def _record_of(session: Session, case_id: str, record_id: str) -> Record:
     record = session.get(Record, record_id)
     if record is None or record.case_id != case_id:
-        raise DeletionRefusedError("No such message in this case.")
+        raise DeletionRefusedError("No such message in this case.", why="no-such-part")
     return record
 
 
@@ -213,7 +213,7 @@ def _rewrite(
 def _without_field(form: dict[str, Any], key: str) -> dict[str, Any]:
     fields = form.get("fields") or []
     if not any(isinstance(f, dict) and f.get("key") == key for f in fields):
-        raise DeletionRefusedError("No such field in this report.")
+        raise DeletionRefusedError("No such field in this report.", why="no-such-part")
     form = dict(form)
     form["fields"] = [
         {**f, "value": "", "deleted": True} if isinstance(f, dict) and f.get("key") == key else f
@@ -236,7 +236,9 @@ def _replace_stored(
             keyring, record, store_dir, drop_file=drop_file, drop_field=drop_field
         )
     except CryptoError as exc:
-        raise DeletionRefusedError("This message cannot be decrypted: it is damaged.") from exc
+        raise DeletionRefusedError(
+            "This message cannot be decrypted: it is damaged.", why="damaged"
+        ) from exc
     meta = dict(record_meta(keyring, record))
     meta["files"] = files
     if form is not None and "form" in meta:
@@ -280,14 +282,15 @@ def delete_part(
     returns the files to remove after the caller's commit."""
     case = live_case(session, case_id)
     if grounds not in PARTIAL_GROUNDS:
-        raise DeletionRefusedError("Choose the grounds for the deletion.")
+        raise DeletionRefusedError("Choose the grounds for the deletion.", why="grounds")
     reason = check_reason(reason, "the deletion")
     record = _record_of(session, case.id, part.record_id)
     if part.target == "record":
         if record.kind == "submission":
             raise DeletionRefusedError(
                 "The report itself is not deleted message by message: delete its fields "
-                "or files, or the whole case."
+                "or files, or the whole case.",
+                why="no-such-part",
             )
         old = store_dir / record.stored_name
         session.delete(record)
@@ -295,17 +298,17 @@ def delete_part(
         session.execute(delete(SearchIndex))
     elif part.target == "file":
         if not part.which.isdigit():
-            raise DeletionRefusedError("No such file in this message.")
+            raise DeletionRefusedError("No such file in this message.", why="no-such-part")
         index = int(part.which)
         if not 0 <= index < len(record_meta(keyring, record).get("files") or []):
-            raise DeletionRefusedError("No such file in this message.")
+            raise DeletionRefusedError("No such file in this message.", why="no-such-part")
         old = _replace_stored(session, keyring, record, store_dir, drop_file=index)
     elif part.target == "field":
         if record.kind != "submission":
-            raise DeletionRefusedError("No such field in this report.")
+            raise DeletionRefusedError("No such field in this report.", why="no-such-part")
         old = _replace_stored(session, keyring, record, store_dir, drop_field=part.which)
     else:
-        raise DeletionRefusedError("Unknown kind of deletion.")
+        raise DeletionRefusedError("Unknown kind of deletion.", why="no-such-part")
     record_deletion(
         session,
         keyring,

@@ -121,8 +121,12 @@ class AcknowledgementWithheldError(WorkflowError):
 
 
 class DeletionRefusedError(WorkflowError):
-    """A deletion or its postponement is refused (nothing to delete, no such item, a
-    postponement without a date in the future, a case with an investigation opened)."""
+    """A deletion or its postponement is refused; ``why`` says which way: "no-such-part",
+    "grounds", "damaged", "investigation", "retention" or "date"."""
+
+    def __init__(self, message: str, *, why: str) -> None:
+        super().__init__(message)
+        self.why = why
 
 
 class CategoryRefusedError(InboxError):

@@ -441,11 +441,15 @@ def postpone_deletion(
     case = live_case(session, case_id)
     reason = check_reason(reason, "postponing the deletion")
     if case.investigation_day is not None:
-        raise DeletionRefusedError("An investigation was opened: no deletion is due.")
+        raise DeletionRefusedError(
+            "An investigation was opened: no deletion is due.", why="investigation"
+        )
     if until <= today:
-        raise DeletionRefusedError("Postpone the deletion to a day after today.")
+        raise DeletionRefusedError("Postpone the deletion to a day after today.", why="date")
     if until >= deadlines.retention_end(case.received_day):
-        raise DeletionRefusedError("A deletion cannot be postponed past the retention limit.")
+        raise DeletionRefusedError(
+            "A deletion cannot be postponed past the retention limit.", why="retention"
+        )
     case.deletion_postponed_to = until
     _decide(session, keyring, case, "postpone-deletion", reason, officer_id=officer_id, now=now)
     record_event(

@@ -3,6 +3,7 @@ the register and the statistics."""
 
 import io
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
@@ -64,7 +65,7 @@ def _act(
         )
         return _detail_with_error(case_id, field, message)
     except DeletionRefusedError as exc:
-        return _detail_with_error(case_id, field, _deletion_message(str(exc)))
+        return _detail_with_error(case_id, field, _deletion_message(exc.why))
     except WorkflowError as exc:
         return _detail_with_error(case_id, field, _workflow_message(exc))
     except CaseNotFoundError:
@@ -83,12 +84,14 @@ def _extension_message(why: str) -> str:
     }.get(why, _("The case's state does not allow this."))
 
 
-def _deletion_message(text: str) -> str:
-    if "investigation" in text:
-        return _("An investigation was opened: no deletion is due.")
-    if "retention" in text:
-        return _("A deletion cannot be postponed past the retention limit.")
-    return _("Postpone the deletion to a day after today.")
+def _deletion_message(why: str) -> str:
+    return {
+        "no-such-part": _("Choose a message, file or field of this case to delete."),
+        "grounds": _("Choose the grounds for the deletion."),
+        "damaged": _("This record cannot be decrypted: it is damaged."),
+        "investigation": _("An investigation was opened: no deletion is due."),
+        "retention": _("A deletion cannot be postponed past the retention limit."),
+    }.get(why, _("Postpone the deletion to a day after today."))
 
 
 def _workflow_message(exc: WorkflowError) -> str:
@@ -225,6 +228,61 @@ def extend(case_id: str) -> Response | tuple[str, int]:
         )
 
     return _act(case_id, "extend-reason", action, "extended", "workflow")
+
+
+@blueprint.post("/cases/<case_id>/delete-part")
+def delete_part(case_id: str) -> Response | tuple[str, int]:
+    target, _sep, rest = request.form.get("part", "").partition(":")
+    record_id, _sep, which = rest.partition(":")
+    grounds = request.form.get("grounds", "")
+    reason = request.form.get("reason", "")
+    removed: list[Any] = []
+
+    def action(session: Any, unlocked: Any, inbox: Any) -> None:
+        removed.extend(
+            deletions.delete_part(
+                session,
+                unlocked.keyring,
+                case_id,
+                deletions.PartialDeletion(target, record_id, which),
+                grounds=grounds,
+                reason=reason,
+                officer_id=unlocked.officer_id,
+                now=inbox.config.clock(),
+                store_dir=inbox.config.store_dir,
+            )
+        )
+
+    response = _act(case_id, "part", action, "part-deleted", "conversation")
+    workflow.remove_files(removed)
+    state().keystore.plaintext_cache.clear()
+    return response
+
+
+@blueprint.post("/cases/<case_id>/postpone-deletion")
+def postpone_deletion(case_id: str) -> Response | tuple[str, int]:
+    raw = request.form.get("until", "")
+    reason = request.form.get("reason", "")
+
+    def action(session: Any, unlocked: Any, inbox: Any) -> None:
+        try:
+            until = date.fromisoformat(raw)
+        except ValueError as exc:
+            raise DeletionRefusedError(
+                "Postpone the deletion to a day after today.", why="date"
+            ) from exc
+        workflow.postpone_deletion(
+            session,
+            unlocked.keyring,
+            case_id,
+            until,
+            reason=reason,
+            officer_id=unlocked.officer_id,
+            now=inbox.config.clock(),
+            today=inbox.config.today(),
+        )
+
+    return _act(case_id, "postpone", action, "postponed", "workflow")
 
 
 @blueprint.post("/cases/<case_id>/withhold-acknowledgement")
