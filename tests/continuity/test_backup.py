@@ -353,7 +353,7 @@ def test_a_restore_makes_again_every_deletion_made_after_the_backup(
     now = office.config.clock()
     store = office.config.store_dir
     with office.session() as session:
-        line_before = register.case_line(session, session.get(Case, second))
+        line_before = register.case_line(session, signed.keyring, session.get(Case, second))
         submission = session.scalar(
             select(Record).where(Record.case_id == first, Record.kind == "submission")
         )
@@ -413,7 +413,7 @@ def test_a_restore_makes_again_every_deletion_made_after_the_backup(
         purged = session.get(PurgedCase, second)
         assert purged is not None
         # The register line survives whole, as it was before the deletion.
-        line = register.line_from_json(purged.register or "")
+        line = register.open_line(signed.keyring, second, purged.register or b"")
         assert line.received == line_before.received
         assert line.desk == line_before.desk
         assert line.deletion_due == line_before.deletion_due

@@ -65,6 +65,17 @@ def add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
+def add_working_days(day: date, count: int) -> date:
+    """``count`` working days after ``day``, Monday to Friday. Public holidays are not known
+    here, so they count as working days: the date shown is never later than the law's."""
+    current = day
+    while count > 0:
+        current = date.fromordinal(current.toordinal() + 1)
+        if current.weekday() < 5:
+            count -= 1
+    return current
+
+
 @dataclass(frozen=True)
 class CaseDates:
     """What the clocks need to know of a case (all days in the office's time zone)."""

@@ -135,3 +135,12 @@ class CategoryRefusedError(InboxError):
 
 class DeletionListError(InboxError):
     """A list of deletions that is not this office's, or altered: nothing was applied."""
+
+
+class StepRefusedError(InboxError):
+    """A step of the Responsable is refused; ``why`` says which way ("recipient", "day",
+    "kind", "not-told", "name", "none")."""
+
+    def __init__(self, message: str, *, why: str) -> None:
+        super().__init__(message)
+        self.why = why

@@ -97,6 +97,20 @@ TEMPLATES: dict[str, dict[str, str]] = {
             "You can keep adding information with your code."
         ),
     },
+    "third-party": {
+        "ca": (
+            "Us informem, abans de fer-ho, que la vostra identitat es comunicarà a {recipient}, "
+            "d'acord amb l'article 33.3 de la Llei 2/2023. Motius: {reasons}"
+        ),
+        "es": (
+            "Le informamos, antes de hacerlo, de que su identidad se comunicará a {recipient}, "
+            "de acuerdo con el artículo 33.3 de la Ley 2/2023. Motivos: {reasons}"
+        ),
+        "en": (
+            "We are telling you, before we do so, that your identity will be given to "
+            "{recipient}, under article 33.3 of Ley 2/2023. Reasons: {reasons}"
+        ),
+    },
     "closing": {
         "ca": (
             "Hem acabat de tractar la vostra comunicació. Actuacions dutes a terme i "

@@ -44,6 +44,7 @@ from whistle.inbox.models import (
     PurgedCase,
     Record,
     Reply,
+    Step,
 )
 
 MIN_REASON_CHARS = 3
@@ -487,7 +488,7 @@ def purge_case(
     """
     from whistle.inbox import outgoing
     from whistle.inbox.deletions import record_deletion
-    from whistle.inbox.register import case_line, line_to_json
+    from whistle.inbox.register import case_line, seal_line
 
     case = live_case(session, case_id)
     if not confirm:
@@ -503,12 +504,12 @@ def purge_case(
     elif grounds is None:
         check_reason(reason, "deleting a case before it is due")
         grounds = "other"
-    line = case_line(session, case, purged=today)
+    line = case_line(session, keyring, case, purged=today)
     paths = [
         store_dir / name
         for name in session.scalars(select(Record.stored_name).where(Record.case_id == case.id))
     ]
-    for model in (Record, Note, Disclosure, Decision, Reply):
+    for model in (Record, Note, Disclosure, Decision, Reply, Step):
         session.execute(delete(model).where(model.case_id == case.id))  # type: ignore[attr-defined]
     session.add(
         PurgedCase(
@@ -520,7 +521,7 @@ def purge_case(
             grounds=grounds,
             status=case.status,
             outcome=case.outcome,
-            register=line_to_json(line),
+            register=seal_line(keyring, line),
         )
     )
     session.delete(case)

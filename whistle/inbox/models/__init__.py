@@ -35,6 +35,7 @@ from whistle.inbox.models.record import KINDS, Record
 from whistle.inbox.models.reply import Reply
 from whistle.inbox.models.search_index import SearchIndex
 from whistle.inbox.models.setting import Setting
+from whistle.inbox.models.step import STEP_KINDS, Step
 from whistle.inbox.models.tombstone import Tombstone
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "STATUS_CLOSED",
     "STATUS_INVESTIGATING",
     "STATUS_NEW",
+    "STEP_KINDS",
     "AuditEvent",
     "Backup",
     "Base",
@@ -71,5 +73,6 @@ __all__ = [
     "Reply",
     "SearchIndex",
     "Setting",
+    "Step",
     "Tombstone",
 ]

@@ -4,7 +4,7 @@ The ``tombstone`` row (bundles) is what stops an old bundle bringing the case ba
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, DateTime, ForeignKey, String, Text
+from sqlalchemy import Date, DateTime, ForeignKey, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from whistle.inbox.models.base import Base
@@ -24,7 +24,7 @@ class PurgedCase(Base):
     grounds: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(32))
     outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    #: The case's register line at deletion, as JSON (``register.line_to_json``): dates,
-    #: category, flags — the plaintext columns a case already has, never its content or
-    #: labels. None for cases purged before this column existed.
-    register: Mapped[str | None] = mapped_column(Text, nullable=True)
+    #: The case's register line at deletion (``register.seal_line``: JSON sealed to the
+    #: storage key, ``sealing.REGISTER``, as it holds the officers' words on measures), never
+    #: its content or labels. None for cases purged before this column existed.
+    register: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)

@@ -1,6 +1,8 @@
 """Ley 2/2023 in full: delivery and read days of replies and the clocks they meet, the
 withheld acknowledgement, the extension's day, the deletion postponement, categories, the
-identified flag, the purged case's whole register line, and the list of deletions.
+identified flag, the purged case's whole register line (sealed), the Responsable's steps on a
+case (person concerned, referral, disclosure to third parties, measures), and the list of
+deletions.
 
 Existing cases keep their dates: an acknowledgement or feedback queued before this revision
 counts as delivered on the day it was queued (the server did not report delivery then), and
@@ -36,8 +38,22 @@ def upgrade() -> None:
         batch.add_column(sa.Column("delivered_day", sa.Date, nullable=True))
         batch.add_column(sa.Column("read_day", sa.Date, nullable=True))
     with op.batch_alter_table("purged_case") as batch:
-        batch.add_column(sa.Column("register", sa.Text, nullable=True))
+        batch.add_column(sa.Column("register", sa.LargeBinary, nullable=True))
         batch.alter_column("officer_id", existing_type=sa.Integer, nullable=True)
+    op.create_table(
+        "step",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("case_id", sa.String(32), sa.ForeignKey("case.id"), nullable=False, index=True),
+        sa.Column("officer_id", sa.Integer, sa.ForeignKey("officer.id"), nullable=False),
+        sa.Column("at", sa.DateTime, nullable=False),
+        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("day", sa.Date, nullable=False),
+        sa.Column("recipient", sa.String(200), nullable=True),
+        sa.Column("immediate", sa.Boolean, nullable=False, server_default=sa.false()),
+        sa.Column("reporter_told_day", sa.Date, nullable=True),
+        sa.Column("exception", sa.Boolean, nullable=False, server_default=sa.false()),
+        sa.Column("note", sa.LargeBinary, nullable=False),
+    )
     op.create_table(
         "deletion",
         sa.Column("id", sa.String(32), primary_key=True),
@@ -53,6 +69,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("deletion")
+    op.drop_table("step")
     with op.batch_alter_table("purged_case") as batch:
         batch.drop_column("register")
         batch.alter_column("officer_id", existing_type=sa.Integer, nullable=False)
