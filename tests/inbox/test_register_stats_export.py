@@ -321,3 +321,73 @@ def test_the_responsable_must_be_notified_within_ten_working_days(
             )
         steps.mark_responsable_notified(session, due, officer_id=1, now=now, today=date(2030, 1, 1))
         assert steps.responsable(session).notified == due
+
+
+def _line(**kw):  # type: ignore[no-untyped-def]
+    received = kw.pop("received", date(2026, 3, 1))
+    base = dict(
+        case="0" * 32,
+        desk="antifraud",
+        category=None,
+        identified=None,
+        received=received,
+        acknowledgement_due=received + timedelta(days=7),
+        acknowledged=None,
+        acknowledgement_read=None,
+        acknowledgement_withheld=None,
+        investigation_opened=None,
+        concerned_informed=None,
+        concerned_heard=None,
+        feedback_due=date(2026, 6, 1),
+        feedback_given=None,
+        feedback_read=None,
+        extended=False,
+        extended_on=None,
+        closed=None,
+        status="new",
+        outcome=None,
+        measures=[],
+        referred_to=[],
+        referred_on=None,
+        referral_immediate=False,
+        identity_disclosed_to=[],
+        assignee=None,
+        labels=[],
+        deletion_due=None,
+        purged=None,
+    )
+    base.update(kw)
+    return register.RegisterLine(**base)
+
+
+def test_the_annual_report_rates_and_its_two_suppression_modes() -> None:
+    on_time = dict(acknowledged=date(2026, 3, 8), feedback_given=date(2026, 6, 1))
+    lines = (
+        [_line(category="contractacio", **on_time) for _ in range(5)]
+        + [_line(category="urbanisme", acknowledged=date(2026, 3, 9), extended=True)]
+        + [
+            _line(
+                category="foment", acknowledgement_withheld=date(2026, 3, 2), referred_to=["EPPO"]
+            )
+        ]
+        + [_line(category="foment", feedback_given=date(2026, 6, 2), purged=date(2026, 6, 1))]
+        + [_line(received=date(2025, 12, 31), category="contractacio")]  # another year
+    )
+    standard = stats.annual_report(lines, 2026)
+    assert standard.total == 8
+    assert standard.by_category == [("contractacio", 5), ("foment", None), ("urbanisme", None)]
+    # 5 on the 8th day (received 1 Mar: due 8 Mar) + 1 withheld; 9 Mar is late.
+    assert standard.acknowledged_within_7_days == 75.0
+    # Feedback on 1 Jun is within 3 months of 1 Mar; 2 Jun is not.
+    assert standard.answered_within_3_months == 62.5
+    assert (standard.extended, standard.referred) == (12.5, 12.5)
+    assert standard.deleted is None
+    small = stats.annual_report(lines, 2026, stats.SMALL_OFFICE)
+    assert small.by_category == [("contractacio", 5), (stats.OTHER, None)]
+    csv_text = stats.annual_report_csv(small, {"contractacio": "=Contractació"})
+    assert "'=Contractació" in csv_text
+    assert "acknowledged within 7 days (%),75.0" in csv_text
+    # A year with fewer than 5 cases gives no rates at all.
+    assert stats.annual_report(lines, 2025).acknowledged_within_7_days is None
+    with pytest.raises(ValueError, match="mode"):
+        stats.annual_report(lines, 2026, "loose")

@@ -15,7 +15,6 @@ prefixed with a single quote.
 import csv
 import dataclasses
 import io
-import json
 from dataclasses import dataclass
 from datetime import date
 from typing import Any

@@ -23,6 +23,7 @@ from whistle.inbox.errors import (
     AcknowledgementWithheldError,
     CaseNotFoundError,
     CasePurgedError,
+    CategoryRefusedError,
     DeletionRefusedError,
     ExtensionRefusedError,
     InboxError,
@@ -292,6 +293,27 @@ def assign(
         officer_id=officer_id,
         case_id=case.id,
         detail=str(assignee_id) if assignee_id is not None else "nobody",
+    )
+    return case
+
+
+def set_category(
+    session: Session, case_id: str, category: str | None, *, officer_id: int, now: datetime
+) -> Case:
+    """File the case under one of the office's categories (None: none)."""
+    from whistle.inbox.settings import category_names
+
+    case = live_case(session, case_id)
+    if category is not None and category not in category_names(session):
+        raise CategoryRefusedError("Choose one of the office's categories.")
+    case.category = category
+    record_event(
+        session,
+        now,
+        "category-set",
+        officer_id=officer_id,
+        case_id=case.id,
+        detail=category or "none",
     )
     return case
 

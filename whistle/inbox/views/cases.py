@@ -79,7 +79,7 @@ def detail(case_id: str) -> str:
 
 
 def _case_context(case_id: str) -> dict[str, Any]:
-    from whistle.inbox import deadlines, replies, workflow
+    from whistle.inbox import deadlines, replies, settings, steps, workflow
     from whistle.inbox.views.workflow import officers_for_assignment
 
     unlocked = require_unlocked()
@@ -96,6 +96,8 @@ def _case_context(case_id: str) -> dict[str, Any]:
             "deletion_due": deadlines.deletion_is_due(dates, today),
             "deletion_warning": deadlines.deletion_warning(dates, today),
             "can_extend": deadlines.extension_refusal(dates, today) is None,
+            "categories": settings.categories(session),
+            "steps": steps.case_steps(session, unlocked.keyring, view.case),
             "decisions": workflow.decisions(session, unlocked.keyring, view.case.id),
             "replies": replies.replies(session, unlocked.keyring, view.case.id),
             "labels": workflow.case_labels(unlocked.keyring, view.case),

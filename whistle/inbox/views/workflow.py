@@ -10,17 +10,29 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from whistle.inbox import db, deletions, export, register, replies, stats, workflow
+from whistle.inbox import (
+    db,
+    deletions,
+    export,
+    register,
+    replies,
+    settings,
+    stats,
+    steps,
+    workflow,
+)
 from whistle.inbox.app import require_unlocked, state
 from whistle.inbox.audit import record_event
 from whistle.inbox.dashboard import dashboard
 from whistle.inbox.errors import (
     AcknowledgementWithheldError,
     CaseNotFoundError,
+    CategoryRefusedError,
     DeletionRefusedError,
     ExtensionRefusedError,
     InboxError,
     ReasonRequiredError,
+    StepRefusedError,
     WorkflowError,
 )
 from whistle.inbox.models import OUTCOMES, STATUSES, Case, Officer
@@ -66,6 +78,10 @@ def _act(
         return _detail_with_error(case_id, field, message)
     except DeletionRefusedError as exc:
         return _detail_with_error(case_id, field, _deletion_message(exc.why))
+    except StepRefusedError as exc:
+        return _detail_with_error(case_id, field, step_message(exc.why))
+    except CategoryRefusedError:
+        return _detail_with_error(case_id, field, _("Choose one of the office's categories."))
     except WorkflowError as exc:
         return _detail_with_error(case_id, field, _workflow_message(exc))
     except CaseNotFoundError:
@@ -81,6 +97,20 @@ def _extension_message(why: str) -> str:
         "closed": _("A closed case has no feedback deadline to extend."),
         "met": _("The feedback was already given: there is nothing to extend."),
         "too-late": _("The first feedback deadline has passed: it can no longer be extended."),
+    }.get(why, _("The case's state does not allow this."))
+
+
+def step_message(why: str) -> str:
+    return {
+        "recipient": _("Name the recipient (at most 200 characters)."),
+        "day": _("Give the day it was done as YYYY-MM-DD: not before the report, not after today."),
+        "kind": _("Choose what was done."),
+        "not-told": _(
+            "The reporter must be told before the disclosure: choose today or a later day, or "
+            "record why telling them would jeopardise the investigation."
+        ),
+        "name": _("Give the Responsable's name (3 to 120 characters)."),
+        "none": _("No Responsable del Sistema is recorded yet."),
     }.get(why, _("The case's state does not allow this."))
 
 
@@ -285,6 +315,70 @@ def postpone_deletion(case_id: str) -> Response | tuple[str, int]:
     return _act(case_id, "postpone", action, "postponed", "workflow")
 
 
+@blueprint.post("/cases/<case_id>/category")
+def set_category(case_id: str) -> Response | tuple[str, int]:
+    category = request.form.get("category") or None
+
+    def action(session: Any, unlocked: Any, inbox: Any) -> None:
+        workflow.set_category(
+            session, case_id, category, officer_id=unlocked.officer_id, now=inbox.config.clock()
+        )
+
+    return _act(case_id, "category", action, "category", "workflow")
+
+
+def _day(raw: str) -> date:
+    try:
+        return date.fromisoformat(raw)
+    except ValueError as exc:
+        raise StepRefusedError("Give the day as YYYY-MM-DD.", why="day") from exc
+
+
+@blueprint.post("/cases/<case_id>/steps")
+def record_step(case_id: str) -> Response | tuple[str, int]:
+    form = request.form
+
+    def action(session: Any, unlocked: Any, inbox: Any) -> None:
+        steps.record_step(
+            session,
+            unlocked.keyring,
+            case_id,
+            form.get("kind", ""),
+            day=_day(form.get("day", "")),
+            note=form.get("note", ""),
+            recipient=form.get("recipient", ""),
+            immediate=form.get("immediate") == "1",
+            officer_id=unlocked.officer_id,
+            now=inbox.config.clock(),
+            today=inbox.config.today(),
+        )
+
+    return _act(case_id, "step", action, "step", "steps")
+
+
+@blueprint.post("/cases/<case_id>/third-party-disclosure")
+def third_party_disclosure(case_id: str) -> Response | tuple[str, int]:
+    form = request.form
+
+    def action(session: Any, unlocked: Any, inbox: Any) -> None:
+        steps.disclose_to_third(
+            session,
+            unlocked.keyring,
+            case_id,
+            recipient=form.get("recipient", ""),
+            day=_day(form.get("day", "")),
+            reasons=form.get("reasons", ""),
+            exception=form.get("exception", ""),
+            officer_id=unlocked.officer_id,
+            now=inbox.config.clock(),
+            today=inbox.config.today(),
+            default_language=inbox.config.default_language,
+            store_dir=inbox.config.store_dir,
+        )
+
+    return _act(case_id, "third-party", action, "step", "steps")
+
+
 @blueprint.post("/cases/<case_id>/withhold-acknowledgement")
 def withhold_acknowledgement(case_id: str) -> Response | tuple[str, int]:
     reason = request.form.get("reason", "")
@@ -483,7 +577,12 @@ def register_page() -> str:
     inbox = state()
     with db.transaction(inbox.sessions) as session:
         lines = register.register_lines(session, unlocked.keyring, inbox.keystore.plaintext_cache)
-    return render_template("register.html", lines=lines)
+        # Access to the register is recorded (art. 26: it is not public).
+        record_event(
+            session, inbox.config.clock(), "register-viewed", officer_id=unlocked.officer_id
+        )
+        names = settings.category_names(session)
+    return render_template("register.html", lines=lines, category_names=names)
 
 
 @blueprint.get("/register.csv")
