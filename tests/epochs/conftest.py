@@ -16,8 +16,8 @@ from whistle.crypto import KdfParams
 from whistle.inbox import epochs
 from whistle.inbox.bundles import export_replies
 from whistle.submit import db as submit_db
-from whistle.submit import views
 from whistle.submit.bundles import apply_replies, export_outbox
+from whistle.submit.views import common as views
 
 DAY0 = datetime.date(2026, 11, 2)
 

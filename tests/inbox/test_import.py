@@ -30,7 +30,12 @@ def test_submission_and_followup_become_a_readable_case(office) -> None:
         detail = case_detail(session, signed.keyring, source.case_id, today=date(2026, 11, 2))
         assert detail.case.desk_id == "antifraud"
         assert [e.kind for e in detail.entries] == ["submission", "followup"]
-        assert detail.entries[0].form[0] == {"label": "Subject", "value": "Invoices inflated"}
+        assert detail.entries[0].form[0] == {
+            "key": "subject",
+            "label": "Subject",
+            "value": "Invoices inflated",
+            "deleted": "",
+        }
         assert detail.entries[0].files == [{"index": 0, "name": "evidence.txt", "size": 12}]
         assert detail.entries[1].message == "One more thing"
         record = session.get(Record, detail.entries[0].record_id)

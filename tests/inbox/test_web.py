@@ -7,10 +7,10 @@ from sqlalchemy import select
 
 from whistle.crypto import recovery_wrapping_key
 from whistle.inbox import create_app
-from whistle.inbox.app import COOKIE
 from whistle.inbox.keyring import unwrap_custodian_recovery
 from whistle.inbox.models import AuditEvent, Office
 from whistle.inbox.officers import add_officer
+from whistle.inbox.web import COOKIE
 
 from .conftest import PASSWORD, do_import, incoming, make_followup, make_submission
 

@@ -265,7 +265,7 @@ def test_the_receipt_token_expires(
     token = re.search(r'name="receipt" value="([^"]+)"', receipt)
     assert token
     later = time.time() + 2 * 3600
-    monkeypatch.setattr("whistle.submit.views.time.time", lambda: later)
+    monkeypatch.setattr("whistle.submit.views.plain.time.time", lambda: later)
     response = client.post("/receipt", data={"receipt": token.group(1)})
     assert response.status_code == 400
     assert 'id="code"' not in response.text

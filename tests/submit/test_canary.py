@@ -20,8 +20,8 @@ import pytest
 from flask import Flask
 
 from tests.submit.conftest import CODE, browser_report, check_in, csrf_from, multipart
-from whistle.submit import app as app_module
 from whistle.submit import create_app, load_config
+from whistle.submit import web as app_module
 
 
 def _scan(root: Path, needles: list[bytes]) -> list[str]:

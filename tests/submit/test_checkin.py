@@ -16,8 +16,8 @@ from tests.submit.conftest import (
     submit_report,
 )
 from whistle.crypto import generate_code, normalize_code, open_token
-from whistle.submit import views
 from whistle.submit.session import COOKIE_NAME
+from whistle.submit.views import plain as views
 
 
 @pytest.fixture

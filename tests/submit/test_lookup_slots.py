@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from tests.submit.conftest import Office, check_in, counts, csrf_from, multipart, submit_report
 from tests.submit.test_sealed import browser_envelope, post_sealed
 from whistle.crypto.records import seal_followup
-from whistle.submit import ConfigError, create_app, load_config, views
+from whistle.submit import ConfigError, create_app, load_config
 from whistle.submit.config import SubmitConfig
 from whistle.submit.session import COOKIE_NAME
 from whistle.submit.slots import (
@@ -25,6 +25,7 @@ from whistle.submit.slots import (
     LookupsBusyError,
     LookupSlots,
 )
+from whistle.submit.views import common as views
 
 pytestmark = pytest.mark.sqlite_only
 

@@ -185,7 +185,7 @@ def test_an_envelope_over_the_limit_is_refused_by_the_server(
     app: Flask, client: FlaskClient, office: Office
 ) -> None:
     from whistle.crypto import max_envelope_size
-    from whistle.submit.views import FORM_ALLOWANCE
+    from whistle.submit.views.common import FORM_ALLOWANCE
 
     limit = _state(app).config.limits.max_upload_bytes
     body = bytes(32 + 16) + bytes(max_envelope_size(limit + FORM_ALLOWANCE, 2) + 1)

@@ -9,14 +9,11 @@ live in this app's ``KeyStore``, in memory.
 """
 
 import hmac
-from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, Response, abort, g, redirect, render_template, request, url_for
+from flask import Flask, Response, g, render_template, request
 from flask_babel import Babel, get_locale
 from flask_babel import gettext as _
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 
 from whistle.inbox import db, epochs
@@ -32,10 +29,23 @@ from whistle.inbox.errors import (
     UnreadableRecordError,
 )
 from whistle.inbox.keystore import KeyStore, Unlocked
-from whistle.inbox.officers import require_manager, still_signed_in, warm_up
+from whistle.inbox.officers import still_signed_in, warm_up
+from whistle.inbox.views import (
+    account,
+    auth,
+    backups,
+    bundles,
+    cases,
+    duties,
+    files,
+    keys,
+    office,
+    officers,
+    workflow,
+)
+from whistle.inbox.views.bundles import MAX_UPLOAD_BYTES
+from whistle.inbox.web import COOKIE, EXTENSION, LANG_COOKIE, InboxState, state
 
-COOKIE = "whistle_inbox"
-LANG_COOKIE = "whistle_lang"
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'"
@@ -43,20 +53,6 @@ CSP = (
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 #: Endpoints that take files (a reply's recording or minutes): a larger body than 1 MiB.
 LARGE_BODY_ENDPOINTS = {"workflow.save_reply": 21 * 1024 * 1024}
-
-
-@dataclass
-class InboxState:
-    config: InboxConfig
-    engine: Engine
-    sessions: sessionmaker[Session]
-    keystore: KeyStore
-
-
-def state() -> InboxState:
-    from flask import current_app
-
-    return current_app.extensions["whistle_inbox"]  # type: ignore[no-any-return]
 
 
 def create_app(config: InboxConfig) -> Flask:
@@ -74,23 +70,11 @@ def create_app(config: InboxConfig) -> Flask:
     engine = db.make_engine(config.database_path)
     db.upgrade(engine)
     epochs.scrub(engine)  # what an earlier scrub could not reach while another reader was open
-    app.extensions["whistle_inbox"] = InboxState(
+    app.extensions[EXTENSION] = InboxState(
         config, engine, db.session_factory(engine), KeyStore(config.idle_lock_seconds, config.clock)
     )
     Babel(app, locale_selector=_select_locale)
     warm_up(config)
-
-    from whistle.inbox.views import (
-        account,
-        auth,
-        backups,
-        bundles,
-        cases,
-        files,
-        keys,
-        officers,
-        workflow,
-    )
 
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(cases.blueprint)
@@ -101,6 +85,8 @@ def create_app(config: InboxConfig) -> Flask:
     app.register_blueprint(officers.blueprint)
     app.register_blueprint(backups.blueprint)
     app.register_blueprint(keys.blueprint)
+    app.register_blueprint(office.blueprint)
+    app.register_blueprint(duties.blueprint)
     app.before_request(_guard)
     app.after_request(_headers)
     app.register_error_handler(InboxError, _inbox_error)
@@ -120,8 +106,6 @@ def _select_locale() -> str:
 
 def _guard() -> Response | None:
     if request.blueprint == "bundles":
-        from whistle.inbox.views.bundles import MAX_UPLOAD_BYTES
-
         request.max_content_length = MAX_UPLOAD_BYTES  # bundle uploads, not 1 MiB forms
     host = _hostname(request.host or "")
     if host not in LOOPBACK_HOSTS:
@@ -224,25 +208,3 @@ def _template_globals() -> dict[str, Any]:
         "csrf_token": unlocked.csrf_token if unlocked else "",
         "languages": LANGUAGES,
     }
-
-
-def require_unlocked() -> Unlocked:
-    """The signed-in officer's keys, or a redirect to the sign-in page."""
-    unlocked: Unlocked | None = g.unlocked
-    if unlocked is None:
-        target = request.full_path if request.method == "GET" else None
-        locked = "1" if g.was_locked else None
-        abort(redirect(url_for("auth.login", next=target, locked=locked), 303))
-    return unlocked
-
-
-def require_manager_unlocked() -> Unlocked:
-    """``require_unlocked``, and a system manager (read from the database now): 403 if not."""
-    unlocked = require_unlocked()
-    with state().sessions() as session:
-        require_manager(session, unlocked.officer_id)
-    return unlocked
-
-
-def back_to_login() -> Response:
-    return redirect(url_for("auth.login"))  # type: ignore[return-value]

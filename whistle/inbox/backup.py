@@ -21,6 +21,9 @@
 The backup opens with the password of any officer who existed when it was made, or with
 the recovery key, because it carries their wrapped keyrings and the content is encrypted
 to the storage key inside them. Officers and keys are restored exactly as they were.
+
+One module although it is over 600 lines: writing and reading the file are the two halves of
+one format, with its constants and its errors; apart, a change to one could miss the other.
 """
 
 import os

@@ -4,32 +4,39 @@ import base64
 import errno
 import hashlib
 import json
-import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, Request, Response, current_app, g, render_template, request, session
+from flask import Flask, Request, Response, current_app, g, request
 from flask_babel import Babel
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.formparser import FormDataParser
 
 from whistle.submit import db, static_files
-from whistle.submit.config import LANGUAGES, SubmitConfig
+from whistle.submit.config import SubmitConfig
 from whistle.submit.epochs import StoredCardError
 from whistle.submit.pepper import Peppers
-from whistle.submit.questionnaire import Questionnaire, load_questionnaire
+from whistle.submit.questionnaire import load_questionnaire
 from whistle.submit.session import SealedSessionInterface
-from whistle.submit.slots import RETRY_AFTER_SECONDS, LookupsBusyError, LookupSlots
+from whistle.submit.slots import LookupsBusyError, LookupSlots
 from whistle.submit.upload import MalformedUploadError, drain
+from whistle.submit.views import CSRF_EXEMPT, blueprint, checkin_page
+from whistle.submit.web import (
+    EXTENSION,
+    Bundle,
+    SubmitState,
+    busy_page,
+    current_language,
+    human_size,
+    message_page,
+    state,
+    too_large_page,
+)
 
 HERE = Path(__file__).parent
-EXTENSION = "whistle_submit"
 #: Bodies of routes that take no files: anything longer is refused.
 MAX_SMALL_BODY = 64 * 1024
 CSP = (
@@ -68,16 +75,6 @@ class SubmitRequest(Request):
     form_data_parser_class = _NoSpoolFormParser
 
 
-@dataclass(frozen=True)
-class Bundle:
-    """The browser crypto bundle and the page script, as templates refer to them."""
-
-    file: str
-    sri: str
-    page_file: str
-    page_sri: str
-
-
 def load_bundle(directory: Path = BUILD_DIR) -> Bundle | None:
     """The built bundle (``make build``), or None: the pages then stay JavaScript-free."""
     try:
@@ -93,67 +90,6 @@ def load_bundle(directory: Path = BUILD_DIR) -> Bundle | None:
         page_file=manifest["page_file"],
         page_sri=f"sha384-{digest}",
     )
-
-
-@dataclass
-class SubmitState:
-    config: SubmitConfig
-    engine: Engine
-    sessions: sessionmaker[Session]
-    questionnaire: Questionnaire
-    lookup_slots: LookupSlots
-    peppers: Peppers
-    bundle: Bundle | None = None
-
-
-def state() -> SubmitState:
-    return current_app.extensions[EXTENSION]  # type: ignore[no-any-return]
-
-
-def current_language() -> str:
-    chosen = session.get("lang")
-    if isinstance(chosen, str) and chosen in LANGUAGES:
-        return chosen
-    return state().config.default_language
-
-
-def message_page(title: str, text: str, status: int, **extra: Any) -> tuple[str, int]:
-    return render_template("message.html", title=title, text=text, **extra), status
-
-
-def too_large_page() -> tuple[str, int]:
-    limits = state().config.limits
-    return message_page(
-        _("Too large"),
-        _(
-            "What you sent is larger than this site accepts: at most %(files)d files, "
-            "%(size)s in total. Nothing was kept. Go back, choose fewer or smaller files, "
-            "and send again.",
-            files=limits.max_files,
-            size=human_size(limits.max_upload_bytes),
-        ),
-        413,
-    )
-
-
-def busy_message() -> str:
-    return _(
-        "Too many people are checking in at this moment, so your code was not looked up "
-        "and nothing was changed. Please try again in a moment."
-    )
-
-
-def busy_page() -> tuple[str, int, dict[str, str]]:
-    """Every look-up slot is taken (whistle/submit/slots.py): 503, try again shortly."""
-    page, status = message_page(_("Busy, try again in a moment"), busy_message(), 503)
-    return page, status, {"Retry-After": str(RETRY_AFTER_SECONDS)}
-
-
-def human_size(size: int) -> str:
-    for unit, factor in (("GB", 1024**3), ("MB", 1024**2), ("KB", 1024)):
-        if size >= factor:
-            return f"{size / factor:.0f} {unit}"
-    return f"{size} B"
 
 
 def build_app(config: SubmitConfig) -> Flask:
@@ -191,20 +127,11 @@ def build_app(config: SubmitConfig) -> Flask:
     app.before_request(_bound_small_bodies)
     csrf = CSRFProtect(app)
     Babel(app, locale_selector=current_language)
-    from whistle.submit.views import blueprint
-
     # The upload routes check the token themselves once the body has streamed through
     # (Flask-WTF would read request.form); the receipt confirmation changes nothing.
     # The sealed routes read their binary body themselves and check the header token.
-    for name in (
-        "report_post",
-        "followup_post",
-        "receipt_post",
-        "report_sealed",
-        "followup_sealed",
-        "checkin_sealed",
-    ):
-        csrf.exempt(f"whistle.submit.views.{name}")
+    for view in CSRF_EXEMPT:
+        csrf.exempt(view)
     app.register_blueprint(blueprint)
     app.after_request(_security_headers)
     static_files.install(app)
@@ -236,14 +163,6 @@ def _template_globals() -> dict[str, Any]:
     }
 
 
-def use_bundle() -> Bundle | None:
-    """Called by a view whose page loads the bundle: its CSP then lets it run."""
-    bundle = state().bundle
-    if bundle is not None:
-        g.loads_bundle = True
-    return bundle
-
-
 def _bound_small_bodies() -> Any:
     if request.endpoint in UPLOAD_ENDPOINTS or request.method in ("GET", "HEAD"):
         return None
@@ -269,8 +188,6 @@ def _security_headers(response: Response) -> Response:
 
 def _csrf_error(error: CSRFError) -> Any:
     if request.endpoint == "submit.checkin_post":
-        from whistle.submit.views import checkin_page
-
         return checkin_page(
             error=_(
                 "Your session had expired (this happens after some hours, or when cookies are "
@@ -346,12 +263,3 @@ def _unexpected_error(error: Exception) -> Any:
     # No traceback with request data in it goes anywhere: the type is enough to start with.
     current_app.logger.error("unexpected %s", type(error).__name__)
     return message_page(_("Error"), _("Something went wrong. Nothing was kept."), 500)
-
-
-#: Ciphertext above this size is spooled to a temporary file (ciphertext only).
-SPOOL_MEMORY_BYTES = 8 * 1024 * 1024
-
-
-def spooled_file() -> Any:
-    """A temporary file for ciphertext only (envelopes being written or read)."""
-    return tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)

@@ -4,9 +4,9 @@ from flask import Blueprint, render_template, request
 from flask_babel import gettext as _
 
 from whistle.inbox import db
-from whistle.inbox.app import require_unlocked, state
 from whistle.inbox.errors import InboxError, LoginError
 from whistle.inbox.officers import MIN_PASSWORD_CHARS, change_password
+from whistle.inbox.web import require_unlocked, state
 
 blueprint = Blueprint("account", __name__, url_prefix="/account")
 

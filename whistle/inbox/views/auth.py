@@ -4,10 +4,10 @@ from flask import Blueprint, Response, g, make_response, redirect, render_templa
 from flask_babel import gettext as _
 
 from whistle.inbox import db
-from whistle.inbox.app import COOKIE, LANG_COOKIE, state
 from whistle.inbox.config import LANGUAGES
 from whistle.inbox.errors import LoginError, ThrottledError
 from whistle.inbox.officers import sign_in
+from whistle.inbox.web import COOKIE, LANG_COOKIE, state
 
 blueprint = Blueprint("auth", __name__)
 

@@ -16,7 +16,6 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from whistle.inbox import db
-from whistle.inbox.app import require_manager_unlocked, state
 from whistle.inbox.backup import (
     BackupChangedError,
     BackupError,
@@ -32,6 +31,7 @@ from whistle.inbox.settings import (
     set_acknowledge_on_import,
     set_backup_warning_days,
 )
+from whistle.inbox.web import require_manager_unlocked, state
 
 blueprint = Blueprint("backups", __name__, url_prefix="/backup")
 MAX_PATH_CHARS = 4096

@@ -16,10 +16,10 @@ from sqlalchemy import func, select
 
 from whistle.bundling import BundleRefusedError, read_limited
 from whistle.inbox import db, epochs
-from whistle.inbox.app import require_unlocked, state
 from whistle.inbox.bundles import MAX_BUNDLE_BYTES, export_replies, import_outbox, preview_outbox
 from whistle.inbox.models import BundleLog, Outgoing
 from whistle.inbox.outgoing import held_acks
+from whistle.inbox.web import require_unlocked, state
 
 blueprint = Blueprint("bundles", __name__, url_prefix="/bundles")
 

@@ -6,8 +6,7 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from whistle.inbox import db, epochs
-from whistle.inbox.app import require_unlocked, state
+from whistle.inbox import db, deadlines, epochs, replies, settings, steps, workflow
 from whistle.inbox.cases import (
     MAX_NOTE_CHARS,
     MAX_REASON_CHARS,
@@ -22,6 +21,7 @@ from whistle.inbox.cases import (
 )
 from whistle.inbox.errors import NotCustodianError
 from whistle.inbox.models import OUTCOMES, ROLE_CUSTODIAN, STATUSES, Case, Officer
+from whistle.inbox.web import require_unlocked, state
 
 blueprint = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -79,9 +79,6 @@ def detail(case_id: str) -> str:
 
 
 def _case_context(case_id: str) -> dict[str, Any]:
-    from whistle.inbox import deadlines, replies, settings, steps, workflow
-    from whistle.inbox.views.workflow import officers_for_assignment
-
     unlocked = require_unlocked()
     inbox = state()
     today = inbox.config.today()
@@ -189,3 +186,12 @@ def show_identification(case_id: str) -> str:
             now=inbox.config.clock(),
         )
     return render_template("identification.html", case_id=case_id, fields=fields)
+
+
+def officers_for_assignment(session: Any) -> list[tuple[int, str]]:
+    return [
+        (oid, name)
+        for oid, name in session.execute(
+            select(Officer.id, Officer.name).where(Officer.is_officer).order_by(Officer.name)
+        )
+    ]

@@ -7,11 +7,11 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from whistle.inbox import db, preview
-from whistle.inbox.app import require_unlocked, state
 from whistle.inbox.cases import get_case
 from whistle.inbox.errors import AttachmentTooLargeError, CaseNotFoundError, PreviewError
 from whistle.inbox.models import Record
 from whistle.inbox.store import open_attachment, read_attachment
+from whistle.inbox.web import require_unlocked, state
 
 blueprint = Blueprint("files", __name__, url_prefix="/cases/<case_id>/records/<record_id>/files")
 

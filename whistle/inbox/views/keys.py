@@ -10,8 +10,8 @@ from flask import Blueprint, render_template, request
 from flask_babel import gettext as _
 
 from whistle.inbox import db, epochs
-from whistle.inbox.app import require_manager_unlocked, require_unlocked, state
 from whistle.inbox.models import ROLE_MANAGER
+from whistle.inbox.web import require_manager_unlocked, require_unlocked, state
 
 blueprint = Blueprint("keys", __name__, url_prefix="/keys")
 

@@ -11,9 +11,9 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 from flask_babel import gettext as _
 
 from whistle.inbox import db, register, settings, stats, steps
-from whistle.inbox.app import require_manager_unlocked, require_unlocked, state
 from whistle.inbox.errors import CategoryRefusedError, StepRefusedError
 from whistle.inbox.views.workflow import step_message
+from whistle.inbox.web import require_manager_unlocked, require_unlocked, state
 
 blueprint = Blueprint("office", __name__, url_prefix="/office")
 

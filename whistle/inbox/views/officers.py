@@ -11,7 +11,6 @@ from flask import Blueprint, Response, abort, redirect, render_template, request
 from flask_babel import gettext as _
 
 from whistle.inbox import db
-from whistle.inbox.app import require_manager_unlocked, state
 from whistle.inbox.errors import LastManagerError, OfficerNameTakenError, PermissionDeniedError
 from whistle.inbox.models import ROLES, Officer
 from whistle.inbox.officers import (
@@ -21,6 +20,7 @@ from whistle.inbox.officers import (
     list_officers,
     remove_officer,
 )
+from whistle.inbox.web import require_manager_unlocked, state
 
 blueprint = Blueprint("officers", __name__, url_prefix="/officers")
 

@@ -3,12 +3,10 @@ the register and the statistics."""
 
 import io
 from collections.abc import Callable
-from datetime import date
 from typing import Any
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 
 from whistle.inbox import (
     db,
@@ -18,10 +16,8 @@ from whistle.inbox import (
     replies,
     settings,
     stats,
-    steps,
     workflow,
 )
-from whistle.inbox.app import require_unlocked, state
 from whistle.inbox.audit import record_event
 from whistle.inbox.dashboard import dashboard
 from whistle.inbox.errors import (
@@ -35,7 +31,9 @@ from whistle.inbox.errors import (
     StepRefusedError,
     WorkflowError,
 )
-from whistle.inbox.models import OUTCOMES, STATUSES, Case, Officer
+from whistle.inbox.models import OUTCOMES, STATUSES, Case
+from whistle.inbox.views.cases import _detail_with_error
+from whistle.inbox.web import require_unlocked, state
 
 #: What an officer writes by hand; the other purposes are the inbox's own notices.
 COMPOSED = ("reply", "feedback", "meeting")
@@ -58,8 +56,6 @@ def _act(
     """Run ``action(session, unlocked, inbox)``; an ``InboxError`` re-renders the case.
 
     ``done`` names the confirmation shown (a callable: what the action decided)."""
-    from whistle.inbox.views.cases import _detail_with_error
-
     unlocked = require_unlocked()
     inbox = state()
     try:
@@ -100,6 +96,16 @@ def _extension_message(why: str) -> str:
     }.get(why, _("The case's state does not allow this."))
 
 
+def _deletion_message(why: str) -> str:
+    return {
+        "no-such-part": _("Choose a message, file or field of this case to delete."),
+        "grounds": _("Choose the grounds for the deletion."),
+        "damaged": _("This record cannot be decrypted: it is damaged."),
+        "investigation": _("An investigation was opened: no deletion is due."),
+        "retention": _("A deletion cannot be postponed past the retention limit."),
+    }.get(why, _("Postpone the deletion to a day after today."))
+
+
 def step_message(why: str) -> str:
     return {
         "recipient": _("Name the recipient (at most 200 characters)."),
@@ -112,16 +118,6 @@ def step_message(why: str) -> str:
         "name": _("Give the Responsable's name (3 to 120 characters)."),
         "none": _("No Responsable del Sistema is recorded yet."),
     }.get(why, _("The case's state does not allow this."))
-
-
-def _deletion_message(why: str) -> str:
-    return {
-        "no-such-part": _("Choose a message, file or field of this case to delete."),
-        "grounds": _("Choose the grounds for the deletion."),
-        "damaged": _("This record cannot be decrypted: it is damaged."),
-        "investigation": _("An investigation was opened: no deletion is due."),
-        "retention": _("A deletion cannot be postponed past the retention limit."),
-    }.get(why, _("Postpone the deletion to a day after today."))
 
 
 def _workflow_message(exc: WorkflowError) -> str:
@@ -260,143 +256,6 @@ def extend(case_id: str) -> Response | tuple[str, int]:
     return _act(case_id, "extend-reason", action, "extended", "workflow")
 
 
-@blueprint.post("/cases/<case_id>/delete-part")
-def delete_part(case_id: str) -> Response | tuple[str, int]:
-    target, _sep, rest = request.form.get("part", "").partition(":")
-    record_id, _sep, which = rest.partition(":")
-    grounds = request.form.get("grounds", "")
-    reason = request.form.get("reason", "")
-    removed: list[Any] = []
-
-    def action(session: Any, unlocked: Any, inbox: Any) -> None:
-        removed.extend(
-            deletions.delete_part(
-                session,
-                unlocked.keyring,
-                case_id,
-                deletions.PartialDeletion(target, record_id, which),
-                grounds=grounds,
-                reason=reason,
-                officer_id=unlocked.officer_id,
-                now=inbox.config.clock(),
-                store_dir=inbox.config.store_dir,
-            )
-        )
-
-    response = _act(case_id, "part", action, "part-deleted", "conversation")
-    workflow.remove_files(removed)
-    state().keystore.plaintext_cache.clear()
-    return response
-
-
-@blueprint.post("/cases/<case_id>/postpone-deletion")
-def postpone_deletion(case_id: str) -> Response | tuple[str, int]:
-    raw = request.form.get("until", "")
-    reason = request.form.get("reason", "")
-
-    def action(session: Any, unlocked: Any, inbox: Any) -> None:
-        try:
-            until = date.fromisoformat(raw)
-        except ValueError as exc:
-            raise DeletionRefusedError(
-                "Postpone the deletion to a day after today.", why="date"
-            ) from exc
-        workflow.postpone_deletion(
-            session,
-            unlocked.keyring,
-            case_id,
-            until,
-            reason=reason,
-            officer_id=unlocked.officer_id,
-            now=inbox.config.clock(),
-            today=inbox.config.today(),
-        )
-
-    return _act(case_id, "postpone", action, "postponed", "workflow")
-
-
-@blueprint.post("/cases/<case_id>/category")
-def set_category(case_id: str) -> Response | tuple[str, int]:
-    category = request.form.get("category") or None
-
-    def action(session: Any, unlocked: Any, inbox: Any) -> None:
-        workflow.set_category(
-            session, case_id, category, officer_id=unlocked.officer_id, now=inbox.config.clock()
-        )
-
-    return _act(case_id, "category", action, "category", "workflow")
-
-
-def _day(raw: str) -> date:
-    try:
-        return date.fromisoformat(raw)
-    except ValueError as exc:
-        raise StepRefusedError("Give the day as YYYY-MM-DD.", why="day") from exc
-
-
-@blueprint.post("/cases/<case_id>/steps")
-def record_step(case_id: str) -> Response | tuple[str, int]:
-    form = request.form
-
-    def action(session: Any, unlocked: Any, inbox: Any) -> None:
-        steps.record_step(
-            session,
-            unlocked.keyring,
-            case_id,
-            form.get("kind", ""),
-            day=_day(form.get("day", "")),
-            note=form.get("note", ""),
-            recipient=form.get("recipient", ""),
-            immediate=form.get("immediate") == "1",
-            officer_id=unlocked.officer_id,
-            now=inbox.config.clock(),
-            today=inbox.config.today(),
-        )
-
-    return _act(case_id, "step", action, "step", "steps")
-
-
-@blueprint.post("/cases/<case_id>/third-party-disclosure")
-def third_party_disclosure(case_id: str) -> Response | tuple[str, int]:
-    form = request.form
-
-    def action(session: Any, unlocked: Any, inbox: Any) -> None:
-        steps.disclose_to_third(
-            session,
-            unlocked.keyring,
-            case_id,
-            recipient=form.get("recipient", ""),
-            day=_day(form.get("day", "")),
-            reasons=form.get("reasons", ""),
-            exception=form.get("exception", ""),
-            officer_id=unlocked.officer_id,
-            now=inbox.config.clock(),
-            today=inbox.config.today(),
-            default_language=inbox.config.default_language,
-            store_dir=inbox.config.store_dir,
-        )
-
-    return _act(case_id, "third-party", action, "step", "steps")
-
-
-@blueprint.post("/cases/<case_id>/withhold-acknowledgement")
-def withhold_acknowledgement(case_id: str) -> Response | tuple[str, int]:
-    reason = request.form.get("reason", "")
-
-    def action(session: Any, unlocked: Any, inbox: Any) -> None:
-        workflow.withhold_acknowledgement(
-            session,
-            unlocked.keyring,
-            case_id,
-            reason=reason,
-            officer_id=unlocked.officer_id,
-            now=inbox.config.clock(),
-            today=inbox.config.today(),
-        )
-
-    return _act(case_id, "withhold-reason", action, "withheld", "workflow")
-
-
 @blueprint.post("/cases/<case_id>/assign")
 def assign(case_id: str) -> Response | tuple[str, int]:
     raw = request.form.get("assignee", "")
@@ -446,8 +305,6 @@ def save_reply(case_id: str) -> Response | tuple[str, int]:
     raw_id = request.form.get("reply_id", "")
     files = [(f.filename or "file", f.read()) for f in request.files.getlist("files") if f.filename]
     ready = request.form.get("ready") == "1"
-    from whistle.inbox.views.cases import _detail_with_error
-
     if not text.strip():
         return _detail_with_error(case_id, "reply", _("Write the reply before saving it."))
     if purpose == "meeting" and not files and not raw_id:
@@ -501,8 +358,6 @@ def reply_ready(case_id: str, reply_id: int) -> Response | tuple[str, int]:
 
 @blueprint.post("/cases/<case_id>/purge")
 def purge(case_id: str) -> Response | tuple[str, int]:
-    from whistle.inbox.views.cases import _detail_with_error
-
     unlocked = require_unlocked()
     inbox = state()
     confirm = request.form.get("confirm") == "1"
@@ -533,8 +388,6 @@ def purge(case_id: str) -> Response | tuple[str, int]:
 
 @blueprint.post("/cases/<case_id>/export")
 def export_case(case_id: str) -> Response | tuple[str, int]:
-    from whistle.inbox.views.cases import _detail_with_error
-
     unlocked = require_unlocked()
     inbox = state()
     passphrase = request.form.get("passphrase", "")
@@ -650,12 +503,3 @@ def statistics_chart() -> Response:
         figures, _status_labels(), _("Cases received per month, by status"), footer
     )
     return Response(svg, mimetype="image/svg+xml")
-
-
-def officers_for_assignment(session: Any) -> list[tuple[int, str]]:
-    return [
-        (oid, name)
-        for oid, name in session.execute(
-            select(Officer.id, Officer.name).where(Officer.is_officer).order_by(Officer.name)
-        )
-    ]

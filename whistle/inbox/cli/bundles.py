@@ -1,0 +1,218 @@
+"""Bundles and sync: pin the server, import an outbox bundle, export replies, sync through the
+courier."""
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from whistle.bundling import read_limited, write_file_then
+from whistle.errors import WhistleError
+from whistle.inbox import db
+from whistle.inbox.cli.common import (
+    inbox,
+    make_config,
+    office_session,
+    officer_option,
+    open_engine,
+    password_option,
+    signed_in,
+    signed_in_office,
+)
+
+
+@inbox.command("trust-server")
+@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.argument("card", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--yes", is_flag=True, help="Do not ask: the fingerprint was compared already.")
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Replace the pinned card (a server key rotation or a rebuilt server); a manager "
+    "signs in with --officer.",
+)
+@click.option("--officer", "officer_name", default=None, help="With --replace: your name.")
+@click.option(
+    "--password-file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="With --replace: read your password from this file's first line.",
+)
+@click.pass_context
+def trust_server(
+    ctx: click.Context,
+    data_dir: Path,
+    card: Path,
+    yes: bool,
+    replace: bool,
+    officer_name: str | None,
+    password_file: Path | None,
+) -> None:
+    """Pin the server's card CARD before the first import (or replace it with --replace)."""
+    from whistle.inbox.office_setup import pin_server, read_server_card
+
+    if replace and not officer_name:
+        raise click.UsageError("--replace needs --officer: a manager signs in to replace a pin.")
+    config = make_config(ctx, data_dir)
+    data = card.read_bytes()
+    server = read_server_card(data)
+    click.echo(f"Server: {server.name} (install {server.install_id})")
+    click.echo(f"Fingerprint: {server.fingerprint}")
+    question = (
+        "Did the server's operator read you this fingerprint over a channel you trust?"
+        if replace
+        else "Is this the fingerprint `whistle server init` showed on the server?"
+    )
+    if not yes and not click.confirm(question):
+        raise click.ClickException("Not pinned.")
+    engine = open_engine(config)
+    try:
+        if replace:
+            from whistle.inbox.server_pin import replace_server_pin
+
+            signed = signed_in(config, engine, str(officer_name), password_file)
+            with db.transaction(db.session_factory(engine)) as session:
+                _, other_install = replace_server_pin(
+                    session, config, data, by_officer_id=signed.officer_id
+                )
+        else:
+            with db.transaction(db.session_factory(engine)) as session:
+                pin_server(session, config, data)
+    finally:
+        engine.dispose()
+    if not replace:
+        click.echo("Server card pinned.")
+        return
+    click.echo("Server card replaced; the change is in the audit log.")
+    if other_install:
+        click.echo(
+            "This is another install: its bundles are numbered from 1 again, and sources' "
+            "codes from the old install do not open anything on it."
+        )
+
+
+inbox.add_command(trust_server, "pin-server")
+
+
+def _print_summary(summary: Any, heading: str) -> None:
+    click.echo(heading)
+    for line in summary.lines():
+        click.echo(f"  {line}")
+
+
+@inbox.command("import")
+@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.argument("bundle", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@officer_option
+@password_option
+@click.pass_context
+def import_command(
+    ctx: click.Context, data_dir: Path, bundle: Path, officer_name: str, password_file: Path | None
+) -> None:
+    """Apply an outbox bundle from the server: new reports and follow-ups."""
+    from whistle.inbox.bundles import MAX_BUNDLE_BYTES, import_outbox, preview_outbox
+    from whistle.inbox.epochs import scrub
+
+    try:
+        with signed_in_office(ctx, data_dir, officer_name, password_file) as (
+            config,
+            engine,
+            signed,
+        ):
+            with bundle.open("rb") as handle:
+                data = read_limited(handle, MAX_BUNDLE_BYTES)
+            with db.transaction(db.session_factory(engine)) as session:
+                _print_summary(preview_outbox(session, signed.keyring, data), "The bundle holds:")
+            with db.transaction(db.session_factory(engine)) as session:
+                summary = import_outbox(
+                    session,
+                    signed.keyring,
+                    data,
+                    store_dir=config.store_dir,
+                    now=config.clock(),
+                    officer_id=signed.officer_id,
+                )
+            scrubbed = scrub(engine)  # destroyed keys, if any: out of the write-ahead log too
+    except WhistleError as exc:
+        raise click.ClickException(f"{exc} — nothing was changed") from exc
+    _print_summary(summary, "Applied:")
+    if not scrubbed:
+        click.echo(
+            "Note: the inbox is open elsewhere, so the database log could not be emptied now; "
+            "the next import or start of the inbox does it."
+        )
+
+
+@inbox.command("export")
+@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option(
+    "--out", required=True, type=click.Path(path_type=Path, dir_okay=False), help="Bundle file."
+)
+@officer_option
+@password_option
+@click.pass_context
+def export_command(
+    ctx: click.Context, data_dir: Path, out: Path, officer_name: str, password_file: Path | None
+) -> None:
+    """Write a replies bundle for the server: replies, acknowledgements, purge orders."""
+    from whistle.inbox.bundles import export_replies
+
+    with (
+        signed_in_office(ctx, data_dir, officer_name, password_file) as (config, engine, signed),
+        db.session_factory(engine)() as session,
+    ):
+        result: list[Any] = []
+        write_file_then(
+            out,
+            lambda handle: result.append(
+                export_replies(session, signed.keyring, handle, now=config.clock())
+            ),
+            session.commit,
+        )
+    _print_summary(result[0], f"Wrote {out}:")
+
+
+@inbox.command("sync")
+@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option("--url", required=True, help="The courier's address (its onion, or 127.0.0.1).")
+@click.option("--socks", default=None, metavar="HOST:PORT", help="tor's SOCKS port.")
+@officer_option
+@password_option
+@click.pass_context
+def sync_command(
+    ctx: click.Context,
+    data_dir: Path,
+    url: str,
+    socks: str | None,
+    officer_name: str,
+    password_file: Path | None,
+) -> None:
+    """Exchange bundles with the server's courier endpoint."""
+    from whistle.inbox.courier_client import sync_directory
+
+    config = make_config(ctx, data_dir)
+    engine = open_engine(config)
+    try:
+        signed = signed_in(config, engine, officer_name, password_file)
+    finally:
+        engine.dispose()
+    result = sync_directory(data_dir, signed.keyring, config, url, socks)
+    if result.received:
+        _print_summary(result.received, "Received:")
+    if result.sent:
+        _print_summary(result.sent, "Sent:")
+        for line in result.server_said:
+            click.echo(f"  server: {line}")
+    _say_held(config)
+
+
+def _say_held(config: Any) -> None:
+    """Name the acknowledgements that wait for a backup (the server keeps those reports)."""
+    from whistle.inbox.outgoing import held_acks
+
+    with office_session(config) as session:
+        held = held_acks(session)
+    if held:
+        click.echo(
+            f"{held} acknowledgement(s) wait for a backup: the server keeps those reports "
+            "until then (`whistle inbox backup`)."
+        )

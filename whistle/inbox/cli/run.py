@@ -1,0 +1,57 @@
+"""``whistle inbox run``: the inbox app on the loopback."""
+
+import ipaddress
+from pathlib import Path
+
+import click
+
+from whistle.inbox.cli.common import inbox, make_config, time_zone_option
+
+DEFAULT_PORT = 8470
+
+
+@inbox.command("run")
+@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Loopback only.")
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--idle-minutes", default=10, show_default=True, type=click.IntRange(1, 240))
+@click.option("--language", type=click.Choice(["ca", "es", "en"]), default="ca", show_default=True)
+@time_zone_option
+@click.pass_context
+def run(
+    ctx: click.Context,
+    data_dir: Path,
+    host: str,
+    port: int,
+    idle_minutes: int,
+    language: str,
+    time_zone: str,
+) -> None:
+    """Serve the inbox on http://127.0.0.1:PORT/ (never on another interface)."""
+    check_loopback(host)
+    from werkzeug.serving import run_simple
+
+    from whistle.inbox import create_app
+
+    config = make_config(
+        ctx,
+        data_dir,
+        idle_lock_seconds=idle_minutes * 60,
+        default_language=language,
+        time_zone=time_zone,
+    )
+    app = create_app(config)
+    click.echo(f"Inbox on http://127.0.0.1:{port}/ — stop with Ctrl-C.")
+    run_simple("127.0.0.1", port, app, threaded=True, use_reloader=False, use_debugger=False)
+
+
+def check_loopback(host: str) -> None:
+    """Refuse any address but 127.0.0.1: the inbox holds the office private keys."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError as exc:
+        raise click.BadParameter("give 127.0.0.1", param_hint="--host") from exc
+    if address != ipaddress.ip_address("127.0.0.1"):
+        raise click.BadParameter(
+            "the inbox binds 127.0.0.1 only (it holds the office keys)", param_hint="--host"
+        )

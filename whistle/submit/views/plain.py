@@ -1,0 +1,512 @@
+"""The routes that work with JavaScript off: the server encrypts a report as it streams in,
+shows the conversation only on the response to the page where the code was posted, and asks
+for the code again to send a follow-up (nothing on the server, and no cookie, ever holds the
+code or a key derived from it)."""
+
+import datetime
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Response, render_template, request, session
+from flask_babel import gettext as _
+from flask_wtf.csrf import validate_csrf
+from wtforms.validators import ValidationError
+
+from whistle.crypto import (
+    CodeChecksumError,
+    CodeFormatError,
+    CryptoError,
+    SourceKeys,
+    derive_source_keys,
+    format_code,
+    generate_code,
+    login_lookup,
+    normalize_code,
+    open_token,
+    seal_token,
+)
+from whistle.crypto.records import (
+    FollowupWriter,
+    SubmissionWriter,
+    open_as_source,
+    open_submission_as_source,
+)
+from whistle.submit import db, store
+from whistle.submit.bundles import mark_replies_read
+from whistle.submit.models import RecordKind
+from whistle.submit.pepper import pepper_tag
+from whistle.submit.slots import LookupsBusyError
+from whistle.submit.upload import (
+    ParsedForm,
+    StagingSink,
+    UploadTooLargeError,
+    drain,
+    multipart_boundary,
+    parse_multipart,
+)
+from whistle.submit.views import common
+from whistle.submit.views.common import (
+    BUSY_HEADERS,
+    FORM_ALLOWANCE,
+    MIN_ENVELOPE_BYTES,
+    ReportForm,
+    blueprint,
+    checkin_page,
+    current_card,
+    desk_or_404,
+    find_case,
+    full_page,
+    is_number,
+    quota_reached,
+    render_report,
+    unknown_message,
+)
+from whistle.submit.web import (
+    SubmitState,
+    busy_message,
+    current_language,
+    message_page,
+    spooled_file,
+    state,
+    too_large_page,
+)
+
+RECEIPT_PURPOSE = "receipt"
+
+
+def _refuse_early(st: SubmitState) -> Any:
+    """Too large or full before reading: drain the body, then say so (no reset mid-upload)."""
+    limits = st.config.limits
+    length = request.content_length
+    if length is not None and length > limits.max_upload_bytes + FORM_ALLOWANCE:
+        drain(request.stream, limits.discard_cap_bytes)
+        return too_large_page()
+    if quota_reached(max(length or 0, MIN_ENVELOPE_BYTES)):
+        drain(request.stream, limits.discard_cap_bytes)
+        return full_page()
+    return None
+
+
+def _check_csrf(parsed: ParsedForm) -> bool:
+    try:
+        validate_csrf(parsed.fields.get("csrf_token"))
+    except ValidationError:
+        return False
+    return True
+
+
+def _validate_report(
+    parsed: ParsedForm, form: ReportForm
+) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+    """Answers and identification (with labels in the source's language); errors into form."""
+    st = state()
+    lang = current_language()
+    limit = st.config.limits.max_text_chars
+    answers: list[dict[str, str]] = []
+    identification: list[dict[str, str]] = []
+    for question in st.questionnaire.questions + st.questionnaire.identification:
+        value = parsed.fields.get(question.field_name, "").strip()
+        if question.kind == "line":
+            value = " ".join(value.split())
+        form.values[question.field_name] = value
+        label = question.label[lang]
+        if question.required and not value:
+            form.errors.append(
+                (question.field_name, _("%(label)s: please fill this in.", label=label))
+            )
+        elif len(value) > min(question.max_chars, limit):
+            form.errors.append(
+                (
+                    question.field_name,
+                    _(
+                        "%(label)s: at most %(count)d characters, please.",
+                        label=label,
+                        count=min(question.max_chars, limit),
+                    ),
+                )
+            )
+        elif value:
+            entry = {"key": question.key, "label": label, "value": value}
+            if question in st.questionnaire.identification:
+                identification.append(entry)
+            else:
+                answers.append(entry)
+    form.values["accept"] = parsed.fields.get("accept", "")
+    if parsed.fields.get("accept") != "yes":
+        form.errors.append(("accept", _("Please accept the rules of use to send the report.")))
+    return answers, identification
+
+
+@blueprint.post("/report", defaults={"desk_id": None}, endpoint="report_post")
+@blueprint.post("/report/<desk_id>", endpoint="report_post")
+def report_post(desk_id: str | None) -> Any:
+    st = state()
+    desk = desk_or_404(desk_id)
+    refused = _refuse_early(st)
+    if refused is not None:
+        return refused
+    boundary = multipart_boundary(request.content_type)
+    card = current_card()
+    code = generate_code()
+    keys = derive_source_keys(code, st.config.install_salt)
+    case_id = store.new_case_id()
+    with spooled_file() as out:
+        writer = SubmissionWriter(
+            out,
+            desk_key=desk.public_key,
+            custodian_key=card.custodian_key,
+            reply_public_key=keys.reply_public_key,
+            case_id=case_id,
+        )
+        try:
+            parsed = parse_multipart(
+                request.stream,
+                boundary,
+                writer,
+                max_files=st.config.limits.max_files,
+                max_file_bytes=st.config.limits.max_upload_bytes,
+            )
+        except UploadTooLargeError:
+            drain(request.stream, st.config.limits.discard_cap_bytes)
+            return too_large_page()
+        form = ReportForm(files_dropped=bool(parsed.file_names))
+        answers, identification = _validate_report(parsed, form)
+        if not _check_csrf(parsed):
+            form.errors.insert(
+                0,
+                (
+                    "",
+                    _(
+                        "Your session had expired, so the report was not sent. Your answers "
+                        "are below: check them and send again."
+                    ),
+                ),
+            )
+            return render_report(desk, form, 400)
+        if form.errors:
+            return render_report(desk, form, 422)
+        writer.add_form({"language": current_language(), "desk": desk.id, "fields": answers})
+        writer.add_identification(identification)
+        size = writer.finish()
+        out.seek(0)
+        pepper = st.peppers.current
+        lookup = login_lookup(keys.login_token, pepper)
+        with db.writing(st.sessions) as db_session:
+            if store.quota_reached(db_session, st.config.limits.storage_quota_bytes, size):
+                return full_page()
+            store.add_submission(
+                db_session,
+                case_id=case_id,
+                lookup=lookup,
+                pepper_tag=pepper_tag(pepper, lookup),
+                envelope=out,
+                today=common.today(),
+                epoch=card.epoch,
+            )
+    return _render_receipt(code)
+
+
+#: How long the receipt page can show the code again (the source is on that page now).
+RECEIPT_SECONDS = 3600
+
+
+def _render_receipt(code: str, error: str | None = None) -> tuple[str, int]:
+    value = f"{int(time.time()) + RECEIPT_SECONDS}:{code}".encode("ascii")
+    token = seal_token(state().config.session_keys[0], value, RECEIPT_PURPOSE)
+    return (
+        render_template("receipt.html", code=format_code(code), receipt_token=token, error=error),
+        200 if error is None else 422,
+    )
+
+
+def _receipt_code(token: str) -> str | None:
+    try:
+        value = open_token(list(state().config.session_keys), token, RECEIPT_PURPOSE)
+        expires, _sep, code = value.decode("ascii").partition(":")
+    except (CryptoError, UnicodeDecodeError):
+        return None
+    if not is_number(expires) or int(expires) < time.time():
+        return None
+    return code
+
+
+@blueprint.post("/receipt")
+def receipt_post() -> Any:
+    """The "I have written it down" confirmation; without it, the code is shown again.
+
+    The form carries the code sealed under the session key, valid for an hour, so an
+    unticked box does not lose it; the server keeps nothing.
+    """
+    if request.form.get("written") == "yes":
+        return render_template("receipt_done.html")
+    code = _receipt_code(request.form.get("receipt", ""))
+    if code is None:
+        return message_page(
+            _("Report received"),
+            _(
+                "Your report was received. If you did not write your code down, it cannot be "
+                "shown again: you can send a new report to get a new code."
+            ),
+            400,
+        )
+    return _render_receipt(code, error=_("Please confirm that you have written the code down."))
+
+
+@dataclass
+class Entry:
+    kind: str
+    created: datetime.date
+    record_id: str = ""
+    text: str = ""
+    fields: list[dict[str, str]] = field(default_factory=list)
+    files: list[tuple[str, int]] = field(default_factory=list)
+    unreadable: bool = False
+
+
+def _derive_and_find(code: str) -> tuple[SourceKeys, bytes | None]:
+    """Derivation and lookup, the same work for every well-formed code, known or not.
+
+    The caller holds a look-up slot (whistle/submit/slots.py).
+    """
+    st = state()
+    keys = derive_source_keys(code, st.config.install_salt)
+    return keys, find_case(keys.login_token)
+
+
+def _lookup(code: str) -> tuple[SourceKeys, bytes | None]:
+    """``_derive_and_find`` holding a look-up slot (``LookupsBusyError`` when none is free)."""
+    with state().lookup_slots.hold():
+        return _derive_and_find(code)
+
+
+def _busy_checkin_page() -> tuple[str, int, dict[str, str]]:
+    """The check-in form again, saying the site is busy (503, Retry-After)."""
+    page, status = checkin_page(error=busy_message(), status=503)
+    return page, status, BUSY_HEADERS
+
+
+def _conversation(keys: SourceKeys, case_id: bytes) -> list[Entry]:
+    st = state()
+    entries: list[Entry] = []
+    with st.sessions() as db_session:
+        records = store.case_records(db_session, case_id)
+        for record in records:
+            entry = Entry(kind=record.kind.value, created=record.created, record_id=record.id)
+            with spooled_file() as buffer:
+                store.read_record(db_session, record.id, buffer)
+                buffer.seek(0)
+                try:
+                    if record.kind == RecordKind.SUBMISSION:
+                        opened = open_submission_as_source(buffer, keys.reply_secret_key, case_id)
+                        fields = opened.form.get("fields", [])
+                        entry.fields = [
+                            {"label": str(f.get("label", "")), "value": str(f.get("value", ""))}
+                            for f in fields
+                            if isinstance(f, dict)
+                        ]
+                        entry.files = opened.files
+                    else:
+                        message = open_as_source(
+                            buffer.read(), record.kind.value, keys.reply_secret_key, case_id
+                        )
+                        entry.text = message.message
+                        entry.files = [(p.name, len(p.content)) for p in message.files]
+                except CryptoError:
+                    entry.unreadable = True
+            entries.append(entry)
+    read = [e.record_id for e in entries if e.kind == "reply" and not e.unreadable]
+    if read:
+        # A write of its own, after the reads (SQLite: BEGIN IMMEDIATE; see db.writing).
+        with db.writing(st.sessions) as db_session:
+            mark_replies_read(db_session, read, common.today())
+    return entries
+
+
+def _code_error(text: str) -> tuple[str | None, str | None]:
+    """(canonical code, None) or (None, what is wrong): decided before any lookup."""
+    try:
+        return normalize_code(text), None
+    except CodeChecksumError:
+        return None, _(
+            "That code was mistyped: one of its characters is wrong, or two are swapped. "
+            "Check it against what you wrote down."
+        )
+    except CodeFormatError:
+        return None, _(
+            "That is not a code: a code has 21 letters and digits, shown in groups of four."
+        )
+
+
+@blueprint.post("/check-in/file")
+def reply_file() -> Any:
+    """A file the office attached to a reply; the code is asked for again (nothing keeps it)."""
+    return _with_code(_reply_file_answer)
+
+
+def _reply_file_answer(code: str) -> Any:
+    keys, case_id = _derive_and_find(code)
+    if case_id is None:
+        return checkin_page(error=unknown_message(), status=422)
+    record_id, _sep, index_text = request.form.get("file", "").partition(":")
+    st = state()
+    with st.sessions() as db_session:
+        records = {r.id: r for r in store.case_records(db_session, case_id)}
+        record = records.get(record_id)
+        if record is None or record.kind != RecordKind.REPLY or not is_number(index_text):
+            return checkin_page(error=_("Choose one of the files the office sent."), status=422)
+        with spooled_file() as buffer:
+            store.read_record(db_session, record.id, buffer)
+            buffer.seek(0)
+            try:
+                message = open_as_source(buffer.read(), "reply", keys.reply_secret_key, case_id)
+            except CryptoError:
+                return checkin_page(error=_("This message could not be opened."), status=422)
+    index = int(index_text)
+    if index >= len(message.files):
+        return checkin_page(error=_("Choose one of the files the office sent."), status=422)
+    part = message.files[index]
+    response = Response(part.content, mimetype="application/octet-stream")
+    response.headers.set("Content-Disposition", "attachment", filename=part.name)
+    return response
+
+
+@blueprint.post("/check-in")
+def checkin_post() -> Any:
+    return _with_code(_checkin_answer)
+
+
+def _with_code(answer: Callable[[str], Any]) -> Any:
+    """The posted code checked, then ``answer(code)`` holding a look-up slot: the slot covers
+    the look-up and the page it leads to, the whole cost of a guess (busy: the 503 page)."""
+    code, error = _code_error(request.form.get("code", ""))
+    if code is None:
+        return checkin_page(error=error, status=422)
+    try:
+        with state().lookup_slots.hold():
+            return answer(code)
+    except LookupsBusyError:
+        return _busy_checkin_page()
+
+
+def _checkin_answer(code: str) -> Any:
+    keys, case_id = _derive_and_find(code)
+    if case_id is None:
+        return checkin_page(error=unknown_message(), status=422)
+    session["case"] = case_id.hex()
+    entries = _conversation(keys, case_id)
+    reply_files = [
+        (f"{entry.record_id}:{index}", name, size)
+        for entry in entries
+        if entry.kind == "reply"
+        for index, (name, size) in enumerate(entry.files)
+    ]
+    return render_template(
+        "conversation.html",
+        entries=entries,
+        reply_files=reply_files,
+        followup={},
+    )
+
+
+def _render_followup(
+    values: dict[str, str], errors: list[tuple[str, str]], files_dropped: bool, status: int
+) -> tuple[str, int]:
+    return (
+        render_template(
+            "followup.html",
+            values=values,
+            errors=errors,
+            files_dropped=files_dropped,
+        ),
+        status,
+    )
+
+
+@blueprint.post("/follow-up")
+def followup_post() -> Any:
+    st = state()
+    refused = _refuse_early(st)
+    if refused is not None:
+        return refused
+    boundary = multipart_boundary(request.content_type)
+    limits = st.config.limits
+    with spooled_file() as staging_out:
+        staging = StagingSink(staging_out)
+        try:
+            parsed = parse_multipart(
+                request.stream,
+                boundary,
+                staging,
+                max_files=limits.max_files,
+                max_file_bytes=limits.max_upload_bytes,
+            )
+        except UploadTooLargeError:
+            drain(request.stream, limits.discard_cap_bytes)
+            return too_large_page()
+        message = parsed.fields.get("message", "").strip()
+        values = {"message": message}
+        errors: list[tuple[str, str]] = []
+        dropped = bool(parsed.file_names)
+        if not _check_csrf(parsed):
+            errors.append(
+                ("", _("Your session had expired, so the message was not sent. Please send again."))
+            )
+            return _render_followup(values, errors, dropped, 400)
+        code, code_problem = _code_error(parsed.fields.get("code", ""))
+        if not message:
+            errors.append(("message", _("Please write a message.")))
+        elif len(message) > limits.max_text_chars:
+            errors.append(
+                (
+                    "message",
+                    _("At most %(count)d characters, please.", count=limits.max_text_chars),
+                )
+            )
+        case_id = None
+        keys = None
+        if code is None:
+            errors.insert(0, ("code", code_problem or ""))
+        else:
+            try:
+                keys, case_id = _lookup(code)
+            except LookupsBusyError:
+                # Nothing looked up, nothing stored; the message stays in the form.
+                errors.insert(0, ("", busy_message()))
+                page, status = _render_followup(values, errors, dropped, 503)
+                return page, status, BUSY_HEADERS
+            if case_id is None:
+                errors.insert(0, ("code", unknown_message()))
+        if errors or keys is None or case_id is None:
+            return _render_followup(values, errors, dropped, 422)
+        card = current_card()
+        with spooled_file() as out:
+            writer = FollowupWriter(
+                out,
+                message=message,
+                reply_secret_key=keys.reply_secret_key,
+                desk_keys=[d.public_key for d in card.desks],
+                case_id=case_id,
+            )
+            staging.replay(writer)
+            size = writer.finish()
+            out.seek(0)
+            try:
+                with db.writing(st.sessions) as db_session:
+                    if store.quota_reached(db_session, limits.storage_quota_bytes, size):
+                        return full_page()
+                    # Takes the case's lock: a follow-up to one case waits for the other.
+                    store.add_followup(
+                        db_session,
+                        case_id=case_id,
+                        envelope=out,
+                        today=common.today(),
+                        epoch=card.epoch,
+                    )
+            except store.CaseGoneError:
+                # Purged between the look-up and now: as if the code were unknown.
+                errors.insert(0, ("code", unknown_message()))
+                return _render_followup(values, errors, dropped, 422)
+    session["case"] = case_id.hex()
+    return render_template("followup_sent.html", files=len(parsed.file_names))

@@ -1,0 +1,283 @@
+"""The routes for JavaScript on: the page encrypts, the server stores ciphertext.
+
+Bodies are binary: the login token (32 bytes), then for a submission or a follow-up the
+case id (16 bytes) and the envelope the page wrote. The CSRF token travels in the
+X-CSRFToken header. Answers are JSON: {"error": text} with 4xx, or what the page shows.
+"""
+
+import base64
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from flask import Response, jsonify, render_template, request, session
+from flask_babel import gettext as _
+from flask_wtf.csrf import validate_csrf
+from sqlalchemy.exc import IntegrityError
+from wtforms.validators import ValidationError
+
+from whistle.crypto import (
+    CryptoError,
+    OfficeCard,
+    check_envelope_shape,
+    login_lookup,
+    max_envelope_size,
+)
+from whistle.submit import db, epochs, store
+from whistle.submit.pepper import pepper_tag
+from whistle.submit.slots import LookupsBusyError
+from whistle.submit.upload import READ_BYTES, drain
+from whistle.submit.views import common
+from whistle.submit.views.common import (
+    BUSY_HEADERS,
+    FORM_ALLOWANCE,
+    MIN_ENVELOPE_BYTES,
+    blueprint,
+    current_cards,
+    desk_or_404,
+    find_case,
+    is_number,
+    quota_reached,
+    unknown_message,
+)
+from whistle.submit.web import busy_message, human_size, spooled_file, state
+
+TOKEN_BYTES = 32
+
+
+#: What the page reads of an envelope's start to check its header shape.
+HEAD_BYTES = 8 + 32 + 16 * 81 + 24
+
+
+class SealedError(Exception):
+    """A sealed request refused: the status and the message the page shows."""
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+def _sealed_error(
+    status: int, message: str, headers: dict[str, str] | None = None
+) -> tuple[Response, int, dict[str, str]]:
+    return jsonify(error=message), status, headers or {}
+
+
+def _check_header_csrf() -> None:
+    try:
+        validate_csrf(request.headers.get("X-CSRFToken"))
+    except ValidationError as error:
+        drain(request.stream, state().config.limits.discard_cap_bytes)
+        raise SealedError(
+            400, _("Your session had expired, so nothing was sent. Reload the page and send again.")
+        ) from error
+
+
+def _malformed() -> SealedError:
+    return SealedError(
+        400, _("What the page sent is not a valid encrypted record. Nothing was kept.")
+    )
+
+
+def _read_exactly(size: int) -> bytes:
+    data = request.stream.read(size)
+    if len(data) != size:
+        raise _malformed()
+    return data
+
+
+def _read_sealed(out: Any, cap: int, *, with_case: bool) -> tuple[bytes, bytes, int]:
+    """(login token, case id, envelope size): the body read into ``out``, checked for shape."""
+    limits = state().config.limits
+    prefix = TOKEN_BYTES + (store.CASE_ID_BYTES if with_case else 0)
+    length = request.content_length
+    if length is None:
+        raise _malformed()
+    if length > prefix + cap:
+        drain(request.stream, limits.discard_cap_bytes)
+        raise SealedError(
+            413,
+            _(
+                "What you chose is larger than this site accepts: at most %(files)d files, "
+                "%(size)s in total. Nothing was sent.",
+                files=limits.max_files,
+                size=human_size(limits.max_upload_bytes),
+            ),
+        )
+    if quota_reached(max(length - prefix, MIN_ENVELOPE_BYTES)):
+        drain(request.stream, limits.discard_cap_bytes)
+        raise SealedError(503, _("This mailbox is full. Nothing was kept."))
+    token = _read_exactly(TOKEN_BYTES)
+    case_id = _read_exactly(store.CASE_ID_BYTES) if with_case else b""
+    remaining = length - prefix
+    size = 0
+    while remaining > 0:
+        piece = request.stream.read(min(READ_BYTES, remaining))
+        if not piece:
+            raise _malformed()  # the upload stopped midway: nothing is stored
+        out.write(piece)
+        size += len(piece)
+        remaining -= len(piece)
+    return token, case_id, size
+
+
+def _check_shape(out: Any, size: int, *, sealed: int, boxed: int, sender: bool) -> None:
+    out.seek(0)
+    head = out.read(HEAD_BYTES)
+    out.seek(0)
+    try:
+        check_envelope_shape(head, size, sealed=sealed, boxed=boxed, sender=sender)
+    except CryptoError as error:
+        raise _malformed() from error
+
+
+def _envelope_cap(card: OfficeCard) -> int:
+    limits = state().config.limits
+    slots = len(card.desks) + 1
+    return max_envelope_size(limits.max_upload_bytes + FORM_ALLOWANCE, slots)
+
+
+def _posted_card() -> OfficeCard:
+    """The card the page encrypted to, named by its ``epoch`` (the current or the previous).
+
+    A page without one was served before key epochs: it encrypted to the pinned card.
+    An older epoch is refused: the page was loaded before a key change and the keys it
+    holds are being retired.
+    """
+    text = request.args.get("epoch")
+    known = current_cards()
+    epoch = state().config.office_card.epoch
+    if text is not None:
+        if not is_number(text):
+            drain(request.stream, state().config.limits.discard_cap_bytes)
+            raise _malformed()
+        epoch = int(text)
+    try:
+        return known.card_for(epoch, common.today())
+    except epochs.EpochRefusedError as exc:
+        drain(request.stream, state().config.limits.discard_cap_bytes)
+        raise SealedError(
+            409,
+            _(
+                "This page was loaded before the office changed its keys, so what you sent "
+                "was not kept. Reload the page and send again."
+            ),
+        ) from exc
+
+
+@blueprint.post("/report/sealed", defaults={"desk_id": None}, endpoint="report_sealed")
+@blueprint.post("/report/<desk_id>/sealed", endpoint="report_sealed")
+def report_sealed(desk_id: str | None) -> Any:
+    """A submission the page encrypted: stored exactly as the server would have stored it."""
+    st = state()
+    desk_or_404(desk_id)
+    try:
+        _check_header_csrf()
+        card = _posted_card()
+        with spooled_file() as out:
+            token, case_id, size = _read_sealed(out, _envelope_cap(card), with_case=True)
+            _check_shape(out, size, sealed=2, boxed=0, sender=False)
+            pepper = st.peppers.current
+            lookup = login_lookup(token, pepper)
+            with db.writing(st.sessions) as db_session:
+                if store.quota_reached(db_session, st.config.limits.storage_quota_bytes, size):
+                    raise SealedError(503, _("This mailbox is full. Nothing was kept."))
+                if store.case_exists(db_session, case_id):
+                    raise _malformed()
+                store.add_submission(
+                    db_session,
+                    case_id=case_id,
+                    lookup=lookup,
+                    pepper_tag=pepper_tag(pepper, lookup),
+                    envelope=out,
+                    today=common.today(),
+                    epoch=card.epoch,
+                )
+    except SealedError as error:
+        return _sealed_error(error.status, error.message, error.headers)
+    except IntegrityError:
+        # The same case id sent twice at once (PostgreSQL): the second is refused.
+        return _sealed_error(400, _malformed().message)
+    return jsonify(receipt=render_template("_receipt_main.html", code="", receipt_token=""))
+
+
+@contextmanager
+def _sealed_slot() -> Iterator[None]:
+    """A look-up slot for a sealed route; ``SealedError`` 503 (Retry-After) when busy."""
+    try:
+        with state().lookup_slots.hold():
+            yield
+    except LookupsBusyError as error:
+        raise SealedError(503, busy_message(), BUSY_HEADERS) from error
+
+
+@blueprint.post("/check-in/sealed")
+def checkin_sealed() -> Any:
+    """The encrypted conversation for a login token the page derived (it decrypts it)."""
+    try:
+        _check_header_csrf()
+        if request.content_length != TOKEN_BYTES:
+            raise _malformed()
+        token = _read_exactly(TOKEN_BYTES)
+        with _sealed_slot():
+            return _sealed_conversation(token)
+    except SealedError as error:
+        return _sealed_error(error.status, error.message, error.headers)
+
+
+def _sealed_conversation(token: bytes) -> Any:
+    st = state()
+    case_id = find_case(token)
+    if case_id is None:
+        return _sealed_error(404, unknown_message())
+    session["case"] = case_id.hex()
+    records = []
+    with st.sessions() as db_session:
+        for record in store.case_records(db_session, case_id):
+            with spooled_file() as buffer:
+                store.read_record(db_session, record.id, buffer)
+                buffer.seek(0)
+                data = base64.b64encode(buffer.read()).decode("ascii")
+            records.append(
+                {"kind": record.kind.value, "created": record.created.isoformat(), "data": data}
+            )
+    return jsonify(case_id=case_id.hex(), records=records)
+
+
+@blueprint.post("/follow-up/sealed")
+def followup_sealed() -> Any:
+    """A follow-up the page encrypted with the reply key; the token says which case."""
+    st = state()
+    limits = st.config.limits
+    try:
+        _check_header_csrf()
+        card = _posted_card()
+        with spooled_file() as out:
+            token, case_id, size = _read_sealed(out, _envelope_cap(card), with_case=True)
+            _check_shape(out, size, sealed=1, boxed=len(card.desks), sender=True)
+            with _sealed_slot():
+                found = find_case(token)
+            if found != case_id:
+                raise SealedError(404, unknown_message())
+            out.seek(0)
+            try:
+                with db.writing(st.sessions) as db_session:
+                    if store.quota_reached(db_session, limits.storage_quota_bytes, size):
+                        raise SealedError(503, _("This mailbox is full. Nothing was kept."))
+                    # Takes the case's lock: a follow-up to one case waits for the other.
+                    store.add_followup(
+                        db_session,
+                        case_id=case_id,
+                        envelope=out,
+                        today=common.today(),
+                        epoch=card.epoch,
+                    )
+            except store.CaseGoneError as exc:
+                # Purged between the look-up and now: as if the token were unknown.
+                raise SealedError(404, unknown_message()) from exc
+    except SealedError as error:
+        return _sealed_error(error.status, error.message, error.headers)
+    session["case"] = case_id.hex()
+    return jsonify(sent=render_template("_followup_sent_main.html"))
