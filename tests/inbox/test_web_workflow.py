@@ -314,3 +314,72 @@ def test_postponing_the_deletion_needs_a_future_day_and_a_reason(office, client)
         from datetime import date
 
         assert session.get(Case, case).deletion_postponed_to == date(2027, 6, 1)
+
+
+def test_categories_the_responsable_and_the_annual_report_over_http(office, client) -> None:  # noqa: F811
+    case = _case(office)
+    login(client)
+    board = client.get("/dashboard").get_data(as_text=True)
+    assert "No Responsable del Sistema is recorded" in board
+    page = client.get("/office")
+    token = csrf(page.get_data(as_text=True))
+    bad = client.post("/office/categories", data={"csrf": token, "categories": "Bad Key = x"})
+    assert bad.status_code == 400
+    assert "one category a line" in bad.get_data(as_text=True)
+    ok = client.post(
+        "/office/categories",
+        data={"csrf": token, "categories": "contractacio = Contractació\nurbanisme = Urbanisme"},
+    )
+    assert ok.status_code == 303
+    future = client.post(
+        "/office/responsable", data={"csrf": token, "name": "Anna Puig", "day": "2030-01-01"}
+    )
+    assert future.status_code == 400
+    assert (
+        client.post(
+            "/office/responsable", data={"csrf": token, "name": "Anna Puig", "day": "2026-10-30"}
+        ).status_code
+        == 303
+    )
+    board = client.get("/dashboard").get_data(as_text=True)
+    assert "by 2026-11-13" in board  # 10 working days after Friday 30 Oct
+    token = _token(client, case)
+    unknown = client.post(f"/cases/{case}/category", data={"csrf": token, "category": "sport"})
+    assert unknown.status_code == 400
+    assert (
+        client.post(
+            f"/cases/{case}/category", data={"csrf": token, "category": "contractacio"}
+        ).status_code
+        == 303
+    )
+    referral = client.post(
+        f"/cases/{case}/steps",
+        data={
+            "csrf": token,
+            "kind": "referral",
+            "day": "2026-11-02",
+            "recipient": "Fiscalía Provincial de Barcelona",
+            "immediate": "1",
+            "note": "Possible crime of embezzlement.",
+        },
+    )
+    assert referral.status_code == 303
+    no_recipient = client.post(
+        f"/cases/{case}/steps",
+        data={"csrf": token, "kind": "referral", "day": "2026-11-02", "note": "Sent."},
+    )
+    assert no_recipient.status_code == 400
+    assert "Name the recipient" in no_recipient.get_data(as_text=True)
+    register_page = client.get("/register").get_data(as_text=True)
+    assert "Contractació" in register_page
+    assert "Fiscalía Provincial de Barcelona" in register_page
+    with office.session() as session:
+        from whistle.inbox.models import AuditEvent
+
+        assert session.scalar(select(AuditEvent).where(AuditEvent.action == "register-viewed"))
+    report = client.get("/office/annual-report?year=2026&mode=small-office")
+    assert report.status_code == 200
+    assert "Annual report 2026" in report.get_data(as_text=True)
+    exported = client.get("/office/annual-report.csv?year=2026")
+    assert exported.headers["Content-Type"].startswith("text/csv")
+    assert "rate,referred (%),-" in exported.get_data(as_text=True)  # one case: no rates

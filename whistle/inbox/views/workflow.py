@@ -16,6 +16,7 @@ from whistle.inbox import (
     replies,
     settings,
     stats,
+    steps,
     workflow,
 )
 from whistle.inbox.audit import record_event
@@ -159,7 +160,15 @@ def dashboard_page() -> str:
             cache=inbox.keystore.plaintext_cache,
             assignee=unlocked.officer_id if mine else None,
         )
-    return render_template("dashboard.html", board=board, mine=mine, today=inbox.config.today())
+        responsable = steps.responsable(session)
+    return render_template(
+        "dashboard.html",
+        board=board,
+        mine=mine,
+        today=inbox.config.today(),
+        responsable=responsable,
+        purged_now=len(gone),
+    )
 
 
 @blueprint.post("/cases/<case_id>/status")
