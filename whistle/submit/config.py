@@ -166,6 +166,28 @@ def _expect(table: dict[str, Any], key: str, kind: type, where: str = "") -> Any
     return value
 
 
+def _time_zone(raw: dict[str, Any], card: OfficeCard) -> str:
+    """config.toml's ``time_zone``, else the office card's; never a silent UTC, and never a
+    zone that contradicts the card (the inbox counts the legal clocks in the card's)."""
+    time_zone = raw.get("time_zone", card.time_zone)
+    if time_zone is None:
+        raise ConfigError(
+            "config.toml: set time_zone (the office's, like Europe/Madrid): the office card "
+            "declares none"
+        )
+    try:
+        if not isinstance(time_zone, str):
+            raise ValueError
+        zoneinfo.ZoneInfo(time_zone)
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError) as exc:
+        raise ConfigError("config.toml: time_zone must be a zone name like Europe/Madrid") from exc
+    if card.time_zone is not None and time_zone != card.time_zone:
+        raise ConfigError(
+            f"config.toml: time_zone is {time_zone}, but the office card says {card.time_zone}"
+        )
+    return time_zone
+
+
 def load_config(directory: str | Path) -> SubmitConfig:
     """Read and validate a data directory made by ``whistle server init``."""
     directory = Path(directory)
@@ -187,13 +209,6 @@ def load_config(directory: str | Path) -> SubmitConfig:
         raise ConfigError("config.toml: database_url must be a string")
     database_url = normalise_database_url(database_url) or default_database_url(directory)
     fingerprint = _expect(raw, "office_fingerprint", str)
-    time_zone = raw.get("time_zone", "UTC")
-    try:
-        if not isinstance(time_zone, str):
-            raise ValueError
-        zoneinfo.ZoneInfo(time_zone)
-    except (ValueError, zoneinfo.ZoneInfoNotFoundError) as exc:
-        raise ConfigError("config.toml: time_zone must be a zone name like Europe/Madrid") from exc
     cookie_secure = raw.get("cookie_secure", False)
     if not isinstance(cookie_secure, bool):
         raise ConfigError("config.toml: cookie_secure must be true or false")
@@ -224,6 +239,7 @@ def load_config(directory: str | Path) -> SubmitConfig:
         raise ConfigError(f"{card_path}: {exc}") from exc
     if not isinstance(card, OfficeCard):
         raise ConfigError(f"{card_path} is not an office card")
+    time_zone = _time_zone(raw, card)
     install_id = _server_install_id(directory)
     pepper = read_secret(directory, PEPPER_FILE, 32)
     return SubmitConfig(

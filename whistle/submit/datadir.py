@@ -41,7 +41,8 @@ default_language = "{language}"
 # "postgresql://whistle@/whistle?host=/run/postgresql" (docs/deployment.md).
 database_url = {database_url}
 # The office's time zone: the day a report arrived is counted there (legal deadlines).
-time_zone = "Europe/Madrid"
+# It must be the one the office card declares, when it declares one.
+time_zone = "{time_zone}"
 # The office card's fingerprint, as compared with the office at set-up.
 office_fingerprint = "{fingerprint}"
 # Set to true only when the site is served over https (an onion service is http).
@@ -133,6 +134,7 @@ def init_data_directory(
             language=language,
             database_url=_toml_string(database_url),
             fingerprint=card.fingerprint,
+            time_zone=card.time_zone or "Europe/Madrid",
         ).replace("\n[limits]", BUNDLES_TEMPLATE + "\n[limits]"),
         encoding="utf-8",
     )

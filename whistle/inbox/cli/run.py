@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from whistle.inbox.cli.common import inbox, make_config, time_zone_option
+from whistle.inbox.cli.common import inbox, make_config, office_zone, time_zone_option
 
 DEFAULT_PORT = 8470
 
@@ -25,7 +25,7 @@ def run(
     port: int,
     idle_minutes: int,
     language: str,
-    time_zone: str,
+    time_zone: str | None,
 ) -> None:
     """Serve the inbox on http://127.0.0.1:PORT/ (never on another interface)."""
     check_loopback(host)
@@ -38,7 +38,7 @@ def run(
         data_dir,
         idle_lock_seconds=idle_minutes * 60,
         default_language=language,
-        time_zone=time_zone,
+        time_zone=office_zone(ctx, data_dir, time_zone),
     )
     app = create_app(config)
     click.echo(f"Inbox on http://127.0.0.1:{port}/ — stop with Ctrl-C.")
