@@ -79,6 +79,64 @@ class Limits:
             raise ConfigError("config.toml: limits.lookup_wait_ms must be 0 to 10000")
 
 
+#: Which external authority is competent for the office (Ley 2/2023 art. 24): "catalonia" —
+#: a Catalan public body, the Oficina Antifrau de Catalunya (art. 24.2; DA 7a Llei 3/2023);
+#: "agreement" — a Catalan body whose community agreed with the A.A.I. (art. 24.1.d);
+#: "state" — any other body, the A.A.I.
+TERRITORIES = ("catalonia", "agreement", "state")
+#: Where a data subject complains: the Catalan data protection authority for Catalan public
+#: bodies, the Spanish one otherwise.
+COMPLAINT_AUTHORITIES = ("apdcat", "aepd")
+
+
+@dataclass(frozen=True)
+class LegalNotice:
+    """What the site tells a reporter about the law and their data, per office (config.toml
+    ``[legal]``). Empty texts show as "ask the office" rather than as invented contacts."""
+
+    territory: str = "catalonia"
+    #: The controller (the public body) with its postal address.
+    controller: str = ""
+    #: How to reach the data protection officer (an address, never a form on this site).
+    dpo: str = ""
+    complaint_authority: str = "apdcat"
+    #: The published rules of use the reporter accepts (the body's normes reguladores).
+    rules_url: str = ""
+    #: The published policy and procedure of the internal channel (art. 5.2, 9.1).
+    policy_url: str = ""
+
+
+_LEGAL_TEXTS = ("controller", "dpo", "rules_url", "policy_url")
+
+
+def _legal(raw: Any) -> LegalNotice:
+    if raw is None:
+        return LegalNotice()
+    if not isinstance(raw, dict):
+        raise ConfigError("config.toml: [legal] must be a table")
+    unknown = set(raw) - set(LegalNotice.__dataclass_fields__)
+    if unknown:
+        raise ConfigError(f"config.toml: unknown setting legal.{sorted(unknown)[0]}")
+    territory = raw.get("territory", "catalonia")
+    if territory not in TERRITORIES:
+        raise ConfigError(f"config.toml: legal.territory must be one of {', '.join(TERRITORIES)}")
+    authority = raw.get("complaint_authority", "apdcat")
+    if authority not in COMPLAINT_AUTHORITIES:
+        raise ConfigError(
+            "config.toml: legal.complaint_authority must be one of "
+            + ", ".join(COMPLAINT_AUTHORITIES)
+        )
+    texts: dict[str, str] = {}
+    for key in _LEGAL_TEXTS:
+        value = raw.get(key, "")
+        if not isinstance(value, str) or len(value) > 500:
+            raise ConfigError(f"config.toml: legal.{key} must be text of at most 500 characters")
+        if key.endswith("_url") and value and not value.startswith(("https://", "http://")):
+            raise ConfigError(f"config.toml: legal.{key} must be an http(s) address")
+        texts[key] = value.strip()
+    return LegalNotice(territory=territory, complaint_authority=authority, **texts)
+
+
 @dataclass(frozen=True, repr=False)
 class SubmitConfig:
     """Everything ``create_app`` needs, secrets included (``repr`` shows none of them)."""
@@ -110,6 +168,7 @@ class SubmitConfig:
     #: Where the configuration was read from: the site re-reads the pepper files there
     #: when a rotation replaces them (``pepper.Peppers``). None for a config built in code.
     data_dir: Path | None = None
+    legal: LegalNotice = field(default_factory=LegalNotice)
 
     def __repr__(self) -> str:
         return f"SubmitConfig(office_name={self.office_name!r})"
@@ -240,6 +299,7 @@ def load_config(directory: str | Path) -> SubmitConfig:
     if not isinstance(card, OfficeCard):
         raise ConfigError(f"{card_path} is not an office card")
     time_zone = _time_zone(raw, card)
+    legal = _legal(raw.get("legal"))
     install_id = _server_install_id(directory)
     pepper = read_secret(directory, PEPPER_FILE, 32)
     return SubmitConfig(
@@ -259,6 +319,7 @@ def load_config(directory: str | Path) -> SubmitConfig:
         bundle_secret=read_secret(directory, BUNDLE_KEY_FILE, 32),
         install_id=install_id,
         courier_enabled=courier_enabled,
+        legal=legal,
         **reply_days,
     )
 

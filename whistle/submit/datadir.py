@@ -69,6 +69,24 @@ reply_days_after_read = 14
 reply_max_age_days = 90
 """
 
+LEGAL_TEMPLATE = """
+# What the site tells reporters (Ley 2/2023; GDPR art. 13). Fill in before opening the site.
+[legal]
+# catalonia: a Catalan public body (external channel: the Oficina Antifrau de Catalunya);
+# agreement: a Catalan body under an agreement with the A.A.I.; state: any other (the A.A.I.).
+territory = "catalonia"
+# The controller: the public body's name and postal address.
+controller = ""
+# How to reach the data protection officer (an email or postal address).
+dpo = ""
+# apdcat (Autoritat Catalana de Protecció de Dades) or aepd (Agencia Española de Protección
+# de Datos): where a reporter may complain about the processing of their data.
+complaint_authority = "apdcat"
+# The published rules of use the reporter accepts, and the channel's policy (https://...).
+rules_url = ""
+policy_url = ""
+"""
+
 
 def _write_private(path: Path, data: bytes) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -135,7 +153,8 @@ def init_data_directory(
             database_url=_toml_string(database_url),
             fingerprint=card.fingerprint,
             time_zone=card.time_zone or "Europe/Madrid",
-        ).replace("\n[limits]", BUNDLES_TEMPLATE + "\n[limits]"),
+        ).replace("\n[limits]", BUNDLES_TEMPLATE + "\n[limits]")
+        + LEGAL_TEMPLATE,
         encoding="utf-8",
     )
     config = load_config(directory)
