@@ -199,3 +199,24 @@ def test_today_is_the_office_day() -> None:
     assert d.office_today(late_utc, "UTC") == date(2026, 11, 1)
     with pytest.raises(ValueError, match="aware"):
         d.office_today(datetime(2026, 11, 1), "UTC")
+
+
+@pytest.mark.parametrize(
+    ("requested", "due"),
+    [
+        (date(2026, 12, 28), date(2027, 1, 4)),  # across the year
+        (date(2028, 2, 25), date(2028, 3, 3)),  # across a leap day
+        (date(2027, 2, 25), date(2027, 3, 4)),
+    ],
+)
+def test_a_meeting_request_has_its_own_clock(requested: date, due: date) -> None:
+    dates = d.CaseDates(received=date(2026, 11, 1), meeting_requested=requested)
+    meeting = kinds(d.case_deadlines(dates, requested))[d.MEETING]
+    assert (meeting.due, meeting.state) == (due, d.PENDING)
+    late = date.fromordinal(due.toordinal() + 1)
+    assert kinds(d.case_deadlines(dates, late))[d.MEETING].state == d.OVERDUE
+    offered = d.CaseDates(
+        received=date(2026, 11, 1), meeting_requested=requested, meeting_offered=due
+    )
+    assert kinds(d.case_deadlines(offered, late))[d.MEETING].state == d.MET
+    assert d.MEETING not in kinds(d.case_deadlines(d.CaseDates(date(2026, 11, 1)), late))

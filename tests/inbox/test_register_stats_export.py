@@ -391,3 +391,37 @@ def test_the_annual_report_rates_and_its_two_suppression_modes() -> None:
     assert stats.annual_report(lines, 2025).acknowledged_within_7_days is None
     with pytest.raises(ValueError, match="mode"):
         stats.annual_report(lines, 2026, "loose")
+
+
+def test_a_meeting_offered_must_follow_a_request(office: Office) -> None:
+    from whistle.inbox import steps
+    from whistle.inbox.errors import StepRefusedError
+
+    (case,) = _cases(office, 1)
+    signed = office.sign_in()
+    now = office.config.clock()
+    today = now.date()
+
+    def step(kind: str) -> None:
+        steps.record_step(
+            session,
+            signed.keyring,
+            case,
+            kind,
+            day=today,
+            note="By phone.",
+            officer_id=1,
+            now=now,
+            today=today,
+        )
+
+    with office.session() as session:
+        with pytest.raises(StepRefusedError) as refused:
+            step("meeting-offered")
+        assert refused.value.why == "meeting"
+    with office.session() as session:
+        step("meeting-requested")
+        row = session.get(Case, case)
+        assert (row.meeting_requested_day, row.meeting_offered_day) == (today, None)
+        step("meeting-offered")
+        assert session.get(Case, case).meeting_offered_day == today

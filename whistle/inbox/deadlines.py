@@ -24,6 +24,9 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 ACKNOWLEDGE_DAYS = 7
+#: A meeting the source asked for is offered within this many days (Directive art. 9(2) says
+#: "within a reasonable timeframe"; 7 days as the A.A.I.'s guidance is read ⚠).
+MEETING_DAYS = 7
 FEEDBACK_MONTHS = 3
 EXTENSION_MONTHS = 3
 DELETION_MONTHS = 3
@@ -34,6 +37,7 @@ SOON_DAYS = 3
 ACKNOWLEDGEMENT = "acknowledgement"
 FEEDBACK = "feedback"
 DELETION = "deletion"
+MEETING = "meeting"
 RETENTION = "retention"
 
 MET = "met"
@@ -93,6 +97,8 @@ class CaseDates:
     acknowledgement_withheld: date | None = None
     #: An officer postponed the deletion (with a recorded reason) until this day.
     deletion_postponed: date | None = None
+    meeting_requested: date | None = None
+    meeting_offered: date | None = None
 
 
 @dataclass(frozen=True)
@@ -156,6 +162,11 @@ def _case_deadlines(dates: CaseDates, today: date) -> tuple[Deadline, ...]:
     found.append(Deadline(ACKNOWLEDGEMENT, due, *_state(due, acknowledged, today, dates.closed)))
     due = feedback_due(dates.received, dates.extended)
     found.append(Deadline(FEEDBACK, due, *_state(due, dates.feedback_given, today, dates.closed)))
+    if dates.meeting_requested is not None:
+        due = date.fromordinal(dates.meeting_requested.toordinal() + MEETING_DAYS)
+        found.append(
+            Deadline(MEETING, due, *_state(due, dates.meeting_offered, today, dates.closed))
+        )
     if dates.investigation_opened is None:
         # No investigation was opened: the data must go 3 months after receipt.
         due = deletion_due(dates.received, dates.deletion_postponed)

@@ -139,7 +139,7 @@ class DeletionListError(InboxError):
 
 class StepRefusedError(InboxError):
     """A step of the Responsable is refused; ``why`` says which way ("recipient", "day",
-    "kind", "not-told", "name", "none")."""
+    "kind", "not-told", "name", "none", "meeting")."""
 
     def __init__(self, message: str, *, why: str) -> None:
         super().__init__(message)

@@ -31,7 +31,14 @@ from whistle.inbox.workflow import check_reason, live_case
 
 MAX_RECIPIENT_CHARS = 200
 #: Steps an officer records directly (a disclosure goes through ``disclose_to_third``).
-RECORDED = ("concerned-informed", "concerned-heard", "referral", "measure")
+RECORDED = (
+    "concerned-informed",
+    "concerned-heard",
+    "referral",
+    "measure",
+    "meeting-requested",
+    "meeting-offered",
+)
 RESPONSABLE = "responsable"
 #: Working days to notify the authority of an appointment or removal (art. 8.3).
 NOTIFY_WORKING_DAYS = 10
@@ -81,6 +88,13 @@ def record_step(
         note=sealing.seal_text(keyring.storage_public, sealing.DECISION, case.id, note),
     )
     session.add(step)
+    if kind == "meeting-requested":
+        case.meeting_requested_day = day
+        case.meeting_offered_day = None
+    elif kind == "meeting-offered":
+        if case.meeting_requested_day is None or day < case.meeting_requested_day:
+            raise StepRefusedError("No meeting was requested before that day.", why="meeting")
+        case.meeting_offered_day = day
     case.last_activity_day = max(case.last_activity_day, today)
     session.flush()
     record_event(session, now, "step-recorded", officer_id=officer_id, case_id=case.id, detail=kind)

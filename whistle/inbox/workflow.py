@@ -428,6 +428,8 @@ CASE_COLUMNS = (
     Case.outcome,
     Case.extended,
     Case.deletion_postponed_to,
+    Case.meeting_requested_day,
+    Case.meeting_offered_day,
     Case.category,
 )
 
@@ -444,6 +446,8 @@ def case_dates(case: Any) -> deadlines.CaseDates:
         extended=bool(case.extended),
         acknowledgement_withheld=case.ack_withheld_day,
         deletion_postponed=case.deletion_postponed_to,
+        meeting_requested=case.meeting_requested_day,
+        meeting_offered=case.meeting_offered_day,
     )
 
 

@@ -49,6 +49,9 @@ class Case(Base):
     extended_day: Mapped[date | None] = mapped_column(Date, nullable=True)
     #: An officer postponed the art. 32.4 deletion to this day (reason in the decision log).
     deletion_postponed_to: Mapped[date | None] = mapped_column(Date, nullable=True)
+    #: The source asked for a meeting (Directive art. 9(2)), and the day one was offered.
+    meeting_requested_day: Mapped[date | None] = mapped_column(Date, nullable=True)
+    meeting_offered_day: Mapped[date | None] = mapped_column(Date, nullable=True)
     #: A key of the office's category list (``settings.categories``).
     category: Mapped[str | None] = mapped_column(String(64), nullable=True)
     #: Whether the source gave identification (None: not known, imported before this field).

@@ -9,6 +9,9 @@
                              ``reporter_told_day`` is the notice queued beforehand, or
                              ``exception`` when telling would jeopardise the investigation
     measure                  a measure adopted (the register's "measures")
+    meeting-requested        the source asked for a meeting (Directive art. 9(2)): offer one
+                             within 7 days (``deadlines.MEETING_DAYS`` ⚠)
+    meeting-offered          a meeting was offered (day and place agreed, in a reply)
 
 ``recipient`` is an authority's name, plaintext (it is in the printed register); ``note``
 (reasons, details) is sealed to the storage key (``sealing.DECISION``).
@@ -27,6 +30,8 @@ STEP_KINDS = (
     "referral",
     "third-party-disclosure",
     "measure",
+    "meeting-requested",
+    "meeting-offered",
 )
 
 

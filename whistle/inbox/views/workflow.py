@@ -118,6 +118,7 @@ def step_message(why: str) -> str:
         ),
         "name": _("Give the Responsable's name (3 to 120 characters)."),
         "none": _("No Responsable del Sistema is recorded yet."),
+        "meeting": _("No meeting was requested before that day."),
     }.get(why, _("The case's state does not allow this."))
 
 

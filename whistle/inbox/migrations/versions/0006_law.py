@@ -30,6 +30,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column("feedback_read_day", sa.Date, nullable=True))
         batch.add_column(sa.Column("extended_day", sa.Date, nullable=True))
         batch.add_column(sa.Column("deletion_postponed_to", sa.Date, nullable=True))
+        batch.add_column(sa.Column("meeting_requested_day", sa.Date, nullable=True))
+        batch.add_column(sa.Column("meeting_offered_day", sa.Date, nullable=True))
         batch.add_column(sa.Column("category", sa.String(64), nullable=True))
         batch.add_column(sa.Column("identified", sa.Boolean, nullable=True))
     op.execute('UPDATE "case" SET ack_delivered_day = acknowledged_day')
@@ -80,6 +82,8 @@ def downgrade() -> None:
         for column in (
             "identified",
             "category",
+            "meeting_offered_day",
+            "meeting_requested_day",
             "deletion_postponed_to",
             "extended_day",
             "feedback_read_day",
