@@ -2,6 +2,7 @@
 
 from datetime import date
 
+import pytest
 from sqlalchemy import select
 
 from whistle.crypto import associated_data, generate_box_keypair, open_envelope, seal, sealed_to
@@ -251,3 +252,19 @@ def test_followup_for_a_case_whose_submission_is_damaged_is_refused_alone(office
     )
     assert report.imported == ["rb"]
     assert [r for r, _ in report.refused] == ["fa"]
+
+
+@pytest.mark.parametrize(
+    ("form", "expected"),
+    [
+        ({"identified": True}, True),
+        ({"identified": False}, False),
+        ({}, None),  # a form from before the field, or from a browser that leaves it out
+        ({"identified": "yes"}, None),
+        (None, None),
+    ],
+)
+def test_the_register_learns_whether_the_source_gave_identification(form, expected) -> None:  # type: ignore[no-untyped-def]
+    from whistle.inbox.store import _identified
+
+    assert _identified(form) is expected

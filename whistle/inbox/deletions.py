@@ -115,10 +115,12 @@ def purge_due(
     today: date,
     store_dir: Path,
     officer_id: int | None = None,
-) -> list[Path]:
-    """Delete every case whose deletion is due; returns the files to remove after commit."""
+) -> tuple[list[str], list[Path]]:
+    """Delete every case whose deletion is due: (their ids, the files to remove after
+    commit)."""
     paths: list[Path] = []
-    for case_id in due_cases(session, today):
+    due = due_cases(session, today)
+    for case_id in due:
         paths += purge_case(
             session,
             keyring,
@@ -130,7 +132,7 @@ def purge_due(
             today=today,
             store_dir=store_dir,
         )
-    return paths
+    return due, paths
 
 
 # Parts of a case ----------------------------------------------------------------------------

@@ -145,7 +145,7 @@ def dashboard_page() -> str:
     # Art. 32.4: at its deadline the inbox deletes a case itself (warned of on the case page
     # beforehand; an officer may postpone it with a reason). The officers land here daily.
     with db.transaction(inbox.sessions) as session:
-        gone = deletions.purge_due(
+        purged, gone = deletions.purge_due(
             session,
             unlocked.keyring,
             now=inbox.config.clock(),
@@ -168,7 +168,7 @@ def dashboard_page() -> str:
         mine=mine,
         today=inbox.config.today(),
         responsable=responsable,
-        purged_now=len(gone),
+        purged_now=len(purged),
     )
 
 
