@@ -431,3 +431,34 @@ def test_a_restore_makes_again_every_deletion_made_after_the_backup(
     engine.dispose()
     # No stored file of a deleted record is left in the restored store.
     assert {p.name for p in (target / "store").iterdir()} == stored
+
+
+def test_a_list_of_deletions_signed_by_another_office_or_malformed_is_refused(
+    populated: Populated, tmp_path: Path
+) -> None:
+    import json
+
+    from whistle.crypto import DELETIONS, generate_signing_keypair, sign
+    from whistle.inbox.errors import DeletionListError
+
+    office = populated.office
+    backup = _backup(office, tmp_path / "b.wbak")
+    entry = {
+        "id": "a" * 32,
+        "at": "2026-11-02T09:00:00",
+        "case": populated.case_ids[0],
+        "target": "case",
+        "item": "",
+        "grounds": "other",
+    }
+    body = json.dumps({"version": 1, "entries": [entry]}).encode()
+    stranger = sign(generate_signing_keypair().seed, DELETIONS, body)
+    with pytest.raises(DeletionListError, match="not this office's"):
+        _restore(backup, tmp_path / "a", _admin, deletions=stranger)
+    assert not (tmp_path / "a").exists()
+    signed = office.sign_in()
+    bad = json.dumps({"version": 1, "entries": [{**entry, "target": "everything"}]}).encode()
+    malformed = sign(signed.keyring.signing_seed, DELETIONS, bad)
+    with pytest.raises(DeletionListError, match="malformed"):
+        _restore(backup, tmp_path / "b", _admin, deletions=malformed)
+    assert not (tmp_path / "b").exists()

@@ -21,6 +21,7 @@ goes with the case.
 
 import json
 import os
+import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -49,7 +50,8 @@ from whistle.inbox.audit import record_event
 from whistle.inbox.errors import DeletionListError, DeletionRefusedError
 from whistle.inbox.keyring import OfficeKeyring
 from whistle.inbox.models import Case, Deletion, Record, SearchIndex, Tombstone
-from whistle.inbox.models.deletion import GROUNDS
+from whistle.inbox.models.deletion import GROUNDS, TARGETS
+from whistle.inbox.outgoing import queue_purge
 from whistle.inbox.store import record_meta
 from whistle.inbox.workflow import case_dates, check_reason, live_case, purge_case
 
@@ -136,6 +138,12 @@ def purge_due(
 
 
 # Parts of a case ----------------------------------------------------------------------------
+
+
+def _tombstone_record(session: Session, record_id: str, day: date) -> None:
+    """No outbox bundle brings the record back (``bundles._tombstoned``)."""
+    if session.get(Tombstone, record_id) is None:
+        session.add(Tombstone(id=record_id, kind="record", day=day))
 
 
 def _record_of(session: Session, case_id: str, record_id: str) -> Record:
@@ -279,9 +287,11 @@ def delete_part(
     now: datetime,
     store_dir: Path,
     entry_id: str | None = None,
+    recorded_at: datetime | None = None,
 ) -> list[Path]:
     """Delete one message, file or field (art. 32.2–32.3) with its grounds and reason;
-    returns the files to remove after the caller's commit."""
+    returns the files to remove after the caller's commit. ``entry_id`` and ``recorded_at``
+    keep a deletion made again from the list as it was (file positions depend on order)."""
     case = live_case(session, case_id)
     if grounds not in PARTIAL_GROUNDS:
         raise DeletionRefusedError("Choose the grounds for the deletion.", why="grounds")
@@ -296,7 +306,7 @@ def delete_part(
             )
         old = store_dir / record.stored_name
         session.delete(record)
-        session.add(Tombstone(id=record.id, kind="record", day=now.date()))
+        _tombstone_record(session, record.id, now.date())
         session.execute(delete(SearchIndex))
     elif part.target == "file":
         if not part.which.isdigit():
@@ -320,7 +330,7 @@ def delete_part(
         grounds=grounds,
         reason=reason,
         officer_id=officer_id,
-        now=now,
+        now=recorded_at or now,
         entry_id=entry_id,
     )
     record_event(
@@ -369,7 +379,28 @@ def read_list(blob: bytes, office_public_key: bytes) -> list[dict[str, Any]]:
     entries = body.get("entries") if isinstance(body, dict) else None
     if body.get("version") != LIST_VERSION or not isinstance(entries, list):
         raise DeletionListError("The list of deletions has an unknown format: nothing applied.")
-    return [e for e in entries if isinstance(e, dict)]
+    if not all(_well_formed(e) for e in entries):
+        raise DeletionListError("The list of deletions has a malformed entry: nothing applied.")
+    return entries
+
+
+_HEX32 = re.compile(r"[0-9a-f]{32}")
+
+
+def _well_formed(entry: Any) -> bool:
+    if not isinstance(entry, dict):
+        return False
+    try:
+        datetime.fromisoformat(str(entry.get("at")))
+    except ValueError:
+        return False
+    return (
+        bool(_HEX32.fullmatch(str(entry.get("id", ""))))
+        and bool(_HEX32.fullmatch(str(entry.get("case", ""))))
+        and entry.get("target") in TARGETS
+        and entry.get("grounds") in GROUNDS
+        and isinstance(entry.get("item"), str)
+    )
 
 
 def apply_list(
@@ -409,6 +440,9 @@ def apply_list(
                     grounds=grounds if grounds in GROUNDS else "other",
                 )
             else:
+                # Arrived after the backup and deleted since: the server may still hold it,
+                # so the tombstone and the purge order go in again.
+                queue_purge(session, case_id=case_id, now=now)
                 record_deletion(
                     session,
                     None,
@@ -424,6 +458,8 @@ def apply_list(
         else:
             record_id, _, which = str(entry.get("item", "")).partition("/")
             if session.get(Record, record_id) is None:
+                if target == "record":  # arrived after the backup: keep it out
+                    _tombstone_record(session, record_id, now.date())
                 continue
             paths += delete_part(
                 session,
@@ -436,6 +472,7 @@ def apply_list(
                 now=now,
                 store_dir=store_dir,
                 entry_id=entry_id,
+                recorded_at=at,
             )
         done += 1
     return done, paths
