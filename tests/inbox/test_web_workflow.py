@@ -222,7 +222,8 @@ def test_the_inbox_deletes_a_case_itself_at_the_art_32_4_deadline(office, client
     doomed = _case(office)
     with office.session() as session:
         session.get(Case, kept).investigation_day = session.get(Case, kept).received_day
-    # Received 1 Nov 2026: deletion due 1 Feb 2027, in the office's time zone.
+    # Received 1 Nov 2026: deletion due 1 Feb 2027, in the office's time zone; the inbox
+    # deletes at sign-in.
     office.config.clock.now = office.config.clock.now.replace(
         year=2027, month=1, day=31, hour=23, minute=59
     )
@@ -231,7 +232,13 @@ def test_the_inbox_deletes_a_case_itself_at_the_art_32_4_deadline(office, client
     with office.session() as session:
         assert session.get(Case, doomed) is not None  # one minute before midnight: kept
     office.config.clock.advance(minutes=2)
-    assert client.get("/dashboard").status_code == 200
+    assert client.get("/dashboard").status_code == 200  # a page view deletes nothing
+    with office.session() as session:
+        assert session.get(Case, doomed) is not None
+    lock_token = csrf(client.get("/dashboard").get_data(as_text=True))
+    assert client.post("/lock", data={"csrf": lock_token}).status_code == 303
+    signed_in = login(client)
+    assert signed_in.status_code == 303, signed_in.get_data(as_text=True)[:300]
     with office.session() as session:
         assert session.get(Case, doomed) is None
         assert session.get(Case, kept) is not None

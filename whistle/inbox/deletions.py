@@ -2,12 +2,13 @@
 
     purge_due        at the art. 32.4 deadline (no investigation opened 3 months after
                      receipt, or the postponement an officer recorded) and at the 10-year cap,
-                     the inbox deletes the case itself: the case page and the dashboard warn
-                     ``deadlines.DELETION_WARNING_DAYS`` before; the purge order goes to the
-                     server with the next replies bundle; the register keeps its line.
-    delete_record    one follow-up message of the source, with its files (art. 32.2–32.3)
-    delete_file      one file of a record
-    delete_field     one field of the submission's form (its value emptied)
+                     the inbox deletes the case itself, at sign-in and after an import: the
+                     case page warns ``deadlines.DELETION_WARNING_DAYS`` before, the dashboard
+                     in the last 3; the purge order goes to the server with the next replies
+                     bundle; the register keeps its line.
+    delete_part      one follow-up message of the source with its files, one file of a
+                     record, or one field of the submission's form (its value emptied), with
+                     grounds and a reason (art. 32.2–32.3)
     deletion_list    every deletion as one object signed by the office key (ids, grounds,
                      dates; no content), written beside every backup (``backup.make_backup``)
     apply_list       what a restore does with that list: every deletion the backup does not

@@ -10,7 +10,6 @@ from flask_babel import gettext as _
 
 from whistle.inbox import (
     db,
-    deletions,
     export,
     register,
     replies,
@@ -142,17 +141,6 @@ def dashboard_page() -> str:
     unlocked = require_unlocked()
     inbox = state()
     mine = request.args.get("mine") == "1"
-    # Art. 32.4: at its deadline the inbox deletes a case itself (warned of on the case page
-    # beforehand; an officer may postpone it with a reason). The officers land here daily.
-    with db.transaction(inbox.sessions) as session:
-        purged, gone = deletions.purge_due(
-            session,
-            unlocked.keyring,
-            now=inbox.config.clock(),
-            today=inbox.config.today(),
-            store_dir=inbox.config.store_dir,
-        )
-    workflow.remove_files(gone)
     with db.transaction(inbox.sessions) as session:
         board = dashboard(
             session,
@@ -168,7 +156,6 @@ def dashboard_page() -> str:
         mine=mine,
         today=inbox.config.today(),
         responsable=responsable,
-        purged_now=len(purged),
     )
 
 
