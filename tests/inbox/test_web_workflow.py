@@ -153,6 +153,9 @@ def test_purge_and_reply_to_a_purged_case(office, client) -> None:  # noqa: F811
 def test_extension_tells_the_reporter_and_is_refused_once_late(office, client) -> None:  # noqa: F811
     late = _case(office)
     on_time = _case(office)
+    with office.session() as session:  # investigated: no deletion due at the sign-in below
+        for case in (late, on_time):
+            session.get(Case, case).investigation_day = session.get(Case, case).received_day
     # Received 1 Nov 2026: the first feedback deadline is 1 Feb 2027.
     office.config.clock.now = office.config.clock.now.replace(year=2027, month=2, day=2)
     login(client)

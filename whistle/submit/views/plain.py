@@ -187,15 +187,7 @@ def report_post(desk_id: str | None) -> Any:
             return render_report(desk, form, 400)
         if form.errors:
             return render_report(desk, form, 422)
-        # "identified" is for the office's register (art. 26); it travels sealed, like the form.
-        writer.add_form(
-            {
-                "language": current_language(),
-                "desk": desk.id,
-                "fields": answers,
-                "identified": bool(identification),
-            }
-        )
+        writer.add_form({"language": current_language(), "desk": desk.id, "fields": answers})
         writer.add_identification(identification)
         size = writer.finish()
         out.seek(0)
