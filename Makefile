@@ -14,10 +14,17 @@ SYSTEM_PACKAGES += poppler-utils mat2 chromium
 SYSTEM_PACKAGES += postgresql
 # Firefox ESR (Tor Browser's base) for the end-to-end tests, driven by puppeteer-core (WebDriver BiDi).
 SYSTEM_PACKAGES += firefox-esr
+# reliability tests: an ext4 image that goes read-only under load (mkfs.ext4), the worker that
+# holds a connection (ss), mount namespaces and loop mounts (unshare, nsenter, mount).
+SYSTEM_PACKAGES += e2fsprogs iproute2 util-linux mount
 
-.PHONY: demo test lint venv system-deps build build-js clean
+.PHONY: demo test lint venv tools system-deps build build-js release clean
 
-$(BIN)/.installed: pyproject.toml
+# python3-venv, node and npm, from apt when missing (scripts/tools.sh).
+tools:
+	./scripts/tools.sh
+
+$(BIN)/.installed: pyproject.toml | tools
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
@@ -42,7 +49,7 @@ build: venv build-js
 JS_MANIFEST := whistle/submit/static/build/manifest.json
 build-js: $(JS_MANIFEST)
 
-node_modules/.package-lock.json: package.json package-lock.json
+node_modules/.package-lock.json: package.json package-lock.json | tools
 	npm ci --no-audit --no-fund
 	touch $@
 
@@ -57,6 +64,11 @@ demo: venv build
 test: system-deps venv lint build
 	$(BIN)/pytest -n auto -m "not serial"
 	$(BIN)/pytest -m serial
+
+# The release (docs/deployment.md, "Build the release"): dist/wheelhouse/ from `git archive
+# HEAD`, with SHA256SUMS and the crypto bundle's hash. Needs the network (PyPI, npm registry).
+release: venv
+	./scripts/release.sh
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -1,9 +1,9 @@
 """What the load benches share: a real submission site under gunicorn, its RSS, plain HTTP.
 
 A data directory made by ``whistle server init`` from a fresh office card, served by gunicorn
-with deploy/gunicorn.conf.py (gthread, 2 workers x 8 threads) on a free loopback port, stopped by
-PID. The clients speak HTTP/1.1 with ``http.client`` (keep-alive, streamed bodies): much lighter
-than httpx, which matters when client and server share two cores.
+with whistle/deploy/gunicorn.conf.py (gthread, 2 workers x 8 threads) on a free loopback port,
+stopped by PID. The clients speak HTTP/1.1 with ``http.client`` (keep-alive, streamed bodies):
+much lighter than httpx, which matters when client and server share two cores.
 """
 
 import http.client
@@ -74,7 +74,7 @@ def make_data_directory(
 def site(
     scratch: Path, limits: dict[str, int] | None = None, database_url: str = ""
 ) -> Iterator[Server]:
-    """The real site under gunicorn (deploy/gunicorn.conf.py) on a free loopback port."""
+    """The real site under gunicorn (whistle/deploy/gunicorn.conf.py) on a free loopback port."""
     directory = make_data_directory(scratch, limits, database_url)
     with running(directory, scratch / "gunicorn.log") as server:
         yield server

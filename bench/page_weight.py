@@ -4,8 +4,8 @@
     .venv/bin/python bench/page_weight.py --langs en --json out.json
 
 Sets up a data directory with ``whistle server init`` and a fresh office card, serves it with
-gunicorn and deploy/gunicorn.conf.py on 127.0.0.1 (as in production, behind tor), and walks the
-source's whole flow in Debian's Chromium (Playwright) with JavaScript off and on: landing,
+gunicorn and whistle/deploy/gunicorn.conf.py on 127.0.0.1 (as in production, behind tor), and
+walks the source's whole flow in Debian's Chromium (Playwright) with JavaScript off and on: landing,
 channels, about, report form, receipt, receipt done, check-in form, a bad code, the case page
 with a reply and the follow-up form, the follow-up receipt, 404, an upload over the limit, and
 the "temporarily full" page (a second data directory whose storage quota is 0).
@@ -497,7 +497,10 @@ def main() -> None:
         with serve(scratch, "site") as server, serve(scratch, "full", quota=0) as full:
             encoding = compression_offered(server.base)
             print(f"Content-Encoding of the landing page for Accept-Encoding gzip: {encoding}")
-            print(f"Chromium {browser.version}; gunicorn with deploy/gunicorn.conf.py", flush=True)
+            print(
+                f"Chromium {browser.version}; gunicorn with whistle/deploy/gunicorn.conf.py",
+                flush=True,
+            )
             for javascript in (False, True):
                 for lang in langs:
                     for cache in ("cold", "flow"):

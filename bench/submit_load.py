@@ -5,7 +5,8 @@
     .venv/bin/python bench/submit_load.py --parts attach --attach-reports 40 --clients 4
     .venv/bin/python bench/submit_load.py --parts big --big-mib 1024
 
-The site is made by ``whistle server init`` and served by gunicorn with deploy/gunicorn.conf.py
+The site is made by ``whistle server init`` and served by gunicorn with
+whistle/deploy/gunicorn.conf.py
 (gthread, 2 workers x 8 threads) on a free 127.0.0.1 port. Each client is a JS-off browser: it
 GETs the report form (CSRF token and session cookie), then POSTs the plain multipart form, on
 one keep-alive connection, a fresh cookie jar per report. Bodies are generated as they are sent

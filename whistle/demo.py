@@ -31,12 +31,12 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from whistle.crypto import KdfParams
+from whistle.deploy import GUNICORN_CONF
 
 #: DEMO ONLY: the weakest Argon2id libsodium allows. Never used outside ``whistle demo``.
 DEMO_INSECURE_KDF = KdfParams(opslimit=1, memlimit=8192)
 DEMO_OFFICER = "demo"
 SYNC_SECONDS = 3.0
-_GUNICORN_CONF = Path(__file__).resolve().parent.parent / "deploy" / "gunicorn.conf.py"
 
 
 @dataclass
@@ -100,10 +100,8 @@ def inbox_config(inbox_dir: Path) -> Any:
 
 
 def start_gunicorn(server_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    """The submission site under gunicorn, as in production (deploy/gunicorn.conf.py)."""
-    args = [sys.executable, "-m", "gunicorn"]
-    if _GUNICORN_CONF.is_file():
-        args += ["--config", str(_GUNICORN_CONF)]
+    """The submission site under gunicorn, as in production (whistle/deploy/gunicorn.conf.py)."""
+    args = [sys.executable, "-m", "gunicorn", "--config", str(GUNICORN_CONF)]
     args += [
         "--bind",
         f"127.0.0.1:{port}",

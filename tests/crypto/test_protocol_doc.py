@@ -3,10 +3,11 @@
 from pathlib import Path
 
 from tests.crypto.vectors import load
-from whistle import crypto
 from whistle.crypto import derive_source_keys, fingerprint, generate_box_keypair, generate_code
 from whistle.crypto.codes import format_code
+from whistle.crypto.orders import RecordOrder, sign_order
 from whistle.crypto.records import SEALED_IDENTIFICATION_BYTES, seal_followup, seal_reply
+from whistle.crypto.signing import PURPOSES
 
 DOC = (Path(__file__).parents[2] / "docs" / "protocol.md").read_text(encoding="utf-8")
 
@@ -55,5 +56,25 @@ def test_fingerprint_and_identification_examples():
 
 
 def test_every_signature_purpose_is_documented():
-    for purpose in (crypto.CARD, crypto.BUNDLE, crypto.COURIER_CHALLENGE):
+    for purpose in PURPOSES:
         assert f"`{purpose}`" in DOC
+
+
+def test_record_order_example():
+    order = RecordOrder(
+        kind="refusal",
+        install_id="00" * 16,
+        record_id="11" * 16,
+        case_id="22" * 16,
+        record_hash="33" * 32,
+        reason="none of this office's desk keys opens the submission",
+    )
+    message = order.message()
+    assert len(message) == 276
+    assert "a 276-byte message" in DOC
+    shown = message.decode().replace("2" * 32, "2222…2222").replace("3" * 64, "3333…3333")
+    shown = shown.replace("0" * 32, "0000…0000").replace("1" * 32, "1111…1111")
+    assert shown in DOC
+    signed = sign_order(bytes(32), order)
+    assert len(signed) == 376
+    assert "**376 bytes**" in DOC

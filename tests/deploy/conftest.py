@@ -1,4 +1,6 @@
-"""Fixtures for deployment tests: a real gunicorn behind a real onion service.
+"""Fixtures for deployment tests: a real gunicorn behind a real onion service, as
+`whistle server setup` writes them (in a fresh root directory): its data directory, its
+gunicorn.conf.py, its units' app factories and its tor fragments.
 
 The private Tor network is started once per test session (``onion_site``), so every test that
 uses it is marked ``serial``: under xdist each worker would start its own network. Such tests are
@@ -8,7 +10,9 @@ deselected when pytest runs with ``-n``; run them in a second, plain run (the Ma
     pytest -m serial
 """
 
+import dataclasses
 import json
+import shutil
 import time
 import warnings
 from collections.abc import Iterator
@@ -18,12 +22,17 @@ from pathlib import Path
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
 from tests.bundles.conftest import World, make_world
 from tests.conftest import INSECURE_KDF_PARAMS
 from tests.deploy.gunicorn_server import gunicorn
 from tests.deploy.tor_network import TorNetwork, free_port, x25519_keypair
-from tests.deploy.torrc import COURIER_SERVICE, REPO, SOURCE_SERVICE, TORRC_EXAMPLE
+from tests.deploy.torrc import COURIER_SERVICE, REPO, SOURCE_SERVICE
+from tests.deploy.units import unit_settings
+from whistle.cli import main
+from whistle.submit.config import load_config
+from whistle.submit.server_setup import TOR_INCLUDE
 
 #: Seconds the private network may take to bootstrap (measured here: 15-35 s).
 BOOTSTRAP_DEADLINE = 240.0
@@ -36,13 +45,41 @@ SOURCE_PORT = 8080  # torrc.example: HiddenServicePort 80 127.0.0.1:8080
 COURIER_PORT = 8081  # torrc.example: HiddenServicePort 80 127.0.0.1:8081
 
 
-def served_apps(server_dir: Path) -> dict[int, str]:
-    """What gunicorn serves behind each onion service, by the port torrc.example names:
-    the real site and the real courier, in the systemd units' form."""
-    return {
-        SOURCE_PORT: f'whistle.submit:app_from_directory("{server_dir}")',
-        COURIER_PORT: f'whistle.submit:courier_app_from_directory("{server_dir}")',
-    }
+def served_apps(root: Path) -> dict[int, str]:
+    """What gunicorn serves behind each onion service, by the port torrc.example names: the
+    app factory of each unit setup wrote under ``root``, on the data directory under ``root``."""
+    apps = {}
+    for port, unit in ((SOURCE_PORT, "whistle-submit"), (COURIER_PORT, "whistle-courier")):
+        (command,) = unit_settings(root / f"etc/systemd/system/{unit}.service")["ExecStart"]
+        spec = command.split()[-1].strip("'")
+        apps[port] = spec.replace('"/var/lib/whistle"', f'"{root}/var/lib/whistle"')
+    return apps
+
+
+def set_up_server(root: Path, world: World, courier_key: str) -> World:
+    """`whistle server setup --root` around the world's data directory (its inbox pins that
+    server), with the courier's client key: the world, its server now under ``root``."""
+    data = root / "var/lib/whistle"
+    data.parent.mkdir(parents=True)
+    shutil.move(world.server_dir, data)
+    (root / "etc").mkdir()
+    for name in ("passwd", "group", "shadow", "gshadow", "os-release"):
+        shutil.copy2(f"/etc/{name}", root / "etc" / name)
+    result = CliRunner().invoke(
+        main, ["server", "setup", "--root", str(root), "--courier-key", courier_key]
+    )
+    assert result.exit_code == 0, result.output
+    return dataclasses.replace(world, server_dir=data, server_config=load_config(data))
+
+
+def written_torrc(root: Path) -> str:
+    """/etc/tor/torrc as setup left it, its %include of the fragments expanded."""
+    fragments = sorted((root / "etc/tor/torrc.d").glob("whistle-*.conf"))
+    return (
+        (root / "etc/tor/torrc")
+        .read_text()
+        .replace(TOR_INCLUDE, "".join(path.read_text() for path in fragments))
+    )
 
 
 @dataclass(frozen=True)
@@ -81,23 +118,26 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def onion_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OnionSite]:
     root = tmp_path_factory.mktemp("onion-site")
-    # A real office (inbox) and server that trust each other, the courier switched on.
-    world = make_world(root, INSECURE_KDF_PARAMS)
-    config = world.server_dir / "config.toml"
-    config.write_text(
-        config.read_text().replace("courier_enabled = false", "courier_enabled = true")
-    )
+    # A real office (inbox) and server that trust each other; the server set up by
+    # `whistle server setup`, courier key included (which switches the courier on).
+    private_key, public_key = x25519_keypair(root / "office-keys")
+    server_root = root / "server-root"
+    world = set_up_server(server_root, make_world(root, INSECURE_KDF_PARAMS), public_key)
     taken: set[int] = set()
     ports = {SOURCE_PORT: free_port(taken), COURIER_PORT: free_port(taken)}
-    private_key, public_key = x25519_keypair(root / "office-keys")
     with ExitStack() as stack:
-        for torrc_port, app_spec in served_apps(world.server_dir).items():
+        for torrc_port, app_spec in served_apps(server_root).items():
             stack.enter_context(
-                gunicorn(app_spec, ports[torrc_port], root / f"gunicorn-{torrc_port}.log")
+                gunicorn(
+                    app_spec,
+                    ports[torrc_port],
+                    root / f"gunicorn-{torrc_port}.log",
+                    config=server_root / "etc/whistle/gunicorn.conf.py",
+                )
             )
         network = TorNetwork(
             workdir=root / "tor",
-            torrc_example=TORRC_EXAMPLE.read_text(),
+            torrc_example=written_torrc(server_root),
             ports=ports,
             clients={"source": {}, "office": {COURIER_SERVICE: private_key}},
             authorized_clients={COURIER_SERVICE: {"office": public_key}},

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tests.deploy.torrc import REPO
 
-GUNICORN_CONF = REPO / "deploy" / "gunicorn.conf.py"
+GUNICORN_CONF = REPO / "whistle" / "deploy" / "gunicorn.conf.py"
 #: How long gunicorn may take to listen (about a second here).
 START_DEADLINE = 30.0
 
@@ -37,8 +37,11 @@ def _listening(port: int) -> bool:
 
 
 @contextmanager
-def gunicorn(app_spec: str, port: int, log: Path, *extra: str) -> Iterator[RunningGunicorn]:
-    """gunicorn serving ``app_spec`` on 127.0.0.1:``port`` with the production config file.
+def gunicorn(
+    app_spec: str, port: int, log: Path, *extra: str, config: Path = GUNICORN_CONF
+) -> Iterator[RunningGunicorn]:
+    """gunicorn serving ``app_spec`` on 127.0.0.1:``port`` with the production config file
+    (or ``config``, e.g. the one ``whistle server setup`` wrote).
 
     ``app_spec`` is what a systemd unit passes: ``module:app`` or ``module:factory("arg")``.
     stdout and stderr (gunicorn's error log) go to ``log``; stopped by PID with SIGTERM.
@@ -47,7 +50,7 @@ def gunicorn(app_spec: str, port: int, log: Path, *extra: str) -> Iterator[Runni
     command = [
         str(gunicorn_bin),
         "--config",
-        str(GUNICORN_CONF),
+        str(config),
         "--bind",
         f"127.0.0.1:{port}",
         *extra,

@@ -4,7 +4,7 @@ systemd's ``MemoryDenyWriteExecute=yes`` refuses any mapping that is (or becomes
 and executable. Linux >= 6.3 offers the same rule to any process: ``prctl(PR_SET_MDWE,
 PR_MDWE_REFUSE_EXEC_GAIN)``. This script turns it on, proves it is on, then runs what the
 services load that has native code: PyNaCl and argon2-cffi (cffi), CPython's sqlite3, Flask,
-SQLAlchemy and gunicorn. It prints ``ok`` when everything worked. Run by
+SQLAlchemy, gunicorn and setproctitle. It prints ``ok`` when everything worked. Run by
 tests/deploy/test_systemd_units.py in a subprocess (the rule cannot be turned off again).
 """
 
@@ -36,6 +36,7 @@ def exercise() -> None:
     import argon2
     import flask
     import gunicorn.app.wsgiapp
+    import setproctitle
     import sqlalchemy
 
     from whistle.crypto import (
@@ -69,6 +70,7 @@ def exercise() -> None:
     app.add_url_rule("/", "index", lambda: "hi")
     if app.test_client().get("/").data != b"hi":
         sys.exit("flask request failed")
+    setproctitle.setproctitle("mdwe-probe")  # what gunicorn's proc_name calls
     del gunicorn.app.wsgiapp
 
 

@@ -1,5 +1,5 @@
-"""The real site and courier through real onion services (torrc.example's lines) on a private
-Tor network, served by gunicorn as the systemd units serve them.
+"""The real site and courier through real onion services on a private Tor network, exactly as
+`whistle server setup` wrote them: its tor fragments, its gunicorn config, its units' apps.
 
 Marked ``serial``: run with ``pytest -m serial`` (no ``-n``), see tests/deploy/conftest.py.
 """

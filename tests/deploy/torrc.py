@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-TORRC_EXAMPLE = REPO / "torrc.example"
+TORRC_EXAMPLE = REPO / "whistle" / "deploy" / "torrc.example"
 
 #: Where torrc.example keeps the onion services' directories on a real server.
 SERVER_TOR_DIR = "/var/lib/tor/"

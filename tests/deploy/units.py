@@ -4,7 +4,7 @@ from pathlib import Path
 
 from tests.deploy.torrc import REPO
 
-DEPLOY = REPO / "deploy"
+DEPLOY = REPO / "whistle" / "deploy"
 #: Where the units expect the virtual environment on a server (docs/deployment.md).
 SERVER_VENV_BIN = "/opt/whistle/venv/bin/"
 SERVICES = ("whistle-submit.service", "whistle-courier.service", "whistle-housekeeping.service")

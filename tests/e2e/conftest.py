@@ -1,9 +1,11 @@
 """A real server for the browser tests: the app on 127.0.0.1 (Werkzeug, threads), with a
 test-only WSGI hook that records every request body the app receives."""
 
+import base64
 import io
 import json
 import threading
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +44,41 @@ class BodyRecorder:
     def clear(self) -> None:
         with self.lock:
             self.bodies.clear()
+
+
+def encodings(text: str) -> list[bytes]:
+    """The forms plaintext could take in a request body: UTF-8 (and lower case), UTF-16 both
+    ways, hex both cases, URL-encoding, and base64 (standard and URL-safe) at each of the
+    three alignments a value can start at inside a longer encoded string."""
+    raw = text.encode("utf-8")
+    found = {
+        raw,
+        text.lower().encode("utf-8"),
+        text.encode("utf-16-le"),
+        text.encode("utf-16-be"),
+        raw.hex().encode(),
+        raw.hex().upper().encode(),
+        urllib.parse.quote_plus(text).encode(),
+        urllib.parse.quote(text, safe="").encode(),
+    }
+    for offset in range(3):
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            encoded = encode(bytes(offset) + raw)
+            # Skip the characters that mix in the padding bytes and the unknown tail.
+            start = (offset * 8 + 5) // 6
+            found.add(encoded[start : len(encoded) - 4])
+    return sorted(found)
+
+
+def leaks(bodies: list[tuple[str, str, bytes]], needles: list[str]) -> list[str]:
+    """Where any encoding of any needle appears in recorded bodies: ["path: needle", …]."""
+    patterns = [(needle, p) for needle in needles for p in encodings(needle)]
+    return [
+        f"{path}: {needle!r} ({pattern[:16]!r})"
+        for _method, path, body in bodies
+        for needle, pattern in patterns
+        if pattern in body
+    ]
 
 
 class Quiet(WSGIRequestHandler):

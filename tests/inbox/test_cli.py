@@ -1,8 +1,13 @@
 """The command line: office init, trust-server, list, show, run's loopback check."""
 
 import re
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import click
+import httpx
 import pytest
 from click.testing import CliRunner
 
@@ -239,15 +244,68 @@ def test_commands_on_a_directory_without_office(tmp_path, obj, password_file) ->
 def test_run_serves_on_loopback_only(office, obj, monkeypatch) -> None:
     calls = []
     monkeypatch.setattr(
-        "werkzeug.serving.run_simple", lambda host, port, app, **kw: calls.append((host, port, kw))
+        "whistle.serving._LoopbackApplication.run",
+        lambda self: calls.append({key: self.cfg.settings[key].get() for key in SERVED}),
     )
     result = CliRunner().invoke(
         main, ["inbox", "run", str(office.config.data_dir), "--port", "8555"], obj=obj
     )
     assert result.exit_code == 0, result.output
     assert calls == [
-        ("127.0.0.1", 8555, {"threaded": True, "use_reloader": False, "use_debugger": False})
+        {
+            "bind": ["127.0.0.1:8555"],
+            "worker_class": "gthread",
+            "workers": 1,  # the unlocked keys live in the one worker's memory
+            "max_requests": 0,  # a recycled worker would sign everyone out
+            "accesslog": None,
+            "proc_name": "whistle-inbox",
+        }
     ]
+
+
+SERVED = ("bind", "worker_class", "workers", "max_requests", "accesslog", "proc_name")
+
+
+def test_run_is_gunicorn_without_request_log_or_server_header(tmp_path) -> None:
+    """The real command, in its own process: no development-server warning, no request log."""
+    from tests.deploy.tor_network import free_port
+    from whistle.demo import set_up
+
+    inbox_dir = set_up(tmp_path / "demo").inbox_dir
+    port = free_port(set())
+    log = tmp_path / "inbox.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                *(str(Path(sys.executable).parent / "whistle"), "inbox", "run", str(inbox_dir)),
+                *("--port", str(port), "--language", "es"),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, log.read_text()
+            try:
+                # The office chose Spanish: an English browser does not override it.
+                page = httpx.get(
+                    f"http://127.0.0.1:{port}/login", headers={"Accept-Language": "en"}, timeout=5
+                )
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.2)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert page.status_code == 200
+    assert '<html lang="es"' in page.text
+    assert "server" not in page.headers
+    output = log.read_text()
+    assert "development server" not in output
+    assert "/login" not in output  # no request log
+    assert "Inbox on http://127.0.0.1:" in output
 
 
 def test_office_card_written_again(office, obj, tmp_path) -> None:

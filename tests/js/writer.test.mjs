@@ -1,5 +1,7 @@
 // What the JS writes: structure, chunking, padding, streaming from Blobs.
 import assert from 'node:assert/strict';
+// Not a global before node 20; Debian 12 ships node 18.
+import { File } from 'node:buffer';
 import { test } from 'node:test';
 import { api, sodium, vectors } from './helpers.mjs';
 

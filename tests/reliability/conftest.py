@@ -1,6 +1,6 @@
 """Real gunicorn processes over a data directory, and sources that talk to them with httpx.
 
-Every server here listens on 127.0.0.1 only, with deploy/gunicorn.conf.py; every client is
+Every server here listens on 127.0.0.1 only, with whistle/deploy/gunicorn.conf.py; every client is
 bounded (a fixed number of submissions, a timeout on each request).
 """
 

@@ -9,8 +9,13 @@ way back): it is then whole, never partial, and counted in the figures.
 """
 
 import os
+import re
+import runpy
 import signal
+import socket
+import subprocess
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -18,7 +23,9 @@ import httpx
 import pytest
 
 from tests.bundles.conftest import make_world
+from tests.deploy.gunicorn_server import GUNICORN_CONF
 from tests.reliability.conftest import (
+    CSRF,
     Server,
     delivered,
     free_port,
@@ -31,6 +38,7 @@ from tests.reliability.conftest import (
     stop,
     submit,
 )
+from tests.submit.conftest import browser_report
 from whistle.crypto import KdfParams
 
 pytestmark = pytest.mark.slow
@@ -105,23 +113,118 @@ def _more(server: Server, numbers: list[int]) -> None:
             assert status == 200, code
 
 
+def _half_upload(server: Server, i: int) -> socket.socket:
+    """Report ``i`` as a browser posts it, stopped half-way through its body."""
+    http = httpx.Client(timeout=60)
+    page = http.get(f"{server.base}/report")
+    token = CSRF.search(page.text)
+    assert token, page.text[:300]
+    description, files = sent(i, FILE_BYTES)
+    body, content_type = browser_report(token.group(1), description=description, files=files)
+    cookies = "; ".join(f"{k}={v}" for k, v in http.cookies.items())
+    http.close()
+    head = (
+        f"POST /report HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+        f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n"
+        f"Cookie: {cookies}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    connection = socket.create_connection(("127.0.0.1", server.port), timeout=60)
+    connection.sendall(head + body[: len(body) // 2])
+    return connection
+
+
+def _owner(server: Server, connection: socket.socket) -> int:
+    """The worker holding the server end of ``connection`` (``ss -p``), once it accepted it."""
+    client_port = connection.getsockname()[1]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        shown = subprocess.run(
+            [
+                "ss",
+                "-tnpH",
+                "state",
+                "established",
+                f"( sport = :{server.port} and dport = :{client_port} )",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout
+        found = re.search(r"pid=(\d+)", shown)
+        if found and int(found.group(1)) in server.workers():
+            return int(found.group(1))
+        time.sleep(0.05)
+    raise AssertionError("no worker accepted the half-sent upload")
+
+
+def _cut(connection: socket.socket) -> bool:
+    """Whether the server end went away without an answer."""
+    try:
+        return connection.recv(1) == b""
+    except ConnectionResetError:
+        return True
+    finally:
+        connection.close()
+
+
+def _all_workers(server: Server) -> set[int]:
+    """The workers, once as many as deploy/gunicorn.conf.py asks for have started."""
+    wanted = runpy.run_path(str(GUNICORN_CONF))["workers"]
+    deadline = time.monotonic() + 30
+    while len(server.workers()) < wanted:
+        assert time.monotonic() < deadline, f"{len(server.workers())} of {wanted} workers"
+        time.sleep(0.05)
+    return set(server.workers())
+
+
+def _replacement(server: Server, before: set[int]) -> int:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        new = set(server.workers()) - before
+        if new and len(server.workers()) == len(before):
+            return new.pop()
+        time.sleep(0.05)
+    raise AssertionError(f"no new worker: {server.workers()} (before: {sorted(before)})")
+
+
 def test_sigkill_a_worker(tmp_path: Path, insecure_kdf_params: KdfParams) -> None:
+    """The kill cuts an upload (the one its worker holds half-read); the arbiter starts a
+    new worker, and with every old worker stopped (SIGSTOP) the new one alone serves the
+    next reports."""
     world = make_world(tmp_path, insecure_kdf_params)
     after = _client_figures(3)
+    victim_upload = UPLOADS + len(after)
     killed: list[int] = []
     with running(world.server_dir, tmp_path / "gunicorn.log") as server:
+        original = _all_workers(server)
+        half = _half_upload(server, victim_upload)
 
         def kill() -> None:
-            pid = server.workers()[0]
+            pid = _owner(server, half)
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)
 
         outcome = _storm(server, kill)
-        _more(server, after)  # the arbiter replaced the worker
+        assert _cut(half), "the killed worker's upload was not cut"
+        new = _replacement(server, original)
+        survivors = original - set(killed)
+        for pid in survivors:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            _more(server, after)  # only the new worker can answer these
+        finally:
+            for pid in survivors:
+                os.kill(pid, signal.SIGCONT)
+        assert new in server.workers()
         assert killed[0] not in server.workers()
+    # _verify: the half-sent report, with no receipt and not in the storm, never arrives.
     figures = _verify(world, outcome, after)
     assert figures["receipts"] >= KILL_AFTER + len(after)
-    record("crash-worker", {"uploads": UPLOADS, "kill_after_receipts": KILL_AFTER, **figures})
+    record(
+        "crash-worker",
+        {"uploads": UPLOADS, "kill_after_receipts": KILL_AFTER, "new_worker_served": 3, **figures},
+    )
 
 
 def test_sigkill_the_master(tmp_path: Path, insecure_kdf_params: KdfParams) -> None:

@@ -12,6 +12,7 @@ import io
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,7 +21,9 @@ import httpx
 import pytest
 
 from tests.reliability.conftest import (
+    CSRF,
     Server,
+    _checked,
     free_port,
     gunicorn_command,
     integrity,
@@ -30,7 +33,7 @@ from tests.reliability.conftest import (
     stop,
     submit,
 )
-from tests.submit.conftest import Office, make_office
+from tests.submit.conftest import Office, browser_report, make_office
 from whistle.crypto import derive_source_keys, login_lookup
 from whistle.crypto.records import open_submission
 from whistle.submit import create_app, load_config, store
@@ -41,6 +44,11 @@ pytestmark = pytest.mark.slow
 #: The tmpfs the data directory lives on: room for the database and a few reports.
 TMPFS_BYTES = 24 * 1024 * 1024
 UNAVAILABLE = "cannot use its storage"
+#: The ext4 image of the in-flight read-only test (sparse), and how many reports are half-way
+#: through their bodies when it turns read-only, and how many arrive after.
+EXT4_BYTES = 64 * 1024 * 1024
+IN_FLIGHT = 3
+AFTER = 2
 
 
 def _in_namespace(server: Server, *command: str) -> subprocess.CompletedProcess[str]:
@@ -144,8 +152,8 @@ def test_disk_full(tmp_path: Path) -> None:
             assert UNAVAILABLE in page
             refused += 1
         # Reading still works while the disk is full: the landing page, the check-in form.
-        assert http.get(f"{server.base}/").status_code == 200
-        assert http.get(f"{server.base}/check-in").status_code == 200
+        assert _checked(http.get(f"{server.base}/")).status_code == 200
+        assert _checked(http.get(f"{server.base}/check-in")).status_code == 200
         _check(server, data, office, codes, tmp_path / "while-full")
 
         assert _in_namespace(server, "rm", f"{data}/filler").returncode == 0
@@ -181,9 +189,9 @@ def test_read_only_data_directory(tmp_path: Path) -> None:
     with _served(tmp_path, setup, office) as (server, _, _), httpx.Client(timeout=60) as http:
         assert _in_namespace(server, "touch", f"{data}/probe").returncode != 0  # really ro
         for url in ("/", "/about"):
-            assert http.get(f"{server.base}{url}").status_code == 200, url
+            assert _checked(http.get(f"{server.base}{url}")).status_code == 200, url
         # The form needs the database: the source learns before writing, not after.
-        form = http.get(f"{server.base}/report")
+        form = _checked(http.get(f"{server.base}/report"))
         assert form.status_code == 503
         assert UNAVAILABLE in form.text
         for n in range(2, 6):
@@ -210,3 +218,130 @@ def _digest(directory: Path) -> dict[str, str]:
         for p in sorted(directory.iterdir())
         if p.is_file()
     }
+
+
+def _ext4_image(tmp_path: Path) -> Path:
+    image = tmp_path / "data.ext4"
+    with image.open("wb") as handle:
+        handle.truncate(EXT4_BYTES)  # sparse: a few MB of real disk
+    subprocess.run(["mkfs.ext4", "-q", "-F", str(image)], check=True, timeout=60)
+    return image
+
+
+def _half_then_rest(
+    body: bytes, sent_half: threading.Event, go: threading.Event
+) -> Iterator[bytes]:
+    half = len(body) // 2
+    yield body[:half]
+    sent_half.set()
+    go.wait(timeout=60)
+    yield body[half:]
+
+
+def test_storage_goes_read_only_with_reports_in_flight(tmp_path: Path) -> None:
+    """The data directory's ext4 hits an error and the kernel remounts it read-only
+    (``errors=remount-ro``, triggered through ``/sys/fs/ext4/DEV/trigger_fs_error``) while
+    real POSTs are half-way through their bodies, and more arrive after: every one gets the
+    503 page, none a 500 or a reset; what was receipted before is intact and opens."""
+    office = make_office()
+    data = tmp_path / "data"
+    init_data_directory(data, office.card, fingerprint=office.fingerprint, language="en")
+    image = _ext4_image(tmp_path)
+    setup = (
+        "mkdir -p {copy} && cp -a {data}/. {copy}/ && "
+        f"mount -o loop,errors=remount-ro {image} {{data}} && cp -a {{copy}}/. {{data}}/"
+    )
+    codes: list[str] = []
+    with _served(tmp_path, setup, office) as (server, _, _), httpx.Client(timeout=60) as http:
+        for n in range(2):
+            status, code = _report(http, server, n)
+            assert status == 200, code
+            codes.append(code)
+        # Forms loaded while the disk is fine: each source has its session and CSRF token.
+        sources = []
+        for n in range(IN_FLIGHT + AFTER):
+            client = httpx.Client(timeout=60)
+            page = _checked(client.get(f"{server.base}/report"))
+            token = CSRF.search(page.text)
+            assert token, page.text[:300]
+            body, content_type = browser_report(
+                token.group(1), description=f"in flight {n}", files=[("f.bin", b"x" * 300_000)]
+            )
+            sources.append((client, body, content_type))
+
+        go = threading.Event()
+        halves = [threading.Event() for _ in range(IN_FLIGHT)]
+        results: dict[int, httpx.Response | BaseException] = {}
+
+        def upload(i: int) -> None:
+            client, body, content_type = sources[i]
+            try:
+                results[i] = client.post(
+                    f"{server.base}/report",
+                    content=_half_then_rest(body, halves[i], go),
+                    headers={"Content-Type": content_type, "Content-Length": str(len(body))},
+                )
+            except BaseException as exc:  # a reset is a failure the test reports
+                results[i] = exc
+
+        threads = [threading.Thread(target=upload, args=(i,)) for i in range(IN_FLIGHT)]
+        for thread in threads:
+            thread.start()
+        for half in halves:
+            assert half.wait(timeout=60)
+        device = _in_namespace(server, "findmnt", "-n", "-o", "SOURCE", str(data)).stdout.strip()
+        trigger = f"/sys/fs/ext4/{Path(device).name}/trigger_fs_error"
+        fail = _in_namespace(server, "sh", "-c", f"echo whistle-test > {trigger}")
+        assert fail.returncode == 0, fail.stderr
+        assert _in_namespace(server, "touch", f"{data}/probe").returncode != 0  # really ro
+        go.set()
+        for thread in threads:
+            thread.join(timeout=120)
+        statuses = []
+        for i in range(IN_FLIGHT):
+            response = results[i]
+            assert isinstance(response, httpx.Response), response
+            _checked(response)
+            assert response.status_code == 503, (response.status_code, response.text[:500])
+            assert UNAVAILABLE in response.text
+            statuses.append(response.status_code)
+        for client, body, content_type in sources[IN_FLIGHT:]:
+            response = _checked(
+                client.post(
+                    f"{server.base}/report", content=body, headers={"Content-Type": content_type}
+                )
+            )
+            assert response.status_code == 503, (response.status_code, response.text[:500])
+            assert UNAVAILABLE in response.text
+            statuses.append(response.status_code)
+        for client, _body, _type in sources:
+            client.close()
+        assert _checked(http.get(f"{server.base}/")).status_code == 200
+        assert "Traceback" not in server.log_text()
+        copied = _in_namespace(server, "cp", "-a", f"{data}/.", str(tmp_path / "copy-ro"))
+        assert copied.returncode == 0, copied.stderr
+    out = tmp_path / "copy-ro"
+    (out / "probe").unlink(missing_ok=True)
+    assert integrity(out / "submit.sqlite3") == "ok"
+    _open_all(out, office, codes)
+    with _count_records(out) as count:
+        assert count == 2  # the in-flight reports kept nothing
+    # A writable copy of the same directory takes reports again.
+    with running(out, tmp_path / "after.log") as server, httpx.Client(timeout=60) as http:
+        status, code = _report(http, server, 9)
+        assert status == 200, code
+    record(
+        "read-only-in-flight",
+        {"before": 2, "in_flight_503": IN_FLIGHT, "after_503": AFTER, "statuses": statuses},
+    )
+
+
+@contextmanager
+def _count_records(directory: Path) -> Iterator[int]:
+    import sqlite3
+
+    connection = sqlite3.connect(directory / "submit.sqlite3")
+    try:
+        yield int(connection.execute("SELECT count(*) FROM records").fetchone()[0])
+    finally:
+        connection.close()

@@ -202,22 +202,55 @@ def test_a_snapshot_keeps_what_it_listed_while_records_arrive_and_go(
 def test_exports_while_submissions_arrive_miss_and_duplicate_nothing(
     sessions: sessionmaker[Session],
 ) -> None:
+    """Exports run in a loop while four writers commit. Overlap is made certain, not hoped
+    for: half-way, the writers wait until an export has its snapshot open, then commit more
+    while it stays open; that export lists the same records before and after those commits
+    (they go in the next one), and every export holds everything committed before it began."""
     writers, each = 4, 15
+    half = each // 2
     committed: list[str] = []
     lock = threading.Lock()
     done = threading.Event()
+    snapshot_open = threading.Event()
+    held: dict[str, set[str]] = {}
 
     def write(worker: int) -> None:
         for n in range(each):
+            if n == half:
+                assert snapshot_open.wait(timeout=60), "no export opened its snapshot"
             case_id = _new_case(sessions)
             record = _followup(sessions, case_id, f"{worker}-{n}")
             with lock:
                 committed.extend(r.id for r in _records_of(sessions, case_id))
             assert record.position == 1
 
+    def count() -> int:
+        with lock:
+            return len(committed)
+
+    def hold_snapshot_across_commits() -> None:
+        with lock:
+            before = set(committed)
+        with db.snapshot(sessions) as session:
+            first = set(_export(session))
+            snapshot_open.set()  # the writers go on while this snapshot stays open
+            deadline = time.monotonic() + 60
+            while count() < len(before) + 2 * writers:
+                assert time.monotonic() < deadline, "no commit while the snapshot was open"
+                time.sleep(0.01)
+            again = set(_export(session))
+        with lock:
+            during = set(committed) - before
+        assert first == again == before
+        assert during
+        assert not during & again
+        held["during"] = during
+
     def export_loop() -> list[set[str]]:
         seen: list[set[str]] = []
         while not done.is_set():
+            if not snapshot_open.is_set() and count() == writers * half * 2:
+                hold_snapshot_across_commits()
             with lock:
                 before = set(committed)
             with db.snapshot(sessions) as session:
@@ -239,7 +272,8 @@ def test_exports_while_submissions_arrive_miss_and_duplicate_nothing(
         final = _export(session)
     assert set(final) == set(committed)
     assert len(final) == writers * each * 2
-    assert len(snapshots) >= 1
+    assert len(held["during"]) >= 2 * writers  # commits that overlapped an open export
+    assert any(0 < len(ids) < len(final) for ids in snapshots)
 
 
 def _records_of(sessions: sessionmaker[Session], case_id: bytes) -> list[StoredRecord]:

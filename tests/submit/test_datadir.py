@@ -151,6 +151,9 @@ def test_cli_init_and_upgrade(tmp_path: Path, office: Office) -> None:
         input=office.fingerprint.lower() + "\n",
     )
     assert result.exit_code == 0, result.output
+    # The server's own fingerprint, which the office compares at `inbox trust-server`.
+    server_card = read_card((tmp_path / "f" / "server-card.json").read_bytes())
+    assert f"Server fingerprint: {server_card.fingerprint}" in result.output
 
 
 def test_cli_run_refuses_a_bad_directory(tmp_path: Path) -> None:

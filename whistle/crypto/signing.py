@@ -32,9 +32,11 @@ MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 CARD = "whistle/card/v1"
 BUNDLE = "whistle/bundle/v1"
 COURIER_CHALLENGE = "whistle/courier-challenge/v1"
+RECORD_REFUSAL = "whistle/record-refusal/v1"
+RECORD_REMOVAL = "whistle/record-removal/v1"
 #: The inbox's list of deletions, kept beside its backups (whistle/inbox/deletions.py).
 DELETIONS = "whistle/deletions/v1"
-PURPOSES = frozenset({CARD, BUNDLE, COURIER_CHALLENGE, DELETIONS})
+PURPOSES = frozenset({CARD, BUNDLE, COURIER_CHALLENGE, RECORD_REFUSAL, RECORD_REMOVAL, DELETIONS})
 _PURPOSE_SHAPE = re.compile(r"whistle/[a-z][a-z-]{0,40}/v[1-9][0-9]{0,2}")
 
 

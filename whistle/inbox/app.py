@@ -100,8 +100,9 @@ def _select_locale() -> str:
     chosen = request.cookies.get(LANG_COOKIE)
     if chosen in LANGUAGES:
         return chosen  # type: ignore[return-value]
-    best = request.accept_languages.best_match(LANGUAGES)
-    return best or state().config.default_language
+    config = state().config
+    best = request.accept_languages.best_match(LANGUAGES) if config.browser_language else None
+    return best or config.default_language
 
 
 def _guard() -> Response | None:

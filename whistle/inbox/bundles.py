@@ -5,11 +5,13 @@
                      applied under that number, else refused), refuse a record id
                      held here with other content, skip tombstoned cases and
                      records, import the rest (``store.import_records``), queue an
-                     acknowledgement for each record now held safely, and mark
+                     acknowledgement for each record now held safely and a signed
+                     refusal for each one it can never open (a poison record), and mark
                      outgoing rows the server confirmed — in the caller's one
                      transaction, after everything was verified
-    export_replies   the pending replies, purge orders and acknowledgements,
-                     signed by the office key, sealed to the server card's bundle key
+    export_replies   the pending replies, purge orders, acknowledgements and record
+                     orders (refusals, removals), signed by the office key, sealed to
+                     the server card's bundle key
 
 Acknowledgements are queued at import but leave only once a backup holds their record,
 unless the office acknowledges on import (``outgoing.split_acks``, DESIGN.md §3.8); the
@@ -33,12 +35,21 @@ from whistle.bundling import (
 )
 from whistle.crypto import ServerCard, WrongKeyError
 from whistle.crypto.bundles import BundleRecord, VerifiedBundle, record_hash_hex, write_bundle
+from whistle.crypto.orders import MAX_REASON_CHARS, RecordOrder
 from whistle.epochs import CARD_FIELD, parse_report
 from whistle.inbox import epochs
 from whistle.inbox.keyring import OfficeKeyring
 from whistle.inbox.models import Backup, BundleLog, KeyEpoch, Outgoing, Record, Tombstone
 from whistle.inbox.office_setup import load_office, read_server_card
-from whistle.inbox.outgoing import HELD_FOR_BACKUP, pending, queue_ack, split_acks
+from whistle.inbox.outgoing import (
+    HELD_FOR_BACKUP,
+    ORDER_KINDS,
+    orders_extra,
+    pending,
+    queue_ack,
+    queue_order,
+    split_acks,
+)
 from whistle.inbox.replies import note_delivery
 from whistle.inbox.settings import (
     acknowledge_on_import,
@@ -132,6 +143,7 @@ def import_outbox(
     report = parse_report(manifest.extra)
     incoming: list[IncomingRecord] = []
     skipped = 0
+    refused_earlier = 0
     for record in verified.records:
         existing = session.get(Record, record.id)
         digest = record_hash_hex(record.envelope)
@@ -141,6 +153,10 @@ def import_outbox(
             raise ConflictingRecordError(
                 f"record {record.id} is already in this inbox with other content"
             )
+        tombstone = session.get(Tombstone, record.id)
+        if tombstone is not None and tombstone.kind in ORDER_KINDS:
+            refused_earlier += 1  # the order is on its way: not refused (and logged) again
+            continue
         if _tombstoned(session, record.id, record.case):
             skipped += 1
             continue
@@ -157,6 +173,7 @@ def import_outbox(
     imported = import_records(
         session, keyring, incoming, store_dir=store_dir, now=now, officer_id=officer_id
     )
+    refusals = _refuse(session, keyring, verified, imported.unopenable, imported.refused, now)
     held = set(imported.imported) | set(imported.already_present)
     acked = 0
     queued = set(
@@ -195,6 +212,8 @@ def import_outbox(
         "already here": len(imported.already_present),
         "refused (see the audit log)": len(imported.refused),
         "purged earlier, skipped": skipped,
+        "refusals queued": refusals,
+        "refused earlier, skipped": refused_earlier,
         "acknowledgements queued": acked,
         "replies the server confirmed": confirmed,
         "replies delivered or read since": seen,
@@ -234,6 +253,43 @@ def note_replies_seen(session: Session, seen: object) -> int:
             continue
         changed += note_delivery(session, record_id, delivered=delivered, read=read)
     return changed
+
+
+def _refuse(
+    session: Session,
+    keyring: OfficeKeyring,
+    verified: VerifiedBundle,
+    unopenable: list[str],
+    reasons: list[tuple[str, str]],
+    now: datetime,
+) -> int:
+    """Queue a signed refusal for each record this inbox can never open (a poison record):
+    the server deletes it, stops sending it, and stops counting it (docs/bundles.md)."""
+    if not unopenable:
+        return 0
+    install_id = pinned_server(session).install_id
+    why = dict(reasons)
+    by_id = {r.id: r for r in verified.records}
+    # A case with a record refused for a passing reason (keys missing here) may be whole
+    # next time: none of its records is refused for good now (its follow-ups would be
+    # "for a case this inbox does not have" only because its report did not import).
+    waiting = {by_id[rid].case for rid in why if rid in by_id and rid not in unopenable}
+    queued = 0
+    for record_id in unopenable:
+        record = by_id[record_id]
+        if record.case in waiting:
+            continue
+        reason = "".join(c for c in why.get(record_id, "") if c.isprintable())
+        order = RecordOrder(
+            kind="refusal",
+            install_id=install_id,
+            record_id=record.id,
+            case_id=record.case,
+            record_hash=record_hash_hex(record.envelope),
+            reason=reason[:MAX_REASON_CHARS],
+        )
+        queued += queue_order(session, keyring, order, now=now)
+    return queued
 
 
 def _tombstoned(session: Session, record_id: str, case_id: str) -> bool:
@@ -293,6 +349,7 @@ def export_replies(
     held_ids = {r.id for r in held}
     rows = [r for r in rows if r.id not in held_ids]
     purges = [r for r in rows if r.kind == "purge"]
+    orders = [r for r in rows if r.kind in ORDER_KINDS]
     last = _last(session, REPLIES)
     # Above what the server applied too: an inbox restored from a backup does not remember
     # the replies bundles it wrote after that backup, and their numbers are taken.
@@ -318,6 +375,7 @@ def export_replies(
             "acknowledged": sorted({r.envelope.hex() for r in acks}),
             "purged": sorted({r.case_id for r in purges}),
             "outbox_applied": outbox.sequence if outbox else 0,
+            **orders_extra(orders),
             **(
                 {"acknowledgements_held": len(held), "acknowledgements_held_why": HELD_FOR_BACKUP}
                 if held
@@ -347,6 +405,10 @@ def export_replies(
         "acknowledgements": len(acks),
         "purge orders": len(purges),
     }
+    for kind in ORDER_KINDS:
+        count = sum(1 for r in orders if r.kind == kind)
+        if count:
+            summary.counts[f"record {kind}s"] = count
     if held:
         summary.counts["acknowledgements held back until a backup"] = len(held)
         summary.notes.append(

@@ -47,6 +47,9 @@ class InboxConfig:
     throttle: ThrottleLimits = field(default_factory=ThrottleLimits)
     idle_lock_seconds: int = 10 * 60
     default_language: str = "ca"
+    #: False when the office chose the language (``inbox run --language``): the browser's
+    #: Accept-Language no longer overrides it; an officer's own choice (the form) still does.
+    browser_language: bool = True
     clock: Callable[[], datetime] = utc_now
     page_size: int = 25
     #: Where mat2 gets its temporary copy: memory-backed (tmpfs), never the disk.

@@ -3,12 +3,14 @@
 ``queue_reply`` seals the reply to the case's reply key (from the stored
 submission) and to the desk's key, queues it, and imports the same envelope into
 the encrypted store as a ``reply`` record, so the case history shows it at once.
-``queue_purge`` orders the server to delete everything it still holds of a case.
+``queue_purge`` orders the server to delete everything it still holds of a case;
+``queue_order`` one record it holds (a signed refusal or removal, docs/bundles.md).
 Acknowledgements (``queue_ack``) are queued by the bundle import; ``split_acks`` holds
 each one back until a backup holds its record, unless the office acknowledges on import
 (DESIGN.md §3.8, docs/officer-guide.md "Backups").
 """
 
+import base64
 import secrets
 from datetime import date, datetime
 from pathlib import Path
@@ -16,17 +18,24 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from whistle.crypto import CryptoError
+from whistle.crypto.orders import RecordOrder, sign_order
 from whistle.crypto.records import seal_reply
 from whistle.inbox import epochs
+from whistle.inbox.audit import record_event
 from whistle.inbox.errors import CaseNotFoundError, InboxError
 from whistle.inbox.keyring import OfficeKeyring
 from whistle.inbox.models import Case, Outgoing, Record, Tombstone
+from whistle.inbox.office_setup import load_office, read_server_card
 from whistle.inbox.settings import acknowledge_on_import
 from whistle.inbox.store import IncomingRecord, import_records, submission_meta
+from whistle.record_orders import FIELDS
 
 MAX_REPLY_CHARS = 100_000
 #: Why acknowledgements are held back, as the replies bundle's manifest says it.
 HELD_FOR_BACKUP = "waiting-for-backup"
+#: Outgoing kinds that carry a signed record order.
+ORDER_KINDS = tuple(FIELDS)
 
 
 class ReplyRefusedError(InboxError):
@@ -120,6 +129,100 @@ def queue_ack(
             created=now.replace(tzinfo=None),
         )
     )
+
+
+def queue_order(
+    session: Session, keyring: OfficeKeyring, order: RecordOrder, *, now: datetime
+) -> bool:
+    """Sign a record order (a refusal or a removal) and queue it; False if one is queued.
+
+    The record gets a tombstone here: a later outbox bundle that still carries it (the
+    server has not applied the order yet) skips it without refusing it again.
+    """
+    if session.get(Tombstone, order.record_id) is None:
+        session.add(Tombstone(id=order.record_id, kind=order.kind, day=now.date()))
+    existing = session.scalar(
+        select(Outgoing).where(Outgoing.kind == order.kind, Outgoing.record_id == order.record_id)
+    )
+    if existing is not None:
+        return False
+    session.add(
+        Outgoing(
+            kind=order.kind,
+            case_id=order.case_id,
+            record_id=order.record_id,
+            envelope=sign_order(keyring.signing_seed, order),
+            created=now.replace(tzinfo=None),
+        )
+    )
+    session.flush()
+    return True
+
+
+class RemovalRefusedError(InboxError):
+    """A removal order cannot be made (no server pinned, a malformed id, no case given)."""
+
+
+def removal_order(
+    session: Session, *, record_id: str, case_id: str | None, reason: str
+) -> RecordOrder:
+    """A manager's order to remove one record from the server (not yet signed or queued).
+
+    A record this inbox holds is named with its case and hash (the order removes exactly
+    that content); one it never imported needs its case id (printed with the refusal at
+    import, and in the audit log) and removes whatever the server holds under that id.
+    """
+    office = load_office(session)
+    if office.server_card is None:
+        raise RemovalRefusedError("No server is trusted yet: nothing to send an order to.")
+    held = session.get(Record, record_id)
+    if held is not None and case_id not in (None, held.case_id):
+        raise RemovalRefusedError("That record belongs to another case in this inbox.")
+    try:
+        return RecordOrder(
+            kind="removal",
+            install_id=read_server_card(office.server_card).install_id,
+            record_id=record_id,
+            case_id=held.case_id if held is not None else case_id or "",
+            record_hash=held.original_hash.hex() if held is not None else None,
+            reason=reason,
+        )
+    except CryptoError as exc:
+        raise RemovalRefusedError(f"The order cannot be made: {exc}") from exc
+
+
+def order_removal(
+    session: Session,
+    keyring: OfficeKeyring,
+    *,
+    record_id: str,
+    case_id: str | None,
+    reason: str,
+    now: datetime,
+    officer_id: int | None,
+) -> bytes:
+    """A manager's removal order: signed, queued for the next replies bundle and logged in
+    the audit chain; returns the signed order (the file the server operator can apply)."""
+    order = removal_order(session, record_id=record_id, case_id=case_id, reason=reason)
+    queue_order(session, keyring, order, now=now)
+    record_event(
+        session,
+        now,
+        "record-removal-ordered",
+        officer_id=officer_id,
+        case_id=order.case_id,
+        record_id=order.record_id,
+        detail=reason,
+    )
+    return sign_order(keyring.signing_seed, order)
+
+
+def orders_extra(rows: list[Outgoing]) -> dict[str, list[str]]:
+    """The replies manifest's ``extra`` entries for queued record orders (already signed)."""
+    extra: dict[str, list[str]] = {}
+    for row in rows:
+        extra.setdefault(FIELDS[row.kind], []).append(base64.b64encode(row.envelope).decode())
+    return {key: sorted(values) for key, values in extra.items()}
 
 
 def pending(session: Session) -> list[Outgoing]:

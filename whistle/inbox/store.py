@@ -85,6 +85,10 @@ class ImportReport:
     imported: list[str] = field(default_factory=list)
     already_present: list[str] = field(default_factory=list)
     refused: list[tuple[str, str]] = field(default_factory=list)
+    #: The refused records this inbox can never open: not a passing state of this inbox
+    #: (keys missing, a damaged database) but the record itself (wrong keys, altered, not
+    #: authenticated, a case that cannot exist here). The office refuses them to the server.
+    unopenable: list[str] = field(default_factory=list)
 
 
 def _check_shape(record: IncomingRecord) -> None:
@@ -149,6 +153,8 @@ def import_records(
             reason = _reason(exc)
             log.warning("record %s refused at import: %s", record.record_id[:64], reason)
             report.refused.append((record.record_id, reason))
+            if isinstance(exc, ImportRefusedError | CryptoError):
+                report.unopenable.append(record.record_id)
             record_event(
                 session,
                 now,

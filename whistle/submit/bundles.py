@@ -6,8 +6,10 @@
     apply_replies     a replies bundle signed by the pinned office key: replies
                       stored under the office's record ids, acknowledged records
                       deleted (by record hash), purged cases deleted whole with
-                      their login row, a tombstone left behind — all verified
-                      first, then applied in the caller's one transaction
+                      their login row, records the office refused or ordered
+                      removed deleted (``record_orders``), a tombstone left behind
+                      — all verified first, then applied in the caller's one
+                      transaction
     housekeeping      replies expire (read + N days, or a maximum age), expired
                       courier challenges go; SQLite is vacuumed afterwards
 
@@ -33,7 +35,9 @@ from whistle.bundling import (
     read_bundle_bytes,
 )
 from whistle.crypto.bundles import BundleRecord, VerifiedBundle, record_hash_hex, write_bundle
+from whistle.crypto.orders import RecordOrder
 from whistle.epochs import CARD_FIELD
+from whistle.record_orders import from_extra
 from whistle.submit import epochs, store
 from whistle.submit.config import SubmitConfig
 from whistle.submit.models import (
@@ -45,6 +49,7 @@ from whistle.submit.models import (
     RecordKind,
     Tombstone,
 )
+from whistle.submit.record_orders import apply_orders
 
 OUTBOX = "outbox"
 REPLIES = "replies"
@@ -156,9 +161,10 @@ def _count_kinds(verified: VerifiedBundle) -> dict[str, int]:
 class ReplyInstructions:
     acknowledged: tuple[str, ...]
     purged: tuple[str, ...]
+    orders: tuple[RecordOrder, ...] = ()
 
 
-def _instructions(extra: dict[str, Any]) -> ReplyInstructions:
+def _instructions(config: SubmitConfig, extra: dict[str, Any]) -> ReplyInstructions:
     acks = extra.get("acknowledged", [])
     purges = extra.get("purged", [])
     if not isinstance(acks, list) or not all(
@@ -171,7 +177,14 @@ def _instructions(extra: dict[str, Any]) -> ReplyInstructions:
         raise BundleContentError("the purge orders are not a list of case ids")
     if len(acks) > MAX_INSTRUCTIONS or len(purges) > MAX_INSTRUCTIONS:
         raise BundleContentError("the bundle carries too many instructions")
-    return ReplyInstructions(tuple(acks), tuple(purges))
+    # Each refusal or removal is signed on its own too: one that does not verify (forged,
+    # for another server) refuses the whole bundle.
+    orders = from_extra(
+        extra,
+        office_signing_key=config.office_card.signing_key,
+        install_id=config.install_id,
+    )
+    return ReplyInstructions(tuple(acks), tuple(purges), tuple(orders))
 
 
 def _held_note(extra: dict[str, Any]) -> list[str]:
@@ -201,12 +214,13 @@ def verify_replies(config: SubmitConfig, data: bytes) -> VerifiedBundle:
 def preview_replies(session: Session, config: SubmitConfig, data: bytes) -> BundleSummary:
     """What applying would do, without changing anything."""
     verified = verify_replies(config, data)
-    instructions = _instructions(verified.manifest.extra)
+    instructions = _instructions(config, verified.manifest.extra)
     summary = _summary(verified)
     summary.counts = {
         "replies": len(verified.records),
         "acknowledgements": len(instructions.acknowledged),
         "purge orders": len(instructions.purged),
+        "record refusals and removals": len(instructions.orders),
     }
     summary.notes += _held_note(verified.manifest.extra)
     check = check_logged(session, BundleLog, REPLIES, verified)
@@ -231,7 +245,7 @@ def apply_replies(
     """
     verified = verify_replies(config, data)
     manifest = verified.manifest
-    instructions = _instructions(manifest.extra)
+    instructions = _instructions(config, manifest.extra)
     if any(r.kind != "reply" for r in verified.records):
         raise BundleContentError("a replies bundle carries only replies")
     check = check_logged(session, BundleLog, REPLIES, verified)
@@ -275,6 +289,7 @@ def apply_replies(
         epochs.store_card(session, card[0], card[1].epoch, today)
     deleted = _acknowledge(session, instructions.acknowledged)
     purged = _purge(session, instructions.purged, today)
+    ordered = apply_orders(session, instructions.orders, today)
     session.add(
         BundleLog(
             direction=REPLIES, sequence=manifest.sequence, bundle_id=verified.bundle_id, day=today
@@ -286,6 +301,7 @@ def apply_replies(
         "replies already here or for a deleted case": skipped,
         "acknowledged records deleted": deleted,
         "cases purged": purged,
+        **ordered.counts(),
     }
     summary.notes += _held_note(manifest.extra)
     if card is not None:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from whistle.cli_paths import ExistingPath
 from whistle.errors import WhistleError
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ def server() -> None:
     "--office-card",
     "card_path",
     required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    type=ExistingPath(exists=True, dir_okay=False, path_type=Path),
     help="The office card file from `whistle office init`.",
 )
 @click.option(
@@ -66,11 +67,97 @@ def init(
     except WhistleError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Created {directory} for {card.name} ({len(card.desks)} desk(s)).")
-    click.echo(f"Give the office the server card: {directory / 'server-card.json'}")
+    _show_server_card(directory)
+
+
+def _show_server_card(directory: Path) -> None:
+    """The server card's path and fingerprint: the office compares it at `trust-server`."""
+    from whistle.crypto import read_card
+    from whistle.submit.config import SERVER_CARD_FILE
+
+    path = directory / SERVER_CARD_FILE
+    click.echo(f"Server card (carry it to the inbox): {path}")
+    click.echo(f"Server fingerprint: {read_card(path.read_bytes()).fingerprint}")
+    click.echo(
+        "Read this fingerprint to the office over a channel you trust (in person, by phone); "
+        "`whistle inbox trust-server` asks them to compare it."
+    )
+
+
+@server.command("setup")
+@click.option(
+    "--office-card",
+    "card_path",
+    type=ExistingPath(exists=True, dir_okay=False, path_type=Path),
+    help="The office card file from `whistle office init` (needed the first time).",
+)
+@click.option(
+    "--fingerprint",
+    help="The office card's fingerprint, as read out by the office. Asked for when omitted.",
+)
+@click.option(
+    "--language",
+    type=click.Choice(["ca", "es", "en"]),
+    default="ca",
+    show_default=True,
+    help="The language of a first visit.",
+)
+@click.option("--database-url", default="", help="PostgreSQL database (empty: SQLite).")
+@click.option(
+    "--courier-key",
+    help="The office courier machine's x25519 public key (base32): sets up the "
+    "client-authorised courier onion service. Without it the courier stays off.",
+)
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("/"),
+    show_default=True,
+    help="Write everything under this directory instead of / (for tests); starts nothing.",
+)
+def setup_command(
+    card_path: Path | None,
+    fingerprint: str | None,
+    language: str,
+    database_url: str,
+    courier_key: str | None,
+    root: Path,
+) -> None:
+    """Set up this Debian 12 server (run as root): user, data directory, config, hardened
+    units, tor, start-up checks, services started. Run it again: it changes only what differs."""
+    from whistle.submit.server_setup import DATA_DIR, SetupOptions, run_setup, under
+
+    def confirm(name: str, office_fingerprint: str) -> str:
+        click.echo(f"Office card: {name}\nFingerprint: {office_fingerprint}")
+        return click.prompt("Type the fingerprint the office read out to you")
+
+    options = SetupOptions(
+        root=root.resolve(),
+        office_card=card_path,
+        fingerprint=fingerprint,
+        language=language,
+        database_url=database_url,
+        courier_key=courier_key,
+    )
+    click.echo(f"Setting up the Whistle server under {options.root}:")
+    try:
+        changes = run_setup(options, click.echo, confirm)
+    except WhistleError as exc:
+        raise click.ClickException(str(exc)) from exc
+    _show_server_card(under(options.root, DATA_DIR))
+    hostname = under(options.root, "/var/lib/tor/whistle-source/hostname")
+    if hostname.is_file():
+        click.echo(f"Source site's onion address: {hostname.read_text().strip()}")
+    else:
+        click.echo(f"tor writes the source site's onion address to {hostname} once it runs.")
+    if changes.changed:
+        click.echo(f"Done: {len(changes.changed)} change(s).")
+    else:
+        click.echo("Nothing to change: this server was already set up.")
 
 
 @server.command("upgrade")
-@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("directory", type=ExistingPath(exists=True, file_okay=False, path_type=Path))
 def upgrade(directory: Path) -> None:
     """Bring the database to the newest schema (run after installing a new version)."""
     from whistle.submit import db
@@ -84,7 +171,7 @@ def upgrade(directory: Path) -> None:
 
 
 @server.command("run")
-@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("directory", type=ExistingPath(exists=True, file_okay=False, path_type=Path))
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
 def run(directory: Path, port: int) -> None:
     """Serve DIRECTORY on 127.0.0.1 for development (production uses gunicorn)."""
@@ -130,7 +217,7 @@ def _today(config) -> datetime.date:  # type: ignore[no-untyped-def]
 
 
 @server.command("export")
-@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("directory", type=ExistingPath(exists=True, file_okay=False, path_type=Path))
 @click.option(
     "--out",
     "out",
@@ -172,8 +259,8 @@ def export(directory: Path, out: Path, after: int) -> None:
 
 
 @server.command("import")
-@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.argument("bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("directory", type=ExistingPath(exists=True, file_okay=False, path_type=Path))
+@click.argument("bundle", type=ExistingPath(exists=True, dir_okay=False, path_type=Path))
 def import_command(directory: Path, bundle: Path) -> None:
     """Apply a replies bundle from the inbox: replies, acknowledgements, purge orders."""
     from whistle.bundling import read_limited
@@ -195,8 +282,43 @@ def import_command(directory: Path, bundle: Path) -> None:
         click.echo(line)
 
 
-@server.command("housekeeping")
+@server.command("remove-record")
 @click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("order", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def remove_record_command(directory: Path, order: Path) -> None:
+    """Apply a record order file from the office now (`whistle inbox remove-record --out`).
+
+    The order is signed by the office key and names one record: it is deleted with a
+    tombstone (a report takes its case along), as when a replies bundle carries the order.
+    """
+    from whistle.crypto.orders import MAX_ORDER_BYTES
+    from whistle.record_orders import read_any
+    from whistle.submit.db import make_sessions, start_write
+    from whistle.submit.record_orders import apply_orders
+
+    config, engine = _load(directory)
+    try:
+        with order.open("rb") as handle:
+            blob = handle.read(MAX_ORDER_BYTES + 1)
+        verified = read_any(
+            blob,
+            office_signing_key=config.office_card.signing_key,
+            install_id=config.install_id,
+        )
+        with make_sessions(engine)() as session, session.begin():
+            start_write(session)
+            done = apply_orders(session, [verified], _today(config))
+    except (WhistleError, OSError) as exc:
+        raise click.ClickException(f"{exc} — nothing was changed") from exc
+    finally:
+        engine.dispose()
+    click.echo(f"record {verified.kind} order for {verified.record_id}: {verified.reason}")
+    for name, count in done.counts().items():
+        click.echo(f"{name}: {count}")
+
+
+@server.command("housekeeping")
+@click.argument("directory", type=ExistingPath(exists=True, file_okay=False, path_type=Path))
 def housekeeping_command(directory: Path) -> None:
     """Expire replies, drop stale courier challenges, vacuum the database."""
     import time
@@ -246,7 +368,7 @@ def _drop_unused_previous_pepper(directory: Path, config) -> None:  # type: igno
 
 
 @server.command("rotate-pepper")
-@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("directory", type=ExistingPath(exists=True, file_okay=False, path_type=Path))
 @click.option(
     "--drop-previous",
     is_flag=True,
@@ -294,7 +416,7 @@ def rotate_pepper_command(directory: Path, drop_previous: bool, yes: bool) -> No
 
 
 @server.command("status")
-@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("directory", type=ExistingPath(exists=True, file_okay=False, path_type=Path))
 def status_command(directory: Path) -> None:
     """What an operator may know: counts, days, storage, health. Exit 1 when unhealthy."""
     from whistle.submit.config import load_config
@@ -344,7 +466,7 @@ def status_command(directory: Path) -> None:
 
 
 @server.command("rotate-signing-key")
-@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("directory", type=ExistingPath(exists=True, file_okay=False, path_type=Path))
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def rotate_signing_key_command(directory: Path, yes: bool) -> None:
     """New server signing and bundle keys, and a new server card (same install).

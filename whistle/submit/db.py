@@ -173,14 +173,20 @@ def downgrade(url: str, revision: str) -> None:
     command.downgrade(alembic_config(url), revision)
 
 
-def check_schema(engine: Engine) -> None:
-    """Raise ``ConfigError`` unless the database is at the newest migration."""
+def schema_revisions(engine: Engine) -> tuple[str | None, str | None]:
+    """The database's migration revision (None: no schema) and the newest this code has."""
     head = ScriptDirectory.from_config(alembic_config(str(engine.url))).get_current_head()
     try:
         with engine.connect() as connection:
             current = MigrationContext.configure(connection).get_current_revision()
     except DBAPIError as exc:
         raise connection_problem(exc) from exc
+    return current, head
+
+
+def check_schema(engine: Engine) -> None:
+    """Raise ``ConfigError`` unless the database is at the newest migration."""
+    current, head = schema_revisions(engine)
     if current != head:
         raise ConfigError(
             f"the database schema is at {current or 'nothing'}, not {head}: "

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from whistle.crypto import RecordHasher
 from whistle.errors import WhistleError
-from whistle.submit.models import Chunk, Login, Record, RecordKind
+from whistle.submit.models import Chunk, Login, Record, RecordKind, Tombstone
 
 CHUNK_ROW_BYTES = 1024 * 1024
 CASE_ID_BYTES = 16
@@ -214,9 +214,10 @@ def add_reply(
 
 
 def case_exists(session: Session, case_id: bytes) -> bool:
-    """Whether any record belongs to ``case_id`` (a browser-chosen id must be new)."""
+    """Whether ``case_id`` is taken: a record or a tombstone has it (a browser-chosen id must
+    be new; a purged or refused case's id never comes back)."""
     found = session.scalar(select(Record.id).where(Record.case_id == case_id.hex()).limit(1))
-    return found is not None
+    return found is not None or session.get(Tombstone, case_id.hex()) is not None
 
 
 def find_case(session: Session, lookup: bytes) -> bytes | None:

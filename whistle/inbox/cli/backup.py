@@ -4,6 +4,7 @@ from pathlib import Path
 
 import click
 
+from whistle.cli_paths import ExistingPath
 from whistle.inbox import db
 from whistle.inbox.cli.common import (
     inbox,
@@ -17,7 +18,7 @@ from whistle.inbox.cli.common import (
 
 
 @inbox.command("backup")
-@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.argument("data_dir", type=ExistingPath(path_type=Path, file_okay=False, exists=True))
 @click.option(
     "--out",
     required=True,
@@ -63,13 +64,13 @@ SAME_DISK_WARNING = (
 
 
 @inbox.command("restore")
-@click.argument("backup_file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.argument("backup_file", type=ExistingPath(path_type=Path, dir_okay=False, exists=True))
 @click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False))
 @click.option("--officer", "officer_name", help="Open with this officer's password.")
 @password_option
 @click.option(
     "--recovery-key-file",
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    type=ExistingPath(path_type=Path, dir_okay=False, exists=True),
     help="Open with the recovery key (read from this file's first line).",
 )
 @click.option("--recovery-key", "use_recovery", is_flag=True, help="Type the recovery key.")

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from whistle.bundling import read_limited, write_file_then
+from whistle.cli_paths import ExistingPath
 from whistle.errors import WhistleError
 from whistle.inbox import db
 from whistle.inbox.cli.common import (
@@ -23,8 +24,8 @@ from whistle.inbox.cli.common import (
 
 
 @inbox.command("trust-server")
-@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
-@click.argument("card", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.argument("data_dir", type=ExistingPath(path_type=Path, file_okay=False, exists=True))
+@click.argument("card", type=ExistingPath(path_type=Path, dir_okay=False, exists=True))
 @click.option("--yes", is_flag=True, help="Do not ask: the fingerprint was compared already.")
 @click.option(
     "--replace",
@@ -35,7 +36,7 @@ from whistle.inbox.cli.common import (
 @click.option("--officer", "officer_name", default=None, help="With --replace: your name.")
 @click.option(
     "--password-file",
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    type=ExistingPath(path_type=Path, dir_okay=False, exists=True),
     help="With --replace: read your password from this file's first line.",
 )
 @click.pass_context
@@ -61,7 +62,8 @@ def trust_server(
     question = (
         "Did the server's operator read you this fingerprint over a channel you trust?"
         if replace
-        else "Is this the fingerprint `whistle server init` showed on the server?"
+        else "Is this the server fingerprint the server's operator read to you "
+        "(`whistle server setup` or `init` shows it)?"
     )
     if not yes and not click.confirm(question):
         raise click.ClickException("Not pinned.")
@@ -101,8 +103,8 @@ def _print_summary(summary: Any, heading: str) -> None:
 
 
 @inbox.command("import")
-@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
-@click.argument("bundle", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.argument("data_dir", type=ExistingPath(path_type=Path, file_okay=False, exists=True))
+@click.argument("bundle", type=ExistingPath(path_type=Path, dir_okay=False, exists=True))
 @officer_option
 @password_option
 @click.pass_context
@@ -164,7 +166,7 @@ def import_command(
 
 
 @inbox.command("export")
-@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.argument("data_dir", type=ExistingPath(path_type=Path, file_okay=False, exists=True))
 @click.option(
     "--out", required=True, type=click.Path(path_type=Path, dir_okay=False), help="Bundle file."
 )
@@ -193,7 +195,7 @@ def export_command(
 
 
 @inbox.command("sync")
-@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.argument("data_dir", type=ExistingPath(path_type=Path, file_okay=False, exists=True))
 @click.option("--url", required=True, help="The courier's address (its onion, or 127.0.0.1).")
 @click.option("--socks", default=None, metavar="HOST:PORT", help="tor's SOCKS port.")
 @officer_option
@@ -237,3 +239,63 @@ def _say_held(config: Any) -> None:
             f"{held} acknowledgement(s) wait for a backup: the server keeps those reports "
             "until then (`whistle inbox backup`)."
         )
+
+
+@inbox.command("remove-record")
+@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.argument("record_id")
+@click.option(
+    "--case",
+    "case_id",
+    default=None,
+    help="The record's case id, for a record this inbox never imported (the import summary "
+    "and the audit log name both).",
+)
+@click.option("--reason", required=True, help="Why (kept in the audit log and in the order).")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Also write the signed order to this file: the server's operator can apply it at "
+    "once with `whistle server remove-record`.",
+)
+@officer_option
+@password_option
+@click.pass_context
+def remove_record_command(
+    ctx: click.Context,
+    data_dir: Path,
+    record_id: str,
+    case_id: str | None,
+    reason: str,
+    out: Path | None,
+    officer_name: str,
+    password_file: Path | None,
+) -> None:
+    """Order the server to remove one record RECORD_ID; managers only.
+
+    The order is signed by the office key and goes with the next replies bundle; the server
+    deletes the record (a report takes its whole case along) and keeps a tombstone.
+    """
+    from whistle.inbox.officers import require_manager
+    from whistle.inbox.outgoing import order_removal
+
+    with (
+        signed_in_office(ctx, data_dir, officer_name, password_file) as (config, engine, signed),
+        db.transaction(db.session_factory(engine)) as session,
+    ):
+        require_manager(session, signed.officer_id)
+        blob = order_removal(
+            session,
+            signed.keyring,
+            record_id=record_id.strip().lower(),
+            case_id=case_id.strip().lower() if case_id else None,
+            reason=reason,
+            now=config.clock(),
+            officer_id=signed.officer_id,
+        )
+        if out is not None:
+            write_file_then(out, lambda handle: handle.write(blob), lambda: None)
+    click.echo(f"Removal of record {record_id} queued: it goes with the next replies bundle.")
+    if out is not None:
+        click.echo(f"Wrote {out}: `whistle server remove-record DIR {out.name}` applies it now.")

@@ -7,6 +7,7 @@ from typing import Any
 import click
 from sqlalchemy import select
 
+from whistle.cli_paths import ExistingPath
 from whistle.inbox import db
 from whistle.inbox.cli.common import (
     inbox,
@@ -25,7 +26,7 @@ from whistle.inbox.errors import CaseNotFoundError
 
 
 @inbox.command("list")
-@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.argument("data_dir", type=ExistingPath(path_type=Path, file_okay=False, exists=True))
 @officer_option
 @password_option
 @click.option("--status", default=None)
@@ -68,7 +69,7 @@ def _one_line(text: str, limit: int = 100) -> str:
 
 
 @inbox.command("show")
-@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.argument("data_dir", type=ExistingPath(path_type=Path, file_okay=False, exists=True))
 @click.argument("case")
 @officer_option
 @password_option
@@ -152,7 +153,7 @@ def _find_case(session: Any, case: str) -> str:
 
 
 @inbox.command("verify-audit")
-@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.argument("data_dir", type=ExistingPath(path_type=Path, file_okay=False, exists=True))
 @click.pass_context
 def verify_audit(ctx: click.Context, data_dir: Path) -> None:
     """Check the audit log's hash chain; name the first broken entry (no password needed)."""
@@ -165,19 +166,19 @@ def verify_audit(ctx: click.Context, data_dir: Path) -> None:
 
 
 @inbox.command("reply")
-@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.argument("data_dir", type=ExistingPath(path_type=Path, file_okay=False, exists=True))
 @click.argument("case")
 @click.option(
     "--text-file",
     required=True,
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    type=ExistingPath(path_type=Path, dir_okay=False, exists=True),
     help="The reply's text (UTF-8).",
 )
 @click.option(
     "--file",
     "files",
     multiple=True,
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    type=ExistingPath(path_type=Path, dir_okay=False, exists=True),
     help="Attach a file (repeatable).",
 )
 @click.option("--draft", is_flag=True, help="Save as a draft instead of queueing it.")
@@ -240,7 +241,7 @@ def reply_command(
 
 
 @inbox.command("register")
-@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.argument("data_dir", type=ExistingPath(path_type=Path, file_okay=False, exists=True))
 @click.option("--out", required=True, type=click.Path(path_type=Path, dir_okay=False))
 @officer_option
 @password_option
@@ -261,12 +262,12 @@ def register_command(
 
 
 @inbox.command("export-case")
-@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.argument("data_dir", type=ExistingPath(path_type=Path, file_okay=False, exists=True))
 @click.argument("case")
 @click.option("--out", required=True, type=click.Path(path_type=Path, dir_okay=False))
 @click.option(
     "--passphrase-file",
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    type=ExistingPath(path_type=Path, dir_okay=False, exists=True),
     help="Read the package passphrase from this file's first line instead of asking.",
 )
 @officer_option
@@ -318,9 +319,9 @@ def export_case_command(
 
 
 @inbox.command("open-referral")
-@click.argument("package", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.argument("package", type=ExistingPath(path_type=Path, dir_okay=False, exists=True))
 @click.option("--out", required=True, type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--passphrase-file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--passphrase-file", type=ExistingPath(path_type=Path, dir_okay=False, exists=True))
 def open_referral(package: Path, out: Path, passphrase_file: Path | None) -> None:
     """Open a referral package (the receiving authority's side): writes the ZIP inside."""
     from whistle.inbox import export

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from whistle.cli_paths import ExistingPath
 from whistle.errors import WhistleError
 from whistle.inbox import db
 from whistle.inbox.config import InboxConfig
@@ -122,7 +123,7 @@ officer_option = click.option("--officer", "officer_name", required=True, help="
 
 password_option = click.option(
     "--password-file",
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    type=ExistingPath(path_type=Path, dir_okay=False, exists=True),
     help="Read the password from this file's first line instead of asking.",
 )
 
@@ -138,13 +139,13 @@ def read_recovery_key(recovery_key_file: Path | None) -> str:
 
 recovery_key_file_option = click.option(
     "--recovery-key-file",
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    type=ExistingPath(path_type=Path, dir_okay=False, exists=True),
     help="Read the recovery key from this file's first line instead of asking.",
 )
 
 
 new_password_file_option = click.option(
     "--new-password-file",
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    type=ExistingPath(path_type=Path, dir_okay=False, exists=True),
     help="Read the new password from this file's first line instead of asking.",
 )

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import click
 
+from whistle.cli_paths import ExistingPath
 from whistle.inbox import db
 from whistle.inbox.cli.common import (
     inbox,
@@ -17,7 +18,7 @@ from whistle.inbox.cli.common import (
 
 
 @inbox.command("rotate-keys")
-@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.argument("data_dir", type=ExistingPath(path_type=Path, file_okay=False, exists=True))
 @officer_option
 @password_option
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
@@ -48,7 +49,7 @@ def rotate_keys_command(
 
 
 @inbox.command("keys")
-@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.argument("data_dir", type=ExistingPath(path_type=Path, file_okay=False, exists=True))
 @click.pass_context
 def keys_command(ctx: click.Context, data_dir: Path) -> None:
     """The office's key epochs: current, waiting for the server, destroyed (no sign-in)."""
@@ -79,7 +80,7 @@ def keys_command(ctx: click.Context, data_dir: Path) -> None:
 
 
 @inbox.command("rotation-reminder")
-@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.argument("data_dir", type=ExistingPath(path_type=Path, file_okay=False, exists=True))
 @click.option("--days", type=int, default=None, help="Remind every N days.")
 @click.option("--never", is_flag=True, help="No reminder.")
 @officer_option
@@ -109,10 +110,10 @@ def rotation_reminder_command(
 
 
 @inbox.command("rewrap-recovery")
-@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.argument("data_dir", type=ExistingPath(path_type=Path, file_okay=False, exists=True))
 @click.option(
     "--recovery-key-file",
-    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    type=ExistingPath(path_type=Path, dir_okay=False, exists=True),
     help="Read the recovery key from this file's first line instead of asking.",
 )
 @click.pass_context

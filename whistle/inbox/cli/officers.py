@@ -7,6 +7,7 @@ from typing import Any
 import click
 from sqlalchemy import text
 
+from whistle.cli_paths import ExistingPath
 from whistle.inbox import db
 from whistle.inbox.cli.common import (
     inbox,
@@ -35,7 +36,7 @@ from whistle.inbox.cli.common import (
     help="A desk (receiving unit): id of lower-case letters, digits, dashes. Repeatable.",
 )
 @click.option("--officer", "officer_name", required=True, help="The first officer's sign-in name.")
-@click.option("--password-file", type=click.Path(path_type=Path, dir_okay=False, exists=True))
+@click.option("--password-file", type=ExistingPath(path_type=Path, dir_okay=False, exists=True))
 @click.option(
     "--card-out",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -105,11 +106,14 @@ def init(
         ) from exc
     click.echo(f"Office card for the server: {card_path}")
     click.echo(f"Office fingerprint: {created.fingerprint}")
-    click.echo("Compare this fingerprint with the one `whistle server init` shows.")
+    click.echo(
+        "Read this fingerprint to the server's operator: `whistle server setup` (or `init`) "
+        "shows it and asks them to type it."
+    )
 
 
 @office.command("card")
-@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.argument("data_dir", type=ExistingPath(path_type=Path, file_okay=False, exists=True))
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), required=True)
 @click.pass_context
 def card(ctx: click.Context, data_dir: Path, out: Path) -> None:
@@ -126,7 +130,7 @@ def card(ctx: click.Context, data_dir: Path, out: Path) -> None:
 
 
 @inbox.command("settings")
-@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.argument("data_dir", type=ExistingPath(path_type=Path, file_okay=False, exists=True))
 @click.option(
     "--acknowledge-on-import/--acknowledge-after-backup",
     "ack_on_import",
@@ -189,7 +193,7 @@ ROTATION_ADVICE = (
 
 
 @inbox.command("officers")
-@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.argument("data_dir", type=ExistingPath(path_type=Path, file_okay=False, exists=True))
 @officer_option
 @password_option
 @click.pass_context
@@ -212,7 +216,7 @@ def officers_command(
 
 
 @inbox.command("add-officer")
-@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.argument("data_dir", type=ExistingPath(path_type=Path, file_okay=False, exists=True))
 @click.option("--name", "new_name", required=True, help="The new officer's sign-in name.")
 @click.option(
     "--role",
@@ -277,7 +281,7 @@ def add_officer_command(
 
 
 @inbox.command("remove-officer")
-@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.argument("data_dir", type=ExistingPath(path_type=Path, file_okay=False, exists=True))
 @click.argument("name")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @officer_option
@@ -318,7 +322,7 @@ def _checkpoint(engine: Any) -> None:
 
 
 @inbox.command("set-roles")
-@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.argument("data_dir", type=ExistingPath(path_type=Path, file_okay=False, exists=True))
 @click.argument("name")
 @click.option(
     "--role",
@@ -358,7 +362,7 @@ def set_roles_command(
 
 
 @inbox.command("reset-password")
-@click.argument("data_dir", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.argument("data_dir", type=ExistingPath(path_type=Path, file_okay=False, exists=True))
 @click.argument("name")
 @recovery_key_file_option
 @new_password_file_option

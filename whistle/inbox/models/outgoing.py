@@ -10,6 +10,10 @@ applies it once (replies by id, acknowledgements and purges are idempotent).
     kind "purge"   record_id: None; envelope: empty — delete the whole case
     kind "ack"     record_id: the acknowledged record; envelope: its original hash
                    (32 bytes) — the server deletes that ciphertext
+    kind "refusal" record_id: a record the inbox can never open; envelope: the signed
+                   refusal (whistle.crypto.orders) — the server deletes and tombstones it
+    kind "removal" record_id: a record a manager ordered removed; envelope: the signed
+                   removal order — the same on the server
 """
 
 from datetime import datetime
@@ -19,7 +23,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from whistle.inbox.models.base import Base
 
-OUTGOING_KINDS = ("reply", "purge", "ack")
+OUTGOING_KINDS = ("reply", "purge", "ack", "refusal", "removal")
 
 
 class Outgoing(Base):

@@ -60,7 +60,7 @@ errorlog = "-"
 loglevel = "warning"
 # The application's own print() output is not captured into the error log.
 capture_output = False
-# Name in `ps`, so an operator can tell the processes apart.
+# Name in `ps` (with setproctitle, a dependency), so an operator can tell the processes apart.
 proc_name = "whistle-submit"
 # Every file gunicorn creates (heartbeat files) is private to the whistle user.
 umask = 0o077
