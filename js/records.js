@@ -14,6 +14,7 @@
 import { fromUtf8, requireBytes, utf8Exact } from './bytes.js';
 import { EnvelopeWriter, associatedData, boxedTo, openEnvelope, sealedTo } from './envelope.js';
 import { MalformedError } from './errors.js';
+import { MAX_FILES, cleanFileName } from './filenames.js';
 import { PartKind } from './framing.js';
 
 export const IDENTIFICATION_BYTES = 4096;
@@ -105,11 +106,13 @@ export async function writeSubmission(sodium, options) {
 }
 
 async function addFiles(writer, files, onProgress) {
+  // The plain route's checks, made here because the server cannot see inside the envelope.
+  if (files.length > MAX_FILES) throw new RangeError(`at most ${MAX_FILES} files`);
   const total = totalSize(files);
   let done = 0;
   if (onProgress) onProgress(0, total);
   for (const file of files) {
-    await writer.addBlob(file.name, file, (bytes) => {
+    await writer.addBlob(cleanFileName(file.name), file, (bytes) => {
       done += bytes;
       if (onProgress) onProgress(done, total);
     });

@@ -16,6 +16,7 @@ import { codeBits, checkSymbol, formatCode, generateCode, normalizeCode } from '
 import { deriveSourceKeys } from './derive.js';
 import { EnvelopeWriter, associatedData, boxedTo, openEnvelope, sealedTo } from './envelope.js';
 import * as errors from './errors.js';
+import { cleanFileName } from './filenames.js';
 import { PartKind } from './framing.js';
 import { paddedSize, padme } from './padding.js';
 import {
@@ -28,7 +29,7 @@ import {
 } from './records.js';
 import { VECTOR, selfTest } from './selftest.js';
 
-export { errors, fromHex, toHex, formatCode, normalizeCode, checkSymbol, codeBits, padme, paddedSize, PartKind };
+export { errors, fromHex, toHex, formatCode, normalizeCode, checkSymbol, codeBits, padme, paddedSize, PartKind, cleanFileName };
 
 /** The API bound to a ready libsodium. */
 function bind(sodiumReady) {
@@ -48,6 +49,7 @@ function bind(sodiumReady) {
     checkSymbol,
     padme,
     paddedSize,
+    cleanFileName,
     deriveSourceKeys: (code, installSalt) => deriveSourceKeys(s, code, installSalt),
     associatedData,
     sealedTo,

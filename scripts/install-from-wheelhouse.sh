@@ -9,11 +9,24 @@
 # ensurepip (no python3-venv package) and pip runs from its own wheel in the wheelhouse.
 # Arguments replace what is installed, e.g. `sh install.sh 'whistle-office[postgres]'`.
 set -eu
+# Whatever root's own umask: the site runs from the venv as the whistle user.
+umask 022
 here=$(cd "$(dirname "$0")" && pwd)
 venv=${WHISTLE_VENV:-/opt/whistle/venv}
 link=${WHISTLE_LINK:-/usr/local/bin/whistle}
 cd "$here"
 sha256sum --check --quiet SHA256SUMS
+# pip takes every archive here, listed or not: an unlisted one is refused, not installed.
+for file in * .[!.]*; do
+    case $file in
+        *.whl | *.tar.gz | *.tgz | *.tar.bz2 | *.tar.xz | *.zip | *.tar) ;;
+        *) continue ;;
+    esac
+    if ! cut -c67- SHA256SUMS | grep -qxF -- "$file"; then
+        echo "install.sh: $file is not listed in SHA256SUMS: remove it, or use the wheelhouse as built" >&2
+        exit 1
+    fi
+done
 set -- "${@:-whistle-office}"
 for pip_wheel in pip-*.whl; do :; done
 if [ ! -f "$pip_wheel" ]; then

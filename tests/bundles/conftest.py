@@ -157,7 +157,7 @@ def make_world(
         data_dir=tmp_path / "office",
         kdf_params=kdf,
         password_hash=insecure_password_hash(),
-        throttle=ThrottleLimits(per_account=50, global_limit=100, window_seconds=900),
+        throttle=ThrottleLimits(per_account=50, window_seconds=900),
         default_language="en",
         clock=clock or Clock(),
         scratch_dir=scratch,

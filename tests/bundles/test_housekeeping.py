@@ -5,6 +5,8 @@ import datetime
 from sqlalchemy import select
 
 from tests.submit.conftest import check_in, submit_report
+from tests.submit.test_sealed import post_sealed
+from whistle.crypto import derive_source_keys
 from whistle.inbox.models import Case
 from whistle.inbox.outgoing import queue_reply
 from whistle.submit.bundles import housekeeping
@@ -61,6 +63,17 @@ def test_a_read_reply_expires_after_the_configured_days(world: World) -> None:
     applied = world.server_import(world.inbox_export())
     assert applied.counts["replies stored"] == 0
     assert _replies(world) == []
+
+
+def test_a_reply_fetched_with_javascript_on_is_marked_read(world: World) -> None:
+    """Attack review finding 6: the sealed check-in never started the read-expiry clock."""
+    code = _reply_delivered(world)
+    assert _replies(world)[0].first_read is None
+    keys = derive_source_keys(code, world.server_config.install_salt)
+    response = post_sealed(world.client, "/check-in/sealed", keys.login_token)
+    assert response.status_code == 200
+    assert "reply" in [r["kind"] for r in response.json["records"]]
+    assert _replies(world)[0].first_read is not None
 
 
 def test_an_unread_reply_expires_at_the_maximum_age(world: World) -> None:

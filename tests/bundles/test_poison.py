@@ -481,3 +481,109 @@ def test_a_site_filled_with_poison_takes_reports_again_after_one_collection(loop
     assert used(world) == 0
     assert loop.client.get("/report").status_code == 200
     assert submit_report(loop.client, description="A real report after the flood")
+
+
+def test_a_follow_up_whose_report_is_not_in_the_bundle_is_not_refused(loop: Loop) -> None:
+    """A follow-up for a case this inbox does not have, whose report the bundle does not
+    carry either, may be genuine: the report may have been acknowledged by an inbox since
+    restored from an older backup, or withheld by a server. It is refused at import, but no
+    signed refusal goes to the server (which would delete it); it stays there."""
+    world = loop.world
+    loop.client.get("/language/en")
+    code = submit_report(loop.client, description="A real report")
+    with world.server_state().sessions.begin() as session:  # collected by a lost inbox
+        [row] = session.scalars(select(Record)).all()
+        store.acknowledge(session, [(row.id, row.record_hash)])
+    loop.followup(code, "a real follow-up")
+    [followup_id] = server_rows(world)
+
+    summary = loop.inbox_import(loop.server_export())
+    assert summary.counts["refused (see the audit log)"] == 1
+    assert summary.counts["refusals queued"] == 0
+    loop.server_import(loop.inbox_export())
+    assert list(server_rows(world)) == [followup_id]
+
+
+def test_a_poison_report_takes_its_follow_ups_along(loop: Loop) -> None:
+    """The follow-ups of a report refused for good go with it (its case is removed whole)."""
+    world = loop.world
+    loop.client.get("/language/en")
+    _poison_id, case_id, token = post_poison(loop)
+    followup = seal_followup(
+        "more poison",
+        [],
+        reply_secret_key=generate_box_keypair().secret_key,
+        desk_keys=[generate_box_keypair().public_key],
+        case_id=case_id,
+    )
+    response = post_sealed(loop.client, "/follow-up/sealed", token + case_id + followup)
+    assert response.status_code == 200, response.text
+    assert len(server_rows(world)) == 2
+
+    assert loop.inbox_import(loop.server_export()).counts["refusals queued"] >= 1
+    applied = loop.server_import(loop.inbox_export())
+    assert applied.counts["cases removed with their submission"] == 1
+    assert server_rows(world) == {}
+
+
+def test_a_refusal_of_altered_metadata_does_not_block_the_genuine_record(loop: Loop) -> None:
+    """A database writer moves a real report to another case: the inbox cannot authenticate
+    it there and refuses (record, that case, hash). The server keeps the real row (its case
+    differs); once the row is put back, the real report imports, not "refused earlier"."""
+    world = loop.world
+    loop.client.get("/language/en")
+    submit_report(loop.client, description="A real report")
+    [(record_id, (_kind, case_id))] = server_rows(world).items()
+    other_case = store.new_case_id().hex()
+
+    def move_to(case: str) -> None:
+        with world.server_state().sessions.begin() as session:
+            session.get(Record, record_id).case_id = case
+
+    move_to(other_case)
+    assert loop.inbox_import(loop.server_export()).counts["refusals queued"] == 1
+    move_to(case_id)
+    applied = loop.server_import(loop.inbox_export())
+    assert applied.counts["ordered records with other content (kept)"] == 1
+    summary = loop.inbox_import(loop.server_export())
+    assert summary.counts["refused earlier, skipped"] == 0
+    assert summary.counts["records imported"] == 1
+
+
+def test_a_record_said_to_be_of_a_destroyed_epoch_that_opens_is_not_refused(loop: Loop) -> None:
+    """The epoch a record was encrypted to is the server's word, not the record's: a database
+    writer who labels a real report with a destroyed epoch must not have the office sign a
+    refusal that deletes it. The inbox tries its live keys first, and the report imports."""
+    world = loop.world
+    loop.client.get("/language/en")
+    loop.rotate()
+    loop.server_import(loop.inbox_export())
+    loop.day = DAY0 + datetime.timedelta(days=5)
+    loop.inbox_import(loop.server_export())
+    with world.inbox_session() as session:
+        assert epochs.is_destroyed(session, 1)
+    submit_report(loop.client, description="A real report")
+    with world.server_state().sessions.begin() as session:
+        [row] = session.scalars(select(Record)).all()
+        assert row.epoch == 2
+        row.epoch = 1
+
+    summary = loop.inbox_import(loop.server_export())
+    assert summary.counts["refusals queued"] == 0
+    assert summary.counts["records imported"] == 1
+
+
+def test_a_record_of_an_epoch_newer_than_this_inbox_is_not_refused(loop: Loop) -> None:
+    """An inbox restored from a backup older than a rotation cannot open what was sealed to
+    the newer keys: that is this inbox's passing state, so no refusal is signed (it would
+    delete a genuine report); the record waits on the server for the newest backup."""
+    world = loop.world
+    loop.client.get("/language/en")
+    record_id, _case, _token = post_poison(loop)
+    with world.server_state().sessions.begin() as session:
+        session.get(Record, record_id).epoch = 7  # sealed to keys this inbox never held
+
+    summary = loop.inbox_import(loop.server_export())
+    assert summary.counts["refused (see the audit log)"] == 1
+    assert summary.counts["refusals queued"] == 0
+    assert record_id in server_rows(world)

@@ -125,3 +125,21 @@ def test_forwarded_headers_from_loopback_are_not_trusted(server: RunningGunicorn
         )
     )
     assert body == b"http"
+
+
+def test_a_malformed_request_is_logged_without_address_or_content(server: RunningGunicorn) -> None:
+    """Attack review (info): gunicorn logged ``Invalid request from ip=127.0.0.1: <line>``."""
+    marker = "5d1e-malformed-path-marker"
+    for request in (
+        f"GARBAGE /{marker}\r\n\r\n".encode(),
+        f"GET /{marker} HTTP/9.9\r\nHost: x.onion\r\n\r\n".encode(),
+        f"GET /{marker} HTTP/1.1\r\nHost: x.onion\r\nBad Header\r\n\r\n".encode(),
+    ):
+        head, _ = head_and_body(raw_request(server.port, request))
+        assert head[0].startswith("HTTP/1.1 400"), head
+    raw_request(server.port, b"GET / HTTP/1.1\r\nHost: x.onion\r\nConnection: close\r\n\r\n")
+    log = server.log_text()
+    assert "An invalid request was refused." in log
+    assert "ip=" not in log
+    assert "127.0.0.1" not in log.replace("Listening at: http://127.0.0.1", "")
+    assert marker not in log

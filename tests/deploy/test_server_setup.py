@@ -289,6 +289,23 @@ def test_a_typed_fingerprint_is_compared(root: Path, office: Office, tmp_path: P
     assert f"Fingerprint: {office.fingerprint}" in result.output
 
 
+def test_a_wrongly_typed_fingerprint_stops_setup_before_any_change(
+    root: Path, office: Office, tmp_path: Path
+) -> None:
+    card = tmp_path / "office.card"
+    card.write_bytes(office.card)
+    before = snapshot(root)
+    wrong = office.fingerprint[:-1] + ("A" if office.fingerprint[-1] != "A" else "B")
+    result = CliRunner().invoke(
+        main,
+        ["server", "setup", "--root", str(root), "--office-card", str(card)],
+        input=wrong + "\n",
+    )
+    assert result.exit_code == 1
+    assert "the fingerprint typed is not the office card's" in result.output
+    assert snapshot(root) == before
+
+
 def test_an_unreachable_card_is_not_called_missing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -338,3 +355,88 @@ def test_after_an_upgrade_setup_applies_the_migrations(
     for path in (root / "var/lib/whistle").iterdir():
         assert path.stat().st_uid == user.uid, path
     assert "Nothing to change" in setup(root).output
+
+
+def test_server_upgrade_says_what_it_did(root: Path, office: Office, tmp_path: Path) -> None:
+    """On a real server, setup runs `whistle server upgrade` as the service's user (root never
+    opens the database config.toml names) and reports its words as changed or unchanged."""
+    from whistle.submit import db
+    from whistle.submit.config import load_config
+    from whistle.submit.server_setup import SCHEMA_CURRENT
+
+    first_setup(root, office, tmp_path)
+    data_dir = root / "var/lib/whistle"
+    url = load_config(data_dir).database_url
+    db.downgrade(url, "-1")
+    engine = db.make_engine(url)
+    old, head = db.schema_revisions(engine)
+    engine.dispose()
+
+    upgraded = CliRunner().invoke(main, ["server", "upgrade", str(data_dir)])
+    assert upgraded.exit_code == 0, upgraded.output
+    assert upgraded.output.strip() == f"database schema: {old} → {head} (migrations applied)"
+    again = CliRunner().invoke(main, ["server", "upgrade", str(data_dir)])
+    assert again.exit_code == 0, again.output
+    assert again.output.strip() == f"{SCHEMA_CURRENT} ({head})"
+
+
+def test_tor_owned_symlinks_cannot_turn_setup_against_root_files(
+    root: Path, office: Office, tmp_path: Path
+) -> None:
+    """/var/lib/tor belongs to debian-tor: a link it planted where setup writes the courier's
+    directory or key file must not make root chown, chmod or overwrite what the link points to."""
+    first_setup(root, office, tmp_path)
+    victim_dir = tmp_path / "victim"
+    victim_dir.mkdir(mode=0o755)
+    victim = tmp_path / "victim-file"
+    victim.write_text("root's\n")
+    victim.chmod(0o644)
+    service = root / "var/lib/tor/whistle-courier"
+    service.parent.mkdir(parents=True, exist_ok=True)
+    service.symlink_to(victim_dir)
+
+    result = setup(root, "--courier-key", COURIER_KEY)
+    assert result.exit_code != 0
+    assert "is a symbolic link" in result.output
+    assert (victim_dir.stat().st_uid, mode(victim_dir)) == (0, 0o755)
+    assert list(victim_dir.iterdir()) == []
+
+    service.unlink()
+    (service / "authorized_clients").mkdir(parents=True)
+    (service / "authorized_clients/.office.auth.new").symlink_to(victim)
+    result = setup(root, "--courier-key", COURIER_KEY)
+    assert result.exit_code == 0, result.output
+    assert (victim.read_text(), victim.stat().st_uid, mode(victim)) == ("root's\n", 0, 0o644)
+    auth = service / "authorized_clients/office.auth"
+    assert not auth.is_symlink()
+    assert auth.read_text() == f"descriptor:x25519:{COURIER_KEY}\n"
+
+
+def test_a_linked_config_is_not_written_through(root: Path, office: Office, tmp_path: Path) -> None:
+    """The data directory is the service's to write: root does not write where its link points."""
+    first_setup(root, office, tmp_path)
+    config = root / "var/lib/whistle/config.toml"
+    victim = tmp_path / "victim.toml"
+    shutil.copy(config, victim)
+    before = victim.read_bytes()
+    config.unlink()
+    config.symlink_to(victim)
+    result = setup(root, "--courier-key", COURIER_KEY)
+    assert result.exit_code != 0
+    assert "/var/lib/whistle/config.toml is a symbolic link" in result.output
+    assert victim.read_bytes() == before
+
+
+def test_a_strict_root_umask_leaves_tor_able_to_read_its_configuration(
+    root: Path, office: Office, tmp_path: Path
+) -> None:
+    """Hardened servers often give root umask 027 or 077: tor re-reads its configuration as
+    debian-tor on reload, so the directory setup makes for the fragments must stay readable."""
+    previous = os.umask(0o077)
+    try:
+        first_setup(root, office, tmp_path)
+    finally:
+        os.umask(previous)
+    for directory in ("etc/tor/torrc.d", "etc/systemd/system", "etc/whistle"):
+        assert mode(root / directory) == 0o755, directory
+    assert mode(root / "etc/tor/torrc") == 0o644

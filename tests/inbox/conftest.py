@@ -45,7 +45,7 @@ def config(tmp_path: Path, insecure_kdf_params: KdfParams, clock: Clock) -> Inbo
         data_dir=tmp_path / "office",
         kdf_params=insecure_kdf_params,
         password_hash=insecure_password_hash(),
-        throttle=ThrottleLimits(per_account=3, global_limit=6, window_seconds=900),
+        throttle=ThrottleLimits(per_account=3, window_seconds=900),
         idle_lock_seconds=600,
         default_language="en",
         clock=clock,

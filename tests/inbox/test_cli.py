@@ -296,6 +296,9 @@ def test_run_is_gunicorn_without_request_log_or_server_header(tmp_path) -> None:
             except httpx.TransportError:
                 assert time.monotonic() < deadline, log.read_text()
                 time.sleep(0.2)
+        # What the attack review found in the log of the old development server: a search.
+        search = httpx.get(f"http://127.0.0.1:{port}/cases?q=Jane+Doe+embezzlement", timeout=5)
+        assert "server" not in search.headers
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -305,6 +308,8 @@ def test_run_is_gunicorn_without_request_log_or_server_header(tmp_path) -> None:
     output = log.read_text()
     assert "development server" not in output
     assert "/login" not in output  # no request log
+    assert "embezzlement" not in output
+    assert "/cases" not in output
     assert "Inbox on http://127.0.0.1:" in output
 
 

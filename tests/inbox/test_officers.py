@@ -39,12 +39,26 @@ def test_throttled_per_account_then_free_again(office, clock) -> None:
     assert office.sign_in().name == "admin"
 
 
-def test_throttled_globally_across_names(office) -> None:
-    for i in range(6):
+def test_failures_under_other_names_never_lock_an_officer_out(office) -> None:
+    """Attack review finding 8: 20 made-up names locked every officer out for 15 minutes."""
+    for i in range(50):
         with pytest.raises(LoginError):
             office.sign_in(name=f"guess{i}", password="wrong password here")
-    with pytest.raises(ThrottledError):
-        office.sign_in()
+    for near in ("Admin", "admin2", "admi"):  # wrong names close to the right one
+        for _ in range(3):
+            with pytest.raises(LoginError):
+                office.sign_in(name=near, password="wrong password here")
+    assert office.sign_in().name == "admin"
+
+
+def test_a_made_up_name_is_throttled_like_a_real_one(office) -> None:
+    """Counting by the name typed: throttling still says nothing about which names exist."""
+    for name in ("admin", "nobody"):
+        for _ in range(3):
+            with pytest.raises(LoginError):
+                office.sign_in(name=name, password="wrong password here")
+        with pytest.raises(ThrottledError):
+            office.sign_in(name=name)
 
 
 def test_success_resets_the_account_count(office) -> None:

@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -321,15 +322,8 @@ def test_the_documented_path_with_the_installed_command(
     assert "Submissions waiting for collection: 0" in status.stdout
 
 
-def test_install_sh_refuses_a_tampered_wheelhouse_and_installs_nothing(
-    installed: Installed, tmp_path: Path
-) -> None:
-    wheelhouse = tmp_path / "wheelhouse"
-    shutil.copytree(installed.wheelhouse, wheelhouse)
-    (wheel,) = wheelhouse.glob("whistle_office-*.whl")
-    data = bytearray(wheel.read_bytes())
-    data[len(data) // 2] ^= 1
-    wheel.write_bytes(bytes(data))
+def refused_install(wheelhouse: Path, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """install.sh run on ``wheelhouse``: it fails and leaves neither a venv nor a link."""
     venv, link = tmp_path / "venv", tmp_path / "bin" / "whistle"
     result = subprocess.run(
         ["sh", str(wheelhouse / "install.sh")],
@@ -339,6 +333,51 @@ def test_install_sh_refuses_a_tampered_wheelhouse_and_installs_nothing(
         check=False,
     )
     assert result.returncode != 0
-    assert f"{wheel.name}: FAILED" in result.stdout
     assert not venv.exists()
     assert not link.exists()
+    return result
+
+
+def test_install_sh_refuses_a_tampered_wheelhouse_and_installs_nothing(
+    installed: Installed, tmp_path: Path
+) -> None:
+    wheelhouse = tmp_path / "wheelhouse"
+    shutil.copytree(installed.wheelhouse, wheelhouse)
+    (wheel,) = wheelhouse.glob("whistle_office-*.whl")
+    data = bytearray(wheel.read_bytes())
+    data[len(data) // 2] ^= 1
+    wheel.write_bytes(bytes(data))
+    result = refused_install(wheelhouse, tmp_path)
+    assert f"{wheel.name}: FAILED" in result.stdout
+
+
+def test_install_sh_refuses_a_wheel_not_listed_in_sha256sums(
+    installed: Installed, tmp_path: Path
+) -> None:
+    """pip takes every archive in the directory: `sha256sum -c` checks only the listed ones, so
+    a newer version of a dependency added to the stick would be installed without a word."""
+    wheelhouse = tmp_path / "wheelhouse"
+    shutil.copytree(installed.wheelhouse, wheelhouse)
+    (real,) = wheelhouse.glob("click-*.whl")
+    planted = wheelhouse / "click-99.0.0-py3-none-any.whl"
+    shutil.copy(real, planted)
+    result = refused_install(wheelhouse, tmp_path)
+    assert f"{planted.name} is not listed in SHA256SUMS" in result.stderr
+
+
+def test_install_sh_under_a_strict_root_umask_leaves_the_venv_usable_by_the_service(
+    installed: Installed, tmp_path: Path
+) -> None:
+    """A hardened root umask (077) must not make /opt/whistle/venv root's alone: the site runs
+    from it as the whistle user."""
+    venv = tmp_path / "venv"
+    subprocess.run(
+        ["sh", "-c", 'umask 077 && exec sh "$0"', str(installed.wheelhouse / "install.sh")],
+        env={**os.environ, "WHISTLE_VENV": str(venv), "WHISTLE_LINK": ""},
+        capture_output=True,
+        check=True,
+    )
+    for path in (venv, venv / "bin", venv / "bin" / "whistle", *venv.glob("lib/python*")):
+        assert stat.S_IMODE(path.stat().st_mode) & 0o005 == 0o005, path
+    (package,) = venv.glob("lib/python*/site-packages/whistle/__init__.py")
+    assert stat.S_IMODE(package.stat().st_mode) & 0o004, package

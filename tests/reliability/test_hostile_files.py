@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from tests.bundles.conftest import World
 from tests.inbox.conftest import PASSWORD
-from tests.inbox.test_attachments import png_bomb
+from tests.inbox.test_attachments import png_bomb, tiff_bomb
 from tests.reliability.conftest import record
 from tests.submit.conftest import CODE, browser_report, csrf_from
 from whistle.crypto import derive_source_keys, login_lookup
@@ -65,11 +65,25 @@ def _zip_bomb() -> bytes:
     return out.getvalue()
 
 
+def _nested_zip_bomb() -> bytes:
+    """Three ZIPs inside a ZIP, each holding 64 MiB of zeros: 192 MiB for mat2 to unpack."""
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("zeros.bin", b"\0" * (64 << 20))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for i in range(3):
+            z.writestr(f"inner{i}.zip", inner.getvalue())
+    return out.getvalue()
+
+
 def corpus() -> list[tuple[str, bytes]]:
     return [
         ("bomb.gz", _gzip_bomb()),
         ("bomb.zip", _zip_bomb()),
+        ("nested.zip", _nested_zip_bomb()),
         ("bomb.png", png_bomb(100_000, 100_000)),
+        ("bomb.tiff", tiff_bomb(100_000, 100_000)),
         ("laughs.svg", _laughs()),
         ("polyglot.pdf", POLYGLOT),
         ("polyglot.html", POLYGLOT),
@@ -136,6 +150,40 @@ def test_corpus_through_upload_bundle_and_preview(world: World) -> None:
             assert raster.headers["Content-Type"] in ("image/png", "text/html; charset=utf-8")
     assert seen == set(expected)
     record("hostile-files", {"files": len(files), "previews_ok": len(records)})
+
+
+def test_bombs_through_upload_preview_and_cleaning(world: World) -> None:
+    """Decompression bombs uploaded through the site (attack review, "not tried"): the image
+    bombs get no preview and the archive bombs are not cleaned (mat2), each with a clear
+    message, and nothing is left in the inbox's scratch directory."""
+    named = dict(corpus())
+    images = {named["bomb.png"]: "bomb.png", named["bomb.tiff"]: "bomb.tiff"}
+    archives = {named["bomb.zip"]: "bomb.zip", named["nested.zip"]: "nested.zip"}
+    for content, name in {**images, **archives}.items():
+        _upload(world, name, content)
+    world.inbox_import(world.server_export())
+    web = create_inbox(world.inbox_config).test_client()
+    web.set_cookie("whistle_lang", "en")
+    web.post("/login", data={"name": "admin", "password": PASSWORD})
+    with world.inbox_session() as session:
+        records = [(r.case_id, r.id) for r in session.scalars(select(Record))]
+    answered = set()
+    for case_id, record_id in records:
+        base = f"/cases/{case_id}/records/{record_id}/files/0"
+        content = web.get(f"{base}/download").data
+        html = web.get(base).get_data(as_text=True)
+        token = re.search(r'name="csrf" value="([^"]+)"', html)
+        assert token
+        cleaned = web.post(f"{base}/clean", data={"csrf": token.group(1)})
+        if content in images:
+            assert "too many pixels" in html or "too large to preview" in html, html[-600:]
+            assert "<img" not in html.split('id="preview"')[1]
+        else:
+            assert cleaned.status_code == 422
+            assert "cannot be cleaned here" in cleaned.get_data(as_text=True)
+        answered.add(content)
+    assert answered == set(images) | set(archives)
+    assert list(world.inbox_config.scratch_dir.iterdir()) == []
 
 
 @pytest.mark.slow

@@ -518,8 +518,57 @@ def tokens() -> None:
     )
 
 
+FILE_NAMES = [
+    "report.pdf",
+    "informe de l'auditoria 2026.xlsx",
+    "..\\..\\..\\Users\\Public\\evil.exe",
+    "../../etc/passwd",
+    "C:\\fakepath\\contracte.pdf",
+    "line\nbreak.txt",
+    "tab\there.txt",
+    "carriage\rreturn.txt",
+    "nul\x00byte.txt",
+    "del\x7fchar.txt",
+    "c1\x85next-line.txt",
+    "invoice\u202etxt.exe",
+    "isolate\u2066x\u2069.pdf",
+    "mark\u200e\u200f\u061c.doc",
+    "separator\u2028\u2029.doc",
+    "\ufeffbom.txt",
+    "",
+    "   ",
+    ".",
+    "..",
+    "...",
+    "folder/",
+    "\u202e",
+    "Cafe\u0301.txt",
+    "emoji \U0001f600.png",
+    "a" * 1000,
+    "b" * 300 + ".pdf",
+    "c" * 300 + "." + "x" * 20,
+    "\U0001f600" * 250 + ".txt",
+    "d" * 198 + " .txt",
+]
+
+
+def filenames() -> None:
+    from whistle.filenames import MAX_FILE_NAME_CHARS, MAX_FILES, clean_file_name
+
+    write(
+        "filenames",
+        {
+            "origin": "tests/vectors/generate.py; whistle/filenames.py (attack review finding 7)",
+            "max_file_name_chars": MAX_FILE_NAME_CHARS,
+            "max_files": MAX_FILES,
+            "valid": [{"raw": raw, "clean": clean_file_name(raw)} for raw in FILE_NAMES],
+        },
+    )
+
+
 def main() -> None:
     for make in (
+        filenames,
         codes,
         derivation,
         padding,

@@ -9,6 +9,7 @@ given on gunicorn's command line win over this file.
 from collections.abc import Callable
 from typing import Any
 
+from gunicorn import glogging
 from gunicorn.http import wsgi
 
 # --- Where it listens -----------------------------------------------------------------------
@@ -72,6 +73,28 @@ forwarded_allow_ips = ""
 secure_scheme_headers: dict[str, str] = {}
 # HTTP/1.1 only: what tor's onion service forwards.
 http_protocols = "h1"
+
+
+class _NoClientDetailsLogger(glogging.Logger):
+    """gunicorn's error log without a client's address or anything from its request.
+
+    gunicorn logs a malformed request as "Invalid request from ip=…: <the request line>", and
+    an error while handling one with its method and path; neither belongs in the journal
+    (DESIGN.md section 3.9). Each such line is logged without them.
+    """
+
+    def warning(self, msg: str, *args: Any, **kwargs: Any) -> None:
+        if isinstance(msg, str) and msg.startswith("Invalid request from"):
+            msg, args = "An invalid request was refused.", ()
+        super().warning(msg, *args, **kwargs)
+
+    def exception(self, msg: str, *args: Any, **kwargs: Any) -> None:
+        if isinstance(msg, str) and msg.startswith("Error handling request"):
+            msg, args = "Error handling a request.", ()
+        super().exception(msg, *args, **kwargs)
+
+
+logger_class = _NoClientDetailsLogger
 
 
 def _without_server_header(

@@ -16,7 +16,7 @@ from flask_babel import Babel, get_locale
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
-from whistle.inbox import db, epochs
+from whistle.inbox import db, epochs, preview
 from whistle.inbox.config import LANGUAGES, InboxConfig
 from whistle.inbox.errors import (
     CaseNotFoundError,
@@ -75,6 +75,7 @@ def create_app(config: InboxConfig) -> Flask:
     )
     Babel(app, locale_selector=_select_locale)
     warm_up(config)
+    preview.sweep_scratch(config)  # what a killed inbox's preview helpers left in memory
 
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(cases.blueprint)
@@ -111,11 +112,13 @@ def _guard() -> Response | None:
     host = _hostname(request.host or "")
     if host not in LOOPBACK_HOSTS:
         return Response("This inbox answers on 127.0.0.1 only.", 421, mimetype="text/plain")
+    # GETs too: a page on another 127.0.0.1 port is "same-site" and its <img> carries the
+    # SameSite=Strict cookie. Browsers that send no Sec-Fetch-Site rely on GETs changing nothing.
+    site = request.headers.get("Sec-Fetch-Site")
+    if site is not None and site not in ("same-origin", "none"):
+        return Response("Cross-site request refused.", 403, mimetype="text/plain")
     if request.method not in ("GET", "HEAD"):
-        site = request.headers.get("Sec-Fetch-Site")
         origin = request.headers.get("Origin")
-        if site is not None and site not in ("same-origin", "none"):
-            return Response("Cross-site request refused.", 403, mimetype="text/plain")
         if origin is not None and origin.rstrip("/") != request.host_url.rstrip("/"):
             return Response("Cross-site request refused.", 403, mimetype="text/plain")
     keystore = state().keystore

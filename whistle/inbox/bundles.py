@@ -44,6 +44,7 @@ from whistle.inbox.office_setup import load_office, read_server_card
 from whistle.inbox.outgoing import (
     HELD_FOR_BACKUP,
     ORDER_KINDS,
+    ordered_earlier,
     orders_extra,
     pending,
     queue_ack,
@@ -56,7 +57,7 @@ from whistle.inbox.settings import (
     note_server_replies_applied,
     server_replies_applied,
 )
-from whistle.inbox.store import IncomingRecord, import_records
+from whistle.inbox.store import ImportReport, IncomingRecord, import_records
 
 OUTBOX = "outbox"
 REPLIES = "replies"
@@ -154,10 +155,11 @@ def import_outbox(
                 f"record {record.id} is already in this inbox with other content"
             )
         tombstone = session.get(Tombstone, record.id)
-        if tombstone is not None and tombstone.kind in ORDER_KINDS:
+        ordered = tombstone is not None and tombstone.kind in ORDER_KINDS
+        if ordered and ordered_earlier(session, record.id, record.case, digest):
             refused_earlier += 1  # the order is on its way: not refused (and logged) again
             continue
-        if _tombstoned(session, record.id, record.case):
+        if _tombstoned(session, [record.case] if ordered else [record.id, record.case]):
             skipped += 1
             continue
         incoming.append(
@@ -173,7 +175,7 @@ def import_outbox(
     imported = import_records(
         session, keyring, incoming, store_dir=store_dir, now=now, officer_id=officer_id
     )
-    refusals = _refuse(session, keyring, verified, imported.unopenable, imported.refused, now)
+    refusals = _refuse(session, keyring, verified, imported, now)
     held = set(imported.imported) | set(imported.already_present)
     acked = 0
     queued = set(
@@ -259,21 +261,33 @@ def _refuse(
     session: Session,
     keyring: OfficeKeyring,
     verified: VerifiedBundle,
-    unopenable: list[str],
-    reasons: list[tuple[str, str]],
+    imported: ImportReport,
     now: datetime,
 ) -> int:
     """Queue a signed refusal for each record this inbox can never open (a poison record):
     the server deletes it, stops sending it, and stops counting it (docs/bundles.md)."""
+    unopenable = imported.unopenable
     if not unopenable:
         return 0
     install_id = pinned_server(session).install_id
-    why = dict(reasons)
+    why = dict(imported.refused)
     by_id = {r.id: r for r in verified.records}
     # A case with a record refused for a passing reason (keys missing here) may be whole
     # next time: none of its records is refused for good now (its follow-ups would be
     # "for a case this inbox does not have" only because its report did not import).
     waiting = {by_id[rid].case for rid in why if rid in by_id and rid not in unopenable}
+    # A record whose case is not here is refused for good only with its report: alone, it
+    # may be genuine (its report collected by an inbox since restored from an older backup,
+    # or withheld by the server), and a refusal would have the server delete it.
+    orphans = set(imported.orphans)
+    refused_reports = {
+        by_id[rid].case
+        for rid in unopenable
+        if rid not in orphans and by_id[rid].kind == "submission"
+    }
+    unopenable = [
+        rid for rid in unopenable if rid not in orphans or by_id[rid].case in refused_reports
+    ]
     queued = 0
     for record_id in unopenable:
         record = by_id[record_id]
@@ -292,10 +306,8 @@ def _refuse(
     return queued
 
 
-def _tombstoned(session: Session, record_id: str, case_id: str) -> bool:
-    found = session.scalar(
-        select(func.count()).select_from(Tombstone).where(Tombstone.id.in_([record_id, case_id]))
-    )
+def _tombstoned(session: Session, ids: list[str]) -> bool:
+    found = session.scalar(select(func.count()).select_from(Tombstone).where(Tombstone.id.in_(ids)))
     return bool(found)
 
 

@@ -32,10 +32,13 @@ class PasswordHashParams:
 
 @dataclass(frozen=True)
 class ThrottleLimits:
-    """Failed sign-ins allowed per ``window_seconds``: per account and for the whole inbox."""
+    """Failed sign-ins allowed per name typed, per ``window_seconds``.
+
+    Per name only, with no inbox-wide limit: failures under made-up names then never lock a
+    real officer out (docs/decisions.md, issue 18).
+    """
 
     per_account: int = 5
-    global_limit: int = 20
     window_seconds: int = 15 * 60
 
 
@@ -55,6 +58,8 @@ class InboxConfig:
     #: Where mat2 gets its temporary copy: memory-backed (tmpfs), never the disk.
     scratch_dir: Path = Path("/dev/shm")  # noqa: S108 - tmpfs by design, see docs/inbox.md
     preview_timeout_seconds: int = 20
+    #: Wall-clock seconds all previews of one attachment may cost in an unlocked session.
+    preview_budget_seconds: int = 40
     preview_memory_bytes: int = 512 * 1024 * 1024
     testing: bool = False
     #: The office's time zone: the legal clocks count days there (as the server dates them).

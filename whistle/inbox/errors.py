@@ -43,6 +43,12 @@ class ImportRefusedError(InboxError):
     """One record was refused at import (the rest of the batch is unaffected)."""
 
 
+class CaseMissingError(ImportRefusedError):
+    """A follow-up or reply for a case this inbox does not have: the record itself may be
+    sound (its report was collected by an inbox since restored from an older backup, or is
+    withheld), so it is refused for good only along with a report refused for good."""
+
+
 class CaseNotFoundError(InboxError):
     """No case or attachment with that id."""
 

@@ -39,6 +39,7 @@ from whistle.crypto import (
     unwrap_with_passphrase,
     wrap_with_passphrase,
 )
+from whistle.filenames import archive_name
 from whistle.inbox import sealing
 from whistle.inbox.errors import BadPassphraseError, InboxError
 from whistle.inbox.keyring import OfficeKeyring
@@ -105,7 +106,7 @@ def _summary_html(session: Session, keyring: OfficeKeyring, case_id: str) -> tup
         if meta.get("message"):
             body.append(f"<p style='white-space:pre-wrap'>{esc(str(meta['message']))}</p>")
         for f in meta.get("files") or []:
-            name = f"files/{len(files) + 1:03d}-{Path(str(f.get('name', 'file'))).name}"
+            name = f"files/{len(files) + 1:03d}-{archive_name(str(f.get('name', '')))}"
             files.append((record, int(f.get("index", 0)), name))
             body.append(f"<p>File: <a href='{esc(name)}'>{esc(name)}</a></p>")
         body.append("</section>")

@@ -11,11 +11,12 @@ is the best it can do (docs/inbox.md says so).
 import secrets
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from whistle.inbox.keyring import CustodianKeyring, OfficeKeyring
+from whistle.inbox.preview import PreviewCache
 
 
 @dataclass(repr=False)
@@ -28,6 +29,8 @@ class Unlocked:
     custodian_keyring: CustodianKeyring | None
     csrf_token: str
     last_seen: datetime
+    #: This session's previews: made once, gone with the session.
+    previews: PreviewCache = field(default_factory=PreviewCache)
 
     def __repr__(self) -> str:
         return f"Unlocked(officer={self.name!r})"

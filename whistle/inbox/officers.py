@@ -186,9 +186,6 @@ def _check_throttle(session: Session, config: InboxConfig, name: str, now: datet
     ).one()
     if count >= config.throttle.per_account:
         raise _throttled(config, now, oldest)
-    count, oldest = session.execute(failures.where(LoginAttempt.attempted_at > since)).one()
-    if count >= config.throttle.global_limit:
-        raise _throttled(config, now, oldest)
 
 
 def _throttled(config: InboxConfig, now: datetime, oldest: datetime) -> ThrottledError:

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from whistle.crypto import CryptoError
-from whistle.crypto.orders import RecordOrder, sign_order
+from whistle.crypto.orders import RecordOrder, sign_order, stored_order
 from whistle.crypto.records import seal_reply
 from whistle.inbox import epochs
 from whistle.inbox.audit import record_event
@@ -134,17 +134,16 @@ def queue_ack(
 def queue_order(
     session: Session, keyring: OfficeKeyring, order: RecordOrder, *, now: datetime
 ) -> bool:
-    """Sign a record order (a refusal or a removal) and queue it; False if one is queued.
+    """Sign a record order (a refusal or a removal) and queue it; False if one for the same
+    record, case and hash is queued.
 
     The record gets a tombstone here: a later outbox bundle that still carries it (the
     server has not applied the order yet) skips it without refusing it again.
     """
     if session.get(Tombstone, order.record_id) is None:
         session.add(Tombstone(id=order.record_id, kind=order.kind, day=now.date()))
-    existing = session.scalar(
-        select(Outgoing).where(Outgoing.kind == order.kind, Outgoing.record_id == order.record_id)
-    )
-    if existing is not None:
+    queued = _orders_for(session, order.record_id, kinds=(order.kind,))
+    if any((o.case_id, o.record_hash) == (order.case_id, order.record_hash) for o in queued):
         return False
     session.add(
         Outgoing(
@@ -157,6 +156,26 @@ def queue_order(
     )
     session.flush()
     return True
+
+
+def _orders_for(
+    session: Session, record_id: str, kinds: tuple[str, ...] = ORDER_KINDS
+) -> list[RecordOrder]:
+    rows = session.scalars(
+        select(Outgoing).where(Outgoing.kind.in_(kinds), Outgoing.record_id == record_id)
+    )
+    return [stored_order(row.envelope, row.kind) for row in rows]
+
+
+def ordered_earlier(session: Session, record_id: str, case_id: str, digest: str) -> bool:
+    """Whether the office already ordered this very record gone: its id, case and hash (or
+    any content under the id, for a removal that names none). Other content under the id
+    (a record refused while a database writer had moved it to another case, put back since)
+    is not covered: the server keeps it too, and it is imported or refused on its own."""
+    return any(
+        o.case_id == case_id and o.record_hash in (None, digest)
+        for o in _orders_for(session, record_id)
+    )
 
 
 class RemovalRefusedError(InboxError):

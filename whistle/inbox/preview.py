@@ -8,18 +8,39 @@
 - UTF-8 text (including HTML and SVG sources): shown as escaped text;
 - anything else: download only.
 
-Limits are applied with util-linux ``prlimit`` rather than ``preexec_fn``,
-which is unsafe in a threaded server. The untrusted bytes travel over pipes,
-so no plaintext copy is written to disk. Metadata stripping (mat2) needs a
-file: it gets one in ``config.scratch_dir`` (tmpfs, memory) and removes it.
+Every helper (the image worker, poppler, mat2) runs the same way (``_run``):
+util-linux ``prlimit`` for address space, CPU time, file size and core dumps
+(rather than ``preexec_fn``, unsafe in a threaded server); ``setpriv
+--pdeathsig`` so it dies with the inbox; its own process group, killed whole
+at the wall-clock limit; ``TMPDIR`` and ``HOME`` pointing into a private
+directory (mode 0700) under ``config.scratch_dir`` (``/dev/shm``: memory, not
+disk) that is removed afterwards, and swept of what an inbox killed mid-run
+left there; output read up to a cap. The untrusted bytes travel over pipes.
+Only mat2 needs a file: it gets one in that private directory, after a check
+that an archive (ZIP, tar, and archives inside them) does not unpack to more
+than ``MAX_UNPACKED_BYTES``. Results, refusals included, are cached for the
+unlocked session (``PreviewCache``), and an attachment that costs more than a
+time budget gets no further previews, so a small hostile file cannot cost
+minutes of CPU on every view.
 """
 
+import io
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import tarfile
 import tempfile
+import threading
+import time
+import zipfile
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, TypeVar, cast
 
 from whistle.inbox.config import InboxConfig
 from whistle.inbox.errors import PreviewError
@@ -27,6 +48,19 @@ from whistle.inbox.errors import PreviewError
 MAX_TEXT_BYTES = 1024 * 1024
 MAX_PDF_PAGES = 10
 PREVIEW_SIDE = 1600
+#: The largest file a helper is given (the views keep larger ones download-only).
+MAX_INPUT_BYTES = 64 * 1024 * 1024
+#: What a helper may print: a PNG of at most PREVIEW_SIDE² pixels is far smaller.
+MAX_OUTPUT_BYTES = 64 * 1024 * 1024
+MAX_MESSAGE_BYTES = 4096
+#: All the files mat2 may unpack from one attachment (archives inside archives included).
+MAX_UNPACKED_BYTES = 128 * 1024 * 1024
+MAX_ARCHIVE_MEMBERS = 10_000
+MAX_ARCHIVE_DEPTH = 3
+SCRATCH_PREFIX = "whistle-preview-"
+MAT2 = ("mat2", "--inplace")
+#: Exit status of our own worker when it refuses a file, with a sentence of ours on stderr.
+REFUSED = 2
 IMAGE_MAGIC = (
     b"\x89PNG\r\n\x1a\n",
     b"\xff\xd8\xff",
@@ -79,48 +113,260 @@ def text_preview(content: bytes) -> tuple[str, bool]:
     return content[:MAX_TEXT_BYTES].decode("utf-8", errors="replace"), cut
 
 
-def _limited(config: InboxConfig, argv: list[str]) -> list[str]:
+Made = TypeVar("Made", bytes, int)
+
+
+class PreviewCache:
+    """Previews made (PNG bytes, page counts) and refused (the reason), for one unlocked session.
+
+    Bounded in bytes, oldest dropped first; it goes when the session does (lock, idle lock,
+    sign-out). Each attachment also has a time budget: once its previews have cost
+    ``budget_seconds`` of wall-clock time, or one ran into the time limit, the rest are refused
+    without running anything.
+    """
+
+    def __init__(self, max_bytes: int = 64 * 1024 * 1024) -> None:
+        self._max_bytes = max_bytes
+        self._entries: OrderedDict[tuple[str, ...], bytes | int | str] = OrderedDict()
+        self._bytes = 0
+        self._spent: dict[tuple[str, ...], float] = {}
+        self._lock = threading.Lock()
+
+    def get_or_make(
+        self,
+        attachment: tuple[str, ...],
+        what: str,
+        budget_seconds: float,
+        make: Callable[[], Made],
+    ) -> Made:
+        """The cached result for ``attachment``'s ``what``, or ``make()``'s, remembered."""
+        key = (*attachment, what)
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+            elif self._spent.get(attachment, 0.0) >= budget_seconds:
+                found = TOO_HEAVY
+        if isinstance(found, str):
+            raise PreviewError(found)
+        if found is not None:
+            return cast(Made, found)  # stored under this key by the same ``make``
+        started = time.monotonic()
+        try:
+            value: Made | str = make()
+        except PreviewTimeoutError as exc:
+            self._charge(attachment, key, float("inf"), str(exc))
+            raise
+        except PreviewError as exc:
+            value = str(exc)
+        self._charge(attachment, key, time.monotonic() - started, value)
+        if isinstance(value, str):
+            raise PreviewError(value)
+        return value
+
+    def _charge(
+        self, attachment: tuple[str, ...], key: tuple[str, ...], seconds: float, value: object
+    ) -> None:
+        with self._lock:
+            self._spent[attachment] = self._spent.get(attachment, 0.0) + seconds
+            if _size(value) > self._max_bytes:
+                return
+            if key in self._entries:
+                self._bytes -= _size(self._entries.pop(key))
+            self._entries[key] = value  # type: ignore[assignment]
+            self._bytes += _size(value)
+            while self._bytes > self._max_bytes:
+                _, dropped = self._entries.popitem(last=False)
+                self._bytes -= _size(dropped)
+
+
+def _size(value: object) -> int:
+    return len(value) if isinstance(value, bytes | str) else 8
+
+
+class PreviewTimeoutError(PreviewError):
+    """A helper ran into the wall-clock limit and was killed with its children."""
+
+
+TOO_HEAVY = "This file takes too long to preview: download it instead."
+
+
+@contextmanager
+def private_scratch(config: InboxConfig) -> Iterator[Path]:
+    """A new directory (mode 0700) under ``config.scratch_dir``, removed afterwards."""
+    sweep_scratch(config)
+    path = Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=config.scratch_dir))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def sweep_scratch(config: InboxConfig) -> None:
+    """Remove private directories whose inbox process is gone (killed mid-preview)."""
+    try:
+        entries = list(config.scratch_dir.glob(SCRATCH_PREFIX + "*"))
+    except OSError:
+        return
+    for entry in entries:
+        pid = entry.name[len(SCRATCH_PREFIX) :].split("-", 1)[0]
+        try:
+            if not pid.isdigit() or entry.stat().st_uid != os.getuid() or _alive(int(pid)):
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _limited(
+    config: InboxConfig, argv: list[str] | tuple[str, ...], *, memory: int, fsize: int
+) -> list[str]:
     return [
+        "setpriv",
+        "--pdeathsig",
+        "KILL",
+        "--",
         "prlimit",
-        f"--as={config.preview_memory_bytes}",
+        f"--as={memory}",
         f"--cpu={config.preview_timeout_seconds}",
         "--core=0",
-        "--fsize=0",
+        f"--fsize={fsize}",
         "--",
         *argv,
     ]
 
 
-def _run(config: InboxConfig, argv: list[str], data: bytes, what: str) -> bytes:
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def _run(
+    config: InboxConfig,
+    argv: list[str] | tuple[str, ...],
+    data: bytes,
+    what: str,
+    *,
+    scratch: Path,
+    memory: int | None = None,
+    fsize: int = 0,
+    own_reasons: bool = False,
+) -> bytes:
+    """Run one helper as the module doc says; its stdout, or ``PreviewError``.
+
+    Only our own worker's refusals (``own_reasons``) are shown as they are: other tools'
+    messages can quote the file or the inside of the process (a Python repr).
+    """
+    if len(data) > MAX_INPUT_BYTES:
+        raise PreviewError(f"The file is too large for the {what}: download it instead.")
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "LC_ALL": "C.UTF-8",
+        "TMPDIR": str(scratch),
+        "HOME": str(scratch),
+    }
     try:
-        result = subprocess.run(
-            _limited(config, argv),
-            input=data,
-            capture_output=True,
-            timeout=config.preview_timeout_seconds,
-            check=False,
-            env={"PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8"},
+        process = subprocess.Popen(
+            _limited(config, argv, memory=memory or config.preview_memory_bytes, fsize=fsize),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=scratch,
+            env=env,
+            start_new_session=True,
         )
-    except subprocess.TimeoutExpired as exc:
-        raise PreviewError(f"The {what} took too long: download it instead.") from exc
     except OSError as exc:
         raise PreviewError(f"The {what} tool is not installed.") from exc
-    if result.returncode != 0:
-        detail = result.stderr.decode("utf-8", "replace").strip().splitlines()
-        reason = detail[-1][:200] if detail else f"exit status {result.returncode}"
-        raise PreviewError(f"No preview: {reason}.")
-    return result.stdout
+    out, err = bytearray(), bytearray()
+    overflow = threading.Event()
+    pumps = [
+        threading.Thread(target=_feed, args=(process.stdin, data), daemon=True),
+        threading.Thread(
+            target=_drain, args=(process, process.stdout, out, MAX_OUTPUT_BYTES, overflow)
+        ),
+        threading.Thread(
+            target=_drain, args=(process, process.stderr, err, MAX_MESSAGE_BYTES, None)
+        ),
+    ]
+    for pump in pumps:
+        pump.start()
+    try:
+        process.wait(timeout=config.preview_timeout_seconds)
+        timed_out = False
+    except subprocess.TimeoutExpired:
+        timed_out = True
+    finally:
+        _kill_group(process)  # its children too, whether it finished or not
+        process.wait()
+        for pump in pumps[1:]:
+            pump.join(timeout=config.preview_timeout_seconds)
+    if any(pump.is_alive() for pump in pumps[1:]):
+        # Something outside the group (a helper's own new session) still holds the pipe.
+        raise PreviewError(f"The {what} did not finish: download the file instead.")
+    if timed_out:
+        raise PreviewTimeoutError(f"The {what} took too long: download the file instead.")
+    if overflow.is_set():
+        raise PreviewError(f"The {what} produced too much output: download the file instead.")
+    if process.returncode == REFUSED and own_reasons:
+        reason = err.decode("utf-8", "replace").strip().splitlines()
+        raise PreviewError(f"No preview: {reason[-1][:200] if reason else 'refused'}.")
+    if process.returncode != 0:
+        raise PreviewError(f"No preview: the {what} cannot read this file.")
+    return bytes(out)
+
+
+def _feed(stdin: IO[bytes] | None, data: bytes) -> None:
+    if stdin is None:
+        return
+    try:
+        stdin.write(data)
+    except OSError:
+        pass  # the helper stopped reading: its exit status says why
+    finally:
+        with suppress(OSError):
+            stdin.close()
+
+
+def _drain(
+    process: subprocess.Popen[bytes],
+    stream: IO[bytes] | None,
+    into: bytearray,
+    cap: int,
+    overflow: threading.Event | None,
+) -> None:
+    if stream is None:
+        return
+    with stream:
+        while piece := stream.read(64 * 1024):
+            if len(into) + len(piece) > cap:
+                if overflow is not None:
+                    overflow.set()
+                    _kill_group(process)
+                continue  # keep reading to the end, so the helper never blocks on a full pipe
+            into += piece
 
 
 def image_preview(config: InboxConfig, content: bytes, max_side: int = PREVIEW_SIDE) -> bytes:
     """A fresh PNG of the image's first frame, or ``PreviewError``."""
     argv = [sys.executable, "-I", "-m", "whistle.inbox.preview_worker", str(max_side)]
-    return _run(config, argv, content, "image preview")
+    with private_scratch(config) as scratch:
+        return _run(config, argv, content, "image preview", scratch=scratch, own_reasons=True)
 
 
 def pdf_page_count(config: InboxConfig, content: bytes) -> int:
-    info = _run(config, ["pdfinfo", "-"], content, "PDF reader").decode("utf-8", "replace")
-    for line in info.splitlines():
+    with private_scratch(config) as scratch:
+        raw = _run(config, ["pdfinfo", "-"], content, "PDF reader", scratch=scratch)
+    for line in raw.decode("utf-8", "replace").splitlines():
         if line.startswith("Pages:"):
             try:
                 return max(0, int(line.split(":", 1)[1].strip()))
@@ -145,45 +391,118 @@ def pdf_page_preview(config: InboxConfig, content: bytes, page: int) -> bytes:
         str(PREVIEW_SIDE),
         "-",
     ]
-    raster = _run(config, argv, content, "PDF preview")
+    with private_scratch(config) as scratch:
+        raster = _run(config, argv, content, "PDF preview", scratch=scratch)
     if not raster:
         raise PreviewError("No preview: the page is empty.")
     return image_preview(config, raster)
 
 
 def strip_metadata(config: InboxConfig, name: str, content: bytes) -> bytes:
-    """The file with its metadata removed by mat2, or ``PreviewError`` if mat2 cannot."""
+    """The file with its metadata removed by mat2, or ``PreviewError`` if mat2 cannot.
+
+    mat2 unpacks archives (and archives inside them) to clean each member: what it would
+    unpack is checked first (``check_unpacked_size``), and no file it writes can be larger
+    than ``MAX_UNPACKED_BYTES``.
+    """
     suffix = Path(name).suffix.lower()
     if not suffix[1:].isalnum() or len(suffix) > 10:
         suffix = ""
-    workdir = Path(tempfile.mkdtemp(prefix="whistle-mat2-", dir=config.scratch_dir))
-    try:
-        target = workdir / f"attachment{suffix}"
-        target.write_bytes(content)
-        target.chmod(0o600)
-        try:
-            result = subprocess.run(
-                [
-                    "prlimit",
-                    f"--as={config.preview_memory_bytes * 2}",
-                    f"--cpu={config.preview_timeout_seconds}",
-                    "--core=0",
-                    "--",
-                    "mat2",
-                    "--inplace",
-                    str(target),
-                ],
-                capture_output=True,
-                timeout=config.preview_timeout_seconds * 2,
-                check=False,
-                env={"PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8", "HOME": str(workdir)},
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise PreviewError("Removing the metadata took too long.") from exc
-        except OSError as exc:
-            raise PreviewError("mat2 is not installed.") from exc
-        if result.returncode != 0:
-            raise PreviewError("mat2 cannot remove metadata from this kind of file.")
+    if len(content) > MAX_INPUT_BYTES:
+        raise PreviewError("The file is too large to clean here: download the original.")
+    check_unpacked_size(content)
+    with private_scratch(config) as scratch:
+        target = scratch / f"attachment{suffix}"
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(content)
+        _run(
+            config,
+            (*MAT2, str(target)),
+            b"",
+            "metadata removal",
+            scratch=scratch,
+            memory=config.preview_memory_bytes * 2,
+            fsize=MAX_UNPACKED_BYTES,
+        )
         return target.read_bytes()
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def check_unpacked_size(content: bytes) -> None:
+    """``PreviewError`` if the archives in ``content`` unpack to too much, too many or too deep.
+
+    The sizes are the archives' own (a ZIP member's declared size is also where Python's
+    reader, which mat2 uses, stops); a nested archive is read into memory only after its
+    declared size fitted the budget.
+    """
+    total = _unpacked(content, 0, 0)
+    if total > MAX_UNPACKED_BYTES:
+        raise PreviewError(_TOO_BIG)
+
+
+_TOO_BIG = (
+    f"The file unpacks to more than {MAX_UNPACKED_BYTES // 2**20} MiB: "
+    "it cannot be cleaned here, download the original."
+)
+
+
+def _unpacked(content: bytes, depth: int, so_far: int) -> int:
+    members = _members(content)
+    if members is None:
+        return so_far
+    if depth >= MAX_ARCHIVE_DEPTH:
+        raise PreviewError("The file holds archives nested too deep to be cleaned here.")
+    if len(members) > MAX_ARCHIVE_MEMBERS:
+        raise PreviewError("The archive holds too many files to be cleaned here.")
+    for size, read in members:
+        so_far += size
+        if so_far > MAX_UNPACKED_BYTES:
+            raise PreviewError(_TOO_BIG)
+        head = read(8)
+        if head.startswith(b"PK\x03\x04") or _is_tar_header(read(512)):
+            so_far = _unpacked(read(size), depth + 1, so_far)
+    return so_far
+
+
+def _is_tar_header(block: bytes) -> bool:
+    return len(block) == 512 and block[257:262] == b"ustar"
+
+
+Reader = Callable[[int], bytes]
+
+
+def _members(content: bytes) -> list[tuple[int, Reader]] | None:
+    """(declared size, read first n bytes) of each member, or ``None`` if not an archive."""
+    if content.startswith(b"PK\x03\x04"):
+        try:
+            archive = zipfile.ZipFile(io.BytesIO(content))
+            entries = [i for i in archive.infolist() if not i.is_dir()]
+        except (zipfile.BadZipFile, OSError, ValueError) as exc:
+            raise PreviewError("The archive is damaged: it cannot be cleaned here.") from exc
+        return [(i.file_size, _zip_reader(archive, i)) for i in entries]
+    if _is_tar_header(content[:512]):
+        try:
+            with tarfile.open(fileobj=io.BytesIO(content), mode="r:") as tar:
+                members = [m for m in tar.getmembers() if m.isfile()]
+        except (tarfile.TarError, OSError, ValueError) as exc:
+            raise PreviewError("The archive is damaged: it cannot be cleaned here.") from exc
+        return [(m.size, _tar_reader(content, m)) for m in members]
+    return None
+
+
+def _zip_reader(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Reader:
+    def read(n: int) -> bytes:
+        try:
+            with archive.open(info) as member:
+                return member.read(n)
+        except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
+            raise PreviewError("The archive is damaged: it cannot be cleaned here.") from exc
+
+    return read
+
+
+def _tar_reader(content: bytes, info: tarfile.TarInfo) -> Reader:
+    def read(n: int) -> bytes:
+        return content[info.offset_data : info.offset_data + min(n, info.size)]
+
+    return read

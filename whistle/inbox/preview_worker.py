@@ -19,18 +19,22 @@ MAX_PIXELS = 40_000_000
 MAX_SIDE = 20_000
 
 
+class RefusedError(Exception):
+    """A reason of ours, safe to show as it is."""
+
+
 def reencode(data: bytes, max_side: int) -> bytes:
     if not data:
-        raise ValueError("the file is empty")
+        raise RefusedError("the file is empty")
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         image = Image.open(io.BytesIO(data), formats=FORMATS)
         width, height = image.size
         if width < 1 or height < 1 or width > MAX_SIDE or height > MAX_SIDE:
-            raise ValueError(f"the image is {width}×{height} pixels: too large to preview")
+            raise RefusedError(f"the image is {width}×{height} pixels: too large to preview")
         if width * height > MAX_PIXELS:
-            raise ValueError(f"the image is {width}×{height} pixels: too large to preview")
+            raise RefusedError(f"the image is {width}×{height} pixels: too large to preview")
         image.seek(0)
         if image.format == "JPEG":
             image.draft("RGB", (max_side, max_side))
@@ -51,14 +55,22 @@ def main() -> int:
     data = sys.stdin.buffer.read()
     try:
         png = reencode(data, max_side)
-    except (ValueError, OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
-        sys.stderr.write(f"{exc}\n")
-        return 2
-    except Image.DecompressionBombWarning as exc:
-        sys.stderr.write(f"{exc}\n")
-        return 2
+    except RefusedError as exc:
+        return _refuse(str(exc))
+    except UnidentifiedImageError:
+        # Pillow's message names the in-memory buffer (a Python repr): never shown.
+        return _refuse("the file is not an image this preview can read")
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        return _refuse("the image has too many pixels to preview")
+    except (OSError, ValueError, SyntaxError):  # Pillow's own messages are not shown
+        return _refuse("the image is damaged or cut short")
     sys.stdout.buffer.write(png)
     return 0
+
+
+def _refuse(reason: str) -> int:
+    sys.stderr.write(f"{reason}\n")
+    return 2
 
 
 if __name__ == "__main__":

@@ -49,10 +49,12 @@ from whistle.crypto.records import (
     open_reply_as_office,
     open_submission,
 )
+from whistle.filenames import MAX_FILES, clean_file_name
 from whistle.inbox import epochs, sealing
 from whistle.inbox.audit import record_event
 from whistle.inbox.errors import (
     AttachmentTooLargeError,
+    CaseMissingError,
     CaseNotFoundError,
     ImportRefusedError,
     InboxError,
@@ -65,6 +67,15 @@ log = logging.getLogger(__name__)
 
 MAX_RECORD_ID_CHARS = 64
 MAX_SMALL_PART = 256 * 1024
+
+
+class NoDeskKeyError(ImportRefusedError):
+    """No live desk key of this office opens the submission."""
+
+
+class EpochNotHereError(InboxError):
+    """The record names a key epoch newer than any this inbox holds (restored from a backup
+    older than a rotation): a passing state of this inbox, never a refusal to the server."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +100,8 @@ class ImportReport:
     #: (keys missing, a damaged database) but the record itself (wrong keys, altered, not
     #: authenticated, a case that cannot exist here). The office refuses them to the server.
     unopenable: list[str] = field(default_factory=list)
+    #: Those of them refused only because their case is not here (``CaseMissingError``).
+    orphans: list[str] = field(default_factory=list)
 
 
 def _check_shape(record: IncomingRecord) -> None:
@@ -155,6 +168,8 @@ def import_records(
             report.refused.append((record.record_id, reason))
             if isinstance(exc, ImportRefusedError | CryptoError):
                 report.unopenable.append(record.record_id)
+            if isinstance(exc, CaseMissingError):
+                report.orphans.append(record.record_id)
             record_event(
                 session,
                 now,
@@ -193,16 +208,10 @@ def _stored_type(kind: str) -> str:
     return sealing.STORED_PREFIX + kind
 
 
-def _desk_keys(
-    session: Session, keys: list[epochs.EpochKeys], record: IncomingRecord
-) -> list[tuple[str, bytes]]:
-    """(desk id, secret) to try, the record's own epoch first; refused if that one is gone."""
-    own = [k for k in keys if k.epoch == record.epoch]
-    if record.epoch is not None and not own and epochs.is_destroyed(session, record.epoch):
-        raise ImportRefusedError(
-            f"it was encrypted to the desk keys of epoch {record.epoch}, which were destroyed"
-        )
-    ordered = own + [k for k in keys if k.epoch != record.epoch]
+def _desk_keys(keys: list[epochs.EpochKeys], record: IncomingRecord) -> list[tuple[str, bytes]]:
+    """(desk id, secret) to try, the record's own epoch first, then every other live one."""
+    ordered = [k for k in keys if k.epoch == record.epoch]
+    ordered += [k for k in keys if k.epoch != record.epoch]
     return [(desk_id, secret) for k in ordered for desk_id, secret in k.desks.items()]
 
 
@@ -221,34 +230,50 @@ def _import_one(
     case = session.get(Case, record.case_id)
     meta: dict[str, Any] = {"record": record.record_id, "kind": record.kind}
     source = io.BytesIO(record.envelope)
-    desks = _desk_keys(session, keys, record)
+    desks = _desk_keys(keys, record)
     secrets_only = [secret for _desk, secret in desks]
-    if record.kind == "submission":
-        if case is not None:
-            raise ImportRefusedError("a second submission for an existing case")
-        desk_id, submission = _open_submission(desks, source, case_raw)
-        meta.update(
-            desk=desk_id,
-            form=submission.form,
-            reply_public_key=submission.reply_public_key.hex(),
-            identification=submission.identification_block.hex(),
-        )
-        opened = submission.envelope
-    else:
-        if case is None:
-            raise ImportRefusedError(f"a {record.kind} for a case this inbox does not have")
-        if record.kind == "followup":
-            reply_key = bytes.fromhex(
-                submission_meta(session, keyring, case.id)["reply_public_key"]
+    try:
+        if record.kind == "submission":
+            if case is not None:
+                raise ImportRefusedError("a second submission for an existing case")
+            desk_id, submission = _open_submission(desks, source, case_raw)
+            meta.update(
+                desk=desk_id,
+                form=submission.form,
+                reply_public_key=submission.reply_public_key.hex(),
+                identification=submission.identification_block.hex(),
             )
-            conversation = open_followup_as_office(
-                record.envelope, secrets_only, case_raw, reply_key
-            )
+            opened = submission.envelope
         else:
-            conversation = open_reply_as_office(record.envelope, secrets_only, case_raw)
-        meta["message"] = conversation.message
-        source.seek(0)
-        opened = open_envelope(source, secrets_only, associated_data(record.kind, case_raw))
+            if case is None:
+                raise CaseMissingError(f"a {record.kind} for a case this inbox does not have")
+            if record.kind == "followup":
+                reply_key = bytes.fromhex(
+                    submission_meta(session, keyring, case.id)["reply_public_key"]
+                )
+                conversation = open_followup_as_office(
+                    record.envelope, secrets_only, case_raw, reply_key
+                )
+            else:
+                conversation = open_reply_as_office(record.envelope, secrets_only, case_raw)
+            meta["message"] = conversation.message
+            source.seek(0)
+            opened = open_envelope(source, secrets_only, associated_data(record.kind, case_raw))
+    except (WrongKeyError, NoDeskKeyError) as exc:
+        # Said only once no live key opened it: the epoch is the server's word, not the
+        # record's, and a refusal for a record that opens would delete a genuine one.
+        if record.epoch is not None and epochs.is_destroyed(session, record.epoch):
+            raise ImportRefusedError(
+                f"it was encrypted to the desk keys of epoch {record.epoch}, which were destroyed"
+            ) from exc
+        if record.epoch is not None and record.epoch > epochs.current_epoch(session):
+            # The server accepts only epochs from cards the office signed, so the keys exist
+            # somewhere (a newer backup): refusing would delete a genuine report.
+            raise EpochNotHereError(
+                f"it was encrypted to key epoch {record.epoch}, newer than this inbox holds: "
+                "restore the newest backup"
+            ) from exc
+        raise
 
     files = _reencrypt(opened.events(), path, keyring.storage_public, record.kind, case_raw)
     meta["files"] = files
@@ -291,7 +316,7 @@ def _open_submission(
             return desk_id, open_submission(source, [secret], case_raw)
         except WrongKeyError:
             continue
-    raise ImportRefusedError("none of this office's desk keys opens the submission")
+    raise NoDeskKeyError("none of this office's desk keys opens the submission")
 
 
 def _reencrypt(
@@ -315,8 +340,12 @@ def _reencrypt(
                 if isinstance(event, PartStart):
                     start = event
                     if event.kind == PartKind.FILE:
-                        writer.begin_file(event.name)
-                        files.append({"index": len(files), "name": event.name, "size": 0})
+                        if len(files) >= MAX_FILES:
+                            raise ImportRefusedError(f"more than {MAX_FILES} files in one record")
+                        # The sealed route's names come from any client: the plain route's rule.
+                        name = clean_file_name(event.name)
+                        writer.begin_file(name)
+                        files.append({"index": len(files), "name": name, "size": 0})
                         small = None
                     else:
                         small = bytearray()
@@ -373,6 +402,9 @@ def _decrypt_meta(keyring: OfficeKeyring, record: Record) -> dict[str, Any]:
         raise UnreadableRecordError("This record cannot be decrypted: it is damaged.") from exc
     if not isinstance(meta, dict) or meta.get("record") != record.id:
         raise UnreadableRecordError("This record's summary belongs to another record.")
+    for f in meta.get("files") or []:
+        if isinstance(f, dict):  # imported before names were cleaned at import
+            f["name"] = clean_file_name(str(f.get("name", "")))
     return meta
 
 
@@ -437,7 +469,8 @@ def open_attachment(
                 elif position == index:
                     return
 
-    return Attachment(files[index].name, files[index].size, chunks())
+    # Records imported before names were cleaned at import get the same rule here.
+    return Attachment(clean_file_name(files[index].name), files[index].size, chunks())
 
 
 def read_attachment(

@@ -14,6 +14,19 @@ if TYPE_CHECKING:
     from whistle.submit.config import SubmitConfig
 
 
+fingerprint_option = click.option(
+    "--fingerprint",
+    help="The office card's fingerprint, as read out by the office. Asked for when omitted.",
+)
+language_option = click.option(
+    "--language",
+    type=click.Choice(["ca", "es", "en"]),
+    default="ca",
+    show_default=True,
+    help="The language of a first visit.",
+)
+
+
 @click.group()
 def server() -> None:
     """The submission server (online, holds no office private key)."""
@@ -28,17 +41,8 @@ def server() -> None:
     type=ExistingPath(exists=True, dir_okay=False, path_type=Path),
     help="The office card file from `whistle office init`.",
 )
-@click.option(
-    "--fingerprint",
-    help="The office card's fingerprint, as read out by the office. Asked for when omitted.",
-)
-@click.option(
-    "--language",
-    type=click.Choice(["ca", "es", "en"]),
-    default="ca",
-    show_default=True,
-    help="The language of a first visit.",
-)
+@fingerprint_option
+@language_option
 @click.option(
     "--database-url",
     default="",
@@ -91,17 +95,8 @@ def _show_server_card(directory: Path) -> None:
     type=ExistingPath(exists=True, dir_okay=False, path_type=Path),
     help="The office card file from `whistle office init` (needed the first time).",
 )
-@click.option(
-    "--fingerprint",
-    help="The office card's fingerprint, as read out by the office. Asked for when omitted.",
-)
-@click.option(
-    "--language",
-    type=click.Choice(["ca", "es", "en"]),
-    default="ca",
-    show_default=True,
-    help="The language of a first visit.",
-)
+@fingerprint_option
+@language_option
 @click.option("--database-url", default="", help="PostgreSQL database (empty: SQLite).")
 @click.option(
     "--courier-key",
@@ -160,14 +155,13 @@ def setup_command(
 @click.argument("directory", type=ExistingPath(exists=True, file_okay=False, path_type=Path))
 def upgrade(directory: Path) -> None:
     """Bring the database to the newest schema (run after installing a new version)."""
-    from whistle.submit import db
     from whistle.submit.config import load_config
+    from whistle.submit.server_setup import migrate
 
     try:
-        db.upgrade(load_config(directory).database_url)
+        migrate(load_config(directory).database_url, click.echo)
     except WhistleError as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo("The database is up to date.")
 
 
 @server.command("run")

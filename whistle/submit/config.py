@@ -25,6 +25,7 @@ from typing import Any
 
 from whistle.crypto import CardError, OfficeCard, ServerCard, read_card
 from whistle.errors import WhistleError
+from whistle.filenames import MAX_FILES
 
 LANGUAGES = ("ca", "es", "en")
 CONFIG_FILE = "config.toml"
@@ -65,6 +66,8 @@ class Limits:
         for name in ("max_upload_bytes", "max_files", "discard_cap_bytes", "max_text_chars"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"config.toml: limits.{name} must be at least 1")
+        if self.max_files > MAX_FILES:
+            raise ConfigError(f"config.toml: limits.max_files must be at most {MAX_FILES}")
         if self.storage_quota_bytes < 0:
             raise ConfigError("config.toml: limits.storage_quota_bytes must not be negative")
         if self.discard_cap_bytes < self.max_upload_bytes:

@@ -12,6 +12,7 @@ anyone, so the key file is written before the fragment that makes tor publish it
 
 import base64
 import binascii
+import contextlib
 import datetime
 import os
 import shlex
@@ -149,20 +150,43 @@ def ensure_user(root: Path, changes: Changes) -> Account:
     return created
 
 
+def _no_link(path: Path, label: str) -> None:
+    if path.is_symlink():
+        raise SetupError(
+            f"{label} is a symbolic link, not the directory or file whistle writes there: "
+            "remove it, then run setup again"
+        )
+
+
+def _open_dir(path: Path, label: str) -> int:
+    """``path`` opened without following a link at its last step: what root changes through the
+    descriptor is that directory, even if its owner (debian-tor owns /var/lib/tor, whistle its
+    data directory) swaps the name for a link in between."""
+    try:
+        return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError as exc:
+        raise SetupError(f"cannot open {label}: {exc.strerror}") from exc
+
+
 def ensure_dir(path: Path, mode: int, owner: Account, changes: Changes, label: str) -> None:
-    if not path.is_dir():
-        path.mkdir(mode=mode, parents=True)
-        os.chown(path, owner.uid, owner.gid)
-        path.chmod(mode)
-        changes.done(f"{label} (mode {mode:o})")
-        return
-    stat = path.stat()
-    if (stat.st_mode & 0o7777, stat.st_uid, stat.st_gid) != (mode, owner.uid, owner.gid):
-        os.chown(path, owner.uid, owner.gid)
-        path.chmod(mode)
-        changes.done(f"{label}: owner and mode set back to {mode:o}")
-    else:
-        changes.same(label)
+    _no_link(path, label)
+    made = not path.exists()
+    if made:
+        path.mkdir(mode=mode, parents=True)  # mkdir never follows a link at the last step
+    fd = _open_dir(path, label)
+    try:
+        stat = os.fstat(fd)
+        right = (stat.st_mode & 0o7777, stat.st_uid, stat.st_gid) == (mode, owner.uid, owner.gid)
+        if not made and right:
+            changes.same(label)
+            return
+        os.fchown(fd, owner.uid, owner.gid)
+        os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
+    changes.done(
+        f"{label} (mode {mode:o})" if made else f"{label}: owner and mode set back to {mode:o}"
+    )
 
 
 def ensure_file(
@@ -176,11 +200,20 @@ def ensure_file(
             changes.same(label)
             return False
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.new")
-    partial.write_bytes(content)
-    os.chown(partial, owner.uid, owner.gid)
-    partial.chmod(mode)
-    partial.replace(path)
+    partial = f".{path.name}.new"
+    dir_fd = _open_dir(path.parent, str(path.parent))
+    try:
+        # Never through a link or into a file someone else made: a fresh file, then renamed.
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(partial, dir_fd=dir_fd)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        with os.fdopen(os.open(partial, flags, 0o600, dir_fd=dir_fd), "wb") as out:
+            out.write(content)
+            os.fchown(out.fileno(), owner.uid, owner.gid)
+            os.fchmod(out.fileno(), mode)
+        os.replace(partial, path.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    finally:
+        os.close(dir_fd)
     changes.done(label)
     return True
 
@@ -278,7 +311,14 @@ def set_up_data_directory(
     if new is None:
         config = load_config(data_dir)
         changes.same(f"data directory {DATA_DIR} (set up for {config.office_name})")
-        migrate(config.database_url, changes)
+        if options.root == Path("/"):
+            migrate_as_service(changes)
+        else:
+            said: list[str] = []
+            if migrate(config.database_url, said.append):
+                changes.done(said[0])
+            else:
+                changes.same(said[0])
     else:
         previous = os.umask(0o077)  # the database too, as the service's UMask=0077 would make it
         try:
@@ -296,15 +336,21 @@ def set_up_data_directory(
         changes.done(f"data directory {DATA_DIR}: keys, database, pinned office card")
     if options.courier_key is not None:
         path = data_dir / "config.toml"
+        label = f"{DATA_DIR}/config.toml"
+        _no_link(path, label)  # the service's user could have put it there
         text = path.read_text(encoding="utf-8")
         if "courier_enabled = false" in text:
-            path.write_text(text.replace("courier_enabled = false", "courier_enabled = true"))
-            changes.done(f"{DATA_DIR}/config.toml: courier_enabled = true")
+            enabled = text.replace("courier_enabled = false", "courier_enabled = true")
+            ensure_file(path, enabled.encode(), 0o600, owner, changes, f"{label}: courier on")
 
 
-def migrate(database_url: str, changes: Changes) -> None:
+#: What `whistle server upgrade` prints when it had nothing to do.
+SCHEMA_CURRENT = "database schema already current"
+
+
+def migrate(database_url: str, say: Callable[[str], None]) -> bool:
     """After an upgrade of the code: bring the database to its schema (the services are
-    stopped first, docs/deployment.md, "Upgrade")."""
+    stopped first, docs/deployment.md, "Upgrade"). True when migrations were applied."""
     from whistle.submit import db
 
     engine = db.make_engine(database_url)
@@ -313,10 +359,38 @@ def migrate(database_url: str, changes: Changes) -> None:
     finally:
         engine.dispose()
     if current == head:
-        changes.same(f"database schema ({head})")
-        return
+        say(f"{SCHEMA_CURRENT} ({head})")
+        return False
     db.upgrade(database_url)
-    changes.done(f"database schema: {current} → {head} (migrations applied)")
+    say(f"database schema: {current} → {head} (migrations applied)")
+    return True
+
+
+def migrate_as_service(changes: Changes) -> None:
+    """On a real server the migration runs as the service's user, never as root: the database
+    location comes from config.toml, which that user can write, and root must not open (or
+    create) whatever file it names."""
+    result = _as_service("upgrade")
+    if result.returncode != 0:
+        raise SetupError(
+            "whistle server upgrade failed: " + (result.stderr or result.stdout).strip()
+        )
+    said = result.stdout.strip()
+    if said.startswith(SCHEMA_CURRENT):
+        changes.same(said)
+    else:
+        changes.done(said)
+
+
+def _as_service(command: str) -> subprocess.CompletedProcess[str]:
+    """``whistle server COMMAND /var/lib/whistle`` run as the service's own user."""
+    whistle = f"{sys.prefix}/bin/whistle"
+    return subprocess.run(
+        ["runuser", "-u", USER, "--", whistle, "server", command, DATA_DIR],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def write_tor(options: SetupOptions, changes: Changes) -> bool:
@@ -421,13 +495,7 @@ def start_up_problems(root: Path) -> list[str]:
     data_dir = under(root, DATA_DIR)
     if root == Path("/"):
         # As the service's own user: a file only root can read fails here, not at boot.
-        whistle = f"{sys.prefix}/bin/whistle"
-        result = subprocess.run(
-            ["runuser", "-u", USER, "--", whistle, "server", "status", DATA_DIR],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        result = _as_service("status")
         problems = [line for line in result.stdout.splitlines() if line.startswith("PROBLEM")]
         if result.returncode != 0 and not problems:
             problems = [(result.stderr or result.stdout).strip()]
@@ -476,6 +544,18 @@ def run_setup(
     if options.courier_key is not None:
         courier_key_line(options.courier_key)  # a bad key is refused before anything is written
     new_office = check_office_card(options, confirm_fingerprint)
+    # Whatever root's own umask (hardened servers use 027 or 077): the directories made on the
+    # way (/etc/tor/torrc.d...) must be readable by tor, which re-reads them as debian-tor.
+    previous = os.umask(0o022)
+    try:
+        return _set_up(options, new_office, say)
+    finally:
+        os.umask(previous)
+
+
+def _set_up(
+    options: SetupOptions, new_office: NewOffice | None, say: Callable[[str], None]
+) -> Changes:
     changes = Changes(say)
     owner = ensure_user(options.root, changes)
     ensure_dir(under(options.root, DATA_DIR), 0o700, owner, changes, DATA_DIR)

@@ -35,12 +35,12 @@ from whistle.crypto import (
 )
 from whistle.crypto.records import FileStreamWriter
 from whistle.errors import WhistleError
+from whistle.filenames import clean_file_name
 
 READ_BYTES = 64 * 1024
 MAX_FIELDS = 40
 MAX_FIELD_BYTES = 128 * 1024
 MAX_HEADER_BUFFER = 4 * READ_BYTES  # unconsumed input: part headers, a partial boundary
-MAX_FILE_NAME_CHARS = 200
 # RFC 2046 allows 70 characters; some clients (Werkzeug's test client, about 1 time in 100)
 # send a few more. Accept RFC characters up to a bound that still keeps parsing cheap.
 _BOUNDARY = re.compile(rb"[0-9A-Za-z'()+_,\-./:=? ]{1,200}")
@@ -89,17 +89,6 @@ def clean_text(raw: bytes | str, what: str) -> str:
     if _CONTROL.search(text):
         raise MalformedUploadError(f"the {what} contains control characters")
     return unicodedata.normalize("NFC", text.replace("\r\n", "\n"))
-
-
-def clean_file_name(raw: str) -> str:
-    """The last path component of a browser-sent name, printable, bounded."""
-    name = re.split(r"[\\/]", raw)[-1]
-    name = _CONTROL.sub("", unicodedata.normalize("NFC", name)).strip()
-    if len(name) > MAX_FILE_NAME_CHARS:
-        _, dot, suffix = name.rpartition(".")
-        keep = suffix if dot and len(suffix) <= 16 else ""
-        name = name[: MAX_FILE_NAME_CHARS - len(keep) - 1] + ("." + keep if keep else "")
-    return name or "file"
 
 
 def _read_pieces(stream: BinaryIO) -> Iterator[bytes]:

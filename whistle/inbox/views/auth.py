@@ -10,14 +10,13 @@ from whistle.inbox.errors import LoginError, ThrottledError
 from whistle.inbox.officers import sign_in
 from whistle.inbox.web import COOKIE, LANG_COOKIE, state
 from whistle.inbox.workflow import remove_files
+from whistle.redirects import safe_target
 
 blueprint = Blueprint("auth", __name__)
 
 
 def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("workflow.dashboard_page")
+    return safe_target(target, url_for("workflow.dashboard_page"))
 
 
 @blueprint.get("/")
@@ -64,6 +63,7 @@ def login() -> Response | tuple[str, int] | str:
         )
     remove_files(gone)
     response = redirect(_safe_next(request.form.get("next")), 303)
+    g.was_locked = False  # the stale cookie is replaced here, not deleted after it
     response.set_cookie(COOKIE, unlocked.session_id, httponly=True, samesite="Strict", path="/")
     return response  # type: ignore[return-value]
 

@@ -1,6 +1,7 @@
 """Attachments: download (never rendered), metadata-free download, safe previews."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 
 from flask import Blueprint, Response, render_template, url_for
 from flask_babel import gettext as _
@@ -9,7 +10,9 @@ from sqlalchemy import select
 from whistle.inbox import db, preview
 from whistle.inbox.cases import get_case
 from whistle.inbox.errors import AttachmentTooLargeError, CaseNotFoundError, PreviewError
+from whistle.inbox.keystore import Unlocked
 from whistle.inbox.models import Record
+from whistle.inbox.preview import Made
 from whistle.inbox.store import open_attachment, read_attachment
 from whistle.inbox.web import require_unlocked, state
 
@@ -17,7 +20,7 @@ blueprint = Blueprint("files", __name__, url_prefix="/cases/<case_id>/records/<r
 
 DOWNLOAD_CSP = "default-src 'none'; sandbox"
 #: Previews and metadata stripping work on a copy in memory; larger files are download-only.
-MAX_IN_MEMORY = 64 * 1024 * 1024
+MAX_IN_MEMORY = preview.MAX_INPUT_BYTES
 
 
 def _record(case_id: str, record_id: str) -> Record:
@@ -63,7 +66,7 @@ def download(case_id: str, record_id: str, index: int) -> Response:
     return response
 
 
-@blueprint.get("/<int:index>/clean")
+@blueprint.post("/<int:index>/clean")
 def clean(case_id: str, record_id: str, index: int) -> Response | tuple[str, int]:
     try:
         name, content = _load(case_id, record_id, index)
@@ -74,6 +77,14 @@ def clean(case_id: str, record_id: str, index: int) -> Response | tuple[str, int
     except PreviewError as exc:
         return render_template("error.html", message=str(exc), status=422), 422
     return _attachment(cleaned, "clean-" + name)
+
+
+def _cached(
+    unlocked: Unlocked, record_id: str, index: int, what: str, make: Callable[[], Made]
+) -> Made:
+    """A preview made once per unlocked session, within the attachment's time budget."""
+    budget = state().config.preview_budget_seconds
+    return unlocked.previews.get_or_make((record_id, str(index)), what, budget, make)
 
 
 @blueprint.get("/<int:index>")
@@ -105,12 +116,21 @@ def show(case_id: str, record_id: str, index: int) -> str:
     config = state().config
     try:
         if kind.name == "image":
-            preview.image_preview(config, content)
+            _cached(
+                unlocked,
+                record_id,
+                index,
+                "page-0",
+                partial(preview.image_preview, config, content),
+            )
             pages = [
                 url_for("files.image", case_id=case_id, record_id=record_id, index=index, page=0)
             ]
         elif kind.name == "pdf":
-            count = min(preview.pdf_page_count(config, content), preview.MAX_PDF_PAGES)
+            counted = partial(preview.pdf_page_count, config, content)
+            count = min(
+                _cached(unlocked, record_id, index, "pages", counted), preview.MAX_PDF_PAGES
+            )
             pages = [
                 url_for("files.image", case_id=case_id, record_id=record_id, index=index, page=p)
                 for p in range(1, count + 1)
@@ -136,15 +156,17 @@ def show(case_id: str, record_id: str, index: int) -> str:
 
 @blueprint.get("/<int:index>/preview/<int:page>.png")
 def image(case_id: str, record_id: str, index: int, page: int) -> Response:
+    unlocked = require_unlocked()
     _, content = _load(case_id, record_id, index)
     config = state().config
     kind = preview.classify(content)
     if kind.name == "image" and page == 0:
-        png = preview.image_preview(config, content)
+        make = partial(preview.image_preview, config, content)
     elif kind.name == "pdf" and page >= 1:
-        png = preview.pdf_page_preview(config, content, page)
+        make = partial(preview.pdf_page_preview, config, content, page)
     else:
         raise CaseNotFoundError("No such preview.")
+    png = _cached(unlocked, record_id, index, f"page-{page}", make)
     response = Response(png, mimetype="image/png")
     response.headers["Content-Security-Policy"] = DOWNLOAD_CSP
     return response

@@ -435,7 +435,7 @@ def register_page() -> str:
     return render_template("register.html", lines=lines, category_names=names)
 
 
-@blueprint.get("/register.csv")
+@blueprint.post("/register.csv")
 def register_csv() -> Response:
     unlocked = require_unlocked()
     inbox = state()

@@ -5,6 +5,7 @@ from typing import Any
 
 from flask import Response, abort, redirect, render_template, request, session
 
+from whistle.redirects import safe_target
 from whistle.submit import authorities
 from whistle.submit.config import LANGUAGES
 from whistle.submit.views.common import (
@@ -52,10 +53,7 @@ def language(lang: str) -> Any:
     if lang not in LANGUAGES:
         abort(404)
     session["lang"] = lang
-    target = request.args.get("next", "/")
-    if not target.startswith("/") or target.startswith("//") or "\\" in target:
-        target = "/"
-    return redirect(target, code=303)
+    return redirect(safe_target(request.args.get("next"), "/"), code=303)
 
 
 @blueprint.get("/report", defaults={"desk_id": None}, endpoint="report")

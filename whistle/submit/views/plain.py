@@ -4,6 +4,8 @@ for the code again to send a follow-up (nothing on the server, and no cookie, ev
 code or a key derived from it)."""
 
 import datetime
+import hmac
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -213,7 +215,9 @@ RECEIPT_SECONDS = 3600
 
 
 def _render_receipt(code: str, error: str | None = None) -> tuple[str, int]:
-    value = f"{int(time.time()) + RECEIPT_SECONDS}:{code}".encode("ascii")
+    # Bound to this browser's session: posted from anywhere else it shows nothing.
+    sid = session.setdefault("sid", secrets.token_hex(16))
+    value = f"{int(time.time()) + RECEIPT_SECONDS}:{sid}:{code}".encode("ascii")
     token = seal_token(state().config.session_keys[0], value, RECEIPT_PURPOSE)
     return (
         render_template("receipt.html", code=format_code(code), receipt_token=token, error=error),
@@ -224,10 +228,12 @@ def _render_receipt(code: str, error: str | None = None) -> tuple[str, int]:
 def _receipt_code(token: str) -> str | None:
     try:
         value = open_token(list(state().config.session_keys), token, RECEIPT_PURPOSE)
-        expires, _sep, code = value.decode("ascii").partition(":")
-    except (CryptoError, UnicodeDecodeError):
+        expires, sid, code = value.decode("ascii").split(":", 2)
+    except (CryptoError, UnicodeDecodeError, ValueError):
         return None
     if not is_number(expires) or int(expires) < time.time():
+        return None
+    if not hmac.compare_digest(sid, str(session.get("sid", ""))):
         return None
     return code
 

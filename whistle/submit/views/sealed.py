@@ -24,6 +24,8 @@ from whistle.crypto import (
     max_envelope_size,
 )
 from whistle.submit import db, epochs, store
+from whistle.submit.bundles import mark_replies_read
+from whistle.submit.models import RecordKind
 from whistle.submit.pepper import pepper_tag
 from whistle.submit.slots import LookupsBusyError
 from whistle.submit.upload import READ_BYTES, drain
@@ -234,6 +236,7 @@ def _sealed_conversation(token: bytes) -> Any:
         return _sealed_error(404, unknown_message())
     session["case"] = case_id.hex()
     records = []
+    delivered: list[str] = []
     with st.sessions() as db_session:
         for record in store.case_records(db_session, case_id):
             with spooled_file() as buffer:
@@ -243,6 +246,13 @@ def _sealed_conversation(token: bytes) -> Any:
             records.append(
                 {"kind": record.kind.value, "created": record.created.isoformat(), "data": data}
             )
+            if record.kind == RecordKind.REPLY:
+                delivered.append(record.id)
+    if delivered:
+        # As the plain check-in does: the replies' read-expiry clock starts now (a write of
+        # its own, after the reads; SQLite: BEGIN IMMEDIATE, see db.writing).
+        with db.writing(st.sessions) as db_session:
+            mark_replies_read(db_session, delivered, common.today())
     return jsonify(case_id=case_id.hex(), records=records)
 
 
