@@ -76,6 +76,7 @@ class Office:
 def office(config: InboxConfig) -> Iterator[Office]:
     created = init_office(
         config,
+        time_zone=config.time_zone,
         name="Oficina Antifrau",
         desks=[("antifraud", "Anti-fraud office"), ("ethics", "Ethics desk")],
         officer_name="admin",

@@ -2,6 +2,7 @@
 
 from datetime import date
 
+import pytest
 from sqlalchemy import select
 
 from whistle.crypto import associated_data, generate_box_keypair, open_envelope, seal, sealed_to
@@ -30,7 +31,12 @@ def test_submission_and_followup_become_a_readable_case(office) -> None:
         detail = case_detail(session, signed.keyring, source.case_id, today=date(2026, 11, 2))
         assert detail.case.desk_id == "antifraud"
         assert [e.kind for e in detail.entries] == ["submission", "followup"]
-        assert detail.entries[0].form[0] == {"label": "Subject", "value": "Invoices inflated"}
+        assert detail.entries[0].form[0] == {
+            "key": "subject",
+            "label": "Subject",
+            "value": "Invoices inflated",
+            "deleted": "",
+        }
         assert detail.entries[0].files == [{"index": 0, "name": "evidence.txt", "size": 12}]
         assert detail.entries[1].message == "One more thing"
         record = session.get(Record, detail.entries[0].record_id)
@@ -238,3 +244,19 @@ def test_followup_for_a_case_whose_submission_is_damaged_is_refused_alone(office
     )
     assert report.imported == ["rb"]
     assert [r for r, _ in report.refused] == ["fa"]
+
+
+@pytest.mark.parametrize(
+    ("form", "expected"),
+    [
+        ({"identified": True}, True),
+        ({"identified": False}, False),
+        ({}, None),  # a form from before the field, or from a browser that leaves it out
+        ({"identified": "yes"}, None),
+        (None, None),
+    ],
+)
+def test_the_register_learns_whether_the_source_gave_identification(form, expected) -> None:  # type: ignore[no-untyped-def]
+    from whistle.inbox.store import _identified
+
+    assert _identified(form) is expected

@@ -267,7 +267,12 @@ def case_detail(
         if record.kind == "submission":
             language = form.get("language") if isinstance(form.get("language"), str) else None
         fields = [
-            {"label": str(f.get("label", f.get("key", ""))), "value": str(f.get("value", ""))}
+            {
+                "key": str(f.get("key", "")),
+                "label": str(f.get("label", f.get("key", ""))),
+                "value": str(f.get("value", "")),
+                "deleted": "1" if f.get("deleted") else "",
+            }
             for f in form.get("fields") or []
             if isinstance(f, dict)
         ]

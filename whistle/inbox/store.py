@@ -203,6 +203,13 @@ def _reason(exc: Exception) -> str:
     return f"the envelope is malformed ({type(exc).__name__})"
 
 
+def _identified(form: Any) -> bool | None:
+    """Whether the source gave identification, as the form says (None: a form that does not
+    say, such as one written before the field or by a browser that leaves it out)."""
+    value = form.get("identified") if isinstance(form, dict) else None
+    return value if isinstance(value, bool) else None
+
+
 def _stored_type(kind: str) -> str:
     return sealing.STORED_PREFIX + kind
 
@@ -296,6 +303,7 @@ def _import_one(
             received_day=record.received_day,
             last_activity_day=record.received_day,
             imported_at=now.replace(tzinfo=None),
+            identified=_identified(meta.get("form")),
         )
         session.add(case)
     else:

@@ -111,7 +111,11 @@ def export_outbox(
         sequence=sequence,
         previous=last.bundle_id if last else None,
         created=today.isoformat(),
-        extra={"replies_applied": replies.sequence if replies else 0, **report.to_extra()},
+        extra={
+            "replies_applied": replies.sequence if replies else 0,
+            REPLIES_SEEN: replies_seen(session),
+            **report.to_extra(),
+        },
     )
     session.add(
         BundleLog(direction=OUTBOX, sequence=sequence, bundle_id=verified.bundle_id, day=today)
@@ -123,6 +127,22 @@ def export_outbox(
     for epoch, count in report.pending.items():
         summary.notes.append(f"key epoch {epoch}: {count} record(s) still here")
     return summary
+
+
+#: The outbox field saying, per reply still here, the day it was stored here and the day the
+#: source first read it: what the office's acknowledgement and feedback clocks need.
+REPLIES_SEEN = "replies_seen"
+
+
+def replies_seen(session: Session) -> dict[str, list[str | None]]:
+    """{reply id: [day stored here, day first read or None]} for every reply still here."""
+    rows = session.execute(
+        select(Record.id, Record.created, Record.first_read).where(Record.kind == RecordKind.REPLY)
+    )
+    return {
+        rid: [created.isoformat(), read.isoformat() if read is not None else None]
+        for rid, created, read in rows
+    }
 
 
 def _summary(verified: VerifiedBundle) -> BundleSummary:

@@ -6,7 +6,7 @@ from flask import Blueprint, Response, redirect, render_template, request, url_f
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from whistle.inbox import db, deadlines, epochs, replies, workflow
+from whistle.inbox import db, deadlines, epochs, replies, settings, steps, workflow
 from whistle.inbox.cases import (
     MAX_NOTE_CHARS,
     MAX_REASON_CHARS,
@@ -91,6 +91,10 @@ def _case_context(case_id: str) -> dict[str, Any]:
             and unlocked.custodian_keyring is not None,
             "deadlines": deadlines.case_deadlines(dates, today),
             "deletion_due": deadlines.deletion_is_due(dates, today),
+            "deletion_warning": deadlines.deletion_warning(dates, today),
+            "can_extend": deadlines.extension_refusal(dates, today) is None,
+            "categories": settings.categories(session),
+            "steps": steps.case_steps(session, unlocked.keyring, view.case),
             "decisions": workflow.decisions(session, unlocked.keyring, view.case.id),
             "replies": replies.replies(session, unlocked.keyring, view.case.id),
             "labels": workflow.case_labels(unlocked.keyring, view.case),

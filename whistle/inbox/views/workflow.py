@@ -8,19 +8,35 @@ from typing import Any
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from whistle.inbox import db, export, register, replies, stats, workflow
+from whistle.inbox import (
+    db,
+    export,
+    register,
+    replies,
+    settings,
+    stats,
+    steps,
+    workflow,
+)
 from whistle.inbox.audit import record_event
 from whistle.inbox.dashboard import dashboard
 from whistle.inbox.errors import (
+    AcknowledgementWithheldError,
     CaseNotFoundError,
+    CategoryRefusedError,
+    DeletionRefusedError,
+    ExtensionRefusedError,
     InboxError,
     ReasonRequiredError,
+    StepRefusedError,
     WorkflowError,
 )
-from whistle.inbox.models import OUTCOMES, STATUSES
-from whistle.inbox.models.reply import PURPOSES
+from whistle.inbox.models import OUTCOMES, STATUSES, Case
 from whistle.inbox.views.cases import _detail_with_error
 from whistle.inbox.web import require_unlocked, state
+
+#: What an officer writes by hand; the other purposes are the inbox's own notices.
+COMPOSED = ("reply", "feedback", "meeting")
 
 blueprint = Blueprint("workflow", __name__)
 
@@ -31,9 +47,15 @@ def _redirect(case_id: str, done: str, anchor: str) -> Response:
 
 
 def _act(
-    case_id: str, field: str, action: Callable[..., Any], done: str, anchor: str
+    case_id: str,
+    field: str,
+    action: Callable[..., Any],
+    done: str | Callable[[], str],
+    anchor: str,
 ) -> Response | tuple[str, int]:
-    """Run ``action(session, unlocked, inbox)``; an ``InboxError`` re-renders the case."""
+    """Run ``action(session, unlocked, inbox)``; an ``InboxError`` re-renders the case.
+
+    ``done`` names the confirmation shown (a callable: what the action decided)."""
     unlocked = require_unlocked()
     inbox = state()
     try:
@@ -41,13 +63,62 @@ def _act(
             action(session, unlocked, inbox)
     except ReasonRequiredError:
         return _detail_with_error(case_id, field, _("Give a reason for this decision."))
+    except ExtensionRefusedError as exc:
+        return _detail_with_error(case_id, field, _extension_message(exc.why))
+    except AcknowledgementWithheldError as exc:
+        message = (
+            _("The acknowledgement was already withheld.")
+            if "withheld" in str(exc)
+            else _("The acknowledgement was already sent.")
+        )
+        return _detail_with_error(case_id, field, message)
+    except DeletionRefusedError as exc:
+        return _detail_with_error(case_id, field, _deletion_message(exc.why))
+    except StepRefusedError as exc:
+        return _detail_with_error(case_id, field, step_message(exc.why))
+    except CategoryRefusedError:
+        return _detail_with_error(case_id, field, _("Choose one of the office's categories."))
     except WorkflowError as exc:
         return _detail_with_error(case_id, field, _workflow_message(exc))
     except CaseNotFoundError:
         raise  # purged (410) or unknown (404): an error page, not the case page
     except InboxError as exc:
         return _detail_with_error(case_id, field, str(exc))
-    return _redirect(case_id, done, anchor)
+    return _redirect(case_id, done() if callable(done) else done, anchor)
+
+
+def _extension_message(why: str) -> str:
+    return {
+        "already-extended": _("The feedback deadline was already extended."),
+        "closed": _("A closed case has no feedback deadline to extend."),
+        "met": _("The feedback was already given: there is nothing to extend."),
+        "too-late": _("The first feedback deadline has passed: it can no longer be extended."),
+    }.get(why, _("The case's state does not allow this."))
+
+
+def _deletion_message(why: str) -> str:
+    return {
+        "no-such-part": _("Choose a message, file or field of this case to delete."),
+        "grounds": _("Choose the grounds for the deletion."),
+        "damaged": _("This record cannot be decrypted: it is damaged."),
+        "investigation": _("An investigation was opened: no deletion is due."),
+        "retention": _("A deletion cannot be postponed past the retention limit."),
+    }.get(why, _("Postpone the deletion to a day after today."))
+
+
+def step_message(why: str) -> str:
+    return {
+        "recipient": _("Name the recipient (at most 200 characters)."),
+        "day": _("Give the day it was done as YYYY-MM-DD: not before the report, not after today."),
+        "kind": _("Choose what was done."),
+        "not-told": _(
+            "The reporter must be told before the disclosure: choose today or a later day, or "
+            "record why telling them would jeopardise the investigation."
+        ),
+        "name": _("Give the Responsable's name (3 to 120 characters)."),
+        "none": _("No Responsable del Sistema is recorded yet."),
+        "meeting": _("No meeting was requested before that day."),
+    }.get(why, _("The case's state does not allow this."))
 
 
 def _workflow_message(exc: WorkflowError) -> str:
@@ -78,7 +149,14 @@ def dashboard_page() -> str:
             cache=inbox.keystore.plaintext_cache,
             assignee=unlocked.officer_id if mine else None,
         )
-    return render_template("dashboard.html", board=board, mine=mine, today=inbox.config.today())
+        responsable = steps.responsable(session)
+    return render_template(
+        "dashboard.html",
+        board=board,
+        mine=mine,
+        today=inbox.config.today(),
+        responsable=responsable,
+    )
 
 
 @blueprint.post("/cases/<case_id>/status")
@@ -113,7 +191,21 @@ def change_status(case_id: str) -> Response | tuple[str, int]:
             today=inbox.config.today(),
         )
 
-    return _act(case_id, "status-reason", action, "status", "workflow")
+        if to == "closed":
+            # Closing is not the feedback: offer the officer the template to tell the source.
+            case = session.get(Case, case_id)
+            if case is not None and replies.offer_closing_feedback(
+                session,
+                unlocked.keyring,
+                case,
+                officer_id=unlocked.officer_id,
+                now=inbox.config.clock(),
+                default_language=inbox.config.default_language,
+            ):
+                done[0] = "closed-tell"
+
+    done = ["status"]
+    return _act(case_id, "status-reason", action, lambda: done[0], "workflow")
 
 
 @blueprint.post("/cases/<case_id>/acknowledge")
@@ -138,13 +230,24 @@ def extend(case_id: str) -> Response | tuple[str, int]:
     reason = request.form.get("reason", "")
 
     def action(session: Any, unlocked: Any, inbox: Any) -> None:
-        workflow.extend_feedback(
+        case = workflow.extend_feedback(
             session,
             unlocked.keyring,
             case_id,
             reason=reason,
             officer_id=unlocked.officer_id,
             now=inbox.config.clock(),
+            today=inbox.config.today(),
+        )
+        replies.notify_extension(
+            session,
+            unlocked.keyring,
+            case,
+            officer_id=unlocked.officer_id,
+            now=inbox.config.clock(),
+            today=inbox.config.today(),
+            default_language=inbox.config.default_language,
+            store_dir=inbox.config.store_dir,
         )
 
     return _act(case_id, "extend-reason", action, "extended", "workflow")
@@ -194,7 +297,7 @@ def labels(case_id: str) -> Response | tuple[str, int]:
 def save_reply(case_id: str) -> Response | tuple[str, int]:
     text = request.form.get("text", "")
     purpose = request.form.get("purpose", "reply")
-    if purpose not in PURPOSES:
+    if purpose not in COMPOSED:
         purpose = "reply"
     raw_id = request.form.get("reply_id", "")
     files = [(f.filename or "file", f.read()) for f in request.files.getlist("files") if f.filename]
@@ -324,7 +427,12 @@ def register_page() -> str:
     inbox = state()
     with db.transaction(inbox.sessions) as session:
         lines = register.register_lines(session, unlocked.keyring, inbox.keystore.plaintext_cache)
-    return render_template("register.html", lines=lines)
+        # Access to the register is recorded (art. 26: it is not public).
+        record_event(
+            session, inbox.config.clock(), "register-viewed", officer_id=unlocked.officer_id
+        )
+        names = settings.category_names(session)
+    return render_template("register.html", lines=lines, category_names=names)
 
 
 @blueprint.post("/register.csv")
