@@ -1,12 +1,13 @@
 """What the load benches share: a real submission site under gunicorn, its RSS, plain HTTP.
 
 A data directory made by ``whistle server init`` from a fresh office card, served by gunicorn
-with whistle/deploy/gunicorn.conf.py (gthread, 2 workers x 8 threads) on a free loopback port,
-stopped by PID. The clients speak HTTP/1.1 with ``http.client`` (keep-alive, streamed bodies):
-much lighter than httpx, which matters when client and server share two cores.
+with whistle/deploy/gunicorn.conf.py (2 gevent workers with per-connection deadlines) on a free
+loopback port, stopped by PID. The clients speak HTTP/1.1 with ``http.client`` (keep-alive,
+streamed bodies): much lighter than httpx, which matters when client and server share two cores.
 """
 
 import http.client
+import os
 import re
 import shutil
 import subprocess
@@ -100,6 +101,20 @@ def _rss(pid: int) -> int:
 def server_rss(server: Server) -> int:
     """Resident bytes of the gunicorn arbiter plus its workers, now."""
     return _rss(server.process.pid) + sum(_rss(pid) for pid in server.workers())
+
+
+def _cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # utime and stime, fields 14 and 15 of proc(5), in clock ticks.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu(server: Server) -> float:
+    """CPU seconds used so far by the gunicorn arbiter and its workers (user + system)."""
+    return _cpu_seconds(server.process.pid) + sum(_cpu_seconds(p) for p in server.workers())
 
 
 @dataclass

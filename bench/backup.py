@@ -43,6 +43,7 @@ def main() -> None:
         )
         created = init_office(
             config,
+            time_zone=config.time_zone,
             name="Bench",
             desks=[("antifraud", "A")],
             officer_name="admin",

@@ -32,6 +32,7 @@ def main(count: int, size: int) -> None:
                 desk_key=desk.public_key,
                 custodian_key=card.custodian_key,
                 reply_public_key=generate_box_keypair().public_key,
+                source_signing_key=generate_box_keypair().public_key,
                 case_id=case,
             )
             writer.add_form({"language": "en", "desk": desk.id, "fields": []})

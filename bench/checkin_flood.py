@@ -4,8 +4,8 @@
     .venv/bin/python bench/checkin_flood.py --checkins 300 --flood-clients 8 --slots 4 --wait-ms 100
     .venv/bin/python bench/checkin_flood.py --slots 256 --wait-ms 0    # in effect no cap
 
-The site (``whistle server init``, gunicorn with whistle/deploy/gunicorn.conf.py: 2 workers x 8
-threads) gets --sources reports first; their codes are the legitimate check-ins. Then:
+The site (``whistle server init``, gunicorn with whistle/deploy/gunicorn.conf.py: 2 gevent
+workers) gets --sources reports first; their codes are the legitimate check-ins. Then:
 
 1. unloaded: one legitimate source checks in --checkins times in a row (GET the check-in form,
    POST the code as a JS-off browser does), and a page probe GETs the report form beside it;

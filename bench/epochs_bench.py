@@ -34,6 +34,7 @@ def main(desks: int, rotations: int) -> None:
     )
     init_office(
         config,
+        time_zone=config.time_zone,
         name="Bench",
         desks=[(f"d{i}", f"Desk {i}") for i in range(desks)],
         officer_name="a",

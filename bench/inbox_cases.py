@@ -208,6 +208,7 @@ def main() -> None:
         start = time.perf_counter()
         created = init_office(
             config,
+            time_zone=config.time_zone,
             name="Bench office",
             desks=[("antifraud", "Anti-fraud"), ("ethics", "Ethics")],
             officer_name="admin",

@@ -47,7 +47,8 @@ MEASURE = """async (mib) => {
   const desk = new Uint8Array(32).fill(34);
   let s = performance.now();
   const blob = await api.writeSubmission({deskKey: desk, custodianKey: desk,
-    replyPublicKey: keys.replyPublicKey, caseId: new Uint8Array(16),
+    replyPublicKey: keys.replyPublicKey, sourceSigningKey: keys.signingPublicKey,
+    caseId: new Uint8Array(16),
     form: {language: 'en', desk: 'bench', fields: []}, identification: [],
     files: [new File([content], 'evidence.bin')]});
   const writeS = (performance.now() - s) / 1000;

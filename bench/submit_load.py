@@ -6,11 +6,11 @@
     .venv/bin/python bench/submit_load.py --parts big --big-mib 1024
 
 The site is made by ``whistle server init`` and served by gunicorn with
-whistle/deploy/gunicorn.conf.py
-(gthread, 2 workers x 8 threads) on a free 127.0.0.1 port. Each client is a JS-off browser: it
-GETs the report form (CSRF token and session cookie), then POSTs the plain multipart form, on
-one keep-alive connection, a fresh cookie jar per report. Bodies are generated as they are sent
-(a 1 MiB random block repeated), never held whole in the client.
+whistle/deploy/gunicorn.conf.py (2 gevent workers with per-connection deadlines) on a free
+127.0.0.1 port. Each client is a JS-off browser: it GETs the report form (CSRF token and session
+cookie), then POSTs the plain multipart form, on one keep-alive connection, a fresh cookie jar
+per report. Bodies are generated as they are sent (a 1 MiB random block repeated), never held
+whole in the client.
 
 Parts: ``text`` (a 5 KB description, no file), ``attach`` (one attachment of --attach-mib),
 ``big`` (one upload of --big-mib with [limits] raised; skipped when the disk is short).
@@ -43,6 +43,7 @@ from _server import (
     disk_free,
     latency_line,
     load_average,
+    server_cpu,
     server_rss,
     site,
 )
@@ -250,12 +251,14 @@ def concurrent_part(
         print(f"  warm-up errors: {warm.errors}")
     print(f"{label}: load average {load_average()} at the start")
     cpu = cpu_seconds()
+    served = server_cpu(server)  # type: ignore[arg-type]
     profilers = start_profilers(server, profile) if profile else []
     with RssSampler(server) as rss:  # type: ignore[arg-type]
         started = time.perf_counter()
         run = load(port, reports, clients, description, file_bytes)
         elapsed = time.perf_counter() - started
     cpu = cpu_seconds() - cpu
+    served = server_cpu(server) - served  # type: ignore[arg-type]
     if profile:
         stop_profilers(profilers, profile)
     done = len(run.latencies)
@@ -270,6 +273,10 @@ def concurrent_part(
     print(
         f"  server RSS (arbiter + 2 workers): {rss.start / MIB:.1f} MiB at the start, "
         f"peak {rss.peak / MIB:.1f} MiB"
+    )
+    print(
+        f"  server CPU (arbiter + workers): {served:.1f} s = "
+        f"{1000 * served / max(done, 1):.1f} ms per report"
     )
     print(f"  client CPU (this process): {cpu:.1f} s of {elapsed:.1f} s")
     print(f"  load average {load_average()} at the end")

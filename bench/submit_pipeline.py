@@ -38,6 +38,7 @@ def main() -> None:
             desk_key=key,
             custodian_key=key,
             reply_public_key=key,
+            source_signing_key=key,
             case_id=random_bytes(16),
         )
         parse_multipart(io.BytesIO(body), boundary, writer, max_files=5, max_file_bytes=2**40)

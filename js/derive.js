@@ -4,6 +4,7 @@
 //   login token  = crypto_kdf_derive_from_key(32, 1, "wh-login", m)
 //   reply seed   = crypto_kdf_derive_from_key(32, 2, "wh-reply", m)
 //   reply keys   = crypto_box_seed_keypair(reply seed)
+//   signing seed = crypto_kdf_derive_from_key(32, 3, "wh-signk", m)   (Ed25519, protocol 2)
 
 import { concat, requireBytes, utf8 } from './bytes.js';
 import { codeBits } from './codes.js';
@@ -11,14 +12,26 @@ import { codeBits } from './codes.js';
 const CODE_DOMAIN = utf8('whistle-code-v1');
 export const SALT_BYTES = 32;
 
-/** {loginToken, replySecretKey, replyPublicKey} for a code (throws CodeError for a bad code). */
+/**
+ * {loginToken, replySecretKey, replyPublicKey, signingSeed, signingPublicKey} for a code
+ * (throws CodeError for a bad code).
+ */
 export function deriveSourceKeys(sodium, code, installSalt) {
   requireBytes(installSalt, SALT_BYTES, 'the install salt');
   const master = sodium.crypto_generichash(32, concat([CODE_DOMAIN, codeBits(code)]), installSalt);
   const loginToken = sodium.crypto_kdf_derive_from_key(32, 1, 'wh-login', master);
   const seed = sodium.crypto_kdf_derive_from_key(32, 2, 'wh-reply', master);
   const pair = sodium.crypto_box_seed_keypair(seed);
+  const signingSeed = sodium.crypto_kdf_derive_from_key(32, 3, 'wh-signk', master);
+  const signing = sodium.crypto_sign_seed_keypair(signingSeed);
+  sodium.memzero(signing.privateKey);
   sodium.memzero(master);
   sodium.memzero(seed);
-  return { loginToken, replySecretKey: pair.privateKey, replyPublicKey: pair.publicKey };
+  return {
+    loginToken,
+    replySecretKey: pair.privateKey,
+    replyPublicKey: pair.publicKey,
+    signingSeed,
+    signingPublicKey: signing.publicKey,
+  };
 }

@@ -127,6 +127,9 @@ export class EnvelopeWriter {
     this._inPart = false;
     this._finished = false;
     this._written = header.length;
+    // Sees every part as it is written ({start(kind, name), update(bytes), end()}):
+    // the content digest of a signed record (conversation.js).
+    this.observer = null;
     sink(header);
   }
 
@@ -153,6 +156,7 @@ export class EnvelopeWriter {
   write(data) {
     if (!this._inPart) throw new Error('write() belongs inside a part');
     requireBytes(data, undefined, 'part data');
+    if (this.observer) this.observer.update(data);
     for (let offset = 0; offset < data.length; offset += MAX_DATA_FRAME) {
       const piece = data.subarray(offset, Math.min(offset + MAX_DATA_FRAME, data.length));
       this._emit(encodeDataHeader(piece.length));
@@ -164,6 +168,7 @@ export class EnvelopeWriter {
     if (!this._inPart) throw new Error('no part is open');
     this._inPart = false;
     this._emit(PART_END);
+    if (this.observer) this.observer.end();
   }
 
   /**
@@ -213,6 +218,7 @@ export class EnvelopeWriter {
     if (this._finished) throw new Error('the envelope is already finished');
     this._emit(encodePartStart(kind, name));
     this._inPart = true;
+    if (this.observer) this.observer.start(kind, name);
   }
 
   // Plaintext goes into a 64 KiB buffer; a full chunk is pushed only once a

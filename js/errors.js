@@ -27,6 +27,13 @@ export class TamperedError extends DecryptionError {}
 export class TruncatedError extends DecryptionError {}
 /** The bytes do not have the structure of the format they claim to be. */
 export class MalformedError extends DecryptionError {}
+/** Authentic, but written for another case, sender or place in the conversation. */
+export class MisboundError extends DecryptionError {}
+
+/** A signed object or a signed record failed verification. */
+export class SignatureError extends WhistleCryptoError {}
+/** Not signed, signed by another key, for another purpose or record, or altered. */
+export class BadSignatureError extends SignatureError {}
 
 /** A source code was entered wrongly. */
 export class CodeError extends WhistleCryptoError {}
@@ -46,6 +53,9 @@ const NAMES = [
   [TamperedError, 'TamperedError'],
   [TruncatedError, 'TruncatedError'],
   [MalformedError, 'MalformedError'],
+  [MisboundError, 'MisboundError'],
+  [SignatureError, 'SignatureError'],
+  [BadSignatureError, 'BadSignatureError'],
   [CodeError, 'CodeError'],
   [CodeFormatError, 'CodeFormatError'],
   [CodeChecksumError, 'CodeChecksumError'],

@@ -4,10 +4,13 @@
 //
 // Report: the code, the keys and the case id are made here; fields and files become one
 // envelope (WhistleCrypto.writeSubmission); only the login token, the case id and the
-// envelope are posted. Check-in: the token and reply key are derived here; the server
-// answers with the case's ciphertexts, opened here. Follow-up: boxed here with the reply key.
-// Fail closed: if anything goes wrong nothing is sent, the reason is shown, and a button
-// offers the plain form (encryption on the server) explicitly.
+// envelope are posted. Check-in: the token and keys are derived here; the server answers
+// with the case's ciphertexts, opened here, replies checked against the pinned office key.
+// Follow-up: signed here with the key derived from the code, and numbered (docs/protocol.md
+// §7). Before anything is sent, the keys the page was given are checked against the office
+// card it was given, whose fingerprint is shown. Fail closed: if anything goes wrong (the
+// bundle too) nothing is sent, the reason is shown, and a button offers the plain form
+// (encryption on the server) explicitly.
 (function () {
   'use strict';
 
@@ -24,28 +27,34 @@
     if (modeLine) modeLine.textContent = text;
   }
 
-  if (typeof window.WhistleCrypto === 'undefined' || typeof window.WhistleCrypto.load !== 'function') {
-    // The bundle did not load, or its bytes did not match the integrity hash.
-    say(t.off);
-    return;
-  }
-
   var plainChosen = false;
   var busy = false;
   var failed = false;
-  say(t.loading);
-  var loading = window.WhistleCrypto.load();
+  var loading;
+  if (typeof window.WhistleCrypto === 'undefined' || typeof window.WhistleCrypto.load !== 'function') {
+    // The bundle did not load, or its bytes did not match the integrity hash.
+    loading = Promise.reject(new Error('bundle'));
+  } else {
+    say(t.loading);
+    loading = window.WhistleCrypto.load();
+  }
   loading.then(
     function (api) {
       if (!failed) say(t.on);
       document.documentElement.setAttribute('data-encryption', 'page');
       document.documentElement.setAttribute('data-crypto-mode', api.mode);
+      try {
+        checkCard(api); // shows the fingerprint now; checked again before anything is sent
+      } catch (error) {
+        say(error.userMessage);
+      }
     },
     function () {
-      // libsodium or the self-test failed: this browser is not trusted to encrypt.
-      plainChosen = true;
-      say(t.off);
-      document.documentElement.setAttribute('data-encryption', 'server');
+      // No bundle, or libsodium or the self-test failed: this browser is not trusted to
+      // encrypt. Fail closed (review finding L2): the forms send nothing until the source
+      // chooses the plain form with the button the error shows.
+      say(t.unverified);
+      document.documentElement.setAttribute('data-encryption', 'unverified');
     },
   );
 
@@ -184,10 +193,46 @@
     return { fields: fields, identification: identification };
   }
 
+  // The keys this page was given must be those of the office card it was given, whose
+  // signature must verify; the fingerprint shown is what the source compares with the one the
+  // office publishes off the server (review finding H3). A mismatch sends nothing.
+  function checkCard(api) {
+    var data = form.dataset;
+    var deskKeys = reportForm ? [api.fromHex(data.deskKey)] : data.deskKeys.split(',').map(api.fromHex);
+    var custodianKey = reportForm ? api.fromHex(data.custodianKey) : null;
+    var officeKey = reportForm ? null : api.fromHex(data.officeKey);
+    var card;
+    try {
+      card = api.verifyOfficeCard(fromBase64(form.dataset.officeCard));
+    } catch (error) {
+      throw userError(t.badCard);
+    }
+    var hex = function (keys) {
+      return keys.map(api.toHex).sort().join(',');
+    };
+    var cardDesks = card.deskKeys.map(api.toHex);
+    var desksOk = deskKeys.every(function (key) {
+      return cardDesks.indexOf(api.toHex(key)) >= 0;
+    });
+    var same =
+      desksOk &&
+      (!custodianKey || api.toHex(custodianKey) === api.toHex(card.custodianKey)) &&
+      (!officeKey || api.toHex(officeKey) === api.toHex(card.signingKey)) &&
+      (deskKeys.length === 1 || hex(deskKeys) === hex(card.deskKeys));
+    if (!same) throw userError(t.badCard);
+    var shown = document.getElementById('office-fingerprint');
+    if (shown) {
+      shown.textContent = t.fingerprint.replace('{f}', card.fingerprint);
+      shown.hidden = false;
+    }
+    return card;
+  }
+
   function sendReport(api) {
     var data = reportForm.dataset;
     var files = Array.prototype.slice.call(reportForm.elements.files.files);
     checkFiles(files);
+    checkCard(api);
     var collected = collectFields();
     var code = api.generateCode();
     var keys = api.deriveSourceKeys(code, api.fromHex(data.salt));
@@ -198,6 +243,7 @@
         deskKey: api.fromHex(data.deskKey),
         custodianKey: api.fromHex(data.custodianKey),
         replyPublicKey: keys.replyPublicKey,
+        sourceSigningKey: keys.signingPublicKey,
         caseId: caseId,
         form: { language: data.lang, desk: data.desk, fields: collected.fields },
         identification: collected.identification,
@@ -223,7 +269,9 @@
 
   // --- check-in, the conversation and follow-ups ------------------------------------------------
 
-  var session = null; // {keys, caseId} while the conversation is shown; only in this page
+  // {keys, caseId, signedCase, nextFollowup, repliesSeen} while the conversation is shown;
+  // only in this page
+  var session = null;
 
   function element(name, text, className) {
     var node = document.createElement(name);
@@ -245,13 +293,18 @@
     return list;
   }
 
-  function showEntry(list, kind, created, opened) {
+  function showEntry(list, kind, created, opened, forged) {
     var item = element('li', undefined, kind);
     var title = { submission: t.report, followup: t.followup, reply: t.reply }[kind] || kind;
+    if (opened && opened.position) title += ' ' + t.number.replace('0', String(opened.position.sequence));
     var heading = element('h3', title + ' ');
     heading.appendChild(element('small', created));
     item.appendChild(heading);
-    if (!opened) {
+    if (forged) {
+      var warning = element('p', t.forged, 'error');
+      warning.setAttribute('role', 'alert');
+      item.appendChild(warning);
+    } else if (!opened) {
       item.appendChild(element('p', t.unreadable));
     } else if (kind === 'submission') {
       var fields = element('dl');
@@ -261,37 +314,58 @@
       });
       item.appendChild(fields);
     } else {
+      if (kind === 'reply' && !opened.signed) item.appendChild(element('p', t.unsigned, 'note'));
       item.appendChild(element('p', opened.message, 'text'));
     }
-    if (opened && opened.files.length) {
+    if (opened && !forged && opened.files.length) {
       item.appendChild(element('p', t.files));
       item.appendChild(fileList(opened.files));
     }
     list.appendChild(item);
   }
 
-  function openRecords(api, keys, caseId, records) {
+  // Every reply is checked against the office key pinned in the server's configuration
+  // (data-office-key); whether the case is a protocol 2 one comes from the source's own
+  // submission when the server still holds it, else from the server's hint.
+  function openRecords(api, keys, caseId, answer, state) {
     var list = document.getElementById('sealed-entries');
     list.textContent = '';
+    var checks = {
+      officeKey: api.fromHex(checkinForm.dataset.officeKey),
+      sourceSigningKey: keys.signingPublicKey,
+      signedCase: answer.protocol >= 2,
+    };
+    var numbers = [];
     var chain = Promise.resolve();
-    records.forEach(function (record) {
+    answer.records.forEach(function (record) {
       chain = chain.then(function () {
         var bytes = fromBase64(record.data);
         var opening =
           record.kind === 'submission'
             ? api.openSubmissionAsSource(bytes, keys.replySecretKey, caseId)
-            : api.openAsSource(bytes, record.kind, keys.replySecretKey, caseId);
+            : api.openAsSource(bytes, record.kind, keys.replySecretKey, caseId, checks);
         return opening.then(
           function (opened) {
-            showEntry(list, record.kind, record.created, opened);
+            if (record.kind === 'submission') checks.signedCase = opened.sourceSigningKey !== null;
+            if (record.kind === 'reply' && opened.position) numbers.push(opened.position.sequence);
+            showEntry(list, record.kind, record.created, opened, false);
           },
-          function () {
-            showEntry(list, record.kind, record.created, null);
+          function (error) {
+            showEntry(list, record.kind, record.created, null, error instanceof api.errors.SignatureError);
           },
         );
       });
     });
-    return chain;
+    return chain.then(function () {
+      var highest = numbers.length ? Math.max.apply(null, numbers) : 0;
+      var missing = [];
+      for (var n = 1; n < highest; n++) if (numbers.indexOf(n) < 0) missing.push(n);
+      var notice = document.getElementById('sealed-missing');
+      notice.textContent = missing.length ? t.missing.replace('{n}', missing.join(', ')) : '';
+      notice.hidden = !missing.length;
+      state.signedCase = checks.signedCase;
+      state.repliesSeen = highest;
+    });
   }
 
   function checkIn(api) {
@@ -301,11 +375,13 @@
     } catch (error) {
       return Promise.reject(userError(t.badCode));
     }
+    checkCard(api);
     var keys = api.deriveSourceKeys(code, api.fromHex(checkinForm.dataset.salt));
     return post(checkinForm.dataset.sealedAction, new Blob([keys.loginToken])).then(function (answer) {
       var caseId = api.fromHex(answer.case_id);
-      return openRecords(api, keys, caseId, answer.records).then(function () {
-        session = { keys: keys, caseId: caseId };
+      var state = { keys: keys, caseId: caseId, nextFollowup: answer.next_followup };
+      return openRecords(api, keys, caseId, answer, state).then(function () {
+        session = state;
         checkinForm.elements.code.value = '';
         checkinForm.hidden = true;
         var section = document.getElementById('sealed-conversation');
@@ -329,6 +405,8 @@
         replySecretKey: session.keys.replySecretKey,
         deskKeys: deskKeys,
         caseId: session.caseId,
+        signingSeed: session.signedCase ? session.keys.signingSeed : null,
+        position: session.signedCase ? { sequence: session.nextFollowup, seen: session.repliesSeen } : null,
         onProgress: bars.encrypting,
       })
       .then(function (envelope) {
@@ -359,7 +437,9 @@
         .then(function () {
           busy = false;
         })
-        .catch(fail);
+        .catch(function (error) {
+          fail(error && error.message === 'bundle' ? userError(t.unverified) : error);
+        });
     });
   }
 

@@ -9,9 +9,18 @@
 //   reply       sealed to the source's reply key and to the desk;
 //               parts: "message" (text), files
 //
-// Every envelope's associated data is associatedData(kind, case id).
+// Every envelope's associated data is associatedData(kind, case id). Protocol 2: the
+// submission also carries "source_signing_key"; follow-ups are sealed (not boxed) and
+// signed with the source's key, replies signed with the office key (conversation.js).
 
-import { fromUtf8, requireBytes, utf8Exact } from './bytes.js';
+import { fromUtf8, requireBytes, toHex, utf8Exact } from './bytes.js';
+import {
+  OFFICE_RECORD,
+  SOURCE_RECORD,
+  SignedWriter,
+  isSigned,
+  verifyParts,
+} from './conversation.js';
 import { EnvelopeWriter, associatedData, boxedTo, openEnvelope, sealedTo } from './envelope.js';
 import { MalformedError } from './errors.js';
 import { MAX_FILES, cleanFileName } from './filenames.js';
@@ -21,13 +30,37 @@ export const IDENTIFICATION_BYTES = 4096;
 export const SEALED_IDENTIFICATION_BYTES = IDENTIFICATION_BYTES + 48;
 export const FORM_VERSION = 1;
 export const MAX_FORM_BYTES = 256 * 1024;
+export const SOURCE_SIGNING_KEY_PART = 'source_signing_key';
 
-/** The fixed-size identification block: `fields` (maybe empty) sealed to the custodian. */
-export function sealIdentification(sodium, fields, custodianKey) {
-  requireBytes(custodianKey, 32, "the custodian's public key");
+/** Identification blocks written since protocol version 2 carry their case and reply key. */
+export const IDENTIFICATION_VERSION = 2;
+
+/**
+ * The JSON inside a version 2 identification block, before its zero padding: the same
+ * bytes as records.identification_plaintext (compact, keys in this order).
+ */
+export function identificationPlaintext(fields, caseId, replyPublicKey) {
+  requireBytes(caseId, 16, 'the case id');
+  requireBytes(replyPublicKey, 32, 'the reply public key');
   if (!Array.isArray(fields)) throw new TypeError('identification fields are a list');
-  const raw = utf8Exact(JSON.stringify({ version: 1, fields }), 'the identification');
+  const document = {
+    version: IDENTIFICATION_VERSION,
+    case: toHex(caseId),
+    reply_public_key: toHex(replyPublicKey),
+    fields,
+  };
+  const raw = utf8Exact(JSON.stringify(document), 'the identification');
   if (raw.length > IDENTIFICATION_BYTES) throw new RangeError('the identification does not fit its fixed size');
+  return raw;
+}
+
+/**
+ * The fixed-size identification block: `fields` (maybe empty) sealed to the custodian,
+ * naming the case and the reply key of its submission (records.seal_identification).
+ */
+export function sealIdentification(sodium, fields, custodianKey, caseId, replyPublicKey) {
+  requireBytes(custodianKey, 32, "the custodian's public key");
+  const raw = identificationPlaintext(fields, caseId, replyPublicKey);
   const padded = new Uint8Array(IDENTIFICATION_BYTES);
   padded.set(raw);
   const sealed = sodium.crypto_box_seal(padded, custodianKey);
@@ -57,8 +90,11 @@ export class SubmissionWriter {
     requireBytes(keys.deskKey, 32, "the desk's public key");
     requireBytes(keys.custodianKey, 32, "the custodian's public key");
     requireBytes(keys.replyPublicKey, 32, 'the reply public key');
+    requireBytes(keys.sourceSigningKey, 32, "the source's signing key");
     this._sodium = sodium;
     this._custodianKey = keys.custodianKey;
+    this._caseId = keys.caseId;
+    this._replyPublicKey = keys.replyPublicKey;
     this._writer = new EnvelopeWriter(
       sodium,
       sink,
@@ -66,6 +102,7 @@ export class SubmissionWriter {
       associatedData('submission', keys.caseId),
     );
     this._writer.addBytes('reply_public_key', keys.replyPublicKey);
+    this._writer.addBytes(SOURCE_SIGNING_KEY_PART, keys.sourceSigningKey);
   }
 
   /** The questionnaire answers: {language, desk, fields: [{key, label, value}]}. */
@@ -78,7 +115,8 @@ export class SubmissionWriter {
 
   /** Always call this, with an empty list when the source gave no details. */
   addIdentification(fields) {
-    this._writer.addBytes('identification', sealIdentification(this._sodium, fields, this._custodianKey));
+    const block = sealIdentification(this._sodium, fields, this._custodianKey, this._caseId, this._replyPublicKey);
+    this._writer.addBytes('identification', block);
   }
 
   addBlob(name, blob, onRead) {
@@ -120,28 +158,31 @@ async function addFiles(writer, files, onProgress) {
 }
 
 /**
- * A follow-up as a Blob: boxed from the reply key to every desk key (so the
- * office knows the code's holder wrote it), sealed to the reply public key (so
- * the source can read it again). Same parts as records.seal_followup.
+ * A follow-up as a Blob, readable by every desk and by the source (records.FollowupWriter).
+ * With `signingSeed` and `position` ({sequence, seen}; protocol 2 cases) it is sealed to
+ * the desks and signed with the source's key; without (a protocol 1 case) it is boxed from
+ * the reply key, so the office knows the code's holder wrote it.
  */
 export async function writeFollowup(sodium, options) {
   requireBytes(options.replySecretKey, 32, 'the reply secret key');
   if (!Array.isArray(options.deskKeys) || !options.deskKeys.length) {
     throw new RangeError('a follow-up goes to at least one desk');
   }
-  const recipients = options.deskKeys.map(boxedTo);
+  const signed = Boolean(options.signingSeed);
+  if (signed !== Boolean(options.position)) throw new TypeError('a signed follow-up needs the signing seed and its position');
+  const recipients = options.deskKeys.map(signed ? sealedTo : boxedTo);
   recipients.push(sealedTo(sodium.crypto_scalarmult_base(options.replySecretKey)));
   const out = collector();
-  const writer = new EnvelopeWriter(sodium, out.sink, recipients, associatedData('followup', options.caseId), {
-    senderSecretKey: options.replySecretKey,
-  });
+  const ad = associatedData('followup', options.caseId);
+  const writer = new EnvelopeWriter(sodium, out.sink, recipients, ad, signed ? {} : { senderSecretKey: options.replySecretKey });
+  const signer = signed ? new SignedWriter(sodium, writer, ad, options.signingSeed, SOURCE_RECORD, options.position) : writer;
   writer.addText('message', options.message);
   await addFiles(writer, options.files || [], options.onProgress);
-  writer.finish();
+  signer.finish();
   return blobOf(out.pieces);
 }
 
-function conversation(parts) {
+function conversation(parts, position) {
   const messages = parts.filter((p) => p.name === 'message' && p.kind === PartKind.TEXT);
   if (messages.length !== 1) throw new MalformedError('the record has no single message');
   let message;
@@ -151,20 +192,30 @@ function conversation(parts) {
     throw new MalformedError("part 'message' is not UTF-8 text");
   }
   const files = parts.filter((p) => p.kind === PartKind.FILE).map((p) => ({ name: p.name, content: p.content }));
-  return { message, files };
+  return { message, files, position: position || null, signed: Boolean(position) };
 }
 
 /**
- * A reply, or the source's own follow-up, opened with the reply secret key:
- * {message, files: [{name, content}]} (records.open_as_source).
+ * A reply, or the source's own follow-up, opened with the reply secret key and checked:
+ * {message, files: [{name, content}], position: {sequence, seen} | null, signed}
+ * (records.open_as_source). A reply must be signed by `checks.officeKey`, the source's
+ * own follow-up by `checks.sourceSigningKey`; in a `checks.signedCase` an unsigned record
+ * is refused (BadSignatureError), in a protocol 1 case it opens with signed false.
  */
-export async function openAsSource(sodium, input, kind, replySecretKey, caseId) {
+export async function openAsSource(sodium, input, kind, replySecretKey, caseId, checks) {
   if (kind !== 'reply' && kind !== 'followup') throw new RangeError('a source reads replies and its own follow-ups');
-  const opened = await openEnvelope(sodium, input, replySecretKey, associatedData(kind, caseId));
-  return conversation(opened.parts);
+  const ad = associatedData(kind, caseId);
+  const opened = await openEnvelope(sodium, input, replySecretKey, ad);
+  if (!checks.signedCase && !isSigned(opened.parts)) return conversation(opened.parts, null);
+  const [purpose, key] = kind === 'reply' ? [OFFICE_RECORD, checks.officeKey] : [SOURCE_RECORD, checks.sourceSigningKey];
+  const verified = verifyParts(sodium, opened.parts, purpose, key, ad);
+  return conversation(verified.body, verified.position);
 }
 
-/** The source's own submission, opened with the reply secret key: {form, files: [{name, content}]}. */
+/**
+ * The source's own submission, opened with the reply secret key:
+ * {form, files: [{name, content}], sourceSigningKey (null in a protocol 1 case)}.
+ */
 export async function openSubmissionAsSource(sodium, input, replySecretKey, caseId) {
   const opened = await openEnvelope(sodium, input, replySecretKey, associatedData('submission', caseId));
   const named = (name) => {
@@ -185,5 +236,9 @@ export async function openSubmissionAsSource(sodium, input, replySecretKey, case
   }
   if (!form || typeof form !== 'object' || !Array.isArray(form.fields)) throw new MalformedError('the form has no fields');
   const files = opened.parts.filter((p) => p.kind === PartKind.FILE).map((p) => ({ name: p.name, content: p.content }));
-  return { form, files };
+  const signing = opened.parts.filter((p) => p.name === SOURCE_SIGNING_KEY_PART && p.kind !== PartKind.FILE);
+  if (signing.length > 1 || (signing.length && signing[0].content.length !== 32)) {
+    throw new MalformedError("the source's signing key is not 32 bytes");
+  }
+  return { form, files, sourceSigningKey: signing.length ? signing[0].content : null };
 }

@@ -4,13 +4,15 @@
 // that Python's records.seal_followup wrote with those keys to one desk. Opening it
 // both ways exercises BLAKE2b (keyed and as crypto_kdf), X25519, crypto_box,
 // crypto_box_seal, secretstream and the framing. Then an envelope written here
-// must open here, and a tampered one must not. If any of it fails, this
+// must open here, and a tampered one must not; an Ed25519 signature made here must
+// verify, and an altered one must not. If any of it fails, this
 // browser's crypto cannot be trusted and the page must not encrypt with it.
 
-import { equalBytes, fromHex, toHex } from './bytes.js';
+import { equalBytes, fromHex, toHex, utf8 } from './bytes.js';
+import { SOURCE_RECORD, signObject, verifyObject } from './conversation.js';
 import { deriveSourceKeys } from './derive.js';
 import { EnvelopeWriter, associatedData, boxedTo, openEnvelope, sealedTo } from './envelope.js';
-import { SelfTestError, TamperedError } from './errors.js';
+import { BadSignatureError, SelfTestError, TamperedError } from './errors.js';
 import { PartKind } from './framing.js';
 import { openAsSource } from './records.js';
 
@@ -113,7 +115,8 @@ export async function selfTest(sodium) {
 
   const caseId = fromHex(v.caseId);
   const envelope = sodium.from_base64(v.envelope, sodium.base64_variants.ORIGINAL);
-  const own = await openAsSource(sodium, envelope, 'followup', keys.replySecretKey, caseId);
+  const unsigned = { signedCase: false };
+  const own = await openAsSource(sodium, envelope, 'followup', keys.replySecretKey, caseId, unsigned);
   check(own.message === v.message, 'opening a sealed slot');
   const deskSecret = fromHex(v.deskSecretKey);
   const asDesk = await openEnvelope(sodium, envelope, deskSecret, associatedData('followup', caseId));
@@ -135,7 +138,7 @@ export async function selfTest(sodium) {
   const opened = await openEnvelope(sodium, written, deskSecret, ad);
   check(equalBytes(opened.senderPublicKey, keys.replyPublicKey), 'round trip: sender');
   check(equalBytes(opened.parts[1].content, big), 'round trip: content');
-  const again = await openAsSource(sodium, written, 'followup', keys.replySecretKey, caseId);
+  const again = await openAsSource(sodium, written, 'followup', keys.replySecretKey, caseId, unsigned);
   check(again.message === v.message, 'round trip: own copy');
   written[written.length - 1] ^= 1;
   let refused = false;
@@ -145,4 +148,17 @@ export async function selfTest(sodium) {
     refused = error instanceof TamperedError;
   }
   check(refused, 'a tampered envelope is refused');
+
+  // Signatures (protocol 2): what this browser signs verifies, an altered message does not.
+  const message = utf8(v.message);
+  const signed = signObject(sodium, keys.signingSeed, SOURCE_RECORD, message);
+  check(equalBytes(verifyObject(sodium, keys.signingPublicKey, SOURCE_RECORD, signed), message), 'signing');
+  signed[signed.length - 70] ^= 1;
+  let forged = false;
+  try {
+    verifyObject(sodium, keys.signingPublicKey, SOURCE_RECORD, signed);
+  } catch (error) {
+    forged = error instanceof BadSignatureError;
+  }
+  check(forged, 'an altered signed message is refused');
 }

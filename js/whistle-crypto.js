@@ -13,6 +13,8 @@
 import sodium from './sodium.cjs';
 import { fromHex, toHex } from './bytes.js';
 import { codeBits, checkSymbol, formatCode, generateCode, normalizeCode } from './codes.js';
+import { fingerprint, verifyOfficeCard } from './cards.js';
+import { OFFICE_RECORD, SOURCE_RECORD, signObject, verifyObject } from './conversation.js';
 import { deriveSourceKeys } from './derive.js';
 import { EnvelopeWriter, associatedData, boxedTo, openEnvelope, sealedTo } from './envelope.js';
 import * as errors from './errors.js';
@@ -21,6 +23,7 @@ import { PartKind } from './framing.js';
 import { paddedSize, padme } from './padding.js';
 import {
   SubmissionWriter,
+  identificationPlaintext,
   openAsSource,
   openSubmissionAsSource,
   sealIdentification,
@@ -56,11 +59,19 @@ function bind(sodiumReady) {
     boxedTo,
     EnvelopeWriter: (sink, recipients, ad, options) => new EnvelopeWriter(s, sink, recipients, ad, options),
     SubmissionWriter: (sink, keys) => new SubmissionWriter(s, sink, keys),
-    sealIdentification: (fields, custodianKey) => sealIdentification(s, fields, custodianKey),
+    sealIdentification: (fields, custodianKey, caseId, replyPublicKey) =>
+      sealIdentification(s, fields, custodianKey, caseId, replyPublicKey),
+    identificationPlaintext,
     writeSubmission: (options) => writeSubmission(s, options),
     writeFollowup: (options) => writeFollowup(s, options),
     openEnvelope: (input, secretKeys, ad) => openEnvelope(s, input, secretKeys, ad),
-    openAsSource: (input, kind, replySecretKey, caseId) => openAsSource(s, input, kind, replySecretKey, caseId),
+    openAsSource: (input, kind, replySecretKey, caseId, checks) => openAsSource(s, input, kind, replySecretKey, caseId, checks),
+    signObject: (seed, purpose, message) => signObject(s, seed, purpose, message),
+    verifyObject: (publicKey, purpose, blob) => verifyObject(s, publicKey, purpose, blob),
+    OFFICE_RECORD,
+    SOURCE_RECORD,
+    fingerprint: (signingKey) => fingerprint(s, signingKey),
+    verifyOfficeCard: (signed) => verifyOfficeCard(s, signed),
     openSubmissionAsSource: (input, replySecretKey, caseId) => openSubmissionAsSource(s, input, replySecretKey, caseId),
     selfTest: () => selfTest(s),
     selfTestVector: VECTOR,

@@ -59,6 +59,7 @@ def set_up(root: Path) -> DemoSetup:
     config = inbox_config(inbox_dir)
     created = init_office(
         config,
+        time_zone=config.time_zone,
         name="Demo office (DEMO ONLY)",
         desks=[("antifraud", "Anti-fraud office"), ("ethics", "Ethics desk")],
         officer_name=DEMO_OFFICER,

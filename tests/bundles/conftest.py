@@ -165,6 +165,7 @@ def make_world(
     )
     created = init_office(
         inbox_config,
+        time_zone=inbox_config.time_zone,
         name="Oficina Antifrau",
         desks=[("antifraud", "Anti-fraud office")],
         officer_name="admin",

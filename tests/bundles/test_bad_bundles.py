@@ -21,6 +21,7 @@ from whistle.bundling import (
 )
 from whistle.crypto import generate_signing_keypair, read_card, signing
 from whistle.crypto.bundles import BundleRecord, bundle_associated_data, write_bundle
+from whistle.crypto.conversation import Position
 from whistle.crypto.envelope import EnvelopeWriter, sealed_to
 from whistle.crypto.records import seal_reply
 from whistle.inbox.models import Case
@@ -193,6 +194,8 @@ def test_duplicate_id_with_different_content(primed: World) -> None:
         reply_public_key=generate_signing_keypair().public_key,
         desk_key=generate_signing_keypair().public_key,
         case_id=bytes.fromhex(case),
+        office_seed=generate_signing_keypair().seed,
+        position=Position(1, 0),
     )
     dup = craft_replies(
         primed,

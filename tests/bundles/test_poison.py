@@ -74,6 +74,7 @@ def poison_body(loop: Loop, case_id: bytes | None = None) -> tuple[bytes, bytes,
         desk_key=generate_box_keypair().public_key,
         custodian_key=generate_box_keypair().public_key,
         reply_public_key=keys.reply_public_key,
+        source_signing_key=keys.signing_public_key,
         case_id=case_id,
     )
     writer.begin_file("padding.bin")
@@ -571,3 +572,19 @@ def test_a_record_said_to_be_of_a_destroyed_epoch_that_opens_is_not_refused(loop
     summary = loop.inbox_import(loop.server_export())
     assert summary.counts["refusals queued"] == 0
     assert summary.counts["records imported"] == 1
+
+
+def test_a_record_of_an_epoch_newer_than_this_inbox_is_not_refused(loop: Loop) -> None:
+    """An inbox restored from a backup older than a rotation cannot open what was sealed to
+    the newer keys: that is this inbox's passing state, so no refusal is signed (it would
+    delete a genuine report); the record waits on the server for the newest backup."""
+    world = loop.world
+    loop.client.get("/language/en")
+    record_id, _case, _token = post_poison(loop)
+    with world.server_state().sessions.begin() as session:
+        session.get(Record, record_id).epoch = 7  # sealed to keys this inbox never held
+
+    summary = loop.inbox_import(loop.server_export())
+    assert summary.counts["refused (see the audit log)"] == 1
+    assert summary.counts["refusals queued"] == 0
+    assert record_id in server_rows(world)

@@ -335,3 +335,130 @@ def test_passwords_are_those_at_backup_time(populated: Populated, tmp_path: Path
     _nothing_written(target)
     _restore(backup, target, _admin)  # the password the backup knows
     assert (target / "inbox.sqlite").is_file()
+
+
+def test_a_restore_makes_again_every_deletion_made_after_the_backup(
+    populated: Populated, tmp_path: Path
+) -> None:
+    from sqlalchemy import select
+
+    from whistle.inbox import deletions, register, workflow
+    from whistle.inbox.errors import DeletionListError
+    from whistle.inbox.models import Case, Outgoing, PurgedCase, Tombstone
+
+    office = populated.office
+    first, second = populated.case_ids
+    signed = office.sign_in()
+    old_backup = _backup(office, tmp_path / "old.wbak")
+    now = office.config.clock()
+    store = office.config.store_dir
+    with office.session() as session:
+        line_before = register.case_line(session, signed.keyring, session.get(Case, second))
+        submission = session.scalar(
+            select(Record).where(Record.case_id == first, Record.kind == "submission")
+        )
+        followup = session.scalar(
+            select(Record).where(Record.case_id == first, Record.kind == "followup")
+        )
+        gone = workflow.purge_case(
+            session,
+            signed.keyring,
+            second,
+            confirm=True,
+            reason="Outside the law's scope entirely.",
+            officer_id=signed.officer_id,
+            now=now,
+            today=now.date(),
+            store_dir=store,
+        )
+        for part, grounds in (
+            (deletions.PartialDeletion("file", submission.id, "0"), "special-category"),
+            (deletions.PartialDeletion("field", submission.id, "description"), "shown-false"),
+            (deletions.PartialDeletion("record", followup.id), "out-of-scope"),
+        ):
+            gone += deletions.delete_part(
+                session,
+                signed.keyring,
+                first,
+                part,
+                grounds=grounds,
+                reason="Health data of a third person.",
+                officer_id=signed.officer_id,
+                now=now,
+                store_dir=store,
+            )
+        submission_id, followup_id = submission.id, followup.id
+    workflow.remove_files(gone)
+    # A later backup on the other stick leaves the list beside it.
+    newer_stick = tmp_path / "stick-b"
+    newer_stick.mkdir()
+    _backup(office, newer_stick / "new.wbak")
+    listing = (newer_stick / deletions.LIST_FILE).read_bytes()
+
+    # A list altered by one byte is refused and nothing is written.
+    target = tmp_path / "restored"
+    altered = bytearray(listing)
+    altered[40] ^= 1
+    with pytest.raises(DeletionListError):
+        _restore(old_backup, target, _admin, deletions=bytes(altered))
+    assert not target.exists()
+
+    restored = _restore(old_backup, target, _admin, deletions=listing)
+    assert restored.deletions_reapplied == 4
+    engine = db.make_engine(target / "inbox.sqlite")
+    with db.transaction(db.session_factory(engine)) as session:
+        assert session.get(Case, second) is None
+        assert session.get(Tombstone, second) is not None
+        assert session.get(Record, followup_id) is None
+        purged = session.get(PurgedCase, second)
+        assert purged is not None
+        # The register line survives whole, as it was before the deletion.
+        line = register.open_line(signed.keyring, second, purged.register or b"")
+        assert line.received == line_before.received
+        assert line.desk == line_before.desk
+        assert line.deletion_due == line_before.deletion_due
+        kept = session.get(Record, submission_id)
+        from whistle.inbox.store import record_meta
+
+        meta = record_meta(signed.keyring, kept)
+        assert meta["files"] == []
+        fields = {f["key"]: f["value"] for f in meta["form"]["fields"]}
+        assert fields["description"] == ""
+        assert fields["subject"]  # only the one field went
+        orders = session.scalars(select(Outgoing.case_id).where(Outgoing.kind == "purge")).all()
+        assert second in orders
+        stored = set(session.scalars(select(Record.stored_name)))
+    engine.dispose()
+    # No stored file of a deleted record is left in the restored store.
+    assert {p.name for p in (target / "store").iterdir()} == stored
+
+
+def test_a_list_of_deletions_signed_by_another_office_or_malformed_is_refused(
+    populated: Populated, tmp_path: Path
+) -> None:
+    import json
+
+    from whistle.crypto import DELETIONS, generate_signing_keypair, sign
+    from whistle.inbox.errors import DeletionListError
+
+    office = populated.office
+    backup = _backup(office, tmp_path / "b.wbak")
+    entry = {
+        "id": "a" * 32,
+        "at": "2026-11-02T09:00:00",
+        "case": populated.case_ids[0],
+        "target": "case",
+        "item": "",
+        "grounds": "other",
+    }
+    body = json.dumps({"version": 1, "entries": [entry]}).encode()
+    stranger = sign(generate_signing_keypair().seed, DELETIONS, body)
+    with pytest.raises(DeletionListError, match="not this office's"):
+        _restore(backup, tmp_path / "a", _admin, deletions=stranger)
+    assert not (tmp_path / "a").exists()
+    signed = office.sign_in()
+    bad = json.dumps({"version": 1, "entries": [{**entry, "target": "everything"}]}).encode()
+    malformed = sign(signed.keyring.signing_seed, DELETIONS, bad)
+    with pytest.raises(DeletionListError, match="malformed"):
+        _restore(backup, tmp_path / "b", _admin, deletions=malformed)
+    assert not (tmp_path / "b").exists()

@@ -44,7 +44,8 @@ def test_backup_and_restore_commands(populated: Populated, tmp_path: Path, obj) 
     assert made.exit_code == 0, made.output
     assert "3 record(s)" in made.output
     assert "on the inbox's own disk" in made.output  # tmp_path: the same disk as the inbox
-    (backup,) = usb.iterdir()
+    (backup,) = usb.glob("*.wbak")
+    assert (usb / "deletions.wdel").is_file()  # the list of deletions beside it
     assert backup.name.startswith("whistle-backup-20261102-")
     again = CliRunner().invoke(
         main, ["inbox", "backup", data_dir, "--out", str(backup), *admin], obj=obj
@@ -186,3 +187,49 @@ def test_a_backup_on_another_disk_carries_no_warning(
         )
         assert made.exit_code == 0, made.output
         assert "own disk" not in made.output
+
+
+def test_restore_applies_the_list_beside_the_backup(
+    populated: Populated, tmp_path: Path, obj
+) -> None:  # type: ignore[no-untyped-def]
+    from whistle.inbox import workflow
+
+    office = populated.office
+    data_dir = str(office.config.data_dir)
+    admin = ["--officer", "admin", "--password-file", _file(tmp_path, "pw", PASSWORD)]
+    usb = tmp_path / "usb"
+    usb.mkdir()
+    first = CliRunner().invoke(
+        main, ["inbox", "backup", data_dir, "--out", str(usb), *admin], obj=obj
+    )
+    assert first.exit_code == 0, first.output
+    (old_backup,) = usb.glob("*.wbak")
+    gone = populated.case_ids[1]
+    signed = office.sign_in()
+    with office.session() as session:
+        paths = workflow.purge_case(
+            session,
+            signed.keyring,
+            gone,
+            confirm=True,
+            reason="Outside the law's scope.",
+            officer_id=signed.officer_id,
+            now=office.config.clock(),
+            today=office.config.clock().date(),
+            store_dir=office.config.store_dir,
+        )
+    workflow.remove_files(paths)
+    obj["config"]["clock"].advance(minutes=1)  # a second backup, another file name
+    second = CliRunner().invoke(
+        main, ["inbox", "backup", data_dir, "--out", str(usb), *admin], obj=obj
+    )
+    assert second.exit_code == 0, second.output
+    target = tmp_path / "restored"
+    restored = CliRunner().invoke(
+        main, ["inbox", "restore", str(old_backup), str(target), *admin, "--yes"], obj=obj
+    )
+    assert restored.exit_code == 0, restored.output
+    assert "1 deletion(s) made after the backup made again" in restored.output
+    listed = CliRunner().invoke(main, ["inbox", "list", str(target), *admin], obj=obj)
+    assert "Bribes" not in listed.output  # the deleted case stays deleted
+    assert "Invoices inflated" in listed.output

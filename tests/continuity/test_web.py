@@ -46,7 +46,7 @@ def test_backup_page_writes_a_backup_to_a_directory(
     assert done.status_code == 200, done.get_data(as_text=True)
     html = done.get_data(as_text=True)
     assert "Backup written to" in html
-    (written,) = usb.iterdir()
+    (written,) = usb.glob("*.wbak")
     with written.open("rb") as source:
         assert read_header(source).records == 3
     assert "Last backup: 2026-11-02 09:00 UTC." in html  # the footer, on every page

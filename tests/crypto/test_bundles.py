@@ -29,6 +29,7 @@ from whistle.crypto.bundles import (
     record_hash_hex,
     write_bundle,
 )
+from whistle.crypto.errors import ManifestError
 from whistle.crypto.manifest import Manifest, ManifestRecord, sign_manifest
 
 SERVER = generate_signing_keypair()
@@ -140,6 +141,17 @@ def test_record_content_must_match_the_manifest_hash():
 def test_records_must_be_exactly_those_listed(parts):
     with pytest.raises(BundleMismatchError):
         read(forged([listed(RECORDS[0])], parts))
+
+
+def test_one_id_listed_under_two_kinds_is_refused_as_listed_twice():
+    """Review mismatch: an id listed twice (another kind) used to pass, then fail as "changed"."""
+    record = RECORDS[0]
+    twice = [
+        listed(record),
+        listed(BundleRecord(record.id, "reply", record.case, record.day, record.envelope)),
+    ]
+    with pytest.raises(ManifestError, match="listed twice"):
+        read(forged(twice, [(f"record/{record.id}", record.envelope)]))
 
 
 def test_a_manifest_signed_for_another_purpose_is_refused():

@@ -3,6 +3,7 @@
 import pytest
 
 from whistle.crypto import check_envelope_shape, generate_box_keypair
+from whistle.crypto.conversation import Position
 from whistle.crypto.errors import CryptoError, MalformedError
 from whistle.crypto.records import seal_followup, seal_reply
 
@@ -30,6 +31,8 @@ def test_a_reply_is_not_a_followup() -> None:
         reply_public_key=generate_box_keypair().public_key,
         desk_key=generate_box_keypair().public_key,
         case_id=CASE,
+        office_seed=bytes(32),
+        position=Position(1, 0),
     )
     with pytest.raises(MalformedError):
         check_envelope_shape(data[:512], len(data), sealed=1, boxed=2, sender=True)

@@ -5,6 +5,7 @@ from pathlib import Path
 from tests.crypto.vectors import load
 from whistle.crypto import derive_source_keys, fingerprint, generate_box_keypair, generate_code
 from whistle.crypto.codes import format_code
+from whistle.crypto.conversation import Position
 from whistle.crypto.orders import RecordOrder, sign_order
 from whistle.crypto.records import SEALED_IDENTIFICATION_BYTES, seal_followup, seal_reply
 from whistle.crypto.signing import PURPOSES
@@ -35,18 +36,22 @@ def test_envelope_length_examples():
         reply_public_key=source.reply_public_key,
         desk_key=desk.public_key,
         case_id=bytes(16),
+        office_seed=bytes(32),
+        position=Position(1, 0),
     )
     assert len(reply) == 4307
     assert "total     4307 bytes" in DOC
-    followup = seal_followup(
-        "hi",
-        [],
-        reply_secret_key=source.reply_secret_key,
-        desk_keys=[desk.public_key],
-        case_id=bytes(16),
+    followup = dict(
+        reply_secret_key=source.reply_secret_key, desk_keys=[desk.public_key], case_id=bytes(16)
     )
-    assert len(followup) == 4331
-    assert "total\n4331 bytes" in DOC or "total 4331 bytes" in DOC.replace("\n", " ")
+    signed = seal_followup(
+        "hi", [], **followup, signing_seed=source.signing_seed, position=Position(1, 0)
+    )
+    assert len(signed) == 4307
+    assert len(seal_followup("hi", [], **followup)) == 4331
+    flat = DOC.replace("\n", " ")
+    assert "protocol 1 follow-up with the same text" in flat
+    assert "total 4331 bytes" in flat
 
 
 def test_fingerprint_and_identification_examples():

@@ -45,16 +45,24 @@ def test_followup_writer_opens_like_seal_followup() -> None:
     writer.finish()
     for desk in desks:
         opened = open_followup_as_office(
-            out.getvalue(), [desk.secret_key], case_id, keys.reply_public_key
+            out.getvalue(), [desk.secret_key], case_id, keys.reply_public_key, None
         )
         assert opened.message == "more"
         assert [(f.name, len(f.content)) for f in opened.files] == [("big.bin", 500_000)]
-    mine = open_as_source(out.getvalue(), "followup", keys.reply_secret_key, case_id)
+    mine = open_as_source(
+        out.getvalue(),
+        "followup",
+        keys.reply_secret_key,
+        case_id,
+        office_key=bytes(32),
+        source_signing_key=keys.signing_public_key,
+        signed_case=False,
+    )
     assert mine.message == "more"
     other = _source()
     with pytest.raises(TamperedError):
         open_followup_as_office(
-            out.getvalue(), [desks[0].secret_key], case_id, other.reply_public_key
+            out.getvalue(), [desks[0].secret_key], case_id, other.reply_public_key, None
         )
     same = seal_followup(
         "more",
@@ -64,7 +72,9 @@ def test_followup_writer_opens_like_seal_followup() -> None:
         case_id=case_id,
     )
     assert (
-        open_followup_as_office(same, [desks[0].secret_key], case_id, keys.reply_public_key).message
+        open_followup_as_office(
+            same, [desks[0].secret_key], case_id, keys.reply_public_key, None
+        ).message
         == "more"
     )
 
@@ -79,6 +89,7 @@ def test_the_source_opens_its_own_submission() -> None:
         desk_key=desk.public_key,
         custodian_key=custodian.public_key,
         reply_public_key=keys.reply_public_key,
+        source_signing_key=keys.signing_public_key,
         case_id=case_id,
     )
     writer.begin_file("a.txt")
@@ -93,6 +104,7 @@ def test_the_source_opens_its_own_submission() -> None:
     opened = open_submission_as_source(out, keys.reply_secret_key, case_id)
     assert opened.form["fields"][0]["value"] == "v"
     assert opened.files == [("a.txt", 3)]
+    assert opened.source_signing_key == keys.signing_public_key
     out.seek(0)
     with pytest.raises(WrongKeyError):
         open_submission_as_source(out, _source().reply_secret_key, case_id)

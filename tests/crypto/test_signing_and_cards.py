@@ -208,3 +208,32 @@ def test_signed_garbage_is_a_manifest_error():
     newer = json.loads(manifest().body()) | {"version": 2}
     with pytest.raises(UnsupportedVersionError):
         verify_manifest(sign(KEY.seed, BUNDLE, json.dumps(newer).encode()), KEY.public_key)
+
+
+def test_an_office_card_carries_a_checked_time_zone() -> None:
+    from whistle.crypto import (
+        CardError,
+        Desk,
+        generate_box_keypair,
+        generate_signing_keypair,
+        make_office_card,
+        read_card,
+    )
+
+    def card(time_zone: str | None) -> bytes:
+        return make_office_card(
+            generate_signing_keypair().seed,
+            name="O",
+            bundle_key=generate_box_keypair().public_key,
+            desks=[Desk("a", "A", generate_box_keypair().public_key)],
+            custodian_key=generate_box_keypair().public_key,
+            epoch=1,
+            created="2026-11-01",
+            time_zone=time_zone,
+        )
+
+    assert read_card(card("Europe/Madrid")).time_zone == "Europe/Madrid"
+    assert read_card(card(None)).time_zone is None  # cards made before the field
+    for bad in ("Mars/Olympus", "../../etc/passwd", ""):
+        with pytest.raises(CardError):
+            card(bad)

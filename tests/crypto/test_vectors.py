@@ -8,9 +8,12 @@ import pytest
 
 from tests.crypto.vectors import load
 from whistle import crypto
+from whistle.crypto import records
 from whistle.crypto.codes import check_symbol, code_bits, generate_code, normalize_code
+from whistle.crypto.conversation import ContentDigest, Position, conversation_json
+from whistle.crypto.framing import PartKind
 from whistle.crypto.padding import padded_size, padme
-from whistle.crypto.records import open_identification, open_submission
+from whistle.crypto.records import identification_plaintext, open_identification, open_submission
 
 CODES = load("codes")
 DERIVATION = load("derivation")
@@ -160,12 +163,17 @@ def test_submission_vector_opens_as_office():
     )
     assert submission.form["fields"] == vector["form"]["fields"]
     assert submission.reply_public_key == _key("reply_public_key")
+    binding = {
+        "case_id": bytes.fromhex(ENVELOPES["case_id"]),
+        "reply_public_key": _key("reply_public_key"),
+    }
     identification = open_identification(
-        submission.identification_block, _key("custodian_secret_key")
+        submission.identification_block, _key("custodian_secret_key"), **binding
     )
-    assert identification == [{"key": "name", "label": "Nom", "value": "Anna"}]
+    assert identification.version == 2
+    assert identification.fields == [{"key": "name", "label": "Nom", "value": "Anna"}]
     with pytest.raises(crypto.WrongKeyError):
-        open_identification(submission.identification_block, _key("desk_secret_key"))
+        open_identification(submission.identification_block, _key("desk_secret_key"), **binding)
     assert json.dumps(submission.form)  # the form is plain JSON data
 
 
@@ -187,3 +195,66 @@ def test_invalid_envelope_vectors(vector):
             key,
             _ad(vector["kind"], vector.get("case_id")),
         )
+
+
+IDENTIFICATION = load("identification")
+
+
+def test_identification_vectors():
+    """Version 2 opens only for its case and reply key; the kept version 1 still opens."""
+    secret = bytes.fromhex(IDENTIFICATION["custodian_secret_key"])
+    binding = {
+        "case_id": bytes.fromhex(IDENTIFICATION["case_id"]),
+        "reply_public_key": bytes.fromhex(IDENTIFICATION["reply_public_key"]),
+    }
+    v2 = IDENTIFICATION["version_2"]
+    opened = open_identification(bytes.fromhex(v2["block"]), secret, **binding)
+    assert (opened.version, opened.fields) == (2, v2["fields"])
+    assert identification_plaintext(v2["fields"], **binding).decode() == v2["plaintext"]
+    with pytest.raises(crypto.MisboundError):
+        open_identification(bytes.fromhex(v2["block"]), secret, **{**binding, "case_id": bytes(16)})
+    v1 = IDENTIFICATION["version_1"]
+    opened = open_identification(bytes.fromhex(v1["block"]), secret, **binding)
+    assert (opened.version, opened.fields) == (1, v1["fields"])
+
+
+CONVERSATION = load("conversation")
+
+
+def _conversation_key(name: str) -> bytes:
+    return bytes.fromhex(CONVERSATION["keys"][name])
+
+
+def _open_as_source(vector: dict) -> "records.Conversation":
+    return records.open_as_source(
+        bytes.fromhex(vector["envelope"]),
+        vector["kind"],
+        _conversation_key("reply_secret_key"),
+        bytes.fromhex(CONVERSATION["case_id"]),
+        office_key=_conversation_key("office_signing_public_key"),
+        source_signing_key=_conversation_key("source_signing_public_key"),
+        signed_case=True,
+    )
+
+
+def test_conversation_digest_and_json_vectors():
+    digest = ContentDigest()
+    for part in CONVERSATION["content_digest"]["parts"]:
+        digest.add(PartKind(part["kind"]), part["name"], bytes.fromhex(part["content"]))
+    assert digest.digest().hex() == CONVERSATION["content_digest"]["digest"]
+    assert conversation_json(2, 1).decode() == CONVERSATION["conversation_json"]
+
+
+@pytest.mark.parametrize("vector", CONVERSATION["valid"], ids=lambda v: v["name"])
+def test_signed_records_open_and_verify(vector):
+    opened = _open_as_source(vector)
+    assert opened.message == vector["message"]
+    assert [f.name for f in opened.files] == vector["files"]
+    assert opened.position == Position(**vector["position"])
+
+
+@pytest.mark.parametrize("vector", CONVERSATION["forged"], ids=lambda v: v["name"])
+def test_forged_replies_are_refused(vector):
+    """H2: what a database writer or an officer makes is never shown as the office's words."""
+    with pytest.raises(crypto.SignatureError):
+        _open_as_source(vector)

@@ -4,8 +4,10 @@ systemd's ``MemoryDenyWriteExecute=yes`` refuses any mapping that is (or becomes
 and executable. Linux >= 6.3 offers the same rule to any process: ``prctl(PR_SET_MDWE,
 PR_MDWE_REFUSE_EXEC_GAIN)``. This script turns it on, proves it is on, then runs what the
 services load that has native code: PyNaCl and argon2-cffi (cffi), CPython's sqlite3, Flask,
-SQLAlchemy, gunicorn and setproctitle. It prints ``ok`` when everything worked. Run by
-tests/deploy/test_systemd_units.py in a subprocess (the rule cannot be turned off again).
+SQLAlchemy, gunicorn, setproctitle and gevent (patched in, as its workers do: greenlets switch
+stacks and its thread pool runs, with no executable memory either). It prints ``ok`` when
+everything worked. Run by tests/deploy/test_systemd_units.py in a subprocess (the rule cannot
+be turned off again).
 """
 
 import ctypes
@@ -31,6 +33,16 @@ def enable_mdwe() -> None:
 
 
 def exercise() -> None:
+    from gevent import get_hub, joinall, monkey, sleep, spawn
+
+    monkey.patch_all()
+    greenlets = [spawn(lambda n: (sleep(0), n)[1], n) for n in range(3)]
+    joinall(greenlets)
+    if [g.value for g in greenlets] != [0, 1, 2]:
+        sys.exit("greenlets did not run")
+    if get_hub().threadpool.apply(sum, ([1, 2],)) != 3:
+        sys.exit("gevent's thread pool did not run")
+
     import sqlite3
 
     import argon2

@@ -40,7 +40,8 @@ def test_gunicorn_reads_the_settings_as_intended() -> None:
     settings = effective_settings()
     assert settings["bind"] == "['127.0.0.1:8080']"
     assert settings["accesslog"] == "None"
-    assert settings["worker_class"] == "gthread"
+    assert settings["worker_class"] == "<WhistleWorker()>"  # whistle.deploy.workers.worker_with
+    assert int(settings["worker_connections"]) >= 500
     assert settings["forwarded_allow_ips"] == "[]"
     assert settings["secure_scheme_headers"] == "{}"
     assert settings["control_socket_disable"] == "True"

@@ -1,11 +1,13 @@
 """torrc.example: valid for tor, commented for the operator, and it makes both onion services."""
 
 import os
+import runpy
 import signal
 import subprocess
 import time
 from pathlib import Path
 
+from tests.deploy.gunicorn_server import GUNICORN_CONF
 from tests.deploy.torrc import (
     COURIER_SERVICE,
     SOURCE_SERVICE,
@@ -53,6 +55,15 @@ def test_source_service_forwards_port_80_to_gunicorn_with_proof_of_work() -> Non
     source = services(TORRC_EXAMPLE.read_text())[SOURCE_SERVICE]
     assert "HiddenServicePort 80 127.0.0.1:8080" in source
     assert "HiddenServicePoWDefensesEnabled 1" in source
+
+
+def test_one_circuit_can_hold_only_a_small_share_of_the_sites_connections() -> None:
+    source = services(TORRC_EXAMPLE.read_text())[SOURCE_SERVICE]
+    (limit,) = [int(line.split()[1]) for line in source if "MaxStreams " in line]
+    settings = runpy.run_path(str(GUNICORN_CONF))
+    held = settings["workers"] * settings["worker_connections"]
+    assert 6 <= limit <= held // 100  # a browser's connections; under 1 % of the site
+    assert "HiddenServiceMaxStreamsCloseCircuit 1" in source
 
 
 def test_courier_service_forwards_port_80_to_the_courier_endpoint() -> None:

@@ -177,7 +177,7 @@ def test_javascript_on(
     context.close()
 
 
-def test_a_bundle_that_fails_its_integrity_check_leaves_the_plain_form(
+def test_a_bundle_that_fails_its_integrity_check_sends_nothing_until_the_plain_form_is_chosen(
     chromium: Any, site: Site, tmp_path: Path
 ) -> None:
     context = chromium.new_context()
@@ -190,7 +190,7 @@ def test_a_bundle_that_fails_its_integrity_check_leaves_the_plain_form(
     page.route(re.compile(r".*/static/build/whistle-crypto\..*\.js$"), tamper)
     page.goto(f"{site.base}/language/en?next=/report")
     page.wait_for_function(
-        "() => document.getElementById('mode').textContent.includes('plain form is in use')"
+        "() => document.getElementById('mode').textContent.includes('could not be loaded')"
     )
     Shots("bundle-refused")(page, "report")
     report = FLOW["report"]
@@ -199,8 +199,52 @@ def test_a_bundle_that_fails_its_integrity_check_leaves_the_plain_form(
     page.get_by_label(report["accept"], exact=False).check()
     site.recorder.clear()
     page.get_by_role("button", name=report["submit"]).click()
+    # Fail closed (review finding L2): nothing goes to the server on its own.
+    page.locator("#sealed-error").wait_for()
+    assert not [p for m, p, _b in site.recorder.bodies if m == "POST"]
+    page.get_by_role("button", name="Use the plain form").click()
     assert len(page.locator("#code").inner_text().replace(" ", "")) == 21
     assert [p for m, p, _b in site.recorder.bodies if m == "POST"] == ["/report"]
+    context.close()
+
+
+def test_a_page_with_swapped_desk_keys_sends_nothing(
+    chromium: Any, site: Site, tmp_path: Path
+) -> None:
+    """H3: a server that serves its own desk key with the office's card is caught by the page."""
+    context = chromium.new_context()
+    page = context.new_page()
+
+    def swap(route: Any) -> None:
+        response = route.fetch()
+        html = re.sub(
+            r'data-desk-key="[0-9a-f]{64}"', 'data-desk-key="' + "ab" * 32 + '"', response.text()
+        )
+        route.fulfill(response=response, body=html)
+
+    page.route(re.compile(r".*/report$"), swap)
+    page.goto(f"{site.base}/language/en?next=/report")
+    page.wait_for_selector("html[data-encryption=page]", timeout=WAIT_MS)
+    for entry in FLOW["report"]["fields"]:
+        page.get_by_label(entry["label"], exact=False).first.fill(entry["value"])
+    page.get_by_label(FLOW["report"]["accept"], exact=False).check()
+    site.recorder.clear()
+    page.get_by_role("button", name=FLOW["report"]["submit"]).click()
+    alert = page.locator("#sealed-error")
+    alert.wait_for()
+    assert "not those of the office card" in alert.inner_text()
+    assert not [p for m, p, _b in site.recorder.bodies if m == "POST"]
+    context.close()
+
+
+def test_the_page_shows_the_fingerprint_it_checked(chromium: Any, site: Site) -> None:
+    context = chromium.new_context()
+    page = context.new_page()
+    for path in ("/report", "/check-in"):
+        page.goto(f"{site.base}/language/en?next={path}")
+        shown = page.locator("#office-fingerprint")
+        shown.wait_for(timeout=WAIT_MS)
+        assert site.office.fingerprint in shown.inner_text()
     context.close()
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from tests.submit.conftest import csrf_from
 from whistle.crypto import OfficeCard, derive_source_keys, generate_code, read_card
+from whistle.crypto.conversation import Position
 from whistle.crypto.records import SubmissionWriter, seal_followup
 from whistle.inbox.models import KeyEpoch
 from whistle.submit import store
@@ -43,6 +44,7 @@ def _sealed_report(loop: Loop, card: OfficeCard) -> tuple[str, bytes, bytes]:
         desk_key=card.desks[0].public_key,
         custodian_key=card.custodian_key,
         reply_public_key=keys.reply_public_key,
+        source_signing_key=keys.signing_public_key,
         case_id=case_id,
     )
     writer.add_form({"language": "en", "desk": card.desks[0].id, "fields": []})
@@ -131,6 +133,8 @@ def test_a_sealed_followup_to_the_new_desk_keys_verifies_at_import(loop: Loop) -
         reply_secret_key=keys.reply_secret_key,
         desk_keys=[d.public_key for d in card.desks],
         case_id=case_id,
+        signing_seed=keys.signing_seed,
+        position=Position(1, 0),
     )
     response = _post(loop, "/follow-up/sealed?epoch=2", keys.login_token + case_id + followup)
     assert response.status_code == 200, response.text

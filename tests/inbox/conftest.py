@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from whistle.crypto import KdfParams, generate_box_keypair, read_card
-from whistle.crypto.records import SubmissionWriter, seal_followup
+from whistle.crypto import KdfParams, derive_source_keys, generate_code, read_card
+from whistle.crypto.conversation import Position
+from whistle.crypto.records import SubmissionWriter, seal_followup, seal_reply
 from whistle.inbox import db
 from whistle.inbox.config import InboxConfig, ThrottleLimits, insecure_password_hash
 from whistle.inbox.office_setup import OfficeCreated, init_office
@@ -75,6 +76,7 @@ class Office:
 def office(config: InboxConfig) -> Iterator[Office]:
     created = init_office(
         config,
+        time_zone=config.time_zone,
         name="Oficina Antifrau",
         desks=[("antifraud", "Anti-fraud office"), ("ethics", "Ethics desk")],
         officer_name="admin",
@@ -98,6 +100,8 @@ class Source:
     case_id: str
     reply_secret: bytes
     reply_public: bytes
+    signing_seed: bytes
+    followups_sent: int = 0
 
 
 def make_submission(
@@ -110,14 +114,15 @@ def make_submission(
     identification: list[dict[str, str]] | None = None,
     case_id: str | None = None,
 ) -> tuple[Source, bytes]:
-    reply = generate_box_keypair()
+    keys = derive_source_keys(generate_code(), bytes(32))
     case_id = case_id or secrets.token_hex(16)
     out = io.BytesIO()
     writer = SubmissionWriter(
         out,
         desk_key=office.card_desks[desk],
         custodian_key=office.custodian_public,
-        reply_public_key=reply.public_key,
+        reply_public_key=keys.reply_public_key,
+        source_signing_key=keys.signing_public_key,
         case_id=bytes.fromhex(case_id),
     )
     writer.add_form(
@@ -136,16 +141,40 @@ def make_submission(
         writer.write(content)
         writer.end_file()
     writer.finish()
-    return Source(case_id, reply.secret_key, reply.public_key), out.getvalue()
+    source = Source(case_id, keys.reply_secret_key, keys.reply_public_key, keys.signing_seed)
+    return source, out.getvalue()
 
 
-def make_followup(office: Office, source: Source, message: str, files=None) -> bytes:  # type: ignore[no-untyped-def]
+def make_followup(  # type: ignore[no-untyped-def]
+    office: Office, source: Source, message: str, files=None, *, sequence: int | None = None
+) -> bytes:
+    """A signed follow-up, numbered after the ones made before unless ``sequence`` says."""
+    if sequence is None:
+        source.followups_sent += 1
+        sequence = source.followups_sent
     return seal_followup(
         message,
         files or [],
         reply_secret_key=source.reply_secret,
         desk_keys=list(office.card_desks.values()),
         case_id=bytes.fromhex(source.case_id),
+        signing_seed=source.signing_seed,
+        position=Position(sequence, 0),
+    )
+
+
+def make_reply(  # type: ignore[no-untyped-def]
+    office: Office, source: Source, message: str, *, sequence: int = 1, seed: bytes | None = None
+) -> bytes:
+    """A reply signed with the office key (or ``seed``), as ``outgoing.queue_reply`` seals it."""
+    return seal_reply(
+        message,
+        [],
+        reply_public_key=source.reply_public,
+        desk_key=office.card_desks["antifraud"],
+        case_id=bytes.fromhex(source.case_id),
+        office_seed=seed or office.sign_in().keyring.signing_seed,
+        position=Position(sequence, 0),
     )
 
 

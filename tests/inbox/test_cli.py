@@ -6,6 +6,7 @@ import sys
 import time
 from pathlib import Path
 
+import click
 import httpx
 import pytest
 from click.testing import CliRunner
@@ -53,11 +54,14 @@ def test_office_init_prints_recovery_key_once_and_writes_card(tmp_path, obj, pas
             "admin",
             "--password-file",
             str(password_file),
+            "--time-zone",
+            "Europe/Madrid",
         ],
         obj=obj,
     )
     assert result.exit_code == 0, result.output
     card = read_card((data_dir / "office-card.json").read_bytes())
+    assert card.time_zone == "Europe/Madrid"  # carried to the server
     assert card.fingerprint in result.output
     key = re.search(r"^ {4}(\S{4}(?: \S{4}){12} \S{1,2})\s*$", result.output, re.MULTILINE)
     assert key, result.output
@@ -76,12 +80,36 @@ def test_office_init_prints_recovery_key_once_and_writes_card(tmp_path, obj, pas
             "a",
             "--password-file",
             str(password_file),
+            "--time-zone",
+            "Europe/Madrid",
         ],
         obj=obj,
     )
     assert again.exit_code == 1
     assert "holds an office already" in again.output
     assert "Traceback" not in again.output
+
+
+def test_office_init_requires_a_real_time_zone(tmp_path, obj, password_file) -> None:
+    base = ["office", "init", str(tmp_path / "o"), "--name", "O", "--officer", "admin"]
+    base += ["--password-file", str(password_file)]
+    missing = CliRunner().invoke(main, base, obj=obj)
+    assert missing.exit_code == 2
+    assert "--time-zone" in missing.output
+    wrong = CliRunner().invoke(main, [*base, "--time-zone", "Mars/Olympus"], obj=obj)
+    assert wrong.exit_code == 1
+    assert "Europe/Madrid" in wrong.output
+    assert not (tmp_path / "o" / "inbox.sqlite").exists()
+
+
+def test_the_inbox_counts_in_the_cards_time_zone(office, obj) -> None:
+    """No silent UTC: the card's zone is used, a contradicting one refused."""
+    from whistle.inbox.cli.common import office_zone
+
+    ctx = click.Context(main, obj=obj)
+    assert office_zone(ctx, office.config.data_dir, None) == office.config.time_zone
+    with pytest.raises(click.ClickException, match="card says"):
+        office_zone(ctx, office.config.data_dir, "Pacific/Kiritimati")
 
 
 def test_trust_server_shows_fingerprint_and_asks(office, tmp_path, obj) -> None:

@@ -2,6 +2,7 @@
 
 from datetime import date
 
+import pytest
 from sqlalchemy import select
 
 from whistle.crypto import associated_data, generate_box_keypair, open_envelope, seal, sealed_to
@@ -10,7 +11,7 @@ from whistle.inbox.cases import CaseFilters, case_detail, list_cases
 from whistle.inbox.models import AuditEvent, Case, Record
 from whistle.inbox.store import read_attachment
 
-from .conftest import do_import, incoming, make_followup, make_submission
+from .conftest import do_import, incoming, make_followup, make_reply, make_submission
 
 
 def test_submission_and_followup_become_a_readable_case(office) -> None:
@@ -30,7 +31,12 @@ def test_submission_and_followup_become_a_readable_case(office) -> None:
         detail = case_detail(session, signed.keyring, source.case_id, today=date(2026, 11, 2))
         assert detail.case.desk_id == "antifraud"
         assert [e.kind for e in detail.entries] == ["submission", "followup"]
-        assert detail.entries[0].form[0] == {"label": "Subject", "value": "Invoices inflated"}
+        assert detail.entries[0].form[0] == {
+            "key": "subject",
+            "label": "Subject",
+            "value": "Invoices inflated",
+            "deleted": "",
+        }
         assert detail.entries[0].files == [{"index": 0, "name": "evidence.txt", "size": 12}]
         assert detail.entries[1].message == "One more thing"
         record = session.get(Record, detail.entries[0].record_id)
@@ -205,16 +211,8 @@ def test_stored_file_corruption_is_reported_on_read(office) -> None:
 
 
 def test_reply_from_the_office_is_imported_and_shown(office) -> None:
-    from whistle.crypto.records import seal_reply
-
     source, envelope = make_submission(office)
-    reply = seal_reply(
-        "We have received your report.",
-        [],
-        reply_public_key=source.reply_public,
-        desk_key=office.card_desks["antifraud"],
-        case_id=bytes.fromhex(source.case_id),
-    )
+    reply = make_reply(office, source, "We have received your report.")
     report = do_import(
         office,
         [
@@ -246,3 +244,19 @@ def test_followup_for_a_case_whose_submission_is_damaged_is_refused_alone(office
     )
     assert report.imported == ["rb"]
     assert [r for r, _ in report.refused] == ["fa"]
+
+
+@pytest.mark.parametrize(
+    ("form", "expected"),
+    [
+        ({"identified": True}, True),
+        ({"identified": False}, False),
+        ({}, None),  # a form from before the field, or from a browser that leaves it out
+        ({"identified": "yes"}, None),
+        (None, None),
+    ],
+)
+def test_the_register_learns_whether_the_source_gave_identification(form, expected) -> None:  # type: ignore[no-untyped-def]
+    from whistle.inbox.store import _identified
+
+    assert _identified(form) is expected

@@ -30,8 +30,15 @@ def test_reply_is_queued_readable_by_source_and_shown_in_case(office) -> None:
         rows = pending(session)
         assert [(r.kind, r.record_id) for r in rows] == [("reply", rid), ("purge", None)]
         conversation = open_as_source(
-            rows[0].envelope, "reply", source.reply_secret, bytes.fromhex(source.case_id)
+            rows[0].envelope,
+            "reply",
+            source.reply_secret,
+            bytes.fromhex(source.case_id),
+            office_key=signed.keyring.signing_public,
+            source_signing_key=bytes(32),
+            signed_case=True,
         )
         assert conversation.message == "Thank you, we are looking into it."
+        assert (conversation.position.sequence, conversation.position.seen) == (1, 0)
         detail = case_detail(session, signed.keyring, source.case_id, today=date(2026, 11, 2))
         assert [e.kind for e in detail.entries] == ["submission", "reply"]

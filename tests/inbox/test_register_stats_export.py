@@ -139,3 +139,289 @@ def test_referral_package_round_trip(office: Office, insecure_kdf_params: KdfPar
 def test_templates_cover_every_language() -> None:
     for texts in replies.TEMPLATES.values():
         assert set(texts) == {"ca", "es", "en"}
+
+
+def test_the_register_keeps_a_deleted_cases_whole_line(office: Office) -> None:
+    """Art. 26: every column of the line survives the case's deletion (labels excepted)."""
+    import dataclasses
+
+    from whistle.inbox import steps
+
+    (case,) = _cases(office, 1)
+    signed = office.sign_in()
+    now = office.config.clock()
+    today = now.date()
+    with office.session() as session:
+        row = session.get(Case, case)
+        row.category = "contractacio"
+        row.identified = False
+        row.ack_delivered_day = date(2026, 11, 2)
+        workflow.extend_feedback(
+            session, signed.keyring, case, reason="Complex.", officer_id=1, now=now, today=today
+        )
+        for kind, recipient, immediate in (
+            ("concerned-informed", "", False),
+            ("referral", "Fiscalía Provincial de Barcelona", True),
+            ("measure", "", False),
+        ):
+            steps.record_step(
+                session,
+                signed.keyring,
+                case,
+                kind,
+                day=today,
+                note="Contract suspended." if kind == "measure" else "Done in writing.",
+                recipient=recipient,
+                immediate=immediate,
+                officer_id=1,
+                now=now,
+                today=today,
+            )
+        workflow.set_labels(session, signed.keyring, case, ["mine"], officer_id=1, now=now)
+    with office.session() as session:
+        (before,) = register.register_lines(session, signed.keyring)
+        workflow.purge_case(
+            session,
+            signed.keyring,
+            case,
+            confirm=True,
+            reason="Outside the law's scope.",
+            officer_id=1,
+            now=now,
+            today=today,
+            store_dir=office.config.store_dir,
+        )
+    with office.session() as session:
+        (after,) = register.register_lines(session, signed.keyring)
+        csv_text = register.register_csv([after])
+    assert after == dataclasses.replace(before, labels=[], purged=today)
+    assert before.referred_to == ["Fiscalía Provincial de Barcelona"]
+    assert before.referral_immediate
+    assert before.measures == ["Contract suspended."]
+    assert (before.category, before.identified, before.extended_on) == (
+        "contractacio",
+        False,
+        today,
+    )
+    assert "Fiscalía Provincial de Barcelona" in csv_text
+    assert "mine" not in csv_text
+
+
+def test_a_referral_needs_its_recipient_and_a_past_day(office: Office) -> None:
+    from whistle.inbox import steps
+    from whistle.inbox.errors import StepRefusedError
+    from whistle.inbox.models import Step
+
+    (case,) = _cases(office, 1)
+    signed = office.sign_in()
+    now = office.config.clock()
+    today = now.date()
+    with office.session() as session:
+        for kw, why in (
+            ({"recipient": " ", "day": today}, "recipient"),
+            ({"recipient": "EPPO", "day": today + timedelta(days=1)}, "day"),
+            ({"recipient": "EPPO", "day": date(2020, 1, 1)}, "day"),
+        ):
+            with pytest.raises(StepRefusedError) as refused:
+                steps.record_step(
+                    session,
+                    signed.keyring,
+                    case,
+                    "referral",
+                    note="Sent.",
+                    officer_id=1,
+                    now=now,
+                    today=today,
+                    **kw,
+                )
+            assert refused.value.why == why
+        assert session.scalars(select(Step)).all() == []
+
+
+def test_disclosure_to_a_third_party_tells_the_reporter_first(office: Office) -> None:
+    from whistle.inbox import steps
+    from whistle.inbox.errors import StepRefusedError
+    from whistle.inbox.models import Reply
+
+    (case,) = _cases(office, 1)
+    signed = office.sign_in()
+    now = office.config.clock()
+    today = now.date()
+    with office.session() as session:
+        with pytest.raises(StepRefusedError) as refused:
+            steps.disclose_to_third(
+                session,
+                signed.keyring,
+                case,
+                recipient="Juzgado nº 3",
+                day=today - timedelta(1),
+                reasons="The court asked.",
+                officer_id=1,
+                now=now,
+                today=today,
+            )
+        assert refused.value.why == "not-told"
+        step = steps.disclose_to_third(
+            session,
+            signed.keyring,
+            case,
+            recipient="Juzgado nº 3",
+            day=today,
+            reasons="The court asked in case 12/2026.",
+            officer_id=1,
+            now=now,
+            today=today,
+        )
+        assert (step.reporter_told_day, step.exception) == (today, False)
+        notice = session.scalar(select(Reply).where(Reply.case_id == case))
+        assert (notice.purpose, notice.state) == ("disclosure", "ready")
+        text = replies.open_draft(signed.keyring, notice).text
+        assert "Juzgado nº 3" in text
+        assert "12/2026" in text
+        # The exception: nobody is told, and the reason is recorded with the reasons.
+        secret = steps.disclose_to_third(
+            session,
+            signed.keyring,
+            case,
+            recipient="Fiscalía",
+            day=today - timedelta(1),
+            reasons="Ongoing search.",
+            exception="Telling would warn the accused.",
+            officer_id=1,
+            now=now,
+            today=today,
+        )
+        assert (secret.reporter_told_day, secret.exception) == (None, True)
+        assert len(session.scalars(select(Reply).where(Reply.case_id == case)).all()) == 1
+
+
+@pytest.mark.parametrize(
+    ("appointed", "due"),
+    [
+        (date(2026, 12, 4), date(2026, 12, 18)),  # a Friday: two weeks of Mondays to Fridays
+        (date(2026, 12, 5), date(2026, 12, 18)),  # a Saturday: counting starts on Monday
+        (date(2028, 2, 28), date(2028, 3, 13)),  # across a leap day
+    ],
+)
+def test_the_responsable_must_be_notified_within_ten_working_days(
+    office: Office, appointed: date, due: date
+) -> None:
+    from whistle.inbox import steps
+    from whistle.inbox.errors import StepRefusedError
+
+    now = office.config.clock()
+    with office.session() as session:
+        value = steps.designate_responsable(
+            session, "Anna Puig", appointed, officer_id=1, now=now, today=date(2030, 1, 1)
+        )
+        assert value.notify_by == due
+        with pytest.raises(StepRefusedError):
+            steps.mark_responsable_notified(
+                session, appointed - timedelta(1), officer_id=1, now=now, today=date(2030, 1, 1)
+            )
+        steps.mark_responsable_notified(session, due, officer_id=1, now=now, today=date(2030, 1, 1))
+        assert steps.responsable(session).notified == due
+
+
+def _line(**kw):  # type: ignore[no-untyped-def]
+    received = kw.pop("received", date(2026, 3, 1))
+    base = dict(
+        case="0" * 32,
+        desk="antifraud",
+        category=None,
+        identified=None,
+        received=received,
+        acknowledgement_due=received + timedelta(days=7),
+        acknowledged=None,
+        acknowledgement_read=None,
+        acknowledgement_withheld=None,
+        investigation_opened=None,
+        concerned_informed=None,
+        concerned_heard=None,
+        feedback_due=date(2026, 6, 1),
+        feedback_given=None,
+        feedback_read=None,
+        extended=False,
+        extended_on=None,
+        closed=None,
+        status="new",
+        outcome=None,
+        measures=[],
+        referred_to=[],
+        referred_on=None,
+        referral_immediate=False,
+        identity_disclosed_to=[],
+        assignee=None,
+        labels=[],
+        deletion_due=None,
+        purged=None,
+    )
+    base.update(kw)
+    return register.RegisterLine(**base)
+
+
+def test_the_annual_report_rates_and_its_two_suppression_modes() -> None:
+    on_time = dict(acknowledged=date(2026, 3, 8), feedback_given=date(2026, 6, 1))
+    lines = (
+        [_line(category="contractacio", **on_time) for _ in range(5)]
+        + [_line(category="urbanisme", acknowledged=date(2026, 3, 9), extended=True)]
+        + [
+            _line(
+                category="foment", acknowledgement_withheld=date(2026, 3, 2), referred_to=["EPPO"]
+            )
+        ]
+        + [_line(category="foment", feedback_given=date(2026, 6, 2), purged=date(2026, 6, 1))]
+        + [_line(received=date(2025, 12, 31), category="contractacio")]  # another year
+    )
+    standard = stats.annual_report(lines, 2026)
+    assert standard.total == 8
+    assert standard.by_category == [("contractacio", 5), ("foment", None), ("urbanisme", None)]
+    # 5 on the 8th day (received 1 Mar: due 8 Mar) + 1 withheld; 9 Mar is late.
+    assert standard.acknowledged_within_7_days == 75.0
+    # Feedback on 1 Jun is within 3 months of 1 Mar; 2 Jun is not.
+    assert standard.answered_within_3_months == 62.5
+    assert (standard.extended, standard.referred) == (12.5, 12.5)
+    assert standard.deleted is None
+    small = stats.annual_report(lines, 2026, stats.SMALL_OFFICE)
+    assert small.by_category == [("contractacio", 5), (stats.OTHER, None)]
+    csv_text = stats.annual_report_csv(small, {"contractacio": "=Contractació"})
+    assert "'=Contractació" in csv_text
+    assert "acknowledged within 7 days (%),75.0" in csv_text
+    # A year with fewer than 5 cases gives no rates at all.
+    assert stats.annual_report(lines, 2025).acknowledged_within_7_days is None
+    with pytest.raises(ValueError, match="mode"):
+        stats.annual_report(lines, 2026, "loose")
+
+
+def test_a_meeting_offered_must_follow_a_request(office: Office) -> None:
+    from whistle.inbox import steps
+    from whistle.inbox.errors import StepRefusedError
+
+    (case,) = _cases(office, 1)
+    signed = office.sign_in()
+    now = office.config.clock()
+    today = now.date()
+
+    def step(kind: str) -> None:
+        steps.record_step(
+            session,
+            signed.keyring,
+            case,
+            kind,
+            day=today,
+            note="By phone.",
+            officer_id=1,
+            now=now,
+            today=today,
+        )
+
+    with office.session() as session:
+        with pytest.raises(StepRefusedError) as refused:
+            step("meeting-offered")
+        assert refused.value.why == "meeting"
+    with office.session() as session:
+        step("meeting-requested")
+        row = session.get(Case, case)
+        assert (row.meeting_requested_day, row.meeting_offered_day) == (today, None)
+        step("meeting-offered")
+        assert session.get(Case, case).meeting_offered_day == today

@@ -49,6 +49,7 @@ def test_init_refuses_an_existing_office(office) -> None:
     with pytest.raises(SetupError):
         init_office(
             office.config,
+            time_zone=office.config.time_zone,
             name="Again",
             desks=[("a", "A")],
             officer_name="x",
@@ -67,7 +68,14 @@ def test_init_refuses_an_existing_office(office) -> None:
 )
 def test_init_refuses_bad_options(config, desks, password) -> None:
     with pytest.raises(WhistleError):
-        init_office(config, name="O", desks=desks, officer_name="admin", password=password)
+        init_office(
+            config,
+            time_zone=config.time_zone,
+            name="O",
+            desks=desks,
+            officer_name="admin",
+            password=password,
+        )
     assert not config.database_path.exists()
 
 
@@ -106,8 +114,22 @@ def test_failed_init_leaves_nothing_behind(config, monkeypatch) -> None:
 
     monkeypatch.setattr("whistle.inbox.office_setup.add_officer", broken)
     with pytest.raises(RuntimeError):
-        init_office(config, name="O", desks=[("a", "A")], officer_name="admin", password=PASSWORD)
+        init_office(
+            config,
+            time_zone=config.time_zone,
+            name="O",
+            desks=[("a", "A")],
+            officer_name="admin",
+            password=PASSWORD,
+        )
     assert not config.data_dir.exists()
     monkeypatch.undo()
-    init_office(config, name="O", desks=[("a", "A")], officer_name="admin", password=PASSWORD)
+    init_office(
+        config,
+        time_zone=config.time_zone,
+        name="O",
+        desks=[("a", "A")],
+        officer_name="admin",
+        password=PASSWORD,
+    )
     assert config.database_path.is_file()

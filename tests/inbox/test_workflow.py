@@ -9,9 +9,11 @@ from whistle.inbox import replies, workflow
 from whistle.inbox.audit import verify_chain
 from whistle.inbox.cases import decide_disclosure
 from whistle.inbox.errors import (
+    AcknowledgementWithheldError,
     AuditChainError,
     CaseNotFoundError,
     CasePurgedError,
+    ExtensionRefusedError,
     InboxError,
     ReasonRequiredError,
     WorkflowError,
@@ -146,20 +148,214 @@ def test_reopen(office: Office, signed: SignedIn, case: str) -> None:
         assert (row.status, row.outcome, row.closed_day) == ("acknowledged", None, None)
 
 
+def _extend(office: Office, signed: SignedIn, case: str, reason: str, today: date) -> Case:
+    with office.session() as session:
+        return workflow.extend_feedback(
+            session,
+            signed.keyring,
+            case,
+            reason=reason,
+            officer_id=signed.officer_id,
+            now=office.config.clock(),
+            today=today,
+        )
+
+
 def test_extension_needs_a_reason_and_happens_once(
     office: Office, signed: SignedIn, case: str
 ) -> None:
-    now = office.config.clock()
-    with office.session() as session, pytest.raises(ReasonRequiredError, match="extension"):
-        workflow.extend_feedback(session, signed.keyring, case, reason="", officer_id=1, now=now)
+    with pytest.raises(ReasonRequiredError, match="extension"):
+        _extend(office, signed, case, "", TODAY)
+    row = _extend(office, signed, case, "Complex accounts.", TODAY)
+    assert (row.extended, row.extended_day) == (True, TODAY)
+    with pytest.raises(ExtensionRefusedError, match="already extended") as refused:
+        _extend(office, signed, case, "Again please.", TODAY)
+    assert refused.value.why == "already-extended"
+
+
+def test_extension_is_refused_after_the_first_deadline(
+    office: Office, signed: SignedIn, case: str
+) -> None:
+    # Received 1 Nov 2026: the first deadline is 1 Feb 2027, the last day it can be extended.
+    with pytest.raises(ExtensionRefusedError, match="passed") as refused:
+        _extend(office, signed, case, "Complex accounts.", date(2027, 2, 2))
+    assert refused.value.why == "too-late"
     with office.session() as session:
-        workflow.extend_feedback(
-            session, signed.keyring, case, reason="Complex accounts.", officer_id=1, now=now
+        row = session.get(Case, case)
+        assert row is not None
+        assert not row.extended
+        assert [d.action for d in workflow.decisions(session, signed.keyring, case)] == []
+    assert _extend(office, signed, case, "Complex accounts.", date(2027, 2, 1)).extended
+
+
+def test_a_met_feedback_cannot_be_extended(office: Office, signed: SignedIn, case: str) -> None:
+    with office.session() as session:
+        row = session.get(Case, case)
+        assert row is not None
+        row.feedback_delivered_day = date(2026, 12, 1)
+    with pytest.raises(ExtensionRefusedError, match="already given"):
+        _extend(office, signed, case, "Complex accounts.", date(2026, 12, 2))
+
+
+def _queue(office: Office, signed: SignedIn, case: str, purpose: str, text: str) -> Reply:
+    with office.session() as session:
+        draft = replies.save_draft(
+            session,
+            signed.keyring,
+            case,
+            text,
+            officer_id=signed.officer_id,
+            now=office.config.clock(),
+            purpose=purpose,
         )
-    with office.session() as session, pytest.raises(WorkflowError, match="already extended"):
-        workflow.extend_feedback(
-            session, signed.keyring, case, reason="Again please.", officer_id=1, now=now
+        return replies.mark_ready(
+            session,
+            signed.keyring,
+            case,
+            draft.id,
+            officer_id=signed.officer_id,
+            now=office.config.clock(),
+            today=TODAY,
+            store_dir=office.config.store_dir,
         )
+
+
+def _clocks(office: Office, case: str, today: date) -> dict[str, str]:
+    from whistle.inbox import deadlines
+
+    with office.session() as session:
+        row = session.get(Case, case)
+        assert row is not None
+        found = deadlines.case_deadlines(workflow.case_dates(row), today)
+    return {d.kind: d.state for d in found}
+
+
+def test_clocks_are_met_when_the_reply_reached_the_server_not_when_queued(
+    office: Office, signed: SignedIn, case: str
+) -> None:
+    ack = _ack(office, signed, case)
+    question = _queue(office, signed, case, "reply", "Which invoices?")
+    assert _clocks(office, case, TODAY)["acknowledgement"] == "pending"
+    with office.session() as session:
+        # The server stored the acknowledgement on 9 Nov (a day late): late, not met on time.
+        assert replies.note_delivery(
+            session, ack.outgoing_id or "", delivered=date(2026, 11, 9), read=None
+        )
+        assert replies.note_delivery(
+            session,
+            question.outgoing_id or "",
+            delivered=date(2026, 11, 9),
+            read=date(2026, 11, 10),
+        )
+        row = session.get(Case, case)
+        assert row is not None
+        assert (row.ack_delivered_day, row.ack_read_day) == (date(2026, 11, 9), date(2026, 11, 10))
+        # A question is not feedback, whatever reached the server.
+        assert (row.feedback_day, row.feedback_delivered_day) == (None, None)
+    assert _clocks(office, case, date(2026, 11, 10))["acknowledgement"] == "met"
+    assert _clocks(office, case, date(2027, 2, 2))["feedback"] == "overdue"
+    feedback = _queue(office, signed, case, "feedback", "We checked the invoices: ...")
+    assert _clocks(office, case, date(2027, 1, 5))["feedback"] == "pending"  # queued only
+    with office.session() as session:
+        replies.note_delivery(
+            session, feedback.outgoing_id or "", delivered=date(2027, 1, 6), read=None
+        )
+        # A second report of the same days changes nothing.
+        assert not replies.note_delivery(
+            session, feedback.outgoing_id or "", delivered=date(2027, 1, 6), read=None
+        )
+    assert _clocks(office, case, date(2027, 2, 2))["feedback"] == "met"
+
+
+def test_the_server_reports_delivery_in_its_outbox(
+    office: Office, signed: SignedIn, case: str
+) -> None:
+    from whistle.inbox.bundles import note_replies_seen
+
+    ack = _ack(office, signed, case)
+    with office.session() as session:
+        seen = {
+            ack.outgoing_id: ["2026-11-03", "2026-11-04"],
+            "f" * 32: ["2026-11-03", None],  # not ours: ignored
+            "bad": "not a list",
+            "worse": ["not a day", None],
+        }
+        assert note_replies_seen(session, seen) == 1
+        assert note_replies_seen(session, "nonsense") == 0
+        row = session.get(Reply, ack.id)
+        assert row is not None
+        assert (row.delivered_day, row.read_day) == (date(2026, 11, 3), date(2026, 11, 4))
+
+
+def test_withholding_the_acknowledgement_needs_a_reason_and_meets_the_clock(
+    office: Office, signed: SignedIn, case: str
+) -> None:
+    def withhold(reason: str) -> Case:
+        with office.session() as session:
+            return workflow.withhold_acknowledgement(
+                session,
+                signed.keyring,
+                case,
+                reason=reason,
+                officer_id=signed.officer_id,
+                now=office.config.clock(),
+                today=TODAY,
+            )
+
+    with pytest.raises(ReasonRequiredError):
+        withhold("")
+    assert withhold("The reporter wrote that the office mail is read by the accused.")
+    assert _clocks(office, case, date(2026, 12, 1))["acknowledgement"] == "met"
+    with pytest.raises(AcknowledgementWithheldError):
+        withhold("Again.")
+    with office.session() as session:
+        history = workflow.decisions(session, signed.keyring, case)
+    assert [d.action for d in history] == ["withhold-ack"]
+
+
+def test_closing_offers_a_feedback_draft_once(office: Office, signed: SignedIn, case: str) -> None:
+    _move(office, signed, case, "closed", "Out of scope.", outcome="inadmissible")
+    with office.session() as session:
+        row = session.get(Case, case)
+        assert row is not None
+        draft = replies.offer_closing_feedback(
+            session, signed.keyring, row, officer_id=signed.officer_id, now=office.config.clock()
+        )
+        assert draft is not None
+        assert (draft.purpose, draft.state) == ("feedback", "draft")
+        assert replies.open_draft(signed.keyring, draft).text == replies.TEMPLATES["closing"]["ca"]
+        assert (
+            replies.offer_closing_feedback(
+                session,
+                signed.keyring,
+                row,
+                officer_id=signed.officer_id,
+                now=office.config.clock(),
+            )
+            is None
+        )
+    clocks = _clocks(office, case, date(2027, 6, 1))
+    assert (clocks["feedback"], clocks["acknowledgement"]) == ("stopped", "stopped")
+
+
+def test_the_extension_notice_names_the_new_deadline(
+    office: Office, signed: SignedIn, case: str
+) -> None:
+    row = _extend(office, signed, case, "Complex accounts.", TODAY)
+    with office.session() as session:
+        row = session.get(Case, case)
+        assert row is not None
+        reply = replies.notify_extension(
+            session,
+            signed.keyring,
+            row,
+            officer_id=signed.officer_id,
+            now=office.config.clock(),
+            today=TODAY,
+        )
+        text = replies.open_draft(signed.keyring, reply).text
+    assert reply.state == "ready"
+    assert "2027-05-01" in text  # 1 Nov + 3 + 3 months
 
 
 def test_assignment_and_labels(office: Office, signed: SignedIn, case: str) -> None:

@@ -275,6 +275,7 @@ def test_the_documented_path_with_the_installed_command(
             *(whistle, "office", "init", str(tmp_path / "inbox"), "--name", "Oficina Antifrau"),
             *("--desk", "antifraud=Anti-fraud office", "--officer", "ana"),
             *("--password-file", str(password), "--card-out", str(card)),
+            *("--time-zone", "Europe/Madrid"),
         ],
         capture_output=True,
         text=True,

@@ -28,6 +28,7 @@ async function write(api, request) {
     deskKey: h(request.desk_public_key),
     custodianKey: h(request.custodian_public_key),
     replyPublicKey: keys.replyPublicKey,
+    sourceSigningKey: keys.signingPublicKey,
     caseId,
     form: request.form,
     identification: request.identification,
@@ -40,6 +41,8 @@ async function write(api, request) {
     replySecretKey: keys.replySecretKey,
     deskKeys: request.desk_keys.map(h),
     caseId,
+    signingSeed: keys.signingSeed,
+    position: { sequence: 1, seen: 2 },
   });
   writeFileSync(join(request.out_dir, 'submission.bin'), new Uint8Array(await submission.arrayBuffer()));
   writeFileSync(join(request.out_dir, 'followup.bin'), new Uint8Array(await followup.arrayBuffer()));
@@ -47,6 +50,7 @@ async function write(api, request) {
     mode: api.mode,
     login_token: api.toHex(keys.loginToken),
     reply_public_key: api.toHex(keys.replyPublicKey),
+    signing_public_key: api.toHex(keys.signingPublicKey),
     progress_first: progress[0],
     progress_last: progress[progress.length - 1],
   };
@@ -55,13 +59,15 @@ async function write(api, request) {
 async function open(api, request) {
   const keys = api.deriveSourceKeys(request.code, api.fromHex(request.install_salt));
   const caseId = api.fromHex(request.case_id);
+  const checks = { signedCase: true, officeKey: api.fromHex(request.office_key), sourceSigningKey: keys.signingPublicKey };
   const results = [];
   for (const record of request.records) {
     const data = new Blob([readFileSync(record.path)]);
     try {
-      const opened = await api.openAsSource(data, record.kind, keys.replySecretKey, caseId);
+      const opened = await api.openAsSource(data, record.kind, keys.replySecretKey, caseId, checks);
       results.push({
         message: opened.message,
+        position: opened.position,
         files: opened.files.map((f) => ({ name: f.name, hex_start: api.toHex(f.content.subarray(0, 16)), size: f.content.length })),
         files_match: opened.files.map((f) => api.toHex(f.content) === api.toHex(pattern(f.content.length, record.seed))),
       });

@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 
 from whistle import crypto
+from whistle.crypto.conversation import Position
 from whistle.crypto.framing import PartData, PartKind, PartStart
 from whistle.crypto.records import (
+    compact_json,
     open_as_source,
     open_followup_as_office,
     open_identification,
@@ -71,6 +73,7 @@ FORM = {
     ],
 }
 IDENTIFICATION = [{"key": "name", "label": "Nom", "value": "Anna Puig i Ferrer"}]
+OFFICE = crypto.generate_signing_keypair()
 
 
 @pytest.fixture
@@ -108,6 +111,7 @@ def test_js_writes_whistle_crypto_opens(mode, office, tmp_path):
     keys = crypto.derive_source_keys(office["code"], office["salt"])
     assert written["login_token"] == keys.login_token.hex()
     assert written["reply_public_key"] == keys.reply_public_key.hex()
+    assert written["signing_public_key"] == keys.signing_public_key.hex()
     total = sum(f["size"] for f in FILES)
     assert written["progress_first"] == [0, total]
     assert written["progress_last"] == [total, total]
@@ -115,6 +119,9 @@ def test_js_writes_whistle_crypto_opens(mode, office, tmp_path):
     data = (tmp_path / "submission.bin").read_bytes()
     submission = open_submission(io.BytesIO(data), [office["desk"].secret_key], office["case_id"])
     assert submission.reply_public_key == keys.reply_public_key
+    assert submission.source_signing_key == keys.signing_public_key
+    raw_form = next(p for p in submission.envelope.read_all() if p.name == "form").content
+    assert raw_form == compact_json({"version": 1, **FORM})  # byte for byte what Python writes
     assert submission.form == {"version": 1, **FORM}
     assert submission.files == [(f["name"], f["size"]) for f in FILES]
     contents: dict[str, bytearray] = {}
@@ -128,10 +135,21 @@ def test_js_writes_whistle_crypto_opens(mode, office, tmp_path):
             contents[current] += event.data
     for f in FILES:
         assert bytes(contents[f["name"]]) == pattern(f["size"], f["seed"])
-    ident = open_identification(submission.identification_block, office["custodian"].secret_key)
-    assert ident == IDENTIFICATION
+    binding = {"case_id": office["case_id"], "reply_public_key": keys.reply_public_key}
+    ident = open_identification(
+        submission.identification_block, office["custodian"].secret_key, **binding
+    )
+    assert (ident.version, ident.fields) == (2, IDENTIFICATION)
     with pytest.raises(crypto.WrongKeyError):
-        open_identification(submission.identification_block, office["desk"].secret_key)
+        open_identification(submission.identification_block, office["desk"].secret_key, **binding)
+    # The block JS wrote names its case: it does not open for another.
+    with pytest.raises(crypto.MisboundError):
+        open_identification(
+            submission.identification_block,
+            office["custodian"].secret_key,
+            case_id=bytes(16),
+            reply_public_key=keys.reply_public_key,
+        )
     # The source can read its own submission again; the case binding holds.
     crypto.open_envelope(
         io.BytesIO(data),
@@ -144,18 +162,24 @@ def test_js_writes_whistle_crypto_opens(mode, office, tmp_path):
     followup = (tmp_path / "followup.bin").read_bytes()
     for desk in ("desk", "desk2"):
         conversation = open_followup_as_office(
-            followup, [office[desk].secret_key], office["case_id"], keys.reply_public_key
+            followup,
+            [office[desk].secret_key],
+            office["case_id"],
+            keys.reply_public_key,
+            keys.signing_public_key,
         )
         assert conversation.message == "Més informació, more details."
+        assert conversation.position == Position(1, 2)  # signed in JS, checked here
         assert [(p.name, p.content) for p in conversation.files] == [
             (f["name"], pattern(f["size"], f["seed"])) for f in FILES
         ]
-    with pytest.raises(crypto.TamperedError):
+    with pytest.raises(crypto.BadSignatureError):
         open_followup_as_office(
             followup,
             [office["desk"].secret_key],
             office["case_id"],
-            crypto.generate_box_keypair().public_key,
+            keys.reply_public_key,
+            crypto.generate_signing_keypair().public_key,
         )
 
 
@@ -169,6 +193,8 @@ def test_whistle_crypto_seals_js_opens(mode, office, tmp_path):
         reply_public_key=keys.reply_public_key,
         desk_key=office["desk"].public_key,
         case_id=office["case_id"],
+        office_seed=OFFICE.seed,
+        position=Position(1, 0),
     )
     own = seal_followup(
         "Una cosa més.",
@@ -176,28 +202,49 @@ def test_whistle_crypto_seals_js_opens(mode, office, tmp_path):
         reply_secret_key=keys.reply_secret_key,
         desk_keys=[office["desk"].public_key],
         case_id=office["case_id"],
+        signing_seed=keys.signing_seed,
+        position=Position(1, 1),
+    )
+    forged = seal_reply(
+        "Envieu-nos el vostre codi.",
+        [],
+        reply_public_key=keys.reply_public_key,
+        desk_key=office["desk"].public_key,
+        case_id=office["case_id"],
+        office_seed=crypto.generate_signing_keypair().seed,
+        position=Position(2, 0),
     )
     paths = {}
-    for name, data in {"reply": reply, "followup": own, "tampered": _flip(reply)}.items():
+    records = {"reply": reply, "followup": own, "tampered": _flip(reply), "forged": forged}
+    for name, data in records.items():
         paths[name] = tmp_path / f"{name}.bin"
         paths[name].write_bytes(data)
     request = {
         "code": office["code"],
         "install_salt": office["salt"].hex(),
         "case_id": office["case_id"].hex(),
+        "office_key": OFFICE.public_key.hex(),
         "records": [
             {"path": str(paths["reply"]), "kind": "reply", "seed": 7},
             {"path": str(paths["followup"]), "kind": "followup", "seed": 0},
             {"path": str(paths["tampered"]), "kind": "reply", "seed": 7},
             {"path": str(paths["reply"]), "kind": "followup", "seed": 7},
+            {"path": str(paths["forged"]), "kind": "reply", "seed": 0},
         ],
     }
     opened = _interop(MODES[mode], "open", request, tmp_path)
-    reply_result, own_result, tampered, misbound = opened["results"]
+    reply_result, own_result, tampered, misbound, forged_result = opened["results"]
     assert reply_result["message"] == "Gràcies. Hem rebut la vostra comunicació."
+    assert reply_result["position"] == {"sequence": 1, "seen": 0}  # signed here, checked in JS
+    assert forged_result == {"error": "BadSignatureError"}
     assert [(f["name"], f["size"]) for f in reply_result["files"]] == [("acta.txt", len(big))]
     assert reply_result["files_match"] == [True]
-    assert own_result == {"message": "Una cosa més.", "files": [], "files_match": []}
+    assert own_result == {
+        "message": "Una cosa més.",
+        "position": {"sequence": 1, "seen": 1},
+        "files": [],
+        "files_match": [],
+    }
     assert tampered == {"error": "TamperedError"}
     assert misbound == {"error": "TamperedError"}
 
@@ -221,13 +268,19 @@ def test_self_test_vector_matches_whistle_crypto():
     case_id = bytes.fromhex(v["caseId"])
     desk = crypto.box_keypair_from_secret(bytes.fromhex(v["deskSecretKey"]))
     conversation = open_followup_as_office(
-        envelope, [desk.secret_key], case_id, keys.reply_public_key
+        envelope, [desk.secret_key], case_id, keys.reply_public_key, None
     )
     assert conversation.message == v["message"]
-    assert (
-        open_as_source(envelope, "followup", keys.reply_secret_key, case_id).message
-        == (v["message"])
+    own = open_as_source(
+        envelope,
+        "followup",
+        keys.reply_secret_key,
+        case_id,
+        office_key=bytes(32),
+        source_signing_key=keys.signing_public_key,
+        signed_case=False,
     )
+    assert own.message == v["message"]
 
 
 def test_node_test_runner():
@@ -239,7 +292,8 @@ def test_node_test_runner():
 
 def test_node_vectors_without_webassembly():
     """The vector tests again with libsodium's plain-JS fallback (node --jitless)."""
-    files = [f"tests/js/{name}.test.mjs" for name in ("codes", "derivation", "envelopes")]
+    names = ("codes", "derivation", "envelopes", "conversation")
+    files = [f"tests/js/{name}.test.mjs" for name in names]
     result = _run(["--jitless", "--test", *files], timeout=600)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert "# fail 0" in result.stdout

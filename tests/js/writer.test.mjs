@@ -8,6 +8,8 @@ import { api, sodium, vectors } from './helpers.mjs';
 const E = vectors('envelopes');
 const key = (name) => api.fromHex(E.keys[name]);
 const caseId = api.fromHex(E.case_id);
+const source = api.deriveSourceKeys(E.keys.source_code, api.fromHex(E.keys.install_salt));
+const unsignedCase = { signedCase: false };
 
 async function bytesOf(blob) {
   return new Uint8Array(await blob.arrayBuffer());
@@ -27,6 +29,7 @@ test('a submission: two sealed slots, reply key first, fixed identification, fil
     deskKey: key('desk_public_key'),
     custodianKey: key('custodian_public_key'),
     replyPublicKey: key('reply_public_key'),
+    sourceSigningKey: source.signingPublicKey,
     caseId,
     form: { language: 'ca', desk: 'antifrau', fields: [{ key: 'subject', label: 'Assumpte', value: 'Contracte' }] },
     identification: [],
@@ -44,13 +47,15 @@ test('a submission: two sealed slots, reply key first, fixed identification, fil
   // Monotonic, in steps of at most 256 KiB (a progress bar that moves).
   assert.ok(progress.every(([done], i) => i === 0 || (done >= progress[i - 1][0] && done - progress[i - 1][0] <= 256 * 1024)));
   const opened = await api.openEnvelope(data, key('desk_secret_key'), api.associatedData('submission', caseId));
-  assert.deepEqual(opened.parts.map((p) => p.name), ['reply_public_key', 'form', 'identification', 'big.bin', 'nota.txt', 'empty']);
+  const names = ['reply_public_key', 'source_signing_key', 'form', 'identification', 'big.bin', 'nota.txt', 'empty'];
+  assert.deepEqual(opened.parts.map((p) => p.name), names);
   assert.deepEqual(opened.parts[0].content, key('reply_public_key'));
-  assert.equal(opened.parts[2].content.length, 4096 + 48);
-  const opened2 = sodium.crypto_box_seal_open(opened.parts[2].content, key('custodian_public_key'), key('custodian_secret_key'));
+  assert.deepEqual(opened.parts[1].content, source.signingPublicKey);
+  assert.equal(opened.parts[3].content.length, 4096 + 48);
+  const opened2 = sodium.crypto_box_seal_open(opened.parts[3].content, key('custodian_public_key'), key('custodian_secret_key'));
   assert.equal(opened2.length, 4096);
-  assert.deepEqual(opened.parts[3].content, big);
-  assert.equal(opened.parts[5].content.length, 0);
+  assert.deepEqual(opened.parts[4].content, big);
+  assert.equal(opened.parts[6].content.length, 0);
   // The chunk layout: the body is whole 64 KiB chunks plus a final one, padded to a Padmé size.
   const headerLength = 8 + 2 * 81 + 24;
   const body = data.length - headerLength;
@@ -58,7 +63,34 @@ test('a submission: two sealed slots, reply key first, fixed identification, fil
   assert.ok(api.paddedSize(body - 17 * chunks) === body - 17 * chunks);
 });
 
-test('a follow-up: boxed to every desk, sealed to the reply key, sender proven', async () => {
+test('a protocol 2 follow-up: sealed to every desk, no key in clear, signed and numbered', async () => {
+  const blob = await api.writeFollowup({
+    message: 'Més detalls',
+    files: [new File([pattern(70000, 2)], 'annex.bin')],
+    replySecretKey: source.replySecretKey,
+    deskKeys: [key('desk_public_key'), key('desk2_public_key')],
+    caseId,
+    signingSeed: source.signingSeed,
+    position: { sequence: 4, seen: 2 },
+  });
+  const data = await bytesOf(blob);
+  assert.deepEqual([...data.subarray(5, 8)], [1, 3, 0]); // three slots, no sender key
+  assert.deepEqual([data[8], data[8 + 81], data[8 + 162]], [1, 1, 1]);
+  const asOffice = await api.openEnvelope(data, key('desk_secret_key'), api.associatedData('followup', caseId));
+  assert.equal(asOffice.senderPublicKey, null);
+  assert.deepEqual(asOffice.parts.map((p) => p.name), ['message', 'annex.bin', 'conversation', 'signature']);
+  const checks = { signedCase: true, officeKey: key('reply_public_key'), sourceSigningKey: source.signingPublicKey };
+  const own = await api.openAsSource(data, 'followup', source.replySecretKey, caseId, checks);
+  assert.deepEqual([own.message, own.signed, own.position], ['Més detalls', true, { sequence: 4, seen: 2 }]);
+  assert.deepEqual(own.files[0].content, pattern(70000, 2));
+  const other = api.deriveSourceKeys(api.generateCode(), api.fromHex(E.keys.install_salt));
+  await assert.rejects(
+    api.openAsSource(data, 'followup', source.replySecretKey, caseId, { ...checks, sourceSigningKey: other.signingPublicKey }),
+    api.errors.BadSignatureError,
+  );
+});
+
+test('a protocol 1 follow-up: boxed to every desk, sealed to the reply key, sender proven', async () => {
   const replySecret = key('reply_secret_key');
   const blob = await api.writeFollowup({
     message: 'Més detalls',
@@ -73,7 +105,7 @@ test('a follow-up: boxed to every desk, sealed to the reply key, sender proven',
   assert.deepEqual([data[40], data[40 + 73], data[40 + 146]], [2, 2, 1]);
   const asOffice = await api.openEnvelope(data, key('desk_secret_key'), api.associatedData('followup', caseId));
   assert.deepEqual(asOffice.senderPublicKey, key('reply_public_key'));
-  const own = await api.openAsSource(data, 'followup', replySecret, caseId);
+  const own = await api.openAsSource(data, 'followup', replySecret, caseId, unsignedCase);
   assert.equal(own.message, 'Més detalls');
   assert.deepEqual(own.files[0].content, pattern(70000, 2));
 });
@@ -117,7 +149,7 @@ test('a Blob envelope is read in pieces and opens like the bytes', async () => {
     deskKeys: [key('desk_public_key')],
     caseId,
   });
-  const opened = await api.openAsSource(blob, 'followup', key('reply_secret_key'), caseId);
+  const opened = await api.openAsSource(blob, 'followup', key('reply_secret_key'), caseId, unsignedCase);
   assert.deepEqual(opened.files[0].content, pattern(200000, 4));
 });
 
@@ -150,5 +182,13 @@ test('caller mistakes are refused before anything is written', () => {
   assert.throws(() => writer.write(new Uint8Array(1)), Error);
   assert.throws(() => writer.addText('a\u0000b', 'x'), RangeError);
   assert.throws(() => writer.addText('x'.repeat(1025), 'x'), RangeError);
-  assert.throws(() => api.sealIdentification([{ key: 'name', value: 'x'.repeat(5000) }], key('custodian_public_key')), RangeError);
+  const big = [{ key: 'name', value: 'x'.repeat(5000) }];
+  assert.throws(() => api.sealIdentification(big, key('custodian_public_key'), caseId, key('reply_public_key')), RangeError);
+  assert.throws(() => api.sealIdentification([], key('custodian_public_key'), new Uint8Array(15), key('reply_public_key')), RangeError);
+});
+
+test('the identification JSON is byte for byte what Python writes (tests/vectors/identification.json)', () => {
+  const I = vectors('identification');
+  const raw = api.identificationPlaintext(I.version_2.fields, api.fromHex(I.case_id), api.fromHex(I.reply_public_key));
+  assert.equal(new TextDecoder().decode(raw), I.version_2.plaintext);
 });

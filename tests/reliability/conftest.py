@@ -6,14 +6,16 @@ bounded (a fixed number of submissions, a timeout on each request).
 
 import os
 import re
+import selectors
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -231,3 +233,102 @@ from tests.submit.conftest import (  # noqa: E402
 )
 
 __all__ = ["_compiled_translations", "app", "client", "config", "data_dir", "office", "world"]
+
+
+# --- Slow clients: connections that trickle their headers or their body -------------------
+
+SLOW_BOUNDARY = "slow-client-boundary"
+#: What a trickling connection sends at once, by kind; then one byte per tick, for ever.
+TRICKLE_START = {
+    "headers": b"GET / HTTP/1.1\r\nHost: x.onion\r\nX-Slow: ",
+    "body": (
+        "POST /report HTTP/1.1\r\nHost: x.onion\r\n"
+        f"Content-Type: multipart/form-data; boundary={SLOW_BOUNDARY}\r\n"
+        "Content-Length: 1000000\r\n\r\n"
+        f'--{SLOW_BOUNDARY}\r\nContent-Disposition: form-data; name="q_description"\r\n\r\n'
+    ).encode(),
+}
+
+
+@dataclass
+class Tricklers:
+    """``count`` connections, half trickling headers and half a report's body, one byte each
+    per ``tick`` seconds, until the server closes them (``run`` in a thread).
+
+    With ``keep_open`` a connection the server closed is replaced at once by a new one of the
+    same kind (an attacker who reconnects), so ``count`` stay open until ``stop`` is set.
+    ``cut`` records, per kind, how long each closed connection had been open; ``refused``
+    counts replacements the server did not accept in time.
+    """
+
+    port: int
+    count: int
+    tick: float = 1.0
+    keep_open: bool = False
+    stop: threading.Event = field(default_factory=threading.Event)
+    cut: dict[str, list[float]] = field(default_factory=lambda: {"headers": [], "body": []})
+    fewest_open: int = 0
+    refused: int = 0
+    _opened: dict[socket.socket, tuple[str, float]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _open(self, kind: str) -> socket.socket:
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=30)
+        sock.sendall(TRICKLE_START[kind])
+        sock.setblocking(False)
+        with self._lock:
+            self._opened[sock] = (kind, time.monotonic())
+        return sock
+
+    def open_all(self) -> None:
+        for i in range(self.count):
+            self._open("headers" if i % 2 == 0 else "body")
+        self.fewest_open = self.count
+
+    def still_open(self) -> int:
+        with self._lock:
+            return len(self._opened)
+
+    def run(self) -> None:
+        with selectors.DefaultSelector() as selector:
+
+            def closed_by_server(sock: socket.socket) -> None:
+                selector.unregister(sock)
+                sock.close()
+                with self._lock:
+                    kind, since = self._opened.pop(sock)
+                    self.cut[kind].append(time.monotonic() - since)
+                    self.fewest_open = min(self.fewest_open, len(self._opened))
+                if self.keep_open and not self.stop.is_set():
+                    try:
+                        selector.register(self._open(kind), selectors.EVENT_READ)
+                    except OSError:
+                        self.refused += 1  # the server accepted none in time
+
+            for sock in list(self._opened):
+                selector.register(sock, selectors.EVENT_READ)
+            next_tick = time.monotonic()
+            while self._opened and not self.stop.is_set():
+                for key, _ in selector.select(timeout=max(0.0, next_tick - time.monotonic())):
+                    sock = key.fileobj
+                    assert isinstance(sock, socket.socket)
+                    try:
+                        ended = not sock.recv(65536)  # a 400 page may come first, then EOF
+                    except BlockingIOError:
+                        ended = False
+                    except ConnectionError:
+                        ended = True
+                    if ended:
+                        closed_by_server(sock)
+                if time.monotonic() >= next_tick:
+                    next_tick += self.tick
+                    for sock in list(self._opened):
+                        try:
+                            sock.send(b"a")
+                        except BlockingIOError:
+                            pass
+                        except ConnectionError:
+                            closed_by_server(sock)
+            with self._lock:
+                for sock in self._opened:
+                    sock.close()

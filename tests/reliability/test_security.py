@@ -25,6 +25,7 @@ from tests.deploy.torrc import REPO
 from tests.reliability.conftest import record
 from tests.submit.conftest import CODE, Office, csrf_from, multipart, report_fields
 from whistle.crypto import derive_source_keys, login_lookup
+from whistle.crypto.conversation import Position
 from whistle.crypto.records import seal_reply
 from whistle.submit import store
 from whistle.submit.app import CSP_WITH_BUNDLE
@@ -243,6 +244,8 @@ def _reply_with_file(app: Flask, code: str, office: Office) -> None:
             reply_public_key=keys.reply_public_key,
             desk_key=office.desks["antifrau"].public_key,
             case_id=case_id,
+            office_seed=office.signing_seed,
+            position=Position(1, 0),
         )
         store.add_reply(
             session, case_id=case_id, envelope=io.BytesIO(envelope), today=datetime.date.today()

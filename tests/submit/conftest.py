@@ -14,6 +14,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.deploy.gunicorn_server import GUNICORN_CONF
 from whistle.crypto import (
     BoxKeyPair,
     Desk,
@@ -21,6 +22,7 @@ from whistle.crypto import (
     generate_signing_keypair,
     make_office_card,
 )
+from whistle.crypto.conversation import Position
 from whistle.crypto.records import seal_reply
 from whistle.submit import create_app, load_config
 from whistle.submit.config import SubmitConfig
@@ -36,6 +38,7 @@ class Office:
     fingerprint: str
     desks: dict[str, BoxKeyPair]
     custodian: BoxKeyPair
+    signing_seed: bytes
 
 
 def make_office(desk_ids: tuple[str, ...] = ("antifrau",)) -> Office:
@@ -53,7 +56,7 @@ def make_office(desk_ids: tuple[str, ...] = ("antifrau",)) -> Office:
     )
     from whistle.crypto import read_card
 
-    return Office(card, read_card(card).fingerprint, desks, custodian)
+    return Office(card, read_card(card).fingerprint, desks, custodian, signing.seed)
 
 
 @pytest.fixture
@@ -146,9 +149,17 @@ def check_in(client: FlaskClient, code: str) -> tuple[int, str]:
 
 
 def insert_reply(
-    app: Flask, code: str, office: Office, message: str, desk: str = "antifrau"
+    app: Flask,
+    code: str,
+    office: Office,
+    message: str,
+    desk: str = "antifrau",
+    *,
+    sequence: int = 1,
+    seed: bytes | None = None,
 ) -> None:
-    """What a bundle import will do: store an office reply sealed to the source's reply key."""
+    """What a bundle import will do: store an office reply sealed to the source's reply key,
+    signed with the office key (or ``seed``: someone else's) and numbered ``sequence``."""
     from whistle.crypto import derive_source_keys, login_lookup
     from whistle.submit import store
 
@@ -163,6 +174,8 @@ def insert_reply(
             reply_public_key=keys.reply_public_key,
             desk_key=office.desks[desk].public_key,
             case_id=case_id,
+            office_seed=seed or office.signing_seed,
+            position=Position(sequence, 0),
         )
         add_reply(session, case_id=case_id, envelope=io.BytesIO(envelope), today=TODAY)
 
@@ -245,6 +258,10 @@ def served(data_dir: Path) -> Iterator[tuple[int, subprocess.Popen[str]]]:
     process = subprocess.Popen(
         [
             str(Path(sys.executable).with_name("gunicorn")),
+            "--config",
+            str(GUNICORN_CONF),
+            "--log-level",
+            "info",  # for the "Listening at" line that names the port
             "--bind",
             "127.0.0.1:0",
             "--workers",

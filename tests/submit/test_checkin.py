@@ -97,8 +97,8 @@ def test_the_session_cookie_never_holds_the_code(app: Flask, english: FlaskClien
     keys = list(app.extensions["whistle_submit"].config.session_keys)
     document = json.loads(open_token(keys, cookie.value, "session"))
     data = document["data"]
-    assert set(data) <= {"sid", "lang", "csrf_token", "case"}
-    assert len(data["case"]) == 32
+    # No case id either (review finding L4): the cookie does not link a browser to a case.
+    assert set(data) <= {"sid", "lang", "csrf_token"}
     compact = normalize_code(code)
     assert compact not in cookie.value
     assert compact not in json.dumps(document)
@@ -228,6 +228,7 @@ def test_download_a_file_the_office_attached(
     import re
 
     from whistle.crypto import derive_source_keys, login_lookup
+    from whistle.crypto.conversation import Position
     from whistle.crypto.records import seal_reply
     from whistle.submit import store
     from whistle.submit.store import add_reply
@@ -244,6 +245,8 @@ def test_download_a_file_the_office_attached(
             reply_public_key=keys.reply_public_key,
             desk_key=office.desks["antifrau"].public_key,
             case_id=case_id,
+            office_seed=office.signing_seed,
+            position=Position(1, 0),
         )
         add_reply(session, case_id=case_id, envelope=io.BytesIO(envelope), today=store_day())
     _, page = check_in(english, code)

@@ -231,3 +231,49 @@ def test_postgresql_url_means_psycopg_3() -> None:
         "postgresql+psycopg://u@/d?host=%2Frun%2Fpostgresql"
     )
     assert normalise_database_url("") == ""
+
+
+def test_the_time_zone_comes_from_the_office_card_and_cannot_contradict_it(
+    tmp_path: Path,
+) -> None:
+    from whistle.crypto import (
+        Desk,
+        generate_box_keypair,
+        generate_signing_keypair,
+        make_office_card,
+    )
+
+    signing = generate_signing_keypair()
+    card = make_office_card(
+        signing.seed,
+        name="Ajuntament de les Palmes",
+        bundle_key=generate_box_keypair().public_key,
+        desks=[Desk("antifrau", "Desk", generate_box_keypair().public_key)],
+        custodian_key=generate_box_keypair().public_key,
+        epoch=1,
+        created="2026-11-01",
+        time_zone="Atlantic/Canary",
+    )
+    directory = tmp_path / "data"
+    init_data_directory(directory, card, fingerprint=read_card(card).fingerprint)
+    config_path = directory / "config.toml"
+    assert 'time_zone = "Atlantic/Canary"' in config_path.read_text()
+    assert load_config(directory).time_zone == "Atlantic/Canary"
+    config_path.write_text(config_path.read_text().replace("Atlantic/Canary", "Europe/Madrid"))
+    with pytest.raises(ConfigError, match="office card says Atlantic/Canary"):
+        load_config(directory)
+    # Left out of config.toml: the card's zone, not UTC.
+    text = "\n".join(
+        line for line in config_path.read_text().splitlines() if not line.startswith("time_zone")
+    )
+    config_path.write_text(text + "\n")
+    assert load_config(directory).time_zone == "Atlantic/Canary"
+
+
+def test_no_time_zone_anywhere_is_refused(data_dir: Path) -> None:
+    path = data_dir / "config.toml"
+    lines = path.read_text().splitlines()
+    text = "\n".join(line for line in lines if not line.startswith("time_zone"))
+    path.write_text(text + "\n")
+    with pytest.raises(ConfigError, match="set time_zone"):
+        load_config(data_dir)

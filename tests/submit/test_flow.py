@@ -14,6 +14,7 @@ from tests.submit.conftest import (
     submit_report,
 )
 from whistle.crypto import derive_source_keys, login_lookup
+from whistle.crypto.conversation import Position
 from whistle.crypto.records import open_followup_as_office, open_identification, open_submission
 from whistle.submit import store
 
@@ -70,8 +71,13 @@ def test_report_check_in_reply_and_follow_up(
     assert values["subject"] == "Contractes partits"
     assert opened.form["language"] == lang
     assert sorted(opened.files) == [("acta.txt", 12), ("factura.pdf", 12)]
-    identity = open_identification(opened.identification_block, office.custodian.secret_key)
-    assert {f["key"]: f["value"] for f in identity} == {
+    identity = open_identification(
+        opened.identification_block,
+        office.custodian.secret_key,
+        case_id=case_id,
+        reply_public_key=opened.reply_public_key,
+    )
+    assert {f["key"]: f["value"] for f in identity.fields} == {
         "name": "Anna Puig",
         "email": "anna@example.org",
     }
@@ -104,9 +110,14 @@ def test_report_check_in_reply_and_follow_up(
     assert [r.kind.value for r, _ in records] == ["submission", "reply", "followup"]
     keys = derive_source_keys(code, app.extensions["whistle_submit"].config.install_salt)
     followup = open_followup_as_office(
-        records[2][1], [office.desks["antifrau"].secret_key], case_id, keys.reply_public_key
+        records[2][1],
+        [office.desks["antifrau"].secret_key],
+        case_id,
+        keys.reply_public_key,
+        keys.signing_public_key,
     )
     assert followup.message == "Tinc un altre document."
+    assert followup.position == Position(1, 1)  # the first follow-up, after reply 1
     assert [(f.name, f.content) for f in followup.files] == [("annex.odt", b"third piece")]
 
     status, page = check_in(client, code)

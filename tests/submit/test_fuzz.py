@@ -224,11 +224,13 @@ def test_hostile_follow_ups_are_stored_whole_or_not_at_all(fuzz_app: Fuzzed) -> 
             return
         [(record_id, kind, case_id)] = new
         assert kind == "followup"
+        reply_key, signing_key = _source_keys(app, office, case_id)
         conversation = open_followup_as_office(
             _envelope(app, record_id),
             [office.desks["antifrau"].secret_key],
             case_id,
-            _reply_key(app, office, case_id),
+            reply_key,
+            signing_key,
         )
         assert conversation.message is not None
         stored.append(1)
@@ -237,12 +239,13 @@ def test_hostile_follow_ups_are_stored_whole_or_not_at_all(fuzz_app: Fuzzed) -> 
     assert len(stored) >= MIN_STORED, f"only {len(stored)} examples reached storage"
 
 
-def _reply_key(app: Flask, office: Office, case_id: bytes) -> bytes:
+def _source_keys(app: Flask, office: Office, case_id: bytes) -> tuple[bytes, bytes | None]:
+    """The reply key and the signing key the case's submission carries."""
     [submission] = [r for r in _records(app) if r[2] == case_id and r[1] == "submission"]
     opened = open_submission(
         io.BytesIO(_envelope(app, submission[0])), [office.desks["antifrau"].secret_key], case_id
     )
-    return opened.reply_public_key
+    return opened.reply_public_key, opened.source_signing_key
 
 
 @SETTINGS

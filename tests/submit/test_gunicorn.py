@@ -6,6 +6,7 @@ import subprocess
 
 import pytest
 
+from tests.deploy.gunicorn_server import GUNICORN_CONF
 from tests.submit.conftest import Office, browser_report
 
 pytestmark = pytest.mark.slow
@@ -71,6 +72,8 @@ def test_gunicorn_with_an_unreachable_database_stops_with_one_line(data_dir) -> 
     process = subprocess.run(
         [
             str(Path(sys.executable).with_name("gunicorn")),
+            "--config",
+            str(GUNICORN_CONF),
             "--bind",
             "127.0.0.1:0",
             "--workers",

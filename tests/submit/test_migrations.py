@@ -123,3 +123,23 @@ def test_0004_leaves_existing_logins_untagged_and_keeps_them(database_url: str) 
     assert rows == [("c1", 4)]
     db.upgrade(url)
     engine.dispose()
+
+
+def test_cases_opened_before_protocol_2_are_marked_protocol_1(database_url: str) -> None:
+    """Migration 0006: existing cases take version 1 follow-ups; new ones version 2."""
+    url = database_url
+    db.upgrade(url, "0005_epochs")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO logins (lookup, case_id) VALUES (:l, 'old')"), {"l": b"\x02" * 32}
+        )
+    db.upgrade(url)
+    with engine.connect() as connection:
+        row = connection.execute(
+            text("SELECT protocol, followups FROM logins WHERE case_id = 'old'")
+        ).one()
+    assert tuple(row) == (1, 0)
+    db.downgrade(url, "0005_epochs")
+    assert "protocol" not in {c["name"] for c in inspect(engine).get_columns("logins")}
+    engine.dispose()

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from tests.submit.conftest import Office, csrf_from, submit_report
 from whistle.crypto import derive_source_keys, generate_code, login_lookup
+from whistle.crypto.conversation import Position
 from whistle.crypto.records import SubmissionWriter, open_submission, seal_followup
 from whistle.submit import store
 from whistle.submit.models import Chunk, Login, Record
@@ -35,6 +36,7 @@ def browser_envelope(app: Flask, office: Office, files: list[tuple[str, bytes]])
         desk_key=office.desks["antifrau"].public_key,
         custodian_key=office.custodian.public_key,
         reply_public_key=keys.reply_public_key,
+        source_signing_key=keys.signing_public_key,
         case_id=case_id,
     )
     for name, content in files:
@@ -114,6 +116,8 @@ def test_a_sealed_follow_up_is_stored(app: Flask, client: FlaskClient, office: O
         reply_secret_key=keys.reply_secret_key,
         desk_keys=[office.desks["antifrau"].public_key],
         case_id=case_id,
+        signing_seed=keys.signing_seed,
+        position=Position(1, 0),
     )
     response = post_sealed(client, "/follow-up/sealed", keys.login_token + case_id + followup)
     assert response.status_code == 200, response.text
@@ -150,12 +154,27 @@ def test_forged_or_malformed_ciphertext_is_a_400_and_nothing_is_kept(
     assert _count(app) == (0, 0, 0)
 
 
-def test_a_reply_shaped_envelope_is_not_a_follow_up(
+def test_a_follow_up_of_the_wrong_shape_is_refused(
     app: Flask, client: FlaskClient, office: Office
 ) -> None:
+    """Protocol 2 follow-ups are sealed to every desk and the reply key, protocol 1 ones boxed.
+
+    With one desk a protocol 2 follow-up has the shape of a report or a reply (two sealed
+    slots): the server cannot tell them apart, the inbox does, by the associated data
+    (tests/inbox/test_import.py::test_record_moved_to_another_case_refused).
+    """
     _code, keys, case_id, envelope = browser_envelope(app, office, [])
     post_sealed(client, "/report/sealed", keys.login_token + case_id + envelope)
-    response = post_sealed(client, "/follow-up/sealed", keys.login_token + case_id + envelope)
+    three_sealed = seal_followup(
+        "more",
+        [],
+        reply_secret_key=keys.reply_secret_key,
+        desk_keys=[office.desks["antifrau"].public_key] * 2,
+        case_id=case_id,
+        signing_seed=keys.signing_seed,
+        position=Position(1, 0),
+    )
+    response = post_sealed(client, "/follow-up/sealed", keys.login_token + case_id + three_sealed)
     assert response.status_code == 400
     assert _count(app) == (1, 1, 1)
 
@@ -285,6 +304,8 @@ def test_nothing_stored_tells_which_path_a_follow_up_came_by(
         reply_secret_key=keys.reply_secret_key,
         desk_keys=[office.desks["antifrau"].public_key],
         case_id=case_id,
+        signing_seed=keys.signing_seed,
+        position=Position(2, 0),
     )
     response = post_sealed(client, "/follow-up/sealed", keys.login_token + case_id + sealed)
     assert response.status_code == 200

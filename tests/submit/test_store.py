@@ -147,7 +147,16 @@ def test_no_column_records_time_count_or_identity(sessions) -> None:  # type: ig
     }
     assert columns["records"]["created"] == "DATE"
     # pepper_tag: which pepper made the lookup, keyed with that pepper (opaque without it).
-    assert set(columns["logins"]) == {"lookup", "case_id", "next_position", "pepper_tag"}
+    # protocol, followups: hints for the source's next follow-up (docs/protocol.md §7); the
+    # count says no more than next_position, which counts every record of the case.
+    assert set(columns["logins"]) == {
+        "lookup",
+        "case_id",
+        "next_position",
+        "pepper_tag",
+        "protocol",
+        "followups",
+    }
     every = {name for table in columns.values() for name in table}
     for forbidden in ("ip", "agent", "time", "files", "identified", "reply_key", "code"):
         assert not any(forbidden in name for name in every), forbidden

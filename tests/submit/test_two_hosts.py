@@ -27,6 +27,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.deploy.gunicorn_server import GUNICORN_CONF
 from tests.pgcluster import Cluster
 from tests.submit.conftest import CODE, TODAY, browser_report, csrf_from
 from whistle.bundling import read_bundle_bytes
@@ -56,6 +57,10 @@ def _gunicorn(data_dir: Path) -> tuple[int, subprocess.Popen[str]]:
     process = subprocess.Popen(
         [
             str(Path(sys.executable).with_name("gunicorn")),
+            "--config",
+            str(GUNICORN_CONF),
+            "--log-level",
+            "info",  # for the "Listening at" line that names the port
             "--bind",
             "127.0.0.1:0",
             "--workers",

@@ -28,6 +28,7 @@ from whistle.crypto import (
     login_lookup,
     make_office_card,
     make_server_card,
+    open_bytes,
     seal,
     seal_token,
     sealed_to,
@@ -37,10 +38,17 @@ from whistle.crypto import (
     wrap_with_passphrase,
 )
 from whistle.crypto.codes import check_symbol, code_bits, generate_code, normalize_code
+from whistle.crypto.conversation import ContentDigest, Position, conversation_json
 from whistle.crypto.errors import CodeChecksumError, CodeError, CodeFormatError
 from whistle.crypto.keys import box_keypair_from_secret, signing_keypair_from_seed
 from whistle.crypto.padding import padded_size, padme
-from whistle.crypto.records import SubmissionWriter, seal_followup, seal_reply
+from whistle.crypto.records import (
+    SubmissionWriter,
+    identification_plaintext,
+    seal_followup,
+    seal_identification,
+    seal_reply,
+)
 
 HERE = Path(__file__).parent
 
@@ -268,12 +276,15 @@ def envelopes() -> None:
     code = generate_code(lambda n: det("envelope-code", n))
     source = derive_source_keys(code, det("salt-0"))
     big = bytes(range(256)) * 300  # 76,800 bytes: more than one chunk
-    reply = seal_reply(
-        "Gràcies. We have received your report.",
-        [("acta.txt", "Acta de la reunió\n".encode())],
-        reply_public_key=source.reply_public_key,
-        desk_key=m["desk"].public_key,
-        case_id=case_id,
+    # Protocol 1 records (unsigned reply, boxed follow-up): readers must still open them;
+    # protocol 2's signed records are in conversation.json.
+    reply = seal(
+        [
+            (PartKind.TEXT, "message", "Gràcies. We have received your report.".encode()),
+            (PartKind.FILE, "acta.txt", "Acta de la reunió\n".encode()),
+        ],
+        [sealed_to(source.reply_public_key), sealed_to(m["desk"].public_key)],
+        associated_data("reply", case_id),
     )
     followup = seal_followup(
         "More details — més detalls.",
@@ -288,6 +299,7 @@ def envelopes() -> None:
         desk_key=m["desk"].public_key,
         custodian_key=m["custodian"].public_key,
         reply_public_key=source.reply_public_key,
+        source_signing_key=source.signing_public_key,
         case_id=case_id,
     )
     writer.begin_file("contracte.pdf")
@@ -376,7 +388,13 @@ def envelopes() -> None:
                     "envelope": submission.hex(),
                     "open_with": ["desk_secret_key", "reply_secret_key"],
                     "sender": None,
-                    "parts_named": ["reply_public_key", "contracte.pdf", "form", "identification"],
+                    "parts_named": [
+                        "reply_public_key",
+                        "source_signing_key",
+                        "contracte.pdf",
+                        "form",
+                        "identification",
+                    ],
                     "form": form,
                 },
             ],
@@ -438,6 +456,144 @@ def envelopes() -> None:
                 },
             ],
             "invalid_open_with": "desk_secret_key",
+        },
+    )
+
+
+def conversation() -> None:
+    """Protocol 2 records: signed and numbered (docs/protocol.md §7), and forgeries of them."""
+    m = office_material()
+    case_id = det("case", 16)
+    source = derive_source_keys(generate_code(lambda n: det("envelope-code", n)), det("salt-0"))
+    office = signing_keypair_from_seed(m["seed"])
+    database_writer = signing_keypair_from_seed(det("database-writer-seed"))
+    ad = associated_data("reply", case_id)
+    text = "Hem obert un expedient. We opened a case file."
+
+    def reply(seed: bytes, sequence: int, message: str = text) -> bytes:
+        return seal_reply(
+            message,
+            [("carta.txt", b"Benvolguda,\n")],
+            reply_public_key=source.reply_public_key,
+            desk_key=m["desk"].public_key,
+            case_id=case_id,
+            office_seed=seed,
+            position=Position(sequence, 1),
+        )
+
+    genuine = reply(m["seed"], 2)
+    # An officer (desk key) or the server (nothing) re-seals the signed parts around
+    # another message: the signature no longer matches the content.
+    parts = open_bytes(genuine, m["desk"].secret_key, ad).parts
+    altered = seal(
+        [(p.kind, p.name, b"Case closed." if p.name == "message" else p.content) for p in parts],
+        [sealed_to(source.reply_public_key), sealed_to(m["desk"].public_key)],
+        ad,
+    )
+    unsigned = seal(
+        [(PartKind.TEXT, "message", b"Send us your code by e-mail.")],
+        [sealed_to(source.reply_public_key), sealed_to(m["desk"].public_key)],
+        ad,
+    )
+    followup = seal_followup(
+        "Una altra factura. Another invoice.",
+        [("factura.pdf", b"%PDF-1.4 not really\n")],
+        reply_secret_key=source.reply_secret_key,
+        desk_keys=[m["desk"].public_key, m["desk2"].public_key],
+        case_id=case_id,
+        signing_seed=source.signing_seed,
+        position=Position(1, 2),
+    )
+    digest = ContentDigest()
+    digest.add(PartKind.TEXT, "message", b"hi")
+    write(
+        "conversation",
+        {
+            "origin": "tests/vectors/generate.py; decryption vectors (fresh randomness per run)",
+            "case_id": case_id.hex(),
+            "keys": {
+                "reply_secret_key": source.reply_secret_key.hex(),
+                "desk_secret_key": m["desk"].secret_key.hex(),
+                "office_signing_public_key": office.public_key.hex(),
+                "source_signing_public_key": source.signing_public_key.hex(),
+                "source_code": generate_code(lambda n: det("envelope-code", n)),
+                "install_salt": det("salt-0").hex(),
+            },
+            "content_digest": {
+                "parts": [{"kind": 1, "name": "message", "content": b"hi".hex()}],
+                "digest": digest.digest().hex(),
+            },
+            "conversation_json": conversation_json(2, 1).decode(),
+            "valid": [
+                {
+                    "name": "reply signed by the office",
+                    "kind": "reply",
+                    "envelope": genuine.hex(),
+                    "message": text,
+                    "files": ["carta.txt"],
+                    "position": {"sequence": 2, "seen": 1},
+                },
+                {
+                    "name": "follow-up signed by the source",
+                    "kind": "followup",
+                    "envelope": followup.hex(),
+                    "message": "Una altra factura. Another invoice.",
+                    "files": ["factura.pdf"],
+                    "position": {"sequence": 1, "seen": 2},
+                },
+            ],
+            "forged": [
+                {
+                    "name": "reply planted by a database writer (signed with its own key)",
+                    "kind": "reply",
+                    "envelope": reply(database_writer.seed, 3, "Send us your code.").hex(),
+                },
+                {
+                    "name": "reply whose message was replaced around the office's signature",
+                    "kind": "reply",
+                    "envelope": altered.hex(),
+                },
+                {
+                    "name": "unsigned reply in a protocol 2 case",
+                    "kind": "reply",
+                    "envelope": unsigned.hex(),
+                },
+            ],
+        },
+    )
+
+
+def identification() -> None:
+    """Identification blocks: version 2 (bound to case and reply key) and a kept version 1.
+
+    Nothing writes version 1 any more; its block (from the protocol 1 envelope vectors)
+    is carried over from the existing file so that readers keep being tested on it.
+    """
+    m = office_material()
+    case_id = det("case", 16)
+    source = derive_source_keys(generate_code(lambda n: det("envelope-code", n)), det("salt-0"))
+    fields = [{"key": "name", "label": "Nom", "value": "Anna Puig i Ferrer — àèéíòóú"}]
+    path = HERE / "identification.json"
+    kept = json.loads(path.read_text(encoding="utf-8"))["version_1"]
+    block = seal_identification(
+        fields, m["custodian"].public_key, case_id=case_id, reply_public_key=source.reply_public_key
+    )
+    write(
+        "identification",
+        {
+            "origin": "tests/vectors/generate.py; decryption vectors (fresh randomness per run)",
+            "custodian_secret_key": m["custodian"].secret_key.hex(),
+            "custodian_public_key": m["custodian"].public_key.hex(),
+            "case_id": case_id.hex(),
+            "reply_public_key": source.reply_public_key.hex(),
+            "version_2": {
+                "fields": fields,
+                "plaintext": identification_plaintext(
+                    fields, case_id=case_id, reply_public_key=source.reply_public_key
+                ).decode("utf-8"),
+                "block": block.hex(),
+            },
+            "version_1": kept,
         },
     )
 
@@ -575,6 +731,8 @@ def main() -> None:
         signatures,
         cards,
         envelopes,
+        conversation,
+        identification,
         manifests,
         keyfiles,
         tokens,

@@ -44,6 +44,7 @@ from whistle.crypto.errors import (
     DecryptionError,
     MalformedError,
     ManifestError,
+    MisboundError,
     SignatureError,
     TamperedError,
     TruncatedError,
@@ -75,7 +76,7 @@ from whistle.crypto.keys import (
 )
 from whistle.crypto.manifest import Manifest, ManifestRecord, sign_manifest, verify_manifest
 from whistle.crypto.padding import padded_size
-from whistle.crypto.signing import BUNDLE, CARD, COURIER_CHALLENGE, sign, verify
+from whistle.crypto.signing import BUNDLE, CARD, COURIER_CHALLENGE, DELETIONS, sign, verify
 from whistle.crypto.tokens import open_token, seal_token
 
 __all__ = [
@@ -83,6 +84,7 @@ __all__ = [
     "CARD",
     "COURIER_CHALLENGE",
     "DEFAULT_PARAMS",
+    "DELETIONS",
     "BadSignatureError",
     "BoxKeyPair",
     "CardError",
@@ -99,6 +101,7 @@ __all__ = [
     "ManifestError",
     "ManifestRecord",
     "Message",
+    "MisboundError",
     "OfficeCard",
     "OpenedEnvelope",
     "Part",

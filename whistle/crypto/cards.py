@@ -19,7 +19,8 @@ import base64
 import binascii
 import json
 import re
-from dataclasses import dataclass
+import zoneinfo
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from whistle.crypto import signing
@@ -67,6 +68,11 @@ class OfficeCard:
     custodian_key: bytes
     epoch: int
     created: str
+    #: The office's time zone (IANA name): the server dates reports there, the inbox counts
+    #: the legal clocks there. None on cards made before offices declared it.
+    time_zone: str | None = None
+    #: The signed object (§8) the card was read from: what a page verifies for itself.
+    signed: bytes = field(default=b"", compare=False, repr=False)
 
     @property
     def fingerprint(self) -> str:
@@ -104,9 +110,10 @@ def make_office_card(
     custodian_key: bytes,
     epoch: int,
     created: str,
+    time_zone: str | None = None,
 ) -> bytes:
     """The card file an office gives its server."""
-    body = {
+    body: dict[str, Any] = {
         "kind": "office",
         "version": VERSION,
         "name": name,
@@ -117,6 +124,8 @@ def make_office_card(
         "epoch": epoch,
         "created": created,
     }
+    if time_zone is not None:
+        body["time_zone"] = time_zone
     card = _parse_body(body)
     return _card_file(seed, body, card.fingerprint)
 
@@ -169,6 +178,8 @@ def read_card(data: bytes, *, pinned_fingerprint: str | None = None) -> Card:
     except (KeyError, TypeError, ValueError, binascii.Error) as exc:
         raise CardError("the card file is malformed") from exc
     card = _parse_body(body)
+    if isinstance(card, OfficeCard):
+        card = replace(card, signed=signed)
     if pinned_fingerprint is not None and not same_fingerprint(
         card.fingerprint, pinned_fingerprint
     ):
@@ -191,6 +202,17 @@ def _text(body: dict[str, Any], field: str, limit: int = 200) -> str:
     value = body.get(field)
     if not isinstance(value, str) or not 0 < len(value) <= limit or "\x00" in value:
         raise CardError(f"the card's {field} is missing or too long")
+    return value
+
+
+def _time_zone(body: dict[str, Any]) -> str | None:
+    if "time_zone" not in body:
+        return None
+    value = _text(body, "time_zone", 64)
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError) as exc:
+        raise CardError("the card's time zone is not a zone name like Europe/Madrid") from exc
     return value
 
 
@@ -229,6 +251,7 @@ def _parse_body(body: Any) -> Card:
             custodian_key=_hex_key(body, "custodian_key"),
             epoch=epoch,
             created=created,
+            time_zone=_time_zone(body),
         )
     if kind == "server":
         install_id = _text(body, "install_id", 64)

@@ -4,6 +4,7 @@
     login token  = crypto_kdf_derive_from_key(32, 1, "wh-login", m)
     reply seed   = crypto_kdf_derive_from_key(32, 2, "wh-reply", m)
     reply keys   = crypto_box_seed_keypair(reply seed)
+    signing seed = crypto_kdf_derive_from_key(32, 3, "wh-signk", m)   (Ed25519, protocol 2)
     lookup       = crypto_generichash(32, "whistle/login-lookup/v1" ‖ token, key = pepper)
 
 The browser computes the first four; only the server, which holds the pepper,
@@ -18,11 +19,13 @@ from nacl.bindings import crypto_box_seed_keypair
 
 from whistle.crypto.codes import code_bits
 from whistle.crypto.hashing import generic_hash, kdf_derive
+from whistle.crypto.keys import signing_keypair_from_seed
 
 CODE_DOMAIN = b"whistle-code-v1"
 LOOKUP_DOMAIN = b"whistle/login-lookup/v1"
 LOGIN_SUBKEY = (1, b"wh-login")
 REPLY_SUBKEY = (2, b"wh-reply")
+SIGNING_SUBKEY = (3, b"wh-signk")
 SALT_BYTES = 32
 PEPPER_BYTES = 32
 
@@ -34,6 +37,9 @@ class SourceKeys:
     login_token: bytes
     reply_secret_key: bytes
     reply_public_key: bytes
+    #: Signs the source's follow-ups (protocol 2); its public key is inside the submission.
+    signing_seed: bytes
+    signing_public_key: bytes
 
     def __repr__(self) -> str:
         return "SourceKeys(<secret>)"
@@ -47,7 +53,14 @@ def derive_source_keys(code: str, install_salt: bytes) -> SourceKeys:
     token = kdf_derive(master, *LOGIN_SUBKEY)
     seed = kdf_derive(master, *REPLY_SUBKEY)
     public, secret = crypto_box_seed_keypair(seed)
-    return SourceKeys(login_token=token, reply_secret_key=secret, reply_public_key=public)
+    signing_seed = kdf_derive(master, *SIGNING_SUBKEY)
+    return SourceKeys(
+        login_token=token,
+        reply_secret_key=secret,
+        reply_public_key=public,
+        signing_seed=signing_seed,
+        signing_public_key=signing_keypair_from_seed(signing_seed).public_key,
+    )
 
 
 def login_lookup(login_token: bytes, pepper: bytes) -> bytes:

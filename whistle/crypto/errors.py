@@ -46,6 +46,14 @@ class MalformedError(DecryptionError):
     """The bytes do not have the structure of the format they claim to be."""
 
 
+class MisboundError(DecryptionError):
+    """A record opened, but it was written for another case, sender or place in the conversation.
+
+    An identification block copied from one case into another, a reply signed
+    by someone other than the office: the bytes are authentic, the claim is not.
+    """
+
+
 class WrongPassphraseError(DecryptionError):
     """The passphrase or recovery key does not open this key file."""
 

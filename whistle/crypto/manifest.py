@@ -127,7 +127,8 @@ def _parse_fields(document: Any) -> Manifest:
         _require(isinstance(record.case, str) and bool(_ID.fullmatch(record.case)), "bad case id")
         _require(isinstance(record.day, str) and bool(_DATE.fullmatch(record.day)), "bad day")
         records.append(record)
-    _require(len({(r.kind, r.id) for r in records}) == len(records), "a record is listed twice")
+    # One id, one record: the bundle holds one "record/<id>" part per id, whatever its kind.
+    _require(len({r.id for r in records}) == len(records), "a record is listed twice")
     extra = document.get("extra", {})
     _require(isinstance(extra, dict), "the manifest's extra field is not an object")
     return Manifest(install_id, direction, sequence, previous, created, tuple(records), extra)

@@ -34,7 +34,23 @@ BUNDLE = "whistle/bundle/v1"
 COURIER_CHALLENGE = "whistle/courier-challenge/v1"
 RECORD_REFUSAL = "whistle/record-refusal/v1"
 RECORD_REMOVAL = "whistle/record-removal/v1"
-PURPOSES = frozenset({CARD, BUNDLE, COURIER_CHALLENGE, RECORD_REFUSAL, RECORD_REMOVAL})
+#: Protocol 2 conversation records (conversation.py): office → source and source → office.
+OFFICE_RECORD = "whistle/office-record/v2"
+SOURCE_RECORD = "whistle/source-record/v2"
+#: The inbox's list of deletions, kept beside its backups (whistle/inbox/deletions.py).
+DELETIONS = "whistle/deletions/v1"
+PURPOSES = frozenset(
+    {
+        CARD,
+        BUNDLE,
+        COURIER_CHALLENGE,
+        RECORD_REFUSAL,
+        RECORD_REMOVAL,
+        OFFICE_RECORD,
+        SOURCE_RECORD,
+        DELETIONS,
+    }
+)
 _PURPOSE_SHAPE = re.compile(r"whistle/[a-z][a-z-]{0,40}/v[1-9][0-9]{0,2}")
 
 

@@ -6,11 +6,14 @@ setting says why it has its value; docs/deployment.md explains the whole picture
 given on gunicorn's command line win over this file.
 """
 
+import signal
 from collections.abc import Callable
 from typing import Any
 
 from gunicorn import glogging
 from gunicorn.http import wsgi
+
+from whistle.deploy.workers import Deadlines, worker_with
 
 # --- Where it listens -----------------------------------------------------------------------
 
@@ -19,26 +22,47 @@ bind = "127.0.0.1:8080"
 # A short queue: connections only come from the local tor, which has its own limits.
 backlog = 64
 
-# --- Workers, sized for slow uploads over Tor ------------------------------------------------
+# --- Workers: slow clients cost a greenlet each, and every connection has deadlines ----------
 
-# Threaded workers: a source uploading evidence over Tor (tens of KB/s) holds one thread, not a
-# whole process, and the worker keeps answering gunicorn's heartbeat while it waits.
-worker_class = "gthread"
+# gevent workers (whistle/deploy/workers.py): each connection is a greenlet, so a source uploading
+# over Tor at tens of KB/s, or an attacker trickling bytes, costs a few tens of KB, not a
+# thread. The deadlines below end every connection whose client is too slow; no request body
+# is buffered anywhere but in the app, which encrypts it as it streams.
+worker_class = worker_with(
+    Deadlines(
+        # The first request's headers, complete, within this long of the connection opening.
+        # Tor Browser sends them at once, one circuit round trip (about a second) after the
+        # stream opens.
+        first_request_seconds=15,
+        # No byte of a body in this long (and no byte of a response read): hang up. Tor
+        # circuits stall for seconds at a time, not for half a minute.
+        idle_seconds=30,
+        # After this long, a body must have come at body_min_bytes_per_second on average: a
+        # trickle of a byte every few seconds is cut, an upload at a few KB/s is not.
+        body_grace_seconds=20,
+        body_min_bytes_per_second=2048,
+    )
+)
 # Two processes on a small server; raise with the number of cores (and memory).
 workers = 2
-# Concurrent requests per process; 2 x 8 = 16 uploads in flight.
-threads = 8
-# Seconds a worker may stay silent to the arbiter before it is killed and replaced. With gthread
-# the heartbeat runs beside the requests, so a long upload is not cut by it.
+# Connections each process holds at once (sources, uploads, slow clients): 2 x 1000. Beyond
+# that, new connections wait in the backlog until the deadlines free some. Each costs a file
+# descriptor: LimitNOFILE in the systemd units leaves room for them.
+worker_connections = 1000
+# Seconds a worker may stay silent to the arbiter before it is killed and replaced. The
+# heartbeat is a greenlet: a request that keeps the CPU this long (none does) would be cut.
 timeout = 120
 # On restart (upgrade, SIGHUP), give requests in flight this long to finish.
 graceful_timeout = 30
-# Seconds to keep an idle connection from tor open for the browser's next request.
+# Seconds to keep an idle connection from tor open for the browser's next request: the next
+# request's headers must be complete by then (whistle/deploy/workers.py).
 keepalive = 5
-# Recycle each worker after this many requests (bounded memory growth; jitter avoids restarting
-# every worker at once).
-max_requests = 2000
-max_requests_jitter = 200
+# Recycle each worker after this many requests (bounded memory growth). A stopping worker no
+# longer accepts, and uploads under way (or bodies trickling until their deadline) keep it up
+# to graceful_timeout: a wide jitter keeps the two workers from stopping at the same time
+# (with 2000 +- 200, under load both did, and the site stopped accepting for ~20 s).
+max_requests = 20000
+max_requests_jitter = 10000
 # Build the app in each worker, not in the arbiter: no database connection or file handle is
 # shared across fork. A start-up check that fails stops gunicorn before it serves anything.
 preload_app = False
@@ -112,3 +136,15 @@ def _without_server_header(
 # banner). This file runs in the arbiter before it forks, so every worker inherits the change;
 # tests/deploy checks the headers a real gunicorn sends with this file.
 wsgi.Response.default_headers = _without_server_header(wsgi.Response.default_headers)
+
+
+def post_fork(_server: Any, _worker: Any) -> None:
+    """In a new worker: a stop signal before the worker has set its own handlers ends it.
+
+    A forked worker inherits the arbiter's handlers, which only queue the signal for the
+    arbiter's loop: a SIGTERM during the worker's boot (patching, loading the app) was lost, and
+    the arbiter waited graceful_timeout before killing it. A worker that has served nothing can
+    simply stop; its own handlers replace these once it has booted.
+    """
+    for stop in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+        signal.signal(stop, signal.SIG_DFL)

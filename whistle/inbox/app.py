@@ -36,8 +36,10 @@ from whistle.inbox.views import (
     backups,
     bundles,
     cases,
+    duties,
     files,
     keys,
+    office,
     officers,
     workflow,
 )
@@ -85,6 +87,8 @@ def create_app(config: InboxConfig) -> Flask:
     app.register_blueprint(officers.blueprint)
     app.register_blueprint(backups.blueprint)
     app.register_blueprint(keys.blueprint)
+    app.register_blueprint(office.blueprint)
+    app.register_blueprint(duties.blueprint)
     app.before_request(_guard)
     app.after_request(_headers)
     app.register_error_handler(InboxError, _inbox_error)

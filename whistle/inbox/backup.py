@@ -63,9 +63,11 @@ from whistle.crypto.backup import BackupHeader, open_backup, read_backup_header,
 from whistle.durable import sync_directory
 from whistle.inbox import db
 from whistle.inbox.audit import record_event, verify_chain
+from whistle.inbox.deletions import LIST_FILE, apply_list, deletion_list, read_list
 from whistle.inbox.errors import AuditChainError, InboxError
 from whistle.inbox.keyring import OfficeKeyring, unwrap_office, unwrap_office_recovery
 from whistle.inbox.models import Backup, Office, Record
+from whistle.inbox.workflow import remove_files
 
 DATABASE_PART = "inbox.sqlite"
 STORE_PREFIX = "store/"
@@ -147,6 +149,8 @@ class Restored:
     info: BackupInfo
     records: int
     audit_entries: int
+    #: Deletions made after the backup, made again from the list given to the restore.
+    deletions_reapplied: int = 0
 
 
 # --- Making a backup --------------------------------------------------------------------
@@ -245,10 +249,29 @@ def _make_backup(
             officer_id=officer_id,
             detail=f"{backup_id} {len(facts.record_ids)} records, {size} bytes",
         )
+    with db.transaction(sessions) as session:
+        write_deletion_list(session, keyring, out.parent / LIST_FILE)
     same_disk = out.parent.stat().st_dev == database_path.stat().st_dev
     return BackupMade(
         out, backup_id, made_at, size, len(facts.record_ids), len(facts.stored_names), same_disk
     )
+
+
+def write_deletion_list(session: Session, keyring: OfficeKeyring, path: Path) -> None:
+    """The signed list of every deletion, replacing the one at ``path`` (beside the backups:
+    a restore of any of them applies it, ``restore_backup(deletions=...)``)."""
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(deletion_list(session, keyring))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    sync_directory(path.parent)
 
 
 def _snapshot(database_path: Path, target: Path) -> None:
@@ -501,14 +524,20 @@ def restore_backup(
     now: datetime,
     expect_fingerprint: str | None = None,
     opened_by: str = "",
+    deletions: bytes | None = None,
 ) -> Restored:
     """Authenticate everything, write it into a new directory, check it, move it to ``target``.
 
     ``source`` is positioned right after the header (``read_header`` leaves it so).
+    ``deletions``: the office's signed list of deletions (``LIST_FILE`` beside the backups);
+    every deletion the backup does not know yet is made again before the restored inbox is
+    moved into place, so a backup never brings deleted data back.
     """
     check_target(target)
     check_fingerprint(info, expect_fingerprint)
-    office_fingerprint = fingerprint(signing_keypair_from_seed(keyring.signing_seed).public_key)
+    office_public = signing_keypair_from_seed(keyring.signing_seed).public_key
+    office_fingerprint = fingerprint(office_public)
+    entries = read_list(deletions, office_public) if deletions is not None else []
     if not same_fingerprint(office_fingerprint, info.fingerprint):
         raise BackupTamperedError(
             "The keys in this backup belong to another office than its header says: altered."
@@ -536,7 +565,9 @@ def restore_backup(
         with _private_dir(parent, f".{target.name}.restoring-") as staging:
             source.seek(start)
             _write_parts(opened.events(), staging)
-            result = _finish_restored(staging, info, keyring, office_fingerprint, now, opened_by)
+            result = _finish_restored(
+                staging, info, keyring, office_fingerprint, now, opened_by, entries
+            )
             check_target(target)
             if target.exists():
                 target.rmdir()
@@ -587,8 +618,10 @@ def _finish_restored(
     office_fingerprint: str,
     now: datetime,
     opened_by: str,
+    deletions: list[dict[str, Any]],
 ) -> Restored:
-    """Check the restored inbox, log the restore in it; it is still in ``staging``."""
+    """Check the restored inbox, make the later deletions again, log the restore in it; it
+    is still in ``staging``."""
     database = staging / DATABASE_PART
     try:
         connection = sqlite3.connect(database)
@@ -645,6 +678,14 @@ def _finish_restored(
                 detail=f"{info.backup_id} made {info.made_at.strftime(_DATE)}"
                 + (f", opened by {opened_by}" if opened_by else ""),
             )
+            redone, gone = apply_list(
+                session, keyring, deletions, now=now, store_dir=staging / "store"
+            )
+            if redone:
+                record_event(
+                    session, now, "deletions-reapplied", detail=f"{redone} made after the backup"
+                )
+        remove_files(gone)
     finally:
         engine.dispose()
-    return Restored(info, len(stored), head.count)
+    return Restored(info, len(stored) - len(gone), head.count, redone)

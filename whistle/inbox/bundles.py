@@ -52,6 +52,7 @@ from whistle.inbox.outgoing import (
     queue_order,
     split_acks,
 )
+from whistle.inbox.replies import note_delivery
 from whistle.inbox.settings import (
     acknowledge_on_import,
     note_server_replies_applied,
@@ -192,6 +193,7 @@ def import_outbox(
                 now=now,
             )
             acked += 1
+    seen = note_replies_seen(session, manifest.extra.get("replies_seen"))
     resent = _resend_forgotten(session, manifest.extra.get("replies_applied"))
     confirmed = _confirm(session, manifest.extra.get("replies_applied"), now)
     note_server_replies_applied(session, manifest.extra.get("replies_applied"))
@@ -214,6 +216,7 @@ def import_outbox(
         "refused earlier, skipped": refused_earlier,
         "acknowledgements queued": acked,
         "replies the server confirmed": confirmed,
+        "replies delivered or read since": seen,
     }
     summary.notes = [f"refused {rid}: {reason}" for rid, reason in imported.refused]
     if resent:
@@ -233,6 +236,23 @@ def import_outbox(
         for epoch in destroyed
     ]
     return summary
+
+
+def note_replies_seen(session: Session, seen: object) -> int:
+    """Apply the server's ``replies_seen`` ({id: [stored day, first read day]}) to our
+    replies; malformed entries are ignored (an older server sends none)."""
+    if not isinstance(seen, dict):
+        return 0
+    changed = 0
+    for record_id, days in seen.items():
+        if not isinstance(record_id, str) or not isinstance(days, list) or len(days) != 2:
+            continue
+        try:
+            delivered, read = (date.fromisoformat(d) if isinstance(d, str) else None for d in days)
+        except ValueError:
+            continue
+        changed += note_delivery(session, record_id, delivered=delivered, read=read)
+    return changed
 
 
 def _refuse(

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from whistle.crypto import CryptoError
+from whistle.crypto import CryptoError, MisboundError
 from whistle.crypto.records import open_identification
 from whistle.inbox import deadlines, sealing, search_index
 from whistle.inbox.audit import record_event
@@ -187,6 +187,10 @@ class Entry:
     message: str = ""
     files: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
+    #: The record's number in its direction and the other direction it had seen
+    #: (protocol 2); None for a protocol 1 record, which is neither signed nor numbered.
+    sequence: int | None = None
+    seen: int | None = None
 
 
 @dataclass(frozen=True)
@@ -207,6 +211,34 @@ class CaseDetail:
     disclosed: bool
     overdue: bool
     acknowledgement_due: date
+    #: Follow-ups numbered below the highest one received that never arrived: dropped or
+    #: held back on the way (review finding H4).
+    missing_followups: list[int] = field(default_factory=list)
+    #: Follow-up numbers that came more than once (the reporter sent from two pages at once).
+    repeated_followups: list[int] = field(default_factory=list)
+    #: Replies the reporter's latest follow-up says it had not yet seen.
+    unseen_replies: int = 0
+
+
+def missing_numbers(entries: list[Entry], kind: str) -> list[int]:
+    """The numbers below the highest ``kind`` record's that no record of that kind carries."""
+    numbers = {e.sequence for e in entries if e.kind == kind and e.sequence is not None}
+    return sorted(set(range(1, max(numbers, default=0) + 1)) - numbers)
+
+
+def repeated_numbers(entries: list[Entry], kind: str) -> list[int]:
+    """The numbers more than one ``kind`` record carries."""
+    numbers = [e.sequence for e in entries if e.kind == kind and e.sequence is not None]
+    return sorted({n for n in numbers if numbers.count(n) > 1})
+
+
+def _unseen_replies(entries: list[Entry]) -> int:
+    """Replies signed before the reporter's latest follow-up that it does not count as seen."""
+    followups = [e for e in entries if e.kind == "followup" and e.seen is not None]
+    if not followups:
+        return 0
+    replies = [e.sequence for e in entries if e.kind == "reply" and e.sequence is not None]
+    return max(0, len(replies) - followups[-1].seen)  # type: ignore[operator]
 
 
 def get_case(session: Session, case_id: str) -> Case:
@@ -235,7 +267,12 @@ def case_detail(
         if record.kind == "submission":
             language = form.get("language") if isinstance(form.get("language"), str) else None
         fields = [
-            {"label": str(f.get("label", f.get("key", ""))), "value": str(f.get("value", ""))}
+            {
+                "key": str(f.get("key", "")),
+                "label": str(f.get("label", f.get("key", ""))),
+                "value": str(f.get("value", "")),
+                "deleted": "1" if f.get("deleted") else "",
+            }
             for f in form.get("fields") or []
             if isinstance(f, dict)
         ]
@@ -247,6 +284,8 @@ def case_detail(
                 form=fields,
                 message=str(meta.get("message", "")),
                 files=list(meta.get("files") or []),
+                sequence=meta.get("sequence"),
+                seen=meta.get("seen"),
             )
         )
     names = {oid: name for oid, name in session.execute(select(Officer.id, Officer.name))}
@@ -270,6 +309,9 @@ def case_detail(
         disclosed=disclosed is not None,
         overdue=is_overdue(case, today),
         acknowledgement_due=acknowledgement_due(case),
+        missing_followups=missing_numbers(entries, "followup"),
+        repeated_followups=repeated_numbers(entries, "followup"),
+        unseen_replies=_unseen_replies(entries),
     )
 
 
@@ -354,6 +396,20 @@ def decide_disclosure(
     return disclosure
 
 
+@dataclass(frozen=True)
+class IdentityView:
+    """What the custodian sees: the fields, or why the block was refused.
+
+    ``version`` 1 blocks (written before protocol 2) name no case; they are shown only
+    when no other case of this inbox holds the same block, and with that caveat.
+    ``refused`` is the reason (English, as logged) when the block was not opened.
+    """
+
+    fields: list[dict[str, str]]
+    version: int
+    refused: str | None = None
+
+
 def identification(
     session: Session,
     keyring: OfficeKeyring,
@@ -363,8 +419,12 @@ def identification(
     roles: tuple[str, ...],
     custodian: CustodianKeyring | None,
     now: datetime,
-) -> list[dict[str, str]]:
-    """The reporter's identification: custodians only, after a disclosure decision (logged)."""
+) -> IdentityView:
+    """The reporter's identification: custodians only, after a disclosure decision (logged).
+
+    A block written for another case or submission (copied by whoever sent this report)
+    is refused and the refusal is logged: a wrong name is never shown.
+    """
     custodian = _require_custodian(roles, custodian)
     case = get_case(session, case_id)
     if session.scalar(select(Disclosure.id).where(Disclosure.case_id == case.id)) is None:
@@ -376,14 +436,46 @@ def identification(
         raise CaseNotFoundError("No such case.")
     meta = record_meta(keyring, submission)
     try:
-        fields = open_identification(
-            bytes.fromhex(meta["identification"]),
+        block = bytes.fromhex(meta["identification"])
+        opened = open_identification(
+            block,
             custodian.custodian_secret,
+            case_id=bytes.fromhex(case.id),
+            reply_public_key=bytes.fromhex(meta["reply_public_key"]),
         )
+        if opened.version == 1:
+            _require_unique_block(session, keyring, case.id, meta["identification"])
+    except MisboundError as exc:
+        record_event(
+            session,
+            now,
+            "identification-refused",
+            officer_id=officer_id,
+            case_id=case.id,
+            detail=str(exc),
+        )
+        return IdentityView([], 0, refused=str(exc))
     except (CryptoError, KeyError, ValueError) as exc:
         raise UnreadableRecordError("The identification cannot be opened: it is damaged.") from exc
     record_event(session, now, "identification-viewed", officer_id=officer_id, case_id=case.id)
-    return [
+    fields = [
         {"label": str(f.get("label", f.get("key", ""))), "value": str(f.get("value", ""))}
-        for f in fields
+        for f in opened.fields
     ]
+    return IdentityView(fields, opened.version)
+
+
+def _require_unique_block(
+    session: Session, keyring: OfficeKeyring, case_id: str, block_hex: str
+) -> None:
+    """A version 1 block names no case: refuse it if another case holds the same bytes.
+
+    A sealed block cannot be re-sealed without the custodian's key, so a copy is
+    byte-identical; which of the two cases is the original is for people to find out.
+    """
+    others = session.scalars(
+        select(Record).where(Record.kind == "submission", Record.case_id != case_id)
+    )
+    for record in others:
+        if record_meta(keyring, record).get("identification") == block_hex:
+            raise MisboundError(f"the same identification block is in case {record.case_id}")

@@ -18,7 +18,7 @@ from whistle.inbox.errors import UnreadableRecordError
 from whistle.inbox.keyring import OfficeKeyring
 from whistle.inbox.models import Case, Officer, Record
 from whistle.inbox.store import Cache, record_meta
-from whistle.inbox.workflow import CASE_COLUMNS
+from whistle.inbox.workflow import CASE_COLUMNS, case_dates
 
 ATTENTION = (deadlines.OVERDUE, deadlines.TODAY, deadlines.SOON)
 
@@ -60,15 +60,7 @@ def dashboard(
     counts = dict.fromkeys(ATTENTION, 0)
     counts["deletion"] = 0
     for case in session.execute(query):
-        urgent, deletion = deadlines.urgency(
-            case.received_day,
-            case.acknowledged_day,
-            case.investigation_day,
-            case.feedback_day,
-            case.closed_day,
-            bool(case.extended),
-            today,
-        )
+        urgent, deletion = deadlines.urgency(case_dates(case), today)
         if deletion:
             counts["deletion"] += 1
         if urgent is None or (urgent.state not in ATTENTION and not deletion):

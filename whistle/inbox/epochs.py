@@ -269,6 +269,7 @@ def rotate(
         custodian_key=old.custodian_key,
         epoch=old.epoch + 1,
         created=now.date().isoformat(),
+        time_zone=old.time_zone,
     )
     card = read_card(card_bytes)
     if not isinstance(card, OfficeCard) or card.signing_key != old.signing_key:

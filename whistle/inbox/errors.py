@@ -154,14 +154,6 @@ class ReopenRefusedError(WorkflowError):
     """Only a closed case can be reopened."""
 
 
-class AlreadyExtendedError(WorkflowError):
-    """The feedback deadline was extended already (once is all the law allows)."""
-
-
-class NoDeadlineToExtendError(WorkflowError):
-    """A closed case has no feedback deadline to extend."""
-
-
 class AlreadyAssignedError(WorkflowError):
     """The case is assigned to that officer (or to nobody) already."""
 
@@ -204,3 +196,46 @@ class OfficerNameTakenError(InboxError):
     def __init__(self, message: str, *, removed: bool) -> None:
         super().__init__(message)
         self.removed = removed
+
+
+class ExtensionRefusedError(WorkflowError):
+    """The feedback deadline cannot be extended: already extended, already met, the case is
+    closed, or the first deadline has passed (``why`` says which)."""
+
+    def __init__(self, message: str, *, why: str = "") -> None:
+        super().__init__(message)
+        self.why = why
+
+
+class AcknowledgementWithheldError(WorkflowError):
+    """The acknowledgement cannot be withheld: it was already sent."""
+
+
+class AlreadyWithheldError(AcknowledgementWithheldError):
+    """The acknowledgement cannot be withheld: it was already withheld."""
+
+
+class DeletionRefusedError(WorkflowError):
+    """A deletion or its postponement is refused; ``why`` says which way: "no-such-part",
+    "grounds", "damaged", "investigation", "retention" or "date"."""
+
+    def __init__(self, message: str, *, why: str = "") -> None:
+        super().__init__(message)
+        self.why = why
+
+
+class CategoryRefusedError(InboxError):
+    """A category that is not in the office's list, or a list that is malformed."""
+
+
+class DeletionListError(InboxError):
+    """A list of deletions that is not this office's, or altered: nothing was applied."""
+
+
+class StepRefusedError(InboxError):
+    """A step of the Responsable is refused; ``why`` says which way ("recipient", "day",
+    "kind", "not-told", "name", "none", "meeting")."""
+
+    def __init__(self, message: str, *, why: str = "") -> None:
+        super().__init__(message)
+        self.why = why

@@ -26,6 +26,7 @@ from whistle.crypto import (
     KdfParams,
     MalformedError,
     box_keypair_from_secret,
+    signing_keypair_from_seed,
     unwrap_with_key,
     unwrap_with_passphrase,
     wrap_with_key,
@@ -60,6 +61,11 @@ class OfficeKeyring:
     @property
     def storage_public(self) -> bytes:
         return box_keypair_from_secret(self.storage_secret).public_key
+
+    @property
+    def signing_public(self) -> bytes:
+        """The office signing key (the card's ``signing_key``): it signs every reply."""
+        return signing_keypair_from_seed(self.signing_seed).public_key
 
     def without_legacy(self) -> "OfficeKeyring":
         return OfficeKeyring(self.signing_seed, self.storage_secret)

@@ -4,6 +4,7 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,7 +23,7 @@ from whistle.crypto import (
 from whistle.inbox import db
 from whistle.inbox.audit import record_event
 from whistle.inbox.config import InboxConfig
-from whistle.inbox.epochs import install_epoch
+from whistle.inbox.epochs import current_card, install_epoch
 from whistle.inbox.errors import NotSetUpError, ServerCardError, SetupError
 from whistle.inbox.keyring import CustodianKeyring, OfficeKeyring, wrap_for_recovery
 from whistle.inbox.models import ROLE_MANAGER, ROLE_OFFICER, Office
@@ -45,10 +46,18 @@ def init_office(
     desks: list[tuple[str, str]],
     officer_name: str,
     password: str,
+    time_zone: str,
     first_officer_is_custodian: bool = False,
 ) -> OfficeCreated:
-    """Make every key, the first officer (system manager), the card and the recovery key."""
+    """Make every key, the first officer (system manager), the card and the recovery key.
+
+    ``time_zone`` is required (no silent UTC): the card carries it to the server, which dates
+    reports there, and the inbox counts the legal clocks there (``office_time_zone``)."""
     check_name(officer_name)
+    try:
+        ZoneInfo(time_zone)
+    except (ValueError, ZoneInfoNotFoundError) as exc:
+        raise SetupError("The time zone is a name like Europe/Madrid.") from exc
     check_new_password(password)
     if not name.strip() or len(name) > 200:
         raise SetupError("The office name is 1 to 200 characters.")
@@ -86,6 +95,7 @@ def init_office(
         custodian_key=custodian.public_key,
         epoch=1,
         created=now.date().isoformat(),
+        time_zone=time_zone,
     )
     office_card = read_card(card)
     recovery_key = generate_recovery_key()
@@ -152,6 +162,11 @@ def load_office(session: Session) -> Office:
     if office is None:
         raise NotSetUpError("This directory holds no office: run `whistle office init` first.")
     return office
+
+
+def office_time_zone(session: Session) -> str | None:
+    """The time zone the office's current card declares (None: a card made before it did)."""
+    return current_card(session).time_zone
 
 
 def read_server_card(data: bytes) -> ServerCard:

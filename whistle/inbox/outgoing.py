@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from whistle.crypto import CryptoError
+from whistle.crypto.conversation import Position
 from whistle.crypto.orders import RecordOrder, sign_order, stored_order
 from whistle.crypto.records import seal_reply
 from whistle.inbox import epochs
@@ -28,7 +29,7 @@ from whistle.inbox.keyring import OfficeKeyring
 from whistle.inbox.models import Case, Outgoing, Record, Tombstone
 from whistle.inbox.office_setup import load_office, read_server_card
 from whistle.inbox.settings import acknowledge_on_import
-from whistle.inbox.store import IncomingRecord, import_records, submission_meta
+from whistle.inbox.store import IncomingRecord, import_records, record_meta, submission_meta
 from whistle.record_orders import FIELDS
 
 MAX_REPLY_CHARS = 100_000
@@ -76,6 +77,8 @@ def queue_reply(
         reply_public_key=bytes.fromhex(meta["reply_public_key"]),
         desk_key=desk_key,
         case_id=bytes.fromhex(case_id),
+        office_seed=keyring.signing_seed,
+        position=_next_position(session, keyring, case_id),
     )
     if store_dir is not None:
         report = import_records(
@@ -98,6 +101,24 @@ def queue_reply(
     )
     session.flush()
     return record_id
+
+
+def _next_position(session: Session, keyring: OfficeKeyring, case_id: str) -> Position:
+    """This reply's number in the case (one more than every reply sealed before it) and
+    the highest follow-up number the office has read (docs/protocol.md §7)."""
+    queued = set(
+        session.scalars(
+            select(Outgoing.record_id).where(Outgoing.kind == "reply", Outgoing.case_id == case_id)
+        )
+    )
+    stored = session.scalars(select(Record).where(Record.case_id == case_id))
+    seen = 0
+    for record in stored:
+        if record.kind == "reply":
+            queued.add(record.id)
+        elif record.kind == "followup":
+            seen = max(seen, int(record_meta(keyring, record).get("sequence", 0)))
+    return Position(sequence=len(queued) + 1, seen=seen)
 
 
 def queue_purge(session: Session, *, case_id: str, now: datetime) -> None:

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from whistle.crypto import CryptoError, PartKind, associated_data, open_bytes, seal, sealed_to
-from whistle.inbox import sealing
+from whistle.inbox import deadlines, sealing
 from whistle.inbox.audit import record_event
 from whistle.inbox.errors import (
     AlreadyAcknowledgedError,
@@ -49,20 +49,31 @@ TEMPLATES: dict[str, dict[str, str]] = {
         "ca": (
             "Hem rebut la vostra comunicació i l'hem registrada. La tractarem amb "
             "confidencialitat. Us respondrem en un termini màxim de tres mesos des de la seva "
-            "recepció. Podeu tornar amb el vostre codi per llegir les nostres respostes i "
-            "afegir-hi informació. No us demanarem mai qui sou."
+            "recepció; si el cas és especialment complex, el termini es pot ampliar una sola "
+            "vegada tres mesos més, i us ho direm. Podeu tornar amb el vostre codi per llegir "
+            "les nostres respostes, afegir-hi informació o demanar una reunió. No us demanarem "
+            "mai qui sou. També podeu adreçar-vos a les autoritats externes que indica la "
+            "pàgina «Canals externs» d'aquest web. Les vostres dades es tracten tal com diu "
+            "l'avís de protecció de dades d'aquest web."
         ),
         "es": (
             "Hemos recibido su comunicación y la hemos registrado. La trataremos con "
             "confidencialidad. Le responderemos en un plazo máximo de tres meses desde su "
-            "recepción. Puede volver con su código para leer nuestras respuestas y añadir "
-            "información. Nunca le preguntaremos quién es."
+            "recepción; si el caso es especialmente complejo, el plazo puede ampliarse una "
+            "sola vez tres meses más, y se lo diremos. Puede volver con su código para leer "
+            "nuestras respuestas, añadir información o pedir una reunión. Nunca le "
+            "preguntaremos quién es. También puede dirigirse a las autoridades externas que "
+            "indica la página «Canales externos» de este sitio. Sus datos se tratan como "
+            "indica el aviso de protección de datos de este sitio."
         ),
         "en": (
             "We have received your report and registered it. We will treat it confidentially. "
-            "We will give you feedback within three months of its receipt. You can come back "
-            "with your code to read our replies and add information. We will never ask you "
-            "who you are."
+            "We will give you feedback within three months of its receipt; if the case is "
+            "especially complex, this may be extended once by three more months, and we will "
+            "tell you. You can come back with your code to read our replies, add information "
+            "or ask for a meeting. We will never ask you who you are. You can also turn to "
+            'the external authorities listed on this site\'s "External channels" page. Your '
+            "data is handled as this site's data-protection notice says."
         ),
     },
     "disclosure": {
@@ -80,6 +91,53 @@ TEMPLATES: dict[str, dict[str, str]] = {
             "We are letting you know that the identity custodian has decided, with a recorded "
             "reason, to open the identification details you gave us. The law requires us to "
             "tell you."
+        ),
+    },
+    "extension": {
+        "ca": (
+            "Us informem que, per la complexitat del cas, hem ampliat el termini per donar-vos "
+            "resposta en tres mesos més, fins al {due}, tal com permet l'article 9.2.d de la "
+            "Llei 2/2023. Podeu continuar aportant informació amb el vostre codi."
+        ),
+        "es": (
+            "Le informamos de que, por la complejidad del caso, hemos ampliado el plazo para "
+            "darle respuesta en tres meses más, hasta el {due}, como permite el artículo 9.2.d "
+            "de la Ley 2/2023. Puede seguir aportando información con su código."
+        ),
+        "en": (
+            "Because of the complexity of the case, we have extended the time to give you "
+            "feedback by three more months, to {due}, as article 9.2.d of Ley 2/2023 allows. "
+            "You can keep adding information with your code."
+        ),
+    },
+    "third-party": {
+        "ca": (
+            "Us informem, abans de fer-ho, que la vostra identitat es comunicarà a {recipient}, "
+            "d'acord amb l'article 33.3 de la Llei 2/2023. Motius: {reasons}"
+        ),
+        "es": (
+            "Le informamos, antes de hacerlo, de que su identidad se comunicará a {recipient}, "
+            "de acuerdo con el artículo 33.3 de la Ley 2/2023. Motivos: {reasons}"
+        ),
+        "en": (
+            "We are telling you, before we do so, that your identity will be given to "
+            "{recipient}, under article 33.3 of Ley 2/2023. Reasons: {reasons}"
+        ),
+    },
+    "closing": {
+        "ca": (
+            "Hem acabat de tractar la vostra comunicació. Actuacions dutes a terme i "
+            "fonaments: [descriviu-les]. Resultat: [resultat]. Us agraïm que ens ho hàgiu "
+            "comunicat."
+        ),
+        "es": (
+            "Hemos terminado de tramitar su comunicación. Actuaciones realizadas y "
+            "fundamentos: [descríbalas]. Resultado: [resultado]. Le agradecemos que nos lo "
+            "haya comunicado."
+        ),
+        "en": (
+            "We have finished handling your report. Action taken and its grounds: [describe "
+            "them]. Outcome: [outcome]. Thank you for reporting it to us."
         ),
     },
     "meeting": {
@@ -245,10 +303,10 @@ def mark_ready(
     )
     reply.state = READY
     reply.updated_at = now.replace(tzinfo=None)
-    # Feedback is an answer about the report: a reply or a meeting record, after the
-    # acknowledgement (not the acknowledgement itself, nor the notice of a disclosure).
-    is_feedback = reply.purpose in ("reply", "meeting") and case.acknowledged_day is not None
-    if is_feedback and case.feedback_day is None:
+    # Feedback is what the officer marks as such (the action taken and its grounds); a
+    # question, a meeting record or a notice is not. The clock is met once it reaches the
+    # server (``note_delivery``).
+    if reply.purpose == "feedback" and case.feedback_day is None:
         case.feedback_day = today
     case.last_activity_day = max(case.last_activity_day, today)
     record_event(
@@ -350,6 +408,97 @@ def notify_disclosure(
     )
 
 
+def notify_extension(
+    session: Session,
+    keyring: OfficeKeyring,
+    case: Case,
+    *,
+    officer_id: int,
+    now: datetime,
+    today: date,
+    default_language: str = "en",
+    store_dir: Path | None = None,
+) -> Reply:
+    """Tell the source the feedback deadline was extended, and to when (queued at once)."""
+    language = source_language(session, keyring, case.id)
+    due = deadlines.feedback_due(case.received_day, True).isoformat()
+    text = template_text("extension", language, default_language).format(due=due)
+    reply = save_draft(
+        session, keyring, case.id, text, officer_id=officer_id, now=now, purpose="extension"
+    )
+    return mark_ready(
+        session,
+        keyring,
+        case.id,
+        reply.id,
+        officer_id=officer_id,
+        now=now,
+        today=today,
+        store_dir=store_dir,
+    )
+
+
+def offer_closing_feedback(
+    session: Session,
+    keyring: OfficeKeyring,
+    case: Case,
+    *,
+    officer_id: int,
+    now: datetime,
+    default_language: str = "en",
+) -> Reply | None:
+    """On closing a case whose feedback was never given: a feedback draft from the template,
+    for the officer to complete and send (None when feedback was given or a draft waits)."""
+    if case.feedback_day is not None:
+        return None
+    waiting = session.scalar(
+        select(Reply.id).where(
+            Reply.case_id == case.id, Reply.purpose == "feedback", Reply.state == DRAFT
+        )
+    )
+    if waiting is not None:
+        return None
+    language = source_language(session, keyring, case.id)
+    text = template_text("closing", language, default_language)
+    return save_draft(
+        session, keyring, case.id, text, officer_id=officer_id, now=now, purpose="feedback"
+    )
+
+
+def note_delivery(
+    session: Session, record_id: str, *, delivered: date | None, read: date | None
+) -> bool:
+    """What the server reported of one of our replies: the day it applied it, the day the
+    source first read it. Moves the case's clocks: any message of the office that reached
+    the server acknowledges receipt; a feedback reply that reached it meets the feedback
+    clock. Returns whether anything changed."""
+    reply = session.scalar(select(Reply).where(Reply.outgoing_id == record_id))
+    if reply is None:
+        return False
+    changed = False
+    if delivered is not None and reply.delivered_day is None:
+        reply.delivered_day, changed = delivered, True
+    if read is not None and reply.read_day is None:
+        reply.read_day, changed = read, True
+    if not changed:
+        return False
+    case = session.get(Case, reply.case_id)
+    if case is None:
+        return True
+    case.ack_delivered_day = _earliest(case.ack_delivered_day, reply.delivered_day)
+    case.ack_read_day = _earliest(case.ack_read_day, reply.read_day)
+    if reply.purpose == "feedback":
+        case.feedback_delivered_day = _earliest(case.feedback_delivered_day, reply.delivered_day)
+        case.feedback_read_day = _earliest(case.feedback_read_day, reply.read_day)
+    return True
+
+
+def _earliest(known: date | None, new: date | None) -> date | None:
+    if known is None:
+        return new
+    return known if new is None else min(known, new)
+
+
 @dataclass(frozen=True)
 class ReplyView:
     id: int
@@ -360,6 +509,8 @@ class ReplyView:
     purpose: str
     text: str | None
     files: list[tuple[str, int]]
+    delivered_day: date | None = None
+    read_day: date | None = None
 
 
 def replies(session: Session, keyring: OfficeKeyring, case_id: str) -> list[ReplyView]:
@@ -384,6 +535,8 @@ def replies(session: Session, keyring: OfficeKeyring, case_id: str) -> list[Repl
                 reply.purpose,
                 text,
                 files,
+                reply.delivered_day,
+                reply.read_day,
             )
         )
     return found

@@ -18,6 +18,7 @@ DECISION = "decision-reason"
 LABELS = "labels"
 DRAFT = "reply-draft"
 INDEX = "search-index"
+REGISTER = "register-line"
 #: The index belongs to no case: its associated data carries 16 zero bytes.
 NO_CASE = "00" * 16
 

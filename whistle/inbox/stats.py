@@ -7,6 +7,7 @@ so a small number cannot point at a person; so are averages computed over fewer 
 from collections import Counter
 from dataclasses import dataclass
 from statistics import median
+from typing import Any
 from xml.sax.saxutils import escape
 
 from sqlalchemy import select
@@ -133,3 +134,121 @@ def chart_svg(
         out.append(f'<text x="{left}" y="{top + height + 60 + 18 * k}">{escape(line)}</text>')
     out.append("</svg>")
     return "\n".join(out)
+
+
+# The annual report (the office's memòria) ---------------------------------------------------
+
+#: Suppression modes. "standard": every count below 5 is withheld. "small-office": the
+#: categories, desks and outcomes below 5 are pooled into one "other" line (shown when the
+#: pool reaches 5), and the rates are given whenever the year has 5 cases or more — a rate
+#: over the whole year points at nobody, and a small office still has something to report.
+STANDARD = "standard"
+SMALL_OFFICE = "small-office"
+MODES = (STANDARD, SMALL_OFFICE)
+OTHER = "other"
+
+
+@dataclass(frozen=True)
+class AnnualReport:
+    year: int
+    mode: str
+    total: int | None
+    #: (label key, count) in each breakdown, already suppressed (None: fewer than 5).
+    by_category: list[tuple[str, int | None]]
+    by_desk: list[tuple[str, int | None]]
+    by_outcome: list[tuple[str, int | None]]
+    #: Percentages (0–100, one decimal), None when the year has fewer than 5 cases.
+    acknowledged_within_7_days: float | None
+    answered_within_3_months: float | None
+    extended: float | None
+    referred: float | None
+    deleted: int | None
+
+
+def _breakdown(counts: Counter[str], mode: str) -> list[tuple[str, int | None]]:
+    if mode == STANDARD:
+        return [(k, suppress(n)) for k, n in sorted(counts.items())]
+    shown = [(k, n) for k, n in sorted(counts.items()) if n >= SUPPRESS_BELOW]
+    pooled = sum(n for n in counts.values() if n < SUPPRESS_BELOW)
+    rows: list[tuple[str, int | None]] = [(k, n) for k, n in shown]
+    if pooled:
+        rows.append((OTHER, suppress(pooled)))
+    return rows
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(100 * part / whole, 1) if whole >= SUPPRESS_BELOW else None
+
+
+def annual_report(lines: list[Any], year: int, mode: str = STANDARD) -> AnnualReport:
+    """The year's figures from the register's lines (deleted cases included, so the report
+    counts every report the year received)."""
+    from whistle.inbox import deadlines
+
+    if mode not in MODES:
+        raise ValueError(f"the mode is one of {', '.join(MODES)}")
+    year_lines = [line for line in lines if line.received.year == year]
+    total = len(year_lines)
+    on_time_ack = sum(
+        1
+        for line in year_lines
+        if (line.acknowledged or line.acknowledgement_withheld)
+        and min(d for d in (line.acknowledged, line.acknowledgement_withheld) if d)
+        <= line.acknowledgement_due
+    )
+    answered = sum(
+        1
+        for line in year_lines
+        if line.feedback_given is not None
+        and line.feedback_given <= deadlines.feedback_due(line.received, False)
+    )
+    return AnnualReport(
+        year=year,
+        mode=mode,
+        total=suppress(total) if mode == STANDARD else (total if total >= SUPPRESS_BELOW else None),
+        by_category=_breakdown(Counter(line.category or "" for line in year_lines), mode),
+        by_desk=_breakdown(Counter(line.desk for line in year_lines), mode),
+        by_outcome=_breakdown(Counter(line.outcome or "" for line in year_lines), mode),
+        acknowledged_within_7_days=_rate(on_time_ack, total),
+        answered_within_3_months=_rate(answered, total),
+        extended=_rate(sum(1 for line in year_lines if line.extended), total),
+        referred=_rate(
+            sum(1 for line in year_lines if line.referred_to or line.outcome == "referred"),
+            total,
+        ),
+        deleted=suppress(sum(1 for line in year_lines if line.purged is not None)),
+    )
+
+
+def annual_report_csv(report: AnnualReport, names: dict[str, str]) -> str:
+    """The report as CSV rows (section, item, value); suppressed counts read "<5"."""
+    import csv
+    import io
+
+    from whistle.inbox.register import escape_cell
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["section", "item", "value"])
+
+    def cell(value: float | int | None) -> str:
+        return f"<{SUPPRESS_BELOW}" if value is None else str(value)
+
+    writer.writerow(["year", str(report.year), report.mode])
+    writer.writerow(["total", "cases", cell(report.total)])
+    for section, rows in (
+        ("category", report.by_category),
+        ("desk", report.by_desk),
+        ("outcome", report.by_outcome),
+    ):
+        for key, count in rows:
+            writer.writerow([section, escape_cell(names.get(key, key) or "-"), cell(count)])
+    for item, value in (
+        ("acknowledged within 7 days (%)", report.acknowledged_within_7_days),
+        ("answered within 3 months (%)", report.answered_within_3_months),
+        ("extended (%)", report.extended),
+        ("referred (%)", report.referred),
+    ):
+        writer.writerow(["rate", item, "-" if value is None else str(value)])
+    writer.writerow(["total", "deleted", cell(report.deleted)])
+    return out.getvalue()

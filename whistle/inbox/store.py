@@ -31,10 +31,12 @@ from sqlalchemy.orm import Session
 from whistle.crypto import (
     CryptoError,
     EnvelopeWriter,
+    MisboundError,
     PartData,
     PartEnd,
     PartKind,
     PartStart,
+    SignatureError,
     TamperedError,
     TruncatedError,
     WrongKeyError,
@@ -71,6 +73,11 @@ MAX_SMALL_PART = 256 * 1024
 
 class NoDeskKeyError(ImportRefusedError):
     """No live desk key of this office opens the submission."""
+
+
+class EpochNotHereError(InboxError):
+    """The record names a key epoch newer than any this inbox holds (restored from a backup
+    older than a rotation): a passing state of this inbox, never a refusal to the server."""
 
 
 @dataclass(frozen=True)
@@ -183,6 +190,10 @@ def _reason(exc: Exception) -> str:
         return str(exc)  # our own messages: they quote nothing from inside an envelope
     if isinstance(exc, TamperedError) and "not sent by" in str(exc):
         return "the follow-up is not authenticated by this case's reply key"
+    if isinstance(exc, SignatureError):
+        return f"the record's signature does not verify: forged or altered ({exc})"
+    if isinstance(exc, MisboundError):
+        return str(exc)  # says which binding failed, nothing from inside
     if isinstance(exc, WrongKeyError):
         return "none of this office's desk keys opens the envelope"
     if isinstance(exc, TamperedError):
@@ -190,6 +201,13 @@ def _reason(exc: Exception) -> str:
     if isinstance(exc, TruncatedError):
         return "the envelope is cut short"
     return f"the envelope is malformed ({type(exc).__name__})"
+
+
+def _identified(form: Any) -> bool | None:
+    """Whether the source gave identification, as the form says (None: a form that does not
+    say, such as one written before the field or by a browser that leaves it out)."""
+    value = form.get("identified") if isinstance(form, dict) else None
+    return value if isinstance(value, bool) else None
 
 
 def _stored_type(kind: str) -> str:
@@ -231,20 +249,32 @@ def _import_one(
                 reply_public_key=submission.reply_public_key.hex(),
                 identification=submission.identification_block.hex(),
             )
+            if submission.source_signing_key is not None:
+                meta["source_signing_key"] = submission.source_signing_key.hex()
             opened = submission.envelope
         else:
             if case is None:
                 raise CaseMissingError(f"a {record.kind} for a case this inbox does not have")
+            _refuse_replay(session, record, digest)
             if record.kind == "followup":
-                reply_key = bytes.fromhex(
-                    submission_meta(session, keyring, case.id)["reply_public_key"]
-                )
+                first = submission_meta(session, keyring, case.id)
+                signing_key = first.get("source_signing_key")
                 conversation = open_followup_as_office(
-                    record.envelope, secrets_only, case_raw, reply_key
+                    record.envelope,
+                    secrets_only,
+                    case_raw,
+                    bytes.fromhex(first["reply_public_key"]),
+                    bytes.fromhex(signing_key) if signing_key else None,
                 )
             else:
-                conversation = open_reply_as_office(record.envelope, secrets_only, case_raw)
+                conversation = open_reply_as_office(
+                    record.envelope, secrets_only, case_raw, keyring.signing_public
+                )
             meta["message"] = conversation.message
+            if conversation.position is not None:
+                meta.update(
+                    sequence=conversation.position.sequence, seen=conversation.position.seen
+                )
             source.seek(0)
             opened = open_envelope(source, secrets_only, associated_data(record.kind, case_raw))
     except (WrongKeyError, NoDeskKeyError) as exc:
@@ -253,6 +283,13 @@ def _import_one(
         if record.epoch is not None and epochs.is_destroyed(session, record.epoch):
             raise ImportRefusedError(
                 f"it was encrypted to the desk keys of epoch {record.epoch}, which were destroyed"
+            ) from exc
+        if record.epoch is not None and record.epoch > epochs.current_epoch(session):
+            # The server accepts only epochs from cards the office signed, so the keys exist
+            # somewhere (a newer backup): refusing would delete a genuine report.
+            raise EpochNotHereError(
+                f"it was encrypted to key epoch {record.epoch}, newer than this inbox holds: "
+                "restore the newest backup"
             ) from exc
         raise
 
@@ -266,6 +303,7 @@ def _import_one(
             received_day=record.received_day,
             last_activity_day=record.received_day,
             imported_at=now.replace(tzinfo=None),
+            identified=_identified(meta.get("form")),
         )
         session.add(case)
     else:
@@ -284,6 +322,20 @@ def _import_one(
         )
     )
     session.flush()
+
+
+def _refuse_replay(session: Session, record: IncomingRecord, digest: bytes) -> None:
+    """The same envelope sent again under a new record id is a replay (review finding H4).
+
+    Only the holder of the signing key can seal the same record afresh, so a second
+    follow-up with a number already seen is the source's own (two tabs at once): it is
+    imported and the case page shows the repeated number.
+    """
+    earlier = session.scalar(
+        select(Record.id).where(Record.case_id == record.case_id, Record.original_hash == digest)
+    )
+    if earlier is not None:
+        raise ImportRefusedError(f"the same {record.kind} was already imported as {earlier}")
 
 
 def _open_submission(

@@ -20,14 +20,17 @@ from whistle.crypto import CryptoError
 from whistle.inbox import deadlines, sealing
 from whistle.inbox.audit import record_event
 from whistle.inbox.errors import (
+    AcknowledgementWithheldError,
     AlreadyAcknowledgedError,
     AlreadyAssignedError,
-    AlreadyExtendedError,
+    AlreadyWithheldError,
     CaseNotFoundError,
     CasePurgedError,
+    CategoryRefusedError,
     ConfirmationRequiredError,
+    DeletionRefusedError,
+    ExtensionRefusedError,
     LabelTooLongError,
-    NoDeadlineToExtendError,
     OutcomeNotAllowedError,
     OutcomeRequiredError,
     ReasonRequiredError,
@@ -53,6 +56,7 @@ from whistle.inbox.models import (
     PurgedCase,
     Record,
     Reply,
+    Step,
 )
 
 MIN_REASON_CHARS = 3
@@ -215,6 +219,14 @@ def reopen(
     return case
 
 
+EXTENSION_REFUSALS = {
+    "already-extended": "The feedback deadline was already extended.",
+    "closed": "A closed case has no feedback deadline to extend.",
+    "met": "The feedback was already given: there is nothing to extend.",
+    "too-late": "The first feedback deadline has passed: it can no longer be extended.",
+}
+
+
 def extend_feedback(
     session: Session,
     keyring: OfficeKeyring,
@@ -223,17 +235,45 @@ def extend_feedback(
     reason: str,
     officer_id: int,
     now: datetime,
+    today: date,
 ) -> Case:
-    """Extend the feedback deadline by 3 months (once, with a recorded reason)."""
+    """Extend the feedback deadline by 3 months: once, with a recorded reason, before the
+    first deadline passed and while the feedback is owed (the caller tells the source,
+    ``replies.notify_extension``)."""
     case = live_case(session, case_id)
     reason = check_reason(reason, "the extension")
-    if case.extended:
-        raise AlreadyExtendedError("The feedback deadline was already extended.")
-    if case.status == STATUS_CLOSED:
-        raise NoDeadlineToExtendError("A closed case has no feedback deadline to extend.")
+    why = deadlines.extension_refusal(case_dates(case), today)
+    if why is not None:
+        raise ExtensionRefusedError(EXTENSION_REFUSALS[why], why=why)
     case.extended = True
+    case.extended_day = today
     _decide(session, keyring, case, "extend", reason, officer_id=officer_id, now=now)
     record_event(session, now, "deadline-extended", officer_id=officer_id, case_id=case.id)
+    return case
+
+
+def withhold_acknowledgement(
+    session: Session,
+    keyring: OfficeKeyring,
+    case_id: str,
+    *,
+    reason: str,
+    officer_id: int,
+    now: datetime,
+    today: date,
+) -> Case:
+    """Record that no acknowledgement is sent because it could endanger the confidentiality
+    of the communication (art. 9.2.c): the clock is met by this justified decision."""
+    case = live_case(session, case_id)
+    reason = check_reason(reason, "withholding the acknowledgement")
+    if case.ack_withheld_day is not None:
+        raise AlreadyWithheldError("The acknowledgement was already withheld.")
+    if case.acknowledged_day is not None or case.ack_delivered_day is not None:
+        raise AcknowledgementWithheldError("The acknowledgement was already sent.")
+    case.ack_withheld_day = today
+    case.last_activity_day = max(case.last_activity_day, today)
+    _decide(session, keyring, case, "withhold-ack", reason, officer_id=officer_id, now=now)
+    record_event(session, now, "acknowledgement-withheld", officer_id=officer_id, case_id=case.id)
     return case
 
 
@@ -264,6 +304,27 @@ def assign(
         officer_id=officer_id,
         case_id=case.id,
         detail=str(assignee_id) if assignee_id is not None else "nobody",
+    )
+    return case
+
+
+def set_category(
+    session: Session, case_id: str, category: str | None, *, officer_id: int, now: datetime
+) -> Case:
+    """File the case under one of the office's categories (None: none)."""
+    from whistle.inbox.settings import category_names
+
+    case = live_case(session, case_id)
+    if category is not None and category not in category_names(session):
+        raise CategoryRefusedError("Choose one of the office's categories.")
+    case.category = category
+    record_event(
+        session,
+        now,
+        "category-set",
+        officer_id=officer_id,
+        case_id=case.id,
+        detail=category or "none",
     )
     return case
 
@@ -369,24 +430,75 @@ CASE_COLUMNS = (
     Case.received_day,
     Case.last_activity_day,
     Case.acknowledged_day,
+    Case.ack_delivered_day,
+    Case.ack_withheld_day,
     Case.investigation_day,
     Case.feedback_day,
+    Case.feedback_delivered_day,
     Case.closed_day,
     Case.outcome,
     Case.extended,
+    Case.deletion_postponed_to,
+    Case.meeting_requested_day,
+    Case.meeting_offered_day,
+    Case.category,
 )
 
 
 def case_dates(case: Any) -> deadlines.CaseDates:
-    """The clocks' view of a ``Case`` (or of a row of ``CASE_COLUMNS``)."""
+    """The clocks' view of a ``Case`` (or of a row of ``CASE_COLUMNS``): a clock is met by
+    what reached the server, not by what was queued."""
     return deadlines.CaseDates(
         received=case.received_day,
-        acknowledged=case.acknowledged_day,
+        acknowledged=case.ack_delivered_day,
         investigation_opened=case.investigation_day,
-        feedback_given=case.feedback_day,
+        feedback_given=case.feedback_delivered_day,
         closed=case.closed_day,
-        extended=case.extended,
+        extended=bool(case.extended),
+        acknowledgement_withheld=case.ack_withheld_day,
+        deletion_postponed=case.deletion_postponed_to,
+        meeting_requested=case.meeting_requested_day,
+        meeting_offered=case.meeting_offered_day,
     )
+
+
+def postpone_deletion(
+    session: Session,
+    keyring: OfficeKeyring,
+    case_id: str,
+    until: date,
+    *,
+    reason: str,
+    officer_id: int,
+    now: datetime,
+    today: date,
+) -> Case:
+    """Keep a case past its art. 32.4 deletion day, to a given day, with a recorded reason
+    (for instance a court order to preserve it). Only the law's own exceptions justify it;
+    the reason is in the decision log for whoever audits it."""
+    case = live_case(session, case_id)
+    reason = check_reason(reason, "postponing the deletion")
+    if case.investigation_day is not None:
+        raise DeletionRefusedError(
+            "An investigation was opened: no deletion is due.", why="investigation"
+        )
+    if until <= today:
+        raise DeletionRefusedError("Postpone the deletion to a day after today.", why="date")
+    if until >= deadlines.retention_end(case.received_day):
+        raise DeletionRefusedError(
+            "A deletion cannot be postponed past the retention limit.", why="retention"
+        )
+    case.deletion_postponed_to = until
+    _decide(session, keyring, case, "postpone-deletion", reason, officer_id=officer_id, now=now)
+    record_event(
+        session,
+        now,
+        "deletion-postponed",
+        officer_id=officer_id,
+        case_id=case.id,
+        detail=until.isoformat(),
+    )
+    return case
 
 
 def purge_case(
@@ -396,37 +508,45 @@ def purge_case(
     *,
     confirm: bool,
     reason: str,
-    officer_id: int,
+    officer_id: int | None,
     now: datetime,
     today: date,
     store_dir: Path,
+    grounds: str | None = None,
+    entry_id: str | None = None,
 ) -> list[Path]:
     """Delete a case, queue a purge order for the server (which leaves the tombstone).
 
     A case whose deletion is due (no investigation after 3 months, or 10 years) needs only the
-    confirmation; any other needs a reason too. Returns the stored files to remove **after**
-    the caller's transaction committed (``remove_files``), so a failed commit loses nothing.
+    confirmation; any other needs a reason too. The register keeps the case's whole line
+    (``PurgedCase.register``) and the list of deletions an entry. Returns the stored files to
+    remove **after** the caller's transaction committed (``remove_files``), so a failed
+    commit loses nothing.
     """
     from whistle.inbox import outgoing
+    from whistle.inbox.deletions import record_deletion
+    from whistle.inbox.register import case_line, seal_line
 
     case = live_case(session, case_id)
     if not confirm:
         raise ConfirmationRequiredError("Confirm the deletion: it cannot be undone.")
     dates = case_dates(case)
-    if deadlines.deletion_is_due(dates, today):
+    # ``grounds`` is given when a deletion is made again from the list (the original ones).
+    if grounds is None and deadlines.deletion_is_due(dates, today):
         grounds = (
             "retention"
             if today >= deadlines.retention_end(case.received_day)
             else "no-investigation"
         )
-    else:
+    elif grounds is None:
         check_reason(reason, "deleting a case before it is due")
         grounds = "other"
+    line = case_line(session, keyring, case, purged=today)
     paths = [
         store_dir / name
         for name in session.scalars(select(Record.stored_name).where(Record.case_id == case.id))
     ]
-    for model in (Record, Note, Disclosure, Decision, Reply):
+    for model in (Record, Note, Disclosure, Decision, Reply, Step):
         session.execute(delete(model).where(model.case_id == case.id))
     session.add(
         PurgedCase(
@@ -438,12 +558,25 @@ def purge_case(
             grounds=grounds,
             status=case.status,
             outcome=case.outcome,
+            register=seal_line(keyring, line),
         )
     )
     session.delete(case)
     session.flush()
     session.info[PURGED] = True  # the key store forgets decrypted text once this commits
     outgoing.queue_purge(session, case_id=case_id, now=now)
+    record_deletion(
+        session,
+        keyring,
+        case_id=case_id,
+        target="case",
+        item="",
+        grounds=grounds,
+        reason=None,
+        officer_id=officer_id,
+        now=now,
+        entry_id=entry_id,
+    )
     record_event(
         session, now, "case-purged", officer_id=officer_id, case_id=case_id, detail=grounds
     )

@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.formparser import FormDataParser
 
-from whistle.submit import db, static_files
+from whistle.submit import authorities, db, static_files
 from whistle.submit.config import SubmitConfig
 from whistle.submit.epochs import StoredCardError
 from whistle.submit.pepper import Peppers
@@ -154,6 +154,8 @@ def _template_globals() -> dict[str, Any]:
         "lang": current_language(),
         "languages": {"ca": "Català", "es": "Español", "en": "English"},
         "office_name": st.config.office_name,
+        "legal": st.config.legal,
+        "competent_authority": authorities.competent(st.config.legal.territory),
         # The current card's desks once a view has read it (names and ids; keys are the
         # views' business), else the pinned card's: an error page needs no database.
         "desks": (g.office_cards.current if g.get("office_cards") else st.config.office_card).desks,

@@ -113,7 +113,11 @@ def export_outbox(
     replies = _last(session, REPLIES)
     known = epochs.cards(session, config)
     report = epochs.report(session, config, list(rows), today)
-    extra = {"replies_applied": replies.sequence if replies else 0, **report.to_extra()}
+    extra = {
+        "replies_applied": replies.sequence if replies else 0,
+        REPLIES_SEEN: replies_seen(session),
+        **report.to_extra(),
+    }
     # Only an empty outbox is written again: a bundle that carries records gets a new number,
     # so that a record the inbox could not take then (its keys missing) comes again.
     same = (
@@ -184,6 +188,20 @@ def _unchanged(
         extra=extra,
     )
     return bundle_id(signed) == last.bundle_id
+#: The outbox field saying, per reply still here, the day it was stored here and the day the
+#: source first read it: what the office's acknowledgement and feedback clocks need.
+REPLIES_SEEN = "replies_seen"
+
+
+def replies_seen(session: Session) -> dict[str, list[str | None]]:
+    """{reply id: [day stored here, day first read or None]} for every reply still here."""
+    rows = session.execute(
+        select(Record.id, Record.created, Record.first_read).where(Record.kind == RecordKind.REPLY)
+    )
+    return {
+        rid: [created.isoformat(), read.isoformat() if read is not None else None]
+        for rid, created, read in rows
+    }
 
 
 def _summary(verified: VerifiedBundle) -> BundleSummary:

@@ -82,6 +82,64 @@ class Limits:
             raise ConfigError("config.toml: limits.lookup_wait_ms must be 0 to 10000")
 
 
+#: Which external authority is competent for the office (Ley 2/2023 art. 24): "catalonia" —
+#: a Catalan public body, the Oficina Antifrau de Catalunya (art. 24.2; DA 7a Llei 3/2023);
+#: "agreement" — a Catalan body whose community agreed with the A.A.I. (art. 24.1.d);
+#: "state" — any other body, the A.A.I.
+TERRITORIES = ("catalonia", "agreement", "state")
+#: Where a data subject complains: the Catalan data protection authority for Catalan public
+#: bodies, the Spanish one otherwise.
+COMPLAINT_AUTHORITIES = ("apdcat", "aepd")
+
+
+@dataclass(frozen=True)
+class LegalNotice:
+    """What the site tells a reporter about the law and their data, per office (config.toml
+    ``[legal]``). Empty texts show as "ask the office" rather than as invented contacts."""
+
+    territory: str = "catalonia"
+    #: The controller (the public body) with its postal address.
+    controller: str = ""
+    #: How to reach the data protection officer (an address, never a form on this site).
+    dpo: str = ""
+    complaint_authority: str = "apdcat"
+    #: The published rules of use the reporter accepts (the body's normes reguladores).
+    rules_url: str = ""
+    #: The published policy and procedure of the internal channel (art. 5.2, 9.1).
+    policy_url: str = ""
+
+
+_LEGAL_TEXTS = ("controller", "dpo", "rules_url", "policy_url")
+
+
+def _legal(raw: Any) -> LegalNotice:
+    if raw is None:
+        return LegalNotice()
+    if not isinstance(raw, dict):
+        raise ConfigError("config.toml: [legal] must be a table")
+    unknown = set(raw) - set(LegalNotice.__dataclass_fields__)
+    if unknown:
+        raise ConfigError(f"config.toml: unknown setting legal.{sorted(unknown)[0]}")
+    territory = raw.get("territory", "catalonia")
+    if territory not in TERRITORIES:
+        raise ConfigError(f"config.toml: legal.territory must be one of {', '.join(TERRITORIES)}")
+    authority = raw.get("complaint_authority", "apdcat")
+    if authority not in COMPLAINT_AUTHORITIES:
+        raise ConfigError(
+            "config.toml: legal.complaint_authority must be one of "
+            + ", ".join(COMPLAINT_AUTHORITIES)
+        )
+    texts: dict[str, str] = {}
+    for key in _LEGAL_TEXTS:
+        value = raw.get(key, "")
+        if not isinstance(value, str) or len(value) > 500:
+            raise ConfigError(f"config.toml: legal.{key} must be text of at most 500 characters")
+        if key.endswith("_url") and value and not value.startswith(("https://", "http://")):
+            raise ConfigError(f"config.toml: legal.{key} must be an http(s) address")
+        texts[key] = value.strip()
+    return LegalNotice(territory=territory, complaint_authority=authority, **texts)
+
+
 @dataclass(frozen=True, repr=False)
 class SubmitConfig:
     """Everything ``create_app`` needs, secrets included (``repr`` shows none of them)."""
@@ -113,6 +171,7 @@ class SubmitConfig:
     #: Where the configuration was read from: the site re-reads the pepper files there
     #: when a rotation replaces them (``pepper.Peppers``). None for a config built in code.
     data_dir: Path | None = None
+    legal: LegalNotice = field(default_factory=LegalNotice)
 
     def __repr__(self) -> str:
         return f"SubmitConfig(office_name={self.office_name!r})"
@@ -169,6 +228,28 @@ def _expect(table: dict[str, Any], key: str, kind: type, where: str = "") -> Any
     return value
 
 
+def _time_zone(raw: dict[str, Any], card: OfficeCard) -> str:
+    """config.toml's ``time_zone``, else the office card's; never a silent UTC, and never a
+    zone that contradicts the card (the inbox counts the legal clocks in the card's)."""
+    time_zone = raw.get("time_zone", card.time_zone)
+    if time_zone is None:
+        raise ConfigError(
+            "config.toml: set time_zone (the office's, like Europe/Madrid): the office card "
+            "declares none"
+        )
+    try:
+        if not isinstance(time_zone, str):
+            raise ValueError
+        zoneinfo.ZoneInfo(time_zone)
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError) as exc:
+        raise ConfigError("config.toml: time_zone must be a zone name like Europe/Madrid") from exc
+    if card.time_zone is not None and time_zone != card.time_zone:
+        raise ConfigError(
+            f"config.toml: time_zone is {time_zone}, but the office card says {card.time_zone}"
+        )
+    return time_zone
+
+
 def load_config(directory: str | Path) -> SubmitConfig:
     """Read and validate a data directory made by ``whistle server init``."""
     directory = Path(directory)
@@ -190,13 +271,6 @@ def load_config(directory: str | Path) -> SubmitConfig:
         raise ConfigError("config.toml: database_url must be a string")
     database_url = normalise_database_url(database_url) or default_database_url(directory)
     fingerprint = _expect(raw, "office_fingerprint", str)
-    time_zone = raw.get("time_zone", "UTC")
-    try:
-        if not isinstance(time_zone, str):
-            raise ValueError
-        zoneinfo.ZoneInfo(time_zone)
-    except (ValueError, zoneinfo.ZoneInfoNotFoundError) as exc:
-        raise ConfigError("config.toml: time_zone must be a zone name like Europe/Madrid") from exc
     cookie_secure = raw.get("cookie_secure", False)
     if not isinstance(cookie_secure, bool):
         raise ConfigError("config.toml: cookie_secure must be true or false")
@@ -223,6 +297,8 @@ def load_config(directory: str | Path) -> SubmitConfig:
         raise ConfigError(f"{card_path}: {exc}") from exc
     if not isinstance(card, OfficeCard):
         raise ConfigError(f"{card_path} is not an office card")
+    time_zone = _time_zone(raw, card)
+    legal = _legal(raw.get("legal"))
     install_id = _server_install_id(directory)
     pepper = read_secret(directory, PEPPER_FILE, 32)
     return SubmitConfig(
@@ -244,6 +320,7 @@ def load_config(directory: str | Path) -> SubmitConfig:
         courier_enabled=courier_enabled,
         reply_days_after_read=reply_days_after_read,
         reply_max_age_days=reply_max_age_days,
+        legal=legal,
     )
 
 

@@ -41,7 +41,8 @@ default_language = "{language}"
 # "postgresql://whistle@/whistle?host=/run/postgresql" (docs/deployment.md).
 database_url = {database_url}
 # The office's time zone: the day a report arrived is counted there (legal deadlines).
-time_zone = "Europe/Madrid"
+# It must be the one the office card declares, when it declares one.
+time_zone = "{time_zone}"
 # The office card's fingerprint, as compared with the office at set-up.
 office_fingerprint = "{fingerprint}"
 # Set to true only when the site is served over https (an onion service is http).
@@ -66,6 +67,24 @@ courier_enabled = false
 reply_days_after_read = 14
 # ...and in any case this many days after it arrived.
 reply_max_age_days = 90
+"""
+
+LEGAL_TEMPLATE = """
+# What the site tells reporters (Ley 2/2023; GDPR art. 13). Fill in before opening the site.
+[legal]
+# catalonia: a Catalan public body (external channel: the Oficina Antifrau de Catalunya);
+# agreement: a Catalan body under an agreement with the A.A.I.; state: any other (the A.A.I.).
+territory = "catalonia"
+# The controller: the public body's name and postal address.
+controller = ""
+# How to reach the data protection officer (an email or postal address).
+dpo = ""
+# apdcat (Autoritat Catalana de Protecció de Dades) or aepd (Agencia Española de Protección
+# de Datos): where a reporter may complain about the processing of their data.
+complaint_authority = "apdcat"
+# The published rules of use the reporter accepts, and the channel's policy (https://...).
+rules_url = ""
+policy_url = ""
 """
 
 
@@ -133,7 +152,9 @@ def init_data_directory(
             language=language,
             database_url=_toml_string(database_url),
             fingerprint=card.fingerprint,
-        ).replace("\n[limits]", BUNDLES_TEMPLATE + "\n[limits]"),
+            time_zone=card.time_zone or "Europe/Madrid",
+        ).replace("\n[limits]", BUNDLES_TEMPLATE + "\n[limits]")
+        + LEGAL_TEMPLATE,
         encoding="utf-8",
     )
     config = load_config(directory)

@@ -13,6 +13,9 @@ Transactions, the same rules on both:
   queue on a lock of their own first: SQLite has one writer at a time anyway, and its
   busy handler polls with sleeps of up to 100 ms, so sixteen threads waiting on it left
   the database idle between writers (bench/submit_load.py --profile; docs/benchmarks.md).
+  Under gunicorn's gevent workers (whistle/deploy/workers.py) the two calls that can wait in C —
+  ``BEGIN IMMEDIATE`` (SQLite's busy handler, while the other process writes) and ``COMMIT``
+  (its fsync) — run in gevent's thread pool, so the worker's other connections go on meanwhile.
 - ``snapshot(sessions)``: a read-only transaction that sees one consistent state
   from its first query to its end (PostgreSQL REPEATABLE READ; SQLite: a real
   ``BEGIN``, which in WAL mode fixes the snapshot at the first read). Exports
@@ -24,11 +27,13 @@ Transactions, the same rules on both:
 """
 
 import os
+import sqlite3
+import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -49,12 +54,42 @@ WRITE_LOCK_SECONDS = 30.0
 #: Execution option: this transaction writes (SQLite: BEGIN IMMEDIATE).
 WRITE = "whistle_write"
 
+T = TypeVar("T")
+
+
+def off_the_hub(call: Callable[..., T], *args: Any) -> T:
+    """``call(*args)``; in a gevent worker, in gevent's thread pool, so that a call that blocks
+    in C (an fsync, SQLite's busy handler) holds this greenlet only, not the whole worker."""
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is not None and monkey.is_module_patched("threading"):
+        from gevent import get_hub
+
+        # An exception comes back as a value: gevent's pool would print its traceback to the
+        # log before re-raising it here (a full disk is a page, not a traceback).
+        def outcome() -> tuple[T | None, BaseException | None]:
+            try:
+                return call(*args), None
+            except BaseException as exc:
+                return None, exc
+
+        result, error = get_hub().threadpool.apply(outcome)
+        if error is not None:
+            raise error
+        return result  # type: ignore[return-value]
+    return call(*args)
+
+
+class _SQLiteConnection(sqlite3.Connection):
+    def commit(self) -> None:
+        off_the_hub(super().commit)
+
 
 def make_engine(url: str) -> Engine:
     if url.startswith("postgresql"):
         # A host restarted or failed over: a dead pooled connection is replaced, not used.
         return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url)
+    sqlite = url.startswith("sqlite")
+    engine = create_engine(url, connect_args={"factory": _SQLiteConnection} if sqlite else {})
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")
@@ -75,7 +110,10 @@ def make_engine(url: str) -> Engine:
             options = connection.get_execution_options()
             if options.get("isolation_level") == "AUTOCOMMIT":
                 return  # VACUUM and the like run outside any transaction
-            connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE) else "BEGIN")
+            if options.get(WRITE):
+                off_the_hub(connection.exec_driver_sql, "BEGIN IMMEDIATE")
+            else:
+                connection.exec_driver_sql("BEGIN")
 
     return engine
 

@@ -6,8 +6,9 @@ from sources by address: the defence is global. Each worker process holds ``size
 one for its duration. When none frees up within ``wait_seconds`` (``limits.lookup_wait_ms``),
 the request is answered "busy, try again in a moment" (HTTP 503 with Retry-After) and nothing
 is looked up or stored. At most ``WAITERS_PER_SLOT`` requests per slot may wait; more are
-answered "busy" at once, so a flood never holds every thread of a worker (gunicorn's
-``threads``) and the rest of the site — reports, pages — keeps the remaining threads.
+answered "busy" at once, so waiting look-ups never pile up without bound. Under gevent workers
+(whistle/deploy/workers.py) a waiting request holds a greenlet, not a thread, and the rest of the
+site is served beside it.
 
 The network-level defence is tor's onion-service proof-of-work (docs/deployment.md).
 """
@@ -20,8 +21,10 @@ from whistle.errors import WhistleError
 
 #: Seconds a busy source is asked to wait before trying again (the Retry-After header).
 RETRY_AFTER_SECONDS = 5
-#: Requests that may wait for each slot (beyond that, "busy" at once).
-WAITERS_PER_SLOT = 5
+#: Requests that may wait for each slot (beyond that, "busy" at once): one tor circuit's
+#: streams (torrc.example). With 5 (sized for 8 threads), an 8-connection flood that landed on
+#: one worker turned legitimate check-ins away at once (docs/benchmarks.md).
+WAITERS_PER_SLOT = 16
 
 
 class LookupsBusyError(WhistleError):

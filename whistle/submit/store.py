@@ -151,7 +151,16 @@ def add_submission(
     ``pepper_tag`` says which pepper made ``lookup`` (``pepper.py``); ``epoch``, the office
     key epoch the envelope was encrypted to (docs/protocol.md).
     """
-    session.add(Login(lookup=lookup, case_id=case_id.hex(), next_position=1, pepper_tag=pepper_tag))
+    session.add(
+        Login(
+            lookup=lookup,
+            case_id=case_id.hex(),
+            next_position=1,
+            pepper_tag=pepper_tag,
+            protocol=2,
+            followups=0,
+        )
+    )
     return _add_record(
         session,
         case_id=case_id,
@@ -186,6 +195,9 @@ def add_followup(
 ) -> StoredRecord:
     """A source's follow-up to an existing case (caller commits)."""
     position = _take_position(session, case_id)
+    session.execute(
+        update(Login).where(Login.case_id == case_id.hex()).values(followups=Login.followups + 1)
+    )
     return _add_record(
         session,
         case_id=case_id,
@@ -272,6 +284,23 @@ def add_reply(
         today=today,
         record_id=record_id,
     )
+
+
+@dataclass(frozen=True)
+class CaseHints:
+    """What the server tells a source about its case (docs/protocol.md §7): hints only."""
+
+    protocol: int
+    next_followup: int
+
+
+def case_hints(session: Session, case_id: bytes) -> CaseHints:
+    row = session.execute(
+        select(Login.protocol, Login.followups).where(Login.case_id == case_id.hex())
+    ).first()
+    if row is None:
+        raise CaseGoneError("no such case")
+    return CaseHints(protocol=row.protocol, next_followup=row.followups + 1)
 
 
 def case_exists(session: Session, case_id: bytes) -> bool:

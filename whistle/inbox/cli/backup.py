@@ -78,6 +78,13 @@ SAME_DISK_WARNING = (
     "--expect-fingerprint",
     help="Refuse unless the backup belongs to the office with this fingerprint.",
 )
+@click.option(
+    "--deletions",
+    "deletions_file",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    help="The newest list of deletions (deletions.wdel beside the newest backup); by default "
+    "the one beside BACKUP_FILE. Every deletion made after the backup is made again.",
+)
 @click.option("--yes", is_flag=True, help="Do not ask: the fingerprint was compared already.")
 @click.pass_context
 def restore_command(
@@ -89,11 +96,15 @@ def restore_command(
     recovery_key_file: Path | None,
     use_recovery: bool,
     expect_fingerprint: str | None,
+    deletions_file: Path | None,
     yes: bool,
 ) -> None:
     """Restore BACKUP_FILE into DATA_DIR (new or empty) on this machine."""
     from whistle.inbox import backup
+    from whistle.inbox.deletions import LIST_FILE
 
+    beside = backup_file.parent / LIST_FILE
+    listing = deletions_file or (beside if beside.is_file() else None)
     config = make_config(ctx, data_dir)
     with_recovery = use_recovery or recovery_key_file is not None
     if with_recovery == (officer_name is not None):
@@ -125,9 +136,20 @@ def restore_command(
             now=config.clock(),
             expect_fingerprint=expect_fingerprint,
             opened_by="the recovery key" if with_recovery else f"officer {officer_name}",
+            deletions=listing.read_bytes() if listing is not None else None,
         )
     click.echo(
         f"Restored into {data_dir}: {restored.records} record(s), "
         f"audit log intact ({restored.audit_entries} entries)."
     )
+    if listing is None:
+        click.echo(
+            f"No list of deletions was found beside the backup ({LIST_FILE}): anything "
+            "deleted after this backup is back. Restore again with --deletions FILE."
+        )
+    else:
+        click.echo(
+            f"{restored.deletions_reapplied} deletion(s) made after the backup made again "
+            f"(from {listing})."
+        )
     click.echo(f"Run the inbox with `whistle inbox run {data_dir}`.")

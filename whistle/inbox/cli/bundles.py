@@ -13,6 +13,7 @@ from whistle.inbox.cli.common import (
     inbox,
     make_config,
     office_session,
+    office_zone,
     officer_option,
     open_engine,
     password_option,
@@ -110,9 +111,15 @@ def _print_summary(summary: BundleSummary, heading: str) -> None:
 def import_command(
     ctx: click.Context, data_dir: Path, bundle: Path, officer_name: str, password_file: Path | None
 ) -> None:
-    """Apply an outbox bundle from the server: new reports and follow-ups."""
+    """Apply an outbox bundle from the server: new reports and follow-ups; then delete the
+    cases whose art. 32.4 deadline has come (as the dashboard does)."""
     from whistle.inbox.bundles import MAX_BUNDLE_BYTES, import_outbox, preview_outbox
+    from whistle.inbox.deadlines import office_today
+    from whistle.inbox.deletions import purge_due
     from whistle.inbox.epochs import scrub
+    from whistle.inbox.workflow import remove_files
+
+    time_zone = office_zone(ctx, data_dir, None)
 
     try:
         with signed_in_office(ctx, data_dir, officer_name, password_file) as (
@@ -133,10 +140,24 @@ def import_command(
                     now=config.clock(),
                     officer_id=signed.officer_id,
                 )
+            with db.transaction(db.session_factory(engine)) as session:
+                purged, gone = purge_due(
+                    session,
+                    signed.keyring,
+                    now=config.clock(),
+                    today=office_today(config.clock(), time_zone),
+                    store_dir=config.store_dir,
+                )
+            remove_files(gone)
             scrubbed = scrub(engine)  # destroyed keys, if any: out of the write-ahead log too
     except WhistleError as exc:
         raise click.ClickException(f"{exc} — nothing was changed") from exc
     _print_summary(summary, "Applied:")
+    if purged:
+        click.echo(
+            f"{len(purged)} case(s) past their deletion deadline (art. 32.4) deleted; the "
+            "register keeps their lines, the next replies bundle orders the server to delete them."
+        )
     if not scrubbed:
         click.echo(
             "Note: the inbox is open elsewhere, so the database log could not be emptied now; "

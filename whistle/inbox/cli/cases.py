@@ -14,6 +14,7 @@ from whistle.inbox.cli.common import (
     inbox,
     make_config,
     office_session,
+    office_zone,
     officer_option,
     open_engine,
     password_option,
@@ -198,12 +199,12 @@ def reply_command(
     draft: bool,
     officer_name: str,
     password_file: Path | None,
-    time_zone: str,
+    time_zone: str | None,
 ) -> None:
     """Write a reply to CASE's source and queue it for the next outgoing bundle."""
     from whistle.inbox import replies
 
-    config = make_config(ctx, data_dir, time_zone=time_zone)
+    config = make_config(ctx, data_dir, time_zone=office_zone(ctx, data_dir, time_zone))
     try:
         text = text_file.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:

@@ -57,10 +57,30 @@ def inbox() -> None:
 
 time_zone_option = click.option(
     "--time-zone",
-    default="UTC",
-    show_default=True,
-    help="The office's time zone (as on the server): the legal clocks count days there.",
+    default=None,
+    help="The office's time zone; by default the one its card declares (set at `office init`).",
 )
+
+
+def office_zone(ctx: click.Context, data_dir: Path, given: str | None) -> str:
+    """The time zone the legal clocks count in: the office card's, never a silent UTC.
+
+    A ``--time-zone`` that contradicts the card is refused (the server dates reports in the
+    card's zone); an office whose card predates the field must give one."""
+    from whistle.inbox.office_setup import office_time_zone
+
+    with office_session(make_config(ctx, data_dir)) as session:
+        declared = office_time_zone(session)
+    if declared is None and given is None:
+        raise click.ClickException(
+            "This office's card declares no time zone: give --time-zone (for example "
+            "Europe/Madrid), the same as the server's config.toml."
+        )
+    if declared is not None and given is not None and given != declared:
+        raise click.ClickException(
+            f"The office's card says the time zone is {declared}, not {given}."
+        )
+    return declared or str(given)
 
 
 def open_engine(config: InboxConfig) -> "Engine":

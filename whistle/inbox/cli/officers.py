@@ -42,6 +42,12 @@ from whistle.inbox.cli.common import (
     help="Where to write the office card (default: DATA_DIR/office-card.json).",
 )
 @click.option(
+    "--time-zone",
+    required=True,
+    help="The office's time zone, for example Europe/Madrid: the server dates reports there "
+    "and the legal clocks count days there (it goes in the office card).",
+)
+@click.option(
     "--first-officer-is-custodian",
     is_flag=True,
     help="Also make the first officer the identity custodian (small offices).",
@@ -55,6 +61,7 @@ def init(
     officer_name: str,
     password_file: Path | None,
     card_out: Path | None,
+    time_zone: str,
     first_officer_is_custodian: bool,
 ) -> None:
     """Create an office in DATA_DIR and its first officer (system manager)."""
@@ -79,6 +86,7 @@ def init(
         desks=parsed,
         officer_name=officer_name,
         password=password,
+        time_zone=time_zone,
         first_officer_is_custodian=first_officer_is_custodian,
     )
     click.echo(f"Office created in {data_dir}.")

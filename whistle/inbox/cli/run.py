@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from whistle.cli_paths import ExistingPath
-from whistle.inbox.cli.common import inbox, make_config, time_zone_option
+from whistle.inbox.cli.common import inbox, make_config, office_zone, time_zone_option
 
 DEFAULT_PORT = 8470
 
@@ -32,7 +32,7 @@ def run(
     port: int,
     idle_minutes: int,
     language: str | None,
-    time_zone: str,
+    time_zone: str | None,
 ) -> None:
     """Serve the inbox on http://127.0.0.1:PORT/ (never on another interface), with gunicorn:
     no request log, no development-server warning."""
@@ -47,7 +47,7 @@ def run(
         idle_lock_seconds=idle_minutes * 60,
         default_language=language or "ca",
         browser_language=language is None,
-        time_zone=time_zone,
+        time_zone=office_zone(ctx, data_dir, time_zone),
     )
     app = create_app(config)  # here, so that a problem is said on the terminal
     # No database connection crosses gunicorn's fork: the worker opens its own.

@@ -14,6 +14,7 @@ from whistle.inbox.models.case import (
     Case,
 )
 from whistle.inbox.models.decision import Decision
+from whistle.inbox.models.deletion import Deletion
 from whistle.inbox.models.desk_key import DeskKey
 from whistle.inbox.models.disclosure import Disclosure
 from whistle.inbox.models.key_epoch import KeyEpoch
@@ -34,6 +35,7 @@ from whistle.inbox.models.record import KINDS, Record
 from whistle.inbox.models.reply import Reply
 from whistle.inbox.models.search_index import SearchIndex
 from whistle.inbox.models.setting import Setting
+from whistle.inbox.models.step import STEP_KINDS, Step
 from whistle.inbox.models.tombstone import Tombstone
 
 __all__ = [
@@ -49,12 +51,14 @@ __all__ = [
     "STATUS_CLOSED",
     "STATUS_INVESTIGATING",
     "STATUS_NEW",
+    "STEP_KINDS",
     "AuditEvent",
     "Backup",
     "Base",
     "BundleLog",
     "Case",
     "Decision",
+    "Deletion",
     "DeskKey",
     "Disclosure",
     "KeyEpoch",
@@ -69,5 +73,6 @@ __all__ = [
     "Reply",
     "SearchIndex",
     "Setting",
+    "Step",
     "Tombstone",
 ]

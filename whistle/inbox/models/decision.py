@@ -1,4 +1,5 @@
-"""One workflow decision on a case (state change, assignment, extension);
+"""One workflow decision on a case (state change, assignment, extension, acknowledgement
+withheld, deletion postponed);
 its reason is sealed to the storage key (``sealing.DECISION``)."""
 
 from datetime import datetime
@@ -8,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from whistle.inbox.models.base import Base
 
-ACTIONS = ("status", "assign", "extend")
+ACTIONS = ("status", "assign", "extend", "withhold-ack", "postpone-deletion")
 
 
 class Decision(Base):

@@ -6,9 +6,11 @@ from werkzeug.wrappers import Response  # what redirect() returns; Flask's is a 
 
 from whistle.inbox import db
 from whistle.inbox.config import LANGUAGES
+from whistle.inbox.deletions import purge_due
 from whistle.inbox.errors import LoginError, ThrottledError
 from whistle.inbox.officers import sign_in
 from whistle.inbox.web import COOKIE, LANG_COOKIE, state
+from whistle.inbox.workflow import remove_files
 from whistle.redirects import safe_target
 
 blueprint = Blueprint("auth", __name__)
@@ -50,6 +52,17 @@ def login() -> Response | tuple[str, int] | str:
     unlocked = inbox.keystore.open(
         signed.officer_id, signed.name, signed.roles, signed.keyring, signed.custodian_keyring
     )
+    # Art. 32.4: on the day it is due, the inbox deletes a case itself; every officer's day
+    # starts with a sign-in (and the idle lock brings one back), and a POST has the right to.
+    with db.transaction(inbox.sessions) as session:
+        _purged, gone = purge_due(
+            session,
+            unlocked.keyring,
+            now=inbox.config.clock(),
+            today=inbox.config.today(),
+            store_dir=inbox.config.store_dir,
+        )
+    remove_files(gone)
     response = redirect(_safe_next(request.form.get("next")), 303)
     g.was_locked = False  # the stale cookie is replaced here, not deleted after it
     response.set_cookie(COOKIE, unlocked.session_id, httponly=True, samesite="Strict", path="/")

@@ -7,7 +7,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers import Response  # what redirect() returns; Flask's is a subclass
 
-from whistle.inbox import db, deadlines, epochs, replies, workflow
+from whistle.inbox import db, deadlines, epochs, replies, settings, steps, workflow
 from whistle.inbox.cases import (
     MAX_NOTE_CHARS,
     MAX_REASON_CHARS,
@@ -94,6 +94,10 @@ def _case_context(case_id: str) -> dict[str, Any]:
             and unlocked.custodian_keyring is not None,
             "deadlines": deadlines.case_deadlines(dates, today),
             "deletion_due": deadlines.deletion_is_due(dates, today),
+            "deletion_warning": deadlines.deletion_warning(dates, today),
+            "can_extend": deadlines.extension_refusal(dates, today) is None,
+            "categories": settings.categories(session),
+            "steps": steps.case_steps(session, unlocked.keyring, view.case),
             "decisions": workflow.decisions(session, unlocked.keyring, view.case.id),
             "replies": replies.replies(session, unlocked.keyring, view.case.id),
             "labels": workflow.case_labels(unlocked.keyring, view.case),
@@ -175,7 +179,7 @@ def show_identification(case_id: str) -> str:
     unlocked = require_unlocked()
     inbox = state()
     with db.transaction(inbox.sessions) as session:
-        fields = identification(
+        shown = identification(
             session,
             unlocked.keyring,
             case_id,
@@ -184,7 +188,8 @@ def show_identification(case_id: str) -> str:
             custodian=unlocked.custodian_keyring,
             now=inbox.config.clock(),
         )
-    return render_template("identification.html", case_id=case_id, fields=fields)
+    page = render_template("identification.html", case_id=case_id, identity=shown)
+    return (page, 409) if shown.refused else page  # type: ignore[return-value]
 
 
 def officers_for_assignment(session: Any) -> list[tuple[int, str]]:

@@ -8,20 +8,32 @@ from typing import Any
 from flask import Blueprint, Response, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from whistle.inbox import db, export, register, replies, stats, workflow
+from whistle.inbox import (
+    db,
+    export,
+    register,
+    replies,
+    settings,
+    stats,
+    steps,
+    workflow,
+)
 from whistle.inbox.audit import record_event
 from whistle.inbox.dashboard import dashboard
 from whistle.inbox.errors import (
+    AcknowledgementWithheldError,
     AlreadyAcknowledgedError,
     AlreadyAssignedError,
-    AlreadyExtendedError,
+    AlreadyWithheldError,
     CaseNotFoundError,
+    CategoryRefusedError,
     ConfirmationRequiredError,
+    DeletionRefusedError,
     EmptyReplyError,
+    ExtensionRefusedError,
     InboxError,
     LabelTooLongError,
     MeetingRecordRequiredError,
-    NoDeadlineToExtendError,
     OutcomeNotAllowedError,
     OutcomeRequiredError,
     ReasonRequiredError,
@@ -33,16 +45,19 @@ from whistle.inbox.errors import (
     ReplyFilesTooLargeError,
     ReplyTooLongError,
     StateChangeRefusedError,
+    StepRefusedError,
     TooManyLabelsError,
     TooManyReplyFilesError,
     UnknownOfficerError,
     UnknownReplyKindError,
     WorkflowError,
 )
-from whistle.inbox.models import OUTCOMES, STATUSES
-from whistle.inbox.models.reply import PURPOSES
+from whistle.inbox.models import OUTCOMES, STATUSES, Case
 from whistle.inbox.views.cases import _detail_with_error
 from whistle.inbox.web import require_unlocked, state
+
+#: What an officer writes by hand; the other purposes are the inbox's own notices.
+COMPOSED = ("reply", "feedback", "meeting")
 
 blueprint = Blueprint("workflow", __name__)
 
@@ -53,9 +68,15 @@ def _redirect(case_id: str, done: str, anchor: str) -> Response:
 
 
 def _act(
-    case_id: str, field: str, action: Callable[..., Any], done: str, anchor: str
+    case_id: str,
+    field: str,
+    action: Callable[..., Any],
+    done: str | Callable[[], str],
+    anchor: str,
 ) -> Response | tuple[str, int]:
-    """Run ``action(session, unlocked, inbox)``; an ``InboxError`` re-renders the case."""
+    """Run ``action(session, unlocked, inbox)``; an ``InboxError`` re-renders the case.
+
+    ``done`` names the confirmation shown (a callable: what the action decided)."""
     unlocked = require_unlocked()
     inbox = state()
     try:
@@ -65,7 +86,41 @@ def _act(
         raise  # purged (410) or unknown (404): an error page, not the case page
     except InboxError as exc:
         return _detail_with_error(case_id, field, refusal_message(exc))
-    return _redirect(case_id, done, anchor)
+    return _redirect(case_id, done() if callable(done) else done, anchor)
+
+
+def _extension_message(why: str) -> str:
+    return {
+        "already-extended": _("The feedback deadline was already extended."),
+        "closed": _("A closed case has no feedback deadline to extend."),
+        "met": _("The feedback was already given: there is nothing to extend."),
+        "too-late": _("The first feedback deadline has passed: it can no longer be extended."),
+    }.get(why, _("The case's state does not allow this."))
+
+
+def _deletion_message(why: str) -> str:
+    return {
+        "no-such-part": _("Choose a message, file or field of this case to delete."),
+        "grounds": _("Choose the grounds for the deletion."),
+        "damaged": _("This record cannot be decrypted: it is damaged."),
+        "investigation": _("An investigation was opened: no deletion is due."),
+        "retention": _("A deletion cannot be postponed past the retention limit."),
+    }.get(why, _("Postpone the deletion to a day after today."))
+
+
+def step_message(why: str) -> str:
+    return {
+        "recipient": _("Name the recipient (at most 200 characters)."),
+        "day": _("Give the day it was done as YYYY-MM-DD: not before the report, not after today."),
+        "kind": _("Choose what was done."),
+        "not-told": _(
+            "The reporter must be told before the disclosure: choose today or a later day, or "
+            "record why telling them would jeopardise the investigation."
+        ),
+        "name": _("Give the Responsable's name (3 to 120 characters)."),
+        "none": _("No Responsable del Sistema is recorded yet."),
+        "meeting": _("No meeting was requested before that day."),
+    }.get(why, _("The case's state does not allow this."))
 
 
 #: The officer's message for each refusal a case action can meet, by class. A class not here
@@ -98,8 +153,9 @@ _REFUSALS: dict[type[InboxError], Callable[[], str]] = {
     AlreadyAcknowledgedError: lambda: _("This case was already acknowledged."),
     OutcomeRequiredError: lambda: _("Choose the outcome to close the case."),
     OutcomeNotAllowedError: lambda: _("Only closing a case has an outcome."),
-    AlreadyExtendedError: lambda: _("The feedback deadline was already extended."),
-    NoDeadlineToExtendError: lambda: _("The case's state does not allow this."),
+    AcknowledgementWithheldError: lambda: _("The acknowledgement was already sent."),
+    AlreadyWithheldError: lambda: _("The acknowledgement was already withheld."),
+    CategoryRefusedError: lambda: _("Choose one of the office's categories."),
     ReopenRefusedError: lambda: _("The case's state does not allow this."),
     ConfirmationRequiredError: lambda: _("Tick the confirmation: the deletion cannot be undone."),
     AlreadyAssignedError: lambda: _("This was already done."),
@@ -109,8 +165,19 @@ _REFUSALS: dict[type[InboxError], Callable[[], str]] = {
 }
 
 
+#: Refusals that say which way they refuse (``why``): their messages are chosen by it.
+_BY_WHY: dict[type[InboxError], Callable[[str], str]] = {
+    ExtensionRefusedError: lambda why: _extension_message(why),
+    DeletionRefusedError: lambda why: _deletion_message(why),
+    StepRefusedError: lambda why: step_message(why),
+}
+
+
 def refusal_message(exc: InboxError) -> str:
     """The translated message for ``exc``, chosen by its class (never by its English text)."""
+    for cls, by_why in _BY_WHY.items():
+        if isinstance(exc, cls):
+            return by_why(getattr(exc, "why", ""))
     message = next(_REFUSALS[cls] for cls in type(exc).__mro__ if cls in _REFUSALS)
     return message()
 
@@ -128,7 +195,14 @@ def dashboard_page() -> str:
             cache=inbox.keystore.plaintext_cache,
             assignee=unlocked.officer_id if mine else None,
         )
-    return render_template("dashboard.html", board=board, mine=mine, today=inbox.config.today())
+        responsable = steps.responsable(session)
+    return render_template(
+        "dashboard.html",
+        board=board,
+        mine=mine,
+        today=inbox.config.today(),
+        responsable=responsable,
+    )
 
 
 @blueprint.post("/cases/<case_id>/status")
@@ -163,7 +237,21 @@ def change_status(case_id: str) -> Response | tuple[str, int]:
             today=inbox.config.today(),
         )
 
-    return _act(case_id, "status-reason", action, "status", "workflow")
+        if to == "closed":
+            # Closing is not the feedback: offer the officer the template to tell the source.
+            case = session.get(Case, case_id)
+            if case is not None and replies.offer_closing_feedback(
+                session,
+                unlocked.keyring,
+                case,
+                officer_id=unlocked.officer_id,
+                now=inbox.config.clock(),
+                default_language=inbox.config.default_language,
+            ):
+                done[0] = "closed-tell"
+
+    done = ["status"]
+    return _act(case_id, "status-reason", action, lambda: done[0], "workflow")
 
 
 @blueprint.post("/cases/<case_id>/acknowledge")
@@ -188,13 +276,24 @@ def extend(case_id: str) -> Response | tuple[str, int]:
     reason = request.form.get("reason", "")
 
     def action(session: Any, unlocked: Any, inbox: Any) -> None:
-        workflow.extend_feedback(
+        case = workflow.extend_feedback(
             session,
             unlocked.keyring,
             case_id,
             reason=reason,
             officer_id=unlocked.officer_id,
             now=inbox.config.clock(),
+            today=inbox.config.today(),
+        )
+        replies.notify_extension(
+            session,
+            unlocked.keyring,
+            case,
+            officer_id=unlocked.officer_id,
+            now=inbox.config.clock(),
+            today=inbox.config.today(),
+            default_language=inbox.config.default_language,
+            store_dir=inbox.config.store_dir,
         )
 
     return _act(case_id, "extend-reason", action, "extended", "workflow")
@@ -244,7 +343,7 @@ def labels(case_id: str) -> Response | tuple[str, int]:
 def save_reply(case_id: str) -> Response | tuple[str, int]:
     text = request.form.get("text", "")
     purpose = request.form.get("purpose", "reply")
-    if purpose not in PURPOSES:
+    if purpose not in COMPOSED:
         purpose = "reply"
     raw_id = request.form.get("reply_id", "")
     files = [(f.filename or "file", f.read()) for f in request.files.getlist("files") if f.filename]
@@ -373,7 +472,12 @@ def register_page() -> str:
     inbox = state()
     with db.transaction(inbox.sessions) as session:
         lines = register.register_lines(session, unlocked.keyring, inbox.keystore.plaintext_cache)
-    return render_template("register.html", lines=lines)
+        # Access to the register is recorded (art. 26: it is not public).
+        record_event(
+            session, inbox.config.clock(), "register-viewed", officer_id=unlocked.officer_id
+        )
+        names = settings.category_names(session)
+    return render_template("register.html", lines=lines, category_names=names)
 
 
 @blueprint.post("/register.csv")

@@ -20,3 +20,7 @@ class Login(Base):
     #: Which pepper made ``lookup``: a tag keyed with that pepper (``pepper.pepper_tag``),
     #: opaque without the pepper files; NULL: made before tags (tagged at the next rotation).
     pepper_tag: Mapped[bytes | None] = mapped_column(LargeBinary(8), nullable=True)
+    #: The protocol the case was opened with (1: before signed records) and the follow-ups
+    #: stored so far: hints for the source's next follow-up (migration 0006).
+    protocol: Mapped[int] = mapped_column(Integer, server_default=text("1"), default=2)
+    followups: Mapped[int] = mapped_column(Integer, server_default=text("0"), default=0)

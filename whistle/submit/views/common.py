@@ -1,6 +1,7 @@
 """What the submission site's pages, plain routes and sealed routes share: the blueprint, the
 office card of this request, the desk a URL names, the quota, the check-in page."""
 
+import base64
 import datetime
 import zoneinfo
 from dataclasses import dataclass, field
@@ -142,6 +143,7 @@ def render_report(desk: Desk, form: ReportForm, status: int = 200) -> tuple[str,
             sealed_action=report_url(desk, sealed=True),
             install_salt=state().config.install_salt.hex(),
             custodian_key=current_card().custodian_key.hex(),
+            office_card=base64.b64encode(current_card().signed).decode("ascii"),
         ),
         status,
     )
@@ -159,5 +161,11 @@ def sealed_page_data() -> dict[str, Any]:
         "bundle": use_bundle(),
         "install_salt": config.install_salt.hex(),
         "desk_keys": ",".join(d.public_key.hex() for d in card.desks),
+        # The pinned office key (configuration, never the database): replies must carry
+        # its signature.
+        "office_key": config.office_card.signing_key.hex(),
+        # The current card as the office signed it: the page checks the keys it is given
+        # against it and shows the fingerprint it checked (review finding H3).
+        "office_card": base64.b64encode(card.signed).decode("ascii"),
         "epoch": card.epoch,
     }

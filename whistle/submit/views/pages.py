@@ -6,6 +6,7 @@ from typing import Any
 from flask import Response, abort, redirect, render_template, request, session
 
 from whistle.redirects import safe_target
+from whistle.submit import authorities
 from whistle.submit.config import LANGUAGES
 from whistle.submit.views.common import (
     MIN_ENVELOPE_BYTES,
@@ -19,6 +20,7 @@ from whistle.submit.views.common import (
     render_report,
     report_url,
 )
+from whistle.submit.web import state
 
 
 @blueprint.get("/")
@@ -29,12 +31,16 @@ def landing() -> str:
 
 @blueprint.get("/channels")
 def channels() -> str:
-    return render_template("channels.html")
+    territory = state().config.legal.territory
+    return render_template("channels.html", channels=authorities.all_channels(territory))
 
 
 @blueprint.get("/about")
 def about() -> str:
-    return render_template("about.html")
+    legal = state().config.legal
+    return render_template(
+        "about.html", data_authority=authorities.DATA_AUTHORITIES[legal.complaint_authority]
+    )
 
 
 @blueprint.get("/favicon.ico")

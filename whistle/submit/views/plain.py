@@ -20,6 +20,7 @@ from whistle.crypto import (
     CodeChecksumError,
     CodeFormatError,
     CryptoError,
+    SignatureError,
     SourceKeys,
     derive_source_keys,
     format_code,
@@ -29,7 +30,9 @@ from whistle.crypto import (
     open_token,
     seal_token,
 )
+from whistle.crypto.conversation import Position
 from whistle.crypto.records import (
+    Conversation,
     FollowupWriter,
     SubmissionWriter,
     open_as_source,
@@ -160,6 +163,7 @@ def report_post(desk_id: str | None) -> Any:
             desk_key=desk.public_key,
             custodian_key=card.custodian_key,
             reply_public_key=keys.reply_public_key,
+            source_signing_key=keys.signing_public_key,
             case_id=case_id,
         )
         try:
@@ -272,6 +276,22 @@ class Entry:
     fields: list[dict[str, str]] = field(default_factory=list)
     files: list[tuple[str, int]] = field(default_factory=list)
     unreadable: bool = False
+    #: A reply whose signature does not verify with the pinned office key: not shown.
+    forged: bool = False
+    #: Protocol 2: signed, and numbered in its direction; protocol 1 records are neither.
+    signed: bool = False
+    sequence: int | None = None
+
+
+@dataclass
+class CaseView:
+    """A case as its source sees it: the entries, and what the numbering says is missing."""
+
+    entries: list[Entry]
+    missing_replies: list[int]
+    signed_case: bool
+    #: The highest reply number read (the next follow-up says so: ``seen``).
+    replies_seen: int
 
 
 def _derive_and_find(code: str) -> tuple[SourceKeys, bytes | None]:
@@ -296,12 +316,38 @@ def _busy_checkin_page() -> tuple[str, int, dict[str, str]]:
     return page, status, BUSY_HEADERS
 
 
-def _conversation(keys: SourceKeys, case_id: bytes) -> list[Entry]:
+def _office_key() -> bytes:
+    """The office signing key pinned in the server's configuration (never its database)."""
+    return state().config.office_card.signing_key
+
+
+def _open_record(
+    data: bytes, kind: str, keys: SourceKeys, case_id: bytes, signed_case: bool
+) -> Conversation:
+    return open_as_source(
+        data,
+        kind,
+        keys.reply_secret_key,
+        case_id,
+        office_key=_office_key(),
+        source_signing_key=keys.signing_public_key,
+        signed_case=signed_case,
+    )
+
+
+def _open_case(keys: SourceKeys, case_id: bytes, *, replies_only: bool = False) -> CaseView:
+    """Every record of the case opened and checked (replies against the pinned office key).
+
+    Whether the case is a protocol 2 one comes from its submission when the server still
+    holds it, else from the case's login row (this server wrote both).
+    """
     st = state()
     entries: list[Entry] = []
     with st.sessions() as db_session:
-        records = store.case_records(db_session, case_id)
-        for record in records:
+        signed_case = store.case_hints(db_session, case_id).protocol >= 2
+        for record in store.case_records(db_session, case_id):
+            if replies_only and record.kind != RecordKind.REPLY:
+                continue
             entry = Entry(kind=record.kind.value, created=record.created, record_id=record.id)
             with spooled_file() as buffer:
                 store.read_record(db_session, record.id, buffer)
@@ -309,6 +355,7 @@ def _conversation(keys: SourceKeys, case_id: bytes) -> list[Entry]:
                 try:
                     if record.kind == RecordKind.SUBMISSION:
                         opened = open_submission_as_source(buffer, keys.reply_secret_key, case_id)
+                        signed_case = opened.source_signing_key is not None
                         fields = opened.form.get("fields", [])
                         entry.fields = [
                             {"label": str(f.get("label", "")), "value": str(f.get("value", ""))}
@@ -317,20 +364,34 @@ def _conversation(keys: SourceKeys, case_id: bytes) -> list[Entry]:
                         ]
                         entry.files = opened.files
                     else:
-                        message = open_as_source(
-                            buffer.read(), record.kind.value, keys.reply_secret_key, case_id
+                        message = _open_record(
+                            buffer.read(), record.kind.value, keys, case_id, signed_case
                         )
                         entry.text = message.message
                         entry.files = [(p.name, len(p.content)) for p in message.files]
+                        entry.signed = message.signed
+                        if message.position is not None:
+                            entry.sequence = message.position.sequence
+                except SignatureError:
+                    entry.forged = True
                 except CryptoError:
                     entry.unreadable = True
             entries.append(entry)
-    read = [e.record_id for e in entries if e.kind == "reply" and not e.unreadable]
+    numbers = {e.sequence for e in entries if e.kind == "reply" and e.sequence is not None}
+    missing = sorted(set(range(1, max(numbers, default=0) + 1)) - numbers)
+    return CaseView(entries, missing, signed_case, max(numbers, default=0))
+
+
+def _conversation(keys: SourceKeys, case_id: bytes) -> CaseView:
+    view = _open_case(keys, case_id)
+    read = [
+        e.record_id for e in view.entries if e.kind == "reply" and not (e.unreadable or e.forged)
+    ]
     if read:
         # A write of its own, after the reads (SQLite: BEGIN IMMEDIATE; see db.writing).
-        with db.writing(st.sessions) as db_session:
+        with db.writing(state().sessions) as db_session:
             mark_replies_read(db_session, read, common.today())
-    return entries
+    return view
 
 
 def _code_error(text: str) -> tuple[str | None, str | None]:
@@ -368,9 +429,11 @@ def _reply_file_answer(code: str) -> Any:
         with spooled_file() as buffer:
             store.read_record(db_session, record.id, buffer)
             buffer.seek(0)
+            signed_case = store.case_hints(db_session, case_id).protocol >= 2
             try:
-                message = open_as_source(buffer.read(), "reply", keys.reply_secret_key, case_id)
+                message = _open_record(buffer.read(), "reply", keys, case_id, signed_case)
             except CryptoError:
+                # Forged, altered or damaged: no file of it is handed out.
                 return checkin_page(error=_("This message could not be opened."), status=422)
     index = int(index_text)
     if index >= len(message.files):
@@ -403,17 +466,17 @@ def _checkin_answer(code: str) -> Any:
     keys, case_id = _derive_and_find(code)
     if case_id is None:
         return checkin_page(error=unknown_message(), status=422)
-    session["case"] = case_id.hex()
-    entries = _conversation(keys, case_id)
+    view = _conversation(keys, case_id)
     reply_files = [
         (f"{entry.record_id}:{index}", name, size)
-        for entry in entries
-        if entry.kind == "reply"
+        for entry in view.entries
+        if entry.kind == "reply" and not entry.forged
         for index, (name, size) in enumerate(entry.files)
     ]
     return render_template(
         "conversation.html",
-        entries=entries,
+        entries=view.entries,
+        missing_replies=view.missing_replies,
         reply_files=reply_files,
         followup={},
     )
@@ -490,6 +553,17 @@ def followup_post() -> Any:
         if errors or keys is None or case_id is None:
             return _render_followup(values, errors, dropped, 422)
         card = current_card()
+        signing: dict[str, Any] = {}
+        try:
+            replies = _open_case(keys, case_id, replies_only=True)
+            with st.sessions() as db_session:
+                hints = store.case_hints(db_session, case_id)
+        except store.CaseGoneError:
+            errors.insert(0, ("code", unknown_message()))
+            return _render_followup(values, errors, dropped, 422)
+        if replies.signed_case:
+            position = Position(hints.next_followup, replies.replies_seen)
+            signing = {"signing_seed": keys.signing_seed, "position": position}
         with spooled_file() as out:
             writer = FollowupWriter(
                 out,
@@ -497,6 +571,7 @@ def followup_post() -> Any:
                 reply_secret_key=keys.reply_secret_key,
                 desk_keys=[d.public_key for d in card.desks],
                 case_id=case_id,
+                **signing,
             )
             staging.replay(writer)
             size = writer.finish()
@@ -518,5 +593,4 @@ def followup_post() -> Any:
                 # Purged between the look-up and now: as if the code were unknown.
                 errors.insert(0, ("code", unknown_message()))
                 return _render_followup(values, errors, dropped, 422)
-    session["case"] = case_id.hex()
     return render_template("followup_sent.html", files=len(parsed.file_names))

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from flask import Response, jsonify, render_template, request, session
+from flask import Response, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import validate_csrf
 from sqlalchemy.exc import IntegrityError
@@ -136,6 +136,15 @@ def _check_shape(out: Any, size: int, *, sealed: int, boxed: int, sender: bool) 
         raise _malformed() from error
 
 
+def _check_followup_shape(out: Any, size: int, desks: int) -> None:
+    """A protocol 2 follow-up is sealed to every desk and names no sender; a protocol 1
+    follow-up (a case opened before protocol 2) is boxed from the reply key."""
+    try:
+        _check_shape(out, size, sealed=desks + 1, boxed=0, sender=False)
+    except SealedError:
+        _check_shape(out, size, sealed=1, boxed=desks, sender=True)
+
+
 def _envelope_cap(card: OfficeCard) -> int:
     limits = state().config.limits
     slots = len(card.desks) + 1
@@ -237,10 +246,13 @@ def _sealed_conversation(token: bytes) -> Any:
     case_id = find_case(token)
     if case_id is None:
         return _sealed_error(404, unknown_message())
-    session["case"] = case_id.hex()
     records = []
     delivered: list[str] = []
     with st.sessions() as db_session:
+        try:
+            hints = store.case_hints(db_session, case_id)
+        except store.CaseGoneError:
+            return _sealed_error(404, unknown_message())
         for record in store.case_records(db_session, case_id):
             with spooled_file() as buffer:
                 store.read_record(db_session, record.id, buffer)
@@ -256,7 +268,15 @@ def _sealed_conversation(token: bytes) -> Any:
         # its own, after the reads; SQLite: BEGIN IMMEDIATE, see db.writing).
         with db.writing(st.sessions) as db_session:
             mark_replies_read(db_session, delivered, common.today())
-    return jsonify(case_id=case_id.hex(), records=records)
+    # The page checks replies against the pinned office key it was given with the page
+    # (data-office-key), not against anything in this answer; protocol and next_followup
+    # are hints (docs/protocol.md §7).
+    return jsonify(
+        case_id=case_id.hex(),
+        records=records,
+        protocol=hints.protocol,
+        next_followup=hints.next_followup,
+    )
 
 
 @blueprint.post("/follow-up/sealed")
@@ -269,7 +289,7 @@ def followup_sealed() -> Any:
         card = _posted_card()
         with spooled_file() as out:
             token, case_id, size = _read_sealed(out, _envelope_cap(card), with_case=True)
-            _check_shape(out, size, sealed=1, boxed=len(card.desks), sender=True)
+            _check_followup_shape(out, size, len(card.desks))
             with _sealed_slot():
                 found = find_case(token)
             if found != case_id:
@@ -293,5 +313,4 @@ def followup_sealed() -> Any:
                 raise SealedError(404, unknown_message()) from exc
     except SealedError as error:
         return _sealed_error(error.status, error.message, error.headers)
-    session["case"] = case_id.hex()
     return jsonify(sent=render_template("_followup_sent_main.html"))

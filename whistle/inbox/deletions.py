@@ -1,0 +1,479 @@
+"""Deletions the law requires, each one recorded, and the list that keeps them deleted.
+
+    purge_due        at the art. 32.4 deadline (no investigation opened 3 months after
+                     receipt, or the postponement an officer recorded) and at the 10-year cap,
+                     the inbox deletes the case itself, at sign-in and after an import: the
+                     case page warns ``deadlines.DELETION_WARNING_DAYS`` before, the dashboard
+                     in the last 3; the purge order goes to the server with the next replies
+                     bundle; the register keeps its line.
+    delete_part      one follow-up message of the source with its files, one file of a
+                     record, or one field of the submission's form (its value emptied), with
+                     grounds and a reason (art. 32.2–32.3)
+    deletion_list    every deletion as one object signed by the office key (ids, grounds,
+                     dates; no content), written beside every backup (``backup.make_backup``)
+    apply_list       what a restore does with that list: every deletion the backup does not
+                     know yet is made again, so a backup never brings deleted data back
+
+Partial deletions re-encrypt the stored record without the part (a new file under the storage
+key; the old file is removed after the commit) and drop the search index, which is rebuilt at
+the next search. Each is a ``Deletion`` row and an audit event; the reason is sealed and
+goes with the case.
+"""
+
+import json
+import os
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from whistle.crypto import (
+    DELETIONS,
+    CryptoError,
+    EnvelopeWriter,
+    PartData,
+    PartKind,
+    PartStart,
+    associated_data,
+    open_envelope,
+    sealed_to,
+    sign,
+    verify,
+)
+from whistle.inbox import deadlines, sealing
+from whistle.inbox.audit import record_event
+from whistle.inbox.errors import DeletionListError, DeletionRefusedError
+from whistle.inbox.keyring import OfficeKeyring
+from whistle.inbox.models import Case, Deletion, Record, SearchIndex, Tombstone
+from whistle.inbox.models.deletion import GROUNDS, TARGETS
+from whistle.inbox.outgoing import queue_purge
+from whistle.inbox.store import record_meta
+from whistle.inbox.workflow import case_dates, check_reason, live_case, purge_case
+
+#: Grounds an officer may give for a partial deletion (art. 32.2–32.3, or another reason).
+PARTIAL_GROUNDS = ("special-category", "out-of-scope", "shown-false", "other")
+LIST_FILE = "deletions.wdel"
+LIST_VERSION = 1
+
+
+def record_deletion(
+    session: Session,
+    keyring: OfficeKeyring | None,
+    *,
+    case_id: str,
+    target: str,
+    item: str,
+    grounds: str,
+    reason: str | None,
+    officer_id: int | None,
+    now: datetime,
+    entry_id: str | None = None,
+) -> Deletion:
+    if grounds not in GROUNDS:
+        raise DeletionRefusedError("Unknown grounds for a deletion.", why="grounds")
+    sealed = (
+        sealing.seal_text(keyring.storage_public, sealing.DECISION, case_id, reason)
+        if reason and keyring is not None and target != "case"
+        else None
+    )
+    row = Deletion(
+        id=entry_id or secrets.token_hex(16),
+        at=now.replace(tzinfo=None),
+        officer_id=officer_id,
+        case_id=case_id,
+        target=target,
+        item=item,
+        grounds=grounds,
+        reason=sealed,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+# Whole cases at their deadline ------------------------------------------------------------
+
+
+def due_cases(session: Session, today: date) -> list[str]:
+    from whistle.inbox.workflow import CASE_COLUMNS
+
+    return [
+        row.id
+        for row in session.execute(select(*CASE_COLUMNS))
+        if deadlines.deletion_is_due(case_dates(row), today)
+    ]
+
+
+def purge_due(
+    session: Session,
+    keyring: OfficeKeyring,
+    *,
+    now: datetime,
+    today: date,
+    store_dir: Path,
+    officer_id: int | None = None,
+) -> tuple[list[str], list[Path]]:
+    """Delete every case whose deletion is due: (their ids, the files to remove after
+    commit)."""
+    paths: list[Path] = []
+    due = due_cases(session, today)
+    for case_id in due:
+        paths += purge_case(
+            session,
+            keyring,
+            case_id,
+            confirm=True,
+            reason="",
+            officer_id=officer_id,
+            now=now,
+            today=today,
+            store_dir=store_dir,
+        )
+    return due, paths
+
+
+# Parts of a case ----------------------------------------------------------------------------
+
+
+def _tombstone_record(session: Session, record_id: str, day: date) -> None:
+    """No outbox bundle brings the record back (``bundles._tombstoned``)."""
+    if session.get(Tombstone, record_id) is None:
+        session.add(Tombstone(id=record_id, kind="record", day=day))
+
+
+def _record_of(session: Session, case_id: str, record_id: str) -> Record:
+    record = session.get(Record, record_id)
+    if record is None or record.case_id != case_id:
+        raise DeletionRefusedError("No such message in this case.", why="no-such-part")
+    return record
+
+
+def _stored_type(kind: str) -> str:
+    return sealing.STORED_PREFIX + kind
+
+
+def _rewrite(
+    keyring: OfficeKeyring,
+    record: Record,
+    store_dir: Path,
+    *,
+    drop_file: int | None = None,
+    drop_field: str | None = None,
+) -> tuple[Path, list[dict[str, Any]], dict[str, Any] | None]:
+    """The record re-encrypted without file ``drop_file`` / with form field ``drop_field``
+    emptied: (new file, its file list, its form)."""
+    ad = associated_data(_stored_type(record.kind), bytes.fromhex(record.case_id))
+    old = store_dir / record.stored_name
+    new = store_dir / (secrets.token_hex(16) + ".wenv")
+    files: list[dict[str, Any]] = []
+    form: dict[str, Any] | None = None
+    position = -1
+    fd = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with old.open("rb") as source, os.fdopen(fd, "wb") as out:
+            opened = open_envelope(source, keyring.storage_secret, ad)
+            writer = EnvelopeWriter(out, [sealed_to(keyring.storage_public)], ad)
+            small: bytearray | None = None
+            start: PartStart | None = None
+            skipping = False
+            for event in opened.events():
+                if isinstance(event, PartStart):
+                    start, small, skipping = event, None, False
+                    if event.kind == PartKind.FILE:
+                        position += 1
+                        skipping = position == drop_file
+                        if not skipping:
+                            writer.begin_file(event.name)
+                            files.append({"index": len(files), "name": event.name, "size": 0})
+                    else:
+                        small = bytearray()
+                elif isinstance(event, PartData):
+                    if small is not None:
+                        small += event.data
+                    elif not skipping:
+                        writer.write(event.data)
+                        files[-1]["size"] += len(event.data)
+                elif start is not None:
+                    if small is None:
+                        if not skipping:
+                            writer.end_part()
+                    else:
+                        value = bytes(small)
+                        if start.name == "form":
+                            form = json.loads(value.decode("utf-8"))
+                            if drop_field is not None and isinstance(form, dict):
+                                form = _without_field(form, drop_field)
+                                value = json.dumps(form, ensure_ascii=False).encode("utf-8")
+                        writer.add_bytes(start.name, value, kind=start.kind)
+                    start = None
+            writer.finish()
+            out.flush()
+            os.fsync(out.fileno())
+    except BaseException:
+        new.unlink(missing_ok=True)
+        raise
+    return new, files, form
+
+
+def _without_field(form: dict[str, Any], key: str) -> dict[str, Any]:
+    fields = form.get("fields") or []
+    if not any(isinstance(f, dict) and f.get("key") == key for f in fields):
+        raise DeletionRefusedError("No such field in this report.", why="no-such-part")
+    form = dict(form)
+    form["fields"] = [
+        {**f, "value": "", "deleted": True} if isinstance(f, dict) and f.get("key") == key else f
+        for f in fields
+    ]
+    return form
+
+
+def _replace_stored(
+    session: Session,
+    keyring: OfficeKeyring,
+    record: Record,
+    store_dir: Path,
+    *,
+    drop_file: int | None = None,
+    drop_field: str | None = None,
+) -> Path:
+    try:
+        new, files, form = _rewrite(
+            keyring, record, store_dir, drop_file=drop_file, drop_field=drop_field
+        )
+    except CryptoError as exc:
+        raise DeletionRefusedError(
+            "This message cannot be decrypted: it is damaged.", why="damaged"
+        ) from exc
+    meta = dict(record_meta(keyring, record))
+    meta["files"] = files
+    if form is not None and "form" in meta:
+        meta["form"] = form
+    old = store_dir / record.stored_name
+    record.stored_name = new.name
+    record.meta = sealing.seal_json(keyring.storage_public, sealing.META, record.case_id, meta)
+    # The index is current only while records never change: rebuilt at the next search.
+    session.execute(delete(SearchIndex))
+    return old
+
+
+@dataclass(frozen=True)
+class PartialDeletion:
+    """What to delete in a case: a message, a file of a message, or a form field."""
+
+    target: str
+    record_id: str
+    #: The file's position in the record ("file"), or the field's key ("field").
+    which: str = ""
+
+    @property
+    def item(self) -> str:
+        return f"{self.record_id}/{self.which}" if self.which else self.record_id
+
+
+def delete_part(
+    session: Session,
+    keyring: OfficeKeyring,
+    case_id: str,
+    part: PartialDeletion,
+    *,
+    grounds: str,
+    reason: str,
+    officer_id: int | None,
+    now: datetime,
+    store_dir: Path,
+    entry_id: str | None = None,
+    recorded_at: datetime | None = None,
+) -> list[Path]:
+    """Delete one message, file or field (art. 32.2–32.3) with its grounds and reason;
+    returns the files to remove after the caller's commit. ``entry_id`` and ``recorded_at``
+    keep a deletion made again from the list as it was (file positions depend on order)."""
+    case = live_case(session, case_id)
+    if grounds not in PARTIAL_GROUNDS:
+        raise DeletionRefusedError("Choose the grounds for the deletion.", why="grounds")
+    reason = check_reason(reason, "the deletion")
+    record = _record_of(session, case.id, part.record_id)
+    if part.target == "record":
+        if record.kind == "submission":
+            raise DeletionRefusedError(
+                "The report itself is not deleted message by message: delete its fields "
+                "or files, or the whole case.",
+                why="no-such-part",
+            )
+        old = store_dir / record.stored_name
+        session.delete(record)
+        _tombstone_record(session, record.id, now.date())
+        session.execute(delete(SearchIndex))
+    elif part.target == "file":
+        if not part.which.isdigit():
+            raise DeletionRefusedError("No such file in this message.", why="no-such-part")
+        index = int(part.which)
+        if not 0 <= index < len(record_meta(keyring, record).get("files") or []):
+            raise DeletionRefusedError("No such file in this message.", why="no-such-part")
+        old = _replace_stored(session, keyring, record, store_dir, drop_file=index)
+    elif part.target == "field":
+        if record.kind != "submission":
+            raise DeletionRefusedError("No such field in this report.", why="no-such-part")
+        old = _replace_stored(session, keyring, record, store_dir, drop_field=part.which)
+    else:
+        raise DeletionRefusedError("Unknown kind of deletion.", why="no-such-part")
+    record_deletion(
+        session,
+        keyring,
+        case_id=case.id,
+        target=part.target,
+        item=part.item,
+        grounds=grounds,
+        reason=reason,
+        officer_id=officer_id,
+        now=recorded_at or now,
+        entry_id=entry_id,
+    )
+    record_event(
+        session,
+        now,
+        "part-deleted",
+        officer_id=officer_id,
+        case_id=case.id,
+        record_id=record.id,
+        detail=f"{part.target} ({grounds})",
+    )
+    return [old]
+
+
+# The list kept outside the backup -----------------------------------------------------------
+
+
+def _entry(row: Deletion) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "at": row.at.isoformat(),
+        "case": row.case_id,
+        "target": row.target,
+        "item": row.item,
+        "grounds": row.grounds,
+    }
+
+
+def deletion_list(session: Session, keyring: OfficeKeyring) -> bytes:
+    """Every deletion, oldest first, signed by the office key (purpose whistle/deletions/v1)."""
+    rows = session.scalars(select(Deletion).order_by(Deletion.at, Deletion.id))
+    body = {"version": LIST_VERSION, "entries": [_entry(r) for r in rows]}
+    message = json.dumps(body, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+    return sign(keyring.signing_seed, DELETIONS, message)
+
+
+def read_list(blob: bytes, office_public_key: bytes) -> list[dict[str, Any]]:
+    """The entries of a list signed by this office; ``DeletionListError`` otherwise."""
+    try:
+        message = verify(office_public_key, DELETIONS, blob)
+        body = json.loads(message.decode("ascii"))
+    except (CryptoError, ValueError) as exc:
+        raise DeletionListError(
+            "The list of deletions is not this office's, or it was altered: nothing applied."
+        ) from exc
+    entries = body.get("entries") if isinstance(body, dict) else None
+    if body.get("version") != LIST_VERSION or not isinstance(entries, list):
+        raise DeletionListError("The list of deletions has an unknown format: nothing applied.")
+    if not all(_well_formed(e) for e in entries):
+        raise DeletionListError("The list of deletions has a malformed entry: nothing applied.")
+    return entries
+
+
+_HEX32 = re.compile(r"[0-9a-f]{32}")
+
+
+def _well_formed(entry: Any) -> bool:
+    if not isinstance(entry, dict):
+        return False
+    try:
+        datetime.fromisoformat(str(entry.get("at")))
+    except ValueError:
+        return False
+    return (
+        bool(_HEX32.fullmatch(str(entry.get("id", ""))))
+        and bool(_HEX32.fullmatch(str(entry.get("case", ""))))
+        and entry.get("target") in TARGETS
+        and entry.get("grounds") in GROUNDS
+        and isinstance(entry.get("item"), str)
+    )
+
+
+def apply_list(
+    session: Session,
+    keyring: OfficeKeyring,
+    entries: Iterable[dict[str, Any]],
+    *,
+    now: datetime,
+    store_dir: Path,
+) -> tuple[int, list[Path]]:
+    """Make again every deletion this database does not know (a restored backup); returns
+    how many and the files to remove after commit."""
+    known = set(session.scalars(select(Deletion.id)))
+    done = 0
+    paths: list[Path] = []
+    for entry in entries:
+        entry_id = str(entry.get("id", ""))
+        if not entry_id or entry_id in known:
+            continue
+        case_id = str(entry.get("case", ""))
+        target = str(entry.get("target", ""))
+        grounds = str(entry.get("grounds", "other"))
+        at = datetime.fromisoformat(str(entry.get("at")))
+        if target == "case":
+            if session.get(Case, case_id) is not None:
+                paths += purge_case(
+                    session,
+                    keyring,
+                    case_id,
+                    confirm=True,
+                    reason="Made again after a restore: deleted on " + at.date().isoformat(),
+                    officer_id=None,
+                    now=now,
+                    today=now.date(),
+                    store_dir=store_dir,
+                    entry_id=entry_id,
+                    grounds=grounds if grounds in GROUNDS else "other",
+                )
+            else:
+                # Arrived after the backup and deleted since: the server may still hold it,
+                # so the tombstone and the purge order go in again.
+                queue_purge(session, case_id=case_id, now=now)
+                record_deletion(
+                    session,
+                    None,
+                    case_id=case_id,
+                    target=target,
+                    item="",
+                    grounds=grounds,
+                    reason=None,
+                    officer_id=None,
+                    now=at,
+                    entry_id=entry_id,
+                )
+        else:
+            record_id, _, which = str(entry.get("item", "")).partition("/")
+            if session.get(Record, record_id) is None:
+                if target == "record":  # arrived after the backup: keep it out
+                    _tombstone_record(session, record_id, now.date())
+                continue
+            paths += delete_part(
+                session,
+                keyring,
+                case_id,
+                PartialDeletion(target, record_id, which),
+                grounds=grounds,
+                reason="Made again after a restore.",
+                officer_id=None,
+                now=now,
+                store_dir=store_dir,
+                entry_id=entry_id,
+                recorded_at=at,
+            )
+        done += 1
+    return done, paths
