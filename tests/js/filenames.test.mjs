@@ -14,6 +14,7 @@ test('a submission with more files than the plain route allows is refused before
     deskKey: new Uint8Array(32).fill(1),
     custodianKey: new Uint8Array(32).fill(2),
     replyPublicKey: new Uint8Array(32).fill(3),
+    sourceSigningKey: new Uint8Array(32).fill(4),
     caseId: new Uint8Array(16),
   };
   await assert.rejects(
