@@ -121,7 +121,7 @@ class DeadlineSocket:
         return sent
 
 
-class DeadlineWorker(GeventWorker):
+class DeadlineWorker(GeventWorker):  # type: ignore[misc]  # gunicorn has no types: Any
     """gunicorn's gevent worker, each connection wrapped in a ``DeadlineSocket``.
 
     When the worker stops (a restart, or recycling after ``max_requests``), connections that

@@ -188,6 +188,8 @@ def _unchanged(
         extra=extra,
     )
     return bundle_id(signed) == last.bundle_id
+
+
 #: The outbox field saying, per reply still here, the day it was stored here and the day the
 #: source first read it: what the office's acknowledgement and feedback clocks need.
 REPLIES_SEEN = "replies_seen"
