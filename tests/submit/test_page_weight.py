@@ -8,7 +8,7 @@ from flask.testing import FlaskClient
 
 from tests.submit.conftest import CODE, Office, check_in, insert_reply, submit_report
 
-LIMIT = 20_000  # DESIGN.md §7: 20 KB, and KB = 1,000 bytes (docs/benchmarks.md)
+LIMIT = 20_000  # the target: 20 KB, and KB = 1,000 bytes (docs/benchmarks.md)
 RESOURCE = re.compile(r'<(?:link[^>]+href|img[^>]+src)="([^"]+)"')
 SCRIPT = re.compile(r'<script src="/static/build/[^"]+" integrity="sha384-[^"]+" defer></script>')
 #: The only pages that load the browser crypto bundle (with JavaScript off it is never fetched).

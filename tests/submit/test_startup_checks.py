@@ -1,5 +1,5 @@
 """Each start-up check: one line that says what to fix, before any request is served
-(DESIGN.md §3.10, issue 9). A broken configuration stops the server; a read-only or full
+(docs/threat-model.md §3.10). A broken configuration stops the server; a read-only or full
 data directory is named but the site keeps serving its "temporarily unavailable" page."""
 
 import shlex

@@ -60,7 +60,7 @@ class KdfParams:
     memlimit: int
 
 
-#: What Whistle wraps officer keys with: Argon2id, 256 MiB, 3 passes (DESIGN.md §4).
+#: What Whistle wraps officer keys with: Argon2id, 256 MiB, 3 passes (docs/threat-model.md).
 DEFAULT_PARAMS = KdfParams(opslimit=3, memlimit=256 * 1024 * 1024)
 
 

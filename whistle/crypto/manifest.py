@@ -1,4 +1,4 @@
-"""Signed bundle manifests (DESIGN.md §3.7).
+"""Signed bundle manifests (docs/threat-model.md §3.7, docs/protocol.md).
 
 A manifest says which install a bundle belongs to, which way it travels, its
 sequence number, the hash of the previous bundle in that direction, and the id

@@ -78,7 +78,7 @@ limit_request_field_size = 8190
 
 # --- What the server says about itself, and what it logs --------------------------------------
 
-# No access log: no paths, times or user agents of sources on disk (DESIGN.md section 3.9).
+# No access log: no paths, times or user agents of sources on disk (docs/threat-model.md §3.9).
 accesslog = None
 # Errors go to stderr, that is the journal; "warning" keeps request details out of it.
 errorlog = "-"
@@ -104,7 +104,7 @@ class _NoClientDetailsLogger(glogging.Logger):  # type: ignore[misc]  # gunicorn
 
     gunicorn logs a malformed request as "Invalid request from ip=…: <the request line>", and
     an error while handling one with its method and path; neither belongs in the journal
-    (DESIGN.md section 3.9). Each such line is logged without them.
+    (docs/threat-model.md §3.9). Each such line is logged without them.
     """
 
     def warning(self, msg: str, *args: Any, **kwargs: Any) -> None:
@@ -132,7 +132,7 @@ def _without_server_header(
     return default_headers_without_server
 
 
-# gunicorn has no setting for its "Server: gunicorn" banner (DESIGN.md section 3.9: no server
+# gunicorn has no setting for its "Server: gunicorn" banner (docs/threat-model.md §3.9: no server
 # banner). This file runs in the arbiter before it forks, so every worker inherits the change;
 # tests/deploy checks the headers a real gunicorn sends with this file.
 wsgi.Response.default_headers = _without_server_header(wsgi.Response.default_headers)

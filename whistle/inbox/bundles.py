@@ -14,7 +14,7 @@
                      the server card's bundle key
 
 Acknowledgements are queued at import but leave only once a backup holds their record,
-unless the office acknowledges on import (``outgoing.split_acks``, DESIGN.md §3.8); the
+unless the office acknowledges on import (``outgoing.split_acks``, docs/threat-model.md §3.8); the
 replies bundle says how many it holds back and why (manifest ``extra``).
 """
 

@@ -1,4 +1,4 @@
-"""The legal clocks of a case, as a pure function of its dates (DESIGN.md §6).
+"""The legal clocks of a case, as a pure function of its dates (docs/officer-guide.md).
 
 Calendar days in the office's time zone, counted from the day the server received the report
 (``received_day``, already a day in that zone):

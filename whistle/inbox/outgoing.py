@@ -7,7 +7,7 @@ the encrypted store as a ``reply`` record, so the case history shows it at once.
 ``queue_order`` one record it holds (a signed refusal or removal, docs/bundles.md).
 Acknowledgements (``queue_ack``) are queued by the bundle import; ``split_acks`` holds
 each one back until a backup holds its record, unless the office acknowledges on import
-(DESIGN.md §3.8, docs/officer-guide.md "Backups").
+(docs/threat-model.md §3.8, docs/officer-guide.md "Backups").
 """
 
 import base64

@@ -8,7 +8,7 @@ for a grace period after a rotation — pages loaded before it carry its keys an
 their session lasts at most a day — and refused after that; the epoch is
 reported closed to the inbox (which may then destroy its keys) only
 ``CLOSE_AFTER_DAYS`` later, so that no upload that started in the grace period
-can still be on its way. Dates are days (DESIGN.md §3.9).
+can still be on its way. Dates are days (docs/threat-model.md §3.9).
 """
 
 import datetime
