@@ -393,19 +393,7 @@ def notify_disclosure(
     """The reply that tells the reporter their identification was opened (queued at once)."""
     language = source_language(session, keyring, case.id)
     text = template_text("disclosure", language, default_language)
-    reply = save_draft(
-        session, keyring, case.id, text, officer_id=officer_id, now=now, purpose="disclosure"
-    )
-    return mark_ready(
-        session,
-        keyring,
-        case.id,
-        reply.id,
-        officer_id=officer_id,
-        now=now,
-        today=today,
-        store_dir=store_dir,
-    )
+    return _send_now(session, keyring, case, text, "disclosure", officer_id, now, today, store_dir)
 
 
 def notify_extension(
@@ -423,8 +411,23 @@ def notify_extension(
     language = source_language(session, keyring, case.id)
     due = deadlines.feedback_due(case.received_day, True).isoformat()
     text = template_text("extension", language, default_language).format(due=due)
+    return _send_now(session, keyring, case, text, "extension", officer_id, now, today, store_dir)
+
+
+def _send_now(
+    session: Session,
+    keyring: OfficeKeyring,
+    case: Case,
+    text: str,
+    purpose: str,
+    officer_id: int,
+    now: datetime,
+    today: date,
+    store_dir: Path | None,
+) -> Reply:
+    """A notice the office owes the reporter: saved and marked ready at once."""
     reply = save_draft(
-        session, keyring, case.id, text, officer_id=officer_id, now=now, purpose="extension"
+        session, keyring, case.id, text, officer_id=officer_id, now=now, purpose=purpose
     )
     return mark_ready(
         session,
