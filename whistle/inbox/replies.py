@@ -35,9 +35,9 @@ from whistle.inbox.errors import (
     UnknownReplyKindError,
 )
 from whistle.inbox.keyring import OfficeKeyring
-from whistle.inbox.models import STATUS_ACKNOWLEDGED, STATUS_NEW, Case, Officer, Record, Reply
+from whistle.inbox.models import STATUS_ACKNOWLEDGED, STATUS_NEW, Case, Officer, Reply
 from whistle.inbox.models.reply import DRAFT, PURPOSES, READY
-from whistle.inbox.store import record_meta
+from whistle.inbox.store import source_facts
 from whistle.inbox.workflow import _decide, live_case
 
 MAX_REPLY_CHARS = 50_000
@@ -163,16 +163,15 @@ def template_text(name: str, language: str | None, default: str = "en") -> str:
 
 
 def source_language(session: Session, keyring: OfficeKeyring, case_id: str) -> str | None:
-    submission = session.scalar(
-        select(Record).where(Record.case_id == case_id, Record.kind == "submission")
-    )
-    if submission is None:
+    """The language the reporter wrote in (kept beside the case: the custodian's notice is
+    written by someone outside its desk)."""
+    case = session.get(Case, case_id)
+    if case is None:
         return None
     try:
-        form = record_meta(keyring, submission).get("form") or {}
+        language = source_facts(session, keyring, case).get("language")
     except (InboxError, CryptoError):
         return None
-    language = form.get("language")
     return language if isinstance(language, str) else None
 
 

@@ -324,14 +324,16 @@ def _import_one(
     session.flush()
 
 
-VERIFICATION_FIELDS = ("reply_public_key", "source_signing_key", "identification")
+VERIFICATION_FIELDS = ("reply_public_key", "source_signing_key", "identification", "language")
 
 
 def seal_verification(storage_public: bytes, case_id: str, meta: dict[str, Any]) -> bytes:
     """The source's public keys of a case and its identification block (sealed to the
     custodian), sealed to the storage key: whoever imports (in any desk or none) checks a
     follow-up, the custodian opens the identification, without opening the case."""
-    keys = {k: meta.get(k) for k in VERIFICATION_FIELDS}
+    form = meta.get("form")
+    language = form.get("language") if isinstance(form, dict) else None
+    keys = {k: meta.get(k) for k in VERIFICATION_FIELDS} | {"language": language}
     return sealing.seal_json(storage_public, sealing.VERIFICATION, case_id, keys)
 
 
@@ -354,7 +356,9 @@ def source_facts(session: Session, keyring: OfficeKeyring, case: Case) -> dict[s
         except (CryptoError, ValueError) as exc:
             raise UnreadableRecordError("This case's source keys are damaged.") from exc
     else:  # a case imported before desks, not moved yet: its summary says
-        keys = submission_meta(session, keyring, case.id)
+        meta = submission_meta(session, keyring, case.id)
+        form = meta.get("form")
+        keys = meta | {"language": form.get("language") if isinstance(form, dict) else None}
     if not isinstance(keys, dict):
         raise UnreadableRecordError("This case's source keys are damaged.")
     return keys
