@@ -567,12 +567,16 @@ def end_interim(session: Session, *, by_officer_id: int | None, now: datetime) -
     """A manager ends the migration's interim copies now (officers who have not signed in
     since get their keys from a member's next sign-in). Returns how many were deleted."""
     _require_manager(session, by_officer_id)
-    count = session.execute(delete(DeskGrant).where(DeskGrant.holder == STORAGE)).rowcount
+    interim = session.scalars(select(DeskGrant).where(DeskGrant.holder == STORAGE)).all()
+    count = len(interim)
+    for grant in interim:
+        session.delete(grant)
+    session.flush()
     record_event(
         session, now, "desk-interim-keys-deleted", officer_id=by_officer_id, detail=str(count)
     )
     _changed(session)
-    return int(count or 0)
+    return count
 
 
 def pending(session: Session) -> list[tuple[str, str]]:
