@@ -420,9 +420,7 @@ def test_a_custodian_in_the_desk_still_needs_the_recorded_decision(office, two_d
     assert shown.refused is None
 
 
-def test_a_custodian_in_no_desk_opens_the_identification_only(
-    office, two_desks
-) -> None:  # type: ignore[no-untyped-def]
+def test_a_custodian_in_no_desk_opens_the_identification_only(office, two_desks) -> None:  # type: ignore[no-untyped-def]
     from tests.inbox.test_web import _add_custodian
 
     _add_custodian(office)

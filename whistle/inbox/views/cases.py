@@ -120,6 +120,7 @@ def _case_context(case_id: str) -> dict[str, Any]:
             "replies": replies.replies(session, unlocked.keyring, view.case.id),
             "labels": workflow.case_labels(unlocked.keyring, view.case),
             "officers": officers_for_assignment(session),
+            "desks": [d.id for d in epochs.current_card(session).desks],
             "next_states": workflow.ALLOWED.get(view.case.status, ()),
             "outcomes": OUTCOMES,
             "today": today,

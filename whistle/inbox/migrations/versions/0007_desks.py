@@ -20,7 +20,8 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("officer") as batch:
         batch.add_column(sa.Column("public_key", sa.LargeBinary(32), nullable=True))
-        batch.create_unique_constraint("uq_officer_public_key", ["public_key"])
+    # An index, not a table constraint: SQLite would rebuild the table others refer to.
+    op.create_index("ix_officer_public_key", "officer", ["public_key"], unique=True)
     with op.batch_alter_table("office") as batch:
         batch.add_column(sa.Column("recovery_public_key", sa.LargeBinary(32), nullable=True))
         batch.add_column(sa.Column("compartments_at", sa.DateTime, nullable=True))
@@ -89,11 +90,13 @@ def downgrade() -> None:
         op.drop_table(table)
     op.drop_table("desk_grant")
     op.drop_table("compartment")
-    with op.batch_alter_table("case") as batch:
-        batch.drop_column("verification")
-    with op.batch_alter_table("office") as batch:
-        batch.drop_column("compartments_at")
-        batch.drop_column("recovery_public_key")
-    with op.batch_alter_table("officer") as batch:
-        batch.drop_constraint("uq_officer_public_key", type_="unique")
-        batch.drop_column("public_key")
+    op.drop_index("ix_officer_public_key", "officer")
+    # Plain ALTER TABLE (SQLite 3.35+, PostgreSQL): a batch rebuild of a table other rows
+    # refer to fails with foreign keys on.
+    for table, column in (
+        ("case", "verification"),
+        ("office", "compartments_at"),
+        ("office", "recovery_public_key"),
+        ("officer", "public_key"),
+    ):
+        op.execute(f'ALTER TABLE "{table}" DROP COLUMN {column}')
