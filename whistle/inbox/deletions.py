@@ -264,8 +264,10 @@ def _replace_stored(
     record.meta = sealing.seal_json(
         compartments.case_public(session, record.case_id), sealing.META, record.case_id, meta
     )
-    # The entry is current only while records never change: rebuilt at the next search.
+    # The entry is current only while records never change: rebuilt at the next search, and
+    # the decrypted copies in memory go after the commit.
     session.execute(delete(CaseSearch).where(CaseSearch.case_id == record.case_id))
+    session.info[compartments.KEYS_CHANGED] = True
     return old
 
 

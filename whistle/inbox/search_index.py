@@ -58,40 +58,66 @@ def refreshed(
     for note_id, case_id in session.execute(select(Note.id, Note.case_id)):
         if case_id in record_ids:
             note_ids.setdefault(case_id, []).append(note_id)
-    stored = {
-        row.case_id: row
-        for row in session.scalars(
-            select(CaseSearch).where(CaseSearch.case_id.in_(list(record_ids)))
+    built: dict[str, str] = {
+        case_id: built_from
+        for case_id, built_from in session.execute(
+            select(CaseSearch.case_id, CaseSearch.built_from).where(
+                CaseSearch.case_id.in_(list(record_ids))
+            )
         )
     }
     who = (keyring.personal_public or keyring.storage_public).hex()
     entries: Entries = {}
+    todo: list[tuple[str, str]] = []
     for case_id, ids in record_ids.items():
         built_from = _built_from(ids, note_ids.get(case_id, []))
-        row = stored.get(case_id)
-        try:
-            if row is not None and row.built_from == built_from:
-                key = ("search", who, case_id, row.blob[-32:].hex())
-                if cache is not None and key in cache:
-                    entries[case_id] = cache[key]
-                    continue
-                try:
-                    keys = compartments.case_secrets(session, keyring, case_id, cache)
-                    entry = sealing.open_json(keys, sealing.INDEX, case_id, row.blob)
-                except (CryptoError, ValueError):
-                    entry = _rebuild(session, keyring, case_id, built_from, row, cache)
-            else:
-                entry = _rebuild(session, keyring, case_id, built_from, row, cache)
-        except CaseLockedError:
-            continue
-        if not isinstance(entry, dict):
-            continue
-        entries[case_id] = entry
-        if cache is not None:
-            fresh = session.get(CaseSearch, case_id)
-            if fresh is not None:
-                cache[("search", who, case_id, fresh.blob[-32:].hex())] = entry
+        # An entry changes only with its ids, or when a part is deleted (which empties the
+        # caches, ``deletions``): the ids are its version.
+        key = ("search", who, case_id, built_from)
+        if built.get(case_id) == built_from and cache is not None and key in cache:
+            entries[case_id] = cache[key]
+        else:
+            todo.append((case_id, built_from))
+    if todo and mine is not None:
+        # Every case key at once (two queries) rather than one query per case.
+        cache = cache if cache is not None else {}
+        compartments.all_case_keys(session, keyring, cache)
+    for start in range(0, len(todo), 500):
+        batch = todo[start : start + 500]
+        rows = {
+            row.case_id: row
+            for row in session.scalars(
+                select(CaseSearch).where(CaseSearch.case_id.in_([c for c, _ in batch]))
+            )
+        }
+        for case_id, built_from in batch:
+            try:
+                entry = _entry(session, keyring, case_id, built_from, rows.get(case_id), cache)
+            except CaseLockedError:
+                continue
+            if isinstance(entry, dict):
+                entries[case_id] = entry
+                if cache is not None:
+                    cache[("search", who, case_id, built_from)] = entry
     return entries
+
+
+def _entry(
+    session: Session,
+    keyring: OfficeKeyring,
+    case_id: str,
+    built_from: str,
+    row: CaseSearch | None,
+    cache: Cache | None,
+) -> Any:
+    """The case's stored entry when current and sound, else rebuilt and written back."""
+    if row is not None and row.built_from == built_from:
+        keys = compartments.case_secrets(session, keyring, case_id, cache)
+        try:
+            return sealing.open_json(keys, sealing.INDEX, case_id, row.blob)
+        except (CryptoError, ValueError):
+            pass  # damaged: rebuilt below
+    return _rebuild(session, keyring, case_id, built_from, row, cache)
 
 
 def _rebuild(
