@@ -28,7 +28,17 @@ from whistle.inbox.errors import (
     PermissionDeniedError,
     RecusalError,
 )
-from whistle.inbox.models import AuditEvent, Case, CaseGrant, DeskGrant, Note, Office, Record
+from whistle.inbox.models import (
+    AuditEvent,
+    Case,
+    CaseGrant,
+    CaseSearch,
+    DeskGrant,
+    DeskSearch,
+    Note,
+    Office,
+    Record,
+)
 from whistle.inbox.officers import SignedIn, add_officer
 
 from .conftest import PASSWORD, do_import, incoming, make_followup, make_submission
@@ -463,3 +473,34 @@ def test_the_recovery_key_opens_every_desk(office, two_desks) -> None:  # type: 
     secrets = _everything(office, signed)
     for case in ("a", "a2", "b"):
         assert _opens(office, secrets, two_desks[case].case_id)
+
+
+def test_the_desk_index_forgets_a_case_someone_stepped_aside_from(office, two_desks) -> None:  # type: ignore[no-untyped-def]
+    w = two_desks
+    a2 = w["a2"].case_id
+    assert _listed(office, w["carles"], "canteen") == {a2}  # the desk's index now holds it
+    with office.session() as session:
+        compartments.recuse(
+            session,
+            w["carles"].keyring,
+            case_id=a2,
+            officer_name="carles",
+            by_officer_id=w["carles"].officer_id,
+            reason="I was at school with the reporter.",
+            now=_now(office),
+        )
+    carles = office.sign_in("carles")
+    # At once, before anyone searches again: no index row his secrets open holds the text.
+    secrets = _everything(office, carles)
+    with office.session() as session:
+        blobs = [r.blob for r in session.scalars(select(DeskSearch))]
+        blobs += [r.blob for r in session.scalars(select(CaseSearch))]
+    for blob in blobs:
+        for case_id in ("00" * 16, a2):
+            with contextlib.suppress(CryptoError):
+                message = open_bytes(
+                    blob, secrets, associated_data(sealing.INDEX, bytes.fromhex(case_id))
+                )
+                assert "canteen" not in message.part("text").text
+    assert _listed(office, carles, "canteen") == set()
+    assert _listed(office, office.sign_in("ana"), "canteen") == {a2}

@@ -66,6 +66,7 @@ from whistle.inbox.models import (
     Compartment,
     DeskGrant,
     DeskMember,
+    DeskSearch,
     Office,
     Officer,
     Recusal,
@@ -108,8 +109,12 @@ def active(session: Session) -> bool:
     return bool(session.scalar(select(Office.compartments_at).where(Office.id == 1)))
 
 
-def _changed(session: Session) -> None:
+def _changed(session: Session, desk_id: str | None = None) -> None:
+    """Who holds what changed: the caches go after the commit, and the desk's search index
+    (whose text the one who lost access could open) goes now."""
     session.info[KEYS_CHANGED] = True
+    if desk_id is not None:
+        session.execute(delete(DeskSearch).where(DeskSearch.desk_id == desk_id))
 
 
 # --- whose keys --------------------------------------------------------------------------
@@ -266,6 +271,27 @@ def all_case_keys(
     return found
 
 
+def desk_granted(session: Session, opened: Opened) -> dict[str, str]:
+    """Case id → desk of the cases granted to a desk compartment ``opened`` holds."""
+    holders = [desk_holder(d, g) for d, g in opened.desks]
+    if not holders:
+        return {}
+    return {
+        case_id: holder.split(":")[1]
+        for case_id, holder in session.execute(
+            select(CaseGrant.case_id, CaseGrant.holder).where(CaseGrant.holder.in_(holders))
+        )
+    }
+
+
+def desk_public(session: Session, desk_id: str) -> bytes:
+    """The newest compartment public key of a desk."""
+    row = session.get(Compartment, (desk_id, newest_generation(session, desk_id)))
+    if row is None:
+        raise DeskError(f"There is no desk {desk_id!r}.")
+    return row.public_key
+
+
 def _holder_secret(opened: Opened, holder: str) -> bytes | None:
     if holder.startswith("desk:"):
         _, desk_id, generation = holder.split(":")
@@ -360,7 +386,7 @@ def new_compartment(
             )
         )
     session.flush()
-    _changed(session)
+    _changed(session, desk_id)
     return generation
 
 
@@ -487,7 +513,7 @@ def _forget_holder(session: Session, officer_id: int, desk_id: str | None) -> No
         delete(CaseGrant).where(CaseGrant.holder == holder, CaseGrant.case_id.in_(cases))
     )
     session.flush()
-    _changed(session)
+    _changed(session, desk_id)
 
 
 def drop_grants(session: Session, officer_id: int) -> None:
@@ -711,7 +737,7 @@ def _regrant(
     for generation, secret in secrets_by_gen.items():
         _grant_case(session, case_id, desk_id, generation, secret)
     session.flush()
-    _changed(session)
+    _changed(session, desk_id)
 
 
 def _check_reason(reason: str) -> str:
@@ -809,6 +835,7 @@ def reassign(
     before = case.desk_id
     case.desk_id = desk_id
     session.flush()
+    _changed(session, before)  # the old desk's index holds the case's text
     _regrant(session, case.id, desk_id, secrets_by_gen)
     new_case_key(session, case.id, desk_id)
     record_event(

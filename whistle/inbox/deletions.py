@@ -46,7 +46,7 @@ from whistle.crypto import (
     sign,
     verify,
 )
-from whistle.inbox import compartments, deadlines, sealing
+from whistle.inbox import compartments, deadlines, sealing, search_index
 from whistle.inbox.audit import record_event
 from whistle.inbox.errors import DeletionListError, DeletionRefusedError
 from whistle.inbox.keyring import OfficeKeyring
@@ -267,6 +267,9 @@ def _replace_stored(
     # The entry is current only while records never change: rebuilt at the next search, and
     # the decrypted copies in memory go after the commit.
     session.execute(delete(CaseSearch).where(CaseSearch.case_id == record.case_id))
+    case = session.get(Case, record.case_id)
+    if case is not None:
+        search_index.drop_desk_index(session, case.desk_id)
     session.info[compartments.KEYS_CHANGED] = True
     return old
 
@@ -319,6 +322,7 @@ def delete_part(
         session.delete(record)
         _tombstone_record(session, record.id, now.date())
         session.execute(delete(CaseSearch).where(CaseSearch.case_id == case.id))
+        search_index.drop_desk_index(session, case.desk_id)
     elif part.target == "file":
         if not part.which.isdigit():
             raise DeletionRefusedError("No such file in this message.", why="no-such-part")

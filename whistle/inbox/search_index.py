@@ -1,27 +1,31 @@
 """Searching the content of the cases an officer can open, without opening every sealed
 record after each unlock.
 
-Each case has one entry (``case_search``): ``{"t": casefolded text}`` (``"t"`` is null when a
-record of the case cannot be decrypted), sealed to the case key (``sealing.INDEX``), so it
-opens for exactly those who can open the case (``compartments``), and the plaintext column
-``built_from`` lists the record and note ids it was built from. Records and notes never
-change once written, so an entry is current exactly when its ids match the database's:
-``refreshed`` compares them (plaintext, cheap), rebuilds only what is new, and opens the
-others. In memory the decrypted entries live in the key store's plaintext cache (emptied at
-the last lock and whenever keys change hands), keyed by the officer's key and the entry.
+Each desk has one index (``desk_search``): for every case granted to the desk, ``{"b": the
+record and note ids it was built from, "t": casefolded text}`` (``"t"`` is null when a record
+of the case cannot be decrypted), sealed to the desk's newest compartment key, so it opens for
+exactly the desk's members and costs a few key operations, not one per case. A case granted
+by name (someone stepped aside from it), and every case of an office not moved into desks
+yet, has its own entry sealed to its case key (``case_search``, with the ids in the
+plaintext column ``built_from``). Whatever changes who may read a case, or deletes part of
+it, deletes its desk's index, rebuilt at the next search (``drop_desk_index``). Records and
+notes never change once written, so an entry is current exactly when its ids match the
+database's: ``refreshed`` compares them (plaintext, cheap) and rebuilds only what is new.
+In memory the decrypted entries live in the key store's plaintext cache (emptied at the last
+lock and whenever keys change hands), keyed by the officer's key and the entry.
 """
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from whistle.crypto import CryptoError
 from whistle.inbox import compartments, sealing
 from whistle.inbox.errors import CaseLockedError, UnreadableRecordError
 from whistle.inbox.keyring import OfficeKeyring
-from whistle.inbox.models import Case, CaseSearch, Note, Record
+from whistle.inbox.models import Case, CaseSearch, DeskSearch, Note, Record
 from whistle.inbox.store import Cache, record_meta
 
 Entries = dict[str, dict[str, Any]]
@@ -37,6 +41,12 @@ def searchable_text(metas: list[dict[str, Any]], notes: list[str]) -> str:
         pieces.extend(str(f.get("name", "")) for f in meta.get("files") or [])
     pieces.extend(notes)
     return "\n".join(pieces).casefold()
+
+
+def drop_desk_index(session: Session, desk_id: str) -> None:
+    """Forget a desk's index (its text leaves the database with the row): a case left the
+    desk's grant, a member left, or part of a case was deleted."""
+    session.execute(delete(DeskSearch).where(DeskSearch.desk_id == desk_id))
 
 
 def _built_from(records: list[str], notes: list[int]) -> str:
@@ -58,19 +68,92 @@ def refreshed(
     for note_id, case_id in session.execute(select(Note.id, Note.case_id)):
         if case_id in record_ids:
             note_ids.setdefault(case_id, []).append(note_id)
-    built: dict[str, str] = {
+    wanted = {c: _built_from(ids, note_ids.get(c, [])) for c, ids in record_ids.items()}
+    if mine is None:  # an office not moved into desks yet: one entry per case
+        return _case_entries(session, keyring, wanted, cache)
+    opened = compartments.open_desks(session, keyring, cache)
+    by_desk = compartments.desk_granted(session, opened)
+    entries: Entries = {}
+    for desk_id in sorted(opened.desk_ids()):
+        cases = {c: b for c, b in wanted.items() if by_desk.get(c) == desk_id}
+        entries.update(_desk_entries(session, keyring, opened, desk_id, cases, cache))
+    named = {c: b for c, b in wanted.items() if c not in by_desk}
+    entries.update(_case_entries(session, keyring, named, cache))
+    return entries
+
+
+def _who(keyring: OfficeKeyring) -> str:
+    return (keyring.personal_public or keyring.storage_public).hex()
+
+
+def _desk_entries(
+    session: Session,
+    keyring: OfficeKeyring,
+    opened: compartments.Opened,
+    desk_id: str,
+    cases: dict[str, str],
+    cache: Cache | None,
+) -> Entries:
+    """The entries of the cases granted to a desk, from its index (opened once, a few keys)
+    and rewritten when a case came, changed or went."""
+    row = session.get(DeskSearch, desk_id)
+    stored: Entries = {}
+    if row is not None:
+        key = ("desk-search", _who(keyring), desk_id, row.blob[-32:].hex())
+        if cache is not None and key in cache:
+            stored = cache[key]
+        else:
+            secrets = [s for (d, _g), s in opened.desks.items() if d == desk_id]
+            try:
+                body = sealing.open_json(secrets, sealing.INDEX, sealing.NO_CASE, row.blob)
+                if isinstance(body, dict) and body.get("desk") == desk_id:
+                    stored = body.get("cases") or {}
+            except (CryptoError, ValueError):
+                stored = {}  # damaged, or sealed to a key this member lacks: rebuilt
+            if cache is not None:
+                cache[key] = stored
+    stale = [c for c, b in cases.items() if (stored.get(c) or {}).get("b") != b]
+    if not stale and len(stored) == len(cases):
+        return {c: stored[c] for c in cases}
+    fresh: Entries = {c: v for c, v in stored.items() if c in cases}
+    if stale:
+        cache = cache if cache is not None else {}
+        compartments.all_case_keys(session, keyring, cache)
+    for case_id in stale:
+        try:
+            fresh[case_id] = {"b": cases[case_id], "t": _text(session, keyring, case_id, cache)}
+        except CaseLockedError:
+            continue
+    public = compartments.desk_public(session, desk_id)
+    body = {"desk": desk_id, "cases": fresh}
+    blob = sealing.seal_json(public, sealing.INDEX, sealing.NO_CASE, body)
+    if row is None:
+        session.add(DeskSearch(desk_id=desk_id, blob=blob))
+    else:
+        row.blob = blob
+    session.flush()
+    if cache is not None:
+        cache[("desk-search", _who(keyring), desk_id, blob[-32:].hex())] = fresh
+    return fresh
+
+
+def _case_entries(
+    session: Session, keyring: OfficeKeyring, wanted: dict[str, str], cache: Cache | None
+) -> Entries:
+    """Entries of one row each: cases granted by name (someone stepped aside), and every
+    case of an office not moved into desks yet."""
+    built = {
         case_id: built_from
         for case_id, built_from in session.execute(
             select(CaseSearch.case_id, CaseSearch.built_from).where(
-                CaseSearch.case_id.in_(list(record_ids))
+                CaseSearch.case_id.in_(list(wanted))
             )
         )
     }
-    who = (keyring.personal_public or keyring.storage_public).hex()
+    who = _who(keyring)
     entries: Entries = {}
     todo: list[tuple[str, str]] = []
-    for case_id, ids in record_ids.items():
-        built_from = _built_from(ids, note_ids.get(case_id, []))
+    for case_id, built_from in wanted.items():
         # An entry changes only with its ids, or when a part is deleted (which empties the
         # caches, ``deletions``): the ids are its version.
         key = ("search", who, case_id, built_from)
@@ -78,10 +161,6 @@ def refreshed(
             entries[case_id] = cache[key]
         else:
             todo.append((case_id, built_from))
-    if todo and mine is not None:
-        # Every case key at once (two queries) rather than one query per case.
-        cache = cache if cache is not None else {}
-        compartments.all_case_keys(session, keyring, cache)
     for start in range(0, len(todo), 500):
         batch = todo[start : start + 500]
         rows = {
@@ -117,32 +196,7 @@ def _entry(
             return sealing.open_json(keys, sealing.INDEX, case_id, row.blob)
         except (CryptoError, ValueError):
             pass  # damaged: rebuilt below
-    return _rebuild(session, keyring, case_id, built_from, row, cache)
-
-
-def _rebuild(
-    session: Session,
-    keyring: OfficeKeyring,
-    case_id: str,
-    built_from: str,
-    row: CaseSearch | None,
-    cache: Cache | None,
-) -> dict[str, Any]:
-    keys = compartments.case_secrets(session, keyring, case_id, cache)
-    text: str | None
-    try:
-        metas = [
-            record_meta(keyring, r, cache)
-            for r in session.scalars(select(Record).where(Record.case_id == case_id))
-        ]
-        notes = [
-            sealing.open_text(keys, sealing.NOTE, case_id, n.body)
-            for n in session.scalars(select(Note).where(Note.case_id == case_id))
-        ]
-        text = searchable_text(metas, notes)
-    except (UnreadableRecordError, CryptoError):
-        text = None
-    entry: dict[str, Any] = {"t": text}
+    entry: dict[str, Any] = {"t": _text(session, keyring, case_id, cache)}
     blob = sealing.seal_json(
         compartments.case_public(session, case_id), sealing.INDEX, case_id, entry
     )
@@ -154,3 +208,22 @@ def _rebuild(
         row.blob = blob
     session.flush()
     return entry
+
+
+def _text(
+    session: Session, keyring: OfficeKeyring, case_id: str, cache: Cache | None
+) -> str | None:
+    """A case's searchable text (None when a record of it cannot be decrypted)."""
+    keys = compartments.case_secrets(session, keyring, case_id, cache)
+    try:
+        metas = [
+            record_meta(keyring, r, cache)
+            for r in session.scalars(select(Record).where(Record.case_id == case_id))
+        ]
+        notes = [
+            sealing.open_text(keys, sealing.NOTE, case_id, n.body)
+            for n in session.scalars(select(Note).where(Note.case_id == case_id))
+        ]
+    except (UnreadableRecordError, CryptoError):
+        return None
+    return searchable_text(metas, notes)

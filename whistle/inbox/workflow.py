@@ -54,6 +54,7 @@ from whistle.inbox.models import (
     CaseKey,
     CaseSearch,
     Decision,
+    DeskSearch,
     Disclosure,
     Note,
     Officer,
@@ -589,6 +590,8 @@ def purge_case(
             register=seal_line(keyring, line),
         )
     )
+    # The desk's search index holds the case's text: it goes too (rebuilt at the next search).
+    session.execute(delete(DeskSearch).where(DeskSearch.desk_id == case.desk_id))
     session.delete(case)
     session.flush()
     session.info[PURGED] = True  # the key store forgets decrypted text once this commits

@@ -22,6 +22,7 @@ from whistle.inbox.models.deletion import Deletion
 from whistle.inbox.models.desk_grant import DeskGrant
 from whistle.inbox.models.desk_key import DeskKey
 from whistle.inbox.models.desk_member import DeskMember
+from whistle.inbox.models.desk_search import DeskSearch
 from whistle.inbox.models.disclosure import Disclosure
 from whistle.inbox.models.key_epoch import KeyEpoch
 from whistle.inbox.models.key_policy import KeyPolicy
@@ -73,6 +74,7 @@ __all__ = [
     "DeskGrant",
     "DeskKey",
     "DeskMember",
+    "DeskSearch",
     "Disclosure",
     "KeyEpoch",
     "KeyPolicy",

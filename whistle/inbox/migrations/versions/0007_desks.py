@@ -1,5 +1,6 @@
 """Desks as compartments: officers' personal keys, desk compartment keys and their grants,
-desk membership, per-case keys and their grants, recusals, per-case search entries.
+desk membership, per-case keys and their grants, recusals, search entries per desk and per
+case.
 
 The schema only: moving existing content from the storage key into the compartments needs
 the keys (``whistle-inbox desks migrate``, with the recovery key; docs/officer-guide.md).
@@ -73,6 +74,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_recusal_case_id", "recusal", ["case_id"])
     op.create_table(
+        "desk_search",
+        sa.Column("desk_id", sa.String(32), primary_key=True),
+        sa.Column("blob", sa.LargeBinary, nullable=False),
+    )
+    op.create_table(
         "case_search",
         sa.Column("case_id", sa.String(32), sa.ForeignKey("case.id"), primary_key=True),
         sa.Column("built_from", sa.String, nullable=False),
@@ -86,7 +92,7 @@ def downgrade() -> None:
         # The content is sealed to case keys whose grants these tables hold: going back
         # would leave it unreadable. Restore the backup made before the move instead.
         raise RuntimeError("this inbox's content is in desk compartments: cannot downgrade")
-    for table in ("case_search", "recusal", "case_grant", "case_key", "desk_member"):
+    for table in ("desk_search", "case_search", "recusal", "case_grant", "case_key", "desk_member"):
         op.drop_table(table)
     op.drop_table("desk_grant")
     op.drop_table("compartment")
