@@ -504,3 +504,24 @@ def test_the_desk_index_forgets_a_case_someone_stepped_aside_from(office, two_de
                 assert "canteen" not in message.part("text").text
     assert _listed(office, carles, "canteen") == set()
     assert _listed(office, office.sign_in("ana"), "canteen") == {a2}
+
+
+def test_the_last_member_of_a_desk_cannot_be_removed_as_an_officer(office, two_desks) -> None:  # type: ignore[no-untyped-def]
+    from whistle.inbox.officers import remove_officer
+
+    admin = office.sign_in()
+    with office.session() as session:
+        compartments.remove_member(
+            session,
+            desk_id="ethics",
+            name="admin",
+            by_officer_id=admin.officer_id,
+            now=_now(office),
+        )
+    with office.session() as session, pytest.raises(LastMemberError):
+        remove_officer(session, office.config, by_officer_id=admin.officer_id, name="berta")
+    assert _listed(office, office.sign_in("berta")) == {two_desks["b"].case_id}
+    with office.session() as session:  # ana is not the last of antifraud: she goes, keys rotate
+        remove_officer(session, office.config, by_officer_id=admin.officer_id, name="ana")
+    assert _opens(office, _everything(office, office.sign_in("carles")), two_desks["a2"].case_id)
+    assert _opens(office, _everything(office, admin), two_desks["a"].case_id)

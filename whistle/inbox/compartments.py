@@ -523,8 +523,15 @@ def drop_grants(session: Session, officer_id: int) -> None:
 
 
 def forget_officer(session: Session, officer_id: int, now: datetime) -> None:
-    """A removed officer: out of every desk, each of which gets a new compartment key."""
+    """A removed officer (or no longer an officer): out of every desk, each of which gets a
+    new compartment key. Refused, changing nothing, while they are the last member of one."""
     desk_list = desks_of(session, officer_id)
+    for desk_id in desk_list:
+        if len(_members(session, desk_id)) <= 1:
+            raise LastMemberError(
+                f"They are the last member of {desk_id}: add another member first, so that "
+                "its cases stay readable without the recovery key."
+            )
     session.execute(delete(DeskMember).where(DeskMember.officer_id == officer_id))
     _forget_holder(session, officer_id, None)
     for desk_id in desk_list:

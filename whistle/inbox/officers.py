@@ -391,11 +391,11 @@ def remove_officer(
             "This is the last manager: make another officer a manager before removing them."
         )
     roles = ", ".join(officer.roles)
+    compartments.forget_officer(session, officer.id, config.clock())  # refused if last member
     officer.password_hash = ""
     officer.wrapped_keyring = b""
     officer.wrapped_custodian_keyring = None
     officer.is_officer = officer.is_manager = officer.is_custodian = False
-    compartments.forget_officer(session, officer.id, config.clock())
     record_event(
         session,
         config.clock(),
@@ -430,6 +430,9 @@ def change_roles(
     if officer.is_manager and ROLE_MANAGER not in roles and _managers(session) <= 1:
         raise LastManagerError("This is the last manager: make another officer a manager first.")
     before = ", ".join(officer.roles)
+    if officer.is_officer and ROLE_OFFICER not in roles:
+        # No longer an officer: out of every desk, whose keys rotate (compartments.py).
+        compartments.forget_officer(session, officer.id, config.clock())
     officer.is_officer = ROLE_OFFICER in roles
     officer.is_manager = ROLE_MANAGER in roles
     if officer.is_custodian and ROLE_CUSTODIAN not in roles:
