@@ -190,9 +190,19 @@ def readable(
     holders = opened.case_holders
     if not holders:
         return set()
-    return set(
+    # Grants only come (imports) or change hands (which empties the cache, KEYS_CHANGED) or
+    # go with a purge (likewise): their count tells whether the cached set is current.
+    count = session.scalar(select(func.count()).select_from(CaseGrant))
+    key = ("readable", (keyring.personal_public or b"").hex(), str(count))
+    if cache is not None and key in cache:
+        cached: set[str] = cache[key]
+        return cached
+    found = set(
         session.scalars(select(CaseGrant.case_id).where(CaseGrant.holder.in_(holders)).distinct())
     )
+    if cache is not None:
+        cache[key] = found
+    return found
 
 
 def case_key_map(

@@ -119,11 +119,10 @@ def _desk_entries(
     if stale:
         cache = cache if cache is not None else {}
         compartments.all_case_keys(session, keyring, cache)
-    for case_id in stale:
-        try:
-            fresh[case_id] = {"b": cases[case_id], "t": _text(session, keyring, case_id, cache)}
-        except CaseLockedError:
-            continue
+    for start in range(0, len(stale), 500):
+        batch = stale[start : start + 500]
+        for case_id, text in _texts(session, keyring, batch, cache).items():
+            fresh[case_id] = {"b": cases[case_id], "t": text}
     public = compartments.desk_public(session, desk_id)
     body = {"desk": desk_id, "cases": fresh}
     blob = sealing.seal_json(public, sealing.INDEX, sealing.NO_CASE, body)
@@ -214,16 +213,36 @@ def _text(
     session: Session, keyring: OfficeKeyring, case_id: str, cache: Cache | None
 ) -> str | None:
     """A case's searchable text (None when a record of it cannot be decrypted)."""
-    keys = compartments.case_secrets(session, keyring, case_id, cache)
-    try:
-        metas = [
-            record_meta(keyring, r, cache)
-            for r in session.scalars(select(Record).where(Record.case_id == case_id))
-        ]
-        notes = [
-            sealing.open_text(keys, sealing.NOTE, case_id, n.body)
-            for n in session.scalars(select(Note).where(Note.case_id == case_id))
-        ]
-    except (UnreadableRecordError, CryptoError):
-        return None
-    return searchable_text(metas, notes)
+    found = _texts(session, keyring, [case_id], cache)
+    if case_id not in found:
+        raise CaseLockedError(compartments.LOCKED)
+    return found[case_id]
+
+
+def _texts(
+    session: Session, keyring: OfficeKeyring, case_ids: list[str], cache: Cache | None
+) -> dict[str, str | None]:
+    """The searchable text of each case ``keyring`` opens (records and notes read in two
+    queries); cases it does not open are left out."""
+    records: dict[str, list[Record]] = {}
+    for record in session.scalars(select(Record).where(Record.case_id.in_(case_ids))):
+        records.setdefault(record.case_id, []).append(record)
+    notes: dict[str, list[Note]] = {}
+    for note in session.scalars(select(Note).where(Note.case_id.in_(case_ids))):
+        notes.setdefault(note.case_id, []).append(note)
+    found: dict[str, str | None] = {}
+    for case_id in case_ids:
+        try:
+            keys = compartments.case_secrets(session, keyring, case_id, cache)
+        except CaseLockedError:
+            continue
+        try:
+            metas = [record_meta(keyring, r, cache) for r in records.get(case_id, [])]
+            texts = [
+                sealing.open_text(keys, sealing.NOTE, case_id, n.body)
+                for n in notes.get(case_id, [])
+            ]
+            found[case_id] = searchable_text(metas, texts)
+        except (UnreadableRecordError, CryptoError):
+            found[case_id] = None
+    return found
