@@ -299,6 +299,7 @@ def _refuse(
             case_id=record.case,
             record_hash=record_hash_hex(record.envelope),
             reason=reason[:MAX_REASON_CHARS],
+            record_kind=record.kind,
         )
         queued += queue_order(session, keyring, order, now=now)
     return queued
