@@ -520,7 +520,9 @@ def ready_main(kbps: int, runs: int) -> None:
         manifest = json.loads(
             (ROOT / "whistle/submit/static/build/manifest.json").read_text(encoding="utf-8")
         )
-        print(f"build: {manifest['file']}; load average at start: {load_average()}")
+        # The manifest before and after issue 22 (one bundle, or a page script and its halves).
+        named = manifest["page"]["file"] if "page" in manifest else manifest["file"]
+        print(f"build: {named}; load average at start: {load_average()}")
         with serve(scratch, "site") as server:
             for label, extra in (("WebAssembly", []), ("no WebAssembly (jitless)", JITLESS)):
                 browser = p.chromium.launch(

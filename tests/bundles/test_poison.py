@@ -218,6 +218,8 @@ def test_a_poison_record_no_longer_holds_its_key_epoch(loop: Loop) -> None:
     with world.inbox_session() as session:
         assert not epochs.is_destroyed(session, 1)
     loop.server_import(loop.inbox_export())  # carries the refusal
+    # Three days after this inbox first saw the server use epoch 2 (day 5), by its own clock.
+    loop.day = DAY0 + datetime.timedelta(days=8)
     summary = loop.inbox_import(loop.server_export())
     assert "desk keys of epoch 1 destroyed: everything sent to them is collected" in summary.notes
     with world.inbox_session() as session:
@@ -604,6 +606,7 @@ def test_a_record_said_to_be_of_a_destroyed_epoch_that_opens_is_not_refused(loop
     loop.client.get("/language/en")
     loop.rotate()
     loop.server_import(loop.inbox_export())
+    loop.inbox_import(loop.server_export())  # the inbox sees the server use epoch 2 (day 0)
     loop.day = DAY0 + datetime.timedelta(days=5)
     loop.inbox_import(loop.server_export())
     with world.inbox_session() as session:
