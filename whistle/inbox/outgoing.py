@@ -210,13 +210,19 @@ class RemovalRefusedError(InboxError):
 
 
 def removal_order(
-    session: Session, *, record_id: str, case_id: str | None, reason: str
+    session: Session,
+    *,
+    record_id: str,
+    case_id: str | None,
+    reason: str,
+    record_kind: str | None = None,
 ) -> RecordOrder:
     """A manager's order to remove one record from the server (not yet signed or queued).
 
-    A record this inbox holds is named with its case and hash (the order removes exactly
-    that content); one it never imported needs its case id (printed with the refusal at
-    import, and in the audit log) and removes whatever the server holds under that id.
+    A record this inbox holds is named with its case, hash and kind (the order removes
+    exactly that content); one it never imported needs its case id (printed with the refusal
+    at import, and in the audit log) and removes whatever the server holds under that id —
+    of ``record_kind`` only, when the manager gives it.
     """
     office = load_office(session)
     if office.server_card is None:
@@ -224,6 +230,8 @@ def removal_order(
     held = session.get(Record, record_id)
     if held is not None and case_id not in (None, held.case_id):
         raise RemovalRefusedError("That record belongs to another case in this inbox.")
+    if held is not None and record_kind not in (None, held.kind):
+        raise RemovalRefusedError(f"That record is a {held.kind} in this inbox.")
     try:
         return RecordOrder(
             kind="removal",
@@ -232,6 +240,7 @@ def removal_order(
             case_id=held.case_id if held is not None else case_id or "",
             record_hash=held.original_hash.hex() if held is not None else None,
             reason=reason,
+            record_kind=held.kind if held is not None else record_kind,
         )
     except CryptoError as exc:
         raise RemovalRefusedError(f"The order cannot be made: {exc}") from exc
@@ -246,10 +255,13 @@ def order_removal(
     reason: str,
     now: datetime,
     officer_id: int | None,
+    record_kind: str | None = None,
 ) -> bytes:
     """A manager's removal order: signed, queued for the next replies bundle and logged in
     the audit chain; returns the signed order (the file the server operator can apply)."""
-    order = removal_order(session, record_id=record_id, case_id=case_id, reason=reason)
+    order = removal_order(
+        session, record_id=record_id, case_id=case_id, reason=reason, record_kind=record_kind
+    )
     queue_order(session, keyring, order, now=now)
     record_event(
         session,
