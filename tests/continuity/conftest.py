@@ -20,6 +20,7 @@ from tests.inbox.conftest import (  # noqa: F401 - fixtures
 )
 from whistle.inbox import cases, replies
 from whistle.inbox.audit import verify_chain
+from whistle.inbox.compartments import case_secrets
 from whistle.inbox.keyring import OfficeKeyring
 from whistle.inbox.models import AuditEvent, Case, Officer, Record
 from whistle.inbox.officers import add_officer
@@ -92,11 +93,10 @@ def decrypted_state(office: Office, keyring: OfficeKeyring) -> dict[str, Any]:  
             files = []
             for record in session.scalars(_records(case_id)):
                 count = len(record_meta(keyring, record).get("files") or [])
+                keys = case_secrets(session, keyring, case_id)
                 for index in range(count):
                     files.append(
-                        read_attachment(
-                            keyring, record, index, office.config.store_dir, limit=2**30
-                        )
+                        read_attachment(keys, record, index, office.config.store_dir, limit=2**30)
                     )
             state[case_id] = {
                 "entries": [

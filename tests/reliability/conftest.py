@@ -174,6 +174,7 @@ def delivered(world, pad: int = 0) -> dict[int, int]:  # type: ignore[no-untyped
     from sqlalchemy import select
 
     from whistle.inbox.cases import case_detail
+    from whistle.inbox.compartments import case_secrets
     from whistle.inbox.models import Case, Record
     from whistle.inbox.store import read_attachment
 
@@ -191,8 +192,9 @@ def delivered(world, pad: int = 0) -> dict[int, int]:  # type: ignore[no-untyped
                 number = int(found.group(1))
                 seen[number] = seen.get(number, 0) + 1
                 record = session.get(Record, entry.record_id)
+                keys = case_secrets(session, world.keyring, case_id)
                 name, content = read_attachment(
-                    world.keyring, record, 0, world.inbox_config.store_dir, limit=1 << 20
+                    keys, record, 0, world.inbox_config.store_dir, limit=1 << 20
                 )
                 assert (name, content) == sent(number, pad)[1][0]
     assert sum(seen.values()) == summary.counts["records imported"]
