@@ -18,7 +18,7 @@ from tests.inbox.conftest import (  # noqa: F401 - fixtures
     make_submission,
     office,
 )
-from whistle.inbox import cases, replies
+from whistle.inbox import cases, compartments, replies
 from whistle.inbox.audit import verify_chain
 from whistle.inbox.compartments import case_secrets
 from whistle.inbox.keyring import OfficeKeyring
@@ -91,6 +91,7 @@ def decrypted_state(office: Office, keyring: OfficeKeyring) -> dict[str, Any]:  
             detail = cases.case_detail(session, keyring, case_id, today=today)
             assert all(e.error is None for e in detail.entries)
             files = []
+            keys = compartments.case_secrets(session, keyring, case_id)
             for record in session.scalars(_records(case_id)):
                 count = len(record_meta(keyring, record).get("files") or [])
                 keys = case_secrets(session, keyring, case_id)
