@@ -20,7 +20,6 @@ from tests.inbox.conftest import (  # noqa: F401 - fixtures
 )
 from whistle.inbox import cases, compartments, replies
 from whistle.inbox.audit import verify_chain
-from whistle.inbox.compartments import case_secrets
 from whistle.inbox.keyring import OfficeKeyring
 from whistle.inbox.models import AuditEvent, Case, Officer, Record
 from whistle.inbox.officers import add_officer
@@ -94,7 +93,6 @@ def decrypted_state(office: Office, keyring: OfficeKeyring) -> dict[str, Any]:  
             keys = compartments.case_secrets(session, keyring, case_id)
             for record in session.scalars(_records(case_id)):
                 count = len(record_meta(keyring, record).get("files") or [])
-                keys = case_secrets(session, keyring, case_id)
                 for index in range(count):
                     files.append(
                         read_attachment(keys, record, index, office.config.store_dir, limit=2**30)
