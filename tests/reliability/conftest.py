@@ -184,6 +184,7 @@ def delivered(world, pad: int = 0) -> dict[int, int]:  # type: ignore[no-untyped
     with world.inbox_session() as session:
         for case_id in session.scalars(select(Case.id)):
             detail = case_detail(session, world.keyring, case_id, today=today)
+            keys = case_secrets(session, world.keyring, case_id)
             for entry in detail.entries:
                 assert entry.error is None, entry.error
                 text = " ".join(f["value"] for f in entry.form)
