@@ -193,7 +193,6 @@ def delivered(world, pad: int = 0) -> dict[int, int]:  # type: ignore[no-untyped
                 number = int(found.group(1))
                 seen[number] = seen.get(number, 0) + 1
                 record = session.get(Record, entry.record_id)
-                keys = case_secrets(session, world.keyring, case_id)
                 name, content = read_attachment(
                     keys, record, 0, world.inbox_config.store_dir, limit=1 << 20
                 )
