@@ -62,9 +62,90 @@
   var errorBox = document.getElementById('sealed-error');
   var errorText = document.getElementById('sealed-error-text');
   var plainButton = document.getElementById('use-plain');
+  var codeErrorBox = document.getElementById('code-error');
+
+  // While something is being encrypted or sent, the form is locked and leaving asks first.
+  var locked = [];
+  function lock(target) {
+    locked = Array.prototype.filter.call(target.elements, function (control) {
+      return !control.disabled;
+    });
+    locked.forEach(function (control) {
+      control.disabled = true;
+    });
+    target.setAttribute('aria-busy', 'true');
+  }
+  function unlock() {
+    locked.forEach(function (control) {
+      control.disabled = false;
+    });
+    locked = [];
+    Array.prototype.forEach.call(document.querySelectorAll('form[aria-busy]'), function (target) {
+      target.removeAttribute('aria-busy');
+    });
+  }
+  window.addEventListener('beforeunload', function (event) {
+    if (!busy) return undefined;
+    event.preventDefault();
+    event.returnValue = ''; // older browsers show their own question only when this is set
+    return '';
+  });
+
+  // A code the check refuses, or one the server does not know, is the source's typo: said
+  // beside the field, with the character marked, what was typed kept — never as an
+  // encryption failure, and without offering the plain form.
+  function codeMessage(error) {
+    var where = function (text) {
+      var position = error.position;
+      return text.replace('{g}', String(Math.floor(position / 4) + 1)).replace('{p}', String((position % 4) + 1));
+    };
+    if (error.name === 'CodeChecksumError') {
+      if (error.kind === 'wrong' && error.position !== null) return where(t.codeWrong);
+      if (error.kind === 'swapped' && error.position !== null) return where(t.codeSwappedAt);
+      if (error.kind === 'swapped') return t.codeSwapped;
+      return t.codeMistyped;
+    }
+    if (error.position !== null && error.position !== undefined) return where(t.codeOutside);
+    return t.codeFormat;
+  }
+
+  function showCodeError(message, error) {
+    busy = false;
+    unlock();
+    var field = checkinForm.elements.code;
+    var typed = document.getElementById('code-typed-js');
+    typed.textContent = '';
+    typed.hidden = true;
+    if (error && error.position !== null && error.position !== undefined) {
+      var compact = field.value.replace(/[ \-\t\r\n\u00a0]/g, '').toUpperCase();
+      var width = error.kind === 'swapped' ? 2 : 1;
+      var grouped = compact.replace(/(.{4})(?=.)/g, '$1 ');
+      var at = error.position + Math.floor(error.position / 4);
+      var last = error.position + width - 1;
+      var to = last + Math.floor(last / 4) + 1;
+      if (to <= grouped.length) {
+        var shown = element('code');
+        shown.appendChild(document.createTextNode(grouped.slice(0, at)));
+        shown.appendChild(element('mark', grouped.slice(at, to)));
+        shown.appendChild(document.createTextNode(grouped.slice(to)));
+        typed.appendChild(document.createTextNode(t.typed + ' '));
+        typed.appendChild(shown);
+        typed.hidden = false;
+      }
+    }
+    document.getElementById('code-error-text').textContent = message;
+    codeErrorBox.hidden = false;
+    field.setAttribute('aria-invalid', 'true');
+    field.focus();
+  }
 
   function fail(error) {
+    if (error && error.codeError) {
+      showCodeError(error.userMessage, error.codeError);
+      return;
+    }
     busy = false;
+    unlock();
     failed = true;
     var reason = error && error.userMessage ? error.userMessage : (error && (error.message || error.name)) || String(error);
     errorText.textContent = t.failed + ' ' + reason;
@@ -81,6 +162,7 @@
   }
 
   plainButton.addEventListener('click', function () {
+    unlock();
     plainChosen = true;
     errorBox.hidden = true;
     say(t.off);
@@ -102,13 +184,17 @@
 
   // --- progress: per file and in total, with the time left ---------------------------------
 
-  function progress(files) {
+  function progress(files, button) {
+    // Beside the button that started it, so it is on screen on a phone too.
+    if (button) button.insertAdjacentElement('afterend', statusBox);
     var fileBar = document.getElementById('progress-file');
     var fileText = document.getElementById('progress-file-text');
     var totalBar = document.getElementById('progress-total');
     var totalText = document.getElementById('progress-total-text');
     var started = Date.now();
+    fileBar.parentNode.hidden = !files.length;
     statusBox.hidden = false;
+    statusBox.scrollIntoView({ block: 'nearest' });
     function show(phase, done, total) {
       totalBar.max = Math.max(total, 1);
       totalBar.value = done;
@@ -137,6 +223,8 @@
         show(t.encrypting, done, total);
       },
       sending: function (done, total) {
+        // Every file is encrypted by now: only the total moves while sending.
+        fileBar.parentNode.hidden = true;
         if (done === 0) started = Date.now();
         show(t.sending, done, total);
       },
@@ -159,8 +247,13 @@
       }
       request.onload = function () {
         var answer = request.response || {};
-        if (request.status === 200) resolve(answer);
-        else reject(userError(answer.error || 'HTTP ' + request.status));
+        if (request.status === 200) {
+          resolve(answer);
+          return;
+        }
+        var error = userError(answer.error || 'HTTP ' + request.status);
+        error.status = request.status;
+        reject(error);
       };
       request.onerror = function () {
         reject(userError('the connection failed'));
@@ -237,7 +330,7 @@
     var code = api.generateCode();
     var keys = api.deriveSourceKeys(code, api.fromHex(data.salt));
     var caseId = api.generateCaseId();
-    var bars = progress(files);
+    var bars = progress(files, reportForm.querySelector('button[type=submit]'));
     return api
       .writeSubmission({
         deskKey: api.fromHex(data.deskKey),
@@ -373,17 +466,25 @@
     try {
       code = api.normalizeCode(checkinForm.elements.code.value);
     } catch (error) {
-      return Promise.reject(userError(t.badCode));
+      var refused = userError(codeMessage(error));
+      refused.codeError = error;
+      return Promise.reject(refused);
     }
     checkCard(api);
     var keys = api.deriveSourceKeys(code, api.fromHex(checkinForm.dataset.salt));
-    return post(checkinForm.dataset.sealedAction, new Blob([keys.loginToken])).then(function (answer) {
+    var lookup = post(checkinForm.dataset.sealedAction, new Blob([keys.loginToken])).catch(function (error) {
+      // 404: well-formed, but no case has it (the server's message says so).
+      if (error.status === 404) error.codeError = { position: null };
+      throw error;
+    });
+    return lookup.then(function (answer) {
       var caseId = api.fromHex(answer.case_id);
       var state = { keys: keys, caseId: caseId, nextFollowup: answer.next_followup };
       return openRecords(api, keys, caseId, answer, state).then(function () {
         session = state;
         checkinForm.elements.code.value = '';
         checkinForm.hidden = true;
+        codeErrorBox.hidden = true;
         var section = document.getElementById('sealed-conversation');
         section.hidden = false;
         document.getElementById('sealed-conversation-title').focus();
@@ -396,7 +497,7 @@
     var message = followup.elements.message.value.trim();
     var files = Array.prototype.slice.call(followup.elements.files.files);
     checkFiles(files);
-    var bars = progress(files);
+    var bars = progress(files, followup.querySelector('button[type=submit]'));
     var deskKeys = checkinForm.dataset.deskKeys.split(',').map(api.fromHex);
     return api
       .writeFollowup({
@@ -432,10 +533,13 @@
       if (busy) return;
       busy = true;
       errorBox.hidden = true;
+      if (codeErrorBox) codeErrorBox.hidden = true;
+      lock(target);
       loading
         .then(work)
         .then(function () {
           busy = false;
+          unlock();
         })
         .catch(function (error) {
           fail(error && error.message === 'bundle' ? userError(t.unverified) : error);

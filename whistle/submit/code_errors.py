@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from flask_babel import gettext as _
 
-from whistle.crypto import CodeChecksumError, CodeError
+from whistle.crypto import CodeChecksumError, CodeError, CodeFormatError
 from whistle.crypto.codes import group
 
 #: Characters a code error page shows of what was typed (a code is 22; more is not one).
@@ -25,26 +25,44 @@ class CodeProblem:
     after: str = ""
 
 
-def _where(position: int) -> dict[str, int]:
-    return {"group": position // 4 + 1, "place": position % 4 + 1}
+def _where(position: int) -> dict[str, str]:
+    # Text placeholders: the page script fills the same strings with its own numbers.
+    return {"group": str(position // 4 + 1), "place": str(position % 4 + 1)}
 
 
-def _message(error: CodeError) -> str:
-    position = error.position
+def texts_for_script() -> dict[str, str]:
+    """The same messages with ``{g}`` and ``{p}`` for the group and place, for js/page.js."""
+    at = {"group": "{g}", "place": "{p}"}
+    return {
+        "code-wrong": _message(CodeChecksumError(), "wrong", at),
+        "code-swapped-at": _message(CodeChecksumError(), "swapped", at),
+        "code-swapped": _message(CodeChecksumError(), "swapped", None),
+        "code-mistyped": _message(CodeChecksumError(), None, None),
+        "code-outside": _message(CodeFormatError(), None, at),
+        "code-format": _message(CodeFormatError(), None, None),
+    }
+
+
+def _message_for(error: CodeError) -> str:
+    where = None if error.position is None else _where(error.position)
+    return _message(error, error.kind, where)
+
+
+def _message(error: CodeError, kind: str | None, where: dict[str, str] | None) -> str:
     if isinstance(error, CodeChecksumError):
-        if error.kind == "wrong" and position is not None:
+        if kind == "wrong" and where is not None:
             return _(
-                "That code was mistyped: character %(place)d of group %(group)d is wrong. "
+                "That code was mistyped: character %(place)s of group %(group)s is wrong. "
                 "Check it against what you wrote down.",
-                **_where(position),
+                **where,
             )
-        if error.kind == "swapped" and position is not None:
+        if kind == "swapped" and where is not None:
             return _(
-                "That code was mistyped: character %(place)d of group %(group)d and the one "
+                "That code was mistyped: character %(place)s of group %(group)s and the one "
                 "after it seem to be swapped. Check them against what you wrote down.",
-                **_where(position),
+                **where,
             )
-        if error.kind == "swapped":
+        if kind == "swapped":
             return _(
                 "That code was mistyped: two neighbouring characters seem to be swapped. "
                 "Check it against what you wrote down."
@@ -53,11 +71,11 @@ def _message(error: CodeError) -> str:
             "That code was mistyped: one of its characters is wrong, or two are swapped. "
             "Check it against what you wrote down."
         )
-    if position is not None:
+    if where is not None:
         return _(
-            "That is not a code: character %(place)d of group %(group)d is not one of the "
+            "That is not a code: character %(place)s of group %(group)s is not one of the "
             "letters and digits a code is made of.",
-            **_where(position),
+            **where,
         )
     return _(
         "That is not a code: a code has 22 letters and digits, shown in groups of four "
@@ -67,7 +85,7 @@ def _message(error: CodeError) -> str:
 
 def describe(error: CodeError, typed: str) -> CodeProblem:
     """The message for ``error`` and, when it names a character, ``typed`` with it marked."""
-    message = _message(error)
+    message = _message_for(error)
     if error.position is None:
         return CodeProblem(message)
     compact = "".join(c for c in typed if c not in " -\t\r\n\u00a0").upper()[:SHOWN_CHARS]

@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError
 
 from whistle.crypto import Desk, OfficeCard
 from whistle.submit import epochs, store
-from whistle.submit.code_errors import CodeProblem
+from whistle.submit.code_errors import CodeProblem, texts_for_script
 from whistle.submit.pepper import open_login
 from whistle.submit.slots import RETRY_AFTER_SECONDS
 from whistle.submit.web import message_page, state, use_bundle
@@ -182,4 +182,5 @@ def sealed_page_data() -> dict[str, Any]:
         # against it and shows the fingerprint it checked (review finding H3).
         "office_card": base64.b64encode(card.signed).decode("ascii"),
         "epoch": card.epoch,
+        "code_texts": texts_for_script(),
     }
