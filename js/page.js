@@ -84,8 +84,11 @@
       target.removeAttribute('aria-busy');
     });
   }
+  // The receipt shows a code made in this page that exists nowhere else: until the source
+  // confirms it is written down, leaving (a header or language link, closing) asks first.
+  var codeOnScreen = false;
   window.addEventListener('beforeunload', function (event) {
-    if (!busy) return undefined;
+    if (!busy && !codeOnScreen) return undefined;
     event.preventDefault();
     event.returnValue = ''; // older browsers show their own question only when this is set
     return '';
@@ -351,6 +354,13 @@
         var main = document.getElementById('main');
         main.innerHTML = answer.receipt;
         document.getElementById('code').textContent = api.formatCode(code);
+        codeOnScreen = true;
+        var done = main.querySelector('form');
+        if (done) {
+          done.addEventListener('submit', function () {
+            codeOnScreen = false; // the box is ticked (required), so this is "Done"
+          });
+        }
         var heading = main.querySelector('h1');
         if (heading) {
           document.title = heading.textContent + ' · ' + document.title.split(' · ').pop();

@@ -360,12 +360,18 @@ def test_while_sending_the_form_is_locked_and_leaving_asks_first(
         "asks": True,
         "statusBesideButton": "sealed-status",
     }
-    # Sent: leaving no longer asks (the receipt page has its own guard for the code).
-    asks = page.evaluate(
+    # Sent, and the code is on screen: leaving still asks until it is confirmed written down.
+    leaving = (
         "() => { const e = new Event('beforeunload', {cancelable: true});"
         " window.dispatchEvent(e); return e.defaultPrevented; }"
     )
-    assert asks is False
+    assert page.evaluate(leaving) is True
+    page.get_by_label(FLOW["receipt"]["written"]).check()
+    page.evaluate(
+        "() => { const f = document.querySelector('#main form');"
+        " f.addEventListener('submit', (e) => e.preventDefault()); f.requestSubmit(); }"
+    )
+    assert page.evaluate(leaving) is False
     context.close()
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Response, render_template, request, session
 from flask_babel import gettext as _
+from flask_babel import refresh
 from flask_wtf.csrf import validate_csrf
 from wtforms.validators import ValidationError
 
@@ -45,6 +46,7 @@ from whistle.crypto.records import (
 from whistle.submit import db, store
 from whistle.submit.bundles import mark_replies_read
 from whistle.submit.code_errors import CodeProblem, describe
+from whistle.submit.config import LANGUAGES
 from whistle.submit.models import RecordKind
 from whistle.submit.pepper import pepper_tag
 from whistle.submit.slots import LookupsBusyError
@@ -261,6 +263,12 @@ def receipt_post() -> Any:
     if request.form.get("written") == "yes":
         return render_template("receipt_done.html")
     code = _receipt_code(request.form.get("receipt", ""))
+    lang = request.form.get("lang")
+    if code is not None and lang in LANGUAGES:
+        # The language switch of the receipt page: the same code, in the other language.
+        session["lang"] = lang
+        refresh()
+        return _render_receipt(code)
     if code is None:
         return message_page(
             _("Report received"),
