@@ -439,6 +439,7 @@
       signedCase: answer.protocol >= 2,
     };
     var numbers = [];
+    var replies = []; // the dates of the genuine replies, for the status line
     var chain = Promise.resolve();
     answer.records.forEach(function (record) {
       chain = chain.then(function () {
@@ -451,6 +452,7 @@
           function (opened) {
             if (record.kind === 'submission') checks.signedCase = opened.sourceSigningKey !== null;
             if (record.kind === 'reply' && opened.position) numbers.push(opened.position.sequence);
+            if (record.kind === 'reply') replies.push(record.created);
             showEntry(list, record.kind, record.created, opened, false);
           },
           function (error) {
@@ -468,7 +470,27 @@
       notice.hidden = !missing.length;
       state.signedCase = checks.signedCase;
       state.repliesSeen = highest;
+      showStatus(answer.records, replies);
     });
+  }
+
+  // Where the case stands, as whistle/submit/case_status.py tells it with JavaScript off: the
+  // report still on the server is not yet collected; the first genuine reply is the
+  // acknowledgement.
+  function showStatus(records, replies) {
+    var reportHere = records.some(function (record) {
+      return record.kind === 'submission';
+    });
+    var line = t.statusWaiting;
+    if (replies.length) line = t.statusAcknowledged.replace('{d}', replies.slice().sort()[0]);
+    else if (!reportHere) line = t.statusCollected;
+    document.getElementById('sealed-case-status').textContent = line;
+    var gone = document.getElementById('sealed-report-gone');
+    gone.textContent = t.reportGone;
+    gone.hidden = reportHere;
+    var none = document.getElementById('sealed-no-replies');
+    none.textContent = t.noReplies;
+    none.hidden = replies.length > 0;
   }
 
   function checkIn(api) {

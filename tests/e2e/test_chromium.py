@@ -113,6 +113,8 @@ def run_flow(page: Any, site: Site, javascript: bool, tmp_path: Path, shots: Sho
     for f in report["files"]:
         assert f["name"] in text
     assert flow["reply"] in text
+    assert "Status: acknowledged by the office on" in text
+    assert "No replies from the office yet" not in text
     shots(page, "conversation")
 
     followup = flow["followup"]

@@ -45,6 +45,7 @@ from whistle.crypto.records import (
 )
 from whistle.submit import db, store
 from whistle.submit.bundles import mark_replies_read
+from whistle.submit.case_status import case_status
 from whistle.submit.code_errors import CodeProblem, describe
 from whistle.submit.config import LANGUAGES
 from whistle.submit.models import RecordKind
@@ -518,6 +519,7 @@ def _checkin_answer(master: bytes, typed: str) -> Any:
         "conversation.html",
         entries=view.entries,
         missing_replies=view.missing_replies,
+        status=case_status(view.entries),
         reply_files=reply_files,
         followup={"visit": _visit_token(master)},
     )
