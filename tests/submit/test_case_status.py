@@ -76,4 +76,4 @@ def test_the_first_genuine_reply_dates_the_acknowledgement() -> None:
         datetime.date(2026, 12, 3),
         2,
     )
-    assert case_status([_E("reply", 2, forged=True)]).state == "collected"  # type: ignore[list-item]
+    assert case_status([_E("reply", 2, forged=True)]).state == "collected"  # type: ignore[arg-type]

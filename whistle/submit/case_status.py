@@ -8,6 +8,7 @@ within 7 days. js/page.js tells the same from the records it is sent.
 """
 
 import datetime
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -27,7 +28,7 @@ class CaseStatus:
     replies: int = 0
 
 
-def case_status(entries: list[_Entry]) -> CaseStatus:
+def case_status(entries: Sequence[_Entry]) -> CaseStatus:
     replies = [e for e in entries if e.kind == "reply" and not e.forged]
     report_here = any(e.kind == "submission" for e in entries)
     if replies:
