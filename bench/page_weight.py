@@ -376,8 +376,7 @@ def flow(
             page.locator("#sealed-followup button[type=submit]").click()
             page.wait_for_selector("#sealed-sent:not([hidden])", timeout=WAIT_MS)
         else:
-            form = page.locator("form:has(#message)")
-            form.locator("#code").fill(code)
+            form = page.locator("form:has(#message)")  # the visit token stands for the code
             form.locator("#message").fill("Una cosa més.")
             form.locator("button[type=submit]").click()
             page.wait_for_load_state()
