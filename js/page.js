@@ -87,8 +87,15 @@
   // The receipt shows a code made in this page that exists nowhere else: until the source
   // confirms it is written down, leaving (a header or language link, closing) asks first.
   var codeOnScreen = false;
+  // Text typed into the report and not sent: leaving asks first too.
+  var typed = false;
+  if (reportForm) {
+    reportForm.addEventListener('input', function () {
+      typed = true;
+    });
+  }
   window.addEventListener('beforeunload', function (event) {
-    if (!busy && !codeOnScreen) return undefined;
+    if (!busy && !codeOnScreen && !typed) return undefined;
     event.preventDefault();
     event.returnValue = ''; // older browsers show their own question only when this is set
     return '';
@@ -351,6 +358,7 @@
         return post(data.sealedAction, body, bars.sending);
       })
       .then(function (answer) {
+        typed = false;
         var main = document.getElementById('main');
         main.innerHTML = answer.receipt;
         document.getElementById('code').textContent = api.formatCode(code);
@@ -561,6 +569,14 @@
   function intercept(target, work) {
     target.addEventListener('submit', function (event) {
       if (plainChosen && target === form) return; // the plain form, as the source chose
+      if (event.submitter && event.submitter.name === 'switch_language') {
+        // Without JavaScript this button posts the form to come back in another language;
+        // here nothing typed may reach the server in clear, so it is the plain link (and
+        // leaving with typed text asks first).
+        event.preventDefault();
+        window.location.href = event.submitter.dataset.href;
+        return;
+      }
       event.preventDefault();
       if (busy) return;
       busy = true;

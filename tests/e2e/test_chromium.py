@@ -377,5 +377,24 @@ def test_while_sending_the_form_is_locked_and_leaving_asks_first(
     context.close()
 
 
+def test_with_javascript_off_the_language_switch_keeps_what_was_typed(
+    chromium: Any, site: Site
+) -> None:
+    context = chromium.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{site.base}/language/en?next=/report")
+    field = FLOW["report"]["fields"][0]
+    page.get_by_label(field["label"], exact=False).first.fill(field["value"])
+    site.recorder.clear()
+    page.get_by_role("button", name="Español").click()
+    page.wait_for_selector('html[lang="es"]')
+    assert (
+        page.locator("#report-form input:not([type=hidden])").first.input_value() == field["value"]
+    )
+    assert site.recorder.bodies[0][1] == "/report"  # posted to the form, not stored
+    Shots("language-switch")(page, "report-es")
+    context.close()
+
+
 def test_the_artifacts_directory_is_ignored_by_git() -> None:
     assert "test-artifacts/" in (ROOT / ".gitignore").read_text().splitlines()

@@ -6,7 +6,7 @@ import re
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.submit.conftest import browser_report, counts, csrf_from
+from tests.submit.conftest import browser_report, counts, csrf_from, multipart
 
 TOKEN = re.compile(r'name="receipt" value="([^"]+)"')
 CODE = re.compile(r'id="code">([^<]+)<')
@@ -61,3 +61,27 @@ def test_a_language_switch_without_a_live_receipt_shows_no_code(client: FlaskCli
     unknown = client.post("/receipt", data={"receipt": token, "lang": "xx"})
     assert unknown.status_code == 422  # the page again, asking for the box; the code kept
     assert code in unknown.text
+
+
+def test_the_report_form_switches_language_with_what_was_typed(
+    app: Flask, client: FlaskClient
+) -> None:
+    client.get("/language/en")
+    page = client.get("/report").text
+    assert 'name="switch_language" value="es"' in page  # a button of the form, not a link
+    parts = [
+        ("csrf_token", None, csrf_from(page).encode()),
+        ("switch_language", None, b"es"),
+        ("q_subject", None, b"Typed subject"),
+        ("q_description", None, b"Typed words"),
+        ("files", "a.txt", b"x"),
+    ]
+    body, content_type = multipart(parts)
+    before = counts(app)
+    response = client.post("/report", data=body, content_type=content_type)
+    assert response.status_code == 200
+    assert '<html lang="es">' in response.text
+    assert 'value="Typed subject"' in response.text
+    assert "Typed words</textarea>" in response.text
+    assert 'aria-labelledby="error-title"' not in response.text  # no error summary
+    assert counts(app) == before

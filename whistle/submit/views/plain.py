@@ -200,6 +200,12 @@ def report_post(desk_id: str | None) -> Any:
                 ),
             )
             return render_report(desk, form, 400)
+        switch = parsed.fields.get("switch_language", "")
+        if switch in LANGUAGES:
+            # The form's language switch: the answers again in the other language, nothing kept.
+            session["lang"] = switch
+            refresh()
+            return render_report(desk, ReportForm(values=form.values, files_dropped=form.files_dropped))
         if form.errors:
             return render_report(desk, form, 422)
         writer.add_form({"language": current_language(), "desk": desk.id, "fields": answers})
