@@ -205,7 +205,9 @@ def report_post(desk_id: str | None) -> Any:
             # The form's language switch: the answers again in the other language, nothing kept.
             session["lang"] = switch
             refresh()
-            return render_report(desk, ReportForm(values=form.values, files_dropped=form.files_dropped))
+            return render_report(
+                desk, ReportForm(values=form.values, files_dropped=form.files_dropped)
+            )
         if form.errors:
             return render_report(desk, form, 422)
         writer.add_form({"language": current_language(), "desk": desk.id, "fields": answers})
