@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 
+from tests.submit.test_page_weight import LIMIT, _weigh
 from whistle.submit import create_app, load_config
 from whistle.submit.config import MAX_LOGO_BYTES, ConfigError
 
@@ -37,6 +38,19 @@ def test_the_logo_is_served_from_the_site_and_replaces_the_favicon(data_dir: Pat
         assert logo.mimetype == "image/svg+xml"
         assert logo.headers["Cache-Control"] == "public, max-age=86400"
         assert logo.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    finally:
+        app.extensions["whistle_submit"].engine.dispose()
+
+
+def test_with_a_logo_every_page_still_costs_three_requests(data_dir: Path) -> None:
+    _configure(data_dir, "logo.svg", SVG)
+    app = create_app(load_config(data_dir))
+    client: FlaskClient = app.test_client()
+    try:
+        for url in ("/", "/report", "/check-in", "/channels", "/about", "/nowhere"):
+            size, requests = _weigh(client, client.get(url).text)
+            assert requests == 3, url
+            assert size <= LIMIT, url
     finally:
         app.extensions["whistle_submit"].engine.dispose()
 
