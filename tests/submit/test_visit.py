@@ -150,3 +150,22 @@ def test_a_swap_is_reported_as_a_swap(english: FlaskClient) -> None:
     assert status == 422
     assert "swapped" in page
     assert f'value="{swapped}"' in page
+
+
+def test_the_conversation_switches_language_without_the_code(
+    app: Flask, english: FlaskClient
+) -> None:
+    code = submit_report(english)
+    _, page = check_in(english, code)
+    assert 'form="language-form" class="link" name="lang" value="es"' in page
+    response = english.post(
+        "/check-in", data={"csrf_token": csrf_from(page), "visit": _visit_of(page), "lang": "es"}
+    )
+    assert response.status_code == 200
+    assert '<html lang="es">' in response.text
+    assert 'name="visit"' in response.text  # still the conversation, still no code asked
+    assert 'name="code"' not in response.text
+    # Without a visit token, "lang" changes nothing: a typed code alone goes the usual way.
+    refused = english.post("/check-in", data={"csrf_token": csrf_from(page), "lang": "ca"})
+    assert refused.status_code == 422
+    assert '<html lang="es">' in refused.text

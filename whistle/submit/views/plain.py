@@ -494,6 +494,11 @@ def _reply_file_answer(master: bytes, typed: str) -> Any:
 
 @blueprint.post("/check-in")
 def checkin_post() -> Any:
+    lang = request.form.get("lang")
+    if lang in LANGUAGES and request.form.get("visit"):
+        # The conversation page's language switch (with its visit token): the same page again.
+        session["lang"] = lang
+        refresh()
     return _with_code(_checkin_answer)
 
 
