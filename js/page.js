@@ -174,6 +174,7 @@
   plainButton.addEventListener('click', function () {
     unlock();
     plainChosen = true;
+    typed = false; // sending it is not leaving it
     errorBox.hidden = true;
     say(t.off);
     if (reportForm) {
@@ -568,7 +569,10 @@
 
   function intercept(target, work) {
     target.addEventListener('submit', function (event) {
-      if (plainChosen && target === form) return; // the plain form, as the source chose
+      if (plainChosen && target === form) {
+        typed = false; // the plain form, as the source chose: sending is not leaving
+        return;
+      }
       if (event.submitter && event.submitter.name === 'switch_language') {
         // Without JavaScript this button posts the form to come back in another language;
         // here nothing typed may reach the server in clear, so it is the plain link (and
