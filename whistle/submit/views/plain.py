@@ -361,7 +361,7 @@ def _source_master(fields: Any) -> tuple[bytes | None, CodeProblem | None, str]:
 def _visit_expired_message() -> str:
     return _(
         "This page was open too long, so it no longer stands for your code. "
-        "Enter your code to go on; what you wrote is still here."
+        "Enter your code to go on."
     )
 
 
