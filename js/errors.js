@@ -35,8 +35,18 @@ export class SignatureError extends WhistleCryptoError {}
 /** Not signed, signed by another key, for another purpose or record, or altered. */
 export class BadSignatureError extends SignatureError {}
 
-/** A source code was entered wrongly. */
-export class CodeError extends WhistleCryptoError {}
+/**
+ * A source code was entered wrongly. `position` (from 0, spaces and dashes not
+ * counted) names the character the check found wrong when it can; `kind` is
+ * 'wrong' or 'swapped' (that character and the next), or null.
+ */
+export class CodeError extends WhistleCryptoError {
+  constructor(message, kind = null, position = null) {
+    super(message);
+    this.kind = kind;
+    this.position = position;
+  }
+}
 /** Not a code at all: wrong length or characters outside the alphabet. */
 export class CodeFormatError extends CodeError {}
 /** The check symbol does not match: the code was mistyped. */

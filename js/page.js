@@ -59,9 +59,100 @@ import { load } from './whistle-crypto.js';
   var errorBox = document.getElementById('sealed-error');
   var errorText = document.getElementById('sealed-error-text');
   var plainButton = document.getElementById('use-plain');
+  var codeErrorBox = document.getElementById('code-error');
+
+  // While something is being encrypted or sent, the form is locked and leaving asks first.
+  var locked = [];
+  function lock(target) {
+    locked = Array.prototype.filter.call(target.elements, function (control) {
+      return !control.disabled;
+    });
+    locked.forEach(function (control) {
+      control.disabled = true;
+    });
+    target.setAttribute('aria-busy', 'true');
+  }
+  function unlock() {
+    locked.forEach(function (control) {
+      control.disabled = false;
+    });
+    locked = [];
+    Array.prototype.forEach.call(document.querySelectorAll('form[aria-busy]'), function (target) {
+      target.removeAttribute('aria-busy');
+    });
+  }
+  // The receipt shows a code made in this page that exists nowhere else: until the source
+  // confirms it is written down, leaving (a header or language link, closing) asks first.
+  var codeOnScreen = false;
+  // Text typed into the report and not sent: leaving asks first too.
+  var typed = false;
+  if (reportForm) {
+    reportForm.addEventListener('input', function () {
+      typed = true;
+    });
+  }
+  window.addEventListener('beforeunload', function (event) {
+    if (!busy && !codeOnScreen && !typed) return undefined;
+    event.preventDefault();
+    event.returnValue = ''; // older browsers show their own question only when this is set
+    return '';
+  });
+
+  // A code the check refuses, or one the server does not know, is the source's typo: said
+  // beside the field, with the character marked, what was typed kept — never as an
+  // encryption failure, and without offering the plain form.
+  function codeMessage(error) {
+    var where = function (text) {
+      var position = error.position;
+      return text.replace('{g}', String(Math.floor(position / 4) + 1)).replace('{p}', String((position % 4) + 1));
+    };
+    if (error.name === 'CodeChecksumError') {
+      if (error.kind === 'wrong' && error.position !== null) return where(t.codeWrong);
+      if (error.kind === 'swapped' && error.position !== null) return where(t.codeSwappedAt);
+      if (error.kind === 'swapped') return t.codeSwapped;
+      return t.codeMistyped;
+    }
+    if (error.position !== null && error.position !== undefined) return where(t.codeOutside);
+    return t.codeFormat;
+  }
+
+  function showCodeError(message, error) {
+    busy = false;
+    unlock();
+    var field = checkinForm.elements.code;
+    var typed = document.getElementById('code-typed-js');
+    typed.textContent = '';
+    typed.hidden = true;
+    if (error && error.position !== null && error.position !== undefined) {
+      var compact = field.value.replace(/[ \-\t\r\n\u00a0]/g, '').toUpperCase();
+      var width = error.kind === 'swapped' ? 2 : 1;
+      var grouped = compact.replace(/(.{4})(?=.)/g, '$1 ');
+      var at = error.position + Math.floor(error.position / 4);
+      var last = error.position + width - 1;
+      var to = last + Math.floor(last / 4) + 1;
+      if (to <= grouped.length) {
+        var shown = element('code');
+        shown.appendChild(document.createTextNode(grouped.slice(0, at)));
+        shown.appendChild(element('mark', grouped.slice(at, to)));
+        shown.appendChild(document.createTextNode(grouped.slice(to)));
+        typed.appendChild(document.createTextNode(t.typed + ' '));
+        typed.appendChild(shown);
+        typed.hidden = false;
+      }
+    }
+    document.getElementById('code-error-text').textContent = message;
+    codeErrorBox.hidden = false;
+    field.setAttribute('aria-invalid', 'true');
+    field.focus();
+  }
 
   function fail(error) {
+    if (error && error.codeError) {
+      showCodeError(error.userMessage, error.codeError);
+      return;
+    }
     busy = false;
+    unlock();
     failed = true;
     var reason = error && error.userMessage ? error.userMessage : (error && (error.message || error.name)) || String(error);
     errorText.textContent = t.failed + ' ' + reason;
@@ -78,7 +169,9 @@ import { load } from './whistle-crypto.js';
   }
 
   plainButton.addEventListener('click', function () {
+    unlock();
     plainChosen = true;
+    typed = false; // sending it is not leaving it
     errorBox.hidden = true;
     say(t.off);
     if (reportForm) {
@@ -99,13 +192,17 @@ import { load } from './whistle-crypto.js';
 
   // --- progress: per file and in total, with the time left ---------------------------------
 
-  function progress(files) {
+  function progress(files, button) {
+    // Beside the button that started it, so it is on screen on a phone too.
+    if (button) button.insertAdjacentElement('afterend', statusBox);
     var fileBar = document.getElementById('progress-file');
     var fileText = document.getElementById('progress-file-text');
     var totalBar = document.getElementById('progress-total');
     var totalText = document.getElementById('progress-total-text');
     var started = Date.now();
+    fileBar.parentNode.hidden = !files.length;
     statusBox.hidden = false;
+    statusBox.scrollIntoView({ block: 'nearest' });
     function show(phase, done, total) {
       totalBar.max = Math.max(total, 1);
       totalBar.value = done;
@@ -134,6 +231,8 @@ import { load } from './whistle-crypto.js';
         show(t.encrypting, done, total);
       },
       sending: function (done, total) {
+        // Every file is encrypted by now: only the total moves while sending.
+        fileBar.parentNode.hidden = true;
         if (done === 0) started = Date.now();
         show(t.sending, done, total);
       },
@@ -156,8 +255,13 @@ import { load } from './whistle-crypto.js';
       }
       request.onload = function () {
         var answer = request.response || {};
-        if (request.status === 200) resolve(answer);
-        else reject(userError(answer.error || 'HTTP ' + request.status));
+        if (request.status === 200) {
+          resolve(answer);
+          return;
+        }
+        var error = userError(answer.error || 'HTTP ' + request.status);
+        error.status = request.status;
+        reject(error);
       };
       request.onerror = function () {
         reject(userError('the connection failed'));
@@ -234,7 +338,7 @@ import { load } from './whistle-crypto.js';
     var code = api.generateCode();
     var keys = api.deriveSourceKeys(code, api.fromHex(data.salt));
     var caseId = api.generateCaseId();
-    var bars = progress(files);
+    var bars = progress(files, reportForm.querySelector('button[type=submit]'));
     return api
       .writeSubmission({
         deskKey: api.fromHex(data.deskKey),
@@ -252,9 +356,17 @@ import { load } from './whistle-crypto.js';
         return post(data.sealedAction, body, bars.sending);
       })
       .then(function (answer) {
+        typed = false;
         var main = document.getElementById('main');
         main.innerHTML = answer.receipt;
         document.getElementById('code').textContent = api.formatCode(code);
+        codeOnScreen = true;
+        var done = main.querySelector('form');
+        if (done) {
+          done.addEventListener('submit', function () {
+            codeOnScreen = false; // the box is ticked (required), so this is "Done"
+          });
+        }
         var heading = main.querySelector('h1');
         if (heading) {
           document.title = heading.textContent + ' · ' + document.title.split(' · ').pop();
@@ -333,6 +445,7 @@ import { load } from './whistle-crypto.js';
       signedCase: answer.protocol >= 2,
     };
     var numbers = [];
+    var replies = []; // the dates of the genuine replies, for the status line
     var chain = Promise.resolve();
     answer.records.forEach(function (record) {
       chain = chain.then(function () {
@@ -345,6 +458,7 @@ import { load } from './whistle-crypto.js';
           function (opened) {
             if (record.kind === 'submission') checks.signedCase = opened.sourceSigningKey !== null;
             if (record.kind === 'reply' && opened.position) numbers.push(opened.position.sequence);
+            if (record.kind === 'reply') replies.push(record.created);
             showEntry(list, record.kind, record.created, opened, false);
           },
           function (error) {
@@ -362,7 +476,27 @@ import { load } from './whistle-crypto.js';
       notice.hidden = !missing.length;
       state.signedCase = checks.signedCase;
       state.repliesSeen = highest;
+      showStatus(answer.records, replies);
     });
+  }
+
+  // Where the case stands, as whistle/submit/case_status.py tells it with JavaScript off: the
+  // report still on the server is not yet collected; the first genuine reply is the
+  // acknowledgement.
+  function showStatus(records, replies) {
+    var reportHere = records.some(function (record) {
+      return record.kind === 'submission';
+    });
+    var line = t.statusWaiting;
+    if (replies.length) line = t.statusAcknowledged.replace('{d}', replies.slice().sort()[0]);
+    else if (!reportHere) line = t.statusCollected;
+    document.getElementById('sealed-case-status').textContent = line;
+    var gone = document.getElementById('sealed-report-gone');
+    gone.textContent = t.reportGone;
+    gone.hidden = reportHere;
+    var none = document.getElementById('sealed-no-replies');
+    none.textContent = t.noReplies;
+    none.hidden = replies.length > 0;
   }
 
   function checkIn(api) {
@@ -370,17 +504,25 @@ import { load } from './whistle-crypto.js';
     try {
       code = api.normalizeCode(checkinForm.elements.code.value);
     } catch (error) {
-      return Promise.reject(userError(t.badCode));
+      var refused = userError(codeMessage(error));
+      refused.codeError = error;
+      return Promise.reject(refused);
     }
     checkCard(api);
     var keys = api.deriveSourceKeys(code, api.fromHex(checkinForm.dataset.salt));
-    return post(checkinForm.dataset.sealedAction, new Blob([keys.loginToken])).then(function (answer) {
+    var lookup = post(checkinForm.dataset.sealedAction, new Blob([keys.loginToken])).catch(function (error) {
+      // 404: well-formed, but no case has it (the server's message says so).
+      if (error.status === 404) error.codeError = { position: null };
+      throw error;
+    });
+    return lookup.then(function (answer) {
       var caseId = api.fromHex(answer.case_id);
       var state = { keys: keys, caseId: caseId, nextFollowup: answer.next_followup };
       return openRecords(api, keys, caseId, answer, state).then(function () {
         session = state;
         checkinForm.elements.code.value = '';
         checkinForm.hidden = true;
+        codeErrorBox.hidden = true;
         var section = document.getElementById('sealed-conversation');
         section.hidden = false;
         document.getElementById('sealed-conversation-title').focus();
@@ -393,7 +535,7 @@ import { load } from './whistle-crypto.js';
     var message = followup.elements.message.value.trim();
     var files = Array.prototype.slice.call(followup.elements.files.files);
     checkFiles(files);
-    var bars = progress(files);
+    var bars = progress(files, followup.querySelector('button[type=submit]'));
     var deskKeys = checkinForm.dataset.deskKeys.split(',').map(api.fromHex);
     return api
       .writeFollowup({
@@ -424,11 +566,24 @@ import { load } from './whistle-crypto.js';
 
   function intercept(target, work) {
     target.addEventListener('submit', function (event) {
-      if (plainChosen && target === form) return; // the plain form, as the source chose
+      if (plainChosen && target === form) {
+        typed = false; // the plain form, as the source chose: sending is not leaving
+        return;
+      }
+      if (event.submitter && event.submitter.name === 'switch_language') {
+        // Without JavaScript this button posts the form to come back in another language;
+        // here nothing typed may reach the server in clear, so it is the plain link (and
+        // leaving with typed text asks first).
+        event.preventDefault();
+        window.location.href = event.submitter.dataset.href;
+        return;
+      }
       event.preventDefault();
       if (busy) return;
       busy = true;
       errorBox.hidden = true;
+      if (codeErrorBox) codeErrorBox.hidden = true;
+      lock(target);
       loading
         .then(work, function () {
           // libsodium.js's files or the self-test failed (a problem of this page, not of
@@ -437,6 +592,7 @@ import { load } from './whistle-crypto.js';
         })
         .then(function () {
           busy = false;
+          unlock();
         })
         .catch(fail);
     });

@@ -36,10 +36,18 @@ def test_check_symbol_vectors(vector):
     assert check_symbol(vector["data"]) == vector["check"]
 
 
+@pytest.mark.parametrize("vector", CODES["legacy"], ids=lambda v: v["code"])
+def test_legacy_code_vectors(vector):
+    assert code_bits(vector["code"]).hex() == vector["bits"]
+    for typed in vector["typed"]:
+        assert normalize_code(typed) == vector["code"]
+
+
 @pytest.mark.parametrize("vector", CODES["invalid"], ids=lambda v: v["why"])
 def test_invalid_code_vectors(vector):
-    with pytest.raises(CODE_ERRORS[vector["error"]]):
+    with pytest.raises(CODE_ERRORS[vector["error"]]) as caught:
         normalize_code(vector["input"])
+    assert (caught.value.kind, caught.value.position) == (vector["kind"], vector["position"])
 
 
 @pytest.mark.parametrize("vector", DERIVATION["valid"], ids=lambda v: v["code"])

@@ -114,12 +114,45 @@ async function run() {
     }, WAIT);
     const code = (await page.$eval('#code', (c) => c.textContent)).trim();
     await screenshot(page, 'receipt');
+    // The code exists only in this page: leaving asks first until it is confirmed written down.
+    const leavingAsks = () =>
+      page.evaluate(() => {
+        const leaving = new Event('beforeunload', { cancelable: true });
+        window.dispatchEvent(leaving);
+        return leaving.defaultPrevented;
+      });
+    if (!(await leavingAsks())) throw new Error('leaving the receipt does not ask first');
     await (await byLabel(page, flow.receipt.written)).click();
     await Promise.all([page.waitForNavigation(), clickButton(page, flow.receipt.done)]);
     if (!(await mainText(page)).includes(flow.receipt.thanks)) throw new Error('no thanks page');
     await screenshot(page, 'receipt-done');
     say({ code });
     await lines.next(); // the test inserted the office's reply
+
+    // A mistyped code is a code error beside the field, not an encryption failure.
+    await page.goto(`${base}/check-in`);
+    await page.waitForSelector('html[data-encryption=page]', WAIT);
+    const compact = code.replace(/ /g, '');
+    const wrong = compact[5] === 'Z' ? 'Y' : 'Z';
+    const typo = compact.slice(0, 5) + wrong + compact.slice(6);
+    await (await byLabel(page, 'Your code')).type(typo);
+    await clickButton(page, 'Check in');
+    await page.waitForSelector('#code-error:not([hidden])', WAIT);
+    const refused = await page.evaluate(() => ({
+      text: document.getElementById('code-error-text').textContent,
+      mark: (document.querySelector('#code-error mark') || {}).textContent,
+      kept: document.getElementById('code').value,
+      plainOffered: !document.getElementById('sealed-error').hidden,
+    }));
+    if (
+      !refused.text.includes('character 2 of group 2 is wrong') ||
+      refused.mark !== wrong ||
+      refused.kept !== typo ||
+      refused.plainOffered
+    ) {
+      throw new Error(`mistyped code: ${JSON.stringify(refused)}`);
+    }
+    await screenshot(page, 'check-in-mistyped');
 
     await checkIn(page, code.toLowerCase().replace(/ /g, '-'));
     let text = await mainText(page);

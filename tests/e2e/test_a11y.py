@@ -3,7 +3,10 @@
 JavaScript-on pages are audited as they are (the bundle runs); JavaScript-off pages in the
 same JavaScript-on Chromium with the bundle blocked (axe cannot run with JavaScript off,
 FIELD-NOTES). The CSP is bypassed for the audit so that axe itself can be injected.
-As scripts/submit_a11y_audit.py does, one page after another; screenshots of each."""
+As scripts/submit_a11y_audit.py does, one page after another; screenshots of each, saved in
+test-artifacts/a11y/javascript-{off,on}-{desktop,phone}/: every source page and state (errors,
+receipt, a mistyped code with its character marked, the conversation, the follow-up) in ca, es
+and en, at 1280×800 and on a 390×844 phone."""
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,101 +56,128 @@ class Audit:
 
 def _fill_report(page: Any, tmp_path: Path) -> None:
     report = FLOW["report"]
-    for entry in report["fields"]:
-        page.get_by_label(entry["label"], exact=False).first.fill(entry["value"])
+    for field_id, entry in zip(("#q_subject", "#q_description"), report["fields"], strict=True):
+        page.locator(field_id).fill(entry["value"])
     path = tmp_path / report["files"][0]["name"]
     path.write_text(report["files"][0]["content"])
-    page.get_by_label("Files (optional)").set_input_files(str(path))
-    page.get_by_label(report["accept"], exact=False).check()
+    page.locator("#files").set_input_files(str(path))
+    page.locator("#accept").check()
 
 
-def test_javascript_off_pages(browser: Any, site: Site, tmp_path: Path) -> None:
-    context = browser.new_context(bypass_csp=True)
+VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+LANGS = ("ca", "es", "en")
+
+
+CODE_SHOWN = (
+    "() => { const c = document.getElementById('code'); return c && c.textContent.trim(); }"
+)
+
+
+def _submit(page: Any) -> None:
+    page.locator("#report-form button[type=submit]").click()
+
+
+def _check_in(page: Any, code: str) -> None:
+    page.locator("#checkin-form #code").fill(code)
+    page.locator("#checkin-form button[type=submit]").click()
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_javascript_off_pages(browser: Any, site: Site, tmp_path: Path, viewport: str) -> None:
+    context = browser.new_context(bypass_csp=True, viewport=VIEWPORTS[viewport])
     context.route("**/static/build/**", lambda route: route.abort())
     page = context.new_page()
-    audit = Audit("javascript-off")
+    audit = Audit(f"javascript-off-{viewport}")
     base = site.base
-    for lang in ("ca", "es", "en"):
+    for lang in LANGS:
         page.goto(f"{base}/language/{lang}")
         for url in ("/", "/report", "/check-in", "/channels", "/about", "/nowhere"):
             page.goto(base + url)
             audit(page, f"{lang}{url.replace('/', '-')}")
-    page.goto(base + "/report")
-    page.evaluate("document.querySelector('#report-form').noValidate = true")
-    page.get_by_role("button", name=FLOW["report"]["submit"]).click()
-    audit(page, "report-with-errors")
-    page.goto(base + "/report")
-    _fill_report(page, tmp_path)
-    page.get_by_role("button", name=FLOW["report"]["submit"]).click()
-    audit(page, "receipt")
-    code = page.locator("#code").inner_text()
-    page.get_by_role("button", name="Done").click()
-    audit(page, "receipt-not-confirmed")
-    insert_reply(site.app, code, site.office, FLOW["reply"])
-    page.goto(base + "/check-in")
-    page.get_by_label("Your code").fill("AAAA")
-    page.get_by_role("button", name="Check in").click()
-    audit(page, "check-in-with-error")
-    page.get_by_label("Your code").fill(code)
-    page.get_by_role("button", name="Check in").click()
-    audit(page, "conversation")
-    page.evaluate("document.querySelectorAll('form').forEach(f => f.noValidate = true)")
-    page.get_by_role("button", name="Send the message").click()
-    audit(page, "follow-up-with-errors")
-    page.get_by_label("Your code, again").fill(code)
-    page.get_by_label("Your message").fill("more")
-    page.get_by_role("button", name="Send the message").click()
-    audit(page, "follow-up-sent")
+        page.goto(base + "/report")
+        page.evaluate("document.querySelector('#report-form').noValidate = true")
+        _submit(page)
+        audit(page, f"{lang}-report-with-errors")
+        page.goto(base + "/report")
+        _fill_report(page, tmp_path)
+        _submit(page)
+        audit(page, f"{lang}-receipt")
+        code = page.locator("#code").inner_text()
+        page.locator("#main form button[type=submit]").click()
+        audit(page, f"{lang}-receipt-not-confirmed")
+        page.locator("#written").check()
+        page.locator("#main form button[type=submit]").click()
+        audit(page, f"{lang}-receipt-done")
+        insert_reply(site.app, code, site.office, FLOW["reply"])
+        page.goto(base + "/check-in")
+        _check_in(page, "AAAA")
+        audit(page, f"{lang}-check-in-not-a-code")
+        compact = code.replace(" ", "")
+        wrong = "Z" if compact[5] != "Z" else "Y"
+        _check_in(page, compact[:5] + wrong + compact[6:])
+        audit(page, f"{lang}-check-in-mistyped")
+        _check_in(page, code)
+        audit(page, f"{lang}-conversation")
+        page.evaluate("document.querySelectorAll('form').forEach(f => f.noValidate = true)")
+        page.locator("form:has(#message) button[type=submit]").click()
+        audit(page, f"{lang}-follow-up-with-errors")
+        page.locator("#message").fill("more")
+        page.locator("form:has(#message) button[type=submit]").click()
+        audit(page, f"{lang}-follow-up-sent")
     context.close()
     assert not audit.found, audit.found
 
 
-def test_javascript_on_pages(browser: Any, site: Site, tmp_path: Path) -> None:
-    context = browser.new_context(bypass_csp=True)
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_javascript_on_pages(browser: Any, site: Site, tmp_path: Path, viewport: str) -> None:
+    context = browser.new_context(bypass_csp=True, viewport=VIEWPORTS[viewport])
     page = context.new_page()
-    audit = Audit("javascript-on")
+    audit = Audit(f"javascript-on-{viewport}")
     base = site.base
-    for lang in ("ca", "es", "en"):
+    for lang in LANGS:
         page.goto(f"{base}/language/{lang}?next=/report")
         page.wait_for_selector("html[data-encryption=page]", timeout=WAIT_MS)
         audit(page, f"{lang}-report")
         page.goto(f"{base}/check-in")
         page.wait_for_selector("html[data-encryption=page]", timeout=WAIT_MS)
         audit(page, f"{lang}-check-in")
-    page.goto(f"{base}/report")
-    page.wait_for_selector("html[data-encryption=page]", timeout=WAIT_MS)
-    _fill_report(page, tmp_path)
-    big = tmp_path / "big.bin"
-    with big.open("wb") as handle:
-        handle.truncate(FLOW["limit_bytes"] + 1)
-    page.get_by_label("Files (optional)").set_input_files(str(big))
-    page.get_by_role("button", name=FLOW["report"]["submit"]).click()
-    page.locator("#sealed-error").wait_for()
-    audit(page, "report-refused-in-page")
-    page.goto(f"{base}/report")
-    page.wait_for_selector("html[data-encryption=page]", timeout=WAIT_MS)
-    _fill_report(page, tmp_path)
-    page.get_by_role("button", name=FLOW["report"]["submit"]).click()
-    page.wait_for_function(
-        "() => { const c = document.getElementById('code'); return c && c.textContent.trim(); }",
-        timeout=WAIT_MS,
-    )
-    audit(page, "receipt")
-    code = page.locator("#code").inner_text()
-    insert_reply(site.app, code, site.office, FLOW["reply"])
-    page.goto(f"{base}/check-in")
-    page.wait_for_selector("html[data-encryption=page]", timeout=WAIT_MS)
-    page.get_by_label("Your code").fill("AAAA")
-    page.get_by_role("button", name="Check in").click()
-    page.locator("#sealed-error").wait_for()
-    audit(page, "check-in-bad-code")
-    page.get_by_label("Your code").fill(code)
-    page.get_by_role("button", name="Check in").click()
-    page.wait_for_selector("#sealed-conversation:not([hidden])", timeout=WAIT_MS)
-    audit(page, "conversation")
-    page.get_by_label("Your message").fill("more")
-    page.get_by_role("button", name="Send the message").click()
-    page.wait_for_selector("#sealed-sent:not([hidden])", timeout=WAIT_MS)
-    audit(page, "follow-up-sent")
+        page.goto(f"{base}/report")
+        page.wait_for_selector("html[data-encryption=page]", timeout=WAIT_MS)
+        _fill_report(page, tmp_path)
+        big = tmp_path / "big.bin"
+        with big.open("wb") as handle:
+            handle.truncate(FLOW["limit_bytes"] + 1)
+        page.locator("#files").set_input_files(str(big))
+        _submit(page)
+        page.locator("#sealed-error").wait_for()
+        audit(page, f"{lang}-report-refused-in-page")
+        page.goto(f"{base}/report")
+        page.wait_for_selector("html[data-encryption=page]", timeout=WAIT_MS)
+        _fill_report(page, tmp_path)
+        _submit(page)
+        page.wait_for_function(CODE_SHOWN, timeout=WAIT_MS)
+        audit(page, f"{lang}-receipt")
+        code = page.locator("#code").inner_text()
+        insert_reply(site.app, code, site.office, FLOW["reply"])
+        page.locator("#written").check()
+        page.locator("#main form button[type=submit]").click()
+        page.wait_for_selector("#main form", state="detached")
+        page.goto(f"{base}/check-in")
+        page.wait_for_selector("html[data-encryption=page]", timeout=WAIT_MS)
+        _check_in(page, "AAAA")
+        page.locator("#code-error").wait_for()
+        audit(page, f"{lang}-check-in-bad-code")
+        compact = code.replace(" ", "")
+        wrong = "Z" if compact[5] != "Z" else "Y"
+        _check_in(page, compact[:5] + wrong + compact[6:])
+        page.locator("#code-error mark").wait_for()
+        audit(page, f"{lang}-check-in-mistyped")
+        _check_in(page, code)
+        page.wait_for_selector("#sealed-conversation:not([hidden])", timeout=WAIT_MS)
+        audit(page, f"{lang}-conversation")
+        page.locator("#sealed-message").fill("more")
+        page.locator("#sealed-followup button[type=submit]").click()
+        page.wait_for_selector("#sealed-sent:not([hidden])", timeout=WAIT_MS)
+        audit(page, f"{lang}-follow-up-sent")
     context.close()
     assert not audit.found, audit.found

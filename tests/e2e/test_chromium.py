@@ -11,6 +11,8 @@ import pytest
 
 from tests.e2e.conftest import ARTIFACTS, FLOW, ROOT, Site, leaks
 from tests.submit.conftest import insert_reply
+from whistle.crypto import format_code, generate_code
+from whistle.crypto.codes import group
 
 pytestmark = pytest.mark.slow
 CHROMIUM = "/usr/lib/chromium/chromium"
@@ -91,7 +93,7 @@ def run_flow(page: Any, site: Site, javascript: bool, tmp_path: Path, shots: Sho
         timeout=WAIT_MS,
     )
     code = page.locator("#code").inner_text().strip()
-    assert len(code.replace(" ", "")) == 21
+    assert len(code.replace(" ", "")) == 22
     shots(page, "receipt")
     page.get_by_label(flow["receipt"]["written"]).check()
     page.get_by_role("button", name=flow["receipt"]["done"]).click()
@@ -111,11 +113,13 @@ def run_flow(page: Any, site: Site, javascript: bool, tmp_path: Path, shots: Sho
     for f in report["files"]:
         assert f["name"] in text
     assert flow["reply"] in text
+    assert "Status: acknowledged by the office on" in text
+    assert "No replies from the office yet" not in text
     shots(page, "conversation")
 
     followup = flow["followup"]
-    if not javascript:
-        page.get_by_label("Your code, again").fill(code)
+    # Once per visit: answering does not ask for the code again, with JavaScript off or on.
+    assert page.get_by_label("Your code, again").count() == 0
     page.get_by_label("Your message").fill(followup["message"])
     page.get_by_label("Files (optional)").set_input_files(_files(tmp_path, followup["files"]))
     page.get_by_role("button", name=followup["submit"]).click()
@@ -218,7 +222,7 @@ def test_a_libsodium_file_that_fails_its_hash_sends_nothing_until_the_plain_form
     page.locator("#sealed-error").wait_for()
     assert not [p for m, p, _b in site.recorder.bodies if m == "POST"]
     page.get_by_role("button", name="Use the plain form").click()
-    assert len(page.locator("#code").inner_text().replace(" ", "")) == 21
+    assert len(page.locator("#code").inner_text().replace(" ", "")) == 22
     assert [p for m, p, _b in site.recorder.bodies if m == "POST"] == ["/report"]
     context.close()
 
@@ -290,6 +294,120 @@ def test_a_file_over_the_limit_is_refused_in_the_page(
     assert page.get_by_role("heading", name="Too large").is_visible()
     Shots("too-large")(page, "plain-form-refused")
     assert [p for m, p, _b in site.recorder.bodies if m == "POST"] == ["/report"]
+    context.close()
+
+
+def test_a_mistyped_or_unknown_code_with_javascript_on_is_a_code_error(
+    chromium: Any, site: Site
+) -> None:
+    context = chromium.new_context()
+    page = context.new_page()
+    page.goto(f"{site.base}/language/en?next=/check-in")
+    page.wait_for_selector("html[data-encryption=page]", timeout=WAIT_MS)
+    code = generate_code()
+    wrong = "Z" if code[5] != "Z" else "Y"
+    typed = group(code[:5] + wrong + code[6:])
+    site.recorder.clear()
+    page.get_by_label("Your code").fill(typed)
+    page.get_by_role("button", name="Check in").click()
+    box = page.locator("#code-error")
+    box.wait_for()
+    assert box.get_attribute("role") == "alert"
+    assert "character 2 of group 2 is wrong" in box.inner_text()
+    assert page.locator("#code-error mark").inner_text() == wrong
+    assert page.get_by_label("Your code").input_value() == typed  # kept, not cleared
+    assert page.evaluate("document.activeElement.id") == "code"
+    # Not an encryption failure, and the plain form is not offered as the fix.
+    assert page.locator("#sealed-error").is_hidden()
+    assert not page.get_by_role("button", name="Use the plain form").is_visible()
+    assert not [p for m, p, _b in site.recorder.bodies if m == "POST"]
+    Shots("code-errors")(page, "mistyped")
+    page.get_by_label("Your code").fill(format_code(generate_code()))
+    page.get_by_role("button", name="Check in").click()
+    page.wait_for_function(
+        "() => document.getElementById('code-error-text').textContent.includes('unknown')",
+        timeout=WAIT_MS,
+    )
+    assert page.locator("#sealed-error").is_hidden()
+    assert page.locator("#code-error mark").count() == 0
+    Shots("code-errors")(page, "unknown")
+    context.close()
+
+
+#: Runs before the page's scripts: at the moment the report is posted, what does the page
+#: look like, and would leaving it ask first?
+AT_SEND = """
+const send = XMLHttpRequest.prototype.send;
+XMLHttpRequest.prototype.send = function (body) {
+  const form = document.getElementById('report-form');
+  const leaving = new Event('beforeunload', { cancelable: true });
+  window.dispatchEvent(leaving);
+  const button = form.querySelector('button[type=submit]');
+  window.atSend = {
+    enabled: Array.from(form.elements).filter((e) => !e.disabled).length,
+    busy: form.getAttribute('aria-busy'),
+    asks: leaving.defaultPrevented,
+    statusBesideButton: button.nextElementSibling && button.nextElementSibling.id,
+  };
+  return send.call(this, body);
+};
+"""
+
+
+def test_while_sending_the_form_is_locked_and_leaving_asks_first(
+    chromium: Any, site: Site, tmp_path: Path
+) -> None:
+    context = chromium.new_context()
+    page = context.new_page()
+    page.add_init_script(AT_SEND)
+    page.goto(f"{site.base}/language/en?next=/report")
+    page.wait_for_selector("html[data-encryption=page]", timeout=WAIT_MS)
+    for entry in FLOW["report"]["fields"]:
+        page.get_by_label(entry["label"], exact=False).first.fill(entry["value"])
+    page.get_by_label("Files (optional)").set_input_files(_files(tmp_path, FLOW["report"]["files"]))
+    page.get_by_label(FLOW["report"]["accept"], exact=False).check()
+    page.get_by_role("button", name=FLOW["report"]["submit"]).click()
+    page.wait_for_function(
+        "() => { const c = document.getElementById('code'); return c && c.textContent.trim(); }",
+        timeout=WAIT_MS,
+    )
+    assert page.evaluate("window.atSend") == {
+        "enabled": 0,
+        "busy": "true",
+        "asks": True,
+        "statusBesideButton": "sealed-status",
+    }
+    # Sent, and the code is on screen: leaving still asks until it is confirmed written down.
+    leaving = (
+        "() => { const e = new Event('beforeunload', {cancelable: true});"
+        " window.dispatchEvent(e); return e.defaultPrevented; }"
+    )
+    assert page.evaluate(leaving) is True
+    page.get_by_label(FLOW["receipt"]["written"]).check()
+    page.evaluate(
+        "() => { const f = document.querySelector('#main form');"
+        " f.addEventListener('submit', (e) => e.preventDefault()); f.requestSubmit(); }"
+    )
+    assert page.evaluate(leaving) is False
+    context.close()
+
+
+def test_with_javascript_off_the_language_switch_keeps_what_was_typed(
+    chromium: Any, site: Site
+) -> None:
+    context = chromium.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{site.base}/language/en?next=/report")
+    field = FLOW["report"]["fields"][0]
+    page.get_by_label(field["label"], exact=False).first.fill(field["value"])
+    site.recorder.clear()
+    page.get_by_role("button", name="Español").click()
+    page.wait_for_selector('html[lang="es"]')
+    assert (
+        page.locator("#report-form input:not([type=hidden])").first.input_value() == field["value"]
+    )
+    assert site.recorder.bodies[0][1] == "/report"  # posted to the form, not stored
+    Shots("language-switch")(page, "report-es")
     context.close()
 
 

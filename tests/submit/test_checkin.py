@@ -36,7 +36,7 @@ def test_mistyped_code_is_decided_before_any_lookup(
     english: FlaskClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[str] = []
-    monkeypatch.setattr(views, "derive_source_keys", lambda *a: calls.append("derive"))
+    monkeypatch.setattr(views, "code_master", lambda *a: calls.append("derive"))
     code = generate_code()
     status, page = check_in(english, _swap_check_symbol(code))
     assert status == 422
@@ -56,7 +56,7 @@ def test_unknown_and_valid_codes_run_the_same_derivation_and_lookup(
 ) -> None:
     code = submit_report(english)
     calls: list[tuple[str, int]] = []
-    real_derive, real_find = views.derive_source_keys, views.store.find_logins
+    real_derive, real_find = views.code_master, views.store.find_logins
 
     def derive(code_text: str, salt: bytes):  # type: ignore[no-untyped-def]
         calls.append(("derive", len(salt)))
@@ -66,7 +66,7 @@ def test_unknown_and_valid_codes_run_the_same_derivation_and_lookup(
         calls.append(("find_logins", len(lookups)))
         return real_find(session, lookups)
 
-    monkeypatch.setattr(views, "derive_source_keys", derive)
+    monkeypatch.setattr(views, "code_master", derive)
     monkeypatch.setattr(views.store, "find_logins", find)
     status, _ = check_in(english, code)
     assert status == 200
@@ -253,7 +253,9 @@ def test_download_a_file_the_office_attached(
     assert "acta reunió.pdf" in page
     choice = re.search(r'name="file" value="([^"]+)"', page)
     assert choice
-    form = {"csrf_token": csrf_from(page), "file": choice.group(1), "code": code}
+    visit = re.search(r'name="visit" value="([^"]+)"', page)
+    assert visit  # the file is downloaded without typing the code again
+    form = {"csrf_token": csrf_from(page), "file": choice.group(1), "visit": visit.group(1)}
     response = english.post("/check-in/file", data=form)
     assert response.status_code == 200
     assert response.data == b"%PDF minutes"
@@ -269,8 +271,12 @@ def test_download_a_file_the_office_attached(
     ):
         assert english.post("/check-in/file", data=bad).status_code == 422
     other = submit_report(english)
-    assert english.post("/check-in/file", data=dict(form, code=other)).status_code == 422
-    assert english.post("/check-in/file", data=dict(form, code="")).status_code == 422
+    by_code = {"csrf_token": form["csrf_token"], "file": form["file"]}
+    assert english.post("/check-in/file", data=dict(by_code, code=code)).data == b"%PDF minutes"
+    assert english.post("/check-in/file", data=dict(by_code, code=other)).status_code == 422
+    assert english.post("/check-in/file", data=dict(by_code, code="")).status_code == 422
+    tampered = dict(form, visit=form["visit"][:-2] + "AA")
+    assert english.post("/check-in/file", data=tampered).status_code == 422
 
 
 def store_day():  # type: ignore[no-untyped-def]

@@ -59,7 +59,7 @@ def test_report_check_in_reply_and_follow_up(
         files=[(b"evidence one", "factura.pdf"), (b"evidence two", "acta.txt")],
         identification={"name": "Anna Puig", "email": "anna@example.org"},
     )
-    assert len(code.replace(" ", "")) == 21
+    assert len(code.replace(" ", "")) == 22
 
     # The office can open it: form, identification (custodian only), files.
     case_id = _case(app, code)

@@ -39,7 +39,7 @@ from whistle.crypto import (
 )
 from whistle.crypto.codes import check_symbol, code_bits, generate_code, normalize_code
 from whistle.crypto.conversation import ContentDigest, Position, conversation_json
-from whistle.crypto.errors import CodeChecksumError, CodeError, CodeFormatError
+from whistle.crypto.errors import CodeChecksumError, CodeError
 from whistle.crypto.keys import box_keypair_from_secret, signing_keypair_from_seed
 from whistle.crypto.padding import padded_size, padme
 from whistle.crypto.records import (
@@ -63,6 +63,16 @@ def write(name: str, document: dict) -> None:
     path.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
+def _code_error(text: str) -> dict:
+    """How ``normalize_code`` refuses ``text``: the vector's expected error, kind and position."""
+    try:
+        normalize_code(text)
+    except CodeError as exc:
+        kind = "checksum" if isinstance(exc, CodeChecksumError) else "format"
+        return {"error": kind, "kind": exc.kind, "position": exc.position}
+    raise SystemExit(f"invalid code vector accepted: {text}")
+
+
 def codes() -> None:
     valid = []
     for i in range(8):
@@ -73,46 +83,54 @@ def codes() -> None:
                 "random": raw.hex(),
                 "code": code,
                 "bits": code_bits(code).hex(),
-                "typed": [code.lower(), " ".join(code[j : j + 4] for j in range(0, 21, 4))],
+                "typed": [code.lower(), " ".join(code[j : j + 4] for j in range(0, 22, 4))],
             }
         )
     base = valid[0]["code"]
     lookalike = base.replace("0", "o").replace("1", "l")
     valid[0]["typed"].append(lookalike)
-    valid[0]["typed"].append("-".join(base[j : j + 4] for j in range(0, 21, 4)))
-    swapped = next(
+    valid[0]["typed"].append("-".join(base[j : j + 4] for j in range(0, 22, 4)))
+    legacy = []
+    for entry in valid[:4]:
+        data = entry["code"][:20]
+        old = data + check_symbol(data)
+        legacy.append({"code": old, "bits": entry["bits"], "typed": [old.lower()]})
+    swaps = [
         base[:j] + base[j + 1] + base[j] + base[j + 2 :]
-        for j in range(19)
+        for j in range(21)
         if base[j] != base[j + 1]
-    )
-    substituted = base[:5] + ("A" if base[5] != "A" else "B") + base[6:]
-    invalid = [
-        {"input": swapped, "error": "checksum", "why": "two adjacent characters swapped"},
-        {"input": substituted, "error": "checksum", "why": "one character substituted"},
-        {"input": base[:-1], "error": "format", "why": "one character short"},
-        {"input": base + "0", "error": "format", "why": "one character too many"},
-        {"input": base[:3] + "U" + base[4:], "error": "format", "why": "U is only a check symbol"},
-        {"input": "", "error": "format", "why": "empty"},
-        {"input": "x" * 200, "error": "format", "why": "far too long"},
-        {"input": base[:20] + "#", "error": "format", "why": "not an alphabet character"},
     ]
-    expected = {"checksum": CodeChecksumError, "format": CodeFormatError}
-    for case in invalid:
-        try:
-            normalize_code(case["input"])
-        except CodeError as exc:
-            if not isinstance(exc, expected[case["error"]]):
-                raise SystemExit(f"invalid code vector fails the wrong way: {case}") from exc
-        else:
-            raise SystemExit(f"invalid code vector accepted: {case}")
+    substituted = base[:5] + ("A" if base[5] != "A" else "B") + base[6:]
+    last_wrong = base[:21] + ("A" if base[21] != "A" else "B")
+    old_base = legacy[0]["code"]
+    old_substituted = old_base[:5] + ("A" if old_base[5] != "A" else "B") + old_base[6:]
+    cases = [
+        (swaps[0], "two adjacent characters swapped"),
+        (swaps[5], "two adjacent characters swapped, further on"),
+        (swaps[-1], "the two check characters swapped"),
+        (substituted, "one character substituted"),
+        (last_wrong, "the last check character wrong"),
+        (old_substituted, "a code issued before, one character substituted"),
+        (base[:-1] + "*", "a mod-37 check symbol on a 22-character code"),
+        (base[:-2], "two characters short"),
+        (base + "0", "one character too many"),
+        (base[:3] + "U" + base[4:], "U is not in the alphabet"),
+        ("", "empty"),
+        ("x" * 200, "far too long"),
+        (base[:20] + "#", "not an alphabet character"),
+    ]
+    invalid = [{"input": text, **_code_error(text), "why": why} for text, why in cases]
     checks = [{"data": "0" * 20, "check": check_symbol("0" * 20)}]
     checks += [{"data": "Z" * 20, "check": check_symbol("Z" * 20)}]
     write(
         "codes",
         {
             "origin": "tests/vectors/generate.py; codes from fixed random bytes (top 4 bits of "
-            "13 bytes dropped, big-endian), Crockford base32 with the mod-37 check symbol",
+            "13 bytes dropped, big-endian), Crockford base32 with two GF(32) check characters; "
+            "legacy: the same 20 data characters with Crockford's mod-37 check symbol; "
+            "invalid: the error, and the kind and position (from 0) the check reports",
             "valid": valid,
+            "legacy": legacy,
             "check_symbols": checks,
             "invalid": invalid,
         },

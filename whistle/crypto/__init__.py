@@ -17,7 +17,13 @@ from whistle.crypto.cards import (
     same_fingerprint,
 )
 from whistle.crypto.codes import format_code, generate_code, normalize_code
-from whistle.crypto.derive import SourceKeys, derive_source_keys, login_lookup
+from whistle.crypto.derive import (
+    SourceKeys,
+    code_master,
+    derive_source_keys,
+    login_lookup,
+    source_keys_from_master,
+)
 from whistle.crypto.envelope import (
     EnvelopeWriter,
     Message,
@@ -127,6 +133,7 @@ __all__ = [
     "box_keypair_from_secret",
     "boxed_to",
     "check_envelope_shape",
+    "code_master",
     "derive_source_keys",
     "fingerprint",
     "format_code",
@@ -156,6 +163,7 @@ __all__ = [
     "sign",
     "sign_manifest",
     "signing_keypair_from_seed",
+    "source_keys_from_master",
     "unwrap_with_key",
     "unwrap_with_passphrase",
     "verify",

@@ -45,22 +45,32 @@ class SourceKeys:
         return "SourceKeys(<secret>)"
 
 
-def derive_source_keys(code: str, install_salt: bytes) -> SourceKeys:
-    """The login token and reply key pair for a code (raises ``CodeError`` for a bad code)."""
+def code_master(code: str, install_salt: bytes) -> bytes:
+    """``m``, from which every key of a code comes (raises ``CodeError`` for a bad code)."""
     if len(install_salt) != SALT_BYTES:
         raise ValueError("the install salt is 32 bytes")
-    master = generic_hash(CODE_DOMAIN + code_bits(code), key=install_salt)
-    token = kdf_derive(master, *LOGIN_SUBKEY)
+    return generic_hash(CODE_DOMAIN + code_bits(code), key=install_salt)
+
+
+def source_keys_from_master(master: bytes) -> SourceKeys:
+    """The keys ``m`` stands for (a short-lived check-in carries ``m``, never the code)."""
+    if len(master) != 32:
+        raise ValueError("m is 32 bytes")
     seed = kdf_derive(master, *REPLY_SUBKEY)
     public, secret = crypto_box_seed_keypair(seed)
     signing_seed = kdf_derive(master, *SIGNING_SUBKEY)
     return SourceKeys(
-        login_token=token,
+        login_token=kdf_derive(master, *LOGIN_SUBKEY),
         reply_secret_key=secret,
         reply_public_key=public,
         signing_seed=signing_seed,
         signing_public_key=signing_keypair_from_seed(signing_seed).public_key,
     )
+
+
+def derive_source_keys(code: str, install_salt: bytes) -> SourceKeys:
+    """The login token and reply key pair for a code (raises ``CodeError`` for a bad code)."""
+    return source_keys_from_master(code_master(code, install_salt))
 
 
 def login_lookup(login_token: bytes, pepper: bytes) -> bytes:

@@ -71,7 +71,15 @@ class WrongPurposeError(SignatureError):
 
 
 class CodeError(CryptoError):
-    """A source code was entered wrongly."""
+    """A source code was entered wrongly.
+
+    ``position`` (from 0, spaces and dashes not counted) names the character the
+    check found wrong, when it can; ``kind`` is "wrong" or "swapped" (the
+    character at ``position`` and the next one), or None.
+    """
+
+    position: int | None = None
+    kind: str | None = None
 
 
 class CodeFormatError(CodeError):

@@ -155,6 +155,7 @@ def _template_globals() -> dict[str, Any]:
         "lang": current_language(),
         "languages": {"ca": "Català", "es": "Español", "en": "English"},
         "office_name": st.config.office_name,
+        "office_logo": st.config.office_logo is not None,
         "legal": st.config.legal,
         "competent_authority": authorities.competent(st.config.legal.territory),
         # The current card's desks once a view has read it (names and ids; keys are the
@@ -178,11 +179,15 @@ def _bound_small_bodies() -> Any:
     return None
 
 
+#: Not pages: the same bytes for everyone, so the browser may keep them.
+CACHED_ENDPOINTS = ("static", "submit.office_logo")
+
+
 def _security_headers(response: Response) -> Response:
     response.headers.update(SECURITY_HEADERS)
     if g.get("loads_bundle"):
         response.headers["Content-Security-Policy"] = CSP_WITH_BUNDLE
-    if request.endpoint != "static" or response.status_code >= 400:
+    if request.endpoint not in CACHED_ENDPOINTS or response.status_code >= 400:
         # Error pages under /static/ are pages too (and may set the session cookie).
         response.headers["Cache-Control"] = "no-store"
     response.headers.pop("Server", None)

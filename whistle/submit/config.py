@@ -140,6 +140,47 @@ def _legal(raw: Any) -> LegalNotice:
     return LegalNotice(territory=territory, complaint_authority=authority, **texts)
 
 
+@dataclass(frozen=True)
+class OfficeLogo:
+    """The office's logo, read once at start-up and served by the site itself (never a URL
+    elsewhere): it also stands in for the favicon, so a page still costs three requests."""
+
+    data: bytes
+    mimetype: str
+
+
+MAX_LOGO_BYTES = 16_384
+_LOGO_TYPES = {".png": "image/png", ".svg": "image/svg+xml"}
+
+
+def _office_logo(raw: dict[str, Any], directory: Path) -> OfficeLogo | None:
+    name = raw.get("office_logo", "")
+    if not isinstance(name, str):
+        raise ConfigError("config.toml: office_logo must be a file name")
+    if not name:
+        return None
+    suffix = Path(name).suffix.lower()
+    if Path(name).name != name or suffix not in _LOGO_TYPES:
+        raise ConfigError(
+            "config.toml: office_logo must name a .png or .svg file in the data directory"
+        )
+    path = directory / name
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from exc
+    if len(data) > MAX_LOGO_BYTES:
+        raise ConfigError(f"{path}: a logo is at most {MAX_LOGO_BYTES} bytes (pages stay light)")
+    looks_right = (
+        data.startswith(b"\x89PNG\r\n\x1a\n")
+        if suffix == ".png"
+        else b"<svg" in data[:1024] and b"<script" not in data.lower()
+    )
+    if not looks_right:
+        raise ConfigError(f"{path} is not a {suffix[1:].upper()} image (or the SVG has a script)")
+    return OfficeLogo(data, _LOGO_TYPES[suffix])
+
+
 @dataclass(frozen=True, repr=False)
 class SubmitConfig:
     """Everything ``create_app`` needs, secrets included (``repr`` shows none of them)."""
@@ -172,6 +213,7 @@ class SubmitConfig:
     #: when a rotation replaces them (``pepper.Peppers``). None for a config built in code.
     data_dir: Path | None = None
     legal: LegalNotice = field(default_factory=LegalNotice)
+    office_logo: OfficeLogo | None = None
 
     def __repr__(self) -> str:
         return f"SubmitConfig(office_name={self.office_name!r})"
@@ -321,6 +363,7 @@ def load_config(directory: str | Path) -> SubmitConfig:
         reply_days_after_read=reply_days_after_read,
         reply_max_age_days=reply_max_age_days,
         legal=legal,
+        office_logo=_office_logo(raw, directory),
     )
 
 

@@ -47,6 +47,8 @@ time_zone = "{time_zone}"
 office_fingerprint = "{fingerprint}"
 # Set to true only when the site is served over https (an onion service is http).
 cookie_secure = false
+# The office's logo, a .png or .svg file (≤ 16 KB) in this directory, shown beside its name:
+# office_logo = "logo.svg"
 
 [limits]
 max_upload_bytes = 104857600      # all files of one report or follow-up together

@@ -13,6 +13,7 @@ from sqlalchemy.exc import OperationalError
 
 from whistle.crypto import Desk, OfficeCard
 from whistle.submit import epochs, store
+from whistle.submit.code_errors import CodeProblem, texts_for_script
 from whistle.submit.pepper import open_login
 from whistle.submit.slots import RETRY_AFTER_SECONDS
 from whistle.submit.web import message_page, state, use_bundle
@@ -149,8 +150,21 @@ def render_report(desk: Desk, form: ReportForm, status: int = 200) -> tuple[str,
     )
 
 
-def checkin_page(error: str | None = None, status: int = 200) -> tuple[str, int]:
-    return render_template("checkin.html", error=error, **sealed_page_data()), status
+def checkin_page(
+    error: str | None = None,
+    status: int = 200,
+    *,
+    problem: CodeProblem | None = None,
+    typed: str = "",
+) -> tuple[str, int]:
+    """The check-in form; after a refusal, what was typed stays in the field (``typed``) and a
+    code problem marks the character it names."""
+    if problem is not None:
+        error = problem.message
+    page = render_template(
+        "checkin.html", error=error, problem=problem, typed=typed, **sealed_page_data()
+    )
+    return page, status
 
 
 def sealed_page_data() -> dict[str, Any]:
@@ -168,4 +182,5 @@ def sealed_page_data() -> dict[str, Any]:
         # against it and shows the fingerprint it checked (review finding H3).
         "office_card": base64.b64encode(card.signed).decode("ascii"),
         "epoch": card.epoch,
+        "code_texts": texts_for_script(),
     }

@@ -48,6 +48,17 @@ def favicon() -> Response:
     return Response(status=204)
 
 
+@blueprint.get("/office-logo")
+def office_logo() -> Response:
+    """The logo the operator configured (config.toml ``office_logo``), from memory."""
+    logo = state().config.office_logo
+    if logo is None:
+        abort(404)
+    response = Response(logo.data, mimetype=logo.mimetype)
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
 @blueprint.get("/language/<lang>")
 def language(lang: str) -> Any:
     if lang not in LANGUAGES:

@@ -1,7 +1,8 @@
-"""The routes that work with JavaScript off: the server encrypts a report as it streams in,
-shows the conversation only on the response to the page where the code was posted, and asks
-for the code again to send a follow-up (nothing on the server, and no cookie, ever holds the
-code or a key derived from it)."""
+"""The routes that work with JavaScript off: the server encrypts a report as it streams in and
+shows the conversation only on the response to the page where the code was posted. Answering
+and downloading a file from that page do not ask for the code again: the page carries a
+short-lived visit token (whistle/submit/visit.py); nothing on the server, and no cookie, ever
+holds the code or a key derived from it."""
 
 import datetime
 import hmac
@@ -13,6 +14,7 @@ from typing import Any
 
 from flask import Response, render_template, request, session
 from flask_babel import gettext as _
+from flask_babel import refresh
 from flask_wtf.csrf import validate_csrf
 from wtforms.validators import ValidationError
 
@@ -22,6 +24,7 @@ from whistle.crypto import (
     CryptoError,
     SignatureError,
     SourceKeys,
+    code_master,
     derive_source_keys,
     format_code,
     generate_code,
@@ -29,7 +32,9 @@ from whistle.crypto import (
     normalize_code,
     open_token,
     seal_token,
+    source_keys_from_master,
 )
+from whistle.crypto.codes import MAX_INPUT_CHARS
 from whistle.crypto.conversation import Position
 from whistle.crypto.records import (
     Conversation,
@@ -40,6 +45,9 @@ from whistle.crypto.records import (
 )
 from whistle.submit import db, store
 from whistle.submit.bundles import mark_replies_read
+from whistle.submit.case_status import case_status
+from whistle.submit.code_errors import CodeProblem, describe
+from whistle.submit.config import LANGUAGES
 from whistle.submit.models import RecordKind
 from whistle.submit.pepper import pepper_tag
 from whistle.submit.slots import LookupsBusyError
@@ -68,6 +76,7 @@ from whistle.submit.views.common import (
     render_report,
     unknown_message,
 )
+from whistle.submit.visit import open_visit, seal_visit
 from whistle.submit.web import (
     SubmitState,
     busy_message,
@@ -191,6 +200,14 @@ def report_post(desk_id: str | None) -> Any:
                 ),
             )
             return render_report(desk, form, 400)
+        switch = parsed.fields.get("switch_language", "")
+        if switch in LANGUAGES:
+            # The form's language switch: the answers again in the other language, nothing kept.
+            session["lang"] = switch
+            refresh()
+            return render_report(
+                desk, ReportForm(values=form.values, files_dropped=form.files_dropped)
+            )
         if form.errors:
             return render_report(desk, form, 422)
         writer.add_form({"language": current_language(), "desk": desk.id, "fields": answers})
@@ -255,6 +272,12 @@ def receipt_post() -> Any:
     if request.form.get("written") == "yes":
         return render_template("receipt_done.html")
     code = _receipt_code(request.form.get("receipt", ""))
+    lang = request.form.get("lang")
+    if code is not None and lang in LANGUAGES:
+        # The language switch of the receipt page: the same code, in the other language.
+        session["lang"] = lang
+        refresh()
+        return _render_receipt(code)
     if code is None:
         return message_page(
             _("Report received"),
@@ -294,20 +317,52 @@ class CaseView:
     replies_seen: int
 
 
-def _derive_and_find(code: str) -> tuple[SourceKeys, bytes | None]:
+def _derive_and_find(master: bytes) -> tuple[SourceKeys, bytes | None]:
     """Derivation and lookup, the same work for every well-formed code, known or not.
 
     The caller holds a look-up slot (whistle/submit/slots.py).
     """
-    st = state()
-    keys = derive_source_keys(code, st.config.install_salt)
+    keys = source_keys_from_master(master)
     return keys, find_case(keys.login_token)
 
 
-def _lookup(code: str) -> tuple[SourceKeys, bytes | None]:
+def _lookup(master: bytes) -> tuple[SourceKeys, bytes | None]:
     """``_derive_and_find`` holding a look-up slot (``LookupsBusyError`` when none is free)."""
     with state().lookup_slots.hold():
-        return _derive_and_find(code)
+        return _derive_and_find(master)
+
+
+def _sid() -> str:
+    return str(session.get("sid", ""))
+
+
+def _visit_token(master: bytes) -> str:
+    """The token that stands for the code on the page this check-in shows (visit.py)."""
+    sid = session.setdefault("sid", secrets.token_hex(16))
+    return seal_visit(master, sid, state().config.session_keys[0])
+
+
+def _source_master(fields: Any) -> tuple[bytes | None, CodeProblem | None, str]:
+    """(m, None, visit token) from a live visit token or else the typed code; (None, problem,
+    "") when neither stands for a code. Decided before any lookup."""
+    token = fields.get("visit", "")
+    if token:
+        master = open_visit(token, _sid(), list(state().config.session_keys))
+        if master is not None:
+            return master, None, token
+        if not fields.get("code", ""):
+            return None, CodeProblem(_visit_expired_message()), ""
+    code, problem = _code_error(fields.get("code", ""))
+    if code is None:
+        return None, problem, ""
+    return code_master(code, state().config.install_salt), None, ""
+
+
+def _visit_expired_message() -> str:
+    return _(
+        "This page was open too long, so it no longer stands for your code. "
+        "Enter your code to go on."
+    )
 
 
 def _busy_checkin_page() -> tuple[str, int, dict[str, str]]:
@@ -394,19 +449,12 @@ def _conversation(keys: SourceKeys, case_id: bytes) -> CaseView:
     return view
 
 
-def _code_error(text: str) -> tuple[str | None, str | None]:
+def _code_error(text: str) -> tuple[str | None, CodeProblem | None]:
     """(canonical code, None) or (None, what is wrong): decided before any lookup."""
     try:
         return normalize_code(text), None
-    except CodeChecksumError:
-        return None, _(
-            "That code was mistyped: one of its characters is wrong, or two are swapped. "
-            "Check it against what you wrote down."
-        )
-    except CodeFormatError:
-        return None, _(
-            "That is not a code: a code has 21 letters and digits, shown in groups of four."
-        )
+    except (CodeChecksumError, CodeFormatError) as error:
+        return None, describe(error, text)
 
 
 @blueprint.post("/check-in/file")
@@ -415,10 +463,10 @@ def reply_file() -> Any:
     return _with_code(_reply_file_answer)
 
 
-def _reply_file_answer(code: str) -> Any:
-    keys, case_id = _derive_and_find(code)
+def _reply_file_answer(master: bytes, typed: str) -> Any:
+    keys, case_id = _derive_and_find(master)
     if case_id is None:
-        return checkin_page(error=unknown_message(), status=422)
+        return checkin_page(error=unknown_message(), status=422, typed=typed)
     record_id, _sep, index_text = request.form.get("file", "").partition(":")
     st = state()
     with st.sessions() as db_session:
@@ -446,26 +494,33 @@ def _reply_file_answer(code: str) -> Any:
 
 @blueprint.post("/check-in")
 def checkin_post() -> Any:
+    lang = request.form.get("lang")
+    if lang in LANGUAGES and request.form.get("visit"):
+        # The conversation page's language switch (with its visit token): the same page again.
+        session["lang"] = lang
+        refresh()
     return _with_code(_checkin_answer)
 
 
-def _with_code(answer: Callable[[str], Any]) -> Any:
-    """The posted code checked, then ``answer(code)`` holding a look-up slot: the slot covers
-    the look-up and the page it leads to, the whole cost of a guess (busy: the 503 page)."""
-    code, error = _code_error(request.form.get("code", ""))
-    if code is None:
-        return checkin_page(error=error, status=422)
+def _with_code(answer: Callable[[bytes, str], Any]) -> Any:
+    """The posted code (or visit token) checked, then ``answer(m, typed)`` holding a look-up
+    slot: the slot covers the look-up and the page it leads to, the whole cost of a guess
+    (busy: the 503 page). What was typed comes back in the field when it is refused."""
+    typed = request.form.get("code", "")[:MAX_INPUT_CHARS]
+    master, problem, _token = _source_master(request.form)
+    if master is None:
+        return checkin_page(problem=problem, status=422, typed=typed)
     try:
         with state().lookup_slots.hold():
-            return answer(code)
+            return answer(master, typed)
     except LookupsBusyError:
         return _busy_checkin_page()
 
 
-def _checkin_answer(code: str) -> Any:
-    keys, case_id = _derive_and_find(code)
+def _checkin_answer(master: bytes, typed: str) -> Any:
+    keys, case_id = _derive_and_find(master)
     if case_id is None:
-        return checkin_page(error=unknown_message(), status=422)
+        return checkin_page(error=unknown_message(), status=422, typed=typed)
     view = _conversation(keys, case_id)
     reply_files = [
         (f"{entry.record_id}:{index}", name, size)
@@ -477,8 +532,9 @@ def _checkin_answer(code: str) -> Any:
         "conversation.html",
         entries=view.entries,
         missing_replies=view.missing_replies,
+        status=case_status(view.entries),
         reply_files=reply_files,
-        followup={},
+        followup={"visit": _visit_token(master)},
     )
 
 
@@ -518,7 +574,7 @@ def followup_post() -> Any:
             drain(request.stream, limits.discard_cap_bytes)
             return too_large_page()
         message = parsed.fields.get("message", "").strip()
-        values = {"message": message}
+        values = {"message": message, "code": parsed.fields.get("code", "")[:MAX_INPUT_CHARS]}
         errors: list[tuple[str, str]] = []
         dropped = bool(parsed.file_names)
         if not _check_csrf(parsed):
@@ -526,7 +582,9 @@ def followup_post() -> Any:
                 ("", _("Your session had expired, so the message was not sent. Please send again."))
             )
             return _render_followup(values, errors, dropped, 400)
-        code, code_problem = _code_error(parsed.fields.get("code", ""))
+        master, code_problem, visit = _source_master(parsed.fields)
+        if visit:
+            values["visit"] = visit
         if not message:
             errors.append(("message", _("Please write a message.")))
         elif len(message) > limits.max_text_chars:
@@ -538,11 +596,11 @@ def followup_post() -> Any:
             )
         case_id = None
         keys = None
-        if code is None:
-            errors.insert(0, ("code", code_problem or ""))
+        if master is None:
+            errors.insert(0, ("code", code_problem.message if code_problem else ""))
         else:
             try:
-                keys, case_id = _lookup(code)
+                keys, case_id = _lookup(master)
             except LookupsBusyError:
                 # Nothing looked up, nothing stored; the message stays in the form.
                 errors.insert(0, ("", busy_message()))
@@ -550,6 +608,9 @@ def followup_post() -> Any:
                 return page, status, BUSY_HEADERS
             if case_id is None:
                 errors.insert(0, ("code", unknown_message()))
+            elif "visit" not in values:
+                # The code was right: it is not asked for again if something else was wrong.
+                values["visit"] = _visit_token(master)
         if errors or keys is None or case_id is None:
             return _render_followup(values, errors, dropped, 422)
         card = current_card()

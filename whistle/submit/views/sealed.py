@@ -313,4 +313,5 @@ def followup_sealed() -> Any:
                 raise SealedError(404, unknown_message()) from exc
     except SealedError as error:
         return _sealed_error(error.status, error.message, error.headers)
-    return jsonify(sent=render_template("_followup_sent_main.html"))
+    # Shown inside the conversation's section, under its "Send a message" heading.
+    return jsonify(sent=render_template("_followup_sent_main.html", heading_level=3))
