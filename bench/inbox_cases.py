@@ -80,11 +80,13 @@ def populate(config: InboxConfig, storage_public: bytes, n: int, today: date) ->
     rng = random.Random(7)
     engine = db.make_engine(config.database_path)
     needle_case = ""
+    refs: dict[int, int] = {}
     with db.transaction(db.session_factory(engine)) as session:
         for i in range(n):
             case_id = secrets.token_hex(16)
             received = today - timedelta(days=rng.randrange(0, 730))
             status = rng.choice(STATES)
+            refs[received.year] = refs.get(received.year, 0) + 1
             case = Case(
                 id=case_id,
                 desk_id=rng.choice(["antifraud", "ethics"]),
@@ -93,6 +95,8 @@ def populate(config: InboxConfig, storage_public: bytes, n: int, today: date) ->
                 last_activity_day=received,
                 imported_at=datetime(2026, 1, 1),
                 extended=False,
+                ref_year=received.year,
+                ref_number=refs[received.year],
             )
             if status != "new":
                 case.acknowledged_day = received + timedelta(days=rng.randrange(0, 9))

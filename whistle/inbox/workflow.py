@@ -49,6 +49,7 @@ from whistle.inbox.models import (
     STATUS_INVESTIGATING,
     STATUS_NEW,
     Case,
+    CaseSeen,
     Decision,
     Disclosure,
     Note,
@@ -424,6 +425,8 @@ def decisions(session: Session, keyring: OfficeKeyring, case_id: str) -> list[De
 #: cheaper to load than whole ``Case`` objects when there are thousands of cases.
 CASE_COLUMNS = (
     Case.id,
+    Case.ref_year,
+    Case.ref_number,
     Case.desk_id,
     Case.status,
     Case.assignee_id,
@@ -546,7 +549,7 @@ def purge_case(
         store_dir / name
         for name in session.scalars(select(Record.stored_name).where(Record.case_id == case.id))
     ]
-    for model in (Record, Note, Disclosure, Decision, Reply, Step):
+    for model in (Record, Note, Disclosure, Decision, Reply, Step, CaseSeen):
         session.execute(delete(model).where(model.case_id == case.id))
     session.add(
         PurgedCase(

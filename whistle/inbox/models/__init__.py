@@ -13,6 +13,7 @@ from whistle.inbox.models.case import (
     STATUSES,
     Case,
 )
+from whistle.inbox.models.case_seen import CaseSeen
 from whistle.inbox.models.decision import Decision
 from whistle.inbox.models.deletion import Deletion
 from whistle.inbox.models.desk_key import DeskKey
@@ -57,6 +58,7 @@ __all__ = [
     "Base",
     "BundleLog",
     "Case",
+    "CaseSeen",
     "Decision",
     "Deletion",
     "DeskKey",
