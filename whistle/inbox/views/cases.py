@@ -8,6 +8,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response  # what redirect() returns; Flask's is a subclass
 
 from whistle.inbox import (
+    case_page,
     db,
     deadlines,
     epochs,
@@ -117,6 +118,9 @@ def _case_context(case_id: str) -> dict[str, Any]:
             "steps": steps.case_steps(session, unlocked.keyring, view.case),
             "decisions": workflow.decisions(session, unlocked.keyring, view.case.id),
             "replies": case_replies,
+            "conversation": case_page.conversation(view.entries, case_replies),
+            "drafts": [r for r in case_replies if r.state == replies.DRAFT],
+            "subject": case_page.subject(view.entries),
             "next": next_step.suggest(view.case, case_deadlines, case_replies, view.entries),
             "desk_name": naming.desk_names(session).get(view.case.desk_id, view.case.desk_id),
             "language_name": naming.language_name(view.language),

@@ -1,0 +1,48 @@
+"""The case page's conversation: the report, the source's messages and the office's replies
+in one list, in order, each message once.
+
+A reply of this inbox comes back from the server as a record too (same record id as the
+reply's ``outgoing_id``): it is shown once, as the reply, with its delivery and read days.
+Replies imported without a local draft (an inbox restored from an older backup) stay as
+records. Drafts are not part of the conversation: the source has not seen them.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from whistle.inbox.models.reply import DRAFT
+
+
+@dataclass(frozen=True)
+class Message:
+    #: "entry" (a record: report, follow-up, reply from elsewhere) or "reply" (this inbox's).
+    source: str
+    day: date
+    item: Any
+
+
+def conversation(entries: Sequence[Any], replies: Sequence[Any]) -> list[Message]:
+    """``entries``: ``cases.Entry`` in import order; ``replies``: ``replies.ReplyView``."""
+    sent = [r for r in replies if r.state != DRAFT]
+    ours = {r.outgoing_id for r in sent if getattr(r, "outgoing_id", None)}
+    messages = [
+        Message("entry", e.received_day, e)
+        for e in entries
+        if not (e.kind == "reply" and e.record_id in ours)
+    ]
+    messages += [Message("reply", r.created_at.date(), r) for r in sent]
+    # Stable: on one day the source's messages come before the office's replies to them.
+    messages.sort(key=lambda m: (m.day, m.source != "entry"))
+    return messages
+
+
+def subject(entries: Sequence[Any]) -> str:
+    """The report's subject field, for the page title ("" when it has none or is unreadable)."""
+    for entry in entries:
+        if entry.kind == "submission" and not entry.error:
+            for f in entry.form:
+                if f["key"] == "subject" and not f["deleted"]:
+                    return str(f["value"])
+    return ""
