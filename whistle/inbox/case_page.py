@@ -46,3 +46,8 @@ def subject(entries: Sequence[Any]) -> str:
                 if f["key"] == "subject" and not f["deleted"]:
                     return str(f["value"])
     return ""
+
+
+def drafts(replies: Sequence[Any]) -> list[Any]:
+    """Replies still being written: shown beside the reply box, not in the conversation."""
+    return [r for r in replies if r.state == DRAFT]

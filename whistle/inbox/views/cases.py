@@ -119,7 +119,7 @@ def _case_context(case_id: str) -> dict[str, Any]:
             "decisions": workflow.decisions(session, unlocked.keyring, view.case.id),
             "replies": case_replies,
             "conversation": case_page.conversation(view.entries, case_replies),
-            "drafts": [r for r in case_replies if r.state == replies.DRAFT],
+            "drafts": case_page.drafts(case_replies),
             "subject": case_page.subject(view.entries),
             "next": next_step.suggest(view.case, case_deadlines, case_replies, view.entries),
             "desk_name": naming.desk_names(session).get(view.case.desk_id, view.case.desk_id),
