@@ -280,3 +280,23 @@ def test_the_next_step_follows_state_and_clocks() -> None:
     assert next_step.suggest(acked, [met], [sent], [followup]).kind == next_step.TRIAGE
     closed = _case(status="closed", acknowledged_day=TODAY)
     assert next_step.suggest(closed, [met], []).kind == next_step.DONE
+
+
+MOUNTS = """\
+/dev/sda1 / ext4 rw,relatime 0 0
+proc /proc proc rw,nosuid 0 0
+/dev/sdb1 /media/ana/CLAU\\040USB vfat rw,nosuid,nodev,uid=1000 0 0
+/dev/sdc1 /run/media/ana/ARXIU ext4 ro,nosuid 0 0
+/dev/sdd1 /mnt/backup ext4 rw 0 0
+tmpfs /media tmpfs rw 0 0
+"""
+
+
+def test_removable_media_come_from_the_mount_table(tmp_path: Path) -> None:
+    from whistle.inbox.media import Medium, mounted_media, parse_mounts
+
+    assert parse_mounts(MOUNTS) == [
+        Medium("/run/media/ana/ARXIU", "ARXIU", writable=False),
+        Medium("/media/ana/CLAU USB", "CLAU USB", writable=True),
+    ]
+    assert mounted_media(tmp_path / "no-such-file") == []

@@ -9,6 +9,9 @@ sent to the server. Existing cases are numbered here in the same order new ones 
 list can say what is new for that officer: follow-ups imported since, and replies the source
 has read since (counted, because the server reports a read as a day, not a time).
 
+``backup.directory`` keeps where each backup was written, so the Backup page can say where the
+last one went (None for backups made before this revision, and for restored ones).
+
 Revision ID: 0011_case_refs
 Revises: 0006_law
 """
@@ -48,9 +51,13 @@ def upgrade() -> None:
         sa.Column("seen_at", sa.DateTime, nullable=False),
         sa.Column("replies_read", sa.Integer, nullable=False, server_default="0"),
     )
+    with op.batch_alter_table("backup") as batch:
+        batch.add_column(sa.Column("directory", sa.String(4096), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("backup") as batch:
+        batch.drop_column("directory")
     op.drop_table("case_seen")
     op.drop_index("uq_case_ref", "case")
     with op.batch_alter_table("case") as batch:
