@@ -300,3 +300,23 @@ def test_removable_media_come_from_the_mount_table(tmp_path: Path) -> None:
         Medium("/media/ana/CLAU USB", "CLAU USB", writable=True),
     ]
     assert mounted_media(tmp_path / "no-such-file") == []
+
+
+def test_the_conversation_shows_each_message_once_in_the_order_seen() -> None:
+    from whistle.inbox.case_page import conversation
+
+    at = datetime(2026, 11, 2, 9, 0)
+    report = SimpleNamespace(kind="submission", record_id="r1", received_day=TODAY, imported_at=at)
+    echoed = SimpleNamespace(
+        kind="reply", record_id="out-1", received_day=TODAY, imported_at=at + timedelta(hours=3)
+    )
+    foreign = SimpleNamespace(
+        kind="reply", record_id="old", received_day=TODAY, imported_at=at + timedelta(hours=3)
+    )
+    answer = SimpleNamespace(
+        kind="followup", record_id="f1", received_day=TODAY, imported_at=at + timedelta(hours=4)
+    )
+    reply = SimpleNamespace(state="ready", outgoing_id="out-1", created_at=at + timedelta(hours=1))
+    draft = SimpleNamespace(state="draft", outgoing_id=None, created_at=at + timedelta(hours=2))
+    shown = conversation([report, echoed, foreign, answer], [reply, draft])
+    assert [m.item for m in shown] == [report, reply, foreign, answer]

@@ -9,7 +9,7 @@ records. Drafts are not part of the conversation: the source has not seen them.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from whistle.inbox.models.reply import DRAFT
@@ -20,6 +20,8 @@ class Message:
     #: "entry" (a record: report, follow-up, reply from elsewhere) or "reply" (this inbox's).
     source: str
     day: date
+    #: The inbox's clock: when the record was collected, or the reply written.
+    at: datetime
     item: Any
 
 
@@ -28,13 +30,14 @@ def conversation(entries: Sequence[Any], replies: Sequence[Any]) -> list[Message
     sent = [r for r in replies if r.state != DRAFT]
     ours = {r.outgoing_id for r in sent if getattr(r, "outgoing_id", None)}
     messages = [
-        Message("entry", e.received_day, e)
+        Message("entry", e.received_day, e.imported_at or datetime.min, e)
         for e in entries
         if not (e.kind == "reply" and e.record_id in ours)
     ]
-    messages += [Message("reply", r.created_at.date(), r) for r in sent]
-    # Stable: on one day the source's messages come before the office's replies to them.
-    messages.sort(key=lambda m: (m.day, m.source != "entry"))
+    messages += [Message("reply", r.created_at.date(), r.created_at, r) for r in sent]
+    # In the order the office saw them happen: a message is there once it was collected, a
+    # reply once it was written (the server's day is shown, but two clocks do not mix).
+    messages.sort(key=lambda m: m.at)
     return messages
 
 

@@ -304,6 +304,8 @@ class Entry:
     #: (protocol 2); None for a protocol 1 record, which is neither signed nor numbered.
     sequence: int | None = None
     seen: int | None = None
+    #: When this inbox collected it (orders the conversation against the office's replies).
+    imported_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -374,7 +376,15 @@ def case_detail(
         try:
             meta = record_meta(keyring, record)
         except UnreadableRecordError as exc:
-            entries.append(Entry(record.id, record.kind, record.received_day, error=str(exc)))
+            entries.append(
+                Entry(
+                    record.id,
+                    record.kind,
+                    record.received_day,
+                    error=str(exc),
+                    imported_at=record.imported_at,
+                )
+            )
             continue
         form = meta.get("form") or {}
         if record.kind == "submission":
@@ -399,6 +409,7 @@ def case_detail(
                 files=list(meta.get("files") or []),
                 sequence=meta.get("sequence"),
                 seen=meta.get("seen"),
+                imported_at=record.imported_at,
             )
         )
     names = {oid: name for oid, name in session.execute(select(Officer.id, Officer.name))}
