@@ -250,6 +250,7 @@ def main() -> None:
                     today=today,
                     page_size=25,
                     cache=use_cache,
+                    officer_id=signed.officer_id,
                 )
 
         timed("case list, first after unlock (cold cache)", listing, runs=1)
@@ -262,7 +263,13 @@ def main() -> None:
 
         def board() -> Any:
             with db.transaction(sessions) as session:
-                return dashboard(session, signed.keyring, today=today, cache=cache)
+                return dashboard(
+                    session,
+                    signed.keyring,
+                    today=today,
+                    cache=cache,
+                    officer_id=signed.officer_id,
+                )
 
         result = timed("dashboard", board, runs=5)
         print(

@@ -18,7 +18,7 @@ from whistle.crypto import CryptoError
 from whistle.inbox import deadlines, news
 from whistle.inbox.errors import UnreadableRecordError
 from whistle.inbox.keyring import OfficeKeyring
-from whistle.inbox.models import Case, Officer, Record
+from whistle.inbox.models import STATUS_NEW, Case, Officer, Record
 from whistle.inbox.models.case import format_ref
 from whistle.inbox.store import Cache, record_meta
 from whistle.inbox.workflow import CASE_COLUMNS, case_dates
@@ -82,12 +82,13 @@ def dashboard(
     counts = dict.fromkeys(COUNTERS, 0)
     for case in session.execute(query):
         urgent, deletion = deadlines.urgency(case_dates(case), today)
-        item = fresh.get(case.id, news.CaseNews())
-        new = news.is_new(case.status)
+        item = fresh.get(case.id, news.NOTHING)
+        new = case.status == STATUS_NEW
         counts["deletion"] += deletion
         counts["new"] += new
-        counts["unread"] += item.unread
-        counts["read_replies"] += item.read_replies
+        if item is not news.NOTHING:
+            counts["unread"] += item.unread
+            counts["read_replies"] += item.read_replies
         pressing = urgent if urgent is not None and urgent.state in ATTENTION else None
         if pressing is not None:
             counts[pressing.state] += 1
@@ -133,7 +134,7 @@ def dashboard(
                 deletion,
                 subject,
                 news.is_new(case.status),
-                fresh.get(case.id, news.CaseNews()),
+                fresh.get(case.id, news.NOTHING),
             )
         )
     return Dashboard(rows, len(found), counts)

@@ -9,7 +9,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from whistle.inbox.models import STATUS_NEW, CaseSeen, Record, Reply
@@ -26,6 +26,10 @@ class CaseNews:
         return bool(self.unread or self.read_replies)
 
 
+#: Nothing new (shared: the dashboard asks for every case).
+NOTHING = CaseNews()
+
+
 def is_new(status: str) -> bool:
     """A case waits for its first look and acknowledgement while its status is "new"."""
     return status == STATUS_NEW
@@ -38,14 +42,15 @@ def news(
 
     ``case_ids`` limits the work to those cases (a page of the list); None means every case.
     """
-    seen = and_(CaseSeen.officer_id == officer_id, CaseSeen.case_id == Record.case_id)
-    followups = (
-        select(Record.case_id, func.count())
-        .outerjoin(CaseSeen, seen)
-        .where(Record.kind == "followup")
-        .where((CaseSeen.seen_at.is_(None)) | (Record.imported_at > CaseSeen.seen_at))
-        .group_by(Record.case_id)
-    )
+    seen = {
+        case_id: (at, read)
+        for case_id, at, read in session.execute(
+            select(CaseSeen.case_id, CaseSeen.seen_at, CaseSeen.replies_read).where(
+                CaseSeen.officer_id == officer_id
+            )
+        )
+    }
+    followups = select(Record.case_id, Record.imported_at).where(Record.kind == "followup")
     read = (
         select(Reply.case_id, func.count())
         .where(Reply.read_day.is_not(None))
@@ -54,14 +59,13 @@ def news(
     if case_ids is not None:
         followups = followups.where(Record.case_id.in_(case_ids))
         read = read.where(Reply.case_id.in_(case_ids))
-    unread = {case_id: n for case_id, n in session.execute(followups)}
+    unread: dict[str, int] = {}
+    for case_id, imported in session.execute(followups):
+        last = seen.get(case_id)
+        if last is None or imported > last[0]:
+            unread[case_id] = unread.get(case_id, 0) + 1
     read_now = {case_id: n for case_id, n in session.execute(read)}
-    already = {
-        case_id: n
-        for case_id, n in session.execute(
-            select(CaseSeen.case_id, CaseSeen.replies_read).where(CaseSeen.officer_id == officer_id)
-        )
-    }
+    already = {case_id: n for case_id, (_, n) in seen.items()}
     found: dict[str, CaseNews] = {}
     for case_id in unread.keys() | read_now.keys():
         item = CaseNews(
