@@ -320,3 +320,21 @@ def test_the_conversation_shows_each_message_once_in_the_order_seen() -> None:
     draft = SimpleNamespace(state="draft", outgoing_id=None, created_at=at + timedelta(hours=2))
     shown = conversation([report, echoed, foreign, answer], [reply, draft])
     assert [m.item for m in shown] == [report, reply, foreign, answer]
+
+
+def test_a_small_offices_statistics_are_counted_by_quarter(office: Office) -> None:
+    from whistle.inbox import stats
+
+    sources = _import(office, 12)
+    with office.session() as session:
+        for n, source in enumerate(sources):
+            case = session.get(Case, source.case_id)
+            case.received_day = date(2026, 7 + n // 2, 1)  # type: ignore[union-attr]
+    with office.session() as session:
+        figures = stats.statistics(session)
+    # Month by month every count would read "<5"; by quarter they show.
+    assert figures.period == "quarter"
+    assert figures.months == ["2026-Q3", "2026-Q4"]
+    assert figures.by_month[("2026-Q3", "new")] == 6
+    svg = stats.chart_svg(figures, {}, "t", ("Days to close (median): —",))
+    assert 'width="460"' in svg

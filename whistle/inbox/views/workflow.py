@@ -532,7 +532,15 @@ def statistics_page() -> str:
         statuses=STATUSES,
         outcomes=OUTCOMES,
         threshold=stats.SUPPRESS_BELOW,
+        title=_period_title(figures.period),
     )
+
+
+def _period_title(period: str) -> str:
+    return {
+        "quarter": _("Cases received per quarter, by status"),
+        "year": _("Cases received per year, by status"),
+    }.get(period, _("Cases received per month, by status"))
 
 
 @blueprint.get("/statistics/chart.svg")
@@ -543,13 +551,11 @@ def statistics_chart() -> Response:
         figures = stats.statistics(session, _year())
 
     def days(value: float | None) -> str:
-        return f"<{stats.SUPPRESS_BELOW}" if value is None else f"{value:.0f}"
+        return "—" if value is None else f"{value:.0f}"  # as the page's table says it
 
     footer = (
         _("Days to acknowledge (median)") + ": " + days(figures.days_to_acknowledge),
         _("Days to close (median)") + ": " + days(figures.days_to_close),
     )
-    svg = stats.chart_svg(
-        figures, _status_labels(), _("Cases received per month, by status"), footer
-    )
+    svg = stats.chart_svg(figures, _status_labels(), _period_title(figures.period), footer)
     return Response(svg, mimetype="image/svg+xml")
