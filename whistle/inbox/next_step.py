@@ -64,9 +64,9 @@ def suggest(
     if deletion is not None and deletion.state in (deadlines.OVERDUE, deadlines.TODAY):
         return NextStep(DELETE, deletion.due, "danger")
     if case.status == STATUS_ACKNOWLEDGED:
-        return NextStep(TRIAGE, deletion.due if deletion else None, "state")
+        return NextStep(TRIAGE, deletion.due if deletion else None, "workflow")
     if case.status == STATUS_CLOSED:
-        return NextStep(DONE, None, "state")
+        return NextStep(DONE, None, "workflow")
     return NextStep(WAIT, feedback.due if feedback else None, "deadlines")
 
 
