@@ -62,7 +62,7 @@ def test_a_reference_is_found_however_it_is_typed(office: Office) -> None:
 
 def test_the_migration_numbers_existing_cases_in_arrival_order(tmp_path: Path) -> None:
     engine = db.make_engine(tmp_path / "inbox.sqlite")
-    db.upgrade(engine, "0006_law")
+    db.upgrade(engine, "0007_desks")
     rows = [
         ("cc" * 16, "2026-03-01", datetime(2026, 3, 2)),
         ("aa" * 16, "2026-05-01", datetime(2026, 5, 1)),
@@ -89,7 +89,7 @@ def test_the_migration_numbers_existing_cases_in_arrival_order(tmp_path: Path) -
         "aa" * 16: "2026-3",
         "dd" * 16: "2025-1",
     }
-    db.downgrade(engine, "0006_law")
+    db.downgrade(engine, "0007_desks")
     db.upgrade(engine)
     engine.dispose()
 

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from whistle.crypto import CryptoError
-from whistle.inbox import deadlines, news
+from whistle.inbox import compartments, deadlines, news
 from whistle.inbox.errors import UnreadableRecordError
 from whistle.inbox.keyring import OfficeKeyring
 from whistle.inbox.models import STATUS_NEW, Case, Officer, Record
@@ -80,7 +80,10 @@ def dashboard(
     fresh = news.news(session, officer_id) if officer_id is not None else {}
     found: list[tuple[tuple[int, date, str], Any, deadlines.Deadline | None, bool]] = []
     counts = dict.fromkeys(COUNTERS, 0)
+    mine = compartments.readable(session, keyring, cache)  # only cases this officer's keys open
     for case in session.execute(query):
+        if mine is not None and case.id not in mine:
+            continue
         urgent, deletion = deadlines.urgency(case_dates(case), today)
         item = fresh.get(case.id, news.NOTHING)
         new = case.status == STATUS_NEW

@@ -67,6 +67,9 @@ class Case(Base):
     #: Whether the source gave identification (None: not known, imported before this field).
     identified: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     labels: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    #: The source's public keys (reply, signing), sealed to the storage key: every importer
+    #: checks follow-ups with them without opening the case (``store.verification_keys``).
+    verification: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     #: The office's own reference, ``ref_year-ref_number`` (``case_refs.py``): numbered in
     #: the inbox in arrival order, never sent to the server. Always set (at import, or by
     #: migration 0011); nullable in the schema only so that migration did not have to rebuild

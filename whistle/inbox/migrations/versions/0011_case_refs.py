@@ -13,14 +13,14 @@ has read since (counted, because the server reports a read as a day, not a time)
 last one went (None for backups made before this revision, and for restored ones).
 
 Revision ID: 0011_case_refs
-Revises: 0006_law
+Revises: 0007_desks
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0011_case_refs"
-down_revision = "0006_law"
+down_revision = "0007_desks"
 branch_labels = None
 depends_on = None
 
@@ -56,10 +56,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("backup") as batch:
-        batch.drop_column("directory")
+    # Plain DROP COLUMN (SQLite 3.35+), not a batch rebuild: rebuilding "case" would break
+    # the foreign keys of every row that points to it.
+    op.execute('ALTER TABLE "backup" DROP COLUMN directory')
     op.drop_table("case_seen")
     op.drop_index("uq_case_ref", "case")
-    with op.batch_alter_table("case") as batch:
-        batch.drop_column("ref_number")
-        batch.drop_column("ref_year")
+    op.execute('ALTER TABLE "case" DROP COLUMN ref_number')
+    op.execute('ALTER TABLE "case" DROP COLUMN ref_year')
