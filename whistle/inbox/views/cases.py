@@ -124,6 +124,7 @@ def _case_context(case_id: str) -> dict[str, Any]:
         dates = workflow.case_dates(view.case)
         case_deadlines = deadlines.case_deadlines(dates, today)
         case_replies = replies.replies(session, unlocked.keyring, view.case.id)
+        desk_names = naming.desk_names(session)
         context = {
             "view": view,
             "is_custodian": ROLE_CUSTODIAN in unlocked.roles
@@ -140,7 +141,8 @@ def _case_context(case_id: str) -> dict[str, Any]:
             "drafts": case_page.drafts(case_replies),
             "subject": case_page.subject(view.entries),
             "next": next_step.suggest(view.case, case_deadlines, case_replies, view.entries),
-            "desk_name": naming.desk_names(session).get(view.case.desk_id, view.case.desk_id),
+            "desk_names": desk_names,
+            "desk_name": desk_names.get(view.case.desk_id, view.case.desk_id),
             "language_name": naming.language_name(view.language),
             "labels": workflow.case_labels(unlocked.keyring, view.case),
             "officers": officers_for_assignment(session),
