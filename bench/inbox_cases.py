@@ -80,11 +80,13 @@ def populate(config: InboxConfig, n: int, today: date) -> str:
     rng = random.Random(7)
     engine = db.make_engine(config.database_path)
     needle_case = ""
+    refs: dict[int, int] = {}
     with db.transaction(db.session_factory(engine)) as session:
         for i in range(n):
             case_id = secrets.token_hex(16)
             received = today - timedelta(days=rng.randrange(0, 730))
             status = rng.choice(STATES)
+            refs[received.year] = refs.get(received.year, 0) + 1
             case = Case(
                 id=case_id,
                 desk_id=rng.choice(["antifraud", "ethics"]),
@@ -93,6 +95,8 @@ def populate(config: InboxConfig, n: int, today: date) -> str:
                 last_activity_day=received,
                 imported_at=datetime(2026, 1, 1),
                 extended=False,
+                ref_year=received.year,
+                ref_number=refs[received.year],
             )
             if status != "new":
                 case.acknowledged_day = received + timedelta(days=rng.randrange(0, 9))
@@ -243,6 +247,7 @@ def main() -> None:
                     today=today,
                     page_size=25,
                     cache=use_cache,
+                    officer_id=signed.officer_id,
                 )
 
         timed("case list, first after unlock (cold cache)", listing, runs=1)
@@ -255,7 +260,13 @@ def main() -> None:
 
         def board() -> Any:
             with db.transaction(sessions) as session:
-                return dashboard(session, signed.keyring, today=today, cache=cache)
+                return dashboard(
+                    session,
+                    signed.keyring,
+                    today=today,
+                    cache=cache,
+                    officer_id=signed.officer_id,
+                )
 
         result = timed("dashboard", board, runs=5)
         print(

@@ -34,7 +34,7 @@ def test_import_and_export_from_the_browser(world: World) -> None:
     web.set_cookie("whistle_lang", "en")
     web.post("/login", data={"name": "admin", "password": PASSWORD})
     page = web.get("/bundles/").get_data(as_text=True)
-    assert "Import from the server" in page
+    assert "Collect new reports" in page
     csrf = _csrf(page)
 
     garbage = web.post(

@@ -91,7 +91,8 @@ def test_no_plaintext_under_the_office_directory(office) -> None:
     written(f"{case}/disclosure", reason=f"reason {CANARY}")
     shown = client.post(f"{case}/identification", data={"csrf": token})
     assert CANARY in shown.get_data(as_text=True)
-    assert CANARY in client.get(f"/cases?q={CANARY[:12]}").get_data(as_text=True)
+    found = client.get(f"/cases?q={CANARY[:12]}").get_data(as_text=True)
+    assert f"<mark>{CANARY[:12]}</mark>{CANARY[12:]}" in found  # the hit, highlighted
     # Part 2: reasons, labels, drafts, queued replies, the search index.
     written(f"{case}/labels", labels=f"label {CANARY}")
     written(f"{case}/assign", assignee="1", reason=f"r {CANARY}")

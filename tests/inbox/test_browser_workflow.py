@@ -17,6 +17,13 @@ pytestmark = pytest.mark.slow
 CHROMIUM = "/usr/lib/chromium/chromium"
 
 
+def open_group(page, control: str) -> None:  # type: ignore[no-untyped-def]
+    """Open the case page's side-panel group holding ``control``, as an officer clicks it."""
+    group = page.locator(f"details:has({control})")
+    if group.get_attribute("open") is None:
+        group.locator("> summary").click()
+
+
 @pytest.fixture
 def served(office):
     source, envelope = make_submission(office, subject="Contractes trossejats")
@@ -52,6 +59,7 @@ def test_officer_works_a_case_from_new_to_closed(served, office) -> None:
         page.click("table a >> nth=0")
         assert case_id in page.url
         # Triage: assign and label.
+        open_group(page, "#assignee")
         page.select_option("#assignee", label="admin")
         page.fill("#assign-reason", "Contracts are mine.")
         page.click("form[action$='/assign'] button")
@@ -69,6 +77,7 @@ def test_officer_works_a_case_from_new_to_closed(served, office) -> None:
         page.click("form[action$='/acknowledge'] button")
         assert "The acknowledgement is queued" in page.content()
         # Investigate.
+        open_group(page, "#to")
         page.select_option("#to", "investigating")
         page.fill("#status-reason", "Credible, within our remit.")
         page.click("form[action$='/status'] button")
@@ -80,6 +89,7 @@ def test_officer_works_a_case_from_new_to_closed(served, office) -> None:
         page.click("text=Mark ready and queue")
         assert "The reply is queued" in page.content()
         # Close with an outcome and a reason.
+        open_group(page, "#to")
         page.select_option("#to", "closed")
         page.select_option("#outcome", "substantiated")
         page.fill("#status-reason", "Split contracts confirmed.")

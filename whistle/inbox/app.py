@@ -44,6 +44,7 @@ from whistle.inbox.views import (
     officers,
     workflow,
 )
+from whistle.inbox.views import help as help_view
 from whistle.inbox.views.bundles import MAX_UPLOAD_BYTES
 from whistle.inbox.web import COOKIE, EXTENSION, LANG_COOKIE, InboxState, state
 
@@ -91,6 +92,7 @@ def create_app(config: InboxConfig) -> Flask:
     app.register_blueprint(keys.blueprint)
     app.register_blueprint(office.blueprint)
     app.register_blueprint(duties.blueprint)
+    app.register_blueprint(help_view.blueprint)
     app.before_request(_guard)
     app.after_request(_headers)
     app.register_error_handler(InboxError, _inbox_error)

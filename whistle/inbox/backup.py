@@ -234,6 +234,7 @@ def _make_backup(
                 made_at=made_at.replace(tzinfo=None),
                 officer_id=officer_id,
                 file_name=out.name[:255],
+                directory=str(out.parent)[:4096],
                 size=size,
                 records=len(facts.record_ids),
                 last_import_at=facts.last_import,

@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 
 from whistle.crypto import CryptoError, MisboundError
 from whistle.crypto.records import open_identification
-from whistle.inbox import compartments, deadlines, sealing, search_index
+from whistle.inbox import compartments, deadlines, news, sealing, search_index
 from whistle.inbox.audit import record_event
+from whistle.inbox.case_refs import parse_ref
 from whistle.inbox.errors import (
     DisclosureRequiredError,
     InboxError,
@@ -24,12 +25,23 @@ from whistle.inbox.errors import (
     UnreadableRecordError,
 )
 from whistle.inbox.keyring import CustodianKeyring, OfficeKeyring
-from whistle.inbox.models import ROLE_CUSTODIAN, Case, Disclosure, Note, Officer, Record
+from whistle.inbox.models import (
+    ROLE_CUSTODIAN,
+    STATUSES,
+    Case,
+    Disclosure,
+    Note,
+    Officer,
+    Record,
+)
+from whistle.inbox.models.case import format_ref
 from whistle.inbox.store import Cache, record_meta, source_facts
 from whistle.inbox.workflow import CASE_COLUMNS, case_dates, live_case
 
 ACKNOWLEDGE_DAYS = deadlines.ACKNOWLEDGE_DAYS
 SORTS = ("received-desc", "received-asc", "activity-desc", "status")
+#: Characters of context either side of a search hit in the case list.
+SNIPPET_CONTEXT = 60
 MAX_NOTE_CHARS = 20_000
 MIN_REASON_CHARS = 10
 MAX_REASON_CHARS = 5_000
@@ -41,14 +53,22 @@ class CaseFilters:
     desk: str | None = None
     assignee: int | None = None
     overdue: bool = False
+    #: Only cases with something new for the officer (``news``).
+    news: bool = False
     query: str = ""
     sort: str = "received-desc"
     page: int = 1
 
 
+#: Text cut into pieces, each marked True where it matched the search (the template wraps
+#: those in <mark>; every piece is escaped like any other text).
+Marked = list[tuple[str, bool]]
+
+
 @dataclass(frozen=True)
 class CaseSummary:
     id: str
+    ref: str
     desk_id: str
     status: str
     assignee: str | None
@@ -59,6 +79,11 @@ class CaseSummary:
     attachments: int
     overdue: bool
     error: str | None = None
+    new: bool = False
+    fresh: news.CaseNews = field(default_factory=news.CaseNews)
+    #: The subject, and a passage around the first hit elsewhere, with the hits marked.
+    subject_marked: Marked = field(default_factory=list)
+    snippet: Marked = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -101,9 +126,14 @@ def list_cases(
     today: date,
     page_size: int,
     cache: Cache | None = None,
+    officer_id: int | None = None,
 ) -> CasePage:
     """Filter and sort on plaintext columns, search through the sealed search index, and
-    decrypt summaries only for the page shown."""
+    decrypt summaries only for the page shown.
+
+    A query that is a case reference (``2026-0042``, ``2026-42``) finds that case; any other
+    searches the content. ``officer_id`` says whose "new since last opened" is shown.
+    """
     query = select(*CASE_COLUMNS)
     if filters.status:
         query = query.where(Case.status == filters.status)
@@ -119,7 +149,15 @@ def list_cases(
         cases = [c for c in cases if c.id in mine]
     if filters.overdue:
         cases = [c for c in cases if is_overdue(c, today)]
-    if needle := filters.query.strip().casefold():
+    fresh: dict[str, news.CaseNews] = {}
+    if filters.news and officer_id is not None:
+        fresh = news.news(session, officer_id)
+        cases = [c for c in cases if c.id in fresh or news.is_new(c.status)]
+    needle = filters.query.strip().casefold()
+    if ref := parse_ref(filters.query):
+        cases = [c for c in cases if (c.ref_year, c.ref_number) == ref]
+        needle = ""
+    elif needle:
         entries = search_index.refreshed(
             session, keyring, now=datetime.combine(today, time.min), cache=cache
         )
@@ -130,14 +168,67 @@ def list_cases(
     page = min(max(1, filters.page), pages)
     start = (page - 1) * page_size
     shown = cases[start : start + page_size]
+    if officer_id is not None and not filters.news:  # only the page's: cheaper at 10,000
+        fresh = news.news(session, officer_id, [c.id for c in shown])
     records: dict[str, list[Record]] = {}
     for record in session.scalars(select(Record).where(Record.case_id.in_([c.id for c in shown]))):
         records.setdefault(record.case_id, []).append(record)
     names = {oid: name for oid, name in session.execute(select(Officer.id, Officer.name))}
     summaries = [
-        _summarise(keyring, case, records.get(case.id, []), names, today, cache) for case in shown
+        _summarise(
+            keyring,
+            case,
+            records.get(case.id, []),
+            names,
+            today,
+            cache,
+            fresh.get(case.id, news.NOTHING),
+            needle,
+        )
+        for case in shown
     ]
     return CasePage(summaries, total, page, pages)
+
+
+def mark(text: str, needle: str) -> Marked:
+    """``text`` cut at every case-insensitive occurrence of ``needle`` (already casefolded).
+
+    Positions found in the casefolded text are used in the original only when casefolding
+    kept its length (it does not for "ß", say): otherwise the casefolded text is shown.
+    """
+    if not needle:
+        return [(text, False)] if text else []
+    folded = text.casefold()
+    source = text if len(folded) == len(text) else folded
+    pieces: Marked = []
+    start = 0
+    while (hit := folded.find(needle, start)) != -1:
+        if hit > start:
+            pieces.append((source[start:hit], False))
+        pieces.append((source[hit : hit + len(needle)], True))
+        start = hit + len(needle)
+    if start < len(source):
+        pieces.append((source[start:], False))
+    return pieces
+
+
+def snippet(texts: list[str], needle: str, context: int = SNIPPET_CONTEXT) -> Marked:
+    """A passage around the first hit of ``needle`` in ``texts``, hits marked; empty if none."""
+    if not needle:
+        return []
+    for text in texts:
+        hit = text.casefold().find(needle)
+        if hit == -1:
+            continue
+        start, end = max(0, hit - context), hit + len(needle) + context
+        passage = " ".join(text[start:end].split())
+        pieces = mark(passage, needle)
+        if start > 0:
+            pieces.insert(0, ("… ", False))
+        if end < len(text):
+            pieces.append((" …", False))
+        return pieces
+    return []
 
 
 def _summarise(
@@ -147,10 +238,15 @@ def _summarise(
     names: dict[int, str],
     today: date,
     cache: Cache | None,
+    fresh: news.CaseNews,
+    needle: str,
 ) -> CaseSummary:
     assignee = names.get(case.assignee_id) if case.assignee_id is not None else None
     base = {
         "id": case.id,
+        "ref": format_ref(case.ref_year, case.ref_number),
+        "new": news.is_new(case.status),
+        "fresh": fresh,
         "desk_id": case.desk_id,
         "status": case.status,
         "assignee": assignee,
@@ -166,18 +262,38 @@ def _summarise(
     submission = next((m for m in metas if m.get("kind") == "submission"), {})
     subject = subject_of(submission.get("form") or {})
     attachments = sum(len(m.get("files") or []) for m in metas)
-    return CaseSummary(subject=subject, attachments=attachments, **base)
+    texts = [
+        str(f.get("value", ""))
+        for m in metas
+        for f in (m.get("form") or {}).get("fields") or []
+        if isinstance(f, dict) and f.get("key") != "subject"
+    ] + [str(m.get("message", "")) for m in metas]
+    return CaseSummary(
+        subject=subject,
+        attachments=attachments,
+        subject_marked=mark(subject, needle),
+        snippet=[] if needle in subject.casefold() else snippet(texts, needle),
+        **base,
+    )
 
 
 def _sort(cases: list[Any], sort: str) -> None:
+    """Arrival order is the reference's order (received day, then number): a day's cases
+    are not shuffled by their random ids."""
+
+    def arrival(c: Any) -> tuple[date, int, int]:
+        return (c.received_day, c.ref_year, c.ref_number)
+
     if sort == "received-asc":
-        cases.sort(key=lambda c: (c.received_day, c.id))
+        cases.sort(key=arrival)
     elif sort == "activity-desc":
-        cases.sort(key=lambda c: (c.last_activity_day, c.id), reverse=True)
+        cases.sort(key=lambda c: (c.last_activity_day, *arrival(c)), reverse=True)
     elif sort == "status":
-        cases.sort(key=lambda c: (c.status, c.received_day, c.id))
+        # The workflow's order (new, acknowledged, ...), newest first within each.
+        cases.sort(key=arrival, reverse=True)
+        cases.sort(key=lambda c: STATUSES.index(c.status) if c.status in STATUSES else 99)
     else:
-        cases.sort(key=lambda c: (c.received_day, c.id), reverse=True)
+        cases.sort(key=arrival, reverse=True)
 
 
 @dataclass(frozen=True)
@@ -195,6 +311,8 @@ class Entry:
     #: (protocol 2); None for a protocol 1 record, which is neither signed nor numbered.
     sequence: int | None = None
     seen: int | None = None
+    #: When this inbox collected it (orders the conversation against the office's replies).
+    imported_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -272,7 +390,15 @@ def case_detail(
         try:
             meta = record_meta(keyring, record)
         except UnreadableRecordError as exc:
-            entries.append(Entry(record.id, record.kind, record.received_day, error=str(exc)))
+            entries.append(
+                Entry(
+                    record.id,
+                    record.kind,
+                    record.received_day,
+                    error=str(exc),
+                    imported_at=record.imported_at,
+                )
+            )
             continue
         form = meta.get("form") or {}
         if record.kind == "submission":
@@ -297,6 +423,7 @@ def case_detail(
                 files=list(meta.get("files") or []),
                 sequence=meta.get("sequence"),
                 seen=meta.get("seen"),
+                imported_at=record.imported_at,
             )
         )
     names = {oid: name for oid, name in session.execute(select(Officer.id, Officer.name))}

@@ -1,11 +1,13 @@
-"""The dashboard: what is due and overdue first, computed from plaintext dates only.
+"""The dashboard: everything that waits for an officer, computed from plaintext columns only.
 
-Deadlines are worked out for every case from the dates in the database (no decryption), the
-cases with an open clock that is overdue, due today or due soon come first (then cases whose
-deletion is due), and only the rows shown have their subjects decrypted.
+A case waits when one of its legal clocks is overdue, due today or due soon, when it is new
+(not yet acknowledged), when the source wrote since this officer last opened it, when the
+source read a reply since then, or when its deletion is due. Clocks come first (most urgent
+first), then new cases, then news, then deletions; only the rows shown have their subjects
+decrypted. "Nothing is due" is said only when nothing at all waits (``Dashboard.waiting``).
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -13,32 +15,46 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from whistle.crypto import CryptoError
-from whistle.inbox import compartments, deadlines
+from whistle.inbox import compartments, deadlines, news
 from whistle.inbox.errors import UnreadableRecordError
 from whistle.inbox.keyring import OfficeKeyring
-from whistle.inbox.models import Case, Officer, Record
+from whistle.inbox.models import STATUS_NEW, Case, Officer, Record
+from whistle.inbox.models.case import format_ref
 from whistle.inbox.store import Cache, record_meta
 from whistle.inbox.workflow import CASE_COLUMNS, case_dates
 
 ATTENTION = (deadlines.OVERDUE, deadlines.TODAY, deadlines.SOON)
+#: The dashboard's counters, in the order they are shown.
+COUNTERS = (*ATTENTION, "new", "unread", "read_replies", "deletion")
 
 
 @dataclass(frozen=True)
 class DashboardRow:
     case_id: str
+    ref: str
+    desk_id: str
     status: str
     received: date
     assignee: str | None
-    deadline: deadlines.Deadline
+    #: The most urgent clock, or None when the case waits for another reason.
+    deadline: deadlines.Deadline | None
     deletion_due: bool
     subject: str | None
+    new: bool = False
+    fresh: news.CaseNews = field(default_factory=news.CaseNews)
 
 
 @dataclass(frozen=True)
 class Dashboard:
     rows: list[DashboardRow]
+    #: Cases that wait, all of them (``rows`` holds the first ``limit``).
     total_attention: int
+    #: Per counter of ``COUNTERS``: cases (for "unread" and "read_replies": messages).
     counts: dict[str, int]
+
+    @property
+    def waiting(self) -> bool:
+        return self.total_attention > 0
 
 
 def dashboard(
@@ -46,33 +62,51 @@ def dashboard(
     keyring: OfficeKeyring,
     *,
     today: date,
+    officer_id: int | None = None,
     limit: int = 50,
     cache: Cache | None = None,
     assignee: int | None = None,
+    desk: str | None = None,
 ) -> Dashboard:
+    """What waits, for ``officer_id`` (whose "last opened" days say what is news to them)."""
     from whistle.inbox.cases import subject_of
 
     query = select(*CASE_COLUMNS)
     if assignee is not None:
         query = query.where(Case.assignee_id == assignee)
+    if desk is not None:
+        query = query.where(Case.desk_id == desk)
     names = {oid: name for oid, name in session.execute(select(Officer.id, Officer.name))}
-    found: list[tuple[tuple[int, date, str], Any, deadlines.Deadline, bool]] = []
-    counts = dict.fromkeys(ATTENTION, 0)
-    counts["deletion"] = 0
+    fresh = news.news(session, officer_id) if officer_id is not None else {}
+    found: list[tuple[tuple[int, date, str], Any, deadlines.Deadline | None, bool]] = []
+    counts = dict.fromkeys(COUNTERS, 0)
     mine = compartments.readable(session, keyring, cache)  # only cases this officer's keys open
     for case in session.execute(query):
         if mine is not None and case.id not in mine:
             continue
         urgent, deletion = deadlines.urgency(case_dates(case), today)
-        if deletion:
-            counts["deletion"] += 1
-        if urgent is None or (urgent.state not in ATTENTION and not deletion):
+        item = fresh.get(case.id, news.NOTHING)
+        new = case.status == STATUS_NEW
+        counts["deletion"] += deletion
+        counts["new"] += new
+        if item is not news.NOTHING:
+            counts["unread"] += item.unread
+            counts["read_replies"] += item.read_replies
+        pressing = urgent if urgent is not None and urgent.state in ATTENTION else None
+        if pressing is not None:
+            counts[pressing.state] += 1
+            rank = deadlines.URGENCY.index(pressing.state)
+        elif new:
+            rank = 3
+        elif item:
+            rank = 4
+        elif deletion:
+            rank = 5
+        else:
             continue
-        if urgent.state in ATTENTION:
-            counts[urgent.state] += 1
-        rank = deadlines.URGENCY.index(urgent.state) if urgent.state in ATTENTION else 3
-        found.append(((rank, urgent.due, case.id), case, urgent, deletion))
-    found.sort(key=lambda item: item[0])
+        due = urgent.due if urgent is not None else case.received_day
+        found.append(((rank, due, case.id), case, pressing, deletion))
+    found.sort(key=lambda entry: entry[0])
     shown = found[:limit]
     submissions = {
         r.case_id: r
@@ -94,12 +128,16 @@ def dashboard(
         rows.append(
             DashboardRow(
                 case.id,
+                format_ref(case.ref_year, case.ref_number),
+                case.desk_id,
                 case.status,
                 case.received_day,
                 names.get(case.assignee_id) if case.assignee_id is not None else None,
                 urgent,
                 deletion,
                 subject,
+                news.is_new(case.status),
+                fresh.get(case.id, news.NOTHING),
             )
         )
     return Dashboard(rows, len(found), counts)

@@ -534,6 +534,8 @@ class ReplyView:
     files: list[tuple[str, int]]
     delivered_day: date | None = None
     read_day: date | None = None
+    #: The record id the reply travels under (None while a draft).
+    outgoing_id: str | None = None
 
 
 def replies(session: Session, keyring: OfficeKeyring, case_id: str) -> list[ReplyView]:
@@ -560,6 +562,7 @@ def replies(session: Session, keyring: OfficeKeyring, case_id: str) -> list[Repl
                 files,
                 reply.delivered_day,
                 reply.read_day,
+                reply.outgoing_id,
             )
         )
     return found

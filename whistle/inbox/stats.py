@@ -24,10 +24,15 @@ COLOURS = {
 }
 
 
+#: The periods the statistics can be counted by, finest first.
+PERIODS = ("month", "quarter", "year")
+
+
 @dataclass(frozen=True)
 class Statistics:
+    #: The periods' labels (``2026-11``, ``2026-Q4`` or ``2026``, see ``period``).
     months: list[str]
-    #: (month, status) → count, already suppressed (None: fewer than 5).
+    #: (period, status) → count, already suppressed (None: fewer than 5).
     by_month: dict[tuple[str, str], int | None]
     by_status: dict[str, int | None]
     by_outcome: dict[str, int | None]
@@ -35,6 +40,27 @@ class Statistics:
     days_to_close: float | None
     purged: int | None
     total: int | None
+    #: What ``months`` counts by: the finest of ``PERIODS`` in which most counts show.
+    period: str = "month"
+
+
+def period_label(day: Any, period: str) -> str:
+    if period == "month":
+        return str(day.strftime("%Y-%m"))
+    if period == "quarter":
+        return f"{day.year}-Q{(day.month - 1) // 3 + 1}"
+    return str(day.year)
+
+
+def _readable_period(cases: list[Any]) -> str:
+    """The finest period in which at most half the non-empty cells fall below the threshold:
+    a small office sees quarters or years instead of a table of "<5"."""
+    for period in PERIODS:
+        cells = Counter((period_label(c.received_day, period), c.status) for c in cases)
+        hidden = sum(1 for n in cells.values() if n < SUPPRESS_BELOW)
+        if hidden * 2 <= len(cells):
+            return period
+    return PERIODS[-1]
 
 
 def suppress(count: int) -> int | None:
@@ -50,8 +76,9 @@ def statistics(session: Session, year: int | None = None) -> Statistics:
     by_outcome: Counter[str] = Counter()
     ack: list[int] = []
     close: list[int] = []
+    period = _readable_period(cases)
     for case in cases:
-        month = case.received_day.strftime("%Y-%m")
+        month = period_label(case.received_day, period)
         by_month[(month, case.status)] += 1
         by_status[case.status] += 1
         if case.outcome:
@@ -73,6 +100,7 @@ def statistics(session: Session, year: int | None = None) -> Statistics:
         days_to_close=float(median(close)) if len(close) >= SUPPRESS_BELOW else None,
         purged=suppress(len(purged)),
         total=suppress(len(cases)),
+        period=period,
     )
 
 
@@ -84,7 +112,8 @@ def chart_svg(
     ``footer`` lines (already translated: the medians of days to acknowledge and to close)
     are written under the chart."""
     bar, gap, height, left, top = 28, 12, 200, 40, 30
-    width = left + max(1, len(stats.months)) * (bar + gap) + 160
+    # Wide enough for the footer lines too (they were cut off with one or two bars).
+    width = max(left + max(1, len(stats.months)) * (bar + gap) + 160, 460)
     peak = max(
         [
             sum(n or 0 for (m, _s), n in stats.by_month.items() if m == month)

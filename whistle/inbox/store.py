@@ -52,7 +52,7 @@ from whistle.crypto.records import (
     open_submission,
 )
 from whistle.filenames import MAX_FILES, clean_file_name
-from whistle.inbox import compartments, epochs, sealing
+from whistle.inbox import case_refs, compartments, epochs, sealing
 from whistle.inbox.audit import record_event
 from whistle.inbox.errors import (
     AttachmentTooLargeError,
@@ -297,6 +297,8 @@ def _import_one(
             last_activity_day=record.received_day,
             imported_at=now.replace(tzinfo=None),
             identified=_identified(meta.get("form")),
+            ref_year=record.received_day.year,
+            ref_number=case_refs.next_number(session, record.received_day.year),
         )
         session.add(case)
         session.flush()

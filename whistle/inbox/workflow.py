@@ -53,6 +53,7 @@ from whistle.inbox.models import (
     CaseGrant,
     CaseKey,
     CaseSearch,
+    CaseSeen,
     Decision,
     DeskSearch,
     Disclosure,
@@ -442,6 +443,8 @@ def decisions(session: Session, keyring: OfficeKeyring, case_id: str) -> list[De
 #: cheaper to load than whole ``Case`` objects when there are thousands of cases.
 CASE_COLUMNS = (
     Case.id,
+    Case.ref_year,
+    Case.ref_number,
     Case.desk_id,
     Case.status,
     Case.assignee_id,
@@ -575,6 +578,7 @@ def purge_case(
         CaseSearch,
         CaseGrant,
         CaseKey,
+        CaseSeen,
     ):
         session.execute(delete(model).where(model.case_id == case.id))
     session.add(

@@ -16,6 +16,7 @@ from whistle.inbox.models.case import (
 from whistle.inbox.models.case_grant import CaseGrant
 from whistle.inbox.models.case_key import CaseKey
 from whistle.inbox.models.case_search import CaseSearch
+from whistle.inbox.models.case_seen import CaseSeen
 from whistle.inbox.models.compartment import Compartment
 from whistle.inbox.models.decision import Decision
 from whistle.inbox.models.deletion import Deletion
@@ -68,6 +69,7 @@ __all__ = [
     "CaseGrant",
     "CaseKey",
     "CaseSearch",
+    "CaseSeen",
     "Compartment",
     "Decision",
     "Deletion",

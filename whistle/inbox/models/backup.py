@@ -25,3 +25,5 @@ class Backup(Base):
     last_import_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     audit_entries: Mapped[int] = mapped_column(Integer)
     restored: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The directory it was written to (None: made before this was kept, or restored).
+    directory: Mapped[str | None] = mapped_column(String(4096), nullable=True)

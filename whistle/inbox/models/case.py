@@ -5,7 +5,16 @@ Labels are officers' words, so they are sealed too (a JSON list, ``sealing.LABEL
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, DateTime, ForeignKey, LargeBinary, String
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from whistle.inbox.models.base import Base
@@ -20,6 +29,7 @@ OUTCOMES = ("substantiated", "unsubstantiated", "referred", "inadmissible")
 
 class Case(Base):
     __tablename__ = "case"
+    __table_args__ = (Index("uq_case_ref", "ref_year", "ref_number", unique=True),)
 
     #: The server's random case id, 16 bytes in hex.
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -60,3 +70,18 @@ class Case(Base):
     #: The source's public keys (reply, signing), sealed to the storage key: every importer
     #: checks follow-ups with them without opening the case (``store.verification_keys``).
     verification: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    #: The office's own reference, ``ref_year-ref_number`` (``case_refs.py``): numbered in
+    #: the inbox in arrival order, never sent to the server. Always set (at import, or by
+    #: migration 0011); nullable in the schema only so that migration did not have to rebuild
+    #: the table every foreign key points to.
+    ref_year: Mapped[int] = mapped_column(Integer, nullable=True)
+    ref_number: Mapped[int] = mapped_column(Integer, nullable=True)
+
+    @property
+    def ref(self) -> str:
+        return format_ref(self.ref_year, self.ref_number)
+
+
+def format_ref(year: int, number: int) -> str:
+    """``2026-0042``: four digits at least, so references of one year sort as text too."""
+    return f"{year}-{number:04d}"

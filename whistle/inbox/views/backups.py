@@ -1,6 +1,7 @@
 """Backups in the browser: write one to a directory (a USB stick), and the office settings.
 
-A manager types the directory; the inbox writes ``whistle-backup-….wbak`` there (the same
+A manager picks a removable medium mounted now (``media.mounted_media``) or types the
+directory; the inbox writes ``whistle-backup-….wbak`` there (the same
 ``backup.make_backup`` as the CLI, so the file opens with any officer's password or the
 recovery key). There is no download: a backup counts — and releases acknowledgements to
 the server — only once it is written in full to a place the officer chose, which a
@@ -15,7 +16,7 @@ from flask import Blueprint, g, render_template, request
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from whistle.inbox import db
+from whistle.inbox import db, media
 from whistle.inbox.backup import (
     BackupChangedError,
     BackupError,
@@ -58,6 +59,7 @@ def _page(status: int = 200, **context: object) -> tuple[str, int]:
         )
         context["status"] = backup_status(session, inbox.config.clock())
     context.setdefault("errors", {})
+    context["media"] = media.mounted_media()
     return render_template("backup.html", max_days=MAX_WARNING_DAYS, **context), status
 
 
@@ -70,7 +72,15 @@ def index() -> tuple[str, int]:
 @blueprint.post("/make")
 def make() -> tuple[str, int]:
     unlocked = require_manager_unlocked()
+    target = request.form.get("target", "other")
     typed = request.form.get("directory", "").strip()[:MAX_PATH_CHARS]
+    if target != "other":
+        # Only a medium mounted now: a stale page cannot write to a path nobody chose.
+        offered = {m.path for m in media.mounted_media()}
+        if target not in offered:
+            message = _("That drive is no longer connected: choose again.")
+            return _page(400, errors={"directory": message})
+        typed = target
     directory = Path(typed)
     if not typed:
         return _page(400, errors={"directory": _("Type the directory to write the backup to.")})

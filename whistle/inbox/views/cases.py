@@ -7,7 +7,19 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from werkzeug.wrappers import Response  # what redirect() returns; Flask's is a subclass
 
-from whistle.inbox import db, deadlines, epochs, replies, settings, steps, workflow
+from whistle.inbox import (
+    case_page,
+    db,
+    deadlines,
+    epochs,
+    naming,
+    news,
+    next_step,
+    replies,
+    settings,
+    steps,
+    workflow,
+)
 from whistle.inbox.cases import (
     MAX_NOTE_CHARS,
     MAX_REASON_CHARS,
@@ -50,6 +62,7 @@ def index() -> str:
         desk=(args.get("desk") or None),
         assignee=_int(args.get("assignee"), None),
         overdue=args.get("overdue") == "1",
+        news=args.get("news") == "1",
         query=args.get("q", "")[:200],
         sort=sort,
         page=_int(args.get("page"), 1) or 1,
@@ -62,7 +75,9 @@ def index() -> str:
             today=inbox.config.today(),
             page_size=inbox.config.page_size,
             cache=inbox.keystore.plaintext_cache,
+            officer_id=unlocked.officer_id,
         )
+        desk_names = naming.desk_names(session)
         desks = sorted(set(session.scalars(select(Case.desk_id))) | set(epochs.desk_ids(session)))
         officers = list(session.execute(select(Officer.id, Officer.name).order_by(Officer.name)))
     query = {k: v for k, v in args.items() if k != "page" and v}
@@ -71,6 +86,7 @@ def index() -> str:
         page=page,
         filters=filters,
         desks=desks,
+        desk_names=desk_names,
         officers=officers,
         statuses=STATUSES,
         sorts=SORTS,
@@ -106,18 +122,28 @@ def _case_context(case_id: str) -> dict[str, Any]:
     with db.transaction(inbox.sessions) as session:
         view = case_detail(session, unlocked.keyring, case_id, today=today)
         dates = workflow.case_dates(view.case)
+        case_deadlines = deadlines.case_deadlines(dates, today)
+        case_replies = replies.replies(session, unlocked.keyring, view.case.id)
+        desk_names = naming.desk_names(session)
         context = {
             "view": view,
             "is_custodian": ROLE_CUSTODIAN in unlocked.roles
             and unlocked.custodian_keyring is not None,
-            "deadlines": deadlines.case_deadlines(dates, today),
+            "deadlines": case_deadlines,
             "deletion_due": deadlines.deletion_is_due(dates, today),
             "deletion_warning": deadlines.deletion_warning(dates, today),
             "can_extend": deadlines.extension_refusal(dates, today) is None,
             "categories": settings.categories(session),
             "steps": steps.case_steps(session, unlocked.keyring, view.case),
             "decisions": workflow.decisions(session, unlocked.keyring, view.case.id),
-            "replies": replies.replies(session, unlocked.keyring, view.case.id),
+            "replies": case_replies,
+            "conversation": case_page.conversation(view.entries, case_replies),
+            "drafts": case_page.drafts(case_replies),
+            "subject": case_page.subject(view.entries),
+            "next": next_step.suggest(view.case, case_deadlines, case_replies, view.entries),
+            "desk_names": desk_names,
+            "desk_name": desk_names.get(view.case.desk_id, view.case.desk_id),
+            "language_name": naming.language_name(view.language),
             "labels": workflow.case_labels(unlocked.keyring, view.case),
             "officers": officers_for_assignment(session),
             "desks": [d.id for d in epochs.current_card(session).desks],
@@ -125,6 +151,7 @@ def _case_context(case_id: str) -> dict[str, Any]:
             "outcomes": OUTCOMES,
             "today": today,
         }
+        news.mark_seen(session, unlocked.officer_id, view.case.id, now=inbox.config.clock())
     return context
 
 
@@ -134,9 +161,9 @@ def note(case_id: str) -> Response | tuple[str, int]:
     inbox = state()
     text = request.form.get("text", "").strip()
     if not text:
-        return _detail_with_error(case_id, "note", _("Write the note before saving it."))
+        return case_page_with_error(case_id, "note", _("Write the note before saving it."))
     if len(text) > MAX_NOTE_CHARS:
-        return _detail_with_error(
+        return case_page_with_error(
             case_id, "note", _("A note has at most %(n)d characters.", n=MAX_NOTE_CHARS)
         )
     with db.transaction(inbox.sessions) as session:
@@ -152,7 +179,8 @@ def note(case_id: str) -> Response | tuple[str, int]:
     return redirect(target, 303)
 
 
-def _detail_with_error(case_id: str, field: str, message: str) -> tuple[str, int]:
+def case_page_with_error(case_id: str, field: str, message: str) -> tuple[str, int]:
+    """The case page again, with ``message`` at ``field`` and the form as sent (400)."""
     try:
         context = _case_context(case_id)
     except CaseLockedError:
@@ -176,7 +204,7 @@ def disclosure(case_id: str) -> Response | tuple[str, int]:
             low=MIN_REASON_CHARS,
             high=MAX_REASON_CHARS,
         )
-        return _detail_with_error(case_id, "reason", message)
+        return case_page_with_error(case_id, "reason", message)
     with db.transaction(inbox.sessions) as session:
         decide_disclosure(
             session,

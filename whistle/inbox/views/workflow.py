@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from whistle.inbox import (
     db,
     export,
+    naming,
     register,
     replies,
     settings,
@@ -53,7 +54,7 @@ from whistle.inbox.errors import (
     WorkflowError,
 )
 from whistle.inbox.models import OUTCOMES, STATUSES, Case
-from whistle.inbox.views.cases import _detail_with_error
+from whistle.inbox.views.cases import case_page_with_error
 from whistle.inbox.web import require_unlocked, state
 
 #: What an officer writes by hand; the other purposes are the inbox's own notices.
@@ -85,7 +86,7 @@ def _act(
     except CaseNotFoundError:
         raise  # purged (410) or unknown (404): an error page, not the case page
     except InboxError as exc:
-        return _detail_with_error(case_id, field, refusal_message(exc))
+        return case_page_with_error(case_id, field, refusal_message(exc))
     return _redirect(case_id, done() if callable(done) else done, anchor)
 
 
@@ -188,18 +189,25 @@ def dashboard_page() -> str:
     inbox = state()
     mine = request.args.get("mine") == "1"
     with db.transaction(inbox.sessions) as session:
+        desk_names = naming.desk_names(session)
+        desk = request.args.get("desk")
+        desk = desk if desk in desk_names else None
         board = dashboard(
             session,
             unlocked.keyring,
             today=inbox.config.today(),
+            officer_id=unlocked.officer_id,
             cache=inbox.keystore.plaintext_cache,
             assignee=unlocked.officer_id if mine else None,
+            desk=desk,
         )
         responsable = steps.responsable(session)
     return render_template(
         "dashboard.html",
         board=board,
         mine=mine,
+        desk=desk,
+        desk_names=desk_names,
         today=inbox.config.today(),
         responsable=responsable,
     )
@@ -349,9 +357,9 @@ def save_reply(case_id: str) -> Response | tuple[str, int]:
     files = [(f.filename or "file", f.read()) for f in request.files.getlist("files") if f.filename]
     ready = request.form.get("ready") == "1"
     if not text.strip():
-        return _detail_with_error(case_id, "reply", _("Write the reply before saving it."))
+        return case_page_with_error(case_id, "reply", _("Write the reply before saving it."))
     if purpose == "meeting" and not files and not raw_id:
-        return _detail_with_error(
+        return case_page_with_error(
             case_id, "reply", _("Attach the recording or the minutes of the meeting.")
         )
 
@@ -419,11 +427,11 @@ def purge(case_id: str) -> Response | tuple[str, int] | str:
                 store_dir=inbox.config.store_dir,
             )
     except ReasonRequiredError:
-        return _detail_with_error(
+        return case_page_with_error(
             case_id, "purge", _("This case is not due for deletion: give a reason.")
         )
     except WorkflowError as exc:
-        return _detail_with_error(case_id, "purge", refusal_message(exc))
+        return case_page_with_error(case_id, "purge", refusal_message(exc))
     workflow.remove_files(paths)
     return render_template("purged.html", case_id=case_id)
 
@@ -434,13 +442,13 @@ def export_case(case_id: str) -> Response | tuple[str, int]:
     inbox = state()
     passphrase = request.form.get("passphrase", "")
     if len(passphrase) < export.MIN_PASSPHRASE_CHARS:
-        return _detail_with_error(
+        return case_page_with_error(
             case_id,
             "passphrase",
             _("The passphrase needs at least %(n)d characters.", n=export.MIN_PASSPHRASE_CHARS),
         )
     if passphrase != request.form.get("passphrase2", ""):
-        return _detail_with_error(case_id, "passphrase", _("The two passphrases differ."))
+        return case_page_with_error(case_id, "passphrase", _("The two passphrases differ."))
     out = io.BytesIO()
     with db.transaction(inbox.sessions) as session:
         export.export_case(
@@ -524,7 +532,15 @@ def statistics_page() -> str:
         statuses=STATUSES,
         outcomes=OUTCOMES,
         threshold=stats.SUPPRESS_BELOW,
+        title=_period_title(figures.period),
     )
+
+
+def _period_title(period: str) -> str:
+    return {
+        "quarter": _("Cases received per quarter, by status"),
+        "year": _("Cases received per year, by status"),
+    }.get(period, _("Cases received per month, by status"))
 
 
 @blueprint.get("/statistics/chart.svg")
@@ -535,13 +551,11 @@ def statistics_chart() -> Response:
         figures = stats.statistics(session, _year())
 
     def days(value: float | None) -> str:
-        return f"<{stats.SUPPRESS_BELOW}" if value is None else f"{value:.0f}"
+        return "—" if value is None else f"{value:.0f}"  # as the page's table says it
 
     footer = (
         _("Days to acknowledge (median)") + ": " + days(figures.days_to_acknowledge),
         _("Days to close (median)") + ": " + days(figures.days_to_close),
     )
-    svg = stats.chart_svg(
-        figures, _status_labels(), _("Cases received per month, by status"), footer
-    )
+    svg = stats.chart_svg(figures, _status_labels(), _period_title(figures.period), footer)
     return Response(svg, mimetype="image/svg+xml")
