@@ -11,6 +11,7 @@ each one back until a backup holds its record, unless the office acknowledges on
 """
 
 import base64
+import contextlib
 import secrets
 from datetime import date, datetime
 from pathlib import Path
@@ -24,12 +25,12 @@ from whistle.crypto.orders import RecordOrder, sign_order, stored_order
 from whistle.crypto.records import seal_reply
 from whistle.inbox import epochs
 from whistle.inbox.audit import record_event
-from whistle.inbox.errors import CaseNotFoundError, InboxError
+from whistle.inbox.errors import CaseLockedError, CaseNotFoundError, InboxError
 from whistle.inbox.keyring import OfficeKeyring
 from whistle.inbox.models import Case, Outgoing, Record, Tombstone
 from whistle.inbox.office_setup import load_office, read_server_card
 from whistle.inbox.settings import acknowledge_on_import
-from whistle.inbox.store import IncomingRecord, import_records, record_meta, submission_meta
+from whistle.inbox.store import IncomingRecord, import_records, record_meta, verification_keys
 from whistle.record_orders import FIELDS
 
 MAX_REPLY_CHARS = 100_000
@@ -62,19 +63,22 @@ def queue_reply(
         raise ReplyRefusedError("A reply needs a message or a file.")
     if len(message) > MAX_REPLY_CHARS:
         raise ReplyRefusedError("The reply is too long.")
-    if session.get(Case, case_id) is None:
+    case = session.get(Case, case_id)
+    if case is None:
         raise CaseNotFoundError("No such case.")
-    meta = submission_meta(session, keyring, case_id)
+    # The source's keys are kept for whoever writes to the case (the custodian's notice of a
+    # disclosure too) without opening it.
+    reply_key, _signing = verification_keys(session, keyring, case)
     try:
         # The office's copy is sealed to the case's desk in the current key epoch.
-        desk_key = epochs.desk_public_key(session, meta.get("desk", ""))
+        desk_key = epochs.desk_public_key(session, case.desk_id)
     except InboxError as exc:
         raise ReplyRefusedError("This case's desk has no key in the current epoch.") from exc
     record_id = secrets.token_hex(16)
     envelope = seal_reply(
         message,
         files,
-        reply_public_key=bytes.fromhex(meta["reply_public_key"]),
+        reply_public_key=reply_key,
         desk_key=desk_key,
         case_id=bytes.fromhex(case_id),
         office_seed=keyring.signing_seed,
@@ -117,7 +121,9 @@ def _next_position(session: Session, keyring: OfficeKeyring, case_id: str) -> Po
         if record.kind == "reply":
             queued.add(record.id)
         elif record.kind == "followup":
-            seen = max(seen, int(record_meta(keyring, record).get("sequence", 0)))
+            # The custodian's notice: its writer has read none of them, and says so.
+            with contextlib.suppress(CaseLockedError):
+                seen = max(seen, int(record_meta(keyring, record).get("sequence", 0)))
     return Position(sequence=len(queued) + 1, seen=seen)
 
 
