@@ -13,7 +13,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.inbox.conftest import PASSWORD, Clock
-from whistle.crypto import KdfParams
+from whistle.crypto import KdfParams, read_card
+from whistle.crypto.bundles import write_bundle
 from whistle.inbox import db as inbox_db
 from whistle.inbox.bundles import export_replies, import_outbox
 from whistle.inbox.config import InboxConfig, ThrottleLimits, insecure_password_hash
@@ -203,3 +204,22 @@ def world(
     yield w
     w.app.extensions["whistle_submit"].engine.dispose()
     w.inbox_sessions.kw["bind"].dispose()
+
+
+def signed_outbox(world: World, sequence: int, previous: str | None, extra: dict) -> bytes:  # type: ignore[type-arg]
+    """An outbox bundle with no records signed by the server's key, with any ``previous``."""
+    office = read_card((world.server_dir / "office-card.json").read_bytes())
+    out = io.BytesIO()
+    write_bundle(
+        out,
+        records=[],
+        signing_seed=world.server_config.signing_seed,
+        recipient_bundle_key=office.bundle_key,
+        install_id=world.server_config.install_id,
+        direction="outbox",
+        sequence=sequence,
+        previous=previous,
+        created="2026-11-02",
+        extra=extra,
+    )
+    return out.getvalue()

@@ -15,7 +15,7 @@ from whistle.crypto.bundles import write_bundle
 from whistle.inbox import epochs
 from whistle.inbox.models import AuditEvent, KeyEpoch
 
-from .conftest import World
+from .conftest import World, signed_outbox
 
 A, B, C = "aa" * 32, "bb" * 32, "cc" * 32
 APPLIED = {A: 1, B: 2}
@@ -63,24 +63,6 @@ def _replies(world: World, sequence: int, previous: str | None) -> bytes:
     return out.getvalue()
 
 
-def _outbox(world: World, sequence: int, previous: str | None, extra: dict) -> bytes:  # type: ignore[type-arg]
-    office = read_card((world.server_dir / "office-card.json").read_bytes())
-    out = io.BytesIO()
-    write_bundle(
-        out,
-        records=[],
-        signing_seed=world.server_config.signing_seed,
-        recipient_bundle_key=office.bundle_key,
-        install_id=world.server_config.install_id,
-        direction="outbox",
-        sequence=sequence,
-        previous=previous,
-        created="2026-11-02",
-        extra=extra,
-    )
-    return out.getvalue()
-
-
 def test_the_server_shows_a_restored_inbox_and_a_fork(world: World) -> None:
     first = world.server_import(_replies(world, 1, None))
     assert first.chain_note is None
@@ -106,7 +88,7 @@ def test_the_inbox_logs_a_broken_chain_and_destroys_no_key_after_it(world: World
         "epochs": {"current": 2, "accepting": [2], "pending": {}},
         "record_epochs": {},
     }
-    forked = world.inbox_import(_outbox(world, 2, "ab" * 32, report))
+    forked = world.inbox_import(signed_outbox(world, 2, "ab" * 32, report))
     assert forked.chain_note is not None
     assert "not no. 1 applied here" in forked.chain_note
     with world.inbox_session() as session:
@@ -118,7 +100,7 @@ def test_the_inbox_logs_a_broken_chain_and_destroys_no_key_after_it(world: World
     # Days later, a continuous bundle with the same report: by the inbox's own clock the
     # server has used epoch 2 for three days, so epoch 1's keys go.
     world.inbox_config.clock.advance(days=3)  # type: ignore[attr-defined]
-    later = world.inbox_import(_outbox(world, 3, forked.bundle_id, report))
+    later = world.inbox_import(signed_outbox(world, 3, forked.bundle_id, report))
     assert later.chain_note is None
     assert "desk keys of epoch 1 destroyed: everything sent to them is collected" in later.notes
     with world.inbox_session() as session:
@@ -138,12 +120,12 @@ def test_the_server_saying_collected_at_once_destroys_nothing_before_three_days(
     previous = first.bundle_id
     for sequence, hours in ((2, 0), (3, 47), (4, 24)):  # 0 h, 47 h, 71 h after first seen
         world.inbox_config.clock.advance(hours=hours)  # type: ignore[attr-defined]
-        summary = world.inbox_import(_outbox(world, sequence, previous, report))
+        summary = world.inbox_import(signed_outbox(world, sequence, previous, report))
         previous = summary.bundle_id
         with world.inbox_session() as session:
             assert not epochs.is_destroyed(session, 1), f"destroyed at bundle {sequence}"
     world.inbox_config.clock.advance(hours=1)  # type: ignore[attr-defined]
-    world.inbox_import(_outbox(world, 5, previous, report))
+    world.inbox_import(signed_outbox(world, 5, previous, report))
     with world.inbox_session() as session:
         assert epochs.is_destroyed(session, 1)
 
@@ -163,7 +145,7 @@ def test_a_manager_confirms_destruction_only_after_the_server_used_newer_keys(
     # A forked chain: no automatic destruction, but the evidence that the server uses epoch 2
     # is recorded; the manager's confirmation destroys, and the audit log says who decided.
     report = {"epochs": {"current": 2, "accepting": [2], "pending": {}}, "record_epochs": {}}
-    world.inbox_import(_outbox(world, 2, None, report))
+    world.inbox_import(signed_outbox(world, 2, None, report))
     assert first.bundle_id
     with world.inbox_session() as session:
         epochs.confirm_destroy(session, 1, now, officer_id=1)

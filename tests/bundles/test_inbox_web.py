@@ -11,7 +11,7 @@ from whistle.inbox import create_app
 from whistle.inbox.models import Case
 from whistle.inbox.outgoing import queue_reply
 
-from .conftest import World
+from .conftest import World, signed_outbox
 
 
 def _csrf(html: str) -> str:
@@ -77,3 +77,26 @@ def test_import_and_export_from_the_browser(world: World) -> None:
     summary = world.server_import(bundle.data)
     assert summary.counts["replies stored"] == 1
     app.extensions["whistle_inbox"].engine.dispose()
+
+
+def test_a_bundle_that_does_not_follow_on_is_shown_as_such(world: World) -> None:
+    """L5: the check page says when an outbox's ``previous`` is not the bundle applied last."""
+    submit_report(world.client)
+    world.inbox_import(world.server_export())
+    app = create_app(world.inbox_config)
+    web = app.test_client()
+    web.set_cookie("whistle_lang", "en")
+    web.post("/login", data={"name": "admin", "password": PASSWORD})
+    csrf = _csrf(web.get("/bundles/").get_data(as_text=True))
+    checked = web.post(
+        "/bundles/check",
+        data={
+            "csrf": csrf,
+            "bundle": (io.BytesIO(signed_outbox(world, 2, "ab" * 32, {})), "o.bundle"),
+        },
+        content_type="multipart/form-data",
+    )
+    text = checked.get_data(as_text=True)
+    assert checked.status_code == 200, text
+    assert "does not follow the last one applied here" in text
+    assert "is not no. 1 applied here" in text

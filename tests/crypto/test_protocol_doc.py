@@ -84,3 +84,19 @@ def test_record_order_example():
     signed = sign_order(bytes(32), order)
     assert len(signed) == 396
     assert "**396 bytes**" in DOC
+
+
+def test_every_label_in_the_code_is_in_the_label_table():
+    """§1 lists every hash domain, derivation label and signature purpose the code uses."""
+    import re
+
+    root = Path(__file__).parents[2]
+    table = DOC.split("## 1. Purpose labels", 1)[1].split("## 2.", 1)[0]
+    sources = [*(root / "whistle").rglob("*.py"), *(root / "js").glob("*.js")]
+    labels = {
+        label
+        for path in sources
+        for label in re.findall(r"[\"']whistle/([a-z-]+/v\d+)", path.read_text(encoding="utf-8"))
+    }
+    assert len(labels) >= 20  # the scan finds them
+    assert sorted(f"whistle/{label}" for label in labels if f"`whistle/{label}`" not in table) == []

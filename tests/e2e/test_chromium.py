@@ -224,6 +224,37 @@ def test_a_libsodium_file_that_fails_its_hash_sends_nothing_until_the_plain_form
     page.get_by_role("button", name="Use the plain form").click()
     assert len(page.locator("#code").inner_text().replace(" ", "")) == 22
     assert [p for m, p, _b in site.recorder.bodies if m == "POST"] == ["/report"]
+    page.unroute_all(behavior="ignoreErrors")
+    context.close()
+
+
+def test_check_in_with_a_libsodium_file_that_fails_its_hash_never_sends_the_code(
+    chromium: Any, site: Site
+) -> None:
+    """L2 at check-in: the code goes to the server only once the source chooses the plain
+    form; the page never derives and sends a token with crypto it could not verify either."""
+    context = chromium.new_context()
+    page = context.new_page()
+
+    def tamper(route: Any) -> None:
+        response = route.fetch()
+        route.fulfill(response=response, body=response.body() + b"\0")
+
+    page.route(re.compile(r".*/static/build/libsodium\.[0-9a-f]{16}\.wasm$"), tamper)
+    page.goto(f"{site.base}/language/en?next=/check-in")
+    page.wait_for_selector("html[data-encryption=unverified]", timeout=WAIT_MS)
+    code = "DX6E AA29 DX2Q Z3JW W75K R"
+    page.get_by_label("Your code").first.fill(code)
+    site.recorder.clear()
+    page.get_by_role("button", name="Check in").click()
+    page.locator("#sealed-error").wait_for()
+    assert not [p for m, p, _b in site.recorder.bodies if m == "POST"]
+    page.get_by_role("button", name="Use the plain form").click()
+    page.wait_for_load_state()
+    assert [p for m, p, _b in site.recorder.bodies if m == "POST"] == ["/check-in"]
+    # The page the plain form answers with loads the script again: let a fetch still being
+    # tampered with end quietly rather than in the next test.
+    page.unroute_all(behavior="ignoreErrors")
     context.close()
 
 

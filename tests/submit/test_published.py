@@ -12,9 +12,9 @@ from click.testing import CliRunner
 
 from whistle.cli import main
 from whistle.submit import app_from_directory
-from whistle.submit.app import BUILD_DIR
 from whistle.submit.config import load_config
 from whistle.submit.published import BuildMissingError, published_lines
+from whistle.submit.web import BUILD_DIR
 
 pytestmark = pytest.mark.sqlite_only
 

@@ -8,8 +8,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.submit.conftest import csrf_from, submit_report
-from whistle.submit.app import BUILD_DIR
 from whistle.submit.static_files import IMMUTABLE
+from whistle.submit.web import BUILD_DIR
 
 GZIP = {"Accept-Encoding": "gzip, deflate"}
 

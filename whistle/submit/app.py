@@ -25,6 +25,7 @@ from whistle.submit.slots import LookupsBusyError, LookupSlots
 from whistle.submit.upload import MalformedUploadError, drain
 from whistle.submit.views import CSRF_EXEMPT, blueprint, checkin_page
 from whistle.submit.web import (
+    BUILD_DIR,
     EXTENSION,
     Bundle,
     SubmitState,
@@ -61,7 +62,6 @@ UPLOAD_ENDPOINTS = frozenset(
         "submit.followup_sealed",
     }
 )
-BUILD_DIR = HERE / "static" / "build"
 
 
 class _NoSpoolFormParser(FormDataParser):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from whistle.errors import WhistleError
-from whistle.submit.app import BUILD_DIR
+from whistle.submit.web import BUILD_DIR
 
 #: Roles of the build's files, the page script first (the one value to publish).
 ROLES = ("page", "wasm", "fallback")

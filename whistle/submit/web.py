@@ -6,6 +6,7 @@
 
 import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from flask import current_app, g, render_template, session
@@ -19,6 +20,8 @@ from whistle.submit.questionnaire import Questionnaire
 from whistle.submit.slots import RETRY_AFTER_SECONDS, LookupSlots
 
 EXTENSION = "whistle_submit"
+#: Where ``make build`` writes the page script and libsodium's two halves (js/build.mjs).
+BUILD_DIR = Path(__file__).resolve().parent / "static" / "build"
 
 
 @dataclass(frozen=True)
