@@ -82,6 +82,10 @@ def run_flow(page: Any, site: Site, javascript: bool, tmp_path: Path, shots: Sho
         assert flow["mode_text"]["server"] in mode.inner_text()
     for entry in report["fields"] + report["identification"]:
         page.get_by_label(entry["label"], exact=False).first.fill(entry["value"])
+    page.get_by_label(report["identified"], exact=False).check()
+    page.get_by_label(report["category"]["label"]).select_option(label=report["category"]["choice"])
+    page.get_by_label(report["meeting"], exact=False).check()
+    page.get_by_label(report["availability"]["label"]).fill(report["availability"]["value"])
     page.get_by_label("Files (optional)").set_input_files(_files(tmp_path, report["files"]))
     page.get_by_label(report["accept"], exact=False).check()
     shots(page, "report")

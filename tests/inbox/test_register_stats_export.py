@@ -351,6 +351,8 @@ def _line(**kw):  # type: ignore[no-untyped-def]
         referred_on=None,
         referral_immediate=False,
         identity_disclosed_to=[],
+        meeting_requested=None,
+        meeting_offered=None,
         assignee=None,
         labels=[],
         deletion_due=None,
