@@ -282,5 +282,26 @@ def test_a_file_over_the_limit_is_refused_in_the_page(
     context.close()
 
 
+def test_an_anonymous_report_with_an_identity_is_refused_in_the_page(
+    chromium: Any, site: Site
+) -> None:
+    """The page makes the plain form's check (views/plain.py _choices) before sending."""
+    context = chromium.new_context()
+    page = context.new_page()
+    page.goto(f"{site.base}/language/en?next=/report")
+    page.wait_for_selector("html[data-encryption=page]", timeout=WAIT_MS)
+    report = FLOW["report"]
+    for entry in report["fields"] + report["identification"]:
+        page.get_by_label(entry["label"], exact=False).first.fill(entry["value"])
+    page.get_by_label(report["accept"], exact=False).check()
+    site.recorder.clear()
+    page.get_by_role("button", name=report["submit"]).click()
+    alert = page.locator("#sealed-error")
+    alert.wait_for()
+    assert "You chose to report anonymously but filled in your identity" in alert.inner_text()
+    assert not [p for m, p, _b in site.recorder.bodies if m == "POST"]
+    context.close()
+
+
 def test_the_artifacts_directory_is_ignored_by_git() -> None:
     assert "test-artifacts/" in (ROOT / ".gitignore").read_text().splitlines()
