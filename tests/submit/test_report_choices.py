@@ -156,3 +156,23 @@ def test_category_keys_are_checked_when_the_questionnaire_loads(tmp_path) -> Non
     assert json.dumps([c.key for c in load_questionnaire().categories]) == json.dumps(
         ["contractacio", "funcio-publica", "foment", "urbanisme"]
     )
+
+
+def test_the_office_s_own_questionnaire_in_the_data_directory(data_dir) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    from whistle.submit import create_app, load_config
+    from whistle.submit.questionnaire import DEFAULT_FILE
+
+    own = DEFAULT_FILE.read_text(encoding="utf-8").split("\n# Categories")[0] + (
+        '\n[[categories]]\nkey = "personal"\n'
+        'label = { ca = "Personal", es = "Personal", en = "Staff matters" }\n'
+    )
+    (data_dir / "questionnaire.toml").write_text(own, encoding="utf-8")
+    app = create_app(dataclasses.replace(load_config(data_dir), testing=True))
+    client = app.test_client()
+    client.get("/language/en")
+    page = client.get("/report").text
+    assert '<option value="personal" data-label="Staff matters">' in page
+    assert 'value="urbanisme"' not in page
+    app.extensions["whistle_submit"].engine.dispose()

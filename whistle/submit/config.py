@@ -29,6 +29,7 @@ from whistle.filenames import MAX_FILES
 
 LANGUAGES = ("ca", "es", "en")
 CONFIG_FILE = "config.toml"
+QUESTIONNAIRE_FILE = "questionnaire.toml"
 OFFICE_CARD_FILE = "office-card.json"
 SERVER_CARD_FILE = "server-card.json"
 SERVER_SEED_FILE = "server-signing.seed"
@@ -172,6 +173,9 @@ class SubmitConfig:
     #: when a rotation replaces them (``pepper.Peppers``). None for a config built in code.
     data_dir: Path | None = None
     legal: LegalNotice = field(default_factory=LegalNotice)
+    #: The office's own questionnaire (its categories, say): ``questionnaire.toml`` in the
+    #: data directory when there is one, else the packaged file.
+    questionnaire_path: Path | None = None
 
     def __repr__(self) -> str:
         return f"SubmitConfig(office_name={self.office_name!r})"
@@ -321,6 +325,9 @@ def load_config(directory: str | Path) -> SubmitConfig:
         reply_days_after_read=reply_days_after_read,
         reply_max_age_days=reply_max_age_days,
         legal=legal,
+        questionnaire_path=(
+            directory / QUESTIONNAIRE_FILE if (directory / QUESTIONNAIRE_FILE).is_file() else None
+        ),
     )
 
 
