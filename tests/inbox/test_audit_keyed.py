@@ -248,3 +248,16 @@ def test_the_audit_page_shows_the_head_and_checks_a_written_one(office: Office, 
     mistyped = client.get("/office/audit", query_string={"head": typo}).get_data(as_text=True)
     assert "was mistyped" in mistyped
     assert 'aria-invalid="true"' in mistyped
+
+
+def test_the_worked_example_of_protocol_md() -> None:
+    """docs/protocol.md §12, version 2: key, seal, entry hash and head of entry 1."""
+    key = audit_key(bytes(range(32)))
+    body = audit._body(1, datetime(2026, 11, 2, 9), None, "office-created", None, None, "")
+    seal = audit._seal(key, audit.GENESIS, body)
+    assert key.hex() == "5c0f2a01f3da2728fb378a3242b8e4f9eaaa0c70a4a460710f263de77c740b22"
+    assert seal.hex() == "e26ed5e6d76195d359add52638208050408ef239d1c2e81667081cd1654a4575"
+    assert audit._hash_2(audit.GENESIS, body, seal).hex() == (
+        "d3c7db7829d4dc23141dbbf838805b73f76d65f903a2193687005ae96a494e56"
+    )
+    assert format_head(head_code(seal)) == "W9QD BSPQ C61"
