@@ -111,3 +111,34 @@ def test_the_register_counts_the_meeting_request(office: Office, client) -> None
     columns = header.split(",")
     assert row.split(",")[columns.index("meeting_requested")] == "2026-11-01"
     assert row.split(",")[columns.index("identified")] == "yes"
+
+
+def test_the_availability_text_can_be_deleted_like_a_field(office: Office, client) -> None:  # noqa: F811
+    from whistle.inbox.models import Record
+    from whistle.inbox.store import record_meta
+
+    from .test_web import csrf
+
+    case_id = _case(office, CHOICES)
+    login(client)
+    page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    with office.session() as session:
+        record_id = session.scalar(select(Record.id).where(Record.case_id == case_id))
+    assert f'value="field:{record_id}:availability"' in page
+    done = client.post(
+        f"/cases/{case_id}/delete-part",
+        data={
+            "csrf": csrf(page),
+            "part": f"field:{record_id}:availability",
+            "grounds": "out-of-scope",
+            "reason": "It named the reporter's workplace.",
+        },
+    )
+    assert done.status_code == 303
+    page = client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "Dimarts a la tarda" not in page
+    assert "The reporter asked for a meeting in person" in page  # the request itself stays
+    with office.session() as session:
+        meta = record_meta(office.sign_in().keyring, session.get(Record, record_id))
+    assert meta["form"]["availability"] == ""
+    assert meta["form"]["meeting"] is True

@@ -228,7 +228,13 @@ def _rewrite(
     return new, files, form
 
 
+#: The form's free text outside its fields (records.form_document) that can be deleted too.
+FREE_TEXT_KEYS = ("availability",)
+
+
 def _without_field(form: dict[str, Any], key: str) -> dict[str, Any]:
+    if key in FREE_TEXT_KEYS and isinstance(form.get(key), str) and form[key]:
+        return {**form, key: ""}
     fields = form.get("fields") or []
     if not any(isinstance(f, dict) and f.get("key") == key for f in fields):
         raise DeletionRefusedError("No such field in this report.", why="no-such-part")
