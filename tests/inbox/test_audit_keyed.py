@@ -143,7 +143,7 @@ def test_head_code_has_a_check_symbol() -> None:
 def test_an_unkeyed_chain_is_verified_then_keyed_from_then_on(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Migration 0010: version 1 events stay, the first key verifies them and says so."""
     engine = db.make_engine(tmp_path / "inbox.sqlite")
-    db.upgrade(engine, "0006_law")
+    db.upgrade(engine, "0007_desks")
     prev = audit.GENESIS
     with engine.begin() as connection:
         for n, action in enumerate(("office-created", "signed-in", "note-added"), start=1):

@@ -9,14 +9,14 @@ UPDATE and DELETE. Downgrading is refused once sealed events exist: version 1 ca
 them.
 
 Revision ID: 0010_law2
-Revises: 0006_law
+Revises: 0007_desks
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_law2"
-down_revision = "0006_law"
+down_revision = "0007_desks"
 branch_labels = None
 depends_on = None
 
