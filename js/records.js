@@ -84,6 +84,22 @@ function totalSize(files) {
   return total;
 }
 
+/**
+ * The submission's form part, keys in this order (records.form_document): the same JSON from
+ * the page as from the plain form. `category` is {key, label} or null.
+ */
+export function formDocument(language, desk, fields, extras) {
+  return {
+    language,
+    desk,
+    fields,
+    identified: extras.identified,
+    category: extras.category,
+    meeting: extras.meeting,
+    availability: extras.availability,
+  };
+}
+
 /** Streams one submission: reply key, form, identification, then files (records.SubmissionWriter). */
 export class SubmissionWriter {
   constructor(sodium, sink, keys) {

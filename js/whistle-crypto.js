@@ -23,6 +23,7 @@ import { PartKind } from './framing.js';
 import { paddedSize, padme } from './padding.js';
 import {
   SubmissionWriter,
+  formDocument,
   identificationPlaintext,
   openAsSource,
   openSubmissionAsSource,
@@ -62,6 +63,7 @@ function bind(sodiumReady) {
     sealIdentification: (fields, custodianKey, caseId, replyPublicKey) =>
       sealIdentification(s, fields, custodianKey, caseId, replyPublicKey),
     identificationPlaintext,
+    formDocument,
     writeSubmission: (options) => writeSubmission(s, options),
     writeFollowup: (options) => writeFollowup(s, options),
     openEnvelope: (input, secretKeys, ad) => openEnvelope(s, input, secretKeys, ad),

@@ -5,6 +5,8 @@ never each other. It reads a bundle file within bounds, names every way a bundle
 is refused, and decides what a sequence number means against what was applied.
 """
 
+import base64
+import binascii
 import enum
 import io
 import os
@@ -370,3 +372,36 @@ def write_file_then(
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+#: ``manifest.extra`` field of both directions: the office's list of deletions
+#: ``{"entries": n, "list": base64}`` (signed by the office, sealed to its storage key).
+DELETIONS_FIELD = "deletions"
+#: The largest list either side takes (base64 characters): about 100,000 deletions.
+MAX_DELETIONS_CHARS = 32 * 1024 * 1024
+
+
+def deletions_from_extra(extra: dict[str, Any]) -> tuple[int, bytes] | None:
+    """(entries, blob) of the list a manifest carries, None when it carries none;
+    ``BundleContentError`` when the field is malformed."""
+    value = extra.get(DELETIONS_FIELD)
+    if value is None:
+        return None
+    entries = value.get("entries") if isinstance(value, dict) else None
+    text = value.get("list") if isinstance(value, dict) else None
+    if (
+        not isinstance(entries, int)
+        or isinstance(entries, bool)
+        or entries < 0
+        or not isinstance(text, str)
+        or len(text) > MAX_DELETIONS_CHARS
+    ):
+        raise BundleContentError("the list of deletions in the manifest is malformed")
+    try:
+        return entries, base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise BundleContentError("the list of deletions in the manifest is not base64") from exc
+
+
+def deletions_extra(entries: int, blob: bytes) -> dict[str, Any]:
+    return {DELETIONS_FIELD: {"entries": entries, "list": base64.b64encode(blob).decode("ascii")}}

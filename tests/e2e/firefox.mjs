@@ -105,6 +105,9 @@ async function run() {
       await (await byLabel(page, entry.label)).type(entry.value);
     }
     await (await byLabel(page, 'Files (optional)')).uploadFile(...files(report.files));
+    await (await byLabel(page, report.identified)).click();
+    await (await byLabel(page, report.meeting)).click();
+    await (await byLabel(page, report.availability.label)).type(report.availability.value);
     await (await byLabel(page, report.accept)).click();
     await screenshot(page, 'report');
     await clickButton(page, report.submit);

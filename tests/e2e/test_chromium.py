@@ -84,6 +84,10 @@ def run_flow(page: Any, site: Site, javascript: bool, tmp_path: Path, shots: Sho
         assert flow["mode_text"]["server"] in mode.inner_text()
     for entry in report["fields"] + report["identification"]:
         page.get_by_label(entry["label"], exact=False).first.fill(entry["value"])
+    page.get_by_label(report["identified"], exact=False).check()
+    page.get_by_label(report["category"]["label"]).select_option(label=report["category"]["choice"])
+    page.get_by_label(report["meeting"], exact=False).check()
+    page.get_by_label(report["availability"]["label"]).fill(report["availability"]["value"])
     page.get_by_label("Files (optional)").set_input_files(_files(tmp_path, report["files"]))
     page.get_by_label(report["accept"], exact=False).check()
     shots(page, "report")
@@ -439,6 +443,27 @@ def test_with_javascript_off_the_language_switch_keeps_what_was_typed(
     )
     assert site.recorder.bodies[0][1] == "/report"  # posted to the form, not stored
     Shots("language-switch")(page, "report-es")
+    context.close()
+
+
+def test_an_anonymous_report_with_an_identity_is_refused_in_the_page(
+    chromium: Any, site: Site
+) -> None:
+    """The page makes the plain form's check (views/plain.py _choices) before sending."""
+    context = chromium.new_context()
+    page = context.new_page()
+    page.goto(f"{site.base}/language/en?next=/report")
+    page.wait_for_selector("html[data-encryption=page]", timeout=WAIT_MS)
+    report = FLOW["report"]
+    for entry in report["fields"] + report["identification"]:
+        page.get_by_label(entry["label"], exact=False).first.fill(entry["value"])
+    page.get_by_label(report["accept"], exact=False).check()
+    site.recorder.clear()
+    page.get_by_role("button", name=report["submit"]).click()
+    alert = page.locator("#sealed-error")
+    alert.wait_for()
+    assert "You chose to report anonymously but filled in your identity" in alert.inner_text()
+    assert not [p for m, p, _b in site.recorder.bodies if m == "POST"]
     context.close()
 
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -113,7 +114,10 @@ def make_submission(
     files: list[tuple[str, bytes]] | None = None,
     identification: list[dict[str, str]] | None = None,
     case_id: str | None = None,
+    choices: dict[str, Any] | None = None,
 ) -> tuple[Source, bytes]:
+    """A submission as the form writes it; ``choices`` adds the form's last keys
+    (identified, category, meeting, availability: ``records.form_document``)."""
     keys = derive_source_keys(generate_code(), bytes(32))
     case_id = case_id or secrets.token_hex(16)
     out = io.BytesIO()
@@ -133,6 +137,7 @@ def make_submission(
                 {"key": "subject", "label": "Subject", "value": subject},
                 {"key": "description", "label": "Description", "value": description},
             ],
+            **(choices or {}),
         }
     )
     writer.add_identification(identification or [])

@@ -191,6 +191,13 @@ def test_downgrade_is_refused_once_moved(v1: InboxConfig) -> None:
         compartments.migrate(
             session, recovered.keyring, FACTS["recovery_key"], store_dir=v1.store_dir, now=NOW
         )
+    # 0010_law2, above, refuses first: the move wrote version 2 audit entries, which version
+    # 0006 could not verify. Once past it (no such entries), 0007's own refusal is the answer.
+    with pytest.raises(RuntimeError, match="keyed entries"):
+        db.downgrade(engine, "0006_law")
+    with db.transaction(db.session_factory(engine)) as session:
+        session.execute(text("DROP TRIGGER audit_event_no_delete"))
+        session.execute(text("DELETE FROM audit_event WHERE chain = 2"))
     with pytest.raises(RuntimeError, match="compartments"):
         db.downgrade(engine, "0006_law")
     engine.dispose()

@@ -351,6 +351,8 @@ def _line(**kw):  # type: ignore[no-untyped-def]
         referred_on=None,
         referral_immediate=False,
         identity_disclosed_to=[],
+        meeting_requested=None,
+        meeting_offered=None,
         assignee=None,
         labels=[],
         deletion_due=None,
@@ -382,6 +384,11 @@ def test_the_annual_report_rates_and_its_two_suppression_modes() -> None:
     assert standard.answered_within_3_months == 62.5
     assert (standard.extended, standard.referred) == (12.5, 12.5)
     assert standard.deleted is None
+    assert (standard.identified, standard.meetings_requested) == (0, 0)
+    asked = [_line(identified=True, meeting_requested=date(2026, 3, 1)) for _ in range(5)]
+    counted = stats.annual_report(lines + asked, 2026)
+    assert (counted.identified, counted.meetings_requested) == (5, 5)
+    assert "total,meetings requested,5" in stats.annual_report_csv(counted, {})
     small = stats.annual_report(lines, 2026, stats.SMALL_OFFICE)
     assert small.by_category == [("contractacio", 5), (stats.OTHER, None)]
     csv_text = stats.annual_report_csv(small, {"contractacio": "=Contractació"})

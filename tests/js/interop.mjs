@@ -30,7 +30,8 @@ async function write(api, request) {
     replyPublicKey: keys.replyPublicKey,
     sourceSigningKey: keys.signingPublicKey,
     caseId,
-    form: request.form,
+    // Built as the page builds it: the key order is formDocument's, not the request's.
+    form: api.formDocument(request.form.language, request.form.desk, request.form.fields, request.form),
     identification: request.identification,
     files,
     onProgress: (done, total) => progress.push([done, total]),

@@ -20,6 +20,7 @@ from whistle.crypto.conversation import Position
 from whistle.crypto.framing import PartData, PartKind, PartStart
 from whistle.crypto.records import (
     compact_json,
+    form_document,
     open_as_source,
     open_followup_as_office,
     open_identification,
@@ -64,14 +65,18 @@ FILES = [
     {"name": "notes — esborrany.txt", "size": 10, "seed": 2},
     {"name": "empty", "size": 0, "seed": 3},
 ]
-FORM = {
-    "language": "ca",
-    "desk": "antifrau",
-    "fields": [
+FORM = form_document(
+    "ca",
+    "antifrau",
+    [
         {"key": "subject", "label": "Assumpte", "value": "Contracte d'obres"},
         {"key": "description", "label": "Descripció", "value": "Pagaments duplicats — 2026 €"},
     ],
-}
+    identified=True,
+    category={"key": "contractacio", "label": "Contractació"},
+    meeting=True,
+    availability="Dimarts a la tarda — «no a l'oficina»",
+)
 IDENTIFICATION = [{"key": "name", "label": "Nom", "value": "Anna Puig i Ferrer"}]
 OFFICE = crypto.generate_signing_keypair()
 
@@ -96,7 +101,7 @@ def _request(office: dict, tmp_path: Path) -> dict:
         "desk_public_key": office["desk"].public_key.hex(),
         "custodian_public_key": office["custodian"].public_key.hex(),
         "desk_keys": [office["desk"].public_key.hex(), office["desk2"].public_key.hex()],
-        "form": FORM,
+        "form": dict(reversed(FORM.items())),  # the page must not depend on the order it is given
         "identification": IDENTIFICATION,
         "message": "Més informació, more details.",
         "files": FILES,

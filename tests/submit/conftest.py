@@ -113,11 +113,15 @@ def report_fields(
     files: list[tuple[bytes, str]] | None = None,
     identification: dict[str, str] | None = None,
     accept: bool = True,
+    choices: dict[str, str] | None = None,
 ) -> dict[str, object]:
+    """The report form; ``identified`` follows the identification unless ``choices`` says."""
     data: dict[str, object] = {
         "csrf_token": csrf,
         "q_subject": subject,
         "q_description": description,
+        "identified": "identified" if any((identification or {}).values()) else "anonymous",
+        **(choices or {}),
     }
     if accept:
         data["accept"] = "yes"
@@ -207,17 +211,30 @@ def browser_report(
     files: list[tuple[str, bytes]] | None = None,
     identification: dict[str, str] | None = None,
     accept: bool = True,
+    identified: str | None = None,
+    category: str = "",
+    meeting: bool = False,
+    availability: str = "",
 ) -> tuple[bytes, str]:
-    """The report form's body in the order a browser sends it: files before identification."""
+    """The report form's body in the order a browser sends it: files before identification.
+
+    ``identified`` defaults to what the identification implies."""
     parts: list[tuple[str, str | None, bytes]] = [
         ("csrf_token", None, csrf.encode()),
         ("q_subject", None, subject.encode()),
         ("q_description", None, description.encode()),
+        ("category", None, category.encode()),
     ]
     for name, content in files or [("", b"")]:
         parts.append(("files", name, content))
+    if identified is None:
+        identified = "identified" if any((identification or {}).values()) else "anonymous"
+    parts.append(("identified", None, identified.encode()))
     for key in ("name", "id_number", "email", "phone"):
         parts.append((f"q_{key}", None, (identification or {}).get(key, "").encode()))
+    if meeting:
+        parts.append(("meeting", None, b"yes"))
+    parts.append(("availability", None, availability.encode()))
     if accept:
         parts.append(("accept", None, b"yes"))
     return multipart(parts)

@@ -149,6 +149,8 @@ def test_hostile_reports_are_stored_whole_or_not_at_all(fuzz_app: Fuzzed, url: s
             parts += [("files", name, content) for name, content in files or [("", b"")]]
             keys = ("q_name", "q_id_number", "q_email", "q_phone")
             parts += [(key, None, value) for key, value in zip(keys, values[2:], strict=True)]
+            given = any(v.decode("utf-8", "replace").strip() for v in values[2:])
+            parts += [("identified", None, b"identified" if given else b"anonymous")]
             parts += [("accept", None, b"yes")] if accept else []
             if hostile is not None:  # one field gets a hostile value
                 name, value = hostile

@@ -5,7 +5,6 @@ itself is in tests/e2e). The server takes the login token, the case id and the e
 """
 
 import io
-import json
 
 import pytest
 from flask import Flask
@@ -15,7 +14,12 @@ from sqlalchemy import select
 from tests.submit.conftest import Office, csrf_from, submit_report
 from whistle.crypto import derive_source_keys, generate_code, login_lookup
 from whistle.crypto.conversation import Position
-from whistle.crypto.records import SubmissionWriter, open_submission, seal_followup
+from whistle.crypto.records import (
+    SubmissionWriter,
+    form_document,
+    open_submission,
+    seal_followup,
+)
 from whistle.submit import store
 from whistle.submit.models import Chunk, Login, Record
 
@@ -43,12 +47,16 @@ def browser_envelope(app: Flask, office: Office, files: list[tuple[str, bytes]])
         writer.begin_file(name)
         writer.write(content)
         writer.end_file()
-    writer.add_form(
-        {
-            "language": "ca",
-            "desk": "antifrau",
-            "fields": [{"key": "subject", "label": "Assumpte", "value": "Contractes"}],
-        }
+    writer.add_form(  # what js/page.js builds (records.js formDocument)
+        form_document(
+            "ca",
+            "antifrau",
+            [{"key": "subject", "label": "Assumpte", "value": "Contractes"}],
+            identified=False,
+            category=None,
+            meeting=False,
+            availability="",
+        )
     )
     writer.add_identification([])
     writer.finish()
@@ -279,7 +287,8 @@ def test_nothing_stored_tells_which_path_a_report_came_by(
             buffer.seek(0)
             opened.append(open_submission(buffer, [desk], case))
     assert opened[0].files == opened[1].files
-    assert json.dumps(sorted(opened[0].form)) == json.dumps(sorted(opened[1].form))
+    assert list(opened[0].form) == list(opened[1].form)  # the same keys in the same order
+    assert [type(v) for v in opened[0].form.values()] == [type(v) for v in opened[1].form.values()]
 
 
 def test_nothing_stored_tells_which_path_a_follow_up_came_by(

@@ -71,6 +71,34 @@ MAX_FORM_BYTES = 256 * 1024
 IDENTIFICATION_VERSION = 2
 
 
+def form_document(
+    language: str,
+    desk: str,
+    fields: Sequence[dict[str, str]],
+    *,
+    identified: bool,
+    category: dict[str, str] | None,
+    meeting: bool,
+    availability: str,
+) -> dict[str, Any]:
+    """The submission's ``form`` part, keys in this order (js/records.js ``formDocument``).
+
+    ``identified``: the source said they give their identity (sealed apart, to the
+    custodian); ``category``: ``{key, label}`` the source chose, or None; ``meeting``: the
+    source asks for a meeting in person (Ley 2/2023 art. 7.2), ``availability`` when.
+    Every key is always present, so the JSON has the same shape on both paths.
+    """
+    return {
+        "language": language,
+        "desk": desk,
+        "fields": list(fields),
+        "identified": identified,
+        "category": category,
+        "meeting": meeting,
+        "availability": availability,
+    }
+
+
 def compact_json(document: Any) -> bytes:
     """JSON as both Python and js/ write it: no spaces, non-ASCII kept (UTF-8).
 

@@ -16,7 +16,7 @@ from flask_babel import Babel, get_locale
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
-from whistle.inbox import db, epochs, preview
+from whistle.inbox import audit, db, epochs, preview
 from whistle.inbox.config import LANGUAGES, InboxConfig
 from whistle.inbox.errors import (
     CaseNotFoundError,
@@ -75,6 +75,7 @@ def create_app(config: InboxConfig) -> Flask:
     sessions = db.session_factory(engine)
     keystore = KeyStore(config.idle_lock_seconds, config.clock)
     keystore.forget_purged(sessions)
+    audit.lend_key(engine, keystore.audit_key)
     app.extensions[EXTENSION] = InboxState(config, engine, sessions, keystore)
     Babel(app, locale_selector=_select_locale)
     warm_up(config)

@@ -20,7 +20,7 @@ replies bundle says how many it holds back and why (manifest ``extra``).
 
 from datetime import date, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -30,6 +30,8 @@ from whistle.bundling import (
     BundleSummary,
     Held,
     check_logged,
+    deletions_extra,
+    deletions_from_extra,
     held_records,
     last_logged,
     read_bundle_bytes,
@@ -40,6 +42,8 @@ from whistle.crypto.orders import MAX_REASON_CHARS, RecordOrder
 from whistle.epochs import CARD_FIELD, parse_report
 from whistle.inbox import epochs
 from whistle.inbox.audit import record_event
+from whistle.inbox.deletions import reapply_server_copy, server_copy
+from whistle.inbox.errors import DeletionListError
 from whistle.inbox.keyring import OfficeKeyring
 from whistle.inbox.models import Backup, BundleLog, KeyEpoch, Outgoing, Record, Tombstone
 from whistle.inbox.office_setup import load_office, read_server_card
@@ -166,6 +170,9 @@ def import_outbox(
             detail=f"outbox bundle no. {manifest.sequence}: {check.chain_note}"[:500],
         )
     report = parse_report(manifest.extra)
+    # Before the records: a case deleted after this inbox's backup gets its tombstone back
+    # first, so its records in this bundle are skipped, not imported again.
+    made_again, list_note = _server_deletions(session, keyring, manifest.extra, store_dir, now)
     checked = held_records(
         verified.records,
         stored=lambda record_id: _stored(session, record_id),
@@ -241,7 +248,11 @@ def import_outbox(
         "replies the server confirmed": confirmed,
         "replies delivered or read since": seen,
     }
+    if made_again:
+        summary.counts["deletions made again (from the server's copy of the list)"] = made_again
     summary.notes = [f"refused {rid}: {reason}" for rid, reason in imported.refused]
+    if list_note:
+        summary.notes.append(list_note)
     if resent:
         summary.notes.append(
             f"the server no longer has {resent} item(s) it had confirmed (restored from an "
@@ -278,6 +289,25 @@ def _chained(session: Session, sequence: int) -> bool:
         .limit(1)
     )
     return row is not None and row.previous == before
+
+
+def _server_deletions(
+    session: Session,
+    keyring: OfficeKeyring,
+    extra: dict[str, Any],
+    store_dir: Path,
+    now: datetime,
+) -> tuple[int, str | None]:
+    """Apply the server's copy of the list of deletions; a copy that is not this office's is
+    reported and logged, and the bundle's records still come in."""
+    copy = deletions_from_extra(extra)
+    if copy is None:
+        return 0, None
+    try:
+        return reapply_server_copy(session, keyring, copy[1], now=now, store_dir=store_dir), None
+    except DeletionListError as exc:
+        record_event(session, now, "deletion-list-refused", detail=str(exc)[:200])
+        return 0, str(exc)
 
 
 def note_replies_seen(session: Session, seen: object) -> int:
@@ -462,6 +492,8 @@ def export_replies(
             # rotation) and then finds it the same; a server restored from an old backup
             # catches up.
             CARD_FIELD: announced.card.decode("utf-8"),
+            # The server keeps it for an inbox restored from an older backup (deletions.py).
+            **deletions_extra(*server_copy(session, keyring)),
         },
     )
     for row in rows:

@@ -316,6 +316,32 @@ class Entry:
 
 
 @dataclass(frozen=True)
+class SourceChoices:
+    """What the source chose on the form (records.form_document); None where it did not say
+    (a report sent before the form asked)."""
+
+    identified: bool | None
+    #: The category's label as the source saw it.
+    category: str | None
+    meeting: bool
+    availability: str
+
+
+def source_choices(form: Any) -> SourceChoices:
+    form = form if isinstance(form, dict) else {}
+    identified = form.get("identified")
+    category = form.get("category")
+    label = category.get("label") if isinstance(category, dict) else None
+    availability = form.get("availability")
+    return SourceChoices(
+        identified=identified if isinstance(identified, bool) else None,
+        category=str(label) if label else None,
+        meeting=form.get("meeting") is True,
+        availability=availability if isinstance(availability, str) else "",
+    )
+
+
+@dataclass(frozen=True)
 class NoteView:
     author: str
     created_at: datetime
@@ -340,6 +366,7 @@ class CaseDetail:
     repeated_followups: list[int] = field(default_factory=list)
     #: Replies the reporter's latest follow-up says it had not yet seen.
     unseen_replies: int = 0
+    choices: SourceChoices = field(default_factory=lambda: source_choices(None))
 
 
 def missing_numbers(entries: list[Entry], kind: str) -> list[int]:
@@ -386,6 +413,7 @@ def case_detail(
     )
     entries: list[Entry] = []
     language: str | None = None
+    choices = source_choices(None)
     for record in records:
         try:
             meta = record_meta(keyring, record)
@@ -403,6 +431,7 @@ def case_detail(
         form = meta.get("form") or {}
         if record.kind == "submission":
             language = form.get("language") if isinstance(form.get("language"), str) else None
+            choices = source_choices(form)
         fields = [
             {
                 "key": str(f.get("key", "")),
@@ -450,6 +479,7 @@ def case_detail(
         missing_followups=missing_numbers(entries, "followup"),
         repeated_followups=repeated_numbers(entries, "followup"),
         unseen_replies=_unseen_replies(entries),
+        choices=choices,
     )
 
 

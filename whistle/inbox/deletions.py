@@ -13,6 +13,9 @@
                      dates; no content), written beside every backup (``backup.make_backup``)
     apply_list       what a restore does with that list: every deletion the backup does not
                      know yet is made again, so a backup never brings deleted data back
+    server_copy      the same list sealed to the storage key, in every replies bundle; the
+                     server keeps the longest and returns it in every outbox bundle, where
+                     ``reapply_server_copy`` makes again what a restored inbox had forgotten
 
 Partial deletions re-encrypt the stored record without the part (a new file under the storage
 key; the old file is removed after the commit) and drop the search index, which is rebuilt at
@@ -20,6 +23,8 @@ the next search. Each is a ``Deletion`` row and an audit event; the reason is se
 goes with the case.
 """
 
+import base64
+import binascii
 import json
 import os
 import re
@@ -30,7 +35,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, event, func, select
 from sqlalchemy.orm import Session, object_session
 
 from whistle.crypto import (
@@ -59,6 +64,8 @@ from whistle.inbox.workflow import case_dates, check_reason, live_case, purge_ca
 #: Grounds an officer may give for a partial deletion (art. 32.2–32.3, or another reason).
 PARTIAL_GROUNDS = ("special-category", "out-of-scope", "shown-false", "other")
 LIST_FILE = "deletions.wdel"
+#: The storage-key envelope type of the copy the server keeps (no case: 16 zero bytes).
+SERVER_COPY = "deletion-list"
 LIST_VERSION = 1
 
 
@@ -226,7 +233,13 @@ def _rewrite(
     return new, files, form
 
 
+#: The form's free text outside its fields (records.form_document) that can be deleted too.
+FREE_TEXT_KEYS = ("availability",)
+
+
 def _without_field(form: dict[str, Any], key: str) -> dict[str, Any]:
+    if key in FREE_TEXT_KEYS and isinstance(form.get(key), str) and form[key]:
+        return {**form, key: ""}
     fields = form.get("fields") or []
     if not any(isinstance(f, dict) and f.get("key") == key for f in fields):
         raise DeletionRefusedError("No such field in this report.", why="no-such-part")
@@ -491,3 +504,44 @@ def apply_list(
             )
         done += 1
     return done, paths
+
+
+# The copy the server keeps ----------------------------------------------------------------
+
+
+def server_copy(session: Session, keyring: OfficeKeyring) -> tuple[int, bytes]:
+    """(how many deletions, the signed list sealed to the storage key) for a replies bundle:
+    the server can neither read it nor make one that opens here."""
+    count = session.scalar(select(func.count()).select_from(Deletion)) or 0
+    signed = base64.b64encode(deletion_list(session, keyring)).decode("ascii")
+    return count, sealing.seal_text(keyring.storage_public, SERVER_COPY, sealing.NO_CASE, signed)
+
+
+def read_server_copy(keyring: OfficeKeyring, blob: bytes) -> list[dict[str, Any]]:
+    """The entries of the copy an outbox bundle brought back; ``DeletionListError`` if it is
+    not this office's."""
+    try:
+        text = sealing.open_text(keyring.storage_secret, SERVER_COPY, sealing.NO_CASE, blob)
+        signed = base64.b64decode(text, validate=True)
+    except (CryptoError, binascii.Error, ValueError) as exc:
+        raise DeletionListError(
+            "The server's copy of the list of deletions does not open with this office's "
+            "storage key: nothing applied."
+        ) from exc
+    return read_list(signed, keyring.signing_public)
+
+
+def reapply_server_copy(
+    session: Session, keyring: OfficeKeyring, blob: bytes, *, now: datetime, store_dir: Path
+) -> int:
+    """Make again every deletion on the server's copy this inbox does not know (it was
+    restored from a backup older than them), in the caller's transaction; the files go once
+    it commits. Returns how many."""
+    from whistle.inbox.workflow import remove_files
+
+    entries = read_server_copy(keyring, blob)
+    done, paths = apply_list(session, keyring, entries, now=now, store_dir=store_dir)
+    if done:
+        record_event(session, now, "deletions-reapplied", detail=f"{done} from the server's copy")
+        event.listen(session, "after_commit", lambda _s: remove_files(paths), once=True)
+    return done

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
+from whistle.inbox.audit import key_for
 from whistle.inbox.compartments import KEYS_CHANGED
 from whistle.inbox.keyring import CustodianKeyring, OfficeKeyring
 from whistle.inbox.preview import PreviewCache
@@ -52,6 +53,8 @@ class KeyStore:
         #: Decrypted case summaries, shared by the signed-in officers; emptied as soon as
         #: no session is open, so plaintext is in memory only while the inbox is unlocked.
         self.plaintext_cache: dict[tuple[str, ...], Any] = {}
+        #: The audit chain's key while any officer is signed in (``audit.lend_key``).
+        self._audit_key: bytes | None = None
 
     def open(
         self,
@@ -74,7 +77,14 @@ class KeyStore:
         with self._lock:
             self._sweep()
             self._sessions[entry.session_id] = entry
+            self._audit_key = key_for(keyring.storage_secret)
         return entry
+
+    def audit_key(self) -> bytes | None:
+        """The key that seals audit events, while at least one officer is signed in."""
+        with self._lock:
+            self._sweep()
+            return self._audit_key
 
     def get(self, session_id: str | None) -> Unlocked | None:
         """The session, touched; ``None`` when unknown or idle too long (then dropped)."""
@@ -129,3 +139,4 @@ class KeyStore:
     def _forget_if_empty(self) -> None:
         if not self._sessions:
             self.plaintext_cache.clear()
+            self._audit_key = None

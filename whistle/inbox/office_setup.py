@@ -20,7 +20,7 @@ from whistle.crypto import (
     read_card,
     recovery_wrapping_key,
 )
-from whistle.inbox import compartments, db
+from whistle.inbox import audit, compartments, db
 from whistle.inbox.audit import record_event
 from whistle.inbox.config import InboxConfig
 from whistle.inbox.epochs import current_card, install_epoch
@@ -107,6 +107,7 @@ def init_office(
         db.upgrade(engine)
         config.store_dir.mkdir(mode=0o700, exist_ok=True)
         with db.transaction(db.session_factory(engine)) as session:
+            audit.use_key(session, audit.key_for(keyring.storage_secret))
             session.add(
                 Office(
                     id=1,

@@ -32,7 +32,7 @@ from whistle.crypto import (
     recovery_wrapping_key,
 )
 from whistle.inbox import compartments
-from whistle.inbox.audit import record_event
+from whistle.inbox.audit import key_for, record_event, use_key
 from whistle.inbox.config import InboxConfig, PasswordHashParams
 from whistle.inbox.epochs import adopt_legacy
 from whistle.inbox.errors import (
@@ -254,6 +254,7 @@ def sign_in(session: Session, config: InboxConfig, name: str, password: str) -> 
         session.commit()  # counted even though the caller's unit of work fails
         raise LoginError(WRONG) from exc
     session.add(LoginAttempt(name=name, attempted_at=now.replace(tzinfo=None), succeeded=True))
+    use_key(session, key_for(keyring.storage_secret))
     record_event(session, now, "signed-in", officer_id=officer.id)
     if keyring.legacy is not None:
         # A version 1 keyring (desk keys inside): its keys move to the database once,

@@ -55,6 +55,8 @@ COLUMNS = (
     "referred_on",
     "referral_immediate",
     "identity_disclosed_to",
+    "meeting_requested",
+    "meeting_offered",
     "assignee",
     "labels",
     "deletion_due",
@@ -75,6 +77,8 @@ _DATES = {
     "extended_on",
     "closed",
     "referred_on",
+    "meeting_requested",
+    "meeting_offered",
     "deletion_due",
     "purged",
 }
@@ -113,6 +117,9 @@ class RegisterLine:
     referred_on: date | None
     referral_immediate: bool
     identity_disclosed_to: list[str]
+    #: A meeting in person the reporter asked for (art. 7.2) and the day one was offered.
+    meeting_requested: date | None
+    meeting_offered: date | None
     assignee: str | None
     labels: list[str]
     #: The art. 32.4 deletion day (None once an investigation was opened).
@@ -165,6 +172,8 @@ def case_line(
         identity_disclosed_to=[
             s.recipient or "?" for s in steps if s.kind == "third-party-disclosure"
         ],
+        meeting_requested=case.meeting_requested_day,
+        meeting_offered=case.meeting_offered_day,
         assignee=assignee.name if assignee is not None else None,
         labels=labels or [],
         deletion_due=(
@@ -229,6 +238,8 @@ def _thin_line(gone: PurgedCase) -> RegisterLine:
         referred_on=None,
         referral_immediate=False,
         identity_disclosed_to=[],
+        meeting_requested=None,
+        meeting_offered=None,
         assignee=None,
         labels=[],
         deletion_due=None,

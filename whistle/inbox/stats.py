@@ -192,6 +192,9 @@ class AnnualReport:
     extended: float | None
     referred: float | None
     deleted: int | None
+    #: Reports whose source gave their identity, and meetings in person asked for (art. 7.2).
+    identified: int | None = None
+    meetings_requested: int | None = None
 
 
 def _breakdown(counts: Counter[str], mode: str) -> list[tuple[str, int | None]]:
@@ -246,6 +249,10 @@ def annual_report(lines: list[Any], year: int, mode: str = STANDARD) -> AnnualRe
             total,
         ),
         deleted=suppress(sum(1 for line in year_lines if line.purged is not None)),
+        identified=suppress(sum(1 for line in year_lines if line.identified)),
+        meetings_requested=suppress(
+            sum(1 for line in year_lines if line.meeting_requested is not None)
+        ),
     )
 
 
@@ -280,4 +287,6 @@ def annual_report_csv(report: AnnualReport, names: dict[str, str]) -> str:
     ):
         writer.writerow(["rate", item, "-" if value is None else str(value)])
     writer.writerow(["total", "deleted", cell(report.deleted)])
+    writer.writerow(["total", "identified", cell(report.identified)])
+    writer.writerow(["total", "meetings requested", cell(report.meetings_requested)])
     return out.getvalue()

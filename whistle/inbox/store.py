@@ -210,6 +210,27 @@ def _identified(form: Any) -> bool | None:
     return value if isinstance(value, bool) else None
 
 
+def _source_category(form: Any) -> str | None:
+    """The category key the source chose on the form, if any."""
+    chosen = form.get("category") if isinstance(form, dict) else None
+    key = chosen.get("key") if isinstance(chosen, dict) else None
+    return key if isinstance(key, str) and key else None
+
+
+def _prefill_from_form(session: Session, case: Case, form: Any, now: datetime) -> None:
+    """What the source chose on the form starts the case: the category, when it is one of the
+    office's (an officer can change it), and a meeting request with its 7-day clock."""
+    from whistle.inbox.settings import category_names
+
+    key = _source_category(form)
+    if key is not None and key in category_names(session):
+        case.category = key
+        record_event(session, now, "category-set", case_id=case.id, detail=f"{key} (the source)")
+    if isinstance(form, dict) and form.get("meeting") is True:
+        case.meeting_requested_day = case.received_day
+        record_event(session, now, "meeting-requested", case_id=case.id, detail="on the form")
+
+
 def _stored_type(kind: str) -> str:
     return sealing.STORED_PREFIX + kind
 
@@ -305,6 +326,7 @@ def _import_one(
         # The case's own key, granted to its desk: the importer need not be able to read it.
         public = compartments.new_case_key(session, case.id, case.desk_id)
         case.verification = seal_verification(keyring.storage_public, case.id, meta)
+        _prefill_from_form(session, case, meta.get("form"), now)
     else:
         case.last_activity_day = max(case.last_activity_day, record.received_day)
         public = compartments.case_public(session, case.id)

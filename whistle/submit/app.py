@@ -19,7 +19,7 @@ from whistle.submit import authorities, db, static_files
 from whistle.submit.config import SubmitConfig
 from whistle.submit.epochs import StoredCardError
 from whistle.submit.pepper import Peppers
-from whistle.submit.questionnaire import load_questionnaire
+from whistle.submit.questionnaire import DEFAULT_FILE, load_questionnaire
 from whistle.submit.session import SealedSessionInterface
 from whistle.submit.slots import LookupsBusyError, LookupSlots
 from whistle.submit.upload import MalformedUploadError, drain
@@ -119,7 +119,7 @@ def create_app(config: SubmitConfig) -> Flask:
         config=config,
         engine=engine,
         sessions=db.make_sessions(engine),
-        questionnaire=load_questionnaire(),
+        questionnaire=load_questionnaire(config.questionnaire_path or DEFAULT_FILE),
         lookup_slots=LookupSlots(config.limits.lookup_slots, config.limits.lookup_wait_ms / 1000),
         peppers=Peppers(config),
         bundle=load_bundle() if config.browser_crypto else None,

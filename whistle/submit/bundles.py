@@ -31,6 +31,8 @@ from whistle.bundling import (
     BundleSummary,
     Held,
     check_logged,
+    deletions_extra,
+    deletions_from_extra,
     held_records,
     last_logged,
     read_bundle_bytes,
@@ -51,6 +53,7 @@ from whistle.submit.models import (
     BundleLog,
     Chunk,
     CourierChallenge,
+    DeletionListRow,
     Login,
     Record,
     RecordKind,
@@ -113,10 +116,12 @@ def export_outbox(
     replies = _last(session, REPLIES)
     known = epochs.cards(session, config)
     report = epochs.report(session, config, list(rows), today)
+    kept = session.get(DeletionListRow, 1)
     extra = {
         "replies_applied": replies.sequence if replies else 0,
         REPLIES_SEEN: replies_seen(session),
         **report.to_extra(),
+        **(deletions_extra(kept.entries, kept.blob) if kept is not None else {}),
     }
     # Only an empty outbox is written again: a bundle that carries records gets a new number,
     # so that a record the inbox could not take then (its keys missing) comes again.
@@ -308,6 +313,7 @@ def apply_replies(
     verified = verify_replies(config, data)
     manifest = verified.manifest
     instructions = _instructions(config, manifest.extra)
+    deletions = deletions_from_extra(manifest.extra)
     if any(r.kind != "reply" for r in verified.records):
         raise BundleContentError("a replies bundle carries only replies")
     check = check_logged(session, BundleLog, REPLIES, verified)
@@ -345,6 +351,7 @@ def apply_replies(
     deleted = _acknowledge(session, instructions.acknowledged)
     purged = _purge(session, instructions.purged, today)
     ordered = apply_orders(session, instructions.orders, today)
+    kept_deletions = _keep_deletions(session, deletions, today)
     session.add(
         BundleLog(
             direction=REPLIES, sequence=manifest.sequence, bundle_id=verified.bundle_id, day=today
@@ -357,6 +364,7 @@ def apply_replies(
         "acknowledged records deleted": deleted,
         "cases purged": purged,
         **ordered.counts(),
+        "deletions on the office's list kept": kept_deletions,
     }
     summary.notes += _held_note(manifest.extra)
     if card is not None:
@@ -367,6 +375,22 @@ def apply_replies(
                 "to them"
             )
     return summary
+
+
+def _keep_deletions(
+    session: Session, deletions: tuple[int, bytes] | None, today: datetime.date
+) -> int:
+    """Keep the office's list of deletions unless the one kept is longer: an inbox restored
+    from an older backup sends its shorter list before it has read the longer one back."""
+    if deletions is None:
+        return 0
+    entries, blob = deletions
+    kept = session.get(DeletionListRow, 1)
+    if kept is None:
+        session.add(DeletionListRow(id=1, entries=entries, blob=blob, day=today))
+    elif entries >= kept.entries:
+        kept.entries, kept.blob, kept.day = entries, blob, today
+    return max(entries, kept.entries if kept is not None else 0)
 
 
 def _stored(session: Session, record_id: str) -> tuple[str, bytes] | None:

@@ -29,6 +29,7 @@ from whistle.filenames import MAX_FILES
 
 LANGUAGES = ("ca", "es", "en")
 CONFIG_FILE = "config.toml"
+QUESTIONNAIRE_FILE = "questionnaire.toml"
 OFFICE_CARD_FILE = "office-card.json"
 SERVER_CARD_FILE = "server-card.json"
 SERVER_SEED_FILE = "server-signing.seed"
@@ -214,6 +215,9 @@ class SubmitConfig:
     data_dir: Path | None = None
     legal: LegalNotice = field(default_factory=LegalNotice)
     office_logo: OfficeLogo | None = None
+    #: The office's own questionnaire (its categories, say): ``questionnaire.toml`` in the
+    #: data directory when there is one, else the packaged file.
+    questionnaire_path: Path | None = None
 
     def __repr__(self) -> str:
         return f"SubmitConfig(office_name={self.office_name!r})"
@@ -364,6 +368,9 @@ def load_config(directory: str | Path) -> SubmitConfig:
         reply_max_age_days=reply_max_age_days,
         legal=legal,
         office_logo=_office_logo(raw, directory),
+        questionnaire_path=(
+            directory / QUESTIONNAIRE_FILE if (directory / QUESTIONNAIRE_FILE).is_file() else None
+        ),
     )
 
 

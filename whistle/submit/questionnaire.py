@@ -1,4 +1,5 @@
-"""The report form's questions, read from a TOML data file with labels per language."""
+"""The report form's questions, read from a TOML data file with labels per language; also the
+categories a source may choose from (optional; the same keys as the inbox's *Office* page)."""
 
 import re
 import tomllib
@@ -11,6 +12,8 @@ from whistle.submit.config import LANGUAGES, ConfigError
 DEFAULT_FILE = Path(__file__).with_name("questionnaire.toml")
 _KEY = re.compile(r"[a-z][a-z0-9_]{0,31}")
 RESERVED = {"csrf_token", "accept", "files", "receipt"}
+#: The inbox's category keys (whistle/inbox/settings.py): a source's choice is filed under it.
+_CATEGORY_KEY = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 
 
 @dataclass(frozen=True)
@@ -29,9 +32,19 @@ class Question:
 
 
 @dataclass(frozen=True)
+class Category:
+    key: str
+    label: dict[str, str]
+
+
+@dataclass(frozen=True)
 class Questionnaire:
     questions: tuple[Question, ...]
     identification: tuple[Question, ...]
+    categories: tuple[Category, ...] = ()
+
+    def category(self, key: str) -> Category | None:
+        return next((c for c in self.categories if c.key == key), None)
 
 
 def _texts(entry: dict[str, Any], name: str, required: bool) -> dict[str, str]:
@@ -84,4 +97,16 @@ def load_questionnaire(path: Path = DEFAULT_FILE) -> Questionnaire:
     # The identification block has a fixed size: its fields must always fit.
     if sum(q.max_chars * 4 + len(q.key) + 200 for q in identification) > 3800:
         raise ConfigError("questionnaire: identification fields are too long to fit their block")
-    return Questionnaire(questions, identification)
+    categories = tuple(_category(e) for e in raw.get("categories", []))
+    if len({c.key for c in categories}) != len(categories):
+        raise ConfigError("questionnaire: category keys must be unique")
+    return Questionnaire(questions, identification, categories)
+
+
+def _category(entry: Any) -> Category:
+    if not isinstance(entry, dict):
+        raise ConfigError("questionnaire: each category is a table")
+    key = entry.get("key")
+    if not isinstance(key, str) or not _CATEGORY_KEY.fullmatch(key):
+        raise ConfigError(f"questionnaire: bad category key {key!r} (lower-case, digits, dashes)")
+    return Category(key, _texts(entry, "label", True))

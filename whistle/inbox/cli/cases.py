@@ -158,15 +158,75 @@ def _find_case(session: Session, case: str) -> str:
 
 @inbox.command("verify-audit")
 @click.argument("data_dir", type=ExistingPath(path_type=Path, file_okay=False, exists=True))
+@click.option(
+    "--officer",
+    "officer_name",
+    default=None,
+    help="Sign in to check the seals with the office key (needed for --head).",
+)
+@password_option
+@click.option("--head", "written", default=None, help="A head written in the paper logbook.")
 @click.pass_context
-def verify_audit(ctx: click.Context, data_dir: Path) -> None:
-    """Check the audit log's hash chain; name the first broken entry (no password needed)."""
-    from whistle.inbox.audit import verify_chain
+def verify_audit(
+    ctx: click.Context,
+    data_dir: Path,
+    officer_name: str | None,
+    password_file: Path | None,
+    written: str | None,
+) -> None:
+    """Check the audit log's chain and seals; name the first broken entry; find a written head."""
+    from whistle.crypto import CodeError
+    from whistle.crypto.audit import format_head, normalize_head
+    from whistle.inbox import audit
 
-    config = make_config(ctx, data_dir)
-    with office_session(config) as session:
-        head = verify_chain(session)
+    head_wanted = None
+    if written is not None:
+        if officer_name is None:
+            raise click.UsageError("--head needs --officer: heads are checked with the office key.")
+        try:
+            head_wanted = normalize_head(written)
+        except CodeError as exc:
+            raise click.BadParameter(
+                f"{exc}: a head is 10 letters or digits and a check symbol."
+            ) from exc
+    if officer_name is None:
+        config = make_config(ctx, data_dir)
+        with office_session(config) as session:
+            head = audit.verify_chain(session)
+    else:
+        with (
+            signed_in_office(ctx, data_dir, officer_name, password_file) as (_, engine, me),
+            db.transaction(db.session_factory(engine)) as session,
+        ):
+            head = audit.verify_chain(
+                session, audit.key_for(me.keyring.storage_secret), written_head=head_wanted
+            )
     click.echo(f"The audit log is intact: {head.count} entries, head {head.head.hex()}")
+    if not head.keyed:
+        click.echo("Seals not checked: give --officer to check them with the office key.")
+    elif head.sealed_id is None:
+        click.echo("No entry is sealed yet.")
+    else:
+        assert head.sealed_head is not None
+        click.echo(
+            f"Every seal is the office's. Head to write in the paper logbook: "
+            f"{format_head(head.sealed_head)} (entry #{head.sealed_id})."
+        )
+        if head.unsealed_after:
+            click.echo(
+                f"{head.unsealed_after} entries after it are not sealed (written while no "
+                "officer was signed in): the next sealed entry will cover them."
+            )
+    if head_wanted is not None:
+        if head.written_head_at is None:
+            raise click.ClickException(
+                f"The head {format_head(head_wanted)} is not in this audit log: the log was "
+                "cut short or rewritten after it was written down."
+            )
+        click.echo(
+            f"The head {format_head(head_wanted)} is entry #{head.written_head_at}'s: "
+            "nothing up to it was changed."
+        )
 
 
 @inbox.command("reply")

@@ -119,11 +119,15 @@ def signed_in_office(
 def signed_in(
     config: InboxConfig, engine: "Engine", name: str, password_file: Path | None
 ) -> "SignedIn":
+    from whistle.inbox import audit
     from whistle.inbox.officers import sign_in
 
     password = read_password(password_file, f"Password for {name}")
     with db.transaction(db.session_factory(engine)) as session:
-        return sign_in(session, config, name, password)
+        signed = sign_in(session, config, name, password)
+    key = audit.key_for(signed.keyring.storage_secret)
+    audit.lend_key(engine, lambda: key)  # this command's events are sealed
+    return signed
 
 
 officer_option = click.option("--officer", "officer_name", required=True, help="Your sign-in name.")

@@ -1,11 +1,11 @@
 """What happened, by whom, when: never content (reasons and notes are sealed elsewhere).
 
-Append-only and hash-chained: see ``whistle/inbox/audit.py``.
+Append-only, hash-chained and keyed: see ``whistle/inbox/audit.py``.
 """
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, LargeBinary, String
+from sqlalchemy import DateTime, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from whistle.inbox.models.base import Base
@@ -23,3 +23,6 @@ class AuditEvent(Base):
     detail: Mapped[str] = mapped_column(String(500), default="")
     prev_hash: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
     entry_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    #: 1: unkeyed (before migration 0010); 2: sealed when an officer's key was at hand.
+    chain: Mapped[int] = mapped_column(Integer, default=2, server_default="1")
+    seal: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)

@@ -1,5 +1,5 @@
 """The office's legal settings and the annual report: the Responsable del Sistema (art. 8),
-the list of categories, and the yearly memòria's figures (page and CSV).
+the list of categories, the yearly memòria's figures (page and CSV), and the audit log's head.
 
 Any officer sees the page and the report; only a manager changes the settings.
 """
@@ -10,8 +10,10 @@ from typing import Any
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from whistle.inbox import db, register, settings, stats, steps
-from whistle.inbox.errors import CategoryRefusedError, StepRefusedError
+from whistle.crypto import CodeChecksumError, CodeError
+from whistle.crypto.audit import format_head, normalize_head
+from whistle.inbox import audit, db, register, settings, stats, steps
+from whistle.inbox.errors import AuditChainError, CategoryRefusedError, StepRefusedError
 from whistle.inbox.views.workflow import step_message
 from whistle.inbox.web import require_manager_unlocked, require_unlocked, state
 
@@ -146,4 +148,38 @@ def annual_report_csv() -> Response:
         stats.annual_report_csv(report, names),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="annual-report-{report.year}.csv"'},
+    )
+
+
+@blueprint.get("/audit")
+def audit_head() -> str:
+    """The audit log checked with the office key, its head for the paper logbook, and whether
+    a head written there earlier is still in it (review finding L6). Reads only."""
+    unlocked = require_unlocked()
+    written = request.args.get("head", "").strip()
+    wanted, error = None, None
+    if written:
+        try:
+            wanted = normalize_head(written)
+        except CodeChecksumError:
+            error = _("That head was mistyped: its last character does not match. Check it.")
+        except CodeError:
+            error = _("A head is 10 letters or digits and a check character.")
+    chain_error = None
+    head = None
+    with db.transaction(state().sessions) as session:
+        try:
+            head = audit.verify_chain(
+                session, audit.key_for(unlocked.keyring.storage_secret), written_head=wanted
+            )
+        except AuditChainError as exc:
+            chain_error = exc.entry_id
+    return render_template(
+        "audit.html",
+        head=head,
+        chain_error=chain_error,
+        sealed_head=format_head(head.sealed_head) if head and head.sealed_head else None,
+        written=format_head(wanted) if wanted else written,
+        checked=wanted is not None and head is not None,
+        error=error,
     )

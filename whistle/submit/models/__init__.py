@@ -9,6 +9,7 @@ from whistle.submit.models.base import Base
 from whistle.submit.models.bundle_log import BundleLog
 from whistle.submit.models.challenge import CourierChallenge
 from whistle.submit.models.chunk import Chunk
+from whistle.submit.models.deletion_list import DeletionListRow
 from whistle.submit.models.login import Login
 from whistle.submit.models.office_card import OfficeCardRow
 from whistle.submit.models.record import Record, RecordKind
@@ -19,6 +20,7 @@ __all__ = [
     "BundleLog",
     "Chunk",
     "CourierChallenge",
+    "DeletionListRow",
     "Login",
     "OfficeCardRow",
     "Record",

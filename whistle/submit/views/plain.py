@@ -40,6 +40,7 @@ from whistle.crypto.records import (
     Conversation,
     FollowupWriter,
     SubmissionWriter,
+    form_document,
     open_as_source,
     open_submission_as_source,
 )
@@ -111,10 +112,85 @@ def _check_csrf(parsed: ParsedForm) -> bool:
     return True
 
 
+#: The longest "when you can meet" text.
+MAX_AVAILABILITY_CHARS = 500
+
+
+def _choices(
+    parsed: ParsedForm, form: ReportForm, identification: list[dict[str, str]]
+) -> dict[str, Any]:
+    """Anonymous or identified, the category, the meeting request: the form document's
+    last keys (``records.form_document``); errors into form. js/page.js checks the same."""
+    lang = current_language()
+    choice = parsed.fields.get("identified", "anonymous")
+    form.values["identified"] = choice
+    if choice not in ("anonymous", "identified"):
+        form.errors.append(
+            ("identified-anonymous", _("Choose to report anonymously or to give your identity."))
+        )
+    elif choice == "anonymous" and identification:
+        form.errors.append(
+            (
+                "identified-anonymous",
+                _(
+                    "You chose to report anonymously but filled in your identity: clear those "
+                    "fields, or choose to give your identity."
+                ),
+            )
+        )
+    elif choice == "identified" and not identification:
+        form.errors.append(
+            (
+                "identified-identified",
+                _(
+                    "You chose to give your identity: fill in at least one of its fields, or "
+                    "choose to report anonymously."
+                ),
+            )
+        )
+    key = parsed.fields.get("category", "").strip()
+    form.values["category"] = key
+    chosen = state().questionnaire.category(key) if key else None
+    if key and chosen is None:
+        form.errors.append(("category", _("Choose one of the categories offered, or none.")))
+    meeting = parsed.fields.get("meeting") == "yes"
+    availability = " ".join(parsed.fields.get("availability", "").split())
+    form.values["meeting"] = "yes" if meeting else ""
+    form.values["availability"] = availability
+    if availability and not meeting:
+        form.errors.append(
+            (
+                "availability",
+                _(
+                    "You wrote when you can meet: tick the box to ask for a meeting, or clear "
+                    "that text."
+                ),
+            )
+        )
+    elif len(availability) > MAX_AVAILABILITY_CHARS:
+        form.errors.append(
+            (
+                "availability",
+                _(
+                    "%(label)s: at most %(count)d characters, please.",
+                    label=_("When you can meet"),
+                    count=MAX_AVAILABILITY_CHARS,
+                ),
+            )
+        )
+    return {
+        "identified": choice == "identified",
+        "category": {"key": chosen.key, "label": chosen.label[lang]} if chosen else None,
+        "meeting": meeting,
+        "availability": availability,
+    }
+
+
 def _validate_report(
     parsed: ParsedForm, form: ReportForm
-) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
-    """Answers and identification (with labels in the source's language); errors into form."""
+) -> tuple[list[dict[str, str]], list[dict[str, str]], dict[str, Any]]:
+    """Answers, identification (with labels in the source's language) and the choices;
+    errors into form."""
     st = state()
     lang = current_language()
     limit = st.config.limits.max_text_chars
@@ -147,10 +223,11 @@ def _validate_report(
                 identification.append(entry)
             else:
                 answers.append(entry)
+    choices = _choices(parsed, form, identification)
     form.values["accept"] = parsed.fields.get("accept", "")
     if parsed.fields.get("accept") != "yes":
         form.errors.append(("accept", _("Please accept the rules of use to send the report.")))
-    return answers, identification
+    return answers, identification, choices
 
 
 @blueprint.post("/report", defaults={"desk_id": None}, endpoint="report_post")
@@ -187,7 +264,7 @@ def report_post(desk_id: str | None) -> Any:
             drain(request.stream, st.config.limits.discard_cap_bytes)
             return too_large_page()
         form = ReportForm(files_dropped=bool(parsed.file_names))
-        answers, identification = _validate_report(parsed, form)
+        answers, identification, choices = _validate_report(parsed, form)
         if not _check_csrf(parsed):
             form.errors.insert(
                 0,
@@ -210,7 +287,7 @@ def report_post(desk_id: str | None) -> Any:
             )
         if form.errors:
             return render_report(desk, form, 422)
-        writer.add_form({"language": current_language(), "desk": desk.id, "fields": answers})
+        writer.add_form(form_document(current_language(), desk.id, answers, **choices))
         writer.add_identification(identification)
         size = writer.finish()
         out.seek(0)

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011_case_refs"
-down_revision = "0007_desks"
+down_revision = "0010_law2"
 branch_labels = None
 depends_on = None
 
