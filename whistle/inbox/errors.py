@@ -239,3 +239,24 @@ class StepRefusedError(InboxError):
     def __init__(self, message: str, *, why: str = "") -> None:
         super().__init__(message)
         self.why = why
+
+
+class SecurityKeyError(InboxError):
+    """A security key's answer (WebAuthn) was refused; each subclass says why."""
+
+
+class SecurityKeyRefusedError(SecurityKeyError):
+    """Absent, malformed, not signed by a key of this officer, or for another challenge (a
+    replay or an expired page): one answer, so a prober learns nothing more."""
+
+
+class SecurityKeyNotEnrolledError(SecurityKeyError):
+    """No security key with that label or number belongs to this officer."""
+
+
+class SecondFactorRequiredError(LoginError):
+    """This officer signs in with a security key as well: the password alone opens nothing."""
+
+
+class LastSecurityKeyError(SecurityKeyError):
+    """Removing an officer's last key with the recovery key would strand their keyrings."""
