@@ -310,3 +310,82 @@ def test_weaker_hash_and_wraps_are_upgraded_at_the_next_sign_in(office) -> None:
     again = _officer(office, "carla")
     assert again.password_hash == after.password_hash
     assert passphrase_params(again.wrapped_keyring) == stronger.kdf_params
+
+
+# --- The sign-in pages, without a browser ---------------------------------------------------
+
+
+def _client(office, host: str = "localhost"):  # type: ignore[no-untyped-def]
+    from whistle.inbox import create_app
+
+    app = create_app(office.config)
+    return app.test_client(), f"http://{host}:8470"
+
+
+def test_password_step_of_an_officer_with_a_key_asks_for_it(office) -> None:
+    _enrol(office, "blue key", b"cred-a", PRF_A, None)
+    client, base = _client(office)
+    page = client.post(f"{base}/login", data={"name": "admin", "password": PASSWORD})
+    assert page.status_code == 200
+    assert 'id="key-sign-in"' in page.text
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    assert client.get(f"{base}/dashboard").status_code == 303  # not signed in yet
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        {},
+        {"assertion": "", "prf": ""},
+        {"assertion": "not json", "prf": "AAAA"},
+        {"assertion": json.dumps({"rawId": "Y3JlZC1h", "id": "Y3JlZC1h"}), "prf": "A" * 43},
+        {"assertion": "x" * 20000, "prf": "A" * 43},
+    ],
+    ids=["absent", "empty", "malformed", "no-signature", "huge"],
+)
+def test_bad_security_key_answers_are_refused_and_change_nothing(office, form) -> None:
+    _enrol(office, "blue key", b"cred-a", PRF_A, None)
+    before = _officer(office)
+    client, base = _client(office)
+    client.post(f"{base}/login", data={"name": "admin", "password": PASSWORD})
+    answer = client.post(f"{base}/login/security-key", data=form)
+    assert answer.status_code == 401
+    assert "answer was refused" in answer.text
+    assert client.get(f"{base}/dashboard").status_code == 303
+    # The challenge is gone: the same page cannot be answered again.
+    again = client.post(f"{base}/login/security-key", data=form)
+    assert again.status_code == 401
+    after = _officer(office)
+    assert after.wrapped_keyring == before.wrapped_keyring
+    with office.session() as session:
+        [key] = session.query(SecurityKey).all()
+        assert key.sign_count == 1
+        assert key.last_used_at is None
+        # Counted once: the second post had no pending sign-in, so no officer to count against.
+        assert session.query(AuditEvent).filter_by(action="sign-in-failed").count() == 1
+
+
+def test_security_keys_need_localhost_not_an_ip_address(office) -> None:
+    _enrol(office, "blue key", b"cred-a", PRF_A, None)
+    client, base = _client(office, "127.0.0.1")
+    page = client.post(f"{base}/login", data={"name": "admin", "password": PASSWORD})
+    assert page.status_code == 400
+    assert "http://localhost:8470/login" in page.text
+
+
+def test_enrolment_without_a_security_key_answer_changes_nothing(office) -> None:
+    client, base = _client(office)
+    client.post(f"{base}/login", data={"name": "admin", "password": PASSWORD})
+    page = client.get(f"{base}/account/security-keys")
+    assert 'id="key-enrol"' in page.text
+    csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    before = _officer(office)
+    answer = client.post(
+        f"{base}/account/security-keys",
+        data={"csrf": csrf, "label": "blue key", "password": PASSWORD, "attestation": "{}"},
+    )
+    assert answer.status_code == 400
+    assert "answer was refused" in answer.text
+    assert _officer(office).wrapped_keyring == before.wrapped_keyring
+    with office.session() as session:
+        assert session.query(SecurityKey).count() == 0

@@ -30,6 +30,7 @@ from whistle.inbox.errors import (
 )
 from whistle.inbox.keystore import KeyStore, Unlocked
 from whistle.inbox.officers import still_signed_in, warm_up
+from whistle.inbox.security_keys import Ceremonies
 from whistle.inbox.views import (
     account,
     auth,
@@ -73,7 +74,9 @@ def create_app(config: InboxConfig) -> Flask:
     sessions = db.session_factory(engine)
     keystore = KeyStore(config.idle_lock_seconds, config.clock)
     keystore.forget_purged(sessions)
-    app.extensions[EXTENSION] = InboxState(config, engine, sessions, keystore)
+    app.extensions[EXTENSION] = InboxState(
+        config, engine, sessions, keystore, Ceremonies(config.clock)
+    )
     Babel(app, locale_selector=_select_locale)
     warm_up(config)
     preview.sweep_scratch(config)  # what a killed inbox's preview helpers left in memory

@@ -45,6 +45,7 @@ from whistle.inbox.errors import (
     PermissionDeniedError,
     RecoveryKeyError,
     SecondFactorRequiredError,
+    SecurityKeyRefusedError,
     ThrottledError,
 )
 from whistle.inbox.keyring import (
@@ -69,8 +70,10 @@ from whistle.inbox.models import (
 )
 from whistle.inbox.security_keys import (
     CheckedKey,
+    PendingSignIn,
     add_key,
     check_label,
+    check_sign_in,
     delete_all,
     delete_key,
     find_key,
@@ -307,6 +310,28 @@ def unlock(
             custodian, password, config.kdf_params, factor
         )
     return SignedIn(officer.id, officer.name, officer.roles, keyring, custodian, factor)
+
+
+def sign_in_with_key(
+    session: Session,
+    config: InboxConfig,
+    pending: PendingSignIn,
+    origin: str,
+    assertion: str,
+    prf: str,
+) -> SignedIn:
+    """The second step for an officer with security keys: their key's assertion for the
+    pending challenge, its PRF answer unwrapping their factor, then their keyrings. A refused
+    answer counts as a failed sign-in (committed) and is re-raised."""
+    officer = session.get(Officer, pending.officer_id)
+    if officer is None or officer.is_removed:
+        raise LoginError(WRONG)
+    try:
+        factor = check_sign_in(session, config.clock(), pending, origin, assertion, prf)
+    except SecurityKeyRefusedError:
+        _failed(session, config.clock(), officer.name)
+        raise
+    return unlock(session, config, officer, pending.password, factor)
 
 
 def _hash_weaker(password_hash: str, params: PasswordHashParams) -> bool:
