@@ -83,9 +83,11 @@ def test_enrol_sign_in_replay_lose_and_recover(served, office) -> None:
         page.on("request", lambda r: requests.append(r.url))
         page.on(
             "request",
-            lambda r: posted.append(dict(r.post_data_json or {}))
-            if r.url.endswith("/login/security-key")
-            else None,
+            lambda r: (
+                posted.append(dict(r.post_data_json or {}))
+                if r.url.endswith("/login/security-key")
+                else None
+            ),
         )
         cdp = context.new_cdp_session(page)
         cdp.send("WebAuthn.enable", {"enableUI": False})
