@@ -263,8 +263,9 @@ def sign_in(session: Session, config: InboxConfig, name: str, password: str) -> 
     officer = check_password(session, config, name, password)
     if has_keys(session, officer.id):
         raise SecondFactorRequiredError(
-            f"{officer.name} signs in with a security key as well: in the inbox's browser "
-            "page, or after removing their keys with the recovery key."
+            f"{officer.name}'s keys open only with their password and security key together, "
+            "and the command line cannot use a security key: use the inbox in the browser, or "
+            "the recovery key (`whistle inbox reset-password` removes their security keys)."
         )
     return unlock(session, config, officer, password)
 

@@ -387,4 +387,73 @@ def reset_password_command(
             )
     finally:
         engine.dispose()
-    click.echo(f"{name} can sign in with the new password. The reset is in the audit log.")
+    click.echo(
+        f"{name} can sign in with the new password (and no security key: any they had were "
+        "removed). The reset is in the audit log."
+    )
+
+
+@inbox.command("security-keys")
+@click.argument("data_dir", type=ExistingPath(path_type=Path, file_okay=False, exists=True))
+@click.argument("name")
+@recovery_key_file_option
+@click.pass_context
+def security_keys_command(
+    ctx: click.Context, data_dir: Path, name: str, recovery_key_file: Path | None
+) -> None:
+    """List officer NAME's security keys (number, name, added, last used), with the recovery
+    key: the command line cannot use a security key, so it does not sign NAME in."""
+    from whistle.inbox.officers import list_security_keys, open_with_recovery_key
+
+    config = make_config(ctx, data_dir)
+    engine = open_engine(config)
+    try:
+        recovery_key = read_recovery_key(recovery_key_file)
+        with db.transaction(db.session_factory(engine)) as session:
+            open_with_recovery_key(session, recovery_key)
+            rows = [
+                (
+                    k.id,
+                    k.label,
+                    k.created_at.date(),
+                    k.last_used_at.date() if k.last_used_at else "never",
+                )
+                for k in list_security_keys(session, name)
+            ]
+    finally:
+        engine.dispose()
+    if not rows:
+        click.echo(f"{name} has no security key: their password alone opens their keys.")
+    for number, label, added, used in rows:
+        click.echo(f"{number}\t{label}\tadded {added}\tlast used {used}")
+
+
+@inbox.command("remove-security-key")
+@click.argument("data_dir", type=ExistingPath(path_type=Path, file_okay=False, exists=True))
+@click.argument("name")
+@click.argument("number", type=int)
+@recovery_key_file_option
+@click.pass_context
+def remove_security_key_command(
+    ctx: click.Context,
+    data_dir: Path,
+    name: str,
+    number: int,
+    recovery_key_file: Path | None,
+) -> None:
+    """Remove officer NAME's lost security key NUMBER (from `security-keys`), with the
+    recovery key. Not their last one: for that, `reset-password` (it removes them all)."""
+    from whistle.inbox.officers import remove_security_key_with_recovery
+
+    config = make_config(ctx, data_dir)
+    engine = open_engine(config)
+    try:
+        recovery_key = read_recovery_key(recovery_key_file)
+        with db.transaction(db.session_factory(engine)) as session:
+            key = remove_security_key_with_recovery(
+                session, config, name=name, recovery_key=recovery_key, key_id=number
+            )
+            label = key.label
+    finally:
+        engine.dispose()
+    click.echo(f"{name}'s security key “{label}” was removed. The removal is in the audit log.")
