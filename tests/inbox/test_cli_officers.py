@@ -238,3 +238,15 @@ def test_security_keys_at_the_command_line(office, obj, files) -> None:
     assert office.sign_in(password=NEW_PASSWORD).name == "admin"
     none = run(obj, "security-keys", directory, "admin", "--recovery-key-file", files["recovery"])
     assert "has no security key" in none.output
+
+
+def test_settings_require_security_keys(office, obj, files) -> None:
+    directory = str(office.config.data_dir)
+    sign_in = ("--officer", "admin", "--password-file", files["admin"])
+    shown = run(obj, "settings", directory, *sign_in)
+    assert "Security keys: each officer chooses" in shown.output
+    changed = run(obj, "settings", directory, "--require-security-keys", *sign_in)
+    assert changed.exit_code == 0, changed.output
+    assert "Security keys: required for every officer" in changed.output
+    back = run(obj, "settings", directory, "--security-keys-optional", *sign_in)
+    assert "Security keys: each officer chooses" in back.output

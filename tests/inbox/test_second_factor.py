@@ -389,3 +389,54 @@ def test_enrolment_without_a_security_key_answer_changes_nothing(office) -> None
     assert _officer(office).wrapped_keyring == before.wrapped_keyring
     with office.session() as session:
         assert session.query(SecurityKey).count() == 0
+
+
+def test_a_manager_can_require_security_keys_for_every_officer(office) -> None:
+    client, base = _client(office)
+    client.post(f"{base}/login", data={"name": "admin", "password": PASSWORD})
+    page = client.get(f"{base}/account/security-keys")
+    assert "For the whole office" in page.text
+    csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    assert client.get(f"{base}/dashboard").status_code == 200
+    saved = client.post(
+        f"{base}/account/security-keys/policy", data={"csrf": csrf, "required": "1"}
+    )
+    assert saved.status_code == 200
+    # Signed in without a key: only the page that adds one (and locking) is reachable.
+    for path in ("/dashboard", "/cases", "/officers", "/account/password"):
+        answer = client.get(f"{base}{path}")
+        assert answer.status_code == 303, path
+        assert answer.headers["Location"].endswith("/account/security-keys")
+    keys_page = client.get(f"{base}/account/security-keys")
+    assert "requires every officer to sign in with a security key" in keys_page.text
+    assert client.post(f"{base}/lock", data={"csrf": csrf}).status_code == 303
+    with office.session() as session:
+        event = session.query(AuditEvent).filter_by(action="setting-changed").one()
+    assert event.detail == "require_security_keys=1"
+
+
+def test_only_a_manager_sets_the_requirement(office) -> None:
+    with office.session() as session:
+        admin = check_password(session, office.config, "admin", PASSWORD)
+        recovered = open_with_recovery_key(session, office.created.recovery_key)
+        add_officer(
+            session,
+            office.config,
+            name="dani",
+            password=PASSWORD,
+            roles=("officer",),
+            keyring=recovered.keyring,
+            custodian_keyring=None,
+            by_officer_id=admin.id,
+        )
+    client, base = _client(office)
+    client.post(f"{base}/login", data={"name": "dani", "password": PASSWORD})
+    page = client.get(f"{base}/account/security-keys")
+    assert "For the whole office" not in page.text
+    csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    refused = client.post(
+        f"{base}/account/security-keys/policy", data={"csrf": csrf, "required": "1"}
+    )
+    assert refused.status_code == 403
+    with office.session() as session:
+        assert session.query(AuditEvent).filter_by(action="setting-changed").count() == 0

@@ -93,6 +93,7 @@ def create_app(config: InboxConfig) -> Flask:
     app.register_blueprint(office.blueprint)
     app.register_blueprint(duties.blueprint)
     app.before_request(_guard)
+    app.before_request(account.send_keyless_officers_to_enrol)
     app.after_request(_headers)
     app.register_error_handler(InboxError, _inbox_error)
     app.register_error_handler(HTTPException, _http_error)

@@ -142,6 +142,13 @@ def card(ctx: click.Context, data_dir: Path, out: Path) -> None:
     type=click.IntRange(1, 365),
     help="Warn on the dashboard when the last backup is older than this.",
 )
+@click.option(
+    "--require-security-keys/--security-keys-optional",
+    "require_keys",
+    default=None,
+    help="Whether every officer must sign in with a security key (one without a key reaches "
+    "only the page that adds one) or each officer chooses (the default).",
+)
 @officer_option
 @password_option
 @click.pass_context
@@ -150,6 +157,7 @@ def settings_command(
     data_dir: Path,
     ack_on_import: bool | None,
     backup_warning_days: int | None,
+    require_keys: bool | None,
     officer_name: str,
     password_file: Path | None,
 ) -> None:
@@ -159,7 +167,9 @@ def settings_command(
     from whistle.inbox.officers import require_manager
 
     with signed_in_office(ctx, data_dir, officer_name, password_file) as (config, engine, signed):
-        changing = ack_on_import is not None or backup_warning_days is not None
+        changing = not (
+            ack_on_import is None and backup_warning_days is None and require_keys is None
+        )
         now = config.clock()
         with db.transaction(db.session_factory(engine)) as session:
             if changing:
@@ -172,7 +182,12 @@ def settings_command(
                 settings.set_backup_warning_days(
                     session, backup_warning_days, officer_id=signed.officer_id, now=now
                 )
+            if require_keys is not None:
+                settings.set_security_keys_required(
+                    session, require_keys, officer_id=signed.officer_id, now=now
+                )
             on = settings.acknowledge_on_import(session)
+            keys_required = settings.security_keys_required(session)
             status = backup_status(session, now)
     click.echo(
         "Acknowledge: on import (the server deletes a report as soon as it is imported)"
@@ -180,6 +195,11 @@ def settings_command(
         else "Acknowledge: after a backup holds the report (the default)"
     )
     click.echo(f"Backup warning after: {status.warning_days} day(s)")
+    click.echo(
+        "Security keys: required for every officer"
+        if keys_required
+        else "Security keys: each officer chooses"
+    )
     last = f"{status.last.made_at:%Y-%m-%d %H:%M} UTC" if status.last else "never"
     click.echo(f"Last backup: {last}; records in no backup yet: {status.waiting}")
 

@@ -53,9 +53,7 @@ def run(
     app = create_app(config)  # here, so that a problem is said on the terminal
     # No database connection crosses gunicorn's fork: the worker opens its own.
     app.extensions[EXTENSION].engine.dispose()
-    click.echo(
-        f"Inbox on http://localhost:{port}/ (bound to 127.0.0.1 only) — stop with Ctrl-C."
-    )
+    click.echo(f"Inbox on http://localhost:{port}/ (bound to 127.0.0.1 only) — stop with Ctrl-C.")
     serve_on_loopback(lambda: app, port, "whistle-inbox")
 
 

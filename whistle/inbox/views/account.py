@@ -1,6 +1,6 @@
 """The signed-in officer's own account: change password, security keys."""
 
-from flask import Blueprint, make_response, render_template, request, url_for
+from flask import Blueprint, g, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
@@ -29,10 +29,12 @@ from whistle.inbox.security_keys import (
     new_enrolment,
     origin_for,
 )
+from whistle.inbox.settings import security_keys_required, set_security_keys_required
 from whistle.inbox.web import (
     KEY_PAGE_CSP,
     localhost_url,
     on_localhost,
+    require_manager_unlocked,
     require_unlocked,
     state,
 )
@@ -135,6 +137,47 @@ def remove_security_key(key_id: int) -> Response | tuple[str, int] | str:
     return _keys_page(unlocked, message=message)
 
 
+@blueprint.post("/security-keys/policy")
+def security_keys_policy() -> Response | tuple[str, int] | str:
+    """A manager makes security keys compulsory for every officer, or optional again."""
+    unlocked = require_manager_unlocked()
+    inbox = state()
+    with db.transaction(inbox.sessions) as session:
+        set_security_keys_required(
+            session,
+            request.form.get("required") == "1",
+            officer_id=unlocked.officer_id,
+            now=inbox.config.clock(),
+        )
+    return _keys_page(unlocked, message=_("The office setting was saved."))
+
+
+#: What an officer without a key may still reach when the office requires one.
+_KEYLESS_ENDPOINTS = {
+    "account.security_keys",
+    "account.remove_security_key",
+    "account.security_keys_policy",
+    "auth.lock",
+    "auth.language",
+    "auth.login",
+    "static",
+}
+
+
+def send_keyless_officers_to_enrol() -> Response | None:
+    """Before each request (after the app's guard): when the office requires security keys,
+    an officer who signed in without one reaches only the page that adds one."""
+    unlocked: Unlocked | None = g.get("unlocked")
+    if unlocked is None or unlocked.second_factor is not None:
+        return None
+    if request.endpoint in _KEYLESS_ENDPOINTS:
+        return None
+    with state().sessions() as session:
+        if not security_keys_required(session):
+            return None
+    return redirect(url_for("account.security_keys"), 303)
+
+
 def _enrol_key(unlocked: Unlocked) -> str:
     return "enrol:" + unlocked.session_id
 
@@ -165,6 +208,8 @@ def _keys_page(
             options = enrolment_options(session, officer, enrolment)
         page = render_template(
             "security_keys.html",
+            required=security_keys_required(session),
+            is_manager=officer is not None and officer.is_manager,
             keys=keys,
             options=options,
             localhost=localhost_url(url_for("account.security_keys")),
