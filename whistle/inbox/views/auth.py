@@ -54,12 +54,9 @@ def login() -> Response | tuple[str, int] | str:
         with db.transaction(inbox.sessions) as session:
             officer = check_password(session, inbox.config, name, password)
             keys = keys_of(session, officer.id)
-            if not keys:
-                return _signed_in(unlock(session, inbox.config, officer, password))
-            if not on_localhost():
-                return _use_localhost()
+            signed = None if keys else unlock(session, inbox.config, officer, password)
             challenge = secrets.token_bytes(32)
-            options = sign_in_options(keys, challenge)
+            options = sign_in_options(keys, challenge) if keys else {}
             pending = PendingSignIn(
                 officer.id,
                 password,
@@ -75,6 +72,11 @@ def login() -> Response | tuple[str, int] | str:
         return render_template("login.html", error=message, name=name), 429
     except LoginError:
         return render_template("login.html", error=_("Wrong name or password."), name=name), 401
+    # Outside the transaction above: signing in purges what is due, in a transaction of its own.
+    if signed is not None:
+        return _signed_in(signed)
+    if not on_localhost():
+        return _use_localhost()
     token = secrets.token_urlsafe(32)
     inbox.ceremonies.put(token, pending)
     response = make_response(render_template("security_key_sign_in.html", options=options))
