@@ -6,6 +6,8 @@ import json
 import secrets
 import threading
 from base64 import urlsafe_b64encode
+from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Page, sync_playwright
@@ -177,3 +179,52 @@ def test_enrol_sign_in_replay_lose_and_recover(served, office) -> None:
     with office.session() as session:
         officer = session.query(Officer).filter_by(name="admin").one()
         assert unwrap_with_passphrase(officer.wrapped_keyring, NEW_PASSWORD)
+
+
+def test_key_pages_are_accessible_in_every_language(served, office) -> None:
+    """axe-core (WCAG 2.1 AA) on the key list with a key, the manager's setting, and the
+    sign-in step that asks for the key, in Catalan, Spanish and English."""
+    axe = AXE.read_text(encoding="utf-8")
+    base = served
+    found: dict[str, object] = {}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-background-networking", "--no-first-run"],
+        )
+        context = browser.new_context(bypass_csp=True)
+        page = context.new_page()
+        cdp = context.new_cdp_session(page)
+        cdp.send("WebAuthn.enable", {"enableUI": False})
+        cdp.send("WebAuthn.addVirtualAuthenticator", {"options": AUTHENTICATOR})
+        _password_step(page, base)
+        page.goto(f"{base}/account/security-keys")
+        page.fill("#label", "blue key")
+        page.fill("#password", PASSWORD)
+        page.click("#key-enrol button[type=submit]")
+        page.wait_for_selector("p.notice[role=status]")
+        for lang in ("ca", "es", "en"):
+            context.add_cookies([{"name": "whistle_lang", "value": lang, "url": base}])
+            page.goto(f"{base}/account/security-keys")
+            found[f"{lang}-keys"] = _axe(page, axe)
+        page.click("header button[type=submit] >> nth=0")  # Lock (the first button, any language)
+        for lang in ("ca", "es", "en"):
+            context.add_cookies([{"name": "whistle_lang", "value": lang, "url": base}])
+            _password_step(page, base)
+            page.wait_for_selector("#key-sign-in")
+            found[f"{lang}-sign-in"] = _axe(page, axe)
+        browser.close()
+    assert {name: v for name, v in found.items() if v} == {}
+
+
+AXE = Path(__file__).parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def _axe(page: Page, axe: str) -> list[Any]:
+    page.add_script_tag(content=axe)
+    return page.evaluate(  # type: ignore[no-any-return]
+        "async (tags) => (await axe.run(document, {runOnly: {type: 'tag', values: tags}}))"
+        ".violations.map(v => [v.id, v.impact, v.nodes.map(n => n.html).slice(0, 2)])",
+        TAGS,
+    )
