@@ -149,12 +149,22 @@ def test_enrol_sign_in_replay_lose_and_recover(served, office) -> None:
             ]
         other.close()
 
+        # A wrong assertion (the key's signature does not verify): refused, nothing opens.
+        bits = {"authenticatorId": authenticator["authenticatorId"]}
+        cdp.send("WebAuthn.setResponseOverrideBits", {**bits, "isBogusSignature": True})
+        page.click("header button:has-text('Lock')")
+        _password_step(page, base)
+        page.click("#key-sign-in button[type=submit]")
+        page.wait_for_url(f"{base}/login/security-key")
+        assert "answer was refused" in page.inner_text("main")
+        assert [k.sign_count for k in _keys(office)] == [after.sign_count]
+        cdp.send("WebAuthn.setResponseOverrideBits", {**bits, "isBogusSignature": False})
+
         # Without the key: the page says so and nothing opens.
         cdp.send(
             "WebAuthn.removeVirtualAuthenticator",
             {"authenticatorId": authenticator["authenticatorId"]},
         )
-        page.click("header button:has-text('Lock')")
         _password_step(page, base)
         page.click("#key-sign-in button[type=submit]")
         page.wait_for_selector("#key-problem:not([hidden])", timeout=90_000)
