@@ -25,6 +25,7 @@ from whistle.inbox.errors import (
     LastSecurityKeyError,
     LoginError,
     SecondFactorRequiredError,
+    SecurityKeyLabelError,
     SecurityKeyNotEnrolledError,
 )
 from whistle.inbox.keyring import OfficeKeyring, unwrap_office, wrap_for_password
@@ -440,3 +441,21 @@ def test_only_a_manager_sets_the_requirement(office) -> None:
     assert refused.status_code == 403
     with office.session() as session:
         assert session.query(AuditEvent).filter_by(action="setting-changed").count() == 0
+
+
+@pytest.mark.parametrize("label", ["", "   ", "k" * 65])
+def test_a_bad_key_name_is_refused_and_changes_nothing(office, label) -> None:
+    before = _officer(office)
+    with office.session() as session, pytest.raises(SecurityKeyLabelError):
+        enrol_security_key(
+            session,
+            office.config,
+            officer_id=before.id,
+            password=PASSWORD,
+            factor=None,
+            label=label,
+            checked=_checked(b"cred-a", PRF_A),
+        )
+    assert _officer(office).wrapped_keyring == before.wrapped_keyring
+    with office.session() as session:
+        assert session.query(SecurityKey).count() == 0

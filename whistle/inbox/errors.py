@@ -254,6 +254,10 @@ class SecurityKeyNotEnrolledError(SecurityKeyError):
     """No security key with that label or number belongs to this officer."""
 
 
+class SecurityKeyLabelError(SecurityKeyError):
+    """A security key's name is empty or too long."""
+
+
 class SecondFactorRequiredError(LoginError):
     """This officer signs in with a security key as well: the password alone opens nothing."""
 

@@ -49,7 +49,7 @@ from whistle.crypto import (
 )
 from whistle.inbox.audit import record_event
 from whistle.inbox.errors import (
-    InboxError,
+    SecurityKeyLabelError,
     SecurityKeyNotEnrolledError,
     SecurityKeyRefusedError,
 )
@@ -219,7 +219,7 @@ def _answer(text: str) -> str:
 def check_label(label: str) -> str:
     label = " ".join(label.split())
     if not label or len(label) > MAX_LABEL_CHARS:
-        raise InboxError(f"A security key's name is 1 to {MAX_LABEL_CHARS} characters.")
+        raise SecurityKeyLabelError(f"A security key's name is 1 to {MAX_LABEL_CHARS} characters.")
     return label
 
 

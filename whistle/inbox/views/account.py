@@ -10,6 +10,7 @@ from whistle.inbox.errors import (
     LoginError,
     SecondFactorRequiredError,
     SecurityKeyError,
+    SecurityKeyLabelError,
     SecurityKeyNotEnrolledError,
     SecurityKeyRefusedError,
 )
@@ -191,7 +192,9 @@ def _key_error(exc: InboxError) -> str:
         return _("The security key's answer was refused. Nothing was changed.")
     if isinstance(exc, SecurityKeyNotEnrolledError):
         return _("No such security key. Nothing was changed.")
-    return _("A security key's name is 1 to %(n)d characters.", n=MAX_LABEL_CHARS)
+    if isinstance(exc, SecurityKeyLabelError):
+        return _("A security key's name is 1 to %(n)d characters.", n=MAX_LABEL_CHARS)
+    return str(exc)
 
 
 def _keys_page(
