@@ -27,6 +27,7 @@ from whistle.inbox.errors import (
     SecondFactorRequiredError,
     SecurityKeyLabelError,
     SecurityKeyNotEnrolledError,
+    SecurityKeyRefusedError,
 )
 from whistle.inbox.keyring import OfficeKeyring, unwrap_office, wrap_for_password
 from whistle.inbox.models import AuditEvent, Officer, SecurityKey
@@ -459,3 +460,21 @@ def test_a_bad_key_name_is_refused_and_changes_nothing(office, label) -> None:
     assert _officer(office).wrapped_keyring == before.wrapped_keyring
     with office.session() as session:
         assert session.query(SecurityKey).count() == 0
+
+
+def test_a_challenge_is_used_once_and_expires(clock) -> None:
+    from whistle.inbox.security_keys import Ceremonies, PendingSignIn
+
+    ceremonies = Ceremonies(clock)
+    for key in ("a", "b"):
+        pending = PendingSignIn(1, PASSWORD, key.encode() * 32, ceremonies.expiry(), None)
+        ceremonies.put(key, pending)
+    assert ceremonies.take_sign_in("a").challenge == b"a" * 32
+    with pytest.raises(SecurityKeyRefusedError):
+        ceremonies.take_sign_in("a")  # a replay of the same page
+    with pytest.raises(SecurityKeyRefusedError):
+        ceremonies.take_enrolment("b")  # a sign-in's challenge is not an enrolment's
+    ceremonies.put("c", PendingSignIn(1, PASSWORD, b"c" * 32, ceremonies.expiry(), None))
+    clock.advance(minutes=5, seconds=1)
+    with pytest.raises(SecurityKeyRefusedError):
+        ceremonies.take_sign_in("c")

@@ -242,12 +242,8 @@ def check_password(session: Session, config: InboxConfig, name: str, password: s
     return officer
 
 
-def sign_in_failed(session: Session, config: InboxConfig, name: str) -> LoginError:
-    """Count a failed sign-in (committed now, as the caller's unit of work fails)."""
-    return _failed(session, config.clock(), name)
-
-
 def _failed(session: Session, now: datetime, name: str) -> LoginError:
+    """Count a failed sign-in under the name typed; the error to raise."""
     session.add(LoginAttempt(name=name, attempted_at=now.replace(tzinfo=None), succeeded=False))
     record_event(session, now, "sign-in-failed")
     session.commit()  # counted even though the caller's unit of work fails
