@@ -134,13 +134,13 @@ def test_second_factor_revision_with_data(tmp_path) -> None:
             {"t": now},
         )
     with pytest.raises(RuntimeError, match="security keys"):
-        db.downgrade(engine, "0006_law")
+        db.downgrade(engine, "0007_desks")
     assert "security_key" in inspect(engine).get_table_names()
     db.upgrade(engine)  # a repeated upgrade is a no-op and keeps the key
     with engine.begin() as connection:
         assert connection.execute(text("SELECT sign_count FROM security_key")).scalar() == 3
         connection.execute(text("DELETE FROM security_key"))
-    db.downgrade(engine, "0006_law")
+    db.downgrade(engine, "0007_desks")
     assert "security_key" not in inspect(engine).get_table_names()
     db.upgrade(engine)
     assert "security_key" in inspect(engine).get_table_names()

@@ -264,3 +264,28 @@ class SecondFactorRequiredError(LoginError):
 
 class LastSecurityKeyError(SecurityKeyError):
     """Removing an officer's last key with the recovery key would strand their keyrings."""
+
+
+class CaseLockedError(CaseNotFoundError):
+    """The signed-in officer's keys do not open this case: another desk's, or they stepped
+    aside from it. Said the same way for both, and like a missing case to the pages."""
+
+
+class DeskError(InboxError):
+    """A desk or membership change that cannot be made (unknown desk, not a member …)."""
+
+
+class LastMemberError(DeskError):
+    """Removing the last member of a desk would leave its cases to the recovery key alone."""
+
+
+class DeskHasOpenCasesError(DeskError):
+    """A desk with open cases cannot be removed: reassign them first."""
+
+
+class RecusalError(InboxError):
+    """A recusal that cannot be recorded (already recorded, no reason, not allowed)."""
+
+
+class CompartmentsMigrationError(InboxError):
+    """The move from the single storage key into desk compartments cannot run."""

@@ -2,14 +2,14 @@
 factor wrapped under the key's PRF output. Existing officers have none and sign in as before.
 
 Revision ID: 0008_second_factor
-Revises: 0006_law
+Revises: 0007_desks
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0008_second_factor"
-down_revision = "0006_law"
+down_revision = "0007_desks"
 branch_labels = None
 depends_on = None
 
@@ -36,7 +36,7 @@ def downgrade() -> None:
     if op.get_bind().execute(sa.text("SELECT count(*) FROM security_key")).scalar():
         raise RuntimeError(
             "Officers have security keys: reset their passwords with the recovery key "
-            "(which removes the keys) before going back to revision 0006_law."
+            "(which removes the keys) before going back to revision 0007_desks."
         )
     op.drop_index("ix_security_key_officer_id", "security_key")
     op.drop_table("security_key")
