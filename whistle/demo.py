@@ -226,7 +226,7 @@ def run_demo(
         syncer.start()
         say("")
         say(f"  Report (the source's site):  http://127.0.0.1:{submit_port}/")
-        say(f"  Inbox (the officers' app):   http://127.0.0.1:{inbox_port}/")
+        say(f"  Inbox (the officers' app):   http://localhost:{inbox_port}/")
         say(f"  Sign in to the inbox as:     {DEMO_OFFICER}")
         say(f"  Password:                    {setup.password}")
         say(f"  Data (deleted at the end):   {root}" if temporary else f"  Data: {root}")

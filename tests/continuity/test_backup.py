@@ -462,3 +462,37 @@ def test_a_list_of_deletions_signed_by_another_office_or_malformed_is_refused(
     with pytest.raises(DeletionListError, match="malformed"):
         _restore(backup, tmp_path / "b", _admin, deletions=malformed)
     assert not (tmp_path / "b").exists()
+
+
+def test_a_backup_and_the_password_of_an_officer_with_a_security_key_open_nothing(
+    populated: Populated, tmp_path: Path
+) -> None:
+    """The backup carries that officer's keyring as wrapped under password and security key:
+    the password alone does not restore it; the recovery key does, keys and all."""
+    from whistle.crypto import prf_wrapping_key
+    from whistle.inbox.models import SecurityKey
+    from whistle.inbox.officers import check_password, enrol_security_key
+    from whistle.inbox.security_keys import CheckedKey
+
+    office = populated.office
+    with office.session() as session:
+        second = check_password(session, office.config, SECOND, SECOND_PASSWORD)
+        enrol_security_key(
+            session,
+            office.config,
+            officer_id=second.id,
+            password=SECOND_PASSWORD,
+            factor=None,
+            label="blue key",
+            checked=CheckedKey(b"cred", b"cose", 1, b"\x05" * 32, prf_wrapping_key(b"\x0a" * 32)),
+        )
+    backup = _backup(office, tmp_path / "b.wbak")
+    target = tmp_path / "restored"
+    with pytest.raises(BackupWrongPasswordError, match="security key"):
+        _restore(backup, target, lambda info: unlock_with_password(info, SECOND, SECOND_PASSWORD))
+    _nothing_written(target)
+    recovery = office.created.recovery_key
+    _restore(backup, target, lambda info: unlock_with_recovery_key(info, recovery))
+    restored = db.session_factory(db.make_engine(target / "inbox.sqlite"))
+    with restored() as session:
+        assert [k.label for k in session.query(SecurityKey).all()] == ["blue key"]

@@ -310,7 +310,7 @@ def test_run_is_gunicorn_without_request_log_or_server_header(tmp_path) -> None:
     assert "/login" not in output  # no request log
     assert "embezzlement" not in output
     assert "/cases" not in output
-    assert "Inbox on http://127.0.0.1:" in output
+    assert "Inbox on http://localhost:" in output  # security keys refuse IP-address origins
 
 
 def test_office_card_written_again(office, obj, tmp_path) -> None:

@@ -136,3 +136,117 @@ def test_set_roles(office, obj, files) -> None:
     )
     assert result.exit_code == 0, result.output
     assert office.sign_in("berta", NEW_PASSWORD).roles == ("officer", "manager")
+
+
+def test_security_keys_at_the_command_line(office, obj, files) -> None:
+    """An officer with security keys: the CLI refuses to sign them in and says where to go;
+    the recovery key lists and removes their keys (not the last), reset-password removes all."""
+    from whistle.crypto import prf_wrapping_key
+    from whistle.inbox.officers import check_password, enrol_security_key
+    from whistle.inbox.security_keys import CheckedKey
+
+    factor = None
+    for label, credential in (("blue key", b"cred-a"), ("spare key", b"cred-b")):
+        with office.session() as session:
+            admin = check_password(session, office.config, "admin", PASSWORD)
+            factor = enrol_security_key(
+                session,
+                office.config,
+                officer_id=admin.id,
+                password=PASSWORD,
+                factor=factor,
+                label=label,
+                checked=CheckedKey(
+                    credential,
+                    b"cose",
+                    1,
+                    b"\x05" * 32,
+                    prf_wrapping_key(credential * 5 + b"\x00\x00"),
+                ),
+            )
+    directory = str(office.config.data_dir)
+    refused = run(
+        obj, "officers", directory, "--officer", "admin", "--password-file", files["admin"]
+    )
+    assert refused.exit_code == 1
+    assert "command line cannot use a security key" in refused.output
+    assert "reset-password" in refused.output
+
+    listed = run(obj, "security-keys", directory, "admin", "--recovery-key-file", files["recovery"])
+    assert listed.exit_code == 0, listed.output
+    lines = listed.output.splitlines()
+    assert [line.split("\t")[1] for line in lines] == ["blue key", "spare key"]
+    first, second = (line.split("\t")[0] for line in lines)
+    wrong = run(
+        obj,
+        "remove-security-key",
+        directory,
+        "admin",
+        first,
+        "--recovery-key-file",
+        files["wrong-recovery"],
+    )
+    assert wrong.exit_code == 1
+    assert "Nothing was changed" in wrong.output
+    removed = run(
+        obj,
+        "remove-security-key",
+        directory,
+        "admin",
+        first,
+        "--recovery-key-file",
+        files["recovery"],
+    )
+    assert removed.exit_code == 0, removed.output
+    assert "blue key" in removed.output
+    last = run(
+        obj,
+        "remove-security-key",
+        directory,
+        "admin",
+        second,
+        "--recovery-key-file",
+        files["recovery"],
+    )
+    assert last.exit_code == 1
+    assert "last security key" in last.output
+    assert "reset-password" in last.output
+    unknown = run(
+        obj,
+        "remove-security-key",
+        directory,
+        "admin",
+        first,
+        "--recovery-key-file",
+        files["recovery"],
+    )
+    assert unknown.exit_code == 1
+    assert "No such security key" in unknown.output
+
+    reset = run(
+        obj,
+        "reset-password",
+        directory,
+        "admin",
+        "--recovery-key-file",
+        files["recovery"],
+        "--new-password-file",
+        files["new"],
+    )
+    assert reset.exit_code == 0, reset.output
+    assert "no security key" in reset.output
+    assert office.sign_in(password=NEW_PASSWORD).name == "admin"
+    none = run(obj, "security-keys", directory, "admin", "--recovery-key-file", files["recovery"])
+    assert "has no security key" in none.output
+
+
+def test_settings_require_security_keys(office, obj, files) -> None:
+    directory = str(office.config.data_dir)
+    sign_in = ("--officer", "admin", "--password-file", files["admin"])
+    shown = run(obj, "settings", directory, *sign_in)
+    assert "Security keys: each officer chooses" in shown.output
+    changed = run(obj, "settings", directory, "--require-security-keys", *sign_in)
+    assert changed.exit_code == 0, changed.output
+    assert "Security keys: required for every officer" in changed.output
+    back = run(obj, "settings", directory, "--security-keys-optional", *sign_in)
+    assert "Security keys: each officer chooses" in back.output

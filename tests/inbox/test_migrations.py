@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
@@ -107,4 +108,40 @@ def test_workflow_revision_chains_existing_audit_events(tmp_path) -> None:
     assert {"decision", "reply", "purged_case", "search_index"} <= set(
         inspect(engine).get_table_names()
     )
+    engine.dispose()
+
+
+def test_second_factor_revision_with_data(tmp_path) -> None:
+    """0008 adds the security keys; going back is refused while any officer has one (their
+    keyrings open only with it), and works once none is left."""
+    engine = db.make_engine(tmp_path / "inbox.sqlite")
+    db.upgrade(engine, "0008_second_factor")
+    now = datetime(2026, 12, 5)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO officer (id, name, password_hash, wrapped_keyring, is_officer,"
+                " is_manager, is_custodian, created_at) VALUES (1, 'ana', 'h', x'00', 1, 1, 0, :t)"
+            ),
+            {"t": now},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO security_key (officer_id, label, credential_id, public_key,"
+                " sign_count, prf_salt, wrapped_factor, created_at)"
+                " VALUES (1, 'blue key', x'01', x'02', 3, x'03', x'04', :t)"
+            ),
+            {"t": now},
+        )
+    with pytest.raises(RuntimeError, match="security keys"):
+        db.downgrade(engine, "0007_desks")
+    assert "security_key" in inspect(engine).get_table_names()
+    db.upgrade(engine)  # a repeated upgrade is a no-op and keeps the key
+    with engine.begin() as connection:
+        assert connection.execute(text("SELECT sign_count FROM security_key")).scalar() == 3
+        connection.execute(text("DELETE FROM security_key"))
+    db.downgrade(engine, "0007_desks")
+    assert "security_key" not in inspect(engine).get_table_names()
+    db.upgrade(engine)
+    assert "security_key" in inspect(engine).get_table_names()
     engine.dispose()

@@ -58,6 +58,10 @@ class WrongPassphraseError(DecryptionError):
     """The passphrase or recovery key does not open this key file."""
 
 
+class SecondFactorNeededError(WrongPassphraseError):
+    """This key file opens only with the passphrase and a second factor together."""
+
+
 class SignatureError(CryptoError):
     """A signed object failed verification."""
 

@@ -30,6 +30,7 @@ from whistle.inbox.errors import (
 )
 from whistle.inbox.keystore import KeyStore, Unlocked
 from whistle.inbox.officers import still_signed_in, warm_up
+from whistle.inbox.security_keys import Ceremonies
 from whistle.inbox.views import (
     account,
     auth,
@@ -76,7 +77,9 @@ def create_app(config: InboxConfig) -> Flask:
     keystore = KeyStore(config.idle_lock_seconds, config.clock)
     keystore.forget_purged(sessions)
     audit.lend_key(engine, keystore.audit_key)
-    app.extensions[EXTENSION] = InboxState(config, engine, sessions, keystore)
+    app.extensions[EXTENSION] = InboxState(
+        config, engine, sessions, keystore, Ceremonies(config.clock)
+    )
     Babel(app, locale_selector=_select_locale)
     warm_up(config)
     preview.sweep_scratch(config)  # what a killed inbox's preview helpers left in memory
@@ -95,6 +98,7 @@ def create_app(config: InboxConfig) -> Flask:
     app.register_blueprint(duties.blueprint)
     app.register_blueprint(help_view.blueprint)
     app.before_request(_guard)
+    app.before_request(account.send_keyless_officers_to_enrol)
     app.after_request(_headers)
     app.register_error_handler(InboxError, _inbox_error)
     app.register_error_handler(HTTPException, _http_error)

@@ -49,6 +49,7 @@ from whistle.crypto import (
     PartData,
     PartEnd,
     PartStart,
+    SecondFactorNeededError,
     TamperedError,
     TruncatedError,
     UnsupportedVersionError,
@@ -491,6 +492,12 @@ def unlock_with_password(info: BackupInfo, officer: str, password: str) -> Offic
         )
     try:
         return unwrap_office(str(wrapped[officer]).encode("ascii"), password)
+    except SecondFactorNeededError as exc:
+        raise BackupWrongPasswordError(
+            f"{officer}'s keys in this backup open only with their password and security key "
+            "together, and a restore cannot use a security key: restore with the recovery key "
+            "or the password of an officer without one."
+        ) from exc
     except (WrongPassphraseError, UnicodeEncodeError) as exc:
         raise BackupWrongPasswordError(
             f"Wrong password for {officer} (as it was when the backup was made)."

@@ -23,10 +23,12 @@ def utc_now() -> datetime:
 
 @dataclass(frozen=True)
 class PasswordHashParams:
-    """argon2-cffi ``PasswordHasher`` parameters (login check, separate from key wrapping)."""
+    """argon2-cffi ``PasswordHasher`` parameters (login check, separate from key wrapping):
+    256 MiB, 3 passes, as docs/threat-model.md states; hashes made weaker are redone at the
+    officer's next sign-in (``officers.unlock``)."""
 
     time_cost: int = 3
-    memory_cost_kib: int = 64 * 1024
+    memory_cost_kib: int = 256 * 1024
     parallelism: int = 4
 
 

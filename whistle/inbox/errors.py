@@ -241,6 +241,31 @@ class StepRefusedError(InboxError):
         self.why = why
 
 
+class SecurityKeyError(InboxError):
+    """A security key's answer (WebAuthn) was refused; each subclass says why."""
+
+
+class SecurityKeyRefusedError(SecurityKeyError):
+    """Absent, malformed, not signed by a key of this officer, or for another challenge (a
+    replay or an expired page): one answer, so a prober learns nothing more."""
+
+
+class SecurityKeyNotEnrolledError(SecurityKeyError):
+    """No security key with that label or number belongs to this officer."""
+
+
+class SecurityKeyLabelError(SecurityKeyError):
+    """A security key's name is empty or too long."""
+
+
+class SecondFactorRequiredError(LoginError):
+    """This officer signs in with a security key as well: the password alone opens nothing."""
+
+
+class LastSecurityKeyError(SecurityKeyError):
+    """Removing an officer's last key with the recovery key would strand their keyrings."""
+
+
 class CaseLockedError(CaseNotFoundError):
     """The signed-in officer's keys do not open this case: another desk's, or they stepped
     aside from it. Said the same way for both, and like a missing case to the pages."""

@@ -29,8 +29,10 @@ from whistle.crypto import (
     signing_keypair_from_seed,
     unwrap_with_key,
     unwrap_with_passphrase,
+    unwrap_with_passphrase_and_factor,
     wrap_with_key,
     wrap_with_passphrase,
+    wrap_with_passphrase_and_factor,
 )
 
 VERSION = 2
@@ -171,20 +173,34 @@ def _load(
 Keyring = OfficeKeyring | CustodianKeyring
 
 
-def wrap_for_password(keyring: Keyring, password: str, params: KdfParams) -> bytes:
-    return wrap_with_passphrase(keyring.to_bytes(), password, params)
+def wrap_for_password(
+    keyring: Keyring, password: str, params: KdfParams, factor: bytes | None = None
+) -> bytes:
+    """Wrapped under the officer's password, and their second factor when they have one
+    (``security_keys.py``): then the password alone opens nothing."""
+    if factor is None:
+        return wrap_with_passphrase(keyring.to_bytes(), password, params)
+    return wrap_with_passphrase_and_factor(keyring.to_bytes(), password, factor, params)
+
+
+def _unwrap(wrapped: bytes, password: str, factor: bytes | None) -> bytes:
+    if factor is None:
+        return unwrap_with_passphrase(wrapped, password)
+    return unwrap_with_passphrase_and_factor(wrapped, password, factor)
 
 
 def wrap_for_recovery(keyring: Keyring, recovery_key: bytes) -> bytes:
     return wrap_with_key(keyring.to_bytes(), recovery_key)
 
 
-def unwrap_office(wrapped: bytes, password: str) -> OfficeKeyring:
-    return OfficeKeyring.from_bytes(unwrap_with_passphrase(wrapped, password))
+def unwrap_office(wrapped: bytes, password: str, factor: bytes | None = None) -> OfficeKeyring:
+    return OfficeKeyring.from_bytes(_unwrap(wrapped, password, factor))
 
 
-def unwrap_custodian(wrapped: bytes, password: str) -> CustodianKeyring:
-    return CustodianKeyring.from_bytes(unwrap_with_passphrase(wrapped, password))
+def unwrap_custodian(
+    wrapped: bytes, password: str, factor: bytes | None = None
+) -> CustodianKeyring:
+    return CustodianKeyring.from_bytes(_unwrap(wrapped, password, factor))
 
 
 def unwrap_office_recovery(wrapped: bytes, recovery_key: bytes) -> OfficeKeyring:

@@ -39,6 +39,8 @@ class Unlocked:
     last_seen: datetime
     #: This session's previews: made once, gone with the session.
     previews: PreviewCache = field(default_factory=PreviewCache)
+    #: The officer's second factor when they signed in with a security key (security_keys.py).
+    second_factor: bytes | None = None
 
     def __repr__(self) -> str:
         return f"Unlocked(officer={self.name!r})"

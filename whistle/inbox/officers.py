@@ -19,7 +19,7 @@ import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, Type, extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -27,8 +27,10 @@ from sqlalchemy.orm import Session
 from whistle.crypto import (
     CodeError,
     DecryptionError,
+    KdfParams,
     WrongPassphraseError,
     generate_box_keypair,
+    passphrase_params,
     recovery_wrapping_key,
 )
 from whistle.inbox import compartments
@@ -38,11 +40,14 @@ from whistle.inbox.epochs import adopt_legacy
 from whistle.inbox.errors import (
     InboxError,
     LastManagerError,
+    LastSecurityKeyError,
     LoginError,
     NoSuchOfficerError,
     OfficerNameTakenError,
     PermissionDeniedError,
     RecoveryKeyError,
+    SecondFactorRequiredError,
+    SecurityKeyRefusedError,
     ThrottledError,
 )
 from whistle.inbox.keyring import (
@@ -63,6 +68,20 @@ from whistle.inbox.models import (
     LoginAttempt,
     Office,
     Officer,
+    SecurityKey,
+)
+from whistle.inbox.security_keys import (
+    CheckedKey,
+    PendingSignIn,
+    add_key,
+    check_label,
+    check_sign_in,
+    delete_all,
+    delete_key,
+    find_key,
+    has_keys,
+    keys_of,
+    new_factor,
 )
 
 MIN_PASSWORD_CHARS = 12
@@ -179,6 +198,9 @@ class SignedIn:
     roles: tuple[str, ...]
     keyring: OfficeKeyring
     custodian_keyring: CustodianKeyring | None
+    #: The officer's second factor, when they signed in with a security key (kept with the
+    #: unlocked keys: enrolling another key or changing the password needs it).
+    second_factor: bytes | None = None
 
 
 def still_signed_in(session: Session, officer_id: int, roles: tuple[str, ...]) -> bool:
@@ -224,8 +246,8 @@ def _throttled(config: InboxConfig, now: datetime, oldest: datetime) -> Throttle
     )
 
 
-def sign_in(session: Session, config: InboxConfig, name: str, password: str) -> SignedIn:
-    """Check the password and unwrap the officer's keys; ``LoginError`` says nothing more.
+def check_password(session: Session, config: InboxConfig, name: str, password: str) -> Officer:
+    """The officer whose name and password these are; ``LoginError`` says nothing more.
 
     A failure is committed before ``LoginError`` is raised, so it is always counted.
     """
@@ -242,34 +264,125 @@ def sign_in(session: Session, config: InboxConfig, name: str, password: str) -> 
             ph.verify(_dummy_hash(config), password + "\x00")
             raise VerificationError
         ph.verify(officer.password_hash, password)
-        keyring = unwrap_office(officer.wrapped_keyring, password)
+    except (VerificationError, InvalidHashError) as exc:
+        raise _failed(session, now, name) from exc
+    return officer
+
+
+def _failed(session: Session, now: datetime, name: str) -> LoginError:
+    """Count a failed sign-in under the name typed; the error to raise."""
+    session.add(LoginAttempt(name=name, attempted_at=now.replace(tzinfo=None), succeeded=False))
+    record_event(session, now, "sign-in-failed")
+    session.commit()  # counted even though the caller's unit of work fails
+    return LoginError(WRONG)
+
+
+def sign_in(session: Session, config: InboxConfig, name: str, password: str) -> SignedIn:
+    """Check the password and unwrap the officer's keys; ``LoginError`` says nothing more.
+
+    An officer with a security key gets ``SecondFactorRequiredError``: their keyring does not
+    open with the password alone (the inbox's sign-in page asks for the key next).
+    """
+    officer = check_password(session, config, name, password)
+    if has_keys(session, officer.id):
+        raise SecondFactorRequiredError(
+            f"{officer.name}'s keys open only with their password and security key together, "
+            "and the command line cannot use a security key: use the inbox in the browser, or "
+            "the recovery key (`whistle inbox reset-password` removes their security keys)."
+        )
+    return unlock(session, config, officer, password)
+
+
+def unlock(
+    session: Session,
+    config: InboxConfig,
+    officer: Officer,
+    password: str,
+    factor: bytes | None = None,
+) -> SignedIn:
+    """Unwrap the keys of an officer whose password (and security key) were checked.
+
+    Hashes and wraps made with weaker Argon2id parameters than the configured ones are
+    redone now with the password at hand (the first sign-in after an upgrade is slower).
+    """
+    now = config.clock()
+    try:
+        keyring = unwrap_office(officer.wrapped_keyring, password, factor)
         custodian = (
-            unwrap_custodian(officer.wrapped_custodian_keyring, password)
+            unwrap_custodian(officer.wrapped_custodian_keyring, password, factor)
             if officer.is_custodian and officer.wrapped_custodian_keyring is not None
             else None
         )
-    except (VerificationError, InvalidHashError, WrongPassphraseError) as exc:
-        session.add(LoginAttempt(name=name, attempted_at=now.replace(tzinfo=None), succeeded=False))
-        record_event(session, now, "sign-in-failed")
-        session.commit()  # counted even though the caller's unit of work fails
-        raise LoginError(WRONG) from exc
-    session.add(LoginAttempt(name=name, attempted_at=now.replace(tzinfo=None), succeeded=True))
+    except WrongPassphraseError as exc:
+        raise _failed(session, now, officer.name) from exc
+    session.add(
+        LoginAttempt(name=officer.name, attempted_at=now.replace(tzinfo=None), succeeded=True)
+    )
     use_key(session, key_for(keyring.storage_secret))
     record_event(session, now, "signed-in", officer_id=officer.id)
+    if _hash_weaker(officer.password_hash, config.password_hash):
+        officer.password_hash = hasher(config).hash(password)
     if keyring.legacy is not None:
         # A version 1 keyring (desk keys inside): its keys move to the database once,
         # and this officer's copy is rewrapped without them (docs/decisions.md).
         adopt_legacy(session, keyring, now)
         keyring = keyring.without_legacy()
-        officer.wrapped_keyring = wrap_for_password(keyring, password, config.kdf_params)
+        officer.wrapped_keyring = wrap_for_password(keyring, password, config.kdf_params, factor)
+    elif _weaker(officer.wrapped_keyring, config.kdf_params):
+        officer.wrapped_keyring = wrap_for_password(keyring, password, config.kdf_params, factor)
+    if custodian is not None and _weaker(officer.wrapped_custodian_keyring, config.kdf_params):
+        officer.wrapped_custodian_keyring = wrap_for_password(
+            custodian, password, config.kdf_params, factor
+        )
     if compartments.active(session):
         if keyring.personal_secret is None or officer.public_key != keyring.personal_public:
             # The first sign-in since the office moved into desks: a personal key of their
             # own, to which their desks' keys are sealed from now on.
             keyring = compartments.give_personal_key(session, officer, keyring)
-            officer.wrapped_keyring = wrap_for_password(keyring, password, config.kdf_params)
+            officer.wrapped_keyring = wrap_for_password(
+                keyring, password, config.kdf_params, factor
+            )
         compartments.deliver(session, keyring)
-    return SignedIn(officer.id, officer.name, officer.roles, keyring, custodian)
+    return SignedIn(officer.id, officer.name, officer.roles, keyring, custodian, factor)
+
+
+def sign_in_with_key(
+    session: Session,
+    config: InboxConfig,
+    pending: PendingSignIn,
+    origin: str,
+    assertion: str,
+    prf: str,
+) -> SignedIn:
+    """The second step for an officer with security keys: their key's assertion for the
+    pending challenge, its PRF answer unwrapping their factor, then their keyrings. A refused
+    answer counts as a failed sign-in (committed) and is re-raised."""
+    officer = session.get(Officer, pending.officer_id)
+    if officer is None or officer.is_removed:
+        raise LoginError(WRONG)
+    try:
+        factor = check_sign_in(session, config.clock(), pending, origin, assertion, prf)
+    except SecurityKeyRefusedError:
+        _failed(session, config.clock(), officer.name)
+        raise
+    return unlock(session, config, officer, pending.password, factor)
+
+
+def _hash_weaker(password_hash: str, params: PasswordHashParams) -> bool:
+    """Whether a sign-in hash was made with less memory or fewer passes than ``params`` (never
+    rehashed weaker: an inbox started with lower settings leaves stronger hashes alone)."""
+    used = extract_parameters(password_hash)
+    return (
+        used.type is not Type.ID
+        or used.memory_cost < params.memory_cost_kib
+        or used.time_cost < params.time_cost
+    )
+
+
+def _weaker(wrapped: bytes | None, params: KdfParams) -> bool:
+    """Whether a password wrap was made with less memory or fewer passes than ``params``."""
+    used = passphrase_params(wrapped) if wrapped else None
+    return used is not None and (used.memlimit < params.memlimit or used.opslimit < params.opslimit)
 
 
 def warm_up(config: InboxConfig) -> None:
@@ -292,30 +405,134 @@ def _dummy_for(params: PasswordHashParams) -> str:
 
 
 def change_password(
-    session: Session, config: InboxConfig, officer_id: int, old_password: str, new_password: str
+    session: Session,
+    config: InboxConfig,
+    officer_id: int,
+    old_password: str,
+    new_password: str,
+    factor: bytes | None = None,
 ) -> None:
-    """Rewrap the officer's keys under a new password (the old one must be right)."""
+    """Rewrap the officer's keys under a new password (the old one must be right), and their
+    second factor when they have security keys (``factor``, from signing in with one)."""
     officer = session.get(Officer, officer_id)
     if officer is None or officer.is_removed:
         raise LoginError(WRONG)
     check_new_password(new_password)
+    keyring, custodian = _own_keys(session, config, officer, old_password, factor)
+    officer.password_hash = hasher(config).hash(new_password)
+    officer.wrapped_keyring = wrap_for_password(keyring, new_password, config.kdf_params, factor)
+    if custodian is not None:
+        officer.wrapped_custodian_keyring = wrap_for_password(
+            custodian, new_password, config.kdf_params, factor
+        )
+    record_event(session, config.clock(), "password-changed", officer_id=officer.id)
+
+
+def _own_keys(
+    session: Session,
+    config: InboxConfig,
+    officer: Officer,
+    password: str,
+    factor: bytes | None,
+) -> tuple[OfficeKeyring, CustodianKeyring | None]:
+    """The officer's keyrings, opened again to confirm a change to how they are wrapped."""
+    if factor is None and has_keys(session, officer.id):
+        raise SecondFactorRequiredError(
+            "Sign in again with your security key first: your keys open only with it."
+        )
     try:
-        hasher(config).verify(officer.password_hash, old_password)
-        keyring = unwrap_office(officer.wrapped_keyring, old_password)
+        hasher(config).verify(officer.password_hash, password)
+        keyring = unwrap_office(officer.wrapped_keyring, password, factor)
         custodian = (
-            unwrap_custodian(officer.wrapped_custodian_keyring, old_password)
+            unwrap_custodian(officer.wrapped_custodian_keyring, password, factor)
             if officer.wrapped_custodian_keyring is not None
             else None
         )
     except (VerificationError, InvalidHashError, WrongPassphraseError) as exc:
         raise LoginError("The current password is wrong.") from exc
-    officer.password_hash = hasher(config).hash(new_password)
-    officer.wrapped_keyring = wrap_for_password(keyring, new_password, config.kdf_params)
-    if custodian is not None:
-        officer.wrapped_custodian_keyring = wrap_for_password(
-            custodian, new_password, config.kdf_params
+    return keyring, custodian
+
+
+# --- Security keys (security_keys.py holds the WebAuthn side) ------------------------------
+
+
+def enrol_security_key(
+    session: Session,
+    config: InboxConfig,
+    *,
+    officer_id: int,
+    password: str,
+    factor: bytes | None,
+    label: str,
+    checked: CheckedKey,
+) -> bytes:
+    """Add a verified key to the signed-in officer; their second factor (new with the first
+    key, when their keyrings are rewrapped under password and factor together)."""
+    officer = session.get(Officer, officer_id)
+    if officer is None or officer.is_removed:
+        raise LoginError(WRONG)
+    check_label(label)
+    keyring, custodian = _own_keys(session, config, officer, password, factor)
+    if factor is None:
+        factor = new_factor()
+        officer.wrapped_keyring = wrap_for_password(keyring, password, config.kdf_params, factor)
+        if custodian is not None:
+            officer.wrapped_custodian_keyring = wrap_for_password(
+                custodian, password, config.kdf_params, factor
+            )
+    add_key(session, config.clock(), officer, label=label, checked=checked, factor=factor)
+    return factor
+
+
+def remove_own_security_key(
+    session: Session,
+    config: InboxConfig,
+    *,
+    officer_id: int,
+    key_id: int,
+    password: str,
+    factor: bytes | None,
+) -> bool:
+    """The signed-in officer removes one of their keys; whether it was their last (their
+    keyrings are then wrapped under the password alone again)."""
+    officer = session.get(Officer, officer_id)
+    if officer is None or officer.is_removed:
+        raise LoginError(WRONG)
+    key = find_key(session, officer.id, key_id)
+    keyring, custodian = _own_keys(session, config, officer, password, factor)
+    last = len(keys_of(session, officer.id)) == 1
+    if last:
+        officer.wrapped_keyring = wrap_for_password(keyring, password, config.kdf_params)
+        if custodian is not None:
+            officer.wrapped_custodian_keyring = wrap_for_password(
+                custodian, password, config.kdf_params
+            )
+    delete_key(session, config.clock(), officer, key, by_officer_id=officer.id, how="by them")
+    return last
+
+
+def list_security_keys(session: Session, name: str) -> list[SecurityKey]:
+    return keys_of(session, _live_officer(session, name).id)
+
+
+def remove_security_key_with_recovery(
+    session: Session, config: InboxConfig, *, name: str, recovery_key: str, key_id: int
+) -> SecurityKey:
+    """A lost key, removed at the command line with the recovery key. Not the officer's last:
+    their keyrings need the factor the remaining keys hold (``reset_password`` instead)."""
+    open_with_recovery_key(session, recovery_key)
+    officer = _live_officer(session, name)
+    key = find_key(session, officer.id, key_id)
+    if len(keys_of(session, officer.id)) == 1:
+        raise LastSecurityKeyError(
+            f"This is {officer.name}'s last security key: their keys open only with it. "
+            f"To sign in without it, reset their password with the recovery key "
+            f"(`whistle inbox reset-password`), which removes their security keys."
         )
-    record_event(session, config.clock(), "password-changed", officer_id=officer.id)
+    delete_key(
+        session, config.clock(), officer, key, by_officer_id=None, how="with the recovery key"
+    )
+    return key
 
 
 # --- Officers joining and leaving -----------------------------------------------------------
@@ -397,6 +614,7 @@ def remove_officer(
     officer.wrapped_keyring = b""
     officer.wrapped_custodian_keyring = None
     officer.is_officer = officer.is_manager = officer.is_custodian = False
+    delete_all(session, officer.id)
     record_event(
         session,
         config.clock(),
@@ -502,12 +720,13 @@ def reset_password(
         if officer.is_custodian
         else None
     )
+    removed = delete_all(session, officer.id)
     record_event(
         session,
         config.clock(),
         "password-reset-with-recovery-key",
         officer_id=officer.id,
-        detail=officer.name,
+        detail=officer.name + (f" (security keys removed: {removed})" if removed else ""),
     )
     return officer
 

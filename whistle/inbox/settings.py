@@ -5,6 +5,9 @@
     backup_warning_days     the dashboard warns when the last backup is older (default 7)
     categories              the office's list of categories (JSON: [[key, name], …]); officers
                             file each case under one (``workflow.set_category``)
+    require_security_keys   "1": every officer must sign in with a security key; one without a
+                            key reaches only the page that adds one (``views/account.py``);
+                            "0" (default): each officer chooses
 
 and one fact the inbox keeps for itself (no audit event):
 
@@ -29,6 +32,7 @@ ACKNOWLEDGE_ON_IMPORT = "acknowledge_on_import"
 BACKUP_WARNING_DAYS = "backup_warning_days"
 SERVER_REPLIES_APPLIED = "server_replies_applied"
 CATEGORIES = "categories"
+REQUIRE_SECURITY_KEYS = "require_security_keys"
 MAX_CATEGORIES = 40
 MAX_CATEGORY_NAME = 80
 _CATEGORY_KEY = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
@@ -65,6 +69,16 @@ def set_acknowledge_on_import(
     session: Session, value: bool, *, officer_id: int | None, now: datetime
 ) -> None:
     _set(session, ACKNOWLEDGE_ON_IMPORT, "1" if value else "0", officer_id=officer_id, now=now)
+
+
+def security_keys_required(session: Session) -> bool:
+    return _get(session, REQUIRE_SECURITY_KEYS) == "1"
+
+
+def set_security_keys_required(
+    session: Session, value: bool, *, officer_id: int | None, now: datetime
+) -> None:
+    _set(session, REQUIRE_SECURITY_KEYS, "1" if value else "0", officer_id=officer_id, now=now)
 
 
 def backup_warning_days(session: Session) -> int:

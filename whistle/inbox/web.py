@@ -4,15 +4,16 @@
 ``app.py``, so every import points one way.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import abort, current_app, g, redirect, request, url_for
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from whistle.inbox.config import InboxConfig
+from whistle.inbox.config import InboxConfig, utc_now
 from whistle.inbox.keystore import KeyStore, Unlocked
 from whistle.inbox.officers import require_manager
+from whistle.inbox.security_keys import Ceremonies
 
 EXTENSION = "whistle_inbox"
 COOKIE = "whistle_inbox"
@@ -25,6 +26,8 @@ class InboxState:
     engine: Engine
     sessions: sessionmaker[Session]
     keystore: KeyStore
+    #: Security-key challenges in flight (sign-in and enrolment), in memory like the keys.
+    ceremonies: Ceremonies = field(default_factory=lambda: Ceremonies(utc_now))
 
 
 def state() -> InboxState:
@@ -48,3 +51,20 @@ def require_manager_unlocked() -> Unlocked:
     with state().sessions() as session:
         require_manager(session, unlocked.officer_id)
     return unlocked
+
+
+#: The security-key pages run one local script (static/security-key.js), nothing else.
+KEY_PAGE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+def on_localhost() -> bool:
+    """WebAuthn works only at a name, never an IP address: http://localhost:PORT."""
+    return request.host.rsplit(":", 1)[0] == "localhost"
+
+
+def localhost_url(path: str) -> str:
+    port = request.host.rsplit(":", 1)[1] if ":" in request.host else "80"
+    return f"http://localhost:{port}{path}"

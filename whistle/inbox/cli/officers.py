@@ -142,6 +142,13 @@ def card(ctx: click.Context, data_dir: Path, out: Path) -> None:
     type=click.IntRange(1, 365),
     help="Warn on the dashboard when the last backup is older than this.",
 )
+@click.option(
+    "--require-security-keys/--security-keys-optional",
+    "require_keys",
+    default=None,
+    help="Whether every officer must sign in with a security key (one without a key reaches "
+    "only the page that adds one) or each officer chooses (the default).",
+)
 @officer_option
 @password_option
 @click.pass_context
@@ -150,6 +157,7 @@ def settings_command(
     data_dir: Path,
     ack_on_import: bool | None,
     backup_warning_days: int | None,
+    require_keys: bool | None,
     officer_name: str,
     password_file: Path | None,
 ) -> None:
@@ -159,7 +167,9 @@ def settings_command(
     from whistle.inbox.officers import require_manager
 
     with signed_in_office(ctx, data_dir, officer_name, password_file) as (config, engine, signed):
-        changing = ack_on_import is not None or backup_warning_days is not None
+        changing = not (
+            ack_on_import is None and backup_warning_days is None and require_keys is None
+        )
         now = config.clock()
         with db.transaction(db.session_factory(engine)) as session:
             if changing:
@@ -172,7 +182,12 @@ def settings_command(
                 settings.set_backup_warning_days(
                     session, backup_warning_days, officer_id=signed.officer_id, now=now
                 )
+            if require_keys is not None:
+                settings.set_security_keys_required(
+                    session, require_keys, officer_id=signed.officer_id, now=now
+                )
             on = settings.acknowledge_on_import(session)
+            keys_required = settings.security_keys_required(session)
             status = backup_status(session, now)
     click.echo(
         "Acknowledge: on import (the server deletes a report as soon as it is imported)"
@@ -180,6 +195,11 @@ def settings_command(
         else "Acknowledge: after a backup holds the report (the default)"
     )
     click.echo(f"Backup warning after: {status.warning_days} day(s)")
+    click.echo(
+        "Security keys: required for every officer"
+        if keys_required
+        else "Security keys: each officer chooses"
+    )
     last = f"{status.last.made_at:%Y-%m-%d %H:%M} UTC" if status.last else "never"
     click.echo(f"Last backup: {last}; records in no backup yet: {status.waiting}")
 
@@ -387,4 +407,73 @@ def reset_password_command(
             )
     finally:
         engine.dispose()
-    click.echo(f"{name} can sign in with the new password. The reset is in the audit log.")
+    click.echo(
+        f"{name} can sign in with the new password (and no security key: any they had were "
+        "removed). The reset is in the audit log."
+    )
+
+
+@inbox.command("security-keys")
+@click.argument("data_dir", type=ExistingPath(path_type=Path, file_okay=False, exists=True))
+@click.argument("name")
+@recovery_key_file_option
+@click.pass_context
+def security_keys_command(
+    ctx: click.Context, data_dir: Path, name: str, recovery_key_file: Path | None
+) -> None:
+    """List officer NAME's security keys (number, name, added, last used), with the recovery
+    key: the command line cannot use a security key, so it does not sign NAME in."""
+    from whistle.inbox.officers import list_security_keys, open_with_recovery_key
+
+    config = make_config(ctx, data_dir)
+    engine = open_engine(config)
+    try:
+        recovery_key = read_recovery_key(recovery_key_file)
+        with db.transaction(db.session_factory(engine)) as session:
+            open_with_recovery_key(session, recovery_key)
+            rows = [
+                (
+                    k.id,
+                    k.label,
+                    k.created_at.date(),
+                    k.last_used_at.date() if k.last_used_at else "never",
+                )
+                for k in list_security_keys(session, name)
+            ]
+    finally:
+        engine.dispose()
+    if not rows:
+        click.echo(f"{name} has no security key: their password alone opens their keys.")
+    for number, label, added, used in rows:
+        click.echo(f"{number}\t{label}\tadded {added}\tlast used {used}")
+
+
+@inbox.command("remove-security-key")
+@click.argument("data_dir", type=ExistingPath(path_type=Path, file_okay=False, exists=True))
+@click.argument("name")
+@click.argument("number", type=int)
+@recovery_key_file_option
+@click.pass_context
+def remove_security_key_command(
+    ctx: click.Context,
+    data_dir: Path,
+    name: str,
+    number: int,
+    recovery_key_file: Path | None,
+) -> None:
+    """Remove officer NAME's lost security key NUMBER (from `security-keys`), with the
+    recovery key. Not their last one: for that, `reset-password` (it removes them all)."""
+    from whistle.inbox.officers import remove_security_key_with_recovery
+
+    config = make_config(ctx, data_dir)
+    engine = open_engine(config)
+    try:
+        recovery_key = read_recovery_key(recovery_key_file)
+        with db.transaction(db.session_factory(engine)) as session:
+            key = remove_security_key_with_recovery(
+                session, config, name=name, recovery_key=recovery_key, key_id=number
+            )
+            label = key.label
+    finally:
+        engine.dispose()
+    click.echo(f"{name}'s security key “{label}” was removed. The removal is in the audit log.")

@@ -34,8 +34,9 @@ def run(
     language: str | None,
     time_zone: str | None,
 ) -> None:
-    """Serve the inbox on http://127.0.0.1:PORT/ (never on another interface), with gunicorn:
-    no request log, no development-server warning."""
+    """Serve the inbox on 127.0.0.1:PORT (never on another interface), with gunicorn: no
+    request log, no development-server warning. Officers open it as http://localhost:PORT/
+    (the same socket; security keys refuse IP-address origins)."""
     check_loopback(host)
     from whistle.inbox import create_app
     from whistle.inbox.web import EXTENSION
@@ -52,7 +53,7 @@ def run(
     app = create_app(config)  # here, so that a problem is said on the terminal
     # No database connection crosses gunicorn's fork: the worker opens its own.
     app.extensions[EXTENSION].engine.dispose()
-    click.echo(f"Inbox on http://127.0.0.1:{port}/ — stop with Ctrl-C.")
+    click.echo(f"Inbox on http://localhost:{port}/ (bound to 127.0.0.1 only) — stop with Ctrl-C.")
     serve_on_loopback(lambda: app, port, "whistle-inbox")
 
 

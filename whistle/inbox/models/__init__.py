@@ -43,6 +43,7 @@ from whistle.inbox.models.record import KINDS, Record
 from whistle.inbox.models.recusal import Recusal
 from whistle.inbox.models.reply import Reply
 from whistle.inbox.models.search_index import SearchIndex
+from whistle.inbox.models.security_key import SecurityKey
 from whistle.inbox.models.setting import Setting
 from whistle.inbox.models.step import STEP_KINDS, Step
 from whistle.inbox.models.tombstone import Tombstone
@@ -90,6 +91,7 @@ __all__ = [
     "Recusal",
     "Reply",
     "SearchIndex",
+    "SecurityKey",
     "Setting",
     "Step",
     "Tombstone",

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_law2"
-down_revision = "0007_desks"
+down_revision = "0008_second_factor"
 branch_labels = None
 depends_on = None
 
