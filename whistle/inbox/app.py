@@ -26,10 +26,12 @@ from whistle.inbox.errors import (
     NotCustodianError,
     NotSetUpError,
     PermissionDeniedError,
+    PreviewError,
     UnreadableRecordError,
 )
 from whistle.inbox.keystore import KeyStore, Unlocked
 from whistle.inbox.officers import still_signed_in, warm_up
+from whistle.inbox.refusals import preview_problem
 from whistle.inbox.views import (
     account,
     auth,
@@ -184,7 +186,10 @@ def _inbox_error(exc: InboxError) -> tuple[str, int]:
         return _error_page(_("Your role does not allow this."), 403)
     if isinstance(exc, UnreadableRecordError):
         return _error_page(_("This record cannot be decrypted: it is damaged."), 422)
-    return _error_page(str(exc), 400)
+    if isinstance(exc, PreviewError):
+        return _error_page(preview_problem(exc.why), 400)
+    # Chosen by class, never the exception's English text (which is for the command line).
+    return _error_page(workflow.refusal_message(exc), 400)
 
 
 def _http_error(exc: HTTPException) -> tuple[str, int]:

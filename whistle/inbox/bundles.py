@@ -69,6 +69,10 @@ class NoServerPinnedError(BundleRefusedError):
     """No server card is pinned yet: ``whistle inbox trust-server`` first."""
 
 
+class NoBundleKeyError(BundleRefusedError):
+    """No live epoch holds a bundle key this inbox can use (sign in once first)."""
+
+
 def pinned_server(session: Session) -> ServerCard:
     office = load_office(session)
     if office.server_card is None:
@@ -100,7 +104,7 @@ def verify_outbox(session: Session, keyring: OfficeKeyring, data: bytes) -> Veri
         except BundleRefusedError as exc:
             if not isinstance(exc.__cause__, WrongKeyError) or index == len(live) - 1:
                 raise
-    raise BundleRefusedError("this inbox holds no live bundle key (sign in once first)")
+    raise NoBundleKeyError("this inbox holds no live bundle key (sign in once first)")
 
 
 def _summary(verified: VerifiedBundle) -> BundleSummary:

@@ -4,8 +4,8 @@ from flask import Blueprint, render_template, request
 from flask_babel import gettext as _
 
 from whistle.inbox import db
-from whistle.inbox.errors import InboxError, LoginError
-from whistle.inbox.officers import MIN_PASSWORD_CHARS, change_password
+from whistle.inbox.errors import LoginError, PasswordLengthError
+from whistle.inbox.officers import MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, change_password
 from whistle.inbox.web import require_unlocked, state
 
 blueprint = Blueprint("account", __name__, url_prefix="/account")
@@ -31,8 +31,12 @@ def password() -> tuple[str, int] | str:
                 change_password(session, inbox.config, unlocked.officer_id, current, new)
         except LoginError:
             errors["current"] = _("The current password is wrong.")
-        except InboxError as exc:
-            errors["new"] = str(exc)
+        except PasswordLengthError:
+            errors["new"] = _(
+                "A password has %(low)d to %(high)d characters.",
+                low=MIN_PASSWORD_CHARS,
+                high=MAX_PASSWORD_CHARS,
+            )
     if errors:
         return render_template("password.html", minimum=MIN_PASSWORD_CHARS, errors=errors), 400
     return render_template("password.html", minimum=MIN_PASSWORD_CHARS, done=True)
