@@ -66,12 +66,21 @@
   function fail(error) {
     busy = false;
     failed = true;
-    var reason = error && error.userMessage ? error.userMessage : (error && (error.message || error.name)) || String(error);
-    errorText.textContent = t.failed + ' ' + reason;
+    errorText.textContent = t.failed + ' ' + reasonFor(error);
     errorBox.hidden = false;
     statusBox.hidden = true;
     document.documentElement.setAttribute('data-encryption-failed', 'yes');
     plainButton.focus();
+  }
+
+  // Only the page's translated texts are shown: an error's own message is English (from the
+  // crypto library or the browser), so it is chosen by its class name, never printed.
+  function reasonFor(error) {
+    if (error && error.userMessage) return error.userMessage;
+    var name = error && error.name;
+    if (name === 'CodeError' || name === 'CodeFormatError' || name === 'CodeChecksumError') return t.badCode;
+    if (name === 'UnsupportedVersionError') return t.newer;
+    return t.unexpected;
   }
 
   function userError(message) {
@@ -160,10 +169,10 @@
       request.onload = function () {
         var answer = request.response || {};
         if (request.status === 200) resolve(answer);
-        else reject(userError(answer.error || 'HTTP ' + request.status));
+        else reject(userError(answer.error || t.refused.replace('{s}', String(request.status))));
       };
       request.onerror = function () {
-        reject(userError('the connection failed'));
+        reject(userError(t.connection));
       };
       request.send(body);
     });
