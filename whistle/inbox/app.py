@@ -212,7 +212,10 @@ def _unexpected(exc: Exception) -> tuple[str, int]:
 
 def _template_globals() -> dict[str, Any]:
     unlocked: Unlocked | None = getattr(g, "unlocked", None)
+    names = state().config.names
     return {
+        # A desk's name in the officer's language when names.toml gives one, else its id.
+        "desk_name": lambda desk_id: names.desk_name(desk_id, str(get_locale()), desk_id),
         "get_locale": get_locale,
         "unlocked": unlocked,
         "csrf_token": unlocked.csrf_token if unlocked else "",

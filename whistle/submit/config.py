@@ -26,6 +26,7 @@ from typing import Any
 from whistle.crypto import CardError, OfficeCard, ServerCard, read_card
 from whistle.errors import WhistleError
 from whistle.filenames import MAX_FILES
+from whistle.localnames import LocalNames, NamesError, parse_names
 
 LANGUAGES = ("ca", "es", "en")
 CONFIG_FILE = "config.toml"
@@ -172,6 +173,8 @@ class SubmitConfig:
     #: when a rotation replaces them (``pepper.Peppers``). None for a config built in code.
     data_dir: Path | None = None
     legal: LegalNotice = field(default_factory=LegalNotice)
+    #: The office's and the desks' names per language (``[office_names]``, ``[desk_names]``).
+    names: LocalNames = field(default_factory=LocalNames)
 
     def __repr__(self) -> str:
         return f"SubmitConfig(office_name={self.office_name!r})"
@@ -250,6 +253,17 @@ def _time_zone(raw: dict[str, Any], card: OfficeCard) -> str:
     return time_zone
 
 
+def _names(raw: dict[str, Any], card: OfficeCard) -> LocalNames:
+    try:
+        names = parse_names(raw.get("office_names"), raw.get("desk_names"))
+    except NamesError as exc:
+        raise ConfigError(f"config.toml: {exc}") from exc
+    unknown = set(names.desks) - {desk.id for desk in card.desks}
+    if unknown:
+        raise ConfigError(f"config.toml: desk_names.{sorted(unknown)[0]} is not a desk of the card")
+    return names
+
+
 def load_config(directory: str | Path) -> SubmitConfig:
     """Read and validate a data directory made by ``whistle server init``."""
     directory = Path(directory)
@@ -299,6 +313,7 @@ def load_config(directory: str | Path) -> SubmitConfig:
         raise ConfigError(f"{card_path} is not an office card")
     time_zone = _time_zone(raw, card)
     legal = _legal(raw.get("legal"))
+    names = _names(raw, card)
     install_id = _server_install_id(directory)
     pepper = read_secret(directory, PEPPER_FILE, 32)
     return SubmitConfig(
@@ -321,6 +336,7 @@ def load_config(directory: str | Path) -> SubmitConfig:
         reply_days_after_read=reply_days_after_read,
         reply_max_age_days=reply_max_age_days,
         legal=legal,
+        names=names,
     )
 
 
