@@ -105,3 +105,21 @@ def test_a_planted_english_text_is_found(client: FlaskClient) -> None:
     ):
         leaky = page.replace("</main>", planted + "</main>")
         assert english_in(leaky, catalogue), planted
+
+
+def test_the_page_script_shows_only_the_templates_texts() -> None:
+    """js/page.js builds no sentence of its own, and every text it reads (``t.name``) is one
+    the template translates (``data-name`` on #sealed-texts): never "undefined" on a page."""
+    root = Path(whistle.submit.__file__).parents[2]
+    script = re.sub(r"//[^\n]*|/\*.*?\*/", "", (root / "js" / "page.js").read_text(), flags=re.S)
+    literals = re.findall(r"'([^'\n]*)'", script)
+    assert [text for text in literals if len([w for w in text.split() if w.isalpha()]) >= 2] == [
+        "use strict"
+    ]
+    texts = (root / "whistle" / "submit" / "templates" / "_sealed_texts.html").read_text()
+    given = {
+        re.sub(r"-(\w)", lambda m: m.group(1).upper(), n)
+        for n in re.findall(r"data-([\w-]+)=", texts)
+    }
+    used = set(re.findall(r"\bt\.(\w+)", script))
+    assert used <= given, sorted(used - given)
