@@ -10,7 +10,7 @@ import pytest
 
 from whistle.bundling import BundleRefusedError
 from whistle.crypto.errors import CryptoError
-from whistle.inbox import backup, preview, preview_worker, refusals
+from whistle.inbox import backup, bundles, preview, preview_worker, refusals
 from whistle.inbox.web import LANG_COOKIE
 
 from .test_web import app, client, csrf, login  # noqa: F401 - fixtures
@@ -29,6 +29,8 @@ def test_every_why_code_raised_has_a_message() -> None:
     worker_codes = {f"worker-{c}" for c in _codes(preview_worker, refusing)}
     assert preview_codes | worker_codes <= set(refusals.PREVIEW_PROBLEMS)
     assert _codes(backup, r'why="([a-z-]+)"') <= set(refusals.BACKUP_REASONS)
+    notes = set(re.findall(r'summary\.note\(\s*"([a-z-]+)"', Path(bundles.__file__).read_text()))
+    assert notes == set(refusals.BUNDLE_NOTES)
 
 
 def _all_messages() -> list[str]:
@@ -41,7 +43,10 @@ def _all_messages() -> list[str]:
         for why in refusals.BACKUP_REASONS
     ]
     previews = [refusals.preview_problem(why) for why in refusals.PREVIEW_PROBLEMS]
-    return bundles + causes + backups + previews
+    values = {"record": "ab" * 16, "n": 2, "epoch": 3, "new": 4, "old": 3}
+    notes = [refusals.bundle_note(kind, values) for kind in refusals.BUNDLE_NOTES]
+    reasons = [refusals.decision_reason(reason) for reason in refusals.SYSTEM_REASONS]
+    return bundles + causes + backups + previews + notes + reasons
 
 
 def _refused_by(cause: type[CryptoError]) -> BundleRefusedError:

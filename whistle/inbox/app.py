@@ -31,7 +31,7 @@ from whistle.inbox.errors import (
 )
 from whistle.inbox.keystore import KeyStore, Unlocked
 from whistle.inbox.officers import still_signed_in, warm_up
-from whistle.inbox.refusals import preview_problem
+from whistle.inbox.refusals import bundle_note, decision_reason, preview_problem
 from whistle.inbox.views import (
     account,
     auth,
@@ -216,6 +216,8 @@ def _template_globals() -> dict[str, Any]:
     return {
         # A desk's name in the officer's language when names.toml gives one, else its id.
         "desk_name": lambda desk_id: names.desk_name(desk_id, str(get_locale()), desk_id),
+        "bundle_note": bundle_note,
+        "decision_reason": decision_reason,
         "get_locale": get_locale,
         "unlocked": unlocked,
         "csrf_token": unlocked.csrf_token if unlocked else "",

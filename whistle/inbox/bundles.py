@@ -222,23 +222,31 @@ def import_outbox(
         "replies the server confirmed": confirmed,
         "replies delivered or read since": seen,
     }
-    summary.notes = [f"refused {rid}: {reason}" for rid, reason in imported.refused]
+    for rid, reason in imported.refused:
+        summary.note("refused", f"refused {rid}: {reason}", record=rid)
     if resent:
-        summary.notes.append(
+        summary.note(
+            "resent",
             f"the server no longer has {resent} item(s) it had confirmed (restored from an "
-            "older backup?): they go again with the next replies bundle"
+            "older backup?): they go again with the next replies bundle",
+            n=resent,
         )
     destroyed = epochs.after_outbox(session, report, now, officer_id)
     if report is not None:
         summary.counts["server's office key epoch"] = report.current
-        summary.notes += [
-            f"key epoch {epoch}: {count} record(s) still on the server"
-            for epoch, count in sorted(report.pending.items())
-        ]
-    summary.notes += [
-        f"desk keys of epoch {epoch} destroyed: everything sent to them is collected"
-        for epoch in destroyed
-    ]
+        for epoch, count in sorted(report.pending.items()):
+            summary.note(
+                "pending",
+                f"key epoch {epoch}: {count} record(s) still on the server",
+                epoch=epoch,
+                n=count,
+            )
+    for epoch in destroyed:
+        summary.note(
+            "destroyed",
+            f"desk keys of epoch {epoch} destroyed: everything sent to them is collected",
+            epoch=epoch,
+        )
     return summary
 
 
@@ -449,15 +457,20 @@ def export_replies(
             summary.counts[f"record {kind}s"] = count
     if held:
         summary.counts["acknowledgements held back until a backup"] = len(held)
-        summary.notes.append(
+        summary.note(
+            "held",
             f"{len(held)} acknowledgement(s) held back: the server keeps those reports until "
-            "a backup made after their import holds them (make a backup, then export again)"
+            "a backup made after their import holds them (make a backup, then export again)",
+            n=len(held),
         )
     current = epochs.current_row(session)
     if announced.epoch != current.epoch:
-        summary.notes.append(
+        summary.note(
+            "keys-wait",
             f"the new keys (epoch {current.epoch}) wait for a backup: until one holds them the "
-            f"server keeps encrypting to epoch {announced.epoch} (make a backup, then export)"
+            f"server keeps encrypting to epoch {announced.epoch} (make a backup, then export)",
+            new=current.epoch,
+            old=announced.epoch,
         )
     return summary
 

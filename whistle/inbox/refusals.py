@@ -1,4 +1,5 @@
-"""Officers' messages for refusals whose exceptions carry English text for the command line.
+"""Officers' messages for refusals whose exceptions carry English text for the command line,
+and for the other English the inbox writes itself (bundle notes, its own decision reasons).
 
 Pages never show an exception's own text: each message here is chosen by the exception's
 class, its ``why`` code, or (for a bundle that fails verification) the class of the crypto
@@ -7,6 +8,7 @@ error behind it, and is translated like every other string of the inbox.
 
 import errno as errnos
 from collections.abc import Callable
+from typing import Any
 
 from flask_babel import gettext as _
 
@@ -32,6 +34,7 @@ from whistle.crypto.errors import (
 from whistle.epochs import CardRefusedError
 from whistle.inbox.backup import BackupError
 from whistle.inbox.bundles import NoBundleKeyError, NoServerPinnedError
+from whistle.inbox.replies import ACKNOWLEDGEMENT_REASON
 
 #: Most specific class first: the first match wins.
 BUNDLES: list[tuple[type[BundleRefusedError], Callable[[], str]]] = [
@@ -144,3 +147,51 @@ PREVIEW_PROBLEMS: dict[str, Callable[[], str]] = {
 def preview_problem(why: str) -> str:
     """Why an attachment has no preview or cannot be cleaned, in the officer's language."""
     return PREVIEW_PROBLEMS.get(why, lambda: _("No preview: download the file instead."))()
+
+
+#: A bundle's notes (``BundleSummary.notices``), by kind, with their values.
+BUNDLE_NOTES: dict[str, Callable[[dict[str, Any]], str]] = {
+    "refused": lambda v: _(
+        "Record %(record)s was refused: the audit log says why.", record=str(v["record"])[:16]
+    ),
+    "resent": lambda v: _(
+        "The server no longer has %(n)d item(s) it had confirmed (restored from an older "
+        "backup?): they go again with the next replies bundle.",
+        n=v["n"],
+    ),
+    "pending": lambda v: _(
+        "Key epoch %(epoch)d: %(n)d record(s) still on the server.", epoch=v["epoch"], n=v["n"]
+    ),
+    "destroyed": lambda v: _(
+        "The desk keys of epoch %(epoch)d were destroyed: everything sent to them is collected.",
+        epoch=v["epoch"],
+    ),
+    "held": lambda v: _(
+        "%(n)d acknowledgement(s) held back: the server keeps those reports until a backup made "
+        "after their import holds them (make a backup, then export again).",
+        n=v["n"],
+    ),
+    "keys-wait": lambda v: _(
+        "The new keys (epoch %(new)d) wait for a backup: until one holds them the server keeps "
+        "encrypting to epoch %(old)d (make a backup, then export).",
+        new=v["new"],
+        old=v["old"],
+    ),
+}
+
+
+def bundle_note(kind: str, values: dict[str, Any]) -> str:
+    """One note of a bundle's summary, in the officer's language."""
+    return BUNDLE_NOTES[kind](values)
+
+
+#: Decision reasons the inbox writes itself (sealed like any reason): shown translated.
+SYSTEM_REASONS: dict[str, Callable[[], str]] = {
+    ACKNOWLEDGEMENT_REASON: lambda: _("Acknowledgement of receipt sent to the source."),
+}
+
+
+def decision_reason(reason: str) -> str:
+    """A decision's reason as recorded, or its translation when the inbox wrote it."""
+    message = SYSTEM_REASONS.get(reason)
+    return message() if message else reason

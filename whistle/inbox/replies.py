@@ -44,6 +44,9 @@ MAX_REPLY_CHARS = 50_000
 MAX_REPLY_FILES = 10
 MAX_REPLY_BYTES = 20 * 1024 * 1024
 
+#: The reason the inbox records itself when an acknowledgement goes out (pages translate it).
+ACKNOWLEDGEMENT_REASON = "Acknowledgement of receipt sent to the source."
+
 TEMPLATES: dict[str, dict[str, str]] = {
     "acknowledgement": {
         "ca": (
@@ -365,7 +368,7 @@ def acknowledge(
         keyring,
         case,
         "status",
-        "Acknowledgement of receipt sent to the source.",
+        ACKNOWLEDGEMENT_REASON,
         officer_id=officer_id,
         now=now,
         from_status=from_status,
