@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+from flask import render_template_string
 
 import whistle.inbox
 from tests.english import Catalogue, english_in
@@ -102,3 +103,12 @@ def test_a_planted_english_text_is_found(client) -> None:  # noqa: F811
     ):
         leaky = page.replace("</main>", planted + "</main>")
         assert english_in(leaky, catalogue), planted
+
+
+@pytest.mark.parametrize(
+    ("lang", "shown"), [("ca", "1,5 KiB"), ("es", "1,5 KiB"), ("en", "1.5 KiB")]
+)
+def test_sizes_are_written_with_the_languages_decimal_sign(app, lang: str, shown: str) -> None:  # noqa: F811
+    with app.test_request_context(headers={"Cookie": f"{LANG_COOKIE}={lang}"}):
+        macro = '{% from "_macros.html" import size %}{{ size(1536) }}'
+        assert render_template_string(macro) == shown
