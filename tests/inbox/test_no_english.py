@@ -52,10 +52,13 @@ def _pages(client, office) -> dict[str, str]:  # noqa: F811
         "record_id": record_id.group(1),
         "index": "0",
         "officer_id": "1",
+        "desk_id": "antifraud",
     }
     for rule in client.application.url_map.iter_rules():
         if "GET" not in rule.methods or rule.endpoint in NOT_PAGES:
             continue
+        missing = set(rule.arguments) - set(params)
+        assert not missing, f"new page {rule.rule}: give {sorted(missing)} a value in params above"
         url = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: params[m.group(1)], rule.rule)
         response = client.get(url, follow_redirects=True)
         assert response.status_code == 200, url
