@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from whistle.crypto import KdfParams
-from whistle.inbox import db, sealing
+from whistle.inbox import compartments, db, sealing
 from whistle.inbox.cases import CaseFilters, list_cases
 from whistle.inbox.config import InboxConfig, insecure_password_hash
 from whistle.inbox.dashboard import dashboard
@@ -76,7 +76,7 @@ def sentence(rng: random.Random, n: int) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(n))
 
 
-def populate(config: InboxConfig, storage_public: bytes, n: int, today: date) -> str:
+def populate(config: InboxConfig, n: int, today: date) -> str:
     rng = random.Random(7)
     engine = db.make_engine(config.database_path)
     needle_case = ""
@@ -102,6 +102,9 @@ def populate(config: InboxConfig, storage_public: bytes, n: int, today: date) ->
                 case.closed_day = received + timedelta(days=rng.randrange(20, 120))
                 case.outcome = rng.choice(["substantiated", "unsubstantiated", "inadmissible"])
             session.add(case)
+            session.flush()
+            # As import does: the case's own key, granted to its desk's compartment.
+            case_public = compartments.new_case_key(session, case_id, case.desk_id)
             description = sentence(rng, 80)
             if i == n // 2:
                 description += " NEEDLE-zebra-quartz"
@@ -130,7 +133,7 @@ def populate(config: InboxConfig, storage_public: bytes, n: int, today: date) ->
                     original_hash=secrets.token_bytes(32),
                     original_size=200_000,
                     stored_name=secrets.token_hex(16) + ".wenv",
-                    meta=sealing.seal_json(storage_public, sealing.META, case_id, meta),
+                    meta=sealing.seal_json(case_public, sealing.META, case_id, meta),
                     imported_at=datetime(2026, 1, 1),
                 )
             )
@@ -150,7 +153,7 @@ def populate(config: InboxConfig, storage_public: bytes, n: int, today: date) ->
                         original_hash=secrets.token_bytes(32),
                         original_size=4096,
                         stored_name=secrets.token_hex(16) + ".wenv",
-                        meta=sealing.seal_json(storage_public, sealing.META, case_id, follow),
+                        meta=sealing.seal_json(case_public, sealing.META, case_id, follow),
                         imported_at=datetime(2026, 1, 1),
                     )
                 )
@@ -161,7 +164,7 @@ def populate(config: InboxConfig, storage_public: bytes, n: int, today: date) ->
                         author_id=1,
                         created_at=datetime(2026, 1, 1),
                         body=sealing.seal_text(
-                            storage_public, sealing.NOTE, case_id, sentence(rng, 30)
+                            case_public, sealing.NOTE, case_id, sentence(rng, 30)
                         ),
                     )
                 )
@@ -216,14 +219,8 @@ def main() -> None:
         )
         print(f"office init: {time.perf_counter() - start:.1f} s")
         engine = db.make_engine(config.database_path)
-        from sqlalchemy import select
-
-        from whistle.inbox.models import Office
-
-        with db.transaction(db.session_factory(engine)) as session:
-            storage_public = session.scalar(select(Office.storage_public_key))
         start = time.perf_counter()
-        needle = populate(config, storage_public, args.cases, today)
+        needle = populate(config, args.cases, today)
         print(f"populate {args.cases} cases: {time.perf_counter() - start:.1f} s")
         del created
         sessions = db.session_factory(engine)

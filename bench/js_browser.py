@@ -1,4 +1,4 @@
-"""The browser crypto bundle in Chromium: envelope throughput and key derivation.
+"""The browser crypto (page script and libsodium.js) in Chromium: throughput, derivation.
 
 Serves the built bundle (make build) from 127.0.0.1 on a page with the CSP the
 submission pages use, drives Debian's Chromium with Playwright, and runs the
@@ -65,17 +65,23 @@ MEASURE = """async (mib) => {
 
 def serve(csp: str) -> ThreadingHTTPServer:
     manifest = json.loads((BUILD / "manifest.json").read_text(encoding="utf-8"))
-    bundle = (BUILD / manifest["file"]).read_bytes()
+    script = manifest["page"]
+    # The page script and the two halves of libsodium.js it loads beside it (js/build.mjs).
+    files = {
+        f"/{manifest[role]['file']}": (BUILD / manifest[role]["file"]).read_bytes()
+        for role in ("page", "wasm", "fallback")
+    }
     page = (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>bench</title>'
-        f'<script src="/{manifest["file"]}" integrity="{manifest["sri"]}"></script>'
+        f'<script src="/{script["file"]}" integrity="{script["sri"]}"></script>'
         f"</head><body><main>bench</main></body></html>"
     ).encode()
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            body, kind = (
-                (bundle, "text/javascript") if self.path.endswith(".js") else (page, "text/html")
+            body = files.get(self.path, page)
+            kind = {".js": "text/javascript", ".wasm": "application/wasm"}.get(
+                Path(self.path).suffix, "text/html"
             )
             self.send_response(200)
             self.send_header("Content-Type", kind)

@@ -20,6 +20,15 @@ The app compresses only static files (whistle/submit/static_files.py); pages and
 uncompressed. The gzip columns are what the wire would carry if every text response were
 gzipped at level 6 (what a compressing reverse proxy would do), or only the static files (the
 BREACH-safe choice, docs/benchmarks.md "Compression (gzip) and BREACH").
+
+``--ready`` measures something else: the time from navigation start until the report page is
+ready to encrypt (``html[data-encryption=page]``: scripts downloaded, libsodium up, self-test
+passed), cold cache, the network throttled with CDP ``Network.emulateNetworkConditions`` to
+``--kbps`` KB/s (default 500, a slow Tor circuit) both ways, with WebAssembly (Chromium as it
+is) and without (``--js-flags=--jitless``, like Tor Browser *Safer*); the median of ``--runs``
+page loads, and the bytes on the wire of each load:
+
+    .venv/bin/python bench/page_weight.py --ready [--kbps 500] [--runs 5]
 """
 
 import argparse
@@ -476,6 +485,64 @@ def print_summary(steps: list[Step]) -> None:
         )
 
 
+def time_to_ready(browser: Any, base: str, kbps: int, runs: int) -> list[dict[str, float]]:
+    """Cold loads of the report page, throttled: ms to ready and KB on the wire, per run."""
+    results = []
+    for _ in range(runs):
+        context = browser.new_context()
+        page = context.new_page()
+        page.goto(f"{base}/language/en?next=/about")
+        recorder = Recorder(page)
+        recorder.cdp.send(
+            "Network.emulateNetworkConditions",
+            {
+                "offline": False,
+                "latency": 0,
+                "downloadThroughput": kbps * 1000,
+                "uploadThroughput": kbps * 1000,
+            },
+        )
+        recorder.start(clear_cache=True)
+        page.goto(f"{base}/report")
+        page.wait_for_selector("html[data-encryption=page]", timeout=WAIT_MS)
+        ready_ms = float(page.evaluate("performance.now()"))
+        hits, _cached = recorder.collect()
+        results.append({"ms": ready_ms, "kb": sum(h.wire for h in hits) / 1000})
+        context.close()
+    return results
+
+
+def ready_main(kbps: int, runs: int) -> None:
+    import statistics
+
+    with tempfile.TemporaryDirectory() as name, sync_playwright() as p:
+        scratch = Path(name)
+        manifest = json.loads(
+            (ROOT / "whistle/submit/static/build/manifest.json").read_text(encoding="utf-8")
+        )
+        # The manifest before and after issue 22 (one bundle, or a page script and its halves).
+        named = manifest["page"]["file"] if "page" in manifest else manifest["file"]
+        print(f"build: {named}; load average at start: {load_average()}")
+        with serve(scratch, "site") as server:
+            for label, extra in (("WebAssembly", []), ("no WebAssembly (jitless)", JITLESS)):
+                browser = p.chromium.launch(
+                    executable_path=CHROMIUM, headless=True, args=[*FLAGS, *extra]
+                )
+                runs_done = time_to_ready(browser, server.base, kbps, runs)
+                browser.close()
+                ms = statistics.median(r["ms"] for r in runs_done)
+                kb = statistics.median(r["kb"] for r in runs_done)
+                every = ", ".join(f"{r['ms']:.0f}" for r in runs_done)
+                print(
+                    f"{label}: ready after {ms:,.0f} ms (median of {runs}: {every}), "
+                    f"{kb:,.1f} KB on the wire, at {kbps} KB/s"
+                )
+        print(f"load average at end: {load_average()}")
+
+
+JITLESS = ["--js-flags=--jitless"]
+
+
 def load_average() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
@@ -484,7 +551,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--langs", default="ca,es,en")
     parser.add_argument("--json", type=Path, help="write every request of every step here")
+    parser.add_argument(
+        "--ready", action="store_true", help="time-to-ready of the report page, throttled"
+    )
+    parser.add_argument("--kbps", type=int, default=500, help="throttle for --ready, KB/s")
+    parser.add_argument("--runs", type=int, default=5, help="page loads per mode for --ready")
     args = parser.parse_args()
+    if args.ready:
+        ready_main(args.kbps, args.runs)
+        return
     langs = args.langs.split(",")
     print(f"load average at start: {load_average()}", flush=True)
     steps: list[Step] = []

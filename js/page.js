@@ -1,6 +1,7 @@
 // The submission pages' script: progressive enhancement of the report and check-in forms
-// (docs/submit-site.md, "JavaScript on"). A classic script loaded after the crypto bundle,
-// with Subresource Integrity, no inline code. Without it every page works as it is.
+// (docs/submit-site.md, "JavaScript on"). Bundled with the crypto (js/page-entry.js) into the
+// one script the pages load, with Subresource Integrity, no inline code; without it every page
+// works as it is.
 //
 // Report: the code, the keys and the case id are made here; fields and files become one
 // envelope (WhistleCrypto.writeSubmission); only the login token, the case id and the
@@ -8,9 +9,11 @@
 // with the case's ciphertexts, opened here, replies checked against the pinned office key.
 // Follow-up: signed here with the key derived from the code, and numbered (docs/protocol.md
 // §7). Before anything is sent, the keys the page was given are checked against the office
-// card it was given, whose fingerprint is shown. Fail closed: if anything goes wrong (the
-// bundle too) nothing is sent, the reason is shown, and a button offers the plain form
-// (encryption on the server) explicitly.
+// card it was given, whose fingerprint is shown. Fail closed: if anything goes wrong (loading
+// libsodium.js's files too) nothing is sent, the reason is shown, and a button offers the
+// plain form (encryption on the server) explicitly.
+import { load } from './whistle-crypto.js';
+
 (function () {
   'use strict';
 
@@ -30,14 +33,8 @@
   var plainChosen = false;
   var busy = false;
   var failed = false;
-  var loading;
-  if (typeof window.WhistleCrypto === 'undefined' || typeof window.WhistleCrypto.load !== 'function') {
-    // The bundle did not load, or its bytes did not match the integrity hash.
-    loading = Promise.reject(new Error('bundle'));
-  } else {
-    say(t.loading);
-    loading = window.WhistleCrypto.load();
-  }
+  say(t.loading);
+  var loading = load();
   loading.then(
     function (api) {
       if (!failed) say(t.on);
@@ -50,8 +47,8 @@
       }
     },
     function () {
-      // No bundle, or libsodium or the self-test failed: this browser is not trusted to
-      // encrypt. Fail closed (review finding L2): the forms send nothing until the source
+      // libsodium.js's binary or fallback did not arrive or failed its hash, or the self-test
+      // failed: this browser is not trusted to encrypt. Fail closed (review finding L2): the forms send nothing until the source
       // chooses the plain form with the button the error shows.
       say(t.unverified);
       document.documentElement.setAttribute('data-encryption', 'unverified');
@@ -442,13 +439,15 @@
       busy = true;
       errorBox.hidden = true;
       loading
-        .then(work)
+        .then(work, function () {
+          // libsodium.js's files or the self-test failed (a problem of this page, not of
+          // what the source wrote): said in the page's words.
+          throw userError(t.unverified);
+        })
         .then(function () {
           busy = false;
         })
-        .catch(function (error) {
-          fail(error && error.message === 'bundle' ? userError(t.unverified) : error);
-        });
+        .catch(fail);
     });
   }
 

@@ -10,7 +10,7 @@
 // load() rejects (SelfTestError or whatever libsodium threw) when this browser
 // cannot be trusted to encrypt; the page then sends nothing and offers the plain form.
 
-import sodium from './sodium.cjs';
+import readySodium from './sodium-ready.cjs';
 import { fromHex, toHex } from './bytes.js';
 import { codeBits, checkSymbol, formatCode, generateCode, normalizeCode } from './codes.js';
 import { fingerprint, verifyOfficeCard } from './cards.js';
@@ -90,7 +90,7 @@ let loading = null;
 /** Resolves to the API once libsodium is ready and the self-test has passed. */
 export function load() {
   if (!loading) {
-    loading = sodium.ready.then(() => {
+    loading = readySodium().then((sodium) => {
       const api = bind(sodium);
       return api.selfTest().then(() => api);
     });

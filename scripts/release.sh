@@ -4,7 +4,8 @@
 #   dist/wheelhouse/*.whl               whistle-office and every dependency (PostgreSQL's too),
 #                                        and pip itself (install.sh runs it from its wheel)
 #   dist/wheelhouse/install.sh           the offline install (scripts/install-from-wheelhouse.sh)
-#   dist/wheelhouse/crypto-bundle.sha256 the served scripts' SHA-256, to publish (deployment §8)
+#   dist/wheelhouse/crypto-bundle.sha256 the served scripts' SHA-256 (the page script first: the
+#                                        one to publish, deployment §8; it pins the other two)
 #   dist/wheelhouse/SHA256SUMS           checked with `cd wheelhouse && sha256sum -c SHA256SUMS`
 #
 # Built from `git archive HEAD`, never from the working tree: uncommitted changes, an old
@@ -47,7 +48,8 @@ import hashlib, json, sys, zipfile
 with zipfile.ZipFile(sys.argv[1]) as wheel:
     build = "whistle/submit/static/build/"
     manifest = json.loads(wheel.read(build + "manifest.json"))
-    for name in (manifest["file"], manifest["page_file"]):
+    for role in ("page", "wasm", "fallback"):
+        name = manifest[role]["file"]
         print(f"{hashlib.sha256(wheel.read(build + name)).hexdigest()}  {name}")
 PY
 (cd "$OUT" && sha256sum -- *.whl install.sh crypto-bundle.sha256 > SHA256SUMS)

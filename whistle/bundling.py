@@ -139,13 +139,35 @@ def read_limited(stream: IO[bytes], max_bytes: int) -> bytes:
     return data
 
 
+class Chain(enum.Enum):
+    """How a new bundle's ``previous`` (protocol.md §11) follows what this side applied.
+
+    Restore-tolerant: a sender numbers its next bundle max(its own last, this side's last
+    applied) + 1, so a sender restored from an older backup still gets through; what its
+    ``previous`` says is shown, never silently accepted, and nothing is refused for it.
+    """
+
+    FIRST = "first"  # nothing applied here yet, and the sender names no earlier bundle
+    CONTINUOUS = "continuous"  # previous is the bundle applied here last
+    GAP = "gap"  # bundles the sender made in between never arrived here
+    RESTORED = "restored"  # previous is an older bundle applied here: the sender went back
+    FORK = "fork"  # previous is not in this side's history although nothing was missed
+
+    @property
+    def unbroken(self) -> bool:
+        return self in (Chain.FIRST, Chain.CONTINUOUS)
+
+
 @dataclass(frozen=True)
 class SequenceCheck:
-    """What a bundle's sequence number means here: apply it, or it was already applied."""
+    """What a bundle's sequence number means here: apply it, or it was already applied;
+    and, for a new one, how its ``previous`` follows this side's history."""
 
     apply: bool
     last: int
     missed: int = 0
+    chain: Chain = Chain.CONTINUOUS
+    chain_note: str | None = None
 
 
 def check_sequence(
@@ -162,6 +184,53 @@ def check_sequence(
     raise StaleBundleError(
         f"bundle number {sequence} is not newer than {last} and is not the bundle applied "
         "under that number (a replay with other content?)"
+    )
+
+
+def check_chain(
+    sequence: int,
+    previous: str | None,
+    last: tuple[int, str] | None,
+    applied_as: Callable[[str], int | None],
+) -> tuple[Chain, str | None, int]:
+    """How a new bundle (``sequence``, ``previous``) follows ``last`` = (sequence, bundle id)
+    applied here: the chain state, a note for people (None when unbroken), and how many
+    bundles were missed. ``applied_as(bundle id)`` is the number it was applied under here."""
+    if last is None:
+        if previous is None:
+            return Chain.FIRST, None, 0
+        return (
+            Chain.GAP,
+            "the sender made bundles before this one that were never applied here",
+            sequence - 1,
+        )
+    number, bundle_id = last
+    if previous == bundle_id:
+        return Chain.CONTINUOUS, None, 0
+    if previous is None:
+        return (
+            Chain.FORK,
+            f"this bundle names no earlier one, but no. {number} was applied here: the sender "
+            "was set up again, or restored to before its first bundle",
+            0,
+        )
+    earlier = applied_as(previous)
+    if earlier is not None:
+        return (
+            Chain.RESTORED,
+            f"the sender continues from bundle no. {earlier}, not from no. {number} applied "
+            "here: it was restored from an older backup, and what it sent after that backup "
+            "is not in its own history",
+            0,
+        )
+    if sequence > number + 1:
+        missed = sequence - number - 1
+        return Chain.GAP, f"{missed} earlier bundle(s) never arrived here", missed
+    return (
+        Chain.FORK,
+        f"the bundle before this one is not no. {number} applied here: the sender's history "
+        "and this side's differ (two senders, or a sender restored and used again)",
+        0,
     )
 
 
@@ -190,9 +259,9 @@ def last_logged(session: Session, log: type[Log], direction: str) -> Log | None:
 def check_logged(
     session: Session, log: type[LoggedBundle], direction: str, verified: VerifiedBundle
 ) -> SequenceCheck:
-    """``check_sequence`` for ``verified`` against a side's bundle log."""
+    """``check_sequence`` and ``check_chain`` for ``verified`` against a side's bundle log."""
     last = last_logged(session, log, direction)
-    return check_sequence(
+    check = check_sequence(
         verified.manifest.sequence,
         verified.bundle_id,
         last.sequence if last else 0,
@@ -200,6 +269,17 @@ def check_logged(
             select(log.bundle_id).where(log.direction == direction, log.sequence == n)
         ),
     )
+    if not check.apply:
+        return check
+    chain, note, missed = check_chain(
+        verified.manifest.sequence,
+        verified.manifest.previous,
+        (last.sequence, last.bundle_id) if last else None,
+        lambda bundle_id: session.scalar(
+            select(log.sequence).where(log.direction == direction, log.bundle_id == bundle_id)
+        ),
+    )
+    return SequenceCheck(True, check.last, missed=missed, chain=chain, chain_note=note)
 
 
 class Held(enum.Enum):
@@ -249,6 +329,8 @@ class BundleSummary:
     created: str
     already_applied: bool = False
     missed: int = 0
+    #: How this bundle's ``previous`` follows this side's history, when it is not unbroken.
+    chain_note: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     #: The notes again, as (kind, values), for a page to say in its own language.
@@ -266,7 +348,9 @@ class BundleSummary:
         out = [head]
         if self.already_applied:
             out.append("already applied: nothing changed")
-        if self.missed:
+        if self.chain_note:
+            out.append(f"bundle chain: {self.chain_note}")
+        elif self.missed:
             out.append(f"{self.missed} earlier bundle(s) never arrived here (that is fine)")
         out += [f"{name}: {count}" for name, count in self.counts.items()]
         out += self.notes

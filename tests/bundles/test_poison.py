@@ -218,6 +218,8 @@ def test_a_poison_record_no_longer_holds_its_key_epoch(loop: Loop) -> None:
     with world.inbox_session() as session:
         assert not epochs.is_destroyed(session, 1)
     loop.server_import(loop.inbox_export())  # carries the refusal
+    # Three days after this inbox first saw the server use epoch 2 (day 5), by its own clock.
+    loop.day = DAY0 + datetime.timedelta(days=8)
     summary = loop.inbox_import(loop.server_export())
     assert "desk keys of epoch 1 destroyed: everything sent to them is collected" in summary.notes
     with world.inbox_session() as session:
@@ -225,7 +227,7 @@ def test_a_poison_record_no_longer_holds_its_key_epoch(loop: Loop) -> None:
 
 
 def _order(
-    world: World, record_id: str, case_id: str, digest: str | None, **kw: str
+    world: World, record_id: str, case_id: str, digest: str | None, **kw: object
 ) -> RecordOrder:
     fields = {
         "kind": "refusal",
@@ -234,6 +236,7 @@ def _order(
         "case_id": case_id,
         "record_hash": digest,
         "reason": "none of this office's desk keys opens the submission",
+        "record_kind": "submission",
     }
     fields.update(kw)
     return RecordOrder(**fields)  # type: ignore[arg-type]
@@ -330,6 +333,41 @@ def test_an_order_for_other_content_deletes_nothing(loop: Loop) -> None:
     assert poison_id in server_rows(world)
 
 
+def test_an_order_for_another_record_kind_deletes_nothing(loop: Loop) -> None:
+    """A database writer relabels the kind of a stored row: the office's order about a
+    follow-up is not applied to what the server now calls a submission (whose removal would
+    empty the case), and one about a submission not to a row called a follow-up. Fails on
+    version 1 orders, which name no kind."""
+    world = loop.world
+    loop.client.get("/language/en")
+    poison_id, case_id, _token = post_poison(loop)
+    digest = record_hash_of(world, poison_id)
+    order = _order(world, poison_id, case_id.hex(), digest, record_kind="followup")
+    bundle = _replies_bundle(
+        world, {"refused": [_b64(sign_order(world.keyring.signing_seed, order))]}
+    )
+    applied = loop.server_import(bundle)
+    assert applied.counts["ordered records with other content (kept)"] == 1
+    assert applied.counts["cases removed with their submission"] == 0
+    assert poison_id in server_rows(world)
+
+
+def test_a_version_1_order_still_applies(loop: Loop) -> None:
+    """Orders signed before record kinds existed (no ``kind``, ``"v":1``) keep working."""
+    world = loop.world
+    loop.client.get("/language/en")
+    poison_id, case_id, _token = post_poison(loop)
+    digest = record_hash_of(world, poison_id)
+    order = _order(world, poison_id, case_id.hex(), digest, record_kind=None, version=1)
+    assert b'"v":1' in order.message()
+    assert b'"kind"' not in order.message()
+    bundle = _replies_bundle(
+        world, {"refused": [_b64(sign_order(world.keyring.signing_seed, order))]}
+    )
+    assert loop.server_import(bundle).counts["records refused or removed by the office"] == 1
+    assert poison_id not in server_rows(world)
+
+
 def record_hash_of(world: World, record_id: str) -> str:
     with world.server_state().sessions() as session:
         return session.get(Record, record_id).record_hash.hex()
@@ -365,8 +403,17 @@ def test_a_removal_order_names_a_held_record_by_its_hash(loop: Loop) -> None:
     with world.inbox_session() as session:
         with pytest.raises(RemovalRefusedError):
             removal_order(session, record_id=record_id, case_id="22" * 16, reason="x")
+        with pytest.raises(RemovalRefusedError):
+            removal_order(
+                session, record_id=record_id, case_id=None, reason="x", record_kind="followup"
+            )
         order = removal_order(session, record_id=record_id, case_id=None, reason="x")
+        unseen = removal_order(
+            session, record_id="ab" * 16, case_id="cd" * 16, reason="x", record_kind="followup"
+        )
     assert (order.case_id, order.record_hash) == (case_id, record_hash_of(world, record_id))
+    assert order.record_kind == "submission"
+    assert (unseen.record_hash, unseen.record_kind) == (None, "followup")
 
 
 def _cli(*args: str):  # type: ignore[no-untyped-def]
@@ -559,6 +606,7 @@ def test_a_record_said_to_be_of_a_destroyed_epoch_that_opens_is_not_refused(loop
     loop.client.get("/language/en")
     loop.rotate()
     loop.server_import(loop.inbox_export())
+    loop.inbox_import(loop.server_export())  # the inbox sees the server use epoch 2 (day 0)
     loop.day = DAY0 + datetime.timedelta(days=5)
     loop.inbox_import(loop.server_export())
     with world.inbox_session() as session:

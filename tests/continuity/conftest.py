@@ -18,7 +18,7 @@ from tests.inbox.conftest import (  # noqa: F401 - fixtures
     make_submission,
     office,
 )
-from whistle.inbox import cases, replies
+from whistle.inbox import cases, compartments, replies
 from whistle.inbox.audit import verify_chain
 from whistle.inbox.keyring import OfficeKeyring
 from whistle.inbox.models import AuditEvent, Case, Officer, Record
@@ -90,13 +90,12 @@ def decrypted_state(office: Office, keyring: OfficeKeyring) -> dict[str, Any]:  
             detail = cases.case_detail(session, keyring, case_id, today=today)
             assert all(e.error is None for e in detail.entries)
             files = []
+            keys = compartments.case_secrets(session, keyring, case_id)
             for record in session.scalars(_records(case_id)):
                 count = len(record_meta(keyring, record).get("files") or [])
                 for index in range(count):
                     files.append(
-                        read_attachment(
-                            keyring, record, index, office.config.store_dir, limit=2**30
-                        )
+                        read_attachment(keys, record, index, office.config.store_dir, limit=2**30)
                     )
             state[case_id] = {
                 "entries": [

@@ -5,7 +5,12 @@ import json
 import pytest
 
 from whistle.crypto import generate_signing_keypair, sign
-from whistle.crypto.errors import BadSignatureError, MalformedError, WrongPurposeError
+from whistle.crypto.errors import (
+    BadSignatureError,
+    MalformedError,
+    UnsupportedVersionError,
+    WrongPurposeError,
+)
 from whistle.crypto.orders import RecordOrder, read_order, sign_order
 from whistle.crypto.signing import CARD, RECORD_REFUSAL
 
@@ -16,6 +21,7 @@ FIELDS = {
     "case_id": "2c" * 16,
     "record_hash": "3d" * 32,
     "reason": "the envelope fails authentication",
+    "record_kind": "followup",
 }
 
 
@@ -96,6 +102,70 @@ def _signed_message(body: object, raw: bytes | None = None) -> bytes:
 )
 def test_messages_that_are_not_a_canonical_order_are_refused(message: bytes) -> None:
     with pytest.raises(MalformedError):
+        read_order(_signed_message(None, message), "refusal", office_signing_key=OFFICE.public_key)
+
+
+def test_an_order_names_its_record_kind_and_applies_to_that_kind_only() -> None:
+    order = RecordOrder(kind="refusal", **FIELDS)  # type: ignore[arg-type]
+    assert b'"kind":"followup"' in order.message()
+    assert b'"v":2' in order.message()
+    read = read_order(
+        sign_order(OFFICE.seed, order), "refusal", office_signing_key=OFFICE.public_key
+    )
+    assert read.record_kind == "followup"
+    assert read.applies_to("followup")
+    assert not read.applies_to("submission")
+    with pytest.raises(MalformedError):
+        RecordOrder(kind="refusal", **{**FIELDS, "record_kind": None})  # type: ignore[arg-type]
+    with pytest.raises(MalformedError):
+        RecordOrder(kind="refusal", **{**FIELDS, "record_kind": "bundle"})  # type: ignore[arg-type]
+
+
+def test_a_version_1_order_still_reads_and_names_no_kind() -> None:
+    message = json.dumps(
+        {
+            "case": "2c" * 16,
+            "hash": "3d" * 32,
+            "install": "0a" * 16,
+            "reason": "r",
+            "record": "1b" * 16,
+            "v": 1,
+        },
+        separators=(",", ":"),
+        sort_keys=True,
+    ).encode()
+    order = read_order(
+        _signed_message(None, message), "refusal", office_signing_key=OFFICE.public_key
+    )
+    assert order.version == 1
+    assert order.record_kind is None
+    assert order.applies_to("submission")
+    assert order.applies_to("followup")
+    assert order.message() == message
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"v": 3}, UnsupportedVersionError),
+        ({"v": True}, MalformedError),
+        ({"kind": "bundle-outbox"}, MalformedError),
+        ({"kind": None}, MalformedError),  # a refusal names its kind
+    ],
+)
+def test_bad_version_2_orders_are_refused(change: dict[str, object], error: type) -> None:
+    body = {
+        "case": "2c" * 16,
+        "hash": "3d" * 32,
+        "install": "0a" * 16,
+        "kind": "followup",
+        "reason": "r",
+        "record": "1b" * 16,
+        "v": 2,
+        **change,
+    }
+    message = json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+    with pytest.raises(error):
         read_order(_signed_message(None, message), "refusal", office_signing_key=OFFICE.public_key)
 
 

@@ -73,13 +73,14 @@ def test_record_order_example():
         case_id="22" * 16,
         record_hash="33" * 32,
         reason="none of this office's desk keys opens the submission",
+        record_kind="submission",
     )
     message = order.message()
-    assert len(message) == 276
-    assert "a 276-byte message" in DOC
+    assert len(message) == 296
+    assert "a 296-byte message" in DOC
     shown = message.decode().replace("2" * 32, "2222…2222").replace("3" * 64, "3333…3333")
     shown = shown.replace("0" * 32, "0000…0000").replace("1" * 32, "1111…1111")
     assert shown in DOC
     signed = sign_order(bytes(32), order)
-    assert len(signed) == 376
-    assert "**376 bytes**" in DOC
+    assert len(signed) == 396
+    assert "**396 bytes**" in DOC

@@ -31,6 +31,18 @@ class Loop:
         self.client: FlaskClient = world.client  # one browser: its cookies persist
         monkeypatch.setattr(views, "today", lambda: self.day)
 
+    @property
+    def day(self) -> datetime.date:
+        return self._day
+
+    @day.setter
+    def day(self, value: datetime.date) -> None:
+        """The server's day, and the inbox's clock on the same day (its own clock decides
+        when old keys may go, inbox/epochs.py)."""
+        self._day = value
+        inbox_clock: Any = self.world.inbox_config.clock
+        inbox_clock.now = inbox_clock.now.replace(year=value.year, month=value.month, day=value.day)
+
     def server_export(self) -> bytes:
         out = io.BytesIO()
         with self.world.server_state().sessions.begin() as session:

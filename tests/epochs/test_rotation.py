@@ -172,10 +172,15 @@ def test_a_pending_old_record_holds_destruction_back(loop: Loop) -> None:
     with world.inbox_session() as session:
         assert not epochs.is_destroyed(session, 1)
 
-    # Backed up, acknowledged (deleted on the server): the next outbox lets the inbox
-    # destroy them.
+    # Backed up, acknowledged (deleted on the server): the server now says epoch 1 is
+    # collected, but this inbox first saw it use epoch 2 today (day 5): by its own clock, an
+    # upload to epoch 1 may still be on its way, so the keys stay until day 8 (review L5).
     world.inbox_backup()
     loop.server_import(loop.inbox_export())
+    loop.inbox_import(loop.server_export())
+    with world.inbox_session() as session:
+        assert not epochs.is_destroyed(session, 1)
+    loop.day = DAY0 + datetime.timedelta(days=8)
     loop.inbox_import(loop.server_export())
     with world.inbox_session() as session:
         assert epochs.is_destroyed(session, 1)
@@ -202,21 +207,24 @@ def test_an_outbox_from_before_the_server_applied_the_rotation_still_imports(
 
 
 def test_opened_stored_record_needs_no_desk_key(loop: Loop) -> None:
-    """What makes destruction safe: the stored copy opens with the storage key alone."""
+    """What makes destruction safe: the stored copy opens with the case key alone (which
+    rotating the desks' wire keys does not touch)."""
     world = loop.world
     loop.client.get("/language/en")
     submit_report(loop.client, description=BEFORE)
     loop.inbox_import(loop.server_export())
     from whistle.crypto import associated_data
+    from whistle.inbox.compartments import case_secrets
     from whistle.inbox.models import Record as InboxRecord
 
     with world.inbox_session() as session:
         record = session.scalars(select(InboxRecord)).one()
         path = world.inbox_config.store_dir / record.stored_name
         desks = [s for k in epochs.live_keys(session, world.keyring) for s in k.desks.values()]
+        case_keys = case_secrets(session, world.keyring, record.case_id)
     ad = associated_data("stored-submission", bytes.fromhex(record.case_id))
     with path.open("rb") as handle:
-        open_envelope(handle, world.keyring.storage_secret, ad)
+        open_envelope(handle, case_keys, ad)
     with path.open("rb") as handle, pytest.raises(WrongKeyError):
         open_envelope(handle, desks, ad)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from whistle.inbox import create_app, sealing
+from whistle.inbox.compartments import case_secrets
 from whistle.inbox.models import Disclosure
 
 from .conftest import (
@@ -54,7 +55,7 @@ def csrf(html: str) -> str:
 
 
 def test_no_plaintext_under_the_office_directory(office) -> None:
-    _add_custodian(office)
+    _add_custodian(office, ("officer", "custodian"))  # reads the case and its identity
     source, envelope = make_submission(
         office,
         subject=f"subject {CANARY}",
@@ -107,7 +108,8 @@ def test_no_plaintext_under_the_office_directory(office) -> None:
     keyring = office.sign_in().keyring
     with office.session() as session:
         [row] = session.scalars(select(Disclosure)).all()
-        reason = sealing.open_text(keyring.storage_secret, sealing.REASON, row.case_id, row.reason)
+        keys = case_secrets(session, keyring, row.case_id)  # sealed to the case key
+        reason = sealing.open_text(keys, sealing.REASON, row.case_id, row.reason)
     assert reason == f"reason {CANARY}"
     base = f"/cases/{source.case_id}/records/sub/files"
     assert CANARY in client.get(f"{base}/0").get_data(as_text=True)

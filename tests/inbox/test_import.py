@@ -8,6 +8,7 @@ from sqlalchemy import select
 from whistle.crypto import associated_data, generate_box_keypair, open_envelope, seal, sealed_to
 from whistle.crypto.framing import PartKind
 from whistle.inbox.cases import CaseFilters, case_detail, list_cases
+from whistle.inbox.compartments import case_secrets
 from whistle.inbox.models import AuditEvent, Case, Record
 from whistle.inbox.store import read_attachment
 
@@ -40,22 +41,24 @@ def test_submission_and_followup_become_a_readable_case(office) -> None:
         assert detail.entries[0].files == [{"index": 0, "name": "evidence.txt", "size": 12}]
         assert detail.entries[1].message == "One more thing"
         record = session.get(Record, detail.entries[0].record_id)
-        assert read_attachment(signed.keyring, record, 0, office.config.store_dir, limit=2**20) == (
+        keys = case_secrets(session, signed.keyring, record.case_id)
+        assert read_attachment(keys, record, 0, office.config.store_dir, limit=2**20) == (
             "evidence.txt",
             b"ledger lines",
         )
 
 
-def test_stored_copy_opens_with_storage_key_not_desk_keys(office) -> None:
+def test_stored_copy_opens_with_the_case_key_not_storage_or_desk_keys(office) -> None:
     source, envelope = make_submission(office)
     do_import(office, [incoming("submission", source.case_id, envelope)])
     signed = office.sign_in()
     with office.session() as session:
         record = session.scalar(select(Record))
+        case_keys = case_secrets(session, signed.keyring, source.case_id)
     path = office.config.store_dir / record.stored_name
     ad = associated_data("stored-submission", bytes.fromhex(source.case_id))
     with path.open("rb") as f:
-        open_envelope(f, signed.keyring.storage_secret, ad)
+        open_envelope(f, case_keys, ad)
     import pytest
 
     from whistle.crypto import WrongKeyError
@@ -63,8 +66,10 @@ def test_stored_copy_opens_with_storage_key_not_desk_keys(office) -> None:
 
     with office.session() as session:
         desk_secrets = [s for k in live_keys(session, signed.keyring) for s in k.desks.values()]
-    with path.open("rb") as f, pytest.raises(WrongKeyError):
-        open_envelope(f, desk_secrets, ad)
+    # Every officer holds the storage key: it no longer opens a desk's content.
+    for others in (desk_secrets, [signed.keyring.storage_secret]):
+        with path.open("rb") as f, pytest.raises(WrongKeyError):
+            open_envelope(f, others, ad)
 
 
 def test_desk_is_the_one_whose_key_opened_it(office) -> None:
@@ -202,12 +207,13 @@ def test_stored_file_corruption_is_reported_on_read(office) -> None:
     signed = office.sign_in()
     with office.session() as session:
         record = session.get(Record, "r")
+        keys = case_secrets(session, signed.keyring, record.case_id)
     path = office.config.store_dir / record.stored_name
     data = bytearray(path.read_bytes())
     data[-20] ^= 1
     path.write_bytes(bytes(data))
     with pytest.raises(UnreadableRecordError):
-        read_attachment(signed.keyring, record, 0, office.config.store_dir, limit=2**20)
+        read_attachment(keys, record, 0, office.config.store_dir, limit=2**20)
 
 
 def test_reply_from_the_office_is_imported_and_shown(office) -> None:
@@ -228,13 +234,13 @@ def test_reply_from_the_office_is_imported_and_shown(office) -> None:
     assert detail.entries[-1].message == "We have received your report."
 
 
-def test_followup_for_a_case_whose_submission_is_damaged_is_refused_alone(office) -> None:
+def test_followup_for_a_case_whose_source_keys_are_damaged_is_refused_alone(office) -> None:
     a, env_a = make_submission(office)
     b, env_b = make_submission(office)
     do_import(office, [incoming("submission", a.case_id, env_a, "ra")])
     with office.session() as session:
-        row = session.get(Record, "ra")
-        row.meta = row.meta[:-5] + bytes(5)
+        row = session.get(Case, a.case_id)
+        row.verification = row.verification[:-5] + bytes(5)
     report = do_import(
         office,
         [

@@ -57,7 +57,8 @@ def test_added_officer_signs_in_and_decrypts_a_case(office) -> None:
     _enrol(office, admin, "berta")
     berta = office.sign_in("berta", NEW_PASSWORD)
     assert berta.roles == ("officer",)
-    assert berta.keyring == admin.keyring
+    assert berta.keyring.signing_seed == admin.keyring.signing_seed
+    assert berta.keyring.personal_secret != admin.keyring.personal_secret  # her own
     with office.session() as session:
         view = case_detail(session, berta.keyring, source.case_id, today=office.config.today())
     assert view.entries[0].form[0]["value"] == "Tender rigged"
@@ -208,7 +209,9 @@ def test_reset_with_the_recovery_key(office) -> None:
         )
     with pytest.raises(LoginError):
         office.sign_in()
-    assert office.sign_in(password=NEW_PASSWORD).keyring == admin.keyring
+    reset = office.sign_in(password=NEW_PASSWORD).keyring
+    assert reset.storage_secret == admin.keyring.storage_secret
+    assert reset.personal_secret != admin.keyring.personal_secret  # a new one, not the recovery's
     [event] = _events(office, "password-reset-with-recovery-key")
     assert event.officer_id == admin.officer_id
 

@@ -146,7 +146,7 @@ def test_change_password_rewraps(office) -> None:
         change_password(session, office.config, admin.officer_id, PASSWORD, new)
     with pytest.raises(LoginError):
         office.sign_in()
-    assert office.sign_in(password=new).keyring == admin.keyring
+    assert office.sign_in(password=new).keyring == admin.keyring  # the same keys, rewrapped
 
 
 def test_idle_lock_drops_keys(office, clock) -> None:

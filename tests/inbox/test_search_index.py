@@ -1,5 +1,5 @@
-"""The sealed search index: kept current with new records and notes, purged cases dropped,
-a damaged index rebuilt, nothing in plaintext at rest."""
+"""The sealed search entries: kept current with new records and notes, purged cases dropped,
+a damaged entry rebuilt, nothing in plaintext at rest."""
 
 from datetime import UTC, date, datetime
 
@@ -7,7 +7,7 @@ from sqlalchemy import select, text
 
 from whistle.inbox import search_index, workflow
 from whistle.inbox.cases import CaseFilters, add_note, list_cases
-from whistle.inbox.models import SearchIndex
+from whistle.inbox.models import CaseSearch
 
 from .conftest import Office, do_import, incoming, make_submission
 
@@ -41,9 +41,9 @@ def test_index_follows_notes_and_purges(office: Office) -> None:
     assert _search(office, signed, "zebra", cache) == [b.case_id]
     assert _search(office, signed, "zebra") == [b.case_id]  # no cache: read from the row
     with office.session() as session:
-        blob = session.scalar(select(SearchIndex.blob))
-    assert b"zebra" not in blob
-    assert "gràcia".encode() not in blob
+        blobs = b"".join(session.scalars(select(CaseSearch.blob)))
+    assert b"zebra" not in blobs
+    assert "gràcia".encode() not in blobs
     with office.session() as session:
         paths = workflow.purge_case(
             session,
@@ -69,5 +69,5 @@ def test_damaged_index_is_rebuilt(office: Office) -> None:
     signed = office.sign_in()
     assert _search(office, signed, "harbour") == [a.case_id]
     with office.session() as session:
-        session.execute(text("UPDATE search_index SET blob = x'00'"))
+        session.execute(text("UPDATE case_search SET blob = x'00'"))
     assert _search(office, signed, "harbour") == [a.case_id]

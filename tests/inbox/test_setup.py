@@ -39,7 +39,13 @@ def test_recovery_key_opens_both_keyrings(office) -> None:
         row = session.scalar(select(Office))
         keyring = unwrap_office_recovery(row.recovery_keyring, key)
         custodian = unwrap_custodian_recovery(row.recovery_custodian_keyring, key)
-    assert keyring == signed.keyring  # version 2: the desk keys are in the database
+    # Version 2: the desk keys are in the database. The office keys are the same; the
+    # recovery keyring's personal key is its own (every desk key is sealed to it too).
+    assert (keyring.signing_seed, keyring.storage_secret) == (
+        signed.keyring.signing_seed,
+        signed.keyring.storage_secret,
+    )
+    assert keyring.personal_secret not in (None, signed.keyring.personal_secret)
     from whistle.crypto import box_keypair_from_secret
 
     assert box_keypair_from_secret(custodian.custodian_secret).public_key == office.custodian_public

@@ -172,7 +172,7 @@ def test_notes_are_sealed_and_shown(office, client) -> None:
     assert 'aria-invalid="true"' in empty.get_data(as_text=True)
 
 
-def _add_custodian(office) -> None:
+def _add_custodian(office, roles: tuple[str, ...] = ("custodian",)) -> None:
     admin = office.sign_in()
     with office.session() as session:
         row = session.scalar(select(Office))
@@ -184,7 +184,7 @@ def _add_custodian(office) -> None:
             office.config,
             name="carla",
             password=PASSWORD,
-            roles=("custodian",),
+            roles=roles,
             keyring=admin.keyring,
             custodian_keyring=custodian,
         )

@@ -11,6 +11,7 @@ from whistle.inbox.cases import decide_disclosure
 from whistle.inbox.errors import (
     AcknowledgementWithheldError,
     AuditChainError,
+    CaseLockedError,
     CaseNotFoundError,
     CasePurgedError,
     ExtensionRefusedError,
@@ -435,6 +436,7 @@ def test_disclosure_decision_tells_the_reporter(office: Office, case: str) -> No
 
     _add_custodian(office)
     custodian = office.sign_in("carla")
+    officer = office.sign_in()
     with office.session() as session:
         decide_disclosure(
             session,
@@ -447,7 +449,11 @@ def test_disclosure_decision_tells_the_reporter(office: Office, case: str) -> No
             now=office.config.clock(),
             today=TODAY,
         )
-        views = replies.replies(session, custodian.keyring, case)
+        # The custodian is in no desk: the notice is written for the case's officers, whose
+        # keys open it, and not the custodian's.
+        views = replies.replies(session, officer.keyring, case)
+        with pytest.raises(CaseLockedError):
+            replies.replies(session, custodian.keyring, case)
     assert [(v.purpose, v.state) for v in views] == [("disclosure", "ready")]
     assert views[0].text == replies.TEMPLATES["disclosure"]["ca"]
 

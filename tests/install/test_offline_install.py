@@ -66,7 +66,7 @@ def test_the_wheelhouse_checks_and_names_the_served_scripts(installed: Installed
         manifest = json.loads(archive.read(build + "manifest.json"))
         served = {
             name: hashlib.sha256(archive.read(build + name)).hexdigest()
-            for name in (manifest["file"], manifest["page_file"])
+            for name in (manifest[role]["file"] for role in ("page", "wasm", "fallback"))
         }
     published = (installed.wheelhouse / "crypto-bundle.sha256").read_text().splitlines()
     assert published == [f"{digest}  {name}" for name, digest in served.items()]

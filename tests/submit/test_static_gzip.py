@@ -2,11 +2,13 @@
 (BREACH: they carry secrets). The content-hashed bundle is cached for good."""
 
 import gzip
+import json
 
 from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.submit.conftest import csrf_from, submit_report
+from whistle.submit.app import BUILD_DIR
 from whistle.submit.static_files import IMMUTABLE
 
 GZIP = {"Accept-Encoding": "gzip, deflate"}
@@ -16,7 +18,9 @@ def _static_urls(app: Flask) -> list[str]:
     urls = ["/static/site.css"]
     bundle = app.extensions["whistle_submit"].bundle
     if bundle is not None:
-        urls += [f"/static/build/{bundle.file}", f"/static/build/{bundle.page_file}"]
+        urls.append(f"/static/build/{bundle.file}")
+        manifest = json.loads((BUILD_DIR / "manifest.json").read_text(encoding="utf-8"))
+        urls += [f"/static/build/{manifest[role]['file']}" for role in ("wasm", "fallback")]
     return urls
 
 

@@ -54,6 +54,7 @@ from whistle.crypto.errors import (
     WrongPurposeError,
 )
 from whistle.crypto.framing import PartData, PartEnd, PartKind, PartStart
+from whistle.crypto.grants import open_grant, seal_grant
 from whistle.crypto.hashing import RecordHasher, record_hash
 from whistle.crypto.keyfile import (
     DEFAULT_PARAMS,
@@ -140,6 +141,7 @@ __all__ = [
     "normalize_code",
     "open_bytes",
     "open_envelope",
+    "open_grant",
     "open_token",
     "padded_size",
     "random_bytes",
@@ -148,6 +150,7 @@ __all__ = [
     "recovery_wrapping_key",
     "same_fingerprint",
     "seal",
+    "seal_grant",
     "seal_token",
     "sealed_to",
     "sign",

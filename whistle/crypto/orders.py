@@ -10,7 +10,14 @@ for the other or for a bundle, a card or a courier proof:
 The signed message is compact JSON with sorted keys (protocol.md, "Record orders"):
 
     {"case": 32 hex, "hash": 64 hex, "install": the server's install id,
-     "reason": short text (≤ 200 characters), "record": 32 hex, "v": 1}
+     "kind": "submission" | "followup" | "reply", "reason": short text (≤ 200 characters),
+     "record": 32 hex, "v": 2}
+
+``kind`` (version 2) is the kind of record the order is about: the server applies it only to
+a record of that kind, so an order about a follow-up can never take a whole case with it
+because a database writer relabelled the row as a submission. Version 1 orders (no ``kind``)
+are still read; their ``record_kind`` is None, as is that of a removal of a record the inbox
+never saw when the manager did not say its kind.
 
 ``hash`` is the record hash (BLAKE2b-256, protocol.md §8) of the envelope the order is
 about, so an order never deletes other content stored under the same id; a removal may give
@@ -25,7 +32,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from whistle.crypto.errors import MalformedError
+from whistle.crypto.errors import MalformedError, UnsupportedVersionError
 from whistle.crypto.signing import (
     RECORD_REFUSAL,
     RECORD_REMOVAL,
@@ -34,14 +41,19 @@ from whistle.crypto.signing import (
     verify,
 )
 
-VERSION = 1
+VERSION = 2
+#: Versions read: 1 (no record kind) and 2.
+VERSIONS = (1, 2)
+#: Record kinds an order can name (the server's record kinds).
+RECORD_KINDS = ("submission", "followup", "reply")
 MAX_REASON_CHARS = 200
 MAX_ORDER_BYTES = 1024
 #: Order kind → signature purpose.
 PURPOSE = {"refusal": RECORD_REFUSAL, "removal": RECORD_REMOVAL}
 _HEX32 = re.compile(r"[0-9a-f]{32}")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
-_FIELDS = {"case", "hash", "install", "reason", "record", "v"}
+_FIELDS_V1 = {"case", "hash", "install", "reason", "record", "v"}
+_FIELDS = {1: _FIELDS_V1, 2: _FIELDS_V1 | {"kind"}}
 
 
 @dataclass(frozen=True)
@@ -54,23 +66,41 @@ class RecordOrder:
     case_id: str
     record_hash: str | None  # hex; None: any content (removals only)
     reason: str
+    #: "submission", "followup" or "reply"; None: any kind (a version 1 order, or a removal of a
+    #: record the inbox never saw whose kind the manager did not give).
+    record_kind: str | None
+    version: int = VERSION
 
     def __post_init__(self) -> None:
         if self.kind not in PURPOSE:
             raise ValueError(f"unknown order kind {self.kind!r}")
+        if self.version not in VERSIONS:
+            raise ValueError(f"unknown order version {self.version!r}")
         if self.record_hash is None and self.kind != "removal":
             raise MalformedError("a refusal names the record hash it refuses")
+        if self.version == 1 and self.record_kind is not None:
+            raise ValueError("a version 1 order names no record kind")
+        if self.record_kind is None and self.version > 1 and self.kind != "removal":
+            raise MalformedError("a refusal names the kind of record it refuses")
+        if self.record_kind is not None and self.record_kind not in RECORD_KINDS:
+            raise MalformedError("the order's record kind is not submission, followup or reply")
         _check_fields(self.install_id, self.record_id, self.case_id, self.record_hash, self.reason)
 
+    def applies_to(self, record_kind: str) -> bool:
+        """Whether this order may be applied to a stored record of ``record_kind``."""
+        return self.record_kind is None or self.record_kind == record_kind
+
     def message(self) -> bytes:
-        body = {
+        body: dict[str, Any] = {
             "case": self.case_id,
             "hash": self.record_hash,
             "install": self.install_id,
             "reason": self.reason,
             "record": self.record_id,
-            "v": VERSION,
+            "v": self.version,
         }
+        if self.version > 1:
+            body["kind"] = self.record_kind
         return json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
@@ -115,8 +145,13 @@ def _parse(message: bytes, kind: str) -> RecordOrder:
         body = json.loads(message.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MalformedError("the order is not JSON") from exc
-    if not isinstance(body, dict) or set(body) != _FIELDS or body["v"] != VERSION:
-        raise MalformedError("the order's fields are not those of a version 1 order")
+    version = body.get("v") if isinstance(body, dict) else None
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise MalformedError("the order's fields are not those of a version 1 or 2 order")
+    if version > VERSION:
+        raise UnsupportedVersionError("record order", version, VERSIONS)
+    if version not in VERSIONS or set(body) != _FIELDS[version]:
+        raise MalformedError("the order's fields are not those of a version 1 or 2 order")
     order = RecordOrder(
         kind=kind,
         install_id=body["install"],
@@ -124,6 +159,8 @@ def _parse(message: bytes, kind: str) -> RecordOrder:
         case_id=body["case"],
         record_hash=body["hash"],
         reason=body["reason"],
+        record_kind=body.get("kind"),
+        version=version,
     )
     if order.message() != message:
         raise MalformedError("the order is not in its canonical form")

@@ -38,6 +38,7 @@ from whistle.inbox.views import (
     backups,
     bundles,
     cases,
+    desks,
     duties,
     files,
     keys,
@@ -87,6 +88,7 @@ def create_app(config: InboxConfig) -> Flask:
     app.register_blueprint(workflow.blueprint)
     app.register_blueprint(bundles.blueprint)
     app.register_blueprint(officers.blueprint)
+    app.register_blueprint(desks.blueprint)
     app.register_blueprint(backups.blueprint)
     app.register_blueprint(keys.blueprint)
     app.register_blueprint(office.blueprint)

@@ -39,6 +39,7 @@ from whistle.crypto.bundles import BundleRecord, VerifiedBundle, record_hash_hex
 from whistle.crypto.orders import MAX_REASON_CHARS, RecordOrder
 from whistle.epochs import CARD_FIELD, parse_report
 from whistle.inbox import epochs
+from whistle.inbox.audit import record_event
 from whistle.inbox.keyring import OfficeKeyring
 from whistle.inbox.models import Backup, BundleLog, KeyEpoch, Outgoing, Record, Tombstone
 from whistle.inbox.office_setup import load_office, read_server_card
@@ -119,6 +120,7 @@ def preview_outbox(session: Session, keyring: OfficeKeyring, data: bytes) -> Bun
     check = check_logged(session, BundleLog, OUTBOX, verified)
     summary.already_applied = not check.apply
     summary.missed = check.missed
+    summary.chain_note = check.chain_note
     new = sum(1 for r in verified.records if session.get(Record, r.id) is None)
     summary.counts = {
         "submissions": sum(1 for r in verified.records if r.kind == "submission"),
@@ -143,9 +145,30 @@ def import_outbox(
     check = check_logged(session, BundleLog, OUTBOX, verified)
     summary = _summary(verified)
     summary.missed = check.missed
+    summary.chain_note = check.chain_note
     if not check.apply:
         summary.already_applied = True
+        if manifest.sequence == check.last:
+            # The server's latest bundle again (it re-exports it while it has nothing new):
+            # days have passed on this inbox's clock, which may now let old keys go.
+            destroyed = epochs.after_outbox(
+                session,
+                parse_report(manifest.extra),
+                now,
+                officer_id,
+                chained=_chained(session, manifest.sequence),
+            )
+            _note_destroyed(summary, destroyed)
         return summary
+    if check.chain_note is not None:
+        # Shown to officers in the audit log too, not only in this import's summary (L5).
+        record_event(
+            session,
+            now,
+            "bundle-chain",
+            officer_id=officer_id,
+            detail=f"outbox bundle no. {manifest.sequence}: {check.chain_note}"[:500],
+        )
     report = parse_report(manifest.extra)
     checked = held_records(
         verified.records,
@@ -231,7 +254,7 @@ def import_outbox(
             "older backup?): they go again with the next replies bundle",
             n=resent,
         )
-    destroyed = epochs.after_outbox(session, report, now, officer_id)
+    destroyed = epochs.after_outbox(session, report, now, officer_id, chained=check.chain.unbroken)
     if report is not None:
         summary.counts["server's office key epoch"] = report.current
         for epoch, count in sorted(report.pending.items()):
@@ -241,13 +264,32 @@ def import_outbox(
                 epoch=epoch,
                 n=count,
             )
+    _note_destroyed(summary, destroyed)
+    return summary
+
+
+def _note_destroyed(summary: BundleSummary, destroyed: list[int]) -> None:
     for epoch in destroyed:
         summary.note(
             "destroyed",
             f"desk keys of epoch {epoch} destroyed: everything sent to them is collected",
             epoch=epoch,
         )
-    return summary
+
+
+def _chained(session: Session, sequence: int) -> bool:
+    """Whether the outbox bundle applied here as ``sequence`` named the one applied before it
+    as its ``previous`` (or was the first and named none)."""
+    row = session.scalar(
+        select(BundleLog).where(BundleLog.direction == OUTBOX, BundleLog.sequence == sequence)
+    )
+    before = session.scalar(
+        select(BundleLog.bundle_id)
+        .where(BundleLog.direction == OUTBOX, BundleLog.sequence < sequence)
+        .order_by(BundleLog.sequence.desc())
+        .limit(1)
+    )
+    return row is not None and row.previous == before
 
 
 def note_replies_seen(session: Session, seen: object) -> int:
@@ -311,6 +353,7 @@ def _refuse(
             case_id=record.case,
             record_hash=record_hash_hex(record.envelope),
             reason=reason[:MAX_REASON_CHARS],
+            record_kind=record.kind,
         )
         queued += queue_order(session, keyring, order, now=now)
     return queued

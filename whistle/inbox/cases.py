@@ -15,10 +15,9 @@ from sqlalchemy.orm import Session
 
 from whistle.crypto import CryptoError, MisboundError
 from whistle.crypto.records import open_identification
-from whistle.inbox import deadlines, sealing, search_index
+from whistle.inbox import compartments, deadlines, sealing, search_index
 from whistle.inbox.audit import record_event
 from whistle.inbox.errors import (
-    CaseNotFoundError,
     DisclosureRequiredError,
     InboxError,
     NotCustodianError,
@@ -26,7 +25,7 @@ from whistle.inbox.errors import (
 )
 from whistle.inbox.keyring import CustodianKeyring, OfficeKeyring
 from whistle.inbox.models import ROLE_CUSTODIAN, Case, Disclosure, Note, Officer, Record
-from whistle.inbox.store import Cache, record_meta
+from whistle.inbox.store import Cache, record_meta, source_facts
 from whistle.inbox.workflow import CASE_COLUMNS, case_dates, live_case
 
 ACKNOWLEDGE_DAYS = deadlines.ACKNOWLEDGE_DAYS
@@ -113,6 +112,11 @@ def list_cases(
     if filters.assignee is not None:
         query = query.where(Case.assignee_id == filters.assignee)
     cases: list[Any] = list(session.execute(query))
+    # Only the cases whose keys this officer holds: another desk's, or one they stepped
+    # aside from, is not listed (and would not open if asked for).
+    mine = compartments.readable(session, keyring, cache)
+    if mine is not None:
+        cases = [c for c in cases if c.id in mine]
     if filters.overdue:
         cases = [c for c in cases if is_overdue(c, today)]
     if needle := filters.query.strip().casefold():
@@ -241,6 +245,12 @@ def _unseen_replies(entries: list[Entry]) -> int:
     return max(0, len(replies) - followups[-1].seen)  # type: ignore[operator]
 
 
+def disclosure_decided(session: Session, case_id: str) -> bool:
+    """Whether a custodian has recorded a decision to open the case's identification."""
+    found = session.scalar(select(Disclosure.id).where(Disclosure.case_id == case_id))
+    return found is not None
+
+
 def get_case(session: Session, case_id: str) -> Case:
     """The case, or a clear refusal: purged (a tombstone is left) or not found."""
     return live_case(session, case_id)
@@ -250,6 +260,7 @@ def case_detail(
     session: Session, keyring: OfficeKeyring, case_id: str, *, today: date
 ) -> CaseDetail:
     case = get_case(session, case_id)
+    keys = compartments.case_secrets(session, keyring, case.id)  # refused here, by key
     records = session.scalars(
         select(Record)
         .where(Record.case_id == case.id)
@@ -295,7 +306,7 @@ def case_detail(
     ):
         author = names.get(note.author_id, "?")
         try:
-            text = sealing.open_text(keyring.storage_secret, sealing.NOTE, case.id, note.body)
+            text = sealing.open_text(keys, sealing.NOTE, case.id, note.body)
             notes.append(NoteView(author, note.created_at, text))
         except CryptoError:
             notes.append(NoteView(author, note.created_at, None, "This note is damaged."))
@@ -325,6 +336,7 @@ def add_note(
     now: datetime,
 ) -> Note:
     case = get_case(session, case_id)
+    compartments.case_secrets(session, keyring, case.id)  # writing into a case needs its keys
     text = text.strip()
     if not text:
         raise InboxError("A note cannot be empty.")
@@ -334,7 +346,9 @@ def add_note(
         case_id=case.id,
         author_id=officer_id,
         created_at=now.replace(tzinfo=None),
-        body=sealing.seal_text(keyring.storage_public, sealing.NOTE, case.id, text),
+        body=sealing.seal_text(
+            compartments.case_public(session, case.id), sealing.NOTE, case.id, text
+        ),
     )
     session.add(note)
     record_event(session, now, "note-added", officer_id=officer_id, case_id=case.id)
@@ -377,7 +391,9 @@ def decide_disclosure(
         case_id=case.id,
         officer_id=officer_id,
         decided_at=now.replace(tzinfo=None),
-        reason=sealing.seal_text(keyring.storage_public, sealing.REASON, case.id, reason),
+        reason=sealing.seal_text(
+            compartments.case_public(session, case.id), sealing.REASON, case.id, reason
+        ),
     )
     session.add(disclosure)
     record_event(session, now, "identification-disclosed", officer_id=officer_id, case_id=case.id)
@@ -427,14 +443,11 @@ def identification(
     """
     custodian = _require_custodian(roles, custodian)
     case = get_case(session, case_id)
-    if session.scalar(select(Disclosure.id).where(Disclosure.case_id == case.id)) is None:
+    if not disclosure_decided(session, case.id):
         raise DisclosureRequiredError("Decide on disclosure, with a reason, before opening it.")
-    submission = session.scalar(
-        select(Record).where(Record.case_id == case.id, Record.kind == "submission")
-    )
-    if submission is None:
-        raise CaseNotFoundError("No such case.")
-    meta = record_meta(keyring, submission)
+    # The custodian need not be in the case's desk: the block and the reply key are kept
+    # beside the case, the block sealed to the custodian's key alone.
+    meta = source_facts(session, keyring, case)
     try:
         block = bytes.fromhex(meta["identification"])
         opened = open_identification(
@@ -473,9 +486,6 @@ def _require_unique_block(
     A sealed block cannot be re-sealed without the custodian's key, so a copy is
     byte-identical; which of the two cases is the original is for people to find out.
     """
-    others = session.scalars(
-        select(Record).where(Record.kind == "submission", Record.case_id != case_id)
-    )
-    for record in others:
-        if record_meta(keyring, record).get("identification") == block_hex:
-            raise MisboundError(f"the same identification block is in case {record.case_id}")
+    for other in session.scalars(select(Case).where(Case.id != case_id)):
+        if source_facts(session, keyring, other).get("identification") == block_hex:
+            raise MisboundError(f"the same identification block is in case {other.id}")

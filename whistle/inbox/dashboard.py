@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from whistle.crypto import CryptoError
-from whistle.inbox import deadlines
+from whistle.inbox import compartments, deadlines
 from whistle.inbox.errors import UnreadableRecordError
 from whistle.inbox.keyring import OfficeKeyring
 from whistle.inbox.models import Case, Officer, Record
@@ -59,7 +59,10 @@ def dashboard(
     found: list[tuple[tuple[int, date, str], Any, deadlines.Deadline, bool]] = []
     counts = dict.fromkeys(ATTENTION, 0)
     counts["deletion"] = 0
+    mine = compartments.readable(session, keyring, cache)  # only cases this officer's keys open
     for case in session.execute(query):
+        if mine is not None and case.id not in mine:
+            continue
         urgent, deletion = deadlines.urgency(case_dates(case), today)
         if deletion:
             counts["deletion"] += 1

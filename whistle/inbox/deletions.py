@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from whistle.crypto import (
     DELETIONS,
@@ -46,11 +46,11 @@ from whistle.crypto import (
     sign,
     verify,
 )
-from whistle.inbox import deadlines, sealing
+from whistle.inbox import compartments, deadlines, sealing, search_index
 from whistle.inbox.audit import record_event
 from whistle.inbox.errors import DeletionListError, DeletionRefusedError
 from whistle.inbox.keyring import OfficeKeyring
-from whistle.inbox.models import Case, Deletion, Record, SearchIndex, Tombstone
+from whistle.inbox.models import Case, CaseSearch, Deletion, Record, Tombstone
 from whistle.inbox.models.deletion import GROUNDS, TARGETS
 from whistle.inbox.outgoing import queue_purge
 from whistle.inbox.store import record_meta
@@ -169,6 +169,11 @@ def _rewrite(
     """The record re-encrypted without file ``drop_file`` / with form field ``drop_field``
     emptied: (new file, its file list, its form)."""
     ad = associated_data(_stored_type(record.kind), bytes.fromhex(record.case_id))
+    session = object_session(record)
+    if session is None:
+        raise ValueError("the record is not attached to a session")
+    keys = compartments.case_secrets(session, keyring, record.case_id)
+    public = compartments.case_public(session, record.case_id)
     old = store_dir / record.stored_name
     new = store_dir / (secrets.token_hex(16) + ".wenv")
     files: list[dict[str, Any]] = []
@@ -177,8 +182,8 @@ def _rewrite(
     fd = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with old.open("rb") as source, os.fdopen(fd, "wb") as out:
-            opened = open_envelope(source, keyring.storage_secret, ad)
-            writer = EnvelopeWriter(out, [sealed_to(keyring.storage_public)], ad)
+            opened = open_envelope(source, keys, ad)
+            writer = EnvelopeWriter(out, [sealed_to(public)], ad)
             small: bytearray | None = None
             start: PartStart | None = None
             skipping = False
@@ -256,9 +261,16 @@ def _replace_stored(
         meta["form"] = form
     old = store_dir / record.stored_name
     record.stored_name = new.name
-    record.meta = sealing.seal_json(keyring.storage_public, sealing.META, record.case_id, meta)
-    # The index is current only while records never change: rebuilt at the next search.
-    session.execute(delete(SearchIndex))
+    record.meta = sealing.seal_json(
+        compartments.case_public(session, record.case_id), sealing.META, record.case_id, meta
+    )
+    # The entry is current only while records never change: rebuilt at the next search, and
+    # the decrypted copies in memory go after the commit.
+    session.execute(delete(CaseSearch).where(CaseSearch.case_id == record.case_id))
+    case = session.get(Case, record.case_id)
+    if case is not None:
+        search_index.drop_desk_index(session, case.desk_id)
+    session.info[compartments.KEYS_CHANGED] = True
     return old
 
 
@@ -294,6 +306,7 @@ def delete_part(
     returns the files to remove after the caller's commit. ``entry_id`` and ``recorded_at``
     keep a deletion made again from the list as it was (file positions depend on order)."""
     case = live_case(session, case_id)
+    compartments.case_secrets(session, keyring, case.id)  # only who opens the case deletes in it
     if grounds not in PARTIAL_GROUNDS:
         raise DeletionRefusedError("Choose the grounds for the deletion.", why="grounds")
     reason = check_reason(reason, "the deletion")
@@ -308,7 +321,8 @@ def delete_part(
         old = store_dir / record.stored_name
         session.delete(record)
         _tombstone_record(session, record.id, now.date())
-        session.execute(delete(SearchIndex))
+        session.execute(delete(CaseSearch).where(CaseSearch.case_id == case.id))
+        search_index.drop_desk_index(session, case.desk_id)
     elif part.target == "file":
         if not part.which.isdigit():
             raise DeletionRefusedError("No such file in this message.", why="no-such-part")

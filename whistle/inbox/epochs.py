@@ -12,9 +12,11 @@ is one update for everybody.
                     carries the current card to the server
     after_outbox    an outbox bundle reports, per epoch, what the server still holds
                     and which epochs it still accepts; an older epoch with nothing
-                    pending and nothing more to come is collected: its desk and
-                    bundle secrets are destroyed (set to NULL with SQLite's
-                    ``secure_delete`` on, the WAL truncated) and the audit log says so
+                    pending and nothing more to come is collected — on evidence this
+                    inbox holds itself (below) — and its desk and bundle secrets are
+                    destroyed (set to NULL with SQLite's ``secure_delete`` on, the WAL
+                    truncated) and the audit log says so
+    confirm_destroy a manager's recorded confirmation destroys an older epoch's keys now
     adopt_legacy    a version 1 keyring (desks inside) signs in: its keys move here
 
 Cases already imported stay readable: at import every record is re-encrypted under
@@ -45,6 +47,12 @@ from whistle.inbox.models import DeskKey, KeyEpoch, KeyPolicy, Office
 
 #: Record type of a sealed epoch secret (associated data, with the all-zero case id).
 SEALED_KEY = "epoch-key"
+#: Days on this inbox's own clock from when it first saw the server encrypt to a newer epoch
+#: (``confirmed_at``, from a bundle it imported) to when an older epoch's keys may go: the
+#: server applied the new card by then, and accepts the previous epoch for at most three days
+#: after applying it (one of acceptance, two for uploads on their way). Review finding L5: the
+#: server's word that it "accepts nothing more" is not enough to destroy keys.
+DESTROY_AFTER_DAYS = 3
 MAX_REMINDER_DAYS = 3650
 
 
@@ -314,29 +322,70 @@ def destroy(
 
 
 def after_outbox(
-    session: Session, report: EpochReport | None, now: datetime, officer_id: int | None = None
+    session: Session,
+    report: EpochReport | None,
+    now: datetime,
+    officer_id: int | None = None,
+    *,
+    chained: bool = True,
 ) -> list[int]:
     """What an imported outbox bundle's epoch report allows: returns the epochs destroyed.
 
     An epoch older than the server's current one is collected when the server accepts
     nothing more for it and holds nothing of it (everything was imported here and
-    acknowledged, so it is under the storage key now).
+    acknowledged, so it is under the storage key now), *and* this inbox's own records agree:
+    it saw the server encrypt to a newer epoch at least ``DESTROY_AFTER_DAYS`` ago by its own
+    clock, and this bundle follows the last one imported (``chained``; a bundle after a gap or
+    a fork in the chain destroys nothing, a manager can confirm with ``confirm_destroy``).
     """
     if report is None:
         return []
     confirmed = session.get(KeyEpoch, report.current)
     if confirmed is not None and confirmed.confirmed_at is None:
         confirmed.confirmed_at = now.replace(tzinfo=None)
+    if not chained:
+        return []
     mine = current_epoch(session)
     destroyed = []
     live = session.scalars(
         select(KeyEpoch.epoch).where(KeyEpoch.destroyed_at.is_(None), KeyEpoch.epoch < mine)
     ).all()
     for epoch in live:
+        seen = _newer_epoch_seen(session, epoch)
+        if seen is None or now.replace(tzinfo=None) < seen + timedelta(days=DESTROY_AFTER_DAYS):
+            continue
         if epoch < report.current and report.collected(epoch):
             destroy(session, epoch, now, officer_id, "everything sent to them has been collected")
             destroyed.append(epoch)
     return destroyed
+
+
+def _newer_epoch_seen(session: Session, epoch: int) -> datetime | None:
+    """When an imported outbox first showed the server encrypting to an epoch after ``epoch``."""
+    return session.scalar(
+        select(func.min(KeyEpoch.confirmed_at)).where(
+            KeyEpoch.epoch > epoch, KeyEpoch.confirmed_at.is_not(None)
+        )
+    )
+
+
+def confirm_destroy(session: Session, epoch: int, now: datetime, officer_id: int) -> None:
+    """A manager's recorded confirmation that an older epoch's keys may go now (the caller
+    checks the role): for when the automatic rule waits on a broken bundle chain or a server
+    that is gone. Refuses the current epoch and one the server was never seen to leave."""
+    row = session.get(KeyEpoch, epoch)
+    if row is None:
+        raise KeyEpochError(f"There is no key epoch {epoch}.")
+    if row.destroyed_at is not None:
+        raise KeyEpochError(f"The keys of epoch {epoch} are destroyed already.")
+    if epoch == current_epoch(session):
+        raise KeyEpochError("The current epoch's keys are in use: rotate first.")
+    if _newer_epoch_seen(session, epoch) is None:
+        raise KeyEpochError(
+            f"No outbox bundle has shown the server using keys newer than epoch {epoch}: "
+            "records may still be encrypted to them. Import an outbox bundle first."
+        )
+    destroy(session, epoch, now, officer_id, "confirmed by a manager")
 
 
 def scrub(engine: Engine) -> bool:

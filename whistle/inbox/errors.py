@@ -253,3 +253,28 @@ class StepRefusedError(InboxError):
     def __init__(self, message: str, *, why: str = "") -> None:
         super().__init__(message)
         self.why = why
+
+
+class CaseLockedError(CaseNotFoundError):
+    """The signed-in officer's keys do not open this case: another desk's, or they stepped
+    aside from it. Said the same way for both, and like a missing case to the pages."""
+
+
+class DeskError(InboxError):
+    """A desk or membership change that cannot be made (unknown desk, not a member …)."""
+
+
+class LastMemberError(DeskError):
+    """Removing the last member of a desk would leave its cases to the recovery key alone."""
+
+
+class DeskHasOpenCasesError(DeskError):
+    """A desk with open cases cannot be removed: reassign them first."""
+
+
+class RecusalError(InboxError):
+    """A recusal that cannot be recorded (already recorded, no reason, not allowed)."""
+
+
+class CompartmentsMigrationError(InboxError):
+    """The move from the single storage key into desk compartments cannot run."""

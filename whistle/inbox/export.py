@@ -40,7 +40,7 @@ from whistle.crypto import (
     wrap_with_passphrase,
 )
 from whistle.filenames import archive_name
-from whistle.inbox import sealing
+from whistle.inbox import compartments, sealing
 from whistle.inbox.errors import BadPassphraseError, InboxError
 from whistle.inbox.keyring import OfficeKeyring
 from whistle.inbox.models import Record
@@ -142,6 +142,7 @@ def export_case(
         raise BadPassphraseError(
             f"The passphrase needs at least {MIN_PASSPHRASE_CHARS} characters."
         )
+    keys = compartments.case_secrets(session, keyring, case_id)  # refused here, by key
     summary, files = _summary_html(session, keyring, case_id)
     pair = generate_box_keypair()
     keyfile = wrap_with_passphrase(pair.secret_key, passphrase, kdf_params)
@@ -156,7 +157,7 @@ def export_case(
     with zipfile.ZipFile(_Sink(writer), "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("summary.html", summary)
         for record, index, name in files:
-            attachment = open_attachment(keyring, record, index, store_dir)
+            attachment = open_attachment(keys, record, index, store_dir)
             with archive.open(name, "w", force_zip64=True) as target:
                 for chunk in attachment.chunks:
                     target.write(chunk)

@@ -54,6 +54,9 @@ class OfficeKeyring:
     signing_seed: bytes
     storage_secret: bytes
     legacy: LegacyKeys | None = None
+    #: The holder's own X25519 key: desk compartment keys are sealed to it (``compartments``).
+    #: None in a keyring wrapped before desks; one is made at the next sign-in.
+    personal_secret: bytes | None = None
 
     def __repr__(self) -> str:
         return "OfficeKeyring()" if self.legacy is None else "OfficeKeyring(version 1)"
@@ -67,14 +70,26 @@ class OfficeKeyring:
         """The office signing key (the card's ``signing_key``): it signs every reply."""
         return signing_keypair_from_seed(self.signing_seed).public_key
 
+    @property
+    def personal_public(self) -> bytes | None:
+        if self.personal_secret is None:
+            return None
+        return box_keypair_from_secret(self.personal_secret).public_key
+
     def without_legacy(self) -> "OfficeKeyring":
-        return OfficeKeyring(self.signing_seed, self.storage_secret)
+        return OfficeKeyring(self.signing_seed, self.storage_secret, None, self.personal_secret)
+
+    def with_personal(self, personal_secret: bytes) -> "OfficeKeyring":
+        """The same office keys with another holder's own key (a new officer, the recovery)."""
+        return OfficeKeyring(self.signing_seed, self.storage_secret, self.legacy, personal_secret)
 
     def to_bytes(self) -> bytes:
         body: dict[str, Any] = {
             "signing_seed": self.signing_seed.hex(),
             "storage_secret": self.storage_secret.hex(),
         }
+        if self.personal_secret is not None:
+            body["personal_secret"] = self.personal_secret.hex()
         if self.legacy is None:
             return _dump("office", body)
         body["desks"] = {k: v.hex() for k, v in self.legacy.desks.items()}
@@ -91,7 +106,13 @@ class OfficeKeyring:
                     {str(k): _key(v) for k, v in body["desks"].items()},
                     _key(body["bundle_secret"]),
                 )
-            return cls(_key(body["signing_seed"]), _key(body["storage_secret"]), legacy)
+            personal = body.get("personal_secret")
+            return cls(
+                _key(body["signing_seed"]),
+                _key(body["storage_secret"]),
+                legacy,
+                None if personal is None else _key(personal),
+            )
         except (KeyError, AttributeError, TypeError) as exc:
             raise MalformedError("the office keyring is malformed") from exc
 

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
+from whistle.inbox.compartments import KEYS_CHANGED
 from whistle.inbox.keyring import CustodianKeyring, OfficeKeyring
 from whistle.inbox.preview import PreviewCache
 
@@ -102,13 +103,17 @@ class KeyStore:
 
         @event.listens_for(sessions, "after_commit")
         def _committed(session: Session) -> None:
-            if session.info.pop(PURGED, None):
+            purged = session.info.pop(PURGED, None)
+            # Keys changed hands (a member left, someone stepped aside): what the cache
+            # opened with the old grants must be opened again with the new ones.
+            if session.info.pop(KEYS_CHANGED, None) or purged:
                 with self._lock:
                     self.plaintext_cache.clear()
 
         @event.listens_for(sessions, "after_rollback")
         def _rolled_back(session: Session) -> None:
             session.info.pop(PURGED, None)
+            session.info.pop(KEYS_CHANGED, None)
 
     def __len__(self) -> int:
         with self._lock:

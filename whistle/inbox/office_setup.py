@@ -20,7 +20,7 @@ from whistle.crypto import (
     read_card,
     recovery_wrapping_key,
 )
-from whistle.inbox import db
+from whistle.inbox import compartments, db
 from whistle.inbox.audit import record_event
 from whistle.inbox.config import InboxConfig
 from whistle.inbox.epochs import current_card, install_epoch
@@ -83,6 +83,7 @@ def init_office(
     signing = generate_signing_keypair()
     storage = generate_box_keypair()
     bundle = generate_box_keypair()
+    recovery_personal = generate_box_keypair()
     # Keyring version 2: the desk and bundle keys go into the database, sealed to the
     # storage key, so they can rotate (epochs.py).
     keyring = OfficeKeyring(signing.seed, storage.secret_key)
@@ -114,7 +115,9 @@ def init_office(
                     card=card,
                     fingerprint=office_card.fingerprint,
                     storage_public_key=storage.public_key,
-                    recovery_keyring=wrap_for_recovery(keyring, recovery),
+                    recovery_keyring=wrap_for_recovery(
+                        keyring.with_personal(recovery_personal.secret_key), recovery
+                    ),
                     recovery_custodian_keyring=wrap_for_recovery(custodian_keyring, recovery),
                 )
             )
@@ -127,6 +130,10 @@ def init_office(
                 bundle.secret_key,
                 now,
             )
+            # Desks are compartments from the start; the first officer is in every desk.
+            compartments.start_office(
+                session, recovery_personal.public_key, [d for d, _ in desks], now
+            )
             roles: tuple[str, ...] = (ROLE_OFFICER, ROLE_MANAGER)
             if first_officer_is_custodian:
                 roles += ("custodian",)
@@ -136,8 +143,9 @@ def init_office(
                 name=officer_name,
                 password=password,
                 roles=roles,
-                keyring=keyring,
+                keyring=keyring.with_personal(recovery_personal.secret_key),
                 custodian_keyring=custodian_keyring,
+                desks=[d for d, _ in desks],
             )
     except BaseException:
         engine.dispose()

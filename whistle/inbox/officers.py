@@ -28,8 +28,10 @@ from whistle.crypto import (
     CodeError,
     DecryptionError,
     WrongPassphraseError,
+    generate_box_keypair,
     recovery_wrapping_key,
 )
+from whistle.inbox import compartments
 from whistle.inbox.audit import record_event
 from whistle.inbox.config import InboxConfig, PasswordHashParams
 from whistle.inbox.epochs import adopt_legacy
@@ -102,8 +104,11 @@ def add_officer(
     keyring: OfficeKeyring,
     custodian_keyring: CustodianKeyring | None,
     by_officer_id: int | None = None,
+    desks: list[str] | None = None,
 ) -> Officer:
-    """A new officer with their own wrapped copies of the keys their roles need."""
+    """A new officer with their own wrapped copies of the keys their roles need, a personal
+    key of their own, and membership of ``desks`` (None: an officer gets the desks whose
+    keys ``keyring`` holds; a manager or custodian only, none — docs/decisions.md)."""
     name = check_name(name)
     check_new_password(password)
     unknown = set(roles) - set(ROLES)
@@ -121,10 +126,16 @@ def add_officer(
             )
         raise OfficerNameTakenError("An officer with that name exists already.", removed=False)
     now = config.clock()
+    personal = generate_box_keypair()
     officer = Officer(
         name=name,
         password_hash=hasher(config).hash(password),
-        wrapped_keyring=wrap_for_password(keyring, password, config.kdf_params),
+        wrapped_keyring=wrap_for_password(
+            keyring.without_legacy().with_personal(personal.secret_key),
+            password,
+            config.kdf_params,
+        ),
+        public_key=personal.public_key,
         wrapped_custodian_keyring=(
             wrap_for_password(custodian_keyring, password, config.kdf_params)
             if ROLE_CUSTODIAN in roles and custodian_keyring is not None
@@ -144,6 +155,22 @@ def add_officer(
         officer_id=by_officer_id,
         detail=f"{officer.name}: {', '.join(officer.roles)}",
     )
+    if compartments.active(session):
+        if desks is None:
+            desks = (
+                sorted(compartments.open_desks(session, keyring).desk_ids())
+                if officer.is_officer
+                else []
+            )
+        compartments.grant_desks_now(session, keyring, officer, desks, now)
+        if desks:
+            record_event(
+                session,
+                now,
+                "desk-member-added",
+                officer_id=by_officer_id,
+                detail=f"{officer.name} to {', '.join(desks)}",
+            )
     return officer
 
 
@@ -236,6 +263,13 @@ def sign_in(session: Session, config: InboxConfig, name: str, password: str) -> 
         adopt_legacy(session, keyring, now)
         keyring = keyring.without_legacy()
         officer.wrapped_keyring = wrap_for_password(keyring, password, config.kdf_params)
+    if compartments.active(session):
+        if keyring.personal_secret is None or officer.public_key != keyring.personal_public:
+            # The first sign-in since the office moved into desks: a personal key of their
+            # own, to which their desks' keys are sealed from now on.
+            keyring = compartments.give_personal_key(session, officer, keyring)
+            officer.wrapped_keyring = wrap_for_password(keyring, password, config.kdf_params)
+        compartments.deliver(session, keyring)
     return SignedIn(officer.id, officer.name, officer.roles, keyring, custodian)
 
 
@@ -363,6 +397,7 @@ def remove_officer(
     officer.wrapped_keyring = b""
     officer.wrapped_custodian_keyring = None
     officer.is_officer = officer.is_manager = officer.is_custodian = False
+    compartments.forget_officer(session, officer.id, config.clock())
     record_event(
         session,
         config.clock(),
@@ -452,9 +487,14 @@ def reset_password(
     officer = _live_officer(session, name)
     _recovery_without_desks(session, recovered.keyring, recovery_key, config.clock())
     officer.password_hash = hasher(config).hash(new_password)
-    officer.wrapped_keyring = wrap_for_password(
-        recovered.keyring.without_legacy(), new_password, config.kdf_params
-    )
+    keyring = recovered.keyring.without_legacy()
+    if compartments.active(session):
+        # Their old personal key is lost with the password: a new one, and their desks'
+        # keys sealed to it again from the recovery key's copies (never the recovery's own).
+        compartments.drop_grants(session, officer.id)
+        keyring = compartments.give_personal_key(session, officer, keyring)
+        compartments.deliver(session, recovered.keyring)
+    officer.wrapped_keyring = wrap_for_password(keyring, new_password, config.kdf_params)
     officer.wrapped_custodian_keyring = (
         wrap_for_password(recovered.custodian_keyring, new_password, config.kdf_params)
         if officer.is_custodian

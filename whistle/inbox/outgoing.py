@@ -11,6 +11,7 @@ each one back until a backup holds its record, unless the office acknowledges on
 """
 
 import base64
+import contextlib
 import secrets
 from datetime import date, datetime
 from pathlib import Path
@@ -24,12 +25,12 @@ from whistle.crypto.orders import RecordOrder, sign_order, stored_order
 from whistle.crypto.records import seal_reply
 from whistle.inbox import epochs
 from whistle.inbox.audit import record_event
-from whistle.inbox.errors import CaseNotFoundError, InboxError
+from whistle.inbox.errors import CaseLockedError, CaseNotFoundError, InboxError
 from whistle.inbox.keyring import OfficeKeyring
 from whistle.inbox.models import Case, Outgoing, Record, Tombstone
 from whistle.inbox.office_setup import load_office, read_server_card
 from whistle.inbox.settings import acknowledge_on_import
-from whistle.inbox.store import IncomingRecord, import_records, record_meta, submission_meta
+from whistle.inbox.store import IncomingRecord, import_records, record_meta, verification_keys
 from whistle.record_orders import FIELDS
 
 MAX_REPLY_CHARS = 100_000
@@ -62,19 +63,22 @@ def queue_reply(
         raise ReplyRefusedError("A reply needs a message or a file.")
     if len(message) > MAX_REPLY_CHARS:
         raise ReplyRefusedError("The reply is too long.")
-    if session.get(Case, case_id) is None:
+    case = session.get(Case, case_id)
+    if case is None:
         raise CaseNotFoundError("No such case.")
-    meta = submission_meta(session, keyring, case_id)
+    # The source's keys are kept for whoever writes to the case (the custodian's notice of a
+    # disclosure too) without opening it.
+    reply_key, _signing = verification_keys(session, keyring, case)
     try:
         # The office's copy is sealed to the case's desk in the current key epoch.
-        desk_key = epochs.desk_public_key(session, meta.get("desk", ""))
+        desk_key = epochs.desk_public_key(session, case.desk_id)
     except InboxError as exc:
         raise ReplyRefusedError("This case's desk has no key in the current epoch.") from exc
     record_id = secrets.token_hex(16)
     envelope = seal_reply(
         message,
         files,
-        reply_public_key=bytes.fromhex(meta["reply_public_key"]),
+        reply_public_key=reply_key,
         desk_key=desk_key,
         case_id=bytes.fromhex(case_id),
         office_seed=keyring.signing_seed,
@@ -117,7 +121,9 @@ def _next_position(session: Session, keyring: OfficeKeyring, case_id: str) -> Po
         if record.kind == "reply":
             queued.add(record.id)
         elif record.kind == "followup":
-            seen = max(seen, int(record_meta(keyring, record).get("sequence", 0)))
+            # The custodian's notice: its writer has read none of them, and says so.
+            with contextlib.suppress(CaseLockedError):
+                seen = max(seen, int(record_meta(keyring, record).get("sequence", 0)))
     return Position(sequence=len(queued) + 1, seen=seen)
 
 
@@ -204,13 +210,19 @@ class RemovalRefusedError(InboxError):
 
 
 def removal_order(
-    session: Session, *, record_id: str, case_id: str | None, reason: str
+    session: Session,
+    *,
+    record_id: str,
+    case_id: str | None,
+    reason: str,
+    record_kind: str | None = None,
 ) -> RecordOrder:
     """A manager's order to remove one record from the server (not yet signed or queued).
 
-    A record this inbox holds is named with its case and hash (the order removes exactly
-    that content); one it never imported needs its case id (printed with the refusal at
-    import, and in the audit log) and removes whatever the server holds under that id.
+    A record this inbox holds is named with its case, hash and kind (the order removes
+    exactly that content); one it never imported needs its case id (printed with the refusal
+    at import, and in the audit log) and removes whatever the server holds under that id —
+    of ``record_kind`` only, when the manager gives it.
     """
     office = load_office(session)
     if office.server_card is None:
@@ -218,6 +230,8 @@ def removal_order(
     held = session.get(Record, record_id)
     if held is not None and case_id not in (None, held.case_id):
         raise RemovalRefusedError("That record belongs to another case in this inbox.")
+    if held is not None and record_kind not in (None, held.kind):
+        raise RemovalRefusedError(f"That record is a {held.kind} in this inbox.")
     try:
         return RecordOrder(
             kind="removal",
@@ -226,6 +240,7 @@ def removal_order(
             case_id=held.case_id if held is not None else case_id or "",
             record_hash=held.original_hash.hex() if held is not None else None,
             reason=reason,
+            record_kind=held.kind if held is not None else record_kind,
         )
     except CryptoError as exc:
         raise RemovalRefusedError(f"The order cannot be made: {exc}") from exc
@@ -240,10 +255,13 @@ def order_removal(
     reason: str,
     now: datetime,
     officer_id: int | None,
+    record_kind: str | None = None,
 ) -> bytes:
     """A manager's removal order: signed, queued for the next replies bundle and logged in
     the audit chain; returns the signed order (the file the server operator can apply)."""
-    order = removal_order(session, record_id=record_id, case_id=case_id, reason=reason)
+    order = removal_order(
+        session, record_id=record_id, case_id=case_id, reason=reason, record_kind=record_kind
+    )
     queue_order(session, keyring, order, now=now)
     record_event(
         session,

@@ -15,10 +15,10 @@ from datetime import date, datetime
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from whistle.crypto import CryptoError, PartKind, associated_data, open_bytes, seal, sealed_to
-from whistle.inbox import deadlines, sealing
+from whistle.inbox import compartments, deadlines, sealing
 from whistle.inbox.audit import record_event
 from whistle.inbox.errors import (
     AlreadyAcknowledgedError,
@@ -35,9 +35,9 @@ from whistle.inbox.errors import (
     UnknownReplyKindError,
 )
 from whistle.inbox.keyring import OfficeKeyring
-from whistle.inbox.models import STATUS_ACKNOWLEDGED, STATUS_NEW, Case, Officer, Record, Reply
+from whistle.inbox.models import STATUS_ACKNOWLEDGED, STATUS_NEW, Case, Officer, Reply
 from whistle.inbox.models.reply import DRAFT, PURPOSES, READY
-from whistle.inbox.store import record_meta
+from whistle.inbox.store import source_facts
 from whistle.inbox.workflow import _decide, live_case
 
 MAX_REPLY_CHARS = 50_000
@@ -169,16 +169,15 @@ def template_text(name: str, language: str | None, default: str = "en") -> str:
 
 
 def source_language(session: Session, keyring: OfficeKeyring, case_id: str) -> str | None:
-    submission = session.scalar(
-        select(Record).where(Record.case_id == case_id, Record.kind == "submission")
-    )
-    if submission is None:
+    """The language the reporter wrote in (kept beside the case: the custodian's notice is
+    written by someone outside its desk)."""
+    case = session.get(Case, case_id)
+    if case is None:
         return None
     try:
-        form = record_meta(keyring, submission).get("form") or {}
+        language = source_facts(session, keyring, case).get("language")
     except (InboxError, CryptoError):
         return None
-    language = form.get("language")
     return language if isinstance(language, str) else None
 
 
@@ -188,20 +187,23 @@ class DraftContent:
     files: list[tuple[str, bytes]]
 
 
-def _seal_draft(keyring: OfficeKeyring, case_id: str, content: DraftContent) -> bytes:
+def _seal_draft(session: Session, case_id: str, content: DraftContent) -> bytes:
     parts = [(PartKind.TEXT, "text", content.text.encode("utf-8"))]
     parts += [(PartKind.FILE, name, data) for name, data in content.files]
     return seal(
         parts,
-        [sealed_to(keyring.storage_public)],
+        [sealed_to(compartments.case_public(session, case_id))],
         associated_data(sealing.DRAFT, sealing.case_bytes(case_id)),
     )
 
 
 def open_draft(keyring: OfficeKeyring, reply: Reply) -> DraftContent:
+    session = object_session(reply)
+    if session is None:
+        raise ValueError("the reply is not attached to a session")
     message = open_bytes(
         reply.body,
-        keyring.storage_secret,
+        compartments.case_secrets(session, keyring, reply.case_id),
         associated_data(sealing.DRAFT, sealing.case_bytes(reply.case_id)),
     )
     text = message.part("text").text
@@ -236,9 +238,15 @@ def save_draft(
     files: list[tuple[str, bytes]] | None = None,
     purpose: str = "reply",
     reply_id: int | None = None,
+    notice: bool = False,
 ) -> Reply:
-    """Create a draft, or replace the text (and files) of an existing one."""
+    """Create a draft, or replace the text (and files) of an existing one.
+
+    Writing needs the case's keys, except for a ``notice`` the office owes the reporter
+    (the custodian's disclosure notice is written by someone outside the desk)."""
     case = live_case(session, case_id)
+    if not notice:
+        compartments.case_secrets(session, keyring, case.id)
     if purpose not in PURPOSES:
         raise UnknownReplyKindError("Unknown kind of reply.")
     files = list(files or [])
@@ -254,7 +262,7 @@ def save_draft(
             updated_at=at,
             state=DRAFT,
             purpose=purpose,
-            body=_seal_draft(keyring, case.id, DraftContent(text, files)),
+            body=_seal_draft(session, case.id, DraftContent(text, files)),
         )
         session.add(reply)
     else:
@@ -263,7 +271,7 @@ def save_draft(
             raise ReplyAlreadySentError("This reply was already sent: it cannot change.")
         if not files:
             files = open_draft(keyring, reply).files
-        reply.body = _seal_draft(keyring, case.id, DraftContent(text, files))
+        reply.body = _seal_draft(session, case.id, DraftContent(text, files))
         reply.updated_at = at
     session.flush()
     record_event(
@@ -289,15 +297,19 @@ def mark_ready(
     now: datetime,
     today: date,
     store_dir: Path | None = None,
+    content: DraftContent | None = None,
 ) -> Reply:
-    """Queue the draft for the next outgoing bundle; it cannot change afterwards."""
+    """Queue the draft for the next outgoing bundle; it cannot change afterwards.
+
+    ``content``: the draft's, when the caller has just written it (a notice)."""
     from whistle.inbox import outgoing
 
     case = live_case(session, case_id)
     reply = get_reply(session, case.id, reply_id)
     if reply.state != DRAFT:
         raise ReplyAlreadyReadyError("This reply was already marked ready.")
-    content = open_draft(keyring, reply)
+    if content is None:
+        content = open_draft(keyring, reply)
     reply.outgoing_id = outgoing.queue_reply(
         session,
         keyring,
@@ -433,7 +445,14 @@ def _send_now(
 ) -> Reply:
     """A notice the office owes the reporter: saved and marked ready at once."""
     reply = save_draft(
-        session, keyring, case.id, text, officer_id=officer_id, now=now, purpose=purpose
+        session,
+        keyring,
+        case.id,
+        text,
+        officer_id=officer_id,
+        now=now,
+        purpose=purpose,
+        notice=True,
     )
     return mark_ready(
         session,
@@ -444,6 +463,7 @@ def _send_now(
         now=now,
         today=today,
         store_dir=store_dir,
+        content=DraftContent(text.strip(), []),
     )
 
 

@@ -1,26 +1,31 @@
-"""Searching every case's content without opening every sealed record after each unlock.
+"""Searching the content of the cases an officer can open, without opening every sealed
+record after each unlock.
 
-The index maps each case id to ``{"r": record ids, "n": note ids, "t": casefolded text}``
-(``"t"`` is null when a record of the case cannot be decrypted). It is one envelope sealed to
-the storage key (``sealing.INDEX``) in the ``search_index`` table, so at rest it is as safe as
-the summaries it is built from. Records and notes never change once written, so an entry is
-current exactly when its id lists match the database's: ``refreshed`` compares the id lists
-(plaintext, cheap), decrypts only what is new, drops purged cases, and writes the index back
-when anything changed. In memory the decrypted index lives in the key store's plaintext cache
-(emptied at the last lock), keyed by the row's version.
+Each desk has one index (``desk_search``): for every case granted to the desk, ``{"b": the
+record and note ids it was built from, "t": casefolded text}`` (``"t"`` is null when a record
+of the case cannot be decrypted), sealed to the desk's newest compartment key, so it opens for
+exactly the desk's members and costs a few key operations, not one per case. A case granted
+by name (someone stepped aside from it), and every case of an office not moved into desks
+yet, has its own entry sealed to its case key (``case_search``, with the ids in the
+plaintext column ``built_from``). Whatever changes who may read a case, or deletes part of
+it, deletes its desk's index, rebuilt at the next search (``drop_desk_index``). Records and
+notes never change once written, so an entry is current exactly when its ids match the
+database's: ``refreshed`` compares them (plaintext, cheap) and rebuilds only what is new.
+In memory the decrypted entries live in the key store's plaintext cache (emptied at the last
+lock and whenever keys change hands), keyed by the officer's key and the entry.
 """
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from whistle.crypto import CryptoError
-from whistle.inbox import sealing
-from whistle.inbox.errors import UnreadableRecordError
+from whistle.inbox import compartments, sealing
+from whistle.inbox.errors import CaseLockedError, UnreadableRecordError
 from whistle.inbox.keyring import OfficeKeyring
-from whistle.inbox.models import Note, Record, SearchIndex
+from whistle.inbox.models import Case, CaseSearch, DeskSearch, Note, Record
 from whistle.inbox.store import Cache, record_meta
 
 Entries = dict[str, dict[str, Any]]
@@ -38,83 +43,187 @@ def searchable_text(metas: list[dict[str, Any]], notes: list[str]) -> str:
     return "\n".join(pieces).casefold()
 
 
-def _load(session: Session, keyring: OfficeKeyring, cache: Cache | None) -> tuple[int, Entries]:
-    row = session.scalar(select(SearchIndex.version).where(SearchIndex.id == 1))
-    if row is None:
-        return 0, {}
-    key = ("search-index", str(row))
-    if cache is not None and key in cache:
-        return row, cache[key]
-    blob = session.execute(select(SearchIndex.blob).where(SearchIndex.id == 1)).scalar_one()
-    try:
-        entries = sealing.open_json(keyring.storage_secret, sealing.INDEX, sealing.NO_CASE, blob)
-    except (CryptoError, ValueError):
-        entries = {}  # a damaged index is rebuilt from the records
-    if not isinstance(entries, dict):
-        entries = {}
-    if cache is not None:
-        cache[key] = entries
-    return row, entries
+def drop_desk_index(session: Session, desk_id: str) -> None:
+    """Forget a desk's index (its text leaves the database with the row): a case left the
+    desk's grant, a member left, or part of a case was deleted."""
+    session.execute(delete(DeskSearch).where(DeskSearch.desk_id == desk_id))
+
+
+def _built_from(records: list[str], notes: list[int]) -> str:
+    return ",".join(sorted(records)) + "|" + ",".join(str(n) for n in sorted(notes))
 
 
 def refreshed(
     session: Session, keyring: OfficeKeyring, *, now: datetime, cache: Cache | None = None
 ) -> Entries:
-    """The index, brought up to date with the database (and written back if it changed)."""
-    version, entries = _load(session, keyring, cache)
+    """Case id → entry for every case ``keyring`` opens, brought up to date (stale entries
+    are rebuilt and written back)."""
+    del now  # entries carry no time: kept for the callers' signature
+    mine = compartments.readable(session, keyring, cache)
     record_ids: dict[str, list[str]] = {}
     for record_id, case_id in session.execute(select(Record.id, Record.case_id)):
-        record_ids.setdefault(case_id, []).append(record_id)
+        if mine is None or case_id in mine:
+            record_ids.setdefault(case_id, []).append(record_id)
     note_ids: dict[str, list[int]] = {}
     for note_id, case_id in session.execute(select(Note.id, Note.case_id)):
-        note_ids.setdefault(case_id, []).append(note_id)
-    stale: list[str] = []
-    for case_id, ids in record_ids.items():
-        ids.sort()
-        notes = sorted(note_ids.get(case_id, []))
-        entry = entries.get(case_id)
-        if entry is None or entry.get("r") != ids or entry.get("n") != notes:
-            stale.append(case_id)
-    gone = [case_id for case_id in entries if case_id not in record_ids]
-    if not stale and not gone:
-        return entries
-    entries = dict(entries)
-    for case_id in gone:
-        del entries[case_id]
-    for start in range(0, len(stale), 500):
-        batch = stale[start : start + 500]
-        records: dict[str, list[Record]] = {}
-        for record in session.scalars(select(Record).where(Record.case_id.in_(batch))):
-            records.setdefault(record.case_id, []).append(record)
-        notes_by_case: dict[str, list[Note]] = {}
-        for note in session.scalars(select(Note).where(Note.case_id.in_(batch))):
-            notes_by_case.setdefault(note.case_id, []).append(note)
-        for case_id in batch:
-            text: str | None
+        if case_id in record_ids:
+            note_ids.setdefault(case_id, []).append(note_id)
+    wanted = {c: _built_from(ids, note_ids.get(c, [])) for c, ids in record_ids.items()}
+    if mine is None:  # an office not moved into desks yet: one entry per case
+        return _case_entries(session, keyring, wanted, cache)
+    opened = compartments.open_desks(session, keyring, cache)
+    by_desk = compartments.desk_granted(session, opened)
+    entries: Entries = {}
+    for desk_id in sorted(opened.desk_ids()):
+        cases = {c: b for c, b in wanted.items() if by_desk.get(c) == desk_id}
+        entries.update(_desk_entries(session, keyring, opened, desk_id, cases, cache))
+    named = {c: b for c, b in wanted.items() if c not in by_desk}
+    entries.update(_case_entries(session, keyring, named, cache))
+    return entries
+
+
+def _who(keyring: OfficeKeyring) -> str:
+    return (keyring.personal_public or keyring.storage_public).hex()
+
+
+def _desk_entries(
+    session: Session,
+    keyring: OfficeKeyring,
+    opened: compartments.Opened,
+    desk_id: str,
+    cases: dict[str, str],
+    cache: Cache | None,
+) -> Entries:
+    """The entries of the cases granted to a desk, from its index (opened once, a few keys)
+    and rewritten when a case came, changed or went."""
+    row = session.get(DeskSearch, desk_id)
+    stored: Entries = {}
+    if row is not None:
+        key = ("desk-search", _who(keyring), desk_id, row.blob[-32:].hex())
+        if cache is not None and key in cache:
+            stored = cache[key]
+        else:
+            secrets = [s for (d, _g), s in opened.desks.items() if d == desk_id]
             try:
-                metas = [record_meta(keyring, r) for r in records.get(case_id, [])]
-                texts = [
-                    sealing.open_text(keyring.storage_secret, sealing.NOTE, case_id, n.body)
-                    for n in notes_by_case.get(case_id, [])
-                ]
-                text = searchable_text(metas, texts)
-            except (UnreadableRecordError, CryptoError):
-                text = None
-            entries[case_id] = {
-                "r": sorted(record_ids[case_id]),
-                "n": sorted(note_ids.get(case_id, [])),
-                "t": text,
-            }
-    blob = sealing.seal_json(keyring.storage_public, sealing.INDEX, sealing.NO_CASE, entries)
-    row = session.get(SearchIndex, 1)
+                body = sealing.open_json(secrets, sealing.INDEX, sealing.NO_CASE, row.blob)
+                if isinstance(body, dict) and body.get("desk") == desk_id:
+                    stored = body.get("cases") or {}
+            except (CryptoError, ValueError):
+                stored = {}  # damaged, or sealed to a key this member lacks: rebuilt
+            if cache is not None:
+                cache[key] = stored
+    stale = [c for c, b in cases.items() if (stored.get(c) or {}).get("b") != b]
+    if not stale and len(stored) == len(cases):
+        return {c: stored[c] for c in cases}
+    fresh: Entries = {c: v for c, v in stored.items() if c in cases}
+    if stale:
+        cache = cache if cache is not None else {}
+        compartments.all_case_keys(session, keyring, cache)
+    for case_id in stale:
+        try:
+            fresh[case_id] = {"b": cases[case_id], "t": _text(session, keyring, case_id, cache)}
+        except CaseLockedError:
+            continue
+    public = compartments.desk_public(session, desk_id)
+    body = {"desk": desk_id, "cases": fresh}
+    blob = sealing.seal_json(public, sealing.INDEX, sealing.NO_CASE, body)
     if row is None:
-        session.add(SearchIndex(id=1, version=1, blob=blob, updated_at=now.replace(tzinfo=None)))
-        version = 1
+        session.add(DeskSearch(desk_id=desk_id, blob=blob))
     else:
-        row.version = version = row.version + 1
         row.blob = blob
-        row.updated_at = now.replace(tzinfo=None)
     session.flush()
     if cache is not None:
-        cache[("search-index", str(version))] = entries
+        cache[("desk-search", _who(keyring), desk_id, blob[-32:].hex())] = fresh
+    return fresh
+
+
+def _case_entries(
+    session: Session, keyring: OfficeKeyring, wanted: dict[str, str], cache: Cache | None
+) -> Entries:
+    """Entries of one row each: cases granted by name (someone stepped aside), and every
+    case of an office not moved into desks yet."""
+    built = {
+        case_id: built_from
+        for case_id, built_from in session.execute(
+            select(CaseSearch.case_id, CaseSearch.built_from).where(
+                CaseSearch.case_id.in_(list(wanted))
+            )
+        )
+    }
+    who = _who(keyring)
+    entries: Entries = {}
+    todo: list[tuple[str, str]] = []
+    for case_id, built_from in wanted.items():
+        # An entry changes only with its ids, or when a part is deleted (which empties the
+        # caches, ``deletions``): the ids are its version.
+        key = ("search", who, case_id, built_from)
+        if built.get(case_id) == built_from and cache is not None and key in cache:
+            entries[case_id] = cache[key]
+        else:
+            todo.append((case_id, built_from))
+    for start in range(0, len(todo), 500):
+        batch = todo[start : start + 500]
+        rows = {
+            row.case_id: row
+            for row in session.scalars(
+                select(CaseSearch).where(CaseSearch.case_id.in_([c for c, _ in batch]))
+            )
+        }
+        for case_id, built_from in batch:
+            try:
+                entry = _entry(session, keyring, case_id, built_from, rows.get(case_id), cache)
+            except CaseLockedError:
+                continue
+            if isinstance(entry, dict):
+                entries[case_id] = entry
+                if cache is not None:
+                    cache[("search", who, case_id, built_from)] = entry
     return entries
+
+
+def _entry(
+    session: Session,
+    keyring: OfficeKeyring,
+    case_id: str,
+    built_from: str,
+    row: CaseSearch | None,
+    cache: Cache | None,
+) -> Any:
+    """The case's stored entry when current and sound, else rebuilt and written back."""
+    if row is not None and row.built_from == built_from:
+        keys = compartments.case_secrets(session, keyring, case_id, cache)
+        try:
+            return sealing.open_json(keys, sealing.INDEX, case_id, row.blob)
+        except (CryptoError, ValueError):
+            pass  # damaged: rebuilt below
+    entry: dict[str, Any] = {"t": _text(session, keyring, case_id, cache)}
+    blob = sealing.seal_json(
+        compartments.case_public(session, case_id), sealing.INDEX, case_id, entry
+    )
+    if row is None:
+        if session.get(Case, case_id) is not None:
+            session.add(CaseSearch(case_id=case_id, built_from=built_from, blob=blob))
+    else:
+        row.built_from = built_from
+        row.blob = blob
+    session.flush()
+    return entry
+
+
+def _text(
+    session: Session, keyring: OfficeKeyring, case_id: str, cache: Cache | None
+) -> str | None:
+    """A case's searchable text (None when a record of it cannot be decrypted)."""
+    keys = compartments.case_secrets(session, keyring, case_id, cache)
+    try:
+        metas = [
+            record_meta(keyring, r, cache)
+            for r in session.scalars(select(Record).where(Record.case_id == case_id))
+        ]
+        notes = [
+            sealing.open_text(keys, sealing.NOTE, case_id, n.body)
+            for n in session.scalars(select(Note).where(Note.case_id == case_id))
+        ]
+    except (UnreadableRecordError, CryptoError):
+        return None
+    return searchable_text(metas, notes)

@@ -22,9 +22,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from whistle.crypto import CryptoError
-from whistle.inbox import deadlines, sealing
+from whistle.inbox import compartments, deadlines, sealing
 from whistle.inbox.audit import record_event
-from whistle.inbox.errors import StepRefusedError
+from whistle.inbox.errors import CaseLockedError, StepRefusedError
 from whistle.inbox.keyring import OfficeKeyring
 from whistle.inbox.models import Case, Officer, Setting, Step
 from whistle.inbox.workflow import check_reason, live_case
@@ -85,7 +85,9 @@ def record_step(
         day=day,
         recipient=_recipient(recipient, kind == "referral"),
         immediate=immediate and kind == "referral",
-        note=sealing.seal_text(keyring.storage_public, sealing.DECISION, case.id, note),
+        note=sealing.seal_text(
+            compartments.case_public(session, case.id), sealing.DECISION, case.id, note
+        ),
     )
     session.add(step)
     if kind == "meeting-requested":
@@ -119,7 +121,7 @@ def disclose_to_third(
     """Record that the identity is (to be) given to ``recipient`` on ``day``. Unless an
     exception is recorded, the reporter is told first: the notice, with ``reasons``, is
     queued now, and the day of disclosure cannot be before it."""
-    from whistle.inbox import replies
+    from whistle.inbox import compartments, replies
 
     case = live_case(session, case_id)
     name = _recipient(recipient, True)
@@ -141,7 +143,9 @@ def disclose_to_third(
         recipient=name,
         exception=bool(exception),
         reporter_told_day=None if exception else today,
-        note=sealing.seal_text(keyring.storage_public, sealing.DECISION, case.id, note),
+        note=sealing.seal_text(
+            compartments.case_public(session, case.id), sealing.DECISION, case.id, note
+        ),
     )
     session.add(step)
     if not exception:
@@ -188,15 +192,17 @@ class StepView:
 
 def case_steps(session: Session, keyring: OfficeKeyring, case: Case) -> list[StepView]:
     names = {oid: name for oid, name in session.execute(select(Officer.id, Officer.name))}
+    try:
+        keys = compartments.case_secrets(session, keyring, case.id)
+    except CaseLockedError:
+        keys = []  # the steps are listed, their notes stay sealed
     found: list[StepView] = []
     for step in session.scalars(
         select(Step).where(Step.case_id == case.id).order_by(Step.day, Step.id)
     ):
         try:
-            note: str | None = sealing.open_text(
-                keyring.storage_secret, sealing.DECISION, case.id, step.note
-            )
-        except CryptoError:
+            note: str | None = sealing.open_text(keys, sealing.DECISION, case.id, step.note)
+        except (CryptoError, ValueError):
             note = None
         found.append(
             StepView(

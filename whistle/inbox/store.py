@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from whistle.crypto import (
     CryptoError,
@@ -52,7 +52,7 @@ from whistle.crypto.records import (
     open_submission,
 )
 from whistle.filenames import MAX_FILES, clean_file_name
-from whistle.inbox import epochs, sealing
+from whistle.inbox import compartments, epochs, sealing
 from whistle.inbox.audit import record_event
 from whistle.inbox.errors import (
     AttachmentTooLargeError,
@@ -257,14 +257,9 @@ def _import_one(
                 raise CaseMissingError(f"a {record.kind} for a case this inbox does not have")
             _refuse_replay(session, record, digest)
             if record.kind == "followup":
-                first = submission_meta(session, keyring, case.id)
-                signing_key = first.get("source_signing_key")
+                reply_key, signing_key = verification_keys(session, keyring, case)
                 conversation = open_followup_as_office(
-                    record.envelope,
-                    secrets_only,
-                    case_raw,
-                    bytes.fromhex(first["reply_public_key"]),
-                    bytes.fromhex(signing_key) if signing_key else None,
+                    record.envelope, secrets_only, case_raw, reply_key, signing_key
                 )
             else:
                 conversation = open_reply_as_office(
@@ -293,8 +288,6 @@ def _import_one(
             ) from exc
         raise
 
-    files = _reencrypt(opened.events(), path, keyring.storage_public, record.kind, case_raw)
-    meta["files"] = files
     if case is None:
         case = Case(
             id=record.case_id,
@@ -306,8 +299,15 @@ def _import_one(
             identified=_identified(meta.get("form")),
         )
         session.add(case)
+        session.flush()
+        # The case's own key, granted to its desk: the importer need not be able to read it.
+        public = compartments.new_case_key(session, case.id, case.desk_id)
+        case.verification = seal_verification(keyring.storage_public, case.id, meta)
     else:
         case.last_activity_day = max(case.last_activity_day, record.received_day)
+        public = compartments.case_public(session, case.id)
+    files = _reencrypt(opened.events(), path, public, record.kind, case_raw)
+    meta["files"] = files
     session.add(
         Record(
             id=record.record_id,
@@ -317,11 +317,51 @@ def _import_one(
             original_hash=digest,
             original_size=len(record.envelope),
             stored_name=path.name,
-            meta=sealing.seal_json(keyring.storage_public, sealing.META, record.case_id, meta),
+            meta=sealing.seal_json(public, sealing.META, record.case_id, meta),
             imported_at=now.replace(tzinfo=None),
         )
     )
     session.flush()
+
+
+VERIFICATION_FIELDS = ("reply_public_key", "source_signing_key", "identification", "language")
+
+
+def seal_verification(storage_public: bytes, case_id: str, meta: dict[str, Any]) -> bytes:
+    """The source's public keys of a case and its identification block (sealed to the
+    custodian), sealed to the storage key: whoever imports (in any desk or none) checks a
+    follow-up, the custodian opens the identification, without opening the case."""
+    form = meta.get("form")
+    language = form.get("language") if isinstance(form, dict) else None
+    keys = {k: meta.get(k) for k in VERIFICATION_FIELDS} | {"language": language}
+    return sealing.seal_json(storage_public, sealing.VERIFICATION, case_id, keys)
+
+
+def verification_keys(
+    session: Session, keyring: OfficeKeyring, case: Case
+) -> tuple[bytes, bytes | None]:
+    """(reply public key, source signing key or None) of a case's submission."""
+    keys = source_facts(session, keyring, case)
+    signing = keys.get("source_signing_key")
+    return bytes.fromhex(keys["reply_public_key"]), bytes.fromhex(signing) if signing else None
+
+
+def source_facts(session: Session, keyring: OfficeKeyring, case: Case) -> dict[str, Any]:
+    """``VERIFICATION_FIELDS`` of a case's submission, from the storage-key copy."""
+    if case.verification is not None:
+        try:
+            keys = sealing.open_json(
+                keyring.storage_secret, sealing.VERIFICATION, case.id, case.verification
+            )
+        except (CryptoError, ValueError) as exc:
+            raise UnreadableRecordError("This case's source keys are damaged.") from exc
+    else:  # a case imported before desks, not moved yet: its summary says
+        meta = submission_meta(session, keyring, case.id)
+        form = meta.get("form")
+        keys = meta | {"language": form.get("language") if isinstance(form, dict) else None}
+    if not isinstance(keys, dict):
+        raise UnreadableRecordError("This case's source keys are damaged.")
+    return keys
 
 
 def _refuse_replay(session: Session, record: IncomingRecord, digest: bytes) -> None:
@@ -418,19 +458,29 @@ def record_meta(
     With a ``cache`` (the key store's, emptied on lock) each summary is decrypted once;
     the key includes the ciphertext's final tag, so a changed row is decrypted again.
     """
+    # The keys first, whatever the cache holds: the refusal is by key, for every officer.
+    keys = _case_keys(keyring, record, cache)
     key = ("meta", record.id, record.meta[-32:].hex())
     if cache is not None and key in cache:
         cached: dict[str, Any] = cache[key]
         return cached
-    meta = _decrypt_meta(keyring, record)
+    meta = _decrypt_meta(keys, record)
     if cache is not None:
         cache[key] = meta
     return meta
 
 
-def _decrypt_meta(keyring: OfficeKeyring, record: Record) -> dict[str, Any]:
+def _case_keys(keyring: OfficeKeyring, record: Record, cache: Cache | None = None) -> list[bytes]:
+    """The keys of the record's case that ``keyring`` opens (``CaseLockedError``: none)."""
+    session = object_session(record)
+    if session is None:
+        raise ValueError("the record is not attached to a session")
+    return compartments.case_secrets(session, keyring, record.case_id, cache)
+
+
+def _decrypt_meta(keys: list[bytes], record: Record) -> dict[str, Any]:
     try:
-        meta = sealing.open_json(keyring.storage_secret, sealing.META, record.case_id, record.meta)
+        meta = sealing.open_json(keys, sealing.META, record.case_id, record.meta)
     except (CryptoError, ValueError) as exc:
         raise UnreadableRecordError("This record cannot be decrypted: it is damaged.") from exc
     if not isinstance(meta, dict) or meta.get("record") != record.id:
@@ -459,10 +509,10 @@ class Attachment:
     chunks: Generator[bytes, None, None]
 
 
-def open_attachment(
-    keyring: OfficeKeyring, record: Record, index: int, store_dir: Path
-) -> Attachment:
+def open_attachment(keys: list[bytes], record: Record, index: int, store_dir: Path) -> Attachment:
     """Authenticate the whole stored record, then stream its ``index``-th file.
+
+    ``keys`` are the case's keys the officer holds (``compartments.case_secrets``).
 
     Nothing is released before every chunk of the record has been authenticated;
     ``chunks`` then decrypts again as it goes (memory stays flat whatever the size)
@@ -476,7 +526,7 @@ def open_attachment(
     try:
         opened = open_envelope(
             source,
-            keyring.storage_secret,
+            keys,
             associated_data(_stored_type(record.kind), bytes.fromhex(record.case_id)),
         )
         files = [p for p in opened.parts if p.kind == PartKind.FILE]
@@ -507,10 +557,10 @@ def open_attachment(
 
 
 def read_attachment(
-    keyring: OfficeKeyring, record: Record, index: int, store_dir: Path, *, limit: int
+    keys: list[bytes], record: Record, index: int, store_dir: Path, *, limit: int
 ) -> tuple[str, bytes]:
     """The ``index``-th file of a stored record in memory (name, content), up to ``limit``."""
-    attachment = open_attachment(keyring, record, index, store_dir)
+    attachment = open_attachment(keys, record, index, store_dir)
     if attachment.size > limit:
         attachment.chunks.close()
         raise AttachmentTooLargeError(f"The file is larger than {limit // 2**20} MiB.")

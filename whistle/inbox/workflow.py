@@ -14,16 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from whistle.crypto import CryptoError
-from whistle.inbox import deadlines, sealing
+from whistle.inbox import compartments, deadlines, sealing
 from whistle.inbox.audit import record_event
 from whistle.inbox.errors import (
     AcknowledgementWithheldError,
     AlreadyAcknowledgedError,
     AlreadyAssignedError,
     AlreadyWithheldError,
+    CaseLockedError,
     CaseNotFoundError,
     CasePurgedError,
     CategoryRefusedError,
@@ -49,12 +50,17 @@ from whistle.inbox.models import (
     STATUS_INVESTIGATING,
     STATUS_NEW,
     Case,
+    CaseGrant,
+    CaseKey,
+    CaseSearch,
     Decision,
+    DeskSearch,
     Disclosure,
     Note,
     Officer,
     PurgedCase,
     Record,
+    Recusal,
     Reply,
     Step,
 )
@@ -112,7 +118,9 @@ def _decide(
         from_status=from_status,
         to_status=to_status,
         outcome=outcome,
-        reason=sealing.seal_text(keyring.storage_public, sealing.DECISION, case.id, reason),
+        reason=sealing.seal_text(
+            compartments.case_public(session, case.id), sealing.DECISION, case.id, reason
+        ),
     )
     session.add(decision)
     return decision
@@ -355,8 +363,11 @@ def set_labels(
 ) -> Case:
     """Labels are officers' words: sealed like notes. They need no reason (not a decision)."""
     case = live_case(session, case_id)
+    compartments.case_secrets(session, keyring, case.id)  # writing into a case needs its keys
     case.labels = (
-        sealing.seal_json(keyring.storage_public, sealing.LABELS, case.id, labels)
+        sealing.seal_json(
+            compartments.case_public(session, case.id), sealing.LABELS, case.id, labels
+        )
         if labels
         else None
     )
@@ -368,13 +379,18 @@ def case_labels(
     keyring: OfficeKeyring, case: Case, cache: dict[Any, Any] | None = None
 ) -> list[str]:
     """The case's labels, decrypted (through the key store's cache when given)."""
-    if case.labels is None:
+    session = object_session(case)
+    if case.labels is None or session is None:
+        return []
+    try:  # the keys first, whatever the cache holds: the refusal is by key
+        keys = compartments.case_secrets(session, keyring, case.id, cache)
+    except CaseLockedError:
         return []
     key = ("labels", case.id, case.labels[-32:].hex())
     if cache is not None and key in cache:
         return list(cache[key])
     try:
-        value = sealing.open_json(keyring.storage_secret, sealing.LABELS, case.id, case.labels)
+        value = sealing.open_json(keys, sealing.LABELS, case.id, case.labels)
     except (CryptoError, ValueError):
         return ["?"]
     labels = [str(x) for x in value] if isinstance(value, list) else ["?"]
@@ -396,15 +412,17 @@ class DecisionView:
 
 def decisions(session: Session, keyring: OfficeKeyring, case_id: str) -> list[DecisionView]:
     names = {oid: name for oid, name in session.execute(select(Officer.id, Officer.name))}
+    try:
+        keys = compartments.case_secrets(session, keyring, case_id)
+    except CaseLockedError:
+        keys = []  # the decisions are listed, their reasons stay sealed
     found: list[DecisionView] = []
     for d in session.scalars(
         select(Decision).where(Decision.case_id == case_id).order_by(Decision.at, Decision.id)
     ):
         try:
-            reason: str | None = sealing.open_text(
-                keyring.storage_secret, sealing.DECISION, case_id, d.reason
-            )
-        except CryptoError:
+            reason: str | None = sealing.open_text(keys, sealing.DECISION, case_id, d.reason)
+        except (CryptoError, ValueError):
             reason = None
         found.append(
             DecisionView(
@@ -546,7 +564,18 @@ def purge_case(
         store_dir / name
         for name in session.scalars(select(Record.stored_name).where(Record.case_id == case.id))
     ]
-    for model in (Record, Note, Disclosure, Decision, Reply, Step):
+    for model in (
+        Record,
+        Note,
+        Disclosure,
+        Decision,
+        Reply,
+        Step,
+        Recusal,
+        CaseSearch,
+        CaseGrant,
+        CaseKey,
+    ):
         session.execute(delete(model).where(model.case_id == case.id))
     session.add(
         PurgedCase(
@@ -561,6 +590,8 @@ def purge_case(
             register=seal_line(keyring, line),
         )
     )
+    # The desk's search index holds the case's text: it goes too (rebuilt at the next search).
+    session.execute(delete(DeskSearch).where(DeskSearch.desk_id == case.desk_id))
     session.delete(case)
     session.flush()
     session.info[PURGED] = True  # the key store forgets decrypted text once this commits

@@ -76,20 +76,21 @@ class SubmitRequest(Request):
 
 
 def load_bundle(directory: Path = BUILD_DIR) -> Bundle | None:
-    """The built bundle (``make build``), or None: the pages then stay JavaScript-free."""
+    """The built page script (``make build``), or None: the pages then stay JavaScript-free.
+
+    Its Subresource Integrity value is computed from the file served, not taken from the
+    manifest; the script pins the WebAssembly binary and the fallback it loads (js/build.mjs),
+    which must be there too.
+    """
     try:
         manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
-        page = (directory / manifest["page_file"]).read_bytes()
-        (directory / manifest["file"]).stat()
+        page = (directory / manifest["page"]["file"]).read_bytes()
+        for role in ("wasm", "fallback"):
+            (directory / manifest[role]["file"]).stat()
     except (OSError, ValueError, KeyError, TypeError):
         return None
     digest = base64.b64encode(hashlib.sha384(page).digest()).decode("ascii")
-    return Bundle(
-        file=manifest["file"],
-        sri=manifest["sri"],
-        page_file=manifest["page_file"],
-        page_sri=f"sha384-{digest}",
-    )
+    return Bundle(file=manifest["page"]["file"], sri=f"sha384-{digest}")
 
 
 def create_app(config: SubmitConfig) -> Flask:

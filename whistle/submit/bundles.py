@@ -286,6 +286,7 @@ def preview_replies(session: Session, config: SubmitConfig, data: bytes) -> Bund
     summary.notes += _held_note(verified.manifest.extra)
     check = check_logged(session, BundleLog, REPLIES, verified)
     summary.missed = check.missed
+    summary.chain_note = check.chain_note
     if not check.apply:
         summary.already_applied = True  # applying it would change nothing, the card neither
         return summary
@@ -312,6 +313,7 @@ def apply_replies(
     check = check_logged(session, BundleLog, REPLIES, verified)
     summary = _summary(verified)
     summary.missed = check.missed
+    summary.chain_note = check.chain_note
     if not check.apply:
         summary.already_applied = True
         return summary

@@ -461,6 +461,23 @@ def status_command(directory: Path) -> None:
         raise SystemExit(1)
 
 
+@server.command("published")
+@click.argument("directory", type=ExistingPath(exists=True, file_okay=False, path_type=Path))
+def published_command(directory: Path) -> None:
+    """Print what the office publishes off the server (deployment.md §8): the office
+    fingerprint this server pins and the SHA-256 of the page script it serves."""
+    from whistle.submit.config import load_config
+    from whistle.submit.published import published_lines
+
+    try:
+        config = load_config(directory)
+        lines = published_lines(config.office_card.fingerprint)
+    except WhistleError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for line in lines:
+        click.echo(line)
+
+
 @server.command("rotate-signing-key")
 @click.argument("directory", type=ExistingPath(exists=True, file_okay=False, path_type=Path))
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")

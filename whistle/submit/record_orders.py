@@ -3,11 +3,14 @@
 A refusal (the inbox cannot open the record, and never will) and a removal (a manager
 ordered it) do the same here, once the order verified against the pinned office key
 (``whistle.record_orders``): the named record is deleted if its id, case *and* hash match,
-and a tombstone keeps it from coming back. An order naming a case's submission removes the
-whole case (its login row first, as a purge does): without its submission nothing of the
-case can ever be opened, and its code must stop taking follow-ups. An order whose record
-is gone already deletes nothing; one whose hash or case differs deletes nothing either (a
-removal without a hash takes whatever the server holds under that id and case).
+and a tombstone keeps it from coming back; an order that names a record kind (version 2)
+applies only to a record of that kind, so a row relabelled by a database writer is kept,
+not taken for a submission whose removal would empty its case. An order naming a case's
+submission removes the whole case (its login row first, as a purge does): without its
+submission nothing of the case can ever be opened, and its code must stop taking
+follow-ups. An order whose record is gone already deletes nothing; one whose hash or case
+differs deletes nothing either (a removal without a hash takes whatever the server holds
+under that id and case).
 Applied in the caller's transaction (a replies bundle's, or ``whistle server remove-record``'s).
 """
 
@@ -55,7 +58,11 @@ def apply_orders(
             _tombstone(session, order.record_id, "record", today)
             continue
         wanted = order.record_hash or row.record_hash.hex()  # None: whatever is stored
-        if row.case_id != order.case_id or row.record_hash.hex() != wanted:
+        if (
+            row.case_id != order.case_id
+            or row.record_hash.hex() != wanted
+            or not order.applies_to(row.kind.value)
+        ):
             done.not_matching += 1
             continue
         if row.kind == RecordKind.SUBMISSION:

@@ -23,12 +23,11 @@ EXTENSION = "whistle_submit"
 
 @dataclass(frozen=True)
 class Bundle:
-    """The browser crypto bundle and the page script, as templates refer to them."""
+    """The one script the submission pages load (the page script with the crypto), as
+    templates refer to it; it pins libsodium.js's two halves itself (js/build.mjs)."""
 
     file: str
     sri: str
-    page_file: str
-    page_sri: str
 
 
 @dataclass

@@ -13,7 +13,7 @@ would add about 0.13 s to each start (about a third). What every start loads any
 """
 
 # Imported for their commands, which they add to the groups.
-from whistle.inbox.cli import backup, bundles, cases, keys, officers, run  # noqa: F401
+from whistle.inbox.cli import backup, bundles, cases, desks, keys, officers, run  # noqa: F401
 from whistle.inbox.cli.common import inbox, office
 
 __all__ = ["inbox", "office"]

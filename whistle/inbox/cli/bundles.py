@@ -251,6 +251,14 @@ def _say_held(config: InboxConfig) -> None:
     help="The record's case id, for a record this inbox never imported (the import summary "
     "and the audit log name both).",
 )
+@click.option(
+    "--kind",
+    "record_kind",
+    type=click.Choice(["submission", "followup", "reply"]),
+    default=None,
+    help="The record's kind, for a record this inbox never imported (the import summary "
+    "names it): the server then removes only a record of that kind.",
+)
 @click.option("--reason", required=True, help="Why (kept in the audit log and in the order).")
 @click.option(
     "--out",
@@ -267,6 +275,7 @@ def remove_record_command(
     data_dir: Path,
     record_id: str,
     case_id: str | None,
+    record_kind: str | None,
     reason: str,
     out: Path | None,
     officer_name: str,
@@ -290,6 +299,7 @@ def remove_record_command(
             signed.keyring,
             record_id=record_id.strip().lower(),
             case_id=case_id.strip().lower() if case_id else None,
+            record_kind=record_kind,
             reason=reason,
             now=config.clock(),
             officer_id=signed.officer_id,

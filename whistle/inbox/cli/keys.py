@@ -79,6 +79,44 @@ def keys_command(ctx: click.Context, data_dir: Path) -> None:
         click.echo(f"Next rotation by the office's reminder: {due.isoformat()}{late}")
 
 
+@inbox.command("destroy-keys")
+@click.argument("data_dir", type=ExistingPath(path_type=Path, file_okay=False, exists=True))
+@click.argument("epoch", type=click.IntRange(min=1))
+@officer_option
+@password_option
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def destroy_keys_command(
+    ctx: click.Context,
+    data_dir: Path,
+    epoch: int,
+    officer_name: str,
+    password_file: Path | None,
+    yes: bool,
+) -> None:
+    """Destroy the desk and bundle keys of an older key EPOCH now; managers only.
+
+    Imports destroy them on their own once this inbox has its own evidence that nothing more
+    can come for them (docs/officer-guide.md, "Rotating keys"); this is the manager's recorded
+    confirmation for when that waits on a broken bundle chain or a server that is gone.
+    Anything still encrypted to those keys can never be opened afterwards.
+    """
+    from whistle.inbox.epochs import confirm_destroy, scrub
+    from whistle.inbox.officers import require_manager
+
+    with signed_in_office(ctx, data_dir, officer_name, password_file) as (config, engine, signed):
+        if not yes:
+            click.confirm(
+                f"Destroy the keys of epoch {epoch}? Anything still encrypted to them is lost.",
+                abort=True,
+            )
+        with db.transaction(db.session_factory(engine)) as session:
+            require_manager(session, signed.officer_id)
+            confirm_destroy(session, epoch, config.clock(), signed.officer_id)
+        scrub(engine)
+    click.echo(f"The desk and bundle keys of epoch {epoch} are destroyed (see the audit log).")
+
+
 @inbox.command("rotation-reminder")
 @click.argument("data_dir", type=ExistingPath(path_type=Path, file_okay=False, exists=True))
 @click.option("--days", type=int, default=None, help="Remind every N days.")

@@ -13,9 +13,16 @@ from whistle.inbox.models.case import (
     STATUSES,
     Case,
 )
+from whistle.inbox.models.case_grant import CaseGrant
+from whistle.inbox.models.case_key import CaseKey
+from whistle.inbox.models.case_search import CaseSearch
+from whistle.inbox.models.compartment import Compartment
 from whistle.inbox.models.decision import Decision
 from whistle.inbox.models.deletion import Deletion
+from whistle.inbox.models.desk_grant import DeskGrant
 from whistle.inbox.models.desk_key import DeskKey
+from whistle.inbox.models.desk_member import DeskMember
+from whistle.inbox.models.desk_search import DeskSearch
 from whistle.inbox.models.disclosure import Disclosure
 from whistle.inbox.models.key_epoch import KeyEpoch
 from whistle.inbox.models.key_policy import KeyPolicy
@@ -32,6 +39,7 @@ from whistle.inbox.models.officer import (
 from whistle.inbox.models.outgoing import OUTGOING_KINDS, Outgoing
 from whistle.inbox.models.purged_case import PurgedCase
 from whistle.inbox.models.record import KINDS, Record
+from whistle.inbox.models.recusal import Recusal
 from whistle.inbox.models.reply import Reply
 from whistle.inbox.models.search_index import SearchIndex
 from whistle.inbox.models.setting import Setting
@@ -57,9 +65,16 @@ __all__ = [
     "Base",
     "BundleLog",
     "Case",
+    "CaseGrant",
+    "CaseKey",
+    "CaseSearch",
+    "Compartment",
     "Decision",
     "Deletion",
+    "DeskGrant",
     "DeskKey",
+    "DeskMember",
+    "DeskSearch",
     "Disclosure",
     "KeyEpoch",
     "KeyPolicy",
@@ -70,6 +85,7 @@ __all__ = [
     "Outgoing",
     "PurgedCase",
     "Record",
+    "Recusal",
     "Reply",
     "SearchIndex",
     "Setting",

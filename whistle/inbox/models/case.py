@@ -57,3 +57,6 @@ class Case(Base):
     #: Whether the source gave identification (None: not known, imported before this field).
     identified: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     labels: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    #: The source's public keys (reply, signing), sealed to the storage key: every importer
+    #: checks follow-ups with them without opening the case (``store.verification_keys``).
+    verification: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)

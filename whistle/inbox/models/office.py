@@ -19,6 +19,10 @@ class Office(Base):
     storage_public_key: Mapped[bytes] = mapped_column(LargeBinary)
     recovery_keyring: Mapped[bytes] = mapped_column(LargeBinary)
     recovery_custodian_keyring: Mapped[bytes] = mapped_column(LargeBinary)
+    #: The recovery keyring's personal key: every desk key is also sealed to it.
+    recovery_public_key: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+    #: When stored content moved from the storage key into desks' compartments (None: not yet).
+    compartments_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     server_card: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     server_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
     server_pinned_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

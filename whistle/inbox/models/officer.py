@@ -24,6 +24,11 @@ class Officer(Base):
     is_officer: Mapped[bool] = mapped_column(Boolean, default=True)
     is_manager: Mapped[bool] = mapped_column(Boolean, default=False)
     is_custodian: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The officer's personal X25519 key (the secret is in their wrapped keyring): desk keys
+    #: are sealed to it (``DeskGrant``). None until they sign in once after desks came.
+    public_key: Mapped[bytes | None] = mapped_column(
+        LargeBinary(32), nullable=True, unique=True, index=True
+    )
     language: Mapped[str | None] = mapped_column(String(8), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
 

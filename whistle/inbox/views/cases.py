@@ -17,10 +17,12 @@ from whistle.inbox.cases import (
     add_note,
     case_detail,
     decide_disclosure,
+    disclosure_decided,
+    get_case,
     identification,
     list_cases,
 )
-from whistle.inbox.errors import NotCustodianError
+from whistle.inbox.errors import CaseLockedError, NotCustodianError
 from whistle.inbox.models import OUTCOMES, ROLE_CUSTODIAN, STATUSES, Case, Officer
 from whistle.inbox.web import require_unlocked, state
 
@@ -78,7 +80,23 @@ def index() -> str:
 
 @blueprint.get("/<case_id>")
 def detail(case_id: str) -> str:
-    return render_template("case.html", **_case_context(case_id), message=request.args.get("done"))
+    try:
+        context = _case_context(case_id)
+    except CaseLockedError:
+        return _custodian_page(case_id, message=request.args.get("done"))
+    return render_template("case.html", **context, message=request.args.get("done"))
+
+
+def _custodian_page(case_id: str, **extra: Any) -> str:
+    """A custodian outside the case's desk: the disclosure decision and nothing of the content.
+    Anyone else whose keys do not open the case is told it is not found."""
+    unlocked = require_unlocked()
+    if ROLE_CUSTODIAN not in unlocked.roles or unlocked.custodian_keyring is None:
+        raise CaseLockedError("Your keys do not open this case.")
+    with db.transaction(state().sessions) as session:
+        case = get_case(session, case_id)
+        disclosed = disclosure_decided(session, case.id)
+    return render_template("case_custodian.html", case=case, disclosed=disclosed, **extra)
 
 
 def _case_context(case_id: str) -> dict[str, Any]:
@@ -102,6 +120,7 @@ def _case_context(case_id: str) -> dict[str, Any]:
             "replies": replies.replies(session, unlocked.keyring, view.case.id),
             "labels": workflow.case_labels(unlocked.keyring, view.case),
             "officers": officers_for_assignment(session),
+            "desks": [d.id for d in epochs.current_card(session).desks],
             "next_states": workflow.ALLOWED.get(view.case.status, ()),
             "outcomes": OUTCOMES,
             "today": today,
@@ -134,10 +153,12 @@ def note(case_id: str) -> Response | tuple[str, int]:
 
 
 def _detail_with_error(case_id: str, field: str, message: str) -> tuple[str, int]:
+    try:
+        context = _case_context(case_id)
+    except CaseLockedError:
+        return _custodian_page(case_id, errors={field: message}), 400
     return (
-        render_template(
-            "case.html", **_case_context(case_id), errors={field: message}, form=request.form
-        ),
+        render_template("case.html", **context, errors={field: message}, form=request.form),
         400,
     )
 

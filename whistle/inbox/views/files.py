@@ -7,7 +7,7 @@ from flask import Blueprint, Response, render_template, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from whistle.inbox import db, preview
+from whistle.inbox import compartments, db, preview
 from whistle.inbox.cases import get_case
 from whistle.inbox.errors import AttachmentTooLargeError, CaseNotFoundError, PreviewError
 from whistle.inbox.keystore import Unlocked
@@ -24,24 +24,25 @@ DOWNLOAD_CSP = "default-src 'none'; sandbox"
 MAX_IN_MEMORY = preview.MAX_INPUT_BYTES
 
 
-def _record(case_id: str, record_id: str) -> Record:
+def _record(case_id: str, record_id: str) -> tuple[Record, list[bytes]]:
+    """The record and the keys of its case this officer holds (refused by key otherwise)."""
     inbox = state()
     with db.transaction(inbox.sessions) as session:
         case = get_case(session, case_id)
+        keys = compartments.case_secrets(session, require_unlocked().keyring, case.id)
         record = session.scalar(
             select(Record).where(Record.id == record_id, Record.case_id == case.id)
         )
     if record is None:
         raise CaseNotFoundError("No such attachment.")
-    return record
+    return record, keys
 
 
 def _load(case_id: str, record_id: str, index: int) -> tuple[str, bytes]:
     """The file in memory, for previews and mat2 (``AttachmentTooLargeError`` past the cap)."""
-    unlocked = require_unlocked()
-    record = _record(case_id, record_id)
+    record, keys = _record(case_id, record_id)
     store_dir = state().config.store_dir
-    return read_attachment(unlocked.keyring, record, index, store_dir, limit=MAX_IN_MEMORY)
+    return read_attachment(keys, record, index, store_dir, limit=MAX_IN_MEMORY)
 
 
 def _ascii_name(name: str) -> str:
@@ -59,9 +60,8 @@ def _attachment(content: bytes | Iterator[bytes], name: str) -> Response:
 
 @blueprint.get("/<int:index>/download")
 def download(case_id: str, record_id: str, index: int) -> Response:
-    unlocked = require_unlocked()
-    record = _record(case_id, record_id)
-    attachment = open_attachment(unlocked.keyring, record, index, state().config.store_dir)
+    record, keys = _record(case_id, record_id)
+    attachment = open_attachment(keys, record, index, state().config.store_dir)
     response = _attachment(attachment.chunks, attachment.name)
     response.headers["Content-Length"] = str(attachment.size)
     return response
@@ -92,8 +92,8 @@ def _cached(
 @blueprint.get("/<int:index>")
 def show(case_id: str, record_id: str, index: int) -> str:
     unlocked = require_unlocked()
-    record = _record(case_id, record_id)
-    attachment = open_attachment(unlocked.keyring, record, index, state().config.store_dir)
+    record, keys = _record(case_id, record_id)
+    attachment = open_attachment(keys, record, index, state().config.store_dir)
     attachment.chunks.close()
     if attachment.size > MAX_IN_MEMORY:
         return render_template(

@@ -1,0 +1,506 @@
+"""Desks as key compartments: who can read what, shown by key (each officer's unwrapped
+secrets against the stored bytes), and the edges — stepping aside, leaving, the last member,
+a desk with open cases, an officer in no desk, the custodian."""
+
+import contextlib
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+
+from whistle.crypto import CryptoError, associated_data, open_bytes, open_envelope
+from whistle.inbox import compartments, dashboard, sealing
+from whistle.inbox.audit import record_event  # noqa: F401  (the audit chain is the record)
+from whistle.inbox.cases import (
+    CaseFilters,
+    add_note,
+    case_detail,
+    decide_disclosure,
+    identification,
+    list_cases,
+)
+from whistle.inbox.errors import (
+    CaseLockedError,
+    DeskError,
+    DeskHasOpenCasesError,
+    DisclosureRequiredError,
+    LastMemberError,
+    PermissionDeniedError,
+    RecusalError,
+)
+from whistle.inbox.models import (
+    AuditEvent,
+    Case,
+    CaseGrant,
+    CaseSearch,
+    DeskGrant,
+    DeskSearch,
+    Note,
+    Office,
+    Record,
+)
+from whistle.inbox.officers import SignedIn, add_officer
+
+from .conftest import PASSWORD, do_import, incoming, make_followup, make_submission
+
+TODAY = date(2026, 11, 2)
+
+
+def _add(office, name: str, desks: list[str], roles: tuple[str, ...] = ("officer",)) -> SignedIn:  # type: ignore[no-untyped-def]
+    admin = office.sign_in()
+    with office.session() as session:
+        add_officer(
+            session,
+            office.config,
+            name=name,
+            password=PASSWORD,
+            roles=roles,
+            keyring=admin.keyring,
+            custodian_keyring=None,
+            by_officer_id=admin.officer_id,
+            desks=desks,
+        )
+    return office.sign_in(name)
+
+
+def _everything(office, signed: SignedIn) -> list[bytes]:  # type: ignore[no-untyped-def]
+    """Every secret an officer's keyring holds or opens: the office keys, their own key, their
+    desks' compartment keys and every case key those (or grants to them) open."""
+    keyring = signed.keyring
+    found = [keyring.storage_secret, keyring.signing_seed]
+    if keyring.personal_secret is not None:
+        found.append(keyring.personal_secret)
+    with office.session() as session:
+        found += list(compartments.open_desks(session, keyring).desks.values())
+        for case_id in session.scalars(select(Case.id)):
+            with contextlib.suppress(CaseLockedError):
+                found += list(compartments.case_key_map(session, keyring, case_id).values())
+    return found
+
+
+def _opens(office, secrets: list[bytes], case_id: str) -> bool:  # type: ignore[no-untyped-def]
+    """Whether these secrets open the case's stored submission file and its summary row."""
+    with office.session() as session:
+        record = session.scalar(
+            select(Record).where(Record.case_id == case_id, Record.kind == "submission")
+        )
+        meta = record.meta
+        path = office.config.store_dir / record.stored_name
+    raw = bytes.fromhex(case_id)
+    results = []
+    try:
+        open_bytes(meta, secrets, associated_data(sealing.META, raw))
+        results.append(True)
+    except CryptoError:
+        results.append(False)
+    try:
+        with path.open("rb") as handle:
+            open_envelope(handle, secrets, associated_data("stored-submission", raw)).read_all()
+        results.append(True)
+    except CryptoError:
+        results.append(False)
+    assert results[0] == results[1]  # the summary and the file are in the same compartment
+    return results[0]
+
+
+def _listed(office, signed: SignedIn, query: str = "") -> set[str]:  # type: ignore[no-untyped-def]
+    with office.session() as session:
+        page = list_cases(
+            session, signed.keyring, CaseFilters(query=query), today=TODAY, page_size=100
+        )
+    return {c.id for c in page.cases}
+
+
+@pytest.fixture
+def two_desks(office):  # type: ignore[no-untyped-def]
+    """Two desks, three officers: ana and carles at antifraud, berta at ethics; carles steps
+    aside from case A (a conflict). Cases: A and A2 at antifraud, B at ethics."""
+    ana = _add(office, "ana", ["antifraud"])
+    berta = _add(office, "berta", ["ethics"])
+    carles = _add(office, "carles", ["antifraud"])
+    a, env_a = make_submission(office, description="pylon contract kickbacks")
+    a2, env_a2 = make_submission(office, description="school canteen")
+    b, env_b = make_submission(office, desk="ethics", description="harassment in archives")
+    do_import(
+        office,
+        [
+            incoming("submission", a.case_id, env_a, "ra"),
+            incoming("submission", a2.case_id, env_a2, "ra2"),
+            incoming("submission", b.case_id, env_b, "rb"),
+        ],
+    )
+    with office.session() as session:
+        compartments.recuse(
+            session,
+            carles.keyring,
+            case_id=a.case_id,
+            officer_name="carles",
+            by_officer_id=carles.officer_id,
+            reason="My brother-in-law runs the contractor.",
+            now=office.config.clock(),
+        )
+    return {"ana": ana, "berta": berta, "carles": carles, "a": a, "a2": a2, "b": b}
+
+
+def test_who_reads_what_by_key(office, two_desks) -> None:  # type: ignore[no-untyped-def]
+    w = two_desks
+    a, a2, b = w["a"].case_id, w["a2"].case_id, w["b"].case_id
+    expected = {
+        "ana": {a: True, a2: True, b: False},
+        "berta": {a: False, a2: False, b: True},
+        "carles": {a: False, a2: True, b: False},  # stepped aside from A
+    }
+    for name, cases in expected.items():
+        secrets = _everything(office, w[name])
+        for case_id, readable in cases.items():
+            assert _opens(office, secrets, case_id) is readable, (name, case_id)
+    # The storage key every officer holds opens no case's content any more.
+    assert not _opens(office, [w["ana"].keyring.storage_secret], a)
+    # Lists and search show exactly what the keys open.
+    assert _listed(office, w["ana"]) == {a, a2}
+    assert _listed(office, w["berta"]) == {b}
+    assert _listed(office, w["carles"]) == {a2}
+    assert _listed(office, w["ana"], "archives") == set()
+    assert _listed(office, w["berta"], "archives") == {b}
+    assert _listed(office, w["carles"], "pylon") == set()
+
+
+def test_a_case_opened_by_id_is_refused_by_key(office, two_desks) -> None:  # type: ignore[no-untyped-def]
+    w = two_desks
+    with office.session() as session:
+        with pytest.raises(CaseLockedError):
+            case_detail(session, w["berta"].keyring, w["a"].case_id, today=TODAY)
+        with pytest.raises(CaseLockedError):
+            case_detail(session, w["carles"].keyring, w["a"].case_id, today=TODAY)
+        with pytest.raises(CaseLockedError):  # nor can they write into it
+            add_note(
+                session, w["carles"].keyring, w["a"].case_id, "x", officer_id=1, now=_now(office)
+            )
+        assert case_detail(session, w["ana"].keyring, w["a"].case_id, today=TODAY).entries
+        notes = session.scalar(select(Note.id))
+    assert notes is None
+
+
+def _now(office):  # type: ignore[no-untyped-def]
+    return office.config.clock()
+
+
+def test_stepping_aside_is_audited_and_covers_what_comes_later(office, two_desks) -> None:  # type: ignore[no-untyped-def]
+    w = two_desks
+    a = w["a"]
+    # A follow-up after the recusal goes to the case's new key: still not carles's.
+    do_import(office, [incoming("followup", a.case_id, make_followup(office, a, "later"), "fa")])
+    with office.session() as session:
+        record = session.get(Record, "fa")
+        raw = bytes.fromhex(a.case_id)
+        meta = record.meta
+        event = session.scalar(select(AuditEvent).where(AuditEvent.action == "case-recusal"))
+        assert event.detail == "carles stepped aside"
+        assert event.case_id == a.case_id
+        assert "brother" not in (event.detail or "")  # the reason is sealed, not logged
+    with pytest.raises(CryptoError):
+        open_bytes(meta, _everything(office, w["carles"]), associated_data(sealing.META, raw))
+    open_bytes(meta, _everything(office, w["ana"]), associated_data(sealing.META, raw))
+    with office.session() as session, pytest.raises(RecusalError):
+        compartments.recuse(
+            session,
+            w["ana"].keyring,
+            case_id=a.case_id,
+            officer_name="carles",
+            by_officer_id=None,
+            reason="Recorded a second time.",
+            now=_now(office),
+        )
+
+
+def test_stepping_aside_needs_a_reason_and_changes_nothing_without(office, two_desks) -> None:  # type: ignore[no-untyped-def]
+    w = two_desks
+    with office.session() as session:
+        before = session.scalars(
+            select(CaseGrant.holder).where(CaseGrant.case_id == w["a2"].case_id)
+        ).all()
+        with pytest.raises(RecusalError):
+            compartments.recuse(
+                session,
+                w["ana"].keyring,
+                case_id=w["a2"].case_id,
+                officer_name="ana",
+                by_officer_id=w["ana"].officer_id,
+                reason="short",
+                now=_now(office),
+            )
+        # An officer cannot record it for a colleague: only for themselves, or a manager.
+        with pytest.raises(PermissionDeniedError):
+            compartments.recuse(
+                session,
+                w["ana"].keyring,
+                case_id=w["a2"].case_id,
+                officer_name="carles",
+                by_officer_id=w["ana"].officer_id,
+                reason="He knows the reporter well.",
+                now=_now(office),
+            )
+    with office.session() as session:
+        after = session.scalars(
+            select(CaseGrant.holder).where(CaseGrant.case_id == w["a2"].case_id)
+        ).all()
+    assert after == before
+    assert _listed(office, w["ana"]) >= {w["a2"].case_id}
+
+
+def test_leaving_a_desk_rotates_its_key(office, two_desks) -> None:  # type: ignore[no-untyped-def]
+    w = two_desks
+    admin = office.sign_in()
+    with office.session() as session:
+        generation = compartments.remove_member(
+            session,
+            desk_id="antifraud",
+            name="ana",
+            by_officer_id=admin.officer_id,
+            now=_now(office),
+        )
+        assert generation == 2
+        assert not session.scalars(
+            select(DeskGrant).where(
+                DeskGrant.holder == compartments.officer_holder(w["ana"].officer_id)
+            )
+        ).all()
+    later, env = make_submission(office, description="after ana left")
+    do_import(office, [incoming("submission", later.case_id, env, "rl")])
+    ana = office.sign_in("ana")
+    secrets = _everything(office, ana)
+    for case_id in (w["a"].case_id, w["a2"].case_id, later.case_id):
+        assert not _opens(office, secrets, case_id)
+    assert _opens(office, _everything(office, office.sign_in("carles")), later.case_id)
+    assert _listed(office, ana) == set()
+    with office.session() as session:
+        event = session.scalar(select(AuditEvent).where(AuditEvent.action == "desk-member-removed"))
+        assert event.detail.startswith("ana from antifraud")
+
+
+def test_the_last_member_cannot_leave(office, two_desks) -> None:  # type: ignore[no-untyped-def]
+    admin = office.sign_in()
+    with office.session() as session:
+        compartments.remove_member(
+            session,
+            desk_id="ethics",
+            name="admin",
+            by_officer_id=admin.officer_id,
+            now=_now(office),
+        )
+    with office.session() as session, pytest.raises(LastMemberError):
+        compartments.remove_member(
+            session,
+            desk_id="ethics",
+            name="berta",
+            by_officer_id=admin.officer_id,
+            now=_now(office),
+        )
+    assert _listed(office, office.sign_in("berta")) == {two_desks["b"].case_id}
+
+
+def test_only_managers_change_membership(office, two_desks) -> None:  # type: ignore[no-untyped-def]
+    w = two_desks
+    with office.session() as session, pytest.raises(PermissionDeniedError):
+        compartments.add_member(
+            session,
+            w["ana"].keyring,
+            desk_id="ethics",
+            name="ana",
+            by_officer_id=w["ana"].officer_id,
+            now=_now(office),
+        )
+    with office.session() as session, pytest.raises(DeskError):
+        compartments.add_member(
+            session,
+            office.sign_in().keyring,
+            desk_id="nowhere",
+            name="ana",
+            by_officer_id=1,
+            now=_now(office),
+        )
+
+
+def test_a_member_added_later_gets_the_keys(office, two_desks) -> None:  # type: ignore[no-untyped-def]
+    w = two_desks
+    admin = office.sign_in()
+    with office.session() as session:
+        delivered = compartments.add_member(
+            session,
+            admin.keyring,
+            desk_id="antifraud",
+            name="berta",
+            by_officer_id=admin.officer_id,
+            now=_now(office),
+        )
+    assert delivered
+    berta = office.sign_in("berta")
+    # Both antifraud cases, the one carles stepped aside from included (granted by name).
+    assert _listed(office, berta) == {w["a"].case_id, w["a2"].case_id, w["b"].case_id}
+    assert _opens(office, _everything(office, berta), w["a"].case_id)
+
+
+def test_a_desk_with_open_cases_cannot_go_until_they_are_reassigned(office, two_desks) -> None:  # type: ignore[no-untyped-def]
+    w = two_desks
+    admin = office.sign_in()
+    with office.session() as session:
+        with pytest.raises(DeskHasOpenCasesError):
+            compartments.check_removable(session, "ethics")
+        compartments.reassign(
+            session,
+            admin.keyring,
+            case_id=w["b"].case_id,
+            desk_id="antifraud",
+            by_officer_id=admin.officer_id,
+            now=_now(office),
+        )
+    with office.session() as session:
+        compartments.check_removable(session, "ethics")
+        assert session.get(Case, w["b"].case_id).desk_id == "antifraud"
+    assert _opens(office, _everything(office, office.sign_in("ana")), w["b"].case_id)
+    assert not _opens(office, _everything(office, office.sign_in("berta")), w["b"].case_id)
+    # Carles stepped aside from A only: B opens for him now.
+    assert _opens(office, _everything(office, office.sign_in("carles")), w["b"].case_id)
+
+
+def test_reassigning_needs_a_manager(office, two_desks) -> None:  # type: ignore[no-untyped-def]
+    w = two_desks
+    with office.session() as session, pytest.raises(PermissionDeniedError):
+        compartments.reassign(
+            session,
+            w["ana"].keyring,
+            case_id=w["a2"].case_id,
+            desk_id="ethics",
+            by_officer_id=w["ana"].officer_id,
+            now=_now(office),
+        )
+
+
+def test_an_officer_in_no_desk_sees_no_case(office, two_desks) -> None:  # type: ignore[no-untyped-def]
+    nobody = _add(office, "dani", [])
+    assert _listed(office, nobody) == set()
+    with office.session() as session:
+        board = dashboard.dashboard(session, nobody.keyring, today=TODAY)
+        assert board.rows == []
+        assert board.total_attention == 0
+        with pytest.raises(CaseLockedError):
+            case_detail(session, nobody.keyring, two_desks["a"].case_id, today=TODAY)
+    for case_id in (two_desks["a"].case_id, two_desks["b"].case_id):
+        assert not _opens(office, _everything(office, nobody), case_id)
+
+
+def test_a_custodian_in_the_desk_still_needs_the_recorded_decision(office, two_desks) -> None:  # type: ignore[no-untyped-def]
+    from tests.inbox.test_web import _add_custodian
+
+    _add_custodian(office, ("officer", "custodian"))
+    carla = office.sign_in("carla")
+    case_id = two_desks["a2"].case_id
+    with office.session() as session:
+        assert case_detail(session, carla.keyring, case_id, today=TODAY).entries  # in the desk
+        with pytest.raises(DisclosureRequiredError):
+            identification(
+                session,
+                carla.keyring,
+                case_id,
+                officer_id=carla.officer_id,
+                roles=carla.roles,
+                custodian=carla.custodian_keyring,
+                now=_now(office),
+            )
+    with office.session() as session:
+        decide_disclosure(
+            session,
+            carla.keyring,
+            case_id,
+            "A court order asks for it.",
+            officer_id=carla.officer_id,
+            roles=carla.roles,
+            custodian=carla.custodian_keyring,
+            now=_now(office),
+        )
+        shown = identification(
+            session,
+            carla.keyring,
+            case_id,
+            officer_id=carla.officer_id,
+            roles=carla.roles,
+            custodian=carla.custodian_keyring,
+            now=_now(office),
+        )
+    assert shown.refused is None
+
+
+def test_a_custodian_in_no_desk_opens_the_identification_only(office, two_desks) -> None:  # type: ignore[no-untyped-def]
+    from tests.inbox.test_web import _add_custodian
+
+    _add_custodian(office)
+    carla = office.sign_in("carla")
+    case_id = two_desks["b"].case_id
+    assert not _opens(office, _everything(office, carla), case_id)
+    with office.session() as session:
+        decide_disclosure(
+            session,
+            carla.keyring,
+            case_id,
+            "A court order asks for it.",
+            officer_id=carla.officer_id,
+            roles=carla.roles,
+            custodian=carla.custodian_keyring,
+            now=_now(office),
+        )
+        shown = identification(
+            session,
+            carla.keyring,
+            case_id,
+            officer_id=carla.officer_id,
+            roles=carla.roles,
+            custodian=carla.custodian_keyring,
+            now=_now(office),
+        )
+    assert shown.refused is None
+    assert _listed(office, carla) == set()
+
+
+def test_the_recovery_key_opens_every_desk(office, two_desks) -> None:  # type: ignore[no-untyped-def]
+    from whistle.inbox.officers import open_with_recovery_key
+
+    with office.session() as session:
+        recovered = open_with_recovery_key(session, office.created.recovery_key)
+        assert (
+            session.scalar(select(Office.recovery_public_key)) == recovered.keyring.personal_public
+        )
+    signed = SignedIn(0, "recovery", (), recovered.keyring, None)
+    secrets = _everything(office, signed)
+    for case in ("a", "a2", "b"):
+        assert _opens(office, secrets, two_desks[case].case_id)
+
+
+def test_the_desk_index_forgets_a_case_someone_stepped_aside_from(office, two_desks) -> None:  # type: ignore[no-untyped-def]
+    w = two_desks
+    a2 = w["a2"].case_id
+    assert _listed(office, w["carles"], "canteen") == {a2}  # the desk's index now holds it
+    with office.session() as session:
+        compartments.recuse(
+            session,
+            w["carles"].keyring,
+            case_id=a2,
+            officer_name="carles",
+            by_officer_id=w["carles"].officer_id,
+            reason="I was at school with the reporter.",
+            now=_now(office),
+        )
+    carles = office.sign_in("carles")
+    # At once, before anyone searches again: no index row his secrets open holds the text.
+    secrets = _everything(office, carles)
+    with office.session() as session:
+        blobs = [r.blob for r in session.scalars(select(DeskSearch))]
+        blobs += [r.blob for r in session.scalars(select(CaseSearch))]
+    for blob in blobs:
+        for case_id in ("00" * 16, a2):
+            with contextlib.suppress(CryptoError):
+                message = open_bytes(
+                    blob, secrets, associated_data(sealing.INDEX, bytes.fromhex(case_id))
+                )
+                assert "canteen" not in message.part("text").text
+    assert _listed(office, carles, "canteen") == set()
+    assert _listed(office, office.sign_in("ana"), "canteen") == {a2}

@@ -1,0 +1,196 @@
+"""Moving a real inbox from before desks (``tests/inbox/v1_inbox``, written by the code of
+commit 4e7d38a) into desk compartments: every case in its desk's compartment, readable by
+the officers as before, and the storage-key copies gone."""
+
+import json
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select, text
+
+from whistle.cli import main
+from whistle.crypto import CryptoError, associated_data, open_bytes, open_envelope
+from whistle.inbox import compartments, db, sealing
+from whistle.inbox.cases import case_detail
+from whistle.inbox.config import InboxConfig, ThrottleLimits, insecure_password_hash
+from whistle.inbox.errors import CompartmentsMigrationError
+from whistle.inbox.models import Case, DeskGrant, DeskMember, Note, Office, Record, Reply
+from whistle.inbox.officers import open_with_recovery_key, sign_in
+from whistle.inbox.replies import open_draft
+from whistle.inbox.workflow import case_labels
+
+FIXTURE = Path(__file__).parent / "v1_inbox"
+FACTS = json.loads((FIXTURE / "facts.json").read_text())
+NOW = datetime(2026, 12, 5, 9, tzinfo=UTC)
+
+
+@pytest.fixture
+def v1(tmp_path: Path, insecure_kdf_params) -> InboxConfig:  # type: ignore[no-untyped-def]
+    shutil.copytree(FIXTURE / "office", tmp_path / "office")
+    (tmp_path / "scratch").mkdir()
+    return InboxConfig(
+        data_dir=tmp_path / "office",
+        kdf_params=insecure_kdf_params,
+        password_hash=insecure_password_hash(),
+        throttle=ThrottleLimits(per_account=3, window_seconds=900),
+        idle_lock_seconds=600,
+        default_language="en",
+        clock=lambda: NOW,
+        scratch_dir=tmp_path / "scratch",
+        testing=True,
+    )
+
+
+def _migrate(config: InboxConfig, tmp_path: Path):  # type: ignore[no-untyped-def]
+    key_file = tmp_path / "recovery"
+    key_file.write_text(FACTS["recovery_key"] + "\n")
+    obj = {"config": {"kdf_params": config.kdf_params, "password_hash": config.password_hash}}
+    return CliRunner().invoke(
+        main,
+        ["inbox", "desks", "migrate", str(config.data_dir), "--recovery-key-file", str(key_file)],
+        obj=obj,
+    )
+
+
+def _old_storage_secret(config: InboxConfig) -> bytes:
+    engine = db.make_engine(config.database_path)
+    with db.transaction(db.session_factory(engine)) as session:
+        secret = open_with_recovery_key(session, FACTS["recovery_key"]).keyring.storage_secret
+    engine.dispose()
+    return secret
+
+
+def test_a_v1_inbox_moves_into_its_desks(v1: InboxConfig, tmp_path: Path) -> None:
+    old_files = {p.name for p in v1.store_dir.iterdir()}
+    engine = db.make_engine(v1.database_path)
+    db.upgrade(engine)  # 0007_desks: the schema; nothing is moved without the keys
+    with db.transaction(db.session_factory(engine)) as session:
+        assert not compartments.active(session)
+        signed = sign_in(session, v1, "admin", FACTS["password"])  # still reads as before
+    with db.transaction(db.session_factory(engine)) as session:
+        antifraud = FACTS["cases"]["antifraud"]
+        assert "V1-NOTE" in [
+            n.text for n in case_detail(session, signed.keyring, antifraud, today=NOW.date()).notes
+        ]
+    engine.dispose()
+    storage = _old_storage_secret(v1)
+
+    result = _migrate(v1, tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "2 case(s) moved" in result.output
+
+    # The old files are gone; every stored file and sealed row now refuses the storage key.
+    assert not old_files & {p.name for p in v1.store_dir.iterdir()}
+    engine = db.make_engine(v1.database_path)
+    sessions = db.session_factory(engine)
+    with db.transaction(sessions) as session:
+        assert compartments.active(session)
+        assert session.execute(text("SELECT count(*) FROM search_index")).scalar() == 0
+        for record in session.scalars(select(Record)):
+            raw = bytes.fromhex(record.case_id)
+            with pytest.raises(CryptoError):
+                open_bytes(record.meta, storage, associated_data(sealing.META, raw))
+            with (
+                (v1.store_dir / record.stored_name).open("rb") as handle,
+                pytest.raises(CryptoError),
+            ):
+                open_envelope(handle, storage, associated_data("stored-" + record.kind, raw))
+        sealed = [(n.body, sealing.NOTE, n.case_id) for n in session.scalars(select(Note))]
+        sealed += [(r.body, sealing.DRAFT, r.case_id) for r in session.scalars(select(Reply))]
+        sealed += [
+            (c.labels, sealing.LABELS, c.id) for c in session.scalars(select(Case)) if c.labels
+        ]
+        assert len(sealed) == 3
+        for blob, kind, case_id in sealed:
+            with pytest.raises(CryptoError):
+                open_bytes(blob, storage, associated_data(kind, bytes.fromhex(case_id)))
+        # Everyone keeps what they had: both officers in both desks, keys pending sign-in.
+        members = {(m.desk_id, m.officer_id) for m in session.scalars(select(DeskMember))}
+        assert len(members) == 4
+        assert session.scalars(select(DeskGrant.holder).where(DeskGrant.holder == "storage")).all()
+
+    # Each officer's first sign-in: a personal key, the desks' keys sealed to it.
+    for name in ("admin", "berta"):
+        with db.transaction(sessions) as session:
+            signed = sign_in(session, v1, name, FACTS["password"])
+            assert signed.keyring.personal_secret is not None
+        with db.transaction(sessions) as session:
+            for desk, case_id in FACTS["cases"].items():
+                detail = case_detail(session, signed.keyring, case_id, today=NOW.date())
+                assert detail.case.desk_id == desk
+            a = FACTS["cases"]["antifraud"]
+            detail = case_detail(session, signed.keyring, a, today=NOW.date())
+            assert detail.entries[0].form[1]["value"] == "V1-ANTIFRAUD-CONTENT"
+            assert detail.entries[1].message == "V1-FOLLOWUP"
+            assert [n.text for n in detail.notes] == ["V1-NOTE"]
+            draft = session.scalar(select(Reply))
+            assert open_draft(signed.keyring, draft).text == "V1-DRAFT"
+            b = session.get(Case, FACTS["cases"]["ethics"])
+            assert case_labels(signed.keyring, b) == ["V1-LABEL"]
+    with db.transaction(sessions) as session:
+        # Both have signed in: the interim copies under the storage key are gone.
+        assert not session.scalars(select(DeskGrant).where(DeskGrant.holder == "storage")).all()
+        assert session.scalar(select(Office.recovery_public_key)) is not None
+    engine.dispose()
+
+    again = _migrate(v1, tmp_path)
+    assert again.exit_code != 0
+    assert "already" in again.output
+
+
+def test_migrating_twice_is_refused_and_changes_nothing(v1: InboxConfig, tmp_path: Path) -> None:
+    engine = db.make_engine(v1.database_path)
+    db.upgrade(engine)
+    with db.transaction(db.session_factory(engine)) as session:
+        recovered = open_with_recovery_key(session, FACTS["recovery_key"])
+        compartments.migrate(
+            session, recovered.keyring, FACTS["recovery_key"], store_dir=v1.store_dir, now=NOW
+        )
+    with db.transaction(db.session_factory(engine)) as session:
+        before = session.scalars(select(Record.stored_name)).all()
+        recovered = open_with_recovery_key(session, FACTS["recovery_key"])
+        with pytest.raises(CompartmentsMigrationError):
+            compartments.migrate(
+                session, recovered.keyring, FACTS["recovery_key"], store_dir=v1.store_dir, now=NOW
+            )
+        assert session.scalars(select(Record.stored_name)).all() == before
+    engine.dispose()
+
+
+def test_a_wrong_recovery_key_moves_nothing(v1: InboxConfig, tmp_path: Path) -> None:
+    engine = db.make_engine(v1.database_path)
+    db.upgrade(engine)
+    engine.dispose()
+    key_file = tmp_path / "recovery"
+    key = FACTS["recovery_key"].replace(" ", "")
+    key_file.write_text(("0" if key[0] != "0" else "1") + key[1:] + "\n")
+    obj = {"config": {"kdf_params": v1.kdf_params, "password_hash": v1.password_hash}}
+    result = CliRunner().invoke(
+        main,
+        ["inbox", "desks", "migrate", str(v1.data_dir), "--recovery-key-file", str(key_file)],
+        obj=obj,
+    )
+    assert result.exit_code != 0
+    assert "Nothing was changed" in result.output
+    engine = db.make_engine(v1.database_path)
+    with db.transaction(db.session_factory(engine)) as session:
+        assert not compartments.active(session)
+    engine.dispose()
+
+
+def test_downgrade_is_refused_once_moved(v1: InboxConfig) -> None:
+    engine = db.make_engine(v1.database_path)
+    db.upgrade(engine)
+    db.downgrade(engine, "0006_law")  # nothing moved yet: the schema goes back
+    db.upgrade(engine)
+    with db.transaction(db.session_factory(engine)) as session:
+        recovered = open_with_recovery_key(session, FACTS["recovery_key"])
+        compartments.migrate(
+            session, recovered.keyring, FACTS["recovery_key"], store_dir=v1.store_dir, now=NOW
+        )
+    with pytest.raises(RuntimeError, match="compartments"):
+        db.downgrade(engine, "0006_law")
+    engine.dispose()

@@ -1,0 +1,983 @@
+"""Desks as compartments, enforced by keys: who holds which desk's key, and which case keys
+those open (docs/protocol.md §12, "Compartments").
+
+    personal key      an X25519 pair per officer: the public half in ``officer.public_key``,
+                      the secret in the officer's own wrapped keyring (and one for the
+                      recovery keyring, ``office.recovery_public_key``)
+    compartment key   an X25519 pair per desk and generation; its secret exists only as key
+                      grants (``whistle.crypto.seal_grant``) to each member's personal key
+                      and to the recovery key (``desk_grant``)
+    case key          an X25519 pair per case and generation; everything stored for the case
+                      (records, summaries, notes, reasons, labels, drafts, its search entry)
+                      is sealed to it. Its secret is granted to the desk's compartment key
+                      (``desk:<desk>:<generation>``), or — once an officer stepped aside —
+                      to each other member and to the recovery key one by one
+
+So a signed-in officer's secrets open exactly: their desks' compartment keys, through them
+the case keys of those desks' cases, and the case keys granted to them by name. Lists,
+search and the dashboard show the cases whose grants those keys hold (``readable``); every
+read goes through ``case_secrets``, which refuses by key (``CaseLockedError``).
+
+Sealing needs only public keys, so anyone — the importer, the custodian recording a
+decision, a manager rotating a desk — can write into a compartment without being able to read
+it. Adding a member is sealing the desk key to them: done at once by whoever holds it, else
+delivered at the next sign-in of a member (``deliver``).
+
+Before ``migrate`` (an office from before desks) nothing is in a compartment: the storage
+key, which every officer holds, still opens everything, as it did.
+"""
+
+from collections.abc import MutableMapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from whistle.crypto import (
+    CryptoError,
+    generate_box_keypair,
+    open_grant,
+    recovery_wrapping_key,
+    seal_grant,
+)
+from whistle.inbox import epochs, sealing
+from whistle.inbox.audit import record_event
+from whistle.inbox.errors import (
+    CaseLockedError,
+    CompartmentsMigrationError,
+    DeskError,
+    DeskHasOpenCasesError,
+    InboxError,
+    LastMemberError,
+    NoSuchOfficerError,
+    PermissionDeniedError,
+    RecusalError,
+)
+from whistle.inbox.keyring import OfficeKeyring, wrap_for_recovery
+from whistle.inbox.models import (
+    STATUS_CLOSED,
+    Case,
+    CaseGrant,
+    CaseKey,
+    CaseSearch,
+    Compartment,
+    DeskGrant,
+    DeskMember,
+    DeskSearch,
+    Office,
+    Officer,
+    Recusal,
+    SearchIndex,
+)
+from whistle.inbox.rekey import reseal_case
+
+RECOVERY = "recovery"
+#: The interim holder during the migration: the storage key every officer holds.
+STORAGE = "storage"
+#: ``session.info`` key a transaction that changed who holds what carries: the key store
+#: empties its caches after it commits (``KeyStore.forget_purged``).
+KEYS_CHANGED = "whistle_keys_changed"
+MIN_REASON_CHARS = 10
+MAX_REASON_CHARS = 5_000
+
+Cache = MutableMapping[tuple[str, ...], Any]
+LOCKED = "Your keys do not open this case."
+
+
+def officer_holder(officer_id: int) -> str:
+    return f"officer:{officer_id}"
+
+
+def desk_holder(desk_id: str, generation: int) -> str:
+    return f"desk:{desk_id}:{generation}"
+
+
+def _desk_context(desk_id: str, generation: int) -> str:
+    return f"desk/{desk_id}/{generation}"
+
+
+def _case_context(case_id: str, generation: int) -> str:
+    return f"case/{case_id}/{generation}"
+
+
+def active(session: Session) -> bool:
+    """Whether this office's content is in compartments (an office made before desks is not,
+    until ``migrate``)."""
+    return bool(session.scalar(select(Office.compartments_at).where(Office.id == 1)))
+
+
+def _changed(session: Session, desk_id: str | None = None) -> None:
+    """Who holds what changed: the caches go after the commit, and the desk's search index
+    (whose text the one who lost access could open) goes now."""
+    session.info[KEYS_CHANGED] = True
+    if desk_id is not None:
+        session.execute(delete(DeskSearch).where(DeskSearch.desk_id == desk_id))
+
+
+# --- whose keys --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, repr=False)
+class Opened:
+    """What one keyring opens: its holder names and its desks' compartment secrets."""
+
+    holders: tuple[str, ...]
+    desks: dict[tuple[str, int], bytes]
+    personal_secret: bytes | None
+
+    def __repr__(self) -> str:
+        return f"Opened(holders={self.holders}, desks={sorted(self.desks)})"
+
+    @property
+    def case_holders(self) -> list[str]:
+        return [desk_holder(d, g) for d, g in self.desks] + [
+            h for h in self.holders if h != STORAGE
+        ]
+
+    def desk_ids(self) -> set[str]:
+        return {d for d, _ in self.desks}
+
+
+def _holder_of(session: Session, keyring: OfficeKeyring) -> str | None:
+    public = keyring.personal_public
+    if public is None:
+        return None
+    officer_id = session.scalar(select(Officer.id).where(Officer.public_key == public))
+    if officer_id is not None:
+        return officer_holder(officer_id)
+    if session.scalar(select(Office.recovery_public_key).where(Office.id == 1)) == public:
+        return RECOVERY
+    return None
+
+
+def open_desks(session: Session, keyring: OfficeKeyring, cache: Cache | None = None) -> Opened:
+    """The compartment keys ``keyring`` holds, each grant opened and checked."""
+    own = _holder_of(session, keyring)
+    key = ("desks", (keyring.personal_public or b"").hex(), keyring.storage_public.hex())
+    if cache is not None and key in cache:
+        cached: Opened = cache[key]
+        return cached
+    holders = tuple(h for h in (own, STORAGE) if h is not None)
+    publics = {
+        (c.desk_id, c.generation): c.public_key for c in session.scalars(select(Compartment))
+    }
+    desks: dict[tuple[str, int], bytes] = {}
+    for grant in session.scalars(select(DeskGrant).where(DeskGrant.holder.in_(holders))):
+        place = (grant.desk_id, grant.generation)
+        secret = keyring.storage_secret if grant.holder == STORAGE else keyring.personal_secret
+        if place in desks or secret is None or place not in publics:
+            continue
+        try:
+            desks[place] = open_grant(grant.grant, secret, _desk_context(*place), publics[place])
+        except CryptoError:
+            continue  # a damaged grant opens nothing; the others still do
+    opened = Opened(holders, desks, keyring.personal_secret)
+    if cache is not None:
+        cache[key] = opened
+    return opened
+
+
+def readable(
+    session: Session, keyring: OfficeKeyring, cache: Cache | None = None
+) -> set[str] | None:
+    """The ids of the cases whose keys ``keyring`` holds (None: no compartments yet, so all)."""
+    if not active(session):
+        return None
+    opened = open_desks(session, keyring, cache)
+    holders = opened.case_holders
+    if not holders:
+        return set()
+    return set(
+        session.scalars(select(CaseGrant.case_id).where(CaseGrant.holder.in_(holders)).distinct())
+    )
+
+
+def case_key_map(
+    session: Session, keyring: OfficeKeyring, case_id: str, cache: Cache | None = None
+) -> dict[int, bytes]:
+    """Generation → secret of each case key ``keyring`` opens; ``CaseLockedError`` if none."""
+    key = ("case", (keyring.personal_public or b"").hex(), case_id)
+    if cache is not None and key in cache:
+        cached: dict[int, bytes] = cache[key]
+        return cached
+    opened = open_desks(session, keyring, cache)
+    publics = {
+        k.generation: k.public_key
+        for k in session.scalars(select(CaseKey).where(CaseKey.case_id == case_id))
+    }
+    found: dict[int, bytes] = {}
+    for grant in session.scalars(
+        select(CaseGrant).where(
+            CaseGrant.case_id == case_id, CaseGrant.holder.in_(opened.case_holders)
+        )
+    ):
+        secret = _holder_secret(opened, grant.holder)
+        if grant.generation in found or secret is None or grant.generation not in publics:
+            continue
+        try:
+            found[grant.generation] = open_grant(
+                grant.grant,
+                secret,
+                _case_context(case_id, grant.generation),
+                publics[grant.generation],
+            )
+        except CryptoError:
+            continue
+    if not found:
+        raise CaseLockedError(LOCKED)
+    if cache is not None:
+        cache[key] = found
+    return found
+
+
+def all_case_keys(
+    session: Session, keyring: OfficeKeyring, cache: Cache | None = None
+) -> dict[str, dict[int, bytes]]:
+    """``case_key_map`` of every case ``keyring`` opens, in two queries (search builds on it);
+    each goes into ``cache`` as ``case_key_map`` would put it."""
+    opened = open_desks(session, keyring, cache)
+    holders = opened.case_holders
+    if not holders:
+        return {}
+    who = (keyring.personal_public or b"").hex()
+    publics = {
+        (k.case_id, k.generation): k.public_key
+        for k in session.scalars(
+            select(CaseKey).where(
+                CaseKey.case_id.in_(select(CaseGrant.case_id).where(CaseGrant.holder.in_(holders)))
+            )
+        )
+    }
+    found: dict[str, dict[int, bytes]] = {}
+    for grant in session.scalars(select(CaseGrant).where(CaseGrant.holder.in_(holders))):
+        mine = found.setdefault(grant.case_id, {})
+        secret = _holder_secret(opened, grant.holder)
+        public = publics.get((grant.case_id, grant.generation))
+        if grant.generation in mine or secret is None or public is None:
+            continue
+        try:
+            mine[grant.generation] = open_grant(
+                grant.grant, secret, _case_context(grant.case_id, grant.generation), public
+            )
+        except CryptoError:
+            continue
+    found = {case_id: keys for case_id, keys in found.items() if keys}
+    if cache is not None:
+        for case_id, keys in found.items():
+            cache[("case", who, case_id)] = keys
+    return found
+
+
+def desk_granted(session: Session, opened: Opened) -> dict[str, str]:
+    """Case id → desk of the cases granted to a desk compartment ``opened`` holds."""
+    holders = [desk_holder(d, g) for d, g in opened.desks]
+    if not holders:
+        return {}
+    return {
+        case_id: holder.split(":")[1]
+        for case_id, holder in session.execute(
+            select(CaseGrant.case_id, CaseGrant.holder).where(CaseGrant.holder.in_(holders))
+        )
+    }
+
+
+def desk_public(session: Session, desk_id: str) -> bytes:
+    """The newest compartment public key of a desk."""
+    row = session.get(Compartment, (desk_id, newest_generation(session, desk_id)))
+    if row is None:
+        raise DeskError(f"There is no desk {desk_id!r}.")
+    return row.public_key
+
+
+def _holder_secret(opened: Opened, holder: str) -> bytes | None:
+    if holder.startswith("desk:"):
+        _, desk_id, generation = holder.split(":")
+        return opened.desks.get((desk_id, int(generation)))
+    return opened.personal_secret if holder in opened.holders else None
+
+
+def case_secrets(
+    session: Session, keyring: OfficeKeyring, case_id: str, cache: Cache | None = None
+) -> list[bytes]:
+    """Every key that may open something stored for the case, newest first.
+
+    Before the migration: the storage key. ``CaseLockedError`` when ``keyring`` opens none.
+    """
+    if not active(session):
+        return [keyring.storage_secret]
+    found = case_key_map(session, keyring, case_id, cache)
+    return [found[g] for g in sorted(found, reverse=True)]
+
+
+def case_public(session: Session, case_id: str) -> bytes:
+    """What new content of the case is sealed to: its newest case key (before the migration:
+    the storage key)."""
+    if not active(session):
+        office = session.get(Office, 1)
+        if office is None:
+            raise InboxError("This directory holds no office.")
+        return office.storage_public_key
+    public = session.scalar(
+        select(CaseKey.public_key)
+        .where(CaseKey.case_id == case_id)
+        .order_by(CaseKey.generation.desc())
+        .limit(1)
+    )
+    if public is None:
+        raise CaseLockedError(LOCKED)
+    return public
+
+
+# --- desks and their compartment keys -----------------------------------------------------
+
+
+def _recovery_public(session: Session) -> bytes:
+    office = session.get(Office, 1)
+    if office is None or office.recovery_public_key is None:
+        raise CompartmentsMigrationError("This office has no recovery key for compartments.")
+    return office.recovery_public_key
+
+
+def newest_generation(session: Session, desk_id: str) -> int:
+    generation = session.scalar(
+        select(func.max(Compartment.generation)).where(Compartment.desk_id == desk_id)
+    )
+    if generation is None:
+        raise DeskError(f"There is no desk {desk_id!r}.")
+    return generation
+
+
+def new_compartment(
+    session: Session, desk_id: str, now: datetime, *, interim: bytes | None = None
+) -> int:
+    """A new generation of a desk's compartment key, granted to every member who has a
+    personal key and to the recovery key (and, during the migration, to ``interim``, the
+    storage public key). Needs no secret. Returns the generation."""
+    current = session.scalar(
+        select(func.max(Compartment.generation)).where(Compartment.desk_id == desk_id)
+    )
+    generation = (current or 0) + 1
+    pair = generate_box_keypair()
+    session.add(
+        Compartment(
+            desk_id=desk_id,
+            generation=generation,
+            public_key=pair.public_key,
+            created_at=now.replace(tzinfo=None),
+        )
+    )
+    context = _desk_context(desk_id, generation)
+    holders: list[tuple[str, bytes]] = [(RECOVERY, _recovery_public(session))]
+    if interim is not None:
+        holders.append((STORAGE, interim))
+    for officer in _members(session, desk_id):
+        if officer.public_key is not None:
+            holders.append((officer_holder(officer.id), officer.public_key))
+    for holder, public in holders:
+        session.add(
+            DeskGrant(
+                desk_id=desk_id,
+                generation=generation,
+                holder=holder,
+                grant=seal_grant(pair.secret_key, public, context),
+            )
+        )
+    session.flush()
+    _changed(session, desk_id)
+    return generation
+
+
+def _members(session: Session, desk_id: str) -> list[Officer]:
+    return list(
+        session.scalars(
+            select(Officer)
+            .join(DeskMember, DeskMember.officer_id == Officer.id)
+            .where(DeskMember.desk_id == desk_id)
+            .order_by(Officer.name)
+        )
+    )
+
+
+def members(session: Session, desk_id: str) -> list[Officer]:
+    """The officers of a desk, by name."""
+    return _members(session, desk_id)
+
+
+def desks_of(session: Session, officer_id: int) -> list[str]:
+    return sorted(
+        session.scalars(select(DeskMember.desk_id).where(DeskMember.officer_id == officer_id))
+    )
+
+
+def _known_desk(session: Session, desk_id: str) -> None:
+    if desk_id not in {d.id for d in epochs.current_card(session).desks}:
+        raise DeskError(f"There is no desk {desk_id!r}.")
+
+
+def _require_manager(session: Session, officer_id: int | None) -> None:
+    if officer_id is None:
+        return  # the recovery key at the command line
+    actor = session.get(Officer, officer_id)
+    if actor is None or actor.is_removed or not actor.is_manager:
+        raise PermissionDeniedError("Only a system manager can do this.")
+
+
+def _live(session: Session, name: str) -> Officer:
+    officer = session.scalar(select(Officer).where(Officer.name == name.strip()))
+    if officer is None or officer.is_removed:
+        raise NoSuchOfficerError("No officer has that name.")
+    return officer
+
+
+def add_member(
+    session: Session,
+    keyring: OfficeKeyring,
+    *,
+    desk_id: str,
+    name: str,
+    by_officer_id: int | None,
+    now: datetime,
+) -> bool:
+    """A manager makes an officer a member of a desk (audited). Returns whether the desk key
+    reached them now (``keyring`` holds it); otherwise a member's next sign-in delivers it."""
+    _require_manager(session, by_officer_id)
+    _known_desk(session, desk_id)
+    officer = _live(session, name)
+    if session.get(DeskMember, (desk_id, officer.id)) is not None:
+        raise DeskError(f"{officer.name} is a member of {desk_id} already.")
+    session.add(
+        DeskMember(desk_id=desk_id, officer_id=officer.id, added_at=now.replace(tzinfo=None))
+    )
+    session.flush()
+    delivered = officer.public_key is not None and deliver(session, keyring) > 0
+    record_event(
+        session,
+        now,
+        "desk-member-added",
+        officer_id=by_officer_id,
+        detail=f"{officer.name} to {desk_id}" + ("" if delivered else " (keys pending)"),
+    )
+    _changed(session)
+    return delivered
+
+
+def remove_member(
+    session: Session,
+    *,
+    desk_id: str,
+    name: str,
+    by_officer_id: int | None,
+    now: datetime,
+) -> int:
+    """Take an officer out of a desk: their grants go, and the desk gets a new compartment
+    key for what comes next (docs/decisions.md, "Rotating a desk"). The last member cannot
+    leave. Returns the new generation."""
+    _require_manager(session, by_officer_id)
+    _known_desk(session, desk_id)
+    officer = _live(session, name)
+    membership = session.get(DeskMember, (desk_id, officer.id))
+    if membership is None:
+        raise DeskError(f"{officer.name} is not a member of {desk_id}.")
+    if len(_members(session, desk_id)) <= 1:
+        raise LastMemberError(
+            f"{officer.name} is the last member of {desk_id}: add another member first, so "
+            "that its cases stay readable without the recovery key."
+        )
+    session.delete(membership)
+    _forget_holder(session, officer.id, desk_id)
+    generation = new_compartment(session, desk_id, now)
+    record_event(
+        session,
+        now,
+        "desk-member-removed",
+        officer_id=by_officer_id,
+        detail=f"{officer.name} from {desk_id}: their keys deleted, compartment key "
+        f"generation {generation}",
+    )
+    return generation
+
+
+def _forget_holder(session: Session, officer_id: int, desk_id: str | None) -> None:
+    """Delete an officer's grants: of one desk (and its cases), or of every desk."""
+    holder = officer_holder(officer_id)
+    grants = delete(DeskGrant).where(DeskGrant.holder == holder)
+    cases = select(Case.id)
+    if desk_id is not None:
+        grants = grants.where(DeskGrant.desk_id == desk_id)
+        cases = cases.where(Case.desk_id == desk_id)
+    session.execute(grants)
+    session.execute(
+        delete(CaseGrant).where(CaseGrant.holder == holder, CaseGrant.case_id.in_(cases))
+    )
+    session.flush()
+    _changed(session, desk_id)
+
+
+def drop_grants(session: Session, officer_id: int) -> None:
+    """Delete every grant to an officer's personal key (it is being replaced); memberships
+    stay, so ``deliver`` seals their desks' keys to the new one."""
+    _forget_holder(session, officer_id, None)
+
+
+def forget_officer(session: Session, officer_id: int, now: datetime) -> None:
+    """A removed officer: out of every desk, each of which gets a new compartment key."""
+    desk_list = desks_of(session, officer_id)
+    session.execute(delete(DeskMember).where(DeskMember.officer_id == officer_id))
+    _forget_holder(session, officer_id, None)
+    for desk_id in desk_list:
+        if active(session):
+            new_compartment(session, desk_id, now)
+
+
+def deliver(session: Session, keyring: OfficeKeyring) -> int:
+    """Seal what ``keyring`` opens to members still waiting for it: desk keys of their desks,
+    and case keys granted one by one (cases someone stepped aside from). Returns how many
+    grants were made. Interim grants of a desk go once every member has its keys."""
+    if not active(session):
+        return 0
+    opened = open_desks(session, keyring)
+    made = 0
+    publics = {
+        (c.desk_id, c.generation): c.public_key for c in session.scalars(select(Compartment))
+    }
+    for membership in session.scalars(select(DeskMember)):
+        officer = session.get(Officer, membership.officer_id)
+        if officer is None or officer.public_key is None or officer.is_removed:
+            continue
+        holder = officer_holder(officer.id)
+        for (desk_id, generation), secret in opened.desks.items():
+            if desk_id != membership.desk_id:
+                continue
+            if session.get(DeskGrant, (desk_id, generation, holder)) is None:
+                session.add(
+                    DeskGrant(
+                        desk_id=desk_id,
+                        generation=generation,
+                        holder=holder,
+                        grant=seal_grant(
+                            secret, officer.public_key, _desk_context(desk_id, generation)
+                        ),
+                    )
+                )
+                made += 1
+        made += _deliver_named_cases(session, keyring, opened, membership.desk_id, officer)
+    session.flush()
+    _drop_interim(session, publics)
+    if made:
+        _changed(session)
+    return made
+
+
+def _deliver_named_cases(
+    session: Session, keyring: OfficeKeyring, opened: Opened, desk_id: str, officer: Officer
+) -> int:
+    """Case keys granted by name in ``desk_id`` that ``officer`` (not stepped aside) lacks."""
+    assert_public = officer.public_key
+    if assert_public is None:
+        return 0
+    holder = officer_holder(officer.id)
+    named = session.scalars(
+        select(CaseGrant.case_id)
+        .join(Case, Case.id == CaseGrant.case_id)
+        .where(Case.desk_id == desk_id, CaseGrant.holder.like("officer:%"))
+        .distinct()
+    ).all()
+    made = 0
+    for case_id in named:
+        if _recused(session, case_id, officer.id):
+            continue
+        have = set(
+            session.scalars(
+                select(CaseGrant.generation).where(
+                    CaseGrant.case_id == case_id, CaseGrant.holder == holder
+                )
+            )
+        )
+        try:
+            secrets_by_gen = case_key_map(session, keyring, case_id)
+        except CaseLockedError:
+            continue
+        for generation, secret in secrets_by_gen.items():
+            if generation not in have:
+                _add_case_grant(session, case_id, generation, secret, holder, assert_public)
+                made += 1
+    return made
+
+
+def _drop_interim(session: Session, publics: dict[tuple[str, int], bytes]) -> None:
+    """The storage key's copy of a desk key goes once every member of the desk holds it."""
+    for desk_id, generation in publics:
+        if session.get(DeskGrant, (desk_id, generation, STORAGE)) is None:
+            continue
+        waiting = [
+            o
+            for o in _members(session, desk_id)
+            if session.get(DeskGrant, (desk_id, generation, officer_holder(o.id))) is None
+        ]
+        if not waiting:
+            session.execute(
+                delete(DeskGrant).where(
+                    DeskGrant.desk_id == desk_id,
+                    DeskGrant.generation == generation,
+                    DeskGrant.holder == STORAGE,
+                )
+            )
+
+
+def end_interim(session: Session, *, by_officer_id: int | None, now: datetime) -> int:
+    """A manager ends the migration's interim copies now (officers who have not signed in
+    since get their keys from a member's next sign-in). Returns how many were deleted."""
+    _require_manager(session, by_officer_id)
+    interim = session.scalars(select(DeskGrant).where(DeskGrant.holder == STORAGE)).all()
+    count = len(interim)
+    for grant in interim:
+        session.delete(grant)
+    session.flush()
+    record_event(
+        session, now, "desk-interim-keys-deleted", officer_id=by_officer_id, detail=str(count)
+    )
+    _changed(session)
+    return count
+
+
+def pending(session: Session) -> list[tuple[str, str]]:
+    """(desk, officer name) of members who do not hold their desk's newest key yet."""
+    waiting = []
+    for membership in session.scalars(select(DeskMember).order_by(DeskMember.desk_id)):
+        officer = session.get(Officer, membership.officer_id)
+        generation = newest_generation(session, membership.desk_id)
+        holder = officer_holder(membership.officer_id)
+        if officer is not None and (
+            session.get(DeskGrant, (membership.desk_id, generation, holder)) is None
+        ):
+            waiting.append((membership.desk_id, officer.name))
+    return waiting
+
+
+# --- case keys -----------------------------------------------------------------------------
+
+
+def _add_case_grant(
+    session: Session, case_id: str, generation: int, secret: bytes, holder: str, public: bytes
+) -> None:
+    session.add(
+        CaseGrant(
+            case_id=case_id,
+            generation=generation,
+            holder=holder,
+            grant=seal_grant(secret, public, _case_context(case_id, generation)),
+        )
+    )
+
+
+def _recused(session: Session, case_id: str, officer_id: int) -> bool:
+    return (
+        session.scalar(
+            select(Recusal.id).where(Recusal.case_id == case_id, Recusal.officer_id == officer_id)
+        )
+        is not None
+    )
+
+
+def recused_officers(session: Session, case_id: str) -> set[int]:
+    return set(session.scalars(select(Recusal.officer_id).where(Recusal.case_id == case_id)))
+
+
+def _grant_case(
+    session: Session, case_id: str, desk_id: str, generation: int, secret: bytes
+) -> None:
+    """Grant one generation of a case key: to the desk's compartment, or — when someone
+    stepped aside — to every other member by name and to the recovery key."""
+    excluded = recused_officers(session, case_id)
+    if not excluded:
+        desk_generation = newest_generation(session, desk_id)
+        public = session.get(Compartment, (desk_id, desk_generation))
+        if public is None:
+            raise DeskError(f"There is no desk {desk_id!r}.")
+        _add_case_grant(
+            session,
+            case_id,
+            generation,
+            secret,
+            desk_holder(desk_id, desk_generation),
+            public.public_key,
+        )
+        return
+    _add_case_grant(session, case_id, generation, secret, RECOVERY, _recovery_public(session))
+    for officer in _members(session, desk_id):
+        if officer.id not in excluded and officer.public_key is not None:
+            _add_case_grant(
+                session, case_id, generation, secret, officer_holder(officer.id), officer.public_key
+            )
+
+
+def new_case_key(session: Session, case_id: str, desk_id: str) -> bytes:
+    """A new generation of the case's key, granted to its desk; returns its public key.
+
+    Before the migration nothing is made: content goes to the storage key as it did."""
+    if not active(session):
+        return case_public(session, case_id)
+    current = session.scalar(select(func.max(CaseKey.generation)).where(CaseKey.case_id == case_id))
+    generation = (current or 0) + 1
+    pair = generate_box_keypair()
+    session.add(CaseKey(case_id=case_id, generation=generation, public_key=pair.public_key))
+    session.flush()
+    _grant_case(session, case_id, desk_id, generation, pair.secret_key)
+    session.flush()
+    return pair.public_key
+
+
+def _regrant(
+    session: Session, case_id: str, desk_id: str, secrets_by_gen: dict[int, bytes]
+) -> None:
+    session.execute(delete(CaseGrant).where(CaseGrant.case_id == case_id))
+    for generation, secret in secrets_by_gen.items():
+        _grant_case(session, case_id, desk_id, generation, secret)
+    session.flush()
+    _changed(session, desk_id)
+
+
+def _check_reason(reason: str) -> str:
+    reason = reason.strip()
+    if len(reason) < MIN_REASON_CHARS:
+        raise RecusalError(f"Give the reason (at least {MIN_REASON_CHARS} characters).")
+    if len(reason) > MAX_REASON_CHARS:
+        raise RecusalError(f"A reason has at most {MAX_REASON_CHARS} characters.")
+    return reason
+
+
+def recuse(
+    session: Session,
+    keyring: OfficeKeyring,
+    *,
+    case_id: str,
+    officer_name: str,
+    by_officer_id: int | None,
+    reason: str,
+    now: datetime,
+) -> Recusal:
+    """An officer steps aside from a case (themselves, or a manager records it for them).
+
+    The case's keys are granted again to every other member by name (and the recovery key),
+    a new case key generation takes what comes next, and the stepping-aside officer's own
+    secrets no longer open any of it. Whoever records it must open the case (``keyring``).
+    """
+    if not active(session):
+        raise CompartmentsMigrationError(
+            "Stepping aside needs desk compartments: move this office into them first."
+        )
+    case = session.get(Case, case_id)
+    if case is None:
+        raise CaseLockedError(LOCKED)
+    officer = _live(session, officer_name)
+    if by_officer_id is not None and by_officer_id != officer.id:
+        _require_manager(session, by_officer_id)
+    reason = _check_reason(reason)
+    if _recused(session, case.id, officer.id):
+        raise RecusalError(f"{officer.name} has already stepped aside from this case.")
+    secrets_by_gen = dict(case_key_map(session, keyring, case.id))
+    session.add(
+        Recusal(
+            case_id=case.id,
+            officer_id=officer.id,
+            by_officer_id=by_officer_id if by_officer_id is not None else officer.id,
+            declared_at=now.replace(tzinfo=None),
+            reason=b"",
+        )
+    )
+    session.flush()
+    if case.assignee_id == officer.id:
+        case.assignee_id = None
+    _regrant(session, case.id, case.desk_id, secrets_by_gen)
+    public = new_case_key(session, case.id, case.desk_id)
+    recusal = session.scalars(
+        select(Recusal).where(Recusal.case_id == case.id, Recusal.officer_id == officer.id)
+    ).one()
+    recusal.reason = sealing.seal_text(public, sealing.RECUSAL, case.id, reason)
+    record_event(
+        session,
+        now,
+        "case-recusal",
+        officer_id=by_officer_id,
+        case_id=case.id,
+        detail=f"{officer.name} stepped aside",
+    )
+    return recusal
+
+
+def reassign(
+    session: Session,
+    keyring: OfficeKeyring,
+    *,
+    case_id: str,
+    desk_id: str,
+    by_officer_id: int | None,
+    now: datetime,
+) -> None:
+    """A manager moves a case to another desk with its keys: the old desk's grants go, the
+    new desk's come, and a new case key generation takes what comes next. The manager must
+    open the case (``keyring``) and be a manager."""
+    _require_manager(session, by_officer_id)
+    if not active(session):
+        raise CompartmentsMigrationError(
+            "Moving a case with its keys needs desk compartments: move this office first."
+        )
+    _known_desk(session, desk_id)
+    case = session.get(Case, case_id)
+    if case is None:
+        raise CaseLockedError(LOCKED)
+    if case.desk_id == desk_id:
+        raise DeskError(f"The case is at {desk_id} already.")
+    secrets_by_gen = dict(case_key_map(session, keyring, case.id))
+    before = case.desk_id
+    case.desk_id = desk_id
+    session.flush()
+    _changed(session, before)  # the old desk's index holds the case's text
+    _regrant(session, case.id, desk_id, secrets_by_gen)
+    new_case_key(session, case.id, desk_id)
+    record_event(
+        session,
+        now,
+        "case-reassigned",
+        officer_id=by_officer_id,
+        case_id=case.id,
+        detail=f"{before} -> {desk_id}",
+    )
+
+
+def check_removable(session: Session, desk_id: str) -> None:
+    """A desk with cases not yet closed cannot go: they would be left without officers."""
+    open_cases = session.scalar(
+        select(func.count())
+        .select_from(Case)
+        .where(Case.desk_id == desk_id, Case.status != STATUS_CLOSED)
+    )
+    if open_cases:
+        raise DeskHasOpenCasesError(
+            f"{desk_id} has {open_cases} open case(s): reassign them to another desk first."
+        )
+
+
+def recusals(session: Session, case_id: str) -> list[tuple[str, datetime]]:
+    """Who stepped aside from a case, and when (names and dates are not content)."""
+    names = {oid: name for oid, name in session.execute(select(Officer.id, Officer.name))}
+    return [
+        (names.get(r.officer_id, "?"), r.declared_at)
+        for r in session.scalars(
+            select(Recusal).where(Recusal.case_id == case_id).order_by(Recusal.declared_at)
+        )
+    ]
+
+
+# --- officers' personal keys ---------------------------------------------------------------
+
+
+def give_personal_key(session: Session, officer: Officer, keyring: OfficeKeyring) -> OfficeKeyring:
+    """``keyring`` with a new personal key for ``officer`` (recorded); the caller rewraps it."""
+    pair = generate_box_keypair()
+    officer.public_key = pair.public_key
+    session.flush()
+    return keyring.with_personal(pair.secret_key)
+
+
+def grant_desks_now(
+    session: Session, keyring: OfficeKeyring, officer: Officer, desk_list: list[str], now: datetime
+) -> None:
+    """Memberships for a new officer, with their keys when ``keyring`` holds them."""
+    for desk_id in desk_list:
+        _known_desk(session, desk_id)
+        session.add(
+            DeskMember(desk_id=desk_id, officer_id=officer.id, added_at=now.replace(tzinfo=None))
+        )
+    session.flush()
+    deliver(session, keyring)
+
+
+# --- the move from the single storage key --------------------------------------------------
+
+
+def start_office(
+    session: Session, recovery_public: bytes, desk_list: list[str], now: datetime
+) -> None:
+    """A new office: compartments from the start (office set-up)."""
+    office = session.get(Office, 1)
+    if office is None:
+        raise InboxError("This directory holds no office.")
+    office.recovery_public_key = recovery_public
+    office.compartments_at = now.replace(tzinfo=None)
+    session.flush()
+    for desk_id in desk_list:
+        new_compartment(session, desk_id, now)
+
+
+def migrate(
+    session: Session,
+    keyring: OfficeKeyring,
+    recovery_key: str,
+    *,
+    store_dir: Path,
+    now: datetime,
+) -> tuple[int, list[Path]]:
+    """Move an office from before desks into compartments: (cases moved, the old files, to
+    be removed once this is committed).
+
+    ``keyring`` is the recovery key's (``officers.open_with_recovery_key``). Every case gets
+    a case key granted to its desk; everything stored for it is sealed again to that key
+    and the storage-key copy destroyed (files replaced, rows overwritten with SQLite's
+    ``secure_delete``). Every current officer becomes a member of every desk (nobody loses
+    access in the move; managers narrow it afterwards). Until each has signed in once (and
+    received a personal key), each desk key also has an interim copy sealed to the storage
+    key (docs/decisions.md, "Moving into desks").
+    """
+    from whistle.inbox.store import seal_verification, submission_meta  # store imports this
+
+    if active(session):
+        raise CompartmentsMigrationError("This office's content is in desk compartments already.")
+    office = session.get(Office, 1)
+    if office is None:
+        raise InboxError("This directory holds no office.")
+    cases = session.scalars(select(Case)).all()
+    for case in cases:  # read while the storage key still opens the summaries
+        if case.verification is None:
+            meta = submission_meta(session, keyring, case.id)
+            case.verification = seal_verification(keyring.storage_public, case.id, meta)
+    recovery_pair = generate_box_keypair()
+    office.recovery_keyring = wrap_for_recovery(
+        keyring.without_legacy().with_personal(recovery_pair.secret_key),
+        recovery_wrapping_key(recovery_key),
+    )
+    office.recovery_public_key = recovery_pair.public_key
+    office.compartments_at = now.replace(tzinfo=None)
+    session.flush()
+    desk_list = [d.id for d in epochs.current_card(session).desks]
+    desk_list += sorted(set(session.scalars(select(Case.desk_id).distinct())) - set(desk_list))
+    for officer in session.scalars(select(Officer)).all():
+        if not officer.is_removed and officer.is_officer:
+            for desk_id in desk_list:
+                session.add(
+                    DeskMember(
+                        desk_id=desk_id, officer_id=officer.id, added_at=now.replace(tzinfo=None)
+                    )
+                )
+    session.flush()
+    for desk_id in desk_list:
+        new_compartment(session, desk_id, now, interim=keyring.storage_public)
+    # The one search index of every case's text goes: each case gets its own entry.
+    session.execute(delete(SearchIndex))
+    session.execute(delete(CaseSearch))
+    old_files: list[Path] = []
+    for case in cases:
+        public = new_case_key(session, case.id, case.desk_id)
+        old_files += reseal_case(session, case.id, keyring.storage_secret, public, store_dir)
+    moved = len(cases)
+    record_event(
+        session,
+        now,
+        "desks-migrated",
+        detail=f"{moved} cases into {len(desk_list)} desk compartments; old copies destroyed",
+    )
+    _changed(session)
+    return moved, old_files
