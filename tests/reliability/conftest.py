@@ -174,6 +174,7 @@ def delivered(world, pad: int = 0) -> dict[int, int]:  # type: ignore[no-untyped
     from sqlalchemy import select
 
     from whistle.inbox.cases import case_detail
+    from whistle.inbox.compartments import case_secrets
     from whistle.inbox.models import Case, Record
     from whistle.inbox.store import read_attachment
 
@@ -183,6 +184,7 @@ def delivered(world, pad: int = 0) -> dict[int, int]:  # type: ignore[no-untyped
     with world.inbox_session() as session:
         for case_id in session.scalars(select(Case.id)):
             detail = case_detail(session, world.keyring, case_id, today=today)
+            keys = case_secrets(session, world.keyring, case_id)
             for entry in detail.entries:
                 assert entry.error is None, entry.error
                 text = " ".join(f["value"] for f in entry.form)
@@ -192,7 +194,7 @@ def delivered(world, pad: int = 0) -> dict[int, int]:  # type: ignore[no-untyped
                 seen[number] = seen.get(number, 0) + 1
                 record = session.get(Record, entry.record_id)
                 name, content = read_attachment(
-                    world.keyring, record, 0, world.inbox_config.store_dir, limit=1 << 20
+                    keys, record, 0, world.inbox_config.store_dir, limit=1 << 20
                 )
                 assert (name, content) == sent(number, pad)[1][0]
     assert sum(seen.values()) == summary.counts["records imported"]
