@@ -154,12 +154,21 @@ import { load } from './whistle-crypto.js';
     busy = false;
     unlock();
     failed = true;
-    var reason = error && error.userMessage ? error.userMessage : (error && (error.message || error.name)) || String(error);
-    errorText.textContent = t.failed + ' ' + reason;
+    errorText.textContent = t.failed + ' ' + reasonFor(error);
     errorBox.hidden = false;
     statusBox.hidden = true;
     document.documentElement.setAttribute('data-encryption-failed', 'yes');
     plainButton.focus();
+  }
+
+  // Only the page's translated texts are shown: an error's own message is English (from the
+  // crypto library or the browser), so it is chosen by its class name, never printed.
+  function reasonFor(error) {
+    if (error && error.userMessage) return error.userMessage;
+    var name = error && error.name;
+    if (name === 'CodeError' || name === 'CodeFormatError' || name === 'CodeChecksumError') return t.badCode;
+    if (name === 'UnsupportedVersionError') return t.newer;
+    return t.unexpected;
   }
 
   function userError(message) {
@@ -259,12 +268,12 @@ import { load } from './whistle-crypto.js';
           resolve(answer);
           return;
         }
-        var error = userError(answer.error || 'HTTP ' + request.status);
+        var error = userError(answer.error || t.refused.replace('{s}', String(request.status)));
         error.status = request.status;
         reject(error);
       };
       request.onerror = function () {
-        reject(userError('the connection failed'));
+        reject(userError(t.connection));
       };
       request.send(body);
     });

@@ -335,6 +335,13 @@ class BundleSummary:
     chain_note: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: The notes again, as (kind, values), for a page to say in its own language.
+    notices: list[tuple[str, dict[str, int | str]]] = field(default_factory=list)
+
+    def note(self, kind: str, text: str, **values: int | str) -> None:
+        """A note in English (``notes``, for the command line) and as ``kind`` with ``values``."""
+        self.notes.append(text)
+        self.notices.append((kind, values))
 
     def lines(self) -> list[str]:
         head = (

@@ -115,4 +115,4 @@ def test_the_page_is_translated(client: FlaskClient) -> None:
     client.set_cookie("whistle_lang", "ca")
     assert "Fes una còpia de seguretat" in client.get("/backup/").get_data(as_text=True)
     client.set_cookie("whistle_lang", "es")
-    assert "Haz una copia de seguridad" in client.get("/backup/").get_data(as_text=True)
+    assert "Hacer una copia de seguridad" in client.get("/backup/").get_data(as_text=True)

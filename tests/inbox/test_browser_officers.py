@@ -47,13 +47,13 @@ def test_manager_adds_then_removes_an_officer(served, office) -> None:
         page.fill("#repeat", NEW_PASSWORD)
         page.check("#role-manager")
         page.click("form[action$='/officers/add'] button")
-        assert "berta s'ha donat d'alta" in page.inner_text("main")
+        assert "Heu donat d'alta berta" in page.inner_text("main")
         assert office.sign_in("berta", NEW_PASSWORD).roles == ("officer", "manager")
         page.click("text=Canvia els rols o dona de baixa berta")
         page.check("#confirm")
         page.click("form[action$='/remove'] button")
         text = page.inner_text("main")
         assert "whistle inbox rotate-keys" in text
-        assert "berta s'ha donat de baixa" in text
+        assert "Heu donat de baixa berta" in text
         browser.close()
     assert all(url.startswith(base) for url in requests), requests

@@ -19,8 +19,8 @@ from whistle.crypto.records import open_followup_as_office, open_identification,
 from whistle.submit import store
 
 WORDS = {
-    "ca": ("Fer una denúncia", "Escriu el codi", "Resposta de l'oficina"),
-    "es": ("Hacer una denuncia", "Escribe tu código", "Respuesta de la oficina"),
+    "ca": ("Fes una comunicació", "Escriviu el vostre codi", "Resposta de l'oficina"),
+    "es": ("Presentar una comunicación", "Escriba su código", "Respuesta de la oficina"),
     "en": ("Make a report", "write down your code", "Reply from the office"),
 }
 
@@ -88,10 +88,10 @@ def test_report_check_in_reply_and_follow_up(
     assert "Contractes partits" in page
     assert "factura.pdf" in page
 
-    insert_reply(app, code, office, "Hem rebut la vostra denúncia.")
+    insert_reply(app, code, office, "Hem rebut la vostra comunicació.")
     status, page = check_in(client, code)
     assert status == 200
-    assert "Hem rebut la vostra denúncia." in page
+    assert "Hem rebut la vostra comunicació." in page
     assert WORDS[lang][2] in page
 
     # Follow up: the code is asked for again; files go in too.

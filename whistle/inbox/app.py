@@ -26,10 +26,12 @@ from whistle.inbox.errors import (
     NotCustodianError,
     NotSetUpError,
     PermissionDeniedError,
+    PreviewError,
     UnreadableRecordError,
 )
 from whistle.inbox.keystore import KeyStore, Unlocked
 from whistle.inbox.officers import still_signed_in, warm_up
+from whistle.inbox.refusals import bundle_note, decision_reason, preview_problem
 from whistle.inbox.security_keys import Ceremonies
 from whistle.inbox.views import (
     account,
@@ -193,7 +195,10 @@ def _inbox_error(exc: InboxError) -> tuple[str, int]:
         return _error_page(_("Your role does not allow this."), 403)
     if isinstance(exc, UnreadableRecordError):
         return _error_page(_("This record cannot be decrypted: it is damaged."), 422)
-    return _error_page(str(exc), 400)
+    if isinstance(exc, PreviewError):
+        return _error_page(preview_problem(exc.why), 400)
+    # Chosen by class, never the exception's English text (which is for the command line).
+    return _error_page(workflow.refusal_message(exc), 400)
 
 
 def _http_error(exc: HTTPException) -> tuple[str, int]:
@@ -216,7 +221,15 @@ def _unexpected(exc: Exception) -> tuple[str, int]:
 
 def _template_globals() -> dict[str, Any]:
     unlocked: Unlocked | None = getattr(g, "unlocked", None)
+    names = state().config.names
     return {
+        # A desk's name in the officer's language when names.toml gives one, else the
+        # card's name when the page knows it, else its id.
+        "desk_name": lambda desk_id, card_name=None: names.desk_name(
+            desk_id, str(get_locale()), card_name or desk_id
+        ),
+        "bundle_note": bundle_note,
+        "decision_reason": decision_reason,
         "get_locale": get_locale,
         "unlocked": unlocked,
         "csrf_token": unlocked.csrf_token if unlocked else "",

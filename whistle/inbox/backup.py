@@ -80,7 +80,17 @@ SUFFIX = ".wbak"
 
 
 class BackupError(InboxError):
-    """A backup cannot be made or restored (the message says why)."""
+    """A backup cannot be made or restored. The message (English) is for the command line;
+    the inbox's pages translate ``why`` ("exists", "not-directory", "system", "database",
+    "keys", "no-office", "stored-name", "busy", "appeared"), with ``path`` and ``errno``."""
+
+    def __init__(
+        self, message: str, *, why: str = "", path: Path | None = None, errno: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.why = why
+        self.path = path
+        self.errno = errno
 
 
 class BackupChangedError(BackupError):
@@ -173,9 +183,9 @@ def make_backup(
 ) -> BackupMade:
     """Write a backup of the inbox to ``out`` (a new file), then log it."""
     if out.exists():
-        raise BackupError(f"{out} exists already: choose a new file name.")
+        raise BackupError(f"{out} exists already: choose a new file name.", why="exists", path=out)
     if not out.parent.is_dir():
-        raise BackupError(f"{out.parent} is not a directory.")
+        raise BackupError(f"{out.parent} is not a directory.", why="not-directory", path=out.parent)
     backup_id = secrets.token_hex(16)
     made_at = now.astimezone(UTC).replace(microsecond=0)
     try:
@@ -183,7 +193,9 @@ def make_backup(
             sessions, database_path, store_dir, keyring, out, backup_id, made_at, now, officer_id
         )
     except OSError as exc:
-        raise BackupError(f"The backup could not be made: {exc.strerror}.") from exc
+        raise BackupError(
+            f"The backup could not be made: {exc.strerror}.", why="system", errno=exc.errno
+        ) from exc
 
 
 def _make_backup(
@@ -203,9 +215,11 @@ def _make_backup(
             _snapshot(database_path, snapshot)
             facts = _snapshot_facts(snapshot)
         except sqlite3.Error as exc:
-            raise BackupError(f"The database could not be copied: {exc}.") from exc
+            raise BackupError(f"The database could not be copied: {exc}.", why="database") from exc
         if facts.storage_public != keyring.storage_public:
-            raise BackupError("The keys signed in do not belong to this inbox's office.")
+            raise BackupError(
+                "The keys signed in do not belong to this inbox's office.", why="keys"
+            )
         fields = {
             "version": 1,
             "backup_id": backup_id,
@@ -310,7 +324,9 @@ def _snapshot_facts(snapshot: Path) -> _Facts:
             "SELECT name, fingerprint, storage_public_key, recovery_keyring FROM office"
         ).fetchone()
         if office is None:
-            raise BackupError("This inbox holds no office yet: nothing to back up.")
+            raise BackupError(
+                "This inbox holds no office yet: nothing to back up.", why="no-office"
+            )
         officers = connection.execute(
             "SELECT name, wrapped_keyring FROM officer WHERE password_hash != '' ORDER BY id"
         ).fetchall()
@@ -345,7 +361,7 @@ def _write_content(
         writer.add_file(DATABASE_PART, source)
     for name in sorted(stored_names):
         if not _STORE_NAME.fullmatch(name) or ".." in name:
-            raise BackupError(f"A stored file has an unexpected name: {name!r}.")
+            raise BackupError(f"A stored file has an unexpected name: {name!r}.", why="stored-name")
         try:
             with (store_dir / name).open("rb") as source:
                 writer.add_file(STORE_PREFIX + name, source)
@@ -363,9 +379,13 @@ def _write_atomically(out: Path, write: Callable[[BinaryIO], None]) -> int:
     try:
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError as exc:
-        raise BackupError(f"{temporary} exists: another backup is being written there?") from exc
+        raise BackupError(
+            f"{temporary} exists: another backup is being written there?", why="busy", path=out
+        ) from exc
     except OSError as exc:
-        raise BackupError(f"Cannot write to {out.parent}: {exc.strerror}.") from exc
+        raise BackupError(
+            f"Cannot write to {out.parent}: {exc.strerror}.", why="system", errno=exc.errno
+        ) from exc
     try:
         with os.fdopen(fd, "wb") as handle:
             write(handle)
@@ -373,12 +393,20 @@ def _write_atomically(out: Path, write: Callable[[BinaryIO], None]) -> int:
             os.fsync(handle.fileno())
             size = handle.tell()
         if out.exists():
-            raise BackupError(f"{out} appeared while the backup was written: nothing replaced.")
+            raise BackupError(
+                f"{out} appeared while the backup was written: nothing replaced.",
+                why="appeared",
+                path=out,
+            )
         os.replace(temporary, out)
         sync_directory(out.parent)
     except OSError as exc:
         temporary.unlink(missing_ok=True)
-        raise BackupError(f"The backup could not be written to {out}: {exc.strerror}.") from exc
+        raise BackupError(
+            f"The backup could not be written to {out}: {exc.strerror}.",
+            why="system",
+            errno=exc.errno,
+        ) from exc
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise

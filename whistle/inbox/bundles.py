@@ -74,6 +74,10 @@ class NoServerPinnedError(BundleRefusedError):
     """No server card is pinned yet: ``whistle inbox trust-server`` first."""
 
 
+class NoBundleKeyError(BundleRefusedError):
+    """No live epoch holds a bundle key this inbox can use (sign in once first)."""
+
+
 def pinned_server(session: Session) -> ServerCard:
     office = load_office(session)
     if office.server_card is None:
@@ -105,7 +109,7 @@ def verify_outbox(session: Session, keyring: OfficeKeyring, data: bytes) -> Veri
         except BundleRefusedError as exc:
             if not isinstance(exc.__cause__, WrongKeyError) or index == len(live) - 1:
                 raise
-    raise BundleRefusedError("this inbox holds no live bundle key (sign in once first)")
+    raise NoBundleKeyError("this inbox holds no live bundle key (sign in once first)")
 
 
 def _summary(verified: VerifiedBundle) -> BundleSummary:
@@ -158,7 +162,7 @@ def import_outbox(
                 officer_id,
                 chained=_chained(session, manifest.sequence),
             )
-            summary.notes += _destroyed_notes(destroyed)
+            _note_destroyed(summary, destroyed)
         return summary
     if check.chain_note is not None:
         # Shown to officers in the audit log too, not only in this import's summary (L5).
@@ -250,30 +254,38 @@ def import_outbox(
     }
     if made_again:
         summary.counts["deletions made again (from the server's copy of the list)"] = made_again
-    summary.notes = [f"refused {rid}: {reason}" for rid, reason in imported.refused]
+    for rid, reason in imported.refused:
+        summary.note("refused", f"refused {rid}: {reason}", record=rid)
     if list_note:
-        summary.notes.append(list_note)
+        summary.note("deletion-list-refused", f"the server's copy of the list of deletions: {list_note}")
     if resent:
-        summary.notes.append(
+        summary.note(
+            "resent",
             f"the server no longer has {resent} item(s) it had confirmed (restored from an "
-            "older backup?): they go again with the next replies bundle"
+            "older backup?): they go again with the next replies bundle",
+            n=resent,
         )
     destroyed = epochs.after_outbox(session, report, now, officer_id, chained=check.chain.unbroken)
     if report is not None:
         summary.counts["server's office key epoch"] = report.current
-        summary.notes += [
-            f"key epoch {epoch}: {count} record(s) still on the server"
-            for epoch, count in sorted(report.pending.items())
-        ]
-    summary.notes += _destroyed_notes(destroyed)
+        for epoch, count in sorted(report.pending.items()):
+            summary.note(
+                "pending",
+                f"key epoch {epoch}: {count} record(s) still on the server",
+                epoch=epoch,
+                n=count,
+            )
+    _note_destroyed(summary, destroyed)
     return summary
 
 
-def _destroyed_notes(destroyed: list[int]) -> list[str]:
-    return [
-        f"desk keys of epoch {epoch} destroyed: everything sent to them is collected"
-        for epoch in destroyed
-    ]
+def _note_destroyed(summary: BundleSummary, destroyed: list[int]) -> None:
+    for epoch in destroyed:
+        summary.note(
+            "destroyed",
+            f"desk keys of epoch {epoch} destroyed: everything sent to them is collected",
+            epoch=epoch,
+        )
 
 
 def _chained(session: Session, sequence: int) -> bool:
@@ -520,15 +532,20 @@ def export_replies(
             summary.counts[f"record {kind}s"] = count
     if held:
         summary.counts["acknowledgements held back until a backup"] = len(held)
-        summary.notes.append(
+        summary.note(
+            "held",
             f"{len(held)} acknowledgement(s) held back: the server keeps those reports until "
-            "a backup made after their import holds them (make a backup, then export again)"
+            "a backup made after their import holds them (make a backup, then export again)",
+            n=len(held),
         )
     current = epochs.current_row(session)
     if announced.epoch != current.epoch:
-        summary.notes.append(
+        summary.note(
+            "keys-wait",
             f"the new keys (epoch {current.epoch}) wait for a backup: until one holds them the "
-            f"server keeps encrypting to epoch {announced.epoch} (make a backup, then export)"
+            f"server keeps encrypting to epoch {announced.epoch} (make a backup, then export)",
+            new=current.epoch,
+            old=announced.epoch,
         )
     return summary
 

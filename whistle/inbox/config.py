@@ -6,6 +6,7 @@ so tests can use weak Argon2 (the ``insecure_kdf_params`` fixture) and move
 time without sleeping.
 """
 
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -13,6 +14,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from whistle.crypto import DEFAULT_PARAMS, KdfParams
+from whistle.inbox.errors import InboxError
+from whistle.localnames import LocalNames, NamesError, parse_names
 
 LANGUAGES = ("ca", "es", "en")
 
@@ -66,6 +69,8 @@ class InboxConfig:
     testing: bool = False
     #: The office's time zone: the legal clocks count days there (as the server dates them).
     time_zone: str = "UTC"
+    #: The desks' (and office's) names per language, from ``names.toml`` (``load_names``).
+    names: LocalNames = field(default_factory=LocalNames)
 
     def __post_init__(self) -> None:
         try:
@@ -93,3 +98,24 @@ class InboxConfig:
 def insecure_password_hash() -> PasswordHashParams:
     """argon2-cffi's minimum, for tests only (never reached by the CLI)."""
     return PasswordHashParams(time_cost=1, memory_cost_kib=8, parallelism=1)
+
+
+NAMES_FILE = "names.toml"
+
+
+class NamesFileError(InboxError):
+    """``names.toml`` in the inbox's directory cannot be read or is malformed."""
+
+
+def load_names(data_dir: Path) -> LocalNames:
+    """The optional ``names.toml`` beside the inbox's database (docs/inbox.md), else none."""
+    path = data_dir / NAMES_FILE
+    if not path.exists():
+        return LocalNames()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        return parse_names(raw.get("office_names"), raw.get("desk_names"))
+    except OSError as exc:
+        raise NamesFileError(f"cannot read {path}: {exc.strerror}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, NamesError) as exc:
+        raise NamesFileError(f"{path}: {exc}") from exc

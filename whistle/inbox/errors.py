@@ -31,6 +31,15 @@ class PermissionDeniedError(InboxError):
     """The officer's role does not allow this."""
 
 
+class CustodianRoleError(PermissionDeniedError):
+    """The custodian role is given only when an officer is added (their custodian key is
+    wrapped with their own password), and only by a custodian or with the recovery key."""
+
+
+class PasswordLengthError(InboxError):
+    """A new password is shorter or longer than the inbox accepts."""
+
+
 class NotCustodianError(PermissionDeniedError):
     """Only an identity custodian (holding the custodian key) can do this."""
 
@@ -62,7 +71,12 @@ class AttachmentTooLargeError(InboxError):
 
 
 class PreviewError(InboxError):
-    """An attachment cannot be previewed safely: download it instead."""
+    """An attachment cannot be previewed safely: download it instead. The message (English)
+    is for logs; pages translate ``why`` (see ``whistle.inbox.refusals``)."""
+
+    def __init__(self, message: str, *, why: str = "") -> None:
+        super().__init__(message)
+        self.why = why
 
 
 class ServerCardError(InboxError):

@@ -38,12 +38,14 @@ from whistle.inbox.audit import key_for, record_event, use_key
 from whistle.inbox.config import InboxConfig, PasswordHashParams
 from whistle.inbox.epochs import adopt_legacy
 from whistle.inbox.errors import (
+    CustodianRoleError,
     InboxError,
     LastManagerError,
     LastSecurityKeyError,
     LoginError,
     NoSuchOfficerError,
     OfficerNameTakenError,
+    PasswordLengthError,
     PermissionDeniedError,
     RecoveryKeyError,
     SecondFactorRequiredError,
@@ -99,9 +101,9 @@ def hasher(config: InboxConfig) -> PasswordHasher:
 
 def check_new_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_CHARS:
-        raise InboxError(f"A password has at least {MIN_PASSWORD_CHARS} characters.")
+        raise PasswordLengthError(f"A password has at least {MIN_PASSWORD_CHARS} characters.")
     if len(password) > MAX_PASSWORD_CHARS:
-        raise InboxError(f"A password has at most {MAX_PASSWORD_CHARS} characters.")
+        raise PasswordLengthError(f"A password has at most {MAX_PASSWORD_CHARS} characters.")
 
 
 def check_name(name: str) -> str:
@@ -132,7 +134,7 @@ def add_officer(
     if unknown or not roles:
         raise InboxError("Roles are officer, manager and custodian.")
     if ROLE_CUSTODIAN in roles and custodian_keyring is None:
-        raise PermissionDeniedError("Only a custodian (or the recovery key) can add a custodian.")
+        raise CustodianRoleError("Only a custodian (or the recovery key) can add a custodian.")
     existing = session.scalar(select(Officer).where(Officer.name == name))
     if existing is not None:
         if existing.is_removed:
@@ -642,7 +644,7 @@ def change_roles(
     if unknown or not roles:
         raise InboxError("Roles are officer, manager and custodian.")
     if ROLE_CUSTODIAN in roles and not officer.is_custodian:
-        raise PermissionDeniedError(
+        raise CustodianRoleError(
             "The custodian role can only be given when an officer is added: their custodian "
             "key is wrapped with their own password."
         )

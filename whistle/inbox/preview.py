@@ -74,13 +74,13 @@ IMAGE_MAGIC = (
 @dataclass(frozen=True)
 class Kind:
     name: str  # "image", "pdf", "text", "none"
-    reason: str = ""
+    reason: str = ""  # why there is none: "empty" or "no-preview" (pages translate it)
 
 
 def classify(content: bytes) -> Kind:
     """What preview a file gets, decided by its bytes, never by its name."""
     if not content:
-        return Kind("none", "The file is empty.")
+        return Kind("none", "empty")
     if content.startswith(IMAGE_MAGIC) or (content[:4] == b"RIFF" and content[8:12] == b"WEBP"):
         return Kind("image")
     if _is_bmp(content):
@@ -95,7 +95,7 @@ def classify(content: bytes) -> Kind:
             # A multi-byte character cut at the limit is still text.
             if len(content) > MAX_TEXT_BYTES and exc.start >= MAX_TEXT_BYTES - 4:
                 return Kind("text")
-    return Kind("none", "This kind of file has no safe preview: download it instead.")
+    return Kind("none", "no-preview")
 
 
 def _is_bmp(content: bytes) -> bool:
@@ -127,7 +127,7 @@ class PreviewCache:
 
     def __init__(self, max_bytes: int = 64 * 1024 * 1024) -> None:
         self._max_bytes = max_bytes
-        self._entries: OrderedDict[tuple[str, ...], bytes | int | str] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, ...], bytes | int | PreviewError] = OrderedDict()
         self._bytes = 0
         self._spent: dict[tuple[str, ...], float] = {}
         self._lock = threading.Lock()
@@ -147,21 +147,21 @@ class PreviewCache:
                 self._entries.move_to_end(key)
             elif self._spent.get(attachment, 0.0) >= budget_seconds:
                 found = TOO_HEAVY
-        if isinstance(found, str):
-            raise PreviewError(found)
+        if isinstance(found, PreviewError):
+            raise PreviewError(str(found), why=found.why)
         if found is not None:
             return cast(Made, found)  # stored under this key by the same ``make``
         started = time.monotonic()
         try:
-            value: Made | str = make()
+            value: Made | PreviewError = make()
         except PreviewTimeoutError as exc:
-            self._charge(attachment, key, float("inf"), str(exc))
+            self._charge(attachment, key, float("inf"), exc)
             raise
         except PreviewError as exc:
-            value = str(exc)
+            value = exc
         self._charge(attachment, key, time.monotonic() - started, value)
-        if isinstance(value, str):
-            raise PreviewError(value)
+        if isinstance(value, PreviewError):
+            raise PreviewError(str(value), why=value.why)
         return value
 
     def _charge(
@@ -169,7 +169,7 @@ class PreviewCache:
         attachment: tuple[str, ...],
         key: tuple[str, ...],
         seconds: float,
-        value: bytes | int | str,
+        value: bytes | int | PreviewError,
     ) -> None:
         with self._lock:
             self._spent[attachment] = self._spent.get(attachment, 0.0) + seconds
@@ -192,7 +192,9 @@ class PreviewTimeoutError(PreviewError):
     """A helper ran into the wall-clock limit and was killed with its children."""
 
 
-TOO_HEAVY = "This file takes too long to preview: download it instead."
+TOO_HEAVY = PreviewError(
+    "This file takes too long to preview: download it instead.", why="too-heavy"
+)
 
 
 @contextmanager
@@ -272,7 +274,9 @@ def _run(
     messages can quote the file or the inside of the process (a Python repr).
     """
     if len(data) > MAX_INPUT_BYTES:
-        raise PreviewError(f"The file is too large for the {what}: download it instead.")
+        raise PreviewError(
+            f"The file is too large for the {what}: download it instead.", why="too-large"
+        )
     env = {
         "PATH": "/usr/bin:/bin",
         "LC_ALL": "C.UTF-8",
@@ -290,7 +294,7 @@ def _run(
             start_new_session=True,
         )
     except OSError as exc:
-        raise PreviewError(f"The {what} tool is not installed.") from exc
+        raise PreviewError(f"The {what} tool is not installed.", why="not-installed") from exc
     out, err = bytearray(), bytearray()
     overflow = threading.Event()
     pumps = [
@@ -316,16 +320,24 @@ def _run(
             pump.join(timeout=config.preview_timeout_seconds)
     if any(pump.is_alive() for pump in pumps[1:]):
         # Something outside the group (a helper's own new session) still holds the pipe.
-        raise PreviewError(f"The {what} did not finish: download the file instead.")
+        raise PreviewError(
+            f"The {what} did not finish: download the file instead.", why="unfinished"
+        )
     if timed_out:
-        raise PreviewTimeoutError(f"The {what} took too long: download the file instead.")
+        raise PreviewTimeoutError(
+            f"The {what} took too long: download the file instead.", why="timeout"
+        )
     if overflow.is_set():
-        raise PreviewError(f"The {what} produced too much output: download the file instead.")
+        raise PreviewError(
+            f"The {what} produced too much output: download the file instead.", why="output"
+        )
     if process.returncode == REFUSED and own_reasons:
-        reason = err.decode("utf-8", "replace").strip().splitlines()
-        raise PreviewError(f"No preview: {reason[-1][:200] if reason else 'refused'}.")
+        # The worker writes "code: reason" (preview_worker._refuse); pages show the code's text.
+        lines = err.decode("utf-8", "replace").strip().splitlines()
+        why, _, reason = lines[-1].partition(": ") if lines else ("refused", "", "refused")
+        raise PreviewError(f"No preview: {reason[:200]}.", why=f"worker-{why[:20]}")
     if process.returncode != 0:
-        raise PreviewError(f"No preview: the {what} cannot read this file.")
+        raise PreviewError(f"No preview: the {what} cannot read this file.", why="unreadable")
     return bytes(out)
 
 
@@ -376,13 +388,15 @@ def pdf_page_count(config: InboxConfig, content: bytes) -> int:
                 return max(0, int(line.split(":", 1)[1].strip()))
             except ValueError:
                 break
-    raise PreviewError("No preview: the PDF's pages cannot be counted.")
+    raise PreviewError("No preview: the PDF's pages cannot be counted.", why="pdf-pages")
 
 
 def pdf_page_preview(config: InboxConfig, content: bytes, page: int) -> bytes:
     """Page ``page`` (1-based) rasterised by poppler, then re-encoded as a clean PNG."""
     if not 1 <= page <= MAX_PDF_PAGES:
-        raise PreviewError(f"Only the first {MAX_PDF_PAGES} pages have a preview.")
+        raise PreviewError(
+            f"Only the first {MAX_PDF_PAGES} pages have a preview.", why="first-pages"
+        )
     argv = [
         "pdftoppm",
         "-png",
@@ -398,7 +412,7 @@ def pdf_page_preview(config: InboxConfig, content: bytes, page: int) -> bytes:
     with private_scratch(config) as scratch:
         raster = _run(config, argv, content, "PDF preview", scratch=scratch)
     if not raster:
-        raise PreviewError("No preview: the page is empty.")
+        raise PreviewError("No preview: the page is empty.", why="empty-page")
     return image_preview(config, raster)
 
 
@@ -413,7 +427,9 @@ def strip_metadata(config: InboxConfig, name: str, content: bytes) -> bytes:
     if not suffix[1:].isalnum() or len(suffix) > 10:
         suffix = ""
     if len(content) > MAX_INPUT_BYTES:
-        raise PreviewError("The file is too large to clean here: download the original.")
+        raise PreviewError(
+            "The file is too large to clean here: download the original.", why="clean-too-large"
+        )
     check_unpacked_size(content)
     with private_scratch(config) as scratch:
         target = scratch / f"attachment{suffix}"
@@ -441,7 +457,7 @@ def check_unpacked_size(content: bytes) -> None:
     """
     total = _unpacked(content, 0, 0)
     if total > MAX_UNPACKED_BYTES:
-        raise PreviewError(_TOO_BIG)
+        raise PreviewError(_TOO_BIG, why="unpacked")
 
 
 _TOO_BIG = (
@@ -455,13 +471,17 @@ def _unpacked(content: bytes, depth: int, so_far: int) -> int:
     if members is None:
         return so_far
     if depth >= MAX_ARCHIVE_DEPTH:
-        raise PreviewError("The file holds archives nested too deep to be cleaned here.")
+        raise PreviewError(
+            "The file holds archives nested too deep to be cleaned here.", why="nested"
+        )
     if len(members) > MAX_ARCHIVE_MEMBERS:
-        raise PreviewError("The archive holds too many files to be cleaned here.")
+        raise PreviewError(
+            "The archive holds too many files to be cleaned here.", why="too-many-files"
+        )
     for size, read in members:
         so_far += size
         if so_far > MAX_UNPACKED_BYTES:
-            raise PreviewError(_TOO_BIG)
+            raise PreviewError(_TOO_BIG, why="unpacked")
         head = read(8)
         if head.startswith(b"PK\x03\x04") or _is_tar_header(read(512)):
             so_far = _unpacked(read(size), depth + 1, so_far)
@@ -482,14 +502,18 @@ def _members(content: bytes) -> list[tuple[int, Reader]] | None:
             archive = zipfile.ZipFile(io.BytesIO(content))
             entries = [i for i in archive.infolist() if not i.is_dir()]
         except (zipfile.BadZipFile, OSError, ValueError) as exc:
-            raise PreviewError("The archive is damaged: it cannot be cleaned here.") from exc
+            raise PreviewError(
+                "The archive is damaged: it cannot be cleaned here.", why="damaged-archive"
+            ) from exc
         return [(i.file_size, _zip_reader(archive, i)) for i in entries]
     if _is_tar_header(content[:512]):
         try:
             with tarfile.open(fileobj=io.BytesIO(content), mode="r:") as tar:
                 members = [m for m in tar.getmembers() if m.isfile()]
         except (tarfile.TarError, OSError, ValueError) as exc:
-            raise PreviewError("The archive is damaged: it cannot be cleaned here.") from exc
+            raise PreviewError(
+                "The archive is damaged: it cannot be cleaned here.", why="damaged-archive"
+            ) from exc
         return [(m.size, _tar_reader(content, m)) for m in members]
     return None
 
@@ -500,7 +524,9 @@ def _zip_reader(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Reader:
             with archive.open(info) as member:
                 return member.read(n)
         except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as exc:
-            raise PreviewError("The archive is damaged: it cannot be cleaned here.") from exc
+            raise PreviewError(
+                "The archive is damaged: it cannot be cleaned here.", why="damaged-archive"
+            ) from exc
 
     return read
 

@@ -27,16 +27,20 @@ class RefusedError(WhistleError):
 
 def reencode(data: bytes, max_side: int) -> bytes:
     if not data:
-        raise RefusedError("the file is empty")
+        raise RefusedError("empty: the file is empty")
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         image = Image.open(io.BytesIO(data), formats=FORMATS)
         width, height = image.size
         if width < 1 or height < 1 or width > MAX_SIDE or height > MAX_SIDE:
-            raise RefusedError(f"the image is {width}×{height} pixels: too large to preview")
+            raise RefusedError(
+                f"pixels: the image is {width}×{height} pixels: too large to preview"
+            )
         if width * height > MAX_PIXELS:
-            raise RefusedError(f"the image is {width}×{height} pixels: too large to preview")
+            raise RefusedError(
+                f"pixels: the image is {width}×{height} pixels: too large to preview"
+            )
         image.seek(0)
         if image.format == "JPEG":
             image.draft("RGB", (max_side, max_side))
@@ -61,16 +65,17 @@ def main() -> int:
         return _refuse(str(exc))
     except UnidentifiedImageError:
         # Pillow's message names the in-memory buffer (a Python repr): never shown.
-        return _refuse("the file is not an image this preview can read")
+        return _refuse("format: the file is not an image this preview can read")
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        return _refuse("the image has too many pixels to preview")
+        return _refuse("pixels: the image has too many pixels to preview")
     except (OSError, ValueError, SyntaxError):  # Pillow's own messages are not shown
-        return _refuse("the image is damaged or cut short")
+        return _refuse("damaged: the image is damaged or cut short")
     sys.stdout.buffer.write(png)
     return 0
 
 
 def _refuse(reason: str) -> int:
+    """``reason`` is "code: English text"; the inbox's pages translate the code."""
     sys.stderr.write(f"{reason}\n")
     return 2
 

@@ -44,6 +44,9 @@ MAX_REPLY_CHARS = 50_000
 MAX_REPLY_FILES = 10
 MAX_REPLY_BYTES = 20 * 1024 * 1024
 
+#: The reason the inbox records itself when an acknowledgement goes out (pages translate it).
+ACKNOWLEDGEMENT_REASON = "Acknowledgement of receipt sent to the source."
+
 TEMPLATES: dict[str, dict[str, str]] = {
     "acknowledgement": {
         "ca": (
@@ -78,19 +81,22 @@ TEMPLATES: dict[str, dict[str, str]] = {
     },
     "disclosure": {
         "ca": (
-            "Us informem que la persona custòdia de la identitat ha decidit, amb una raó "
-            "registrada, accedir a les dades d'identificació que vau facilitar. Ho fem d'acord "
-            "amb la llei, que exigeix informar-vos-en."
+            "Us informem que la persona encarregada de custodiar la identitat ha accedit, amb "
+            "un motiu que consta registrat, a les dades d'identificació que vau facilitar. Us "
+            "n'informem tal com preveu la normativa de protecció de les persones informants. "
+            "Si teniu cap pregunta, podeu respondre aquest missatge."
         ),
         "es": (
-            "Le informamos de que la persona custodia de la identidad ha decidido, con una "
-            "razón registrada, acceder a los datos de identificación que facilitó. Lo hacemos "
-            "de acuerdo con la ley, que exige informarle."
+            "Le informamos de que la persona encargada de custodiar la identidad ha accedido, "
+            "con un motivo que consta registrado, a los datos de identificación que facilitó. "
+            "Se lo comunicamos tal como prevé la normativa de protección de las personas "
+            "informantes. Si tiene alguna pregunta, puede responder a este mensaje."
         ),
         "en": (
-            "We are letting you know that the identity custodian has decided, with a recorded "
-            "reason, to open the identification details you gave us. The law requires us to "
-            "tell you."
+            "We are letting you know that the person in charge of guarding identities has "
+            "opened, with a recorded reason, the identification details you gave us. We tell "
+            "you so as the rules protecting whistleblowers provide. If you have any question, "
+            "you can answer this message."
         ),
     },
     "extension": {
@@ -374,7 +380,7 @@ def acknowledge(
         keyring,
         case,
         "status",
-        "Acknowledgement of receipt sent to the source.",
+        ACKNOWLEDGEMENT_REASON,
         officer_id=officer_id,
         now=now,
         from_status=from_status,

@@ -151,10 +151,14 @@ def create_app(config: SubmitConfig) -> Flask:
 
 def _template_globals() -> dict[str, Any]:
     st = state()
+    lang = current_language()
+    names = st.config.names
     return {
-        "lang": current_language(),
+        "lang": lang,
         "languages": {"ca": "Català", "es": "Español", "en": "English"},
-        "office_name": st.config.office_name,
+        "office_name": names.office_name(lang, st.config.office_name),
+        # A desk's name in the page's language, else the card's (whistle/localnames.py).
+        "desk_name": lambda desk: names.desk_name(desk.id, lang, desk.name),
         "office_logo": st.config.office_logo is not None,
         "legal": st.config.legal,
         "competent_authority": authorities.competent(st.config.legal.territory),

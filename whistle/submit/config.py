@@ -26,6 +26,7 @@ from typing import Any
 from whistle.crypto import CardError, OfficeCard, ServerCard, read_card
 from whistle.errors import WhistleError
 from whistle.filenames import MAX_FILES
+from whistle.localnames import LocalNames, NamesError, parse_names
 
 LANGUAGES = ("ca", "es", "en")
 CONFIG_FILE = "config.toml"
@@ -218,6 +219,8 @@ class SubmitConfig:
     #: The office's own questionnaire (its categories, say): ``questionnaire.toml`` in the
     #: data directory when there is one, else the packaged file.
     questionnaire_path: Path | None = None
+    #: The office's and the desks' names per language (``[office_names]``, ``[desk_names]``).
+    names: LocalNames = field(default_factory=LocalNames)
 
     def __repr__(self) -> str:
         return f"SubmitConfig(office_name={self.office_name!r})"
@@ -296,6 +299,17 @@ def _time_zone(raw: dict[str, Any], card: OfficeCard) -> str:
     return time_zone
 
 
+def _names(raw: dict[str, Any], card: OfficeCard) -> LocalNames:
+    try:
+        names = parse_names(raw.get("office_names"), raw.get("desk_names"))
+    except NamesError as exc:
+        raise ConfigError(f"config.toml: {exc}") from exc
+    unknown = set(names.desks) - {desk.id for desk in card.desks}
+    if unknown:
+        raise ConfigError(f"config.toml: desk_names.{sorted(unknown)[0]} is not a desk of the card")
+    return names
+
+
 def load_config(directory: str | Path) -> SubmitConfig:
     """Read and validate a data directory made by ``whistle server init``."""
     directory = Path(directory)
@@ -345,6 +359,7 @@ def load_config(directory: str | Path) -> SubmitConfig:
         raise ConfigError(f"{card_path} is not an office card")
     time_zone = _time_zone(raw, card)
     legal = _legal(raw.get("legal"))
+    names = _names(raw, card)
     install_id = _server_install_id(directory)
     pepper = read_secret(directory, PEPPER_FILE, 32)
     return SubmitConfig(
@@ -371,6 +386,7 @@ def load_config(directory: str | Path) -> SubmitConfig:
         questionnaire_path=(
             directory / QUESTIONNAIRE_FILE if (directory / QUESTIONNAIRE_FILE).is_file() else None
         ),
+        names=names,
     )
 
 

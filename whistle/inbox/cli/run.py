@@ -39,6 +39,7 @@ def run(
     (the same socket; security keys refuse IP-address origins)."""
     check_loopback(host)
     from whistle.inbox import create_app
+    from whistle.inbox.config import load_names
     from whistle.inbox.web import EXTENSION
     from whistle.serving import serve_on_loopback
 
@@ -49,6 +50,7 @@ def run(
         default_language=language or "ca",
         browser_language=language is None,
         time_zone=office_zone(ctx, data_dir, time_zone),
+        names=load_names(data_dir),
     )
     app = create_app(config)  # here, so that a problem is said on the terminal
     # No database connection crosses gunicorn's fork: the worker opens its own.

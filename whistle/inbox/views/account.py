@@ -6,8 +6,8 @@ from werkzeug.wrappers import Response
 
 from whistle.inbox import db
 from whistle.inbox.errors import (
-    InboxError,
     LoginError,
+    PasswordLengthError,
     SecondFactorRequiredError,
     SecurityKeyError,
     SecurityKeyLabelError,
@@ -17,6 +17,7 @@ from whistle.inbox.errors import (
 from whistle.inbox.keystore import Unlocked
 from whistle.inbox.models import Officer
 from whistle.inbox.officers import (
+    MAX_PASSWORD_CHARS,
     MIN_PASSWORD_CHARS,
     change_password,
     enrol_security_key,
@@ -69,8 +70,12 @@ def password() -> tuple[str, int] | str:
             )
         except LoginError:
             errors["current"] = _("The current password is wrong.")
-        except InboxError as exc:
-            errors["new"] = str(exc)
+        except PasswordLengthError:
+            errors["new"] = _(
+                "A password has %(low)d to %(high)d characters.",
+                low=MIN_PASSWORD_CHARS,
+                high=MAX_PASSWORD_CHARS,
+            )
     if errors:
         return render_template("password.html", minimum=MIN_PASSWORD_CHARS, errors=errors), 400
     return render_template("password.html", minimum=MIN_PASSWORD_CHARS, done=True)
@@ -194,7 +199,7 @@ def _key_error(exc: InboxError) -> str:
         return _("No such security key. Nothing was changed.")
     if isinstance(exc, SecurityKeyLabelError):
         return _("A security key's name is 1 to %(n)d characters.", n=MAX_LABEL_CHARS)
-    return str(exc)
+    return _("The security key could not be changed. Nothing was changed.")
 
 
 def _keys_page(

@@ -26,6 +26,7 @@ from whistle.inbox.backup import (
 )
 from whistle.inbox.models import Backup
 from whistle.inbox.outgoing import held_acks
+from whistle.inbox.refusals import backup_reason
 from whistle.inbox.settings import (
     MAX_WARNING_DAYS,
     acknowledge_on_import,
@@ -112,7 +113,7 @@ def make() -> tuple[str, int]:
         message = _("The inbox changed while the backup was made: make it again.")
         return _page(400, directory=typed, errors={"directory": message})
     except BackupError as exc:
-        message = _("The backup could not be written: %(reason)s", reason=str(exc))
+        message = _("The backup could not be written: %(reason)s", reason=backup_reason(exc))
         return _page(400, directory=typed, errors={"directory": message})
     return _page(made=made, directory=typed)
 

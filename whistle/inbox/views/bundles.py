@@ -19,6 +19,7 @@ from whistle.inbox import db, epochs
 from whistle.inbox.bundles import MAX_BUNDLE_BYTES, export_replies, import_outbox, preview_outbox
 from whistle.inbox.models import BundleLog, Outgoing
 from whistle.inbox.outgoing import held_acks
+from whistle.inbox.refusals import bundle_reason
 from whistle.inbox.web import require_unlocked, state
 
 blueprint = Blueprint("bundles", __name__, url_prefix="/bundles")
@@ -78,6 +79,10 @@ def _labels() -> dict[str, str]:
         "acknowledgements queued": _("acknowledgements queued"),
         "replies the server confirmed": _("replies the server confirmed"),
         "replies": _("replies"),
+        "replies delivered or read since": _("replies delivered or read since"),
+        "deletions made again (from the server's copy of the list)": _(
+            "deletions made again (from the server's copy of the list)"
+        ),
         "acknowledgements": _("acknowledgements"),
         "purge orders": _("purge orders"),
         "acknowledgements held back until a backup": _("acknowledgements held back until a backup"),
@@ -105,7 +110,7 @@ def check() -> tuple[str, int]:
         with db.transaction(state().sessions) as session:
             summary = preview_outbox(session, unlocked.keyring, data)
     except BundleRefusedError as exc:
-        return _page(400, error=_("The bundle was refused: %(reason)s", reason=str(exc)))
+        return _page(400, error=_("The bundle was refused: %(reason)s", reason=bundle_reason(exc)))
     held = _Held(secrets.token_urlsafe(16), data)
     _held("import")[unlocked.officer_id] = held
     return _page(before=summary, token=held.token)
@@ -130,7 +135,7 @@ def apply() -> tuple[str, int]:
             )
         epochs.scrub(inbox.engine)  # destroyed keys: out of the write-ahead log too
     except BundleRefusedError as exc:
-        return _page(400, error=_("The bundle was refused: %(reason)s", reason=str(exc)))
+        return _page(400, error=_("The bundle was refused: %(reason)s", reason=bundle_reason(exc)))
     finally:
         _held("import").pop(unlocked.officer_id, None)
     return _page(after=summary)

@@ -142,7 +142,6 @@ def _case_context(case_id: str) -> dict[str, Any]:
             "subject": case_page.subject(view.entries),
             "next": next_step.suggest(view.case, case_deadlines, case_replies, view.entries),
             "desk_names": desk_names,
-            "desk_name": desk_names.get(view.case.desk_id, view.case.desk_id),
             "language_name": naming.language_name(view.language),
             "labels": workflow.case_labels(unlocked.keyring, view.case),
             "officers": officers_for_assignment(session),

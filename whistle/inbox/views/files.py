@@ -13,6 +13,7 @@ from whistle.inbox.errors import AttachmentTooLargeError, CaseNotFoundError, Pre
 from whistle.inbox.keystore import Unlocked
 from whistle.inbox.models import Record
 from whistle.inbox.preview import Made
+from whistle.inbox.refusals import preview_problem
 from whistle.inbox.store import open_attachment, read_attachment
 from whistle.inbox.web import require_unlocked, state
 
@@ -75,7 +76,8 @@ def clean(case_id: str, record_id: str, index: int) -> Response | tuple[str, int
         message = _("The file is too large to clean here: download the original.")
         return render_template("error.html", message=message, status=422), 422
     except PreviewError as exc:
-        return render_template("error.html", message=str(exc), status=422), 422
+        message = preview_problem(exc.why)
+        return render_template("error.html", message=message, status=422), 422
     return _attachment(cleaned, "clean-" + name)
 
 
@@ -112,7 +114,7 @@ def show(case_id: str, record_id: str, index: int) -> str:
     pages: list[str] = []
     text: str | None = None
     cut = False
-    problem = kind.reason or None
+    problem = preview_problem(kind.reason) if kind.reason else None
     config = state().config
     try:
         if kind.name == "image":
@@ -138,7 +140,7 @@ def show(case_id: str, record_id: str, index: int) -> str:
         elif kind.name == "text":
             text, cut = preview.text_preview(content)
     except PreviewError as exc:
-        problem = str(exc)
+        problem = preview_problem(exc.why)
     return render_template(
         "attachment.html",
         case_id=case_id,

@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response  # what redirect() returns; Flask's is a subclass
 
 from whistle.inbox import db
-from whistle.inbox.errors import LastManagerError, OfficerNameTakenError, PermissionDeniedError
+from whistle.inbox.errors import CustodianRoleError, LastManagerError, OfficerNameTakenError
 from whistle.inbox.models import ROLES, Officer
 from whistle.inbox.officers import (
     MIN_PASSWORD_CHARS,
@@ -140,9 +140,7 @@ def roles(officer_id: int) -> Response | tuple[str, int]:
                 )
         except LastManagerError:
             error = _("This is the last manager: make another officer a manager first.")
-        except PermissionDeniedError as exc:
-            if "custodian" not in str(exc):
-                raise
+        except CustodianRoleError:
             error = _(
                 "The custodian role can only be given when an officer is added: their "
                 "custodian key is wrapped with their own password."
