@@ -257,7 +257,9 @@ def import_outbox(
     for rid, reason in imported.refused:
         summary.note("refused", f"refused {rid}: {reason}", record=rid)
     if list_note:
-        summary.note("deletion-list-refused", f"the server's copy of the list of deletions: {list_note}")
+        summary.note(
+            "deletion-list-refused", f"the server's copy of the list of deletions: {list_note}"
+        )
     if resent:
         summary.note(
             "resent",

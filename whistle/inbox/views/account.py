@@ -6,6 +6,7 @@ from werkzeug.wrappers import Response
 
 from whistle.inbox import db
 from whistle.inbox.errors import (
+    InboxError,
     LoginError,
     PasswordLengthError,
     SecondFactorRequiredError,
