@@ -12,13 +12,15 @@ from flask.testing import FlaskClient
 
 import whistle.submit
 from tests.english import Catalogue, english_in
+from whistle.submit.code_errors import texts_for_script
 
 from .conftest import CODE, Office, check_in, csrf_from, insert_reply, make_office, report_fields
 
 TRANSLATIONS = Path(whistle.submit.__file__).parent / "translations"
 
 #: GET pages that are not HTML (or only redirect), so have no text to check.
-NOT_PAGES = {"static", "submit.favicon", "submit.language"}
+#: Not pages: files, and the language switch (a redirect). The logo is an image (404 without one).
+NOT_PAGES = {"static", "submit.favicon", "submit.language", "submit.office_logo"}
 
 
 @pytest.fixture
@@ -107,7 +109,7 @@ def test_a_planted_english_text_is_found(client: FlaskClient) -> None:
         assert english_in(leaky, catalogue), planted
 
 
-def test_the_page_script_shows_only_the_templates_texts() -> None:
+def test_the_page_script_shows_only_the_templates_texts(app: Flask) -> None:
     """js/page.js builds no sentence of its own, and every text it reads (``t.name``) is one
     the template translates (``data-name`` on #sealed-texts): never "undefined" on a page."""
     root = Path(whistle.submit.__file__).parents[2]
@@ -117,9 +119,9 @@ def test_the_page_script_shows_only_the_templates_texts() -> None:
         "use strict"
     ]
     texts = (root / "whistle" / "submit" / "templates" / "_sealed_texts.html").read_text()
-    given = {
-        re.sub(r"-(\w)", lambda m: m.group(1).upper(), n)
-        for n in re.findall(r"data-([\w-]+)=", texts)
-    }
+    names = set(re.findall(r"data-([\w-]+)=", texts))
+    with app.test_request_context():  # the code errors' texts, rendered by the same template
+        names |= set(texts_for_script())
+    given = {re.sub(r"-(\w)", lambda m: m.group(1).upper(), n) for n in names}
     used = set(re.findall(r"\bt\.(\w+)", script))
     assert used <= given, sorted(used - given)
