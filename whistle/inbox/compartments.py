@@ -243,42 +243,58 @@ def case_key_map(
     return found
 
 
-def all_case_keys(
-    session: Session, keyring: OfficeKeyring, cache: Cache | None = None
-) -> dict[str, dict[int, bytes]]:
-    """``case_key_map`` of every case ``keyring`` opens, in two queries (search builds on it);
-    each goes into ``cache`` as ``case_key_map`` would put it."""
+def case_keys(
+    session: Session,
+    keyring: OfficeKeyring,
+    case_ids: list[str],
+    cache: Cache | None = None,
+) -> dict[str, list[bytes]]:
+    """``case_secrets`` of many cases at once (search builds on it): those already in
+    ``cache`` from it, the others' grants read and opened in a few queries per 500 cases
+    (each then goes into ``cache`` as ``case_key_map`` would put it). Cases ``keyring``
+    does not open are left out."""
+    if not active(session):
+        return {case_id: [keyring.storage_secret] for case_id in case_ids}
+    who = (keyring.personal_public or b"").hex()
+    maps: dict[str, dict[int, bytes]] = {}
+    todo: list[str] = []
+    for case_id in case_ids:
+        key = ("case", who, case_id)
+        if cache is not None and key in cache:
+            maps[case_id] = cache[key]
+        else:
+            todo.append(case_id)
     opened = open_desks(session, keyring, cache)
     holders = opened.case_holders
-    if not holders:
-        return {}
-    who = (keyring.personal_public or b"").hex()
-    publics = {
-        (k.case_id, k.generation): k.public_key
-        for k in session.scalars(
-            select(CaseKey).where(
-                CaseKey.case_id.in_(select(CaseGrant.case_id).where(CaseGrant.holder.in_(holders)))
-            )
-        )
+    for start in range(0, len(todo) if holders else 0, 500):
+        batch = todo[start : start + 500]
+        publics = {
+            (k.case_id, k.generation): k.public_key
+            for k in session.scalars(select(CaseKey).where(CaseKey.case_id.in_(batch)))
+        }
+        for grant in session.scalars(
+            select(CaseGrant).where(CaseGrant.case_id.in_(batch), CaseGrant.holder.in_(holders))
+        ):
+            mine = maps.setdefault(grant.case_id, {})
+            secret = _holder_secret(opened, grant.holder)
+            public = publics.get((grant.case_id, grant.generation))
+            if grant.generation in mine or secret is None or public is None:
+                continue
+            try:
+                mine[grant.generation] = open_grant(
+                    grant.grant, secret, _case_context(grant.case_id, grant.generation), public
+                )
+            except CryptoError:
+                continue
+        if cache is not None:
+            for case_id in batch:
+                if maps.get(case_id):
+                    cache[("case", who, case_id)] = maps[case_id]
+    return {
+        case_id: [found[g] for g in sorted(found, reverse=True)]
+        for case_id, found in maps.items()
+        if found
     }
-    found: dict[str, dict[int, bytes]] = {}
-    for grant in session.scalars(select(CaseGrant).where(CaseGrant.holder.in_(holders))):
-        mine = found.setdefault(grant.case_id, {})
-        secret = _holder_secret(opened, grant.holder)
-        public = publics.get((grant.case_id, grant.generation))
-        if grant.generation in mine or secret is None or public is None:
-            continue
-        try:
-            mine[grant.generation] = open_grant(
-                grant.grant, secret, _case_context(grant.case_id, grant.generation), public
-            )
-        except CryptoError:
-            continue
-    found = {case_id: keys for case_id, keys in found.items() if keys}
-    if cache is not None:
-        for case_id, keys in found.items():
-            cache[("case", who, case_id)] = keys
-    return found
 
 
 def desk_granted(session: Session, opened: Opened) -> dict[str, str]:

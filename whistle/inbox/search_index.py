@@ -23,10 +23,10 @@ from sqlalchemy.orm import Session
 
 from whistle.crypto import CryptoError
 from whistle.inbox import compartments, sealing
-from whistle.inbox.errors import CaseLockedError, UnreadableRecordError
+from whistle.inbox.errors import UnreadableRecordError
 from whistle.inbox.keyring import OfficeKeyring
 from whistle.inbox.models import Case, CaseSearch, DeskSearch, Note, Record
-from whistle.inbox.store import Cache, record_meta
+from whistle.inbox.store import Cache, open_record_meta
 
 Entries = dict[str, dict[str, Any]]
 
@@ -116,9 +116,6 @@ def _desk_entries(
     if not stale and len(stored) == len(cases):
         return {c: stored[c] for c in cases}
     fresh: Entries = {c: v for c, v in stored.items() if c in cases}
-    if stale:
-        cache = cache if cache is not None else {}
-        compartments.all_case_keys(session, keyring, cache)
     for start in range(0, len(stale), 500):
         batch = stale[start : start + 500]
         for case_id, text in _texts(session, keyring, batch, cache).items():
@@ -161,69 +158,58 @@ def _case_entries(
         else:
             todo.append((case_id, built_from))
     for start in range(0, len(todo), 500):
-        batch = todo[start : start + 500]
-        rows = {
-            row.case_id: row
-            for row in session.scalars(
-                select(CaseSearch).where(CaseSearch.case_id.in_([c for c, _ in batch]))
-            )
-        }
-        for case_id, built_from in batch:
-            try:
-                entry = _entry(session, keyring, case_id, built_from, rows.get(case_id), cache)
-            except CaseLockedError:
-                continue
-            if isinstance(entry, dict):
-                entries[case_id] = entry
-                if cache is not None:
-                    cache[("search", who, case_id, built_from)] = entry
+        batch = dict(todo[start : start + 500])
+        for case_id, entry in _case_batch(session, keyring, batch, cache).items():
+            entries[case_id] = entry
+            if cache is not None:
+                cache[("search", who, case_id, batch[case_id])] = entry
     return entries
 
 
-def _entry(
-    session: Session,
-    keyring: OfficeKeyring,
-    case_id: str,
-    built_from: str,
-    row: CaseSearch | None,
-    cache: Cache | None,
-) -> Any:
-    """The case's stored entry when current and sound, else rebuilt and written back."""
-    if row is not None and row.built_from == built_from:
-        keys = compartments.case_secrets(session, keyring, case_id, cache)
-        try:
-            return sealing.open_json(keys, sealing.INDEX, case_id, row.blob)
-        except (CryptoError, ValueError):
-            pass  # damaged: rebuilt below
-    entry: dict[str, Any] = {"t": _text(session, keyring, case_id, cache)}
-    blob = sealing.seal_json(
-        compartments.case_public(session, case_id), sealing.INDEX, case_id, entry
-    )
-    if row is None:
-        if session.get(Case, case_id) is not None:
-            session.add(CaseSearch(case_id=case_id, built_from=built_from, blob=blob))
-    else:
-        row.built_from = built_from
-        row.blob = blob
+def _case_batch(
+    session: Session, keyring: OfficeKeyring, wanted: dict[str, str], cache: Cache | None
+) -> Entries:
+    """The stored entries of these cases when current and sound, the others rebuilt and
+    written back; cases ``keyring`` does not open are left out."""
+    rows = {
+        row.case_id: row
+        for row in session.scalars(select(CaseSearch).where(CaseSearch.case_id.in_(list(wanted))))
+    }
+    keys = compartments.case_keys(session, keyring, list(wanted), cache)
+    entries: Entries = {}
+    for case_id, secrets in keys.items():
+        row = rows.get(case_id)
+        if row is not None and row.built_from == wanted[case_id]:
+            try:
+                entry = sealing.open_json(secrets, sealing.INDEX, case_id, row.blob)
+            except (CryptoError, ValueError):
+                continue  # damaged: rebuilt below
+            if isinstance(entry, dict):
+                entries[case_id] = entry
+    stale = [c for c in keys if c not in entries]
+    for case_id, text in _texts(session, keyring, stale, cache).items():
+        entry = {"t": text}
+        blob = sealing.seal_json(
+            compartments.case_public(session, case_id), sealing.INDEX, case_id, entry
+        )
+        row = rows.get(case_id)
+        if row is None:
+            if session.get(Case, case_id) is not None:
+                session.add(CaseSearch(case_id=case_id, built_from=wanted[case_id], blob=blob))
+        else:
+            row.built_from = wanted[case_id]
+            row.blob = blob
+        entries[case_id] = entry
     session.flush()
-    return entry
-
-
-def _text(
-    session: Session, keyring: OfficeKeyring, case_id: str, cache: Cache | None
-) -> str | None:
-    """A case's searchable text (None when a record of it cannot be decrypted)."""
-    found = _texts(session, keyring, [case_id], cache)
-    if case_id not in found:
-        raise CaseLockedError(compartments.LOCKED)
-    return found[case_id]
+    return entries
 
 
 def _texts(
     session: Session, keyring: OfficeKeyring, case_ids: list[str], cache: Cache | None
 ) -> dict[str, str | None]:
-    """The searchable text of each case ``keyring`` opens (records and notes read in two
-    queries); cases it does not open are left out."""
+    """The searchable text of each case ``keyring`` opens (its keys, records and notes read
+    in a few queries, not per case); cases it does not open are left out."""
+    opened = compartments.case_keys(session, keyring, case_ids, cache)
     records: dict[str, list[Record]] = {}
     for record in session.scalars(select(Record).where(Record.case_id.in_(case_ids))):
         records.setdefault(record.case_id, []).append(record)
@@ -231,13 +217,9 @@ def _texts(
     for note in session.scalars(select(Note).where(Note.case_id.in_(case_ids))):
         notes.setdefault(note.case_id, []).append(note)
     found: dict[str, str | None] = {}
-    for case_id in case_ids:
+    for case_id, keys in opened.items():
         try:
-            keys = compartments.case_secrets(session, keyring, case_id, cache)
-        except CaseLockedError:
-            continue
-        try:
-            metas = [record_meta(keyring, r, cache) for r in records.get(case_id, [])]
+            metas = [open_record_meta(keys, r, cache) for r in records.get(case_id, [])]
             texts = [
                 sealing.open_text(keys, sealing.NOTE, case_id, n.body)
                 for n in notes.get(case_id, [])

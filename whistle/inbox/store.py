@@ -483,7 +483,13 @@ def record_meta(
     the key includes the ciphertext's final tag, so a changed row is decrypted again.
     """
     # The keys first, whatever the cache holds: the refusal is by key, for every officer.
-    keys = _case_keys(keyring, record, cache)
+    return open_record_meta(_case_keys(keyring, record, cache), record, cache)
+
+
+def open_record_meta(
+    keys: list[bytes], record: Record, cache: Cache | None = None
+) -> dict[str, Any]:
+    """``record_meta`` with the case's keys already opened (``compartments.case_keys``)."""
     key = ("meta", record.id, record.meta[-32:].hex())
     if cache is not None and key in cache:
         cached: dict[str, Any] = cache[key]
