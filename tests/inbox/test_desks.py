@@ -525,3 +525,79 @@ def test_the_last_member_of_a_desk_cannot_be_removed_as_an_officer(office, two_d
         remove_officer(session, office.config, by_officer_id=admin.officer_id, name="ana")
     assert _opens(office, _everything(office, office.sign_in("carles")), two_desks["a2"].case_id)
     assert _opens(office, _everything(office, admin), two_desks["a"].case_id)
+
+
+def test_case_keys_open_at_once_exactly_what_each_case_opens(office, two_desks) -> None:  # type: ignore[no-untyped-def]
+    w = two_desks
+    with office.session() as session:
+        case_ids = list(session.scalars(select(Case.id)))
+        for name in ("ana", "berta", "carles"):
+            keyring = w[name].keyring
+            one_by_one = {}
+            for case_id in case_ids:
+                with contextlib.suppress(CaseLockedError):
+                    one_by_one[case_id] = compartments.case_secrets(session, keyring, case_id)
+            cache: dict = {}
+            assert compartments.case_keys(session, keyring, case_ids, cache) == one_by_one, name
+            # What it puts in the cache is what one case's look-up would find there.
+            for case_id in one_by_one:
+                assert (
+                    compartments.case_secrets(session, keyring, case_id, cache)
+                    == (one_by_one[case_id])
+                )
+
+
+def test_a_search_after_an_import_opens_only_the_new_cases_key(  # type: ignore[no-untyped-def]
+    office, two_desks, monkeypatch
+) -> None:
+    w = two_desks
+    ana = w["ana"]
+    cache: dict = {}
+    with office.session() as session:
+        page = list_cases(
+            session,
+            ana.keyring,
+            CaseFilters(query="canteen"),
+            today=TODAY,
+            page_size=50,
+            cache=cache,
+        )
+    assert [c.id for c in page.cases] == [w["a2"].case_id]
+    new, env = make_submission(office, description="asphalt bought twice")
+    do_import(office, [incoming("submission", new.case_id, env)])
+    opened: list[str] = []
+    real = compartments.open_grant
+
+    def counting(grant: bytes, secret: bytes, context: str, public: bytes) -> bytes:
+        opened.append(context)
+        return real(grant, secret, context, public)
+
+    monkeypatch.setattr(compartments, "open_grant", counting)
+    with office.session() as session:
+        page = list_cases(
+            session,
+            ana.keyring,
+            CaseFilters(query="asphalt"),
+            today=TODAY,
+            page_size=50,
+            cache=cache,
+        )
+    assert [c.id for c in page.cases] == [new.case_id]
+    assert opened == [f"case/{new.case_id}/1"]  # not every case key of every desk again
+    assert _listed(office, w["berta"], "asphalt") == set()
+
+
+def test_a_damaged_entry_of_a_case_granted_by_name_is_rebuilt(office, two_desks) -> None:  # type: ignore[no-untyped-def]
+    w = two_desks
+    a = w["a"].case_id  # granted by name since carles stepped aside: its own entry
+    assert _listed(office, w["ana"], "pylon") == {a}
+    with office.session() as session:
+        row = session.get(CaseSearch, a)
+        assert row is not None
+        row.blob = b"\x00"
+    assert _listed(office, w["ana"], "pylon") == {a}
+    with office.session() as session:
+        row = session.get(CaseSearch, a)
+        assert row is not None
+        assert row.blob != b"\x00"
+    assert _listed(office, w["carles"], "pylon") == set()
