@@ -17,7 +17,7 @@ FORBIDDEN = {
         (r"\b(teu|teva|teus|teves|tens|pots|vols|saps|ets|facis|puguis|diguis)\b", "tu (use vós)"),
         (r"\b[Dd]en[uú]nci", "denúncia (use comunicació)"),
         (r"\bsafata\b", "safata (the inbox is la bústia)"),
-        (r"(?<!Protecció de )\bl'[Ii]nformant\b", "l'informant (use la persona informant)"),
+        (r"(?<!Protecció de )\b[Ll]'[Ii]nformant\b", "l'informant (use la persona informant)"),
         (
             r"\bresponsable del sistema\b",
             "the IT role is persona administradora (the legal post is capitalised)",
@@ -30,7 +30,7 @@ FORBIDDEN = {
         ),
         (r"\b[Dd]enunci", "denuncia (use comunicación)"),
         (r"\bbandeja\b", "bandeja (the inbox is el buzón)"),
-        (r"\b(el|al|del) informante\b", "el informante (use la persona informante)"),
+        (r"\b([Ee]l|[Aa]l|[Dd]el) informante\b", "el informante (use la persona informante)"),
         (r"\bpersona custodia\b", "persona custodia (custodio/a, or the person in charge)"),
         (
             r"\bresponsable del sistema\b",

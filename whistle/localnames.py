@@ -10,12 +10,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from whistle.errors import WhistleError
+
 #: The languages both apps speak (their catalogues): a name for another one is a typo.
 LANGUAGES = ("ca", "es", "en")
 MAX_NAME_CHARS = 200
 
 
-class NamesError(ValueError):
+class NamesError(WhistleError, ValueError):
     """A table of names that is not {language: name}, or a name that is empty or too long."""
 
 

@@ -40,6 +40,7 @@ def test_desks_and_stepping_aside_in_a_browser(served: str, populated: Populated
         audited.close()
         # JavaScript off: the forms post as a browser sends them.
         page.goto(f"{served}/cases/{case_id}")
+        page.click("details:has(#conflict) > summary")  # a group of the side panel, closed
         page.fill("#conflict", "Conec la persona denunciada.")
         page.click("form[action$='/step-aside'] button")
         assert page.url.endswith("/cases?done=stepped-aside")

@@ -22,7 +22,7 @@ es = "Oficina Antifraude"
 
 @pytest.mark.parametrize(
     ("lang", "shown"),
-    [("ca", "Oficina Antifrau"), ("es", "Oficina Antifraude"), ("en", "antifraud")],
+    [("ca", "Oficina Antifrau"), ("es", "Oficina Antifraude"), ("en", "Anti-fraud office")],
 )
 def test_the_case_list_and_the_case_name_the_desk_in_the_officers_language(
     office, lang: str, shown: str

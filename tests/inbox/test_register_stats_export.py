@@ -52,6 +52,7 @@ def test_register_csv(office: Office) -> None:
     assert rows[0] == list(register.COLUMNS)
     line = dict(zip(rows[0], rows[1], strict=True))
     assert line["case"] == case
+    assert line["reference"] == "2026-0001"  # the office's own reference, first column
     assert line["received"] == "2026-11-01"
     assert line["acknowledgement_due"] == "2026-11-08"
     assert line["feedback_due"] == "2027-02-01"
@@ -129,6 +130,7 @@ def test_referral_package_round_trip(office: Office, insecure_kdf_params: KdfPar
     assert case_id == source.case_id
     archive = zipfile.ZipFile(io.BytesIO(zipped))
     assert "Invoices inflated" in archive.read("summary.html").decode()
+    assert "<h1>Case 2026-0001</h1>" in archive.read("summary.html").decode()  # its reference
     assert archive.read("files/001-evidence.txt") == b"ledger lines"
     with pytest.raises(InboxError, match="cannot be opened"):
         export.open_package(io.BytesIO(package), "the wrong passphrase")
@@ -195,6 +197,7 @@ def test_the_register_keeps_a_deleted_cases_whole_line(office: Office) -> None:
         (after,) = register.register_lines(session, signed.keyring)
         csv_text = register.register_csv([after])
     assert after == dataclasses.replace(before, labels=[], purged=today)
+    assert before.reference == after.reference == "2026-0001"  # kept in the sealed line
     assert before.referred_to == ["Fiscalía Provincial de Barcelona"]
     assert before.referral_immediate
     assert before.measures == ["Contract suspended."]
@@ -326,6 +329,7 @@ def test_the_responsable_must_be_notified_within_ten_working_days(
 def _line(**kw):  # type: ignore[no-untyped-def]
     received = kw.pop("received", date(2026, 3, 1))
     base = dict(
+        reference=None,
         case="0" * 32,
         desk="antifraud",
         category=None,

@@ -257,7 +257,7 @@ def _flow(app: Flask, office: Office) -> tuple[Crawl, str, int]:
     crawl = Crawl(app)
     desk = app.extensions["whistle_submit"].config.office_card.desks[0].id
     gets = ["/", "/channels", "/about", "/favicon.ico", "/report", f"/report/{desk}"]
-    gets += ["/check-in", "/static/site.css", "/nowhere", "/static/nowhere.css"]
+    gets += ["/check-in", "/static/site.css", "/nowhere", "/static/nowhere.css", "/office-logo"]
     for lang in ("ca", "es", "en", "xx"):
         crawl.open("GET", f"/language/{lang}?next=/about")
     for url in gets:

@@ -90,8 +90,8 @@ def _summary_html(
     esc = html.escape
     body = [
         "<!doctype html><html><head><meta charset='utf-8'>",
-        f"<title>Case {esc(case.id)}</title></head><body>",
-        f"<h1>Case {esc(case.id)}</h1><dl>",
+        f"<title>Case {esc(case.ref)}</title></head><body>",
+        f"<h1>Case {esc(case.ref)}</h1><dl>",
         f"<dt>Desk</dt><dd>{esc(case.desk_id)}</dd>",
         f"<dt>Received</dt><dd>{case.received_day.isoformat()}</dd>",
         f"<dt>Status</dt><dd>{esc(case.status)}</dd>",

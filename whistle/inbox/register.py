@@ -30,6 +30,7 @@ from whistle.inbox.workflow import case_labels
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 COLUMNS = (
+    "reference",
     "case",
     "desk",
     "category",
@@ -88,6 +89,9 @@ _LISTS = {"measures", "labels", "referred_to", "identity_disclosed_to"}
 
 @dataclass(frozen=True)
 class RegisterLine:
+    #: The office's own reference (``2026-0042``); None for a case purged before the register
+    #: kept it.
+    reference: str | None
     case: str
     desk: str
     category: str | None
@@ -145,6 +149,7 @@ def case_line(
     referrals = [s for s in steps if s.kind == "referral"]
     assignee = session.get(Officer, case.assignee_id) if case.assignee_id is not None else None
     return RegisterLine(
+        reference=case.ref,
         case=case.id,
         desk=case.desk_id,
         category=case.category,
@@ -213,6 +218,7 @@ def open_line(keyring: OfficeKeyring, case_id: str, blob: bytes) -> RegisterLine
 def _thin_line(gone: PurgedCase) -> RegisterLine:
     """What the register kept of a case purged before it kept whole lines."""
     return RegisterLine(
+        reference=None,
         case=gone.case_id,
         desk=gone.desk_id,
         category=None,
