@@ -22,38 +22,15 @@ from whistle.inbox import (
 from whistle.inbox.audit import record_event
 from whistle.inbox.dashboard import dashboard
 from whistle.inbox.errors import (
-    AcknowledgementWithheldError,
-    AlreadyAcknowledgedError,
-    AlreadyAssignedError,
-    AlreadyWithheldError,
     CaseNotFoundError,
-    CategoryRefusedError,
-    ConfirmationRequiredError,
-    DeletionRefusedError,
-    EmptyReplyError,
-    ExtensionRefusedError,
     InboxError,
-    LabelTooLongError,
-    MeetingRecordRequiredError,
-    OutcomeNotAllowedError,
-    OutcomeRequiredError,
     ReasonRequiredError,
-    ReasonTooLongError,
-    ReopenRefusedError,
-    ReplyAlreadyReadyError,
-    ReplyAlreadySentError,
-    ReplyFileNameError,
-    ReplyFilesTooLargeError,
-    ReplyTooLongError,
     StateChangeRefusedError,
-    StepRefusedError,
-    TooManyLabelsError,
-    TooManyReplyFilesError,
     UnknownOfficerError,
-    UnknownReplyKindError,
     WorkflowError,
 )
 from whistle.inbox.models import OUTCOMES, STATUSES, Case
+from whistle.inbox.refusals import refusal_message
 from whistle.inbox.views.cases import case_page_with_error
 from whistle.inbox.web import require_unlocked, state
 
@@ -88,99 +65,6 @@ def _act(
     except InboxError as exc:
         return case_page_with_error(case_id, field, refusal_message(exc))
     return _redirect(case_id, done() if callable(done) else done, anchor)
-
-
-def _extension_message(why: str) -> str:
-    return {
-        "already-extended": _("The feedback deadline was already extended."),
-        "closed": _("A closed case has no feedback deadline to extend."),
-        "met": _("The feedback was already given: there is nothing to extend."),
-        "too-late": _("The first feedback deadline has passed: it can no longer be extended."),
-    }.get(why, _("The case's state does not allow this."))
-
-
-def _deletion_message(why: str) -> str:
-    return {
-        "no-such-part": _("Choose a message, file or field of this case to delete."),
-        "grounds": _("Choose the grounds for the deletion."),
-        "damaged": _("This record cannot be decrypted: it is damaged."),
-        "investigation": _("An investigation was opened: no deletion is due."),
-        "retention": _("A deletion cannot be postponed past the retention limit."),
-    }.get(why, _("Postpone the deletion to a day after today."))
-
-
-def step_message(why: str) -> str:
-    return {
-        "recipient": _("Name the recipient (at most 200 characters)."),
-        "day": _("Give the day it was done as YYYY-MM-DD: not before the report, not after today."),
-        "kind": _("Choose what was done."),
-        "not-told": _(
-            "The reporter must be told before the disclosure: choose today or a later day, or "
-            "record why telling them would jeopardise the investigation."
-        ),
-        "name": _("Give the Responsable's name (3 to 120 characters)."),
-        "none": _("No Responsable del Sistema is recorded yet."),
-        "meeting": _("No meeting was requested before that day."),
-    }.get(why, _("The case's state does not allow this."))
-
-
-#: The officer's message for each refusal a case action can meet, by class. A class not here
-#: gets its nearest ancestor's message; the English text of an exception is never shown.
-_REFUSALS: dict[type[InboxError], Callable[[], str]] = {
-    ReasonRequiredError: lambda: _("Give a reason for this decision."),
-    ReasonTooLongError: lambda: _(
-        "A reason has at most %(count)d characters.", count=workflow.MAX_REASON_CHARS
-    ),
-    UnknownOfficerError: lambda: _("No such officer."),
-    LabelTooLongError: lambda: _(
-        "A label has at most %(count)d characters.", count=workflow.MAX_LABEL_CHARS
-    ),
-    TooManyLabelsError: lambda: _(
-        "A case has at most %(count)d labels.", count=workflow.MAX_LABELS
-    ),
-    EmptyReplyError: lambda: _("Write the reply before saving it."),
-    ReplyTooLongError: lambda: _(
-        "A reply has at most %(count)d characters.", count=replies.MAX_REPLY_CHARS
-    ),
-    TooManyReplyFilesError: lambda: _(
-        "A reply carries at most %(count)d files.", count=replies.MAX_REPLY_FILES
-    ),
-    ReplyFilesTooLargeError: lambda: _("The files of a reply take at most 20 MiB together."),
-    ReplyFileNameError: lambda: _("A file name has 1 to 200 characters and no slashes."),
-    UnknownReplyKindError: lambda: _("Choose what kind of message this is."),
-    MeetingRecordRequiredError: lambda: _("Attach the recording or the minutes of the meeting."),
-    WorkflowError: lambda: _("The case's state does not allow this."),
-    StateChangeRefusedError: lambda: _("The case's state does not allow this."),
-    AlreadyAcknowledgedError: lambda: _("This case was already acknowledged."),
-    OutcomeRequiredError: lambda: _("Choose the outcome to close the case."),
-    OutcomeNotAllowedError: lambda: _("Only closing a case has an outcome."),
-    AcknowledgementWithheldError: lambda: _("The acknowledgement was already sent."),
-    AlreadyWithheldError: lambda: _("The acknowledgement was already withheld."),
-    CategoryRefusedError: lambda: _("Choose one of the office's categories."),
-    ReopenRefusedError: lambda: _("The case's state does not allow this."),
-    ConfirmationRequiredError: lambda: _("Tick the confirmation: the deletion cannot be undone."),
-    AlreadyAssignedError: lambda: _("This was already done."),
-    ReplyAlreadySentError: lambda: _("This was already done."),
-    ReplyAlreadyReadyError: lambda: _("This was already done."),
-    InboxError: lambda: _("Something could not be done"),
-}
-
-
-#: Refusals that say which way they refuse (``why``): their messages are chosen by it.
-_BY_WHY: dict[type[InboxError], Callable[[str], str]] = {
-    ExtensionRefusedError: lambda why: _extension_message(why),
-    DeletionRefusedError: lambda why: _deletion_message(why),
-    StepRefusedError: lambda why: step_message(why),
-}
-
-
-def refusal_message(exc: InboxError) -> str:
-    """The translated message for ``exc``, chosen by its class (never by its English text)."""
-    for cls, by_why in _BY_WHY.items():
-        if isinstance(exc, cls):
-            return by_why(getattr(exc, "why", ""))
-    message = next(_REFUSALS[cls] for cls in type(exc).__mro__ if cls in _REFUSALS)
-    return message()
 
 
 @blueprint.get("/dashboard")
