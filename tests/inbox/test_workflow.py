@@ -135,14 +135,9 @@ def test_reopen(office: Office, signed: SignedIn, case: str) -> None:
     _ack(office, signed, case)
     _move(office, signed, case, "closed", "Nothing to add.", outcome="unsubstantiated")
     now = office.config.clock()
+    by = OfficerContext(officer_id=1, now=now, today=TODAY)
     with office.session() as session, pytest.raises(ReasonRequiredError):
-        workflow.reopen(
-            session,
-            signed.keyring,
-            case,
-            reason="",
-            ctx=OfficerContext(officer_id=1, now=now, today=TODAY),
-        )
+        workflow.reopen(session, signed.keyring, case, reason="", ctx=by)
     with office.session() as session:
         row = workflow.reopen(
             session,
@@ -375,32 +370,13 @@ def test_the_extension_notice_names_the_new_deadline(
 
 def test_assignment_and_labels(office: Office, signed: SignedIn, case: str) -> None:
     now = office.config.clock()
+    by = OfficerContext(officer_id=1, now=now, today=TODAY)
     with office.session() as session:
-        workflow.assign(
-            session,
-            signed.keyring,
-            case,
-            signed.officer_id,
-            reason="Mine.",
-            ctx=OfficerContext(officer_id=1, now=now, today=TODAY),
-        )
+        workflow.assign(session, signed.keyring, case, signed.officer_id, reason="Mine.", ctx=by)
         with pytest.raises(InboxError, match="No such officer"):
-            workflow.assign(
-                session,
-                signed.keyring,
-                case,
-                99,
-                reason="Theirs.",
-                ctx=OfficerContext(officer_id=1, now=now, today=TODAY),
-            )
+            workflow.assign(session, signed.keyring, case, 99, reason="Theirs.", ctx=by)
         labels = workflow.parse_labels("urgent, contracts,  Urgent ,")
-        workflow.set_labels(
-            session,
-            signed.keyring,
-            case,
-            labels,
-            ctx=OfficerContext(officer_id=1, now=now, today=TODAY),
-        )
+        workflow.set_labels(session, signed.keyring, case, labels, ctx=by)
     with office.session() as session:
         row = session.get(Case, case)
         assert row is not None
@@ -411,46 +387,23 @@ def test_assignment_and_labels(office: Office, signed: SignedIn, case: str) -> N
 
 def test_draft_is_sealed_then_queued(office: Office, signed: SignedIn, case: str) -> None:
     now = office.config.clock()
+    by = OfficerContext(officer_id=1, now=now, today=TODAY)
     with office.session() as session:
-        draft = replies.save_draft(
-            session,
-            signed.keyring,
-            case,
-            "We are looking into it.",
-            ctx=OfficerContext(officer_id=1, now=now, today=TODAY),
-        )
+        draft = replies.save_draft(session, signed.keyring, case, "We are looking into it.", ctx=by)
         assert b"looking" not in draft.body
         replies.save_draft(
             session,
             signed.keyring,
             case,
             "We are looking into it closely.",
-            ctx=OfficerContext(officer_id=1, now=now, today=TODAY),
+            ctx=by,
             reply_id=draft.id,
         )
         with pytest.raises(InboxError, match="Write the reply"):
-            replies.save_draft(
-                session,
-                signed.keyring,
-                case,
-                "  ",
-                ctx=OfficerContext(officer_id=1, now=now, today=TODAY),
-            )
-        replies.mark_ready(
-            session,
-            signed.keyring,
-            case,
-            draft.id,
-            ctx=OfficerContext(officer_id=1, now=now, today=TODAY),
-        )
+            replies.save_draft(session, signed.keyring, case, "  ", ctx=by)
+        replies.mark_ready(session, signed.keyring, case, draft.id, ctx=by)
         with pytest.raises(WorkflowError, match="already"):
-            replies.mark_ready(
-                session,
-                signed.keyring,
-                case,
-                draft.id,
-                ctx=OfficerContext(officer_id=1, now=now, today=TODAY),
-            )
+            replies.mark_ready(session, signed.keyring, case, draft.id, ctx=by)
         views = replies.replies(session, signed.keyring, case)
         assert views[0].text == "We are looking into it closely."
         assert session.scalar(select(Outgoing.kind)) == "reply"
@@ -458,22 +411,16 @@ def test_draft_is_sealed_then_queued(office: Office, signed: SignedIn, case: str
 
 def test_meeting_record_needs_a_file(office: Office, signed: SignedIn, case: str) -> None:
     now = office.config.clock()
+    by = OfficerContext(officer_id=1, now=now, today=TODAY)
     with office.session() as session:
         with pytest.raises(InboxError, match="minutes"):
-            replies.save_draft(
-                session,
-                signed.keyring,
-                case,
-                "Minutes",
-                ctx=OfficerContext(officer_id=1, now=now, today=TODAY),
-                purpose="meeting",
-            )
+            replies.save_draft(session, signed.keyring, case, "Minutes", ctx=by, purpose="meeting")
         draft = replies.save_draft(
             session,
             signed.keyring,
             case,
             replies.template_text("meeting", "es"),
-            ctx=OfficerContext(officer_id=1, now=now, today=TODAY),
+            ctx=by,
             purpose="meeting",
             files=[("acta.txt", b"Minutes of the meeting")],
         )
@@ -513,6 +460,7 @@ def test_purge_leaves_a_tombstone_and_refuses_replies(
     office: Office, signed: SignedIn, case: str
 ) -> None:
     now = office.config.clock()
+    by = OfficerContext(officer_id=1, now=now, today=TODAY)
     with office.session() as session:
         with pytest.raises(WorkflowError, match="Confirm"):
             workflow.purge_case(
@@ -560,21 +508,9 @@ def test_purge_leaves_a_tombstone_and_refuses_replies(
         assert session.get(PurgedCase, case).grounds == "no-investigation"  # type: ignore[union-attr]
         assert session.scalar(select(Outgoing.kind).where(Outgoing.case_id == case)) == "purge"
     with office.session() as session, pytest.raises(CasePurgedError, match="purged"):
-        replies.save_draft(
-            session,
-            signed.keyring,
-            case,
-            "Hello?",
-            ctx=OfficerContext(officer_id=1, now=now, today=TODAY),
-        )
+        replies.save_draft(session, signed.keyring, case, "Hello?", ctx=by)
     with office.session() as session, pytest.raises(CaseNotFoundError):
-        replies.save_draft(
-            session,
-            signed.keyring,
-            "ab" * 16,
-            "Hello?",
-            ctx=OfficerContext(officer_id=1, now=now, today=TODAY),
-        )
+        replies.save_draft(session, signed.keyring, "ab" * 16, "Hello?", ctx=by)
 
 
 def test_audit_chain_verifies_and_names_a_tampered_entry(

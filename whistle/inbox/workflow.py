@@ -207,14 +207,7 @@ def reopen(
     case.outcome = None
     case.last_activity_day = max(case.last_activity_day, ctx.today)
     _decide(
-        session,
-        keyring,
-        case,
-        "status",
-        reason,
-        ctx=ctx,
-        from_status=STATUS_CLOSED,
-        to_status=back,
+        session, keyring, case, "status", reason, ctx=ctx, from_status=STATUS_CLOSED, to_status=back
     )
     record_event(
         session,
