@@ -345,3 +345,27 @@ def test_keys_for_a_retired_epoch_take_the_new_page(page: Any, site: Site) -> No
     assert page.locator("#sealed-message").input_value() == "kept across the refusal"
     page.locator("#sealed-followup button[type=submit]").click()
     page.locator("#sealed-sent h3").wait_for(timeout=WAIT_MS)
+
+
+def test_enter_in_a_field_of_the_report_is_not_a_language_switch(page: Any, site: Site) -> None:
+    """The first language button is the form's first submit button, so Enter in a field
+    "clicks" it: with JavaScript on that is neither a switch nor a send."""
+    # A switch would call fetch at once, inside the key press.
+    page.add_init_script(
+        "const f = window.fetch; window.fetched = 0;"
+        " window.fetch = (...a) => {"
+        " if (String(a[0]).includes('/language/')) window.fetched += 1; return f(...a); };"
+    )
+    _ready(page, site, "/report")
+    field = page.locator("#report-form input:not([type])").first
+    field.fill("typed")
+    site.recorder.clear()
+    field.press("Enter")
+    assert page.evaluate("window.fetched") == 0
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert field.input_value() == "typed"
+    assert _posts(site) == []
+    # A real press of the button does switch.
+    page.get_by_role("button", name="Català").press("Enter")
+    page.wait_for_selector('html[lang="ca"]')
+    assert field.input_value() == "typed"
