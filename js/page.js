@@ -484,10 +484,10 @@ import { applyPage, fetchPage } from './language.js';
         var body = new Blob([keys.loginToken, caseId, envelope], { type: 'application/octet-stream' });
         return post(data.sealedAction, body, bars.sending);
       })
-      .then(function () {
+      .then(function (answer) {
         typed = false;
         codeOnScreen = true;
-        receipt = { code: api.formatCode(code), template: document.getElementById('receipt-template') };
+        receipt = { code: api.formatCode(code), pages: answer.receipts };
         paint('main', showReceipt);
         var heading = document.querySelector('#main h1');
         heading.tabIndex = -1;
@@ -495,14 +495,14 @@ import { applyPage, fetchPage } from './language.js';
       });
   }
 
-  // The receipt (the page's <template>, the same _receipt_main.html as the plain path) with the
-  // code made here, which exists nowhere else. As on the plain receipt page, the header keeps
-  // only the language switch: the site's links would leave the code behind.
+  // The receipt (the server's, in each language: the same _receipt_main.html as the plain
+  // path) with the code made here, which exists nowhere else. As on the plain receipt page, the
+  // header keeps only the language switch: the site's links would leave the code behind.
   var receipt = null;
   function showReceipt(main) {
     var written = main.querySelector('#written');
     var ticked = Boolean(written && written.checked);
-    main.replaceChildren(document.importNode(receipt.template.content, true));
+    main.innerHTML = receipt.pages[document.documentElement.lang];
     main.querySelector('#code').textContent = receipt.code;
     main.querySelector('#written').checked = ticked;
     main.querySelector('form').addEventListener('submit', function () {
@@ -735,9 +735,8 @@ import { applyPage, fetchPage } from './language.js';
     fetchPage(href)
       .then(function (fetched) {
         if (receipt) {
-          // The receipt is this page's own: only the frame and its template come.
-          applyPage(fetched, ['body>.skip', 'body>header', 'body>footer'], ['receipt-template', 'sealed-texts']);
-          receipt.template = fetched.doc.getElementById('receipt-template');
+          // The receipt is this page's own (in every language): only the frame comes.
+          applyPage(fetched, ['body>.skip', 'body>header', 'body>footer'], ['sealed-texts']);
           var fresh = fetched.doc.getElementById('sealed-texts');
           Array.prototype.forEach.call(fresh.attributes, function (attribute) {
             texts.setAttribute(attribute.name, attribute.value);

@@ -89,7 +89,10 @@ def test_a_sealed_report_is_stored_and_checks_in_without_javascript(
     code, keys, case_id, envelope = browser_envelope(app, office, [("a.txt", b"minutes")])
     response = post_sealed(client, "/report/sealed", keys.login_token + case_id + envelope)
     assert response.status_code == 200, response.text
-    assert response.json == {"received": True}
+    receipts = response.json["receipts"]
+    assert sorted(receipts) == ["ca", "en", "es"]
+    assert all('id="code"' in page for page in receipts.values())
+    assert "Comunicación recibida" in receipts["es"]
     page = client.get("/check-in")
     answer = client.post("/check-in", data={"csrf_token": csrf_from(page.text), "code": code})
     assert answer.status_code == 200

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from flask import Response, jsonify, request
+from flask import Response, jsonify, render_template, request
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import validate_csrf
 from sqlalchemy.exc import IntegrityError
@@ -28,6 +29,7 @@ from whistle.crypto import (
 from whistle.errors import WhistleError
 from whistle.submit import db, epochs, store
 from whistle.submit.bundles import mark_replies_read
+from whistle.submit.config import LANGUAGES
 from whistle.submit.models import RecordKind
 from whistle.submit.pepper import pepper_tag
 from whistle.submit.slots import LookupsBusyError
@@ -230,8 +232,14 @@ def report_sealed(desk_id: str | None) -> Any:
     except IntegrityError:
         # The same case id sent twice at once (PostgreSQL): the second is refused.
         return _sealed_error(_malformed())
-    # The page shows the receipt it carries (report.html's template) with the code it made.
-    return jsonify(received=True)
+    # The receipt (the plain path's) in each language, for the page to show with the code it
+    # made and to re-show in another language: the code exists only in the page. A few KB
+    # once, rather than in the weight of every form page.
+    receipts = {}
+    for lang in LANGUAGES:
+        with force_locale(lang):
+            receipts[lang] = render_template("_receipt_main.html", code="", receipt_token="")
+    return jsonify(receipts=receipts)
 
 
 @contextmanager
