@@ -6,10 +6,10 @@ import contextlib
 from datetime import date
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from whistle.crypto import CryptoError, associated_data, open_bytes, open_envelope
-from whistle.inbox import compartments, dashboard, sealing
+from whistle.inbox import compartments, dashboard, epochs, sealing
 from whistle.inbox.audit import record_event  # noqa: F401  (the audit chain is the record)
 from whistle.inbox.cases import (
     CaseFilters,
@@ -21,23 +21,29 @@ from whistle.inbox.cases import (
 )
 from whistle.inbox.errors import (
     CaseLockedError,
+    DeskCasesLockedError,
     DeskError,
-    DeskHasOpenCasesError,
+    DeskHasCasesError,
     DisclosureRequiredError,
+    LastDeskError,
     LastMemberError,
     PermissionDeniedError,
     RecusalError,
+    SuccessorDeskError,
 )
 from whistle.inbox.models import (
     AuditEvent,
     Case,
     CaseGrant,
     CaseSearch,
+    Compartment,
     DeskGrant,
+    DeskMember,
     DeskSearch,
     Note,
     Office,
     Record,
+    RemovedDesk,
 )
 from whistle.inbox.officers import SignedIn, add_officer
 
@@ -344,7 +350,7 @@ def test_a_desk_with_open_cases_cannot_go_until_they_are_reassigned(office, two_
     w = two_desks
     admin = office.sign_in()
     with office.session() as session:
-        with pytest.raises(DeskHasOpenCasesError):
+        with pytest.raises(DeskHasCasesError):
             compartments.check_removable(session, "ethics")
         compartments.reassign(
             session,
@@ -601,3 +607,107 @@ def test_a_damaged_entry_of_a_case_granted_by_name_is_rebuilt(office, two_desks)
         assert row is not None
         assert row.blob != b"\x00"
     assert _listed(office, w["carles"], "pylon") == set()
+
+
+def _remove(office, signed: SignedIn, desk_id: str = "ethics", **options):  # type: ignore[no-untyped-def]
+    with office.session() as session:
+        return compartments.remove_desk(
+            session,
+            signed.keyring,
+            desk_id=desk_id,
+            successor_id=options.get("successor_id", "antifraud"),
+            move_cases=options.get("move_cases", False),
+            by_officer_id=signed.officer_id,
+            now=_now(office),
+        )
+
+
+def _desk_state(office, desk_id: str) -> tuple:  # type: ignore[no-untyped-def,type-arg]
+    """Everything that says a desk exists: card, keys, members, cases, audit length."""
+    with office.session() as session:
+        return (
+            [d.id for d in epochs.current_card(session).desks],
+            epochs.current_epoch(session),
+            session.scalar(select(func.count()).where(Compartment.desk_id == desk_id)),
+            session.scalar(select(func.count()).where(DeskGrant.desk_id == desk_id)),
+            session.scalar(select(func.count()).where(DeskMember.desk_id == desk_id)),
+            sorted(session.scalars(select(Case.id).where(Case.desk_id == desk_id))),
+            session.scalar(select(func.count()).select_from(AuditEvent)),
+        )
+
+
+def test_a_desk_with_cases_is_not_removed_and_nothing_changes(office, two_desks) -> None:  # type: ignore[no-untyped-def]
+    admin = office.sign_in()
+    before = _desk_state(office, "ethics")
+    with pytest.raises(DeskHasCasesError) as refused:
+        _remove(office, admin)
+    assert (refused.value.cases, refused.value.open_cases) == (1, 1)
+    for successor in ("ethics", "nowhere"):
+        with pytest.raises(SuccessorDeskError):
+            _remove(office, admin, successor_id=successor, move_cases=True)
+    with pytest.raises(PermissionDeniedError):  # ana is no manager
+        _remove(office, two_desks["ana"], move_cases=True)
+    assert _desk_state(office, "ethics") == before
+
+
+def test_moving_needs_keys_that_open_every_case(office, two_desks) -> None:  # type: ignore[no-untyped-def]
+    """A manager of antifraud only cannot move ethics's case: refused, nothing moved."""
+    mar = _add(office, "mar", ["antifraud"], roles=("officer", "manager"))
+    before = _desk_state(office, "ethics")
+    with pytest.raises(DeskCasesLockedError) as refused:
+        _remove(office, mar, move_cases=True)
+    assert refused.value.locked == 1
+    assert _desk_state(office, "ethics") == before
+
+
+def test_removing_a_desk_moves_its_cases_and_destroys_its_keys(office, two_desks) -> None:  # type: ignore[no-untyped-def]
+    w = two_desks
+    b = w["b"].case_id
+    epoch = _desk_state(office, "ethics")[1]
+    done = _remove(office, office.sign_in(), move_cases=True)
+    assert (done.moved, done.epoch) == (1, epoch + 1)
+    cards, now_epoch, compartments_left, grants, members, cases, _ = _desk_state(office, "ethics")
+    assert cards == ["antifraud"]  # the card the server gets no longer offers it
+    assert now_epoch == epoch + 1
+    assert (compartments_left, grants, members, cases) == (0, 0, 0, [])
+    # By key: antifraud's members open the moved case, berta (ethics only) opens nothing.
+    assert _opens(office, _everything(office, office.sign_in("ana")), b)
+    berta = office.sign_in("berta")
+    assert not _opens(office, _everything(office, berta), b)
+    with office.session() as session:
+        assert compartments.open_desks(session, berta.keyring).desks == {}
+        assert session.get(Case, b).desk_id == "antifraud"
+        assert session.get(RemovedDesk, "ethics").successor_id == "antifraud"
+        events = {e.action: e.detail for e in session.scalars(select(AuditEvent))}
+    assert "desk-removed" in events
+    assert "1 case(s) moved to antifraud" in events["desk-removed"]
+    assert "members were admin, berta" in events["desk-removed"]
+    # Gone for good: the desk cannot be administered or removed again.
+    with office.session() as session, pytest.raises(DeskError):
+        compartments.add_member(
+            session,
+            office.sign_in().keyring,
+            desk_id="ethics",
+            name="ana",
+            by_officer_id=1,
+            now=_now(office),
+        )
+    with pytest.raises(LastDeskError):
+        _remove(office, office.sign_in(), "antifraud", successor_id="ethics")
+
+
+def test_a_report_still_on_its_way_to_a_removed_desk_goes_to_its_successor(
+    office, two_desks
+) -> None:  # type: ignore[no-untyped-def]
+    _remove(office, office.sign_in(), move_cases=True)
+    # Sealed to the ethics key of the previous card, which the server still accepts a while.
+    late, env = make_submission(office, desk="ethics", description="sent before the new card")
+    do_import(office, [incoming("submission", late.case_id, env, "late")])
+    with office.session() as session:
+        assert session.get(Case, late.case_id).desk_id == "antifraud"
+        event = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "case-to-successor-desk")
+        ).one()
+    assert event.case_id == late.case_id
+    assert _opens(office, _everything(office, office.sign_in("ana")), late.case_id)
+    assert not _opens(office, _everything(office, office.sign_in("berta")), late.case_id)

@@ -48,13 +48,16 @@ from whistle.inbox.audit import record_event
 from whistle.inbox.errors import (
     CaseLockedError,
     CompartmentsMigrationError,
+    DeskCasesLockedError,
     DeskError,
-    DeskHasOpenCasesError,
+    DeskHasCasesError,
     InboxError,
+    LastDeskError,
     LastMemberError,
     NoSuchOfficerError,
     PermissionDeniedError,
     RecusalError,
+    SuccessorDeskError,
 )
 from whistle.inbox.keyring import OfficeKeyring, wrap_for_recovery
 from whistle.inbox.models import (
@@ -70,6 +73,7 @@ from whistle.inbox.models import (
     Office,
     Officer,
     Recusal,
+    RemovedDesk,
     SearchIndex,
 )
 from whistle.inbox.rekey import reseal_case
@@ -888,17 +892,144 @@ def reassign(
     )
 
 
+@dataclass(frozen=True)
+class DeskRemoved:
+    """What removing a desk did: cases moved, the card's new epoch, generations destroyed."""
+
+    moved: int
+    epoch: int
+    generations: int
+
+
+def desk_cases(session: Session, desk_id: str) -> tuple[int, int]:
+    """(cases, of which open) a desk holds: closed ones count too, kept for the law's term."""
+    total, open_cases = session.execute(
+        select(
+            func.count(),
+            func.count().filter(Case.status != STATUS_CLOSED),
+        ).where(Case.desk_id == desk_id)
+    ).one()
+    return int(total), int(open_cases)
+
+
 def check_removable(session: Session, desk_id: str) -> None:
-    """A desk with cases not yet closed cannot go: they would be left without officers."""
-    open_cases = session.scalar(
-        select(func.count())
-        .select_from(Case)
-        .where(Case.desk_id == desk_id, Case.status != STATUS_CLOSED)
-    )
-    if open_cases:
-        raise DeskHasOpenCasesError(
-            f"{desk_id} has {open_cases} open case(s): reassign them to another desk first."
+    """A desk with cases, open or closed, cannot go: nobody would hold their keys."""
+    total, open_cases = desk_cases(session, desk_id)
+    if total:
+        raise DeskHasCasesError(
+            f"{desk_id} holds {total} case(s), {open_cases} of them open: move them to "
+            "another desk first (or remove the desk with its cases moved to another).",
+            cases=total,
+            open_cases=open_cases,
         )
+
+
+def receiving_desk(session: Session, desk_id: str) -> str:
+    """Where a report sent to ``desk_id`` goes: the desk itself, or — once it was removed —
+    the desk that took its cases (followed on if that one went too)."""
+    seen = {desk_id}
+    while (removed := session.get(RemovedDesk, desk_id)) is not None:
+        desk_id = removed.successor_id
+        if desk_id in seen:  # not made by remove_desk (a successor is on the card); be safe
+            break
+        seen.add(desk_id)
+    return desk_id
+
+
+def remove_desk(
+    session: Session,
+    keyring: OfficeKeyring,
+    *,
+    desk_id: str,
+    successor_id: str,
+    move_cases: bool,
+    by_officer_id: int | None,
+    now: datetime,
+) -> DeskRemoved:
+    """A manager removes a desk (audited), all or nothing.
+
+    Refused while it holds cases, unless ``move_cases``: then each goes to ``successor_id``
+    with its keys (``reassign``, which needs ``keyring`` to open every one of them). The
+    office card gets a new key epoch without the desk, so sources stop being offered it once
+    the server has the card; a report sent to it before that is placed at ``successor_id``
+    at import (``receiving_desk``). Its memberships and every generation of its compartment
+    key are then destroyed: nothing is sealed to them any more. Its history stays in the
+    audit log. The caller scrubs the write-ahead log after the commit.
+    """
+    _require_manager(session, by_officer_id)
+    if not active(session):
+        raise CompartmentsMigrationError(
+            "Removing a desk needs desk compartments: move this office into them first."
+        )
+    card_desks = {d.id: d.name for d in epochs.current_card(session).desks}
+    if desk_id not in card_desks:
+        raise DeskError(f"There is no desk {desk_id!r}.")
+    if len(card_desks) == 1:
+        raise LastDeskError(f"{desk_id} is the office's only desk: sources need one to report.")
+    if successor_id == desk_id or successor_id not in card_desks:
+        raise SuccessorDeskError("Choose another desk of the office to receive its cases.")
+    case_ids = list(session.scalars(select(Case.id).where(Case.desk_id == desk_id)))
+    if case_ids and not move_cases:
+        check_removable(session, desk_id)
+    locked = 0
+    for case_id in case_ids:
+        try:
+            case_key_map(session, keyring, case_id)
+        except CaseLockedError:
+            locked += 1
+    if locked:
+        raise DeskCasesLockedError(
+            f"Your keys do not open {locked} of the {len(case_ids)} case(s) of {desk_id}: "
+            "a manager who is a member of it (and did not step aside) can move them, or the "
+            "recovery key at the command line.",
+            locked=locked,
+        )
+    for case_id in case_ids:
+        reassign(
+            session,
+            keyring,
+            case_id=case_id,
+            desk_id=successor_id,
+            by_officer_id=by_officer_id,
+            now=now,
+        )
+    card = epochs.rotate(session, keyring, now, by_officer_id, without=desk_id)
+    names = [o.name for o in _members(session, desk_id)]
+    left = session.scalar(
+        select(func.count())
+        .select_from(CaseGrant)
+        .where(CaseGrant.holder.like(f"desk:{desk_id}:%"))
+    )
+    if left:  # every case moved, so nothing may still be granted to the desk's keys
+        raise DeskError(f"{desk_id} still holds case keys: nothing was changed.")
+    generations = session.scalar(
+        select(func.count()).select_from(Compartment).where(Compartment.desk_id == desk_id)
+    )
+    session.execute(delete(DeskMember).where(DeskMember.desk_id == desk_id))
+    session.execute(delete(DeskGrant).where(DeskGrant.desk_id == desk_id))
+    session.execute(delete(Compartment).where(Compartment.desk_id == desk_id))
+    session.add(
+        RemovedDesk(
+            desk_id=desk_id,
+            successor_id=successor_id,
+            removed_at=now.replace(tzinfo=None),
+            epoch=card.epoch,
+            by_officer_id=by_officer_id,
+        )
+    )
+    session.flush()
+    record_event(
+        session,
+        now,
+        "desk-removed",
+        officer_id=by_officer_id,
+        detail=f"{desk_id} ({card_desks[desk_id]}): {len(case_ids)} case(s) moved to "
+        f"{successor_id}; members were {', '.join(names) or 'none'}; "
+        f"{generations} compartment key generation(s) destroyed; card epoch {card.epoch} "
+        f"without it; reports still on their way go to {successor_id}",
+    )
+    _changed(session, desk_id)
+    return DeskRemoved(len(case_ids), card.epoch, int(generations or 0))
 
 
 def recusals(session: Session, case_id: str) -> list[tuple[str, datetime]]:
