@@ -50,3 +50,33 @@ def test_membership_step_aside_and_reassign(office, obj, files) -> None:  # type
 
     moved = run(obj, "desks", "reassign", directory, source.case_id, "ethics", *me)
     assert moved.exit_code != 0  # admin stepped aside: their keys no longer open the case
+
+
+def test_removing_a_desk(office, obj, files) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    """Refused while the desk holds a case (nothing changed); with --move-cases the case moves
+    with its keys and the desk's keys go; a manager whose keys do not open its cases can
+    use the recovery key."""
+    _add(office, "mar", ["antifraud"], roles=("officer", "manager"))
+    source, envelope = make_submission(office, desk="ethics", description="canteen tender")
+    do_import(office, [incoming("submission", source.case_id, envelope)])
+    directory = str(office.config.data_dir)
+    me = ["--officer", "admin", "--password-file", files["admin"], "--yes"]
+    remove = ["desks", "remove", directory, "ethics", "--to", "antifraud"]
+
+    refused = run(obj, *remove, *me)
+    assert refused.exit_code != 0
+    assert "holds 1 case(s), 1 of them open" in refused.output
+    assert "--move-cases" in refused.output
+    assert "ethics: admin" in run(obj, "desks", "list", directory).output
+
+    as_mar = ["--officer", "mar", "--password-file", files["admin"], "--yes", "--move-cases"]
+    locked = run(obj, *remove, *as_mar)
+    assert locked.exit_code != 0
+    assert "do not open 1 of the 1 case(s)" in locked.output
+    done = run(obj, *remove, *as_mar, "--recovery-key-file", files["recovery"])
+    assert done.exit_code == 0, done.output
+    assert "1 case(s) moved to antifraud" in done.output
+    assert "key epoch 2 without it" in done.output
+    listed = run(obj, "desks", "list", directory).output
+    assert "ethics" not in listed
+    assert source.case_id in _listed(office, office.sign_in("mar"))

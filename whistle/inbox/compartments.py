@@ -918,7 +918,7 @@ def check_removable(session: Session, desk_id: str) -> None:
     if total:
         raise DeskHasCasesError(
             f"{desk_id} holds {total} case(s), {open_cases} of them open: move them to "
-            "another desk first (or remove the desk with its cases moved to another).",
+            "another desk first, or with the removal (`desks remove --move-cases`).",
             cases=total,
             open_cases=open_cases,
         )
