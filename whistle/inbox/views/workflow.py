@@ -11,7 +11,6 @@ from flask_babel import gettext as _
 from whistle.inbox import (
     db,
     export,
-    naming,
     register,
     replies,
     settings,
@@ -55,7 +54,7 @@ from whistle.inbox.errors import (
 )
 from whistle.inbox.models import OUTCOMES, STATUSES, Case
 from whistle.inbox.views.cases import case_page_with_error
-from whistle.inbox.web import require_unlocked, state
+from whistle.inbox.web import page_desk_names, require_unlocked, state
 
 #: What an officer writes by hand; the other purposes are the inbox's own notices.
 COMPOSED = ("reply", "feedback", "meeting")
@@ -189,7 +188,7 @@ def dashboard_page() -> str:
     inbox = state()
     mine = request.args.get("mine") == "1"
     with db.transaction(inbox.sessions) as session:
-        desk_names = naming.desk_names(session)
+        desk_names = page_desk_names(session)
         desk = request.args.get("desk")
         desk = desk if desk in desk_names else None
         board = dashboard(
@@ -485,7 +484,10 @@ def register_page() -> str:
             session, inbox.config.clock(), "register-viewed", officer_id=unlocked.officer_id
         )
         names = settings.category_names(session)
-    return render_template("register.html", lines=lines, category_names=names)
+        desk_names = page_desk_names(session)
+    return render_template(
+        "register.html", lines=lines, category_names=names, desk_names=desk_names
+    )
 
 
 @blueprint.post("/register.csv")
