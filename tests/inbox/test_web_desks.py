@@ -3,7 +3,7 @@ manager administers membership, an officer steps aside and the case leaves their
 
 from sqlalchemy import select
 
-from whistle.inbox.models import AuditEvent, DeskMember
+from whistle.inbox.models import AuditEvent, Case, DeskMember
 
 from .conftest import do_import, incoming, make_submission
 from .test_desks import _add, _listed
@@ -100,3 +100,35 @@ def test_stepping_aside_in_the_page(office, app) -> None:  # noqa: F811
     assert ana.get(f"/cases/{a}").status_code == 404
     assert a not in _listed(office, office.sign_in("ana"))
     assert a in _listed(office, office.sign_in())
+
+
+def test_removing_a_desk_in_the_page(office, app) -> None:  # noqa: F811
+    """The confirmation box says how many cases the desk holds; without the confirmation or
+    with its cases left behind nothing changes; with both the cases move and the desk goes."""
+    _add(office, "ana", ["antifraud"])
+    _a, b = _cases(office)
+    admin = app.test_client()
+    login(admin)
+    page = admin.get("/desks").get_data(as_text=True)
+    assert "1 case, 1 open" in page
+    assert "<summary>Remove Ethics desk</summary>" in page
+    token = csrf(page)
+    form = {"csrf": token, "desk": "ethics", "successor": "antifraud"}
+    unconfirmed = admin.post("/desks/remove", data=form)
+    assert unconfirmed.status_code == 400
+    assert "Tick the confirmation" in unconfirmed.get_data(as_text=True)
+    kept = admin.post("/desks/remove", data={**form, "confirm": "yes"})
+    assert kept.status_code == 400
+    assert "This desk holds 1 case (1 open)" in kept.get_data(as_text=True)
+    with office.session() as session:
+        assert session.scalar(select(Case.desk_id).where(Case.id == b)) == "ethics"
+    done = admin.post("/desks/remove", data={**form, "confirm": "yes", "move": "yes"})
+    assert done.status_code == 303
+    after = admin.get(done.headers["Location"]).get_data(as_text=True)
+    assert "The desk was removed and its keys destroyed." in after
+    assert "Ethics desk" not in after
+    assert "This is the office's only desk" in after
+    assert b in _listed(office, office.sign_in("ana"))
+    with office.session() as session:
+        actions = [e.action for e in session.scalars(select(AuditEvent))]
+    assert "desk-removed" in actions
