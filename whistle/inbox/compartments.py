@@ -1058,7 +1058,7 @@ def grant_desks_now(
     session: Session, keyring: OfficeKeyring, officer: Officer, desk_list: list[str], now: datetime
 ) -> None:
     """Memberships for a new officer, with their keys when ``keyring`` holds them."""
-    for desk_id in desk_list:
+    for desk_id in dict.fromkeys(desk_list):
         _known_desk(session, desk_id)
         session.add(
             DeskMember(desk_id=desk_id, officer_id=officer.id, added_at=now.replace(tzinfo=None))

@@ -312,6 +312,10 @@ class DeskCasesLockedError(DeskError):
         self.locked = locked
 
 
+class OfficerDesksError(DeskError):
+    """Desks chosen for someone who will not be an officer (only officers handle cases)."""
+
+
 class LastDeskError(DeskError):
     """The office's only desk cannot be removed: sources would have nowhere to report."""
 
