@@ -45,28 +45,18 @@ from whistle.inbox.models import (
     Record,
     RemovedDesk,
 )
-from whistle.inbox.officers import SignedIn, add_officer
+from whistle.inbox.officers import SignedIn
 
-from .conftest import PASSWORD, do_import, incoming, make_followup, make_submission
+from .conftest import (
+    add_officer_in,
+    do_import,
+    incoming,
+    listed_cases,
+    make_followup,
+    make_submission,
+)
 
 TODAY = date(2026, 11, 2)
-
-
-def _add(office, name: str, desks: list[str], roles: tuple[str, ...] = ("officer",)) -> SignedIn:  # type: ignore[no-untyped-def]
-    admin = office.sign_in()
-    with office.session() as session:
-        add_officer(
-            session,
-            office.config,
-            name=name,
-            password=PASSWORD,
-            roles=roles,
-            keyring=admin.keyring,
-            custodian_keyring=None,
-            by_officer_id=admin.officer_id,
-            desks=desks,
-        )
-    return office.sign_in(name)
 
 
 def _everything(office, signed: SignedIn) -> list[bytes]:  # type: ignore[no-untyped-def]
@@ -109,45 +99,6 @@ def _opens(office, secrets: list[bytes], case_id: str) -> bool:  # type: ignore[
     return results[0]
 
 
-def _listed(office, signed: SignedIn, query: str = "") -> set[str]:  # type: ignore[no-untyped-def]
-    with office.session() as session:
-        page = list_cases(
-            session, signed.keyring, CaseFilters(query=query), today=TODAY, page_size=100
-        )
-    return {c.id for c in page.cases}
-
-
-@pytest.fixture
-def two_desks(office):  # type: ignore[no-untyped-def]
-    """Two desks, three officers: ana and carles at antifraud, berta at ethics; carles steps
-    aside from case A (a conflict). Cases: A and A2 at antifraud, B at ethics."""
-    ana = _add(office, "ana", ["antifraud"])
-    berta = _add(office, "berta", ["ethics"])
-    carles = _add(office, "carles", ["antifraud"])
-    a, env_a = make_submission(office, description="pylon contract kickbacks")
-    a2, env_a2 = make_submission(office, description="school canteen")
-    b, env_b = make_submission(office, desk="ethics", description="harassment in archives")
-    do_import(
-        office,
-        [
-            incoming("submission", a.case_id, env_a, "ra"),
-            incoming("submission", a2.case_id, env_a2, "ra2"),
-            incoming("submission", b.case_id, env_b, "rb"),
-        ],
-    )
-    with office.session() as session:
-        compartments.recuse(
-            session,
-            carles.keyring,
-            case_id=a.case_id,
-            officer_name="carles",
-            by_officer_id=carles.officer_id,
-            reason="My brother-in-law runs the contractor.",
-            now=office.config.clock(),
-        )
-    return {"ana": ana, "berta": berta, "carles": carles, "a": a, "a2": a2, "b": b}
-
-
 def test_who_reads_what_by_key(office, two_desks) -> None:  # type: ignore[no-untyped-def]
     w = two_desks
     a, a2, b = w["a"].case_id, w["a2"].case_id, w["b"].case_id
@@ -163,12 +114,12 @@ def test_who_reads_what_by_key(office, two_desks) -> None:  # type: ignore[no-un
     # The storage key every officer holds opens no case's content any more.
     assert not _opens(office, [w["ana"].keyring.storage_secret], a)
     # Lists and search show exactly what the keys open.
-    assert _listed(office, w["ana"]) == {a, a2}
-    assert _listed(office, w["berta"]) == {b}
-    assert _listed(office, w["carles"]) == {a2}
-    assert _listed(office, w["ana"], "archives") == set()
-    assert _listed(office, w["berta"], "archives") == {b}
-    assert _listed(office, w["carles"], "pylon") == set()
+    assert listed_cases(office, w["ana"]) == {a, a2}
+    assert listed_cases(office, w["berta"]) == {b}
+    assert listed_cases(office, w["carles"]) == {a2}
+    assert listed_cases(office, w["ana"], "archives") == set()
+    assert listed_cases(office, w["berta"], "archives") == {b}
+    assert listed_cases(office, w["carles"], "pylon") == set()
 
 
 def test_a_case_opened_by_id_is_refused_by_key(office, two_desks) -> None:  # type: ignore[no-untyped-def]
@@ -251,7 +202,7 @@ def test_stepping_aside_needs_a_reason_and_changes_nothing_without(office, two_d
             select(CaseGrant.holder).where(CaseGrant.case_id == w["a2"].case_id)
         ).all()
     assert after == before
-    assert _listed(office, w["ana"]) >= {w["a2"].case_id}
+    assert listed_cases(office, w["ana"]) >= {w["a2"].case_id}
 
 
 def test_leaving_a_desk_rotates_its_key(office, two_desks) -> None:  # type: ignore[no-untyped-def]
@@ -278,7 +229,7 @@ def test_leaving_a_desk_rotates_its_key(office, two_desks) -> None:  # type: ign
     for case_id in (w["a"].case_id, w["a2"].case_id, later.case_id):
         assert not _opens(office, secrets, case_id)
     assert _opens(office, _everything(office, office.sign_in("carles")), later.case_id)
-    assert _listed(office, ana) == set()
+    assert listed_cases(office, ana) == set()
     with office.session() as session:
         event = session.scalar(select(AuditEvent).where(AuditEvent.action == "desk-member-removed"))
         assert event.detail.startswith("ana from antifraud")
@@ -302,7 +253,7 @@ def test_the_last_member_cannot_leave(office, two_desks) -> None:  # type: ignor
             by_officer_id=admin.officer_id,
             now=_now(office),
         )
-    assert _listed(office, office.sign_in("berta")) == {two_desks["b"].case_id}
+    assert listed_cases(office, office.sign_in("berta")) == {two_desks["b"].case_id}
 
 
 def test_only_managers_change_membership(office, two_desks) -> None:  # type: ignore[no-untyped-def]
@@ -342,7 +293,7 @@ def test_a_member_added_later_gets_the_keys(office, two_desks) -> None:  # type:
     assert delivered
     berta = office.sign_in("berta")
     # Both antifraud cases, the one carles stepped aside from included (granted by name).
-    assert _listed(office, berta) == {w["a"].case_id, w["a2"].case_id, w["b"].case_id}
+    assert listed_cases(office, berta) == {w["a"].case_id, w["a2"].case_id, w["b"].case_id}
     assert _opens(office, _everything(office, berta), w["a"].case_id)
 
 
@@ -383,8 +334,8 @@ def test_reassigning_needs_a_manager(office, two_desks) -> None:  # type: ignore
 
 
 def test_an_officer_in_no_desk_sees_no_case(office, two_desks) -> None:  # type: ignore[no-untyped-def]
-    nobody = _add(office, "dani", [])
-    assert _listed(office, nobody) == set()
+    nobody = add_officer_in(office, "dani", [])
+    assert listed_cases(office, nobody) == set()
     with office.session() as session:
         board = dashboard.dashboard(session, nobody.keyring, today=TODAY)
         assert board.rows == []
@@ -464,7 +415,7 @@ def test_a_custodian_in_no_desk_opens_the_identification_only(office, two_desks)
             now=_now(office),
         )
     assert shown.refused is None
-    assert _listed(office, carla) == set()
+    assert listed_cases(office, carla) == set()
 
 
 def test_the_recovery_key_opens_every_desk(office, two_desks) -> None:  # type: ignore[no-untyped-def]
@@ -484,7 +435,7 @@ def test_the_recovery_key_opens_every_desk(office, two_desks) -> None:  # type: 
 def test_the_desk_index_forgets_a_case_someone_stepped_aside_from(office, two_desks) -> None:  # type: ignore[no-untyped-def]
     w = two_desks
     a2 = w["a2"].case_id
-    assert _listed(office, w["carles"], "canteen") == {a2}  # the desk's index now holds it
+    assert listed_cases(office, w["carles"], "canteen") == {a2}  # the desk's index now holds it
     with office.session() as session:
         compartments.recuse(
             session,
@@ -508,8 +459,8 @@ def test_the_desk_index_forgets_a_case_someone_stepped_aside_from(office, two_de
                     blob, secrets, associated_data(sealing.INDEX, bytes.fromhex(case_id))
                 )
                 assert "canteen" not in message.part("text").text
-    assert _listed(office, carles, "canteen") == set()
-    assert _listed(office, office.sign_in("ana"), "canteen") == {a2}
+    assert listed_cases(office, carles, "canteen") == set()
+    assert listed_cases(office, office.sign_in("ana"), "canteen") == {a2}
 
 
 def test_the_last_member_of_a_desk_cannot_be_removed_as_an_officer(office, two_desks) -> None:  # type: ignore[no-untyped-def]
@@ -526,7 +477,7 @@ def test_the_last_member_of_a_desk_cannot_be_removed_as_an_officer(office, two_d
         )
     with office.session() as session, pytest.raises(LastMemberError):
         remove_officer(session, office.config, by_officer_id=admin.officer_id, name="berta")
-    assert _listed(office, office.sign_in("berta")) == {two_desks["b"].case_id}
+    assert listed_cases(office, office.sign_in("berta")) == {two_desks["b"].case_id}
     with office.session() as session:  # ana is not the last of antifraud: she goes, keys rotate
         remove_officer(session, office.config, by_officer_id=admin.officer_id, name="ana")
     assert _opens(office, _everything(office, office.sign_in("carles")), two_desks["a2"].case_id)
@@ -590,23 +541,23 @@ def test_a_search_after_an_import_opens_only_the_new_cases_key(  # type: ignore[
         )
     assert [c.id for c in page.cases] == [new.case_id]
     assert opened == [f"case/{new.case_id}/1"]  # not every case key of every desk again
-    assert _listed(office, w["berta"], "asphalt") == set()
+    assert listed_cases(office, w["berta"], "asphalt") == set()
 
 
 def test_a_damaged_entry_of_a_case_granted_by_name_is_rebuilt(office, two_desks) -> None:  # type: ignore[no-untyped-def]
     w = two_desks
     a = w["a"].case_id  # granted by name since carles stepped aside: its own entry
-    assert _listed(office, w["ana"], "pylon") == {a}
+    assert listed_cases(office, w["ana"], "pylon") == {a}
     with office.session() as session:
         row = session.get(CaseSearch, a)
         assert row is not None
         row.blob = b"\x00"
-    assert _listed(office, w["ana"], "pylon") == {a}
+    assert listed_cases(office, w["ana"], "pylon") == {a}
     with office.session() as session:
         row = session.get(CaseSearch, a)
         assert row is not None
         assert row.blob != b"\x00"
-    assert _listed(office, w["carles"], "pylon") == set()
+    assert listed_cases(office, w["carles"], "pylon") == set()
 
 
 def _remove(office, signed: SignedIn, desk_id: str = "ethics", **options):  # type: ignore[no-untyped-def]
@@ -652,7 +603,7 @@ def test_a_desk_with_cases_is_not_removed_and_nothing_changes(office, two_desks)
 
 def test_moving_needs_keys_that_open_every_case(office, two_desks) -> None:  # type: ignore[no-untyped-def]
     """A manager of antifraud only cannot move ethics's case: refused, nothing moved."""
-    mar = _add(office, "mar", ["antifraud"], roles=("officer", "manager"))
+    mar = add_officer_in(office, "mar", ["antifraud"], roles=("officer", "manager"))
     before = _desk_state(office, "ethics")
     with pytest.raises(DeskCasesLockedError) as refused:
         _remove(office, mar, move_cases=True)
