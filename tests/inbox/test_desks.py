@@ -662,3 +662,31 @@ def test_a_report_still_on_its_way_to_a_removed_desk_goes_to_its_successor(
     assert event.case_id == late.case_id
     assert _opens(office, _everything(office, office.sign_in("ana")), late.case_id)
     assert not _opens(office, _everything(office, office.sign_in("berta")), late.case_id)
+
+
+def test_a_case_someone_stepped_aside_from_stays_closed_to_them_after_its_desk_goes(  # type: ignore[no-untyped-def]
+    office, two_desks
+) -> None:
+    """Carles stepped aside from A; antifraud is removed into ethics, where he is a member
+    too: A moves with its keys, and his own keys still do not open it."""
+    w = two_desks
+    admin = office.sign_in()
+    with office.session() as session:
+        compartments.add_member(
+            session,
+            admin.keyring,
+            desk_id="ethics",
+            name="carles",
+            by_officer_id=admin.officer_id,
+            now=_now(office),
+        )
+    done = _remove(office, admin, "antifraud", successor_id="ethics", move_cases=True)
+    assert done.moved == 2
+    carles = office.sign_in("carles")
+    assert not _opens(office, _everything(office, carles), w["a"].case_id)
+    assert _opens(office, _everything(office, carles), w["a2"].case_id)
+    assert listed_cases(office, carles) == {w["a2"].case_id, w["b"].case_id}
+    berta = office.sign_in("berta")
+    assert listed_cases(office, berta) == {w["a"].case_id, w["a2"].case_id, w["b"].case_id}
+    assert _opens(office, _everything(office, berta), w["a"].case_id)
+    assert not _opens(office, _everything(office, office.sign_in("ana")), w["a2"].case_id)
