@@ -77,5 +77,6 @@ def test_removing_a_desk(office, obj, files) -> None:  # type: ignore[no-untyped
     assert "1 case(s) moved to antifraud" in done.output
     assert "key epoch 2 without it" in done.output
     listed = run(obj, "desks", "list", directory).output
-    assert "ethics" not in listed
+    assert "ethics:" not in listed
+    assert "ethics (reports still sent to it go to antifraud)" in listed
     assert source.case_id in listed_cases(office, office.sign_in("mar"))

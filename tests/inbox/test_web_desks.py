@@ -127,6 +127,8 @@ def test_removing_a_desk_in_the_page(office, app) -> None:  # noqa: F811
     assert "The desk was removed and its keys destroyed." in after
     assert "Ethics desk" not in after
     assert "This is the office's only desk" in after
+    assert "ethics, removed on " in after
+    assert "a report still sent to it goes to Anti-fraud office." in after
     assert b in listed_cases(office, office.sign_in("ana"))
     with office.session() as session:
         actions = [e.action for e in session.scalars(select(AuditEvent))]

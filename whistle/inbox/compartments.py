@@ -924,6 +924,11 @@ def check_removable(session: Session, desk_id: str) -> None:
         )
 
 
+def removed_desks(session: Session) -> list[RemovedDesk]:
+    """The desks the office removed, oldest first."""
+    return list(session.scalars(select(RemovedDesk).order_by(RemovedDesk.removed_at)))
+
+
 def receiving_desk(session: Session, desk_id: str) -> str:
     """Where a report sent to ``desk_id`` goes: the desk itself, or — once it was removed —
     the desk that took its cases (followed on if that one went too)."""

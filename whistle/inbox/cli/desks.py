@@ -46,6 +46,11 @@ def list_command(ctx: click.Context, data_dir: Path) -> None:
             click.echo(f"{desk.id}: {names}")
         for desk_id, name in compartments.pending(session):
             click.echo(f"waiting for the key of {desk_id}: {name}")
+        for removed in compartments.removed_desks(session):
+            click.echo(
+                f"removed {removed.removed_at.date()}: {removed.desk_id} (reports still sent "
+                f"to it go to {compartments.receiving_desk(session, removed.desk_id)})"
+            )
 
 
 def _membership(

@@ -87,9 +87,19 @@ def _page(status: int = 200, **extra: Any) -> tuple[str, int]:
             for d in epochs.current_card(session).desks
         ]
         waiting = compartments.pending(session) if active else []
+        removed = [
+            (r.desk_id, r.removed_at.date(), names[compartments.receiving_desk(session, r.desk_id)])
+            for r in compartments.removed_desks(session)
+        ]
         officers = [o.name for o in list_officers(session) if not o.is_removed and o.is_officer]
     page = render_template(
-        "desks.html", active=active, desks=desks, waiting=waiting, officers=officers, **extra
+        "desks.html",
+        active=active,
+        desks=desks,
+        waiting=waiting,
+        officers=officers,
+        removed=removed,
+        **extra,
     )
     return page, status
 
