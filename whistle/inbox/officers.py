@@ -38,6 +38,7 @@ from whistle.inbox.audit import key_for, record_event, use_key
 from whistle.inbox.config import InboxConfig, PasswordHashParams
 from whistle.inbox.epochs import adopt_legacy
 from whistle.inbox.errors import (
+    CompartmentsMigrationError,
     CustodianRoleError,
     InboxError,
     LastManagerError,
@@ -136,6 +137,11 @@ def add_officer(
         raise InboxError("Roles are officer, manager and custodian.")
     if ROLE_CUSTODIAN in roles and custodian_keyring is None:
         raise CustodianRoleError("Only a custodian (or the recovery key) can add a custodian.")
+    if desks and not compartments.active(session):
+        raise CompartmentsMigrationError(
+            "This office is not in desk compartments yet (every officer reads every case): "
+            "add the officer without --desk, or run `desks migrate` first."
+        )
     if desks and ROLE_OFFICER not in roles:
         raise OfficerDesksError(
             "Only officers handle cases: a manager or custodian who is not also an officer "
