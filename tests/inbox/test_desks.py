@@ -616,22 +616,36 @@ def test_removing_a_desk_moves_its_cases_and_destroys_its_keys(office, two_desks
     epoch = _desk_state(office, "ethics")[1]
     done = _remove(office, office.sign_in(), move_cases=True)
     assert (done.moved, done.epoch) == (1, epoch + 1)
-    cards, now_epoch, compartments_left, grants, members, cases, _ = _desk_state(office, "ethics")
+    cards, now_epoch, kept, grants, members, cases, _ = _desk_state(office, "ethics")
     assert cards == ["antifraud"]  # the card the server gets no longer offers it
     assert now_epoch == epoch + 1
-    assert (compartments_left, grants, members, cases) == (0, 0, 0, [])
-    # By key: antifraud's members open the moved case, berta (ethics only) opens nothing.
+    assert cases == []
+    # By key: antifraud's members open the moved case, berta (ethics only) does not.
     assert _opens(office, _everything(office, office.sign_in("ana")), b)
     berta = office.sign_in("berta")
     assert not _opens(office, _everything(office, berta), b)
+    # The previous epoch's ethics key is live (records may be in transit): the desk's own
+    # keys wait for it, with its members.
+    assert kept
+    assert grants
+    assert members == 2
     with office.session() as session:
-        assert compartments.open_desks(session, berta.keyring).desks == {}
         assert session.get(Case, b).desk_id == "antifraud"
         assert session.get(RemovedDesk, "ethics").successor_id == "antifraud"
+        assert session.get(RemovedDesk, "ethics").keys_destroyed_at is None
         events = {e.action: e.detail for e in session.scalars(select(AuditEvent))}
-    assert "desk-removed" in events
     assert "1 case(s) moved to antifraud" in events["desk-removed"]
     assert "members were admin, berta" in events["desk-removed"]
+    # Once that epoch's keys are destroyed, nothing can be on its way: the desk's keys go.
+    with office.session() as session:
+        epochs.destroy(session, epoch, _now(office))
+    cards, now_epoch, kept, grants, members, cases, _ = _desk_state(office, "ethics")
+    assert (kept, grants, members) == (0, 0, 0)
+    with office.session() as session:
+        assert compartments.open_desks(session, berta.keyring).desks == {}
+        assert session.get(RemovedDesk, "ethics").keys_destroyed_at is not None
+        events = {e.action: e.detail for e in session.scalars(select(AuditEvent))}
+    assert "generation(s) destroyed; members were admin, berta" in events["desk-keys-destroyed"]
     # Gone for good: the desk cannot be administered or removed again.
     with office.session() as session, pytest.raises(DeskError):
         compartments.add_member(
@@ -644,6 +658,19 @@ def test_removing_a_desk_moves_its_cases_and_destroys_its_keys(office, two_desks
         )
     with pytest.raises(LastDeskError):
         _remove(office, office.sign_in(), "antifraud", successor_id="ethics")
+
+
+def test_the_last_member_of_a_removed_desk_can_still_be_removed_as_an_officer(  # type: ignore[no-untyped-def]
+    office, two_desks
+) -> None:
+    """Berta is the only officer left at ethics besides admin; once ethics is removed, its keys
+    wait only for records in transit, so no last-member rule holds anyone back."""
+    admin = office.sign_in()
+    _remove(office, admin, move_cases=True)
+    with office.session() as session:
+        compartments.forget_officer(session, two_desks["berta"].officer_id, _now(office))
+        compartments.forget_officer(session, admin.officer_id, _now(office))
+        assert compartments.members(session, "ethics") == []
 
 
 def test_a_report_still_on_its_way_to_a_removed_desk_goes_to_its_successor(

@@ -562,7 +562,9 @@ def drop_grants(session: Session, officer_id: int) -> None:
 def forget_officer(session: Session, officer_id: int, now: datetime) -> None:
     """A removed officer (or no longer an officer): out of every desk, each of which gets a
     new compartment key. Refused, changing nothing, while they are the last member of one."""
-    desk_list = desks_of(session, officer_id)
+    # A removed desk's keys wait only for records in transit (``finish_removals``): no last
+    # member to keep, no new generation to make.
+    desk_list = [d for d in desks_of(session, officer_id) if session.get(RemovedDesk, d) is None]
     for desk_id in desk_list:
         if len(_members(session, desk_id)) <= 1:
             raise LastMemberError(
@@ -894,11 +896,10 @@ def reassign(
 
 @dataclass(frozen=True)
 class DeskRemoved:
-    """What removing a desk did: cases moved, the card's new epoch, generations destroyed."""
+    """What removing a desk did: cases moved, and the card's new epoch."""
 
     moved: int
     epoch: int
-    generations: int
 
 
 def desk_cases(session: Session, desk_id: str) -> tuple[int, int]:
@@ -958,8 +959,9 @@ def remove_desk(
     office card gets a new key epoch without the desk, so sources stop being offered it once
     the server has the card; a report sent to it before that is placed at ``successor_id``
     at import (``receiving_desk``). Its memberships and every generation of its compartment
-    key are then destroyed: nothing is sealed to them any more. Its history stays in the
-    audit log. The caller scrubs the write-ahead log after the commit.
+    key go once no live key epoch holds a key of it (``finish_removals``): no case is sealed
+    to them any more, only records still in transit may be. Its history stays in the audit
+    log.
     """
     _require_manager(session, by_officer_id)
     if not active(session):
@@ -999,7 +1001,6 @@ def remove_desk(
             now=now,
         )
     card = epochs.rotate(session, keyring, now, by_officer_id, without=desk_id)
-    names = [o.name for o in _members(session, desk_id)]
     left = session.scalar(
         select(func.count())
         .select_from(CaseGrant)
@@ -1007,12 +1008,7 @@ def remove_desk(
     )
     if left:  # every case moved, so nothing may still be granted to the desk's keys
         raise DeskError(f"{desk_id} still holds case keys: nothing was changed.")
-    generations = session.scalar(
-        select(func.count()).select_from(Compartment).where(Compartment.desk_id == desk_id)
-    )
-    session.execute(delete(DeskMember).where(DeskMember.desk_id == desk_id))
-    session.execute(delete(DeskGrant).where(DeskGrant.desk_id == desk_id))
-    session.execute(delete(Compartment).where(Compartment.desk_id == desk_id))
+    names = [o.name for o in _members(session, desk_id)]
     session.add(
         RemovedDesk(
             desk_id=desk_id,
@@ -1029,12 +1025,48 @@ def remove_desk(
         "desk-removed",
         officer_id=by_officer_id,
         detail=f"{desk_id} ({card_desks[desk_id]}): {len(case_ids)} case(s) moved to "
-        f"{successor_id}; members were {', '.join(names) or 'none'}; "
-        f"{generations} compartment key generation(s) destroyed; card epoch {card.epoch} "
-        f"without it; reports still on their way go to {successor_id}",
+        f"{successor_id}; members were {', '.join(names) or 'none'}; card epoch {card.epoch} "
+        f"without it; reports still on their way go to {successor_id}; its keys go once no "
+        "live key epoch holds a key of it",
     )
     _changed(session, desk_id)
-    return DeskRemoved(len(case_ids), card.epoch, int(generations or 0))
+    finish_removals(session, now)
+    return DeskRemoved(len(case_ids), card.epoch)
+
+
+def finish_removals(session: Session, now: datetime) -> list[str]:
+    """Destroy the memberships and every compartment key generation of removed desks that no
+    live key epoch holds a key of any more: until then a record may still be in transit to
+    the desk, and its members are the ones whose keys open it (it is then placed at the
+    successor). Runs at removal and whenever an epoch's keys are destroyed
+    (``epochs.destroy``). Returns the desks whose keys went; the caller scrubs the WAL."""
+    done = []
+    for removed in session.scalars(
+        select(RemovedDesk).where(RemovedDesk.keys_destroyed_at.is_(None))
+    ).all():
+        if removed.desk_id in epochs.live_desks(session):
+            continue
+        names = [o.name for o in _members(session, removed.desk_id)]
+        generations = session.scalar(
+            select(func.count())
+            .select_from(Compartment)
+            .where(Compartment.desk_id == removed.desk_id)
+        )
+        session.execute(delete(DeskMember).where(DeskMember.desk_id == removed.desk_id))
+        session.execute(delete(DeskGrant).where(DeskGrant.desk_id == removed.desk_id))
+        session.execute(delete(Compartment).where(Compartment.desk_id == removed.desk_id))
+        removed.keys_destroyed_at = now.replace(tzinfo=None)
+        session.flush()
+        record_event(
+            session,
+            now,
+            "desk-keys-destroyed",
+            detail=f"{removed.desk_id} (removed): {generations} compartment key generation(s) "
+            f"destroyed; members were {', '.join(names) or 'none'}",
+        )
+        _changed(session, removed.desk_id)
+        done.append(removed.desk_id)
+    return done
 
 
 def recusals(session: Session, case_id: str) -> list[tuple[str, datetime]]:

@@ -166,6 +166,17 @@ def live_keys(session: Session, keyring: OfficeKeyring) -> list[EpochKeys]:
     return found
 
 
+def live_desks(session: Session) -> set[str]:
+    """The desks that have a live key of some epoch (records in transit may be for any)."""
+    return set(
+        session.scalars(
+            select(DeskKey.desk_id)
+            .join(KeyEpoch, KeyEpoch.epoch == DeskKey.epoch)
+            .where(KeyEpoch.destroyed_at.is_(None), DeskKey.sealed_secret.is_not(None))
+        )
+    )
+
+
 def is_destroyed(session: Session, epoch: int) -> bool:
     row = session.get(KeyEpoch, epoch)
     return row is not None and row.destroyed_at is not None
@@ -327,6 +338,9 @@ def destroy(
     session.flush()
     detail = f"desk keys of epoch {epoch} destroyed" + (f" ({why})" if why else "")
     record_event(session, now, "keys-destroyed", officer_id=officer_id, detail=detail)
+    from whistle.inbox import compartments  # compartments imports this module
+
+    compartments.finish_removals(session, now)
 
 
 def after_outbox(

@@ -234,8 +234,9 @@ def remove_command(
     officer_name: str,
     password_file: Path | None,
 ) -> None:
-    """Remove DESK_ID (managers only; recorded): its keys are destroyed, and the office card
-    gets new keys without it. Refused while it holds cases, unless --move-cases."""
+    """Remove DESK_ID (managers only; recorded): the office card gets new keys without it, and
+    its own keys go once nothing can be on its way to it. Refused while it holds cases, unless
+    --move-cases."""
     from whistle.inbox import compartments
     from whistle.inbox.officers import open_with_recovery_key
 
@@ -248,9 +249,7 @@ def remove_command(
         if use_recovery_key or recovery_key_file:
             recovery_key = read_recovery_key(recovery_key_file)
             keyring = open_with_recovery_key(session, recovery_key).keyring
-        if not yes and not click.confirm(
-            f"Remove desk {desk_id}? Its keys are destroyed; this cannot be undone."
-        ):
+        if not yes and not click.confirm(f"Remove desk {desk_id}? This cannot be undone."):
             raise click.ClickException("Nothing was changed.")
         done = compartments.remove_desk(
             session,
@@ -262,10 +261,11 @@ def remove_command(
             now=config.clock(),
         )
     click.echo(
-        f"Desk {desk_id} removed: {done.moved} case(s) moved to {successor_id}, its keys "
-        f"destroyed. The office card has key epoch {done.epoch} without it: make a backup, "
-        "then export a replies bundle. Until the server has the new card, sources may still "
-        f"choose {desk_id}; what they send goes to {successor_id}."
+        f"Desk {desk_id} removed: {done.moved} case(s) moved to {successor_id}. The office "
+        f"card has key epoch {done.epoch} without it: make a backup, then export a replies "
+        f"bundle. Until the server has the new card, sources may still choose {desk_id}; what "
+        f"they send goes to {successor_id}. Its keys are destroyed once nothing more can be "
+        "on its way to it (the older key epochs' keys are destroyed)."
     )
 
 

@@ -88,7 +88,12 @@ def _page(status: int = 200, **extra: Any) -> tuple[str, int]:
         ]
         waiting = compartments.pending(session) if active else []
         removed = [
-            (r.desk_id, r.removed_at.date(), names[compartments.receiving_desk(session, r.desk_id)])
+            (
+                r.desk_id,
+                r.removed_at.date(),
+                names[compartments.receiving_desk(session, r.desk_id)],
+                r.keys_destroyed_at is not None,
+            )
             for r in compartments.removed_desks(session)
         ]
         officers = [o.name for o in list_officers(session) if not o.is_removed and o.is_officer]
@@ -205,5 +210,5 @@ def remove() -> Response | tuple[str, int]:
             )
     except (DeskError, CompartmentsMigrationError) as exc:
         return _page(400, error=_refusal(exc))
-    epochs.scrub(state().engine)  # the deleted grants leave the write-ahead log too
+    epochs.scrub(state().engine)  # the desk's search index leaves the write-ahead log too
     return redirect(url_for("desks.index", done="desk-removed"), 303)

@@ -1,4 +1,5 @@
-"""Desks an office removed (``removed_desk``): where a report still on its way to one goes.
+"""Desks an office removed (``removed_desk``): where a report still on its way to one goes,
+and when its keys went.
 
 Revision ID: 0013_desk_admin
 Revises: 0011_case_refs
@@ -20,6 +21,7 @@ def upgrade() -> None:
         sa.Column("successor_id", sa.String(32), nullable=False),
         sa.Column("removed_at", sa.DateTime, nullable=False),
         sa.Column("epoch", sa.Integer, nullable=False),
+        sa.Column("keys_destroyed_at", sa.DateTime, nullable=True),
         sa.Column("by_officer_id", sa.Integer, sa.ForeignKey("officer.id"), nullable=True),
     )
 
