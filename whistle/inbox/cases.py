@@ -5,17 +5,19 @@ Content is decrypted here, in memory, with the keys of the signed-in officer;
 nothing decrypted is written back anywhere.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import case as when
 from sqlalchemy.orm import Session
 
 from whistle.crypto import CryptoError, MisboundError
 from whistle.crypto.records import open_identification
-from whistle.inbox import compartments, deadlines, news, sealing, search_index
+from whistle.inbox import compartments, db, deadlines, news, sealing, search_index
 from whistle.inbox.audit import record_event
 from whistle.inbox.case_refs import parse_ref
 from whistle.inbox.errors import (
@@ -134,44 +136,58 @@ def list_cases(
     A query that is a case reference (``2026-0042``, ``2026-42``) finds that case; any other
     searches the content. ``officer_id`` says whose "new since last opened" is shown.
     """
-    query = select(*CASE_COLUMNS)
+    conditions: list[ColumnElement[bool]] = []
     if filters.status:
-        query = query.where(Case.status == filters.status)
+        conditions.append(Case.status == filters.status)
     if filters.desk:
-        query = query.where(Case.desk_id == filters.desk)
+        conditions.append(Case.desk_id == filters.desk)
     if filters.assignee is not None:
-        query = query.where(Case.assignee_id == filters.assignee)
-    cases: list[Any] = list(session.execute(query))
+        conditions.append(Case.assignee_id == filters.assignee)
     # Only the cases whose keys this officer holds: another desk's, or one they stepped
     # aside from, is not listed (and would not open if asked for).
-    mine = compartments.readable(session, keyring, cache)
+    mine = compartments.readable_where(session, keyring, cache)
     if mine is not None:
-        cases = [c for c in cases if c.id in mine]
-    if filters.overdue:
-        cases = [c for c in cases if is_overdue(c, today)]
-    fresh: dict[str, news.CaseNews] = {}
-    if filters.news and officer_id is not None:
-        fresh = news.news(session, officer_id)
-        cases = [c for c in cases if c.id in fresh or news.is_new(c.status)]
+        conditions.append(mine)
     needle = filters.query.strip().casefold()
     if ref := parse_ref(filters.query):
-        cases = [c for c in cases if (c.ref_year, c.ref_number) == ref]
+        conditions += [Case.ref_year == ref[0], Case.ref_number == ref[1]]
         needle = ""
-    elif needle:
-        entries = search_index.refreshed(
-            session, keyring, now=datetime.combine(today, time.min), cache=cache
+    order = _order(filters.sort)
+    fresh: dict[str, news.CaseNews] = {}
+    news_of = officer_id if filters.news else None  # only what is new to this officer
+    if filters.overdue or news_of is not None or needle:
+        # Filters the database cannot apply: every candidate, in order, filtered here.
+        columns = CASE_COLUMNS if filters.overdue else (Case.id, Case.status)
+        cases: Sequence[Any] = db.rows(
+            session, select(*columns).where(*conditions).order_by(*order)
         )
-        cases = [c for c in cases if needle in ((entries.get(c.id) or {}).get("t") or "")]
-    _sort(cases, filters.sort)
-    total = len(cases)
-    pages = max(1, -(-total // page_size))
-    page = min(max(1, filters.page), pages)
-    start = (page - 1) * page_size
-    shown = cases[start : start + page_size]
-    if officer_id is not None and not filters.news:  # only the page's: cheaper at 10,000
-        fresh = news.news(session, officer_id, [c.id for c in shown])
+        if filters.overdue:
+            cases = [c for c in cases if is_overdue(c, today)]
+        if news_of is not None:
+            fresh = news.news(session, news_of)
+            cases = [c for c in cases if c.id in fresh or news.is_new(c.status)]
+        if needle:
+            entries = search_index.refreshed(
+                session, keyring, now=datetime.combine(today, time.min), cache=cache
+            )
+            cases = [c for c in cases if needle in ((entries.get(c.id) or {}).get("t") or "")]
+        total = len(cases)
+        page, pages, start = _page(filters.page, total, page_size)
+        ids = [c.id for c in cases[start : start + page_size]]
+    else:
+        total = session.scalar(select(func.count()).select_from(Case).where(*conditions)) or 0
+        page, pages, start = _page(filters.page, total, page_size)
+        ids = list(
+            session.scalars(
+                select(Case.id).where(*conditions).order_by(*order).offset(start).limit(page_size)
+            )
+        )
+    found = {c.id: c for c in db.rows(session, select(*CASE_COLUMNS).where(Case.id.in_(ids)))}
+    shown = [found[case_id] for case_id in ids]
+    if officer_id is not None and news_of is None:  # only the page's: cheaper at 10,000
+        fresh = news.news(session, officer_id, ids)
     records: dict[str, list[Record]] = {}
-    for record in session.scalars(select(Record).where(Record.case_id.in_([c.id for c in shown]))):
+    for record in session.scalars(select(Record).where(Record.case_id.in_(ids))):
         records.setdefault(record.case_id, []).append(record)
     names = {oid: name for oid, name in session.execute(select(Officer.id, Officer.name))}
     summaries = [
@@ -277,23 +293,32 @@ def _summarise(
     )
 
 
-def _sort(cases: list[Any], sort: str) -> None:
+def _order(sort: str) -> list[ColumnElement[Any]]:
     """Arrival order is the reference's order (received day, then number): a day's cases
-    are not shuffled by their random ids."""
-
-    def arrival(c: Any) -> tuple[date, int, int]:
-        return (c.received_day, c.ref_year, c.ref_number)
-
+    are not shuffled by their random ids. Every order ends on the reference (unique), so
+    pages cut by the database never repeat or skip a case."""
+    arrival = [Case.received_day, Case.ref_year, Case.ref_number]
+    newest: list[ColumnElement[Any]] = [column.desc() for column in arrival]
     if sort == "received-asc":
-        cases.sort(key=arrival)
-    elif sort == "activity-desc":
-        cases.sort(key=lambda c: (c.last_activity_day, *arrival(c)), reverse=True)
-    elif sort == "status":
+        return [column.asc() for column in arrival]
+    if sort == "activity-desc":
+        return [Case.last_activity_day.desc(), *newest]
+    if sort == "status":
         # The workflow's order (new, acknowledged, ...), newest first within each.
-        cases.sort(key=arrival, reverse=True)
-        cases.sort(key=lambda c: STATUSES.index(c.status) if c.status in STATUSES else 99)
-    else:
-        cases.sort(key=arrival, reverse=True)
+        rank = when(
+            {status: i for i, status in enumerate(STATUSES)},
+            value=Case.status,
+            else_=len(STATUSES),
+        )
+        return [rank, *newest]
+    return newest
+
+
+def _page(asked: int, total: int, page_size: int) -> tuple[int, int, int]:
+    """(page, pages, index of its first case): a page past the end shows the last."""
+    pages = max(1, -(-total // page_size))
+    page = min(max(1, asked), pages)
+    return page, pages, (page - 1) * page_size
 
 
 @dataclass(frozen=True)

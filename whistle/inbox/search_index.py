@@ -72,13 +72,16 @@ def refreshed(
     if mine is None:  # an office not moved into desks yet: one entry per case
         return _case_entries(session, keyring, wanted, cache)
     opened = compartments.open_desks(session, keyring, cache)
-    by_desk = compartments.desk_granted(session, opened)
+    by_desk = compartments.desk_granted(session, keyring, cache)
+    # Each case to its desk's index, or (granted by name) to its own entry.
+    split: dict[str | None, dict[str, str]] = {d: {} for d in opened.desk_ids()}
+    split[None] = {}
+    for case_id, built_from in wanted.items():
+        split[by_desk.get(case_id)][case_id] = built_from
     entries: Entries = {}
     for desk_id in sorted(opened.desk_ids()):
-        cases = {c: b for c, b in wanted.items() if by_desk.get(c) == desk_id}
-        entries.update(_desk_entries(session, keyring, opened, desk_id, cases, cache))
-    named = {c: b for c, b in wanted.items() if c not in by_desk}
-    entries.update(_case_entries(session, keyring, named, cache))
+        entries.update(_desk_entries(session, keyring, opened, desk_id, split[desk_id], cache))
+    entries.update(_case_entries(session, keyring, split[None], cache))
     return entries
 
 
