@@ -40,6 +40,7 @@ from typing import Any
 
 OPERATIONS = ("list", "search", "cli", "dashboard", "board-bare")
 TODAY = date(2026, 11, 27)
+SELF = str(Path(__file__).resolve())  # the workers run from their own tree's directory
 
 
 def _kwargs(fn: Callable[..., Any], **wanted: Any) -> dict[str, Any]:
@@ -111,9 +112,7 @@ def worker(tree: Path, cases: int) -> None:
             wanted: dict[str, Any] = {"cache": cache}
             if officer:
                 wanted["officer_id"] = signed.officer_id
-            result = dashboard(
-                session, signed.keyring, today=TODAY, **_kwargs(dashboard, **wanted)
-            )
+            result = dashboard(session, signed.keyring, today=TODAY, **_kwargs(dashboard, **wanted))
             return f"{result.total_attention} waiting, {len(result.rows)} rows"
 
     operations: dict[str, Callable[[], Any]] = {
@@ -178,7 +177,7 @@ def main() -> None:
     for name, path in trees.items():
         root = Path(path).resolve()
         workers[name] = subprocess.Popen(
-            [sys.executable, str(Path(__file__).resolve()), "--worker", str(root), "--cases", str(args.cases)],
+            [sys.executable, SELF, "--worker", str(root), "--cases", str(args.cases)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -192,7 +191,8 @@ def main() -> None:
 
     def ask(name: str, request: str) -> dict[str, Any]:
         proc = workers[name]
-        assert proc.stdin is not None and proc.stdout is not None
+        assert proc.stdin is not None
+        assert proc.stdout is not None
         proc.stdin.write(request + "\n")
         proc.stdin.flush()
         reply: dict[str, Any] = json.loads(proc.stdout.readline())

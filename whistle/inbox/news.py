@@ -9,7 +9,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from whistle.inbox.models import STATUS_NEW, CaseSeen, Record, Reply
@@ -42,36 +42,35 @@ def news(
 
     ``case_ids`` limits the work to those cases (a page of the list); None means every case.
     """
-    seen = (
-        select(CaseSeen.case_id, CaseSeen.seen_at, CaseSeen.replies_read)
-        .where(CaseSeen.officer_id == officer_id)
-        .subquery()
-    )
-    # Counted by the database: thousands of follow-ups are not read back one by one. Both
-    # times are written by the same DateTime column type, so they compare as stored.
-    followups = (
-        select(Record.case_id, func.count())
-        .outerjoin(seen, seen.c.case_id == Record.case_id)
-        .where(
-            Record.kind == "followup",
-            or_(seen.c.seen_at.is_(None), Record.imported_at > seen.c.seen_at),
+    seen = {
+        case_id: (at, read)
+        for case_id, at, read in session.execute(
+            select(CaseSeen.case_id, CaseSeen.seen_at, CaseSeen.replies_read).where(
+                CaseSeen.officer_id == officer_id
+            )
         )
-        .group_by(Record.case_id)
-    )
+    }
+    followups = select(Record.case_id, Record.imported_at).where(Record.kind == "followup")
     read = (
-        select(Reply.case_id, func.count(), func.max(seen.c.replies_read))
-        .outerjoin(seen, seen.c.case_id == Reply.case_id)
+        select(Reply.case_id, func.count())
         .where(Reply.read_day.is_not(None))
         .group_by(Reply.case_id)
     )
     if case_ids is not None:
         followups = followups.where(Record.case_id.in_(case_ids))
         read = read.where(Reply.case_id.in_(case_ids))
-    unread = {case_id: n for case_id, n in session.execute(followups)}
-    read_since = {case_id: n - (already or 0) for case_id, n, already in session.execute(read)}
+    unread: dict[str, int] = {}
+    for case_id, imported in session.execute(followups):
+        last = seen.get(case_id)
+        if last is None or imported > last[0]:
+            unread[case_id] = unread.get(case_id, 0) + 1
+    read_now = {case_id: n for case_id, n in session.execute(read)}
+    already = {case_id: n for case_id, (_, n) in seen.items()}
     found: dict[str, CaseNews] = {}
-    for case_id in unread.keys() | read_since.keys():
-        item = CaseNews(unread.get(case_id, 0), max(0, read_since.get(case_id, 0)))
+    for case_id in unread.keys() | read_now.keys():
+        item = CaseNews(
+            unread.get(case_id, 0), max(0, read_now.get(case_id, 0) - already.get(case_id, 0))
+        )
         if item:
             found[case_id] = item
     return found
