@@ -47,6 +47,9 @@ SNIPPET_CONTEXT = 60
 MAX_NOTE_CHARS = 20_000
 MIN_REASON_CHARS = 10
 MAX_REASON_CHARS = 5_000
+#: Up to this many search hits are handed to the database as a list of ids (SQLite binds
+#: at most 999 parameters in older builds); more are filtered here.
+MAX_BOUND_IDS = 500
 
 
 @dataclass(frozen=True)
@@ -143,38 +146,47 @@ def list_cases(
         conditions.append(Case.desk_id == filters.desk)
     if filters.assignee is not None:
         conditions.append(Case.assignee_id == filters.assignee)
-    # Only the cases whose keys this officer holds: another desk's, or one they stepped
-    # aside from, is not listed (and would not open if asked for).
-    mine = compartments.readable_where(session, keyring, cache)
-    if mine is not None:
-        conditions.append(mine)
     needle = filters.query.strip().casefold()
     if ref := parse_ref(filters.query):
         conditions += [Case.ref_year == ref[0], Case.ref_number == ref[1]]
         needle = ""
+    matches: set[str] | None = None  # the search's hits, when too many to bind in SQL
+    if needle:
+        entries = search_index.refreshed(
+            session, keyring, now=datetime.combine(today, time.min), cache=cache
+        )
+        hits = [c for c, entry in entries.items() if needle in (entry.get("t") or "")]
+        if len(hits) <= MAX_BOUND_IDS:
+            conditions.append(Case.id.in_(hits))
+        else:
+            matches = set(hits)
     order = _order(filters.sort)
     fresh: dict[str, news.CaseNews] = {}
     news_of = officer_id if filters.news else None  # only what is new to this officer
-    if filters.overdue or news_of is not None or needle:
+    # Only the cases whose keys this officer holds: another desk's, or one they stepped
+    # aside from, is not listed (and would not open if asked for).
+    if filters.overdue or news_of is not None or matches is not None:
         # Filters the database cannot apply: every candidate, in order, filtered here.
         columns = CASE_COLUMNS if filters.overdue else (Case.id, Case.status)
         cases: Sequence[Any] = db.rows(
             session, select(*columns).where(*conditions).order_by(*order)
         )
+        mine = compartments.readable(session, keyring, cache)
+        if mine is not None:
+            cases = [c for c in cases if c.id in mine]
         if filters.overdue:
             cases = [c for c in cases if is_overdue(c, today)]
         if news_of is not None:
             fresh = news.news(session, news_of)
             cases = [c for c in cases if c.id in fresh or news.is_new(c.status)]
-        if needle:
-            entries = search_index.refreshed(
-                session, keyring, now=datetime.combine(today, time.min), cache=cache
-            )
-            cases = [c for c in cases if needle in ((entries.get(c.id) or {}).get("t") or "")]
+        if matches is not None:
+            cases = [c for c in cases if c.id in matches]
         total = len(cases)
         page, pages, start = _page(filters.page, total, page_size)
         ids = [c.id for c in cases[start : start + page_size]]
     else:
+        if (readable := compartments.readable_where(session, keyring, cache)) is not None:
+            conditions.append(readable)
         total = session.scalar(select(func.count()).select_from(Case).where(*conditions)) or 0
         page, pages, start = _page(filters.page, total, page_size)
         ids = list(

@@ -62,7 +62,7 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
-def rows(session: Session, statement: Executable) -> Sequence[Row[Any]]:
+def rows(session: Session, statement: Executable) -> Sequence[Row[*tuple[Any, ...]]]:
     """All rows of a select of plain columns, as Core rows: what is pending is flushed as
     ``session.execute`` would, but the rows skip the ORM's loading, which costs more than
     SQLite itself when a list or the dashboard reads every case."""

@@ -22,7 +22,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from whistle.crypto import CryptoError
-from whistle.inbox import compartments, sealing
+from whistle.inbox import compartments, db, sealing
 from whistle.inbox.errors import UnreadableRecordError
 from whistle.inbox.keyring import OfficeKeyring
 from whistle.inbox.models import Case, CaseSearch, DeskSearch, Note, Record
@@ -61,11 +61,11 @@ def refreshed(
     del now  # entries carry no time: kept for the callers' signature
     mine = compartments.readable(session, keyring, cache)
     record_ids: dict[str, list[str]] = {}
-    for record_id, case_id in session.execute(select(Record.id, Record.case_id)):
+    for record_id, case_id in db.rows(session, select(Record.id, Record.case_id)):
         if mine is None or case_id in mine:
             record_ids.setdefault(case_id, []).append(record_id)
     note_ids: dict[str, list[int]] = {}
-    for note_id, case_id in session.execute(select(Note.id, Note.case_id)):
+    for note_id, case_id in db.rows(session, select(Note.id, Note.case_id)):
         if case_id in record_ids:
             note_ids.setdefault(case_id, []).append(note_id)
     wanted = {c: _built_from(ids, note_ids.get(c, [])) for c, ids in record_ids.items()}
