@@ -581,9 +581,9 @@ def test_a_search_after_an_import_opens_only_the_new_cases_key(  # type: ignore[
     opened: list[str] = []
     real = compartments.open_grant
 
-    def counting(grant: bytes, secret: bytes, context: str, public: bytes) -> bytes:
+    def counting(grant: bytes, secret: bytes, context: str, public: bytes, **kw: bytes) -> bytes:
         opened.append(context)
-        return real(grant, secret, context, public)
+        return real(grant, secret, context, public, **kw)
 
     monkeypatch.setattr(compartments, "open_grant", counting)
     with office.session() as session:

@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 
 from whistle.crypto import (
     CryptoError,
+    box_keypair_from_secret,
     generate_box_keypair,
     open_grant,
     recovery_wrapping_key,
@@ -308,6 +309,8 @@ def case_keys(
             todo.append(case_id)
     opened = open_desks(session, keyring, cache)
     holders = opened.case_holders
+    # Thousands of grants, a handful of holders: each holder's public key derived once.
+    holder_publics: dict[str, bytes] = {}
     for start in range(0, len(todo) if holders else 0, 500):
         batch = todo[start : start + 500]
         # Columns, not objects: thousands of rows are read once and dropped.
@@ -329,9 +332,15 @@ def case_keys(
             public = publics.get((case_id, generation))
             if generation in mine or secret is None or public is None:
                 continue
+            if holder not in holder_publics:
+                holder_publics[holder] = box_keypair_from_secret(secret).public_key
             try:
                 mine[generation] = open_grant(
-                    grant, secret, _case_context(case_id, generation), public
+                    grant,
+                    secret,
+                    _case_context(case_id, generation),
+                    public,
+                    holder_public=holder_publics[holder],
                 )
             except CryptoError:
                 continue
