@@ -263,6 +263,22 @@ def test_pages_cut_by_the_database_follow_each_order_without_gaps(
     assert hits == [_page_ids(office, CaseFilters(query="invoices", page=n)) for n in (1, 2, 3)]
 
 
+def test_the_overdue_filter_keeps_exactly_the_cases_whose_clock_ran_out(office: Office) -> None:
+    late, answered = _import(office, 2, day=date(2026, 10, 1))  # 7-day clock long gone
+    _acknowledged(office, answered)
+    (fresh,) = _import(office, 1)
+    signed = office.sign_in()
+    with office.session() as session:
+        page = list_cases(
+            session, signed.keyring, CaseFilters(overdue=True), today=TODAY, page_size=20
+        )
+        assert [c.id for c in page.cases] == [late.case_id]
+        assert [c.overdue for c in page.cases] == [True]
+        everything = list_cases(session, signed.keyring, CaseFilters(), today=TODAY, page_size=20)
+    assert {c.id for c in everything.cases if c.overdue} == {late.case_id}
+    assert fresh.case_id in {c.id for c in everything.cases}
+
+
 def test_search_hits_are_marked_and_stay_text(office: Office) -> None:
     _import(office, 1, description="Paid <b>twice</b> to Acme & Co for one ledger.")
     signed = office.sign_in()

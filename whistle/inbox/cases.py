@@ -5,6 +5,7 @@ Content is decrypted here, in memory, with the keys of the signed-in officer;
 nothing decrypted is written back anywhere.
 """
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
@@ -38,7 +39,7 @@ from whistle.inbox.models import (
 )
 from whistle.inbox.models.case import format_ref
 from whistle.inbox.store import Cache, record_meta, source_facts
-from whistle.inbox.workflow import CASE_COLUMNS, case_dates, live_case
+from whistle.inbox.workflow import CASE_COLUMNS, CLOCK_COLUMNS, case_dates, clock_dates, live_case
 
 ACKNOWLEDGE_DAYS = deadlines.ACKNOWLEDGE_DAYS
 SORTS = ("received-desc", "received-asc", "activity-desc", "status")
@@ -101,6 +102,12 @@ class CasePage:
 
 def acknowledgement_due(case: Case) -> date:
     return deadlines.acknowledgement_due(case.received_day)
+
+
+@functools.lru_cache(maxsize=65536)
+def _overdue(clocks: tuple[Any, ...], today: date) -> bool:
+    """``is_overdue`` of a row's ``CLOCK_COLUMNS``, remembered by the plain values."""
+    return deadlines.is_overdue(deadlines.case_deadlines(clock_dates(clocks), today))
 
 
 def case_deadlines(case: Any, today: date) -> list[deadlines.Deadline]:
@@ -167,15 +174,15 @@ def list_cases(
     # aside from, is not listed (and would not open if asked for).
     if filters.overdue or news_of is not None or matches is not None:
         # Filters the database cannot apply: every candidate, in order, filtered here.
-        columns = CASE_COLUMNS if filters.overdue else (Case.id, Case.status)
+        clocks = CLOCK_COLUMNS if filters.overdue else ()
         cases: Sequence[Any] = db.rows(
-            session, select(*columns).where(*conditions).order_by(*order)
+            session, select(Case.id, Case.status, *clocks).where(*conditions).order_by(*order)
         )
         mine = compartments.readable(session, keyring, cache)
         if mine is not None:
             cases = [c for c in cases if c.id in mine]
         if filters.overdue:
-            cases = [c for c in cases if is_overdue(c, today)]
+            cases = [c for c in cases if _overdue(c[2:], today)]
         if news_of is not None:
             fresh = news.news(session, news_of)
             cases = [c for c in cases if c.id in fresh or news.is_new(c.status)]
