@@ -13,7 +13,9 @@ so load hits every version alike; each reply is the CPU time of the worker proce
 one call. Medians over the rounds. Operations (those a tree lacks are skipped):
 
     list        case list, page 1, warm key store cache
-    search      search all content, warm cache
+    overdue     the list of overdue cases only (a filter the database cannot apply)
+    search      search all content, warm cache (one hit)
+    common      a search with thousands of hits ("contract"), warm cache
     cli         search with no cache at all (the command line)
     dashboard   the dashboard for the signed-in officer (with their news where the tree has it)
     board-bare  the dashboard without an officer (no news: like for like with a tree without)
@@ -38,7 +40,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-OPERATIONS = ("list", "search", "cli", "dashboard", "board-bare")
+OPERATIONS = ("list", "overdue", "search", "common", "cli", "dashboard", "board-bare")
 TODAY = date(2026, 11, 27)
 SELF = str(Path(__file__).resolve())  # the workers run from their own tree's directory
 
@@ -95,12 +97,12 @@ def worker(tree: Path, cases: int) -> None:
         signed = sign_in(session, config, "admin", bench.PASSWORD)
     cache = KeyStore(600, config.clock).plaintext_cache
 
-    def listing(query: str = "", use_cache: Any = cache) -> Any:
+    def listing(query: str = "", use_cache: Any = cache, overdue: bool = False) -> Any:
         with db.transaction(sessions) as session:
             page = list_cases(
                 session,
                 signed.keyring,
-                CaseFilters(query=query),
+                CaseFilters(query=query, overdue=overdue),
                 today=TODAY,
                 page_size=25,
                 **_kwargs(list_cases, cache=use_cache, officer_id=signed.officer_id),
@@ -117,7 +119,9 @@ def worker(tree: Path, cases: int) -> None:
 
     operations: dict[str, Callable[[], Any]] = {
         "list": listing,
+        "overdue": lambda: listing(overdue=True),
         "search": lambda: listing("needle-zebra"),
+        "common": lambda: listing("contract"),
         "cli": lambda: listing("needle-zebra", None),
         "board-bare": lambda: board(False),
     }
