@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from whistle.crypto import CryptoError, associated_data, open_bytes, open_envelope
+from whistle.inbox import cases as cases_module
 from whistle.inbox import compartments, dashboard, epochs, sealing
 from whistle.inbox.audit import record_event  # noqa: F401  (the audit chain is the record)
 from whistle.inbox.cases import (
@@ -121,6 +122,19 @@ def test_who_reads_what_by_key(office, two_desks) -> None:  # type: ignore[no-un
     assert listed_cases(office, w["ana"], "archives") == set()
     assert listed_cases(office, w["berta"], "archives") == {b}
     assert listed_cases(office, w["carles"], "pylon") == set()
+
+
+def test_a_search_with_more_hits_than_the_database_binds_lists_the_same(  # type: ignore[no-untyped-def]
+    office, two_desks, monkeypatch
+) -> None:
+    """Past ``MAX_BOUND_IDS`` hits the list filters them itself: by the same keys."""
+    w = two_desks
+    a, a2 = w["a"].case_id, w["a2"].case_id
+    monkeypatch.setattr(cases_module, "MAX_BOUND_IDS", 0)
+    assert listed_cases(office, w["ana"], "c") == {a, a2}  # pylon contract, school canteen
+    assert listed_cases(office, w["carles"], "c") == {a2}
+    assert listed_cases(office, w["berta"], "pylon") == set()
+    assert listed_cases(office, w["berta"], "archives") == {w["b"].case_id}
 
 
 def test_a_case_opened_by_id_is_refused_by_key(office, two_desks) -> None:  # type: ignore[no-untyped-def]
@@ -524,9 +538,9 @@ def test_a_search_after_an_import_opens_only_the_new_cases_key(  # type: ignore[
     opened: list[str] = []
     real = compartments.open_grant
 
-    def counting(grant: bytes, secret: bytes, context: str, public: bytes) -> bytes:
+    def counting(grant: bytes, secret: bytes, context: str, public: bytes, **kw: bytes) -> bytes:
         opened.append(context)
-        return real(grant, secret, context, public)
+        return real(grant, secret, context, public, **kw)
 
     monkeypatch.setattr(compartments, "open_grant", counting)
     with office.session() as session:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
 from whistle.cli import main
 from whistle.crypto import CryptoError, associated_data, open_bytes, open_envelope
@@ -234,4 +235,30 @@ def test_before_the_move_desks_cannot_be_chosen_or_removed(v1: InboxConfig) -> N
             )
         assert session.scalars(select(Officer.name)).all() == officers_before
         assert session.scalars(select(DeskMember)).all() == []
+    engine.dispose()
+
+
+def test_being_in_compartments_is_remembered_no_longer_than_its_transaction(
+    v1: InboxConfig,
+) -> None:
+    """``active`` is asked before every read and remembers a yes for the transaction: a
+    rolled-back move (a savepoint or the whole transaction) is forgotten with it."""
+    engine = db.make_engine(v1.database_path)
+    db.upgrade(engine)
+
+    def move(session: Session) -> None:
+        session.get(Office, 1).compartments_at = NOW.replace(tzinfo=None)  # type: ignore[union-attr]
+        session.flush()
+        assert compartments.active(session)
+        assert compartments.active(session)  # remembered
+
+    with db.session_factory(engine)() as session:
+        savepoint = session.begin_nested()
+        move(session)
+        savepoint.rollback()
+        assert not compartments.active(session)
+        session.rollback()
+        move(session)
+        session.rollback()
+        assert not compartments.active(session)
     engine.dispose()

@@ -33,11 +33,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import Session
 
 from whistle.crypto import (
     CryptoError,
+    box_keypair_from_secret,
     generate_box_keypair,
     open_grant,
     recovery_wrapping_key,
@@ -107,10 +108,24 @@ def _case_context(case_id: str, generation: int) -> str:
     return f"case/{case_id}/{generation}"
 
 
+#: ``session.info`` key: the transaction in which ``active`` last found compartments.
+_ACTIVE_IN = "whistle_compartments_active_in"
+
+
 def active(session: Session) -> bool:
     """Whether this office's content is in compartments (an office made before desks is not,
-    until ``migrate``)."""
-    return bool(session.scalar(select(Office.compartments_at).where(Office.id == 1)))
+    until ``migrate``).
+
+    Asked before every read of a case, so a yes is remembered for the rest of the
+    transaction (an office never leaves compartments; a rolled-back ``migrate`` ends the
+    transaction, and with it the answer)."""
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    if transaction is not None and session.info.get(_ACTIVE_IN) is transaction:
+        return True
+    found = bool(session.scalar(select(Office.compartments_at).where(Office.id == 1)))
+    if found:
+        session.info[_ACTIVE_IN] = session.get_nested_transaction() or session.get_transaction()
+    return found
 
 
 def _changed(session: Session, desk_id: str | None = None) -> None:
@@ -159,11 +174,11 @@ def _holder_of(session: Session, keyring: OfficeKeyring) -> str | None:
 
 def open_desks(session: Session, keyring: OfficeKeyring, cache: Cache | None = None) -> Opened:
     """The compartment keys ``keyring`` holds, each grant opened and checked."""
-    own = _holder_of(session, keyring)
     key = ("desks", (keyring.personal_public or b"").hex(), keyring.storage_public.hex())
     if cache is not None and key in cache:
         cached: Opened = cache[key]
         return cached
+    own = _holder_of(session, keyring)
     holders = tuple(h for h in (own, STORAGE) if h is not None)
     publics = {
         (c.desk_id, c.generation): c.public_key for c in session.scalars(select(Compartment))
@@ -188,22 +203,50 @@ def readable(
     session: Session, keyring: OfficeKeyring, cache: Cache | None = None
 ) -> set[str] | None:
     """The ids of the cases whose keys ``keyring`` holds (None: no compartments yet, so all)."""
+    granted = _granted(session, keyring, cache)
+    return None if granted is None else granted.cases
+
+
+def readable_where(
+    session: Session, keyring: OfficeKeyring, cache: Cache | None = None
+) -> ColumnElement[bool] | None:
+    """``readable`` as a condition on ``Case.id`` (None: no compartments yet, so all), for a
+    list the database filters, sorts and cuts into pages itself."""
+    if not active(session):
+        return None
+    holders = open_desks(session, keyring, cache).case_holders
+    return Case.id.in_(select(CaseGrant.case_id).where(CaseGrant.holder.in_(holders)))
+
+
+@dataclass(frozen=True)
+class Granted:
+    """The cases one keyring's grants open: all of them, and of those granted to one of its
+    desks' compartments, which desk (the others are granted to the holder by name)."""
+
+    cases: set[str]
+    desks: dict[str, str]
+
+
+def _granted(session: Session, keyring: OfficeKeyring, cache: Cache | None) -> Granted | None:
     if not active(session):
         return None
     opened = open_desks(session, keyring, cache)
-    holders = opened.case_holders
-    if not holders:
-        return set()
     # Grants only come (imports) or change hands (which empties the cache, KEYS_CHANGED) or
     # go with a purge (likewise): their count tells whether the cached set is current.
     count = session.scalar(select(func.count()).select_from(CaseGrant))
     key = ("readable", (keyring.personal_public or b"").hex(), str(count))
     if cache is not None and key in cache:
-        cached: set[str] = cache[key]
+        cached: Granted = cache[key]
         return cached
-    found = set(
-        session.scalars(select(CaseGrant.case_id).where(CaseGrant.holder.in_(holders)).distinct())
-    )
+    desk_of = {desk_holder(d, g): d for d, g in opened.desks}
+    found = Granted(set(), {})
+    holders = opened.case_holders
+    for case_id, holder in session.execute(
+        select(CaseGrant.case_id, CaseGrant.holder).where(CaseGrant.holder.in_(holders))
+    ):
+        found.cases.add(case_id)
+        if (desk := desk_of.get(holder)) is not None:
+            found.desks[case_id] = desk
     if cache is not None:
         cache[key] = found
     return found
@@ -270,6 +313,8 @@ def case_keys(
             todo.append(case_id)
     opened = open_desks(session, keyring, cache)
     holders = opened.case_holders
+    # Thousands of grants, a handful of holders: each holder's public key derived once.
+    holder_publics: dict[str, bytes] = {}
     for start in range(0, len(todo) if holders else 0, 500):
         batch = todo[start : start + 500]
         # Columns, not objects: thousands of rows are read once and dropped.
@@ -291,9 +336,15 @@ def case_keys(
             public = publics.get((case_id, generation))
             if generation in mine or secret is None or public is None:
                 continue
+            if holder not in holder_publics:
+                holder_publics[holder] = box_keypair_from_secret(secret).public_key
             try:
                 mine[generation] = open_grant(
-                    grant, secret, _case_context(case_id, generation), public
+                    grant,
+                    secret,
+                    _case_context(case_id, generation),
+                    public,
+                    holder_public=holder_publics[holder],
                 )
             except CryptoError:
                 continue
@@ -308,17 +359,12 @@ def case_keys(
     }
 
 
-def desk_granted(session: Session, opened: Opened) -> dict[str, str]:
-    """Case id → desk of the cases granted to a desk compartment ``opened`` holds."""
-    holders = [desk_holder(d, g) for d, g in opened.desks]
-    if not holders:
-        return {}
-    return {
-        case_id: holder.split(":")[1]
-        for case_id, holder in session.execute(
-            select(CaseGrant.case_id, CaseGrant.holder).where(CaseGrant.holder.in_(holders))
-        )
-    }
+def desk_granted(
+    session: Session, keyring: OfficeKeyring, cache: Cache | None = None
+) -> dict[str, str]:
+    """Case id → desk of the cases granted to a desk compartment ``keyring`` holds."""
+    granted = _granted(session, keyring, cache)
+    return {} if granted is None else granted.desks
 
 
 def desk_public(session: Session, desk_id: str) -> bytes:
