@@ -10,9 +10,18 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
 from tests.submit.conftest import Office, check_in, csrf_from, insert_reply, submit_report
-from whistle.crypto import WrongKeyError, derive_source_keys, generate_code, login_lookup
+from tests.submit.test_sealed import browser_envelope, post_sealed
+from whistle.crypto import (
+    SourceKeys,
+    WrongKeyError,
+    derive_source_keys,
+    generate_code,
+    login_lookup,
+)
+from whistle.crypto.conversation import Position
 from whistle.crypto.padding import is_padded_size
-from whistle.crypto.source_copy import open_copy
+from whistle.crypto.records import form_document, seal_followup
+from whistle.crypto.source_copy import copy_document, open_copy, seal_copy
 from whistle.submit import store
 from whistle.submit.models import Record, SourceCopy
 
@@ -185,3 +194,122 @@ def test_a_tampered_copy_is_said_unreadable_not_a_500(app: Flask, english: Flask
     assert "Contractes partits" not in page
     with app.extensions["whistle_submit"].sessions() as session:
         assert session.scalars(select(Record)).all() == []  # nothing else changed
+
+
+def _page_copy(keys: SourceKeys, case_id: bytes, files: list[tuple[str, int]]) -> bytes:
+    """The copy js/page.js seals beside the report browser_envelope makes (the same form)."""
+    form = form_document(
+        "ca",
+        "antifrau",
+        [{"key": "subject", "label": "Assumpte", "value": "Contractes"}],
+        identified=False,
+        category=None,
+        meeting=False,
+        availability="",
+    )
+    return seal_copy(
+        copy_document("submission", files=files, form=form), keys.copy_public_key, case_id
+    )
+
+
+def _copy_row(app: Flask, case_id: bytes) -> dict[str, object]:
+    with app.extensions["whistle_submit"].sessions() as session:
+        row = session.scalars(select(SourceCopy).where(SourceCopy.case_id == case_id.hex())).one()
+        return {
+            "columns": sorted(
+                k for k, v in vars(row).items() if not k.startswith("_") and v is not None
+            ),
+            "position": row.position,
+            "created": row.created,
+            "size": row.size,
+            "size is the stored bytes": row.size == len(row.data),
+            "head": row.data[:9],
+        }
+
+
+def test_nothing_stored_tells_which_path_a_copy_came_by(
+    app: Flask, client: FlaskClient, office: Office
+) -> None:
+    """JavaScript off, the server seals the copy; on, the page does: the rows are alike."""
+    csrf = csrf_from(client.get("/report").text)
+    plain_code = submit_report(client, subject="Contractes", files=[(b"minutes", "a.txt")])
+    plain_case = _case(app, plain_code)
+    _code, keys, case_id, envelope = browser_envelope(app, office, [("a.txt", b"minutes")])
+    copy = _page_copy(keys, case_id, [("a.txt", 7)])
+    body = keys.login_token + case_id + copy + envelope
+    response = post_sealed(client, f"/report/sealed?copy={len(copy)}", body, csrf)
+    assert response.status_code == 200, response.text
+    assert _copy_row(app, plain_case) == _copy_row(app, case_id)
+
+
+@pytest.mark.parametrize(
+    ("query", "damage"),
+    [
+        ("copy=12", "short"),  # announces fewer bytes than the copy: the envelope is misread
+        ("copy=x", "none"),
+        ("copy=99999999999", "none"),
+        ("copy={n}", "two-slots"),
+    ],
+)
+def test_a_malformed_copy_is_a_400_and_nothing_is_kept(
+    app: Flask, english: FlaskClient, office: Office, query: str, damage: str
+) -> None:
+    _code, keys, case_id, envelope = browser_envelope(app, office, [])
+    copy = _page_copy(keys, case_id, [])
+    if damage == "two-slots":
+        copy = envelope  # an envelope with two slots is not a copy
+    response = post_sealed(
+        english,
+        "/report/sealed?" + query.format(n=len(copy)),
+        keys.login_token + case_id + copy + envelope,
+    )
+    assert response.status_code == 400
+    assert "not a valid encrypted record" in response.json["error"]
+    with app.extensions["whistle_submit"].sessions() as session:
+        assert session.scalars(select(Record)).all() == []
+        assert session.scalars(select(SourceCopy)).all() == []
+
+
+def test_a_sealed_follow_up_keeps_its_copy_unless_the_source_deleted_it(
+    app: Flask, client: FlaskClient, office: Office
+) -> None:
+    _code, keys, case_id, envelope = browser_envelope(app, office, [])
+    copy = _page_copy(keys, case_id, [])
+    post_sealed(
+        client, f"/report/sealed?copy={len(copy)}", keys.login_token + case_id + copy + envelope
+    )
+
+    def follow_up(sequence: int) -> None:
+        sealed = seal_followup(
+            "sealed",
+            [],
+            reply_secret_key=keys.reply_secret_key,
+            desk_keys=[office.desks["antifrau"].public_key],
+            case_id=case_id,
+            signing_seed=keys.signing_seed,
+            position=Position(sequence, 0),
+        )
+        own = seal_copy(
+            copy_document("followup", files=[], message="sealed"), keys.copy_public_key, case_id
+        )
+        body = keys.login_token + case_id + own + sealed
+        response = post_sealed(client, f"/follow-up/sealed?epoch=1&copy={len(own)}", body)
+        assert response.status_code == 200, response.text
+
+    follow_up(1)
+    assert len(_copies(app, case_id)) == 2
+    answer = post_sealed(client, "/check-in/sealed", keys.login_token).json
+    assert (answer["copies"], answer["keep_copies"]) == (2, True)
+    assert [r["kind"] for r in answer["records"]] == ["submission", "followup"]  # both still here
+    _collect(app, case_id)
+    answer = post_sealed(client, "/check-in/sealed", keys.login_token).json
+    assert [r["kind"] for r in answer["records"]] == ["source-copy", "source-copy"]
+
+    assert post_sealed(client, "/check-in/sealed/forget-copy", bytes(32)).status_code == 404
+    assert len(_copies(app, case_id)) == 2
+    response = post_sealed(client, "/check-in/sealed/forget-copy", keys.login_token)
+    assert response.status_code == 200
+    assert _copies(app, case_id) == []
+    follow_up(2)  # a page loaded before sends a copy anyway: it is not kept
+    assert _copies(app, case_id) == []
+    assert post_sealed(client, "/check-in/sealed", keys.login_token).json["keep_copies"] is False
