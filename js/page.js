@@ -641,6 +641,8 @@ import { load } from './whistle-crypto.js';
       Array.prototype.forEach.call(document.querySelectorAll('#sealed-entries [data-copy]'), function (item) {
         item.parentNode.removeChild(item);
       });
+      var gone = document.getElementById('sealed-report-gone');
+      if (!gone.hidden) gone.textContent = t.reportGone;
       var form = document.getElementById('sealed-forget');
       form.hidden = true;
       var done = document.getElementById('sealed-forgotten');

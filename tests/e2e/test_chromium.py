@@ -563,5 +563,6 @@ def test_with_javascript_on_the_page_seals_the_source_copy_and_shows_it_after_co
     page.get_by_role("button", name="Delete my copy").click()
     page.get_by_text("Your copy was deleted.").wait_for(timeout=WAIT_MS)
     assert canary not in main.inner_text()
+    assert "no longer holds a copy" in main.inner_text()
     assert _copies(site) == copies_before
     context.close()
