@@ -1,6 +1,7 @@
 """The source's own copy of what they sent (JavaScript off): kept sealed to the code after the
 office collects the records, never in a bundle, gone with the case or when the source asks."""
 
+import datetime
 import io
 import re
 
@@ -313,3 +314,18 @@ def test_a_sealed_follow_up_keeps_its_copy_unless_the_source_deleted_it(
     follow_up(2)  # a page loaded before sends a copy anyway: it is not kept
     assert _copies(app, case_id) == []
     assert post_sealed(client, "/check-in/sealed", keys.login_token).json["keep_copies"] is False
+
+
+def test_no_copy_is_stored_once_the_source_deleted_theirs(app: Flask, english: FlaskClient) -> None:
+    """Checked where the copy is stored, under the case's lock: a follow-up that read the old
+    choice before the deletion committed still keeps no copy."""
+    case_id = _case(app, submit_report(english))
+    sessions = app.extensions["whistle_submit"].sessions
+    with sessions.begin() as session:
+        assert store.forget_copies(session, case_id, keep_none=True) == 1
+    with sessions.begin() as session:
+        kept = store.add_copy(
+            session, case_id=case_id, position=5, data=b"x" * 4226, today=datetime.date.today()
+        )
+    assert kept is False
+    assert _copies(app, case_id) == []

@@ -298,11 +298,15 @@ class StoredCopy:
 
 def add_copy(
     session: Session, *, case_id: bytes, position: int, data: bytes, today: datetime.date
-) -> None:
+) -> bool:
     """The source's sealed copy of the record at ``position``, stored in the same transaction
-    as that record (caller commits)."""
+    as that record, which holds the case's lock (caller commits). False, and nothing stored,
+    when the source deleted their copy: they want none kept."""
     if not data:
         raise ValueError("a copy is never empty")
+    wanted = session.scalar(select(Login.keep_copies).where(Login.case_id == case_id.hex()))
+    if not wanted:
+        return False
     session.add(
         SourceCopy(
             id=secrets.token_hex(16),
@@ -314,6 +318,7 @@ def add_copy(
         )
     )
     session.flush()
+    return True
 
 
 def case_copies(session: Session, case_id: bytes) -> list[StoredCopy]:

@@ -805,7 +805,7 @@ def followup_post() -> Any:
                         today=common.today(),
                         epoch=card.epoch,
                     )
-                    if copy:
+                    if copy:  # add_copy checks again, under the case's lock
                         store.add_copy(
                             db_session,
                             case_id=case_id,

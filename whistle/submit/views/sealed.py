@@ -396,10 +396,8 @@ def followup_sealed() -> Any:
                         today=common.today(),
                         epoch=card.epoch,
                     )
-                    # A source who deleted their copy wants none: a page sends one anyway
-                    # only if it was loaded before (it is dropped here).
-                    if store.case_hints(db_session, case_id).keep_copies:
-                        _keep_copy(db_session, case_id, stored.position, copy)
+                    # Dropped if the source deleted their copy (a page loaded before sends one).
+                    _keep_copy(db_session, case_id, stored.position, copy)
             except store.MailboxFullError as exc:
                 raise SealedError(503, _("This mailbox is full. Nothing was kept.")) from exc
             except store.CaseGoneError as exc:
