@@ -503,6 +503,7 @@ def test_with_javascript_on_the_page_seals_the_source_copy_and_shows_it_after_co
     JavaScript on and off alike (the server opens what the page sealed); deleting the copy from
     the page leaves nothing."""
     canary = "CANARY-copy-7c2e"
+    shots = Shots("source-copy")
     context = chromium.new_context()
     page = context.new_page()
     main = page.get_by_role("main")
@@ -547,6 +548,7 @@ def test_with_javascript_on_the_page_seals_the_source_copy_and_shows_it_after_co
     assert "Status: the office has collected your report." in text
     assert "No replies from the office yet" in text
     assert leaks(site.recorder.bodies, [canary]) == []  # the page sealed the copies itself
+    shots(page, "conversation-from-the-copy-javascript-on")
 
     # The server opens what the page sealed: the same conversation with JavaScript off.
     plain = chromium.new_context(java_script_enabled=False)
@@ -555,6 +557,7 @@ def test_with_javascript_on_the_page_seals_the_source_copy_and_shows_it_after_co
     off.get_by_label("Your code").first.fill(code)
     off.get_by_role("button", name="Check in").click()
     shown = off.get_by_role("main").inner_text()
+    shots(off, "conversation-from-the-copy-javascript-off")
     assert f"Copied report {canary}" in shown
     assert f"Later message {canary}" in shown
     plain.close()
@@ -564,5 +567,6 @@ def test_with_javascript_on_the_page_seals_the_source_copy_and_shows_it_after_co
     page.get_by_text("Your copy was deleted.").wait_for(timeout=WAIT_MS)
     assert canary not in main.inner_text()
     assert "no longer holds a copy" in main.inner_text()
+    shots(page, "copy-deleted")
     assert _copies(site) == copies_before
     context.close()
