@@ -15,6 +15,7 @@ from flask import Response, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import validate_csrf
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from wtforms.validators import ValidationError
 
 from whistle.crypto import (
@@ -253,7 +254,7 @@ def report_sealed(desk_id: str | None) -> Any:
     return jsonify(receipt=render_template("_receipt_main.html", code="", receipt_token=""))
 
 
-def _keep_copy(db_session: Any, case_id: bytes, position: int, copy: bytes) -> None:
+def _keep_copy(db_session: Session, case_id: bytes, position: int, copy: bytes) -> None:
     if copy:
         store.add_copy(
             db_session, case_id=case_id, position=position, data=copy, today=common.today()
