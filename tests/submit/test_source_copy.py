@@ -329,3 +329,12 @@ def test_no_copy_is_stored_once_the_source_deleted_theirs(app: Flask, english: F
         )
     assert kept is False
     assert _copies(app, case_id) == []
+
+
+def test_copies_count_in_the_storage_quota(app: Flask, english: FlaskClient) -> None:
+    case_id = _case(app, submit_report(english))
+    with app.extensions["whistle_submit"].sessions() as session:
+        records = sum(r.size for r in store.case_records(session, case_id))
+        copies = sum(len(c.data) for c in store.case_copies(session, case_id))
+        assert copies > 0
+        assert store.storage_used(session) == records + copies
