@@ -10,8 +10,8 @@
 // Follow-up: signed here with the key derived from the code, and numbered (docs/protocol.md
 // §7). Beside each report and follow-up goes the source's own copy of it, sealed here to a key
 // derived from the code (js/copies.js), which the conversation shows once the office has
-// collected the record itself. Before anything is sent, the keys the page was given are checked against the office
-// card it was given, whose fingerprint is shown. Fail closed: if anything goes wrong (loading
+// collected the record itself. Before anything is sent, the keys the page was given are
+// checked against the office card it was given, whose fingerprint is shown. Fail closed: if anything goes wrong (loading
 // libsodium.js's files too) nothing is sent, the reason is shown, and a button offers the
 // plain form (encryption on the server) explicitly.
 import { load } from './whistle-crypto.js';
