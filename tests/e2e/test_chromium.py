@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.conftest import ARTIFACTS, FLOW, ROOT, Site, leaks
-from tests.submit.conftest import insert_reply
+from tests.submit.conftest import counts, insert_reply, submit_report
 from whistle.crypto import format_code, generate_code
 from whistle.crypto.codes import group
 
@@ -101,7 +102,9 @@ def run_flow(page: Any, site: Site, javascript: bool, tmp_path: Path, shots: Sho
     shots(page, "receipt")
     page.get_by_label(flow["receipt"]["written"]).check()
     page.get_by_role("button", name=flow["receipt"]["done"]).click()
-    assert page.get_by_role("heading", name=flow["receipt"]["thanks"]).is_visible()
+    expect(page.get_by_role("heading", name=flow["receipt"]["thanks"])).to_be_visible(
+        timeout=WAIT_MS
+    )
     shots(page, "receipt-done")
 
     insert_reply(site.app, code, site.office, flow["reply"])
@@ -288,7 +291,7 @@ def test_a_page_with_swapped_desk_keys_sends_nothing(
     alert.wait_for()
     assert "not those of the office card" in alert.inner_text()
     # A server that swaps keys must not be handed the report in clear either.
-    assert not page.get_by_role("button", name="Use the plain form").is_visible()
+    expect(page.get_by_role("button", name="Use the plain form")).not_to_be_visible()
     assert not [p for m, p, _b in site.recorder.bodies if m == "POST"]
     context.close()
 
@@ -324,7 +327,7 @@ def test_a_file_over_the_limit_is_refused_in_the_page(
     alert.wait_for()
     assert "Too large" in alert.inner_text()
     # The plain form would be refused too: it is not offered as the fix.
-    assert not page.get_by_role("button", name="Use the plain form").is_visible()
+    expect(page.get_by_role("button", name="Use the plain form")).not_to_be_visible()
     Shots("too-large")(page, "report")
     assert not [p for m, p, _b in site.recorder.bodies if m == "POST"]
     context.close()
@@ -351,8 +354,8 @@ def test_a_mistyped_or_unknown_code_with_javascript_on_is_a_code_error(
     assert page.get_by_label("Your code").input_value() == typed  # kept, not cleared
     assert page.evaluate("document.activeElement.id") == "code"
     # Not an encryption failure, and the plain form is not offered as the fix.
-    assert page.locator("#sealed-error").is_hidden()
-    assert not page.get_by_role("button", name="Use the plain form").is_visible()
+    expect(page.locator("#sealed-error")).to_be_hidden()
+    expect(page.get_by_role("button", name="Use the plain form")).not_to_be_visible()
     assert not [p for m, p, _b in site.recorder.bodies if m == "POST"]
     Shots("code-errors")(page, "mistyped")
     page.get_by_label("Your code").fill(format_code(generate_code()))
@@ -361,7 +364,7 @@ def test_a_mistyped_or_unknown_code_with_javascript_on_is_a_code_error(
         "() => document.getElementById('code-error-text').textContent.includes('unknown')",
         timeout=WAIT_MS,
     )
-    assert page.locator("#sealed-error").is_hidden()
+    expect(page.locator("#sealed-error")).to_be_hidden()
     assert page.locator("#code-error mark").count() == 0
     Shots("code-errors")(page, "unknown")
     context.close()
@@ -441,6 +444,33 @@ def test_with_javascript_off_the_language_switch_keeps_what_was_typed(
     )
     assert site.recorder.bodies[0][1] == "/report"  # posted to the form, not stored
     Shots("language-switch")(page, "report-es")
+    context.close()
+
+
+def test_with_javascript_off_the_conversation_switch_keeps_the_reply(
+    chromium: Any, site: Site, tmp_path: Path
+) -> None:
+    code = submit_report(site.app.test_client())
+    context = chromium.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{site.base}/language/en?next=/check-in")
+    page.get_by_label("Your code").first.fill(code)
+    page.get_by_role("button", name="Check in").click()
+    reply = "Half written, not sent yet."
+    page.get_by_label("Your message").fill(reply)
+    page.get_by_label("Files (optional)").set_input_files(
+        _files(tmp_path, FLOW["followup"]["files"])
+    )
+    before = counts(site.app)
+    site.recorder.clear()
+    page.get_by_role("button", name="Català").click()
+    page.wait_for_selector('html[lang="ca"]')
+    assert page.locator("#message").input_value() == reply
+    assert "torneu-los a adjuntar" in page.get_by_role("main").inner_text()  # choose files again
+    assert page.locator("input[name=code]").count() == 0
+    assert [p for m, p, _b in site.recorder.bodies if m == "POST"] == ["/follow-up"]
+    assert counts(site.app) == before  # nothing sent, nothing kept
+    Shots("language-switch")(page, "conversation-ca")
     context.close()
 
 

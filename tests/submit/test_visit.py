@@ -152,20 +152,48 @@ def test_a_swap_is_reported_as_a_swap(english: FlaskClient) -> None:
     assert f'value="{swapped}"' in page
 
 
-def test_the_conversation_switches_language_without_the_code(
+def test_the_conversation_switches_language_keeping_the_message(
     app: Flask, english: FlaskClient
 ) -> None:
     code = submit_report(english)
     _, page = check_in(english, code)
-    assert 'form="language-form" class="link" name="lang" value="es"' in page
-    response = english.post(
-        "/check-in", data={"csrf_token": csrf_from(page), "visit": _visit_of(page), "lang": "es"}
+    # The switch is a submit button of the message form: the text travels with the token.
+    assert (
+        'form="followup-form" formnovalidate class="link" name="switch_language" value="es"' in page
     )
-    assert response.status_code == 200
-    assert '<html lang="es">' in response.text
-    assert 'name="visit"' in response.text  # still the conversation, still no code asked
-    assert 'name="code"' not in response.text
-    # Without a visit token, "lang" changes nothing: a typed code alone goes the usual way.
-    refused = english.post("/check-in", data={"csrf_token": csrf_from(page), "lang": "ca"})
-    assert refused.status_code == 422
-    assert '<html lang="es">' in refused.text
+    before = counts(app)
+    parts: list[tuple[str, str | None, bytes]] = [
+        ("csrf_token", None, csrf_from(page).encode()),
+        ("visit", None, _visit_of(page).encode()),
+        ("message", None, b"Half written <b>reply</b>"),
+        ("files", "notes.txt", b"chosen before the switch"),
+        ("switch_language", None, b"es"),
+    ]
+    body, content_type = multipart(parts)
+    response = english.post("/follow-up", data=body, content_type=content_type)
+    assert response.status_code == 200, response.text
+    text = response.text
+    assert '<html lang="es">' in text
+    assert "Half written &lt;b&gt;reply&lt;/b&gt;</textarea>" in text
+    assert "vuelva a adjuntarlos" in text  # the files must be chosen again, and the page says so
+    assert 'name="visit"' in text  # still the conversation, still no code asked
+    assert 'name="code"' not in text
+    assert counts(app) == before  # nothing sent, nothing kept
+
+
+def test_a_language_switch_after_the_visit_expired_keeps_the_message(
+    app: Flask, english: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code = submit_report(english)
+    _, page = check_in(english, code)
+    real_time = visit.time.time
+    monkeypatch.setattr(visit.time, "time", lambda: real_time() + visit.VISIT_SECONDS + 1)
+    before = counts(app)
+    status, text = _post_followup(
+        english, page, visit=_visit_of(page), message="Still here", switch_language="ca"
+    )
+    assert status == 422
+    assert '<html lang="ca">' in text
+    assert "Still here</textarea>" in text
+    assert 'name="code"' in text  # the code is asked for, in the new language
+    assert counts(app) == before

@@ -616,11 +616,6 @@ def _reply_file_answer(master: bytes, typed: str) -> Any:
 
 @blueprint.post("/check-in")
 def checkin_post() -> Any:
-    lang = request.form.get("lang")
-    if lang in LANGUAGES and request.form.get("visit"):
-        # The conversation page's language switch (with its visit token): the same page again.
-        session["lang"] = lang
-        refresh()
     return _with_code(_checkin_answer)
 
 
@@ -664,7 +659,13 @@ def _checkin_answer(master: bytes, typed: str) -> Any:
 
 
 def _conversation_page(
-    master: bytes, keys: SourceKeys, case_id: bytes, *, forgotten: bool = False
+    master: bytes,
+    keys: SourceKeys,
+    case_id: bytes,
+    *,
+    forgotten: bool = False,
+    message: str = "",
+    files_dropped: bool = False,
 ) -> Any:
     view = _conversation(keys, case_id)
     reply_files = [
@@ -679,7 +680,8 @@ def _conversation_page(
         missing_replies=view.missing_replies,
         status=case_status(view.entries),
         reply_files=reply_files,
-        followup={"visit": _visit_token(master)},
+        followup={"visit": _visit_token(master), "message": message},
+        files_dropped=files_dropped,
         copies=view.copies,
         forgotten=forgotten,
     )
@@ -697,6 +699,26 @@ def _render_followup(
         ),
         status,
     )
+
+
+def _followup_in_language(fields: Any, values: dict[str, str], files_dropped: bool) -> Any:
+    """The conversation again, with ``values["message"]`` in its form; the follow-up form
+    alone (keeping the message) when the visit token no longer stands for the code."""
+    master, problem, _token = _source_master(fields)
+    if master is None:
+        message = problem.message if problem else ""
+        return _render_followup(values, [("code", message)], files_dropped, 422)
+    try:
+        with state().lookup_slots.hold():
+            keys, case_id = _derive_and_find(master)
+            if case_id is None:
+                return _render_followup(values, [("code", unknown_message())], files_dropped, 422)
+            return _conversation_page(
+                master, keys, case_id, message=values["message"], files_dropped=files_dropped
+            )
+    except LookupsBusyError:
+        page, status = _render_followup(values, [("", busy_message())], files_dropped, 503)
+        return page, status, BUSY_HEADERS
 
 
 @blueprint.post("/follow-up")
@@ -729,6 +751,13 @@ def followup_post() -> Any:
                 ("", _("Your session had expired, so the message was not sent. Please send again."))
             )
             return _render_followup(values, errors, dropped, 400)
+        switch = parsed.fields.get("switch_language", "")
+        if switch in LANGUAGES:
+            # The conversation page's language switch: the same page in the other language,
+            # with the message being written; nothing sent, nothing kept.
+            session["lang"] = switch
+            refresh()
+            return _followup_in_language(parsed.fields, values, dropped)
         master, code_problem, visit = _source_master(parsed.fields)
         if visit:
             values["visit"] = visit
