@@ -21,6 +21,7 @@
 // so that after a language switch (js/language.js) the page says it again in the new language.
 import { load } from './whistle-crypto.js';
 import { applyPage, fetchPage } from './language.js';
+import { humanSize } from './sizes.js';
 
 (function () {
   'use strict';
@@ -540,7 +541,7 @@ import { applyPage, fetchPage } from './language.js';
     var list = element('ul');
     files.forEach(function (file) {
       var item = element('li');
-      var link = element('a', file.name + ' (' + file.content.length + ' B)');
+      var link = element('a', file.name + ' (' + humanSize(file.content.length) + ')');
       if (!file.url) file.url = URL.createObjectURL(new Blob([file.content], { type: 'application/octet-stream' }));
       link.href = file.url;
       link.download = file.name;
@@ -554,7 +555,7 @@ import { applyPage, fetchPage } from './language.js';
   function copiedFiles(files) {
     var list = element('ul');
     files.forEach(function (file) {
-      list.appendChild(element('li', file.name + ' (' + file.size + ' B)'));
+      list.appendChild(element('li', file.name + ' (' + humanSize(file.size) + ')'));
     });
     return list;
   }

@@ -14,6 +14,7 @@ from tests.e2e.conftest import ARTIFACTS, FLOW, ROOT, Site, leaks
 from tests.submit.conftest import counts, insert_reply, submit_report
 from whistle.crypto import format_code, generate_code
 from whistle.crypto.codes import group
+from whistle.submit.web import human_size
 
 pytestmark = pytest.mark.slow
 CHROMIUM = "/usr/lib/chromium/chromium"
@@ -118,7 +119,8 @@ def run_flow(page: Any, site: Site, javascript: bool, tmp_path: Path, shots: Sho
     text = main.inner_text()
     assert report["fields"][0]["value"] in text
     for f in report["files"]:
-        assert f["name"] in text
+        # Sizes look alike with JavaScript on and off (js/sizes.js, web.human_size).
+        assert f"{f['name']} ({human_size(len(f['content'].encode()))})" in text
     assert flow["reply"] in text
     assert "Status: acknowledged by the office on" in text
     assert "No replies from the office yet" not in text
@@ -128,7 +130,11 @@ def run_flow(page: Any, site: Site, javascript: bool, tmp_path: Path, shots: Sho
     # Once per visit: answering does not ask for the code again, with JavaScript off or on.
     assert page.get_by_label("Your code, again").count() == 0
     page.get_by_label("Your message").fill(followup["message"])
-    page.get_by_label("Files (optional)").set_input_files(_files(tmp_path, followup["files"]))
+    # One file over 1 KB, so its size is shown in KB (the flow's own files are a few bytes).
+    sized = {"name": "ledger.txt", "content": "x" * 2560}
+    page.get_by_label("Files (optional)").set_input_files(
+        _files(tmp_path, [*followup["files"], sized])
+    )
     page.get_by_role("button", name=followup["submit"]).click()
     page.get_by_role("heading", name=followup["sent"]).wait_for(timeout=WAIT_MS)
     shots(page, "follow-up-sent")
@@ -141,6 +147,7 @@ def run_flow(page: Any, site: Site, javascript: bool, tmp_path: Path, shots: Sho
     text = main.inner_text()
     assert followup["message"] in text
     assert followup["files"][0]["name"] in text
+    assert "ledger.txt (2 KB)" in text  # as web.human_size shows 2560 bytes, JS on or off
     shots(page, "conversation-again")
     return code
 

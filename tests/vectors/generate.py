@@ -741,9 +741,28 @@ def filenames() -> None:
     )
 
 
+#: Each unit's edges and halves (Python's format rounds a half to even).
+SIZES = [0, 1, 41, 1023, 1024, 1535, 1536, 2559, 2560, 3584, 5 * 2**20 - 1, 10 * 2**20]
+SIZES += [3 * 2**19, 5 * 2**19, 2**30, 7 * 2**29, 7 * 2**30]
+
+
+def sizes() -> None:
+    from whistle.submit.web import human_size
+
+    write(
+        "sizes",
+        {
+            "origin": "tests/vectors/generate.py; whistle/submit/web.py human_size, which "
+            "js/sizes.js repeats for the conversation shown with JavaScript on",
+            "sizes": [{"size": size, "shown": human_size(size)} for size in SIZES],
+        },
+    )
+
+
 def main() -> None:
     for make in (
         filenames,
+        sizes,
         codes,
         derivation,
         padding,
