@@ -18,8 +18,8 @@ from whistle.inbox import compartments, db, sealing
 from whistle.inbox.cases import case_detail
 from whistle.inbox.config import InboxConfig, ThrottleLimits, insecure_password_hash
 from whistle.inbox.errors import CompartmentsMigrationError
-from whistle.inbox.models import Case, DeskGrant, DeskMember, Note, Office, Record, Reply
-from whistle.inbox.officers import open_with_recovery_key, sign_in
+from whistle.inbox.models import Case, DeskGrant, DeskMember, Note, Office, Officer, Record, Reply
+from whistle.inbox.officers import add_officer, open_with_recovery_key, sign_in
 from whistle.inbox.replies import open_draft
 from whistle.inbox.workflow import case_labels
 
@@ -201,6 +201,40 @@ def test_downgrade_is_refused_once_moved(v1: InboxConfig) -> None:
         session.execute(text("DELETE FROM audit_event WHERE chain = 2"))
     with pytest.raises(RuntimeError, match="compartments"):
         db.downgrade(engine, "0006_law")
+    engine.dispose()
+
+
+def test_before_the_move_desks_cannot_be_chosen_or_removed(v1: InboxConfig) -> None:
+    """An office from before desks: a new officer's desks and a desk removal are refused with
+    the reason, and nothing is added or changed."""
+    engine = db.make_engine(v1.database_path)
+    db.upgrade(engine)
+    with db.transaction(db.session_factory(engine)) as session:
+        recovered = open_with_recovery_key(session, FACTS["recovery_key"])
+        officers_before = session.scalars(select(Officer.name)).all()
+        with pytest.raises(CompartmentsMigrationError, match="not in desk compartments"):
+            add_officer(
+                session,
+                v1,
+                name="nuria",
+                password=FACTS["password"],
+                roles=("officer",),
+                keyring=recovered.keyring,
+                custodian_keyring=None,
+                desks=["antifraud"],
+            )
+        with pytest.raises(CompartmentsMigrationError):
+            compartments.remove_desk(
+                session,
+                recovered.keyring,
+                desk_id="antifraud",
+                successor_id="ethics",
+                move_cases=True,
+                by_officer_id=None,
+                now=NOW,
+            )
+        assert session.scalars(select(Officer.name)).all() == officers_before
+        assert session.scalars(select(DeskMember)).all() == []
     engine.dispose()
 
 

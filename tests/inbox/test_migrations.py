@@ -160,7 +160,7 @@ def test_perf_indexes_come_and_go_as_the_models_declare(tmp_path) -> None:
         declared = {ix.name: [c.name for c in ix.columns] for ix in model.__table__.indexes}
         assert _indexes(engine, model.__tablename__) == declared
     assert _indexes(engine, "case_grant") == {"ix_case_grant_holder_case": ["holder", "case_id"]}
-    db.downgrade(engine, "0011_case_refs")
+    db.downgrade(engine, "0013_desk_admin")
     assert _indexes(engine, "case_grant") == {"ix_case_grant_holder": ["holder"]}
     assert "ix_record_kind_case" not in _indexes(engine, "record")
     db.upgrade(engine)

@@ -202,6 +202,7 @@ def test_the_dashboard_per_desk_and_mine(office: Office) -> None:
     assert [r.case_id for r in by_desk.rows] == [ethics.case_id]
     assert mine.rows == []
     assert names == {"antifraud": "Anti-fraud office", "ethics": "Ethics desk"}
+    assert names["removed-since"] == "removed-since"  # an id the card no longer has
     assert anti.case_id != ethics.case_id
 
 

@@ -7,13 +7,13 @@ filters on them, and every list, search and dashboard asks which cases they open
 every record row (each carries its sealed summary).
 
 Revision ID: 0014_perf
-Revises: 0011_case_refs
+Revises: 0013_desk_admin
 """
 
 from alembic import op
 
 revision = "0014_perf"
-down_revision = "0011_case_refs"
+down_revision = "0013_desk_admin"
 branch_labels = None
 depends_on = None
 
