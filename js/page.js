@@ -828,9 +828,6 @@ import { humanSize } from './sizes.js';
     var control = event.target.closest && event.target.closest('.langs a[hreflang], .langs button[name=switch_language]');
     if (!control) return;
     event.preventDefault();
-    // Enter in a field of the report form "clicks" its first submit button, which is the
-    // first language button (it comes first in the page): not a language switch.
-    if (event.detail === 0 && document.activeElement !== control) return;
     switchLanguage(control.dataset.href || control.href);
   });
 

@@ -454,6 +454,24 @@ def test_with_javascript_off_the_language_switch_keeps_what_was_typed(
     context.close()
 
 
+def test_with_javascript_off_enter_in_a_field_neither_sends_nor_switches(
+    chromium: Any, site: Site
+) -> None:
+    """The language buttons come before the form and belong to it, so without the disabled
+    default button Enter in a one-line field would "click" the first of them."""
+    context = chromium.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{site.base}/language/en?next=/report")
+    field = page.locator("#report-form input:not([type])").first
+    field.fill("typed")
+    site.recorder.clear()
+    field.press("Enter")  # waits for a navigation it starts
+    assert site.recorder.bodies == []
+    assert page.locator("html").get_attribute("lang") == "en"
+    assert field.input_value() == "typed"
+    context.close()
+
+
 def test_with_javascript_off_the_conversation_switch_keeps_the_reply(
     chromium: Any, site: Site, tmp_path: Path
 ) -> None:

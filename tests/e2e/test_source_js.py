@@ -348,8 +348,8 @@ def test_keys_for_a_retired_epoch_take_the_new_page(page: Any, site: Site) -> No
 
 
 def test_enter_in_a_field_of_the_report_is_not_a_language_switch(page: Any, site: Site) -> None:
-    """The first language button is the form's first submit button, so Enter in a field
-    "clicks" it: with JavaScript on that is neither a switch nor a send."""
+    """Enter in a field neither switches language nor sends: the form's default button is a
+    disabled one placed before the language buttons (report.html)."""
     # A switch would call fetch at once, inside the key press.
     page.add_init_script(
         "const f = window.fetch; window.fetched = 0;"
