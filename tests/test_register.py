@@ -23,9 +23,13 @@ FORBIDDEN = {
         (r"\b(teu|teva|teus|teves|tens|pots|vols|saps|ets|facis|puguis|diguis)\b", "tu (use vós)"),
         (r"\b[Dd]en[uú]nci", "denúncia (use comunicació)"),
         (r"\bsafata\b", "safata (the inbox is la bústia)"),
-        (r"(?<!Protecció de )\b[Ll]'[Ii]nformant\b", "l'informant (use la persona informant)"),
         (
-            r"\bresponsable del sistema\b",
+            r"(?<![Pp]ersona )(?<![Pp]ersones )(?<!Protecció de l')\b[Ii]nformants?\b",
+            "informant (use la persona informant)",
+        ),
+        (r"\bpersona custòdia\b", "persona custòdia (el custodi o la custòdia)"),
+        (
+            r"\b(responsable del sistema|un responsable|gestors?)\b",
             "the IT role is persona administradora (the legal post is capitalised)",
         ),
     ],
@@ -36,10 +40,13 @@ FORBIDDEN = {
         ),
         (r"\b[Dd]enunci", "denuncia (use comunicación)"),
         (r"\bbandeja\b", "bandeja (the inbox is el buzón)"),
-        (r"\b([Ee]l|[Aa]l|[Dd]el) informante\b", "el informante (use la persona informante)"),
+        (
+            r"(?<![Pp]ersona )(?<![Pp]ersonas )(?<!Protección del )\b[Ii]nformantes?\b",
+            "informante (use la persona informante)",
+        ),
         (r"\bpersona custodia\b", "persona custodia (custodio/a, or the person in charge)"),
         (
-            r"\bresponsable del sistema\b",
+            r"\b(responsable del sistema|un responsable|gestor|gestores)\b",
             "the IT role is persona administradora (the legal post is capitalised)",
         ),
     ],
@@ -90,9 +97,13 @@ def test_one_register_and_one_vocabulary(language: str) -> None:
         ("ca", "Escriu el teu codi."),
         ("ca", "La denúncia s'ha rebut."),
         ("ca", "Respostes a l'informant"),
+        ("ca", "Missatges d'informants sense llegir"),
+        ("ca", "Només una persona custòdia de la identitat pot fer-ho."),
+        ("ca", "Els gestors donen d'alta el personal."),
         ("es", "Escribe tu código."),
         ("es", "La denuncia se ha recibido."),
         ("es", "Respuestas al informante"),
+        ("es", "Si no tiene ninguna, un responsable con la clave de recuperación…"),
     ],
 )
 def test_a_planted_string_in_the_wrong_register_is_caught(language: str, planted: str) -> None:
@@ -115,6 +126,7 @@ CA_IMPERATIVES = {
     "bloqueja": "bloquegeu", "buida": "buideu", "canvia": "canvieu",
     "cerca": "cerqueu", "clica": "cliqueu", "compara": "compareu", "completa": "completeu",
     "comprova": "comproveu", "comunica": "comuniqueu", "confirma": "confirmeu",
+    "conserva": "conserveu",
     "connecta": "connecteu", "copia": "copieu", "decideix": "decidiu", "deixa": "deixeu",
     "demana": "demaneu", "desa": "deseu", "descarrega": "descarregueu",
     "desconfia": "desconfieu", "dona": "doneu", "dóna": "doneu", "elimina": "elimineu",
@@ -123,7 +135,8 @@ CA_IMPERATIVES = {
     "guarda": "guardeu", "imprimeix": "imprimiu", "indica": "indiqueu", "inicia": "inicieu",
     "insereix": "inseriu", "introdueix": "introduïu", "llegeix": "llegiu", "marca": "marqueu",
     "mira": "mireu", "mostra": "mostreu", "obre": "obriu", "ofereix": "oferiu", "posa": "poseu",
-    "prem": "premeu", "recull": "recolliu", "registra": "registreu", "rellegeix": "rellegiu",
+    "prem": "premeu", "recorda": "recordeu", "recull": "recolliu", "registra": "registreu",
+    "rellegeix": "rellegiu",
     "renova": "renoveu", "repeteix": "repetiu", "respon": "responeu", "revisa": "reviseu",
     "selecciona": "seleccioneu", "suprimeix": "suprimiu", "torna": "torneu", "tracta": "tracteu",
     "trasllada": "traslladeu", "treu": "traieu", "tria": "trieu", "usa": "useu",
@@ -136,7 +149,8 @@ ES_IMPERATIVES = {
     "aplaza": "aplace", "aplica": "aplique", "apunta": "apunte", "asigna": "asigne",
     "avisa": "avise", "bloquea": "bloquee", "borra": "borre", "busca": "busque",
     "cambia": "cambie", "comprueba": "compruebe", "compara": "compare", "completa": "complete",
-    "comunica": "comunique", "confirma": "confirme", "conecta": "conecte", "copia": "copie",
+    "comunica": "comunique", "confirma": "confirme", "conecta": "conecte", "conserva": "conserve",
+    "copia": "copie", "recuerda": "recuerde",
     "da": "dé", "decide": "decida", "deja": "deje", "descarga": "descargue",
     "desconfía": "desconfíe", "elige": "elija", "elimina": "elimine", "entra": "entre",
     "envía": "envíe", "escribe": "escriba", "espera": "espere", "filtra": "filtre",
@@ -162,7 +176,7 @@ _STARTS = re.compile(r"(?:^|(?<=[.:;?!])\s+|(?<=«)|—\s*)([^\W\d_]+)(?:[-'’]
 _ACCENTS = str.maketrans("áéíóúàèòï", "aeiouaeoi")
 #: Spanish pronouns fused to an imperative ("Guárdalo", "Envíeselo").
 _ES_ENCLITICS = (
-    re.compile(r"(?:lo|la|los|las|le|les|me|nos)$"),
+    re.compile(r"(?:lo|la|los|las|le|les|me|nos|se)$"),
     re.compile(r"se(?:lo|la|los|las)$"),
 )
 
@@ -183,10 +197,10 @@ def _es_verb(word: str) -> str:
     if word in _ES_PLAIN.values():
         return word
     for pronouns in _ES_ENCLITICS:  # "revísela": revise + la, not revi + sela
-        bare = pronouns.sub("", word).translate(_ACCENTS)
-        if bare in _ES_PLAIN:
-            return _ES_PLAIN[bare]
-    return word
+        bare = pronouns.sub("", word)  # its accent moved ("guárda-lo"), so compare without
+        if bare != word and bare.translate(_ACCENTS) in _ES_PLAIN:
+            return _ES_PLAIN[bare.translate(_ACCENTS)]
+    return word  # "de" is not "dé"
 
 
 def sentence_verbs(text: str, language: str) -> list[str]:
@@ -279,7 +293,13 @@ def uncovered_verbs() -> list[str]:
     vos = set(CA_IMPERATIVES.values())
     usted = set(ES_IMPERATIVES.values()) | ES_ALSO
     spanish = dict(_texts("es"))
+    catalan = dict(_texts("ca"))
     missing = []
+    for where, text in spanish.items():  # Spanish tells the reader to: Catalan must, in vós
+        catalan_words = {word.lower() for word in _WORDS.findall(catalan.get(where, ""))}
+        told = any(verb in usted for verb in sentence_verbs(text, "es"))
+        if told and where in catalan and not catalan_words & vos:
+            missing.append(f"{where}: ca «{catalan[where]}» (its vós verb)")
     for where, text in _texts("ca"):
         said = [w for w in sentence_verbs(text, "ca") if re.fullmatch(r"\w+(eu|iu|ïu)", w)]
         known = vos | CA_NOT_IMPERATIVE | CA_IMPERATIVES.keys()  # escriu, treu: tu in -iu/-eu
@@ -297,11 +317,12 @@ def test_the_verb_tables_cover_every_imperative_the_catalogues_use(
     so that a *tu* «Verifica…» elsewhere would be caught."""
     assert uncovered_verbs() == []
     planted = {
-        "ca": [("x", "Verifiqueu el codi."), ("y", "Torneu-hi més tard.")],
-        "es": [("x", "Verifique el código."), ("y", "Regrese más tarde.")],
+        "ca": [("x", "Verifiqueu el codi."), ("y", "Torneu-hi més tard."), ("z", "Conserva-la.")],
+        "es": [("x", "Verifique el código."), ("y", "Regrese más tarde."), ("z", "Consérvela.")],
     }
     monkeypatch.setattr(sys.modules[__name__], "_texts", planted.__getitem__)
     assert uncovered_verbs() == [
+        "z: ca «Conserva-la.» (its vós verb)",
         "x: ca «verifiqueu»",
         "y: es «Regrese más tarde.» (its usted verb)",
     ]
@@ -359,3 +380,29 @@ def test_a_planted_string_in_a_catalogue_is_named(
     assert (where, planted) in texts
     monkeypatch.setattr(sys.modules[__name__], "_texts", lambda _language: texts)
     assert [problem.split(" — ")[0] for problem in imperative_problems(language)] == [where]
+
+
+def guide_paragraphs(language: str) -> list[str]:
+    """The officer guide's paragraphs in ``language``, as prose: code blocks left out, a
+    command in backticks read as a word (it is often the subject: "`reset-password` asks…") and
+    the interface names it quotes in italics (*Desa*: the button's own *tu*) blanked."""
+    path = ROOT / "inbox" / "guide" / f"officer-guide.{language}.md"
+    text = re.sub(r"```.*?```", "", path.read_text("utf-8"), flags=re.S)
+    text = re.sub(r"`[^`]*`", "ORDER", text)
+    text = re.sub(r"(?<![*\w])\*([^*]+?)\*(?!\*)", "«…»", text)
+    return [re.sub(r"\s+", " ", para) for para in re.split(r"\n\s*\n", text) if para.strip()]
+
+
+@pytest.mark.parametrize("language", ["ca", "es"])
+def test_the_officer_guide_speaks_the_same_register(language: str) -> None:
+    paragraphs = guide_paragraphs(language)
+    assert len(paragraphs) > 50
+    wrong = [
+        f"{why}: …{para[max(0, match.start() - 40) : match.end() + 40]}…"
+        for para in paragraphs
+        for pattern, why in FORBIDDEN[language]
+        for match in re.finditer(pattern, para)
+    ]
+    wrong += [f"«{verb}» is tu: {para[:80]}…" for para in paragraphs for verb in
+              tu_imperatives(para, language)]  # fmt: skip
+    assert wrong == []
