@@ -249,6 +249,18 @@ _CONTROLS = (
 IN_A_SENTENCE = {"Check in with your code"}
 
 
+_HEADING = re.compile(r"<h[1-6]\b[^>]*>\s*\{\{\s*" + _MSGID + r"[^}]*\}\}\s*</h[1-6]>")
+
+
+def headings(app: str) -> set[str]:
+    """The msgids an app shows as a whole heading: they name a part of the page."""
+    found = set()
+    for template in (ROOT / app / "templates").glob("*.html"):
+        source = template.read_text("utf-8")
+        found.update(match.group(1) or match.group(2) for match in _HEADING.finditer(source))
+    return found
+
+
 def command_labels(app: str) -> set[str]:
     """The msgids an app shows as a whole button or link: the reader's own commands (a
     lower-case one continues a sentence, "… or download it as CSV", and may be either)."""
@@ -263,6 +275,7 @@ def command_labels(app: str) -> set[str]:
 def imperative_problems(language: str) -> list[str]:
     """Every string where the imperative breaks the rule above, with the msgid."""
     labels = {(app, label) for app in ("submit", "inbox") for label in command_labels(app)}
+    titles = {(app, title) for app in ("submit", "inbox") for title in headings(app)}
     problems = []
     for where, text in _texts(language):
         app, _, msgid = where.partition(": ")
@@ -273,11 +286,13 @@ def imperative_problems(language: str) -> list[str]:
                          tu_imperatives(text, language)]  # fmt: skip
         if language == "es":
             problems += [f"{where} — «{w}» is tú" for w in tu_imperatives(text, language)]
-        if command and msgid[:1].isupper() and not msgid.endswith("."):
-            first = formal_imperatives(text, language)[:1]
-            if first and sentence_verbs(text, language)[:1] == first:
-                want = "tu imperative (Optimot)" if language == "ca" else "infinitive"
-                problems.append(f"{where} — a button or link in «{first[0]}»: {want}")
+        first = formal_imperatives(text, language)[:1]
+        opens = bool(first) and sentence_verbs(text, language)[:1] == first
+        if (app, msgid) in titles and not command and opens:
+            problems.append(f"{where} — a heading in «{first[0]}»: the infinitive names it")
+        if command and opens and msgid[:1].isupper() and not msgid.endswith("."):
+            want = "tu imperative (Optimot)" if language == "ca" else "infinitive"
+            problems.append(f"{where} — a button or link in «{first[0]}»: {want}")
     return problems
 
 
@@ -371,6 +386,8 @@ def test_third_persons_and_formal_imperatives_pass(language: str, fine: str) -> 
         ("ca", "inbox: Save", "Deseu"),
         ("es", "submit: Please write a message.", "Escribe un mensaje."),
         ("es", "inbox: Save", "Guarde"),
+        ("ca", "inbox: Send replies", "Envieu les respostes"),
+        ("es", "inbox: Send replies", "Envíe las respuestas"),
     ],
 )
 def test_a_planted_string_in_a_catalogue_is_named(

@@ -60,10 +60,10 @@ def _quoted_names(language: str) -> dict[str, set[str]]:
     catalogue calls them, quoted the same way (a heading and its button may share a name)."""
     path = Path(__file__).parents[2] / "whistle" / "inbox" / "translations" / language
     with (path / "LC_MESSAGES" / "messages.po").open("rb") as handle:
-        catalogue = {m.id: m.string for m in read_po(handle) if isinstance(m.id, str) and m.id}
+        catalogue = [(m.id, m.string) for m in read_po(handle) if isinstance(m.id, str) and m.id]
     names: dict[str, set[str]] = {}
     for quoted in set(_italics(GUIDE)):
-        for msgid, translation in catalogue.items():
+        for msgid, translation in catalogue:  # a heading and its pgettext("button", …) twin
             if _as_quoted(msgid) == quoted:
                 names.setdefault(quoted, set()).add(_as_quoted(translation))
             elif msgid.startswith(quoted + " ("):
