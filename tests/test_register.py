@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent / "whistle"
 FORBIDDEN = {
     "ca": [
         (r"\b(teu|teva|teus|teves|tens|pots|vols|saps|ets|facis|puguis|diguis)\b", "tu (use vós)"),
+        (r"\b[Vv]ostès?\b", "vostè (the institution says vós)"),
         (r"\b[Dd]en[uú]nci", "denúncia (use comunicació)"),
         (r"\bsafata\b", "safata (the inbox is la bústia)"),
         (
@@ -38,6 +39,7 @@ FORBIDDEN = {
             r"\b(tu|tus|tú|ti|contigo|puedes|tienes|quieres|sabes|eres|has enviado)\b",
             "tú (use usted)",
         ),
+        (r"\b([Oo]s|[Vv]uestr[oa]s?|[Vv]osotr[oa]s)\b", "vosotros (use usted)"),
         (r"\b[Dd]enunci", "denuncia (use comunicación)"),
         (r"\bbandeja\b", "bandeja (the inbox is el buzón)"),
         (
@@ -103,6 +105,8 @@ def test_one_register_and_one_vocabulary(language: str) -> None:
         ("es", "Escribe tu código."),
         ("es", "La denuncia se ha recibido."),
         ("es", "Respuestas al informante"),
+        ("es", "Os responderemos en vuestro idioma."),
+        ("ca", "Vostè pot tornar amb el codi."),
         ("es", "Si no tiene ninguna, un responsable con la clave de recuperación…"),
     ],
 )
