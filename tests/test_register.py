@@ -174,9 +174,9 @@ IMPERATIVES = {"ca": CA_IMPERATIVES, "es": ES_IMPERATIVES}
 CA_NOT_IMPERATIVE = {"heu", "podeu", "voleu", "sou", "teniu", "esteu", "haureu", "motiu", "feu"}
 #: A *tu* form that is also a noun in the phrase that follows it ("Copia de seguridad …").
 ES_NOUNS = re.compile(r"(?i)\bcopia de\b")
-#: Where a sentence starts: the string's start, after . : ; ? ! and a space, « or a dash. Not
+#: Where a sentence starts: the string's start, after . : ; ? ! and a space, or a dash. Not
 #: after "(": "Acusa recepció (envia la resposta…)" is the third person.
-_STARTS = re.compile(r"(?:^|(?<=[.:;?!])\s+|(?<=«)|—\s*)([^\W\d_]+)(?:[-'’](\w+))?")
+_STARTS = re.compile(r"(?:^|(?<=[.:;?!])\s+|—\s*)([^\W\d_]+)(?:[-'’](\w+))?")
 _ACCENTS = str.maketrans("áéíóúàèòï", "aeiouaeoi")
 #: Spanish pronouns fused to an imperative ("Guárdalo", "Envíeselo").
 _ES_ENCLITICS = (
@@ -231,6 +231,7 @@ def joined_verbs(text: str, language: str) -> list[str]:
 
 
 def tu_imperatives(text: str, language: str) -> list[str]:
+    text = re.sub(r"«[^»]*»", "«»", text)  # a button's own name, quoted: «Fes claus noves»
     found = sentence_verbs(text, language) + joined_verbs(text, language)
     return [word for word in found if word in IMPERATIVES[language]]
 
@@ -375,6 +376,7 @@ def test_a_planted_imperative_in_the_wrong_form_is_caught(
     [
         ("ca", "L'oficina acusa recepció de la comunicació en 7 dies i respon en 3 mesos."),
         ("ca", "Escriviu el vostre codi. Torneu-ho a provar d'aquí a un moment."),
+        ("ca", "Feu claus noves («Fes claus noves») i marqueu «Trasllada'n els casos»."),
         ("es", "Copia de seguridad escrita en /media: guárdela fuera de este portátil."),
         ("es", "Acusar recibo (envía la respuesta estándar en el idioma de la persona)"),
     ],
