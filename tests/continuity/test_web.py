@@ -113,6 +113,6 @@ def test_only_managers_make_backups(client: FlaskClient, tmp_path: Path) -> None
 def test_the_page_is_translated(client: FlaskClient) -> None:
     _login(client)
     client.set_cookie("whistle_lang", "ca")
-    assert "Fes una còpia de seguretat" in client.get("/backup/").get_data(as_text=True)
+    assert "Fer una còpia de seguretat" in client.get("/backup/").get_data(as_text=True)
     client.set_cookie("whistle_lang", "es")
     assert "Hacer una copia de seguridad" in client.get("/backup/").get_data(as_text=True)

@@ -4,6 +4,9 @@ import re
 from datetime import date
 from pathlib import Path
 
+import pytest
+from babel.messages.pofile import read_po
+
 from whistle.inbox import deadlines as d
 from whistle.inbox.steps import NOTIFY_WORKING_DAYS
 
@@ -39,3 +42,41 @@ def test_the_guides_clocks_are_the_codes() -> None:
     assert example
     assert d.feedback_due(date(2024, 11, 30), False) == date(2025, 2, 28)
     assert d.feedback_due(date(2024, 11, 30), True) == date(2025, 5, 28)
+
+
+def _italics(path: Path) -> list[str]:
+    text = re.sub(r"\s*\n\s*", " ", path.read_text(encoding="utf-8"))
+    return re.findall(r"(?<![*\w])\*([^*]+?)\*(?!\*)", text)
+
+
+def _as_quoted(text: str) -> str:
+    """A catalogue text as the guide quotes it: "…" for a placeholder, a note in brackets left
+    out ("Download without metadata (mat2)" is quoted *Download without metadata*)."""
+    return re.sub(r"%\(\w+\)[sd]", "…", text)
+
+
+def _quoted_names(language: str) -> dict[str, set[str]]:
+    """The interface names the English guide quotes in italics, with what the ``language``
+    catalogue calls them, quoted the same way (a heading and its button may share a name)."""
+    path = Path(__file__).parents[2] / "whistle" / "inbox" / "translations" / language
+    with (path / "LC_MESSAGES" / "messages.po").open("rb") as handle:
+        catalogue = [(m.id, m.string) for m in read_po(handle) if isinstance(m.id, str) and m.id]
+    names: dict[str, set[str]] = {}
+    for quoted in set(_italics(GUIDE)):
+        for msgid, translation in catalogue:  # a heading and its pgettext("button", …) twin
+            if _as_quoted(msgid) == quoted:
+                names.setdefault(quoted, set()).add(_as_quoted(translation))
+            elif msgid.startswith(quoted + " ("):
+                names.setdefault(quoted, set()).add(_as_quoted(translation).split(" (")[0])
+    return names
+
+
+@pytest.mark.parametrize("language", ["ca", "es"])
+def test_the_translated_guides_name_buttons_and_pages_as_the_interface_does(
+    language: str,
+) -> None:
+    names = _quoted_names(language)
+    assert len(names) > 50  # the English guide's quoted names were found in the catalogue
+    guide = GUIDE.parent.parent / "whistle" / "inbox" / "guide" / f"officer-guide.{language}.md"
+    quoted = set(_italics(guide))
+    assert {english: name for english, name in names.items() if not name & quoted} == {}

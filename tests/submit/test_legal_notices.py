@@ -47,6 +47,9 @@ def test_the_channels_page_names_the_competent_authority_with_addresses(
         assert address in page
     assert "EPPO" in page
     assert "OLAF" in page
+    # Bodies with an official name in the page's language are called by it.
+    eppo = {"ca": "Fiscalia Europea", "es": "Fiscalía Europea", "en": "European Public Prosecutor"}
+    assert eppo[lang] in page
     app.extensions["whistle_submit"].engine.dispose()
 
 
@@ -62,15 +65,15 @@ def test_outside_catalonia_the_aai_is_competent(config) -> None:
 
 
 @pytest.mark.parametrize(
-    ("lang", "heading", "basis"),
+    ("lang", "heading", "basis", "complaints"),
     [
-        ("ca", "Protecció de dades", "Una obligació legal"),
-        ("es", "Protección de datos", "Una obligación legal"),
-        ("en", "Data protection", "A legal obligation"),
+        ("ca", "Protecció de dades", "Una obligació legal", "Autoritat Catalana de Protecció"),
+        ("es", "Protección de datos", "Una obligación legal", "Autoridad Catalana de Protección"),
+        ("en", "Data protection", "A legal obligation", "Autoritat Catalana de Protecció"),
     ],
 )
 def test_the_data_protection_notice_comes_from_the_office(
-    config, lang: str, heading: str, basis: str
+    config, lang: str, heading: str, basis: str, complaints: str
 ) -> None:
     app, client = _client(
         config, controller=CONTROLLER, dpo="dpd@vilafranca.cat", complaint_authority="apdcat"
@@ -81,7 +84,7 @@ def test_the_data_protection_notice_comes_from_the_office(
     assert basis in page
     assert CONTROLLER in page
     assert "dpd@vilafranca.cat" in page
-    assert "Autoritat Catalana de Protecció de Dades" in page
+    assert complaints in page
     app.extensions["whistle_submit"].engine.dispose()
 
 

@@ -2,12 +2,19 @@
 art. 16–24; Directive art. 9(1)(g)), with their addresses, and which one is competent for the
 office (config.toml ``[legal] territory``).
 
-Addresses as the authorities publish them (checked 2026-12; docs/decisions.md). Names of
-bodies are proper names and stay in their own language; what each is for is translated in
-the templates.
+Addresses as the authorities publish them (checked 2026-12; docs/decisions.md). A body's name
+is the one it uses itself, shown in the page's language where it has an official one there
+(the Spanish AAI is «Autoritat Independent…» in Catalan, EPPO «Fiscalía Europea» in Spanish);
+what each is for is translated in the templates.
 """
 
 from dataclasses import dataclass
+
+from flask_babel import gettext
+
+
+def N_(name: str) -> str:  # noqa: N802 - pybabel's default keyword: extract now, translate later
+    return name
 
 
 @dataclass(frozen=True)
@@ -16,6 +23,11 @@ class Authority:
     name: str
     address: str
     web: str
+
+    @property
+    def local_name(self) -> str:
+        """The name in the page's language (catalogue), else the body's own."""
+        return gettext(self.name)
 
 
 OFICINA_ANTIFRAU = Authority(
@@ -26,34 +38,34 @@ OFICINA_ANTIFRAU = Authority(
 )
 AAI = Authority(
     "aai",
-    "Autoridad Independiente de Protección del Informante, A.A.I.",
+    N_("Autoridad Independiente de Protección del Informante, A.A.I."),
     "calle Luis Cabrera, 9, 28002 Madrid",
     "https://www.proteccioninformante.gob.es",
 )
 EPPO = Authority(
     "eppo",
-    "European Public Prosecutor's Office (EPPO)",
+    N_("European Public Prosecutor's Office (EPPO)"),
     "11 avenue John F. Kennedy, L-1855 Luxembourg",
     "https://www.eppo.europa.eu",
 )
 OLAF = Authority(
     "olaf",
-    "European Anti-Fraud Office (OLAF)",
+    N_("European Anti-Fraud Office (OLAF)"),
     "European Commission, 1049 Brussels, Belgium",
     "https://anti-fraud.ec.europa.eu",
 )
-FISCALIA = Authority("fiscalia", "Ministerio Fiscal", "", "https://www.fiscal.es")
+FISCALIA = Authority("fiscalia", N_("Ministerio Fiscal"), "", "https://www.fiscal.es")
 #: Where a reporter may complain about the processing of their data.
 DATA_AUTHORITIES = {
     "apdcat": Authority(
         "apdcat",
-        "Autoritat Catalana de Protecció de Dades",
+        N_("Autoritat Catalana de Protecció de Dades"),
         "carrer de Rosselló, 214, 08008 Barcelona",
         "https://apdcat.gencat.cat",
     ),
     "aepd": Authority(
         "aepd",
-        "Agencia Española de Protección de Datos",
+        N_("Agencia Española de Protección de Datos"),
         "calle Jorge Juan, 6, 28001 Madrid",
         "https://www.aepd.es",
     ),
