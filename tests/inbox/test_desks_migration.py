@@ -13,11 +13,21 @@ from sqlalchemy import select, text
 
 from whistle.cli import main
 from whistle.crypto import CryptoError, associated_data, open_bytes, open_envelope
-from whistle.inbox import compartments, db, sealing
+from whistle.inbox import compartments, db, epochs, sealing
 from whistle.inbox.cases import case_detail
 from whistle.inbox.config import InboxConfig, ThrottleLimits, insecure_password_hash
 from whistle.inbox.errors import CompartmentsMigrationError
-from whistle.inbox.models import Case, DeskGrant, DeskMember, Note, Office, Record, Reply
+from whistle.inbox.keyring import OfficeKeyring
+from whistle.inbox.models import (
+    Case,
+    DeskGrant,
+    DeskKey,
+    DeskMember,
+    Note,
+    Office,
+    Record,
+    Reply,
+)
 from whistle.inbox.officers import open_with_recovery_key, sign_in
 from whistle.inbox.replies import open_draft
 from whistle.inbox.workflow import case_labels
@@ -63,6 +73,11 @@ def _old_storage_secret(config: InboxConfig) -> bytes:
     return secret
 
 
+def _wire_desks(session, keyring: OfficeKeyring) -> set[str]:  # type: ignore[no-untyped-def]
+    """The desks whose keys of some live epoch ``keyring`` opens (records in transit)."""
+    return {d for keys in compartments.wire_keys(session, keyring) for d in keys.desks}
+
+
 def test_a_v1_inbox_moves_into_its_desks(v1: InboxConfig, tmp_path: Path) -> None:
     old_files = {p.name for p in v1.store_dir.iterdir()}
     engine = db.make_engine(v1.database_path)
@@ -75,6 +90,11 @@ def test_a_v1_inbox_moves_into_its_desks(v1: InboxConfig, tmp_path: Path) -> Non
         assert "V1-NOTE" in [
             n.text for n in case_detail(session, signed.keyring, antifraud, today=NOW.date()).notes
         ]
+        # Before the move the storage key alone opens every desk's key of every live epoch.
+        assert _wire_desks(session, OfficeKeyring(bytes(32), signed.keyring.storage_secret)) == {
+            "antifraud",
+            "ethics",
+        }
     engine.dispose()
     storage = _old_storage_secret(v1)
 
@@ -111,6 +131,14 @@ def test_a_v1_inbox_moves_into_its_desks(v1: InboxConfig, tmp_path: Path) -> Non
         members = {(m.desk_id, m.officer_id) for m in session.scalars(select(DeskMember))}
         assert len(members) == 4
         assert session.scalars(select(DeskGrant.holder).where(DeskGrant.holder == "storage")).all()
+        # The keys of records in transit moved too: each a grant to its desk's compartment
+        # key, the storage-key copy overwritten in its row.
+        rows = session.scalars(select(DeskKey)).all()
+        assert rows
+        assert all(r.generation is not None for r in rows)
+        for row in rows:
+            with pytest.raises(CryptoError):
+                sealing.open_json(storage, epochs.SEALED_KEY, sealing.NO_CASE, row.sealed_secret)
 
     # Each officer's first sign-in: a personal key, the desks' keys sealed to it.
     for name in ("admin", "berta"):
@@ -134,6 +162,11 @@ def test_a_v1_inbox_moves_into_its_desks(v1: InboxConfig, tmp_path: Path) -> Non
         # Both have signed in: the interim copies under the storage key are gone.
         assert not session.scalars(select(DeskGrant).where(DeskGrant.holder == "storage")).all()
         assert session.scalar(select(Office.recovery_public_key)) is not None
+        # Nothing opens a desk's key with the storage key alone any more; the recovery key
+        # still opens them all.
+        assert _wire_desks(session, OfficeKeyring(bytes(32), storage)) == set()
+        recovered = open_with_recovery_key(session, FACTS["recovery_key"]).keyring
+        assert _wire_desks(session, recovered) == {"antifraud", "ethics"}
     engine.dispose()
 
     again = _migrate(v1, tmp_path)
@@ -191,8 +224,14 @@ def test_downgrade_is_refused_once_moved(v1: InboxConfig) -> None:
         compartments.migrate(
             session, recovered.keyring, FACTS["recovery_key"], store_dir=v1.store_dir, now=NOW
         )
-    # 0010_law2, above, refuses first: the move wrote version 2 audit entries, which version
-    # 0006 could not verify. Once past it (no such entries), 0007's own refusal is the answer.
+    # Each revision refuses in turn, newest first. 0012_wire: the keys of records in transit
+    # are sealed to the compartments (past it only by forgetting that they are).
+    with pytest.raises(RuntimeError, match="0012_wire: desk keys are sealed to desk compart"):
+        db.downgrade(engine, "0006_law")
+    with db.transaction(db.session_factory(engine)) as session:
+        session.execute(text("UPDATE desk_key SET generation = NULL"))
+    # 0010_law2: the move wrote version 2 audit entries, which version 0006 could not
+    # verify. Once past it (no such entries), 0007's own refusal is the answer.
     with pytest.raises(RuntimeError, match="keyed entries"):
         db.downgrade(engine, "0006_law")
     with db.transaction(db.session_factory(engine)) as session:

@@ -180,6 +180,14 @@ def open_desks(session: Session, keyring: OfficeKeyring, cache: Cache | None = N
     return opened
 
 
+def wire_keys(
+    session: Session, keyring: OfficeKeyring, cache: Cache | None = None
+) -> list[epochs.EpochKeys]:
+    """The live key epochs as ``keyring`` opens them: the bundle key, and the keys of records
+    in transit to the desks whose compartment keys it holds (``epochs.live_keys``)."""
+    return epochs.live_keys(session, keyring, open_desks(session, keyring, cache).desks)
+
+
 def readable(
     session: Session, keyring: OfficeKeyring, cache: Cache | None = None
 ) -> set[str] | None:
@@ -1013,6 +1021,8 @@ def migrate(
         public = new_case_key(session, case.id, case.desk_id)
         old_files += reseal_case(session, case.id, keyring.storage_secret, public, store_dir)
     moved = len(cases)
+    # The keys of records still in transit go into the compartments too.
+    epochs.seal_wire_keys(session, keyring, now)
     record_event(
         session,
         now,

@@ -36,7 +36,7 @@ from whistle.crypto import (
 from whistle.inbox import compartments
 from whistle.inbox.audit import key_for, record_event, use_key
 from whistle.inbox.config import InboxConfig, PasswordHashParams
-from whistle.inbox.epochs import adopt_legacy
+from whistle.inbox.epochs import adopt_legacy, seal_wire_keys
 from whistle.inbox.errors import (
     CustodianRoleError,
     InboxError,
@@ -345,6 +345,9 @@ def unlock(
                 keyring, password, config.kdf_params, factor
             )
         compartments.deliver(session, keyring)
+        # The keys of records in transit move into the compartments at the first sign-in
+        # after the office moved (its database upgrade has no keys to do it with).
+        seal_wire_keys(session, keyring, now)
     return SignedIn(officer.id, officer.name, officer.roles, keyring, custodian, factor)
 
 
