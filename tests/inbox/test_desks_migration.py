@@ -16,9 +16,10 @@ from whistle.crypto import CryptoError, associated_data, open_bytes, open_envelo
 from whistle.inbox import compartments, db, epochs, sealing
 from whistle.inbox.cases import case_detail
 from whistle.inbox.config import InboxConfig, ThrottleLimits, insecure_password_hash
-from whistle.inbox.errors import CompartmentsMigrationError
+from whistle.inbox.errors import CaseLockedError, CompartmentsMigrationError
 from whistle.inbox.keyring import OfficeKeyring
 from whistle.inbox.models import (
+    AuditEvent,
     Case,
     DeskGrant,
     DeskKey,
@@ -239,4 +240,60 @@ def test_downgrade_is_refused_once_moved(v1: InboxConfig) -> None:
         session.execute(text("DELETE FROM audit_event WHERE chain = 2"))
     with pytest.raises(RuntimeError, match="compartments"):
         db.downgrade(engine, "0006_law")
+    engine.dispose()
+
+
+def _end_interim(config: InboxConfig, tmp_path: Path):  # type: ignore[no-untyped-def]
+    password = tmp_path / "password"
+    password.write_text(FACTS["password"] + "\n")
+    obj = {"config": {"kdf_params": config.kdf_params, "password_hash": config.password_hash}}
+    return CliRunner().invoke(
+        main,
+        [
+            "inbox",
+            "desks",
+            "end-interim",
+            str(config.data_dir),
+            "--officer",
+            "admin",
+            "--password-file",
+            str(password),
+            "--yes",
+        ],
+        obj=obj,
+    )
+
+
+def test_ending_the_interim_copies_early(v1: InboxConfig, tmp_path: Path) -> None:
+    """What ending them early does: a desk no member holds keeps its copy; a member who had
+    not signed in gets the key at the next sign-in of one who holds it, without the recovery
+    key; and the storage key alone then opens no desk's key."""
+    assert _migrate(v1, tmp_path).exit_code == 0
+    storage = _old_storage_secret(v1)
+    engine = db.make_engine(v1.database_path)
+    sessions = db.session_factory(engine)
+    with db.transaction(sessions) as session:
+        # Nobody has signed in: no member holds any desk's key, every copy stays.
+        assert compartments.end_interim(session, by_officer_id=None, now=NOW) == []
+        assert len(compartments.interim(session)) == 2
+    with db.transaction(sessions) as session:
+        sign_in(session, v1, "admin", FACTS["password"])
+    result = _end_interim(v1, tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "waiting for berta" in result.output
+    assert "Interim copies ended: antifraud, ethics" in result.output
+    a = FACTS["cases"]["antifraud"]
+    with db.transaction(sessions) as session:
+        assert compartments.interim(session) == []
+        assert _wire_desks(session, OfficeKeyring(bytes(32), storage)) == set()
+        berta = sign_in(session, v1, "berta", FACTS["password"])
+    with db.transaction(sessions) as session, pytest.raises(CaseLockedError):
+        case_detail(session, berta.keyring, a, today=NOW.date())
+    with db.transaction(sessions) as session:
+        sign_in(session, v1, "admin", FACTS["password"])  # passes the desks' keys on
+    with db.transaction(sessions) as session:
+        detail = case_detail(session, berta.keyring, a, today=NOW.date())
+        assert detail.entries[0].form[1]["value"] == "V1-ANTIFRAUD-CONTENT"
+        actions = session.scalars(select(AuditEvent.action)).all()
+        assert "desk-interim-keys-deleted" in actions
     engine.dispose()

@@ -211,6 +211,7 @@ def import_outbox(
         summary.counts["deletions made again (from the server's copy of the list)"] = made_again
     for rid, reason in imported.refused:
         summary.note("refused", f"refused {rid}: {reason}", record=rid)
+    note_waiting(session, summary)
     if list_note:
         summary.note(
             "deletion-list-refused", f"the server's copy of the list of deletions: {list_note}"
@@ -304,6 +305,9 @@ def _apply_records(
         session, keyring, incoming, store_dir=store_dir, now=now, officer_id=officer_id
     )
     applied.refusals = _refuse(session, keyring, records, applied.imported, now)
+    for record_id in applied.imported.unopenable:
+        if _ordered(session, record_id):  # refused to the server for good: it waits no more
+            held_back.release(session, record_id)
     filed = set(applied.imported.imported) | set(applied.imported.already_present)
     queued = set(
         session.scalars(
@@ -361,6 +365,19 @@ def file_held_back(
             detail=f"{len(applied.imported.imported)} record(s)",
         )
     return applied
+
+
+def note_waiting(session: Session, summary: BundleSummary) -> None:
+    """What is held back for other desks, in the summary (``held_back.py``)."""
+    for group in held_back.waiting(session):
+        summary.note(
+            "waiting",
+            group.line(),
+            desks=", ".join(group.desks),
+            several=len(group.desks) != 1,
+            reports=group.reports,
+            followups=group.followups,
+        )
 
 
 def _note_destroyed(summary: BundleSummary, destroyed: list[int]) -> None:

@@ -28,12 +28,25 @@ from whistle.inbox.models import HeldRecord
 
 @dataclass(frozen=True)
 class Waiting:
-    """Records held back for one desk, or for one of several (``desks``)."""
+    """Records held back for one desk, or for one of several (``desks``, by name)."""
 
     desks: tuple[str, ...]
     reports: int
     followups: int
     since: date
+
+    def line(self) -> str:
+        """In English, for the command line and the bundle's summary."""
+        where = (
+            f"the {self.desks[0]} desk"
+            if len(self.desks) == 1
+            else "one of the desks " + ", ".join(self.desks)
+        )
+        return (
+            f"{self.reports} report(s) and {self.followups} follow-up(s) for {where} wait for "
+            "one of its members to collect them (kept as they came; the server keeps them "
+            "until then)"
+        )
 
 
 def _tried(row: HeldRecord | None) -> set[str]:
@@ -143,9 +156,10 @@ def waiting(session: Session) -> list[Waiting]:
     groups: dict[tuple[str, ...], list[HeldRecord]] = defaultdict(list)
     for row in rows(session):
         groups[candidates(session, row)].append(row)
+    names = {d.id: d.name for d in epochs.current_card(session).desks}
     return [
         Waiting(
-            desks,
+            tuple(names.get(d, d) for d in desks),
             sum(1 for r in found if r.kind == "submission"),
             sum(1 for r in found if r.kind != "submission"),
             min(r.received_day for r in found),
