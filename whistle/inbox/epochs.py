@@ -25,7 +25,7 @@ destroying an epoch's keys is one update for everybody.
                     compartments (the first sign-in after ``desks migrate``)
 
 Cases already imported stay readable: at import every record is re-encrypted under
-the storage key (``store.py``), which does not rotate.
+its case key (``store.py``), which does not rotate with the epochs.
 """
 
 from collections.abc import Mapping
