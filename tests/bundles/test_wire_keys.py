@@ -327,3 +327,100 @@ def _recovery_file(loop: Loop) -> Path:
     path = loop.world.tmp / "recovery"
     path.write_text(loop.world.recovery_key + "\n")
     return path
+
+
+def test_a_restore_from_a_backup_made_while_records_waited_loses_nothing(
+    loop: Loop, tmp_path: Path
+) -> None:
+    import dataclasses
+
+    from whistle.inbox import db
+    from whistle.inbox.backup import read_header, restore_backup, unlock_with_password
+
+    loop.client.get("/language/en")
+    submit_report(loop.client, "/report/urbanism", description="CANARY-URBANISM")
+    ana = _sign_in(loop, "ana")
+    _import(loop, ana, loop.server_export())
+    backup = loop.world.inbox_backup()  # holds the record, held back
+    berta = _sign_in(loop, "berta")  # files it: its acknowledgement is queued, not yet sent
+    assert _held(loop) == []
+    assert _server_kinds(loop) == ["submission"]  # nothing told the server yet
+
+    # The laptop is lost before the next replies bundle: restore the backup elsewhere.
+    loop.world.inbox_sessions.kw["bind"].dispose()
+    target = tmp_path / "new-laptop"
+    with backup.open("rb") as source:
+        info = read_header(source)
+        keyring = unlock_with_password(info, "admin", PASSWORD)
+        restore_backup(source, info, keyring, target, now=loop.world.inbox_config.clock())
+    config = dataclasses.replace(loop.world.inbox_config, data_dir=target)
+    engine = db.make_engine(config.database_path)
+    loop.world = dataclasses.replace(
+        loop.world, inbox_config=config, inbox_sessions=db.session_factory(engine)
+    )
+    assert [r.kind for r in _held(loop)] == ["submission"]  # the backup held it back
+    berta = _sign_in(loop, "berta")
+    with loop.world.inbox_session() as session:
+        [case_id] = session.scalars(select(Case.id)).all()
+    assert "CANARY-URBANISM" in _case_text(loop, berta, case_id)
+    applied = _deliver_acks(loop, berta)
+    assert applied.counts["acknowledged records deleted"] == 1
+    assert _server_kinds(loop) == []
+    engine.dispose()
+
+
+def test_a_held_record_a_manager_ordered_removed_is_not_filed(loop: Loop) -> None:
+    from whistle.crypto import record_hash
+    from whistle.inbox.outgoing import order_removal, removal_order
+
+    loop.client.get("/language/en")
+    submit_report(loop.client, "/report/urbanism", description="CANARY-URBANISM")
+    ana = _sign_in(loop, "ana")
+    _import(loop, ana, loop.server_export())
+    [row] = _held(loop)
+    with loop.world.inbox_session() as session:
+        # Named exactly, as a filed record would be: its case, kind and hash.
+        order = removal_order(session, record_id=row.record_id, case_id=None, reason="x" * 10)
+        assert (order.case_id, order.record_kind) == (row.case_id, "submission")
+        assert order.record_hash == record_hash(row.envelope).hex()
+        order_removal(
+            session,
+            loop.world.keyring,
+            record_id=row.record_id,
+            case_id=None,
+            reason="Sent to the wrong office by mistake.",
+            now=loop.world.inbox_config.clock(),
+            officer_id=None,
+        )
+    _sign_in(loop, "berta")
+    assert _held(loop) == []
+    with loop.world.inbox_session() as session:
+        assert session.scalar(select(Case.id)) is None
+
+
+def test_a_record_for_an_epoch_this_inbox_does_not_hold_is_neither_held_nor_refused(
+    loop: Loop,
+) -> None:
+    import dataclasses
+
+    from tests.inbox.conftest import incoming
+    from whistle.inbox.bundles import verify_outbox
+    from whistle.inbox.store import import_records
+
+    loop.client.get("/language/en")
+    submit_report(loop.client, "/report/urbanism")
+    ana = _sign_in(loop, "ana")
+    with loop.world.inbox_session() as session:
+        [record] = verify_outbox(session, ana.keyring, loop.server_export()).records
+        later = dataclasses.replace(incoming("submission", record.case, record.envelope), epoch=9)
+        report = import_records(
+            session,
+            ana.keyring,
+            [later],
+            store_dir=loop.world.inbox_config.store_dir,
+            now=loop.world.inbox_config.clock(),
+        )
+    assert report.held == []
+    assert report.unopenable == []
+    [(_, reason)] = report.refused
+    assert "newer than this inbox holds" in reason
