@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from whistle.inbox import epochs
 from whistle.inbox.audit import record_event
@@ -121,15 +121,15 @@ def release(session: Session, record_id: str) -> None:
     session.execute(delete(HeldRecord).where(HeldRecord.record_id == record_id))
 
 
-def rows(session: Session) -> list[HeldRecord]:
-    """Every held record, reports first, in arrival order."""
-    return list(
-        session.scalars(
-            select(HeldRecord).order_by(
-                HeldRecord.kind != "submission", HeldRecord.received_day, HeldRecord.record_id
-            )
-        )
+def rows(session: Session, *, envelopes: bool = True) -> list[HeldRecord]:
+    """Every held record, reports first, in arrival order (``envelopes=False``: without
+    loading the envelopes, for lists)."""
+    query = select(HeldRecord).order_by(
+        HeldRecord.kind != "submission", HeldRecord.received_day, HeldRecord.record_id
     )
+    if not envelopes:
+        query = query.options(defer(HeldRecord.envelope))
+    return list(session.scalars(query))
 
 
 def count(session: Session) -> int:
@@ -154,8 +154,10 @@ def candidates(session: Session, row: HeldRecord) -> tuple[str, ...]:
 def waiting(session: Session) -> list[Waiting]:
     """What waits, grouped by the desk (or desks) it may be for: "3 reports for Urbanism"."""
     groups: dict[tuple[str, ...], list[HeldRecord]] = defaultdict(list)
-    for row in rows(session):
+    for row in rows(session, envelopes=False):
         groups[candidates(session, row)].append(row)
+    if not groups:
+        return []
     names = {d.id: d.name for d in epochs.current_card(session).desks}
     return [
         Waiting(
@@ -170,7 +172,7 @@ def waiting(session: Session) -> list[Waiting]:
 
 def check_desk_removable(session: Session, desk_id: str) -> None:
     """A desk that a held record may be for cannot go: nobody could file it afterwards."""
-    found = sum(1 for row in rows(session) if desk_id in candidates(session, row))
+    found = sum(1 for row in rows(session, envelopes=False) if desk_id in candidates(session, row))
     if found:
         raise DeskHasHeldRecordsError(
             f"{found} record(s) held back may be for {desk_id}: a member of {desk_id} files "

@@ -208,8 +208,9 @@ class _Importer:
 
 
 def _importer(session: Session, keyring: OfficeKeyring) -> _Importer:
-    opened = compartments.open_desks(session, keyring)
-    keys = compartments.wire_keys(session, keyring)
+    cache: Cache = {}  # the desks' grants are opened once for both
+    opened = compartments.open_desks(session, keyring, cache)
+    keys = compartments.wire_keys(session, keyring, cache)
     members_of = opened.desk_ids() if compartments.active(session) else None
     tried = {desk_id for k in keys for desk_id in k.desks}
     return _Importer(keys, members_of, tried, epochs.live_desks(session))
