@@ -42,7 +42,7 @@ from whistle.crypto import ServerCard, WrongKeyError
 from whistle.crypto.bundles import BundleRecord, VerifiedBundle, record_hash_hex, write_bundle
 from whistle.crypto.orders import MAX_REASON_CHARS, RecordOrder
 from whistle.epochs import CARD_FIELD, parse_report
-from whistle.inbox import epochs, held_back
+from whistle.inbox import compartments, epochs, held_back
 from whistle.inbox.audit import record_event
 from whistle.inbox.deletions import reapply_server_copy, server_copy
 from whistle.inbox.errors import DeletionListError
@@ -340,9 +340,13 @@ def file_held_back(
     """File the held-back records ``keyring`` opens (a member of their desk signed in), as
     an import would: acknowledged from now on, refused only once every desk's keys failed.
     None when nothing waits. The caller commits."""
-    rows = held_back.rows(session)
-    if not rows:
+    if not held_back.count(session):
         return None
+    # Only the envelopes its keys may open are read (a sign-in runs this).
+    mine = compartments.open_desks(session, keyring).desk_ids()
+    rows = held_back.rows(session, only=held_back.for_desks(session, mine))
+    if not rows:
+        return Applied(ImportReport())
     records = [
         BundleRecord(r.record_id, r.kind, r.case_id, r.received_day.isoformat(), r.envelope)
         for r in rows

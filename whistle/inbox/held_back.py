@@ -14,6 +14,7 @@ tried on it yet (``tried``). A follow-up's desk is its case's.
 """
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -23,7 +24,7 @@ from sqlalchemy.orm import Session, defer
 from whistle.inbox import epochs
 from whistle.inbox.audit import record_event
 from whistle.inbox.errors import DeskHasHeldRecordsError
-from whistle.inbox.models import HeldRecord
+from whistle.inbox.models import HeldRecord, Tombstone
 
 
 @dataclass(frozen=True)
@@ -121,15 +122,30 @@ def release(session: Session, record_id: str) -> None:
     session.execute(delete(HeldRecord).where(HeldRecord.record_id == record_id))
 
 
-def rows(session: Session, *, envelopes: bool = True) -> list[HeldRecord]:
-    """Every held record, reports first, in arrival order (``envelopes=False``: without
-    loading the envelopes, for lists)."""
+def rows(
+    session: Session, *, envelopes: bool = True, only: Collection[str] | None = None
+) -> list[HeldRecord]:
+    """Every held record (or those ``only`` names), reports first, in arrival order
+    (``envelopes=False``: without loading the envelopes, for lists)."""
     query = select(HeldRecord).order_by(
         HeldRecord.kind != "submission", HeldRecord.received_day, HeldRecord.record_id
     )
+    if only is not None:
+        query = query.where(HeldRecord.record_id.in_(list(only)))
     if not envelopes:
         query = query.options(defer(HeldRecord.envelope))
     return list(session.scalars(query))
+
+
+def for_desks(session: Session, desks: set[str]) -> list[str]:
+    """The held records worth trying with the keys of ``desks``: those that may be for one
+    of them, and those whose case or record was deleted or ordered removed since (to drop)."""
+    gone = set(session.scalars(select(Tombstone.id)))
+    return [
+        row.record_id
+        for row in rows(session, envelopes=False)
+        if desks & set(candidates(session, row)) or {row.case_id, row.record_id} & gone
+    ]
 
 
 def count(session: Session) -> int:
