@@ -20,6 +20,7 @@ from tests.inbox.conftest import (  # noqa: F401 - fixtures
 )
 from whistle.inbox import cases, compartments, replies
 from whistle.inbox.audit import verify_chain
+from whistle.inbox.context import OfficerContext
 from whistle.inbox.keyring import OfficeKeyring
 from whistle.inbox.models import AuditEvent, Case, Officer, Record
 from whistle.inbox.officers import add_officer
@@ -73,8 +74,11 @@ def populated(office: Office) -> Populated:  # noqa: F811
             signed.keyring,
             second.case_id,
             "Thank you, we are looking into it.",
-            officer_id=signed.officer_id,
-            now=office.config.clock(),
+            ctx=OfficerContext(
+                officer_id=signed.officer_id,
+                now=office.config.clock(),
+                today=office.config.clock().date(),
+            ),
             files=[("answer.txt", b"draft file")],
         )
     return Populated(office, [first.case_id, second.case_id])

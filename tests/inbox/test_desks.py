@@ -19,6 +19,7 @@ from whistle.inbox.cases import (
     identification,
     list_cases,
 )
+from whistle.inbox.context import OfficerContext
 from whistle.inbox.errors import (
     CaseLockedError,
     DeskError,
@@ -413,10 +414,9 @@ def test_a_custodian_in_the_desk_still_needs_the_recorded_decision(office, two_d
             carla.keyring,
             case_id,
             "A court order asks for it.",
-            officer_id=carla.officer_id,
+            ctx=OfficerContext(officer_id=carla.officer_id, now=_now(office), today=TODAY),
             roles=carla.roles,
             custodian=carla.custodian_keyring,
-            now=_now(office),
         )
         shown = identification(
             session,
@@ -443,10 +443,9 @@ def test_a_custodian_in_no_desk_opens_the_identification_only(office, two_desks)
             carla.keyring,
             case_id,
             "A court order asks for it.",
-            officer_id=carla.officer_id,
+            ctx=OfficerContext(officer_id=carla.officer_id, now=_now(office), today=TODAY),
             roles=carla.roles,
             custodian=carla.custodian_keyring,
-            now=_now(office),
         )
         shown = identification(
             session,

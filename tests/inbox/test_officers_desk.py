@@ -17,6 +17,7 @@ from tests.inbox.conftest import (
 )
 from whistle.inbox import case_refs, db, deadlines, naming, news, next_step, replies
 from whistle.inbox.cases import CaseFilters, list_cases, mark, snippet
+from whistle.inbox.context import OfficerContext
 from whistle.inbox.dashboard import dashboard
 from whistle.inbox.models import Case, Reply
 
@@ -102,9 +103,9 @@ def _acknowledged(office: Office, source) -> None:  # type: ignore[no-untyped-de
             session,
             signed.keyring,
             source.case_id,
-            officer_id=signed.officer_id,
-            now=office.config.clock(),
-            today=TODAY,
+            ctx=OfficerContext(
+                officer_id=signed.officer_id, now=office.config.clock(), today=TODAY
+            ),
         )
         case = session.get(Case, source.case_id)
         case.ack_delivered_day = TODAY  # type: ignore[union-attr]

@@ -275,7 +275,27 @@ class Runs:
         monkeypatch.setattr(preview.subprocess, "Popen", counting)
 
 
+@pytest.mark.parametrize("signal_name", ["XCPU", "KILL"])
+def test_helper_stopped_by_the_cpu_limit_costs_a_time_limit(config, tmp_path, signal_name) -> None:
+    """prlimit's CPU limit can stop a helper before the wall-clock limit does (a loaded machine
+    schedules the inbox late): the kernel's signal counts as the time limit it is."""
+    helper = _script(tmp_path / "helper", f"kill -{signal_name} $$\n")
+
+    def make() -> bytes:
+        with preview.private_scratch(config) as scratch:
+            return preview._run(config, helper, b"", "test helper", scratch=scratch)
+
+    cache = preview.PreviewCache()
+    with pytest.raises(preview.PreviewTimeoutError, match="took too long"):
+        cache.get_or_make(("rec", "0"), "page-1", 40, make)
+    with pytest.raises(PreviewError) as refused:
+        cache.get_or_make(("rec", "0"), "page-2", 40, lambda: pytest.fail("ran again"))
+    assert refused.value.why == "too-heavy"
+
+
 def test_heavy_pdf_costs_one_time_limit_per_session(heavy_case, monkeypatch) -> None:
+    """Whichever of the two limits (wall clock, CPU time) stops pdftoppm first, the officer reads
+    "took too long" and the PDF costs that one limit: nothing else of it runs this session."""
     client, base = heavy_case
     assert len(heavy_pdf()) < 8 * 1024
     page = client.get(f"{base}/0").get_data(as_text=True)  # pdfinfo: cheap, counts 3 pages

@@ -5,9 +5,8 @@ import inspect
 
 import pytest
 
-from whistle.inbox import errors
+from whistle.inbox import errors, refusals
 from whistle.inbox.models import Case
-from whistle.inbox.views import workflow as workflow_views
 from whistle.inbox.web import LANG_COOKIE
 
 from .conftest import do_import, incoming, make_submission
@@ -40,12 +39,12 @@ def _case(office) -> str:
 
 @pytest.mark.parametrize("cls", CASE_REFUSALS, ids=lambda cls: cls.__name__)
 def test_every_case_refusal_has_a_message_of_its_own_class(cls: type) -> None:
-    assert cls in workflow_views._REFUSALS or cls in workflow_views._BY_WHY
+    assert cls in refusals.CASE_REFUSALS or cls in refusals.CASE_REFUSALS_BY_WHY
 
 
 def _messages(app, lang: str) -> list[str]:  # noqa: F811
     with app.test_request_context(headers={"Cookie": f"{LANG_COOKIE}={lang}"}):
-        return [workflow_views.refusal_message(cls("an English text")) for cls in CASE_REFUSALS]
+        return [refusals.refusal_message(cls("an English text")) for cls in CASE_REFUSALS]
 
 
 @pytest.mark.parametrize("lang", ["ca", "es"])
@@ -59,8 +58,8 @@ def test_every_refusal_message_is_translated(app, lang: str) -> None:  # noqa: F
 def test_two_refusals_about_the_outcome_have_two_messages(app) -> None:  # noqa: F811
     """The old view matched "outcome" in the English text and gave both the same message."""
     with app.test_request_context():
-        required = workflow_views.refusal_message(errors.OutcomeRequiredError("outcome"))
-        not_allowed = workflow_views.refusal_message(errors.OutcomeNotAllowedError("outcome"))
+        required = refusals.refusal_message(errors.OutcomeRequiredError("outcome"))
+        not_allowed = refusals.refusal_message(errors.OutcomeNotAllowedError("outcome"))
     assert required == "Choose the outcome to close the case."
     assert not_allowed == "Only closing a case has an outcome."
 

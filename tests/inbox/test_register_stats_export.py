@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from whistle.crypto import KdfParams
 from whistle.inbox import export, register, replies, stats, workflow
+from whistle.inbox.context import OfficerContext
 from whistle.inbox.dashboard import dashboard
 from whistle.inbox.errors import BadPassphraseError, InboxError
 from whistle.inbox.models import Case
@@ -43,8 +44,7 @@ def test_register_csv(office: Office) -> None:
             signed.keyring,
             case,
             ["=cmd|' /C calc'!A0", "contracts"],
-            officer_id=1,
-            now=now,
+            ctx=OfficerContext(officer_id=1, now=now, today=now.date()),
         )
     with office.session() as session:
         text = register.register_csv(register.register_lines(session, signed.keyring))
@@ -159,7 +159,11 @@ def test_the_register_keeps_a_deleted_cases_whole_line(office: Office) -> None:
         row.identified = False
         row.ack_delivered_day = date(2026, 11, 2)
         workflow.extend_feedback(
-            session, signed.keyring, case, reason="Complex.", officer_id=1, now=now, today=today
+            session,
+            signed.keyring,
+            case,
+            reason="Complex.",
+            ctx=OfficerContext(officer_id=1, now=now, today=today),
         )
         for kind, recipient, immediate in (
             ("concerned-informed", "", False),
@@ -175,11 +179,15 @@ def test_the_register_keeps_a_deleted_cases_whole_line(office: Office) -> None:
                 note="Contract suspended." if kind == "measure" else "Done in writing.",
                 recipient=recipient,
                 immediate=immediate,
-                officer_id=1,
-                now=now,
-                today=today,
+                ctx=OfficerContext(officer_id=1, now=now, today=today),
             )
-        workflow.set_labels(session, signed.keyring, case, ["mine"], officer_id=1, now=now)
+        workflow.set_labels(
+            session,
+            signed.keyring,
+            case,
+            ["mine"],
+            ctx=OfficerContext(officer_id=1, now=now, today=now.date()),
+        )
     with office.session() as session:
         (before,) = register.register_lines(session, signed.keyring)
         workflow.purge_case(
@@ -232,9 +240,7 @@ def test_a_referral_needs_its_recipient_and_a_past_day(office: Office) -> None:
                     case,
                     "referral",
                     note="Sent.",
-                    officer_id=1,
-                    now=now,
-                    today=today,
+                    ctx=OfficerContext(officer_id=1, now=now, today=today),
                     **kw,
                 )
             assert refused.value.why == why
@@ -259,9 +265,7 @@ def test_disclosure_to_a_third_party_tells_the_reporter_first(office: Office) ->
                 recipient="Juzgado nº 3",
                 day=today - timedelta(1),
                 reasons="The court asked.",
-                officer_id=1,
-                now=now,
-                today=today,
+                ctx=OfficerContext(officer_id=1, now=now, today=today),
             )
         assert refused.value.why == "not-told"
         step = steps.disclose_to_third(
@@ -271,9 +275,7 @@ def test_disclosure_to_a_third_party_tells_the_reporter_first(office: Office) ->
             recipient="Juzgado nº 3",
             day=today,
             reasons="The court asked in case 12/2026.",
-            officer_id=1,
-            now=now,
-            today=today,
+            ctx=OfficerContext(officer_id=1, now=now, today=today),
         )
         assert (step.reporter_told_day, step.exception) == (today, False)
         notice = session.scalar(select(Reply).where(Reply.case_id == case))
@@ -290,9 +292,7 @@ def test_disclosure_to_a_third_party_tells_the_reporter_first(office: Office) ->
             day=today - timedelta(1),
             reasons="Ongoing search.",
             exception="Telling would warn the accused.",
-            officer_id=1,
-            now=now,
-            today=today,
+            ctx=OfficerContext(officer_id=1, now=now, today=today),
         )
         assert (secret.reporter_told_day, secret.exception) == (None, True)
         assert len(session.scalars(select(Reply).where(Reply.case_id == case)).all()) == 1
@@ -421,9 +421,7 @@ def test_a_meeting_offered_must_follow_a_request(office: Office) -> None:
             kind,
             day=today,
             note="By phone.",
-            officer_id=1,
-            now=now,
-            today=today,
+            ctx=OfficerContext(officer_id=1, now=now, today=today),
         )
 
     with office.session() as session:

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from whistle.inbox import deadlines, settings, workflow
 from whistle.inbox.cases import case_deadlines
+from whistle.inbox.context import OfficerContext
 from whistle.inbox.models import AuditEvent, Case
 
 from .conftest import Office, do_import, incoming, make_submission
@@ -58,7 +59,12 @@ def test_the_form_starts_the_case(office: Office) -> None:
     assert ("meeting-requested", "on the form") in details
     with office.session() as session:  # the officer has the last word, audited
         workflow.set_category(
-            session, case_id, "contractacio", officer_id=1, now=office.config.clock()
+            session,
+            case_id,
+            "contractacio",
+            ctx=OfficerContext(
+                officer_id=1, now=office.config.clock(), today=office.config.clock().date()
+            ),
         )
         assert session.get(Case, case_id).category == "contractacio"  # type: ignore[union-attr]
 

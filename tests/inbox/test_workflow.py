@@ -8,6 +8,7 @@ from sqlalchemy import select, text
 from whistle.inbox import replies, workflow
 from whistle.inbox.audit import verify_chain
 from whistle.inbox.cases import decide_disclosure
+from whistle.inbox.context import OfficerContext
 from whistle.inbox.errors import (
     AcknowledgementWithheldError,
     AuditChainError,
@@ -47,9 +48,9 @@ def _move(office: Office, signed: SignedIn, case: str, to: str, reason: str, **k
             case,
             to,
             reason=reason,
-            officer_id=signed.officer_id,
-            now=office.config.clock(),
-            today=TODAY,
+            ctx=OfficerContext(
+                officer_id=signed.officer_id, now=office.config.clock(), today=TODAY
+            ),
             **kw,
         )
 
@@ -60,10 +61,12 @@ def _ack(office: Office, signed: SignedIn, case: str) -> Reply:
             session,
             signed.keyring,
             case,
-            officer_id=signed.officer_id,
-            now=office.config.clock(),
-            today=TODAY,
-            store_dir=office.config.store_dir,
+            ctx=OfficerContext(
+                officer_id=signed.officer_id,
+                now=office.config.clock(),
+                today=TODAY,
+                store_dir=office.config.store_dir,
+            ),
         )
 
 
@@ -132,19 +135,16 @@ def test_reopen(office: Office, signed: SignedIn, case: str) -> None:
     _ack(office, signed, case)
     _move(office, signed, case, "closed", "Nothing to add.", outcome="unsubstantiated")
     now = office.config.clock()
+    by = OfficerContext(officer_id=1, now=now, today=TODAY)
     with office.session() as session, pytest.raises(ReasonRequiredError):
-        workflow.reopen(
-            session, signed.keyring, case, reason="", officer_id=1, now=now, today=TODAY
-        )
+        workflow.reopen(session, signed.keyring, case, reason="", ctx=by)
     with office.session() as session:
         row = workflow.reopen(
             session,
             signed.keyring,
             case,
             reason="New evidence arrived.",
-            officer_id=signed.officer_id,
-            now=now,
-            today=TODAY,
+            ctx=OfficerContext(officer_id=signed.officer_id, now=now, today=TODAY),
         )
         assert (row.status, row.outcome, row.closed_day) == ("acknowledged", None, None)
 
@@ -156,9 +156,9 @@ def _extend(office: Office, signed: SignedIn, case: str, reason: str, today: dat
             signed.keyring,
             case,
             reason=reason,
-            officer_id=signed.officer_id,
-            now=office.config.clock(),
-            today=today,
+            ctx=OfficerContext(
+                officer_id=signed.officer_id, now=office.config.clock(), today=today
+            ),
         )
 
 
@@ -205,8 +205,9 @@ def _queue(office: Office, signed: SignedIn, case: str, purpose: str, text: str)
             signed.keyring,
             case,
             text,
-            officer_id=signed.officer_id,
-            now=office.config.clock(),
+            ctx=OfficerContext(
+                officer_id=signed.officer_id, now=office.config.clock(), today=TODAY
+            ),
             purpose=purpose,
         )
         return replies.mark_ready(
@@ -214,10 +215,12 @@ def _queue(office: Office, signed: SignedIn, case: str, purpose: str, text: str)
             signed.keyring,
             case,
             draft.id,
-            officer_id=signed.officer_id,
-            now=office.config.clock(),
-            today=TODAY,
-            store_dir=office.config.store_dir,
+            ctx=OfficerContext(
+                officer_id=signed.officer_id,
+                now=office.config.clock(),
+                today=TODAY,
+                store_dir=office.config.store_dir,
+            ),
         )
 
 
@@ -298,9 +301,9 @@ def test_withholding_the_acknowledgement_needs_a_reason_and_meets_the_clock(
                 signed.keyring,
                 case,
                 reason=reason,
-                officer_id=signed.officer_id,
-                now=office.config.clock(),
-                today=TODAY,
+                ctx=OfficerContext(
+                    officer_id=signed.officer_id, now=office.config.clock(), today=TODAY
+                ),
             )
 
     with pytest.raises(ReasonRequiredError):
@@ -320,7 +323,12 @@ def test_closing_offers_a_feedback_draft_once(office: Office, signed: SignedIn, 
         row = session.get(Case, case)
         assert row is not None
         draft = replies.offer_closing_feedback(
-            session, signed.keyring, row, officer_id=signed.officer_id, now=office.config.clock()
+            session,
+            signed.keyring,
+            row,
+            ctx=OfficerContext(
+                officer_id=signed.officer_id, now=office.config.clock(), today=TODAY
+            ),
         )
         assert draft is not None
         assert (draft.purpose, draft.state) == ("feedback", "draft")
@@ -330,8 +338,9 @@ def test_closing_offers_a_feedback_draft_once(office: Office, signed: SignedIn, 
                 session,
                 signed.keyring,
                 row,
-                officer_id=signed.officer_id,
-                now=office.config.clock(),
+                ctx=OfficerContext(
+                    officer_id=signed.officer_id, now=office.config.clock(), today=TODAY
+                ),
             )
             is None
         )
@@ -350,9 +359,9 @@ def test_the_extension_notice_names_the_new_deadline(
             session,
             signed.keyring,
             row,
-            officer_id=signed.officer_id,
-            now=office.config.clock(),
-            today=TODAY,
+            ctx=OfficerContext(
+                officer_id=signed.officer_id, now=office.config.clock(), today=TODAY
+            ),
         )
         text = replies.open_draft(signed.keyring, reply).text
     assert reply.state == "ready"
@@ -361,16 +370,13 @@ def test_the_extension_notice_names_the_new_deadline(
 
 def test_assignment_and_labels(office: Office, signed: SignedIn, case: str) -> None:
     now = office.config.clock()
+    by = OfficerContext(officer_id=1, now=now, today=TODAY)
     with office.session() as session:
-        workflow.assign(
-            session, signed.keyring, case, signed.officer_id, reason="Mine.", officer_id=1, now=now
-        )
+        workflow.assign(session, signed.keyring, case, signed.officer_id, reason="Mine.", ctx=by)
         with pytest.raises(InboxError, match="No such officer"):
-            workflow.assign(
-                session, signed.keyring, case, 99, reason="Theirs.", officer_id=1, now=now
-            )
+            workflow.assign(session, signed.keyring, case, 99, reason="Theirs.", ctx=by)
         labels = workflow.parse_labels("urgent, contracts,  Urgent ,")
-        workflow.set_labels(session, signed.keyring, case, labels, officer_id=1, now=now)
+        workflow.set_labels(session, signed.keyring, case, labels, ctx=by)
     with office.session() as session:
         row = session.get(Case, case)
         assert row is not None
@@ -381,29 +387,23 @@ def test_assignment_and_labels(office: Office, signed: SignedIn, case: str) -> N
 
 def test_draft_is_sealed_then_queued(office: Office, signed: SignedIn, case: str) -> None:
     now = office.config.clock()
+    by = OfficerContext(officer_id=1, now=now, today=TODAY)
     with office.session() as session:
-        draft = replies.save_draft(
-            session, signed.keyring, case, "We are looking into it.", officer_id=1, now=now
-        )
+        draft = replies.save_draft(session, signed.keyring, case, "We are looking into it.", ctx=by)
         assert b"looking" not in draft.body
         replies.save_draft(
             session,
             signed.keyring,
             case,
             "We are looking into it closely.",
-            officer_id=1,
-            now=now,
+            ctx=by,
             reply_id=draft.id,
         )
         with pytest.raises(InboxError, match="Write the reply"):
-            replies.save_draft(session, signed.keyring, case, "  ", officer_id=1, now=now)
-        replies.mark_ready(
-            session, signed.keyring, case, draft.id, officer_id=1, now=now, today=TODAY
-        )
+            replies.save_draft(session, signed.keyring, case, "  ", ctx=by)
+        replies.mark_ready(session, signed.keyring, case, draft.id, ctx=by)
         with pytest.raises(WorkflowError, match="already"):
-            replies.mark_ready(
-                session, signed.keyring, case, draft.id, officer_id=1, now=now, today=TODAY
-            )
+            replies.mark_ready(session, signed.keyring, case, draft.id, ctx=by)
         views = replies.replies(session, signed.keyring, case)
         assert views[0].text == "We are looking into it closely."
         assert session.scalar(select(Outgoing.kind)) == "reply"
@@ -411,18 +411,16 @@ def test_draft_is_sealed_then_queued(office: Office, signed: SignedIn, case: str
 
 def test_meeting_record_needs_a_file(office: Office, signed: SignedIn, case: str) -> None:
     now = office.config.clock()
+    by = OfficerContext(officer_id=1, now=now, today=TODAY)
     with office.session() as session:
         with pytest.raises(InboxError, match="minutes"):
-            replies.save_draft(
-                session, signed.keyring, case, "Minutes", officer_id=1, now=now, purpose="meeting"
-            )
+            replies.save_draft(session, signed.keyring, case, "Minutes", ctx=by, purpose="meeting")
         draft = replies.save_draft(
             session,
             signed.keyring,
             case,
             replies.template_text("meeting", "es"),
-            officer_id=1,
-            now=now,
+            ctx=by,
             purpose="meeting",
             files=[("acta.txt", b"Minutes of the meeting")],
         )
@@ -443,11 +441,11 @@ def test_disclosure_decision_tells_the_reporter(office: Office, case: str) -> No
             custodian.keyring,
             case,
             "Court order received today.",
-            officer_id=custodian.officer_id,
+            ctx=OfficerContext(
+                officer_id=custodian.officer_id, now=office.config.clock(), today=TODAY
+            ),
             roles=("custodian",),
             custodian=custodian.custodian_keyring,
-            now=office.config.clock(),
-            today=TODAY,
         )
         # The custodian is in no desk: the notice is written for the case's officers, whose
         # keys open it, and not the custodian's.
@@ -462,6 +460,7 @@ def test_purge_leaves_a_tombstone_and_refuses_replies(
     office: Office, signed: SignedIn, case: str
 ) -> None:
     now = office.config.clock()
+    by = OfficerContext(officer_id=1, now=now, today=TODAY)
     with office.session() as session:
         with pytest.raises(WorkflowError, match="Confirm"):
             workflow.purge_case(
@@ -509,9 +508,9 @@ def test_purge_leaves_a_tombstone_and_refuses_replies(
         assert session.get(PurgedCase, case).grounds == "no-investigation"  # type: ignore[union-attr]
         assert session.scalar(select(Outgoing.kind).where(Outgoing.case_id == case)) == "purge"
     with office.session() as session, pytest.raises(CasePurgedError, match="purged"):
-        replies.save_draft(session, signed.keyring, case, "Hello?", officer_id=1, now=now)
+        replies.save_draft(session, signed.keyring, case, "Hello?", ctx=by)
     with office.session() as session, pytest.raises(CaseNotFoundError):
-        replies.save_draft(session, signed.keyring, "ab" * 16, "Hello?", officer_id=1, now=now)
+        replies.save_draft(session, signed.keyring, "ab" * 16, "Hello?", ctx=by)
 
 
 def test_audit_chain_verifies_and_names_a_tampered_entry(

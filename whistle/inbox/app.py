@@ -31,7 +31,7 @@ from whistle.inbox.errors import (
 )
 from whistle.inbox.keystore import KeyStore, Unlocked
 from whistle.inbox.officers import still_signed_in, warm_up
-from whistle.inbox.refusals import bundle_note, decision_reason, preview_problem
+from whistle.inbox.refusals import bundle_note, decision_reason, preview_problem, refusal_message
 from whistle.inbox.security_keys import Ceremonies
 from whistle.inbox.views import (
     account,
@@ -198,7 +198,7 @@ def _inbox_error(exc: InboxError) -> tuple[str, int]:
     if isinstance(exc, PreviewError):
         return _error_page(preview_problem(exc.why), 400)
     # Chosen by class, never the exception's English text (which is for the command line).
-    return _error_page(workflow.refusal_message(exc), 400)
+    return _error_page(refusal_message(exc), 400)
 
 
 def _http_error(exc: HTTPException) -> tuple[str, int]:

@@ -7,7 +7,6 @@ nothing decrypted is written back anywhere.
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -18,6 +17,7 @@ from whistle.crypto.records import open_identification
 from whistle.inbox import compartments, deadlines, news, sealing, search_index
 from whistle.inbox.audit import record_event
 from whistle.inbox.case_refs import parse_ref
+from whistle.inbox.context import OfficerContext
 from whistle.inbox.errors import (
     DisclosureRequiredError,
     InboxError,
@@ -526,13 +526,9 @@ def decide_disclosure(
     case_id: str,
     reason: str,
     *,
-    officer_id: int,
+    ctx: OfficerContext,
     roles: tuple[str, ...],
     custodian: CustodianKeyring | None,
-    now: datetime,
-    today: date | None = None,
-    default_language: str = "en",
-    store_dir: Path | None = None,
 ) -> Disclosure:
     """Record a custodian's decision, with its reason, to open the reporter's identification."""
     _require_custodian(roles, custodian)
@@ -546,26 +542,19 @@ def decide_disclosure(
         raise InboxError(f"A reason has at most {MAX_REASON_CHARS} characters.")
     disclosure = Disclosure(
         case_id=case.id,
-        officer_id=officer_id,
-        decided_at=now.replace(tzinfo=None),
+        officer_id=ctx.officer_id,
+        decided_at=ctx.now.replace(tzinfo=None),
         reason=sealing.seal_text(
             compartments.case_public(session, case.id), sealing.REASON, case.id, reason
         ),
     )
     session.add(disclosure)
-    record_event(session, now, "identification-disclosed", officer_id=officer_id, case_id=case.id)
+    record_event(
+        session, ctx.now, "identification-disclosed", officer_id=ctx.officer_id, case_id=case.id
+    )
     from whistle.inbox.replies import notify_disclosure
 
-    notify_disclosure(
-        session,
-        keyring,
-        case,
-        officer_id=officer_id,
-        now=now,
-        today=today or now.date(),
-        default_language=default_language,
-        store_dir=store_dir,
-    )
+    notify_disclosure(session, keyring, case, ctx=ctx)
     return disclosure
 
 

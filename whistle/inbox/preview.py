@@ -189,8 +189,12 @@ def _size(value: object) -> int:
 
 
 class PreviewTimeoutError(PreviewError):
-    """A helper ran into the wall-clock limit and was killed with its children."""
+    """A helper ran into a time limit (wall clock or CPU time), or its pipes outlived it."""
 
+
+#: How a helper ends when it runs into ``prlimit --cpu`` (SIGXCPU at the soft limit, SIGKILL at
+#: the hard one), as ``Popen.returncode``; we kill only at the wall-clock limit or an overflow.
+CPU_LIMIT_SIGNALS = (-signal.SIGXCPU, -signal.SIGKILL)
 
 TOO_HEAVY = PreviewError(
     "This file takes too long to preview: download it instead.", why="too-heavy"
@@ -319,18 +323,23 @@ def _run(
         for pump in pumps[1:]:
             pump.join(timeout=config.preview_timeout_seconds)
     if any(pump.is_alive() for pump in pumps[1:]):
-        # Something outside the group (a helper's own new session) still holds the pipe.
-        raise PreviewError(
+        # Something outside the group (a helper's own new session) still holds the pipe: it has
+        # cost a time limit as surely as a helper that ran into one.
+        raise PreviewTimeoutError(
             f"The {what} did not finish: download the file instead.", why="unfinished"
         )
+    too_long = PreviewTimeoutError(
+        f"The {what} took too long: download the file instead.", why="timeout"
+    )
     if timed_out:
-        raise PreviewTimeoutError(
-            f"The {what} took too long: download the file instead.", why="timeout"
-        )
+        raise too_long
     if overflow.is_set():
         raise PreviewError(
             f"The {what} produced too much output: download the file instead.", why="output"
         )
+    if process.returncode in CPU_LIMIT_SIGNALS:
+        # The kernel's CPU-time limit fired before our wall-clock one: the same time limit.
+        raise too_long
     if process.returncode == REFUSED and own_reasons:
         # The worker writes "code: reason" (preview_worker._refuse); pages show the code's text.
         lines = err.decode("utf-8", "replace").strip().splitlines()

@@ -1,5 +1,6 @@
-"""Officers' messages for refusals whose exceptions carry English text for the command line,
-and for the other English the inbox writes itself (bundle notes, its own decision reasons).
+"""Officers' messages for refusals whose exceptions carry English text for the command line
+(case actions, bundles, backups, previews), and for the other English the inbox writes itself
+(bundle notes, its own decision reasons).
 
 Pages never show an exception's own text: each message here is chosen by the exception's
 class, its ``why`` code, or (for a bundle that fails verification) the class of the crypto
@@ -32,8 +33,40 @@ from whistle.crypto.errors import (
     WrongPurposeError,
 )
 from whistle.epochs import CardRefusedError
+from whistle.inbox import replies, workflow
 from whistle.inbox.backup import BackupError
 from whistle.inbox.bundles import NoBundleKeyError, NoServerPinnedError
+from whistle.inbox.errors import (
+    AcknowledgementWithheldError,
+    AlreadyAcknowledgedError,
+    AlreadyAssignedError,
+    AlreadyWithheldError,
+    CategoryRefusedError,
+    ConfirmationRequiredError,
+    DeletionRefusedError,
+    EmptyReplyError,
+    ExtensionRefusedError,
+    InboxError,
+    LabelTooLongError,
+    MeetingRecordRequiredError,
+    OutcomeNotAllowedError,
+    OutcomeRequiredError,
+    ReasonRequiredError,
+    ReasonTooLongError,
+    ReopenRefusedError,
+    ReplyAlreadyReadyError,
+    ReplyAlreadySentError,
+    ReplyFileNameError,
+    ReplyFilesTooLargeError,
+    ReplyTooLongError,
+    StateChangeRefusedError,
+    StepRefusedError,
+    TooManyLabelsError,
+    TooManyReplyFilesError,
+    UnknownOfficerError,
+    UnknownReplyKindError,
+    WorkflowError,
+)
 from whistle.inbox.replies import ACKNOWLEDGEMENT_REASON
 
 #: Most specific class first: the first match wins.
@@ -218,3 +251,99 @@ def decision_reason(reason: str) -> str:
     """A decision's reason as recorded, or its translation when the inbox wrote it."""
     message = SYSTEM_REASONS.get(reason)
     return message() if message else reason
+
+
+def extension_message(why: str) -> str:
+    """Why the feedback deadline cannot be extended, by ``ExtensionRefusedError.why``."""
+    return {
+        "already-extended": _("The feedback deadline was already extended."),
+        "closed": _("A closed case has no feedback deadline to extend."),
+        "met": _("The feedback was already given: there is nothing to extend."),
+        "too-late": _("The first feedback deadline has passed: it can no longer be extended."),
+    }.get(why, _("The case's state does not allow this."))
+
+
+def deletion_message(why: str) -> str:
+    """Why a part cannot be deleted or its deletion postponed, by ``DeletionRefusedError.why``."""
+    return {
+        "no-such-part": _("Choose a message, file or field of this case to delete."),
+        "grounds": _("Choose the grounds for the deletion."),
+        "damaged": _("This record cannot be decrypted: it is damaged."),
+        "investigation": _("An investigation was opened: no deletion is due."),
+        "retention": _("A deletion cannot be postponed past the retention limit."),
+    }.get(why, _("Postpone the deletion to a day after today."))
+
+
+def step_message(why: str) -> str:
+    """Why a Responsable's step cannot be recorded, by ``StepRefusedError.why``."""
+    return {
+        "recipient": _("Name the recipient (at most 200 characters)."),
+        "day": _("Give the day it was done as YYYY-MM-DD: not before the report, not after today."),
+        "kind": _("Choose what was done."),
+        "not-told": _(
+            "The reporter must be told before the disclosure: choose today or a later day, or "
+            "record why telling them would jeopardise the investigation."
+        ),
+        "name": _("Give the Responsable's name (3 to 120 characters)."),
+        "none": _("No Responsable del Sistema is recorded yet."),
+        "meeting": _("No meeting was requested before that day."),
+    }.get(why, _("The case's state does not allow this."))
+
+
+#: The officer's message for each refusal a case action can meet, by class. A class not here
+#: gets its nearest ancestor's message; the English text of an exception is never shown.
+CASE_REFUSALS: dict[type[InboxError], Callable[[], str]] = {
+    ReasonRequiredError: lambda: _("Give a reason for this decision."),
+    ReasonTooLongError: lambda: _(
+        "A reason has at most %(count)d characters.", count=workflow.MAX_REASON_CHARS
+    ),
+    UnknownOfficerError: lambda: _("No such officer."),
+    LabelTooLongError: lambda: _(
+        "A label has at most %(count)d characters.", count=workflow.MAX_LABEL_CHARS
+    ),
+    TooManyLabelsError: lambda: _(
+        "A case has at most %(count)d labels.", count=workflow.MAX_LABELS
+    ),
+    EmptyReplyError: lambda: _("Write the reply before saving it."),
+    ReplyTooLongError: lambda: _(
+        "A reply has at most %(count)d characters.", count=replies.MAX_REPLY_CHARS
+    ),
+    TooManyReplyFilesError: lambda: _(
+        "A reply carries at most %(count)d files.", count=replies.MAX_REPLY_FILES
+    ),
+    ReplyFilesTooLargeError: lambda: _("The files of a reply take at most 20 MiB together."),
+    ReplyFileNameError: lambda: _("A file name has 1 to 200 characters and no slashes."),
+    UnknownReplyKindError: lambda: _("Choose what kind of message this is."),
+    MeetingRecordRequiredError: lambda: _("Attach the recording or the minutes of the meeting."),
+    WorkflowError: lambda: _("The case's state does not allow this."),
+    StateChangeRefusedError: lambda: _("The case's state does not allow this."),
+    AlreadyAcknowledgedError: lambda: _("This case was already acknowledged."),
+    OutcomeRequiredError: lambda: _("Choose the outcome to close the case."),
+    OutcomeNotAllowedError: lambda: _("Only closing a case has an outcome."),
+    AcknowledgementWithheldError: lambda: _("The acknowledgement was already sent."),
+    AlreadyWithheldError: lambda: _("The acknowledgement was already withheld."),
+    CategoryRefusedError: lambda: _("Choose one of the office's categories."),
+    ReopenRefusedError: lambda: _("The case's state does not allow this."),
+    ConfirmationRequiredError: lambda: _("Tick the confirmation: the deletion cannot be undone."),
+    AlreadyAssignedError: lambda: _("This was already done."),
+    ReplyAlreadySentError: lambda: _("This was already done."),
+    ReplyAlreadyReadyError: lambda: _("This was already done."),
+    InboxError: lambda: _("Something could not be done"),
+}
+
+
+#: Refusals that say which way they refuse (``why``): their messages are chosen by it.
+CASE_REFUSALS_BY_WHY: dict[type[InboxError], Callable[[str], str]] = {
+    ExtensionRefusedError: extension_message,
+    DeletionRefusedError: deletion_message,
+    StepRefusedError: step_message,
+}
+
+
+def refusal_message(exc: InboxError) -> str:
+    """The translated message for ``exc``, chosen by its class (never by its English text)."""
+    for cls, by_why in CASE_REFUSALS_BY_WHY.items():
+        if isinstance(exc, cls):
+            return by_why(getattr(exc, "why", ""))
+    message = next(CASE_REFUSALS[cls] for cls in type(exc).__mro__ if cls in CASE_REFUSALS)
+    return message()

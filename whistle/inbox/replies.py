@@ -12,7 +12,6 @@ source's language (the submission form's ``language``), falling back to the offi
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
@@ -20,6 +19,7 @@ from sqlalchemy.orm import Session, object_session
 from whistle.crypto import CryptoError, PartKind, associated_data, open_bytes, seal, sealed_to
 from whistle.inbox import compartments, deadlines, sealing
 from whistle.inbox.audit import record_event
+from whistle.inbox.context import OfficerContext
 from whistle.inbox.errors import (
     AlreadyAcknowledgedError,
     CaseNotFoundError,
@@ -233,8 +233,7 @@ def save_draft(
     case_id: str,
     text: str,
     *,
-    officer_id: int,
-    now: datetime,
+    ctx: OfficerContext,
     files: list[tuple[str, bytes]] | None = None,
     purpose: str = "reply",
     reply_id: int | None = None,
@@ -253,11 +252,11 @@ def save_draft(
     if purpose == "meeting" and not files and reply_id is None:
         raise MeetingRecordRequiredError("Attach the recording or the minutes of the meeting.")
     text = _check_content(text, files)
-    at = now.replace(tzinfo=None)
+    at = ctx.now.replace(tzinfo=None)
     if reply_id is None:
         reply = Reply(
             case_id=case.id,
-            author_id=officer_id,
+            author_id=ctx.officer_id,
             created_at=at,
             updated_at=at,
             state=DRAFT,
@@ -275,7 +274,12 @@ def save_draft(
         reply.updated_at = at
     session.flush()
     record_event(
-        session, now, "reply-drafted", officer_id=officer_id, case_id=case.id, detail=purpose
+        session,
+        ctx.now,
+        "reply-drafted",
+        officer_id=ctx.officer_id,
+        case_id=case.id,
+        detail=purpose,
     )
     return reply
 
@@ -293,10 +297,7 @@ def mark_ready(
     case_id: str,
     reply_id: int,
     *,
-    officer_id: int,
-    now: datetime,
-    today: date,
-    store_dir: Path | None = None,
+    ctx: OfficerContext,
     content: DraftContent | None = None,
 ) -> Reply:
     """Queue the draft for the next outgoing bundle; it cannot change afterwards.
@@ -316,19 +317,24 @@ def mark_ready(
         case_id=case.id,
         message=content.text,
         files=content.files,
-        now=now,
-        store_dir=store_dir,
+        now=ctx.now,
+        store_dir=ctx.store_dir,
     )
     reply.state = READY
-    reply.updated_at = now.replace(tzinfo=None)
+    reply.updated_at = ctx.now.replace(tzinfo=None)
     # Feedback is what the officer marks as such (the action taken and its grounds); a
     # question, a meeting record or a notice is not. The clock is met once it reaches the
     # server (``note_delivery``).
     if reply.purpose == "feedback" and case.feedback_day is None:
-        case.feedback_day = today
-    case.last_activity_day = max(case.last_activity_day, today)
+        case.feedback_day = ctx.today
+    case.last_activity_day = max(case.last_activity_day, ctx.today)
     record_event(
-        session, now, "reply-queued", officer_id=officer_id, case_id=case.id, detail=reply.purpose
+        session,
+        ctx.now,
+        "reply-queued",
+        officer_id=ctx.officer_id,
+        case_id=case.id,
+        detail=reply.purpose,
     )
     return reply
 
@@ -338,11 +344,7 @@ def acknowledge(
     keyring: OfficeKeyring,
     case_id: str,
     *,
-    officer_id: int,
-    now: datetime,
-    today: date,
-    default_language: str = "en",
-    store_dir: Path | None = None,
+    ctx: OfficerContext,
 ) -> Reply:
     """One click: the acknowledgement reply in the source's language, queued; state moves on."""
     case = live_case(session, case_id)
@@ -351,27 +353,21 @@ def acknowledge(
             f"This case was already acknowledged on {case.acknowledged_day.isoformat()}."
         )
     language = source_language(session, keyring, case.id)
-    text = template_text("acknowledgement", language, default_language)
-    reply = save_draft(
-        session, keyring, case.id, text, officer_id=officer_id, now=now, purpose="acknowledgement"
-    )
-    mark_ready(
-        session,
-        keyring,
-        case.id,
-        reply.id,
-        officer_id=officer_id,
-        now=now,
-        today=today,
-        store_dir=store_dir,
-    )
+    text = template_text("acknowledgement", language, ctx.default_language)
+    reply = save_draft(session, keyring, case.id, text, ctx=ctx, purpose="acknowledgement")
+    mark_ready(session, keyring, case.id, reply.id, ctx=ctx)
     from_status = case.status
-    case.acknowledged_day = today
+    case.acknowledged_day = ctx.today
     if from_status != STATUS_NEW:
         # Closed (inadmissible) before it was acknowledged: the acknowledgement still goes out
         # and meets its clock; the state stays.
         record_event(
-            session, now, "acknowledged", officer_id=officer_id, case_id=case.id, detail=from_status
+            session,
+            ctx.now,
+            "acknowledged",
+            officer_id=ctx.officer_id,
+            case_id=case.id,
+            detail=from_status,
         )
         return reply
     case.status = STATUS_ACKNOWLEDGED
@@ -381,16 +377,15 @@ def acknowledge(
         case,
         "status",
         ACKNOWLEDGEMENT_REASON,
-        officer_id=officer_id,
-        now=now,
+        ctx=ctx,
         from_status=from_status,
         to_status=STATUS_ACKNOWLEDGED,
     )
     record_event(
         session,
-        now,
+        ctx.now,
         "status-changed",
-        officer_id=officer_id,
+        officer_id=ctx.officer_id,
         case_id=case.id,
         detail=f"{from_status}->{STATUS_ACKNOWLEDGED}",
     )
@@ -402,16 +397,12 @@ def notify_disclosure(
     keyring: OfficeKeyring,
     case: Case,
     *,
-    officer_id: int,
-    now: datetime,
-    today: date,
-    default_language: str = "en",
-    store_dir: Path | None = None,
+    ctx: OfficerContext,
 ) -> Reply:
     """The reply that tells the reporter their identification was opened (queued at once)."""
     language = source_language(session, keyring, case.id)
-    text = template_text("disclosure", language, default_language)
-    return _send_now(session, keyring, case, text, "disclosure", officer_id, now, today, store_dir)
+    text = template_text("disclosure", language, ctx.default_language)
+    return _send_now(session, keyring, case, text, "disclosure", ctx)
 
 
 def notify_extension(
@@ -419,17 +410,13 @@ def notify_extension(
     keyring: OfficeKeyring,
     case: Case,
     *,
-    officer_id: int,
-    now: datetime,
-    today: date,
-    default_language: str = "en",
-    store_dir: Path | None = None,
+    ctx: OfficerContext,
 ) -> Reply:
     """Tell the source the feedback deadline was extended, and to when (queued at once)."""
     language = source_language(session, keyring, case.id)
     due = deadlines.feedback_due(case.received_day, True).isoformat()
-    text = template_text("extension", language, default_language).format(due=due)
-    return _send_now(session, keyring, case, text, "extension", officer_id, now, today, store_dir)
+    text = template_text("extension", language, ctx.default_language).format(due=due)
+    return _send_now(session, keyring, case, text, "extension", ctx)
 
 
 def _send_now(
@@ -438,32 +425,12 @@ def _send_now(
     case: Case,
     text: str,
     purpose: str,
-    officer_id: int,
-    now: datetime,
-    today: date,
-    store_dir: Path | None,
+    ctx: OfficerContext,
 ) -> Reply:
     """A notice the office owes the reporter: saved and marked ready at once."""
-    reply = save_draft(
-        session,
-        keyring,
-        case.id,
-        text,
-        officer_id=officer_id,
-        now=now,
-        purpose=purpose,
-        notice=True,
-    )
+    reply = save_draft(session, keyring, case.id, text, ctx=ctx, purpose=purpose, notice=True)
     return mark_ready(
-        session,
-        keyring,
-        case.id,
-        reply.id,
-        officer_id=officer_id,
-        now=now,
-        today=today,
-        store_dir=store_dir,
-        content=DraftContent(text.strip(), []),
+        session, keyring, case.id, reply.id, ctx=ctx, content=DraftContent(text.strip(), [])
     )
 
 
@@ -472,9 +439,7 @@ def offer_closing_feedback(
     keyring: OfficeKeyring,
     case: Case,
     *,
-    officer_id: int,
-    now: datetime,
-    default_language: str = "en",
+    ctx: OfficerContext,
 ) -> Reply | None:
     """On closing a case whose feedback was never given: a feedback draft from the template,
     for the officer to complete and send (None when feedback was given or a draft waits)."""
@@ -488,10 +453,8 @@ def offer_closing_feedback(
     if waiting is not None:
         return None
     language = source_language(session, keyring, case.id)
-    text = template_text("closing", language, default_language)
-    return save_draft(
-        session, keyring, case.id, text, officer_id=officer_id, now=now, purpose="feedback"
-    )
+    text = template_text("closing", language, ctx.default_language)
+    return save_draft(session, keyring, case.id, text, ctx=ctx, purpose="feedback")
 
 
 def note_delivery(

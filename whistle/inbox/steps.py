@@ -16,7 +16,6 @@ own designation.
 import json
 from dataclasses import dataclass
 from datetime import date, datetime
-from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,6 +23,7 @@ from sqlalchemy.orm import Session
 from whistle.crypto import CryptoError
 from whistle.inbox import compartments, deadlines, sealing
 from whistle.inbox.audit import record_event
+from whistle.inbox.context import OfficerContext
 from whistle.inbox.errors import CaseLockedError, StepRefusedError
 from whistle.inbox.keyring import OfficeKeyring
 from whistle.inbox.models import Case, Officer, Setting, Step
@@ -63,24 +63,22 @@ def record_step(
     *,
     day: date,
     note: str,
-    officer_id: int,
-    now: datetime,
-    today: date,
+    ctx: OfficerContext,
     recipient: str = "",
     immediate: bool = False,
 ) -> Step:
     case = live_case(session, case_id)
     if kind not in RECORDED:
         raise StepRefusedError("Unknown kind of step.", why="kind")
-    if day > today:
+    if day > ctx.today:
         raise StepRefusedError("A step is recorded once done: not a future day.", why="day")
     if day < case.received_day:
         raise StepRefusedError("The day is before the report was received.", why="day")
     note = check_reason(note, "this step")
     step = Step(
         case_id=case.id,
-        officer_id=officer_id,
-        at=now.replace(tzinfo=None),
+        officer_id=ctx.officer_id,
+        at=ctx.now.replace(tzinfo=None),
         kind=kind,
         day=day,
         recipient=_recipient(recipient, kind == "referral"),
@@ -97,9 +95,11 @@ def record_step(
         if case.meeting_requested_day is None or day < case.meeting_requested_day:
             raise StepRefusedError("No meeting was requested before that day.", why="meeting")
         case.meeting_offered_day = day
-    case.last_activity_day = max(case.last_activity_day, today)
+    case.last_activity_day = max(case.last_activity_day, ctx.today)
     session.flush()
-    record_event(session, now, "step-recorded", officer_id=officer_id, case_id=case.id, detail=kind)
+    record_event(
+        session, ctx.now, "step-recorded", officer_id=ctx.officer_id, case_id=case.id, detail=kind
+    )
     return step
 
 
@@ -111,12 +111,8 @@ def disclose_to_third(
     recipient: str,
     day: date,
     reasons: str,
-    officer_id: int,
-    now: datetime,
-    today: date,
+    ctx: OfficerContext,
     exception: str = "",
-    default_language: str = "en",
-    store_dir: Path | None = None,
 ) -> Step:
     """Record that the identity is (to be) given to ``recipient`` on ``day``. Unless an
     exception is recorded, the reporter is told first: the notice, with ``reasons``, is
@@ -127,7 +123,7 @@ def disclose_to_third(
     name = _recipient(recipient, True)
     reasons = check_reason(reasons, "the disclosure")
     exception = exception.strip()
-    if day < today and not exception:
+    if day < ctx.today and not exception:
         raise StepRefusedError(
             "The reporter must be told before the disclosure: choose today or a later day, or "
             "record why telling them would jeopardise the investigation.",
@@ -136,13 +132,13 @@ def disclose_to_third(
     note = reasons if not exception else f"{reasons}\n\n{check_reason(exception, 'the exception')}"
     step = Step(
         case_id=case.id,
-        officer_id=officer_id,
-        at=now.replace(tzinfo=None),
+        officer_id=ctx.officer_id,
+        at=ctx.now.replace(tzinfo=None),
         kind="third-party-disclosure",
         day=day,
         recipient=name,
         exception=bool(exception),
-        reporter_told_day=None if exception else today,
+        reporter_told_day=None if exception else ctx.today,
         note=sealing.seal_text(
             compartments.case_public(session, case.id), sealing.DECISION, case.id, note
         ),
@@ -150,28 +146,17 @@ def disclose_to_third(
     session.add(step)
     if not exception:
         language = replies.source_language(session, keyring, case.id)
-        text = replies.template_text("third-party", language, default_language).format(
+        text = replies.template_text("third-party", language, ctx.default_language).format(
             recipient=name, reasons=reasons
         )
-        draft = replies.save_draft(
-            session, keyring, case.id, text, officer_id=officer_id, now=now, purpose="disclosure"
-        )
-        replies.mark_ready(
-            session,
-            keyring,
-            case.id,
-            draft.id,
-            officer_id=officer_id,
-            now=now,
-            today=today,
-            store_dir=store_dir,
-        )
+        draft = replies.save_draft(session, keyring, case.id, text, ctx=ctx, purpose="disclosure")
+        replies.mark_ready(session, keyring, case.id, draft.id, ctx=ctx)
     session.flush()
     record_event(
         session,
-        now,
+        ctx.now,
         "identity-disclosed",
-        officer_id=officer_id,
+        officer_id=ctx.officer_id,
         case_id=case.id,
         detail="exception" if exception else "reporter told",
     )

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from whistle.inbox.config import InboxConfig, utc_now
+from whistle.inbox.context import OfficerContext, for_officer
 from whistle.inbox.keystore import KeyStore, Unlocked
 from whistle.inbox.officers import require_manager
 from whistle.inbox.security_keys import Ceremonies
@@ -43,6 +44,11 @@ def require_unlocked() -> Unlocked:
         locked = "1" if g.was_locked else None
         abort(redirect(url_for("auth.login", next=target, locked=locked), 303))
     return unlocked
+
+
+def officer_context(unlocked: Unlocked) -> OfficerContext:
+    """Who acts in this request, and when: what the case actions take."""
+    return for_officer(state().config, unlocked.officer_id)
 
 
 def require_manager_unlocked() -> Unlocked:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, object_session
 from whistle.crypto import CryptoError
 from whistle.inbox import compartments, deadlines, sealing
 from whistle.inbox.audit import record_event
+from whistle.inbox.context import OfficerContext
 from whistle.inbox.errors import (
     AcknowledgementWithheldError,
     AlreadyAcknowledgedError,
@@ -105,16 +106,15 @@ def _decide(
     action: str,
     reason: str,
     *,
-    officer_id: int,
-    now: datetime,
+    ctx: OfficerContext,
     from_status: str | None = None,
     to_status: str | None = None,
     outcome: str | None = None,
 ) -> Decision:
     decision = Decision(
         case_id=case.id,
-        officer_id=officer_id,
-        at=now.replace(tzinfo=None),
+        officer_id=ctx.officer_id,
+        at=ctx.now.replace(tzinfo=None),
         action=action,
         from_status=from_status,
         to_status=to_status,
@@ -134,9 +134,7 @@ def change_status(
     to_status: str,
     *,
     reason: str,
-    officer_id: int,
-    now: datetime,
-    today: date,
+    ctx: OfficerContext,
     outcome: str | None = None,
 ) -> Case:
     """Move a case along the workflow, with a reason (and an outcome when closing)."""
@@ -156,28 +154,32 @@ def change_status(
     from_status = case.status
     case.status = to_status
     if to_status == STATUS_ACKNOWLEDGED:
-        case.acknowledged_day = today
+        case.acknowledged_day = ctx.today
     elif to_status == STATUS_INVESTIGATING:
-        case.investigation_day = case.investigation_day or today
+        case.investigation_day = case.investigation_day or ctx.today
     elif to_status == STATUS_CLOSED:
-        case.closed_day = today
+        case.closed_day = ctx.today
         case.outcome = outcome
-    case.last_activity_day = max(case.last_activity_day, today)
+    case.last_activity_day = max(case.last_activity_day, ctx.today)
     _decide(
         session,
         keyring,
         case,
         "status",
         reason,
-        officer_id=officer_id,
-        now=now,
+        ctx=ctx,
         from_status=from_status,
         to_status=to_status,
         outcome=outcome,
     )
     detail = f"{from_status}->{to_status}" + (f" ({outcome})" if outcome else "")
     record_event(
-        session, now, "status-changed", officer_id=officer_id, case_id=case.id, detail=detail
+        session,
+        ctx.now,
+        "status-changed",
+        officer_id=ctx.officer_id,
+        case_id=case.id,
+        detail=detail,
     )
     return case
 
@@ -188,9 +190,7 @@ def reopen(
     case_id: str,
     *,
     reason: str,
-    officer_id: int,
-    now: datetime,
-    today: date,
+    ctx: OfficerContext,
 ) -> Case:
     case = live_case(session, case_id)
     reason = check_reason(reason, "reopening the case")
@@ -205,23 +205,15 @@ def reopen(
     case.status = back
     case.closed_day = None
     case.outcome = None
-    case.last_activity_day = max(case.last_activity_day, today)
+    case.last_activity_day = max(case.last_activity_day, ctx.today)
     _decide(
-        session,
-        keyring,
-        case,
-        "status",
-        reason,
-        officer_id=officer_id,
-        now=now,
-        from_status=STATUS_CLOSED,
-        to_status=back,
+        session, keyring, case, "status", reason, ctx=ctx, from_status=STATUS_CLOSED, to_status=back
     )
     record_event(
         session,
-        now,
+        ctx.now,
         "case-reopened",
-        officer_id=officer_id,
+        officer_id=ctx.officer_id,
         case_id=case.id,
         detail=f"closed->{back}",
     )
@@ -242,22 +234,20 @@ def extend_feedback(
     case_id: str,
     *,
     reason: str,
-    officer_id: int,
-    now: datetime,
-    today: date,
+    ctx: OfficerContext,
 ) -> Case:
     """Extend the feedback deadline by 3 months: once, with a recorded reason, before the
     first deadline passed and while the feedback is owed (the caller tells the source,
     ``replies.notify_extension``)."""
     case = live_case(session, case_id)
     reason = check_reason(reason, "the extension")
-    why = deadlines.extension_refusal(case_dates(case), today)
+    why = deadlines.extension_refusal(case_dates(case), ctx.today)
     if why is not None:
         raise ExtensionRefusedError(EXTENSION_REFUSALS[why], why=why)
     case.extended = True
-    case.extended_day = today
-    _decide(session, keyring, case, "extend", reason, officer_id=officer_id, now=now)
-    record_event(session, now, "deadline-extended", officer_id=officer_id, case_id=case.id)
+    case.extended_day = ctx.today
+    _decide(session, keyring, case, "extend", reason, ctx=ctx)
+    record_event(session, ctx.now, "deadline-extended", officer_id=ctx.officer_id, case_id=case.id)
     return case
 
 
@@ -267,9 +257,7 @@ def withhold_acknowledgement(
     case_id: str,
     *,
     reason: str,
-    officer_id: int,
-    now: datetime,
-    today: date,
+    ctx: OfficerContext,
 ) -> Case:
     """Record that no acknowledgement is sent because it could endanger the confidentiality
     of the communication (art. 9.2.c): the clock is met by this justified decision."""
@@ -279,10 +267,12 @@ def withhold_acknowledgement(
         raise AlreadyWithheldError("The acknowledgement was already withheld.")
     if case.acknowledged_day is not None or case.ack_delivered_day is not None:
         raise AcknowledgementWithheldError("The acknowledgement was already sent.")
-    case.ack_withheld_day = today
-    case.last_activity_day = max(case.last_activity_day, today)
-    _decide(session, keyring, case, "withhold-ack", reason, officer_id=officer_id, now=now)
-    record_event(session, now, "acknowledgement-withheld", officer_id=officer_id, case_id=case.id)
+    case.ack_withheld_day = ctx.today
+    case.last_activity_day = max(case.last_activity_day, ctx.today)
+    _decide(session, keyring, case, "withhold-ack", reason, ctx=ctx)
+    record_event(
+        session, ctx.now, "acknowledgement-withheld", officer_id=ctx.officer_id, case_id=case.id
+    )
     return case
 
 
@@ -293,8 +283,7 @@ def assign(
     assignee_id: int | None,
     *,
     reason: str,
-    officer_id: int,
-    now: datetime,
+    ctx: OfficerContext,
 ) -> Case:
     case = live_case(session, case_id)
     reason = check_reason(reason, "the assignment")
@@ -305,12 +294,12 @@ def assign(
     if case.assignee_id == assignee_id:
         raise AlreadyAssignedError("The case is already assigned so.")
     case.assignee_id = assignee_id
-    _decide(session, keyring, case, "assign", reason, officer_id=officer_id, now=now)
+    _decide(session, keyring, case, "assign", reason, ctx=ctx)
     record_event(
         session,
-        now,
+        ctx.now,
         "case-assigned",
-        officer_id=officer_id,
+        officer_id=ctx.officer_id,
         case_id=case.id,
         detail=str(assignee_id) if assignee_id is not None else "nobody",
     )
@@ -318,7 +307,7 @@ def assign(
 
 
 def set_category(
-    session: Session, case_id: str, category: str | None, *, officer_id: int, now: datetime
+    session: Session, case_id: str, category: str | None, *, ctx: OfficerContext
 ) -> Case:
     """File the case under one of the office's categories (None: none)."""
     from whistle.inbox.settings import category_names
@@ -329,9 +318,9 @@ def set_category(
     case.category = category
     record_event(
         session,
-        now,
+        ctx.now,
         "category-set",
-        officer_id=officer_id,
+        officer_id=ctx.officer_id,
         case_id=case.id,
         detail=category or "none",
     )
@@ -359,8 +348,7 @@ def set_labels(
     case_id: str,
     labels: list[str],
     *,
-    officer_id: int,
-    now: datetime,
+    ctx: OfficerContext,
 ) -> Case:
     """Labels are officers' words: sealed like notes. They need no reason (not a decision)."""
     case = live_case(session, case_id)
@@ -372,7 +360,7 @@ def set_labels(
         if labels
         else None
     )
-    record_event(session, now, "labels-changed", officer_id=officer_id, case_id=case.id)
+    record_event(session, ctx.now, "labels-changed", officer_id=ctx.officer_id, case_id=case.id)
     return case
 
 
@@ -490,9 +478,7 @@ def postpone_deletion(
     until: date,
     *,
     reason: str,
-    officer_id: int,
-    now: datetime,
-    today: date,
+    ctx: OfficerContext,
 ) -> Case:
     """Keep a case past its art. 32.4 deletion day, to a given day, with a recorded reason
     (for instance a court order to preserve it). Only the law's own exceptions justify it;
@@ -503,19 +489,19 @@ def postpone_deletion(
         raise DeletionRefusedError(
             "An investigation was opened: no deletion is due.", why="investigation"
         )
-    if until <= today:
+    if until <= ctx.today:
         raise DeletionRefusedError("Postpone the deletion to a day after today.", why="date")
     if until >= deadlines.retention_end(case.received_day):
         raise DeletionRefusedError(
             "A deletion cannot be postponed past the retention limit.", why="retention"
         )
     case.deletion_postponed_to = until
-    _decide(session, keyring, case, "postpone-deletion", reason, officer_id=officer_id, now=now)
+    _decide(session, keyring, case, "postpone-deletion", reason, ctx=ctx)
     record_event(
         session,
-        now,
+        ctx.now,
         "deletion-postponed",
-        officer_id=officer_id,
+        officer_id=ctx.officer_id,
         case_id=case.id,
         detail=until.isoformat(),
     )

@@ -23,6 +23,7 @@ from whistle.inbox.cli.common import (
     signed_in_office,
     time_zone_option,
 )
+from whistle.inbox.context import for_officer
 from whistle.inbox.errors import CaseNotFoundError
 
 if TYPE_CHECKING:
@@ -275,26 +276,12 @@ def reply_command(
         signed = signed_in(config, engine, officer_name, password_file)
         with db.transaction(db.session_factory(engine)) as session:
             case_id = _find_case(session, case)
+            who = for_officer(config, signed.officer_id)
             written = replies.save_draft(
-                session,
-                signed.keyring,
-                case_id,
-                text,
-                officer_id=signed.officer_id,
-                now=config.clock(),
-                files=attached,
+                session, signed.keyring, case_id, text, ctx=who, files=attached
             )
             if not draft:
-                replies.mark_ready(
-                    session,
-                    signed.keyring,
-                    case_id,
-                    written.id,
-                    officer_id=signed.officer_id,
-                    now=config.clock(),
-                    today=config.today(),
-                    store_dir=config.store_dir,
-                )
+                replies.mark_ready(session, signed.keyring, case_id, written.id, ctx=who)
     finally:
         engine.dispose()
     click.echo(

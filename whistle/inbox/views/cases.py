@@ -36,7 +36,7 @@ from whistle.inbox.cases import (
 )
 from whistle.inbox.errors import CaseLockedError, NotCustodianError
 from whistle.inbox.models import OUTCOMES, ROLE_CUSTODIAN, STATUSES, Case, Officer
-from whistle.inbox.web import require_unlocked, state
+from whistle.inbox.web import officer_context, require_unlocked, state
 
 blueprint = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -210,13 +210,9 @@ def disclosure(case_id: str) -> Response | tuple[str, int]:
             unlocked.keyring,
             case_id,
             reason,
-            officer_id=unlocked.officer_id,
+            ctx=officer_context(unlocked),
             roles=unlocked.roles,
             custodian=unlocked.custodian_keyring,
-            now=inbox.config.clock(),
-            today=inbox.config.today(),
-            default_language=inbox.config.default_language,
-            store_dir=inbox.config.store_dir,
         )
     target = url_for("cases.detail", case_id=case_id, done="disclosed") + "#identity"
     return redirect(target, 303)

@@ -10,9 +10,12 @@ from datetime import date
 from typing import Any
 
 from flask import Blueprint, Response, request
+from sqlalchemy.orm import Session
 
 from whistle.inbox import deletions, steps, workflow
+from whistle.inbox.context import OfficerContext
 from whistle.inbox.errors import DeletionRefusedError, StepRefusedError
+from whistle.inbox.keyring import OfficeKeyring
 from whistle.inbox.views.workflow import _act
 from whistle.inbox.web import state
 
@@ -34,18 +37,18 @@ def delete_part(case_id: str) -> Response | tuple[str, int]:
     reason = request.form.get("reason", "")
     removed: list[Any] = []
 
-    def action(session: Any, unlocked: Any, inbox: Any) -> None:
+    def action(session: Session, keyring: OfficeKeyring, ctx: OfficerContext) -> None:
         removed.extend(
             deletions.delete_part(
                 session,
-                unlocked.keyring,
+                keyring,
                 case_id,
                 deletions.PartialDeletion(target, record_id, which),
                 grounds=grounds,
                 reason=reason,
-                officer_id=unlocked.officer_id,
-                now=inbox.config.clock(),
-                store_dir=inbox.config.store_dir,
+                officer_id=ctx.officer_id,
+                now=ctx.now,
+                store_dir=state().config.store_dir,
             )
         )
 
@@ -60,23 +63,14 @@ def postpone_deletion(case_id: str) -> Response | tuple[str, int]:
     raw = request.form.get("until", "")
     reason = request.form.get("reason", "")
 
-    def action(session: Any, unlocked: Any, inbox: Any) -> None:
+    def action(session: Session, keyring: OfficeKeyring, ctx: OfficerContext) -> None:
         try:
             until = date.fromisoformat(raw)
         except ValueError as exc:
             raise DeletionRefusedError(
                 "Postpone the deletion to a day after today.", why="date"
             ) from exc
-        workflow.postpone_deletion(
-            session,
-            unlocked.keyring,
-            case_id,
-            until,
-            reason=reason,
-            officer_id=unlocked.officer_id,
-            now=inbox.config.clock(),
-            today=inbox.config.today(),
-        )
+        workflow.postpone_deletion(session, keyring, case_id, until, reason=reason, ctx=ctx)
 
     return _act(case_id, "postpone", action, "postponed", "workflow")
 
@@ -85,10 +79,8 @@ def postpone_deletion(case_id: str) -> Response | tuple[str, int]:
 def set_category(case_id: str) -> Response | tuple[str, int]:
     category = request.form.get("category") or None
 
-    def action(session: Any, unlocked: Any, inbox: Any) -> None:
-        workflow.set_category(
-            session, case_id, category, officer_id=unlocked.officer_id, now=inbox.config.clock()
-        )
+    def action(session: Session, keyring: OfficeKeyring, ctx: OfficerContext) -> None:
+        workflow.set_category(session, case_id, category, ctx=ctx)
 
     return _act(case_id, "category", action, "category", "workflow")
 
@@ -97,19 +89,17 @@ def set_category(case_id: str) -> Response | tuple[str, int]:
 def record_step(case_id: str) -> Response | tuple[str, int]:
     form = request.form
 
-    def action(session: Any, unlocked: Any, inbox: Any) -> None:
+    def action(session: Session, keyring: OfficeKeyring, ctx: OfficerContext) -> None:
         steps.record_step(
             session,
-            unlocked.keyring,
+            keyring,
             case_id,
             form.get("kind", ""),
             day=_day(form.get("day", "")),
             note=form.get("note", ""),
             recipient=form.get("recipient", ""),
             immediate=form.get("immediate") == "1",
-            officer_id=unlocked.officer_id,
-            now=inbox.config.clock(),
-            today=inbox.config.today(),
+            ctx=ctx,
         )
 
     return _act(case_id, "step", action, "step", "steps")
@@ -119,20 +109,16 @@ def record_step(case_id: str) -> Response | tuple[str, int]:
 def third_party_disclosure(case_id: str) -> Response | tuple[str, int]:
     form = request.form
 
-    def action(session: Any, unlocked: Any, inbox: Any) -> None:
+    def action(session: Session, keyring: OfficeKeyring, ctx: OfficerContext) -> None:
         steps.disclose_to_third(
             session,
-            unlocked.keyring,
+            keyring,
             case_id,
             recipient=form.get("recipient", ""),
             day=_day(form.get("day", "")),
             reasons=form.get("reasons", ""),
             exception=form.get("exception", ""),
-            officer_id=unlocked.officer_id,
-            now=inbox.config.clock(),
-            today=inbox.config.today(),
-            default_language=inbox.config.default_language,
-            store_dir=inbox.config.store_dir,
+            ctx=ctx,
         )
 
     return _act(case_id, "third-party", action, "step", "steps")
@@ -142,15 +128,7 @@ def third_party_disclosure(case_id: str) -> Response | tuple[str, int]:
 def withhold_acknowledgement(case_id: str) -> Response | tuple[str, int]:
     reason = request.form.get("reason", "")
 
-    def action(session: Any, unlocked: Any, inbox: Any) -> None:
-        workflow.withhold_acknowledgement(
-            session,
-            unlocked.keyring,
-            case_id,
-            reason=reason,
-            officer_id=unlocked.officer_id,
-            now=inbox.config.clock(),
-            today=inbox.config.today(),
-        )
+    def action(session: Session, keyring: OfficeKeyring, ctx: OfficerContext) -> None:
+        workflow.withhold_acknowledgement(session, keyring, case_id, reason=reason, ctx=ctx)
 
     return _act(case_id, "withhold-reason", action, "withheld", "workflow")

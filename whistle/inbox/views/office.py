@@ -14,7 +14,7 @@ from whistle.crypto import CodeChecksumError, CodeError
 from whistle.crypto.audit import format_head, normalize_head
 from whistle.inbox import audit, db, register, settings, stats, steps
 from whistle.inbox.errors import AuditChainError, CategoryRefusedError, StepRefusedError
-from whistle.inbox.views.workflow import step_message
+from whistle.inbox.refusals import step_message
 from whistle.inbox.web import require_manager_unlocked, require_unlocked, state
 
 blueprint = Blueprint("office", __name__, url_prefix="/office")

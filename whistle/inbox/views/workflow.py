@@ -3,10 +3,10 @@ the register and the statistics."""
 
 import io
 from collections.abc import Callable
-from typing import Any
 
 from flask import Blueprint, Response, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from sqlalchemy.orm import Session
 
 from whistle.inbox import (
     db,
@@ -20,42 +20,21 @@ from whistle.inbox import (
     workflow,
 )
 from whistle.inbox.audit import record_event
+from whistle.inbox.context import OfficerContext
 from whistle.inbox.dashboard import dashboard
 from whistle.inbox.errors import (
-    AcknowledgementWithheldError,
-    AlreadyAcknowledgedError,
-    AlreadyAssignedError,
-    AlreadyWithheldError,
     CaseNotFoundError,
-    CategoryRefusedError,
-    ConfirmationRequiredError,
-    DeletionRefusedError,
-    EmptyReplyError,
-    ExtensionRefusedError,
     InboxError,
-    LabelTooLongError,
-    MeetingRecordRequiredError,
-    OutcomeNotAllowedError,
-    OutcomeRequiredError,
     ReasonRequiredError,
-    ReasonTooLongError,
-    ReopenRefusedError,
-    ReplyAlreadyReadyError,
-    ReplyAlreadySentError,
-    ReplyFileNameError,
-    ReplyFilesTooLargeError,
-    ReplyTooLongError,
     StateChangeRefusedError,
-    StepRefusedError,
-    TooManyLabelsError,
-    TooManyReplyFilesError,
     UnknownOfficerError,
-    UnknownReplyKindError,
     WorkflowError,
 )
+from whistle.inbox.keyring import OfficeKeyring
 from whistle.inbox.models import OUTCOMES, STATUSES, Case
+from whistle.inbox.refusals import refusal_message
 from whistle.inbox.views.cases import case_page_with_error
-from whistle.inbox.web import require_unlocked, state
+from whistle.inbox.web import officer_context, require_unlocked, state
 
 #: What an officer writes by hand; the other purposes are the inbox's own notices.
 COMPOSED = ("reply", "feedback", "meeting")
@@ -68,119 +47,30 @@ def _redirect(case_id: str, done: str, anchor: str) -> Response:
     return make_response(redirect(target, 303))  # typed as Flask's Response, which it is
 
 
+#: A case action: in the request's transaction, with the officer's keys and context.
+Action = Callable[[Session, OfficeKeyring, OfficerContext], None]
+
+
 def _act(
     case_id: str,
     field: str,
-    action: Callable[..., Any],
+    action: Action,
     done: str | Callable[[], str],
     anchor: str,
 ) -> Response | tuple[str, int]:
-    """Run ``action(session, unlocked, inbox)``; an ``InboxError`` re-renders the case.
+    """Run ``action(session, keyring, ctx)``; an ``InboxError`` re-renders the case.
 
     ``done`` names the confirmation shown (a callable: what the action decided)."""
     unlocked = require_unlocked()
-    inbox = state()
+    ctx = officer_context(unlocked)
     try:
-        with db.transaction(inbox.sessions) as session:
-            action(session, unlocked, inbox)
+        with db.transaction(state().sessions) as session:
+            action(session, unlocked.keyring, ctx)
     except CaseNotFoundError:
         raise  # purged (410) or unknown (404): an error page, not the case page
     except InboxError as exc:
         return case_page_with_error(case_id, field, refusal_message(exc))
     return _redirect(case_id, done() if callable(done) else done, anchor)
-
-
-def _extension_message(why: str) -> str:
-    return {
-        "already-extended": _("The feedback deadline was already extended."),
-        "closed": _("A closed case has no feedback deadline to extend."),
-        "met": _("The feedback was already given: there is nothing to extend."),
-        "too-late": _("The first feedback deadline has passed: it can no longer be extended."),
-    }.get(why, _("The case's state does not allow this."))
-
-
-def _deletion_message(why: str) -> str:
-    return {
-        "no-such-part": _("Choose a message, file or field of this case to delete."),
-        "grounds": _("Choose the grounds for the deletion."),
-        "damaged": _("This record cannot be decrypted: it is damaged."),
-        "investigation": _("An investigation was opened: no deletion is due."),
-        "retention": _("A deletion cannot be postponed past the retention limit."),
-    }.get(why, _("Postpone the deletion to a day after today."))
-
-
-def step_message(why: str) -> str:
-    return {
-        "recipient": _("Name the recipient (at most 200 characters)."),
-        "day": _("Give the day it was done as YYYY-MM-DD: not before the report, not after today."),
-        "kind": _("Choose what was done."),
-        "not-told": _(
-            "The reporter must be told before the disclosure: choose today or a later day, or "
-            "record why telling them would jeopardise the investigation."
-        ),
-        "name": _("Give the Responsable's name (3 to 120 characters)."),
-        "none": _("No Responsable del Sistema is recorded yet."),
-        "meeting": _("No meeting was requested before that day."),
-    }.get(why, _("The case's state does not allow this."))
-
-
-#: The officer's message for each refusal a case action can meet, by class. A class not here
-#: gets its nearest ancestor's message; the English text of an exception is never shown.
-_REFUSALS: dict[type[InboxError], Callable[[], str]] = {
-    ReasonRequiredError: lambda: _("Give a reason for this decision."),
-    ReasonTooLongError: lambda: _(
-        "A reason has at most %(count)d characters.", count=workflow.MAX_REASON_CHARS
-    ),
-    UnknownOfficerError: lambda: _("No such officer."),
-    LabelTooLongError: lambda: _(
-        "A label has at most %(count)d characters.", count=workflow.MAX_LABEL_CHARS
-    ),
-    TooManyLabelsError: lambda: _(
-        "A case has at most %(count)d labels.", count=workflow.MAX_LABELS
-    ),
-    EmptyReplyError: lambda: _("Write the reply before saving it."),
-    ReplyTooLongError: lambda: _(
-        "A reply has at most %(count)d characters.", count=replies.MAX_REPLY_CHARS
-    ),
-    TooManyReplyFilesError: lambda: _(
-        "A reply carries at most %(count)d files.", count=replies.MAX_REPLY_FILES
-    ),
-    ReplyFilesTooLargeError: lambda: _("The files of a reply take at most 20 MiB together."),
-    ReplyFileNameError: lambda: _("A file name has 1 to 200 characters and no slashes."),
-    UnknownReplyKindError: lambda: _("Choose what kind of message this is."),
-    MeetingRecordRequiredError: lambda: _("Attach the recording or the minutes of the meeting."),
-    WorkflowError: lambda: _("The case's state does not allow this."),
-    StateChangeRefusedError: lambda: _("The case's state does not allow this."),
-    AlreadyAcknowledgedError: lambda: _("This case was already acknowledged."),
-    OutcomeRequiredError: lambda: _("Choose the outcome to close the case."),
-    OutcomeNotAllowedError: lambda: _("Only closing a case has an outcome."),
-    AcknowledgementWithheldError: lambda: _("The acknowledgement was already sent."),
-    AlreadyWithheldError: lambda: _("The acknowledgement was already withheld."),
-    CategoryRefusedError: lambda: _("Choose one of the office's categories."),
-    ReopenRefusedError: lambda: _("The case's state does not allow this."),
-    ConfirmationRequiredError: lambda: _("Tick the confirmation: the deletion cannot be undone."),
-    AlreadyAssignedError: lambda: _("This was already done."),
-    ReplyAlreadySentError: lambda: _("This was already done."),
-    ReplyAlreadyReadyError: lambda: _("This was already done."),
-    InboxError: lambda: _("Something could not be done"),
-}
-
-
-#: Refusals that say which way they refuse (``why``): their messages are chosen by it.
-_BY_WHY: dict[type[InboxError], Callable[[str], str]] = {
-    ExtensionRefusedError: lambda why: _extension_message(why),
-    DeletionRefusedError: lambda why: _deletion_message(why),
-    StepRefusedError: lambda why: step_message(why),
-}
-
-
-def refusal_message(exc: InboxError) -> str:
-    """The translated message for ``exc``, chosen by its class (never by its English text)."""
-    for cls, by_why in _BY_WHY.items():
-        if isinstance(exc, cls):
-            return by_why(getattr(exc, "why", ""))
-    message = next(_REFUSALS[cls] for cls in type(exc).__mro__ if cls in _REFUSALS)
-    return message()
 
 
 @blueprint.get("/dashboard")
@@ -219,30 +109,20 @@ def change_status(case_id: str) -> Response | tuple[str, int]:
     outcome = request.form.get("outcome") or None
     reason = request.form.get("reason", "")
 
-    def action(session: Any, unlocked: Any, inbox: Any) -> None:
+    def action(session: Session, keyring: OfficeKeyring, ctx: OfficerContext) -> None:
         if to == "reopen":
-            workflow.reopen(
-                session,
-                unlocked.keyring,
-                case_id,
-                reason=reason,
-                officer_id=unlocked.officer_id,
-                now=inbox.config.clock(),
-                today=inbox.config.today(),
-            )
+            workflow.reopen(session, keyring, case_id, reason=reason, ctx=ctx)
             return
         if to not in STATUSES:
             raise StateChangeRefusedError("Unknown state.")
         workflow.change_status(
             session,
-            unlocked.keyring,
+            keyring,
             case_id,
             to,
             reason=reason,
             outcome=outcome if to == "closed" else None,
-            officer_id=unlocked.officer_id,
-            now=inbox.config.clock(),
-            today=inbox.config.today(),
+            ctx=ctx,
         )
 
         if to == "closed":
@@ -250,11 +130,9 @@ def change_status(case_id: str) -> Response | tuple[str, int]:
             case = session.get(Case, case_id)
             if case is not None and replies.offer_closing_feedback(
                 session,
-                unlocked.keyring,
+                keyring,
                 case,
-                officer_id=unlocked.officer_id,
-                now=inbox.config.clock(),
-                default_language=inbox.config.default_language,
+                ctx=ctx,
             ):
                 done[0] = "closed-tell"
 
@@ -264,17 +142,8 @@ def change_status(case_id: str) -> Response | tuple[str, int]:
 
 @blueprint.post("/cases/<case_id>/acknowledge")
 def acknowledge(case_id: str) -> Response | tuple[str, int]:
-    def action(session: Any, unlocked: Any, inbox: Any) -> None:
-        replies.acknowledge(
-            session,
-            unlocked.keyring,
-            case_id,
-            officer_id=unlocked.officer_id,
-            now=inbox.config.clock(),
-            today=inbox.config.today(),
-            default_language=inbox.config.default_language,
-            store_dir=inbox.config.store_dir,
-        )
+    def action(session: Session, keyring: OfficeKeyring, ctx: OfficerContext) -> None:
+        replies.acknowledge(session, keyring, case_id, ctx=ctx)
 
     return _act(case_id, "acknowledge", action, "acknowledged", "workflow")
 
@@ -283,26 +152,9 @@ def acknowledge(case_id: str) -> Response | tuple[str, int]:
 def extend(case_id: str) -> Response | tuple[str, int]:
     reason = request.form.get("reason", "")
 
-    def action(session: Any, unlocked: Any, inbox: Any) -> None:
-        case = workflow.extend_feedback(
-            session,
-            unlocked.keyring,
-            case_id,
-            reason=reason,
-            officer_id=unlocked.officer_id,
-            now=inbox.config.clock(),
-            today=inbox.config.today(),
-        )
-        replies.notify_extension(
-            session,
-            unlocked.keyring,
-            case,
-            officer_id=unlocked.officer_id,
-            now=inbox.config.clock(),
-            today=inbox.config.today(),
-            default_language=inbox.config.default_language,
-            store_dir=inbox.config.store_dir,
-        )
+    def action(session: Session, keyring: OfficeKeyring, ctx: OfficerContext) -> None:
+        case = workflow.extend_feedback(session, keyring, case_id, reason=reason, ctx=ctx)
+        replies.notify_extension(session, keyring, case, ctx=ctx)
 
     return _act(case_id, "extend-reason", action, "extended", "workflow")
 
@@ -312,20 +164,12 @@ def assign(case_id: str) -> Response | tuple[str, int]:
     raw = request.form.get("assignee", "")
     reason = request.form.get("reason", "")
 
-    def action(session: Any, unlocked: Any, inbox: Any) -> None:
+    def action(session: Session, keyring: OfficeKeyring, ctx: OfficerContext) -> None:
         try:
             assignee = int(raw) if raw else None
         except ValueError as exc:
             raise UnknownOfficerError("No such officer.") from exc
-        workflow.assign(
-            session,
-            unlocked.keyring,
-            case_id,
-            assignee,
-            reason=reason,
-            officer_id=unlocked.officer_id,
-            now=inbox.config.clock(),
-        )
+        workflow.assign(session, keyring, case_id, assignee, reason=reason, ctx=ctx)
 
     return _act(case_id, "assign-reason", action, "assigned", "workflow")
 
@@ -334,15 +178,8 @@ def assign(case_id: str) -> Response | tuple[str, int]:
 def labels(case_id: str) -> Response | tuple[str, int]:
     text = request.form.get("labels", "")[:2000]
 
-    def action(session: Any, unlocked: Any, inbox: Any) -> None:
-        workflow.set_labels(
-            session,
-            unlocked.keyring,
-            case_id,
-            workflow.parse_labels(text),
-            officer_id=unlocked.officer_id,
-            now=inbox.config.clock(),
-        )
+    def action(session: Session, keyring: OfficeKeyring, ctx: OfficerContext) -> None:
+        workflow.set_labels(session, keyring, case_id, workflow.parse_labels(text), ctx=ctx)
 
     return _act(case_id, "labels", action, "labels", "workflow")
 
@@ -363,46 +200,27 @@ def save_reply(case_id: str) -> Response | tuple[str, int]:
             case_id, "reply", _("Attach the recording or the minutes of the meeting.")
         )
 
-    def action(session: Any, unlocked: Any, inbox: Any) -> None:
+    def action(session: Session, keyring: OfficeKeyring, ctx: OfficerContext) -> None:
         reply = replies.save_draft(
             session,
-            unlocked.keyring,
+            keyring,
             case_id,
             text,
-            officer_id=unlocked.officer_id,
-            now=inbox.config.clock(),
+            ctx=ctx,
             files=files,
             purpose=purpose,
             reply_id=int(raw_id) if raw_id.isdigit() else None,
         )
         if ready:
-            replies.mark_ready(
-                session,
-                unlocked.keyring,
-                case_id,
-                reply.id,
-                officer_id=unlocked.officer_id,
-                now=inbox.config.clock(),
-                today=inbox.config.today(),
-                store_dir=inbox.config.store_dir,
-            )
+            replies.mark_ready(session, keyring, case_id, reply.id, ctx=ctx)
 
     return _act(case_id, "reply", action, "queued" if ready else "draft", "replies")
 
 
 @blueprint.post("/cases/<case_id>/replies/<int:reply_id>/ready")
 def reply_ready(case_id: str, reply_id: int) -> Response | tuple[str, int]:
-    def action(session: Any, unlocked: Any, inbox: Any) -> None:
-        replies.mark_ready(
-            session,
-            unlocked.keyring,
-            case_id,
-            reply_id,
-            officer_id=unlocked.officer_id,
-            now=inbox.config.clock(),
-            today=inbox.config.today(),
-            store_dir=inbox.config.store_dir,
-        )
+    def action(session: Session, keyring: OfficeKeyring, ctx: OfficerContext) -> None:
+        replies.mark_ready(session, keyring, case_id, reply_id, ctx=ctx)
 
     return _act(case_id, "reply", action, "queued", "replies")
 
