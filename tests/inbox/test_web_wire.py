@@ -96,3 +96,25 @@ def test_only_a_manager_ends_the_interim_copies(office, app) -> None:  # noqa: F
     assert response.status_code == 403
     with office.session() as session:
         assert compartments.interim(session)
+
+
+def test_the_keys_page_asks_for_a_rotation_after_someone_left_a_desk(office, app) -> None:  # noqa: F811
+    from whistle.inbox import epochs
+
+    _add(office, "ana", ["antifraud"])
+    admin = app.test_client()
+    login(admin)
+    notice = "someone left a desk"
+    assert notice not in admin.get("/keys/").get_data(as_text=True)
+    page = admin.get("/desks").get_data(as_text=True)
+    removed = admin.post(
+        "/desks/members",
+        data={"csrf": csrf(page), "desk": "antifraud", "name": "ana", "action": "remove"},
+    )
+    assert removed.status_code == 303
+    assert notice in admin.get("/keys/").get_data(as_text=True)
+    office.config.clock.advance(hours=1)
+    with office.session() as session:
+        epochs.rotate(session, office.sign_in().keyring, office.config.clock())
+        assert epochs.left_since_rotation(session) == 0
+    assert notice not in admin.get("/keys/").get_data(as_text=True)

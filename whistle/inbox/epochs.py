@@ -51,7 +51,15 @@ from whistle.inbox import sealing
 from whistle.inbox.audit import record_event
 from whistle.inbox.errors import InboxError
 from whistle.inbox.keyring import OfficeKeyring
-from whistle.inbox.models import Compartment, DeskKey, HeldRecord, KeyEpoch, KeyPolicy, Office
+from whistle.inbox.models import (
+    AuditEvent,
+    Compartment,
+    DeskKey,
+    HeldRecord,
+    KeyEpoch,
+    KeyPolicy,
+    Office,
+)
 
 #: Record type of a sealed epoch secret (associated data, with the all-zero case id).
 SEALED_KEY = "epoch-key"
@@ -566,6 +574,26 @@ def set_reminder(
         officer_id=officer_id,
         detail=f"every {days} days" if days else "none",
     )
+
+
+#: Audit actions after which someone who held a desk's keys no longer does.
+LEFT_A_DESK = ("desk-member-removed", "officer-removed")
+
+
+def left_since_rotation(session: Session) -> int:
+    """How many times someone left a desk (or the office) since the current keys were made.
+
+    They may have kept their desk's key of this epoch, which opens the reports sent to that
+    desk until the next rotation; their grants are gone, but a copy is a copy."""
+    row = session.scalar(select(KeyEpoch).order_by(KeyEpoch.epoch.desc()).limit(1))
+    if row is None:
+        return 0
+    found = session.scalar(
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(AuditEvent.action.in_(LEFT_A_DESK), AuditEvent.at >= row.created_at)
+    )
+    return found or 0
 
 
 def rotation_due(session: Session, today: date) -> date | None:
