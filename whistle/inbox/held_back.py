@@ -5,7 +5,7 @@ officer imports only what their desks' keys open. The rest is not refused (it is
 not dropped: each record is kept here exactly as the bundle carried it — ciphertext sealed to
 the desk keys of its epoch — and neither acknowledged to the server nor counted as filed.
 A member of its desk files it (``bundles.file_held_back``) when they sign in, open the Bundles
-page or run ``whistle inbox bundles file-held``; only then is it acknowledged, so the server
+page or run ``whistle inbox file-held``; only then is it acknowledged, so the server
 keeps its copy until the inbox holds it in a form someone can read.
 
 Which desk a held report is for cannot be read without its key (slots name nobody,
