@@ -265,22 +265,24 @@ def seal_wire_keys(session: Session, keyring: OfficeKeyring, now: datetime) -> i
     rows = session.scalars(
         select(DeskKey).where(DeskKey.generation.is_(None), DeskKey.sealed_secret.is_not(None))
     ).all()
+    moved = 0
     for row in rows:
         secret = _open_desk(keyring, row, {})
-        if secret is None:
-            continue
+        if secret is None or row.desk_id not in holders:
+            continue  # a desk without a compartment has no members to hand it to: it stays
+        moved += 1
         row.sealed_secret, row.generation = _seal_desk(
             holders, keyring.storage_public, row.epoch, row.desk_id, secret
         )
-    if rows:
+    if moved:
         session.flush()
         record_event(
             session,
             now,
             "wire-keys-sealed-to-desks",
-            detail=f"{len(rows)} desk key(s) of live epochs: storage-key copies replaced",
+            detail=f"{moved} desk key(s) of live epochs: storage-key copies replaced",
         )
-    return len(rows)
+    return moved
 
 
 def is_destroyed(session: Session, epoch: int) -> bool:
