@@ -5,6 +5,8 @@
 //   reply seed   = crypto_kdf_derive_from_key(32, 2, "wh-reply", m)
 //   reply keys   = crypto_box_seed_keypair(reply seed)
 //   signing seed = crypto_kdf_derive_from_key(32, 3, "wh-signk", m)   (Ed25519, protocol 2)
+//   copy seed    = crypto_kdf_derive_from_key(32, 4, "wh-scopy", m)   (the source's copy)
+//   copy keys    = crypto_box_seed_keypair(copy seed)
 
 import { concat, requireBytes, utf8 } from './bytes.js';
 import { codeBits } from './codes.js';
@@ -13,7 +15,8 @@ const CODE_DOMAIN = utf8('whistle-code-v1');
 export const SALT_BYTES = 32;
 
 /**
- * {loginToken, replySecretKey, replyPublicKey, signingSeed, signingPublicKey} for a code
+ * {loginToken, replySecretKey, replyPublicKey, signingSeed, signingPublicKey, copySecretKey,
+ * copyPublicKey} for a code
  * (throws CodeError for a bad code).
  */
 export function deriveSourceKeys(sodium, code, installSalt) {
@@ -24,14 +27,19 @@ export function deriveSourceKeys(sodium, code, installSalt) {
   const pair = sodium.crypto_box_seed_keypair(seed);
   const signingSeed = sodium.crypto_kdf_derive_from_key(32, 3, 'wh-signk', master);
   const signing = sodium.crypto_sign_seed_keypair(signingSeed);
+  const copySeed = sodium.crypto_kdf_derive_from_key(32, 4, 'wh-scopy', master);
+  const copy = sodium.crypto_box_seed_keypair(copySeed);
   sodium.memzero(signing.privateKey);
   sodium.memzero(master);
   sodium.memzero(seed);
+  sodium.memzero(copySeed);
   return {
     loginToken,
     replySecretKey: pair.privateKey,
     replyPublicKey: pair.publicKey,
     signingSeed,
     signingPublicKey: signing.publicKey,
+    copySecretKey: copy.privateKey,
+    copyPublicKey: copy.publicKey,
   };
 }

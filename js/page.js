@@ -8,8 +8,10 @@
 // envelope are posted. Check-in: the token and keys are derived here; the server answers
 // with the case's ciphertexts, opened here, replies checked against the pinned office key.
 // Follow-up: signed here with the key derived from the code, and numbered (docs/protocol.md
-// §7). Before anything is sent, the keys the page was given are checked against the office
-// card it was given, whose fingerprint is shown. Fail closed: if anything goes wrong (loading
+// §7). Beside each report and follow-up goes the source's own copy of it, sealed here to a key
+// derived from the code (js/copies.js), which the conversation shows once the office has
+// collected the record itself. Before anything is sent, the keys the page was given are
+// checked against the office card it was given, whose fingerprint is shown. Fail closed: if anything goes wrong (loading
 // libsodium.js's files too) nothing is sent, the reason is shown, and a button offers the
 // plain form (encryption on the server) explicitly.
 import { load } from './whistle-crypto.js';
@@ -279,6 +281,12 @@ import { load } from './whistle-crypto.js';
     });
   }
 
+  // The URL of a sealed route, announcing the size of the source's copy that precedes the
+  // envelope in the body (views/sealed.py).
+  function withCopy(url, copy) {
+    return url + (url.indexOf('?') < 0 ? '?' : '&') + 'copy=' + copy.length;
+  }
+
   function fromBase64(text) {
     var raw = atob(text);
     var bytes = new Uint8Array(raw.length);
@@ -372,6 +380,8 @@ import { load } from './whistle-crypto.js';
     var keys = api.deriveSourceKeys(code, api.fromHex(data.salt));
     var caseId = api.generateCaseId();
     var bars = progress(files, reportForm.querySelector('button[type=submit]'));
+    var formDocument = api.formDocument(data.lang, data.desk, collected.fields, choices);
+    var copy = api.sealCopy(api.copyDocument('submission', { form: formDocument, files: files }), keys.copyPublicKey, caseId);
     return api
       .writeSubmission({
         deskKey: api.fromHex(data.deskKey),
@@ -379,14 +389,14 @@ import { load } from './whistle-crypto.js';
         replyPublicKey: keys.replyPublicKey,
         sourceSigningKey: keys.signingPublicKey,
         caseId: caseId,
-        form: api.formDocument(data.lang, data.desk, collected.fields, choices),
+        form: formDocument,
         identification: collected.identification,
         files: files,
         onProgress: bars.encrypting,
       })
       .then(function (envelope) {
-        var body = new Blob([keys.loginToken, caseId, envelope], { type: 'application/octet-stream' });
-        return post(data.sealedAction, body, bars.sending);
+        var body = new Blob([keys.loginToken, caseId, copy, envelope], { type: 'application/octet-stream' });
+        return post(withCopy(data.sealedAction, copy), body, bars.sending);
       })
       .then(function (answer) {
         typed = false;
@@ -435,9 +445,18 @@ import { load } from './whistle-crypto.js';
     return list;
   }
 
+  // What the source sent, from their copy: files by name and size (the copy holds no content).
+  function copiedFiles(files) {
+    var list = element('ul');
+    files.forEach(function (file) {
+      list.appendChild(element('li', file.name + ' (' + file.size + ' B)'));
+    });
+    return list;
+  }
+
   function showEntry(list, kind, created, opened, forged) {
     var item = element('li', undefined, kind);
-    var title = { submission: t.report, followup: t.followup, reply: t.reply }[kind] || kind;
+    var title = { submission: t.report, followup: t.followup, reply: t.reply, copy: t.copy }[kind] || kind;
     if (opened && opened.position) title += ' ' + t.number.replace('0', String(opened.position.sequence));
     var heading = element('h3', title + ' ');
     heading.appendChild(element('small', created));
@@ -450,7 +469,7 @@ import { load } from './whistle-crypto.js';
       item.appendChild(element('p', t.unreadable));
     } else if (kind === 'submission') {
       var fields = element('dl');
-      opened.form.fields.forEach(function (field) {
+      (opened.form ? opened.form.fields : opened.fields).forEach(function (field) {
         fields.appendChild(element('dt', String(field.label)));
         fields.appendChild(element('dd', String(field.value)));
       });
@@ -461,8 +480,9 @@ import { load } from './whistle-crypto.js';
     }
     if (opened && !forged && opened.files.length) {
       item.appendChild(element('p', t.files));
-      item.appendChild(fileList(opened.files));
+      item.appendChild(opened.copied ? copiedFiles(opened.files) : fileList(opened.files));
     }
+    if (opened && opened.copied) item.setAttribute('data-copy', '');
     list.appendChild(item);
   }
 
@@ -479,10 +499,23 @@ import { load } from './whistle-crypto.js';
     };
     var numbers = [];
     var replies = []; // the dates of the genuine replies, for the status line
+    var reportCopy = false; // the report is shown from the source's copy
     var chain = Promise.resolve();
     answer.records.forEach(function (record) {
       chain = chain.then(function () {
         var bytes = fromBase64(record.data);
+        if (record.kind === 'source-copy') {
+          return api.openCopy(bytes, keys.copySecretKey, caseId).then(
+            function (opened) {
+              opened.copied = true;
+              if (opened.kind === 'submission') reportCopy = true;
+              showEntry(list, opened.kind, record.created, opened, false);
+            },
+            function () {
+              showEntry(list, 'copy', record.created, null, false);
+            },
+          );
+        }
         var opening =
           record.kind === 'submission'
             ? api.openSubmissionAsSource(bytes, keys.replySecretKey, caseId)
@@ -509,14 +542,15 @@ import { load } from './whistle-crypto.js';
       notice.hidden = !missing.length;
       state.signedCase = checks.signedCase;
       state.repliesSeen = highest;
-      showStatus(answer.records, replies);
+      showStatus(answer.records, replies, reportCopy);
+      document.getElementById('sealed-copy').hidden = !answer.copies;
     });
   }
 
   // Where the case stands, as whistle/submit/case_status.py tells it with JavaScript off: the
   // report still on the server is not yet collected; the first genuine reply is the
   // acknowledgement.
-  function showStatus(records, replies) {
+  function showStatus(records, replies, reportCopy) {
     var reportHere = records.some(function (record) {
       return record.kind === 'submission';
     });
@@ -525,7 +559,7 @@ import { load } from './whistle-crypto.js';
     else if (!reportHere) line = t.statusCollected;
     document.getElementById('sealed-case-status').textContent = line;
     var gone = document.getElementById('sealed-report-gone');
-    gone.textContent = t.reportGone;
+    gone.textContent = reportCopy ? t.reportCopy : t.reportGone;
     gone.hidden = reportHere;
     var none = document.getElementById('sealed-no-replies');
     none.textContent = t.noReplies;
@@ -550,7 +584,7 @@ import { load } from './whistle-crypto.js';
     });
     return lookup.then(function (answer) {
       var caseId = api.fromHex(answer.case_id);
-      var state = { keys: keys, caseId: caseId, nextFollowup: answer.next_followup };
+      var state = { keys: keys, caseId: caseId, nextFollowup: answer.next_followup, keepCopies: answer.keep_copies !== false };
       return openRecords(api, keys, caseId, answer, state).then(function () {
         session = state;
         checkinForm.elements.code.value = '';
@@ -570,6 +604,9 @@ import { load } from './whistle-crypto.js';
     checkFiles(files);
     var bars = progress(files, followup.querySelector('button[type=submit]'));
     var deskKeys = checkinForm.dataset.deskKeys.split(',').map(api.fromHex);
+    var copy = session.keepCopies
+      ? api.sealCopy(api.copyDocument('followup', { message: message, files: files }), session.keys.copyPublicKey, session.caseId)
+      : new Uint8Array(0);
     return api
       .writeFollowup({
         message: message,
@@ -582,8 +619,8 @@ import { load } from './whistle-crypto.js';
         onProgress: bars.encrypting,
       })
       .then(function (envelope) {
-        var body = new Blob([session.keys.loginToken, session.caseId, envelope], { type: 'application/octet-stream' });
-        return post(checkinForm.dataset.followupAction, body, bars.sending);
+        var body = new Blob([session.keys.loginToken, session.caseId, copy, envelope], { type: 'application/octet-stream' });
+        return post(withCopy(checkinForm.dataset.followupAction, copy), body, bars.sending);
       })
       .then(function (answer) {
         statusBox.hidden = true;
@@ -591,8 +628,28 @@ import { load } from './whistle-crypto.js';
         var sent = document.getElementById('sealed-sent');
         sent.innerHTML = answer.sent;
         sent.hidden = false;
+        document.getElementById('sealed-copy').hidden = true;
         session = null;
       });
+  }
+
+  // The source deletes their copy: nothing of what they sent stays here for them, and nothing
+  // they send later is copied.
+  function forgetCopy() {
+    return post(checkinForm.dataset.forgetAction, new Blob([session.keys.loginToken])).then(function () {
+      session.keepCopies = false;
+      Array.prototype.forEach.call(document.querySelectorAll('#sealed-entries [data-copy]'), function (item) {
+        item.parentNode.removeChild(item);
+      });
+      var gone = document.getElementById('sealed-report-gone');
+      if (!gone.hidden) gone.textContent = t.reportGone;
+      var form = document.getElementById('sealed-forget');
+      form.hidden = true;
+      var done = document.getElementById('sealed-forgotten');
+      done.textContent = t.forgotten;
+      done.hidden = false;
+      done.focus();
+    });
   }
 
   // --- wiring -------------------------------------------------------------------------------
@@ -635,5 +692,6 @@ import { load } from './whistle-crypto.js';
   if (checkinForm) {
     intercept(checkinForm, checkIn);
     intercept(document.getElementById('sealed-followup'), sendFollowup);
+    intercept(document.getElementById('sealed-forget'), forgetCopy);
   }
 })();

@@ -106,3 +106,40 @@ def test_an_export_with_nothing_new_is_the_last_bundle_again(world: World) -> No
     assert opened(changed).manifest.sequence == 4
     assert opened(changed).manifest.previous == opened(empty).bundle_id
     assert world.inbox_import(changed).counts["records imported"] == 1
+
+
+def test_the_source_copy_survives_the_acknowledgement_and_goes_with_the_case(
+    world: World,
+) -> None:
+    """The server keeps the source's sealed copy after the office's acknowledgement deleted
+    the report; the bundle never carries it; the office's purge deletes it with the case."""
+    from whistle.inbox.outgoing import queue_purge
+    from whistle.submit.models import SourceCopy
+
+    client = world.client
+    client.get("/language/en")
+    code = submit_report(client, description=f"The canary: {CANARY}")
+    with world.server_state().sessions() as session:
+        copy = session.scalars(select(SourceCopy)).one()
+    outbox = world.server_export()
+    summary = world.inbox_import(outbox)
+    assert summary.counts["records imported"] == 1  # the report only, not its copy
+    assert copy.data not in outbox
+    world.inbox_backup()
+    applied = world.server_import(world.inbox_export())
+    assert applied.counts["acknowledged records deleted"] == 1
+
+    status, page = check_in(client, code)
+    assert status == 200
+    assert CANARY in page  # from the copy: the server no longer holds the report
+    assert "Status: the office has collected your report." in page
+    with world.server_state().sessions() as session:
+        assert session.scalars(select(Record)).all() == []
+        assert session.scalar(select(func.count()).select_from(SourceCopy)) == 1
+
+    with world.inbox_session() as session:
+        queue_purge(session, case_id=_only_case(world), now=world.inbox_config.clock())
+    world.server_import(world.inbox_export())
+    with world.server_state().sessions() as session:
+        assert session.scalar(select(func.count()).select_from(SourceCopy)) == 0
+        assert session.scalar(select(func.count()).select_from(Login)) == 0

@@ -22,8 +22,8 @@ from whistle.crypto import CryptoError, KdfParams, open_bytes, open_envelope
 from whistle.inbox import compartments, epochs, held_back
 from whistle.inbox.bundles import import_outbox
 from whistle.inbox.cases import case_detail
-from whistle.inbox.errors import CaseLockedError, DeskHasHeldRecordsError
-from whistle.inbox.models import AuditEvent, Case, HeldRecord, Outgoing
+from whistle.inbox.errors import CaseLockedError
+from whistle.inbox.models import AuditEvent, Case, HeldRecord, Officer, Outgoing
 from whistle.inbox.officers import SignedIn, add_officer, sign_in
 from whistle.submit.models import Record as ServerRecord
 
@@ -295,21 +295,40 @@ def test_a_record_no_desk_opens_is_refused_only_once_every_desks_keys_failed(
         assert len(refusals) == 1
 
 
-def test_held_records_keep_their_desk_and_their_keys(loop: Loop) -> None:
+def test_a_held_report_whose_desk_was_removed_since_is_filed_at_its_successor(
+    loop: Loop,
+) -> None:
     loop.client.get("/language/en")
-    submit_report(loop.client, "/report/urbanism")
+    submit_report(loop.client, "/report/urbanism", description="CANARY-URBANISM")
     ana = _sign_in(loop, "ana")
     _import(loop, ana, loop.server_export())
     with loop.world.inbox_session() as session:
-        # The desk a held report may be for cannot be removed (nobody could file it) ...
-        with pytest.raises(DeskHasHeldRecordsError):
-            compartments.check_removable(session, "urbanism")
-        compartments.check_removable(session, "antifraud")  # ana's keys failed on it
-        # ... nor can the keys of its epoch be destroyed by hand.
-        epochs.rotate(session, loop.world.keyring, loop.world.inbox_config.clock())
+        # A manager removes the desk (without signing in again: that would file the report).
+        admin_id = session.scalar(select(Officer.id).where(Officer.name == "admin"))
+        compartments.remove_desk(
+            session,
+            loop.world.keyring,
+            desk_id="urbanism",
+            successor_id="antifraud",
+            move_cases=True,
+            by_officer_id=admin_id,
+            now=loop.world.inbox_config.clock(),
+        )
+        # The epoch that holds the removed desk's key stays while the report waits: its keys
+        # cannot be destroyed by hand, and so the desk's members keep theirs.
         with pytest.raises(epochs.KeyEpochError, match="held back"):
-            epochs.confirm_destroy(session, 1, loop.world.inbox_config.clock(), ana.officer_id)
+            epochs.confirm_destroy(session, 1, loop.world.inbox_config.clock(), admin_id)
+        assert "urbanism" in epochs.live_desks(session)
     assert len(_held(loop)) == 1
+    berta = _sign_in(loop, "berta")  # still holds urbanism's key: files it, at antifraud
+    assert _held(loop) == []
+    with loop.world.inbox_session() as session:
+        [case] = session.scalars(select(Case)).all()
+        assert case.desk_id == "antifraud"
+        case_id = case.id
+    assert "CANARY-URBANISM" in _case_text(loop, ana, case_id)
+    with pytest.raises(CaseLockedError):
+        _case_text(loop, berta, case_id)
 
 
 def _cli_config(loop: Loop) -> dict[str, Any]:

@@ -22,6 +22,7 @@ def test_derivation_example():
         ("m", vector["master"]),
         ("login token", keys.login_token.hex()),
         ("reply public", keys.reply_public_key.hex()),
+        ("copy public", keys.copy_public_key.hex()),
     ]:
         assert f"{label} ".ljust(13) + value in DOC, label
     assert format_code(vector["code"]) in DOC

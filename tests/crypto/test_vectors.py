@@ -56,6 +56,7 @@ def test_derivation_vectors(vector):
     assert keys.login_token.hex() == vector["login_token"]
     assert keys.reply_secret_key.hex() == vector["reply_secret_key"]
     assert keys.reply_public_key.hex() == vector["reply_public_key"]
+    assert keys.copy_public_key.hex() == vector["copy_public_key"]
     lookup = crypto.login_lookup(keys.login_token, bytes.fromhex(vector["pepper"]))
     assert lookup.hex() == vector["lookup"]
 

@@ -469,3 +469,104 @@ def test_an_anonymous_report_with_an_identity_is_refused_in_the_page(
 
 def test_the_artifacts_directory_is_ignored_by_git() -> None:
     assert "test-artifacts/" in (ROOT / ".gitignore").read_text().splitlines()
+
+
+def _collect(site: Site, code: str) -> None:
+    """What the office's acknowledgement does: the report and follow-ups are deleted."""
+    from whistle.crypto import derive_source_keys, login_lookup
+    from whistle.submit import store
+
+    state = site.app.extensions["whistle_submit"]
+    keys = derive_source_keys(code, state.config.install_salt)
+    with state.sessions.begin() as session:
+        case_id = store.find_case(session, login_lookup(keys.login_token, state.config.pepper))
+        assert case_id is not None
+        store.acknowledge(
+            session, [(r.id, r.record_hash) for r in store.case_records(session, case_id)]
+        )
+
+
+def _copies(site: Site) -> int:
+    from sqlalchemy import func, select
+
+    from whistle.submit.models import SourceCopy
+
+    with site.app.extensions["whistle_submit"].sessions() as session:
+        return int(session.scalar(select(func.count()).select_from(SourceCopy)) or 0)
+
+
+def test_with_javascript_on_the_page_seals_the_source_copy_and_shows_it_after_collection(
+    chromium: Any, site: Site, tmp_path: Path
+) -> None:
+    """The page seals the source's copy itself (the server never sees the text); after the
+    office collected the report and the follow-up, check-in shows both from the copies, with
+    JavaScript on and off alike (the server opens what the page sealed); deleting the copy from
+    the page leaves nothing."""
+    canary = "CANARY-copy-7c2e"
+    shots = Shots("source-copy")
+    context = chromium.new_context()
+    page = context.new_page()
+    main = page.get_by_role("main")
+    site.recorder.clear()
+    page.goto(f"{site.base}/language/en?next=/report")
+    page.wait_for_selector("html[data-encryption=page]", timeout=WAIT_MS)
+    page.get_by_label("Subject").first.fill(f"Copied report {canary}")
+    page.get_by_label("Description of the facts").first.fill("Facts.")
+    page.get_by_label("Files (optional)").set_input_files(_files(tmp_path, FLOW["report"]["files"]))
+    page.get_by_label(FLOW["report"]["accept"], exact=False).check()
+    copies_before = _copies(site)
+    page.get_by_role("button", name=FLOW["report"]["submit"]).click()
+    page.wait_for_function(
+        "() => { const c = document.getElementById('code'); return c && c.textContent.trim(); }",
+        timeout=WAIT_MS,
+    )
+    code = page.locator("#code").inner_text().strip()
+    assert _copies(site) == copies_before + 1
+
+    page.goto(f"{site.base}/check-in")
+    page.wait_for_selector("html[data-encryption=page]", timeout=WAIT_MS)
+    page.get_by_label("Your code").first.fill(code)
+    page.get_by_role("button", name="Check in").click()
+    page.wait_for_selector("#sealed-conversation:not([hidden])", timeout=WAIT_MS)
+    page.get_by_label("Your message").fill(f"Later message {canary}")
+    page.get_by_role("button", name=FLOW["followup"]["submit"]).click()
+    page.get_by_role("heading", name=FLOW["followup"]["sent"]).wait_for(timeout=WAIT_MS)
+    assert _copies(site) == copies_before + 2
+    _collect(site, code)
+
+    page.goto(f"{site.base}/check-in")
+    page.wait_for_selector("html[data-encryption=page]", timeout=WAIT_MS)
+    page.get_by_label("Your code").first.fill(code)
+    page.get_by_role("button", name="Check in").click()
+    page.wait_for_selector("#sealed-conversation:not([hidden])", timeout=WAIT_MS)
+    text = main.inner_text()
+    assert f"Copied report {canary}" in text
+    assert f"Later message {canary}" in text
+    assert text.index("Copied report") < text.index("Later message")
+    assert FLOW["report"]["files"][0]["name"] in text
+    assert "shown from your own copy" in text
+    assert "Status: the office has collected your report." in text
+    assert "No replies from the office yet" in text
+    assert leaks(site.recorder.bodies, [canary]) == []  # the page sealed the copies itself
+    shots(page, "conversation-from-the-copy-javascript-on")
+
+    # The server opens what the page sealed: the same conversation with JavaScript off.
+    plain = chromium.new_context(java_script_enabled=False)
+    off = plain.new_page()
+    off.goto(f"{site.base}/language/en?next=/check-in")
+    off.get_by_label("Your code").first.fill(code)
+    off.get_by_role("button", name="Check in").click()
+    shown = off.get_by_role("main").inner_text()
+    shots(off, "conversation-from-the-copy-javascript-off")
+    assert f"Copied report {canary}" in shown
+    assert f"Later message {canary}" in shown
+    plain.close()
+
+    page.get_by_label("Delete my copy: I will no longer see here what I sent.").check()
+    page.get_by_role("button", name="Delete my copy").click()
+    page.get_by_text("Your copy was deleted.").wait_for(timeout=WAIT_MS)
+    assert canary not in main.inner_text()
+    assert "no longer holds a copy" in main.inner_text()
+    shots(page, "copy-deleted")
+    assert _copies(site) == copies_before
+    context.close()

@@ -13,10 +13,11 @@ import pytest
 from whistle.crypto import KdfParams, derive_source_keys, generate_code, read_card
 from whistle.crypto.conversation import Position
 from whistle.crypto.records import SubmissionWriter, seal_followup, seal_reply
-from whistle.inbox import db
+from whistle.inbox import compartments, db
+from whistle.inbox.cases import CaseFilters, list_cases
 from whistle.inbox.config import InboxConfig, ThrottleLimits, insecure_password_hash
 from whistle.inbox.office_setup import OfficeCreated, init_office
-from whistle.inbox.officers import SignedIn, sign_in
+from whistle.inbox.officers import SignedIn, add_officer, sign_in
 from whistle.inbox.store import IncomingRecord, import_records
 
 PASSWORD = "correct horse battery staple"
@@ -205,3 +206,69 @@ def do_import(office: Office, records: list[IncomingRecord]):  # type: ignore[no
             store_dir=office.config.store_dir,
             now=office.config.clock(),
         )
+
+
+# --- desks: officers in chosen desks, and the two-desk, three-officer office ----------------
+
+
+def add_officer_in(
+    office, name: str, desks: list[str], roles: tuple[str, ...] = ("officer",)
+) -> SignedIn:  # type: ignore[no-untyped-def]
+    """A new officer in ``desks``, added by admin (who holds both desks' keys), signed in."""
+    admin = office.sign_in()
+    with office.session() as session:
+        add_officer(
+            session,
+            office.config,
+            name=name,
+            password=PASSWORD,
+            roles=roles,
+            keyring=admin.keyring,
+            custodian_keyring=None,
+            by_officer_id=admin.officer_id,
+            desks=desks,
+        )
+    return office.sign_in(name)
+
+
+def listed_cases(office, signed: SignedIn, query: str = "") -> set[str]:  # type: ignore[no-untyped-def]
+    with office.session() as session:
+        page = list_cases(
+            session,
+            signed.keyring,
+            CaseFilters(query=query),
+            today=date(2026, 11, 2),
+            page_size=100,
+        )
+    return {c.id for c in page.cases}
+
+
+@pytest.fixture
+def two_desks(office):  # type: ignore[no-untyped-def]
+    """Two desks, three officers: ana and carles at antifraud, berta at ethics; carles steps
+    aside from case A (a conflict). Cases: A and A2 at antifraud, B at ethics."""
+    ana = add_officer_in(office, "ana", ["antifraud"])
+    berta = add_officer_in(office, "berta", ["ethics"])
+    carles = add_officer_in(office, "carles", ["antifraud"])
+    a, env_a = make_submission(office, description="pylon contract kickbacks")
+    a2, env_a2 = make_submission(office, description="school canteen")
+    b, env_b = make_submission(office, desk="ethics", description="harassment in archives")
+    do_import(
+        office,
+        [
+            incoming("submission", a.case_id, env_a, "ra"),
+            incoming("submission", a2.case_id, env_a2, "ra2"),
+            incoming("submission", b.case_id, env_b, "rb"),
+        ],
+    )
+    with office.session() as session:
+        compartments.recuse(
+            session,
+            carles.keyring,
+            case_id=a.case_id,
+            officer_name="carles",
+            by_officer_id=carles.officer_id,
+            reason="My brother-in-law runs the contractor.",
+            now=office.config.clock(),
+        )
+    return {"ana": ana, "berta": berta, "carles": carles, "a": a, "a2": a2, "b": b}

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 from werkzeug.serving import make_server
 
-from whistle.inbox import create_app
+from whistle.inbox import compartments, create_app
 
 from .conftest import PASSWORD
 
@@ -46,9 +46,13 @@ def test_manager_adds_then_removes_an_officer(served, office) -> None:
         page.fill("#password", NEW_PASSWORD)
         page.fill("#repeat", NEW_PASSWORD)
         page.check("#role-manager")
+        page.check("#desk-ethics")
         page.click("form[action$='/officers/add'] button")
         assert "Heu donat d'alta berta" in page.inner_text("main")
-        assert office.sign_in("berta", NEW_PASSWORD).roles == ("officer", "manager")
+        berta = office.sign_in("berta", NEW_PASSWORD)
+        assert berta.roles == ("officer", "manager")
+        with office.session() as session:
+            assert compartments.desks_of(session, berta.officer_id) == ["ethics"]
         page.click("text=Canvia els rols o dona de baixa berta")
         page.check("#confirm")
         page.click("form[action$='/remove'] button")

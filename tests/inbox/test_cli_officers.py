@@ -2,9 +2,11 @@
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select
 
 from whistle.cli import main
 from whistle.inbox.config import insecure_password_hash
+from whistle.inbox.models import Officer
 
 from .conftest import PASSWORD, do_import, incoming, make_submission
 
@@ -250,3 +252,41 @@ def test_settings_require_security_keys(office, obj, files) -> None:
     assert "Security keys: required for every officer" in changed.output
     back = run(obj, "settings", directory, "--security-keys-optional", *sign_in)
     assert "Security keys: each officer chooses" in back.output
+
+
+def test_add_officer_chooses_desks(office, obj, files) -> None:
+    directory = str(office.config.data_dir)
+    me = ["--officer", "admin", "--password-file", files["admin"]]
+    new = ["--new-password-file", files["new"], *me]
+    both = run(
+        obj, "add-officer", directory, "--name", "berta", "--desk", "nowhere", "--no-desk", *new
+    )
+    assert both.exit_code != 0
+    assert "not both" in both.output
+    unknown = run(obj, "add-officer", directory, "--name", "berta", "--desk", "nowhere", *new)
+    assert unknown.exit_code == 1
+    assert "There is no desk 'nowhere'" in unknown.output
+    one = run(obj, "add-officer", directory, "--name", "berta", "--desk", "ethics", *new)
+    assert one.exit_code == 0, one.output
+    assert "Desks: ethics." in one.output
+    default = run(obj, "add-officer", directory, "--name", "carles", *new)
+    assert "Desks: antifraud, ethics." in default.output  # the desks whose keys admin holds
+    none = run(obj, "add-officer", directory, "--name", "dani", "--no-desk", *new)
+    assert "In no desk: they open no case" in none.output
+    manager = run(
+        obj,
+        "add-officer",
+        directory,
+        "--name",
+        "eli",
+        "--role",
+        "manager",
+        "--desk",
+        "ethics",
+        *new,
+    )
+    assert manager.exit_code == 1
+    assert "Only officers handle cases" in manager.output
+    with office.session() as session:
+        names = set(session.scalars(select(Officer.name)))
+    assert names == {"admin", "berta", "carles", "dani"}  # nothing half-added

@@ -6,10 +6,11 @@ import contextlib
 from datetime import date
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from whistle.crypto import CryptoError, associated_data, open_bytes, open_envelope
-from whistle.inbox import compartments, dashboard, sealing
+from whistle.inbox import cases as cases_module
+from whistle.inbox import compartments, dashboard, epochs, sealing
 from whistle.inbox.audit import record_event  # noqa: F401  (the audit chain is the record)
 from whistle.inbox.cases import (
     CaseFilters,
@@ -22,46 +23,42 @@ from whistle.inbox.cases import (
 from whistle.inbox.context import OfficerContext
 from whistle.inbox.errors import (
     CaseLockedError,
+    DeskCasesLockedError,
     DeskError,
-    DeskHasOpenCasesError,
+    DeskHasCasesError,
     DisclosureRequiredError,
+    LastDeskError,
     LastMemberError,
     PermissionDeniedError,
     RecusalError,
+    SuccessorDeskError,
 )
 from whistle.inbox.models import (
     AuditEvent,
     Case,
     CaseGrant,
     CaseSearch,
+    Compartment,
     DeskGrant,
+    DeskMember,
     DeskSearch,
     Note,
     Office,
     Record,
+    RemovedDesk,
 )
-from whistle.inbox.officers import SignedIn, add_officer
+from whistle.inbox.officers import SignedIn
 
-from .conftest import PASSWORD, do_import, incoming, make_followup, make_submission
+from .conftest import (
+    add_officer_in,
+    do_import,
+    incoming,
+    listed_cases,
+    make_followup,
+    make_submission,
+)
 
 TODAY = date(2026, 11, 2)
-
-
-def _add(office, name: str, desks: list[str], roles: tuple[str, ...] = ("officer",)) -> SignedIn:  # type: ignore[no-untyped-def]
-    admin = office.sign_in()
-    with office.session() as session:
-        add_officer(
-            session,
-            office.config,
-            name=name,
-            password=PASSWORD,
-            roles=roles,
-            keyring=admin.keyring,
-            custodian_keyring=None,
-            by_officer_id=admin.officer_id,
-            desks=desks,
-        )
-    return office.sign_in(name)
 
 
 def _everything(office, signed: SignedIn) -> list[bytes]:  # type: ignore[no-untyped-def]
@@ -104,45 +101,6 @@ def _opens(office, secrets: list[bytes], case_id: str) -> bool:  # type: ignore[
     return results[0]
 
 
-def _listed(office, signed: SignedIn, query: str = "") -> set[str]:  # type: ignore[no-untyped-def]
-    with office.session() as session:
-        page = list_cases(
-            session, signed.keyring, CaseFilters(query=query), today=TODAY, page_size=100
-        )
-    return {c.id for c in page.cases}
-
-
-@pytest.fixture
-def two_desks(office):  # type: ignore[no-untyped-def]
-    """Two desks, three officers: ana and carles at antifraud, berta at ethics; carles steps
-    aside from case A (a conflict). Cases: A and A2 at antifraud, B at ethics."""
-    ana = _add(office, "ana", ["antifraud"])
-    berta = _add(office, "berta", ["ethics"])
-    carles = _add(office, "carles", ["antifraud"])
-    a, env_a = make_submission(office, description="pylon contract kickbacks")
-    a2, env_a2 = make_submission(office, description="school canteen")
-    b, env_b = make_submission(office, desk="ethics", description="harassment in archives")
-    do_import(
-        office,
-        [
-            incoming("submission", a.case_id, env_a, "ra"),
-            incoming("submission", a2.case_id, env_a2, "ra2"),
-            incoming("submission", b.case_id, env_b, "rb"),
-        ],
-    )
-    with office.session() as session:
-        compartments.recuse(
-            session,
-            carles.keyring,
-            case_id=a.case_id,
-            officer_name="carles",
-            by_officer_id=carles.officer_id,
-            reason="My brother-in-law runs the contractor.",
-            now=office.config.clock(),
-        )
-    return {"ana": ana, "berta": berta, "carles": carles, "a": a, "a2": a2, "b": b}
-
-
 def test_who_reads_what_by_key(office, two_desks) -> None:  # type: ignore[no-untyped-def]
     w = two_desks
     a, a2, b = w["a"].case_id, w["a2"].case_id, w["b"].case_id
@@ -158,12 +116,25 @@ def test_who_reads_what_by_key(office, two_desks) -> None:  # type: ignore[no-un
     # The storage key every officer holds opens no case's content any more.
     assert not _opens(office, [w["ana"].keyring.storage_secret], a)
     # Lists and search show exactly what the keys open.
-    assert _listed(office, w["ana"]) == {a, a2}
-    assert _listed(office, w["berta"]) == {b}
-    assert _listed(office, w["carles"]) == {a2}
-    assert _listed(office, w["ana"], "archives") == set()
-    assert _listed(office, w["berta"], "archives") == {b}
-    assert _listed(office, w["carles"], "pylon") == set()
+    assert listed_cases(office, w["ana"]) == {a, a2}
+    assert listed_cases(office, w["berta"]) == {b}
+    assert listed_cases(office, w["carles"]) == {a2}
+    assert listed_cases(office, w["ana"], "archives") == set()
+    assert listed_cases(office, w["berta"], "archives") == {b}
+    assert listed_cases(office, w["carles"], "pylon") == set()
+
+
+def test_a_search_with_more_hits_than_the_database_binds_lists_the_same(  # type: ignore[no-untyped-def]
+    office, two_desks, monkeypatch
+) -> None:
+    """Past ``MAX_BOUND_IDS`` hits the list filters them itself: by the same keys."""
+    w = two_desks
+    a, a2 = w["a"].case_id, w["a2"].case_id
+    monkeypatch.setattr(cases_module, "MAX_BOUND_IDS", 0)
+    assert listed_cases(office, w["ana"], "c") == {a, a2}  # pylon contract, school canteen
+    assert listed_cases(office, w["carles"], "c") == {a2}
+    assert listed_cases(office, w["berta"], "pylon") == set()
+    assert listed_cases(office, w["berta"], "archives") == {w["b"].case_id}
 
 
 def test_a_case_opened_by_id_is_refused_by_key(office, two_desks) -> None:  # type: ignore[no-untyped-def]
@@ -246,7 +217,7 @@ def test_stepping_aside_needs_a_reason_and_changes_nothing_without(office, two_d
             select(CaseGrant.holder).where(CaseGrant.case_id == w["a2"].case_id)
         ).all()
     assert after == before
-    assert _listed(office, w["ana"]) >= {w["a2"].case_id}
+    assert listed_cases(office, w["ana"]) >= {w["a2"].case_id}
 
 
 def test_leaving_a_desk_rotates_its_key(office, two_desks) -> None:  # type: ignore[no-untyped-def]
@@ -273,7 +244,7 @@ def test_leaving_a_desk_rotates_its_key(office, two_desks) -> None:  # type: ign
     for case_id in (w["a"].case_id, w["a2"].case_id, later.case_id):
         assert not _opens(office, secrets, case_id)
     assert _opens(office, _everything(office, office.sign_in("carles")), later.case_id)
-    assert _listed(office, ana) == set()
+    assert listed_cases(office, ana) == set()
     with office.session() as session:
         event = session.scalar(select(AuditEvent).where(AuditEvent.action == "desk-member-removed"))
         assert event.detail.startswith("ana from antifraud")
@@ -297,7 +268,7 @@ def test_the_last_member_cannot_leave(office, two_desks) -> None:  # type: ignor
             by_officer_id=admin.officer_id,
             now=_now(office),
         )
-    assert _listed(office, office.sign_in("berta")) == {two_desks["b"].case_id}
+    assert listed_cases(office, office.sign_in("berta")) == {two_desks["b"].case_id}
 
 
 def test_only_managers_change_membership(office, two_desks) -> None:  # type: ignore[no-untyped-def]
@@ -337,7 +308,7 @@ def test_a_member_added_later_gets_the_keys(office, two_desks) -> None:  # type:
     assert delivered
     berta = office.sign_in("berta")
     # Both antifraud cases, the one carles stepped aside from included (granted by name).
-    assert _listed(office, berta) == {w["a"].case_id, w["a2"].case_id, w["b"].case_id}
+    assert listed_cases(office, berta) == {w["a"].case_id, w["a2"].case_id, w["b"].case_id}
     assert _opens(office, _everything(office, berta), w["a"].case_id)
 
 
@@ -345,7 +316,7 @@ def test_a_desk_with_open_cases_cannot_go_until_they_are_reassigned(office, two_
     w = two_desks
     admin = office.sign_in()
     with office.session() as session:
-        with pytest.raises(DeskHasOpenCasesError):
+        with pytest.raises(DeskHasCasesError):
             compartments.check_removable(session, "ethics")
         compartments.reassign(
             session,
@@ -378,8 +349,8 @@ def test_reassigning_needs_a_manager(office, two_desks) -> None:  # type: ignore
 
 
 def test_an_officer_in_no_desk_sees_no_case(office, two_desks) -> None:  # type: ignore[no-untyped-def]
-    nobody = _add(office, "dani", [])
-    assert _listed(office, nobody) == set()
+    nobody = add_officer_in(office, "dani", [])
+    assert listed_cases(office, nobody) == set()
     with office.session() as session:
         board = dashboard.dashboard(session, nobody.keyring, today=TODAY)
         assert board.rows == []
@@ -457,7 +428,7 @@ def test_a_custodian_in_no_desk_opens_the_identification_only(office, two_desks)
             now=_now(office),
         )
     assert shown.refused is None
-    assert _listed(office, carla) == set()
+    assert listed_cases(office, carla) == set()
 
 
 def test_the_recovery_key_opens_every_desk(office, two_desks) -> None:  # type: ignore[no-untyped-def]
@@ -477,7 +448,7 @@ def test_the_recovery_key_opens_every_desk(office, two_desks) -> None:  # type: 
 def test_the_desk_index_forgets_a_case_someone_stepped_aside_from(office, two_desks) -> None:  # type: ignore[no-untyped-def]
     w = two_desks
     a2 = w["a2"].case_id
-    assert _listed(office, w["carles"], "canteen") == {a2}  # the desk's index now holds it
+    assert listed_cases(office, w["carles"], "canteen") == {a2}  # the desk's index now holds it
     with office.session() as session:
         compartments.recuse(
             session,
@@ -501,8 +472,8 @@ def test_the_desk_index_forgets_a_case_someone_stepped_aside_from(office, two_de
                     blob, secrets, associated_data(sealing.INDEX, bytes.fromhex(case_id))
                 )
                 assert "canteen" not in message.part("text").text
-    assert _listed(office, carles, "canteen") == set()
-    assert _listed(office, office.sign_in("ana"), "canteen") == {a2}
+    assert listed_cases(office, carles, "canteen") == set()
+    assert listed_cases(office, office.sign_in("ana"), "canteen") == {a2}
 
 
 def test_the_last_member_of_a_desk_cannot_be_removed_as_an_officer(office, two_desks) -> None:  # type: ignore[no-untyped-def]
@@ -519,7 +490,7 @@ def test_the_last_member_of_a_desk_cannot_be_removed_as_an_officer(office, two_d
         )
     with office.session() as session, pytest.raises(LastMemberError):
         remove_officer(session, office.config, by_officer_id=admin.officer_id, name="berta")
-    assert _listed(office, office.sign_in("berta")) == {two_desks["b"].case_id}
+    assert listed_cases(office, office.sign_in("berta")) == {two_desks["b"].case_id}
     with office.session() as session:  # ana is not the last of antifraud: she goes, keys rotate
         remove_officer(session, office.config, by_officer_id=admin.officer_id, name="ana")
     assert _opens(office, _everything(office, office.sign_in("carles")), two_desks["a2"].case_id)
@@ -567,9 +538,9 @@ def test_a_search_after_an_import_opens_only_the_new_cases_key(  # type: ignore[
     opened: list[str] = []
     real = compartments.open_grant
 
-    def counting(grant: bytes, secret: bytes, context: str, public: bytes) -> bytes:
+    def counting(grant: bytes, secret: bytes, context: str, public: bytes, **kw: bytes) -> bytes:
         opened.append(context)
-        return real(grant, secret, context, public)
+        return real(grant, secret, context, public, **kw)
 
     monkeypatch.setattr(compartments, "open_grant", counting)
     with office.session() as session:
@@ -583,20 +554,179 @@ def test_a_search_after_an_import_opens_only_the_new_cases_key(  # type: ignore[
         )
     assert [c.id for c in page.cases] == [new.case_id]
     assert opened == [f"case/{new.case_id}/1"]  # not every case key of every desk again
-    assert _listed(office, w["berta"], "asphalt") == set()
+    assert listed_cases(office, w["berta"], "asphalt") == set()
 
 
 def test_a_damaged_entry_of_a_case_granted_by_name_is_rebuilt(office, two_desks) -> None:  # type: ignore[no-untyped-def]
     w = two_desks
     a = w["a"].case_id  # granted by name since carles stepped aside: its own entry
-    assert _listed(office, w["ana"], "pylon") == {a}
+    assert listed_cases(office, w["ana"], "pylon") == {a}
     with office.session() as session:
         row = session.get(CaseSearch, a)
         assert row is not None
         row.blob = b"\x00"
-    assert _listed(office, w["ana"], "pylon") == {a}
+    assert listed_cases(office, w["ana"], "pylon") == {a}
     with office.session() as session:
         row = session.get(CaseSearch, a)
         assert row is not None
         assert row.blob != b"\x00"
-    assert _listed(office, w["carles"], "pylon") == set()
+    assert listed_cases(office, w["carles"], "pylon") == set()
+
+
+def _remove(office, signed: SignedIn, desk_id: str = "ethics", **options):  # type: ignore[no-untyped-def]
+    with office.session() as session:
+        return compartments.remove_desk(
+            session,
+            signed.keyring,
+            desk_id=desk_id,
+            successor_id=options.get("successor_id", "antifraud"),
+            move_cases=options.get("move_cases", False),
+            by_officer_id=signed.officer_id,
+            now=_now(office),
+        )
+
+
+def _desk_state(office, desk_id: str) -> tuple:  # type: ignore[no-untyped-def,type-arg]
+    """Everything that says a desk exists: card, keys, members, cases, audit length."""
+    with office.session() as session:
+        return (
+            [d.id for d in epochs.current_card(session).desks],
+            epochs.current_epoch(session),
+            session.scalar(select(func.count()).where(Compartment.desk_id == desk_id)),
+            session.scalar(select(func.count()).where(DeskGrant.desk_id == desk_id)),
+            session.scalar(select(func.count()).where(DeskMember.desk_id == desk_id)),
+            sorted(session.scalars(select(Case.id).where(Case.desk_id == desk_id))),
+            session.scalar(select(func.count()).select_from(AuditEvent)),
+        )
+
+
+def test_a_desk_with_cases_is_not_removed_and_nothing_changes(office, two_desks) -> None:  # type: ignore[no-untyped-def]
+    admin = office.sign_in()
+    before = _desk_state(office, "ethics")
+    with pytest.raises(DeskHasCasesError) as refused:
+        _remove(office, admin)
+    assert (refused.value.cases, refused.value.open_cases) == (1, 1)
+    for successor in ("ethics", "nowhere"):
+        with pytest.raises(SuccessorDeskError):
+            _remove(office, admin, successor_id=successor, move_cases=True)
+    with pytest.raises(PermissionDeniedError):  # ana is no manager
+        _remove(office, two_desks["ana"], move_cases=True)
+    assert _desk_state(office, "ethics") == before
+
+
+def test_moving_needs_keys_that_open_every_case(office, two_desks) -> None:  # type: ignore[no-untyped-def]
+    """A manager of antifraud only cannot move ethics's case: refused, nothing moved."""
+    mar = add_officer_in(office, "mar", ["antifraud"], roles=("officer", "manager"))
+    before = _desk_state(office, "ethics")
+    with pytest.raises(DeskCasesLockedError) as refused:
+        _remove(office, mar, move_cases=True)
+    assert refused.value.locked == 1
+    assert _desk_state(office, "ethics") == before
+
+
+def test_removing_a_desk_moves_its_cases_and_destroys_its_keys(office, two_desks) -> None:  # type: ignore[no-untyped-def]
+    w = two_desks
+    b = w["b"].case_id
+    epoch = _desk_state(office, "ethics")[1]
+    done = _remove(office, office.sign_in(), move_cases=True)
+    assert (done.moved, done.epoch) == (1, epoch + 1)
+    cards, now_epoch, kept, grants, members, cases, _ = _desk_state(office, "ethics")
+    assert cards == ["antifraud"]  # the card the server gets no longer offers it
+    assert now_epoch == epoch + 1
+    assert cases == []
+    # By key: antifraud's members open the moved case, berta (ethics only) does not.
+    assert _opens(office, _everything(office, office.sign_in("ana")), b)
+    berta = office.sign_in("berta")
+    assert not _opens(office, _everything(office, berta), b)
+    # The previous epoch's ethics key is live (records may be in transit): the desk's own
+    # keys wait for it, with its members.
+    assert kept
+    assert grants
+    assert members == 2
+    with office.session() as session:
+        assert session.get(Case, b).desk_id == "antifraud"
+        assert session.get(RemovedDesk, "ethics").successor_id == "antifraud"
+        assert session.get(RemovedDesk, "ethics").keys_destroyed_at is None
+        events = {e.action: e.detail for e in session.scalars(select(AuditEvent))}
+    assert "1 case(s) moved to antifraud" in events["desk-removed"]
+    assert "members were admin, berta" in events["desk-removed"]
+    # Once that epoch's keys are destroyed, nothing can be on its way: the desk's keys go.
+    with office.session() as session:
+        epochs.destroy(session, epoch, _now(office))
+    cards, now_epoch, kept, grants, members, cases, _ = _desk_state(office, "ethics")
+    assert (kept, grants, members) == (0, 0, 0)
+    with office.session() as session:
+        assert compartments.open_desks(session, berta.keyring).desks == {}
+        assert session.get(RemovedDesk, "ethics").keys_destroyed_at is not None
+        events = {e.action: e.detail for e in session.scalars(select(AuditEvent))}
+    assert "generation(s) destroyed; members were admin, berta" in events["desk-keys-destroyed"]
+    # Gone for good: the desk cannot be administered or removed again.
+    with office.session() as session, pytest.raises(DeskError):
+        compartments.add_member(
+            session,
+            office.sign_in().keyring,
+            desk_id="ethics",
+            name="ana",
+            by_officer_id=1,
+            now=_now(office),
+        )
+    with pytest.raises(LastDeskError):
+        _remove(office, office.sign_in(), "antifraud", successor_id="ethics")
+
+
+def test_the_last_member_of_a_removed_desk_can_still_be_removed_as_an_officer(  # type: ignore[no-untyped-def]
+    office, two_desks
+) -> None:
+    """Berta is the only officer left at ethics besides admin; once ethics is removed, its keys
+    wait only for records in transit, so no last-member rule holds anyone back."""
+    admin = office.sign_in()
+    _remove(office, admin, move_cases=True)
+    with office.session() as session:
+        compartments.forget_officer(session, two_desks["berta"].officer_id, _now(office))
+        compartments.forget_officer(session, admin.officer_id, _now(office))
+        assert compartments.members(session, "ethics") == []
+
+
+def test_a_report_still_on_its_way_to_a_removed_desk_goes_to_its_successor(
+    office, two_desks
+) -> None:  # type: ignore[no-untyped-def]
+    _remove(office, office.sign_in(), move_cases=True)
+    # Sealed to the ethics key of the previous card, which the server still accepts a while.
+    late, env = make_submission(office, desk="ethics", description="sent before the new card")
+    do_import(office, [incoming("submission", late.case_id, env, "late")])
+    with office.session() as session:
+        assert session.get(Case, late.case_id).desk_id == "antifraud"
+        event = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "case-to-successor-desk")
+        ).one()
+    assert event.case_id == late.case_id
+    assert _opens(office, _everything(office, office.sign_in("ana")), late.case_id)
+    assert not _opens(office, _everything(office, office.sign_in("berta")), late.case_id)
+
+
+def test_a_case_someone_stepped_aside_from_stays_closed_to_them_after_its_desk_goes(  # type: ignore[no-untyped-def]
+    office, two_desks
+) -> None:
+    """Carles stepped aside from A; antifraud is removed into ethics, where he is a member
+    too: A moves with its keys, and his own keys still do not open it."""
+    w = two_desks
+    admin = office.sign_in()
+    with office.session() as session:
+        compartments.add_member(
+            session,
+            admin.keyring,
+            desk_id="ethics",
+            name="carles",
+            by_officer_id=admin.officer_id,
+            now=_now(office),
+        )
+    done = _remove(office, admin, "antifraud", successor_id="ethics", move_cases=True)
+    assert done.moved == 2
+    carles = office.sign_in("carles")
+    assert not _opens(office, _everything(office, carles), w["a"].case_id)
+    assert _opens(office, _everything(office, carles), w["a2"].case_id)
+    assert listed_cases(office, carles) == {w["a2"].case_id, w["b"].case_id}
+    berta = office.sign_in("berta")
+    assert listed_cases(office, berta) == {w["a"].case_id, w["a2"].case_id, w["b"].case_id}
+    assert _opens(office, _everything(office, berta), w["a"].case_id)
+    assert not _opens(office, _everything(office, office.sign_in("ana")), w["a2"].case_id)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
 from whistle.cli import main
 from whistle.crypto import CryptoError, associated_data, open_bytes, open_envelope
@@ -26,10 +27,11 @@ from whistle.inbox.models import (
     DeskMember,
     Note,
     Office,
+    Officer,
     Record,
     Reply,
 )
-from whistle.inbox.officers import open_with_recovery_key, sign_in
+from whistle.inbox.officers import add_officer, open_with_recovery_key, sign_in
 from whistle.inbox.replies import open_draft
 from whistle.inbox.workflow import case_labels
 
@@ -296,4 +298,64 @@ def test_ending_the_interim_copies_early(v1: InboxConfig, tmp_path: Path) -> Non
         assert detail.entries[0].form[1]["value"] == "V1-ANTIFRAUD-CONTENT"
         actions = session.scalars(select(AuditEvent.action)).all()
         assert "desk-interim-keys-deleted" in actions
+    engine.dispose()
+
+
+def test_before_the_move_desks_cannot_be_chosen_or_removed(v1: InboxConfig) -> None:
+    """An office from before desks: a new officer's desks and a desk removal are refused with
+    the reason, and nothing is added or changed."""
+    engine = db.make_engine(v1.database_path)
+    db.upgrade(engine)
+    with db.transaction(db.session_factory(engine)) as session:
+        recovered = open_with_recovery_key(session, FACTS["recovery_key"])
+        officers_before = session.scalars(select(Officer.name)).all()
+        with pytest.raises(CompartmentsMigrationError, match="not in desk compartments"):
+            add_officer(
+                session,
+                v1,
+                name="nuria",
+                password=FACTS["password"],
+                roles=("officer",),
+                keyring=recovered.keyring,
+                custodian_keyring=None,
+                desks=["antifraud"],
+            )
+        with pytest.raises(CompartmentsMigrationError):
+            compartments.remove_desk(
+                session,
+                recovered.keyring,
+                desk_id="antifraud",
+                successor_id="ethics",
+                move_cases=True,
+                by_officer_id=None,
+                now=NOW,
+            )
+        assert session.scalars(select(Officer.name)).all() == officers_before
+        assert session.scalars(select(DeskMember)).all() == []
+    engine.dispose()
+
+
+def test_being_in_compartments_is_remembered_no_longer_than_its_transaction(
+    v1: InboxConfig,
+) -> None:
+    """``active`` is asked before every read and remembers a yes for the transaction: a
+    rolled-back move (a savepoint or the whole transaction) is forgotten with it."""
+    engine = db.make_engine(v1.database_path)
+    db.upgrade(engine)
+
+    def move(session: Session) -> None:
+        session.get(Office, 1).compartments_at = NOW.replace(tzinfo=None)  # type: ignore[union-attr]
+        session.flush()
+        assert compartments.active(session)
+        assert compartments.active(session)  # remembered
+
+    with db.session_factory(engine)() as session:
+        savepoint = session.begin_nested()
+        move(session)
+        savepoint.rollback()
+        assert not compartments.active(session)
+        session.rollback()
+        move(session)
+        session.rollback()
+        assert not compartments.active(session)
     engine.dispose()

@@ -5,7 +5,7 @@ import dataclasses
 
 import pytest
 
-from whistle.inbox import create_app
+from whistle.inbox import create_app, naming
 from whistle.inbox.config import NAMES_FILE, NamesFileError, load_names
 from whistle.inbox.web import LANG_COOKIE
 from whistle.localnames import LocalNames
@@ -57,3 +57,14 @@ def test_a_malformed_names_file_is_refused(tmp_path, text: str) -> None:
     (tmp_path / NAMES_FILE).write_text(text, encoding="latin-1")
     with pytest.raises(NamesFileError, match=NAMES_FILE):
         load_names(tmp_path)
+
+
+def test_desk_names_come_from_names_toml_then_the_card_then_the_id(office, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / NAMES_FILE).write_text(NAMES)
+    names = load_names(tmp_path)
+    with office.session() as session:
+        catalan = naming.desk_names(session, names, "ca")
+        english = naming.desk_names(session, names, "en")
+    assert catalan == {"antifraud": "Oficina Antifrau", "ethics": "Ethics desk"}
+    assert english == {"antifraud": "Anti-fraud office", "ethics": "Ethics desk"}
+    assert catalan["gone"] == "gone"  # a desk the card no longer lists: its id

@@ -197,3 +197,24 @@ def test_wire_revision_with_data(tmp_path) -> None:
     db.upgrade(engine)
     assert "held_record" in inspect(engine).get_table_names()
     engine.dispose()
+
+
+def _indexes(engine, table: str) -> dict[str, list[str]]:
+    return {ix["name"]: ix["column_names"] for ix in inspect(engine).get_indexes(table)}
+
+
+def test_perf_indexes_come_and_go_as_the_models_declare(tmp_path) -> None:
+    from whistle.inbox.models import CaseGrant, Record
+
+    engine = db.make_engine(tmp_path / "inbox.sqlite")
+    db.upgrade(engine, "0014_perf")
+    for model in (CaseGrant, Record):
+        declared = {ix.name: [c.name for c in ix.columns] for ix in model.__table__.indexes}
+        assert _indexes(engine, model.__tablename__) == declared
+    assert _indexes(engine, "case_grant") == {"ix_case_grant_holder_case": ["holder", "case_id"]}
+    db.downgrade(engine, "0013_desk_admin")
+    assert _indexes(engine, "case_grant") == {"ix_case_grant_holder": ["holder"]}
+    assert "ix_record_kind_case" not in _indexes(engine, "record")
+    db.upgrade(engine)
+    assert "ix_record_kind_case" in _indexes(engine, "record")
+    engine.dispose()

@@ -16,6 +16,7 @@ from tests.inbox.conftest import (
     make_submission,
 )
 from whistle.inbox import case_refs, db, deadlines, naming, news, next_step, replies
+from whistle.inbox import cases as cases_module
 from whistle.inbox.cases import CaseFilters, list_cases, mark, snippet
 from whistle.inbox.context import OfficerContext
 from whistle.inbox.dashboard import dashboard
@@ -201,6 +202,7 @@ def test_the_dashboard_per_desk_and_mine(office: Office) -> None:
     assert [r.case_id for r in by_desk.rows] == [ethics.case_id]
     assert mine.rows == []
     assert names == {"antifraud": "Anti-fraud office", "ethics": "Ethics desk"}
+    assert names["removed-since"] == "removed-since"  # an id the card no longer has
     assert anti.case_id != ethics.case_id
 
 
@@ -217,6 +219,65 @@ def test_newest_first_is_arrival_order_within_a_day(office: Office) -> None:
             )
             assert [c.id for c in page.cases] == [s.case_id for s in expected]
             assert [c.ref for c in page.cases] == [_refs(office)[s.case_id] for s in expected]
+
+
+def _page_ids(office: Office, filters: CaseFilters) -> list[str]:
+    signed = office.sign_in()
+    with office.session() as session:
+        page = list_cases(session, signed.keyring, filters, today=TODAY, page_size=2)
+    return [c.id for c in page.cases]
+
+
+def test_pages_cut_by_the_database_follow_each_order_without_gaps(
+    office: Office,
+    monkeypatch,  # type: ignore[no-untyped-def]
+) -> None:
+    sources = _import(office, 3) + _import(office, 2, day=date(2026, 10, 30))
+    _acknowledged(office, sources[1])
+    with office.session() as session:
+        rows = {c.id: c for c in session.scalars(select(Case))}
+
+    def arrival(case_id: str) -> tuple[date, int, int]:
+        c = rows[case_id]
+        return (c.received_day, c.ref_year, c.ref_number)
+
+    def status(case_id: str) -> int:
+        return ("new", "acknowledged").index(rows[case_id].status)
+
+    newest = sorted(rows, key=arrival, reverse=True)
+    expected = {
+        "received-asc": newest[::-1],
+        "received-desc": newest,
+        "activity-desc": sorted(
+            rows, key=lambda c: (rows[c].last_activity_day, *arrival(c)), reverse=True
+        ),
+        "status": sorted(newest, key=status),
+    }
+    for sort, order in expected.items():
+        pages = [_page_ids(office, CaseFilters(sort=sort, page=n)) for n in (1, 2, 3, 4)]
+        assert [c for page in pages[:3] for c in page] == order, sort
+        assert pages[3] == pages[2]  # past the end: the last page
+    # Many search hits are filtered here rather than bound as ids: the same pages.
+    hits = [_page_ids(office, CaseFilters(query="invoices", page=n)) for n in (1, 2, 3)]
+    assert [c for page in hits for c in page] == newest
+    monkeypatch.setattr(cases_module, "MAX_BOUND_IDS", 0)
+    assert hits == [_page_ids(office, CaseFilters(query="invoices", page=n)) for n in (1, 2, 3)]
+
+
+def test_the_overdue_filter_keeps_exactly_the_cases_whose_clock_ran_out(office: Office) -> None:
+    late, answered = _import(office, 2, day=date(2026, 10, 1))  # 7-day clock long gone
+    _acknowledged(office, answered)
+    (fresh,) = _import(office, 1)
+    signed = office.sign_in()
+    with office.session() as session:
+        page = list_cases(
+            session, signed.keyring, CaseFilters(overdue=True), today=TODAY, page_size=20
+        )
+        assert [c.id for c in page.cases] == [late.case_id]
+        assert [c.overdue for c in page.cases] == [True]
+        everything = list_cases(session, signed.keyring, CaseFilters(), today=TODAY, page_size=20)
+    assert {c.id for c in everything.cases if c.overdue} == {late.case_id}
+    assert fresh.case_id in {c.id for c in everything.cases}
 
 
 def test_search_hits_are_marked_and_stay_text(office: Office) -> None:

@@ -3,10 +3,9 @@ manager administers membership, an officer steps aside and the case leaves their
 
 from sqlalchemy import select
 
-from whistle.inbox.models import AuditEvent, DeskMember
+from whistle.inbox.models import AuditEvent, Case, DeskMember
 
-from .conftest import do_import, incoming, make_submission
-from .test_desks import _add, _listed
+from .conftest import add_officer_in, do_import, incoming, listed_cases, make_submission
 from .test_web import app, csrf, login  # noqa: F401 - fixtures
 
 
@@ -20,8 +19,8 @@ def _cases(office):  # type: ignore[no-untyped-def]
     return a.case_id, b.case_id
 
 
-def test_another_desks_case_is_not_found_and_not_listed(office, app) -> None:  # noqa: F811
-    _add(office, "ana", ["antifraud"])
+def test_another_desks_case_is_not_found_and_notlisted_cases(office, app) -> None:  # noqa: F811
+    add_officer_in(office, "ana", ["antifraud"])
     a, b = _cases(office)
     ana = app.test_client()
     login(ana, "ana")
@@ -34,8 +33,8 @@ def test_another_desks_case_is_not_found_and_not_listed(office, app) -> None:  #
 
 
 def test_a_manager_adds_and_removes_members(office, app) -> None:  # noqa: F811
-    _add(office, "ana", ["antifraud"])
-    _add(office, "berta", ["antifraud"])
+    add_officer_in(office, "ana", ["antifraud"])
+    add_officer_in(office, "berta", ["antifraud"])
     _cases(office)
     admin = app.test_client()
     login(admin)
@@ -72,7 +71,7 @@ def test_a_manager_adds_and_removes_members(office, app) -> None:  # noqa: F811
 
 
 def test_an_officer_cannot_administer_desks(office, app) -> None:  # noqa: F811
-    _add(office, "ana", ["antifraud"])
+    add_officer_in(office, "ana", ["antifraud"])
     ana = app.test_client()
     login(ana, "ana")
     assert ana.get("/desks").status_code == 403
@@ -84,7 +83,7 @@ def test_an_officer_cannot_administer_desks(office, app) -> None:  # noqa: F811
 
 
 def test_stepping_aside_in_the_page(office, app) -> None:  # noqa: F811
-    _add(office, "ana", ["antifraud"])
+    add_officer_in(office, "ana", ["antifraud"])
     a, _b = _cases(office)
     ana = app.test_client()
     login(ana, "ana")
@@ -98,5 +97,39 @@ def test_stepping_aside_in_the_page(office, app) -> None:  # noqa: F811
     )
     assert done.status_code == 303
     assert ana.get(f"/cases/{a}").status_code == 404
-    assert a not in _listed(office, office.sign_in("ana"))
-    assert a in _listed(office, office.sign_in())
+    assert a not in listed_cases(office, office.sign_in("ana"))
+    assert a in listed_cases(office, office.sign_in())
+
+
+def test_removing_a_desk_in_the_page(office, app) -> None:  # noqa: F811
+    """The confirmation box says how many cases the desk holds; without the confirmation or
+    with its cases left behind nothing changes; with both the cases move and the desk goes."""
+    add_officer_in(office, "ana", ["antifraud"])
+    _a, b = _cases(office)
+    admin = app.test_client()
+    login(admin)
+    page = admin.get("/desks").get_data(as_text=True)
+    assert "1 case, 1 open" in page
+    assert "<summary>Remove Ethics desk</summary>" in page
+    token = csrf(page)
+    form = {"csrf": token, "desk": "ethics", "successor": "antifraud"}
+    unconfirmed = admin.post("/desks/remove", data=form)
+    assert unconfirmed.status_code == 400
+    assert "Tick the confirmation" in unconfirmed.get_data(as_text=True)
+    kept = admin.post("/desks/remove", data={**form, "confirm": "yes"})
+    assert kept.status_code == 400
+    assert "This desk holds 1 case (1 open)" in kept.get_data(as_text=True)
+    with office.session() as session:
+        assert session.scalar(select(Case.desk_id).where(Case.id == b)) == "ethics"
+    done = admin.post("/desks/remove", data={**form, "confirm": "yes", "move": "yes"})
+    assert done.status_code == 303
+    after = admin.get(done.headers["Location"]).get_data(as_text=True)
+    assert "The desk was removed." in after
+    assert "Ethics desk" not in after
+    assert "This is the office's only desk" in after
+    assert "ethics, removed on " in after
+    assert "a report still sent to it goes to Anti-fraud office. Its members keep" in after
+    assert b in listed_cases(office, office.sign_in("ana"))
+    with office.session() as session:
+        actions = [e.action for e in session.scalars(select(AuditEvent))]
+    assert "desk-removed" in actions

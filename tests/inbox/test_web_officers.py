@@ -5,7 +5,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from whistle.inbox import create_app
+from whistle.inbox import compartments, create_app
 from whistle.inbox.errors import LoginError
 from whistle.inbox.models import AuditEvent, Officer
 from whistle.inbox.officers import change_roles, enrol_officer, remove_officer
@@ -36,10 +36,13 @@ def token(client) -> str:  # type: ignore[no-untyped-def]
     return csrf(client.get("/cases").get_data(as_text=True))
 
 
-def add(client, name, password=NEW_PASSWORD, roles=("officer",)):  # type: ignore[no-untyped-def]
+def add(client, name, password=NEW_PASSWORD, roles=("officer",), desks=None):  # type: ignore[no-untyped-def]
+    """The add-officer form; an officer is ticked into both desks unless ``desks`` says."""
+    if desks is None:
+        desks = ["antifraud", "ethics"] if "officer" in roles else []
     data = {"csrf": token(client), "name": name, "password": password, "repeat": password}
     data.update({f"role-{r}": "yes" for r in roles})
-    return client.post("/officers/add", data=data)
+    return client.post("/officers/add", data={**data, "desk": desks})
 
 
 def officer_id(office, name) -> int:  # type: ignore[no-untyped-def]
@@ -234,3 +237,38 @@ def test_a_change_made_elsewhere_ends_the_open_session(office, app, change) -> N
     assert response.status_code == 303
     assert "/login" in response.location
     assert len(app.extensions["whistle_inbox"].keystore) == 0
+
+
+def test_the_add_form_offers_the_desks_and_says_what_no_desk_means(office, app) -> None:
+    admin = signed_in(app)
+    page = admin.get("/officers").get_data(as_text=True)
+    assert 'name="desk" value="ethics"' in page
+    assert "opens no case until a manager adds them to a desk" in page
+    # Desks for someone who will not handle cases: refused, nobody added.
+    refused = add(admin, "mar", roles=("manager",), desks=["ethics"])
+    assert refused.status_code == 400
+    assert "Only officers handle cases" in refused.get_data(as_text=True)
+    assert officer_id(office, "mar") is None
+    unknown = add(admin, "mar", desks=["nowhere"])
+    assert unknown.status_code == 400
+    assert "Choose desks of this office." in unknown.get_data(as_text=True)
+    assert officer_id(office, "mar") is None
+    # One desk: a member of it only, recorded.
+    one = add(admin, "nuria", desks=["ethics"])
+    assert one.status_code == 303
+    with office.session() as session:
+        assert compartments.desks_of(session, officer_id(office, "nuria")) == ["ethics"]
+        details = [
+            e.detail
+            for e in session.scalars(
+                select(AuditEvent).where(AuditEvent.action == "desk-member-added")
+            )
+        ]
+    assert "nuria to ethics" in details
+    # No desk: allowed, and the page says plainly what that means.
+    none = add(admin, "oriol", desks=[])
+    assert "oriol is in no desk: they open no case" in admin.get(none.location).get_data(
+        as_text=True
+    )
+    with office.session() as session:
+        assert compartments.desks_of(session, officer_id(office, "oriol")) == []

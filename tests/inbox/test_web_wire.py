@@ -9,8 +9,8 @@ from whistle.inbox import compartments, held_back
 from whistle.inbox.models import AuditEvent, Case, DeskGrant, Office
 from whistle.inbox.store import import_records
 
+from .conftest import add_officer_in as _add
 from .conftest import incoming, make_submission
-from .test_desks import _add
 from .test_web import app, csrf, login  # noqa: F401 - fixtures
 
 

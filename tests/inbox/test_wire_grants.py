@@ -5,7 +5,7 @@ current epoch's (their grant is gone), not the next one's (granted to the new ge
 from whistle.inbox import compartments, epochs
 from whistle.inbox.models import DeskKey
 
-from .test_desks import _add
+from .conftest import add_officer_in as _add
 
 
 def _wire(office, signed) -> dict[int, set[str]]:  # type: ignore[no-untyped-def]

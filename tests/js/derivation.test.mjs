@@ -8,6 +8,7 @@ test('derivation vectors: login token and reply key pair', () => {
     assert.equal(api.toHex(keys.loginToken), v.login_token);
     assert.equal(api.toHex(keys.replySecretKey), v.reply_secret_key);
     assert.equal(api.toHex(keys.replyPublicKey), v.reply_public_key);
+    assert.equal(api.toHex(keys.copyPublicKey), v.copy_public_key);
   }
 });
 

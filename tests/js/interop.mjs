@@ -2,6 +2,7 @@
 //
 //   node [--jitless] tests/js/interop.mjs write REQUEST.json   writes a submission and a follow-up
 //   node [--jitless] tests/js/interop.mjs open REQUEST.json    opens records Python sealed
+//   node [--jitless] tests/js/interop.mjs copies REQUEST.json  opens source copies Python sealed
 //
 // It prints one JSON object on stdout.
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -24,14 +25,15 @@ async function write(api, request) {
   const caseId = h(request.case_id);
   const files = request.files.map((f) => new File([pattern(f.size, f.seed)], f.name));
   const progress = [];
+  // Built as the page builds it: the key order is formDocument's, not the request's.
+  const form = api.formDocument(request.form.language, request.form.desk, request.form.fields, request.form);
   const submission = await api.writeSubmission({
     deskKey: h(request.desk_public_key),
     custodianKey: h(request.custodian_public_key),
     replyPublicKey: keys.replyPublicKey,
     sourceSigningKey: keys.signingPublicKey,
     caseId,
-    // Built as the page builds it: the key order is formDocument's, not the request's.
-    form: api.formDocument(request.form.language, request.form.desk, request.form.fields, request.form),
+    form,
     identification: request.identification,
     files,
     onProgress: (done, total) => progress.push([done, total]),
@@ -47,11 +49,20 @@ async function write(api, request) {
   });
   writeFileSync(join(request.out_dir, 'submission.bin'), new Uint8Array(await submission.arrayBuffer()));
   writeFileSync(join(request.out_dir, 'followup.bin'), new Uint8Array(await followup.arrayBuffer()));
+  // The source's copies, as the page seals them beside each record.
+  const copies = {
+    'copy-submission.bin': api.copyDocument('submission', { form, files }),
+    'copy-followup.bin': api.copyDocument('followup', { message: request.message, files }),
+  };
+  for (const [name, document] of Object.entries(copies)) {
+    writeFileSync(join(request.out_dir, name), api.sealCopy(document, keys.copyPublicKey, caseId));
+  }
   return {
     mode: api.mode,
     login_token: api.toHex(keys.loginToken),
     reply_public_key: api.toHex(keys.replyPublicKey),
     signing_public_key: api.toHex(keys.signingPublicKey),
+    copy_public_key: api.toHex(keys.copyPublicKey),
     progress_first: progress[0],
     progress_last: progress[progress.length - 1],
   };
@@ -79,8 +90,23 @@ async function open(api, request) {
   return { mode: api.mode, results };
 }
 
+async function copies(api, request) {
+  const keys = api.deriveSourceKeys(request.code, api.fromHex(request.install_salt));
+  const caseId = api.fromHex(request.case_id);
+  const results = [];
+  for (const path of request.paths) {
+    try {
+      results.push(await api.openCopy(new Blob([readFileSync(path)]), keys.copySecretKey, caseId));
+    } catch (error) {
+      results.push({ error: error.name });
+    }
+  }
+  return { mode: api.mode, results };
+}
+
 const [command, path] = process.argv.slice(2);
 const request = JSON.parse(readFileSync(path, 'utf8'));
 const api = await load();
-const result = command === 'write' ? await write(api, request) : await open(api, request);
+const commands = { write, open, copies };
+const result = await commands[command](api, request);
 process.stdout.write(JSON.stringify(result) + '\n');

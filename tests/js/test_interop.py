@@ -28,6 +28,7 @@ from whistle.crypto.records import (
     seal_followup,
     seal_reply,
 )
+from whistle.crypto.source_copy import copy_document, open_copy, seal_copy
 
 ROOT = Path(__file__).resolve().parents[2]
 INTEROP = ROOT / "tests" / "js" / "interop.mjs"
@@ -302,3 +303,67 @@ def test_node_vectors_without_webassembly():
     result = _run(["--jitless", "--test", *files], timeout=600)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert "# fail 0" in result.stdout
+
+
+@pytest.mark.parametrize("mode", MODES, ids=list(MODES))
+def test_the_source_copy_is_the_same_from_the_page_and_the_server(mode, office, tmp_path):
+    """The page seals the source's copy to the same key and with the same bytes inside as the
+    server does without JavaScript (source_copy.py): same plaintext, same envelope size, so the
+    server cannot tell which wrote it; each side opens the other's; a wrong code, another case
+    or a changed byte open nothing."""
+    written = _interop(MODES[mode], "write", _request(office, tmp_path), tmp_path)
+    keys = crypto.derive_source_keys(office["code"], office["salt"])
+    assert written["copy_public_key"] == keys.copy_public_key.hex()
+    files = [(f["name"], f["size"]) for f in FILES]
+    expected = {
+        "copy-submission.bin": copy_document("submission", files=files, form=FORM),
+        "copy-followup.bin": copy_document(
+            "followup", files=files, message="Més informació, more details."
+        ),
+    }
+    ad = crypto.associated_data("source-copy", office["case_id"])
+    for name, document in expected.items():
+        data = (tmp_path / name).read_bytes()
+        inside = crypto.open_bytes(data, keys.copy_secret_key, ad).part("copy").content
+        assert inside == compact_json(document)  # byte for byte what the server writes
+        from_python = seal_copy(document, keys.copy_public_key, office["case_id"])
+        assert len(data) == len(from_python)
+        assert data[:9] == from_python[:9]  # magic, version, one slot, no sender, sealed
+        opened = open_copy(data, keys.copy_secret_key, office["case_id"])
+        assert opened.files == files
+    other = crypto.derive_source_keys(crypto.generate_code(), office["salt"])
+    with pytest.raises(crypto.WrongKeyError):
+        open_copy(
+            (tmp_path / "copy-followup.bin").read_bytes(), other.copy_secret_key, office["case_id"]
+        )
+
+    sealed = seal_copy(expected["copy-followup.bin"], keys.copy_public_key, office["case_id"])
+    paths = []
+    for name, data in {
+        "py-copy": sealed,
+        "py-tampered": _flip(sealed),
+        "py-other-code": seal_copy(
+            expected["copy-followup.bin"], other.copy_public_key, office["case_id"]
+        ),
+        "py-other-case": seal_copy(expected["copy-followup.bin"], keys.copy_public_key, bytes(16)),
+    }.items():
+        (tmp_path / name).write_bytes(data)
+        paths.append(str(tmp_path / name))
+    request = {
+        "code": office["code"],
+        "install_salt": office["salt"].hex(),
+        "case_id": office["case_id"].hex(),
+        "paths": paths,
+    }
+    good, tampered, other_code, other_case = _interop(MODES[mode], "copies", request, tmp_path)[
+        "results"
+    ]
+    assert good == {
+        "kind": "followup",
+        "files": [{"name": n, "size": s} for n, s in files],
+        "fields": [],
+        "message": "Més informació, more details.",
+    }
+    assert tampered == {"error": "TamperedError"}
+    assert other_code == {"error": "WrongKeyError"}
+    assert other_case == {"error": "TamperedError"}

@@ -320,6 +320,14 @@ def _flow(app: Flask, office: Office) -> tuple[Crawl, str, int]:
     assert answer.json["records"]  # type: ignore[index]
     assert crawl.open("POST", "/report/sealed", data=b"junk" * 20, **sealed).status_code == 400
     assert crawl.open("POST", "/follow-up/sealed", data=b"junk" * 20, **sealed).status_code == 400
+    # The source's copy: "Delete my copy" unticked (nothing deleted), then from the page.
+    visit = re.search(r'name="visit" value="([^"]+)"', conversation.text)
+    assert visit
+    kept = crawl.open("POST", "/check-in/forget-copy", data={"csrf_token": csrf, "visit": visit[1]})
+    assert kept.status_code == 200
+    forget = "/check-in/sealed/forget-copy"
+    assert crawl.open("POST", forget, data=bytes(32), **sealed).status_code == 404
+    assert crawl.open("POST", forget, data=token.login_token, **sealed).status_code == 200
     for url in gets:  # again, with the session the flow left behind
         crawl.open("GET", url)
     return crawl, code, receipt_index

@@ -1,4 +1,5 @@
-"""DESIGN §3.1: no plaintext of a report, file, file name or follow-up reaches a disk.
+"""DESIGN §3.1: no plaintext of a report, file, file name or follow-up reaches a disk, the
+source's own copy of them included.
 
 A unique string goes in as subject, description, identification, file content
 and file name (the file larger than Werkzeug's 500 KB spooling threshold), and
@@ -36,7 +37,7 @@ from sqlalchemy import select
 from tests.submit.conftest import CODE, browser_report, check_in, csrf_from, multipart
 from whistle.submit import create_app, load_config
 from whistle.submit import web as app_module
-from whistle.submit.models import Chunk
+from whistle.submit.models import Chunk, SourceCopy
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 
@@ -182,6 +183,10 @@ def test_canary_is_nowhere_on_disk(
     with file_audit(tmp_path / "deleted") as audit:
         _report_and_follow_up(client, canary)
     ciphertext = _a_stored_chunk(application)
+    # The source's copies (subject, description, file names, the follow-up's message): kept
+    # sealed, so the scan below must reach them and find no canary in them either.
+    copies = _stored_copies(application)
+    assert len(copies) == 2
     application.extensions["whistle_submit"].engine.dispose()
 
     assert any(spool.iterdir()), "nothing was spooled: the scan of TMPDIR proves nothing"
@@ -190,6 +195,7 @@ def test_canary_is_nowhere_on_disk(
     database = _database_roots(db_backend, data_dir, request)
     # The scan reaches the stored bytes: the ciphertext of a chunk row is found there.
     assert _scan(database, [ciphertext]), f"no stored chunk found under {database}"
+    assert all(_scan(database, [copy]) for copy in copies), "no stored copy found"
     assert _scan(tmp_path, needles) == []
     assert _scan(database, needles) == []
     assert _scan_files(audit.written, needles) == []
@@ -199,6 +205,12 @@ def test_canary_is_nowhere_on_disk(
         assert text not in out
         assert text not in err
     assert os.environ["TMPDIR"] == str(spool)
+
+
+def _stored_copies(application: Flask) -> list[bytes]:
+    """A sample of each source's copy stored (the report's and the follow-up's)."""
+    with application.extensions["whistle_submit"].sessions() as session:
+        return [bytes(data[200:264]) for data in session.scalars(select(SourceCopy.data))]
 
 
 def _a_stored_chunk(application: Flask) -> bytes:

@@ -43,11 +43,13 @@ def test_a_new_report_is_waiting_and_has_no_replies_yet(english: FlaskClient) ->
 
 
 def test_a_collected_report_says_the_office_has_it(app: Flask, english: FlaskClient) -> None:
-    code = submit_report(english)
+    code = submit_report(english, subject="Contractes partits")
     _collect_report(app, code)
     _, page = check_in(english, code)
     assert "Status: the office has collected your report." in page
-    assert "no longer holds a copy" in page
+    assert "shown from your own copy" in page  # the source's copy (tests/submit/test_source_copy)
+    assert "Contractes partits" in page
+    assert "no longer holds a copy" not in page
     assert NO_REPLIES in page
 
 
@@ -64,8 +66,9 @@ def test_a_reply_is_the_acknowledgement_with_its_date(
 
 
 class _E:
-    def __init__(self, kind: str, day: int, forged: bool = False) -> None:
+    def __init__(self, kind: str, day: int, forged: bool = False, copy: bool = False) -> None:
         self.kind, self.created, self.forged = kind, datetime.date(2026, 12, day), forged
+        self.copy = copy
 
 
 def test_the_first_genuine_reply_dates_the_acknowledgement() -> None:
@@ -77,3 +80,8 @@ def test_the_first_genuine_reply_dates_the_acknowledgement() -> None:
         2,
     )
     assert case_status([_E("reply", 2, forged=True)]).state == "collected"  # type: ignore[arg-type]
+
+
+def test_a_report_shown_from_the_copy_is_not_a_report_still_here() -> None:
+    status = case_status([_E("submission", 1, copy=True)])  # type: ignore[arg-type]
+    assert (status.state, status.report_here, status.report_copy) == ("collected", False, True)

@@ -143,12 +143,14 @@ def test_no_column_records_time_count_or_identity(sessions) -> None:  # type: ig
     engine = sessions.kw["bind"]
     columns = {
         table: {c["name"]: str(c["type"]) for c in inspect(engine).get_columns(table)}
-        for table in ("records", "chunks", "logins")
+        for table in ("records", "chunks", "logins", "source_copies")
     }
     assert columns["records"]["created"] == "DATE"
+    assert columns["source_copies"]["created"] == "DATE"
     # pepper_tag: which pepper made the lookup, keyed with that pepper (opaque without it).
     # protocol, followups: hints for the source's next follow-up (docs/protocol.md §7); the
     # count says no more than next_position, which counts every record of the case.
+    # keep_copies: whether the source deleted their own copy (views/plain.py forget_copy).
     assert set(columns["logins"]) == {
         "lookup",
         "case_id",
@@ -156,6 +158,7 @@ def test_no_column_records_time_count_or_identity(sessions) -> None:  # type: ig
         "pepper_tag",
         "protocol",
         "followups",
+        "keep_copies",
     }
     every = {name for table in columns.values() for name in table}
     for forbidden in ("ip", "agent", "time", "files", "identified", "reply_key", "code"):

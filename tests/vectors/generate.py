@@ -154,6 +154,7 @@ def derivation() -> None:
                 "login_token": keys.login_token.hex(),
                 "reply_secret_key": keys.reply_secret_key.hex(),
                 "reply_public_key": keys.reply_public_key.hex(),
+                "copy_public_key": keys.copy_public_key.hex(),
                 "lookup": login_lookup(keys.login_token, pepper).hex(),
             }
         )

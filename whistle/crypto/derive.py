@@ -5,9 +5,11 @@
     reply seed   = crypto_kdf_derive_from_key(32, 2, "wh-reply", m)
     reply keys   = crypto_box_seed_keypair(reply seed)
     signing seed = crypto_kdf_derive_from_key(32, 3, "wh-signk", m)   (Ed25519, protocol 2)
+    copy seed    = crypto_kdf_derive_from_key(32, 4, "wh-scopy", m)   (the source's copy)
+    copy keys    = crypto_box_seed_keypair(copy seed)
     lookup       = crypto_generichash(32, "whistle/login-lookup/v1" ‖ token, key = pepper)
 
-The browser computes the first four; only the server, which holds the pepper,
+The browser computes all but the last; only the server, which holds the pepper,
 computes the lookup value it stores. A copy of the database without the pepper
 gives nothing to test guesses against; with it, a guess still costs a search of
 2^100 codes.
@@ -26,6 +28,7 @@ LOOKUP_DOMAIN = b"whistle/login-lookup/v1"
 LOGIN_SUBKEY = (1, b"wh-login")
 REPLY_SUBKEY = (2, b"wh-reply")
 SIGNING_SUBKEY = (3, b"wh-signk")
+COPY_SUBKEY = (4, b"wh-scopy")
 SALT_BYTES = 32
 PEPPER_BYTES = 32
 
@@ -40,6 +43,10 @@ class SourceKeys:
     #: Signs the source's follow-ups (protocol 2); its public key is inside the submission.
     signing_seed: bytes
     signing_public_key: bytes
+    #: Seals and opens the source's own copy of what they sent (source_copy.py); the public
+    #: half is never written anywhere, so only the code's holder can write a copy.
+    copy_secret_key: bytes
+    copy_public_key: bytes
 
     def __repr__(self) -> str:
         return "SourceKeys(<secret>)"
@@ -59,12 +66,15 @@ def source_keys_from_master(master: bytes) -> SourceKeys:
     seed = kdf_derive(master, *REPLY_SUBKEY)
     public, secret = crypto_box_seed_keypair(seed)
     signing_seed = kdf_derive(master, *SIGNING_SUBKEY)
+    copy_public, copy_secret = crypto_box_seed_keypair(kdf_derive(master, *COPY_SUBKEY))
     return SourceKeys(
         login_token=kdf_derive(master, *LOGIN_SUBKEY),
         reply_secret_key=secret,
         reply_public_key=public,
         signing_seed=signing_seed,
         signing_public_key=signing_keypair_from_seed(signing_seed).public_key,
+        copy_secret_key=copy_secret,
+        copy_public_key=copy_public,
     )
 
 

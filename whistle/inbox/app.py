@@ -221,13 +221,7 @@ def _unexpected(exc: Exception) -> tuple[str, int]:
 
 def _template_globals() -> dict[str, Any]:
     unlocked: Unlocked | None = getattr(g, "unlocked", None)
-    names = state().config.names
     return {
-        # A desk's name in the officer's language when names.toml gives one, else the
-        # card's name when the page knows it, else its id.
-        "desk_name": lambda desk_id, card_name=None: names.desk_name(
-            desk_id, str(get_locale()), card_name or desk_id
-        ),
         "bundle_note": bundle_note,
         "decision_reason": decision_reason,
         "get_locale": get_locale,

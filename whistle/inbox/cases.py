@@ -5,16 +5,19 @@ Content is decrypted here, in memory, with the keys of the signed-in officer;
 nothing decrypted is written back anywhere.
 """
 
+import functools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import case as when
 from sqlalchemy.orm import Session
 
 from whistle.crypto import CryptoError, MisboundError
 from whistle.crypto.records import open_identification
-from whistle.inbox import compartments, deadlines, news, sealing, search_index
+from whistle.inbox import compartments, db, deadlines, news, sealing, search_index
 from whistle.inbox.audit import record_event
 from whistle.inbox.case_refs import parse_ref
 from whistle.inbox.context import OfficerContext
@@ -36,7 +39,7 @@ from whistle.inbox.models import (
 )
 from whistle.inbox.models.case import format_ref
 from whistle.inbox.store import Cache, record_meta, source_facts
-from whistle.inbox.workflow import CASE_COLUMNS, case_dates, live_case
+from whistle.inbox.workflow import CASE_COLUMNS, CLOCK_COLUMNS, case_dates, clock_dates, live_case
 
 ACKNOWLEDGE_DAYS = deadlines.ACKNOWLEDGE_DAYS
 SORTS = ("received-desc", "received-asc", "activity-desc", "status")
@@ -45,6 +48,9 @@ SNIPPET_CONTEXT = 60
 MAX_NOTE_CHARS = 20_000
 MIN_REASON_CHARS = 10
 MAX_REASON_CHARS = 5_000
+#: Up to this many search hits are handed to the database as a list of ids (SQLite binds
+#: at most 999 parameters in older builds); more are filtered here.
+MAX_BOUND_IDS = 500
 
 
 @dataclass(frozen=True)
@@ -98,6 +104,12 @@ def acknowledgement_due(case: Case) -> date:
     return deadlines.acknowledgement_due(case.received_day)
 
 
+@functools.lru_cache(maxsize=65536)
+def _overdue(clocks: tuple[Any, ...], today: date) -> bool:
+    """``is_overdue`` of a row's ``CLOCK_COLUMNS``, remembered by the plain values."""
+    return deadlines.is_overdue(deadlines.case_deadlines(clock_dates(clocks), today))
+
+
 def case_deadlines(case: Any, today: date) -> list[deadlines.Deadline]:
     return deadlines.case_deadlines(case_dates(case), today)
 
@@ -134,44 +146,67 @@ def list_cases(
     A query that is a case reference (``2026-0042``, ``2026-42``) finds that case; any other
     searches the content. ``officer_id`` says whose "new since last opened" is shown.
     """
-    query = select(*CASE_COLUMNS)
+    conditions: list[ColumnElement[bool]] = []
     if filters.status:
-        query = query.where(Case.status == filters.status)
+        conditions.append(Case.status == filters.status)
     if filters.desk:
-        query = query.where(Case.desk_id == filters.desk)
+        conditions.append(Case.desk_id == filters.desk)
     if filters.assignee is not None:
-        query = query.where(Case.assignee_id == filters.assignee)
-    cases: list[Any] = list(session.execute(query))
-    # Only the cases whose keys this officer holds: another desk's, or one they stepped
-    # aside from, is not listed (and would not open if asked for).
-    mine = compartments.readable(session, keyring, cache)
-    if mine is not None:
-        cases = [c for c in cases if c.id in mine]
-    if filters.overdue:
-        cases = [c for c in cases if is_overdue(c, today)]
-    fresh: dict[str, news.CaseNews] = {}
-    if filters.news and officer_id is not None:
-        fresh = news.news(session, officer_id)
-        cases = [c for c in cases if c.id in fresh or news.is_new(c.status)]
+        conditions.append(Case.assignee_id == filters.assignee)
     needle = filters.query.strip().casefold()
     if ref := parse_ref(filters.query):
-        cases = [c for c in cases if (c.ref_year, c.ref_number) == ref]
+        conditions += [Case.ref_year == ref[0], Case.ref_number == ref[1]]
         needle = ""
-    elif needle:
+    matches: set[str] | None = None  # the search's hits, when too many to bind in SQL
+    if needle:
         entries = search_index.refreshed(
             session, keyring, now=datetime.combine(today, time.min), cache=cache
         )
-        cases = [c for c in cases if needle in ((entries.get(c.id) or {}).get("t") or "")]
-    _sort(cases, filters.sort)
-    total = len(cases)
-    pages = max(1, -(-total // page_size))
-    page = min(max(1, filters.page), pages)
-    start = (page - 1) * page_size
-    shown = cases[start : start + page_size]
-    if officer_id is not None and not filters.news:  # only the page's: cheaper at 10,000
-        fresh = news.news(session, officer_id, [c.id for c in shown])
+        hits = [c for c, entry in entries.items() if needle in (entry.get("t") or "")]
+        if len(hits) <= MAX_BOUND_IDS:
+            conditions.append(Case.id.in_(hits))
+        else:
+            matches = set(hits)
+    order = _order(filters.sort)
+    fresh: dict[str, news.CaseNews] = {}
+    news_of = officer_id if filters.news else None  # only what is new to this officer
+    # Only the cases whose keys this officer holds: another desk's, or one they stepped
+    # aside from, is not listed (and would not open if asked for).
+    if filters.overdue or news_of is not None or matches is not None:
+        # Filters the database cannot apply: every candidate, in order, filtered here.
+        clocks = CLOCK_COLUMNS if filters.overdue else ()
+        cases: Sequence[Any] = db.rows(
+            session, select(Case.id, Case.status, *clocks).where(*conditions).order_by(*order)
+        )
+        mine = compartments.readable(session, keyring, cache)
+        if mine is not None:
+            cases = [c for c in cases if c.id in mine]
+        if filters.overdue:
+            cases = [c for c in cases if _overdue(c[2:], today)]
+        if news_of is not None:
+            fresh = news.news(session, news_of)
+            cases = [c for c in cases if c.id in fresh or news.is_new(c.status)]
+        if matches is not None:
+            cases = [c for c in cases if c.id in matches]
+        total = len(cases)
+        page, pages, start = _page(filters.page, total, page_size)
+        ids = [c.id for c in cases[start : start + page_size]]
+    else:
+        if (readable := compartments.readable_where(session, keyring, cache)) is not None:
+            conditions.append(readable)
+        total = session.scalar(select(func.count()).select_from(Case).where(*conditions)) or 0
+        page, pages, start = _page(filters.page, total, page_size)
+        ids = list(
+            session.scalars(
+                select(Case.id).where(*conditions).order_by(*order).offset(start).limit(page_size)
+            )
+        )
+    found = {c.id: c for c in db.rows(session, select(*CASE_COLUMNS).where(Case.id.in_(ids)))}
+    shown = [found[case_id] for case_id in ids]
+    if officer_id is not None and news_of is None:  # only the page's: cheaper at 10,000
+        fresh = news.news(session, officer_id, ids)
     records: dict[str, list[Record]] = {}
-    for record in session.scalars(select(Record).where(Record.case_id.in_([c.id for c in shown]))):
+    for record in session.scalars(select(Record).where(Record.case_id.in_(ids))):
         records.setdefault(record.case_id, []).append(record)
     names = {oid: name for oid, name in session.execute(select(Officer.id, Officer.name))}
     summaries = [
@@ -277,23 +312,32 @@ def _summarise(
     )
 
 
-def _sort(cases: list[Any], sort: str) -> None:
+def _order(sort: str) -> list[ColumnElement[Any]]:
     """Arrival order is the reference's order (received day, then number): a day's cases
-    are not shuffled by their random ids."""
-
-    def arrival(c: Any) -> tuple[date, int, int]:
-        return (c.received_day, c.ref_year, c.ref_number)
-
+    are not shuffled by their random ids. Every order ends on the reference (unique), so
+    pages cut by the database never repeat or skip a case."""
+    arrival = [Case.received_day, Case.ref_year, Case.ref_number]
+    newest: list[ColumnElement[Any]] = [column.desc() for column in arrival]
     if sort == "received-asc":
-        cases.sort(key=arrival)
-    elif sort == "activity-desc":
-        cases.sort(key=lambda c: (c.last_activity_day, *arrival(c)), reverse=True)
-    elif sort == "status":
+        return [column.asc() for column in arrival]
+    if sort == "activity-desc":
+        return [Case.last_activity_day.desc(), *newest]
+    if sort == "status":
         # The workflow's order (new, acknowledged, ...), newest first within each.
-        cases.sort(key=arrival, reverse=True)
-        cases.sort(key=lambda c: STATUSES.index(c.status) if c.status in STATUSES else 99)
-    else:
-        cases.sort(key=arrival, reverse=True)
+        rank = when(
+            {status: i for i, status in enumerate(STATUSES)},
+            value=Case.status,
+            else_=len(STATUSES),
+        )
+        return [rank, *newest]
+    return newest
+
+
+def _page(asked: int, total: int, page_size: int) -> tuple[int, int, int]:
+    """(page, pages, index of its first case): a page past the end shows the last."""
+    pages = max(1, -(-total // page_size))
+    page = min(max(1, asked), pages)
+    return page, pages, (page - 1) * page_size
 
 
 @dataclass(frozen=True)

@@ -33,28 +33,32 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import Session
 
 from whistle.crypto import (
     CryptoError,
+    box_keypair_from_secret,
     generate_box_keypair,
     open_grant,
     recovery_wrapping_key,
     seal_grant,
 )
-from whistle.inbox import epochs, held_back, sealing
+from whistle.inbox import epochs, sealing
 from whistle.inbox.audit import record_event
 from whistle.inbox.errors import (
     CaseLockedError,
     CompartmentsMigrationError,
+    DeskCasesLockedError,
     DeskError,
-    DeskHasOpenCasesError,
+    DeskHasCasesError,
     InboxError,
+    LastDeskError,
     LastMemberError,
     NoSuchOfficerError,
     PermissionDeniedError,
     RecusalError,
+    SuccessorDeskError,
 )
 from whistle.inbox.keyring import OfficeKeyring, wrap_for_recovery
 from whistle.inbox.models import (
@@ -70,6 +74,7 @@ from whistle.inbox.models import (
     Office,
     Officer,
     Recusal,
+    RemovedDesk,
     SearchIndex,
 )
 from whistle.inbox.rekey import reseal_case
@@ -103,10 +108,24 @@ def _case_context(case_id: str, generation: int) -> str:
     return f"case/{case_id}/{generation}"
 
 
+#: ``session.info`` key: the transaction in which ``active`` last found compartments.
+_ACTIVE_IN = "whistle_compartments_active_in"
+
+
 def active(session: Session) -> bool:
     """Whether this office's content is in compartments (an office made before desks is not,
-    until ``migrate``)."""
-    return bool(session.scalar(select(Office.compartments_at).where(Office.id == 1)))
+    until ``migrate``).
+
+    Asked before every read of a case, so a yes is remembered for the rest of the
+    transaction (an office never leaves compartments; a rolled-back ``migrate`` ends the
+    transaction, and with it the answer)."""
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    if transaction is not None and session.info.get(_ACTIVE_IN) is transaction:
+        return True
+    found = bool(session.scalar(select(Office.compartments_at).where(Office.id == 1)))
+    if found:
+        session.info[_ACTIVE_IN] = session.get_nested_transaction() or session.get_transaction()
+    return found
 
 
 def _changed(session: Session, desk_id: str | None = None) -> None:
@@ -155,11 +174,11 @@ def _holder_of(session: Session, keyring: OfficeKeyring) -> str | None:
 
 def open_desks(session: Session, keyring: OfficeKeyring, cache: Cache | None = None) -> Opened:
     """The compartment keys ``keyring`` holds, each grant opened and checked."""
-    own = _holder_of(session, keyring)
     key = ("desks", (keyring.personal_public or b"").hex(), keyring.storage_public.hex())
     if cache is not None and key in cache:
         cached: Opened = cache[key]
         return cached
+    own = _holder_of(session, keyring)
     holders = tuple(h for h in (own, STORAGE) if h is not None)
     publics = {
         (c.desk_id, c.generation): c.public_key for c in session.scalars(select(Compartment))
@@ -192,22 +211,50 @@ def readable(
     session: Session, keyring: OfficeKeyring, cache: Cache | None = None
 ) -> set[str] | None:
     """The ids of the cases whose keys ``keyring`` holds (None: no compartments yet, so all)."""
+    granted = _granted(session, keyring, cache)
+    return None if granted is None else granted.cases
+
+
+def readable_where(
+    session: Session, keyring: OfficeKeyring, cache: Cache | None = None
+) -> ColumnElement[bool] | None:
+    """``readable`` as a condition on ``Case.id`` (None: no compartments yet, so all), for a
+    list the database filters, sorts and cuts into pages itself."""
+    if not active(session):
+        return None
+    holders = open_desks(session, keyring, cache).case_holders
+    return Case.id.in_(select(CaseGrant.case_id).where(CaseGrant.holder.in_(holders)))
+
+
+@dataclass(frozen=True)
+class Granted:
+    """The cases one keyring's grants open: all of them, and of those granted to one of its
+    desks' compartments, which desk (the others are granted to the holder by name)."""
+
+    cases: set[str]
+    desks: dict[str, str]
+
+
+def _granted(session: Session, keyring: OfficeKeyring, cache: Cache | None) -> Granted | None:
     if not active(session):
         return None
     opened = open_desks(session, keyring, cache)
-    holders = opened.case_holders
-    if not holders:
-        return set()
     # Grants only come (imports) or change hands (which empties the cache, KEYS_CHANGED) or
     # go with a purge (likewise): their count tells whether the cached set is current.
     count = session.scalar(select(func.count()).select_from(CaseGrant))
     key = ("readable", (keyring.personal_public or b"").hex(), str(count))
     if cache is not None and key in cache:
-        cached: set[str] = cache[key]
+        cached: Granted = cache[key]
         return cached
-    found = set(
-        session.scalars(select(CaseGrant.case_id).where(CaseGrant.holder.in_(holders)).distinct())
-    )
+    desk_of = {desk_holder(d, g): d for d, g in opened.desks}
+    found = Granted(set(), {})
+    holders = opened.case_holders
+    for case_id, holder in session.execute(
+        select(CaseGrant.case_id, CaseGrant.holder).where(CaseGrant.holder.in_(holders))
+    ):
+        found.cases.add(case_id)
+        if (desk := desk_of.get(holder)) is not None:
+            found.desks[case_id] = desk
     if cache is not None:
         cache[key] = found
     return found
@@ -274,6 +321,8 @@ def case_keys(
             todo.append(case_id)
     opened = open_desks(session, keyring, cache)
     holders = opened.case_holders
+    # Thousands of grants, a handful of holders: each holder's public key derived once.
+    holder_publics: dict[str, bytes] = {}
     for start in range(0, len(todo) if holders else 0, 500):
         batch = todo[start : start + 500]
         # Columns, not objects: thousands of rows are read once and dropped.
@@ -295,9 +344,15 @@ def case_keys(
             public = publics.get((case_id, generation))
             if generation in mine or secret is None or public is None:
                 continue
+            if holder not in holder_publics:
+                holder_publics[holder] = box_keypair_from_secret(secret).public_key
             try:
                 mine[generation] = open_grant(
-                    grant, secret, _case_context(case_id, generation), public
+                    grant,
+                    secret,
+                    _case_context(case_id, generation),
+                    public,
+                    holder_public=holder_publics[holder],
                 )
             except CryptoError:
                 continue
@@ -312,17 +367,12 @@ def case_keys(
     }
 
 
-def desk_granted(session: Session, opened: Opened) -> dict[str, str]:
-    """Case id → desk of the cases granted to a desk compartment ``opened`` holds."""
-    holders = [desk_holder(d, g) for d, g in opened.desks]
-    if not holders:
-        return {}
-    return {
-        case_id: holder.split(":")[1]
-        for case_id, holder in session.execute(
-            select(CaseGrant.case_id, CaseGrant.holder).where(CaseGrant.holder.in_(holders))
-        )
-    }
+def desk_granted(
+    session: Session, keyring: OfficeKeyring, cache: Cache | None = None
+) -> dict[str, str]:
+    """Case id → desk of the cases granted to a desk compartment ``keyring`` holds."""
+    granted = _granted(session, keyring, cache)
+    return {} if granted is None else granted.desks
 
 
 def desk_public(session: Session, desk_id: str) -> bytes:
@@ -566,7 +616,9 @@ def drop_grants(session: Session, officer_id: int) -> None:
 def forget_officer(session: Session, officer_id: int, now: datetime) -> None:
     """A removed officer (or no longer an officer): out of every desk, each of which gets a
     new compartment key. Refused, changing nothing, while they are the last member of one."""
-    desk_list = desks_of(session, officer_id)
+    # A removed desk's keys wait only for records in transit (``finish_removals``): no last
+    # member to keep, no new generation to make.
+    desk_list = [d for d in desks_of(session, officer_id) if session.get(RemovedDesk, d) is None]
     for desk_id in desk_list:
         if len(_members(session, desk_id)) <= 1:
             raise LastMemberError(
@@ -946,19 +998,179 @@ def reassign(
     )
 
 
+@dataclass(frozen=True)
+class DeskRemoved:
+    """What removing a desk did: cases moved, and the card's new epoch."""
+
+    moved: int
+    epoch: int
+
+
+def desk_cases(session: Session, desk_id: str) -> tuple[int, int]:
+    """(cases, of which open) a desk holds: closed ones count too, kept for the law's term."""
+    total, open_cases = session.execute(
+        select(
+            func.count(),
+            func.count().filter(Case.status != STATUS_CLOSED),
+        ).where(Case.desk_id == desk_id)
+    ).one()
+    return int(total), int(open_cases)
+
+
 def check_removable(session: Session, desk_id: str) -> None:
-    """A desk with cases not yet closed cannot go: they would be left without officers; nor
-    one that records held back may be for: nobody could file them."""
-    open_cases = session.scalar(
-        select(func.count())
-        .select_from(Case)
-        .where(Case.desk_id == desk_id, Case.status != STATUS_CLOSED)
-    )
-    if open_cases:
-        raise DeskHasOpenCasesError(
-            f"{desk_id} has {open_cases} open case(s): reassign them to another desk first."
+    """A desk with cases, open or closed, cannot go: nobody would hold their keys."""
+    total, open_cases = desk_cases(session, desk_id)
+    if total:
+        raise DeskHasCasesError(
+            f"{desk_id} holds {total} case(s), {open_cases} of them open: move them to "
+            "another desk first, or with the removal (`desks remove --move-cases`).",
+            cases=total,
+            open_cases=open_cases,
         )
-    held_back.check_desk_removable(session, desk_id)
+
+
+def removed_desks(session: Session) -> list[RemovedDesk]:
+    """The desks the office removed, oldest first."""
+    return list(session.scalars(select(RemovedDesk).order_by(RemovedDesk.removed_at)))
+
+
+def receiving_desk(session: Session, desk_id: str) -> str:
+    """Where a report sent to ``desk_id`` goes: the desk itself, or — once it was removed —
+    the desk that took its cases (followed on if that one went too)."""
+    seen = {desk_id}
+    while (removed := session.get(RemovedDesk, desk_id)) is not None:
+        desk_id = removed.successor_id
+        if desk_id in seen:  # not made by remove_desk (a successor is on the card); be safe
+            break
+        seen.add(desk_id)
+    return desk_id
+
+
+def remove_desk(
+    session: Session,
+    keyring: OfficeKeyring,
+    *,
+    desk_id: str,
+    successor_id: str,
+    move_cases: bool,
+    by_officer_id: int | None,
+    now: datetime,
+) -> DeskRemoved:
+    """A manager removes a desk (audited), all or nothing.
+
+    Refused while it holds cases, unless ``move_cases``: then each goes to ``successor_id``
+    with its keys (``reassign``, which needs ``keyring`` to open every one of them). The
+    office card gets a new key epoch without the desk, so sources stop being offered it once
+    the server has the card; a report sent to it before that is placed at ``successor_id``
+    at import (``receiving_desk``). Its memberships and every generation of its compartment
+    key go once no live key epoch holds a key of it (``finish_removals``): no case is sealed
+    to them any more, only records still in transit may be. Its history stays in the audit
+    log.
+    """
+    _require_manager(session, by_officer_id)
+    if not active(session):
+        raise CompartmentsMigrationError(
+            "Removing a desk needs desk compartments: move this office into them first."
+        )
+    card_desks = {d.id: d.name for d in epochs.current_card(session).desks}
+    if desk_id not in card_desks:
+        raise DeskError(f"There is no desk {desk_id!r}.")
+    if len(card_desks) == 1:
+        raise LastDeskError(f"{desk_id} is the office's only desk: sources need one to report.")
+    if successor_id == desk_id or successor_id not in card_desks:
+        raise SuccessorDeskError("Choose another desk of the office to receive its cases.")
+    case_ids = list(session.scalars(select(Case.id).where(Case.desk_id == desk_id)))
+    if case_ids and not move_cases:
+        check_removable(session, desk_id)
+    locked = 0
+    for case_id in case_ids:
+        try:
+            case_key_map(session, keyring, case_id)
+        except CaseLockedError:
+            locked += 1
+    if locked:
+        raise DeskCasesLockedError(
+            f"Your keys do not open {locked} of the {len(case_ids)} case(s) of {desk_id}: "
+            "a manager who is a member of it (and did not step aside) can move them, or the "
+            "recovery key at the command line.",
+            locked=locked,
+        )
+    for case_id in case_ids:
+        reassign(
+            session,
+            keyring,
+            case_id=case_id,
+            desk_id=successor_id,
+            by_officer_id=by_officer_id,
+            now=now,
+        )
+    card = epochs.rotate(session, keyring, now, by_officer_id, without=desk_id)
+    left = session.scalar(
+        select(func.count())
+        .select_from(CaseGrant)
+        .where(CaseGrant.holder.like(f"desk:{desk_id}:%"))
+    )
+    if left:  # every case moved, so nothing may still be granted to the desk's keys
+        raise DeskError(f"{desk_id} still holds case keys: nothing was changed.")
+    names = [o.name for o in _members(session, desk_id)]
+    session.add(
+        RemovedDesk(
+            desk_id=desk_id,
+            successor_id=successor_id,
+            removed_at=now.replace(tzinfo=None),
+            epoch=card.epoch,
+            by_officer_id=by_officer_id,
+        )
+    )
+    session.flush()
+    record_event(
+        session,
+        now,
+        "desk-removed",
+        officer_id=by_officer_id,
+        detail=f"{desk_id} ({card_desks[desk_id]}): {len(case_ids)} case(s) moved to "
+        f"{successor_id}; members were {', '.join(names) or 'none'}; card epoch {card.epoch} "
+        f"without it; reports still on their way go to {successor_id}; its keys go once no "
+        "live key epoch holds a key of it",
+    )
+    _changed(session, desk_id)
+    finish_removals(session, now)
+    return DeskRemoved(len(case_ids), card.epoch)
+
+
+def finish_removals(session: Session, now: datetime) -> list[str]:
+    """Destroy the memberships and every compartment key generation of removed desks that no
+    live key epoch holds a key of any more: until then a record may still be in transit to
+    the desk, and its members are the ones whose keys open it (it is then placed at the
+    successor). Runs at removal and whenever an epoch's keys are destroyed
+    (``epochs.destroy``). Returns the desks whose keys went; the caller scrubs the WAL."""
+    done = []
+    for removed in session.scalars(
+        select(RemovedDesk).where(RemovedDesk.keys_destroyed_at.is_(None))
+    ).all():
+        if removed.desk_id in epochs.live_desks(session):
+            continue
+        names = [o.name for o in _members(session, removed.desk_id)]
+        generations = session.scalar(
+            select(func.count())
+            .select_from(Compartment)
+            .where(Compartment.desk_id == removed.desk_id)
+        )
+        session.execute(delete(DeskMember).where(DeskMember.desk_id == removed.desk_id))
+        session.execute(delete(DeskGrant).where(DeskGrant.desk_id == removed.desk_id))
+        session.execute(delete(Compartment).where(Compartment.desk_id == removed.desk_id))
+        removed.keys_destroyed_at = now.replace(tzinfo=None)
+        session.flush()
+        record_event(
+            session,
+            now,
+            "desk-keys-destroyed",
+            detail=f"{removed.desk_id} (removed): {generations} compartment key generation(s) "
+            f"destroyed; members were {', '.join(names) or 'none'}",
+        )
+        _changed(session, removed.desk_id)
+        done.append(removed.desk_id)
+    return done
 
 
 def recusals(session: Session, case_id: str) -> list[tuple[str, datetime]]:
@@ -987,7 +1199,7 @@ def grant_desks_now(
     session: Session, keyring: OfficeKeyring, officer: Officer, desk_list: list[str], now: datetime
 ) -> None:
     """Memberships for a new officer, with their keys when ``keyring`` holds them."""
-    for desk_id in desk_list:
+    for desk_id in dict.fromkeys(desk_list):
         _known_desk(session, desk_id)
         session.add(
             DeskMember(desk_id=desk_id, officer_id=officer.id, added_at=now.replace(tzinfo=None))

@@ -1,13 +1,14 @@
 """The inbox database: SQLite in the office directory, schema only from Alembic."""
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Executable, Row, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -59,3 +60,11 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One unit of work: committed when the block ends, rolled back on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+def rows(session: Session, statement: Executable) -> Sequence[Row[*tuple[Any, ...]]]:
+    """All rows of a select of plain columns, as Core rows: what is pending is flushed as
+    ``session.execute`` would, but the rows skip the ORM's loading, which costs more than
+    SQLite itself when a list or the dashboard reads every case."""
+    session.flush()
+    return session.connection().execute(statement).all()

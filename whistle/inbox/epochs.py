@@ -381,22 +381,29 @@ def _card_epoch(raw: bytes) -> int:
 
 
 def rotate(
-    session: Session, keyring: OfficeKeyring, now: datetime, officer_id: int | None = None
+    session: Session,
+    keyring: OfficeKeyring,
+    now: datetime,
+    officer_id: int | None = None,
+    *,
+    without: str | None = None,
 ) -> OfficeCard:
     """New desk and bundle keys under a new card (epoch + 1); returns the card (caller commits).
+    ``without``: a desk the new card no longer lists (``compartments.remove_desk``).
 
     The old epoch's keys stay until the server has collected everything sent to them
     (``after_outbox``): records still on the server, or on their way, need them.
     """
     row = current_row(session)
     old = _card(row)
-    pairs = {d.id: generate_box_keypair() for d in old.desks}
+    kept = [d for d in old.desks if d.id != without]
+    pairs = {d.id: generate_box_keypair() for d in kept}
     bundle = generate_box_keypair()
     card_bytes = make_office_card(
         keyring.signing_seed,
         name=old.name,
         bundle_key=bundle.public_key,
-        desks=[Desk(d.id, d.name, pairs[d.id].public_key) for d in old.desks],
+        desks=[Desk(d.id, d.name, pairs[d.id].public_key) for d in kept],
         custodian_key=old.custodian_key,
         epoch=old.epoch + 1,
         created=now.date().isoformat(),
@@ -421,7 +428,8 @@ def rotate(
         now,
         "keys-rotated",
         officer_id=officer_id,
-        detail=f"epoch {card.epoch}: new desk and bundle keys",
+        detail=f"epoch {card.epoch}: new desk and bundle keys"
+        + (f", without desk {without}" if without else ""),
     )
     return card
 
@@ -442,6 +450,9 @@ def destroy(
     session.flush()
     detail = f"desk keys of epoch {epoch} destroyed" + (f" ({why})" if why else "")
     record_event(session, now, "keys-destroyed", officer_id=officer_id, detail=detail)
+    from whistle.inbox import compartments  # compartments imports this module
+
+    compartments.finish_removals(session, now)
 
 
 def after_outbox(

@@ -293,8 +293,35 @@ class LastMemberError(DeskError):
     """Removing the last member of a desk would leave its cases to the recovery key alone."""
 
 
-class DeskHasOpenCasesError(DeskError):
-    """A desk with open cases cannot be removed: reassign them first."""
+class DeskHasCasesError(DeskError):
+    """A desk that still holds cases (open or closed) cannot be removed: they would be left
+    with keys nobody holds. Move them to another desk first (or in the same step)."""
+
+    def __init__(self, message: str, *, cases: int, open_cases: int) -> None:
+        super().__init__(message)
+        self.cases = cases
+        self.open_cases = open_cases
+
+
+class DeskCasesLockedError(DeskError):
+    """Moving a desk's cases needs keys that open each of them: the manager's do not open
+    ``locked`` of them (not a member, or stepped aside)."""
+
+    def __init__(self, message: str, *, locked: int) -> None:
+        super().__init__(message)
+        self.locked = locked
+
+
+class OfficerDesksError(DeskError):
+    """Desks chosen for someone who will not be an officer (only officers handle cases)."""
+
+
+class LastDeskError(DeskError):
+    """The office's only desk cannot be removed: sources would have nowhere to report."""
+
+
+class SuccessorDeskError(DeskError):
+    """The desk chosen to receive a removed desk's cases is not another desk of the card."""
 
 
 class RecusalError(InboxError):
@@ -312,7 +339,3 @@ class HeldBackError(InboxError):
     def __init__(self, message: str, *, desk_id: str | None = None) -> None:
         super().__init__(message)
         self.desk_id = desk_id
-
-
-class DeskHasHeldRecordsError(DeskError):
-    """A desk that records held back may be for cannot be removed: a member files them first."""

@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session, defer
 
 from whistle.inbox import epochs
 from whistle.inbox.audit import record_event
-from whistle.inbox.errors import DeskHasHeldRecordsError
 from whistle.inbox.models import HeldRecord, Tombstone
 
 
@@ -184,13 +183,3 @@ def waiting(session: Session) -> list[Waiting]:
         )
         for desks, found in sorted(groups.items())
     ]
-
-
-def check_desk_removable(session: Session, desk_id: str) -> None:
-    """A desk that a held record may be for cannot go: nobody could file it afterwards."""
-    found = sum(1 for row in rows(session, envelopes=False) if desk_id in candidates(session, row))
-    if found:
-        raise DeskHasHeldRecordsError(
-            f"{found} record(s) held back may be for {desk_id}: a member of {desk_id} files "
-            "them first (they sign in, or open the Bundles page)."
-        )

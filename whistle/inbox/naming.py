@@ -1,22 +1,32 @@
-"""Names officers read instead of keys and codes: desks by the name on the office card,
-languages by their own name (as the language menu shows them)."""
+"""Names officers read instead of keys and codes: desks by their name in the officer's
+language, languages by their own name (as the language menu shows them)."""
 
 from sqlalchemy.orm import Session
 
 from whistle.inbox import epochs
 from whistle.inbox.errors import InboxError
+from whistle.localnames import LocalNames
 
 LANGUAGE_NAMES = {"ca": "Català", "es": "Español", "en": "English"}
 
 
-def desk_names(session: Session) -> dict[str, str]:
-    """Desk id → the name the office gave it (current key epoch's card); empty before the
-    keys moved to epochs, and the pages then show the ids."""
+class DeskNames(dict[str, str]):
+    """Desk id → name. A desk it does not know (one removed since, or any desk before the
+    keys moved to epochs) is named by its id, so pages can always write ``names[id]``."""
+
+    def __missing__(self, desk_id: str) -> str:
+        return desk_id
+
+
+def desk_names(session: Session, names: LocalNames | None = None, language: str = "") -> DeskNames:
+    """The current card's desks by name: ``names.toml``'s in ``language``, else the name on
+    the card (the card is read once per call, not per desk)."""
     try:
         card = epochs.current_card(session)
     except InboxError:
-        return {}
-    return {desk.id: desk.name for desk in card.desks}
+        return DeskNames()
+    local = names or LocalNames()
+    return DeskNames({d.id: local.desk_name(d.id, language, d.name) for d in card.desks})
 
 
 def language_name(code: str | None) -> str:

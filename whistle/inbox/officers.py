@@ -40,12 +40,14 @@ from whistle.inbox.audit import key_for, record_event, use_key
 from whistle.inbox.config import InboxConfig, PasswordHashParams
 from whistle.inbox.epochs import adopt_legacy, seal_wire_keys
 from whistle.inbox.errors import (
+    CompartmentsMigrationError,
     CustodianRoleError,
     InboxError,
     LastManagerError,
     LastSecurityKeyError,
     LoginError,
     NoSuchOfficerError,
+    OfficerDesksError,
     OfficerNameTakenError,
     PasswordLengthError,
     PermissionDeniedError,
@@ -139,6 +141,16 @@ def add_officer(
         raise InboxError("Roles are officer, manager and custodian.")
     if ROLE_CUSTODIAN in roles and custodian_keyring is None:
         raise CustodianRoleError("Only a custodian (or the recovery key) can add a custodian.")
+    if desks and not compartments.active(session):
+        raise CompartmentsMigrationError(
+            "This office is not in desk compartments yet (every officer reads every case): "
+            "add the officer without --desk, or run `desks migrate` first."
+        )
+    if desks and ROLE_OFFICER not in roles:
+        raise OfficerDesksError(
+            "Only officers handle cases: a manager or custodian who is not also an officer "
+            "is in no desk."
+        )
     existing = session.scalar(select(Officer).where(Officer.name == name))
     if existing is not None:
         if existing.is_removed:
@@ -604,8 +616,11 @@ def enrol_officer(
     name: str,
     password: str,
     roles: tuple[str, ...],
+    desks: list[str] | None = None,
 ) -> Officer:
-    """A manager adds an officer: the keyring the manager holds, wrapped for the new password.
+    """A manager adds an officer: the keyring the manager holds, wrapped for the new password,
+    and membership of ``desks`` (``add_officer``; the grant is the recorded act of
+    ``desks add-member``).
 
     The custodian keyring goes only to a new custodian, and only from someone who holds it
     (a custodian who is also a manager, or the recovery key at the command line).
@@ -620,6 +635,7 @@ def enrol_officer(
         keyring=keyring,
         custodian_keyring=custodian_keyring,
         by_officer_id=by_officer_id,
+        desks=desks,
     )
 
 

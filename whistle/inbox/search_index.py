@@ -22,7 +22,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from whistle.crypto import CryptoError
-from whistle.inbox import compartments, sealing
+from whistle.inbox import compartments, db, sealing
 from whistle.inbox.errors import UnreadableRecordError
 from whistle.inbox.keyring import OfficeKeyring
 from whistle.inbox.models import Case, CaseSearch, DeskSearch, Note, Record
@@ -61,24 +61,27 @@ def refreshed(
     del now  # entries carry no time: kept for the callers' signature
     mine = compartments.readable(session, keyring, cache)
     record_ids: dict[str, list[str]] = {}
-    for record_id, case_id in session.execute(select(Record.id, Record.case_id)):
+    for record_id, case_id in db.rows(session, select(Record.id, Record.case_id)):
         if mine is None or case_id in mine:
             record_ids.setdefault(case_id, []).append(record_id)
     note_ids: dict[str, list[int]] = {}
-    for note_id, case_id in session.execute(select(Note.id, Note.case_id)):
+    for note_id, case_id in db.rows(session, select(Note.id, Note.case_id)):
         if case_id in record_ids:
             note_ids.setdefault(case_id, []).append(note_id)
     wanted = {c: _built_from(ids, note_ids.get(c, [])) for c, ids in record_ids.items()}
     if mine is None:  # an office not moved into desks yet: one entry per case
         return _case_entries(session, keyring, wanted, cache)
     opened = compartments.open_desks(session, keyring, cache)
-    by_desk = compartments.desk_granted(session, opened)
+    by_desk = compartments.desk_granted(session, keyring, cache)
+    # Each case to its desk's index, or (granted by name) to its own entry.
+    split: dict[str | None, dict[str, str]] = {d: {} for d in opened.desk_ids()}
+    split[None] = {}
+    for case_id, built_from in wanted.items():
+        split[by_desk.get(case_id)][case_id] = built_from
     entries: Entries = {}
     for desk_id in sorted(opened.desk_ids()):
-        cases = {c: b for c, b in wanted.items() if by_desk.get(c) == desk_id}
-        entries.update(_desk_entries(session, keyring, opened, desk_id, cases, cache))
-    named = {c: b for c, b in wanted.items() if c not in by_desk}
-    entries.update(_case_entries(session, keyring, named, cache))
+        entries.update(_desk_entries(session, keyring, opened, desk_id, split[desk_id], cache))
+    entries.update(_case_entries(session, keyring, split[None], cache))
     return entries
 
 

@@ -387,9 +387,10 @@ def _import_one(
         raise
 
     if case is None:
+        desk_id = compartments.receiving_desk(session, meta["desk"])
         case = Case(
             id=record.case_id,
-            desk_id=meta["desk"],
+            desk_id=desk_id,
             status="new",
             received_day=record.received_day,
             last_activity_day=record.received_day,
@@ -400,6 +401,14 @@ def _import_one(
         )
         session.add(case)
         session.flush()
+        if desk_id != meta["desk"]:
+            record_event(
+                session,
+                now,
+                "case-to-successor-desk",
+                case_id=case.id,
+                detail=f"sent to {meta['desk']}, which was removed: placed at {desk_id}",
+            )
         # The case's own key, granted to its desk: the importer need not be able to read it.
         public = compartments.new_case_key(session, case.id, case.desk_id)
         case.verification = seal_verification(keyring.storage_public, case.id, meta)

@@ -7,12 +7,14 @@
 from dataclasses import dataclass, field
 
 from flask import abort, current_app, g, redirect, request, url_for
+from flask_babel import get_locale
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from whistle.inbox.config import InboxConfig, utc_now
 from whistle.inbox.context import OfficerContext, for_officer
 from whistle.inbox.keystore import KeyStore, Unlocked
+from whistle.inbox.naming import DeskNames, desk_names
 from whistle.inbox.officers import require_manager
 from whistle.inbox.security_keys import Ceremonies
 
@@ -34,6 +36,11 @@ class InboxState:
 def state() -> InboxState:
     inbox: InboxState = current_app.extensions[EXTENSION]
     return inbox
+
+
+def page_desk_names(session: Session) -> DeskNames:
+    """The desks' names in the language of this page (``names.toml``, else the card's)."""
+    return desk_names(session, state().config.names, str(get_locale()))
 
 
 def require_unlocked() -> Unlocked:

@@ -454,20 +454,53 @@ CASE_COLUMNS = (
 )
 
 
+#: What the clocks read of a case, in ``clock_dates``' order: a row's slice of these is a
+#: hashable key, so the dashboard asks the clocks once per distinct set of dates.
+CLOCK_COLUMNS = (
+    Case.received_day,
+    Case.ack_delivered_day,
+    Case.investigation_day,
+    Case.feedback_delivered_day,
+    Case.closed_day,
+    Case.extended,
+    Case.ack_withheld_day,
+    Case.deletion_postponed_to,
+    Case.meeting_requested_day,
+    Case.meeting_offered_day,
+)
+
+
 def case_dates(case: Any) -> deadlines.CaseDates:
-    """The clocks' view of a ``Case`` (or of a row of ``CASE_COLUMNS``): a clock is met by
-    what reached the server, not by what was queued."""
+    """The clocks' view of a ``Case`` (or of a row of ``CASE_COLUMNS``)."""
+    return clock_dates(tuple(getattr(case, column.key) for column in CLOCK_COLUMNS))
+
+
+def clock_dates(clocks: tuple[Any, ...]) -> deadlines.CaseDates:
+    """The clocks' view of the values of ``CLOCK_COLUMNS``: a clock is met by what reached
+    the server, not by what was queued."""
+    (
+        received,
+        delivered,
+        investigation,
+        feedback,
+        closed,
+        extended,
+        withheld,
+        postponed,
+        requested,
+        offered,
+    ) = clocks
     return deadlines.CaseDates(
-        received=case.received_day,
-        acknowledged=case.ack_delivered_day,
-        investigation_opened=case.investigation_day,
-        feedback_given=case.feedback_delivered_day,
-        closed=case.closed_day,
-        extended=bool(case.extended),
-        acknowledgement_withheld=case.ack_withheld_day,
-        deletion_postponed=case.deletion_postponed_to,
-        meeting_requested=case.meeting_requested_day,
-        meeting_offered=case.meeting_offered_day,
+        received=received,
+        acknowledged=delivered,
+        investigation_opened=investigation,
+        feedback_given=feedback,
+        closed=closed,
+        extended=bool(extended),
+        acknowledgement_withheld=withheld,
+        deletion_postponed=postponed,
+        meeting_requested=requested,
+        meeting_offered=offered,
     )
 
 

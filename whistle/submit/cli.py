@@ -337,7 +337,7 @@ def housekeeping_command(directory: Path) -> None:
                 connection.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
             else:
                 # Dead rows of deleted ciphertext: their space marked free (docs/deployment.md).
-                connection.exec_driver_sql("VACUUM chunks, records, logins")
+                connection.exec_driver_sql("VACUUM chunks, records, logins, source_copies")
     except WhistleError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:

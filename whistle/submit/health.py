@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select, text
 
-from whistle.submit import db
+from whistle.submit import db, store
 from whistle.submit.config import ConfigError, SubmitConfig
 from whistle.submit.models import BundleLog, Record, RecordKind
 from whistle.submit.pepper import logins_on_previous
@@ -95,7 +95,12 @@ def server_status(directory: Path, config: SubmitConfig, today: datetime.date) -
             counts = dict(
                 session.execute(select(Record.kind, func.count()).group_by(Record.kind)).all()
             )
-            used = int(session.scalar(select(func.coalesce(func.sum(Record.size), 0))) or 0)
+            # The sources' copies count too, once their table exists (migration 0008).
+            used = (
+                store.storage_used(session)
+                if schema_current
+                else int(session.scalar(select(func.coalesce(func.sum(Record.size), 0))) or 0)
+            )
             last_export = session.scalar(
                 select(func.max(BundleLog.day)).where(BundleLog.direction == "outbox")
             )

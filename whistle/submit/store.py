@@ -12,10 +12,10 @@ the transactions these run in):
   with one ``UPDATE logins … RETURNING`` on that row, so two records arriving for
   one case at once queue on the row and get distinct positions.
 - ``purge_case`` deletes the login row first (taking the same lock), then every
-  record of the case: a follow-up that was waiting for the row then finds none and
-  is refused (``CaseGoneError``); one that got the row first has committed before
-  the records are listed and goes with the case. After a purge nothing new can
-  reach the case.
+  record of the case and the source's copies: a follow-up that was waiting for the row
+  then finds none and is refused (``CaseGoneError``); one that got the row first has
+  committed before the records are listed and goes with the case. After a purge nothing
+  new can reach the case.
 - ``acknowledge`` deletes only records named by id *and* hash, so a record that
   arrived after an export was made can never be deleted by that export's
   acknowledgement.
@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from whistle.crypto import RecordHasher
 from whistle.errors import WhistleError
-from whistle.submit.models import Chunk, Login, Record, RecordKind, Tombstone
+from whistle.submit.models import Chunk, Login, Record, RecordKind, SourceCopy, Tombstone
 
 CHUNK_ROW_BYTES = 1024 * 1024
 CASE_ID_BYTES = 16
@@ -82,8 +82,10 @@ def new_case_id() -> bytes:
 
 
 def storage_used(session: Session) -> int:
-    """Bytes of ciphertext stored (the quota counts these)."""
-    return int(session.scalar(select(func.coalesce(func.sum(Record.size), 0))) or 0)
+    """Bytes of ciphertext stored, the sources' copies included (the quota counts these)."""
+    records = session.scalar(select(func.coalesce(func.sum(Record.size), 0))) or 0
+    copies = session.scalar(select(func.coalesce(func.sum(SourceCopy.size), 0))) or 0
+    return int(records) + int(copies)
 
 
 def quota_reached(session: Session, quota: int, incoming: int = 0) -> bool:
@@ -287,20 +289,79 @@ def add_reply(
 
 
 @dataclass(frozen=True)
+class StoredCopy:
+    id: str
+    position: int
+    created: datetime.date
+    data: bytes
+
+
+def add_copy(
+    session: Session, *, case_id: bytes, position: int, data: bytes, today: datetime.date
+) -> bool:
+    """The source's sealed copy of the record at ``position``, stored in the same transaction
+    as that record, which holds the case's lock (caller commits). False, and nothing stored,
+    when the source deleted their copy: they want none kept."""
+    if not data:
+        raise ValueError("a copy is never empty")
+    wanted = session.scalar(select(Login.keep_copies).where(Login.case_id == case_id.hex()))
+    if not wanted:
+        return False
+    session.add(
+        SourceCopy(
+            id=secrets.token_hex(16),
+            case_id=case_id.hex(),
+            position=position,
+            created=today,
+            size=len(data),
+            data=data,
+        )
+    )
+    session.flush()
+    return True
+
+
+def case_copies(session: Session, case_id: bytes) -> list[StoredCopy]:
+    rows = session.scalars(
+        select(SourceCopy).where(SourceCopy.case_id == case_id.hex()).order_by(SourceCopy.position)
+    )
+    return [StoredCopy(r.id, r.position, r.created, r.data) for r in rows]
+
+
+def forget_copies(session: Session, case_id: bytes, *, keep_none: bool = False) -> int:
+    """Every copy of the case deleted (caller commits); how many. ``keep_none``: the source
+    asked, so nothing they send later is copied either."""
+    if keep_none:
+        session.execute(
+            update(Login).where(Login.case_id == case_id.hex()).values(keep_copies=False)
+        )
+    ids = list(session.scalars(select(SourceCopy.id).where(SourceCopy.case_id == case_id.hex())))
+    if ids:
+        session.execute(delete(SourceCopy).where(SourceCopy.id.in_(ids)))
+    return len(ids)
+
+
+@dataclass(frozen=True)
 class CaseHints:
     """What the server tells a source about its case (docs/protocol.md §7): hints only."""
 
     protocol: int
     next_followup: int
+    #: False once the source deleted their copy: their follow-ups are not copied.
+    keep_copies: bool = True
 
 
 def case_hints(session: Session, case_id: bytes) -> CaseHints:
     row = session.execute(
-        select(Login.protocol, Login.followups).where(Login.case_id == case_id.hex())
+        select(Login.protocol, Login.followups, Login.keep_copies).where(
+            Login.case_id == case_id.hex()
+        )
     ).first()
     if row is None:
         raise CaseGoneError("no such case")
-    return CaseHints(protocol=row.protocol, next_followup=row.followups + 1)
+    return CaseHints(
+        protocol=row.protocol, next_followup=row.followups + 1, keep_copies=row.keep_copies
+    )
 
 
 def case_exists(session: Session, case_id: bytes) -> bool:
@@ -391,7 +452,8 @@ def acknowledge(session: Session, records: Iterable[tuple[str, bytes]]) -> int:
 
 
 def purge_case(session: Session, case_id: bytes) -> int:
-    """The office purged a case: its login row, then every record of it; how many records.
+    """The office purged a case: its login row, then every record of it and the source's
+    copies; how many records.
 
     The login row goes first, taking the case's lock: a follow-up waiting on it is then
     refused (``CaseGoneError``), and one that got it first has committed by the time the
@@ -408,4 +470,5 @@ def purge_case(session: Session, case_id: bytes) -> int:
     )
     if ids:
         session.execute(delete(Record).where(Record.id.in_(ids)))  # chunks cascade
+    forget_copies(session, case_id)
     return len(ids)

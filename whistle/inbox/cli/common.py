@@ -116,6 +116,24 @@ def signed_in_office(
         engine.dispose()
 
 
+@contextmanager
+def signed_in_transaction(
+    ctx: click.Context, data_dir: Path, name: str, password_file: Path | None
+) -> "Iterator[tuple[InboxConfig, SignedIn, Session]]":
+    """One transaction as a signed-in officer, committed when the block ends. When it
+    changed who holds which keys (grants deleted), the write-ahead log that still holds the
+    deleted rows is scrubbed after the commit."""
+    from whistle.inbox import epochs
+    from whistle.inbox.compartments import KEYS_CHANGED
+
+    with signed_in_office(ctx, data_dir, name, password_file) as (config, engine, signed):
+        with db.transaction(db.session_factory(engine)) as session:
+            yield config, signed, session
+            changed = bool(session.info.get(KEYS_CHANGED))
+        if changed:
+            epochs.scrub(engine)
+
+
 def signed_in(
     config: InboxConfig, engine: "Engine", name: str, password_file: Path | None
 ) -> "SignedIn":

@@ -16,7 +16,7 @@ from whistle.inbox.cli.common import (
     password_option,
     read_recovery_key,
     recovery_key_file_option,
-    signed_in_office,
+    signed_in_transaction,
 )
 
 data_dir_argument = click.argument(
@@ -46,6 +46,11 @@ def list_command(ctx: click.Context, data_dir: Path) -> None:
             click.echo(f"{desk.id}: {names}")
         for desk_id, name in compartments.pending(session):
             click.echo(f"waiting for the key of {desk_id}: {name}")
+        for removed in compartments.removed_desks(session):
+            click.echo(
+                f"removed {removed.removed_at.date()}: {removed.desk_id} (reports still sent "
+                f"to it go to {compartments.receiving_desk(session, removed.desk_id)})"
+            )
 
 
 def _membership(
@@ -59,10 +64,7 @@ def _membership(
 ) -> str:
     from whistle.inbox import compartments
 
-    with (
-        signed_in_office(ctx, data_dir, officer_name, password) as (config, engine, signed),
-        db.transaction(db.session_factory(engine)) as session,
-    ):
+    with signed_in_transaction(ctx, data_dir, officer_name, password) as (config, signed, session):
         if adding:
             delivered = compartments.add_member(
                 session,
@@ -149,9 +151,10 @@ def step_aside_command(
     """Step aside from CASE_ID: your keys no longer open it (recorded, with the reason)."""
     from whistle.inbox import compartments
 
-    with (
-        signed_in_office(ctx, data_dir, officer_name, password_file) as (config, engine, signed),
-        db.transaction(db.session_factory(engine)) as session,
+    with signed_in_transaction(ctx, data_dir, officer_name, password_file) as (
+        config,
+        signed,
+        session,
     ):
         compartments.recuse(
             session,
@@ -183,9 +186,10 @@ def reassign_command(
     """Move CASE_ID to DESK_ID with its keys (managers who can open the case)."""
     from whistle.inbox import compartments
 
-    with (
-        signed_in_office(ctx, data_dir, officer_name, password_file) as (config, engine, signed),
-        db.transaction(db.session_factory(engine)) as session,
+    with signed_in_transaction(ctx, data_dir, officer_name, password_file) as (
+        config,
+        signed,
+        session,
     ):
         compartments.reassign(
             session,
@@ -215,9 +219,12 @@ def end_interim_command(
     them. A desk none of whose members holds its key yet keeps its copy."""
     from whistle.inbox import compartments
 
-    with signed_in_office(ctx, data_dir, officer_name, password_file) as (config, engine, signed):
-        with db.transaction(db.session_factory(engine)) as session:
-            remaining = compartments.interim(session)
+    with signed_in_transaction(ctx, data_dir, officer_name, password_file) as (
+        config,
+        signed,
+        session,
+    ):
+        remaining = compartments.interim(session)
         if not remaining:
             click.echo("No interim copy remains.")
             return
@@ -227,11 +234,77 @@ def end_interim_command(
             click.echo(f"{item.desk_id}: waiting for {waiting}{kept}")
         if not yes and not click.confirm("End the interim copies now?"):
             raise click.ClickException("Nothing was changed.")
-        with db.transaction(db.session_factory(engine)) as session:
-            ended = compartments.end_interim(
-                session, by_officer_id=signed.officer_id, now=config.clock()
-            )
+        ended = compartments.end_interim(
+            session, by_officer_id=signed.officer_id, now=config.clock()
+        )
     click.echo(f"Interim copies ended: {', '.join(ended) or 'none'} (in the audit log).")
+
+
+@desks.command("remove")
+@data_dir_argument
+@click.argument("desk_id")
+@click.option(
+    "--to",
+    "successor_id",
+    required=True,
+    help="The desk that takes its cases, and any report still on its way to it.",
+)
+@click.option("--move-cases", is_flag=True, help="Move its cases (open and closed) to --to.")
+@click.option(
+    "--use-recovery-key",
+    is_flag=True,
+    help="Open its cases with the recovery key (when no manager's keys open them all).",
+)
+@recovery_key_file_option
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@officer_option
+@password_option
+@click.pass_context
+def remove_command(
+    ctx: click.Context,
+    data_dir: Path,
+    desk_id: str,
+    successor_id: str,
+    move_cases: bool,
+    use_recovery_key: bool,
+    recovery_key_file: Path | None,
+    yes: bool,
+    officer_name: str,
+    password_file: Path | None,
+) -> None:
+    """Remove DESK_ID (managers only; recorded): the office card gets new keys without it, and
+    its own keys go once nothing can be on its way to it. Refused while it holds cases, unless
+    --move-cases."""
+    from whistle.inbox import compartments
+    from whistle.inbox.officers import open_with_recovery_key
+
+    with signed_in_transaction(ctx, data_dir, officer_name, password_file) as (
+        config,
+        signed,
+        session,
+    ):
+        keyring = signed.keyring
+        if use_recovery_key or recovery_key_file:
+            recovery_key = read_recovery_key(recovery_key_file)
+            keyring = open_with_recovery_key(session, recovery_key).keyring
+        if not yes and not click.confirm(f"Remove desk {desk_id}? This cannot be undone."):
+            raise click.ClickException("Nothing was changed.")
+        done = compartments.remove_desk(
+            session,
+            keyring,
+            desk_id=desk_id,
+            successor_id=successor_id,
+            move_cases=move_cases,
+            by_officer_id=signed.officer_id,
+            now=config.clock(),
+        )
+    click.echo(
+        f"Desk {desk_id} removed: {done.moved} case(s) moved to {successor_id}. The office "
+        f"card has key epoch {done.epoch} without it: make a backup, then export a replies "
+        f"bundle. Until the server has the new card, sources may still choose {desk_id}; what "
+        f"they send goes to {successor_id}. Its keys are destroyed once nothing more can be "
+        "on its way to it (the older key epochs' keys are destroyed)."
+    )
 
 
 @desks.command("migrate")

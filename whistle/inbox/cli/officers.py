@@ -247,6 +247,18 @@ def officers_command(
     help="Repeatable.",
 )
 @click.option(
+    "--desk",
+    "desks",
+    multiple=True,
+    metavar="ID",
+    help="A desk the officer joins (repeatable); by default the desks whose keys you hold.",
+)
+@click.option(
+    "--no-desk",
+    is_flag=True,
+    help="Join no desk: they open no case until a manager adds them to one.",
+)
+@click.option(
     "--use-recovery-key",
     is_flag=True,
     help="Take the custodian key from the recovery key (to add a custodian when you are not one).",
@@ -261,6 +273,8 @@ def add_officer_command(
     data_dir: Path,
     new_name: str,
     roles: tuple[str, ...],
+    desks: tuple[str, ...],
+    no_desk: bool,
     use_recovery_key: bool,
     recovery_key_file: Path | None,
     new_password_file: Path | None,
@@ -268,7 +282,11 @@ def add_officer_command(
     password_file: Path | None,
 ) -> None:
     """Add an officer (managers only): your keys, wrapped for the new officer's password."""
+    from whistle.inbox import compartments
     from whistle.inbox.officers import enrol_officer, open_with_recovery_key
+
+    if desks and no_desk:
+        raise click.BadParameter("give --desk or --no-desk, not both", param_hint="--no-desk")
 
     with signed_in_office(ctx, data_dir, officer_name, password_file) as (
         config,
@@ -294,9 +312,18 @@ def add_officer_command(
                 name=new_name,
                 password=password,
                 roles=tuple(dict.fromkeys(roles)),
+                desks=[] if no_desk else list(desks) or None,
             )
             name, held = added.name, ", ".join(added.roles)
+            joined = compartments.desks_of(session, added.id)
+            shows_desks = added.is_officer and compartments.active(session)
     click.echo(f"Officer {name} added ({held}). They sign in with the password you set.")
+    if shows_desks:
+        click.echo(
+            f"Desks: {', '.join(joined)}."
+            if joined
+            else "In no desk: they open no case until a manager adds them to one."
+        )
 
 
 @inbox.command("remove-officer")

@@ -42,6 +42,7 @@ from whistle.inbox.models.outgoing import OUTGOING_KINDS, Outgoing
 from whistle.inbox.models.purged_case import PurgedCase
 from whistle.inbox.models.record import KINDS, Record
 from whistle.inbox.models.recusal import Recusal
+from whistle.inbox.models.removed_desk import RemovedDesk
 from whistle.inbox.models.reply import Reply
 from whistle.inbox.models.search_index import SearchIndex
 from whistle.inbox.models.security_key import SecurityKey
@@ -91,6 +92,7 @@ __all__ = [
     "PurgedCase",
     "Record",
     "Recusal",
+    "RemovedDesk",
     "Reply",
     "SearchIndex",
     "SecurityKey",

@@ -36,7 +36,7 @@ from whistle.inbox.cases import (
 )
 from whistle.inbox.errors import CaseLockedError, NotCustodianError
 from whistle.inbox.models import OUTCOMES, ROLE_CUSTODIAN, STATUSES, Case, Officer
-from whistle.inbox.web import officer_context, require_unlocked, state
+from whistle.inbox.web import officer_context, page_desk_names, require_unlocked, state
 
 blueprint = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -77,7 +77,7 @@ def index() -> str:
             cache=inbox.keystore.plaintext_cache,
             officer_id=unlocked.officer_id,
         )
-        desk_names = naming.desk_names(session)
+        desk_names = page_desk_names(session)
         desks = sorted(set(session.scalars(select(Case.desk_id))) | set(epochs.desk_ids(session)))
         officers = list(session.execute(select(Officer.id, Officer.name).order_by(Officer.name)))
     query = {k: v for k, v in args.items() if k != "page" and v}
@@ -124,7 +124,7 @@ def _case_context(case_id: str) -> dict[str, Any]:
         dates = workflow.case_dates(view.case)
         case_deadlines = deadlines.case_deadlines(dates, today)
         case_replies = replies.replies(session, unlocked.keyring, view.case.id)
-        desk_names = naming.desk_names(session)
+        desk_names = page_desk_names(session)
         context = {
             "view": view,
             "is_custodian": ROLE_CUSTODIAN in unlocked.roles

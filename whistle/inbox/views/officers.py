@@ -11,8 +11,13 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response  # what redirect() returns; Flask's is a subclass
 
-from whistle.inbox import db
-from whistle.inbox.errors import CustodianRoleError, LastManagerError, OfficerNameTakenError
+from whistle.inbox import compartments, db
+from whistle.inbox.errors import (
+    CustodianRoleError,
+    DeskError,
+    LastManagerError,
+    OfficerNameTakenError,
+)
 from whistle.inbox.models import ROLES, Officer
 from whistle.inbox.officers import (
     MIN_PASSWORD_CHARS,
@@ -21,7 +26,7 @@ from whistle.inbox.officers import (
     list_officers,
     remove_officer,
 )
-from whistle.inbox.web import require_manager_unlocked, state
+from whistle.inbox.web import page_desk_names, require_manager_unlocked, state
 
 blueprint = Blueprint("officers", __name__, url_prefix="/officers")
 
@@ -38,10 +43,19 @@ def _render_list(status: int = 200, **context: Any) -> tuple[str, int]:
             }
             for o in list_officers(session)
         ]
-    context.setdefault("form", {})
+        # Desks are offered once the office is in compartments (before, everyone reads all).
+        names = page_desk_names(session)
+        desks = list(names.items()) if compartments.active(session) else []
+    # One desk is the obvious choice; among several, the manager chooses.
+    context.setdefault("form", {"desks": [d for d, _ in desks] if len(desks) == 1 else []})
     return (
         render_template(
-            "officers.html", officers=officers, roles=ROLES, minimum=MIN_PASSWORD_CHARS, **context
+            "officers.html",
+            officers=officers,
+            roles=ROLES,
+            desks=desks,
+            minimum=MIN_PASSWORD_CHARS,
+            **context,
         ),
         status,
     )
@@ -50,7 +64,11 @@ def _render_list(status: int = 200, **context: Any) -> tuple[str, int]:
 @blueprint.get("")
 def index() -> tuple[str, int]:
     require_manager_unlocked()
-    return _render_list(added=request.args.get("added"))
+    return _render_list(
+        added=request.args.get("added"),
+        in_no_desk=request.args.get("desks") == "none",
+        keys_pending=request.args.get("desks") == "pending",
+    )
 
 
 @blueprint.post("/add")
@@ -60,6 +78,8 @@ def add() -> Response | tuple[str, int]:
     password = request.form.get("password", "")[:2048]
     repeat = request.form.get("repeat", "")[:2048]
     roles = tuple(r for r in ROLES if request.form.get(f"role-{r}") == "yes")
+    # Unknown ids are refused by the grant itself (``compartments.grant_desks_now``).
+    desks = list(dict.fromkeys(d[:64] for d in request.form.getlist("desk")))[:100]
     errors: dict[str, str] = {}
     if not name or len(name) > 64 or any(c.isspace() for c in name):
         errors["name"] = _("A name is 1 to 64 characters without spaces.")
@@ -74,10 +94,15 @@ def add() -> Response | tuple[str, int]:
             "Only a custodian can add a custodian here (or a manager with the recovery key, "
             "at the command line: whistle inbox add-officer --use-recovery-key)."
         )
+    if desks and "officer" not in roles:
+        errors["desks"] = _(
+            "Only officers handle cases: untick the desks, or tick “Officer (cases)”."
+        )
+    shown = None  # what the notice adds: in no desk, or keys to come
     if not errors:
         try:
             with db.transaction(state().sessions) as session:
-                enrol_officer(
+                officer = enrol_officer(
                     session,
                     state().config,
                     by_officer_id=unlocked.officer_id,
@@ -86,17 +111,23 @@ def add() -> Response | tuple[str, int]:
                     name=name,
                     password=password,
                     roles=roles,
+                    desks=desks,
                 )
+                if officer.is_officer and compartments.active(session):
+                    waiting = any(n == officer.name for _d, n in compartments.pending(session))
+                    shown = "none" if not desks else "pending" if waiting else None
         except OfficerNameTakenError as exc:
             errors["name"] = (
                 _("That name belonged to an officer who was removed: choose another.")
                 if exc.removed
                 else _("An officer with that name exists already.")
             )
+        except DeskError:
+            errors["desks"] = _("Choose desks of this office.")
     if errors:
-        form = {"name": name, "roles": roles}
+        form = {"name": name, "roles": roles, "desks": desks}
         return _render_list(400, errors=errors, form=form)
-    return redirect(url_for("officers.index", added=name), 303)
+    return redirect(url_for("officers.index", added=name, desks=shown), 303)
 
 
 def _officer(officer_id: int) -> Officer:

@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 from whistle.inbox import (
     db,
     export,
-    naming,
     register,
     replies,
     settings,
@@ -34,7 +33,7 @@ from whistle.inbox.keyring import OfficeKeyring
 from whistle.inbox.models import OUTCOMES, STATUSES, Case
 from whistle.inbox.refusals import refusal_message
 from whistle.inbox.views.cases import case_page_with_error
-from whistle.inbox.web import officer_context, require_unlocked, state
+from whistle.inbox.web import officer_context, page_desk_names, require_unlocked, state
 
 #: What an officer writes by hand; the other purposes are the inbox's own notices.
 COMPOSED = ("reply", "feedback", "meeting")
@@ -79,7 +78,7 @@ def dashboard_page() -> str:
     inbox = state()
     mine = request.args.get("mine") == "1"
     with db.transaction(inbox.sessions) as session:
-        desk_names = naming.desk_names(session)
+        desk_names = page_desk_names(session)
         desk = request.args.get("desk")
         desk = desk if desk in desk_names else None
         board = dashboard(
@@ -303,7 +302,10 @@ def register_page() -> str:
             session, inbox.config.clock(), "register-viewed", officer_id=unlocked.officer_id
         )
         names = settings.category_names(session)
-    return render_template("register.html", lines=lines, category_names=names)
+        desk_names = page_desk_names(session)
+    return render_template(
+        "register.html", lines=lines, category_names=names, desk_names=desk_names
+    )
 
 
 @blueprint.post("/register.csv")

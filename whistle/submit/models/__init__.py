@@ -13,6 +13,7 @@ from whistle.submit.models.deletion_list import DeletionListRow
 from whistle.submit.models.login import Login
 from whistle.submit.models.office_card import OfficeCardRow
 from whistle.submit.models.record import Record, RecordKind
+from whistle.submit.models.source_copy import SourceCopy
 from whistle.submit.models.tombstone import Tombstone
 
 __all__ = [
@@ -25,5 +26,6 @@ __all__ = [
     "OfficeCardRow",
     "Record",
     "RecordKind",
+    "SourceCopy",
     "Tombstone",
 ]

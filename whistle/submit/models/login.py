@@ -1,4 +1,4 @@
-from sqlalchemy import Integer, LargeBinary, String, text
+from sqlalchemy import Boolean, Integer, LargeBinary, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from whistle.submit.models.base import Base
@@ -24,3 +24,6 @@ class Login(Base):
     #: stored so far: hints for the source's next follow-up (migration 0006).
     protocol: Mapped[int] = mapped_column(Integer, server_default=text("1"), default=2)
     followups: Mapped[int] = mapped_column(Integer, server_default=text("0"), default=0)
+    #: False once the source deleted their copy: nothing they send later is copied either
+    #: (migration 0008).
+    keep_copies: Mapped[bool] = mapped_column(Boolean, server_default=text("true"), default=True)

@@ -16,6 +16,7 @@ CSRF_EXEMPT = (
     sealed.report_sealed,
     sealed.followup_sealed,
     sealed.checkin_sealed,
+    sealed.forget_copy_sealed,
 )
 
 __all__ = ["CSRF_EXEMPT", "blueprint", "checkin_page", "pages", "plain", "sealed"]

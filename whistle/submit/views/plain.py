@@ -44,6 +44,7 @@ from whistle.crypto.records import (
     open_as_source,
     open_submission_as_source,
 )
+from whistle.crypto.source_copy import FileTally, copy_document, open_copy, seal_copy
 from whistle.submit import db, store
 from whistle.submit.bundles import mark_replies_read
 from whistle.submit.case_status import case_status
@@ -252,11 +253,12 @@ def report_post(desk_id: str | None) -> Any:
             source_signing_key=keys.signing_public_key,
             case_id=case_id,
         )
+        tally = FileTally(writer)
         try:
             parsed = parse_multipart(
                 request.stream,
                 boundary,
-                writer,
+                tally,
                 max_files=st.config.limits.max_files,
                 max_file_bytes=st.config.limits.max_upload_bytes,
             )
@@ -287,24 +289,38 @@ def report_post(desk_id: str | None) -> Any:
             )
         if form.errors:
             return render_report(desk, form, 422)
-        writer.add_form(form_document(current_language(), desk.id, answers, **choices))
+        document = form_document(current_language(), desk.id, answers, **choices)
+        writer.add_form(document)
         writer.add_identification(identification)
         size = writer.finish()
         out.seek(0)
+        # The source's own copy, sealed here as the page would seal it (JavaScript on).
+        copy = seal_copy(
+            copy_document("submission", files=tally.files, form=document),
+            keys.copy_public_key,
+            case_id,
+        )
         pepper = st.peppers.current
         lookup = login_lookup(keys.login_token, pepper)
         try:
             with db.writing(st.sessions) as db_session:
-                store.receive_submission(
+                stored = store.receive_submission(
                     db_session,
                     quota=st.config.limits.storage_quota_bytes,
                     case_id=case_id,
                     lookup=lookup,
                     pepper_tag=pepper_tag(pepper, lookup),
                     envelope=out,
-                    size=size,
+                    size=size + len(copy),
                     today=common.today(),
                     epoch=card.epoch,
+                )
+                store.add_copy(
+                    db_session,
+                    case_id=case_id,
+                    position=stored.position,
+                    data=copy,
+                    today=common.today(),
                 )
         except store.MailboxFullError:
             return full_page()
@@ -381,6 +397,9 @@ class Entry:
     #: Protocol 2: signed, and numbered in its direction; protocol 1 records are neither.
     signed: bool = False
     sequence: int | None = None
+    #: Shown from the source's own copy: the record itself was collected by the office.
+    copy: bool = False
+    position: int = 0
 
 
 @dataclass
@@ -392,6 +411,8 @@ class CaseView:
     signed_case: bool
     #: The highest reply number read (the next follow-up says so: ``seen``).
     replies_seen: int
+    #: How many copies of what the source sent the server keeps for them.
+    copies: int = 0
 
 
 def _derive_and_find(master: bytes) -> tuple[SourceKeys, bytes | None]:
@@ -480,7 +501,12 @@ def _open_case(keys: SourceKeys, case_id: bytes, *, replies_only: bool = False) 
         for record in store.case_records(db_session, case_id):
             if replies_only and record.kind != RecordKind.REPLY:
                 continue
-            entry = Entry(kind=record.kind.value, created=record.created, record_id=record.id)
+            entry = Entry(
+                kind=record.kind.value,
+                created=record.created,
+                record_id=record.id,
+                position=record.position,
+            )
             with spooled_file() as buffer:
                 store.read_record(db_session, record.id, buffer)
                 buffer.seek(0)
@@ -509,9 +535,28 @@ def _open_case(keys: SourceKeys, case_id: bytes, *, replies_only: bool = False) 
                 except CryptoError:
                     entry.unreadable = True
             entries.append(entry)
+        copies = [] if replies_only else store.case_copies(db_session, case_id)
+        held = {e.position for e in entries}
+        entries.extend(_copy_entry(c, keys, case_id) for c in copies if c.position not in held)
+    entries.sort(key=lambda e: e.position)
     numbers = {e.sequence for e in entries if e.kind == "reply" and e.sequence is not None}
     missing = sorted(set(range(1, max(numbers, default=0) + 1)) - numbers)
-    return CaseView(entries, missing, signed_case, max(numbers, default=0))
+    return CaseView(entries, missing, signed_case, max(numbers, default=0), len(copies))
+
+
+def _copy_entry(copy: store.StoredCopy, keys: SourceKeys, case_id: bytes) -> Entry:
+    """What the source sent, from their copy, in place of a record the office collected."""
+    entry = Entry(kind="copy", created=copy.created, copy=True, position=copy.position)
+    try:
+        opened = open_copy(copy.data, keys.copy_secret_key, case_id)
+    except CryptoError:
+        entry.unreadable = True
+        return entry
+    entry.kind = opened.kind
+    entry.fields = opened.fields
+    entry.text = opened.message
+    entry.files = opened.files
+    return entry
 
 
 def _conversation(keys: SourceKeys, case_id: bytes) -> CaseView:
@@ -594,10 +639,33 @@ def _with_code(answer: Callable[[bytes, str], Any]) -> Any:
         return _busy_checkin_page()
 
 
+@blueprint.post("/check-in/forget-copy")
+def forget_copy() -> Any:
+    """The source deletes their copy of what they sent (and wants none kept from now on)."""
+    if request.form.get("forget") != "yes":
+        return _with_code(_checkin_answer)  # the box unticked: the same page, nothing deleted
+    return _with_code(_forget_answer)
+
+
+def _forget_answer(master: bytes, typed: str) -> Any:
+    keys, case_id = _derive_and_find(master)
+    if case_id is None:
+        return checkin_page(error=unknown_message(), status=422, typed=typed)
+    with db.writing(state().sessions) as db_session:
+        store.forget_copies(db_session, case_id, keep_none=True)
+    return _conversation_page(master, keys, case_id, forgotten=True)
+
+
 def _checkin_answer(master: bytes, typed: str) -> Any:
     keys, case_id = _derive_and_find(master)
     if case_id is None:
         return checkin_page(error=unknown_message(), status=422, typed=typed)
+    return _conversation_page(master, keys, case_id)
+
+
+def _conversation_page(
+    master: bytes, keys: SourceKeys, case_id: bytes, *, forgotten: bool = False
+) -> Any:
     view = _conversation(keys, case_id)
     reply_files = [
         (f"{entry.record_id}:{index}", name, size)
@@ -612,6 +680,8 @@ def _checkin_answer(master: bytes, typed: str) -> Any:
         status=case_status(view.entries),
         reply_files=reply_files,
         followup={"visit": _visit_token(master)},
+        copies=view.copies,
+        forgotten=forgotten,
     )
 
 
@@ -711,20 +781,38 @@ def followup_post() -> Any:
                 case_id=case_id,
                 **signing,
             )
-            staging.replay(writer)
+            tally = FileTally(writer)
+            staging.replay(tally)
             size = writer.finish()
             out.seek(0)
+            copy = (
+                seal_copy(
+                    copy_document("followup", files=tally.files, message=message),
+                    keys.copy_public_key,
+                    case_id,
+                )
+                if hints.keep_copies
+                else b""
+            )
             try:
                 with db.writing(st.sessions) as db_session:
-                    store.receive_followup(
+                    stored = store.receive_followup(
                         db_session,
                         quota=limits.storage_quota_bytes,
                         case_id=case_id,
                         envelope=out,
-                        size=size,
+                        size=size + len(copy),
                         today=common.today(),
                         epoch=card.epoch,
                     )
+                    if copy:  # add_copy checks again, under the case's lock
+                        store.add_copy(
+                            db_session,
+                            case_id=case_id,
+                            position=stored.position,
+                            data=copy,
+                            today=common.today(),
+                        )
             except store.MailboxFullError:
                 return full_page()
             except store.CaseGoneError:

@@ -1,7 +1,8 @@
 """The routes for JavaScript on: the page encrypts, the server stores ciphertext.
 
 Bodies are binary: the login token (32 bytes), then for a submission or a follow-up the
-case id (16 bytes) and the envelope the page wrote. The CSRF token travels in the
+case id (16 bytes), the source's sealed copy when the URL says its size (``copy=N``; pages
+served before copies send none), and the envelope the page wrote. The CSRF token travels in the
 X-CSRFToken header. Answers are JSON: {"error": text} with 4xx, or what the page shows.
 """
 
@@ -14,6 +15,7 @@ from flask import Response, jsonify, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import validate_csrf
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from wtforms.validators import ValidationError
 
 from whistle.crypto import (
@@ -23,6 +25,7 @@ from whistle.crypto import (
     login_lookup,
     max_envelope_size,
 )
+from whistle.crypto.source_copy import RECORD_TYPE
 from whistle.errors import WhistleError
 from whistle.submit import db, epochs, store
 from whistle.submit.bundles import mark_replies_read
@@ -50,6 +53,10 @@ TOKEN_BYTES = 32
 
 #: What the page reads of an envelope's start to check its header shape.
 HEAD_BYTES = 8 + 32 + 16 * 81 + 24
+
+#: The largest source's copy taken: a form (at most 256 KiB of JSON), a message and the names
+#: of the files fit well inside.
+COPY_CAP = max_envelope_size(FORM_ALLOWANCE, 1)
 
 
 class SealedError(WhistleError):
@@ -91,10 +98,35 @@ def _read_exactly(size: int) -> bytes:
     return data
 
 
-def _read_sealed(out: Any, cap: int, *, with_case: bool) -> tuple[bytes, bytes, int]:
-    """(login token, case id, envelope size): the body read into ``out``, checked for shape."""
+def _copy_size() -> int:
+    """The size of the source's copy the URL announces (0: none)."""
+    text = request.args.get("copy", "0")
+    if not is_number(text) or int(text) > COPY_CAP:
+        drain(request.stream, state().config.limits.discard_cap_bytes)
+        raise _malformed()
+    return int(text)
+
+
+def _read_copy(size: int) -> bytes:
+    """The source's copy, read and checked for shape: sealed to one key, padded (b"": none)."""
+    if not size:
+        return b""
+    copy = _read_exactly(size)
+    try:
+        check_envelope_shape(copy, size, sealed=1, boxed=0, sender=False)
+    except CryptoError as error:
+        drain(request.stream, state().config.limits.discard_cap_bytes)
+        raise _malformed() from error
+    return copy
+
+
+def _read_sealed(
+    out: Any, cap: int, *, with_case: bool, copy_size: int = 0
+) -> tuple[bytes, bytes, bytes, int]:
+    """(login token, case id, source's copy, envelope size): the body read, the envelope into
+    ``out``, both checked for shape."""
     limits = state().config.limits
-    prefix = TOKEN_BYTES + (store.CASE_ID_BYTES if with_case else 0)
+    prefix = TOKEN_BYTES + (store.CASE_ID_BYTES if with_case else 0) + copy_size
     length = request.content_length
     if length is None:
         raise _malformed()
@@ -114,6 +146,7 @@ def _read_sealed(out: Any, cap: int, *, with_case: bool) -> tuple[bytes, bytes, 
         raise SealedError(503, _("This mailbox is full. Nothing was kept."))
     token = _read_exactly(TOKEN_BYTES)
     case_id = _read_exactly(store.CASE_ID_BYTES) if with_case else b""
+    copy = _read_copy(copy_size)
     remaining = length - prefix
     size = 0
     while remaining > 0:
@@ -123,7 +156,7 @@ def _read_sealed(out: Any, cap: int, *, with_case: bool) -> tuple[bytes, bytes, 
         out.write(piece)
         size += len(piece)
         remaining -= len(piece)
-    return token, case_id, size
+    return token, case_id, copy, size
 
 
 def _check_shape(out: Any, size: int, *, sealed: int, boxed: int, sender: bool) -> None:
@@ -188,23 +221,27 @@ def report_sealed(desk_id: str | None) -> Any:
     try:
         _check_header_csrf()
         card = _posted_card()
+        copy_size = _copy_size()
         with spooled_file() as out:
-            token, case_id, size = _read_sealed(out, _envelope_cap(card), with_case=True)
+            token, case_id, copy, size = _read_sealed(
+                out, _envelope_cap(card), with_case=True, copy_size=copy_size
+            )
             _check_shape(out, size, sealed=2, boxed=0, sender=False)
             pepper = st.peppers.current
             lookup = login_lookup(token, pepper)
             with db.writing(st.sessions) as db_session:
-                store.receive_submission(
+                stored = store.receive_submission(
                     db_session,
                     quota=st.config.limits.storage_quota_bytes,
                     case_id=case_id,
                     lookup=lookup,
                     pepper_tag=pepper_tag(pepper, lookup),
                     envelope=out,
-                    size=size,
+                    size=size + len(copy),
                     today=common.today(),
                     epoch=card.epoch,
                 )
+                _keep_copy(db_session, case_id, stored.position, copy)
     except store.MailboxFullError:
         return _sealed_error(503, _("This mailbox is full. Nothing was kept."))
     except store.CaseExistsError:
@@ -215,6 +252,13 @@ def report_sealed(desk_id: str | None) -> Any:
         # The same case id sent twice at once (PostgreSQL): the second is refused.
         return _sealed_error(400, _malformed().message)
     return jsonify(receipt=render_template("_receipt_main.html", code="", receipt_token=""))
+
+
+def _keep_copy(db_session: Session, case_id: bytes, position: int, copy: bytes) -> None:
+    if copy:
+        store.add_copy(
+            db_session, case_id=case_id, position=position, data=copy, today=common.today()
+        )
 
 
 @contextmanager
@@ -246,7 +290,7 @@ def _sealed_conversation(token: bytes) -> Any:
     case_id = find_case(token)
     if case_id is None:
         return _sealed_error(404, unknown_message())
-    records = []
+    records: list[tuple[int, dict[str, str]]] = []
     delivered: list[str] = []
     with st.sessions() as db_session:
         try:
@@ -259,10 +303,33 @@ def _sealed_conversation(token: bytes) -> Any:
                 buffer.seek(0)
                 data = base64.b64encode(buffer.read()).decode("ascii")
             records.append(
-                {"kind": record.kind.value, "created": record.created.isoformat(), "data": data}
+                (
+                    record.position,
+                    {
+                        "kind": record.kind.value,
+                        "created": record.created.isoformat(),
+                        "data": data,
+                    },
+                )
             )
             if record.kind == RecordKind.REPLY:
                 delivered.append(record.id)
+        # The source's copy of what the office collected, in its place (views/plain.py).
+        held = {position for position, _record in records}
+        copies = store.case_copies(db_session, case_id)
+        records += [
+            (
+                copy.position,
+                {
+                    "kind": RECORD_TYPE,
+                    "created": copy.created.isoformat(),
+                    "data": base64.b64encode(copy.data).decode("ascii"),
+                },
+            )
+            for copy in copies
+            if copy.position not in held
+        ]
+    records.sort(key=lambda item: item[0])
     if delivered:
         # As the plain check-in does: the replies' read-expiry clock starts now (a write of
         # its own, after the reads; SQLite: BEGIN IMMEDIATE, see db.writing).
@@ -273,10 +340,31 @@ def _sealed_conversation(token: bytes) -> Any:
     # are hints (docs/protocol.md §7).
     return jsonify(
         case_id=case_id.hex(),
-        records=records,
+        records=[record for _position, record in records],
         protocol=hints.protocol,
         next_followup=hints.next_followup,
+        copies=len(copies),
+        keep_copies=hints.keep_copies,
     )
+
+
+@blueprint.post("/check-in/sealed/forget-copy")
+def forget_copy_sealed() -> Any:
+    """The source deletes their copy (JavaScript on): the login token says which case."""
+    try:
+        _check_header_csrf()
+        if request.content_length != TOKEN_BYTES:
+            raise _malformed()
+        token = _read_exactly(TOKEN_BYTES)
+        with _sealed_slot():
+            case_id = find_case(token)
+        if case_id is None:
+            raise SealedError(404, unknown_message())
+        with db.writing(state().sessions) as db_session:
+            store.forget_copies(db_session, case_id, keep_none=True)
+    except SealedError as error:
+        return _sealed_error(error.status, error.message, error.headers)
+    return jsonify(forgotten=True)
 
 
 @blueprint.post("/follow-up/sealed")
@@ -287,8 +375,11 @@ def followup_sealed() -> Any:
     try:
         _check_header_csrf()
         card = _posted_card()
+        copy_size = _copy_size()
         with spooled_file() as out:
-            token, case_id, size = _read_sealed(out, _envelope_cap(card), with_case=True)
+            token, case_id, copy, size = _read_sealed(
+                out, _envelope_cap(card), with_case=True, copy_size=copy_size
+            )
             _check_followup_shape(out, size, len(card.desks))
             with _sealed_slot():
                 found = find_case(token)
@@ -297,15 +388,17 @@ def followup_sealed() -> Any:
             out.seek(0)
             try:
                 with db.writing(st.sessions) as db_session:
-                    store.receive_followup(
+                    stored = store.receive_followup(
                         db_session,
                         quota=limits.storage_quota_bytes,
                         case_id=case_id,
                         envelope=out,
-                        size=size,
+                        size=size + len(copy),
                         today=common.today(),
                         epoch=card.epoch,
                     )
+                    # Dropped if the source deleted their copy (a page loaded before sends one).
+                    _keep_copy(db_session, case_id, stored.position, copy)
             except store.MailboxFullError as exc:
                 raise SealedError(503, _("This mailbox is full. Nothing was kept.")) from exc
             except store.CaseGoneError as exc:
