@@ -13,8 +13,14 @@
 // collected the record itself. Before anything is sent, the keys the page was given are
 // checked against the office card it was given, whose fingerprint is shown. Fail closed: if anything goes wrong (loading
 // libsodium.js's files too) nothing is sent, the reason is shown, and a button offers the
-// plain form (encryption on the server) explicitly.
+// plain form (encryption on the server) explicitly — but only where this page's encryption is
+// what failed: a code error, a busy server, a lost connection or a file too large each say what
+// happened, and the plain form would fix none of them.
+//
+// Every text the page shows is kept as the name of a text of #sealed-texts (with its values),
+// so that after a language switch (js/language.js) the page says it again in the new language.
 import { load } from './whistle-crypto.js';
+import { applyPage, fetchPage } from './language.js';
 
 (function () {
   'use strict';
@@ -28,31 +34,62 @@ import { load } from './whistle-crypto.js';
   var form = reportForm || checkinForm;
   if (!form) return;
 
-  function say(text) {
-    if (modeLine) modeLine.textContent = text;
+  // A text of the page: its name in #sealed-texts (or in another element's data-*, `holder`)
+  // and the values of its {placeholders}.
+  function text(name, values, holder) {
+    return { name: name, values: values || {}, holder: holder };
+  }
+  function render(message) {
+    var source = message.holder ? document.getElementById(message.holder).dataset : t;
+    var shown = source[message.name] || '';
+    Object.keys(message.values).forEach(function (key) {
+      shown = shown.replace('{' + key + '}', String(message.values[key]));
+    });
+    return shown;
+  }
+
+  // What the page script wrote into an element, as a function that writes it again: after a
+  // language switch each is called again, with the new texts.
+  var painted = {};
+  function paint(id, fill) {
+    painted[id] = fill;
+    var target = document.getElementById(id);
+    if (target) fill(target);
+  }
+  function repaint() {
+    Object.keys(painted).forEach(function (id) {
+      var target = document.getElementById(id);
+      if (target) painted[id](target);
+    });
+  }
+
+  function say(message) {
+    paint('mode', function (line) {
+      line.textContent = render(message);
+    });
   }
 
   var plainChosen = false;
   var busy = false;
   var failed = false;
-  say(t.loading);
+  say(text('loading'));
   var loading = load();
   loading.then(
     function (api) {
-      if (!failed) say(t.on);
+      if (!failed) say(text('on'));
       document.documentElement.setAttribute('data-encryption', 'page');
       document.documentElement.setAttribute('data-crypto-mode', api.mode);
       try {
         checkCard(api); // shows the fingerprint now; checked again before anything is sent
       } catch (error) {
-        say(error.userMessage);
+        say(error.text);
       }
     },
     function () {
       // libsodium.js's binary or fallback did not arrive or failed its hash, or the self-test
       // failed: this browser is not trusted to encrypt. Fail closed (review finding L2): the forms send nothing until the source
       // chooses the plain form with the button the error shows.
-      say(t.unverified);
+      say(text('unverified'));
       document.documentElement.setAttribute('data-encryption', 'unverified');
     },
   );
@@ -86,13 +123,14 @@ import { load } from './whistle-crypto.js';
   // The receipt shows a code made in this page that exists nowhere else: until the source
   // confirms it is written down, leaving (a header or language link, closing) asks first.
   var codeOnScreen = false;
-  // Text typed into the report and not sent: leaving asks first too.
+  // Text typed into the report or a message and not sent: leaving asks first too.
   var typed = false;
-  if (reportForm) {
-    reportForm.addEventListener('input', function () {
+  [reportForm, document.getElementById('sealed-followup')].forEach(function (target) {
+    if (!target) return;
+    target.addEventListener('input', function () {
       typed = true;
     });
-  }
+  });
   window.addEventListener('beforeunload', function (event) {
     if (!busy && !codeOnScreen && !typed) return undefined;
     event.preventDefault();
@@ -104,29 +142,39 @@ import { load } from './whistle-crypto.js';
   // beside the field, with the character marked, what was typed kept — never as an
   // encryption failure, and without offering the plain form.
   function codeMessage(error) {
-    var where = function (text) {
+    var where = function (name) {
       var position = error.position;
-      return text.replace('{g}', String(Math.floor(position / 4) + 1)).replace('{p}', String((position % 4) + 1));
+      return text(name, { g: Math.floor(position / 4) + 1, p: (position % 4) + 1 });
     };
     if (error.name === 'CodeChecksumError') {
-      if (error.kind === 'wrong' && error.position !== null) return where(t.codeWrong);
-      if (error.kind === 'swapped' && error.position !== null) return where(t.codeSwappedAt);
-      if (error.kind === 'swapped') return t.codeSwapped;
-      return t.codeMistyped;
+      if (error.kind === 'wrong' && error.position !== null) return where('codeWrong');
+      if (error.kind === 'swapped' && error.position !== null) return where('codeSwappedAt');
+      if (error.kind === 'swapped') return text('codeSwapped');
+      return text('codeMistyped');
     }
-    if (error.position !== null && error.position !== undefined) return where(t.codeOutside);
-    return t.codeFormat;
+    if (error.position !== null && error.position !== undefined) return where('codeOutside');
+    return text('codeFormat');
   }
 
   function showCodeError(message, error) {
     busy = false;
     unlock();
     var field = checkinForm.elements.code;
-    var typed = document.getElementById('code-typed-js');
+    var compact = field.value.replace(/[ \-\t\r\n\u00a0]/g, '').toUpperCase();
+    paint('code-error', function (box) {
+      box.querySelector('#code-error-text').textContent = render(message);
+      markTyped(box.querySelector('#code-typed-js'), compact, error);
+    });
+    codeErrorBox.hidden = false;
+    field.setAttribute('aria-invalid', 'true');
+    field.focus();
+  }
+
+  // What was typed, grouped, with the character the check names marked.
+  function markTyped(typed, compact, error) {
     typed.textContent = '';
     typed.hidden = true;
     if (error && error.position !== null && error.position !== undefined) {
-      var compact = field.value.replace(/[ \-\t\r\n\u00a0]/g, '').toUpperCase();
       var width = error.kind === 'swapped' ? 2 : 1;
       var grouped = compact.replace(/(.{4})(?=.)/g, '$1 ');
       var at = error.position + Math.floor(error.position / 4);
@@ -142,40 +190,47 @@ import { load } from './whistle-crypto.js';
         typed.hidden = false;
       }
     }
-    document.getElementById('code-error-text').textContent = message;
-    codeErrorBox.hidden = false;
-    field.setAttribute('aria-invalid', 'true');
-    field.focus();
   }
 
-  function fail(error) {
+  // Beside the button that was pressed, so it is seen on a phone too; announced (role=alert)
+  // and focused. The plain form is offered only when this page's encryption is what failed.
+  function fail(error, button) {
     if (error && error.codeError) {
-      showCodeError(error.userMessage, error.codeError);
+      showCodeError(error.text, error.codeError);
       return;
     }
     busy = false;
     unlock();
-    failed = true;
-    errorText.textContent = t.failed + ' ' + reasonFor(error);
-    errorBox.hidden = false;
+    var message = reasonFor(error);
+    var offer = Boolean(error && error.plain) || !(error && error.text);
+    if (offer) failed = true;
+    paint('sealed-error-text', function (line) {
+      line.textContent = offer ? t.failed + ' ' + render(message) : render(message);
+    });
+    plainButton.hidden = !offer;
+    if (button) button.insertAdjacentElement('afterend', errorBox);
     statusBox.hidden = true;
-    document.documentElement.setAttribute('data-encryption-failed', 'yes');
-    plainButton.focus();
+    errorBox.hidden = false;
+    if (offer) document.documentElement.setAttribute('data-encryption-failed', 'yes');
+    errorBox.focus({ preventScroll: true });
+    errorBox.scrollIntoView({ block: 'nearest' });
   }
 
   // Only the page's translated texts are shown: an error's own message is English (from the
   // crypto library or the browser), so it is chosen by its class name, never printed.
   function reasonFor(error) {
-    if (error && error.userMessage) return error.userMessage;
+    if (error && error.text) return error.text;
     var name = error && error.name;
-    if (name === 'CodeError' || name === 'CodeFormatError' || name === 'CodeChecksumError') return t.badCode;
-    if (name === 'UnsupportedVersionError') return t.newer;
-    return t.unexpected;
+    if (name === 'CodeError' || name === 'CodeFormatError' || name === 'CodeChecksumError') return text('badCode');
+    if (name === 'UnsupportedVersionError') return text('newer');
+    return text('unexpected');
   }
 
-  function userError(message) {
-    var error = new Error(message);
-    error.userMessage = message;
+  // An error the page explains in its own words; `plain`: the plain form may help.
+  function userError(message, plain) {
+    var error = new Error(message.name);
+    error.text = message;
+    error.plain = Boolean(plain);
     return error;
   }
 
@@ -184,7 +239,7 @@ import { load } from './whistle-crypto.js';
     plainChosen = true;
     typed = false; // sending it is not leaving it
     errorBox.hidden = true;
-    say(t.off);
+    say(text('off'));
     if (reportForm) {
       // The plain form, as with JavaScript off: the server encrypts.
       HTMLFormElement.prototype.submit.call(reportForm);
@@ -197,7 +252,7 @@ import { load } from './whistle-crypto.js';
     var max = Number(form.dataset.maxBytes);
     var total = 0;
     for (var i = 0; i < files.length; i++) total += files[i].size;
-    if (files.length > Number(form.dataset.maxFiles) || total > max) throw userError(t.tooLarge);
+    if (files.length > Number(form.dataset.maxFiles) || total > max) throw userError(text('tooLarge'));
     return total;
   }
 
@@ -252,7 +307,28 @@ import { load } from './whistle-crypto.js';
 
   // --- posting ciphertext ---------------------------------------------------------------------
 
-  function post(url, body, onUpload) {
+  // What each answer but 200 means, in the page's words (the server's own message is in the
+  // language the page had when it was sent). `reason` is the server's (views/sealed.py); a
+  // status without one may come from a proxy in front of it.
+  function refusal(status, reason) {
+    var error;
+    if (status === 0) error = userError(text('connection'));
+    else if (status === 413 || reason === 'too-large') error = userError(text('tooLarge'));
+    else if (status === 429) error = userError(text('rateLimited'));
+    else if (reason === 'expired') error = userError(text('expired'));
+    else if (reason === 'full') error = userError(text('full'));
+    else if (reason === 'keys-changed') error = userError(text('keysChanged'));
+    else if (reason === 'unknown-code' || status === 404) error = userError(text('unknown'));
+    else if (reason === 'busy') error = userError(text('busy'));
+    else if (status === 503) error = userError(text('busySite'));
+    else if (reason === 'malformed') error = userError(text('malformed'), true);
+    else error = userError(text('refused', { s: status }));
+    error.status = status;
+    error.reason = reason;
+    return error;
+  }
+
+  function postOnce(url, body, onUpload) {
     return new Promise(function (resolve, reject) {
       var request = new XMLHttpRequest();
       request.open('POST', url);
@@ -266,18 +342,39 @@ import { load } from './whistle-crypto.js';
       }
       request.onload = function () {
         var answer = request.response || {};
-        if (request.status === 200) {
-          resolve(answer);
-          return;
-        }
-        var error = userError(answer.error || t.refused.replace('{s}', String(request.status)));
-        error.status = request.status;
-        reject(error);
+        if (request.status === 200) resolve(answer);
+        else reject(refusal(request.status, answer.reason));
       };
       request.onerror = function () {
-        reject(userError(t.connection));
+        reject(refusal(0));
       };
       request.send(body);
+    });
+  }
+
+  // An expired session (hours after the page was loaded) is renewed by fetching this page
+  // again for its new CSRF token, and the same ciphertext sent once more: nothing typed is
+  // lost. A page loaded before the office changed its keys takes the new ones the same way,
+  // but what was encrypted to the old ones cannot be sent again: the source is asked to.
+  function post(url, body, onUpload) {
+    return postOnce(url, body, onUpload).catch(function (error) {
+      if (error.reason !== 'expired' && error.reason !== 'keys-changed') throw error;
+      return fetchPage(window.location.href).then(
+        function (fetched) {
+          var fresh = fetched.doc.querySelector('input[name=csrf_token]');
+          if (error.reason === 'keys-changed') {
+            applyPage(fetched, PARTS, [form.id, 'sealed-texts']);
+            repaint();
+            throw error;
+          }
+          if (!fresh) throw error;
+          form.elements.csrf_token.value = fresh.value;
+          return postOnce(url, body, onUpload);
+        },
+        function () {
+          throw error;
+        },
+      );
     });
   }
 
@@ -317,14 +414,14 @@ import { load } from './whistle-crypto.js';
     var elements = reportForm.elements;
     var identified = elements.identified.value === 'identified';
     var identity = document.getElementById('identity').dataset;
-    if (!identified && identification.length) throw userError(identity.anonymousError);
-    if (identified && !identification.length) throw userError(identity.identifiedError);
+    if (!identified && identification.length) throw userError(text('anonymousError', {}, 'identity'));
+    if (identified && !identification.length) throw userError(text('identifiedError', {}, 'identity'));
     var select = elements.category;
     var option = select && select.value ? select.options[select.selectedIndex] : null;
     var meeting = elements.meeting.checked;
     var availability = elements.availability.value.split(/\s+/).filter(Boolean).join(' ');
     if (availability && !meeting) {
-      throw userError(document.getElementById('meeting-request').dataset.availabilityError);
+      throw userError(text('availabilityError', {}, 'meeting-request'));
     }
     return {
       identified: identified,
@@ -346,7 +443,7 @@ import { load } from './whistle-crypto.js';
     try {
       card = api.verifyOfficeCard(fromBase64(form.dataset.officeCard));
     } catch (error) {
-      throw userError(t.badCard);
+      throw userError(text('badCard'));
     }
     var hex = function (keys) {
       return keys.map(api.toHex).sort().join(',');
@@ -360,12 +457,11 @@ import { load } from './whistle-crypto.js';
       (!custodianKey || api.toHex(custodianKey) === api.toHex(card.custodianKey)) &&
       (!officeKey || api.toHex(officeKey) === api.toHex(card.signingKey)) &&
       (deskKeys.length === 1 || hex(deskKeys) === hex(card.deskKeys));
-    if (!same) throw userError(t.badCard);
-    var shown = document.getElementById('office-fingerprint');
-    if (shown) {
-      shown.textContent = t.fingerprint.replace('{f}', card.fingerprint);
+    if (!same) throw userError(text('badCard'));
+    paint('office-fingerprint', function (shown) {
+      shown.textContent = render(text('fingerprint', { f: card.fingerprint }));
       shown.hidden = false;
-    }
+    });
     return card;
   }
 
@@ -400,23 +496,31 @@ import { load } from './whistle-crypto.js';
       })
       .then(function (answer) {
         typed = false;
-        var main = document.getElementById('main');
-        main.innerHTML = answer.receipt;
-        document.getElementById('code').textContent = api.formatCode(code);
         codeOnScreen = true;
-        var done = main.querySelector('form');
-        if (done) {
-          done.addEventListener('submit', function () {
-            codeOnScreen = false; // the box is ticked (required), so this is "Done"
-          });
-        }
-        var heading = main.querySelector('h1');
-        if (heading) {
-          document.title = heading.textContent + ' · ' + document.title.split(' · ').pop();
-          heading.tabIndex = -1;
-          heading.focus();
-        }
+        receipt = { code: api.formatCode(code), pages: answer.receipts };
+        paint('main', showReceipt);
+        var heading = document.querySelector('#main h1');
+        heading.tabIndex = -1;
+        heading.focus();
       });
+  }
+
+  // The receipt (the server's, in each language: the same _receipt_main.html as the plain
+  // path) with the code made here, which exists nowhere else. As on the plain receipt page, the
+  // header keeps only the language switch: the site's links would leave the code behind.
+  var receipt = null;
+  function showReceipt(main) {
+    var written = main.querySelector('#written');
+    var ticked = Boolean(written && written.checked);
+    main.innerHTML = receipt.pages[document.documentElement.lang];
+    main.querySelector('#code').textContent = receipt.code;
+    main.querySelector('#written').checked = ticked;
+    main.querySelector('form').addEventListener('submit', function () {
+      codeOnScreen = false; // the box is ticked (required), so this is "Done"
+    });
+    var site = document.querySelector('header>nav:not(.langs)');
+    if (site) site.hidden = true;
+    document.title = main.querySelector('h1').textContent + ' · ' + document.title.split(' · ').pop();
   }
 
   // --- check-in, the conversation and follow-ups ------------------------------------------------
@@ -437,7 +541,8 @@ import { load } from './whistle-crypto.js';
     files.forEach(function (file) {
       var item = element('li');
       var link = element('a', file.name + ' (' + file.content.length + ' B)');
-      link.href = URL.createObjectURL(new Blob([file.content], { type: 'application/octet-stream' }));
+      if (!file.url) file.url = URL.createObjectURL(new Blob([file.content], { type: 'application/octet-stream' }));
+      link.href = file.url;
       link.download = file.name;
       item.appendChild(link);
       list.appendChild(item);
@@ -489,9 +594,19 @@ import { load } from './whistle-crypto.js';
   // Every reply is checked against the office key pinned in the server's configuration
   // (data-office-key); whether the case is a protocol 2 one comes from the source's own
   // submission when the server still holds it, else from the server's hint.
-  function openRecords(api, keys, caseId, answer, state) {
-    var list = document.getElementById('sealed-entries');
+  // [kind, created, opened, forged] of each record shown, in order; whether the report is
+  // shown from the source's copy.
+  var shownEntries = [];
+  var reportFromCopy = false;
+  function showEntries(list) {
     list.textContent = '';
+    shownEntries.forEach(function (entry) {
+      showEntry(list, entry[0], entry[1], entry[2], entry[3]);
+    });
+  }
+
+  function openRecords(api, keys, caseId, answer, state) {
+    var shown = (shownEntries = []);
     var checks = {
       officeKey: api.fromHex(checkinForm.dataset.officeKey),
       sourceSigningKey: keys.signingPublicKey,
@@ -509,10 +624,10 @@ import { load } from './whistle-crypto.js';
             function (opened) {
               opened.copied = true;
               if (opened.kind === 'submission') reportCopy = true;
-              showEntry(list, opened.kind, record.created, opened, false);
+              shown.push([opened.kind, record.created, opened, false]);
             },
             function () {
-              showEntry(list, 'copy', record.created, null, false);
+              shown.push(['copy', record.created, null, false]);
             },
           );
         }
@@ -525,10 +640,10 @@ import { load } from './whistle-crypto.js';
             if (record.kind === 'submission') checks.signedCase = opened.sourceSigningKey !== null;
             if (record.kind === 'reply' && opened.position) numbers.push(opened.position.sequence);
             if (record.kind === 'reply') replies.push(record.created);
-            showEntry(list, record.kind, record.created, opened, false);
+            shown.push([record.kind, record.created, opened, false]);
           },
           function (error) {
-            showEntry(list, record.kind, record.created, null, error instanceof api.errors.SignatureError);
+            shown.push([record.kind, record.created, null, error instanceof api.errors.SignatureError]);
           },
         );
       });
@@ -537,9 +652,11 @@ import { load } from './whistle-crypto.js';
       var highest = numbers.length ? Math.max.apply(null, numbers) : 0;
       var missing = [];
       for (var n = 1; n < highest; n++) if (numbers.indexOf(n) < 0) missing.push(n);
-      var notice = document.getElementById('sealed-missing');
-      notice.textContent = missing.length ? t.missing.replace('{n}', missing.join(', ')) : '';
-      notice.hidden = !missing.length;
+      paint('sealed-entries', showEntries);
+      paint('sealed-missing', function (notice) {
+        notice.textContent = missing.length ? render(text('missing', { n: missing.join(', ') })) : '';
+        notice.hidden = !missing.length;
+      });
       state.signedCase = checks.signedCase;
       state.repliesSeen = highest;
       showStatus(answer.records, replies, reportCopy);
@@ -554,16 +671,21 @@ import { load } from './whistle-crypto.js';
     var reportHere = records.some(function (record) {
       return record.kind === 'submission';
     });
-    var line = t.statusWaiting;
-    if (replies.length) line = t.statusAcknowledged.replace('{d}', replies.slice().sort()[0]);
-    else if (!reportHere) line = t.statusCollected;
-    document.getElementById('sealed-case-status').textContent = line;
-    var gone = document.getElementById('sealed-report-gone');
-    gone.textContent = reportCopy ? t.reportCopy : t.reportGone;
-    gone.hidden = reportHere;
-    var none = document.getElementById('sealed-no-replies');
-    none.textContent = t.noReplies;
-    none.hidden = replies.length > 0;
+    var line = text('statusWaiting');
+    if (replies.length) line = text('statusAcknowledged', { d: replies.slice().sort()[0] });
+    else if (!reportHere) line = text('statusCollected');
+    paint('sealed-case-status', function (status) {
+      status.textContent = render(line);
+    });
+    reportFromCopy = reportCopy;
+    paint('sealed-report-gone', function (gone) {
+      gone.textContent = reportFromCopy ? t.reportCopy : t.reportGone;
+      gone.hidden = reportHere;
+    });
+    paint('sealed-no-replies', function (none) {
+      none.textContent = t.noReplies;
+      none.hidden = replies.length > 0;
+    });
   }
 
   function checkIn(api) {
@@ -622,12 +744,13 @@ import { load } from './whistle-crypto.js';
         var body = new Blob([session.keys.loginToken, session.caseId, copy, envelope], { type: 'application/octet-stream' });
         return post(withCopy(checkinForm.dataset.followupAction, copy), body, bars.sending);
       })
-      .then(function (answer) {
+      .then(function () {
         statusBox.hidden = true;
         followup.hidden = true;
-        var sent = document.getElementById('sealed-sent');
-        sent.innerHTML = answer.sent;
-        sent.hidden = false;
+        typed = false;
+        paint('sealed-sent', function (sent) {
+          sent.replaceChildren(document.getElementById('sealed-sent-text').content.cloneNode(true));
+        });
         document.getElementById('sealed-copy').hidden = true;
         session = null;
       });
@@ -638,19 +761,77 @@ import { load } from './whistle-crypto.js';
   function forgetCopy() {
     return post(checkinForm.dataset.forgetAction, new Blob([session.keys.loginToken])).then(function () {
       session.keepCopies = false;
-      Array.prototype.forEach.call(document.querySelectorAll('#sealed-entries [data-copy]'), function (item) {
-        item.parentNode.removeChild(item);
+      shownEntries = shownEntries.filter(function (entry) {
+        return entry[0] !== 'copy' && !(entry[2] && entry[2].copied);
       });
-      var gone = document.getElementById('sealed-report-gone');
-      if (!gone.hidden) gone.textContent = t.reportGone;
-      var form = document.getElementById('sealed-forget');
-      form.hidden = true;
-      var done = document.getElementById('sealed-forgotten');
-      done.textContent = t.forgotten;
-      done.hidden = false;
-      done.focus();
+      reportFromCopy = false;
+      repaint();
+      document.getElementById('sealed-forget').hidden = true;
+      paint('sealed-forgotten', function (done) {
+        done.textContent = t.forgotten;
+        done.hidden = false;
+      });
+      document.getElementById('sealed-forgotten').focus();
     });
   }
+
+  // --- the language switch ----------------------------------------------------------------
+
+  // Without JavaScript the report form's switch posts the form to come back in another
+  // language; here nothing typed may reach the server in clear, so the page fetches itself in
+  // that language (a GET with nothing typed) and takes its text (js/language.js). Where that
+  // fails, or while something is being sent, it follows the link: leaving asks first.
+  var PARTS = ['body>.skip', 'body>header', '#main', 'body>footer'];
+  var announcer = element('p', '', 'visually-hidden');
+  announcer.setAttribute('role', 'status');
+  document.body.appendChild(announcer);
+  var switching = false;
+
+  function switchLanguage(href) {
+    if (switching) return;
+    if (busy) {
+      window.location.href = href;
+      return;
+    }
+    switching = true;
+    announcer.textContent = '';
+    fetchPage(href)
+      .then(function (fetched) {
+        if (receipt) {
+          // The receipt is this page's own (in every language): only the frame comes.
+          applyPage(fetched, ['body>.skip', 'body>header', 'body>footer'], ['sealed-texts']);
+          var fresh = fetched.doc.getElementById('sealed-texts');
+          Array.prototype.forEach.call(fresh.attributes, function (attribute) {
+            texts.setAttribute(attribute.name, attribute.value);
+          });
+        } else {
+          applyPage(fetched, PARTS, [form.id, 'sealed-texts']);
+        }
+        repaint();
+        var current = document.querySelector('.langs [aria-current]');
+        if (current && (!document.activeElement || document.activeElement === document.body)) {
+          current.tabIndex = -1;
+          current.focus();
+        }
+        announcer.textContent = t.switched;
+      })
+      .catch(function () {
+        window.location.href = href;
+      })
+      .then(function () {
+        switching = false;
+      });
+  }
+
+  document.addEventListener('click', function (event) {
+    var control = event.target.closest && event.target.closest('.langs a[hreflang], .langs button[name=switch_language]');
+    if (!control) return;
+    event.preventDefault();
+    // Enter in a field of the report form "clicks" its first submit button, which is the
+    // first language button (it comes first in the page): not a language switch.
+    if (event.detail === 0 && document.activeElement !== control) return;
+    switchLanguage(control.dataset.href || control.href);
+  });
 
   // --- wiring -------------------------------------------------------------------------------
 
@@ -660,31 +841,26 @@ import { load } from './whistle-crypto.js';
         typed = false; // the plain form, as the source chose: sending is not leaving
         return;
       }
-      if (event.submitter && event.submitter.name === 'switch_language') {
-        // Without JavaScript this button posts the form to come back in another language;
-        // here nothing typed may reach the server in clear, so it is the plain link (and
-        // leaving with typed text asks first).
-        event.preventDefault();
-        window.location.href = event.submitter.dataset.href;
-        return;
-      }
       event.preventDefault();
       if (busy) return;
       busy = true;
       errorBox.hidden = true;
       if (codeErrorBox) codeErrorBox.hidden = true;
       lock(target);
+      var button = event.submitter || target.querySelector('button[type=submit]');
       loading
         .then(work, function () {
           // libsodium.js's files or the self-test failed (a problem of this page, not of
-          // what the source wrote): said in the page's words.
-          throw userError(t.unverified);
+          // what the source wrote): said in the page's words, and the plain form offered.
+          throw userError(text('unverified'), true);
         })
         .then(function () {
           busy = false;
           unlock();
         })
-        .catch(fail);
+        .catch(function (error) {
+          fail(error, button);
+        });
     });
   }
 

@@ -167,7 +167,7 @@ async function run() {
     await (await byLabel(page, 'Your message')).type(followup.message);
     await (await byLabel(page, 'Files (optional)')).uploadFile(...files(followup.files));
     await clickButton(page, followup.submit);
-    await page.waitForSelector('#sealed-sent:not([hidden])', WAIT);
+    await page.waitForSelector('#sealed-sent h3', WAIT);
     if (!(await mainText(page)).includes(followup.sent)) throw new Error('follow-up not sent');
     await screenshot(page, 'follow-up-sent');
 

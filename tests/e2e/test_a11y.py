@@ -177,7 +177,7 @@ def test_javascript_on_pages(browser: Any, site: Site, tmp_path: Path, viewport:
         audit(page, f"{lang}-conversation")
         page.locator("#sealed-message").fill("more")
         page.locator("#sealed-followup button[type=submit]").click()
-        page.wait_for_selector("#sealed-sent:not([hidden])", timeout=WAIT_MS)
+        page.wait_for_selector("#sealed-sent h3", timeout=WAIT_MS)
         audit(page, f"{lang}-follow-up-sent")
     context.close()
     assert not audit.found, audit.found

@@ -137,6 +137,37 @@ def test_a_search_with_more_hits_than_the_database_binds_lists_the_same(  # type
     assert listed_cases(office, w["berta"], "archives") == {w["b"].case_id}
 
 
+def test_a_list_without_a_cache_opens_each_key_once(office, two_desks, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The command line keeps no cache: a page opens the desk key twice (its filter, its
+    keys) and each case key once, whatever the number of records (it opened the desk key
+    and the case key again for every record)."""
+    w = two_desks
+    env = make_followup(office, w["a2"], "more about the canteen")
+    do_import(office, [incoming("followup", w["a2"].case_id, env, "fa2")])
+    opened: list[str] = []
+    real = compartments.open_grant
+
+    def counting(grant: bytes, secret: bytes, context: str, public: bytes, **kw: bytes) -> bytes:
+        opened.append(context)
+        return real(grant, secret, context, public, **kw)
+
+    monkeypatch.setattr(compartments, "open_grant", counting)
+    with office.session() as session:
+        page = list_cases(session, w["ana"].keyring, CaseFilters(), today=TODAY, page_size=10)
+        board = dashboard.dashboard(session, w["ana"].keyring, today=TODAY)
+    assert {c.id for c in page.cases} == {w["a"].case_id, w["a2"].case_id}
+    assert {r.case_id for r in board.rows} == {w["a"].case_id, w["a2"].case_id}
+    assert [c.records for c in page.cases if c.id == w["a2"].case_id] == [2]
+    desk_opens = [c for c in opened if c.startswith("desk/")]
+    assert desk_opens == ["desk/antifraud/1"] * 4  # twice for the list, twice for the board
+    assert sorted(c for c in opened if c.startswith("case/")) == sorted(
+        f"case/{case_id}/{generation}"
+        for case_id, generations in ((w["a"].case_id, (1, 2)), (w["a2"].case_id, (1,)))
+        for generation in generations
+        for _ in range(2)
+    )
+
+
 def test_a_case_opened_by_id_is_refused_by_key(office, two_desks) -> None:  # type: ignore[no-untyped-def]
     w = two_desks
     with office.session() as session:

@@ -89,7 +89,10 @@ def test_a_sealed_report_is_stored_and_checks_in_without_javascript(
     code, keys, case_id, envelope = browser_envelope(app, office, [("a.txt", b"minutes")])
     response = post_sealed(client, "/report/sealed", keys.login_token + case_id + envelope)
     assert response.status_code == 200, response.text
-    assert 'id="code"' in response.json["receipt"]
+    receipts = response.json["receipts"]
+    assert sorted(receipts) == ["ca", "en", "es"]
+    assert all('id="code"' in page for page in receipts.values())
+    assert "Comunicación recibida" in receipts["es"]
     page = client.get("/check-in")
     answer = client.post("/check-in", data={"csrf_token": csrf_from(page.text), "code": code})
     assert answer.status_code == 200
@@ -113,6 +116,7 @@ def test_the_sealed_check_in_returns_ciphertext_only(
     unknown = post_sealed(client, "/check-in/sealed", bytes(32))
     assert unknown.status_code == 404
     assert unknown.json["error"]
+    assert unknown.json["reason"] == "unknown-code"
 
 
 def test_a_sealed_follow_up_is_stored(app: Flask, client: FlaskClient, office: Office) -> None:
@@ -129,7 +133,7 @@ def test_a_sealed_follow_up_is_stored(app: Flask, client: FlaskClient, office: O
     )
     response = post_sealed(client, "/follow-up/sealed", keys.login_token + case_id + followup)
     assert response.status_code == 200, response.text
-    assert "sent" in response.json
+    assert response.json == {"sent": True}
     with _state(app).sessions() as session:
         kinds = [r.kind.value for r in store.case_records(session, case_id)]
     assert kinds == ["submission", "followup"]
@@ -159,6 +163,7 @@ def test_forged_or_malformed_ciphertext_is_a_400_and_nothing_is_kept(
     response = post_sealed(client, "/report/sealed", keys.login_token + case_id + mangle(envelope))
     assert response.status_code == 400
     assert "registre xifrat" in response.json["error"]
+    assert response.json["reason"] == "malformed"
     assert _count(app) == (0, 0, 0)
 
 
@@ -219,6 +224,7 @@ def test_an_envelope_over_the_limit_is_refused_by_the_server(
     response = post_sealed(client, "/report/sealed", body)
     assert response.status_code == 413
     assert "més gran del que accepta" in response.json["error"]
+    assert response.json["reason"] == "too-large"
     assert _count(app) == (0, 0, 0)
 
 

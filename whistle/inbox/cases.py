@@ -22,6 +22,7 @@ from whistle.inbox.audit import record_event
 from whistle.inbox.case_refs import parse_ref
 from whistle.inbox.context import OfficerContext
 from whistle.inbox.errors import (
+    CaseLockedError,
     DisclosureRequiredError,
     InboxError,
     NotCustodianError,
@@ -38,7 +39,7 @@ from whistle.inbox.models import (
     Record,
 )
 from whistle.inbox.models.case import format_ref
-from whistle.inbox.store import Cache, record_meta, source_facts
+from whistle.inbox.store import Cache, open_record_meta, record_meta, source_facts
 from whistle.inbox.workflow import CASE_COLUMNS, CLOCK_COLUMNS, case_dates, clock_dates, live_case
 
 ACKNOWLEDGE_DAYS = deadlines.ACKNOWLEDGE_DAYS
@@ -209,9 +210,11 @@ def list_cases(
     for record in session.scalars(select(Record).where(Record.case_id.in_(ids))):
         records.setdefault(record.case_id, []).append(record)
     names = {oid: name for oid, name in session.execute(select(Officer.id, Officer.name))}
+    # The page's case keys opened together (a few queries), not record by record.
+    keys = compartments.case_keys(session, keyring, ids, cache)
     summaries = [
         _summarise(
-            keyring,
+            keys.get(case.id),
             case,
             records.get(case.id, []),
             names,
@@ -267,7 +270,7 @@ def snippet(texts: list[str], needle: str, context: int = SNIPPET_CONTEXT) -> Ma
 
 
 def _summarise(
-    keyring: OfficeKeyring,
+    keys: list[bytes] | None,
     case: Any,
     records: list[Record],
     names: dict[int, str],
@@ -290,8 +293,10 @@ def _summarise(
         "records": len(records),
         "overdue": is_overdue(case, today),
     }
+    if records and keys is None:  # refused by key, as ``record_meta`` would
+        raise CaseLockedError(compartments.LOCKED)
     try:
-        metas = [record_meta(keyring, r, cache) for r in records]
+        metas = [open_record_meta(keys or [], r, cache) for r in records]
     except (UnreadableRecordError, CryptoError) as exc:
         return CaseSummary(subject="", attachments=0, error=str(exc), **base)
     submission = next((m for m in metas if m.get("kind") == "submission"), {})

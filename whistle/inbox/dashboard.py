@@ -17,11 +17,11 @@ from sqlalchemy.orm import Session
 
 from whistle.crypto import CryptoError
 from whistle.inbox import compartments, db, deadlines, news
-from whistle.inbox.errors import UnreadableRecordError
+from whistle.inbox.errors import CaseLockedError, UnreadableRecordError
 from whistle.inbox.keyring import OfficeKeyring
 from whistle.inbox.models import STATUS_NEW, Case, Officer, Record
 from whistle.inbox.models.case import format_ref
-from whistle.inbox.store import Cache, record_meta
+from whistle.inbox.store import Cache, open_record_meta
 from whistle.inbox.workflow import CASE_COLUMNS, CLOCK_COLUMNS, clock_dates
 
 ATTENTION = (deadlines.OVERDUE, deadlines.TODAY, deadlines.SOON)
@@ -125,13 +125,18 @@ def dashboard(
             )
         )
     }
+    # The shown cases' keys opened together (a few queries), not case by case.
+    keys = compartments.case_keys(session, keyring, list(submissions), cache)
     rows: list[DashboardRow] = []
     for _, case, urgent, deletion in shown:
         subject: str | None = None
         record = submissions.get(case.id)
         if record is not None:
+            if case.id not in keys:  # refused by key, as ``record_meta`` would
+                raise CaseLockedError(compartments.LOCKED)
             try:
-                subject = subject_of(record_meta(keyring, record, cache).get("form") or {})
+                meta = open_record_meta(keys[case.id], record, cache)
+                subject = subject_of(meta.get("form") or {})
             except (UnreadableRecordError, CryptoError):  # shown without a subject
                 subject = None
         rows.append(

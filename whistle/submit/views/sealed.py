@@ -3,7 +3,9 @@
 Bodies are binary: the login token (32 bytes), then for a submission or a follow-up the
 case id (16 bytes), the source's sealed copy when the URL says its size (``copy=N``; pages
 served before copies send none), and the envelope the page wrote. The CSRF token travels in the
-X-CSRFToken header. Answers are JSON: {"error": text} with 4xx, or what the page shows.
+X-CSRFToken header. Answers are JSON: {"error": text, "reason": word} with 4xx or 503 (the
+page says each reason in its own words, in the language it shows: js/page.js), or what the page
+shows.
 """
 
 import base64
@@ -12,6 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from flask import Response, jsonify, render_template, request
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_wtf.csrf import validate_csrf
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +32,7 @@ from whistle.crypto.source_copy import RECORD_TYPE
 from whistle.errors import WhistleError
 from whistle.submit import db, epochs, store
 from whistle.submit.bundles import mark_replies_read
+from whistle.submit.config import LANGUAGES
 from whistle.submit.models import RecordKind
 from whistle.submit.pepper import pepper_tag
 from whistle.submit.slots import LookupsBusyError
@@ -60,19 +64,29 @@ COPY_CAP = max_envelope_size(FORM_ALLOWANCE, 1)
 
 
 class SealedError(WhistleError):
-    """A sealed request refused: the status and the message the page shows."""
+    """A sealed request refused: the status, the reason the page names it by ("expired",
+    "malformed", "too-large", "full", "keys-changed", "unknown-code", "busy") and the message."""
 
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, reason: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
+        self.reason = reason
         self.message = message
         self.headers = headers or {}
 
 
-def _sealed_error(
-    status: int, message: str, headers: dict[str, str] | None = None
-) -> tuple[Response, int, dict[str, str]]:
-    return jsonify(error=message), status, headers or {}
+def _sealed_error(error: SealedError) -> tuple[Response, int, dict[str, str]]:
+    return jsonify(error=error.message, reason=error.reason), error.status, error.headers
+
+
+def _full() -> SealedError:
+    return SealedError(503, "full", _("This mailbox is full. Nothing was kept."))
+
+
+def _unknown() -> SealedError:
+    return SealedError(404, "unknown-code", unknown_message())
 
 
 def _check_header_csrf() -> None:
@@ -81,13 +95,15 @@ def _check_header_csrf() -> None:
     except ValidationError as error:
         drain(request.stream, state().config.limits.discard_cap_bytes)
         raise SealedError(
-            400, _("Your session had expired, so nothing was sent. Reload the page and send again.")
+            400,
+            "expired",
+            _("Your session had expired, so nothing was sent. Reload the page and send again."),
         ) from error
 
 
 def _malformed() -> SealedError:
     return SealedError(
-        400, _("What the page sent is not a valid encrypted record. Nothing was kept.")
+        400, "malformed", _("What the page sent is not a valid encrypted record. Nothing was kept.")
     )
 
 
@@ -134,6 +150,7 @@ def _read_sealed(
         drain(request.stream, limits.discard_cap_bytes)
         raise SealedError(
             413,
+            "too-large",
             _(
                 "What you chose is larger than this site accepts: at most %(files)d files, "
                 "%(size)s in total. Nothing was sent.",
@@ -143,7 +160,7 @@ def _read_sealed(
         )
     if quota_reached(max(length - prefix, MIN_ENVELOPE_BYTES)):
         drain(request.stream, limits.discard_cap_bytes)
-        raise SealedError(503, _("This mailbox is full. Nothing was kept."))
+        raise _full()
     token = _read_exactly(TOKEN_BYTES)
     case_id = _read_exactly(store.CASE_ID_BYTES) if with_case else b""
     copy = _read_copy(copy_size)
@@ -205,6 +222,7 @@ def _posted_card() -> OfficeCard:
         drain(request.stream, state().config.limits.discard_cap_bytes)
         raise SealedError(
             409,
+            "keys-changed",
             _(
                 "This page was loaded before the office changed its keys, so what you sent "
                 "was not kept. Reload the page and send again."
@@ -243,15 +261,22 @@ def report_sealed(desk_id: str | None) -> Any:
                 )
                 _keep_copy(db_session, case_id, stored.position, copy)
     except store.MailboxFullError:
-        return _sealed_error(503, _("This mailbox is full. Nothing was kept."))
+        return _sealed_error(_full())
     except store.CaseExistsError:
-        return _sealed_error(400, _malformed().message)
+        return _sealed_error(_malformed())
     except SealedError as error:
-        return _sealed_error(error.status, error.message, error.headers)
+        return _sealed_error(error)
     except IntegrityError:
         # The same case id sent twice at once (PostgreSQL): the second is refused.
-        return _sealed_error(400, _malformed().message)
-    return jsonify(receipt=render_template("_receipt_main.html", code="", receipt_token=""))
+        return _sealed_error(_malformed())
+    # The receipt (the plain path's) in each language, for the page to show with the code it
+    # made and to re-show in another language: the code exists only in the page. A few KB
+    # once, rather than in the weight of every form page.
+    receipts = {}
+    for lang in LANGUAGES:
+        with force_locale(lang):
+            receipts[lang] = render_template("_receipt_main.html", code="", receipt_token="")
+    return jsonify(receipts=receipts)
 
 
 def _keep_copy(db_session: Session, case_id: bytes, position: int, copy: bytes) -> None:
@@ -268,7 +293,7 @@ def _sealed_slot() -> Iterator[None]:
         with state().lookup_slots.hold():
             yield
     except LookupsBusyError as error:
-        raise SealedError(503, busy_message(), BUSY_HEADERS) from error
+        raise SealedError(503, "busy", busy_message(), BUSY_HEADERS) from error
 
 
 @blueprint.post("/check-in/sealed")
@@ -282,21 +307,21 @@ def checkin_sealed() -> Any:
         with _sealed_slot():
             return _sealed_conversation(token)
     except SealedError as error:
-        return _sealed_error(error.status, error.message, error.headers)
+        return _sealed_error(error)
 
 
 def _sealed_conversation(token: bytes) -> Any:
     st = state()
     case_id = find_case(token)
     if case_id is None:
-        return _sealed_error(404, unknown_message())
+        return _sealed_error(_unknown())
     records: list[tuple[int, dict[str, str]]] = []
     delivered: list[str] = []
     with st.sessions() as db_session:
         try:
             hints = store.case_hints(db_session, case_id)
         except store.CaseGoneError:
-            return _sealed_error(404, unknown_message())
+            return _sealed_error(_unknown())
         for record in store.case_records(db_session, case_id):
             with spooled_file() as buffer:
                 store.read_record(db_session, record.id, buffer)
@@ -359,11 +384,11 @@ def forget_copy_sealed() -> Any:
         with _sealed_slot():
             case_id = find_case(token)
         if case_id is None:
-            raise SealedError(404, unknown_message())
+            raise _unknown()
         with db.writing(state().sessions) as db_session:
             store.forget_copies(db_session, case_id, keep_none=True)
     except SealedError as error:
-        return _sealed_error(error.status, error.message, error.headers)
+        return _sealed_error(error)
     return jsonify(forgotten=True)
 
 
@@ -384,7 +409,7 @@ def followup_sealed() -> Any:
             with _sealed_slot():
                 found = find_case(token)
             if found != case_id:
-                raise SealedError(404, unknown_message())
+                raise _unknown()
             out.seek(0)
             try:
                 with db.writing(st.sessions) as db_session:
@@ -400,11 +425,11 @@ def followup_sealed() -> Any:
                     # Dropped if the source deleted their copy (a page loaded before sends one).
                     _keep_copy(db_session, case_id, stored.position, copy)
             except store.MailboxFullError as exc:
-                raise SealedError(503, _("This mailbox is full. Nothing was kept.")) from exc
+                raise _full() from exc
             except store.CaseGoneError as exc:
                 # Purged between the look-up and now: as if the token were unknown.
-                raise SealedError(404, unknown_message()) from exc
+                raise _unknown() from exc
     except SealedError as error:
-        return _sealed_error(error.status, error.message, error.headers)
-    # Shown inside the conversation's section, under its "Send a message" heading.
-    return jsonify(sent=render_template("_followup_sent_main.html", heading_level=3))
+        return _sealed_error(error)
+    # The page shows what the check-in page carries for this (_sealed_conversation.html).
+    return jsonify(sent=True)
