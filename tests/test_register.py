@@ -154,7 +154,7 @@ ES_IMPERATIVES = {
     "avisa": "avise", "bloquea": "bloquee", "borra": "borre", "busca": "busque",
     "cambia": "cambie", "comprueba": "compruebe", "compara": "compare", "completa": "complete",
     "comunica": "comunique", "confirma": "confirme", "conecta": "conecte", "conserva": "conserve",
-    "copia": "copie", "recuerda": "recuerde",
+    "copia": "copie", "crea": "cree", "recuerda": "recuerde",
     "da": "dé", "decide": "decida", "deja": "deje", "descarga": "descargue",
     "desmarca": "desmarque",
     "desconfía": "desconfíe", "elige": "elija", "elimina": "elimine", "entra": "entre",

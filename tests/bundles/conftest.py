@@ -38,6 +38,7 @@ class World:
     app: Flask
     inbox_sessions: Any
     keyring: OfficeKeyring
+    recovery_key: str = ""
 
     @property
     def client(self) -> FlaskClient:
@@ -150,7 +151,11 @@ def dump_database(url: str) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def make_world(
-    tmp_path: Path, kdf: KdfParams, clock: Clock | None = None, database_url: str = ""
+    tmp_path: Path,
+    kdf: KdfParams,
+    clock: Clock | None = None,
+    database_url: str = "",
+    desks: list[tuple[str, str]] | None = None,
 ) -> World:
     scratch = tmp_path / "scratch"
     scratch.mkdir(exist_ok=True)
@@ -168,7 +173,7 @@ def make_world(
         inbox_config,
         time_zone=inbox_config.time_zone,
         name="Oficina Antifrau",
-        desks=[("antifraud", "Anti-fraud office")],
+        desks=desks or [("antifraud", "Anti-fraud office")],
         officer_name="admin",
         password=PASSWORD,
     )
@@ -190,7 +195,16 @@ def make_world(
         keyring = sign_in(session, inbox_config, "admin", PASSWORD).keyring
     server_config = load_config(server_dir)
     app = create_app(server_config)
-    return World(tmp_path, inbox_config, server_dir, server_config, app, sessions, keyring)
+    return World(
+        tmp_path,
+        inbox_config,
+        server_dir,
+        server_config,
+        app,
+        sessions,
+        keyring,
+        created.recovery_key,
+    )
 
 
 @pytest.fixture

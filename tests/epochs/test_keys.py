@@ -16,7 +16,7 @@ from tests.inbox.conftest import (
 )
 from whistle.cli import main
 from whistle.crypto import recovery_wrapping_key
-from whistle.inbox import epochs
+from whistle.inbox import compartments, epochs
 from whistle.inbox.cases import case_detail
 from whistle.inbox.config import insecure_password_hash
 from whistle.inbox.errors import RecoveryKeyError
@@ -37,11 +37,14 @@ def _make_legacy(office: Office) -> OfficeKeyring:
     """Turn the office into one made before key epochs: v1 keyrings, empty epoch tables."""
     signed = office.sign_in()
     with office.session() as session:
-        [keys] = epochs.live_keys(session, signed.keyring)
+        [keys] = compartments.wire_keys(session, signed.keyring)
         legacy = OfficeKeyring(
             signed.keyring.signing_seed,
             signed.keyring.storage_secret,
             LegacyKeys(dict(keys.desks), keys.bundle_secret),
+            # Kept (a real v1 keyring predates desks, this office does not): the officer
+            # stays in the desks whose compartments now hold the keys moved at sign-in.
+            signed.keyring.personal_secret,
         )
         for officer in session.scalars(select(Officer)):
             officer.wrapped_keyring = wrap_for_password(legacy, PASSWORD, office.config.kdf_params)
@@ -66,7 +69,7 @@ def test_a_version_1_keyring_moves_its_keys_at_sign_in(office: Office) -> None:
     signed = office.sign_in()
     assert signed.keyring.legacy is None
     with office.session() as session:
-        [keys] = epochs.live_keys(session, signed.keyring)
+        [keys] = compartments.wire_keys(session, signed.keyring)
         assert keys.desks == legacy.legacy.desks
         assert keys.bundle_secret == legacy.legacy.bundle_secret
         wrapped = session.scalar(select(Officer)).wrapped_keyring
@@ -98,7 +101,7 @@ def test_a_version_1_keyring_never_brings_destroyed_keys_back(office: Office) ->
     late = office.sign_in(name="late")
     assert late.keyring.legacy is None
     with office.session() as session:
-        assert [k.epoch for k in epochs.live_keys(session, late.keyring)] == [2]
+        assert [k.epoch for k in compartments.wire_keys(session, late.keyring)] == [2]
         assert session.get(KeyEpoch, 1).bundle_secret is None
         officer = session.scalar(select(Officer).where(Officer.name == "late"))
         assert unwrap_office(officer.wrapped_keyring, PASSWORD).legacy is None
@@ -116,7 +119,7 @@ def test_the_recovery_copy_is_rewrapped_without_desk_keys(office: Office) -> Non
         recovered = unwrap_office_recovery(row.recovery_keyring, wrapping)
         assert recovered.legacy is None
         # Nobody had signed in: the keys moved to the database on the way, nothing lost.
-        assert [k.epoch for k in epochs.live_keys(session, recovered)] == [1]
+        assert [k.epoch for k in compartments.wire_keys(session, recovered)] == [1]
         assert not rewrap_recovery(session, office.created.recovery_key, office.config.clock())
 
 
@@ -129,7 +132,7 @@ def test_the_recovery_keyring_opens_every_live_epoch(office: Office) -> None:
         recovered = unwrap_office_recovery(
             row.recovery_keyring, recovery_wrapping_key(office.created.recovery_key)
         )
-        assert [k.epoch for k in epochs.live_keys(session, recovered)] == [2, 1]
+        assert [k.epoch for k in compartments.wire_keys(session, recovered)] == [2, 1]
 
 
 def test_a_case_imported_before_destruction_still_reads(office: Office) -> None:

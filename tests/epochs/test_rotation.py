@@ -16,7 +16,7 @@ from tests.submit.conftest import submit_report
 from whistle.bundling import BundleRefusedError
 from whistle.crypto import WrongKeyError, open_envelope
 from whistle.crypto.records import open_submission
-from whistle.inbox import epochs
+from whistle.inbox import compartments, epochs
 from whistle.inbox.bundles import export_replies, verify_outbox
 from whistle.inbox.cases import case_detail
 from whistle.inbox.keyring import unwrap_office
@@ -97,7 +97,7 @@ def test_full_rotation_old_keys_destroyed_once_collected(loop: Loop) -> None:
     for canary in (BEFORE, AFTER, FOLLOWUP):
         assert canary in _cases_text(world)
     with world.inbox_session() as session:
-        assert [k.epoch for k in epochs.live_keys(session, world.keyring)] == [2, 1]
+        assert [k.epoch for k in compartments.wire_keys(session, world.keyring)] == [2, 1]
 
     # Acknowledgements wait for a backup (the gate): until then the server keeps the
     # records, and so the epoch-1 keys stay.
@@ -124,7 +124,7 @@ def test_full_rotation_old_keys_destroyed_once_collected(loop: Loop) -> None:
         row = session.get(KeyEpoch, 1)
         assert row.destroyed_at is not None
         assert row.bundle_secret is None
-        assert [k.epoch for k in epochs.live_keys(session, world.keyring)] == [2]
+        assert [k.epoch for k in compartments.wire_keys(session, world.keyring)] == [2]
 
     # Both cases still read (they are under the storage key since their import) ...
     for canary in (BEFORE, AFTER, FOLLOWUP):
@@ -137,7 +137,8 @@ def test_full_rotation_old_keys_destroyed_once_collected(loop: Loop) -> None:
     with world.inbox_session() as session:
         officer = session.scalar(select(Officer))
         from_password = unwrap_office(officer.wrapped_keyring, PASSWORD)
-        secrets = [s for k in epochs.live_keys(session, from_password) for s in k.desks.values()]
+        opened = compartments.wire_keys(session, from_password)
+        secrets = [s for k in opened for s in k.desks.values()]
     assert from_password.legacy is None
     secrets += [from_password.storage_secret, from_password.signing_seed]
     for secret in secrets:
@@ -198,7 +199,7 @@ def test_an_outbox_from_before_the_server_applied_the_rotation_still_imports(
     assert summary.counts["records imported"] == 1
     assert summary.counts["server's office key epoch"] == 1
     with world.inbox_session() as session:
-        assert [k.epoch for k in epochs.live_keys(session, world.keyring)] == [2, 1]
+        assert [k.epoch for k in compartments.wire_keys(session, world.keyring)] == [2, 1]
         assert session.get(KeyEpoch, 2).confirmed_at is None
     loop.server_import(loop.inbox_export())
     loop.inbox_import(loop.server_export())
@@ -220,7 +221,8 @@ def test_opened_stored_record_needs_no_desk_key(loop: Loop) -> None:
     with world.inbox_session() as session:
         record = session.scalars(select(InboxRecord)).one()
         path = world.inbox_config.store_dir / record.stored_name
-        desks = [s for k in epochs.live_keys(session, world.keyring) for s in k.desks.values()]
+        opened = compartments.wire_keys(session, world.keyring)
+        desks = [s for k in opened for s in k.desks.values()]
         case_keys = case_secrets(session, world.keyring, record.case_id)
     ad = associated_data("stored-submission", bytes.fromhex(record.case_id))
     with path.open("rb") as handle:

@@ -80,9 +80,10 @@ def test_an_officer_cannot_rewrite_a_followup(office) -> None:
     case_raw = bytes.fromhex(source.case_id)
     ad = associated_data("followup", case_raw)
     with office.session() as session:
-        from whistle.inbox import epochs
+        from whistle.inbox import compartments
 
-        desks = [s for k in epochs.live_keys(session, signed.keyring) for s in k.desks.values()]
+        opened = compartments.wire_keys(session, signed.keyring)
+        desks = [s for k in opened for s in k.desks.values()]
     parts = open_bytes(genuine, desks, ad).parts
     rewritten = [
         (p.kind, p.name, b"nobody signed anything" if p.name == "message" else p.content)

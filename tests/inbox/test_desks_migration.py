@@ -14,11 +14,23 @@ from sqlalchemy.orm import Session
 
 from whistle.cli import main
 from whistle.crypto import CryptoError, associated_data, open_bytes, open_envelope
-from whistle.inbox import compartments, db, sealing
+from whistle.inbox import compartments, db, epochs, sealing
 from whistle.inbox.cases import case_detail
 from whistle.inbox.config import InboxConfig, ThrottleLimits, insecure_password_hash
-from whistle.inbox.errors import CompartmentsMigrationError
-from whistle.inbox.models import Case, DeskGrant, DeskMember, Note, Office, Officer, Record, Reply
+from whistle.inbox.errors import CaseLockedError, CompartmentsMigrationError
+from whistle.inbox.keyring import OfficeKeyring
+from whistle.inbox.models import (
+    AuditEvent,
+    Case,
+    DeskGrant,
+    DeskKey,
+    DeskMember,
+    Note,
+    Office,
+    Officer,
+    Record,
+    Reply,
+)
 from whistle.inbox.officers import add_officer, open_with_recovery_key, sign_in
 from whistle.inbox.replies import open_draft
 from whistle.inbox.workflow import case_labels
@@ -64,6 +76,11 @@ def _old_storage_secret(config: InboxConfig) -> bytes:
     return secret
 
 
+def _wire_desks(session, keyring: OfficeKeyring) -> set[str]:  # type: ignore[no-untyped-def]
+    """The desks whose keys of some live epoch ``keyring`` opens (records in transit)."""
+    return {d for keys in compartments.wire_keys(session, keyring) for d in keys.desks}
+
+
 def test_a_v1_inbox_moves_into_its_desks(v1: InboxConfig, tmp_path: Path) -> None:
     old_files = {p.name for p in v1.store_dir.iterdir()}
     engine = db.make_engine(v1.database_path)
@@ -76,6 +93,11 @@ def test_a_v1_inbox_moves_into_its_desks(v1: InboxConfig, tmp_path: Path) -> Non
         assert "V1-NOTE" in [
             n.text for n in case_detail(session, signed.keyring, antifraud, today=NOW.date()).notes
         ]
+        # Before the move the storage key alone opens every desk's key of every live epoch.
+        assert _wire_desks(session, OfficeKeyring(bytes(32), signed.keyring.storage_secret)) == {
+            "antifraud",
+            "ethics",
+        }
     engine.dispose()
     storage = _old_storage_secret(v1)
 
@@ -112,6 +134,14 @@ def test_a_v1_inbox_moves_into_its_desks(v1: InboxConfig, tmp_path: Path) -> Non
         members = {(m.desk_id, m.officer_id) for m in session.scalars(select(DeskMember))}
         assert len(members) == 4
         assert session.scalars(select(DeskGrant.holder).where(DeskGrant.holder == "storage")).all()
+        # The keys of records in transit moved too: each a grant to its desk's compartment
+        # key, the storage-key copy overwritten in its row.
+        rows = session.scalars(select(DeskKey)).all()
+        assert rows
+        assert all(r.generation is not None for r in rows)
+        for row in rows:
+            with pytest.raises(CryptoError):
+                sealing.open_json(storage, epochs.SEALED_KEY, sealing.NO_CASE, row.sealed_secret)
 
     # Each officer's first sign-in: a personal key, the desks' keys sealed to it.
     for name in ("admin", "berta"):
@@ -135,6 +165,11 @@ def test_a_v1_inbox_moves_into_its_desks(v1: InboxConfig, tmp_path: Path) -> Non
         # Both have signed in: the interim copies under the storage key are gone.
         assert not session.scalars(select(DeskGrant).where(DeskGrant.holder == "storage")).all()
         assert session.scalar(select(Office.recovery_public_key)) is not None
+        # Nothing opens a desk's key with the storage key alone any more; the recovery key
+        # still opens them all.
+        assert _wire_desks(session, OfficeKeyring(bytes(32), storage)) == set()
+        recovered = open_with_recovery_key(session, FACTS["recovery_key"]).keyring
+        assert _wire_desks(session, recovered) == {"antifraud", "ethics"}
     engine.dispose()
 
     again = _migrate(v1, tmp_path)
@@ -192,8 +227,14 @@ def test_downgrade_is_refused_once_moved(v1: InboxConfig) -> None:
         compartments.migrate(
             session, recovered.keyring, FACTS["recovery_key"], store_dir=v1.store_dir, now=NOW
         )
-    # 0010_law2, above, refuses first: the move wrote version 2 audit entries, which version
-    # 0006 could not verify. Once past it (no such entries), 0007's own refusal is the answer.
+    # Each revision refuses in turn, newest first. 0012_wire: the keys of records in transit
+    # are sealed to the compartments (past it only by forgetting that they are).
+    with pytest.raises(RuntimeError, match="0012_wire: desk keys are sealed to desk compart"):
+        db.downgrade(engine, "0006_law")
+    with db.transaction(db.session_factory(engine)) as session:
+        session.execute(text("UPDATE desk_key SET generation = NULL"))
+    # 0010_law2: the move wrote version 2 audit entries, which version 0006 could not
+    # verify. Once past it (no such entries), 0007's own refusal is the answer.
     with pytest.raises(RuntimeError, match="keyed entries"):
         db.downgrade(engine, "0006_law")
     with db.transaction(db.session_factory(engine)) as session:
@@ -201,6 +242,62 @@ def test_downgrade_is_refused_once_moved(v1: InboxConfig) -> None:
         session.execute(text("DELETE FROM audit_event WHERE chain = 2"))
     with pytest.raises(RuntimeError, match="compartments"):
         db.downgrade(engine, "0006_law")
+    engine.dispose()
+
+
+def _end_interim(config: InboxConfig, tmp_path: Path):  # type: ignore[no-untyped-def]
+    password = tmp_path / "password"
+    password.write_text(FACTS["password"] + "\n")
+    obj = {"config": {"kdf_params": config.kdf_params, "password_hash": config.password_hash}}
+    return CliRunner().invoke(
+        main,
+        [
+            "inbox",
+            "desks",
+            "end-interim",
+            str(config.data_dir),
+            "--officer",
+            "admin",
+            "--password-file",
+            str(password),
+            "--yes",
+        ],
+        obj=obj,
+    )
+
+
+def test_ending_the_interim_copies_early(v1: InboxConfig, tmp_path: Path) -> None:
+    """What ending them early does: a desk no member holds keeps its copy; a member who had
+    not signed in gets the key at the next sign-in of one who holds it, without the recovery
+    key; and the storage key alone then opens no desk's key."""
+    assert _migrate(v1, tmp_path).exit_code == 0
+    storage = _old_storage_secret(v1)
+    engine = db.make_engine(v1.database_path)
+    sessions = db.session_factory(engine)
+    with db.transaction(sessions) as session:
+        # Nobody has signed in: no member holds any desk's key, every copy stays.
+        assert compartments.end_interim(session, by_officer_id=None, now=NOW) == []
+        assert len(compartments.interim(session)) == 2
+    with db.transaction(sessions) as session:
+        sign_in(session, v1, "admin", FACTS["password"])
+    result = _end_interim(v1, tmp_path)
+    assert result.exit_code == 0, result.output
+    assert "waiting for berta" in result.output
+    assert "Interim copies ended: antifraud, ethics" in result.output
+    a = FACTS["cases"]["antifraud"]
+    with db.transaction(sessions) as session:
+        assert compartments.interim(session) == []
+        assert _wire_desks(session, OfficeKeyring(bytes(32), storage)) == set()
+        berta = sign_in(session, v1, "berta", FACTS["password"])
+    with db.transaction(sessions) as session, pytest.raises(CaseLockedError):
+        case_detail(session, berta.keyring, a, today=NOW.date())
+    with db.transaction(sessions) as session:
+        sign_in(session, v1, "admin", FACTS["password"])  # passes the desks' keys on
+    with db.transaction(sessions) as session:
+        detail = case_detail(session, berta.keyring, a, today=NOW.date())
+        assert detail.entries[0].form[1]["value"] == "V1-ANTIFRAUD-CONTENT"
+        actions = session.scalars(select(AuditEvent.action)).all()
+        assert "desk-interim-keys-deleted" in actions
     engine.dispose()
 
 

@@ -62,10 +62,10 @@ def test_stored_copy_opens_with_the_case_key_not_storage_or_desk_keys(office) ->
     import pytest
 
     from whistle.crypto import WrongKeyError
-    from whistle.inbox.epochs import live_keys
+    from whistle.inbox.compartments import wire_keys
 
     with office.session() as session:
-        desk_secrets = [s for k in live_keys(session, signed.keyring) for s in k.desks.values()]
+        desk_secrets = [s for k in wire_keys(session, signed.keyring) for s in k.desks.values()]
     # Every officer holds the storage key: it no longer opens a desk's content.
     for others in (desk_secrets, [signed.keyring.storage_secret]):
         with path.open("rb") as f, pytest.raises(WrongKeyError):

@@ -147,6 +147,58 @@ def test_second_factor_revision_with_data(tmp_path) -> None:
     engine.dispose()
 
 
+def test_wire_revision_with_data(tmp_path) -> None:
+    """0012 adds where a desk's key of an epoch is granted, and the records held back; going
+    back is refused while a key is granted to a compartment (the older code would take the
+    grant for a storage-key copy) or a record waits, and works once neither is left."""
+    engine = db.make_engine(tmp_path / "inbox.sqlite")
+    db.upgrade(engine, "0011_case_refs")
+    now = datetime(2026, 12, 5)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO key_epoch (epoch, card, bundle_public, bundle_secret, created_at)"
+                " VALUES (1, x'00', x'01', x'02', :t)"
+            ),
+            {"t": now},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO desk_key (epoch, desk_id, public_key, sealed_secret)"
+                " VALUES (1, 'antifraud', x'03', x'04')"
+            )
+        )
+    db.upgrade(engine)  # the keys stay as they were: the first sign-in moves them
+    with engine.begin() as connection:
+        assert connection.execute(text("SELECT generation FROM desk_key")).scalar() is None
+        connection.execute(text("UPDATE desk_key SET generation = 1"))
+        connection.execute(
+            text(
+                "INSERT INTO held_record (record_id, kind, case_id, received_day, epoch,"
+                " envelope, desk_id, tried, held_at) VALUES ('r1', 'submission', :c,"
+                " '2026-12-01', 1, x'05', NULL, 'ethics', :t)"
+            ),
+            {"c": "ab" * 16, "t": now},
+        )
+    with pytest.raises(RuntimeError, match="0012_wire"):
+        db.downgrade(engine, "0011_case_refs")
+    db.upgrade(engine)  # a repeated upgrade is a no-op and keeps them
+    with engine.begin() as connection:
+        assert connection.execute(text("SELECT tried FROM held_record")).scalar() == "ethics"
+        connection.execute(text("DELETE FROM held_record"))
+    with pytest.raises(RuntimeError, match="sealed to desk compartments"):
+        db.downgrade(engine, "0011_case_refs")
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE desk_key SET generation = NULL"))
+    db.downgrade(engine, "0011_case_refs")
+    assert "held_record" not in inspect(engine).get_table_names()
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT sealed_secret FROM desk_key")).scalar() == b"\x04"
+    db.upgrade(engine)
+    assert "held_record" in inspect(engine).get_table_names()
+    engine.dispose()
+
+
 def _indexes(engine, table: str) -> dict[str, list[str]]:
     return {ix["name"]: ix["column_names"] for ix in inspect(engine).get_indexes(table)}
 

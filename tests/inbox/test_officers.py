@@ -3,7 +3,7 @@
 import pytest
 from sqlalchemy import select
 
-from whistle.inbox.epochs import live_keys
+from whistle.inbox.compartments import wire_keys
 from whistle.inbox.errors import InboxError, LoginError, PermissionDeniedError, ThrottledError
 from whistle.inbox.keystore import KeyStore
 from whistle.inbox.models import Officer
@@ -14,8 +14,8 @@ from .conftest import PASSWORD
 
 def test_sign_in_unwraps_the_office_keys(office) -> None:
     signed = office.sign_in()
-    with office.session() as session:  # the desk keys open with the keyring's storage key
-        assert set(live_keys(session, signed.keyring)[0].desks) == {"antifraud", "ethics"}
+    with office.session() as session:  # the desk keys open through the desks' compartments
+        assert set(wire_keys(session, signed.keyring)[0].desks) == {"antifraud", "ethics"}
     assert signed.custodian_keyring is None
     assert signed.roles == ("officer", "manager")
 

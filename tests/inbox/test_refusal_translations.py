@@ -44,7 +44,9 @@ def _all_messages() -> list[str]:
     ]
     previews = [refusals.preview_problem(why) for why in refusals.PREVIEW_PROBLEMS]
     values = {"record": "ab" * 16, "n": 2, "epoch": 3, "new": 4, "old": 3}
+    values |= {"reports": 2, "followups": 1, "desks": "Urbanism", "several": False}
     notes = [refusals.bundle_note(kind, values) for kind in refusals.BUNDLE_NOTES]
+    notes.append(refusals.bundle_note("waiting", values | {"several": True}))
     reasons = [refusals.decision_reason(reason) for reason in refusals.SYSTEM_REASONS]
     return bundles + causes + backups + previews + notes + reasons
 

@@ -18,6 +18,8 @@ unless the office acknowledges on import (``outgoing.split_acks``, docs/threat-m
 replies bundle says how many it holds back and why (manifest ``extra``).
 """
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -40,7 +42,7 @@ from whistle.crypto import ServerCard, WrongKeyError
 from whistle.crypto.bundles import BundleRecord, VerifiedBundle, record_hash_hex, write_bundle
 from whistle.crypto.orders import MAX_REASON_CHARS, RecordOrder
 from whistle.epochs import CARD_FIELD, parse_report
-from whistle.inbox import epochs
+from whistle.inbox import compartments, epochs, held_back
 from whistle.inbox.audit import record_event
 from whistle.inbox.deletions import reapply_server_copy, server_copy
 from whistle.inbox.errors import DeletionListError
@@ -177,56 +179,16 @@ def import_outbox(
     # Before the records: a case deleted after this inbox's backup gets its tombstone back
     # first, so its records in this bundle are skipped, not imported again.
     made_again, list_note = _server_deletions(session, keyring, manifest.extra, store_dir, now)
-    checked = held_records(
+    applied = _apply_records(
+        session,
+        keyring,
         verified.records,
-        stored=lambda record_id: _stored(session, record_id),
-        tombstoned=lambda record: _refused_earlier(session, record) or _purged(session, record),
+        {r.id: report.records.get(r.id) for r in verified.records} if report is not None else {},
+        store_dir=store_dir,
+        now=now,
+        officer_id=officer_id,
     )
-    # Records already here go to import_records too: it reports them as such, and their
-    # acknowledgement is queued again if it was lost.
-    incoming: list[IncomingRecord] = []
-    skipped = 0
-    refused_earlier = 0
-    for record, h in checked:
-        if h is Held.TOMBSTONED:
-            if _refused_earlier(session, record):
-                refused_earlier += 1  # the order is on its way: not refused (and logged) again
-            else:
-                skipped += 1
-            continue
-        incoming.append(
-            IncomingRecord(
-                record.kind,
-                record.id,
-                record.case,
-                date.fromisoformat(record.day),
-                record.envelope,
-                report.records.get(record.id) if report is not None else None,
-            )
-        )
-    imported = import_records(
-        session, keyring, incoming, store_dir=store_dir, now=now, officer_id=officer_id
-    )
-    refusals = _refuse(session, keyring, verified, imported, now)
-    held = set(imported.imported) | set(imported.already_present)
-    acked = 0
-    queued = set(
-        session.scalars(
-            select(Outgoing.record_id).where(
-                Outgoing.kind == "ack", Outgoing.record_id.in_(list(held))
-            )
-        )
-    )
-    for record in verified.records:
-        if record.id in held and record.id not in queued:
-            queue_ack(
-                session,
-                case_id=record.case,
-                record_id=record.id,
-                original_hash=bytes.fromhex(record_hash_hex(record.envelope)),
-                now=now,
-            )
-            acked += 1
+    imported = applied.imported
     seen = note_replies_seen(session, manifest.extra.get("replies_seen"))
     resent = _resend_forgotten(session, manifest.extra.get("replies_applied"))
     confirmed = _confirm(session, manifest.extra.get("replies_applied"), now)
@@ -241,14 +203,7 @@ def import_outbox(
         )
     )
     session.flush()
-    summary.counts = {
-        "records imported": len(imported.imported),
-        "already here": len(imported.already_present),
-        "refused (see the audit log)": len(imported.refused),
-        "purged earlier, skipped": skipped,
-        "refusals queued": refusals,
-        "refused earlier, skipped": refused_earlier,
-        "acknowledgements queued": acked,
+    summary.counts = applied.counts() | {
         "replies the server confirmed": confirmed,
         "replies delivered or read since": seen,
     }
@@ -256,6 +211,7 @@ def import_outbox(
         summary.counts["deletions made again (from the server's copy of the list)"] = made_again
     for rid, reason in imported.refused:
         summary.note("refused", f"refused {rid}: {reason}", record=rid)
+    note_waiting(session, summary)
     if list_note:
         summary.note(
             "deletion-list-refused", f"the server's copy of the list of deletions: {list_note}"
@@ -279,6 +235,153 @@ def import_outbox(
             )
     _note_destroyed(summary, destroyed)
     return summary
+
+
+@dataclass
+class Applied:
+    """What applying a bundle's records (or the held-back ones) did."""
+
+    imported: ImportReport
+    skipped: int = 0
+    refused_earlier: int = 0
+    refusals: int = 0
+    acked: int = 0
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "records imported": len(self.imported.imported),
+            "already here": len(self.imported.already_present),
+            "held back for another desk": len(self.imported.held),
+            "refused (see the audit log)": len(self.imported.refused),
+            "purged earlier, skipped": self.skipped,
+            "refusals queued": self.refusals,
+            "refused earlier, skipped": self.refused_earlier,
+            "acknowledgements queued": self.acked,
+        }
+
+
+def _apply_records(
+    session: Session,
+    keyring: OfficeKeyring,
+    records: Sequence[BundleRecord],
+    record_epochs: dict[str, int | None],
+    *,
+    store_dir: Path,
+    now: datetime,
+    officer_id: int | None,
+) -> Applied:
+    """Import what is new, skip what was purged or refused, queue a refusal for what nobody
+    here can ever open and an acknowledgement for what is now filed here. Records for desks
+    the importer is not in are held back (``held_back.py``): not acknowledged."""
+    checked = held_records(
+        records,
+        stored=lambda record_id: _stored(session, record_id),
+        tombstoned=lambda record: _refused_earlier(session, record) or _purged(session, record),
+    )
+    # Records already here go to import_records too: it reports them as such, and their
+    # acknowledgement is queued again if it was lost.
+    incoming: list[IncomingRecord] = []
+    applied = Applied(ImportReport())
+    for record, h in checked:
+        if h is Held.TOMBSTONED:
+            # A held-back record of a case deleted since (or refused) waits no longer.
+            held_back.release(session, record.id)
+            if _refused_earlier(session, record):
+                applied.refused_earlier += 1  # the order is on its way: not refused again
+            else:
+                applied.skipped += 1
+            continue
+        incoming.append(
+            IncomingRecord(
+                record.kind,
+                record.id,
+                record.case,
+                date.fromisoformat(record.day),
+                record.envelope,
+                record_epochs.get(record.id),
+            )
+        )
+    applied.imported = import_records(
+        session, keyring, incoming, store_dir=store_dir, now=now, officer_id=officer_id
+    )
+    applied.refusals = _refuse(session, keyring, records, applied.imported, now)
+    for record_id in applied.imported.unopenable:
+        if _ordered(session, record_id):  # refused to the server for good: it waits no more
+            held_back.release(session, record_id)
+    filed = set(applied.imported.imported) | set(applied.imported.already_present)
+    queued = set(
+        session.scalars(
+            select(Outgoing.record_id).where(
+                Outgoing.kind == "ack", Outgoing.record_id.in_(list(filed))
+            )
+        )
+    )
+    for record in records:
+        if record.id in filed and record.id not in queued:
+            queue_ack(
+                session,
+                case_id=record.case,
+                record_id=record.id,
+                original_hash=bytes.fromhex(record_hash_hex(record.envelope)),
+                now=now,
+            )
+            applied.acked += 1
+    return applied
+
+
+def file_held_back(
+    session: Session,
+    keyring: OfficeKeyring,
+    *,
+    store_dir: Path,
+    now: datetime,
+    officer_id: int | None = None,
+) -> Applied | None:
+    """File the held-back records ``keyring`` opens (a member of their desk signed in), as
+    an import would: acknowledged from now on, refused only once every desk's keys failed.
+    None when nothing waits. The caller commits."""
+    if not held_back.count(session):
+        return None
+    # Only the envelopes its keys may open are read (a sign-in runs this).
+    mine = compartments.open_desks(session, keyring).desk_ids()
+    rows = held_back.rows(session, only=held_back.for_desks(session, mine))
+    if not rows:
+        return Applied(ImportReport())
+    records = [
+        BundleRecord(r.record_id, r.kind, r.case_id, r.received_day.isoformat(), r.envelope)
+        for r in rows
+    ]
+    applied = _apply_records(
+        session,
+        keyring,
+        records,
+        {r.record_id: r.epoch for r in rows},
+        store_dir=store_dir,
+        now=now,
+        officer_id=officer_id,
+    )
+    if applied.imported.imported:
+        record_event(
+            session,
+            now,
+            "held-records-filed",
+            officer_id=officer_id,
+            detail=f"{len(applied.imported.imported)} record(s)",
+        )
+    return applied
+
+
+def note_waiting(session: Session, summary: BundleSummary) -> None:
+    """What is held back for other desks, in the summary (``held_back.py``)."""
+    for group in held_back.waiting(session):
+        summary.note(
+            "waiting",
+            group.line(),
+            desks=", ".join(group.desks),
+            several=len(group.desks) != 1,
+            reports=group.reports,
+            followups=group.followups,
+        )
 
 
 def _note_destroyed(summary: BundleSummary, destroyed: list[int]) -> None:
@@ -344,7 +447,7 @@ def note_replies_seen(session: Session, seen: object) -> int:
 def _refuse(
     session: Session,
     keyring: OfficeKeyring,
-    verified: VerifiedBundle,
+    records: Sequence[BundleRecord],
     imported: ImportReport,
     now: datetime,
 ) -> int:
@@ -355,7 +458,7 @@ def _refuse(
         return 0
     install_id = pinned_server(session).install_id
     why = dict(imported.refused)
-    by_id = {r.id: r for r in verified.records}
+    by_id = {r.id: r for r in records}
     # A case with a record refused for a passing reason (keys missing here) may be whole
     # next time: none of its records is refused for good now (its follow-ups would be
     # "for a case this inbox does not have" only because its report did not import).

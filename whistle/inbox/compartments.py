@@ -199,6 +199,14 @@ def open_desks(session: Session, keyring: OfficeKeyring, cache: Cache | None = N
     return opened
 
 
+def wire_keys(
+    session: Session, keyring: OfficeKeyring, cache: Cache | None = None
+) -> list[epochs.EpochKeys]:
+    """The live key epochs as ``keyring`` opens them: the bundle key, and the keys of records
+    in transit to the desks whose compartment keys it holds (``epochs.live_keys``)."""
+    return epochs.live_keys(session, keyring, open_desks(session, keyring, cache).desks)
+
+
 def readable(
     session: Session, keyring: OfficeKeyring, cache: Cache | None = None
 ) -> set[str] | None:
@@ -719,20 +727,70 @@ def _drop_interim(session: Session, publics: dict[tuple[str, int], bytes]) -> No
             )
 
 
-def end_interim(session: Session, *, by_officer_id: int | None, now: datetime) -> int:
-    """A manager ends the migration's interim copies now (officers who have not signed in
-    since get their keys from a member's next sign-in). Returns how many were deleted."""
+@dataclass(frozen=True)
+class Interim:
+    """A desk key's interim copy under the storage key (``migrate``), and who it waits for."""
+
+    desk_id: str
+    generation: int
+    #: Members who hold no copy of their own yet (not signed in since the move, or signed in
+    #: before any member who held the key did).
+    waiting: tuple[str, ...]
+    #: Whether some member holds it with their own key (and so can pass it on).
+    held_by_a_member: bool
+
+
+def interim(session: Session) -> list[Interim]:
+    """The interim copies that remain, by desk."""
+    found = []
+    for grant in session.scalars(
+        select(DeskGrant).where(DeskGrant.holder == STORAGE).order_by(DeskGrant.desk_id)
+    ):
+        place = (grant.desk_id, grant.generation)
+        holding = {
+            officer.name: session.get(DeskGrant, (*place, officer_holder(officer.id))) is not None
+            for officer in _members(session, grant.desk_id)
+        }
+        found.append(
+            Interim(
+                grant.desk_id,
+                grant.generation,
+                tuple(name for name, has in holding.items() if not has),
+                any(holding.values()),
+            )
+        )
+    return found
+
+
+def end_interim(session: Session, *, by_officer_id: int | None, now: datetime) -> list[str]:
+    """A manager ends the migration's interim copies now (audited); returns the desks whose
+    copy went. A desk none of whose members holds its key yet keeps its copy: without it only
+    the recovery key would open that desk. The members still waiting then receive the key
+    when they have signed in once and a member who holds it signs in (``deliver``)."""
     _require_manager(session, by_officer_id)
-    interim = session.scalars(select(DeskGrant).where(DeskGrant.holder == STORAGE)).all()
-    count = len(interim)
-    for grant in interim:
-        session.delete(grant)
+    ended = [i for i in interim(session) if i.held_by_a_member]
+    for item in ended:
+        session.execute(
+            delete(DeskGrant).where(
+                DeskGrant.desk_id == item.desk_id,
+                DeskGrant.generation == item.generation,
+                DeskGrant.holder == STORAGE,
+            )
+        )
     session.flush()
+    waiting = sorted({name for item in ended for name in item.waiting})
     record_event(
-        session, now, "desk-interim-keys-deleted", officer_id=by_officer_id, detail=str(count)
+        session,
+        now,
+        "desk-interim-keys-deleted",
+        officer_id=by_officer_id,
+        detail=(
+            f"{', '.join(i.desk_id for i in ended) or 'none'}"
+            + (f"; still waiting for their key: {', '.join(waiting)}" if waiting else "")
+        )[:500],
     )
     _changed(session)
-    return count
+    return [i.desk_id for i in ended]
 
 
 def pending(session: Session) -> list[tuple[str, str]]:
@@ -1227,6 +1285,8 @@ def migrate(
         public = new_case_key(session, case.id, case.desk_id)
         old_files += reseal_case(session, case.id, keyring.storage_secret, public, store_dir)
     moved = len(cases)
+    # The keys of records still in transit go into the compartments too.
+    epochs.seal_wire_keys(session, keyring, now)
     record_event(
         session,
         now,

@@ -2,10 +2,13 @@
 
 Every officer's keyring (and the recovery keyring) holds the office storage secret
 key and signing seed, nothing else (keyring version 2). The desk and bundle secret
-keys of each epoch live in the database, each sealed to the storage public key
-(``desk_key``, ``key_epoch``): an officer who rotates writes the new ones once and
-every other officer opens them with their own keyring; destroying an epoch's keys
-is one update for everybody.
+keys of each epoch live in the database (``desk_key``, ``key_epoch``): the bundle key
+sealed to the storage public key (whoever imports opens the bundle), each desk's key
+granted to that desk's compartment key (``wire/<desk>/<epoch>``), so only its members
+and the recovery key open the records in transit to it — in an office from before
+desks, sealed to the storage key until ``seal_wire_keys`` moves it. An officer who
+rotates writes the new ones once and every member opens them with their own keyring;
+destroying an epoch's keys is one update for everybody.
 
     rotate          new desk and bundle key pairs, a new card (epoch + 1) signed by
                     the office signing key (same fingerprint); every replies bundle
@@ -18,11 +21,14 @@ is one update for everybody.
                     truncated) and the audit log says so
     confirm_destroy a manager's recorded confirmation destroys an older epoch's keys now
     adopt_legacy    a version 1 keyring (desks inside) signs in: its keys move here
+    seal_wire_keys  desk keys still sealed to the storage key move into their desks'
+                    compartments (the first sign-in after ``desks migrate``)
 
 Cases already imported stay readable: at import every record is re-encrypted under
-the storage key (``store.py``), which does not rotate.
+its case key (``store.py``), which does not rotate with the epochs.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -36,14 +42,24 @@ from whistle.crypto import (
     box_keypair_from_secret,
     generate_box_keypair,
     make_office_card,
+    open_grant,
     read_card,
+    seal_grant,
 )
 from whistle.epochs import EpochReport
 from whistle.inbox import sealing
 from whistle.inbox.audit import record_event
 from whistle.inbox.errors import InboxError
 from whistle.inbox.keyring import OfficeKeyring
-from whistle.inbox.models import DeskKey, KeyEpoch, KeyPolicy, Office
+from whistle.inbox.models import (
+    AuditEvent,
+    Compartment,
+    DeskKey,
+    HeldRecord,
+    KeyEpoch,
+    KeyPolicy,
+    Office,
+)
 
 #: Record type of a sealed epoch secret (associated data, with the all-zero case id).
 SEALED_KEY = "epoch-key"
@@ -92,6 +108,38 @@ class EpochStatus:
 def _seal(storage_public: bytes, epoch: int, name: str, secret: bytes) -> bytes:
     body = {"epoch": epoch, "name": name, "secret": secret.hex()}
     return sealing.seal_json(storage_public, SEALED_KEY, sealing.NO_CASE, body)
+
+
+def wire_context(desk_id: str, epoch: int) -> str:
+    """What a desk's key of one epoch is granted for (to the desk's compartment key)."""
+    return f"wire/{desk_id}/{epoch}"
+
+
+#: desk id → (generation, public key) of its newest compartment key; None: no compartments.
+Holders = dict[str, tuple[int, bytes]] | None
+
+
+def _holders(session: Session) -> Holders:
+    office = session.get(Office, 1)
+    if office is None or office.compartments_at is None:
+        return None
+    newest: dict[str, tuple[int, bytes]] = {}
+    for row in session.scalars(select(Compartment).order_by(Compartment.generation)):
+        newest[row.desk_id] = (row.generation, row.public_key)
+    return newest
+
+
+def _seal_desk(
+    holders: Holders, storage_public: bytes, epoch: int, desk_id: str, secret: bytes
+) -> tuple[bytes, int | None]:
+    """A desk's secret of one epoch, sealed for its desk: (blob, compartment generation)."""
+    if holders is None:
+        return _seal(storage_public, epoch, f"desk/{desk_id}", secret), None
+    holder = holders.get(desk_id)
+    if holder is None:
+        raise KeyEpochError(f"The desk {desk_id!r} has no compartment key to hold its keys.")
+    generation, public = holder
+    return seal_grant(secret, public, wire_context(desk_id, epoch)), generation
 
 
 def _open(keyring: OfficeKeyring, blob: bytes, epoch: int, name: str, public: bytes) -> bytes:
@@ -147,8 +195,37 @@ def desk_ids(session: Session) -> list[str]:
     return sorted(set(session.scalars(select(DeskKey.desk_id))))
 
 
-def live_keys(session: Session, keyring: OfficeKeyring) -> list[EpochKeys]:
-    """Every epoch whose keys are not destroyed, newest first, opened with ``keyring``."""
+def _open_desk(
+    keyring: OfficeKeyring, row: DeskKey, compartments: Mapping[tuple[str, int], bytes]
+) -> bytes | None:
+    """A desk's secret of one epoch, if ``keyring`` (through ``compartments``, the desk
+    compartment keys it opens) holds it; None when it is another desk's."""
+    if row.sealed_secret is None:
+        return None
+    if row.generation is None:
+        return _open(keyring, row.sealed_secret, row.epoch, f"desk/{row.desk_id}", row.public_key)
+    holder = compartments.get((row.desk_id, row.generation))
+    if holder is None:
+        return None
+    try:
+        return open_grant(
+            row.sealed_secret, holder, wire_context(row.desk_id, row.epoch), row.public_key
+        )
+    except CryptoError as exc:
+        raise KeyEpochError(
+            f"The key of desk {row.desk_id!r} in epoch {row.epoch} cannot be opened: damaged."
+        ) from exc
+
+
+def live_keys(
+    session: Session,
+    keyring: OfficeKeyring,
+    compartments: Mapping[tuple[str, int], bytes] | None = None,
+) -> list[EpochKeys]:
+    """Every epoch whose keys are not destroyed, newest first, opened with ``keyring``: the
+    bundle key, and the keys of the desks whose compartment keys (``compartments``,
+    ``compartments.open_desks``) it holds — without them, only desk keys still sealed to
+    the storage key (an office from before desks)."""
     rows = session.scalars(
         select(KeyEpoch).where(KeyEpoch.destroyed_at.is_(None)).order_by(KeyEpoch.epoch.desc())
     ).all()
@@ -156,11 +233,11 @@ def live_keys(session: Session, keyring: OfficeKeyring) -> list[EpochKeys]:
     for row in rows:
         if row.bundle_secret is None:
             continue
-        desks = {
-            d.desk_id: _open(keyring, d.sealed_secret, row.epoch, f"desk/{d.desk_id}", d.public_key)
-            for d in session.scalars(select(DeskKey).where(DeskKey.epoch == row.epoch))
-            if d.sealed_secret is not None
-        }
+        desks = {}
+        for d in session.scalars(select(DeskKey).where(DeskKey.epoch == row.epoch)):
+            secret = _open_desk(keyring, d, compartments or {})
+            if secret is not None:
+                desks[d.desk_id] = secret
         bundle = _open(keyring, row.bundle_secret, row.epoch, "bundle", row.bundle_public)
         found.append(EpochKeys(row.epoch, desks, bundle))
     return found
@@ -175,6 +252,37 @@ def live_desks(session: Session) -> set[str]:
             .where(KeyEpoch.destroyed_at.is_(None), DeskKey.sealed_secret.is_not(None))
         )
     )
+
+
+def seal_wire_keys(session: Session, keyring: OfficeKeyring, now: datetime) -> int:
+    """Desk keys still sealed to the storage key go to their desks' compartment keys (an
+    office moved into desks; the move needs the storage secret, so it happens at the first
+    sign-in after it, or in ``desks migrate``). The storage-key copy is overwritten in the
+    same row. Returns how many moved."""
+    holders = _holders(session)
+    if holders is None:
+        return 0
+    rows = session.scalars(
+        select(DeskKey).where(DeskKey.generation.is_(None), DeskKey.sealed_secret.is_not(None))
+    ).all()
+    moved = 0
+    for row in rows:
+        secret = _open_desk(keyring, row, {})
+        if secret is None or row.desk_id not in holders:
+            continue  # a desk without a compartment has no members to hand it to: it stays
+        moved += 1
+        row.sealed_secret, row.generation = _seal_desk(
+            holders, keyring.storage_public, row.epoch, row.desk_id, secret
+        )
+    if moved:
+        session.flush()
+        record_event(
+            session,
+            now,
+            "wire-keys-sealed-to-desks",
+            detail=f"{moved} desk key(s) of live epochs: storage-key copies replaced",
+        )
+    return moved
 
 
 def is_destroyed(session: Session, epoch: int) -> bool:
@@ -209,7 +317,8 @@ def install_epoch(
     bundle_secret: bytes,
     now: datetime,
 ) -> KeyEpoch:
-    """Store an epoch's card and its secrets sealed to the storage key (caller commits)."""
+    """Store an epoch's card and its secrets: the bundle key sealed to the storage key, each
+    desk's to its compartment key (caller commits)."""
     card = read_card(card_bytes)
     if not isinstance(card, OfficeCard):
         raise KeyEpochError("Not an office card.")
@@ -217,6 +326,7 @@ def install_epoch(
     if bundle_public != card.bundle_key:
         raise KeyEpochError("The bundle key does not match the card.")
     storage_public = keyring.storage_public
+    holders = _holders(session)
     row = KeyEpoch(
         epoch=card.epoch,
         card=card_bytes,
@@ -230,12 +340,14 @@ def install_epoch(
         secret = desk_secrets.get(desk.id)
         if secret is None or box_keypair_from_secret(secret).public_key != desk.public_key:
             raise KeyEpochError(f"The key of desk {desk.id!r} does not match the card.")
+        sealed, generation = _seal_desk(holders, storage_public, card.epoch, desk.id, secret)
         session.add(
             DeskKey(
                 epoch=card.epoch,
                 desk_id=desk.id,
                 public_key=desk.public_key,
-                sealed_secret=_seal(storage_public, card.epoch, f"desk/{desk.id}", secret),
+                sealed_secret=sealed,
+                generation=generation,
             )
         )
     session.flush()
@@ -376,10 +488,22 @@ def after_outbox(
         seen = _newer_epoch_seen(session, epoch)
         if seen is None or now.replace(tzinfo=None) < seen + timedelta(days=DESTROY_AFTER_DAYS):
             continue
-        if epoch < report.current and report.collected(epoch):
+        if epoch < report.current and report.collected(epoch) and not held_for(session, epoch):
             destroy(session, epoch, now, officer_id, "everything sent to them has been collected")
             destroyed.append(epoch)
     return destroyed
+
+
+def held_for(session: Session, epoch: int) -> int:
+    """How many held-back records may need this epoch's keys (theirs, or not known)."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(HeldRecord)
+            .where((HeldRecord.epoch == epoch) | HeldRecord.epoch.is_(None))
+        )
+        or 0
+    )
 
 
 def _newer_epoch_seen(session: Session, epoch: int) -> datetime | None:
@@ -402,6 +526,12 @@ def confirm_destroy(session: Session, epoch: int, now: datetime, officer_id: int
         raise KeyEpochError(f"The keys of epoch {epoch} are destroyed already.")
     if epoch == current_epoch(session):
         raise KeyEpochError("The current epoch's keys are in use: rotate first.")
+    waiting = held_for(session, epoch)
+    if waiting:
+        raise KeyEpochError(
+            f"{waiting} record(s) held back for a desk wait for one of its members: the keys "
+            f"of epoch {epoch} may be the only ones that open them. Have them filed first."
+        )
     if _newer_epoch_seen(session, epoch) is None:
         raise KeyEpochError(
             f"No outbox bundle has shown the server using keys newer than epoch {epoch}: "
@@ -457,6 +587,26 @@ def set_reminder(
         officer_id=officer_id,
         detail=f"every {days} days" if days else "none",
     )
+
+
+#: Audit actions after which someone who held a desk's keys no longer does.
+LEFT_A_DESK = ("desk-member-removed", "officer-removed")
+
+
+def left_since_rotation(session: Session) -> int:
+    """How many times someone left a desk (or the office) since the current keys were made.
+
+    They may have kept their desk's key of this epoch, which opens the reports sent to that
+    desk until the next rotation; their grants are gone, but a copy is a copy."""
+    row = session.scalar(select(KeyEpoch).order_by(KeyEpoch.epoch.desc()).limit(1))
+    if row is None:
+        return 0
+    found = session.scalar(
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(AuditEvent.action.in_(LEFT_A_DESK), AuditEvent.at >= row.created_at)
+    )
+    return found or 0
 
 
 def rotation_due(session: Session, today: date) -> date | None:

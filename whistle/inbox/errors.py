@@ -330,3 +330,12 @@ class RecusalError(InboxError):
 
 class CompartmentsMigrationError(InboxError):
     """The move from the single storage key into desk compartments cannot run."""
+
+
+class HeldBackError(InboxError):
+    """A record for a desk the importer is not in: kept as it arrived for one of its members
+    (``held_back.py``), neither filed nor refused. ``desk_id``: its desk when known."""
+
+    def __init__(self, message: str, *, desk_id: str | None = None) -> None:
+        super().__init__(message)
+        self.desk_id = desk_id

@@ -123,6 +123,11 @@ def init_office(
                 )
             )
             record_event(session, now, "office-created", detail=office_card.fingerprint)
+            # Desks are compartments from the start (the first officer is in every desk),
+            # so each desk's key of the first epoch goes to its compartment key.
+            compartments.start_office(
+                session, recovery_personal.public_key, [d for d, _ in desks], now
+            )
             install_epoch(
                 session,
                 keyring,
@@ -130,10 +135,6 @@ def init_office(
                 {desk_id: pair.secret_key for desk_id, pair in desk_pairs.items()},
                 bundle.secret_key,
                 now,
-            )
-            # Desks are compartments from the start; the first officer is in every desk.
-            compartments.start_office(
-                session, recovery_personal.public_key, [d for d, _ in desks], now
             )
             roles: tuple[str, ...] = (ROLE_OFFICER, ROLE_MANAGER)
             if first_officer_is_custodian:

@@ -16,6 +16,7 @@ is never given to a new one. The last manager cannot be removed.
 """
 
 import functools
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -33,10 +34,11 @@ from whistle.crypto import (
     passphrase_params,
     recovery_wrapping_key,
 )
+from whistle.errors import WhistleError
 from whistle.inbox import compartments
 from whistle.inbox.audit import key_for, record_event, use_key
 from whistle.inbox.config import InboxConfig, PasswordHashParams
-from whistle.inbox.epochs import adopt_legacy
+from whistle.inbox.epochs import adopt_legacy, seal_wire_keys
 from whistle.inbox.errors import (
     CompartmentsMigrationError,
     CustodianRoleError,
@@ -87,6 +89,8 @@ from whistle.inbox.security_keys import (
     keys_of,
     new_factor,
 )
+
+log = logging.getLogger(__name__)
 
 MIN_PASSWORD_CHARS = 12
 MAX_PASSWORD_CHARS = 1024
@@ -357,7 +361,31 @@ def unlock(
                 keyring, password, config.kdf_params, factor
             )
         compartments.deliver(session, keyring)
+        # The keys of records in transit move into the compartments at the first sign-in
+        # after the office moved (its database upgrade has no keys to do it with).
+        seal_wire_keys(session, keyring, now)
+        _file_held_back(session, config, keyring, officer.id)
     return SignedIn(officer.id, officer.name, officer.roles, keyring, custodian, factor)
+
+
+def _file_held_back(
+    session: Session, config: InboxConfig, keyring: OfficeKeyring, officer_id: int
+) -> None:
+    """Records held back for this officer's desks are filed as they sign in. A record that
+    cannot be filed stays held and never stops a sign-in: the Bundles page says why."""
+    from whistle.inbox.bundles import file_held_back  # bundles → office_setup → officers
+
+    try:
+        with session.begin_nested():
+            file_held_back(
+                session,
+                keyring,
+                store_dir=config.store_dir,
+                now=config.clock(),
+                officer_id=officer_id,
+            )
+    except WhistleError as exc:
+        log.warning("held-back records not filed at sign-in: %s", exc)
 
 
 def sign_in_with_key(

@@ -19,7 +19,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from whistle.crypto import CryptoError
+from whistle.crypto import CryptoError, record_hash
 from whistle.crypto.conversation import Position
 from whistle.crypto.orders import RecordOrder, sign_order, stored_order
 from whistle.crypto.records import seal_reply
@@ -27,7 +27,7 @@ from whistle.inbox import epochs
 from whistle.inbox.audit import record_event
 from whistle.inbox.errors import CaseLockedError, CaseNotFoundError, InboxError
 from whistle.inbox.keyring import OfficeKeyring
-from whistle.inbox.models import Case, Outgoing, Record, Tombstone
+from whistle.inbox.models import Case, HeldRecord, Outgoing, Record, Tombstone
 from whistle.inbox.office_setup import load_office, read_server_card
 from whistle.inbox.settings import acknowledge_on_import
 from whistle.inbox.store import IncomingRecord, import_records, record_meta, verification_keys
@@ -232,13 +232,20 @@ def removal_order(
         raise RemovalRefusedError("That record belongs to another case in this inbox.")
     if held is not None and record_kind not in (None, held.kind):
         raise RemovalRefusedError(f"That record is a {held.kind} in this inbox.")
+    waiting = session.get(HeldRecord, record_id) if held is None else None
+    if waiting is not None and case_id in (None, waiting.case_id):
+        # Held back for another desk: named exactly, like a record filed here.
+        case_id, record_kind = waiting.case_id, record_kind or waiting.kind
+        digest: str | None = record_hash(waiting.envelope).hex()
+    else:
+        digest = held.original_hash.hex() if held is not None else None
     try:
         return RecordOrder(
             kind="removal",
             install_id=read_server_card(office.server_card).install_id,
             record_id=record_id,
             case_id=held.case_id if held is not None else case_id or "",
-            record_hash=held.original_hash.hex() if held is not None else None,
+            record_hash=digest,
             reason=reason,
             record_kind=held.kind if held is not None else record_kind,
         )

@@ -208,6 +208,25 @@ BUNDLE_NOTES: dict[str, Callable[[dict[str, Any]], str]] = {
         "after their import holds them (make a backup, then export again).",
         n=v["n"],
     ),
+    "waiting": lambda v: (
+        _(
+            "%(reports)d report(s) and %(followups)d follow-up(s) for one of the desks "
+            "%(desks)s wait for one of their members to collect them. They are kept as they "
+            "came, unread, and the server keeps its copy until then.",
+            reports=v["reports"],
+            followups=v["followups"],
+            desks=v["desks"],
+        )
+        if v["several"]
+        else _(
+            "%(reports)d report(s) and %(followups)d follow-up(s) for the desk %(desks)s wait "
+            "for one of its members to collect them. They are kept as they came, unread, and "
+            "the server keeps its copy until then.",
+            reports=v["reports"],
+            followups=v["followups"],
+            desks=v["desks"],
+        )
+    ),
     "keys-wait": lambda v: _(
         "The new keys (epoch %(new)d) wait for a backup: until one holds them the server keeps "
         "encrypting to epoch %(old)d (make a backup, then export).",

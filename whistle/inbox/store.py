@@ -52,12 +52,13 @@ from whistle.crypto.records import (
     open_submission,
 )
 from whistle.filenames import MAX_FILES, clean_file_name
-from whistle.inbox import case_refs, compartments, epochs, sealing
+from whistle.inbox import case_refs, compartments, epochs, held_back, sealing
 from whistle.inbox.audit import record_event
 from whistle.inbox.errors import (
     AttachmentTooLargeError,
     CaseMissingError,
     CaseNotFoundError,
+    HeldBackError,
     ImportRefusedError,
     InboxError,
     UnreadableRecordError,
@@ -104,6 +105,8 @@ class ImportReport:
     unopenable: list[str] = field(default_factory=list)
     #: Those of them refused only because their case is not here (``CaseMissingError``).
     orphans: list[str] = field(default_factory=list)
+    #: Records for desks the importer is not in, kept for their members (``held_back.py``).
+    held: list[str] = field(default_factory=list)
 
 
 def _check_shape(record: IncomingRecord) -> None:
@@ -136,7 +139,9 @@ def import_records(
     """
     now = now or datetime.now(UTC)
     report = ImportReport()
-    keys = epochs.live_keys(session, keyring) if records else []
+    if not records:
+        return report
+    importer = _importer(session, keyring)
     order = {"submission": 0, "followup": 1, "reply": 2}
     for record in sorted(records, key=lambda r: order.get(r.kind, 3)):
         written = store_dir / (secrets.token_hex(16) + ".wenv")
@@ -148,9 +153,11 @@ def import_records(
                 if existing is not None:
                     if existing.original_hash != digest or existing.case_id != record.case_id:
                         raise ImportRefusedError("a record with this id but other content exists")
+                    held_back.release(session, record.record_id)
                     report.already_present.append(record.record_id)
                     continue
-                _import_one(session, keyring, keys, record, digest, written, now)
+                _import_one(session, keyring, importer, record, digest, written, now)
+                held_back.release(session, record.record_id)
                 record_event(
                     session,
                     now,
@@ -163,6 +170,10 @@ def import_records(
             report.imported.append(record.record_id)
         except BaseException as exc:
             written.unlink(missing_ok=True)
+            if isinstance(exc, HeldBackError):
+                _hold(session, importer, record, exc, now, officer_id)
+                report.held.append(record.record_id)
+                continue
             if not isinstance(exc, InboxError | CryptoError):
                 raise
             reason = _reason(exc)
@@ -182,6 +193,66 @@ def import_records(
                 detail=reason,
             )
     return report
+
+
+@dataclass(frozen=True, repr=False)
+class _Importer:
+    """What the importing keyring opens: the live epochs' keys of its desks."""
+
+    keys: list[epochs.EpochKeys]
+    #: The desks whose compartments it holds (None: an office before desks, all of them).
+    members_of: set[str] | None
+    #: The desks whose keys it holds, and those that have live keys at all.
+    tried: set[str]
+    live: set[str]
+
+
+def _importer(session: Session, keyring: OfficeKeyring) -> _Importer:
+    cache: Cache = {}  # the desks' grants are opened once for both
+    opened = compartments.open_desks(session, keyring, cache)
+    keys = compartments.wire_keys(session, keyring, cache)
+    members_of = opened.desk_ids() if compartments.active(session) else None
+    tried = {desk_id for k in keys for desk_id in k.desks}
+    return _Importer(keys, members_of, tried, epochs.live_desks(session))
+
+
+def _hold(
+    session: Session,
+    importer: _Importer,
+    record: IncomingRecord,
+    exc: HeldBackError,
+    now: datetime,
+    officer_id: int | None,
+) -> None:
+    held_back.hold(
+        session,
+        record_id=record.record_id,
+        kind=record.kind,
+        case_id=record.case_id,
+        received_day=record.received_day,
+        epoch=record.epoch,
+        envelope=record.envelope,
+        desk_id=exc.desk_id,
+        tried_desks=importer.tried if exc.desk_id is None else set(),
+        now=now,
+        officer_id=officer_id,
+    )
+
+
+def _check_desk(
+    session: Session, importer: _Importer, record: IncomingRecord, case: Case | None
+) -> None:
+    """A follow-up (or reply) is filed only by a member of its case's desk, and waits while
+    its case's report is held back. Follow-ups are sealed to every desk's key (the server does
+    not know the case's desk), so this is the importer's rule, not their keys' limit."""
+    if record.kind == "submission" or importer.members_of is None:
+        return
+    if case is None:
+        if held_back.held_report(session, record.case_id):
+            raise HeldBackError("its report is held back for another desk")
+        return
+    if case.desk_id not in importer.members_of:
+        raise HeldBackError(f"for the desk {case.desk_id}", desk_id=case.desk_id)
 
 
 def _reason(exc: Exception) -> str:
@@ -245,7 +316,7 @@ def _desk_keys(keys: list[epochs.EpochKeys], record: IncomingRecord) -> list[tup
 def _import_one(
     session: Session,
     keyring: OfficeKeyring,
-    keys: list[epochs.EpochKeys],
+    importer: _Importer,
     record: IncomingRecord,
     digest: bytes,
     path: Path,
@@ -255,9 +326,10 @@ def _import_one(
     if session.get(Tombstone, record.case_id) is not None:  # purged (workflow.purge_case)
         raise ImportRefusedError("the case was purged (a tombstone is left)")
     case = session.get(Case, record.case_id)
+    _check_desk(session, importer, record, case)
     meta: dict[str, Any] = {"record": record.record_id, "kind": record.kind}
     source = io.BytesIO(record.envelope)
-    desks = _desk_keys(keys, record)
+    desks = _desk_keys(importer.keys, record)
     secrets_only = [secret for _desk, secret in desks]
     try:
         if record.kind == "submission":
@@ -307,6 +379,11 @@ def _import_one(
                 f"it was encrypted to key epoch {record.epoch}, newer than this inbox holds: "
                 "restore the newest backup"
             ) from exc
+        # Keys of other desks were not tried (by this officer, or by those who held it
+        # before): the report may be theirs. Refused only once every desk's keys failed.
+        untried = importer.live - importer.tried - held_back.tried(session, record.record_id)
+        if record.kind == "submission" and untried:
+            raise HeldBackError("for a desk whose keys this officer does not hold") from exc
         raise
 
     if case is None:

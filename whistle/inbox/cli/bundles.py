@@ -17,6 +17,8 @@ from whistle.inbox.cli.common import (
     officer_option,
     open_engine,
     password_option,
+    read_recovery_key,
+    recovery_key_file_option,
     signed_in,
     signed_in_office,
 )
@@ -163,6 +165,72 @@ def import_command(
             "Note: the inbox is open elsewhere, so the database log could not be emptied now; "
             "the next import or start of the inbox does it."
         )
+
+
+@inbox.command("file-held")
+@click.argument("data_dir", type=ExistingPath(path_type=Path, file_okay=False, exists=True))
+@click.option("--officer", "officer_name", default=None, help="Your sign-in name.")
+@password_option
+@recovery_key_file_option
+@click.option(
+    "--recovery-key",
+    "use_recovery_key",
+    is_flag=True,
+    help="File with the recovery key instead of an officer's keys (it opens every desk).",
+)
+@click.pass_context
+def file_held_command(
+    ctx: click.Context,
+    data_dir: Path,
+    officer_name: str | None,
+    password_file: Path | None,
+    recovery_key_file: Path | None,
+    use_recovery_key: bool,
+) -> None:
+    """File the records an import held back for desks the importer is not in: those your
+    desks' keys open (a sign-in does it too), or all of them with the recovery key; then
+    say what still waits."""
+    from whistle.inbox import audit
+    from whistle.inbox.bundles import file_held_back
+    from whistle.inbox.held_back import waiting
+    from whistle.inbox.officers import open_with_recovery_key
+
+    recovery = use_recovery_key or recovery_key_file is not None
+    if (officer_name is not None) == recovery:
+        raise click.UsageError("Give --officer, or --recovery-key (or --recovery-key-file).")
+    config = make_config(ctx, data_dir)
+    engine = open_engine(config)
+    try:
+        if officer_name is not None:
+            # The sign-in files what this officer's desks open already.
+            signed = signed_in(config, engine, officer_name, password_file)
+            keyring, officer_id = signed.keyring, signed.officer_id
+        else:
+            key = read_recovery_key(recovery_key_file)
+            with db.transaction(db.session_factory(engine)) as session:
+                keyring, officer_id = open_with_recovery_key(session, key).keyring, None
+        with db.transaction(db.session_factory(engine)) as session:
+            audit.use_key(session, audit.key_for(keyring.storage_secret))
+            applied = file_held_back(
+                session,
+                keyring,
+                store_dir=config.store_dir,
+                now=config.clock(),
+                officer_id=officer_id,
+            )
+            left = waiting(session)
+    except WhistleError as exc:
+        raise click.ClickException(f"{exc} — nothing was changed") from exc
+    finally:
+        engine.dispose()
+    if applied is not None:
+        for name, count in applied.counts().items():
+            if count:
+                click.echo(f"  {name}: {count}")
+    for group in left:
+        click.echo(group.line())
+    if not left:
+        click.echo("Nothing is held back for another desk.")
 
 
 @inbox.command("export")

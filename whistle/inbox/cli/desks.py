@@ -202,6 +202,44 @@ def reassign_command(
     click.echo(f"Case {case_id[:8]} is now at {desk_id}.")
 
 
+@desks.command("end-interim")
+@data_dir_argument
+@officer_option
+@password_option
+@click.option("--yes", is_flag=True, help="Do not ask: you have read what it does.")
+@click.pass_context
+def end_interim_command(
+    ctx: click.Context, data_dir: Path, officer_name: str, password_file: Path | None, yes: bool
+) -> None:
+    """End the interim copies of the desk keys (made by `desks migrate`) now (managers).
+
+    Any officer then no longer opens another desk's cases and records in transit. Members
+    who have not signed in since the move (or signed in before any member who held the key)
+    get their desk's key once they have signed in and a member who holds it signs in after
+    them. A desk none of whose members holds its key yet keeps its copy."""
+    from whistle.inbox import compartments
+
+    with signed_in_transaction(ctx, data_dir, officer_name, password_file) as (
+        config,
+        signed,
+        session,
+    ):
+        remaining = compartments.interim(session)
+        if not remaining:
+            click.echo("No interim copy remains.")
+            return
+        for item in remaining:
+            waiting = ", ".join(item.waiting) or "nobody"
+            kept = "" if item.held_by_a_member else " (no member holds it yet: it stays)"
+            click.echo(f"{item.desk_id}: waiting for {waiting}{kept}")
+        if not yes and not click.confirm("End the interim copies now?"):
+            raise click.ClickException("Nothing was changed.")
+        ended = compartments.end_interim(
+            session, by_officer_id=signed.officer_id, now=config.clock()
+        )
+    click.echo(f"Interim copies ended: {', '.join(ended) or 'none'} (in the audit log).")
+
+
 @desks.command("remove")
 @data_dir_argument
 @click.argument("desk_id")

@@ -53,12 +53,13 @@ def rotate_keys_command(
 @click.pass_context
 def keys_command(ctx: click.Context, data_dir: Path) -> None:
     """The office's key epochs: current, waiting for the server, destroyed (no sign-in)."""
-    from whistle.inbox.epochs import rotation_due, status
+    from whistle.inbox.epochs import left_since_rotation, rotation_due, status
 
     config = make_config(ctx, data_dir)
     with office_session(config) as session:
         rows = status(session)
         due = rotation_due(session, config.today())
+        left = left_since_rotation(session)
     if not rows:
         click.echo("No key epochs yet: an officer signs in once to move the keys here.")
     for row in rows:
@@ -77,6 +78,11 @@ def keys_command(ctx: click.Context, data_dir: Path) -> None:
     if due is not None:
         late = " (due now)" if due <= config.today() else ""
         click.echo(f"Next rotation by the office's reminder: {due.isoformat()}{late}")
+    if left:
+        click.echo(
+            f"Someone left a desk since the current keys were made ({left} time(s)): rotate "
+            "(`rotate-keys`) so that reports sent from now on are out of their reach."
+        )
 
 
 @inbox.command("destroy-keys")

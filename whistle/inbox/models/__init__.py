@@ -25,6 +25,7 @@ from whistle.inbox.models.desk_key import DeskKey
 from whistle.inbox.models.desk_member import DeskMember
 from whistle.inbox.models.desk_search import DeskSearch
 from whistle.inbox.models.disclosure import Disclosure
+from whistle.inbox.models.held_record import HeldRecord
 from whistle.inbox.models.key_epoch import KeyEpoch
 from whistle.inbox.models.key_policy import KeyPolicy
 from whistle.inbox.models.login_attempt import LoginAttempt
@@ -80,6 +81,7 @@ __all__ = [
     "DeskMember",
     "DeskSearch",
     "Disclosure",
+    "HeldRecord",
     "KeyEpoch",
     "KeyPolicy",
     "LoginAttempt",

@@ -15,8 +15,15 @@ from flask_babel import gettext as _
 from sqlalchemy import func, select
 
 from whistle.bundling import BundleRefusedError, read_limited
-from whistle.inbox import db, epochs
-from whistle.inbox.bundles import MAX_BUNDLE_BYTES, export_replies, import_outbox, preview_outbox
+from whistle.inbox import db, epochs, held_back
+from whistle.inbox.bundles import (
+    MAX_BUNDLE_BYTES,
+    export_replies,
+    file_held_back,
+    import_outbox,
+    preview_outbox,
+)
+from whistle.inbox.errors import InboxError
 from whistle.inbox.models import BundleLog, Outgoing
 from whistle.inbox.outgoing import held_acks
 from whistle.inbox.refusals import bundle_reason
@@ -86,17 +93,49 @@ def _labels() -> dict[str, str]:
         "acknowledgements": _("acknowledgements"),
         "purge orders": _("purge orders"),
         "acknowledgements held back until a backup": _("acknowledgements held back until a backup"),
+        "held back for another desk": _("held back for another desk"),
     }
 
 
 def _page(status: int = 200, **context: object) -> tuple[str, int]:
-    return render_template("bundles.html", waiting=_waiting(), labels=_labels(), **context), status
+    with db.transaction(state().sessions) as session:
+        other_desks = held_back.waiting(session)
+    page = render_template(
+        "bundles.html",
+        waiting=_waiting(),
+        labels=_labels(),
+        other_desks=other_desks,
+        **context,
+    )
+    return page, status
 
 
 @blueprint.get("/")
 def index() -> tuple[str, int]:
-    require_unlocked()
-    return _page()
+    unlocked = require_unlocked()
+    inbox = state()
+    # Records held back for this officer's desks are filed as they open the page.
+    try:
+        with db.transaction(inbox.sessions) as session:
+            applied = file_held_back(
+                session,
+                unlocked.keyring,
+                store_dir=inbox.config.store_dir,
+                now=inbox.config.clock(),
+                officer_id=unlocked.officer_id,
+            )
+    except (BundleRefusedError, InboxError):
+        # A record held here under an id the inbox now holds with other content, or a
+        # damaged key: nothing was filed, they stay held.
+        return _page(
+            409,
+            error=_(
+                "The records held back for your desks could not be filed: nothing was "
+                "changed, and they stay held. Ask a manager to look at the audit log."
+            ),
+        )
+    filed = len(applied.imported.imported) if applied is not None else 0
+    return _page(filed=filed)
 
 
 @blueprint.post("/check")

@@ -87,6 +87,7 @@ def _page(status: int = 200, **extra: Any) -> tuple[str, int]:
             for d in epochs.current_card(session).desks
         ]
         waiting = compartments.pending(session) if active else []
+        interim = compartments.interim(session) if active else []
         removed = [
             (
                 r.desk_id,
@@ -102,6 +103,7 @@ def _page(status: int = 200, **extra: Any) -> tuple[str, int]:
         active=active,
         desks=desks,
         waiting=waiting,
+        interim=interim,
         officers=officers,
         removed=removed,
         **extra,
@@ -144,6 +146,19 @@ def change_member() -> Response | tuple[str, int]:
         return _page(400, error=_refusal(exc))
     done = ("added" if delivered else "pending") if adding else "removed"
     return redirect(url_for("desks.index", done=done), 303)
+
+
+@blueprint.post("/desks/interim")
+def end_interim() -> Response | tuple[str, int]:
+    """A manager ends the migration's interim copies of the desk keys (audited)."""
+    unlocked = require_manager_unlocked()
+    if request.form.get("confirm") != "yes":
+        return _page(400, error=_("Tick the box to confirm that you read what ending them does."))
+    with db.transaction(state().sessions) as session:
+        ended = compartments.end_interim(
+            session, by_officer_id=unlocked.officer_id, now=state().config.clock()
+        )
+    return redirect(url_for("desks.index", done="interim-ended" if ended else "interim-kept"), 303)
 
 
 @blueprint.post("/cases/<case_id>/step-aside")

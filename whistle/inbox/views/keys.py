@@ -23,12 +23,14 @@ def _page(status: int = 200, **extra: Any) -> tuple[str, int]:
         rows = epochs.status(session)
         days = epochs.reminder_days(session)
         due = epochs.rotation_due(session, inbox.config.today())
+        left = epochs.left_since_rotation(session)
     return (
         render_template(
             "keys.html",
             rows=rows,
             reminder_days=days,
             due=due,
+            left=left,
             today=inbox.config.today(),
             manager=ROLE_MANAGER in unlocked.roles,
             **extra,

@@ -2,14 +2,14 @@
 and when its keys went.
 
 Revision ID: 0013_desk_admin
-Revises: 0011_case_refs
+Revises: 0012_wire
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0013_desk_admin"
-down_revision = "0011_case_refs"
+down_revision = "0012_wire"
 branch_labels = None
 depends_on = None
 
