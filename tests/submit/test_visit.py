@@ -197,3 +197,31 @@ def test_a_language_switch_after_the_visit_expired_keeps_the_message(
     assert "Still here</textarea>" in text
     assert 'name="code"' in text  # the code is asked for, in the new language
     assert counts(app) == before
+
+
+def test_the_message_form_asking_for_the_code_switches_language_keeping_the_message(
+    app: Flask, english: FlaskClient
+) -> None:
+    """The follow-up form shown again after an error (followup.html) switches like the
+    conversation: the message comes back in the other language, with or without the code."""
+    code = submit_report(english)
+    _, page = check_in(english, code)
+    status, form = _post_followup(english, page, code="", message="Kept text")
+    assert status == 422
+    assert 'name="code"' in form
+    assert 'form="followup-form"' in form
+    assert 'name="switch_language"' in form
+    before = counts(app)
+    status, text = _post_followup(english, form, message="Kept text", switch_language="es")
+    assert status == 200, text
+    assert '<html lang="es">' in text
+    assert "Kept text</textarea>" in text
+    assert 'id="error-title"' not in text  # switching is not a mistake
+    status, text = _post_followup(
+        english, form, code=code, message="Kept text", switch_language="ca"
+    )
+    assert status == 200, text
+    assert '<html lang="ca">' in text
+    assert "Kept text</textarea>" in text
+    assert 'name="code"' not in text  # the conversation itself, with a visit token
+    assert counts(app) == before

@@ -706,6 +706,9 @@ def _followup_in_language(fields: Any, values: dict[str, str], files_dropped: bo
     alone (keeping the message) when the visit token no longer stands for the code."""
     master, problem, _token = _source_master(fields)
     if master is None:
+        if not fields.get("code", "") and not fields.get("visit", ""):
+            # The form asking for the code, switched before one was typed: nothing is wrong.
+            return _render_followup(values, [], files_dropped, 200)
         message = problem.message if problem else ""
         return _render_followup(values, [("code", message)], files_dropped, 422)
     try:
