@@ -6,11 +6,12 @@ from datetime import date
 
 from sqlalchemy import select
 
-from whistle.inbox import held_back
+from whistle.inbox import compartments, held_back
 from whistle.inbox.bundles import file_held_back
-from whistle.inbox.models import Case, Outgoing, Tombstone
+from whistle.inbox.models import Case, Outgoing, Record, Tombstone
 from whistle.inbox.officers import SignedIn
 from whistle.inbox.store import import_records
+from whistle.inbox.workflow import purge_case
 
 from .conftest import incoming, make_followup, make_submission
 from .test_web import _add_custodian
@@ -73,3 +74,56 @@ def test_a_held_record_of_a_deleted_case_is_dropped_not_filed(office) -> None:  
             )
             is None
         )
+
+
+def _hold_followup_of_a2(office, w) -> None:  # type: ignore[no-untyped-def]
+    """berta (ethics) imports a follow-up of A2 (antifraud): it is held for antifraud."""
+    followup = make_followup(office, w["a2"], "one more thing")
+    _import(office, w["berta"], [incoming("followup", w["a2"].case_id, followup, "f1")])
+    with office.session() as session:
+        assert [row.record_id for row in held_back.rows(session)] == ["f1"]
+
+
+def test_a_held_follow_up_waits_for_its_case_desk_as_it_is_now(office, two_desks) -> None:  # type: ignore[no-untyped-def]
+    """The case moved to ethics after its follow-up was held for antifraud: ethics is told,
+    and its member files it at sign-in."""
+    admin = office.sign_in()  # before the import: admin's sign-in would file it at once
+    _hold_followup_of_a2(office, two_desks)
+    with office.session() as session:
+        compartments.reassign(
+            session,
+            admin.keyring,
+            case_id=two_desks["a2"].case_id,
+            desk_id="ethics",
+            by_officer_id=admin.officer_id,
+            now=office.config.clock(),
+        )
+    with office.session() as session:
+        [group] = held_back.waiting(session)
+        assert group.desks == ("Ethics desk",)
+    office.sign_in("berta")
+    with office.session() as session:
+        assert held_back.count(session) == 0
+        kinds = session.scalars(
+            select(Record.kind).where(Record.case_id == two_desks["a2"].case_id)
+        ).all()
+        assert sorted(kinds) == ["followup", "submission"]
+
+
+def test_deleting_a_case_deletes_its_held_follow_ups(office, two_desks) -> None:  # type: ignore[no-untyped-def]
+    admin = office.sign_in()
+    _hold_followup_of_a2(office, two_desks)
+    with office.session() as session:
+        purge_case(
+            session,
+            admin.keyring,
+            two_desks["a2"].case_id,
+            confirm=True,
+            reason="Entered by mistake.",
+            officer_id=admin.officer_id,
+            now=office.config.clock(),
+            today=office.config.today(),
+            store_dir=office.config.store_dir,
+        )
+    with office.session() as session:
+        assert held_back.count(session) == 0

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, defer
 
 from whistle.inbox import epochs
 from whistle.inbox.audit import record_event
-from whistle.inbox.models import HeldRecord, Tombstone
+from whistle.inbox.models import Case, HeldRecord, Tombstone
 
 
 @dataclass(frozen=True)
@@ -152,7 +152,12 @@ def count(session: Session) -> int:
 
 
 def candidates(session: Session, row: HeldRecord) -> tuple[str, ...]:
-    """The desks a held record may be for."""
+    """The desks a held record may be for: a follow-up's is its case's desk as it is now
+    (the case may have moved, or its desk been removed, since the follow-up was held)."""
+    if row.kind != "submission":
+        desk = session.scalar(select(Case.desk_id).where(Case.id == row.case_id))
+        if desk is not None:
+            return (desk,)
     if row.desk_id is not None:
         return (row.desk_id,)
     if row.kind != "submission":

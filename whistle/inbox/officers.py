@@ -219,6 +219,9 @@ class SignedIn:
     #: The officer's second factor, when they signed in with a security key (kept with the
     #: unlocked keys: enrolling another key or changing the password needs it).
     second_factor: bytes | None = None
+    #: Whether this sign-in moved desk keys out from under the storage key: the caller
+    #: scrubs the write-ahead log (``epochs.scrub``) after its commit, as after any key move.
+    moved_keys: bool = False
 
 
 def still_signed_in(session: Session, officer_id: int, roles: tuple[str, ...]) -> bool:
@@ -363,8 +366,11 @@ def unlock(
         compartments.deliver(session, keyring)
         # The keys of records in transit move into the compartments at the first sign-in
         # after the office moved (its database upgrade has no keys to do it with).
-        seal_wire_keys(session, keyring, now)
+        moved = seal_wire_keys(session, keyring, now)
         _file_held_back(session, config, keyring, officer.id)
+        return SignedIn(
+            officer.id, officer.name, officer.roles, keyring, custodian, factor, moved > 0
+        )
     return SignedIn(officer.id, officer.name, officer.roles, keyring, custodian, factor)
 
 

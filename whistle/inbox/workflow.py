@@ -58,6 +58,7 @@ from whistle.inbox.models import (
     Decision,
     DeskSearch,
     Disclosure,
+    HeldRecord,
     Note,
     Officer,
     PurgedCase,
@@ -598,6 +599,7 @@ def purge_case(
         CaseGrant,
         CaseKey,
         CaseSeen,
+        HeldRecord,
     ):
         session.execute(delete(model).where(model.case_id == case.id))
     session.add(

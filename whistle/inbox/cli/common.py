@@ -143,6 +143,10 @@ def signed_in(
     password = read_password(password_file, f"Password for {name}")
     with db.transaction(db.session_factory(engine)) as session:
         signed = sign_in(session, config, name, password)
+    if signed.moved_keys:
+        from whistle.inbox import epochs
+
+        epochs.scrub(engine)  # the storage-key copies leave the write-ahead log too
     key = audit.key_for(signed.keyring.storage_secret)
     audit.lend_key(engine, lambda: key)  # this command's events are sealed
     return signed

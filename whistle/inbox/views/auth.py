@@ -6,7 +6,7 @@ from flask import Blueprint, g, make_response, redirect, render_template, reques
 from flask_babel import gettext as _
 from werkzeug.wrappers import Response  # what redirect() returns; Flask's is a subclass
 
-from whistle.inbox import db
+from whistle.inbox import db, epochs
 from whistle.inbox.config import LANGUAGES
 from whistle.inbox.deletions import purge_due
 from whistle.inbox.errors import LoginError, SecurityKeyRefusedError, ThrottledError
@@ -121,6 +121,8 @@ def _use_localhost() -> tuple[str, int]:
 
 def _signed_in(signed: SignedIn, next_target: str | None = None) -> Response:
     inbox = state()
+    if signed.moved_keys:
+        epochs.scrub(inbox.engine)  # the storage-key copies leave the write-ahead log too
     unlocked = inbox.keystore.open(
         signed.officer_id, signed.name, signed.roles, signed.keyring, signed.custodian_keyring
     )
