@@ -8,9 +8,10 @@ from sqlalchemy import select
 
 from whistle.inbox import compartments, held_back
 from whistle.inbox.bundles import file_held_back
+from whistle.inbox.epochs import EpochKeys
 from whistle.inbox.models import Case, Outgoing, Record, Tombstone
 from whistle.inbox.officers import SignedIn
-from whistle.inbox.store import import_records
+from whistle.inbox.store import _Importer, import_records
 from whistle.inbox.workflow import purge_case
 
 from .conftest import incoming, make_followup, make_submission
@@ -127,3 +128,17 @@ def test_deleting_a_case_deletes_its_held_follow_ups(office, two_desks) -> None:
         )
     with office.session() as session:
         assert held_back.count(session) == 0
+
+
+def test_a_desk_counts_as_tried_only_for_the_epochs_whose_key_the_importer_holds() -> None:
+    """A report sealed to ethics' key of epoch 4, imported by someone holding ethics' key of
+    epoch 5 only, was not tried by ethics: it must be held, not refused (which would delete
+    it on the server)."""
+    keys = [
+        EpochKeys(4, {"antifraud": bytes(32)}, bytes(32)),
+        EpochKeys(5, {"antifraud": bytes(32), "ethics": bytes(32)}, bytes(32)),
+    ]
+    importer = _Importer(keys, {"antifraud", "ethics"}, {"antifraud", "ethics"})
+    assert importer.tried(4) == {"antifraud"}
+    assert importer.tried(5) == {"antifraud", "ethics"}
+    assert importer.tried(None) == {"antifraud", "ethics"}

@@ -202,9 +202,15 @@ class _Importer:
     keys: list[epochs.EpochKeys]
     #: The desks whose compartments it holds (None: an office before desks, all of them).
     members_of: set[str] | None
-    #: The desks whose keys it holds, and those that have live keys at all.
-    tried: set[str]
+    #: The desks that have live keys at all.
     live: set[str]
+
+    def tried(self, epoch: int | None) -> set[str]:
+        """The desks whose keys it tried on a record of ``epoch``: those it holds for that
+        epoch. A desk held only for another epoch was not tried, and refusing the record
+        as if it had been would delete a genuine report. (A record that does not say its
+        epoch was tried with every live key the importer holds.)"""
+        return {d for k in self.keys if epoch is None or k.epoch == epoch for d in k.desks}
 
 
 def _importer(session: Session, keyring: OfficeKeyring) -> _Importer:
@@ -212,8 +218,7 @@ def _importer(session: Session, keyring: OfficeKeyring) -> _Importer:
     opened = compartments.open_desks(session, keyring, cache)
     keys = compartments.wire_keys(session, keyring, cache)
     members_of = opened.desk_ids() if compartments.active(session) else None
-    tried = {desk_id for k in keys for desk_id in k.desks}
-    return _Importer(keys, members_of, tried, epochs.live_desks(session))
+    return _Importer(keys, members_of, epochs.live_desks(session))
 
 
 def _hold(
@@ -233,7 +238,7 @@ def _hold(
         epoch=record.epoch,
         envelope=record.envelope,
         desk_id=exc.desk_id,
-        tried_desks=importer.tried if exc.desk_id is None else set(),
+        tried_desks=importer.tried(record.epoch) if exc.desk_id is None else set(),
         now=now,
         officer_id=officer_id,
     )
@@ -381,7 +386,11 @@ def _import_one(
             ) from exc
         # Keys of other desks were not tried (by this officer, or by those who held it
         # before): the report may be theirs. Refused only once every desk's keys failed.
-        untried = importer.live - importer.tried - held_back.tried(session, record.record_id)
+        untried = (
+            importer.live
+            - importer.tried(record.epoch)
+            - held_back.tried(session, record.record_id)
+        )
         if record.kind == "submission" and untried:
             raise HeldBackError("for a desk whose keys this officer does not hold") from exc
         raise
