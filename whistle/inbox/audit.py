@@ -34,6 +34,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from whistle.crypto.audit import audit_key, audit_seal, head_code, same_seal
+from whistle.inbox.context import OfficerContext
 from whistle.inbox.errors import AuditChainError
 from whistle.inbox.models import AuditEvent
 
@@ -131,6 +132,15 @@ def record_event(
         _record_keying(session, at, key, last)
         last = _last(session)
     return _append(session, last, key, at, action, officer_id, case_id, record_id, detail[:500])
+
+
+def record_case_event(
+    session: Session, ctx: OfficerContext, action: str, case_id: str, detail: str = ""
+) -> AuditEvent:
+    """One event of a case action, by the acting officer at the action's instant."""
+    return record_event(
+        session, ctx.now, action, officer_id=ctx.officer_id, case_id=case_id, detail=detail
+    )
 
 
 def _last(session: Session) -> AuditEvent | None:

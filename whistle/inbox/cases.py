@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from whistle.crypto import CryptoError, MisboundError
 from whistle.crypto.records import open_identification
 from whistle.inbox import compartments, db, deadlines, news, sealing, search_index
-from whistle.inbox.audit import record_event
+from whistle.inbox.audit import record_case_event, record_event
 from whistle.inbox.case_refs import parse_ref
 from whistle.inbox.context import OfficerContext
 from whistle.inbox.errors import (
@@ -598,9 +598,7 @@ def decide_disclosure(
         ),
     )
     session.add(disclosure)
-    record_event(
-        session, ctx.now, "identification-disclosed", officer_id=ctx.officer_id, case_id=case.id
-    )
+    record_case_event(session, ctx, "identification-disclosed", case.id)
     from whistle.inbox.replies import notify_disclosure
 
     notify_disclosure(session, keyring, case, ctx=ctx)

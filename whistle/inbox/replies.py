@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, object_session
 
 from whistle.crypto import CryptoError, PartKind, associated_data, open_bytes, seal, sealed_to
 from whistle.inbox import compartments, deadlines, sealing
-from whistle.inbox.audit import record_event
+from whistle.inbox.audit import record_case_event
 from whistle.inbox.context import OfficerContext
 from whistle.inbox.errors import (
     AlreadyAcknowledgedError,
@@ -273,14 +273,7 @@ def save_draft(
         reply.body = _seal_draft(session, case.id, DraftContent(text, files))
         reply.updated_at = at
     session.flush()
-    record_event(
-        session,
-        ctx.now,
-        "reply-drafted",
-        officer_id=ctx.officer_id,
-        case_id=case.id,
-        detail=purpose,
-    )
+    record_case_event(session, ctx, "reply-drafted", case.id, detail=purpose)
     return reply
 
 
@@ -328,14 +321,7 @@ def mark_ready(
     if reply.purpose == "feedback" and case.feedback_day is None:
         case.feedback_day = ctx.today
     case.last_activity_day = max(case.last_activity_day, ctx.today)
-    record_event(
-        session,
-        ctx.now,
-        "reply-queued",
-        officer_id=ctx.officer_id,
-        case_id=case.id,
-        detail=reply.purpose,
-    )
+    record_case_event(session, ctx, "reply-queued", case.id, detail=reply.purpose)
     return reply
 
 
@@ -361,14 +347,7 @@ def acknowledge(
     if from_status != STATUS_NEW:
         # Closed (inadmissible) before it was acknowledged: the acknowledgement still goes out
         # and meets its clock; the state stays.
-        record_event(
-            session,
-            ctx.now,
-            "acknowledged",
-            officer_id=ctx.officer_id,
-            case_id=case.id,
-            detail=from_status,
-        )
+        record_case_event(session, ctx, "acknowledged", case.id, detail=from_status)
         return reply
     case.status = STATUS_ACKNOWLEDGED
     _decide(
@@ -381,13 +360,8 @@ def acknowledge(
         from_status=from_status,
         to_status=STATUS_ACKNOWLEDGED,
     )
-    record_event(
-        session,
-        ctx.now,
-        "status-changed",
-        officer_id=ctx.officer_id,
-        case_id=case.id,
-        detail=f"{from_status}->{STATUS_ACKNOWLEDGED}",
+    record_case_event(
+        session, ctx, "status-changed", case.id, detail=f"{from_status}->{STATUS_ACKNOWLEDGED}"
     )
     return reply
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from whistle.crypto import CryptoError
 from whistle.inbox import compartments, deadlines, sealing
-from whistle.inbox.audit import record_event
+from whistle.inbox.audit import record_case_event, record_event
 from whistle.inbox.context import OfficerContext
 from whistle.inbox.errors import CaseLockedError, StepRefusedError
 from whistle.inbox.keyring import OfficeKeyring
@@ -97,9 +97,7 @@ def record_step(
         case.meeting_offered_day = day
     case.last_activity_day = max(case.last_activity_day, ctx.today)
     session.flush()
-    record_event(
-        session, ctx.now, "step-recorded", officer_id=ctx.officer_id, case_id=case.id, detail=kind
-    )
+    record_case_event(session, ctx, "step-recorded", case.id, detail=kind)
     return step
 
 
@@ -152,12 +150,11 @@ def disclose_to_third(
         draft = replies.save_draft(session, keyring, case.id, text, ctx=ctx, purpose="disclosure")
         replies.mark_ready(session, keyring, case.id, draft.id, ctx=ctx)
     session.flush()
-    record_event(
+    record_case_event(
         session,
-        ctx.now,
+        ctx,
         "identity-disclosed",
-        officer_id=ctx.officer_id,
-        case_id=case.id,
+        case.id,
         detail="exception" if exception else "reporter told",
     )
     return step

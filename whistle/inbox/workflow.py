@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, object_session
 
 from whistle.crypto import CryptoError
 from whistle.inbox import compartments, deadlines, sealing
-from whistle.inbox.audit import record_event
+from whistle.inbox.audit import record_case_event, record_event
 from whistle.inbox.context import OfficerContext
 from whistle.inbox.errors import (
     AcknowledgementWithheldError,
@@ -174,14 +174,7 @@ def change_status(
         outcome=outcome,
     )
     detail = f"{from_status}->{to_status}" + (f" ({outcome})" if outcome else "")
-    record_event(
-        session,
-        ctx.now,
-        "status-changed",
-        officer_id=ctx.officer_id,
-        case_id=case.id,
-        detail=detail,
-    )
+    record_case_event(session, ctx, "status-changed", case.id, detail=detail)
     return case
 
 
@@ -210,14 +203,7 @@ def reopen(
     _decide(
         session, keyring, case, "status", reason, ctx=ctx, from_status=STATUS_CLOSED, to_status=back
     )
-    record_event(
-        session,
-        ctx.now,
-        "case-reopened",
-        officer_id=ctx.officer_id,
-        case_id=case.id,
-        detail=f"closed->{back}",
-    )
+    record_case_event(session, ctx, "case-reopened", case.id, detail=f"closed->{back}")
     return case
 
 
@@ -248,7 +234,7 @@ def extend_feedback(
     case.extended = True
     case.extended_day = ctx.today
     _decide(session, keyring, case, "extend", reason, ctx=ctx)
-    record_event(session, ctx.now, "deadline-extended", officer_id=ctx.officer_id, case_id=case.id)
+    record_case_event(session, ctx, "deadline-extended", case.id)
     return case
 
 
@@ -271,9 +257,7 @@ def withhold_acknowledgement(
     case.ack_withheld_day = ctx.today
     case.last_activity_day = max(case.last_activity_day, ctx.today)
     _decide(session, keyring, case, "withhold-ack", reason, ctx=ctx)
-    record_event(
-        session, ctx.now, "acknowledgement-withheld", officer_id=ctx.officer_id, case_id=case.id
-    )
+    record_case_event(session, ctx, "acknowledgement-withheld", case.id)
     return case
 
 
@@ -296,12 +280,11 @@ def assign(
         raise AlreadyAssignedError("The case is already assigned so.")
     case.assignee_id = assignee_id
     _decide(session, keyring, case, "assign", reason, ctx=ctx)
-    record_event(
+    record_case_event(
         session,
-        ctx.now,
+        ctx,
         "case-assigned",
-        officer_id=ctx.officer_id,
-        case_id=case.id,
+        case.id,
         detail=str(assignee_id) if assignee_id is not None else "nobody",
     )
     return case
@@ -317,14 +300,7 @@ def set_category(
     if category is not None and category not in category_names(session):
         raise CategoryRefusedError("Choose one of the office's categories.")
     case.category = category
-    record_event(
-        session,
-        ctx.now,
-        "category-set",
-        officer_id=ctx.officer_id,
-        case_id=case.id,
-        detail=category or "none",
-    )
+    record_case_event(session, ctx, "category-set", case.id, detail=category or "none")
     return case
 
 
@@ -361,7 +337,7 @@ def set_labels(
         if labels
         else None
     )
-    record_event(session, ctx.now, "labels-changed", officer_id=ctx.officer_id, case_id=case.id)
+    record_case_event(session, ctx, "labels-changed", case.id)
     return case
 
 
@@ -531,14 +507,7 @@ def postpone_deletion(
         )
     case.deletion_postponed_to = until
     _decide(session, keyring, case, "postpone-deletion", reason, ctx=ctx)
-    record_event(
-        session,
-        ctx.now,
-        "deletion-postponed",
-        officer_id=ctx.officer_id,
-        case_id=case.id,
-        detail=until.isoformat(),
-    )
+    record_case_event(session, ctx, "deletion-postponed", case.id, detail=until.isoformat())
     return case
 
 
