@@ -114,6 +114,13 @@ def _read_exactly(size: int) -> bytes:
     return data
 
 
+def _login_token_body() -> bytes:
+    """A body that is a login token and nothing else (check-in, forgetting the copy)."""
+    if request.content_length != TOKEN_BYTES:
+        raise _malformed()
+    return _read_exactly(TOKEN_BYTES)
+
+
 def _copy_size() -> int:
     """The size of the source's copy the URL announces (0: none)."""
     text = request.args.get("copy", "0")
@@ -301,9 +308,7 @@ def checkin_sealed() -> Any:
     """The encrypted conversation for a login token the page derived (it decrypts it)."""
     try:
         _check_header_csrf()
-        if request.content_length != TOKEN_BYTES:
-            raise _malformed()
-        token = _read_exactly(TOKEN_BYTES)
+        token = _login_token_body()
         with _sealed_slot():
             return _sealed_conversation(token)
     except SealedError as error:
@@ -378,9 +383,7 @@ def forget_copy_sealed() -> Any:
     """The source deletes their copy (JavaScript on): the login token says which case."""
     try:
         _check_header_csrf()
-        if request.content_length != TOKEN_BYTES:
-            raise _malformed()
-        token = _read_exactly(TOKEN_BYTES)
+        token = _login_token_body()
         with _sealed_slot():
             case_id = find_case(token)
         if case_id is None:
