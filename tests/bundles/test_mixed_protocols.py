@@ -48,7 +48,7 @@ def _protocol_1_report(world: World) -> tuple[str, bytes]:
         "an old follow-up",
         [],
         reply_secret_key=keys.reply_secret_key,
-        desk_keys=[d.public_key for d in card.desks],
+        office_keys=[d.public_key for d in card.desks],
         case_id=case_id,
     )
     pepper = config.pepper

@@ -181,7 +181,7 @@ def test_a_forged_follow_up_goes_and_its_case_stays(loop: Loop) -> None:
         "not from the source",
         [],
         reply_secret_key=generate_box_keypair().secret_key,  # not the case's reply key
-        desk_keys=[desk_key],
+        office_keys=[desk_key],
         case_id=bytes.fromhex(case_id),
     )
     response = post_sealed(
@@ -561,7 +561,7 @@ def test_a_poison_report_takes_its_follow_ups_along(loop: Loop) -> None:
         "more poison",
         [],
         reply_secret_key=generate_box_keypair().secret_key,
-        desk_keys=[generate_box_keypair().public_key],
+        office_keys=[generate_box_keypair().public_key],
         case_id=case_id,
     )
     response = post_sealed(loop.client, "/follow-up/sealed", token + case_id + followup)

@@ -14,7 +14,7 @@ def _followup(size: int = 10) -> bytes:
     reply = generate_box_keypair()
     desks = [generate_box_keypair().public_key for _ in range(2)]
     return seal_followup(
-        "m" * size, [], reply_secret_key=reply.secret_key, desk_keys=desks, case_id=CASE
+        "m" * size, [], reply_secret_key=reply.secret_key, office_keys=desks, case_id=CASE
     )
 
 

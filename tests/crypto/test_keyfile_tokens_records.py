@@ -207,7 +207,7 @@ def _followup(keys, **signing) -> bytes:  # type: ignore[no-untyped-def]
         "more",
         [],
         reply_secret_key=keys.reply_secret_key,
-        desk_keys=[DESK2.public_key, DESK.public_key],
+        office_keys=[DESK2.public_key, DESK.public_key],
         case_id=CASE,
         **signing,
     )

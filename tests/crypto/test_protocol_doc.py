@@ -43,7 +43,7 @@ def test_envelope_length_examples():
     assert len(reply) == 4307
     assert "total     4307 bytes" in DOC
     followup = dict(
-        reply_secret_key=source.reply_secret_key, desk_keys=[desk.public_key], case_id=bytes(16)
+        reply_secret_key=source.reply_secret_key, office_keys=[desk.public_key], case_id=bytes(16)
     )
     signed = seal_followup(
         "hi", [], **followup, signing_seed=source.signing_seed, position=Position(1, 0)

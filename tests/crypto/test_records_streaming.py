@@ -35,7 +35,7 @@ def test_followup_writer_opens_like_seal_followup() -> None:
         out,
         message="more",
         reply_secret_key=keys.reply_secret_key,
-        desk_keys=[d.public_key for d in desks],
+        office_keys=[d.public_key for d in desks],
         case_id=case_id,
     )
     writer.begin_file("big.bin")
@@ -68,7 +68,7 @@ def test_followup_writer_opens_like_seal_followup() -> None:
         "more",
         [],
         reply_secret_key=keys.reply_secret_key,
-        desk_keys=[desks[0].public_key],
+        office_keys=[desks[0].public_key],
         case_id=case_id,
     )
     assert (

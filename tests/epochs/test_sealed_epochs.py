@@ -131,7 +131,7 @@ def test_a_sealed_followup_to_the_new_desk_keys_verifies_at_import(loop: Loop) -
         "to the new keys",
         [],
         reply_secret_key=keys.reply_secret_key,
-        desk_keys=[d.public_key for d in card.desks],
+        office_keys=[d.public_key for d in card.desks],
         case_id=case_id,
         signing_seed=keys.signing_seed,
         position=Position(1, 0),
@@ -153,7 +153,7 @@ def test_a_followup_with_a_wrong_desk_count_for_its_epoch_is_refused(loop: Loop)
         "two desks where the card has one",
         [],
         reply_secret_key=keys.reply_secret_key,
-        desk_keys=[card.desks[0].public_key, card.desks[0].public_key],
+        office_keys=[card.desks[0].public_key, card.desks[0].public_key],
         case_id=case_id,
     )
     before = _count(loop)

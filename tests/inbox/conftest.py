@@ -162,7 +162,7 @@ def make_followup(  # type: ignore[no-untyped-def]
         message,
         files or [],
         reply_secret_key=source.reply_secret,
-        desk_keys=list(office.card_desks.values()),
+        office_keys=list(office.card_desks.values()),
         case_id=bytes.fromhex(source.case_id),
         signing_seed=source.signing_seed,
         position=Position(sequence, 0),

@@ -95,7 +95,7 @@ def test_unauthenticated_followup_refused_with_logged_reason(office) -> None:
         "not mine",
         [],
         reply_secret_key=intruder.secret_key,
-        desk_keys=list(office.card_desks.values()),
+        office_keys=list(office.card_desks.values()),
         case_id=bytes.fromhex(source.case_id),
     )
     good = make_followup(office, source, "genuine")

@@ -206,7 +206,7 @@ def test_whistle_crypto_seals_js_opens(mode, office, tmp_path):
         "Una cosa més.",
         [],
         reply_secret_key=keys.reply_secret_key,
-        desk_keys=[office["desk"].public_key],
+        office_keys=[office["desk"].public_key],
         case_id=office["case_id"],
         signing_seed=keys.signing_seed,
         position=Position(1, 1),

@@ -158,7 +158,7 @@ def test_sealed_check_in_and_follow_up_while_busy(
         "more",
         [],
         reply_secret_key=keys.reply_secret_key,
-        desk_keys=[office.desks["antifrau"].public_key],
+        office_keys=[office.desks["antifrau"].public_key],
         case_id=case_id,
     )
     csrf = csrf_from(english.get("/check-in").text)

@@ -285,7 +285,7 @@ def test_a_sealed_follow_up_keeps_its_copy_unless_the_source_deleted_it(
             "sealed",
             [],
             reply_secret_key=keys.reply_secret_key,
-            desk_keys=[office.desks["antifrau"].public_key],
+            office_keys=[office.desks["antifrau"].public_key],
             case_id=case_id,
             signing_seed=keys.signing_seed,
             position=Position(sequence, 0),

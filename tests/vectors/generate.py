@@ -309,7 +309,7 @@ def envelopes() -> None:
         "More details — més detalls.",
         [("evidence.bin", big)],
         reply_secret_key=source.reply_secret_key,
-        desk_keys=[m["desk"].public_key, m["desk2"].public_key],
+        office_keys=[m["desk"].public_key, m["desk2"].public_key],
         case_id=case_id,
     )
     out = io.BytesIO()
@@ -518,7 +518,7 @@ def conversation() -> None:
         "Una altra factura. Another invoice.",
         [("factura.pdf", b"%PDF-1.4 not really\n")],
         reply_secret_key=source.reply_secret_key,
-        desk_keys=[m["desk"].public_key, m["desk2"].public_key],
+        office_keys=[m["desk"].public_key, m["desk2"].public_key],
         case_id=case_id,
         signing_seed=source.signing_seed,
         position=Position(1, 2),

@@ -5,7 +5,8 @@
                        protocol 2), "form" (text, JSON), "identification" (bytes, fixed
                        size, sealed to the custodian, naming its case and reply key),
                        then any number of files
-    followup    sealed to every desk of the current card and to the source's reply key,
+    followup    sealed to the case's announced key (else every desk of the current card) and
+                to the source's reply key,
                 signed with the source's key (protocol 2; conversation.py); in a case
                 opened before protocol 2, boxed from the reply key instead
                 parts: "message" (text), files, then "conversation", "signature"
@@ -367,18 +368,21 @@ def _conversation(parts: Sequence[Part], position: Position | None = None) -> Co
 
 
 def _followup_recipients(
-    desk_keys: Sequence[bytes], reply_secret_key: bytes, signed: bool
+    office_keys: Sequence[bytes], reply_secret_key: bytes, signed: bool
 ) -> list[Recipient]:
-    # Protocol 2 seals to the desks (the signature authenticates the sender, and no key
+    # Protocol 2 seals to the office's keys (the signature authenticates the sender, and no key
     # of the source appears in clear); protocol 1 boxed from the reply key.
-    to_desk = sealed_to if signed else boxed_to
-    recipients = [to_desk(k) for k in desk_keys]
+    to_office = sealed_to if signed else boxed_to
+    recipients = [to_office(k) for k in office_keys]
     recipients.append(sealed_to(crypto_scalarmult_base(reply_secret_key)))
     return recipients
 
 
 class FollowupWriter(FileStreamWriter):
-    """Streams a follow-up from the source, readable by every desk and by the source.
+    """Streams a follow-up from the source, readable by the office and by the source.
+
+    ``office_keys`` are what it is sealed to on the office's side: the case's key alone once
+    the office announced it (``case_keys.py``), else every desk's key of the current card.
 
     With ``signing_seed`` and ``position`` (protocol 2: the case's submission carries the
     source's signing key) it is sealed and signed; without (a protocol 1 case) it is boxed
@@ -391,7 +395,7 @@ class FollowupWriter(FileStreamWriter):
         *,
         message: str,
         reply_secret_key: bytes,
-        desk_keys: Sequence[bytes],
+        office_keys: Sequence[bytes],
         case_id: bytes,
         signing_seed: bytes | None = None,
         position: Position | None = None,
@@ -402,7 +406,7 @@ class FollowupWriter(FileStreamWriter):
         signed = signing_seed is not None
         writer = EnvelopeWriter(
             out,
-            _followup_recipients(desk_keys, reply_secret_key, signed),
+            _followup_recipients(office_keys, reply_secret_key, signed),
             ad,
             sender_secret_key=None if signed else reply_secret_key,
         )
@@ -418,7 +422,7 @@ def seal_followup(
     files: Sequence[tuple[str, bytes]],
     *,
     reply_secret_key: bytes,
-    desk_keys: Sequence[bytes],
+    office_keys: Sequence[bytes],
     case_id: bytes,
     signing_seed: bytes | None = None,
     position: Position | None = None,
@@ -429,7 +433,7 @@ def seal_followup(
         out,
         message=message,
         reply_secret_key=reply_secret_key,
-        desk_keys=desk_keys,
+        office_keys=office_keys,
         case_id=case_id,
         signing_seed=signing_seed,
         position=position,

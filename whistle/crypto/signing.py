@@ -39,6 +39,8 @@ OFFICE_RECORD = "whistle/office-record/v2"
 SOURCE_RECORD = "whistle/source-record/v2"
 #: The inbox's list of deletions, kept beside its backups (whistle/inbox/deletions.py).
 DELETIONS = "whistle/deletions/v1"
+#: The office announces the key a case's follow-ups go to (case_keys.py).
+CASE_KEY = "whistle/case-key/v1"
 PURPOSES = frozenset(
     {
         CARD,
@@ -49,6 +51,7 @@ PURPOSES = frozenset(
         OFFICE_RECORD,
         SOURCE_RECORD,
         DELETIONS,
+        CASE_KEY,
     }
 )
 _PURPOSE_SHAPE = re.compile(r"whistle/[a-z][a-z-]{0,40}/v[1-9][0-9]{0,2}")

@@ -809,7 +809,7 @@ def followup_post() -> Any:
                 out,
                 message=message,
                 reply_secret_key=keys.reply_secret_key,
-                desk_keys=[d.public_key for d in card.desks],
+                office_keys=[d.public_key for d in card.desks],
                 case_id=case_id,
                 **signing,
             )
