@@ -9,16 +9,19 @@
                      refusal for each one it can never open (a poison record), and mark
                      outgoing rows the server confirmed — in the caller's one
                      transaction, after everything was verified
-    export_replies   the pending replies, purge orders, acknowledgements and record
-                     orders (refusals, removals), signed by the office key, sealed to
-                     the server card's bundle key
+    export_replies   the pending replies, purge orders, acknowledgements, record
+                     orders (refusals, removals) and case key announcements, signed by
+                     the office key, sealed to the server card's bundle key
 
 Acknowledgements are queued at import but leave only once a backup holds their record,
 unless the office acknowledges on import (``outgoing.split_acks``, docs/threat-model.md §3.8); the
-replies bundle says how many it holds back and why (manifest ``extra``).
+replies bundle says how many it holds back and why (manifest ``extra``). Case key announcements
+(docs/protocol.md §17) are queued at export and wait for a backup by the same rule.
 """
 
-from collections.abc import Sequence
+import base64
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -28,6 +31,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from whistle.bundling import (
+    BundleContentError,
     BundleRefusedError,
     BundleSummary,
     Held,
@@ -40,10 +44,13 @@ from whistle.bundling import (
 )
 from whistle.crypto import ServerCard, WrongKeyError
 from whistle.crypto.bundles import BundleRecord, VerifiedBundle, record_hash_hex, write_bundle
+from whistle.crypto.case_keys import MAX_GENERATION
+from whistle.crypto.manifest import MAX_RECORDS
 from whistle.crypto.orders import MAX_REASON_CHARS, RecordOrder
 from whistle.epochs import CARD_FIELD, parse_report
 from whistle.inbox import compartments, epochs, held_back
 from whistle.inbox.audit import record_event
+from whistle.inbox.case_announce import CASE_KEY, queue_case_keys
 from whistle.inbox.deletions import reapply_server_copy, server_copy
 from whistle.inbox.errors import DeletionListError
 from whistle.inbox.keyring import OfficeKeyring
@@ -57,7 +64,7 @@ from whistle.inbox.outgoing import (
     pending,
     queue_ack,
     queue_order,
-    split_acks,
+    split_pending,
 )
 from whistle.inbox.replies import note_delivery
 from whistle.inbox.settings import (
@@ -69,7 +76,12 @@ from whistle.inbox.store import ImportReport, IncomingRecord, import_records
 
 OUTBOX = "outbox"
 REPLIES = "replies"
+#: Replies manifest: the case key announcements (base64), docs/protocol.md §17.
+CASE_KEYS_FIELD = "case_keys"
+#: Outbox manifest: {record id: case key generation} of follow-ups sealed to a case key.
+RECORD_CASE_KEYS_FIELD = "record_case_keys"
 MAX_BUNDLE_BYTES = 4 * 1024 * 1024 * 1024
+_RECORD_ID = re.compile(r"[0-9a-f]{32}")
 
 
 class NoServerPinnedError(BundleRefusedError):
@@ -114,6 +126,28 @@ def verify_outbox(session: Session, keyring: OfficeKeyring, data: bytes) -> Veri
     raise NoBundleKeyError("this inbox holds no live bundle key (sign in once first)")
 
 
+class CaseKeyFieldError(BundleContentError):
+    """The outbox manifest's ``record_case_keys`` is not {record id: generation}."""
+
+
+def record_case_keys(extra: dict[str, Any]) -> dict[str, int]:
+    """The case key generation each follow-up of an outbox bundle was sealed to (absent: none
+    was, a server from before case keys). Checked whole before anything is written."""
+    raw = extra.get(RECORD_CASE_KEYS_FIELD, {})
+    if not isinstance(raw, dict) or len(raw) > MAX_RECORDS:
+        raise CaseKeyFieldError("the follow-ups' case key generations are not an object")
+    for record_id, generation in raw.items():
+        if not isinstance(record_id, str) or not _RECORD_ID.fullmatch(record_id):
+            raise CaseKeyFieldError("a case key generation is not keyed by record id")
+        if (
+            not isinstance(generation, int)
+            or isinstance(generation, bool)
+            or not 1 <= generation <= MAX_GENERATION
+        ):
+            raise CaseKeyFieldError("a follow-up's case key generation is not a generation")
+    return dict(raw)
+
+
 def _summary(verified: VerifiedBundle) -> BundleSummary:
     m = verified.manifest
     return BundleSummary(m.direction, m.sequence, verified.bundle_id, m.created)
@@ -122,6 +156,7 @@ def _summary(verified: VerifiedBundle) -> BundleSummary:
 def preview_outbox(session: Session, keyring: OfficeKeyring, data: bytes) -> BundleSummary:
     """What the bundle holds and what importing it would do; changes nothing."""
     verified = verify_outbox(session, keyring, data)
+    record_case_keys(verified.manifest.extra)  # refused at preview as at import
     summary = _summary(verified)
     check = check_logged(session, BundleLog, OUTBOX, verified)
     summary.already_applied = not check.apply
@@ -148,6 +183,7 @@ def import_outbox(
     """Verify, then apply an outbox bundle inside the caller's transaction."""
     verified = verify_outbox(session, keyring, data)
     manifest = verified.manifest
+    case_keys = record_case_keys(manifest.extra)
     check = check_logged(session, BundleLog, OUTBOX, verified)
     summary = _summary(verified)
     summary.missed = check.missed
@@ -184,6 +220,7 @@ def import_outbox(
         keyring,
         verified.records,
         {r.id: report.records.get(r.id) for r in verified.records} if report is not None else {},
+        case_keys,
         store_dir=store_dir,
         now=now,
         officer_id=officer_id,
@@ -265,6 +302,7 @@ def _apply_records(
     keyring: OfficeKeyring,
     records: Sequence[BundleRecord],
     record_epochs: dict[str, int | None],
+    case_keys: Mapping[str, int | None],
     *,
     store_dir: Path,
     now: datetime,
@@ -299,6 +337,7 @@ def _apply_records(
                 date.fromisoformat(record.day),
                 record.envelope,
                 record_epochs.get(record.id),
+                case_keys.get(record.id) if record.kind == "followup" else None,
             )
         )
     applied.imported = import_records(
@@ -356,6 +395,7 @@ def file_held_back(
         keyring,
         records,
         {r.record_id: r.epoch for r in rows},
+        {r.record_id: r.case_key for r in rows},
         store_dir=store_dir,
         now=now,
         officer_id=officer_id,
@@ -567,13 +607,13 @@ def export_replies(
     Rows the server has not confirmed travel again: applying is idempotent there.
     """
     server = pinned_server(session)
-    rows = pending(session)
+    queue_case_keys(session, keyring, now=now)
+    rows, held, held_keys = split_pending(session, pending(session))
     replies = [r for r in rows if r.kind == "reply"]
-    acks, held = split_acks(session, [r for r in rows if r.kind == "ack"])
-    held_ids = {r.id for r in held}
-    rows = [r for r in rows if r.id not in held_ids]
+    acks = [r for r in rows if r.kind == "ack"]
     purges = [r for r in rows if r.kind == "purge"]
     orders = [r for r in rows if r.kind in ORDER_KINDS]
+    case_keys = [r for r in rows if r.kind == CASE_KEY]
     last = _last(session, REPLIES)
     # Above what the server applied too: an inbox restored from a backup does not remember
     # the replies bundles it wrote after that backup, and their numbers are taken.
@@ -600,6 +640,11 @@ def export_replies(
             "purged": sorted({r.case_id for r in purges}),
             "outbox_applied": outbox.sequence if outbox else 0,
             **orders_extra(orders),
+            **(
+                {CASE_KEYS_FIELD: sorted(base64.b64encode(r.envelope).decode() for r in case_keys)}
+                if case_keys
+                else {}
+            ),
             **(
                 {"acknowledgements_held": len(held), "acknowledgements_held_why": HELD_FOR_BACKUP}
                 if held
@@ -635,6 +680,17 @@ def export_replies(
         count = sum(1 for r in orders if r.kind == kind)
         if count:
             summary.counts[f"record {kind}s"] = count
+    if case_keys:
+        summary.counts["case keys announced"] = len(case_keys)
+    if held_keys:
+        summary.counts["case keys held back until a backup"] = len(held_keys)
+        summary.note(
+            "case-keys-held",
+            f"{len(held_keys)} new case key(s) held back: the server keeps sealing those cases' "
+            "follow-ups as before until a backup made after the keys were created holds them "
+            "(make a backup, then export again)",
+            n=len(held_keys),
+        )
     if held:
         summary.counts["acknowledgements held back until a backup"] = len(held)
         summary.note(

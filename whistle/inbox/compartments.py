@@ -864,8 +864,9 @@ def _grant_case(
             )
 
 
-def new_case_key(session: Session, case_id: str, desk_id: str) -> bytes:
+def new_case_key(session: Session, case_id: str, desk_id: str, now: datetime) -> bytes:
     """A new generation of the case's key, granted to its desk; returns its public key.
+    The next replies bundle announces it to the server (``outgoing.queue_case_keys``).
 
     Before the migration nothing is made: content goes to the storage key as it did."""
     if not active(session):
@@ -873,7 +874,14 @@ def new_case_key(session: Session, case_id: str, desk_id: str) -> bytes:
     current = session.scalar(select(func.max(CaseKey.generation)).where(CaseKey.case_id == case_id))
     generation = (current or 0) + 1
     pair = generate_box_keypair()
-    session.add(CaseKey(case_id=case_id, generation=generation, public_key=pair.public_key))
+    session.add(
+        CaseKey(
+            case_id=case_id,
+            generation=generation,
+            public_key=pair.public_key,
+            created_at=now.replace(tzinfo=None),
+        )
+    )
     session.flush()
     _grant_case(session, case_id, desk_id, generation, pair.secret_key)
     session.flush()
@@ -942,7 +950,7 @@ def recuse(
     if case.assignee_id == officer.id:
         case.assignee_id = None
     _regrant(session, case.id, case.desk_id, secrets_by_gen)
-    public = new_case_key(session, case.id, case.desk_id)
+    public = new_case_key(session, case.id, case.desk_id, now)
     recusal = session.scalars(
         select(Recusal).where(Recusal.case_id == case.id, Recusal.officer_id == officer.id)
     ).one()
@@ -987,7 +995,7 @@ def reassign(
     session.flush()
     _changed(session, before)  # the old desk's index holds the case's text
     _regrant(session, case.id, desk_id, secrets_by_gen)
-    new_case_key(session, case.id, desk_id)
+    new_case_key(session, case.id, desk_id, now)
     record_event(
         session,
         now,
@@ -1282,7 +1290,7 @@ def migrate(
     session.execute(delete(CaseSearch))
     old_files: list[Path] = []
     for case in cases:
-        public = new_case_key(session, case.id, case.desk_id)
+        public = new_case_key(session, case.id, case.desk_id, now)
         old_files += reseal_case(session, case.id, keyring.storage_secret, public, store_dir)
     moved = len(cases)
     # The keys of records still in transit go into the compartments too.

@@ -26,6 +26,7 @@ from whistle.inbox.bundles import (
     export_replies,
     import_outbox,
 )
+from whistle.inbox.case_announce import queue_case_keys
 from whistle.inbox.config import InboxConfig
 from whistle.inbox.errors import InboxError
 from whistle.inbox.keyring import OfficeKeyring
@@ -101,7 +102,9 @@ def sync(
         )
     epochs.scrub(sessions.kw["bind"])  # keys destroyed by the import: out of the WAL too
     with db.transaction(sessions) as session:
-        # A rotation the server has not confirmed yet travels even with nothing to send.
+        # New case keys are announced as soon as they may be (``export_replies`` queues them
+        # too); a rotation the server has not confirmed yet travels even with nothing to send.
+        queue_case_keys(session, keyring, now=config.clock())
         if not sendable(session) and announced_epoch(session).confirmed_at is not None:
             return result
         out = io.BytesIO()

@@ -81,6 +81,7 @@ def hold(
     tried_desks: set[str],
     now: datetime,
     officer_id: int | None = None,
+    case_key: int | None = None,
 ) -> bool:
     """Keep a record for its desk's members (again: the desks tried are added). Returns
     whether it was not held before."""
@@ -88,6 +89,7 @@ def hold(
     if row is not None:
         row.tried = ",".join(sorted(_tried(row) | tried_desks))
         row.desk_id = desk_id or row.desk_id
+        row.case_key = case_key if case_key is not None else row.case_key
         session.flush()
         return False
     session.add(
@@ -101,6 +103,7 @@ def hold(
             desk_id=desk_id,
             tried=",".join(sorted(tried_desks)),
             held_at=now.replace(tzinfo=None),
+            case_key=case_key,
         )
     )
     session.flush()

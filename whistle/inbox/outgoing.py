@@ -7,7 +7,9 @@ the encrypted store as a ``reply`` record, so the case history shows it at once.
 ``queue_order`` one record it holds (a signed refusal or removal, docs/bundles.md).
 Acknowledgements (``queue_ack``) are queued by the bundle import; ``split_acks`` holds
 each one back until a backup holds its record, unless the office acknowledges on import
-(docs/threat-model.md §3.8, docs/officer-guide.md "Backups").
+(docs/threat-model.md §3.8, docs/officer-guide.md "Backups"). ``queue_case_keys`` signs an
+announcement of each case's newest key generation (``case_announce.py``), held back by the
+same rule until a backup holds that key.
 """
 
 import base64
@@ -25,6 +27,7 @@ from whistle.crypto.orders import RecordOrder, sign_order, stored_order
 from whistle.crypto.records import seal_reply
 from whistle.inbox import epochs
 from whistle.inbox.audit import record_event
+from whistle.inbox.case_announce import CASE_KEY, split_case_keys
 from whistle.inbox.errors import CaseLockedError, CaseNotFoundError, InboxError
 from whistle.inbox.keyring import OfficeKeyring
 from whistle.inbox.models import Case, HeldRecord, Outgoing, Record, Tombstone
@@ -326,13 +329,19 @@ def split_acks(session: Session, acks: list[Outgoing]) -> tuple[list[Outgoing], 
     return sendable, held
 
 
+def split_pending(
+    session: Session, rows: list[Outgoing]
+) -> tuple[list[Outgoing], list[Outgoing], list[Outgoing]]:
+    """``(sendable, held acknowledgements, held case key announcements)`` of ``rows``."""
+    _, held_acks_ = split_acks(session, [r for r in rows if r.kind == "ack"])
+    _, held_keys = split_case_keys(session, [r for r in rows if r.kind == CASE_KEY])
+    held_ids = {r.id for r in held_acks_} | {r.id for r in held_keys}
+    return [r for r in rows if r.id not in held_ids], held_acks_, held_keys
+
+
 def sendable(session: Session) -> list[Outgoing]:
-    """``pending`` without the acknowledgements held back for a backup."""
-    rows = pending(session)
-    acks = [r for r in rows if r.kind == "ack"]
-    _, held = split_acks(session, acks)
-    held_ids = {r.id for r in held}
-    return [r for r in rows if r.id not in held_ids]
+    """``pending`` without the acknowledgements and announcements held back for a backup."""
+    return split_pending(session, pending(session))[0]
 
 
 def held_acks(session: Session) -> int:

@@ -208,6 +208,12 @@ BUNDLE_NOTES: dict[str, Callable[[dict[str, Any]], str]] = {
         "after their import holds them (make a backup, then export again).",
         n=v["n"],
     ),
+    "case-keys-held": lambda v: _(
+        "%(n)d new case key(s) held back: until a backup made after they were created holds "
+        "them, the server keeps sealing those cases' follow-ups as before (make a backup, then "
+        "export again).",
+        n=v["n"],
+    ),
     "waiting": lambda v: (
         _(
             "%(reports)d report(s) and %(followups)d follow-up(s) for one of the desks "

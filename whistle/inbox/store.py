@@ -54,8 +54,10 @@ from whistle.crypto.records import (
 from whistle.filenames import MAX_FILES, clean_file_name
 from whistle.inbox import case_refs, compartments, epochs, held_back, sealing
 from whistle.inbox.audit import record_event
+from whistle.inbox.case_announce import confirmed_case_key
 from whistle.inbox.errors import (
     AttachmentTooLargeError,
+    CaseLockedError,
     CaseMissingError,
     CaseNotFoundError,
     HeldBackError,
@@ -81,6 +83,12 @@ class EpochNotHereError(InboxError):
     older than a rotation): a passing state of this inbox, never a refusal to the server."""
 
 
+class CaseKeyNotHereError(InboxError):
+    """A follow-up sealed to a case key generation whose announcement this inbox has not
+    seen confirmed (restored from a backup older than it) does not open: a passing state of
+    this inbox, never a refusal to the server."""
+
+
 @dataclass(frozen=True)
 class IncomingRecord:
     """A record from a verified bundle: the bundle layer has checked its signature and hash."""
@@ -92,6 +100,9 @@ class IncomingRecord:
     envelope: bytes
     #: The office key epoch the server says the record was encrypted to (None: unknown).
     epoch: int | None = None
+    #: The case key generation the server says a follow-up was sealed to (None: to the
+    #: desks, before the office announced one; docs/protocol.md §17).
+    case_key: int | None = None
 
 
 @dataclass
@@ -204,6 +215,8 @@ class _Importer:
     members_of: set[str] | None
     #: The desks that have live keys at all.
     live: set[str]
+    #: Grants opened once for the whole batch (``compartments``' cache).
+    cache: "Cache" = field(default_factory=dict)
 
     def tried(self, epoch: int | None) -> set[str]:
         """The desks whose keys it tried on a record of ``epoch``: those it holds for that
@@ -218,7 +231,7 @@ def _importer(session: Session, keyring: OfficeKeyring) -> _Importer:
     opened = compartments.open_desks(session, keyring, cache)
     keys = compartments.wire_keys(session, keyring, cache)
     members_of = opened.desk_ids() if compartments.active(session) else None
-    return _Importer(keys, members_of, epochs.live_desks(session))
+    return _Importer(keys, members_of, epochs.live_desks(session), cache)
 
 
 def _hold(
@@ -236,6 +249,7 @@ def _hold(
         case_id=record.case_id,
         received_day=record.received_day,
         epoch=record.epoch,
+        case_key=record.case_key,
         envelope=record.envelope,
         desk_id=exc.desk_id,
         tried_desks=importer.tried(record.epoch) if exc.desk_id is None else set(),
@@ -245,19 +259,35 @@ def _hold(
 
 
 def _check_desk(
-    session: Session, importer: _Importer, record: IncomingRecord, case: Case | None
-) -> None:
-    """A follow-up (or reply) is filed only by a member of its case's desk, and waits while
-    its case's report is held back. Follow-ups are sealed to every desk's key (the server does
-    not know the case's desk), so this is the importer's rule, not their keys' limit."""
+    session: Session,
+    keyring: OfficeKeyring,
+    importer: _Importer,
+    record: IncomingRecord,
+    case: Case | None,
+) -> list[bytes]:
+    """A follow-up is filed only by a holder of its case's key (its desk, less anyone who
+    stepped aside), a reply by a member of its case's desk; both wait while their case's
+    report is held back. Returns the case's key secrets the importer holds, newest first,
+    for a follow-up. One sealed to the case's key opens with nothing else; one written
+    before the office announced that key is sealed to every desk's key (docs/protocol.md
+    §17), so for it this is the importer's rule, not their keys' limit."""
     if record.kind == "submission" or importer.members_of is None:
-        return
+        return []
     if case is None:
         if held_back.held_report(session, record.case_id):
             raise HeldBackError("its report is held back for another desk")
-        return
-    if case.desk_id not in importer.members_of:
-        raise HeldBackError(f"for the desk {case.desk_id}", desk_id=case.desk_id)
+        return []
+    if record.kind != "followup":
+        if case.desk_id not in importer.members_of:
+            raise HeldBackError(f"for the desk {case.desk_id}", desk_id=case.desk_id)
+        return []
+    try:
+        found = compartments.case_key_map(session, keyring, case.id, importer.cache)
+    except CaseLockedError as exc:
+        raise HeldBackError(
+            f"for the holders of its case's key (desk {case.desk_id})", desk_id=case.desk_id
+        ) from exc
+    return [found[g] for g in sorted(found, reverse=True)]
 
 
 def _reason(exc: Exception) -> str:
@@ -331,11 +361,12 @@ def _import_one(
     if session.get(Tombstone, record.case_id) is not None:  # purged (workflow.purge_case)
         raise ImportRefusedError("the case was purged (a tombstone is left)")
     case = session.get(Case, record.case_id)
-    _check_desk(session, importer, record, case)
+    case_secrets = _check_desk(session, keyring, importer, record, case)
     meta: dict[str, Any] = {"record": record.record_id, "kind": record.kind}
     source = io.BytesIO(record.envelope)
     desks = _desk_keys(importer.keys, record)
-    secrets_only = [secret for _desk, secret in desks]
+    # A follow-up: its case's keys first, then the desks' (written before the announcement).
+    secrets_only = case_secrets + [secret for _desk, secret in desks]
     try:
         if record.kind == "submission":
             if case is not None:
@@ -371,6 +402,15 @@ def _import_one(
             source.seek(0)
             opened = open_envelope(source, secrets_only, associated_data(record.kind, case_raw))
     except (WrongKeyError, NoDeskKeyError) as exc:
+        if record.case_key is not None and not confirmed_case_key(
+            session, record.case_id, record.case_key
+        ):
+            # Announced by this office (the server seals only to what the office signed),
+            # from a database newer than this one: refusing would delete a genuine record.
+            raise CaseKeyNotHereError(
+                f"it was sealed to generation {record.case_key} of its case's key, which this "
+                "inbox has not seen the server confirm: restore the newest backup"
+            ) from exc
         # Said only once no live key opened it: the epoch is the server's word, not the
         # record's, and a refusal for a record that opens would delete a genuine one.
         if record.epoch is not None and epochs.is_destroyed(session, record.epoch):
@@ -419,7 +459,7 @@ def _import_one(
                 detail=f"sent to {meta['desk']}, which was removed: placed at {desk_id}",
             )
         # The case's own key, granted to its desk: the importer need not be able to read it.
-        public = compartments.new_case_key(session, case.id, case.desk_id)
+        public = compartments.new_case_key(session, case.id, case.desk_id, now)
         case.verification = seal_verification(keyring.storage_public, case.id, meta)
         _prefill_from_form(session, case, meta.get("form"), now)
     else:

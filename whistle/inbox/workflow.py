@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, object_session
 from whistle.crypto import CryptoError
 from whistle.inbox import compartments, deadlines, sealing
 from whistle.inbox.audit import record_case_event, record_event
+from whistle.inbox.case_announce import CASE_KEY
 from whistle.inbox.context import OfficerContext
 from whistle.inbox.errors import (
     AcknowledgementWithheldError,
@@ -61,6 +62,7 @@ from whistle.inbox.models import (
     HeldRecord,
     Note,
     Officer,
+    Outgoing,
     PurgedCase,
     Record,
     Recusal,
@@ -571,6 +573,9 @@ def purge_case(
         HeldRecord,
     ):
         session.execute(delete(model).where(model.case_id == case.id))
+    # Its key announcements would tell the server of keys that no longer exist (the purge
+    # order deletes the server's copy); the other outgoing rows still have to go.
+    session.execute(delete(Outgoing).where(Outgoing.kind == CASE_KEY, Outgoing.case_id == case.id))
     session.add(
         PurgedCase(
             case_id=case.id,

@@ -1,6 +1,8 @@
 """A case's content key in one generation: everything stored for the case is sealed to it."""
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, Integer, LargeBinary
 from sqlalchemy.orm import Mapped, mapped_column
 
 from whistle.inbox.models.base import Base
@@ -14,3 +16,7 @@ class CaseKey(Base):
     case_id: Mapped[str] = mapped_column(ForeignKey("case.id"), primary_key=True)
     generation: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    #: The server is told of this generation only once a backup made after it holds it
+    #: (``outgoing.split_case_keys``): follow-ups sealed to a key only a lost laptop held
+    #: would be lost.
+    created_at: Mapped[datetime] = mapped_column(DateTime)

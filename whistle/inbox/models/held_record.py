@@ -14,7 +14,8 @@ class HeldRecord(Base):
     ``envelope`` is the record exactly as the bundle carried it: sealed to desk keys of its
     key epoch, which only that desk's members (and the recovery key) open. ``desk_id`` is
     its desk when known (a follow-up of a case here); ``tried`` the desks whose keys failed
-    to open a report (comma-separated), so it is for one of the others.
+    to open a report (comma-separated), so it is for one of the others. A follow-up sealed
+    to its case's key (``case_key``) opens only with that key: it waits for its holders.
     """
 
     __tablename__ = "held_record"
@@ -28,3 +29,6 @@ class HeldRecord(Base):
     desk_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     tried: Mapped[str] = mapped_column(String(1024), default="")
     held_at: Mapped[datetime] = mapped_column(DateTime)
+    #: The case key generation the server says a follow-up was sealed to (None: to the
+    #: desks), kept for whoever files it (docs/protocol.md §17).
+    case_key: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -14,6 +14,12 @@ applies it once (replies by id, acknowledgements and purges are idempotent).
                    refusal (whistle.crypto.orders) — the server deletes and tombstones it
     kind "removal" record_id: a record a manager ordered removed; envelope: the signed
                    removal order — the same on the server
+    kind "case-key" record_id: the case key's generation as decimal text; envelope: the
+                   signed announcement of that generation's public key
+                   (whistle.crypto.case_keys.sign_case_key, office signing key) — the server
+                   seals the case's follow-ups to it (docs/protocol.md §17). One per case's
+                   newest generation; a newer one replaces the older while unconfirmed, and
+                   confirmed ones stay: they say which generations the server knows
 """
 
 from datetime import datetime
@@ -23,7 +29,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from whistle.inbox.models.base import Base
 
-OUTGOING_KINDS = ("reply", "purge", "ack", "refusal", "removal")
+OUTGOING_KINDS = ("reply", "purge", "ack", "refusal", "removal", "case-key")
 
 
 class Outgoing(Base):

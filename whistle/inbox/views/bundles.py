@@ -93,6 +93,8 @@ def _labels() -> dict[str, str]:
         "acknowledgements": _("acknowledgements"),
         "purge orders": _("purge orders"),
         "acknowledgements held back until a backup": _("acknowledgements held back until a backup"),
+        "case keys announced": _("case keys announced"),
+        "case keys held back until a backup": _("case keys held back until a backup"),
         "held back for another desk": _("held back for another desk"),
     }
 
