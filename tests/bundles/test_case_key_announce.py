@@ -1,0 +1,226 @@
+"""The inbox announces each case's newest key generation in its replies bundles (protocol §17):
+signed with the office key, held until a backup holds the key, sent until the server confirms,
+superseded by a newer generation, sent again after a server restore, gone with its case."""
+
+import base64
+import io
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from tests.submit.conftest import submit_report
+from whistle.bundling import read_bundle_bytes
+from whistle.crypto import KdfParams
+from whistle.crypto.case_keys import read_case_key
+from whistle.inbox import compartments
+from whistle.inbox.bundles import _last, export_replies
+from whistle.inbox.models import Case, CaseKey, Officer, Outgoing
+from whistle.inbox.officers import add_officer
+from whistle.inbox.workflow import purge_case
+
+from .conftest import PASSWORD, World, make_world, signed_outbox
+
+
+@pytest.fixture
+def two(tmp_path: Path, insecure_kdf_params: KdfParams):  # type: ignore[no-untyped-def]
+    """Both sides, an office of two desks (admin in both), SQLite."""
+    w = make_world(
+        tmp_path,
+        insecure_kdf_params,
+        desks=[("antifraud", "Anti-fraud office"), ("ethics", "Ethics desk")],
+    )
+    yield w
+    w.app.extensions["whistle_submit"].engine.dispose()
+    w.inbox_sessions.kw["bind"].dispose()
+
+
+def _reports(world: World, n: int) -> list[str]:
+    """``n`` reports through the server's form, imported: their case ids."""
+    world.client.get("/language/en")
+    for i in range(n):
+        submit_report(world.client, "/report/antifraud", description=f"report {i}")
+    world.inbox_import(world.server_export())
+    with world.inbox_session() as session:
+        return sorted(session.scalars(select(Case.id)))
+
+
+def _export(world: World) -> tuple[bytes, dict[str, object], object]:
+    """(bundle, its manifest's extra as the server reads it, the export summary)."""
+    out = io.BytesIO()
+    with world.inbox_session() as session:
+        summary = export_replies(session, world.keyring, out, now=world.inbox_config.clock())
+    data = out.getvalue()
+    config = world.server_config
+    verified = read_bundle_bytes(
+        data,
+        max_bytes=config.max_bundle_bytes,
+        bundle_secret_key=config.bundle_secret,
+        signer_public_key=config.office_card.signing_key,
+        install_id=config.install_id,
+        direction="replies",
+    )
+    return data, verified.manifest.extra, summary
+
+
+def _announced(world: World, extra: dict[str, object]) -> dict[str, tuple[int, bytes]]:
+    """Case id → (generation, key) of each announcement, verified with the office key."""
+    found = {}
+    for blob in extra.get("case_keys", []):  # type: ignore[attr-defined]
+        announcement = read_case_key(
+            base64.b64decode(blob, validate=True),
+            office_signing_key=world.server_config.office_card.signing_key,
+        )
+        found[announcement.case_id.hex()] = (announcement.generation, announcement.public_key)
+    return found
+
+
+def _newest(world: World, case_id: str) -> tuple[int, bytes]:
+    with world.inbox_session() as session:
+        row = session.scalars(
+            select(CaseKey).where(CaseKey.case_id == case_id).order_by(CaseKey.generation.desc())
+        ).first()
+        assert row is not None
+        return row.generation, row.public_key
+
+
+def _confirm(world: World, data: bytes) -> None:
+    """The server applies the replies bundle; its next outbox confirms it to the inbox."""
+    world.server_import(data)
+    world.inbox_import(world.server_export())
+
+
+def _rows(world: World) -> list[tuple[str, str | None, bool]]:
+    with world.inbox_session() as session:
+        return sorted(
+            (r.case_id, r.record_id, r.confirmed is not None)
+            for r in session.scalars(select(Outgoing).where(Outgoing.kind == "case-key"))
+        )
+
+
+def test_held_until_a_backup_then_one_signed_announcement_per_case(world: World) -> None:
+    cases = _reports(world, 2)
+    _data, extra, summary = _export(world)
+    assert "case_keys" not in extra  # no backup holds the keys yet
+    assert summary.counts["case keys held back until a backup"] == 2  # type: ignore[attr-defined]
+    assert ("case-keys-held", {"n": 2}) in summary.notices  # type: ignore[attr-defined]
+
+    world.inbox_backup()
+    _data, extra, summary = _export(world)
+    assert summary.counts["case keys announced"] == 2  # type: ignore[attr-defined]
+    assert "case keys held back until a backup" not in summary.counts  # type: ignore[attr-defined]
+    assert _announced(world, extra) == {c: _newest(world, c) for c in cases}
+
+    # Not confirmed yet: the next bundle carries them again; once confirmed, never again.
+    _again, extra, _ = _export(world)
+    assert set(_announced(world, extra)) == set(cases)
+    _confirm(world, _again)
+    assert [confirmed for _c, _g, confirmed in _rows(world)] == [True, True]
+    _data, extra, summary = _export(world)
+    assert "case_keys" not in extra
+    assert "case keys announced" not in summary.counts  # type: ignore[attr-defined]
+
+
+def test_acknowledge_on_import_announces_at_once(world: World) -> None:
+    [case] = _reports(world, 1)
+    world.acknowledge_on_import()
+    _data, extra, _summary = _export(world)
+    assert _announced(world, extra) == {case: _newest(world, case)}
+
+
+def test_a_move_and_a_recusal_announce_the_new_generation_and_drop_the_older(two: World) -> None:
+    world = two
+    [case] = _reports(world, 1)
+    with world.inbox_session() as session:
+        admin_id = session.scalar(select(Officer.id).where(Officer.name == "admin"))
+        add_officer(
+            session,
+            world.inbox_config,
+            name="ana",
+            password=PASSWORD,
+            roles=("officer",),
+            keyring=world.keyring,
+            custodian_keyring=None,
+            by_officer_id=admin_id,
+            desks=["antifraud", "ethics"],
+        )
+    _export(world)  # generation 1 queued, held: no backup yet
+    assert _rows(world) == [(case, "1", False)]
+    now = world.inbox_config.clock()
+    with world.inbox_session() as session:
+        compartments.reassign(
+            session,
+            world.keyring,
+            case_id=case,
+            desk_id="ethics",
+            by_officer_id=admin_id,
+            now=now,
+        )
+    world.inbox_backup()
+    data, extra, _ = _export(world)
+    assert _rows(world) == [(case, "2", False)]  # generation 1 superseded before it went
+    assert _announced(world, extra) == {case: _newest(world, case)}
+    assert _newest(world, case)[0] == 2
+    _confirm(world, data)
+
+    with world.inbox_session() as session:
+        compartments.recuse(
+            session,
+            world.keyring,
+            case_id=case,
+            officer_name="ana",
+            by_officer_id=admin_id,
+            reason="Ana's cousin is named in the report.",
+            now=now,
+        )
+    world.inbox_backup()
+    _data, extra, _ = _export(world)
+    # The confirmed generation stays (it says what the server knows); the new one goes.
+    assert _rows(world) == [(case, "2", True), (case, "3", False)]
+    assert _announced(world, extra) == {case: _newest(world, case)}
+    assert _newest(world, case)[0] == 3
+
+
+def test_a_server_restored_from_an_older_backup_is_sent_the_announcement_again(
+    world: World,
+) -> None:
+    [case] = _reports(world, 1)
+    world.inbox_backup()
+    data, _extra, _ = _export(world)
+    _confirm(world, data)
+    _d, extra, _ = _export(world)
+    assert "case_keys" not in extra
+    # The server's next outbox says it applied no replies bundle: restored from a backup.
+    with world.inbox_session() as session:
+        last = _last(session, "outbox")
+        assert last is not None
+        sequence, previous = last.sequence + 1, last.bundle_id
+    summary = world.inbox_import(signed_outbox(world, sequence, previous, {"replies_applied": 0}))
+    assert any(kind == "resent" for kind, _values in summary.notices)
+    _d, extra, _ = _export(world)
+    assert _announced(world, extra) == {case: _newest(world, case)}
+
+
+def test_a_deleted_case_loses_its_announcements(world: World) -> None:
+    first, second = _reports(world, 2)
+    world.inbox_backup()
+    _export(world)
+    assert len(_rows(world)) == 2
+    clock = world.inbox_config.clock
+    with world.inbox_session() as session:
+        admin_id = session.scalar(select(Officer.id).where(Officer.name == "admin"))
+        purge_case(
+            session,
+            world.keyring,
+            first,
+            confirm=True,
+            reason="Entered by mistake.",
+            officer_id=admin_id,
+            now=clock(),
+            today=clock().date(),
+            store_dir=world.inbox_config.store_dir,
+        )
+    assert [c for c, _g, _confirmed in _rows(world)] == [second]
+    _d, extra, _ = _export(world)
+    assert set(_announced(world, extra)) == {second}
+    assert extra["purged"] == [first]
