@@ -23,15 +23,19 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import update
+
 from whistle.crypto import KdfParams
 from whistle.inbox import compartments, db, sealing
+from whistle.inbox.case_announce import queue_case_keys
 from whistle.inbox.cases import CaseFilters, list_cases
 from whistle.inbox.config import InboxConfig, insecure_password_hash
 from whistle.inbox.dashboard import dashboard
 from whistle.inbox.keystore import KeyStore
-from whistle.inbox.models import Case, Note, Record
+from whistle.inbox.models import Case, Note, Outgoing, Record
 from whistle.inbox.office_setup import init_office
 from whistle.inbox.officers import sign_in
+from whistle.inbox.outgoing import pending, split_pending
 
 PASSWORD = "bench password for the inbox"  # noqa: S105 - a throwaway office
 WORDS = [
@@ -108,7 +112,9 @@ def populate(config: InboxConfig, n: int, today: date) -> str:
             session.add(case)
             session.flush()
             # As import does: the case's own key, granted to its desk's compartment.
-            case_public = compartments.new_case_key(session, case_id, case.desk_id, datetime(2026, 1, 1))
+            case_public = compartments.new_case_key(
+                session, case_id, case.desk_id, datetime(2026, 1, 1)
+            )
             description = sentence(rng, 80)
             if i == n // 2:
                 description += " NEEDLE-zebra-quartz"
@@ -273,6 +279,23 @@ def main() -> None:
         print(
             f"  dashboard: {result.total_attention} case(s) need attention, counts {result.counts}"
         )
+
+        # What a replies export adds for case keys (protocol §17): the first one signs an
+        # announcement per case; afterwards one query finds none to sign.
+        def announce() -> Any:
+            with db.transaction(sessions) as session:
+                queued = queue_case_keys(session, signed.keyring, now=config.clock())
+                sendable, _acks, held = split_pending(session, pending(session))
+                return queued, len(sendable), len(held)
+
+        queued, sendable, held = timed("case keys: first export's queue (signs all)", announce, 1)
+        print(f"  queued {queued}; sendable {sendable}, held for a backup {held}")
+        with db.transaction(sessions) as session:
+            session.execute(
+                update(Outgoing).values(bundle_sequence=1, confirmed=datetime(2026, 11, 27))
+            )
+        queued, _sendable, _held = timed("case keys: next export's queue (none new)", announce)
+        print(f"  queued {queued}")
         print(
             f"RSS now: {rss_mib():.0f} MiB; peak (includes Argon2's memory): {peak_mib():.0f} MiB"
         )

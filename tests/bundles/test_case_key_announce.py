@@ -4,6 +4,7 @@ superseded by a newer generation, sent again after a server restore, gone with i
 
 import base64
 import io
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,15 @@ from whistle.inbox.officers import add_officer
 from whistle.inbox.workflow import purge_case
 
 from .conftest import PASSWORD, World, make_world, signed_outbox
+
+
+@pytest.fixture
+def world(tmp_path: Path, insecure_kdf_params: KdfParams) -> Iterator[World]:
+    """Both sides, the server on SQLite only: what is tested here is the inbox."""
+    w = make_world(tmp_path, insecure_kdf_params)
+    yield w
+    w.app.extensions["whistle_submit"].engine.dispose()
+    w.inbox_sessions.kw["bind"].dispose()
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Alembic: one base, one head; each revision upgrades and downgrades with data in it."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 from alembic.script import ScriptDirectory
@@ -217,4 +217,63 @@ def test_perf_indexes_come_and_go_as_the_models_declare(tmp_path) -> None:
     assert "ix_record_kind_case" not in _indexes(engine, "record")
     db.upgrade(engine)
     assert "ix_record_kind_case" in _indexes(engine, "record")
+    engine.dispose()
+
+
+def test_case_key_announce_revision_with_data(tmp_path) -> None:
+    """0015 dates every existing case key (the migration's time: announced after the next
+    backup) and keeps the generation of held follow-ups; going back is refused while a
+    follow-up sealed to a case key is held (the older code would refuse it to the server), and
+    drops the announcements (made again from the case keys) once none is."""
+    engine = db.make_engine(tmp_path / "inbox.sqlite")
+    db.upgrade(engine, "0014_perf")
+    now = datetime(2026, 12, 5)
+    case = "ab" * 16
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                'INSERT INTO "case" (id, desk_id, status, received_day, last_activity_day,'
+                " imported_at, ref_year, ref_number) VALUES (:id, 'antifraud', 'new',"
+                " '2026-11-01', '2026-11-01', :t, 2026, 1)"
+            ),
+            {"id": case, "t": now},
+        )
+        connection.execute(
+            text("INSERT INTO case_key (case_id, generation, public_key) VALUES (:c, 1, x'01')"),
+            {"c": case},
+        )
+    before = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+    db.upgrade(engine)
+    after = datetime.now(UTC).replace(tzinfo=None)
+    with engine.begin() as connection:
+        created = connection.execute(text("SELECT created_at FROM case_key")).scalar()
+        assert before <= datetime.fromisoformat(str(created)) <= after
+        connection.execute(
+            text(
+                "INSERT INTO held_record (record_id, kind, case_id, received_day, epoch,"
+                " envelope, desk_id, tried, held_at, case_key) VALUES ('f1', 'followup', :c,"
+                " '2026-12-01', 1, x'05', 'antifraud', '', :t, 1)"
+            ),
+            {"c": case, "t": now},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO outgoing (kind, case_id, record_id, envelope, created)"
+                " VALUES ('case-key', :c, '1', x'06', :t)"
+            ),
+            {"c": case, "t": now},
+        )
+    with pytest.raises(RuntimeError, match="0015_case_key_announce"):
+        db.downgrade(engine, "0014_perf")
+    db.upgrade(engine)  # a repeated upgrade is a no-op and keeps them
+    with engine.begin() as connection:
+        assert connection.execute(text("SELECT case_key FROM held_record")).scalar() == 1
+        connection.execute(text("DELETE FROM held_record"))
+    db.downgrade(engine, "0014_perf")
+    with engine.connect() as connection:
+        assert "created_at" not in {c["name"] for c in inspect(engine).get_columns("case_key")}
+        assert connection.execute(text("SELECT count(*) FROM outgoing")).scalar() == 0
+        assert connection.execute(text("SELECT count(*) FROM case_key")).scalar() == 1
+    db.upgrade(engine)
+    assert "case_key" in {c["name"] for c in inspect(engine).get_columns("held_record")}
     engine.dispose()
