@@ -234,3 +234,53 @@ def test_a_deleted_case_loses_its_announcements(world: World) -> None:
     _d, extra, _ = _export(world)
     assert set(_announced(world, extra)) == {second}
     assert extra["purged"] == [first]
+
+
+def test_after_a_server_restore_only_the_newest_generation_goes_again(two: World) -> None:
+    """Generation 1 was confirmed, then the case moved (generation 2); the server, restored
+    from an older backup, forgot both bundles: one announcement per case goes, the newest."""
+    world = two
+    [case] = _reports(world, 1)
+    world.acknowledge_on_import()
+    data, _extra, _ = _export(world)
+    _confirm(world, data)
+    with world.inbox_session() as session:
+        admin_id = session.scalar(select(Officer.id).where(Officer.name == "admin"))
+        compartments.reassign(
+            session,
+            world.keyring,
+            case_id=case,
+            desk_id="ethics",
+            by_officer_id=admin_id,
+            now=world.inbox_config.clock(),
+        )
+    data, extra, _ = _export(world)
+    assert _announced(world, extra) == {case: _newest(world, case)}
+    _confirm(world, data)
+    assert _rows(world) == [(case, "1", True), (case, "2", True)]
+    with world.inbox_session() as session:
+        last = _last(session, "outbox")
+        assert last is not None
+        sequence, previous = last.sequence + 1, last.bundle_id
+    world.inbox_import(signed_outbox(world, sequence, previous, {"replies_applied": 0}))
+    _data, extra, _ = _export(world)
+    assert len(extra["case_keys"]) == 1  # type: ignore[arg-type]
+    assert _announced(world, extra) == {case: _newest(world, case)}
+    assert _rows(world) == [(case, "2", False)]
+
+
+def test_at_most_the_servers_limit_goes_in_one_bundle(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server refuses a bundle with more announcements than its limit: the rest wait for
+    the next bundle, once the server confirmed the first ones."""
+    monkeypatch.setattr("whistle.inbox.bundles.MAX_PER_BUNDLE", 1)
+    cases = _reports(world, 2)
+    world.acknowledge_on_import()
+    data, extra, summary = _export(world)
+    [first] = _announced(world, extra)
+    assert summary.counts["case keys left for the next bundle"] == 1  # type: ignore[attr-defined]
+    _confirm(world, data)
+    _data, extra, summary = _export(world)
+    assert set(_announced(world, extra)) == set(cases) - {first}
+    assert "case keys left for the next bundle" not in summary.counts  # type: ignore[attr-defined]

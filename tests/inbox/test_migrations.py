@@ -245,6 +245,10 @@ def test_case_key_announce_revision_with_data(tmp_path) -> None:
     before = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     db.upgrade(engine)
     after = datetime.now(UTC).replace(tzinfo=None)
+    from whistle.inbox.models import Outgoing
+
+    declared = {ix.name: [c.name for c in ix.columns] for ix in Outgoing.__table__.indexes}
+    assert {k: v for k, v in _indexes(engine, "outgoing").items() if k in declared} == declared
     with engine.begin() as connection:
         created = connection.execute(text("SELECT created_at FROM case_key")).scalar()
         assert before <= datetime.fromisoformat(str(created)) <= after
@@ -270,6 +274,7 @@ def test_case_key_announce_revision_with_data(tmp_path) -> None:
         assert connection.execute(text("SELECT case_key FROM held_record")).scalar() == 1
         connection.execute(text("DELETE FROM held_record"))
     db.downgrade(engine, "0014_perf")
+    assert "ix_outgoing_kind_case_record" not in _indexes(engine, "outgoing")
     with engine.connect() as connection:
         assert "created_at" not in {c["name"] for c in inspect(engine).get_columns("case_key")}
         assert connection.execute(text("SELECT count(*) FROM outgoing")).scalar() == 0

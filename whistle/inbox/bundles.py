@@ -50,7 +50,7 @@ from whistle.crypto.orders import MAX_REASON_CHARS, RecordOrder
 from whistle.epochs import CARD_FIELD, parse_report
 from whistle.inbox import compartments, epochs, held_back
 from whistle.inbox.audit import record_event
-from whistle.inbox.case_announce import CASE_KEY, queue_case_keys
+from whistle.inbox.case_announce import CASE_KEY, MAX_PER_BUNDLE, queue_case_keys
 from whistle.inbox.deletions import reapply_server_copy, server_copy
 from whistle.inbox.errors import DeletionListError
 from whistle.inbox.keyring import OfficeKeyring
@@ -609,6 +609,8 @@ def export_replies(
     server = pinned_server(session)
     queue_case_keys(session, keyring, now=now)
     rows, held, held_keys = split_pending(session, pending(session))
+    later = {r.id for r in [r for r in rows if r.kind == CASE_KEY][MAX_PER_BUNDLE:]}
+    rows = [r for r in rows if r.id not in later]
     replies = [r for r in rows if r.kind == "reply"]
     acks = [r for r in rows if r.kind == "ack"]
     purges = [r for r in rows if r.kind == "purge"]
@@ -682,6 +684,8 @@ def export_replies(
             summary.counts[f"record {kind}s"] = count
     if case_keys:
         summary.counts["case keys announced"] = len(case_keys)
+    if later:
+        summary.counts["case keys left for the next bundle"] = len(later)
     if held_keys:
         summary.counts["case keys held back until a backup"] = len(held_keys)
         summary.note(

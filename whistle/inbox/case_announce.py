@@ -21,6 +21,9 @@ from whistle.inbox.settings import acknowledge_on_import
 
 #: The outgoing kind that announces a case key to the server.
 CASE_KEY = "case-key"
+#: At most this many announcements in one replies bundle: the server refuses a bundle with
+#: more (``whistle.submit.case_keys``, like record orders); the rest go with the next one.
+MAX_PER_BUNDLE = 10_000
 
 
 def _announced() -> ColumnElement[bool]:
@@ -51,15 +54,6 @@ def queue_case_keys(session: Session, keyring: OfficeKeyring, *, now: datetime) 
         )
         .where(~queued.exists())
     ).all()
-    cases = [case_id for case_id, _generation, _public in rows]
-    for start in range(0, len(cases), 500):
-        session.execute(
-            delete(Outgoing).where(
-                Outgoing.kind == CASE_KEY,
-                Outgoing.confirmed.is_(None),
-                Outgoing.case_id.in_(cases[start : start + 500]),
-            )
-        )
     for case_id, generation, public in rows:
         announcement = CaseKeyAnnouncement(bytes.fromhex(case_id), generation, public)
         session.add(
@@ -72,6 +66,20 @@ def queue_case_keys(session: Session, keyring: OfficeKeyring, *, now: datetime) 
             )
         )
     session.flush()
+    # One announcement per case leaves (the server keeps the highest anyway): an older one not
+    # confirmed yet — or pending again after a server restore — is superseded.
+    newest_of_row = (
+        select(cast(func.max(CaseKey.generation), String))
+        .where(CaseKey.case_id == Outgoing.case_id)
+        .scalar_subquery()
+    )
+    session.execute(
+        delete(Outgoing).where(
+            Outgoing.kind == CASE_KEY,
+            Outgoing.confirmed.is_(None),
+            Outgoing.record_id != newest_of_row,
+        )
+    )
     return len(rows)
 
 

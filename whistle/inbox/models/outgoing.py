@@ -24,7 +24,7 @@ applies it once (replies by id, acknowledgements and purges are idempotent).
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, Integer, LargeBinary, String
+from sqlalchemy import DateTime, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from whistle.inbox.models.base import Base
@@ -34,6 +34,9 @@ OUTGOING_KINDS = ("reply", "purge", "ack", "refusal", "removal", "case-key")
 
 class Outgoing(Base):
     __tablename__ = "outgoing"
+    #: Which cases' newest key generation has an announcement, found in one query over the
+    #: index at every export (migration 0015_case_key_announce).
+    __table_args__ = (Index("ix_outgoing_kind_case_record", "kind", "case_id", "record_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(16), index=True)

@@ -94,6 +94,7 @@ def _labels() -> dict[str, str]:
         "purge orders": _("purge orders"),
         "acknowledgements held back until a backup": _("acknowledgements held back until a backup"),
         "case keys announced": _("case keys announced"),
+        "case keys left for the next bundle": _("case keys left for the next bundle"),
         "case keys held back until a backup": _("case keys held back until a backup"),
         "held back for another desk": _("held back for another desk"),
     }

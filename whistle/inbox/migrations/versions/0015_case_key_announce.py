@@ -4,7 +4,8 @@
 backup made after that holds it. Existing generations get this migration's time, so they
 are announced after the next backup. ``held_record.case_key``: the case key generation a
 held-back follow-up was sealed to, as the server said. The outgoing queue takes a new kind,
-``case-key``, in its existing columns.
+``case-key``, in its existing columns, and an index on (kind, case, record id): every export
+asks which cases' newest generation has no announcement yet.
 
 Revision ID: 0015_case_key_announce
 Revises: 0014_perf
@@ -32,6 +33,7 @@ def upgrade() -> None:
         batch.alter_column("created_at", existing_type=sa.DateTime, nullable=False)
     with op.batch_alter_table("held_record") as batch:
         batch.add_column(sa.Column("case_key", sa.Integer, nullable=True))
+    op.create_index("ix_outgoing_kind_case_record", "outgoing", ["kind", "case_id", "record_id"])
 
 
 def downgrade() -> None:
@@ -48,6 +50,7 @@ def downgrade() -> None:
         )
     # The older code knows no "case-key" rows; they are made again from the case keys.
     connection.execute(sa.text("DELETE FROM outgoing WHERE kind = 'case-key'"))
+    op.drop_index("ix_outgoing_kind_case_record", "outgoing")
     with op.batch_alter_table("held_record") as batch:
         batch.drop_column("case_key")
     with op.batch_alter_table("case_key") as batch:
