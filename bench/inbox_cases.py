@@ -290,11 +290,13 @@ def main() -> None:
 
         queued, sendable, held = timed("case keys: first export's queue (signs all)", announce, 1)
         print(f"  queued {queued}; sendable {sendable}, held for a backup {held}")
+        queued, sendable, held = timed("case keys: queue, all pending (none new)", announce)
+        print(f"  queued {queued}; sendable {sendable}, held for a backup {held}")
         with db.transaction(sessions) as session:
             session.execute(
                 update(Outgoing).values(bundle_sequence=1, confirmed=datetime(2026, 11, 27))
             )
-        queued, _sendable, _held = timed("case keys: next export's queue (none new)", announce)
+        queued, _sendable, _held = timed("case keys: queue, all confirmed (none new)", announce)
         print(f"  queued {queued}")
         print(
             f"RSS now: {rss_mib():.0f} MiB; peak (includes Argon2's memory): {peak_mib():.0f} MiB"

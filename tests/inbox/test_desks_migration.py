@@ -359,3 +359,27 @@ def test_being_in_compartments_is_remembered_no_longer_than_its_transaction(
         session.rollback()
         assert not compartments.active(session)
     engine.dispose()
+
+
+def test_an_office_before_desks_announces_no_case_key_until_it_moves(
+    v1: InboxConfig, tmp_path: Path
+) -> None:
+    """Protocol §17: before the move there are no case keys, so follow-ups keep going to the
+    desks; the move makes one per case, dated then, announced after the next backup."""
+    from whistle.inbox.case_announce import queue_case_keys
+    from whistle.inbox.models import CaseKey
+
+    engine = db.make_engine(v1.database_path)
+    db.upgrade(engine)
+    sessions = db.session_factory(engine)
+    with db.transaction(sessions) as session:
+        keyring = open_with_recovery_key(session, FACTS["recovery_key"]).keyring
+        assert queue_case_keys(session, keyring, now=NOW) == 0
+    assert _migrate(v1, tmp_path).exit_code == 0
+    with db.transaction(sessions) as session:
+        keyring = open_with_recovery_key(session, FACTS["recovery_key"]).keyring
+        cases = len(session.scalars(select(Case.id)).all())
+        assert cases > 0
+        assert len(set(session.scalars(select(CaseKey.created_at)))) == 1  # the move's time
+        assert queue_case_keys(session, keyring, now=NOW) == cases
+    engine.dispose()
