@@ -21,7 +21,9 @@ from whistle.inbox.store import _Importer, import_records
 from whistle.inbox.web import LANG_COOKIE
 from whistle.inbox.workflow import purge_case
 
-from .conftest import PASSWORD, add_officer_in, incoming, make_followup, make_submission
+from .conftest import add_officer_in, incoming, make_followup, make_submission
+from .test_cli import obj, password_file  # noqa: F401 - fixtures
+from .test_desks import _remove
 from .test_web import _add_custodian, login
 
 
@@ -159,16 +161,7 @@ def _held_for_a_removed_desk(office) -> None:  # type: ignore[no-untyped-def]
     ana = add_officer_in(office, "ana", ["antifraud"])
     source, envelope = make_submission(office, desk="ethics")
     assert len(_import(office, ana, [incoming("submission", source.case_id, envelope)]).held) == 1
-    with office.session() as session:
-        compartments.remove_desk(
-            session,
-            mar.keyring,
-            desk_id="ethics",
-            successor_id="antifraud",
-            move_cases=False,
-            by_officer_id=mar.officer_id,
-            now=office.config.clock(),
-        )
+    _remove(office, mar)
 
 
 @pytest.mark.parametrize(
@@ -195,11 +188,8 @@ def test_the_bundles_page_names_a_removed_desk_in_the_officers_language(
         assert held_back.count(session) == 1  # still held: ana is not in the desk
 
 
-def test_the_command_line_names_a_removed_desk(office, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_command_line_names_a_removed_desk(office, obj, password_file) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     _held_for_a_removed_desk(office)
-    password = tmp_path / "password"
-    password.write_text(PASSWORD + "\n")
-    config = {"kdf_params": office.config.kdf_params, "password_hash": office.config.password_hash}
     result = CliRunner().invoke(
         main,
         [
@@ -209,9 +199,9 @@ def test_the_command_line_names_a_removed_desk(office, tmp_path) -> None:  # typ
             "--officer",
             "ana",
             "--password-file",
-            str(password),
+            str(password_file),
         ],
-        obj={"config": config},
+        obj=obj,
     )
     assert result.exit_code == 0, result.output
     assert "1 report(s) and 0 follow-up(s) for the desk Ethics desk wait" in result.output

@@ -15,7 +15,8 @@ from whistle.inbox import compartments, create_app, db, epochs
 from whistle.inbox.models import DeskKey
 from whistle.inbox.models import Office as OfficeRow
 
-from .conftest import PASSWORD, Office
+from .conftest import Office
+from .test_cli import obj, password_file  # noqa: F401 - fixtures
 from .test_web import login
 
 
@@ -53,20 +54,17 @@ def beside(office: Office) -> Iterator[None]:
     engine.dispose()
 
 
-def _web_sign_in(office: Office, _tmp: Path) -> Callable[[], None]:
+def _web_sign_in(office: Office, _obj: object, _password: Path) -> Callable[[], None]:
     app = create_app(office.config)  # its start scrubs the log: before the keys are sealed
     return lambda: login(app.test_client())
 
 
-def _command_line_sign_in(office: Office, tmp: Path) -> Callable[[], None]:
-    password = tmp / "password"
-    password.write_text(PASSWORD + "\n")
-    config = {"kdf_params": office.config.kdf_params, "password_hash": office.config.password_hash}
+def _command_line_sign_in(office: Office, config: object, password: Path) -> Callable[[], None]:
     arguments = ["inbox", "file-held", str(office.config.data_dir), "--officer", "admin"]
 
     def run() -> None:
         result = CliRunner().invoke(
-            main, [*arguments, "--password-file", str(password)], obj={"config": config}
+            main, [*arguments, "--password-file", str(password)], obj=config
         )
         assert result.exit_code == 0, result.output
 
@@ -75,9 +73,13 @@ def _command_line_sign_in(office: Office, tmp: Path) -> Callable[[], None]:
 
 @pytest.mark.parametrize("way", [_web_sign_in, _command_line_sign_in], ids=["web", "cli"])
 def test_a_sign_in_that_moves_desk_keys_leaves_no_storage_key_copy_in_any_file(
-    office: Office, beside: None, tmp_path: Path, way: Callable[..., Callable[[], None]]
+    office: Office,
+    beside: None,
+    obj: object,  # noqa: F811
+    password_file: Path,  # noqa: F811
+    way: Callable[..., Callable[[], None]],
 ) -> None:
-    sign_in = way(office, tmp_path)
+    sign_in = way(office, obj, password_file)
     sealed = _seal_wire_keys_to_the_storage_key(office)
     before = _everything_under(office.config.data_dir)
     assert all(blob[-64:] in before for blob in sealed)  # the search bites
