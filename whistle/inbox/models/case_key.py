@@ -17,6 +17,6 @@ class CaseKey(Base):
     generation: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
     #: The server is told of this generation only once a backup made after it holds it
-    #: (``outgoing.split_case_keys``): follow-ups sealed to a key only a lost laptop held
+    #: (``case_announce.split_case_keys``): follow-ups sealed to a key only a lost laptop held
     #: would be lost.
     created_at: Mapped[datetime] = mapped_column(DateTime)
