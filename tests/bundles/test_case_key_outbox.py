@@ -129,3 +129,28 @@ def test_a_malformed_record_case_keys_refuses_the_bundle_and_writes_nothing(
     with pytest.raises(CaseKeyFieldError):
         world.inbox_import(data)
     assert world.snapshot()["inbox"] == before
+
+
+def test_one_marked_for_a_generation_the_server_confirmed_that_does_not_open_is_refused(
+    world: World,
+) -> None:
+    """The announcement went in a replies bundle the server applied and confirmed: a follow-up
+    marked for that generation which the case's key does not open is a poison record."""
+    source = _case(world)
+    world.acknowledge_on_import()
+    world.server_import(world.inbox_export())
+    with world.inbox_session() as session:
+        replies = _last(session, "replies")
+        assert replies is not None
+    world.inbox_import(_outbox(world, [], {"replies_applied": replies.sequence}))
+    with world.inbox_session() as session:
+        [row] = session.scalars(select(Outgoing).where(Outgoing.kind == "case-key")).all()
+        assert row.confirmed is not None
+    forged = _followup(source, generate_box_keypair().public_key, 1)
+    summary = world.inbox_import(_outbox(world, [forged], {"record_case_keys": {forged.id: 1}}))
+    assert summary.counts["refusals queued"] == 1
+    with world.inbox_session() as session:
+        assert (
+            session.scalar(select(Outgoing.record_id).where(Outgoing.kind == "refusal"))
+            == forged.id
+        )
