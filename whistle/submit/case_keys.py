@@ -98,10 +98,11 @@ def apply(
 
     Each case's login row is locked first, as a follow-up locks it before it compares the
     generation it was sealed to (``store.add_followup``): a follow-up is either stored before
-    the new key is, or refused after it.
+    the new key is, or refused after it. Rows are locked in one order (by case id), so two
+    bundles applied at once never wait on each other in a cycle.
     """
     done = CaseKeysApplied()
-    for item in announced:
+    for item in sorted(announced, key=lambda a: a.announcement.case_id):
         new = item.announcement
         case_id = new.case_id.hex()
         login = session.scalar(
