@@ -1,21 +1,30 @@
 """Records held back, in the inbox alone: the custodian imports like an officer in no desk, and
 a held record whose case was deleted since (the list of deletions applied again after a
-restore) is dropped, not filed."""
+restore) is dropped, not filed; what waits for a desk removed since is told by its name."""
 
+import dataclasses
+import re
 from datetime import date
 
+import pytest
+from click.testing import CliRunner
 from sqlalchemy import select
 
-from whistle.inbox import compartments, held_back
+from whistle.cli import main
+from whistle.inbox import compartments, create_app, held_back
 from whistle.inbox.bundles import file_held_back
+from whistle.inbox.config import NAMES_FILE, load_names
 from whistle.inbox.epochs import EpochKeys
 from whistle.inbox.models import Case, Outgoing, Record, Tombstone
 from whistle.inbox.officers import SignedIn
 from whistle.inbox.store import _Importer, import_records
+from whistle.inbox.web import LANG_COOKIE
 from whistle.inbox.workflow import purge_case
 
-from .conftest import incoming, make_followup, make_submission
-from .test_web import _add_custodian
+from .conftest import add_officer_in, incoming, make_followup, make_submission
+from .test_cli import obj, password_file  # noqa: F401 - fixtures
+from .test_desks import _remove
+from .test_web import _add_custodian, login
 
 
 def _import(office, signed: SignedIn, records) -> object:  # type: ignore[no-untyped-def]
@@ -142,3 +151,57 @@ def test_a_desk_counts_as_tried_only_for_the_epochs_whose_key_the_importer_holds
     assert importer.tried(4) == {"antifraud"}
     assert importer.tried(5) == {"antifraud", "ethics"}
     assert importer.tried(None) == {"antifraud", "ethics"}
+
+
+def _held_for_a_removed_desk(office) -> None:  # type: ignore[no-untyped-def]
+    """ana (antifraud) imports a report for ethics: it is held. Then mar, a manager of
+    antifraud only (so her sign-ins file nothing for ethics), removes ethics: its key of
+    the previous epoch is live, so the report still waits for the removed desk's members."""
+    mar = add_officer_in(office, "mar", ["antifraud"], roles=("officer", "manager"))
+    ana = add_officer_in(office, "ana", ["antifraud"])
+    source, envelope = make_submission(office, desk="ethics")
+    assert len(_import(office, ana, [incoming("submission", source.case_id, envelope)]).held) == 1
+    _remove(office, mar)
+
+
+@pytest.mark.parametrize(
+    ("lang", "shown"),
+    [("en", "Ethics desk"), ("ca", "Unitat d'Ètica"), ("es", "Unidad de Ética")],
+)
+def test_the_bundles_page_names_a_removed_desk_in_the_officers_language(
+    office, lang: str, shown: str
+) -> None:  # type: ignore[no-untyped-def]
+    (office.config.data_dir / NAMES_FILE).write_text(
+        '[desk_names.ethics]\nca = "Unitat d\'Ètica"\nes = "Unidad de Ética"\n'
+    )
+    config = dataclasses.replace(office.config, names=load_names(office.config.data_dir))
+    _held_for_a_removed_desk(office)
+    client = create_app(config).test_client()
+    client.set_cookie(LANG_COOKIE, lang)
+    login(client, "ana")
+    page = client.get("/bundles/").get_data(as_text=True)
+    listed = re.search(r'id="held-back">.*?<ul>(.*?)</ul>', page, re.S)
+    assert listed is not None
+    assert shown in listed.group(1).replace("&#39;", "'")
+    assert "ethics" not in listed.group(1)
+    with office.session() as session:
+        assert held_back.count(session) == 1  # still held: ana is not in the desk
+
+
+def test_the_command_line_names_a_removed_desk(office, obj, password_file) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    _held_for_a_removed_desk(office)
+    result = CliRunner().invoke(
+        main,
+        [
+            "inbox",
+            "file-held",
+            str(office.config.data_dir),
+            "--officer",
+            "ana",
+            "--password-file",
+            str(password_file),
+        ],
+        obj=obj,
+    )
+    assert result.exit_code == 0, result.output
+    assert "1 report(s) and 0 follow-up(s) for the desk Ethics desk wait" in result.output

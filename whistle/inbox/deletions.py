@@ -17,16 +17,15 @@
                      server keeps the longest and returns it in every outbox bundle, where
                      ``reapply_server_copy`` makes again what a restored inbox had forgotten
 
-Partial deletions re-encrypt the stored record without the part (a new file under the storage
-key; the old file is removed after the commit) and drop the search index, which is rebuilt at
-the next search. Each is a ``Deletion`` row and an audit event; the reason is sealed and
-goes with the case.
+Partial deletions re-encrypt the stored record without the part (a new file under the case's
+key, ``rekey.rewrite_file``; the old file is removed after the commit) and drop the search
+index, which is rebuilt at the next search. Each is a ``Deletion`` row and an audit event;
+the reason is sealed and goes with the case.
 """
 
 import base64
 import binascii
 import json
-import os
 import re
 import secrets
 from collections.abc import Iterable
@@ -41,13 +40,7 @@ from sqlalchemy.orm import Session, object_session
 from whistle.crypto import (
     DELETIONS,
     CryptoError,
-    EnvelopeWriter,
-    PartData,
-    PartKind,
-    PartStart,
     associated_data,
-    open_envelope,
-    sealed_to,
     sign,
     verify,
 )
@@ -58,6 +51,7 @@ from whistle.inbox.keyring import OfficeKeyring
 from whistle.inbox.models import Case, CaseSearch, Deletion, Record, Tombstone
 from whistle.inbox.models.deletion import GROUNDS, TARGETS
 from whistle.inbox.outgoing import queue_purge
+from whistle.inbox.rekey import rewrite_file
 from whistle.inbox.store import record_meta
 from whistle.inbox.workflow import case_dates, check_reason, live_case, purge_case
 
@@ -179,58 +173,28 @@ def _rewrite(
     session = object_session(record)
     if session is None:
         raise ValueError("the record is not attached to a session")
-    keys = compartments.case_secrets(session, keyring, record.case_id)
-    public = compartments.case_public(session, record.case_id)
-    old = store_dir / record.stored_name
-    new = store_dir / (secrets.token_hex(16) + ".wenv")
-    files: list[dict[str, Any]] = []
     form: dict[str, Any] | None = None
-    position = -1
-    fd = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with old.open("rb") as source, os.fdopen(fd, "wb") as out:
-            opened = open_envelope(source, keys, ad)
-            writer = EnvelopeWriter(out, [sealed_to(public)], ad)
-            small: bytearray | None = None
-            start: PartStart | None = None
-            skipping = False
-            for event in opened.events():
-                if isinstance(event, PartStart):
-                    start, small, skipping = event, None, False
-                    if event.kind == PartKind.FILE:
-                        position += 1
-                        skipping = position == drop_file
-                        if not skipping:
-                            writer.begin_file(event.name)
-                            files.append({"index": len(files), "name": event.name, "size": 0})
-                    else:
-                        small = bytearray()
-                elif isinstance(event, PartData):
-                    if small is not None:
-                        small += event.data
-                    elif not skipping:
-                        writer.write(event.data)
-                        files[-1]["size"] += len(event.data)
-                elif start is not None:
-                    if small is None:
-                        if not skipping:
-                            writer.end_part()
-                    else:
-                        value = bytes(small)
-                        if start.name == "form":
-                            form = json.loads(value.decode("utf-8"))
-                            if drop_field is not None and isinstance(form, dict):
-                                form = _without_field(form, drop_field)
-                                value = json.dumps(form, ensure_ascii=False).encode("utf-8")
-                        writer.add_bytes(start.name, value, kind=start.kind)
-                    start = None
-            writer.finish()
-            out.flush()
-            os.fsync(out.fileno())
-    except BaseException:
-        new.unlink(missing_ok=True)
-        raise
-    return new, files, form
+
+    def small_part(name: str, value: bytes) -> bytes:
+        nonlocal form
+        if name != "form":
+            return value
+        form = json.loads(value.decode("utf-8"))
+        if drop_field is None or not isinstance(form, dict):
+            return value
+        form = _without_field(form, drop_field)
+        return json.dumps(form, ensure_ascii=False).encode("utf-8")
+
+    done = rewrite_file(
+        store_dir / record.stored_name,
+        compartments.case_secrets(session, keyring, record.case_id),
+        compartments.case_public(session, record.case_id),
+        ad,
+        drop_file=drop_file,
+        small_part=small_part,
+    )
+    files = [{"index": i, "name": name, "size": size} for i, (name, size) in enumerate(done.files)]
+    return done.path, files, form
 
 
 #: The form's free text outside its fields (records.form_document) that can be deleted too.

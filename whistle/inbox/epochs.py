@@ -179,6 +179,14 @@ def current_card(session: Session) -> OfficeCard:
     return _card(current_row(session))
 
 
+def card_before(session: Session, epoch: int) -> OfficeCard | None:
+    """The newest card older than ``epoch`` (a card stays when its epoch's keys go)."""
+    row = session.scalar(
+        select(KeyEpoch).where(KeyEpoch.epoch < epoch).order_by(KeyEpoch.epoch.desc()).limit(1)
+    )
+    return _card(row) if row is not None else None
+
+
 def current_epoch(session: Session) -> int:
     return current_row(session).epoch
 

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, defer
 from whistle.inbox import epochs
 from whistle.inbox.audit import record_event
 from whistle.inbox.models import Case, HeldRecord, Tombstone
+from whistle.inbox.naming import DeskNames, desk_names
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class Waiting:
     def line(self) -> str:
         """In English, for the command line and the bundle's summary."""
         where = (
-            f"the {self.desks[0]} desk"
+            f"the desk {self.desks[0]}"
             if len(self.desks) == 1
             else "one of the desks " + ", ".join(self.desks)
         )
@@ -171,17 +172,19 @@ def candidates(session: Session, row: HeldRecord) -> tuple[str, ...]:
     return tuple(sorted(epochs.live_desks(session) - _tried(row)))
 
 
-def waiting(session: Session) -> list[Waiting]:
-    """What waits, grouped by the desk (or desks) it may be for: "3 reports for Urbanism"."""
+def waiting(session: Session, names: DeskNames | None = None) -> list[Waiting]:
+    """What waits, grouped by the desk (or desks) it may be for: "3 reports for Urbanism".
+    Desks by ``names`` (a page's, in its language), else by their names on the cards; a
+    removed desk too, as records sent before its removal may wait for it."""
     groups: dict[tuple[str, ...], list[HeldRecord]] = defaultdict(list)
     for row in rows(session, envelopes=False):
         groups[candidates(session, row)].append(row)
     if not groups:
         return []
-    names = {d.id: d.name for d in epochs.current_card(session).desks}
+    names = names if names is not None else desk_names(session)
     return [
         Waiting(
-            tuple(names.get(d, d) for d in desks),
+            tuple(names[d] for d in desks),
             sum(1 for r in found if r.kind == "submission"),
             sum(1 for r in found if r.kind != "submission"),
             min(r.received_day for r in found),

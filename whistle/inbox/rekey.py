@@ -1,7 +1,9 @@
 """Sealing one case's stored content again to another key, destroying the old copies.
 
 Used by the move into desk compartments (``compartments.migrate``): everything of a case
-that was sealed to the storage key is opened with it and sealed to the case key. Files are
+that was sealed to the storage key is opened with it and sealed to the case key. Partial
+deletions (``deletions.py``) stream a record through the same ``rewrite_file``, dropping one
+file or emptying one form field on the way. Files are
 written anew (the old file is removed only once the new one is on disk); rows are
 overwritten in place (SQLite's ``secure_delete`` zeroes the old cells). Register lines and
 deletion reasons of the office's own logs are not a case's content and stay where they are.
@@ -9,6 +11,8 @@ deletion reasons of the office's own logs are not a case's content and stay wher
 
 import os
 import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
@@ -40,10 +44,30 @@ def reseal_blob(blob: bytes, old: bytes | list[bytes], new_public: bytes, ad: by
     return seal([(p.kind, p.name, p.content) for p in message.parts], [sealed_to(new_public)], ad)
 
 
-def reseal_file(path: Path, old: bytes | list[bytes], new_public: bytes, ad: bytes) -> Path:
-    """A stored record's file sealed again, streamed; returns the new file (the old stays
-    until the caller has committed the row that names the new one)."""
+@dataclass(frozen=True)
+class Rewritten:
+    path: Path
+    #: The files it kept, in their order: (name, size in bytes).
+    files: list[tuple[str, int]]
+
+
+def rewrite_file(
+    path: Path,
+    old: bytes | list[bytes],
+    new_public: bytes,
+    ad: bytes,
+    *,
+    drop_file: int | None = None,
+    small_part: Callable[[str, bytes], bytes] | None = None,
+) -> Rewritten:
+    """A stored record's file opened with ``old`` and sealed again to ``new_public``,
+    streamed, into a new file beside it (the old stays until the caller has committed the
+    row that names the new one): without its file number ``drop_file``, and each small part
+    (name, content) as ``small_part`` gives it back. Raises ``CryptoError`` when it cannot
+    be opened; on any error the new file is gone."""
     new = path.with_name(secrets.token_hex(16) + ".wenv")
+    names: list[str] = []
+    sizes: list[int] = []
     fd = os.open(new, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with path.open("rb") as source, os.fdopen(fd, "wb") as out:
@@ -51,35 +75,51 @@ def reseal_file(path: Path, old: bytes | list[bytes], new_public: bytes, ad: byt
             writer = EnvelopeWriter(out, [sealed_to(new_public)], ad)
             small: bytearray | None = None
             start: PartStart | None = None
+            position = -1
+            skipping = False
             for event in opened.events():
                 if isinstance(event, PartStart):
-                    start = event
+                    start, small, skipping = event, None, False
                     if event.kind == PartKind.FILE:
-                        writer.begin_file(event.name)
-                        small = None
+                        position += 1
+                        skipping = position == drop_file
+                        if not skipping:
+                            writer.begin_file(event.name)
+                            names.append(event.name)
+                            sizes.append(0)
                     else:
                         small = bytearray()
                 elif isinstance(event, PartData):
-                    if small is None:
-                        writer.write(event.data)
-                    else:
+                    if small is not None:
                         small += event.data
+                    elif not skipping:
+                        writer.write(event.data)
+                        sizes[-1] += len(event.data)
                 elif start is not None:
                     if small is None:
-                        writer.end_part()
+                        if not skipping:
+                            writer.end_part()
                     else:
-                        writer.add_bytes(start.name, bytes(small), kind=start.kind)
+                        value = bytes(small)
+                        if small_part is not None:
+                            value = small_part(start.name, value)
+                        writer.add_bytes(start.name, value, kind=start.kind)
                     start = None
             writer.finish()
             out.flush()
             os.fsync(out.fileno())
-    except CryptoError as exc:
-        new.unlink(missing_ok=True)
-        raise UnreadableRecordError("A stored record of this case cannot be opened.") from exc
     except BaseException:
         new.unlink(missing_ok=True)
         raise
-    return new
+    return Rewritten(new, list(zip(names, sizes, strict=True)))
+
+
+def reseal_file(path: Path, old: bytes | list[bytes], new_public: bytes, ad: bytes) -> Path:
+    """A stored record's file sealed again, whole (``rewrite_file``); returns the new file."""
+    try:
+        return rewrite_file(path, old, new_public, ad).path
+    except CryptoError as exc:
+        raise UnreadableRecordError("A stored record of this case cannot be opened.") from exc
 
 
 def reseal_case(

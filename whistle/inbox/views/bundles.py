@@ -27,7 +27,7 @@ from whistle.inbox.errors import InboxError
 from whistle.inbox.models import BundleLog, Outgoing
 from whistle.inbox.outgoing import held_acks
 from whistle.inbox.refusals import bundle_reason
-from whistle.inbox.web import require_unlocked, state
+from whistle.inbox.web import page_desk_names, require_unlocked, state
 
 blueprint = Blueprint("bundles", __name__, url_prefix="/bundles")
 
@@ -99,7 +99,7 @@ def _labels() -> dict[str, str]:
 
 def _page(status: int = 200, **context: object) -> tuple[str, int]:
     with db.transaction(state().sessions) as session:
-        other_desks = held_back.waiting(session)
+        other_desks = held_back.waiting(session, page_desk_names(session))
     page = render_template(
         "bundles.html",
         waiting=_waiting(),

@@ -90,7 +90,7 @@ def _page(status: int = 200, **extra: Any) -> tuple[str, int]:
         interim = compartments.interim(session) if active else []
         removed = [
             (
-                r.desk_id,
+                names[r.desk_id],
                 r.removed_at.date(),
                 names[compartments.receiving_desk(session, r.desk_id)],
                 r.keys_destroyed_at is not None,
