@@ -759,8 +759,8 @@ import { humanSize } from './sizes.js';
         if (answer.case_id === api.toHex(state.caseId)) state.caseKey = answer.case_key || null;
         throw refused;
       },
-      function () {
-        throw refused;
+      function (failed) {
+        throw failed; // not checked in again: what went wrong is what the source must know
       },
     );
   }
