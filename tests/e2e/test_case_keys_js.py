@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import FLOW, Site
-from tests.e2e.test_chromium import CHROMIUM, FLAGS, WAIT_MS
+from tests.e2e.test_chromium import CHROMIUM, FLAGS, WAIT_MS, Shots
 from tests.submit.conftest import insert_reply, submit_report
 from whistle.bundling import last_logged
 from whistle.crypto import (
@@ -31,7 +31,7 @@ from whistle.crypto.records import open_followup_as_office
 from whistle.submit import store
 from whistle.submit.bundles import REPLIES, apply_replies
 from whistle.submit.db import start_write
-from whistle.submit.models import BundleLog
+from whistle.submit.models import BundleLog, Record, RecordKind
 
 pytestmark = pytest.mark.slow
 
@@ -93,17 +93,19 @@ def _announce(site: Site, case_id: bytes, generation: int, key: BoxKeyPair) -> N
         apply_replies(session, config, out.getvalue(), today=datetime.date.today())
 
 
-def _followups(site: Site, case_id: bytes) -> list[tuple[Any, bytes]]:
-    """(row, ciphertext) of every follow-up the server holds for the case."""
+def _followups(site: Site, case_id: bytes) -> list[tuple[int | None, bytes]]:
+    """(case key generation, ciphertext) of every follow-up the server holds for the case."""
     state = site.app.extensions["whistle_submit"]
     found = []
     with state.sessions.begin() as session:
         for record in store.case_records(session, case_id):
-            if record.kind.value != "followup":
+            if record.kind != RecordKind.FOLLOWUP:
                 continue
             buffer = io.BytesIO()
             store.read_record(session, record.id, buffer)
-            found.append((record, buffer.getvalue()))
+            row = session.get(Record, record.id)
+            assert row is not None
+            found.append((row.case_key_generation, buffer.getvalue()))
     return found
 
 
@@ -143,6 +145,54 @@ def _opens_with_the_case_key_alone(
             envelope, desks, case_id, keys.reply_public_key, keys.signing_public_key
         )
     return opened.message
+
+
+def test_a_follow_up_goes_to_the_announced_case_key_alone(page: Any, site: Site) -> None:
+    code, case_id, keys = _new_case(site)
+    case_key = generate_box_keypair()
+    _announce(site, case_id, 4, case_key)
+    _checked_in(page, site, code)
+    page.locator("#sealed-message").fill("Only for those who hold this case")
+    request = _send(page)
+    page.locator("#sealed-sent h3").wait_for(timeout=WAIT_MS)
+    assert "case_key=4" in request.url
+    assert "copy=" in request.url
+    assert "epoch=" in request.url
+    [(generation, envelope)] = _followups(site, case_id)
+    assert generation == 4
+    message = _opens_with_the_case_key_alone(site, envelope, case_id, keys, case_key)
+    assert message == "Only for those who hold this case"
+
+
+def test_a_key_changed_since_check_in_is_said_and_the_message_kept(page: Any, site: Site) -> None:
+    code, case_id, keys = _new_case(site)
+    _announce(site, case_id, 1, generate_box_keypair())
+    _checked_in(page, site, code)
+    newer = generate_box_keypair()
+    _announce(site, case_id, 2, newer)  # the officer stepped aside meanwhile
+    page.set_viewport_size({"width": 375, "height": 812})
+    page.locator("#sealed-message").fill("Written before the office changed the key")
+    request = _send(page)
+    assert "case_key=1" in request.url
+    box = page.locator("#sealed-error")
+    box.wait_for(timeout=WAIT_MS)
+    assert "changed the keys of your case" in box.inner_text()
+    assert not page.get_by_role("button", name="Use the plain form").is_visible()
+    assert page.evaluate("document.activeElement.id") == "sealed-error"
+    assert box.is_visible()
+    assert page.locator("#sealed-message").input_value() == (
+        "Written before the office changed the key"
+    )
+    assert _followups(site, case_id) == []  # nothing stored
+    Shots("case-keys-js")(page, "case-key-changed-phone")
+    # Pressed again: sealed to the new key, which the page took when it checked in again.
+    request = _send(page)
+    page.locator("#sealed-sent h3").wait_for(timeout=WAIT_MS)
+    assert "case_key=2" in request.url
+    [(generation, envelope)] = _followups(site, case_id)
+    assert generation == 2
+    message = _opens_with_the_case_key_alone(site, envelope, case_id, keys, newer)
+    assert message == "Written before the office changed the key"
 
 
 @pytest.mark.parametrize("forgery", ["another office key", "another case"])
