@@ -4,7 +4,6 @@ the page seals to it alone; a changed key between check-in and send is refused b
 said by the page, the message kept; an announcement that does not verify sends nothing."""
 
 import base64
-import datetime
 import io
 import re
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ import pytest
 from tests.e2e.conftest import FLOW, Site
 from tests.e2e.test_chromium import CHROMIUM, FLAGS, WAIT_MS, Shots
 from tests.submit.conftest import insert_reply, submit_report
-from whistle.bundling import last_logged
+from tests.submit.test_case_keys import Replies, announcement
 from whistle.crypto import (
     BoxKeyPair,
     WrongKeyError,
@@ -24,18 +23,12 @@ from whistle.crypto import (
     generate_signing_keypair,
     login_lookup,
 )
-from whistle.crypto.bundles import write_bundle
 from whistle.crypto.case_keys import CaseKeyAnnouncement, sign_case_key
-from whistle.crypto.keys import box_keypair_from_secret
 from whistle.crypto.records import open_followup_as_office
 from whistle.submit import store
-from whistle.submit.bundles import REPLIES, apply_replies
-from whistle.submit.db import start_write
-from whistle.submit.models import BundleLog, Record, RecordKind
+from whistle.submit.models import Record, RecordKind
 
 pytestmark = pytest.mark.slow
-
-FOLLOWUP_POST = re.compile(r".*/follow-up/sealed\?.*")
 
 
 @pytest.fixture(scope="module")
@@ -68,29 +61,11 @@ def _case(site: Site, code: str) -> tuple[bytes, Any]:
 
 def _announce(site: Site, case_id: bytes, generation: int, key: BoxKeyPair) -> None:
     """What the inbox does: a replies bundle, signed by the office key, that announces the
-    case's key (extra.case_keys), applied on the server as `whistle-submit apply` does."""
-    state = site.app.extensions["whistle_submit"]
-    config = state.config
-    announcement = sign_case_key(
-        site.office.signing_seed, CaseKeyAnnouncement(case_id, generation, key.public_key)
-    )
-    with state.sessions.begin() as session:
-        start_write(session)
-        last = last_logged(session, BundleLog, REPLIES)
-        out = io.BytesIO()
-        write_bundle(
-            out,
-            records=[],
-            signing_seed=site.office.signing_seed,
-            recipient_bundle_key=box_keypair_from_secret(config.bundle_secret).public_key,
-            install_id=config.install_id,
-            direction=REPLIES,
-            sequence=(last.sequence if last else 0) + 1,
-            previous=last.bundle_id if last else None,
-            created="2026-12-05",
-            extra={"case_keys": [base64.b64encode(announcement).decode()]},
-        )
-        apply_replies(session, config, out.getvalue(), today=datetime.date.today())
+    case's key (extra.case_keys), applied on the server as `whistle-submit apply` does. One
+    chain of bundles per server (the module's site)."""
+    replies = site.extra.setdefault("replies", Replies(site.app, site.office, site.data_dir))
+    blob, _key = announcement(site.office, case_id, generation, key)
+    replies.apply({"case_keys": [blob]})
 
 
 def _followups(site: Site, case_id: bytes) -> list[tuple[int | None, bytes]]:
