@@ -319,6 +319,7 @@ import { humanSize } from './sizes.js';
     else if (reason === 'expired') error = userError(text('expired'));
     else if (reason === 'full') error = userError(text('full'));
     else if (reason === 'keys-changed') error = userError(text('keysChanged'));
+    else if (reason === 'case-key-changed') error = userError(text('caseKeyChanged'));
     else if (reason === 'unknown-code' || status === 404) error = userError(text('unknown'));
     else if (reason === 'busy') error = userError(text('busy'));
     else if (status === 503) error = userError(text('busySite'));
@@ -379,10 +380,14 @@ import { humanSize } from './sizes.js';
     });
   }
 
+  function withQuery(url, name, value) {
+    return url + (url.indexOf('?') < 0 ? '?' : '&') + name + '=' + encodeURIComponent(String(value));
+  }
+
   // The URL of a sealed route, announcing the size of the source's copy that precedes the
   // envelope in the body (views/sealed.py).
   function withCopy(url, copy) {
-    return url + (url.indexOf('?') < 0 ? '?' : '&') + 'copy=' + copy.length;
+    return withQuery(url, 'copy', copy.length);
   }
 
   function fromBase64(text) {
@@ -526,8 +531,9 @@ import { humanSize } from './sizes.js';
 
   // --- check-in, the conversation and follow-ups ------------------------------------------------
 
-  // {keys, caseId, signedCase, nextFollowup, repliesSeen} while the conversation is shown;
-  // only in this page
+  // {keys, caseId, caseKey, signedCase, nextFollowup, repliesSeen} while the conversation is
+  // shown; only in this page. caseKey: the office's announcement of the case's key as the
+  // server gave it (base64, checked before each use), or null.
   var session = null;
 
   function element(name, text, className) {
@@ -707,7 +713,13 @@ import { humanSize } from './sizes.js';
     });
     return lookup.then(function (answer) {
       var caseId = api.fromHex(answer.case_id);
-      var state = { keys: keys, caseId: caseId, nextFollowup: answer.next_followup, keepCopies: answer.keep_copies !== false };
+      var state = {
+        keys: keys,
+        caseId: caseId,
+        caseKey: answer.case_key || null,
+        nextFollowup: answer.next_followup,
+        keepCopies: answer.keep_copies !== false,
+      };
       return openRecords(api, keys, caseId, answer, state).then(function () {
         session = state;
         checkinForm.elements.code.value = '';
@@ -720,13 +732,46 @@ import { humanSize } from './sizes.js';
     });
   }
 
+  // What a follow-up is sealed to (docs/protocol.md §17): the case's key alone once the office
+  // announced it — believed only when signed by the key of the card checked here and naming
+  // this case, else nothing is sent — or, before any announcement, every desk of the card.
+  function followupKeys(api, card) {
+    if (!session.caseKey) {
+      return { officeKeys: checkinForm.dataset.deskKeys.split(',').map(api.fromHex), generation: null };
+    }
+    var announced;
+    try {
+      announced = api.verifyCaseKey(fromBase64(session.caseKey), card.signingKey, session.caseId);
+    } catch (error) {
+      throw userError(text('caseKeyBad'));
+    }
+    return { officeKeys: [announced.publicKey], generation: announced.generation };
+  }
+
+  // The server holds a newer key for the case than the one this page sealed to (409
+  // case-key-changed): the page checks in again with the login token it holds, for the new
+  // announcement, and the refusal asks the source to press the button again. Nothing typed
+  // is lost; what was sealed to the old key is not sent again.
+  function renewCaseKey(api, refused) {
+    var state = session;
+    return post(checkinForm.dataset.sealedAction, new Blob([state.keys.loginToken])).then(
+      function (answer) {
+        if (answer.case_id === api.toHex(state.caseId)) state.caseKey = answer.case_key || null;
+        throw refused;
+      },
+      function (failed) {
+        throw failed; // not checked in again: what went wrong is what the source must know
+      },
+    );
+  }
+
   function sendFollowup(api) {
     var followup = document.getElementById('sealed-followup');
     var message = followup.elements.message.value.trim();
     var files = Array.prototype.slice.call(followup.elements.files.files);
     checkFiles(files);
+    var sealing = followupKeys(api, checkCard(api));
     var bars = progress(files, followup.querySelector('button[type=submit]'));
-    var deskKeys = checkinForm.dataset.deskKeys.split(',').map(api.fromHex);
     var copy = session.keepCopies
       ? api.sealCopy(api.copyDocument('followup', { message: message, files: files }), session.keys.copyPublicKey, session.caseId)
       : new Uint8Array(0);
@@ -735,7 +780,7 @@ import { humanSize } from './sizes.js';
         message: message,
         files: files,
         replySecretKey: session.keys.replySecretKey,
-        deskKeys: deskKeys,
+        officeKeys: sealing.officeKeys,
         caseId: session.caseId,
         signingSeed: session.signedCase ? session.keys.signingSeed : null,
         position: session.signedCase ? { sequence: session.nextFollowup, seen: session.repliesSeen } : null,
@@ -743,7 +788,12 @@ import { humanSize } from './sizes.js';
       })
       .then(function (envelope) {
         var body = new Blob([session.keys.loginToken, session.caseId, copy, envelope], { type: 'application/octet-stream' });
-        return post(withCopy(checkinForm.dataset.followupAction, copy), body, bars.sending);
+        var url = withCopy(checkinForm.dataset.followupAction, copy);
+        if (sealing.generation !== null) url = withQuery(url, 'case_key', sealing.generation);
+        return post(url, body, bars.sending).catch(function (error) {
+          if (error.reason === 'case-key-changed') return renewCaseKey(api, error);
+          throw error;
+        });
       })
       .then(function () {
         statusBox.hidden = true;

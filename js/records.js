@@ -4,8 +4,9 @@
 //               parts: "reply_public_key" (bytes, 32), "form" (text, JSON),
 //                      "identification" (bytes, 4096 + 48, sealed to the custodian),
 //                      then any number of files
-//   followup    boxed from the source's reply key to every desk key, sealed to
-//               the source's reply key; parts: "message" (text), files
+//   followup    boxed from the source's reply key to the office keys (the case's key once
+//               announced, else every desk key), sealed to the source's reply key;
+//               parts: "message" (text), files
 //   reply       sealed to the source's reply key and to the desk;
 //               parts: "message" (text), files
 //
@@ -174,19 +175,21 @@ async function addFiles(writer, files, onProgress) {
 }
 
 /**
- * A follow-up as a Blob, readable by every desk and by the source (records.FollowupWriter).
- * With `signingSeed` and `position` ({sequence, seen}; protocol 2 cases) it is sealed to
- * the desks and signed with the source's key; without (a protocol 1 case) it is boxed from
- * the reply key, so the office knows the code's holder wrote it.
+ * A follow-up as a Blob, readable by the holders of `officeKeys` and by the source
+ * (records.FollowupWriter): the case's key once the office announced it (docs/protocol.md
+ * §17), else every desk's key of the card. With `signingSeed` and `position` ({sequence,
+ * seen}; protocol 2 cases) it is sealed to them and signed with the source's key; without (a
+ * protocol 1 case) it is boxed from the reply key, so the office knows the code's holder
+ * wrote it.
  */
 export async function writeFollowup(sodium, options) {
   requireBytes(options.replySecretKey, 32, 'the reply secret key');
-  if (!Array.isArray(options.deskKeys) || !options.deskKeys.length) {
-    throw new RangeError('a follow-up goes to at least one desk');
+  if (!Array.isArray(options.officeKeys) || !options.officeKeys.length) {
+    throw new RangeError('a follow-up goes to at least one office key');
   }
   const signed = Boolean(options.signingSeed);
   if (signed !== Boolean(options.position)) throw new TypeError('a signed follow-up needs the signing seed and its position');
-  const recipients = options.deskKeys.map(signed ? sealedTo : boxedTo);
+  const recipients = options.officeKeys.map(signed ? sealedTo : boxedTo);
   recipients.push(sealedTo(sodium.crypto_scalarmult_base(options.replySecretKey)));
   const out = collector();
   const ad = associatedData('followup', options.caseId);

@@ -14,6 +14,7 @@ import readySodium from './sodium-ready.cjs';
 import { fromHex, toHex } from './bytes.js';
 import { codeBits, checkSymbol, formatCode, generateCode, normalizeCode } from './codes.js';
 import { fingerprint, verifyOfficeCard } from './cards.js';
+import { verifyCaseKey } from './case-keys.js';
 import { copyDocument, openCopy, sealCopy } from './copies.js';
 import { OFFICE_RECORD, SOURCE_RECORD, signObject, verifyObject } from './conversation.js';
 import { deriveSourceKeys } from './derive.js';
@@ -75,6 +76,7 @@ function bind(sodiumReady) {
     SOURCE_RECORD,
     fingerprint: (signingKey) => fingerprint(s, signingKey),
     verifyOfficeCard: (signed) => verifyOfficeCard(s, signed),
+    verifyCaseKey: (blob, officeSigningKey, caseId) => verifyCaseKey(s, blob, officeSigningKey, caseId),
     openSubmissionAsSource: (input, replySecretKey, caseId) => openSubmissionAsSource(s, input, replySecretKey, caseId),
     copyDocument,
     sealCopy: (document, copyPublicKey, caseId) => sealCopy(s, document, copyPublicKey, caseId),

@@ -87,17 +87,24 @@ def test_an_unread_reply_expires_at_the_maximum_age(world: World) -> None:
 
 
 def test_a_purge_order_deletes_the_case_and_its_login(world: World) -> None:
+    from whistle.crypto import generate_box_keypair
+    from whistle.crypto.case_keys import CaseKeyAnnouncement, sign_case_key
     from whistle.inbox.outgoing import queue_purge
-    from whistle.submit.models import Login
+    from whistle.submit.models import CaseKeyRow, Login, SourceCopy
 
     code = _reply_delivered(world)
     with world.inbox_session() as session:
         case_id = session.scalars(select(Case.id)).one()
         queue_purge(session, case_id=case_id, now=world.inbox_config.clock())
+    # The case's key as a replies bundle stores it (tests/submit/test_case_keys.py).
+    announced = CaseKeyAnnouncement(bytes.fromhex(case_id), 1, generate_box_keypair().public_key)
+    with world.server_state().sessions.begin() as session:
+        blob = sign_case_key(world.keyring.signing_seed, announced)
+        session.add(CaseKeyRow(case_id=case_id, generation=1, announcement=blob, applied=TODAY))
     assert world.server_import(world.inbox_export()).counts["cases purged"] == 1
     with world.server_state().sessions() as session:
-        assert session.scalars(select(Record)).all() == []
-        assert session.scalars(select(Login)).all() == []
+        for model in (Record, Login, SourceCopy, CaseKeyRow):
+            assert session.scalars(select(model)).all() == [], model
     client = world.client
     client.get("/language/en")
     assert "Expiring reply." not in check_in(client, code)[1]

@@ -1,5 +1,6 @@
 """Every vector in tests/vectors/*.json, checked against whistle.crypto."""
 
+import base64
 import hashlib
 import io
 import json
@@ -9,6 +10,7 @@ import pytest
 from tests.crypto.vectors import load
 from whistle import crypto
 from whistle.crypto import records
+from whistle.crypto.case_keys import read_case_key, sign_case_key
 from whistle.crypto.codes import check_symbol, code_bits, generate_code, normalize_code
 from whistle.crypto.conversation import ContentDigest, Position, conversation_json
 from whistle.crypto.framing import PartKind
@@ -99,6 +101,39 @@ def test_invalid_signature_vectors(vector):
     with pytest.raises(SIGNATURE_ERRORS[vector["error"]]):
         crypto.verify(
             bytes.fromhex(vector["public_key"]), vector["purpose"], bytes.fromhex(vector["signed"])
+        )
+
+
+CASE_KEYS = load("case_keys")
+#: generate.py's det("office-seed"): the office that signed cards.json and case_keys.json.
+OFFICE_SEED = hashlib.blake2b(b"office-seed", digest_size=32).digest()
+CASE_KEY_ERRORS = {
+    "misbound": crypto.MisboundError,
+    "bad-signature": crypto.BadSignatureError,
+    "wrong-purpose": crypto.WrongPurposeError,
+    "malformed": crypto.MalformedError,
+    "version": crypto.UnsupportedVersionError,
+}
+
+
+@pytest.mark.parametrize("vector", CASE_KEYS["valid"], ids=lambda v: v["name"])
+def test_case_key_vectors(vector):
+    blob = base64.b64decode(vector["announcement"])
+    case_id = bytes.fromhex(CASE_KEYS["case_id"])
+    office_key = bytes.fromhex(CASE_KEYS["office_signing_public_key"])
+    announcement = read_case_key(blob, office_signing_key=office_key, case_id=case_id)
+    assert announcement.generation == vector["generation"]
+    assert announcement.public_key.hex() == CASE_KEYS["case_public_key"]
+    assert sign_case_key(OFFICE_SEED, announcement) == blob  # deterministic, byte for byte
+
+
+@pytest.mark.parametrize("vector", CASE_KEYS["invalid"], ids=lambda v: v["name"])
+def test_invalid_case_key_vectors(vector):
+    with pytest.raises(CASE_KEY_ERRORS[vector["error"]]):
+        read_case_key(
+            base64.b64decode(vector["announcement"]),
+            office_signing_key=bytes.fromhex(CASE_KEYS["office_signing_public_key"]),
+            case_id=bytes.fromhex(vector["case_id"]),
         )
 
 

@@ -3,6 +3,9 @@
 //   node [--jitless] tests/js/interop.mjs write REQUEST.json   writes a submission and a follow-up
 //   node [--jitless] tests/js/interop.mjs open REQUEST.json    opens records Python sealed
 //   node [--jitless] tests/js/interop.mjs copies REQUEST.json  opens source copies Python sealed
+//   node [--jitless] tests/js/interop.mjs case-followup REQUEST.json
+//                       checks a case key announcement Python signed, as the page does, and
+//                       writes a follow-up sealed to that key alone
 //
 // It prints one JSON object on stdout.
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -42,7 +45,7 @@ async function write(api, request) {
     message: request.message,
     files,
     replySecretKey: keys.replySecretKey,
-    deskKeys: request.desk_keys.map(h),
+    officeKeys: request.desk_keys.map(h),
     caseId,
     signingSeed: keys.signingSeed,
     position: { sequence: 1, seen: 2 },
@@ -104,9 +107,31 @@ async function copies(api, request) {
   return { mode: api.mode, results };
 }
 
+async function caseFollowup(api, request) {
+  const h = api.fromHex;
+  const keys = api.deriveSourceKeys(request.code, h(request.install_salt));
+  const caseId = h(request.case_id);
+  const announced = api.verifyCaseKey(fromBase64(request.announcement), h(request.office_key), caseId);
+  const followup = await api.writeFollowup({
+    message: request.message,
+    files: [],
+    replySecretKey: keys.replySecretKey,
+    officeKeys: [announced.publicKey],
+    caseId,
+    signingSeed: keys.signingSeed,
+    position: { sequence: 2, seen: 1 },
+  });
+  writeFileSync(join(request.out_dir, 'followup-case.bin'), new Uint8Array(await followup.arrayBuffer()));
+  return { mode: api.mode, generation: announced.generation, key: api.toHex(announced.publicKey) };
+}
+
+function fromBase64(text) {
+  return new Uint8Array(Buffer.from(text, 'base64'));
+}
+
 const [command, path] = process.argv.slice(2);
 const request = JSON.parse(readFileSync(path, 'utf8'));
 const api = await load();
-const commands = { write, open, copies };
+const commands = { write, open, copies, 'case-followup': caseFollowup };
 const result = await commands[command](api, request);
 process.stdout.write(JSON.stringify(result) + '\n');

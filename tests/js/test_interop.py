@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from whistle import crypto
+from whistle.crypto.case_keys import CaseKeyAnnouncement, sign_case_key
 from whistle.crypto.conversation import Position
 from whistle.crypto.framing import PartData, PartKind, PartStart
 from whistle.crypto.records import (
@@ -255,6 +256,64 @@ def test_whistle_crypto_seals_js_opens(mode, office, tmp_path):
     assert misbound == {"error": "TamperedError"}
 
 
+@pytest.mark.parametrize("mode", MODES, ids=list(MODES))
+def test_a_follow_up_the_page_seals_to_a_case_key_opens_with_it_alone(mode, office, tmp_path):
+    """The page checks the office's announcement (protocol §17) and seals to the key in it:
+    the case secret opens the follow-up, the desks' keys of the card do not; the source still
+    reads it back. An announcement for another case is refused before anything is written."""
+    keys = crypto.derive_source_keys(office["code"], office["salt"])
+    case_key = crypto.generate_box_keypair()
+    announcement = CaseKeyAnnouncement(office["case_id"], 3, case_key.public_key)
+    request = {
+        "code": office["code"],
+        "install_salt": office["salt"].hex(),
+        "case_id": office["case_id"].hex(),
+        "office_key": OFFICE.public_key.hex(),
+        "announcement": base64.b64encode(sign_case_key(OFFICE.seed, announcement)).decode(),
+        "message": "Només per a qui porta el cas.",
+        "out_dir": str(tmp_path),
+    }
+    written = _interop(MODES[mode], "case-followup", request, tmp_path)
+    assert (written["generation"], written["key"]) == (3, case_key.public_key.hex())
+    followup = (tmp_path / "followup-case.bin").read_bytes()
+    opened = open_followup_as_office(
+        followup,
+        [case_key.secret_key],
+        office["case_id"],
+        keys.reply_public_key,
+        keys.signing_public_key,
+    )
+    assert (opened.message, opened.position) == ("Només per a qui porta el cas.", Position(2, 1))
+    with pytest.raises(crypto.WrongKeyError):
+        open_followup_as_office(
+            followup,
+            [office["desk"].secret_key, office["desk2"].secret_key],
+            office["case_id"],
+            keys.reply_public_key,
+            keys.signing_public_key,
+        )
+    own = open_as_source(
+        followup,
+        "followup",
+        keys.reply_secret_key,
+        office["case_id"],
+        office_key=OFFICE.public_key,
+        source_signing_key=keys.signing_public_key,
+        signed_case=True,
+    )
+    assert own.message == "Només per a qui porta el cas."
+
+    (tmp_path / "followup-case.bin").unlink()
+    other = CaseKeyAnnouncement(crypto.random_bytes(16), 3, case_key.public_key)
+    request["announcement"] = base64.b64encode(sign_case_key(OFFICE.seed, other)).decode()
+    path = tmp_path / "case-followup.json"
+    path.write_text(json.dumps(request), encoding="utf-8")
+    result = _run([*MODES[mode], str(INTEROP), "case-followup", str(path)])
+    assert result.returncode != 0
+    assert "MisboundError" in result.stderr
+    assert not (tmp_path / "followup-case.bin").exists()
+
+
 def _flip(data: bytes) -> bytes:
     out = bytearray(data)
     out[len(out) // 2] ^= 1
@@ -298,7 +357,7 @@ def test_node_test_runner():
 
 def test_node_vectors_without_webassembly():
     """The vector tests again with libsodium's plain-JS fallback (node --jitless)."""
-    names = ("codes", "derivation", "envelopes", "conversation")
+    names = ("codes", "derivation", "envelopes", "conversation", "case-keys")
     files = [f"tests/js/{name}.test.mjs" for name in names]
     result = _run(["--jitless", "--test", *files], timeout=600)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]

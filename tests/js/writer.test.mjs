@@ -68,7 +68,7 @@ test('a protocol 2 follow-up: sealed to every desk, no key in clear, signed and 
     message: 'Més detalls',
     files: [new File([pattern(70000, 2)], 'annex.bin')],
     replySecretKey: source.replySecretKey,
-    deskKeys: [key('desk_public_key'), key('desk2_public_key')],
+    officeKeys: [key('desk_public_key'), key('desk2_public_key')],
     caseId,
     signingSeed: source.signingSeed,
     position: { sequence: 4, seen: 2 },
@@ -96,7 +96,7 @@ test('a protocol 1 follow-up: boxed to every desk, sealed to the reply key, send
     message: 'Més detalls',
     files: [new Blob([pattern(70000, 2)])].map((b) => new File([b], 'annex.bin')),
     replySecretKey: replySecret,
-    deskKeys: [key('desk_public_key'), key('desk2_public_key')],
+    officeKeys: [key('desk_public_key'), key('desk2_public_key')],
     caseId,
   });
   const data = await bytesOf(blob);
@@ -146,7 +146,7 @@ test('a Blob envelope is read in pieces and opens like the bytes', async () => {
     message: 'x',
     files: [new File([pattern(200000, 4)], 'f')],
     replySecretKey: key('reply_secret_key'),
-    deskKeys: [key('desk_public_key')],
+    officeKeys: [key('desk_public_key')],
     caseId,
   });
   const opened = await api.openAsSource(blob, 'followup', key('reply_secret_key'), caseId, unsignedCase);

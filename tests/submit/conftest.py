@@ -39,16 +39,19 @@ class Office:
     desks: dict[str, BoxKeyPair]
     custodian: BoxKeyPair
     signing_seed: bytes
+    #: The card's bundle key pair: what opens the server's outbox bundles.
+    bundle: BoxKeyPair | None = None
 
 
 def make_office(desk_ids: tuple[str, ...] = ("antifrau",)) -> Office:
     signing = generate_signing_keypair()
     desks = {d: generate_box_keypair() for d in desk_ids}
     custodian = generate_box_keypair()
+    bundle = generate_box_keypair()
     card = make_office_card(
         signing.seed,
         name="Oficina de Transparència i Bones Pràctiques",
-        bundle_key=generate_box_keypair().public_key,
+        bundle_key=bundle.public_key,
         desks=[Desk(d, f"Desk {d}", k.public_key) for d, k in desks.items()],
         custodian_key=custodian.public_key,
         epoch=1,
@@ -56,7 +59,7 @@ def make_office(desk_ids: tuple[str, ...] = ("antifrau",)) -> Office:
     )
     from whistle.crypto import read_card
 
-    return Office(card, read_card(card).fingerprint, desks, custodian, signing.seed)
+    return Office(card, read_card(card).fingerprint, desks, custodian, signing.seed, bundle)
 
 
 @pytest.fixture

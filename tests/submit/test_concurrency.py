@@ -357,6 +357,32 @@ def test_pg_a_purge_waits_for_a_follow_up_which_then_goes_with_the_case(
         _followup(pg_sessions, case_id, "after")
 
 
+def test_pg_a_follow_up_waits_for_a_new_case_key_and_is_then_refused(
+    pg_sessions: sessionmaker[Session],
+) -> None:
+    """A replies bundle storing a case key holds the case's row; a follow-up sealed to the desks
+    meanwhile waits, then sees the key and is refused: never stored for a key replaced."""
+    from whistle.crypto import generate_box_keypair, generate_signing_keypair
+    from whistle.crypto.case_keys import CaseKeyAnnouncement, sign_case_key
+    from whistle.submit.case_keys import Announced, apply
+
+    case_id = _new_case(pg_sessions)
+    new = CaseKeyAnnouncement(case_id, 1, generate_box_keypair().public_key)
+    announced = Announced(new, sign_case_key(generate_signing_keypair().seed, new))
+    release = threading.Event()
+    engine = pg_sessions.kw["bind"]
+    with ThreadPoolExecutor(2) as pool:
+        keyed = pool.submit(_held(pg_sessions, lambda s: apply(s, [announced], DAY), release))
+        _wait_until(lambda: _login_locked(engine))
+        late = pool.submit(_followup, pg_sessions, case_id, "to the desks")
+        _wait_for_lock_wait(engine)
+        release.set()
+        assert keyed.result().stored == 1  # type: ignore[attr-defined]
+        with pytest.raises(store.CaseKeyChangedError):
+            late.result()
+    assert [r.kind.value for r in _records_of(pg_sessions, case_id)] == ["submission"]
+
+
 def _login_locked(engine: Engine) -> bool:
     """True once some transaction holds a row lock on logins (SKIP LOCKED sees it)."""
     with engine.connect() as connection:

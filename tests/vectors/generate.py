@@ -11,6 +11,7 @@ that they open, never that they are byte-equal to a new run.
     python tests/vectors/generate.py
 """
 
+import base64
 import hashlib
 import io
 import json
@@ -37,6 +38,7 @@ from whistle.crypto import (
     wrap_with_key,
     wrap_with_passphrase,
 )
+from whistle.crypto.case_keys import CaseKeyAnnouncement, sign_case_key
 from whistle.crypto.codes import check_symbol, code_bits, generate_code, normalize_code
 from whistle.crypto.conversation import ContentDigest, Position, conversation_json
 from whistle.crypto.errors import CodeChecksumError, CodeError
@@ -49,6 +51,7 @@ from whistle.crypto.records import (
     seal_identification,
     seal_reply,
 )
+from whistle.crypto.signing import CASE_KEY, RECORD_REMOVAL
 
 HERE = Path(__file__).parent
 
@@ -278,6 +281,79 @@ def cards() -> None:
                     "kind": "server",
                     "fingerprint": json.loads(server)["fingerprint"],
                 },
+            ],
+        },
+    )
+
+
+def case_keys() -> None:
+    """Announcements the office signed (protocol §17), and ones the page must refuse as Python
+    does: ``error`` names the class (whistle.crypto.errors) each side raises."""
+    m = office_material()
+    seed = m["seed"]
+    case_id = det("case", 16)
+    key = box_keypair_from_secret(det("case-key-secret"))
+    good = CaseKeyAnnouncement(case_id, 7, key.public_key)
+
+    def body(**changes: object) -> dict:
+        fields = {"case": case_id.hex(), "generation": 7, "key": key.public_key.hex(), "v": 1}
+        fields.update(changes)
+        return fields
+
+    def compact(fields: dict, *, sort: bool = True) -> bytes:
+        return json.dumps(fields, sort_keys=sort, separators=(",", ":")).encode()
+
+    def signed(message: bytes, purpose: str = CASE_KEY, signer: bytes = seed) -> str:
+        return base64.b64encode(sign(signer, purpose, message)).decode()
+
+    valid = [
+        {
+            "name": f"generation {generation}",
+            "announcement": base64.b64encode(
+                sign_case_key(seed, CaseKeyAnnouncement(case_id, generation, key.public_key))
+            ).decode(),
+            "generation": generation,
+        }
+        for generation in (1, 7, 1_000_000)
+    ]
+    message = good.message()
+    invalid = [
+        ("another case", signed(message), det("other-case", 16), "misbound"),
+        ("another signer", signed(message, signer=det("other-seed")), case_id, "bad-signature"),
+        ("another purpose", signed(message, RECORD_REMOVAL), case_id, "wrong-purpose"),
+        ("spaces", signed(json.dumps(body(), sort_keys=True).encode()), case_id, "malformed"),
+        (
+            "keys not sorted",
+            signed(compact(dict(reversed(body().items())), sort=False)),
+            case_id,
+            "malformed",
+        ),
+        ("generation 0", signed(compact(body(generation=0))), case_id, "malformed"),
+        ("generation too high", signed(compact(body(generation=1_000_001))), case_id, "malformed"),
+        ("generation as text", signed(compact(body(generation="7"))), case_id, "malformed"),
+        ("generation 7.0", signed(message.replace(b":7,", b":7.0,")), case_id, "malformed"),
+        (
+            "upper-case key",
+            signed(compact(body(key=key.public_key.hex().upper()))),
+            case_id,
+            "malformed",
+        ),
+        ("a desk named", signed(compact(body(desk="antifrau"))), case_id, "malformed"),
+        ("version 2", signed(compact(body(v=2))), case_id, "version"),
+        ("too long", signed(compact(body(note="x" * 400))), case_id, "malformed"),
+    ]
+    write(
+        "case_keys",
+        {
+            "origin": "tests/vectors/generate.py; case_keys.sign_case_key with the office seed of "
+            "cards.json, deterministic (Ed25519 signatures are)",
+            "office_signing_public_key": signing_keypair_from_seed(seed).public_key.hex(),
+            "case_id": case_id.hex(),
+            "case_public_key": key.public_key.hex(),
+            "valid": valid,
+            "invalid": [
+                {"name": name, "announcement": blob, "case_id": case.hex(), "error": error}
+                for name, blob, case, error in invalid
             ],
         },
     )
@@ -768,6 +844,7 @@ def main() -> None:
         padding,
         signatures,
         cards,
+        case_keys,
         envelopes,
         conversation,
         identification,

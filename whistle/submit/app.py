@@ -16,6 +16,7 @@ from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.formparser import FormDataParser
 
 from whistle.submit import authorities, db, static_files
+from whistle.submit.case_keys import CaseKeyUnverifiableError
 from whistle.submit.config import SubmitConfig
 from whistle.submit.epochs import StoredCardError
 from whistle.submit.pepper import Peppers
@@ -144,6 +145,7 @@ def create_app(config: SubmitConfig) -> Flask:
     app.register_error_handler(LookupsBusyError, lambda _error: busy_page())
     app.register_error_handler(OSError, _storage_unavailable)
     app.register_error_handler(StoredCardError, _storage_unavailable)
+    app.register_error_handler(CaseKeyUnverifiableError, _storage_unavailable)
     app.register_error_handler(Exception, _unexpected_error)
     app.context_processor(_template_globals)
     return app
@@ -254,7 +256,7 @@ def _storage_unavailable(error: Exception) -> Any:
     """
     if isinstance(error, OSError) and error.errno not in STORAGE_ERRNOS:
         return _unexpected_error(error)
-    if isinstance(error, StoredCardError):
+    if isinstance(error, StoredCardError | CaseKeyUnverifiableError):
         current_app.logger.error("refusing to serve: %s", error)
     else:
         current_app.logger.error("storage unavailable: %s", type(error).__name__)

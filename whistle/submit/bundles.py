@@ -7,9 +7,9 @@
                       stored under the office's record ids, acknowledged records
                       deleted (by record hash), purged cases deleted whole with
                       their login row, records the office refused or ordered
-                      removed deleted (``record_orders``), a tombstone left behind
-                      — all verified first, then applied in the caller's one
-                      transaction
+                      removed deleted (``record_orders``), a tombstone left behind,
+                      the office's case keys kept (``case_keys``) — all verified
+                      first, then applied in the caller's one transaction
     housekeeping      replies expire (read + N days, or a maximum age), expired
                       courier challenges go; SQLite is vacuumed afterwards
 
@@ -47,7 +47,8 @@ from whistle.crypto.bundles import (
 from whistle.crypto.orders import RecordOrder
 from whistle.epochs import CARD_FIELD
 from whistle.record_orders import from_extra
-from whistle.submit import epochs, store
+from whistle.submit import case_keys, epochs, store
+from whistle.submit.case_keys import Announced
 from whistle.submit.config import SubmitConfig
 from whistle.submit.models import (
     BundleLog,
@@ -117,11 +118,14 @@ def export_outbox(
     known = epochs.cards(session, config)
     report = epochs.report(session, config, list(rows), today)
     kept = session.get(DeletionListRow, 1)
+    keyed = {row.id: row.case_key_generation for row in rows if row.case_key_generation is not None}
     extra = {
         "replies_applied": replies.sequence if replies else 0,
         REPLIES_SEEN: replies_seen(session),
         **report.to_extra(),
         **(deletions_extra(kept.entries, kept.blob) if kept is not None else {}),
+        # Absent when empty: a manifest without case keys stays as it was (_unchanged).
+        **({RECORD_CASE_KEYS: keyed} if keyed else {}),
     }
     # Only an empty outbox is written again: a bundle that carries records gets a new number,
     # so that a record the inbox could not take then (its keys missing) comes again.
@@ -195,6 +199,10 @@ def _unchanged(
     return bundle_id(signed) == last.bundle_id
 
 
+#: The outbox field saying, per follow-up sealed to a case key, that key's generation
+#: (docs/protocol.md §17): {record id: generation}.
+RECORD_CASE_KEYS = "record_case_keys"
+
 #: The outbox field saying, per reply still here, the day it was stored here and the day the
 #: source first read it: what the office's acknowledgement and feedback clocks need.
 REPLIES_SEEN = "replies_seen"
@@ -228,6 +236,7 @@ class ReplyInstructions:
     acknowledged: tuple[str, ...]
     purged: tuple[str, ...]
     orders: tuple[RecordOrder, ...] = ()
+    case_keys: tuple[Announced, ...] = ()
 
 
 def _instructions(config: SubmitConfig, extra: dict[str, Any]) -> ReplyInstructions:
@@ -250,7 +259,9 @@ def _instructions(config: SubmitConfig, extra: dict[str, Any]) -> ReplyInstructi
         office_signing_key=config.office_card.signing_key,
         install_id=config.install_id,
     )
-    return ReplyInstructions(tuple(acks), tuple(purges), tuple(orders))
+    # So is each case key announcement (docs/protocol.md §17).
+    announced = case_keys.from_extra(extra, office_signing_key=config.office_card.signing_key)
+    return ReplyInstructions(tuple(acks), tuple(purges), tuple(orders), tuple(announced))
 
 
 def _held_note(extra: dict[str, Any]) -> list[str]:
@@ -287,6 +298,7 @@ def preview_replies(session: Session, config: SubmitConfig, data: bytes) -> Bund
         "acknowledgements": len(instructions.acknowledged),
         "purge orders": len(instructions.purged),
         "record refusals and removals": len(instructions.orders),
+        "case keys announced": len(instructions.case_keys),
     }
     summary.notes += _held_note(verified.manifest.extra)
     check = check_logged(session, BundleLog, REPLIES, verified)
@@ -351,6 +363,8 @@ def apply_replies(
     deleted = _acknowledge(session, instructions.acknowledged)
     purged = _purge(session, instructions.purged, today)
     ordered = apply_orders(session, instructions.orders, today)
+    # After purges and removals: a key for a case they deleted is one for a case not here.
+    keyed = case_keys.apply(session, instructions.case_keys, today)
     kept_deletions = _keep_deletions(session, deletions, today)
     session.add(
         BundleLog(
@@ -364,6 +378,7 @@ def apply_replies(
         "acknowledged records deleted": deleted,
         "cases purged": purged,
         **ordered.counts(),
+        **keyed.counts(),
         "deletions on the office's list kept": kept_deletions,
     }
     summary.notes += _held_note(manifest.extra)

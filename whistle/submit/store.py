@@ -12,10 +12,10 @@ the transactions these run in):
   with one ``UPDATE logins … RETURNING`` on that row, so two records arriving for
   one case at once queue on the row and get distinct positions.
 - ``purge_case`` deletes the login row first (taking the same lock), then every
-  record of the case and the source's copies: a follow-up that was waiting for the row
-  then finds none and is refused (``CaseGoneError``); one that got the row first has
-  committed before the records are listed and goes with the case. After a purge nothing
-  new can reach the case.
+  record of the case, the source's copies and its case key: a follow-up that was waiting
+  for the row then finds none and is refused (``CaseGoneError``); one that got the row
+  first has committed before the records are listed and goes with the case. After a purge
+  nothing new can reach the case.
 - ``acknowledge`` deletes only records named by id *and* hash, so a record that
   arrived after an export was made can never be deleted by that export's
   acknowledgement.
@@ -36,7 +36,15 @@ from sqlalchemy.orm import Session
 
 from whistle.crypto import RecordHasher
 from whistle.errors import WhistleError
-from whistle.submit.models import Chunk, Login, Record, RecordKind, SourceCopy, Tombstone
+from whistle.submit.models import (
+    CaseKeyRow,
+    Chunk,
+    Login,
+    Record,
+    RecordKind,
+    SourceCopy,
+    Tombstone,
+)
 
 CHUNK_ROW_BYTES = 1024 * 1024
 CASE_ID_BYTES = 16
@@ -52,6 +60,11 @@ class MailboxFullError(WhistleError):
 
 class CaseExistsError(WhistleError):
     """A new case's id is already in use (a page chooses its own): nothing was kept."""
+
+
+class CaseKeyChangedError(WhistleError):
+    """A follow-up sealed for a case key generation (or for the desks) that is not the one the
+    server holds for its case now: nothing was kept (docs/protocol.md §17)."""
 
 
 @dataclass(frozen=True)
@@ -107,6 +120,7 @@ def _add_record(
     today: datetime.date,
     record_id: str | None = None,
     epoch: int | None = None,
+    case_key_generation: int | None = None,
 ) -> StoredRecord:
     if len(case_id) != CASE_ID_BYTES:
         raise ValueError("a case id is 16 bytes")
@@ -122,6 +136,7 @@ def _add_record(
         size=0,
         record_hash=b"",
         epoch=epoch,
+        case_key_generation=case_key_generation,
     )
     session.add(record)
     session.flush()
@@ -194,9 +209,18 @@ def add_followup(
     envelope: BinaryIO,
     today: datetime.date,
     epoch: int | None = None,
+    case_key_generation: int | None = None,
 ) -> StoredRecord:
-    """A source's follow-up to an existing case (caller commits)."""
+    """A source's follow-up to an existing case (caller commits).
+
+    ``case_key_generation``: the case key it was sealed to (None: the desks'); checked under the
+    case's lock against the one held now (``CaseKeyChangedError``), which a replies bundle
+    changes only under that lock too (``case_keys.apply``).
+    """
     position = _take_position(session, case_id)
+    held = case_key(session, case_id)
+    if (held.generation if held is not None else None) != case_key_generation:
+        raise CaseKeyChangedError("the case's key is not the one the follow-up was sealed to")
     session.execute(
         update(Login).where(Login.case_id == case_id.hex()).values(followups=Login.followups + 1)
     )
@@ -208,7 +232,13 @@ def add_followup(
         envelope=envelope,
         today=today,
         epoch=epoch,
+        case_key_generation=case_key_generation,
     )
+
+
+def case_key(session: Session, case_id: bytes) -> CaseKeyRow | None:
+    """The office's announced key for the case's follow-ups, as stored (not verified here)."""
+    return session.get(CaseKeyRow, case_id.hex())
 
 
 def receive_submission(
@@ -252,16 +282,25 @@ def receive_followup(
     size: int,
     today: datetime.date,
     epoch: int,
+    case_key_generation: int | None = None,
 ) -> StoredRecord:
     """A source's follow-up, as both follow-up routes store it (caller commits).
 
     ``MailboxFullError`` when its ``size`` would pass the ``quota``; ``CaseGoneError`` when the
-    case was purged since its code was looked up. Takes the case's lock: a second follow-up to
+    case was purged since its code was looked up; ``CaseKeyChangedError`` when it was sealed
+    for another case key than the one held now. Takes the case's lock: a second follow-up to
     the same case waits for this one.
     """
     if quota_reached(session, quota, size):
         raise MailboxFullError("the storage quota is reached")
-    return add_followup(session, case_id=case_id, envelope=envelope, today=today, epoch=epoch)
+    return add_followup(
+        session,
+        case_id=case_id,
+        envelope=envelope,
+        today=today,
+        epoch=epoch,
+        case_key_generation=case_key_generation,
+    )
 
 
 def add_reply(
@@ -452,8 +491,8 @@ def acknowledge(session: Session, records: Iterable[tuple[str, bytes]]) -> int:
 
 
 def purge_case(session: Session, case_id: bytes) -> int:
-    """The office purged a case: its login row, then every record of it and the source's
-    copies; how many records.
+    """The office purged a case: its login row, then every record of it, the source's copies
+    and its case key; how many records.
 
     The login row goes first, taking the case's lock: a follow-up waiting on it is then
     refused (``CaseGoneError``), and one that got it first has committed by the time the
@@ -471,4 +510,5 @@ def purge_case(session: Session, case_id: bytes) -> int:
     if ids:
         session.execute(delete(Record).where(Record.id.in_(ids)))  # chunks cascade
     forget_copies(session, case_id)
+    session.execute(delete(CaseKeyRow).where(CaseKeyRow.case_id == case_id.hex()))
     return len(ids)

@@ -7,6 +7,7 @@ are padded envelope sizes.
 
 from whistle.submit.models.base import Base
 from whistle.submit.models.bundle_log import BundleLog
+from whistle.submit.models.case_key import CaseKeyRow
 from whistle.submit.models.challenge import CourierChallenge
 from whistle.submit.models.chunk import Chunk
 from whistle.submit.models.deletion_list import DeletionListRow
@@ -19,6 +20,7 @@ from whistle.submit.models.tombstone import Tombstone
 __all__ = [
     "Base",
     "BundleLog",
+    "CaseKeyRow",
     "Chunk",
     "CourierChallenge",
     "DeletionListRow",

@@ -124,6 +124,14 @@ def unknown_message() -> str:
     )
 
 
+def key_changed_message() -> str:
+    """A follow-up sealed to a case key the office has since replaced (docs/protocol.md §17)."""
+    return _(
+        "The office changed its key for your case in the meantime, so your message was not "
+        "sent. Please send it again."
+    )
+
+
 @dataclass
 class ReportForm:
     values: dict[str, str] = field(default_factory=dict)

@@ -45,7 +45,7 @@ from whistle.crypto.records import (
     open_submission_as_source,
 )
 from whistle.crypto.source_copy import FileTally, copy_document, open_copy, seal_copy
-from whistle.submit import db, store
+from whistle.submit import case_keys, db, store
 from whistle.submit.bundles import mark_replies_read
 from whistle.submit.case_status import case_status
 from whistle.submit.code_errors import CodeProblem, describe
@@ -74,6 +74,7 @@ from whistle.submit.views.common import (
     find_case,
     full_page,
     is_number,
+    key_changed_message,
     quota_reached,
     render_report,
     unknown_message,
@@ -798,6 +799,11 @@ def followup_post() -> Any:
             replies = _open_case(keys, case_id, replies_only=True)
             with st.sessions() as db_session:
                 hints = store.case_hints(db_session, case_id)
+                # The case's key alone once the office announced it (docs/protocol.md §17);
+                # one stored that does not verify refuses the follow-up (CaseKeyUnverifiableError).
+                announced = case_keys.sealing_key(
+                    db_session, case_id, office_signing_key=_office_key()
+                )
         except store.CaseGoneError:
             errors.insert(0, ("code", unknown_message()))
             return _render_followup(values, errors, dropped, 422)
@@ -809,7 +815,11 @@ def followup_post() -> Any:
                 out,
                 message=message,
                 reply_secret_key=keys.reply_secret_key,
-                office_keys=[d.public_key for d in card.desks],
+                office_keys=(
+                    [announced.public_key]
+                    if announced is not None
+                    else [d.public_key for d in card.desks]
+                ),
                 case_id=case_id,
                 **signing,
             )
@@ -836,6 +846,7 @@ def followup_post() -> Any:
                         size=size + len(copy),
                         today=common.today(),
                         epoch=card.epoch,
+                        case_key_generation=announced.generation if announced else None,
                     )
                     if copy:  # add_copy checks again, under the case's lock
                         store.add_copy(
@@ -851,4 +862,8 @@ def followup_post() -> Any:
                 # Purged between the look-up and now: as if the code were unknown.
                 errors.insert(0, ("code", unknown_message()))
                 return _render_followup(values, errors, dropped, 422)
+            except store.CaseKeyChangedError:
+                # The office's new case key arrived while this one was being sealed.
+                errors.insert(0, ("", key_changed_message()))
+                return _render_followup(values, errors, dropped, 409)
     return render_template("followup_sent.html", files=len(parsed.file_names))

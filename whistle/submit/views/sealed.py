@@ -28,6 +28,7 @@ from whistle.crypto import (
     login_lookup,
     max_envelope_size,
 )
+from whistle.crypto.case_keys import MAX_GENERATION
 from whistle.crypto.source_copy import RECORD_TYPE
 from whistle.errors import WhistleError
 from whistle.submit import db, epochs, store
@@ -47,6 +48,7 @@ from whistle.submit.views.common import (
     desk_or_404,
     find_case,
     is_number,
+    key_changed_message,
     quota_reached,
     unknown_message,
 )
@@ -65,7 +67,8 @@ COPY_CAP = max_envelope_size(FORM_ALLOWANCE, 1)
 
 class SealedError(WhistleError):
     """A sealed request refused: the status, the reason the page names it by ("expired",
-    "malformed", "too-large", "full", "keys-changed", "unknown-code", "busy") and the message."""
+    "malformed", "too-large", "full", "keys-changed", "case-key-changed", "case-key-malformed",
+    "unknown-code", "busy") and the message."""
 
     def __init__(
         self, status: int, reason: str, message: str, headers: dict[str, str] | None = None
@@ -193,13 +196,29 @@ def _check_shape(out: Any, size: int, *, sealed: int, boxed: int, sender: bool) 
         raise _malformed() from error
 
 
-def _check_followup_shape(out: Any, size: int, desks: int) -> None:
-    """A protocol 2 follow-up is sealed to every desk and names no sender; a protocol 1
-    follow-up (a case opened before protocol 2) is boxed from the reply key."""
+def _check_followup_shape(out: Any, size: int, office_keys: int) -> None:
+    """A protocol 2 follow-up is sealed to the office's keys (every desk, or the case's key)
+    and names no sender; a protocol 1 follow-up (a case opened before protocol 2) is boxed
+    from the reply key."""
     try:
-        _check_shape(out, size, sealed=desks + 1, boxed=0, sender=False)
+        _check_shape(out, size, sealed=office_keys + 1, boxed=0, sender=False)
     except SealedError:
-        _check_shape(out, size, sealed=1, boxed=desks, sender=True)
+        _check_shape(out, size, sealed=1, boxed=office_keys, sender=True)
+
+
+def _posted_case_key() -> int | None:
+    """The case key generation the page sealed to (``case_key=N``); None: to the desks."""
+    text = request.args.get("case_key")
+    if text is None:
+        return None
+    if not is_number(text) or not 1 <= int(text) <= MAX_GENERATION:
+        drain(request.stream, state().config.limits.discard_cap_bytes)
+        raise SealedError(
+            400,
+            "case-key-malformed",
+            _("What the page sent is not a valid encrypted record. Nothing was kept."),
+        )
+    return int(text)
 
 
 def _envelope_cap(card: OfficeCard) -> int:
@@ -327,6 +346,7 @@ def _sealed_conversation(token: bytes) -> Any:
             hints = store.case_hints(db_session, case_id)
         except store.CaseGoneError:
             return _sealed_error(_unknown())
+        announced = store.case_key(db_session, case_id)
         for record in store.case_records(db_session, case_id):
             with spooled_file() as buffer:
                 store.read_record(db_session, record.id, buffer)
@@ -365,9 +385,9 @@ def _sealed_conversation(token: bytes) -> Any:
         # its own, after the reads; SQLite: BEGIN IMMEDIATE, see db.writing).
         with db.writing(st.sessions) as db_session:
             mark_replies_read(db_session, delivered, common.today())
-    # The page checks replies against the pinned office key it was given with the page
-    # (data-office-key), not against anything in this answer; protocol and next_followup
-    # are hints (docs/protocol.md §7).
+    # The page checks replies and the case key against the pinned office key it was given
+    # with the page (data-office-key), not against anything in this answer; protocol and
+    # next_followup are hints (docs/protocol.md §7).
     return jsonify(
         case_id=case_id.hex(),
         records=[record for _position, record in records],
@@ -375,6 +395,8 @@ def _sealed_conversation(token: bytes) -> Any:
         next_followup=hints.next_followup,
         copies=len(copies),
         keep_copies=hints.keep_copies,
+        # The page verifies it with the card it checked and seals to it (docs/protocol.md §17).
+        case_key=(base64.b64encode(announced.announcement).decode("ascii") if announced else None),
     )
 
 
@@ -403,12 +425,13 @@ def followup_sealed() -> Any:
     try:
         _check_header_csrf()
         card = _posted_card()
+        generation = _posted_case_key()
         copy_size = _copy_size()
         with spooled_file() as out:
             token, case_id, copy, size = _read_sealed(
                 out, _envelope_cap(card), with_case=True, copy_size=copy_size
             )
-            _check_followup_shape(out, size, len(card.desks))
+            _check_followup_shape(out, size, 1 if generation is not None else len(card.desks))
             with _sealed_slot():
                 found = find_case(token)
             if found != case_id:
@@ -424,6 +447,7 @@ def followup_sealed() -> Any:
                         size=size + len(copy),
                         today=common.today(),
                         epoch=card.epoch,
+                        case_key_generation=generation,
                     )
                     # Dropped if the source deleted their copy (a page loaded before sends one).
                     _keep_copy(db_session, case_id, stored.position, copy)
@@ -432,6 +456,10 @@ def followup_sealed() -> Any:
             except store.CaseGoneError as exc:
                 # Purged between the look-up and now: as if the token were unknown.
                 raise _unknown() from exc
+            except store.CaseKeyChangedError as exc:
+                # Sealed to another generation than the one held now, or to the desks once a
+                # case key is held (docs/protocol.md §17): the page checks in again.
+                raise SealedError(409, "case-key-changed", key_changed_message()) from exc
     except SealedError as error:
         return _sealed_error(error)
     # The page shows what the check-in page carries for this (_sealed_conversation.html).
