@@ -32,7 +32,7 @@ from whistle.crypto import (
 from whistle.crypto.bundles import write_bundle
 from whistle.crypto.orders import RecordOrder, sign_order
 from whistle.crypto.records import SubmissionWriter, seal_followup
-from whistle.inbox import epochs
+from whistle.inbox import compartments, epochs
 from whistle.inbox.bundles import pinned_server, verify_outbox
 from whistle.inbox.models import AuditEvent, Case, Outgoing
 from whistle.inbox.outgoing import RemovalRefusedError, queue_order, removal_order
@@ -175,17 +175,20 @@ def test_a_forged_follow_up_goes_and_its_case_stays(loop: Loop) -> None:
     assert server_rows(world) == {}
     keys = derive_source_keys(code, world.server_config.install_salt)
     with world.inbox_session() as session:
-        desk_key = epochs.desk_public_key(session, "antifraud")
         [case_id] = session.scalars(select(Case.id)).all()
+        # The same bundle announced the case's key (protocol §17): follow-ups go to it alone.
+        case_key = compartments.case_public(session, case_id)
     forged = seal_followup(
         "not from the source",
         [],
         reply_secret_key=generate_box_keypair().secret_key,  # not the case's reply key
-        office_keys=[desk_key],
+        office_keys=[case_key],
         case_id=bytes.fromhex(case_id),
     )
     response = post_sealed(
-        loop.client, "/follow-up/sealed", keys.login_token + bytes.fromhex(case_id) + forged
+        loop.client,
+        "/follow-up/sealed?case_key=1",
+        keys.login_token + bytes.fromhex(case_id) + forged,
     )
     assert response.status_code == 200, response.text
     [(forged_id, _)] = server_rows(world).items()
