@@ -159,8 +159,8 @@ def test_an_officer_files_their_desk_and_the_rest_waits_for_its_members(loop: Lo
         if row.kind == "submission":
             assert not _opens_any(secrets, row)
         else:
-            # Known limit (docs/decisions.md): a follow-up is sealed to every desk's key (the
-            # server does not know a case's desk), so ana's desk key would open it; the
+            # Its case is not in the inbox yet, so no key of it was announced (protocol §17):
+            # the follow-up is sealed to every desk's key and ana's would open it; the
             # importer's rule keeps it for urbanism, and its report stays closed to her.
             assert _opens_any(secrets, row)
     with loop.world.inbox_session() as session:
@@ -443,3 +443,78 @@ def test_a_record_for_an_epoch_this_inbox_does_not_hold_is_neither_held_nor_refu
     assert report.unopenable == []
     [(_, reason)] = report.refused
     assert "newer than this inbox holds" in reason
+
+
+def _outbox_followup(loop: Loop, data: bytes, case_id: str) -> tuple[bytes, object]:
+    """The follow-up of a case in an outbox bundle: its envelope and the case key generation
+    the server says it was sealed to."""
+    from whistle.inbox.bundles import verify_outbox
+
+    with loop.world.inbox_session() as session:
+        verified = verify_outbox(session, loop.world.keyring, data)
+    [record] = [r for r in verified.records if r.kind == "followup" and r.case == case_id]
+    return record.envelope, verified.manifest.extra.get("record_case_keys", {}).get(record.id)
+
+
+def test_once_its_case_key_is_announced_a_follow_up_opens_only_for_the_cases_readers(
+    loop: Loop,
+) -> None:
+    """Two desks, three officers, by key, in transit: admin (in both desks) steps aside from an
+    urbanism case, ana is at antifraud, berta at urbanism. Before the office announces the
+    case's key a follow-up opens with any desk key of the card, so with everyone's; after,
+    with berta's secrets alone — on its way in the outbox bundle and held back in the inbox —
+    and only she files it."""
+    from whistle.crypto import associated_data
+
+    client = loop.client
+    client.get("/language/en")
+    code = submit_report(client, "/report/urbanism", description="CANARY-URBANISM")
+    berta = _sign_in(loop, "berta")
+    _import(loop, berta, loop.server_export())
+    with loop.world.inbox_session() as session:
+        case_id = session.scalars(select(Case.id)).one()
+        admin_id = session.scalar(select(Officer.id).where(Officer.name == "admin"))
+        compartments.recuse(
+            session,
+            loop.world.keyring,
+            case_id=case_id,
+            officer_name="admin",
+            by_officer_id=admin_id,
+            reason="I sat on the tender's panel.",
+            now=loop.world.inbox_config.clock(),
+        )
+    ana, admin = _sign_in(loop, "ana"), _sign_in(loop, "admin")
+    ad = associated_data("followup", bytes.fromhex(case_id))
+
+    def readers(envelope: bytes) -> set[str]:
+        opened = set()
+        for name, signed in (("ana", ana), ("admin", admin), ("berta", berta)):
+            with contextlib.suppress(CryptoError):
+                open_bytes(envelope, _everything(loop, signed), ad)
+                opened.add(name)
+        return opened
+
+    loop.followup(code, "BEFORE-ANNOUNCEMENT")
+    envelope, generation = _outbox_followup(loop, loop.server_export(), case_id)
+    assert (generation, readers(envelope)) == (None, {"ana", "admin", "berta"})
+    _import(loop, berta, loop.server_export())
+
+    # A backup holds the case's key (generation 2, made when admin stepped aside); the replies
+    # bundle announces it; the server confirms it in its next outbox.
+    applied = _deliver_acks(loop, berta)
+    assert applied.counts["case keys stored"] == 1
+    loop.followup(code, "AFTER-ANNOUNCEMENT")
+    outbox = loop.server_export()
+    envelope, generation = _outbox_followup(loop, outbox, case_id)
+    assert (generation, readers(envelope)) == (2, {"berta"})
+
+    # ana and admin hold it back for berta, and nothing they hold opens it there either.
+    for signed in (ana, admin):
+        _import(loop, signed, outbox)
+        [held] = [r for r in _held(loop) if r.kind == "followup"]
+        assert not _opens_any(_everything(loop, signed), held)
+    berta = _sign_in(loop, "berta")
+    assert _held(loop) == []
+    assert "AFTER-ANNOUNCEMENT" in _case_text(loop, berta, case_id)
+    with pytest.raises(CaseLockedError):
+        _case_text(loop, admin, case_id)
