@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from tests.submit.conftest import submit_report
-from tests.submit.test_case_keys import plain_followup
+from tests.submit.conftest import plain_followup, submit_report
 from whistle.crypto import KdfParams, WrongKeyError, associated_data, open_bytes
 from whistle.inbox import compartments, held_back
 from whistle.inbox.bundles import import_outbox, verify_outbox

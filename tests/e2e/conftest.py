@@ -15,9 +15,12 @@ import pytest
 from flask import Flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from tests.submit.conftest import Office, make_office
-from whistle.submit import create_app, load_config
+from tests.submit.conftest import Office, Replies, announcement, make_office
+from whistle.crypto import BoxKeyPair, WrongKeyError, derive_source_keys, login_lookup
+from whistle.crypto.records import open_followup_as_office
+from whistle.submit import create_app, load_config, store
 from whistle.submit.datadir import init_data_directory
+from whistle.submit.models import Record, RecordKind
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
@@ -118,3 +121,55 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     yield Site(f"http://127.0.0.1:{server.server_port}", app, office, recorder, directory)
     server.shutdown()
     app.extensions["whistle_submit"].engine.dispose()
+
+
+# Case keys (docs/protocol.md §17), for the browsers' tests -----------------------------
+
+
+def case_of(site: Site, code: str) -> tuple[bytes, Any]:
+    """(case id, source keys) of the case a code opens."""
+    state = site.app.extensions["whistle_submit"]
+    keys = derive_source_keys(code, state.config.install_salt)
+    with state.sessions.begin() as session:
+        case_id = store.find_case(session, login_lookup(keys.login_token, state.config.pepper))
+    assert case_id is not None
+    return case_id, keys
+
+
+def announce_case_key(site: Site, case_id: bytes, generation: int, key: BoxKeyPair) -> None:
+    """What the inbox does: a replies bundle, signed by the office key, that announces the
+    case's key (extra.case_keys), applied on the server as `whistle-submit apply` does. One
+    chain of bundles per server (the module's site)."""
+    replies = site.extra.setdefault("replies", Replies(site.app, site.office, site.data_dir))
+    blob, _key = announcement(site.office, case_id, generation, key)
+    replies.apply({"case_keys": [blob]})
+
+
+def stored_followups(site: Site, case_id: bytes) -> list[tuple[int | None, bytes]]:
+    """(case key generation, ciphertext) of every follow-up the server holds for the case."""
+    state = site.app.extensions["whistle_submit"]
+    found = []
+    with state.sessions.begin() as session:
+        for record in store.case_records(session, case_id):
+            if record.kind != RecordKind.FOLLOWUP:
+                continue
+            buffer = io.BytesIO()
+            store.read_record(session, record.id, buffer)
+            row = session.get(Record, record.id)
+            assert row is not None
+            found.append((row.case_key_generation, buffer.getvalue()))
+    return found
+
+
+def opens_with_the_case_key_alone(
+    site: Site, envelope: bytes, case_id: bytes, keys: Any, case_key: BoxKeyPair
+) -> str:
+    opened = open_followup_as_office(
+        envelope, [case_key.secret_key], case_id, keys.reply_public_key, keys.signing_public_key
+    )
+    desks = [desk.secret_key for desk in site.office.desks.values()]
+    with pytest.raises(WrongKeyError):
+        open_followup_as_office(
+            envelope, desks, case_id, keys.reply_public_key, keys.signing_public_key
+        )
+    return opened.message

@@ -4,29 +4,27 @@ the page seals to it alone; a changed key between check-in and send is refused b
 said by the page, the message kept; an announcement that does not verify sends nothing."""
 
 import base64
-import io
 import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import FLOW, Site
+from tests.e2e.conftest import (
+    FLOW,
+    Site,
+    announce_case_key,
+    case_of,
+    opens_with_the_case_key_alone,
+    stored_followups,
+)
 from tests.e2e.test_chromium import CHROMIUM, FLAGS, WAIT_MS, Shots
 from tests.submit.conftest import insert_reply, submit_report
-from tests.submit.test_case_keys import Replies, announcement
 from whistle.crypto import (
-    BoxKeyPair,
-    WrongKeyError,
-    derive_source_keys,
     generate_box_keypair,
     generate_signing_keypair,
-    login_lookup,
 )
 from whistle.crypto.case_keys import CaseKeyAnnouncement, sign_case_key
-from whistle.crypto.records import open_followup_as_office
-from whistle.submit import store
-from whistle.submit.models import Record, RecordKind
 
 pytestmark = pytest.mark.slow
 
@@ -49,41 +47,6 @@ def page(chromium: Any) -> Iterator[Any]:
     context.close()
 
 
-def _case(site: Site, code: str) -> tuple[bytes, Any]:
-    """(case id, source keys) of the case a code opens."""
-    state = site.app.extensions["whistle_submit"]
-    keys = derive_source_keys(code, state.config.install_salt)
-    with state.sessions.begin() as session:
-        case_id = store.find_case(session, login_lookup(keys.login_token, state.config.pepper))
-    assert case_id is not None
-    return case_id, keys
-
-
-def _announce(site: Site, case_id: bytes, generation: int, key: BoxKeyPair) -> None:
-    """What the inbox does: a replies bundle, signed by the office key, that announces the
-    case's key (extra.case_keys), applied on the server as `whistle-submit apply` does. One
-    chain of bundles per server (the module's site)."""
-    replies = site.extra.setdefault("replies", Replies(site.app, site.office, site.data_dir))
-    blob, _key = announcement(site.office, case_id, generation, key)
-    replies.apply({"case_keys": [blob]})
-
-
-def _followups(site: Site, case_id: bytes) -> list[tuple[int | None, bytes]]:
-    """(case key generation, ciphertext) of every follow-up the server holds for the case."""
-    state = site.app.extensions["whistle_submit"]
-    found = []
-    with state.sessions.begin() as session:
-        for record in store.case_records(session, case_id):
-            if record.kind != RecordKind.FOLLOWUP:
-                continue
-            buffer = io.BytesIO()
-            store.read_record(session, record.id, buffer)
-            row = session.get(Record, record.id)
-            assert row is not None
-            found.append((row.case_key_generation, buffer.getvalue()))
-    return found
-
-
 def _checked_in(page: Any, site: Site, code: str) -> None:
     page.goto(f"{site.base}/language/en?next=/check-in")
     page.wait_for_selector("html[data-encryption=page]", timeout=WAIT_MS)
@@ -95,7 +58,7 @@ def _checked_in(page: Any, site: Site, code: str) -> None:
 def _new_case(site: Site) -> tuple[str, bytes, Any]:
     code = submit_report(site.app.test_client())
     insert_reply(site.app, code, site.office, FLOW["reply"])
-    case_id, keys = _case(site, code)
+    case_id, keys = case_of(site, code)
     return code, case_id, keys
 
 
@@ -108,24 +71,10 @@ def _send(page: Any) -> Any:
     return sent.value
 
 
-def _opens_with_the_case_key_alone(
-    site: Site, envelope: bytes, case_id: bytes, keys: Any, case_key: BoxKeyPair
-) -> str:
-    opened = open_followup_as_office(
-        envelope, [case_key.secret_key], case_id, keys.reply_public_key, keys.signing_public_key
-    )
-    desks = [desk.secret_key for desk in site.office.desks.values()]
-    with pytest.raises(WrongKeyError):
-        open_followup_as_office(
-            envelope, desks, case_id, keys.reply_public_key, keys.signing_public_key
-        )
-    return opened.message
-
-
 def test_a_follow_up_goes_to_the_announced_case_key_alone(page: Any, site: Site) -> None:
     code, case_id, keys = _new_case(site)
     case_key = generate_box_keypair()
-    _announce(site, case_id, 4, case_key)
+    announce_case_key(site, case_id, 4, case_key)
     _checked_in(page, site, code)
     page.locator("#sealed-message").fill("Only for those who hold this case")
     request = _send(page)
@@ -133,18 +82,18 @@ def test_a_follow_up_goes_to_the_announced_case_key_alone(page: Any, site: Site)
     assert "case_key=4" in request.url
     assert "copy=" in request.url
     assert "epoch=" in request.url
-    [(generation, envelope)] = _followups(site, case_id)
+    [(generation, envelope)] = stored_followups(site, case_id)
     assert generation == 4
-    message = _opens_with_the_case_key_alone(site, envelope, case_id, keys, case_key)
+    message = opens_with_the_case_key_alone(site, envelope, case_id, keys, case_key)
     assert message == "Only for those who hold this case"
 
 
 def test_a_key_changed_since_check_in_is_said_and_the_message_kept(page: Any, site: Site) -> None:
     code, case_id, keys = _new_case(site)
-    _announce(site, case_id, 1, generate_box_keypair())
+    announce_case_key(site, case_id, 1, generate_box_keypair())
     _checked_in(page, site, code)
     newer = generate_box_keypair()
-    _announce(site, case_id, 2, newer)  # the officer stepped aside meanwhile
+    announce_case_key(site, case_id, 2, newer)  # the officer stepped aside meanwhile
     page.set_viewport_size({"width": 375, "height": 812})
     page.locator("#sealed-message").fill("Written before the office changed the key")
     request = _send(page)
@@ -158,15 +107,15 @@ def test_a_key_changed_since_check_in_is_said_and_the_message_kept(page: Any, si
     assert page.locator("#sealed-message").input_value() == (
         "Written before the office changed the key"
     )
-    assert _followups(site, case_id) == []  # nothing stored
+    assert stored_followups(site, case_id) == []  # nothing stored
     Shots("case-keys-js")(page, "case-key-changed-phone")
     # Pressed again: sealed to the new key, which the page took when it checked in again.
     request = _send(page)
     page.locator("#sealed-sent h3").wait_for(timeout=WAIT_MS)
     assert "case_key=2" in request.url
-    [(generation, envelope)] = _followups(site, case_id)
+    [(generation, envelope)] = stored_followups(site, case_id)
     assert generation == 2
-    message = _opens_with_the_case_key_alone(site, envelope, case_id, keys, newer)
+    message = opens_with_the_case_key_alone(site, envelope, case_id, keys, newer)
     assert message == "Written before the office changed the key"
 
 
@@ -203,4 +152,4 @@ def test_an_announcement_that_does_not_verify_sends_nothing(
     assert page.locator("#sealed-message").input_value() == (
         "Never sent to a key the office did not sign"
     )
-    assert _followups(site, case_id) == []
+    assert stored_followups(site, case_id) == []

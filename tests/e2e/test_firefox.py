@@ -1,5 +1,7 @@
 """The flow of flow.json in Firefox ESR with Tor Browser *Safer*'s prefs (no WebAssembly, no
-JIT, no asm.js), via npm puppeteer-core over WebDriver BiDi (tests/e2e/firefox.mjs)."""
+JIT, no asm.js), via npm puppeteer-core over WebDriver BiDi (tests/e2e/firefox.mjs). The office
+announces the case's key with its first reply, so the follow-up is sealed to it alone
+(docs/protocol.md §17)."""
 
 import json
 import subprocess
@@ -7,8 +9,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ARTIFACTS, FLOW, HERE, ROOT, Site, leaks
+from tests.e2e.conftest import (
+    ARTIFACTS,
+    FLOW,
+    HERE,
+    ROOT,
+    Site,
+    announce_case_key,
+    case_of,
+    leaks,
+    opens_with_the_case_key_alone,
+    stored_followups,
+)
 from tests.submit.conftest import insert_reply
+from whistle.crypto import generate_box_keypair
 
 pytestmark = pytest.mark.slow
 
@@ -41,6 +55,9 @@ def test_firefox_safer(site: Site, tmp_path: Path) -> None:
     try:
         code = str(_line(process)["code"])
         insert_reply(site.app, code, site.office, FLOW["reply"])
+        case_id, keys = case_of(site, code)
+        case_key = generate_box_keypair()
+        announce_case_key(site, case_id, 1, case_key)
         assert process.stdin is not None
         process.stdin.write("reply inserted\n")
         process.stdin.flush()
@@ -55,3 +72,7 @@ def test_firefox_safer(site: Site, tmp_path: Path) -> None:
     assert {"/report/sealed", "/check-in/sealed", "/follow-up/sealed"} <= posts
     assert posts <= {"/report/sealed", "/check-in/sealed", "/follow-up/sealed", "/receipt"}
     assert leaks(site.recorder.bodies, [FLOW["canary"], canonical, code]) == []
+    [(generation, envelope)] = stored_followups(site, case_id)
+    assert generation == 1
+    message = opens_with_the_case_key_alone(site, envelope, case_id, keys, case_key)
+    assert message == FLOW["followup"]["message"]

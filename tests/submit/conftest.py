@@ -1,5 +1,6 @@
 """Fixtures for the submission site: an office, a data directory, an app, a client."""
 
+import base64
 import dataclasses
 import datetime
 import io
@@ -15,16 +16,22 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.deploy.gunicorn_server import GUNICORN_CONF
+from whistle.bundling import BundleSummary
 from whistle.crypto import (
     BoxKeyPair,
     Desk,
     generate_box_keypair,
     generate_signing_keypair,
     make_office_card,
+    read_card,
 )
+from whistle.crypto.bundles import write_bundle
+from whistle.crypto.case_keys import CaseKeyAnnouncement, sign_case_key
 from whistle.crypto.conversation import Position
 from whistle.crypto.records import seal_reply
 from whistle.submit import create_app, load_config
+from whistle.submit import db as submit_db
+from whistle.submit.bundles import apply_replies
 from whistle.submit.config import SubmitConfig
 from whistle.submit.datadir import init_data_directory
 from whistle.submit.store import add_reply
@@ -303,3 +310,64 @@ def served(data_dir: Path) -> Iterator[tuple[int, subprocess.Popen[str]]]:
     yield port, process
     process.terminate()
     process.wait(timeout=30)
+
+
+class Replies:
+    """The office's side of the loop, as far as the server sees it: signed replies bundles,
+    numbered and chained, each carrying what the test puts in its ``extra``."""
+
+    def __init__(self, app: Flask, office: Office, data_dir: Path) -> None:
+        self.app, self.office = app, office
+        self.bundle_key = read_card((data_dir / "server-card.json").read_bytes()).bundle_key
+        self.sequence, self.previous = 0, None
+
+    @property
+    def config(self) -> SubmitConfig:
+        return self.app.extensions["whistle_submit"].config
+
+    def bundle(self, extra: dict[str, object]) -> bytes:
+        out = io.BytesIO()
+        verified = write_bundle(
+            out,
+            records=[],
+            signing_seed=self.office.signing_seed,
+            recipient_bundle_key=self.bundle_key,
+            install_id=self.config.install_id,
+            direction="replies",
+            sequence=self.sequence + 1,
+            previous=self.previous,
+            created=TODAY.isoformat(),
+            extra=extra,
+        )
+        self.sequence, self.previous = self.sequence + 1, verified.bundle_id
+        return out.getvalue()
+
+    def apply(self, extra: dict[str, object]) -> BundleSummary:
+        data = self.bundle(extra)
+        with self.app.extensions["whistle_submit"].sessions.begin() as session:
+            submit_db.start_write(session)
+            return apply_replies(session, self.config, data, today=TODAY)
+
+
+def announcement(
+    office: Office, case_id: bytes, generation: int, key: BoxKeyPair | None = None
+) -> tuple[str, BoxKeyPair]:
+    """A signed announcement in base64 (as ``extra.case_keys`` carries it) and its key pair."""
+    key = key or generate_box_keypair()
+    blob = sign_case_key(
+        office.signing_seed, CaseKeyAnnouncement(case_id, generation, key.public_key)
+    )
+    return base64.b64encode(blob).decode("ascii"), key
+
+
+def plain_followup(client: FlaskClient, code: str, message: str):  # type: ignore[no-untyped-def]
+    """A follow-up with JavaScript off: the conversation page's form, posted."""
+    _status, page = check_in(client, code)
+    body, content_type = multipart(
+        [
+            ("csrf_token", None, csrf_from(page).encode()),
+            ("code", None, code.encode()),
+            ("message", None, message.encode()),
+        ]
+    )
+    return client.post("/follow-up", data=body, content_type=content_type)

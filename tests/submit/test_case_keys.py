@@ -18,25 +18,24 @@ from tests.bundles.conftest import dump_database
 from tests.submit.conftest import (
     TODAY,
     Office,
-    check_in,
+    Replies,
+    announcement,
     csrf_from,
     make_office,
-    multipart,
+    plain_followup,
     submit_report,
 )
 from tests.submit.test_sealed import post_sealed as _post_sealed
-from whistle.bundling import BundleContentError, BundleSummary
+from whistle.bundling import BundleContentError
 from whistle.crypto import (
-    BoxKeyPair,
     associated_data,
     derive_source_keys,
     generate_box_keypair,
     generate_signing_keypair,
     login_lookup,
-    read_card,
     signing_keypair_from_seed,
 )
-from whistle.crypto.bundles import read_bundle, write_bundle
+from whistle.crypto.bundles import read_bundle
 from whistle.crypto.case_keys import CaseKeyAnnouncement, sign_case_key
 from whistle.crypto.conversation import Position
 from whistle.crypto.envelope import open_bytes
@@ -47,7 +46,6 @@ from whistle.crypto.signing import CASE_KEY, RECORD_REMOVAL, sign
 from whistle.submit import db as submit_db
 from whistle.submit import store
 from whistle.submit.bundles import apply_replies, export_outbox, preview_replies
-from whistle.submit.config import SubmitConfig
 from whistle.submit.models import CaseKeyRow, Record, RecordKind
 
 DESKS = ("antifrau", "urbanisme")
@@ -64,57 +62,9 @@ def english(client: FlaskClient) -> FlaskClient:
     return client
 
 
-class Replies:
-    """The office's side of the loop, as far as the server sees it: signed replies bundles,
-    numbered and chained, each carrying what the test puts in its ``extra``."""
-
-    def __init__(self, app: Flask, office: Office, data_dir: Path) -> None:
-        self.app, self.office = app, office
-        self.bundle_key = read_card((data_dir / "server-card.json").read_bytes()).bundle_key
-        self.sequence, self.previous = 0, None
-
-    @property
-    def config(self) -> SubmitConfig:
-        return self.app.extensions["whistle_submit"].config
-
-    def bundle(self, extra: dict[str, object]) -> bytes:
-        out = io.BytesIO()
-        verified = write_bundle(
-            out,
-            records=[],
-            signing_seed=self.office.signing_seed,
-            recipient_bundle_key=self.bundle_key,
-            install_id=self.config.install_id,
-            direction="replies",
-            sequence=self.sequence + 1,
-            previous=self.previous,
-            created=TODAY.isoformat(),
-            extra=extra,
-        )
-        self.sequence, self.previous = self.sequence + 1, verified.bundle_id
-        return out.getvalue()
-
-    def apply(self, extra: dict[str, object]) -> BundleSummary:
-        data = self.bundle(extra)
-        with self.app.extensions["whistle_submit"].sessions.begin() as session:
-            submit_db.start_write(session)
-            return apply_replies(session, self.config, data, today=TODAY)
-
-
 @pytest.fixture
 def replies(app: Flask, office: Office, data_dir: Path) -> Replies:
     return Replies(app, office, data_dir)
-
-
-def announcement(
-    office: Office, case_id: bytes, generation: int, key: BoxKeyPair | None = None
-) -> tuple[str, BoxKeyPair]:
-    """A signed announcement in base64 (as ``extra.case_keys`` carries it) and its key pair."""
-    key = key or generate_box_keypair()
-    blob = sign_case_key(
-        office.signing_seed, CaseKeyAnnouncement(case_id, generation, key.public_key)
-    )
-    return base64.b64encode(blob).decode("ascii"), key
 
 
 def _case(app: Flask, code: str) -> bytes:
@@ -129,19 +79,6 @@ def _case(app: Flask, code: str) -> bytes:
 def _new_case(client: FlaskClient, app: Flask) -> tuple[str, bytes]:
     code = submit_report(client, url="/report/antifrau")
     return code, _case(app, code)
-
-
-def plain_followup(client: FlaskClient, code: str, message: str):  # type: ignore[no-untyped-def]
-    """A follow-up with JavaScript off: the conversation page's form, posted."""
-    _status, page = check_in(client, code)
-    body, content_type = multipart(
-        [
-            ("csrf_token", None, csrf_from(page).encode()),
-            ("code", None, code.encode()),
-            ("message", None, message.encode()),
-        ]
-    )
-    return client.post("/follow-up", data=body, content_type=content_type)
 
 
 def _followups(app: Flask, case_id: bytes) -> list[tuple[Record, bytes]]:
