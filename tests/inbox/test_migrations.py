@@ -1,5 +1,7 @@
 """Alembic: one base, one head; each revision upgrades and downgrades with data in it."""
 
+import sqlite3
+from contextlib import closing
 from datetime import UTC, datetime
 
 import pytest
@@ -281,4 +283,143 @@ def test_case_key_announce_revision_with_data(tmp_path) -> None:
         assert connection.execute(text("SELECT count(*) FROM case_key")).scalar() == 1
     db.upgrade(engine)
     assert "case_key" in {c["name"] for c in inspect(engine).get_columns("held_record")}
+    engine.dispose()
+
+
+# --- Tables that others point to, rebuilt on SQLite ------------------------------------------
+# Alembic's batch mode rebuilds a table (copy, drop, rename) for most changes on SQLite; with
+# foreign keys on, the drop deletes its rows first and fails on the rows that point to them.
+# whistle/migrating.py runs the migrations with foreign keys off and checks them before the
+# commit. "case" is rebuilt by 0003 (up and down) and 0006 (down).
+
+CASE = "ab" * 16
+T = datetime(2026, 11, 1)
+#: Rows that point to the case (and to its officer), in columns their tables have had since the
+#: revision that made them: inserted, and compared, where the table exists.
+CHILDREN = {
+    "record": {
+        "id": "'r1'",
+        "case_id": ":c",
+        "kind": "'submission'",
+        "received_day": "'2026-11-01'",
+        "original_hash": "x'00'",
+        "original_size": "3",
+        "stored_name": "'s1'",
+        "meta": "x'01'",
+        "imported_at": ":t",
+    },
+    "note": {"case_id": ":c", "author_id": "1", "created_at": ":t", "body": "x'02'"},
+    "disclosure": {"case_id": ":c", "officer_id": "1", "decided_at": ":t", "reason": "x'03'"},
+    "decision": {
+        "case_id": ":c",
+        "officer_id": "1",
+        "at": ":t",
+        "action": "'assign'",
+        "reason": "x'04'",
+    },
+    "reply": {
+        "case_id": ":c",
+        "author_id": "1",
+        "created_at": ":t",
+        "updated_at": ":t",
+        "state": "'draft'",
+        "purpose": "'other'",
+        "body": "x'05'",
+    },
+}
+
+
+def _case_with_children(engine) -> None:
+    tables = set(inspect(engine).get_table_names())
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO officer (id, name, password_hash, wrapped_keyring, is_officer,"
+                " is_manager, is_custodian, created_at) VALUES (1, 'ana', 'h', x'00', 1, 1, 0, :t)"
+            ),
+            {"t": T},
+        )
+        connection.execute(
+            text(
+                'INSERT INTO "case" (id, desk_id, status, assignee_id, received_day,'
+                " last_activity_day, imported_at) VALUES (:c, 'antifraud', 'new', 1,"
+                " '2026-11-01', '2026-11-01', :t)"
+            ),
+            {"c": CASE, "t": T},
+        )
+        for table, values in CHILDREN.items():
+            if table in tables:
+                names, placeholders = ", ".join(values), ", ".join(values.values())
+                insert = f"INSERT INTO {table} ({names}) VALUES ({placeholders})"  # noqa: S608
+                connection.execute(text(insert), {"c": CASE, "t": T})
+
+
+def _children(engine) -> dict[str, list[tuple]]:
+    """Every row of the case's children that exist at this revision."""
+    tables = set(inspect(engine).get_table_names())
+    with engine.connect() as connection:
+        found = {
+            table: [
+                tuple(row)
+                for row in connection.execute(
+                    text(f"SELECT {', '.join(columns)} FROM {table}")  # noqa: S608
+                )
+            ]
+            for table, columns in CHILDREN.items()
+            if table in tables
+        }
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert connection.execute(text("PRAGMA foreign_key_check")).all() == []
+    return found
+
+
+def test_the_workflow_revision_rebuilds_the_case_table_under_its_children(tmp_path) -> None:
+    engine = db.make_engine(tmp_path / "inbox.sqlite")
+    db.upgrade(engine, "0002")
+    _case_with_children(engine)
+    before = _children(engine)
+    assert set(before) == {"record", "note", "disclosure"}
+    db.upgrade(engine)
+    assert _children(engine) == {**before, "decision": [], "reply": []}
+    with engine.connect() as connection:
+        assert connection.execute(text('SELECT assignee_id FROM "case"')).scalar() == 1
+    engine.dispose()
+
+
+@pytest.mark.parametrize("revision", ["0005_epochs", "0002"])
+def test_a_downgrade_that_rebuilds_the_case_table_keeps_its_children(tmp_path, revision) -> None:
+    engine = db.make_engine(tmp_path / "inbox.sqlite")
+    db.upgrade(engine)
+    _case_with_children(engine)
+    before = _children(engine)
+    assert all(before.values())
+    db.downgrade(engine, revision)
+    kept = _children(engine)
+    assert kept == {table: rows for table, rows in before.items() if table in kept}
+    assert {"record", "note", "disclosure"} <= set(kept)
+    db.upgrade(engine)
+    after = _children(engine)
+    assert {table: after[table] for table in kept} == kept
+    engine.dispose()
+
+
+def test_a_broken_reference_stops_the_migration_and_changes_nothing(tmp_path) -> None:
+    from whistle.migrating import ForeignKeyCheckError
+
+    engine = db.make_engine(tmp_path / "inbox.sqlite")
+    db.upgrade(engine, "0002")
+    # Foreign keys are off on a plain sqlite3 connection: a note whose case does not exist.
+    with closing(sqlite3.connect(tmp_path / "inbox.sqlite")) as raw, raw:
+        raw.execute(
+            "INSERT INTO note (case_id, author_id, created_at, body) VALUES ('x', 7, '', x'')"
+        )
+    with pytest.raises(ForeignKeyCheckError, match=r"nothing was changed: 1 row\(s\) of note"):
+        db.upgrade(engine)
+    with engine.connect() as connection:
+        assert (
+            connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
+        )
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    assert "decision" not in inspect(engine).get_table_names()
+    assert "extended" not in {c["name"] for c in inspect(engine).get_columns("case")}
     engine.dispose()

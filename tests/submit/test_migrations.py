@@ -1,11 +1,17 @@
 """The schema comes from Alembic only: one head, upgrade and downgrade with data."""
 
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
+import pytest
 from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, inspect, text
+from click.testing import CliRunner
+from sqlalchemy import Engine, create_engine, inspect, text
 
-from whistle.submit import db
+from whistle.cli import main
+from whistle.migrating import ForeignKeyCheckError
+from whistle.submit import db, load_config
 
 
 def _url(tmp_path: Path) -> str:
@@ -142,4 +148,96 @@ def test_cases_opened_before_protocol_2_are_marked_protocol_1(database_url: str)
     assert tuple(row) == (1, 0)
     db.downgrade(url, "0005_epochs")
     assert "protocol" not in {c["name"] for c in inspect(engine).get_columns("logins")}
+    engine.dispose()
+
+
+def _store_records(engine: Engine) -> None:
+    """Two records of a case, with three chunks, in the columns they have had since 0001."""
+    with engine.begin() as connection:
+        for n, record in enumerate(("r1", "r2")):
+            connection.execute(
+                text(
+                    "INSERT INTO records (id, case_id, position, kind, created, size, record_hash)"
+                    " VALUES (:id, 'c1', :p, 'submission', '2026-12-05', 3, :h)"
+                ),
+                {"id": record, "p": n, "h": b"\x00" * 32},
+            )
+        for record, sequence in (("r1", 0), ("r1", 1), ("r2", 0)):
+            connection.execute(
+                text("INSERT INTO chunks (record_id, sequence, data) VALUES (:r, :s, :d)"),
+                {"r": record, "s": sequence, "d": f"{record}/{sequence}".encode()},
+            )
+
+
+def _contents(engine: Engine) -> list[tuple[object, ...]]:
+    with engine.connect() as connection:
+        return [
+            tuple(row)
+            for row in connection.execute(
+                text(
+                    "SELECT records.id, sequence, data FROM records"
+                    " JOIN chunks ON chunks.record_id = records.id ORDER BY records.id, sequence"
+                )
+            )
+        ]
+
+
+@pytest.mark.parametrize("revision", ["0008_source", "0004", "0001"])
+def test_a_downgrade_that_rebuilds_records_keeps_their_chunks(
+    database_url: str, revision: str
+) -> None:
+    """On SQLite, going back below 0009, 0005 and 0002 rebuilds ``records`` (Alembic's batch
+    mode: copy, drop, rename); with foreign keys on, the drop deleted every chunk (ON DELETE
+    CASCADE). whistle/migrating.py runs the migrations with foreign keys off."""
+    url = database_url
+    db.upgrade(url)
+    engine = db.make_engine(url)
+    _store_records(engine)
+    stored = _contents(engine)
+    assert len(stored) == 3
+    db.downgrade(url, revision)
+    assert _contents(engine) == stored
+    db.upgrade(url)
+    assert _contents(engine) == stored
+    engine.dispose()
+
+
+def test_a_broken_reference_stops_the_migration_and_changes_nothing(tmp_path: Path) -> None:
+    url = _url(tmp_path)
+    db.upgrade(url)
+    engine = db.make_engine(url)
+    _store_records(engine)
+    stored = _contents(engine)
+    columns = [column["name"] for column in inspect(engine).get_columns("records")]
+    # Foreign keys are off on a plain sqlite3 connection: a chunk whose record does not exist.
+    with closing(sqlite3.connect(tmp_path / "m.sqlite3")) as raw, raw:
+        raw.execute("INSERT INTO chunks (record_id, sequence, data) VALUES ('gone', 0, x'00')")
+    _, head = db.schema_revisions(engine)
+    with pytest.raises(
+        ForeignKeyCheckError,
+        match=r"nothing was changed: 1 row\(s\) of chunks refer to missing rows of records",
+    ):
+        db.downgrade(url, "0001")
+    assert db.schema_revisions(engine) == (head, head)
+    assert [column["name"] for column in inspect(engine).get_columns("records")] == columns
+    assert _contents(engine) == stored
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM chunks")).scalar() == 4
+    engine.dispose()
+
+
+@pytest.mark.sqlite_only
+def test_the_upgrade_command_says_in_one_line_why_it_changed_nothing(data_dir: Path) -> None:
+    url = load_config(data_dir).database_url
+    db.downgrade(url, "0008_source")
+    with closing(sqlite3.connect(data_dir / "submit.sqlite3")) as raw, raw:
+        raw.execute("INSERT INTO chunks (record_id, sequence, data) VALUES ('gone', 0, x'00')")
+    result = CliRunner().invoke(main, ["server", "upgrade", str(data_dir)])
+    assert result.exit_code == 1
+    assert result.output.splitlines() == [
+        "Error: The database migration was not applied, nothing was changed:"
+        " 1 row(s) of chunks refer to missing rows of records."
+    ]
+    engine = db.make_engine(url)
+    assert db.schema_revisions(engine)[0] == "0008_source"
     engine.dispose()

@@ -2,6 +2,7 @@
 
 from alembic import context
 
+from whistle.migrating import migration_transaction
 from whistle.submit.db import make_engine
 from whistle.submit.models import Base
 
@@ -10,11 +11,13 @@ target_metadata = Base.metadata
 
 def run_migrations_online() -> None:
     engine = make_engine(context.config.get_main_option("sqlalchemy.url") or "")
-    with engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=target_metadata)
-        with context.begin_transaction():
-            context.run_migrations()
-    engine.dispose()
+    try:
+        with engine.connect() as connection, migration_transaction(connection):
+            context.configure(connection=connection, target_metadata=target_metadata)
+            with context.begin_transaction():
+                context.run_migrations()
+    finally:
+        engine.dispose()
 
 
 if context.is_offline_mode():
