@@ -40,6 +40,9 @@ def test_server_revision_keeps_records_and_adds_epochs(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="has rotated its keys"):
         submit_db.downgrade(url, "0004")
     assert "office_cards" in inspect(engine).get_table_names()
+    # One transaction for every step: the revisions above 0005 are not left undone either.
+    current, head = submit_db.schema_revisions(engine)
+    assert current == head
     engine.dispose()
 
 
