@@ -423,3 +423,20 @@ def test_a_broken_reference_stops_the_migration_and_changes_nothing(tmp_path) ->
     assert "decision" not in inspect(engine).get_table_names()
     assert "extended" not in {c["name"] for c in inspect(engine).get_columns("case")}
     engine.dispose()
+
+
+def test_foreign_keys_are_not_taken_for_off_inside_a_transaction(tmp_path) -> None:
+    """SQLite ignores ``PRAGMA foreign_keys`` inside a transaction, silently: a connection that
+    has begun one is refused rather than migrated with its foreign keys still on."""
+    from whistle.migrating import migration_transaction
+
+    engine = db.make_engine(tmp_path / "inbox.sqlite")
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))  # begins a transaction
+        with (
+            pytest.raises(RuntimeError, match="could not turn SQLite's foreign keys off"),
+            migration_transaction(connection),
+        ):
+            pass
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    engine.dispose()
