@@ -85,7 +85,7 @@ def test_a_follow_up_sealed_to_the_case_key_reaches_only_its_desk(world: World) 
         assert summary.counts["held back for another desk"] == 1
         held = session.get(HeldRecord, followup.id)
         assert held is not None
-        assert held.case_key == 1
+        assert held.case_key == bytes.fromhex(case_key)
     with world.inbox_session() as session:
         sign_in(session, world.inbox_config, "ana", PASSWORD)  # files what waits for her desk
     with world.inbox_session() as session:
