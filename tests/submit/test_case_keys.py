@@ -439,6 +439,28 @@ def test_a_follow_up_sealed_to_a_key_replaced_at_the_same_generation_is_refused(
     assert (row.case_key, stored) == (k2.public_key, envelope)
 
 
+def test_a_stored_announcement_that_does_not_parse_takes_no_sealed_follow_up(
+    app: Flask, english: FlaskClient, office: Office, replies: Replies, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    """The key a page's follow-up is compared with is read from the stored announcement; one
+    that is not an announcement at all (the database written by something else) is "temporarily
+    unavailable", as one that does not verify, and nothing is kept."""
+    code, case_id = _new_case(english, app)
+    value, case_key = announcement(office, case_id, 1)
+    replies.apply({"case_keys": [value]})
+    with app.extensions["whistle_submit"].sessions.begin() as session:
+        row = session.get(CaseKeyRow, case_id.hex())
+        assert row is not None
+        row.announcement = b"not an announcement"
+    body, _envelope = _sealed_followup(app, code, [case_key.public_key])
+    before = dump_database(replies.config.database_url)
+    response = post_sealed(english, f"/follow-up/sealed?case_key={case_key.public_key.hex()}", body)
+    assert response.status_code == 503
+    assert "does not parse" in caplog.text
+    assert case_id.hex() not in caplog.text
+    assert dump_database(replies.config.database_url) == before
+
+
 _HEX = "ab" * 32
 
 
