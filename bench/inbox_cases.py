@@ -112,9 +112,7 @@ def populate(config: InboxConfig, n: int, today: date) -> str:
             session.add(case)
             session.flush()
             # As import does: the case's own key, granted to its desk's compartment.
-            case_public = compartments.new_case_key(
-                session, case_id, case.desk_id, datetime(2026, 1, 1)
-            )
+            case_public = compartments.new_case_key(session, case_id, case.desk_id)
             description = sentence(rng, 80)
             if i == n // 2:
                 description += " NEEDLE-zebra-quartz"

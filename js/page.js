@@ -735,9 +735,10 @@ import { humanSize } from './sizes.js';
   // What a follow-up is sealed to (docs/protocol.md §17): the case's key alone once the office
   // announced it — believed only when signed by the key of the card checked here and naming
   // this case, else nothing is sent — or, before any announcement, every desk of the card.
+  // `caseKey` is the hex of the key posted with it (the server compares keys, not generations).
   function followupKeys(api, card) {
     if (!session.caseKey) {
-      return { officeKeys: checkinForm.dataset.deskKeys.split(',').map(api.fromHex), generation: null };
+      return { officeKeys: checkinForm.dataset.deskKeys.split(',').map(api.fromHex), caseKey: null };
     }
     var announced;
     try {
@@ -745,10 +746,10 @@ import { humanSize } from './sizes.js';
     } catch (error) {
       throw userError(text('caseKeyBad'));
     }
-    return { officeKeys: [announced.publicKey], generation: announced.generation };
+    return { officeKeys: [announced.publicKey], caseKey: api.toHex(announced.publicKey) };
   }
 
-  // The server holds a newer key for the case than the one this page sealed to (409
+  // The server holds another key for the case than the one this page sealed to (409
   // case-key-changed): the page checks in again with the login token it holds, for the new
   // announcement, and the refusal asks the source to press the button again. Nothing typed
   // is lost; what was sealed to the old key is not sent again.
@@ -789,7 +790,7 @@ import { humanSize } from './sizes.js';
       .then(function (envelope) {
         var body = new Blob([session.keys.loginToken, session.caseId, copy, envelope], { type: 'application/octet-stream' });
         var url = withCopy(checkinForm.dataset.followupAction, copy);
-        if (sealing.generation !== null) url = withQuery(url, 'case_key', sealing.generation);
+        if (sealing.caseKey !== null) url = withQuery(url, 'case_key', sealing.caseKey);
         return post(url, body, bars.sending).catch(function (error) {
           if (error.reason === 'case-key-changed') return renewCaseKey(api, error);
           throw error;

@@ -1,6 +1,7 @@
 """The inbox announces each case's newest key generation in its replies bundles (protocol §17):
-signed with the office key, held until a backup holds the key, sent until the server confirms,
-superseded by a newer generation, sent again after a server restore, gone with its case."""
+signed with the office key, held until a backup's snapshot holds the key, sent until a server
+that keeps announcements confirms, superseded by a newer generation, sent again after a server
+restore, gone with its case."""
 
 import base64
 import io
@@ -94,10 +95,28 @@ def _newest(world: World, case_id: str) -> tuple[int, bytes]:
         return row.generation, row.public_key
 
 
-def _confirm(world: World, data: bytes) -> None:
-    """The server applies the replies bundle; its next outbox confirms it to the inbox."""
+def _confirm(world: World, data: bytes, *, accepted: bool = True) -> object:
+    """The server applies the replies bundle; its next outbox confirms it to the inbox (as a
+    server that keeps announcements says, ``accepted``, or one from before §17). Returns the
+    import's summary."""
     world.server_import(data)
-    world.inbox_import(world.server_export())
+    with world.inbox_session() as session:
+        replies, outbox = _last(session, "replies"), _last(session, "outbox")
+        assert replies is not None
+        assert outbox is not None
+        sequence, previous, applied = outbox.sequence + 1, outbox.bundle_id, replies.sequence
+    extra: dict[str, object] = {"replies_applied": applied}
+    if accepted:
+        extra["case_keys_accepted"] = True
+    return world.inbox_import(signed_outbox(world, sequence, previous, extra))
+
+
+def _acks(world: World) -> list[bool]:
+    with world.inbox_session() as session:
+        return [
+            r.confirmed is not None
+            for r in session.scalars(select(Outgoing).where(Outgoing.kind == "ack"))
+        ]
 
 
 def _rows(world: World) -> list[tuple[str, str | None, bool]]:
@@ -129,6 +148,74 @@ def test_held_until_a_backup_then_one_signed_announcement_per_case(world: World)
     _data, extra, summary = _export(world)
     assert "case_keys" not in extra
     assert "case keys announced" not in summary.counts  # type: ignore[attr-defined]
+
+
+def test_only_a_server_that_keeps_announcements_confirms_them(world: World) -> None:
+    """A server from before §17 applies the bundle and ignores ``case_keys``: its outbox
+    confirms the acknowledgements, not the announcements, which go again — and count once
+    the server, upgraded, says it keeps them."""
+    [case] = _reports(world, 1)
+    world.acknowledge_on_import()
+    data, extra, _ = _export(world)
+    assert set(_announced(world, extra)) == {case}
+    summary = _confirm(world, data, accepted=False)
+    assert _acks(world) == [True]
+    with world.inbox_session() as session:
+        [row] = session.scalars(select(Outgoing).where(Outgoing.kind == "case-key")).all()
+        assert (row.confirmed, row.bundle_sequence) == (None, None)
+    assert summary.counts["replies the server confirmed"] == 0  # type: ignore[attr-defined]
+    data, extra, _ = _export(world)
+    assert _announced(world, extra) == {case: _newest(world, case)}
+    assert extra["acknowledged"] == []
+    _confirm(world, data)
+    assert _rows(world) == [(case, "1", True)]
+    _data, extra, _ = _export(world)
+    assert "case_keys" not in extra
+
+
+def test_a_key_made_after_the_backups_snapshot_waits_for_the_next_backup(
+    two: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The case moves (a new generation) while a backup is being written, after its snapshot
+    was taken, at the same clock time: that backup does not hold the new key, so it is not
+    announced until one that does."""
+    import whistle.inbox.backup as backup
+
+    world = two
+    [case] = _reports(world, 1)
+    write_content = backup._write_content
+
+    def move_meanwhile(*args, **kwargs):  # type: ignore[no-untyped-def]
+        with world.inbox_session() as session:
+            admin_id = session.scalar(select(Officer.id).where(Officer.name == "admin"))
+            compartments.reassign(
+                session,
+                world.keyring,
+                case_id=case,
+                desk_id="ethics",
+                by_officer_id=admin_id,
+                now=world.inbox_config.clock(),
+            )
+        return write_content(*args, **kwargs)
+
+    monkeypatch.setattr(backup, "_write_content", move_meanwhile)
+    world.inbox_backup()
+    monkeypatch.setattr(backup, "_write_content", write_content)
+    with world.inbox_session() as session:
+        marked = dict(
+            session.execute(
+                select(CaseKey.generation, CaseKey.backed_up_at).where(CaseKey.case_id == case)
+            ).all()
+        )
+    assert marked[1] is not None
+    assert marked[2] is None
+    _data, extra, summary = _export(world)
+    assert "case_keys" not in extra
+    assert summary.counts["case keys held back until a backup"] == 1  # type: ignore[attr-defined]
+    world.inbox_backup()
+    _data, extra, _ = _export(world)
+    assert _announced(world, extra) == {case: _newest(world, case)}
+    assert _newest(world, case)[0] == 2
 
 
 def test_acknowledge_on_import_announces_at_once(world: World) -> None:

@@ -1,6 +1,6 @@
 """Case keys through both real sides (protocol §17): the inbox announces, the server stores the
-announcement and seals the next follow-up (JavaScript off) to the case's key alone and names its
-generation in the outbox; another desk's officer holds it back (their keys do not open it), a
+announcement and seals the next follow-up (JavaScript off) to the case's key alone and names that
+key in the outbox; another desk's officer holds it back (their keys do not open it), a
 member of the case's desk files it."""
 
 from collections.abc import Iterator
@@ -64,7 +64,10 @@ def test_a_follow_up_sealed_to_the_case_key_reaches_only_its_desk(world: World) 
     with world.inbox_session() as session:
         verified = verify_outbox(session, world.keyring, outbox)
         [followup] = [r for r in verified.records if r.kind == "followup"]
-        assert verified.manifest.extra["record_case_keys"] == {followup.id: 1}
+        # By key (its hex), not generation; and the server says it keeps announcements.
+        case_key = compartments.case_public(session, case).hex()
+        assert verified.manifest.extra["record_case_keys"] == {followup.id: case_key}
+        assert verified.manifest.extra["case_keys_accepted"] is True
         berta = sign_in(session, world.inbox_config, "berta", PASSWORD)
         berta_keys = [
             s for k in compartments.wire_keys(session, berta.keyring) for s in k.desks.values()
@@ -82,7 +85,7 @@ def test_a_follow_up_sealed_to_the_case_key_reaches_only_its_desk(world: World) 
         assert summary.counts["held back for another desk"] == 1
         held = session.get(HeldRecord, followup.id)
         assert held is not None
-        assert held.case_key == 1
+        assert held.case_key == bytes.fromhex(case_key)
     with world.inbox_session() as session:
         sign_in(session, world.inbox_config, "ana", PASSWORD)  # files what waits for her desk
     with world.inbox_session() as session:

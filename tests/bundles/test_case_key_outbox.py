@@ -1,5 +1,5 @@
 """An outbox bundle's ``record_case_keys`` (protocol §17) as the inbox reads it: follow-ups sealed
-to their case's key are filed, one marked for a generation the server never confirmed here stays
+to their case's key are filed, one marked with a key that is none of its case's keys here stays
 on the server (neither acknowledged nor refused), and a malformed field refuses the whole bundle
 before anything is written."""
 
@@ -19,7 +19,7 @@ from whistle.crypto.conversation import Position
 from whistle.crypto.records import seal_followup
 from whistle.inbox import compartments
 from whistle.inbox.bundles import CaseKeyFieldError, _last, preview_outbox
-from whistle.inbox.models import Outgoing, Record
+from whistle.inbox.models import Officer, Outgoing, Record
 
 from .conftest import TODAY, World, make_world
 
@@ -55,6 +55,19 @@ def _outbox(world: World, records: list[BundleRecord], extra: dict[str, object])
     return out.getvalue()
 
 
+@pytest.fixture
+def two(tmp_path: Path, insecure_kdf_params: KdfParams) -> Iterator[World]:
+    """Both sides, an office of two desks (admin in both), SQLite."""
+    w = make_world(
+        tmp_path,
+        insecure_kdf_params,
+        desks=[("antifraud", "Anti-fraud office"), ("ethics", "Ethics desk")],
+    )
+    yield w
+    w.app.extensions["whistle_submit"].engine.dispose()
+    w.inbox_sessions.kw["bind"].dispose()
+
+
 def _case(world: World):  # type: ignore[no-untyped-def]
     """A report imported through an outbox bundle: its source."""
     card = read_card((world.server_dir / "office-card.json").read_bytes())
@@ -83,15 +96,17 @@ def _followup(source, key: bytes, sequence: int) -> BundleRecord:  # type: ignor
     return BundleRecord(secrets.token_hex(16), "followup", source.case_id, "2026-11-02", envelope)
 
 
-def test_follow_ups_sealed_to_the_case_key_are_filed_and_an_unknown_generation_waits(
+def test_follow_ups_sealed_to_the_case_key_are_filed_and_an_unknown_key_waits(
     world: World,
 ) -> None:
     source = _case(world)
     with world.inbox_session() as session:
         case_key = compartments.case_public(session, source.case_id)
+    newer_key = generate_box_keypair().public_key
     filed = _followup(source, case_key, 1)
-    newer = _followup(source, generate_box_keypair().public_key, 2)
-    data = _outbox(world, [filed, newer], {"record_case_keys": {filed.id: 1, newer.id: 2}})
+    newer = _followup(source, newer_key, 2)
+    marks = {filed.id: case_key.hex(), newer.id: newer_key.hex()}
+    data = _outbox(world, [filed, newer], {"record_case_keys": marks})
     summary = world.inbox_import(data)
     assert summary.counts["records imported"] == 1
     assert summary.counts["refusals queued"] == 0
@@ -109,11 +124,14 @@ def test_follow_ups_sealed_to_the_case_key_are_filed_and_an_unknown_generation_w
     [
         [],
         "1",
-        {"not-a-record-id": 1},
-        {"ab" * 16: 0},
+        {"not-a-record-id": "cd" * 32},
+        {"ab" * 16: 1},  # a generation, as before keys were compared by key
         {"ab" * 16: True},
-        {"ab" * 16: "1"},
-        {"ab" * 16: 1_000_001},
+        {"ab" * 16: None},
+        {"ab" * 16: "CD" * 32},
+        {"ab" * 16: "cd" * 31},
+        {"ab" * 16: "cd" * 33},
+        {"ab" * 16: "zz" * 32},
     ],
 )
 def test_a_malformed_record_case_keys_refuses_the_bundle_and_writes_nothing(
@@ -131,26 +149,55 @@ def test_a_malformed_record_case_keys_refuses_the_bundle_and_writes_nothing(
     assert world.snapshot()["inbox"] == before
 
 
-def test_one_marked_for_a_generation_the_server_confirmed_that_does_not_open_is_refused(
-    world: World,
-) -> None:
-    """The announcement went in a replies bundle the server applied and confirmed: a follow-up
-    marked for that generation which the case's key does not open is a poison record."""
+def test_one_marked_with_a_key_of_its_case_that_does_not_open_is_refused(world: World) -> None:
+    """The key is this case's (nothing else is asked: no confirmation, no outgoing row): a
+    follow-up marked with it that the key does not open is a poison record."""
     source = _case(world)
-    world.acknowledge_on_import()
-    world.server_import(world.inbox_export())
     with world.inbox_session() as session:
-        replies = _last(session, "replies")
-        assert replies is not None
-    world.inbox_import(_outbox(world, [], {"replies_applied": replies.sequence}))
-    with world.inbox_session() as session:
-        [row] = session.scalars(select(Outgoing).where(Outgoing.kind == "case-key")).all()
-        assert row.confirmed is not None
+        case_key = compartments.case_public(session, source.case_id)
     forged = _followup(source, generate_box_keypair().public_key, 1)
-    summary = world.inbox_import(_outbox(world, [forged], {"record_case_keys": {forged.id: 1}}))
+    marks = {forged.id: case_key.hex()}
+    summary = world.inbox_import(_outbox(world, [forged], {"record_case_keys": marks}))
     assert summary.counts["refusals queued"] == 1
     with world.inbox_session() as session:
         assert (
             session.scalar(select(Outgoing.record_id).where(Outgoing.kind == "refusal"))
             == forged.id
         )
+
+
+def test_a_follow_up_to_a_superseded_announcement_that_went_unconfirmed_is_filed(
+    two: World,
+) -> None:
+    """Generation 1 was announced (sent, never confirmed); the case moved, so its row was
+    superseded and deleted — but the server may have stored it and sealed to it. This inbox
+    keeps the key: the follow-up is filed and acknowledged, not stuck."""
+    world = two
+    source = _case(world)
+    world.acknowledge_on_import()
+    world.inbox_export()
+    with world.inbox_session() as session:
+        [row] = session.scalars(select(Outgoing).where(Outgoing.kind == "case-key")).all()
+        assert (row.record_id, row.bundle_sequence is not None, row.confirmed) == ("1", True, None)
+        first = compartments.case_public(session, source.case_id)
+        admin_id = session.scalar(select(Officer.id).where(Officer.name == "admin"))
+        compartments.reassign(
+            session,
+            world.keyring,
+            case_id=source.case_id,
+            desk_id="ethics",
+            by_officer_id=admin_id,
+            now=world.inbox_config.clock(),
+        )
+    world.inbox_export()
+    with world.inbox_session() as session:
+        rows = session.scalars(select(Outgoing.record_id).where(Outgoing.kind == "case-key"))
+        assert list(rows) == ["2"]  # generation 1's row is gone
+    followup = _followup(source, first, 1)
+    marks = {followup.id: first.hex()}
+    summary = world.inbox_import(_outbox(world, [followup], {"record_case_keys": marks}))
+    assert summary.counts["records imported"] == 1
+    with world.inbox_session() as session:
+        assert session.get(Record, followup.id) is not None
+        acked = session.scalars(select(Outgoing.record_id).where(Outgoing.kind == "ack"))
+        assert followup.id in set(acked)

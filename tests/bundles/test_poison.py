@@ -187,7 +187,7 @@ def test_a_forged_follow_up_goes_and_its_case_stays(loop: Loop) -> None:
     )
     response = post_sealed(
         loop.client,
-        "/follow-up/sealed?case_key=1",
+        f"/follow-up/sealed?case_key={case_key.hex()}",
         keys.login_token + bytes.fromhex(case_id) + forged,
     )
     assert response.status_code == 200, response.text

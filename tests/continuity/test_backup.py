@@ -23,7 +23,7 @@ from whistle.inbox.backup import (
     unlock_with_recovery_key,
 )
 from whistle.inbox.keyring import OfficeKeyring
-from whistle.inbox.models import Backup, Record
+from whistle.inbox.models import Backup, CaseKey, Record
 
 from .conftest import (
     PASSWORD,
@@ -114,6 +114,10 @@ def test_backup_wipe_restore_gives_back_the_same_inbox(
         assert status.last is not None
         assert status.last.restored
         assert session.query(Record).filter(Record.backed_up_at.is_(None)).count() == 0
+        # And every case key: the backup's own copy of the database has them unmarked (they
+        # are marked after its snapshot), so the restore marks them and they may be announced.
+        assert session.query(CaseKey).count() > 0
+        assert session.query(CaseKey).filter(CaseKey.backed_up_at.is_(None)).count() == 0
 
 
 def test_restore_with_each_officer_and_with_the_recovery_key(

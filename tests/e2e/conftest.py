@@ -145,8 +145,9 @@ def announce_case_key(site: Site, case_id: bytes, generation: int, key: BoxKeyPa
     replies.apply({"case_keys": [blob]})
 
 
-def stored_followups(site: Site, case_id: bytes) -> list[tuple[int | None, bytes]]:
-    """(case key generation, ciphertext) of every follow-up the server holds for the case."""
+def stored_followups(site: Site, case_id: bytes) -> list[tuple[bytes | None, bytes]]:
+    """(public case key it was sealed to, ciphertext) of every follow-up the server holds for
+    the case."""
     state = site.app.extensions["whistle_submit"]
     found = []
     with state.sessions.begin() as session:
@@ -157,7 +158,7 @@ def stored_followups(site: Site, case_id: bytes) -> list[tuple[int | None, bytes
             store.read_record(session, record.id, buffer)
             row = session.get(Record, record.id)
             assert row is not None
-            found.append((row.case_key_generation, buffer.getvalue()))
+            found.append((row.case_key, buffer.getvalue()))
     return found
 
 

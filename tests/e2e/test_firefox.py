@@ -72,7 +72,7 @@ def test_firefox_safer(site: Site, tmp_path: Path) -> None:
     assert {"/report/sealed", "/check-in/sealed", "/follow-up/sealed"} <= posts
     assert posts <= {"/report/sealed", "/check-in/sealed", "/follow-up/sealed", "/receipt"}
     assert leaks(site.recorder.bodies, [FLOW["canary"], canonical, code]) == []
-    [(generation, envelope)] = stored_followups(site, case_id)
-    assert generation == 1
+    [(sealed_to, envelope)] = stored_followups(site, case_id)
+    assert sealed_to == case_key.public_key
     message = opens_with_the_case_key_alone(site, envelope, case_id, keys, case_key)
     assert message == FLOW["followup"]["message"]

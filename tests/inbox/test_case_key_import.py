@@ -1,12 +1,13 @@
 """Importing follow-ups sealed to their case's key (protocol §17): the holders of that key file
 them, everyone else holds them back (by key: their secrets do not open the envelope), and one
-that does not open is refused only when its generation is one the server confirmed."""
+that does not open is refused only when the key it is marked with is one of its case's keys
+here; one marked with a key this inbox does not hold is never refused."""
 
 import secrets
 from datetime import datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from whistle.crypto import WrongKeyError, associated_data, generate_box_keypair, open_bytes
 from whistle.crypto.case_keys import CaseKeyAnnouncement, sign_case_key
@@ -15,7 +16,7 @@ from whistle.crypto.records import seal_followup
 from whistle.inbox import compartments, held_back
 from whistle.inbox.bundles import file_held_back
 from whistle.inbox.errors import CaseLockedError
-from whistle.inbox.models import CaseKey, HeldRecord, Outgoing, Record
+from whistle.inbox.models import CaseGrant, CaseKey, HeldRecord, Outgoing, Record
 from whistle.inbox.officers import SignedIn
 from whistle.inbox.store import ImportReport, IncomingRecord, import_records, record_meta
 
@@ -39,7 +40,7 @@ def _sealed_to_case(office, source: Source, message: str, key: bytes | None = No
     )
 
 
-def _marked(source: Source, envelope: bytes, generation: int | None) -> IncomingRecord:
+def _marked(source: Source, envelope: bytes, key: bytes | None) -> IncomingRecord:
     record = incoming("followup", source.case_id, envelope, secrets.token_hex(16))
     return IncomingRecord(
         record.kind,
@@ -47,7 +48,7 @@ def _marked(source: Source, envelope: bytes, generation: int | None) -> Incoming
         record.case_id,
         record.received_day,
         record.envelope,
-        case_key=generation,
+        case_key=key,
     )
 
 
@@ -65,6 +66,13 @@ def _import(office, signed: SignedIn, records: list[IncomingRecord]) -> ImportRe
 def _generation(office, case_id: str) -> int:  # type: ignore[no-untyped-def]
     with office.session() as session:
         return max(session.scalars(select(CaseKey.generation).where(CaseKey.case_id == case_id)))
+
+
+def _public(office, case_id: str, generation: int) -> bytes:  # type: ignore[no-untyped-def]
+    with office.session() as session:
+        row = session.get(CaseKey, (case_id, generation))
+        assert row is not None
+        return row.public_key
 
 
 def _opens_for(office, signed: SignedIn, source: Source, envelope: bytes) -> bool:  # type: ignore[no-untyped-def]
@@ -90,7 +98,7 @@ def test_a_member_files_a_follow_up_sealed_to_the_case_key_alone(office, two_des
     assert generation == 2  # carles stepped aside: a new generation
     envelope = _sealed_to_case(office, a, "the contractor called again")
     assert _opens_for(office, two_desks["ana"], a, envelope)
-    record = _marked(a, envelope, generation)
+    record = _marked(a, envelope, _public(office, a.case_id, generation))
     report = _import(office, two_desks["ana"], [record])
     assert report.imported == [record.record_id]
     with office.session() as session:
@@ -107,13 +115,14 @@ def test_another_desk_and_a_recused_officer_hold_it_back(office, two_desks, who:
     a = two_desks["a"]
     envelope = _sealed_to_case(office, a, "more on the pylons")
     assert not _opens_for(office, two_desks[who], a, envelope)
-    record = _marked(a, envelope, _generation(office, a.case_id))
+    key = _public(office, a.case_id, _generation(office, a.case_id))
+    record = _marked(a, envelope, key)
     report = _import(office, two_desks[who], [record])
     assert (report.imported, report.refused, report.held) == ([], [], [record.record_id])
     with office.session() as session:
         held = session.get(HeldRecord, record.record_id)
         assert held is not None
-        assert (held.desk_id, held.case_key) == ("antifraud", 2)
+        assert (held.desk_id, held.case_key) == ("antifraud", key)
         assert session.get(Record, record.record_id) is None
         # Tried again at their next sign-in: still held, never refused.
         applied = file_held_back(
@@ -144,7 +153,36 @@ def test_a_recused_officer_holds_back_a_follow_up_sealed_to_the_desks_too(
     assert report.imported == []
 
 
-def _confirm(office, source: Source, generation: int, public: bytes) -> None:  # type: ignore[no-untyped-def]
+def test_a_follow_up_sealed_to_an_older_generation_is_filed(office, two_desks) -> None:  # type: ignore[no-untyped-def]
+    """Sealed to generation 1 before carles stepped aside (its announcement superseded since):
+    this inbox keeps every generation, so a holder files it."""
+    a = two_desks["a"]
+    older = _public(office, a.case_id, 1)
+    record = _marked(a, _sealed_to_case(office, a, "sent before the recusal", older), older)
+    report = _import(office, two_desks["ana"], [record])
+    assert report.imported == [record.record_id]
+
+
+def test_an_officer_without_the_marked_generation_holds_it_back(office, two_desks) -> None:  # type: ignore[no-untyped-def]
+    """ana holds generation 1 of case A but (here) not generation 2, the one the follow-up is
+    marked with: it is not hers to try, so it waits rather than being refused."""
+    a, ana = two_desks["a"], two_desks["ana"]
+    with office.session() as session:
+        session.execute(
+            delete(CaseGrant).where(
+                CaseGrant.case_id == a.case_id,
+                CaseGrant.generation == 2,
+                CaseGrant.holder == compartments.officer_holder(ana.officer_id),
+            )
+        )
+        assert set(compartments.case_key_map(session, ana.keyring, a.case_id)) == {1}
+    key = _public(office, a.case_id, 2)
+    record = _marked(a, _sealed_to_case(office, a, "to the newest key", key), key)
+    report = _import(office, ana, [record])
+    assert (report.imported, report.refused, report.held) == ([], [], [record.record_id])
+
+
+def _announcement_row(office, source: Source, generation: int, public: bytes) -> None:  # type: ignore[no-untyped-def]
     """A "case-key" row the server confirmed, announcing ``public`` for that generation."""
     admin = office.sign_in()
     announcement = CaseKeyAnnouncement(bytes.fromhex(source.case_id), generation, public)
@@ -162,20 +200,25 @@ def _confirm(office, source: Source, generation: int, public: bytes) -> None:  #
         )
 
 
-@pytest.mark.parametrize("confirmed", ["none", "another key"])
-def test_a_generation_not_confirmed_here_that_does_not_open_is_not_refused(
-    office,  # type: ignore[no-untyped-def]
-    two_desks,
-    confirmed: str,
-) -> None:
-    """This inbox was restored from a backup older than the announcement (the key is in a
-    newer backup): the follow-up stays on the server, and the officer is told to restore."""
+@pytest.mark.parametrize(
+    "case",
+    ["does not open", "a confirmed announcement of that key", "opens with a desk key"],
+)
+def test_a_key_not_held_here_is_never_refused(office, two_desks, case: str) -> None:  # type: ignore[no-untyped-def]
+    """This inbox was restored from a backup older than the key (a newer backup holds it): the
+    follow-up stays on the server, and the officer is told to restore. Neither an outgoing row
+    (even one saying the server confirmed that very key) nor another key that opens it changes
+    that."""
     a2 = two_desks["a2"]
-    assert _generation(office, a2.case_id) == 1
-    if confirmed == "another key":  # this inbox made generation 1 again, with another key
-        _confirm(office, a2, 1, generate_box_keypair().public_key)
     elsewhere = generate_box_keypair().public_key
-    record = _marked(a2, _sealed_to_case(office, a2, "sealed to a newer key", elsewhere), 1)
+    if case == "a confirmed announcement of that key":
+        _announcement_row(office, a2, 1, elsewhere)
+    if case == "opens with a desk key":
+        envelope = make_followup(office, a2, "sealed to the desks")
+        assert _opens_for(office, two_desks["ana"], a2, envelope)
+    else:
+        envelope = _sealed_to_case(office, a2, "sealed to a newer key", elsewhere)
+    record = _marked(a2, envelope, elsewhere)
     report = _import(office, two_desks["ana"], [record])
     [(record_id, reason)] = report.refused
     assert record_id == record.record_id
@@ -183,15 +226,18 @@ def test_a_generation_not_confirmed_here_that_does_not_open_is_not_refused(
     assert report.unopenable == []  # not refused to the server
     with office.session() as session:
         assert session.get(Record, record.record_id) is None
+        assert session.get(HeldRecord, record.record_id) is None
 
 
-def test_a_confirmed_generation_that_does_not_open_is_refused(office, two_desks) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("row", ["none", "a confirmed announcement of another key"])
+def test_a_key_held_here_that_does_not_open_is_refused(office, two_desks, row: str) -> None:  # type: ignore[no-untyped-def]
+    """No outgoing row is asked: the key is this case's, its holder tried it, it failed."""
     a2 = two_desks["a2"]
-    with office.session() as session:
-        public = compartments.case_public(session, a2.case_id)
-    _confirm(office, a2, 1, public)
+    if row != "none":
+        _announcement_row(office, a2, 1, generate_box_keypair().public_key)
     elsewhere = generate_box_keypair().public_key
-    record = _marked(a2, _sealed_to_case(office, a2, "not to any key of ours", elsewhere), 1)
+    envelope = _sealed_to_case(office, a2, "not to any key of ours", elsewhere)
+    record = _marked(a2, envelope, _public(office, a2.case_id, 1))
     report = _import(office, two_desks["ana"], [record])
     assert report.unopenable == [record.record_id]
     assert "restore" not in report.refused[0][1]

@@ -2,7 +2,7 @@
 
 import sqlite3
 from contextlib import closing
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pytest
 from alembic.script import ScriptDirectory
@@ -223,14 +223,16 @@ def test_perf_indexes_come_and_go_as_the_models_declare(tmp_path) -> None:
 
 
 def test_case_key_announce_revision_with_data(tmp_path) -> None:
-    """0015 dates every existing case key (the migration's time: announced after the next
-    backup) and keeps the generation of held follow-ups; going back is refused while a
-    follow-up sealed to a case key is held (the older code would refuse it to the server), and
-    drops the announcements (made again from the case keys) once none is."""
+    """0015 leaves every existing case key not backed up (announced after the next backup)
+    and keeps the key of held follow-ups; going back is refused while a follow-up sealed to
+    a case key is held, or once an announcement went to the server (it seals follow-ups to
+    those keys: the older code would refuse them to the server, which deletes them), and
+    drops the announcements (made again from the case keys) once neither holds."""
     engine = db.make_engine(tmp_path / "inbox.sqlite")
     db.upgrade(engine, "0014_perf")
     now = datetime(2026, 12, 5)
     case = "ab" * 16
+    key = bytes(range(32))
     with engine.begin() as connection:
         connection.execute(
             text(
@@ -241,44 +243,54 @@ def test_case_key_announce_revision_with_data(tmp_path) -> None:
             {"id": case, "t": now},
         )
         connection.execute(
-            text("INSERT INTO case_key (case_id, generation, public_key) VALUES (:c, 1, x'01')"),
-            {"c": case},
+            text("INSERT INTO case_key (case_id, generation, public_key) VALUES (:c, 1, :k)"),
+            {"c": case, "k": key},
         )
-    before = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     db.upgrade(engine)
-    after = datetime.now(UTC).replace(tzinfo=None)
     from whistle.inbox.models import Outgoing
 
     declared = {ix.name: [c.name for c in ix.columns] for ix in Outgoing.__table__.indexes}
     assert {k: v for k, v in _indexes(engine, "outgoing").items() if k in declared} == declared
     with engine.begin() as connection:
-        created = connection.execute(text("SELECT created_at FROM case_key")).scalar()
-        assert before <= datetime.fromisoformat(str(created)) <= after
+        assert connection.execute(text("SELECT backed_up_at FROM case_key")).one() == (None,)
         connection.execute(
             text(
                 "INSERT INTO held_record (record_id, kind, case_id, received_day, epoch,"
                 " envelope, desk_id, tried, held_at, case_key) VALUES ('f1', 'followup', :c,"
-                " '2026-12-01', 1, x'05', 'antifraud', '', :t, 1)"
+                " '2026-12-01', 1, x'05', 'antifraud', '', :t, :k)"
             ),
-            {"c": case, "t": now},
+            {"c": case, "t": now, "k": key},
         )
         connection.execute(
             text(
-                "INSERT INTO outgoing (kind, case_id, record_id, envelope, created)"
-                " VALUES ('case-key', :c, '1', x'06', :t)"
+                "INSERT INTO outgoing (kind, case_id, record_id, envelope, created,"
+                " bundle_sequence, confirmed) VALUES ('case-key', :c, '1', x'06', :t, 3, NULL)"
             ),
             {"c": case, "t": now},
         )
-    with pytest.raises(RuntimeError, match="0015_case_key_announce"):
+    with pytest.raises(RuntimeError, match="1 follow-up"):
         db.downgrade(engine, "0014_perf")
     db.upgrade(engine)  # a repeated upgrade is a no-op and keeps them
     with engine.begin() as connection:
-        assert connection.execute(text("SELECT case_key FROM held_record")).scalar() == 1
+        assert connection.execute(text("SELECT case_key FROM held_record")).scalar() == key
         connection.execute(text("DELETE FROM held_record"))
+    # Sent, not yet confirmed; then confirmed (a server restore left no bundle number).
+    for sequence, confirmed in ((3, None), (None, now)):
+        with engine.begin() as connection:
+            connection.execute(
+                text("UPDATE outgoing SET bundle_sequence = :s, confirmed = :c"),
+                {"s": sequence, "c": confirmed},
+            )
+        with pytest.raises(RuntimeError, match="1 case key announcement"):
+            db.downgrade(engine, "0014_perf")
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT count(*) FROM outgoing")).scalar() == 1
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE outgoing SET bundle_sequence = NULL, confirmed = NULL"))
     db.downgrade(engine, "0014_perf")
     assert "ix_outgoing_kind_case_record" not in _indexes(engine, "outgoing")
     with engine.connect() as connection:
-        assert "created_at" not in {c["name"] for c in inspect(engine).get_columns("case_key")}
+        assert "backed_up_at" not in {c["name"] for c in inspect(engine).get_columns("case_key")}
         assert connection.execute(text("SELECT count(*) FROM outgoing")).scalar() == 0
         assert connection.execute(text("SELECT count(*) FROM case_key")).scalar() == 1
     db.upgrade(engine)

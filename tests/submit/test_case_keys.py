@@ -127,7 +127,7 @@ def test_before_an_announcement_a_follow_up_opens_with_every_desk_key(
     code, case_id = _new_case(english, app)
     assert plain_followup(english, code, "Before.").status_code == 200
     ((row, envelope),) = _followups(app, case_id)
-    assert row.case_key_generation is None
+    assert row.case_key is None
     for desk in office.desks.values():
         assert _opens_as_source_wrote_it(app, code, envelope, desk.secret_key) == "Before."
 
@@ -142,7 +142,7 @@ def test_after_an_announcement_a_follow_up_opens_with_the_case_key_and_no_desk_k
     response = plain_followup(english, code, "Only the case's readers.")
     assert response.status_code == 200, response.text
     ((row, envelope),) = _followups(app, case_id)
-    assert row.case_key_generation == 1
+    assert row.case_key == case_key.public_key
     assert _opens_as_source_wrote_it(app, code, envelope, case_key.secret_key) == (
         "Only the case's readers."
     )
@@ -174,24 +174,27 @@ def test_a_stored_key_the_office_did_not_sign_takes_no_follow_up(
     assert dump_database(replies.config.database_url) == before
 
 
+@pytest.mark.parametrize("replacing", [3, 2], ids=["newer generation", "same generation"])
 def test_a_key_that_changes_while_a_follow_up_is_sealed_refuses_it_and_keeps_the_message(
     app: Flask,
     english: FlaskClient,
     office: Office,
     replies: Replies,
     monkeypatch: pytest.MonkeyPatch,
+    replacing: int,
 ) -> None:
-    """Sealed to generation 1 while a bundle stores generation 2: the store compares under the
+    """Sealed to generation 2 while a bundle stores another key — generation 3, or generation 2
+    again from an inbox restored from an older backup: the store compares keys under the
     case's lock, so the follow-up is refused, not stored for a key the office replaced."""
     from whistle.submit import case_keys
 
     code, case_id = _new_case(english, app)
-    replies.apply({"case_keys": [announcement(office, case_id, 1)[0]]})
+    replies.apply({"case_keys": [announcement(office, case_id, 2)[0]]})
     read = case_keys.sealing_key
 
     def then_replaced(*args: object, **kwargs: object) -> object:
         found = read(*args, **kwargs)  # type: ignore[arg-type]
-        replies.apply({"case_keys": [announcement(office, case_id, 2)[0]]})
+        replies.apply({"case_keys": [announcement(office, case_id, replacing)[0]]})
         return found
 
     monkeypatch.setattr(case_keys, "sealing_key", then_replaced)
@@ -367,21 +370,20 @@ def test_the_check_in_carries_the_announcement_and_the_page_seals_to_it(
     replies.apply({"case_keys": [value]})
     assert _checkin_answer(app, english, code)["case_key"] == value
     body, envelope = _sealed_followup(app, code, [case_key.public_key])
-    response = post_sealed(english, "/follow-up/sealed?case_key=4", body)
+    response = post_sealed(english, f"/follow-up/sealed?case_key={case_key.public_key.hex()}", body)
     assert response.status_code == 200, response.text
     ((row, stored),) = _followups(app, case_id)
-    assert (row.case_key_generation, stored) == (4, envelope)
+    assert (row.case_key, stored) == (case_key.public_key, envelope)
     assert _opens_as_source_wrote_it(app, code, stored, case_key.secret_key) == "From the page."
     _no_desk_opens(office, stored, case_id)
 
 
 @pytest.mark.parametrize(
-    ("announced", "query"),
+    ("announced", "sealed_to"),
     [
-        (None, "?case_key=1"),  # the page holds a key the server does not (any more)
-        (2, "?case_key=1"),  # the page checked in before generation 2 arrived
-        (2, "?case_key=3"),
-        (2, ""),  # sealed to the desks while the server holds a case key
+        (None, "another key"),  # the page holds a key the server does not (any more)
+        (2, "another key"),  # the page checked in before this key arrived
+        (2, "the desks"),  # sealed to the desks while the server holds a case key
     ],
 )
 def test_a_follow_up_for_another_case_key_is_refused_and_nothing_kept(
@@ -390,16 +392,16 @@ def test_a_follow_up_for_another_case_key_is_refused_and_nothing_kept(
     office: Office,
     replies: Replies,
     announced: int | None,
-    query: str,
+    sealed_to: str,
 ) -> None:
     code, case_id = _new_case(english, app)
     if announced is not None:
         replies.apply({"case_keys": [announcement(office, case_id, announced)[0]]})
-    keys = (
-        [k.public_key for k in office.desks.values()]
-        if not query
-        else [generate_box_keypair().public_key]
-    )
+    if sealed_to == "the desks":
+        keys, query = [k.public_key for k in office.desks.values()], ""
+    else:
+        other = generate_box_keypair().public_key
+        keys, query = [other], f"?case_key={other.hex()}"
     body, _envelope = _sealed_followup(app, code, keys)
     before = dump_database(replies.config.database_url)
     response = post_sealed(english, "/follow-up/sealed" + query, body)
@@ -409,8 +411,73 @@ def test_a_follow_up_for_another_case_key_is_refused_and_nothing_kept(
     assert dump_database(replies.config.database_url) == before
 
 
-@pytest.mark.parametrize("value", ["x", "0", "-1", "1.0", "", "1000001", "99999999999999999999"])
-def test_a_malformed_case_key_generation_is_a_400_and_nothing_kept(
+def test_a_follow_up_sealed_to_a_key_replaced_at_the_same_generation_is_refused(
+    app: Flask, english: FlaskClient, office: Office, replies: Replies
+) -> None:
+    """The security review's case: generation 2 with key K1 is held and the page checks in
+    (K1); an inbox restored from an older backup makes generation 2 again with key K2, and
+    its bundle replaces K1. The follow-up sealed to K1 is refused, by key: only the holders
+    of K1 could open it, and the inbox no longer holds K1. Nothing is stored."""
+    code, case_id = _new_case(english, app)
+    first, k1 = announcement(office, case_id, 2)
+    replies.apply({"case_keys": [first]})
+    assert _checkin_answer(app, english, code)["case_key"] == first
+    again, k2 = announcement(office, case_id, 2)
+    assert replies.apply({"case_keys": [again]}).counts["case keys stored"] == 1
+    body, _envelope = _sealed_followup(app, code, [k1.public_key])
+    before = dump_database(replies.config.database_url)
+    response = post_sealed(english, f"/follow-up/sealed?case_key={k1.public_key.hex()}", body)
+    assert response.status_code == 409
+    assert response.json["reason"] == "case-key-changed"
+    assert dump_database(replies.config.database_url) == before
+    # Checked in again, the page gets K2 and what it seals to K2 is taken.
+    assert _checkin_answer(app, english, code)["case_key"] == again
+    body, envelope = _sealed_followup(app, code, [k2.public_key])
+    response = post_sealed(english, f"/follow-up/sealed?case_key={k2.public_key.hex()}", body)
+    assert response.status_code == 200, response.text
+    ((row, stored),) = _followups(app, case_id)
+    assert (row.case_key, stored) == (k2.public_key, envelope)
+
+
+def test_a_stored_announcement_that_does_not_parse_takes_no_sealed_follow_up(
+    app: Flask, english: FlaskClient, office: Office, replies: Replies, caplog
+) -> None:  # type: ignore[no-untyped-def]
+    """The key a page's follow-up is compared with is read from the stored announcement; one
+    that is not an announcement at all (the database written by something else) is "temporarily
+    unavailable", as one that does not verify, and nothing is kept."""
+    code, case_id = _new_case(english, app)
+    value, case_key = announcement(office, case_id, 1)
+    replies.apply({"case_keys": [value]})
+    with app.extensions["whistle_submit"].sessions.begin() as session:
+        row = session.get(CaseKeyRow, case_id.hex())
+        assert row is not None
+        row.announcement = b"not an announcement"
+    body, _envelope = _sealed_followup(app, code, [case_key.public_key])
+    before = dump_database(replies.config.database_url)
+    response = post_sealed(english, f"/follow-up/sealed?case_key={case_key.public_key.hex()}", body)
+    assert response.status_code == 503
+    assert "does not parse" in caplog.text
+    assert case_id.hex() not in caplog.text
+    assert dump_database(replies.config.database_url) == before
+
+
+_HEX = "ab" * 32
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "x",
+        "1",  # a generation, as pages before the review posted
+        _HEX[:-1],
+        _HEX + "a",
+        _HEX.upper(),
+        "g" + _HEX[1:],
+        _HEX[:-2] + "%20%20",
+    ],
+)
+def test_a_malformed_case_key_is_a_400_and_nothing_kept(
     app: Flask, english: FlaskClient, office: Office, replies: Replies, value: str
 ) -> None:
     code, case_id = _new_case(english, app)
@@ -451,11 +518,35 @@ def test_the_outbox_says_which_follow_ups_went_to_a_case_key(
     code, case_id = _new_case(english, app)
     plain_followup(english, code, "To the desks.")
     assert "record_case_keys" not in _outbox_extra(app, office)  # as before case keys
-    replies.apply({"case_keys": [announcement(office, case_id, 1)[0]]})
+    value, case_key = announcement(office, case_id, 1)
+    replies.apply({"case_keys": [value]})
     plain_followup(english, code, "To the case key.")
     desks, keyed = (row for row, _envelope in _followups(app, case_id))
-    assert _outbox_extra(app, office)["record_case_keys"] == {keyed.id: 1}
+    extra = _outbox_extra(app, office)
+    # By key, not generation: the inbox may have made generation 1 again with another key.
+    assert extra["record_case_keys"] == {keyed.id: case_key.public_key.hex()}
+    assert extra["case_keys_accepted"] is True
     assert desks.id != keyed.id
+
+
+def test_every_outbox_says_the_server_keeps_case_keys_and_an_empty_one_is_written_again(
+    app: Flask, office: Office
+) -> None:
+    """The inbox counts an announcement confirmed only on ``case_keys_accepted``; the field
+    does not stop an empty outbox from being the same bundle again (``_unchanged``)."""
+    state = app.extensions["whistle_submit"]
+    summaries = []
+    for _ in range(2):
+        with state.sessions.begin() as session:
+            submit_db.start_export(session)
+            summaries.append(export_outbox(session, state.config, io.BytesIO(), today=TODAY))
+    assert summaries[0].bundle_id == summaries[1].bundle_id
+    assert summaries[1].notes == [
+        "nothing changed since this bundle was written: the same bundle again"
+    ]
+    extra = _outbox_extra(app, office)  # the same empty bundle again
+    assert extra["case_keys_accepted"] is True
+    assert "record_case_keys" not in extra
 
 
 @pytest.mark.parametrize("how", ["purge", "removal of its submission"])

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from alembic.util.exc import CommandError
-from sqlalchemy import select, update
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from whistle.crypto import (
@@ -67,7 +67,7 @@ from whistle.inbox.audit import record_event, verify_chain
 from whistle.inbox.deletions import LIST_FILE, apply_list, deletion_list, read_list
 from whistle.inbox.errors import AuditChainError, InboxError
 from whistle.inbox.keyring import OfficeKeyring, unwrap_office, unwrap_office_recovery
-from whistle.inbox.models import Backup, Office, Record
+from whistle.inbox.models import Backup, CaseKey, Office, Record
 from whistle.inbox.workflow import remove_files
 
 DATABASE_PART = "inbox.sqlite"
@@ -258,6 +258,7 @@ def _make_backup(
             )
         )
         _mark_backed_up(session, facts.record_ids, made_at)
+        _mark_case_keys_backed_up(session, facts.case_keys, made_at)
         record_event(
             session,
             now,
@@ -313,6 +314,8 @@ class _Facts:
     officers: list[tuple[str, bytes]]
     record_ids: list[str]
     stored_names: list[str]
+    #: (case id, generation, public key) of every case key the snapshot holds.
+    case_keys: list[tuple[str, int, bytes]]
     last_import: datetime | None
     audit_entries: int
 
@@ -331,6 +334,9 @@ def _snapshot_facts(snapshot: Path) -> _Facts:
             "SELECT name, wrapped_keyring FROM officer WHERE password_hash != '' ORDER BY id"
         ).fetchall()
         records = connection.execute("SELECT id, stored_name FROM record ORDER BY id").fetchall()
+        case_keys = connection.execute(
+            "SELECT case_id, generation, public_key FROM case_key"
+        ).fetchall()
         last = connection.execute("SELECT max(imported_at) FROM record").fetchone()[0]
         audit = connection.execute("SELECT count(*) FROM audit_event").fetchone()[0]
     finally:
@@ -343,6 +349,7 @@ def _snapshot_facts(snapshot: Path) -> _Facts:
         officers=[(name, bytes(wrapped)) for name, wrapped in officers],
         record_ids=[r[0] for r in records],
         stored_names=[r[1] for r in records],
+        case_keys=[(case_id, gen, bytes(public)) for case_id, gen, public in case_keys],
         last_import=datetime.fromisoformat(last) if last else None,
         audit_entries=int(audit),
     )
@@ -419,6 +426,25 @@ def _mark_backed_up(session: Session, record_ids: list[str], at: datetime) -> No
         session.execute(
             update(Record)
             .where(Record.id.in_(record_ids[start : start + 500]), Record.backed_up_at.is_(None))
+            .values(backed_up_at=naive)
+        )
+
+
+def _mark_case_keys_backed_up(
+    session: Session, keys: list[tuple[str, int, bytes]], at: datetime
+) -> None:
+    """The case keys a backup holds may be announced to the server (``case_announce``): by
+    key, as the snapshot has them, so a generation made again since is not taken for it."""
+    naive = at.replace(tzinfo=None)
+    for start in range(0, len(keys), 500):
+        session.execute(
+            update(CaseKey)
+            .where(
+                tuple_(CaseKey.case_id, CaseKey.generation, CaseKey.public_key).in_(
+                    keys[start : start + 500]
+                ),
+                CaseKey.backed_up_at.is_(None),
+            )
             .values(backed_up_at=naive)
         )
 
@@ -707,6 +733,10 @@ def _finish_restored(
                     )
                 )
             _mark_backed_up(session, [rid for rid, _ in stored], info.made_at)
+            # Every case key here came from the backup.
+            session.execute(
+                update(CaseKey).where(CaseKey.backed_up_at.is_(None)).values(backed_up_at=made)
+            )
             record_event(
                 session,
                 now,

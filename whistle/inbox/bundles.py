@@ -44,7 +44,6 @@ from whistle.bundling import (
 )
 from whistle.crypto import ServerCard, WrongKeyError
 from whistle.crypto.bundles import BundleRecord, VerifiedBundle, record_hash_hex, write_bundle
-from whistle.crypto.case_keys import MAX_GENERATION
 from whistle.crypto.manifest import MAX_RECORDS
 from whistle.crypto.orders import MAX_REASON_CHARS, RecordOrder
 from whistle.epochs import CARD_FIELD, parse_report
@@ -78,10 +77,14 @@ OUTBOX = "outbox"
 REPLIES = "replies"
 #: Replies manifest: the case key announcements (base64), docs/protocol.md §17.
 CASE_KEYS_FIELD = "case_keys"
-#: Outbox manifest: {record id: case key generation} of follow-ups sealed to a case key.
+#: Outbox manifest: {record id: case key, 64 hex} of follow-ups sealed to a case key.
 RECORD_CASE_KEYS_FIELD = "record_case_keys"
+#: Outbox manifest: true from a server that keeps case key announcements; only its
+#: confirmation confirms them (an older server applies the bundle and ignores them).
+CASE_KEYS_ACCEPTED_FIELD = "case_keys_accepted"
 MAX_BUNDLE_BYTES = 4 * 1024 * 1024 * 1024
 _RECORD_ID = re.compile(r"[0-9a-f]{32}")
+_PUBLIC_KEY = re.compile(r"[0-9a-f]{64}")
 
 
 class NoServerPinnedError(BundleRefusedError):
@@ -127,25 +130,22 @@ def verify_outbox(session: Session, keyring: OfficeKeyring, data: bytes) -> Veri
 
 
 class CaseKeyFieldError(BundleContentError):
-    """The outbox manifest's ``record_case_keys`` is not {record id: generation}."""
+    """The outbox manifest's ``record_case_keys`` is not {record id: public key in hex}."""
 
 
-def record_case_keys(extra: dict[str, Any]) -> dict[str, int]:
-    """The case key generation each follow-up of an outbox bundle was sealed to (absent: none
-    was, a server from before case keys). Checked whole before anything is written."""
+def record_case_keys(extra: dict[str, Any]) -> dict[str, bytes]:
+    """The case key (public, 32 bytes) each follow-up of an outbox bundle was sealed to
+    (absent: none was, a server from before case keys). Checked whole before anything is
+    written."""
     raw = extra.get(RECORD_CASE_KEYS_FIELD, {})
     if not isinstance(raw, dict) or len(raw) > MAX_RECORDS:
-        raise CaseKeyFieldError("the follow-ups' case key generations are not an object")
-    for record_id, generation in raw.items():
+        raise CaseKeyFieldError("the follow-ups' case keys are not an object")
+    for record_id, key in raw.items():
         if not isinstance(record_id, str) or not _RECORD_ID.fullmatch(record_id):
-            raise CaseKeyFieldError("a case key generation is not keyed by record id")
-        if (
-            not isinstance(generation, int)
-            or isinstance(generation, bool)
-            or not 1 <= generation <= MAX_GENERATION
-        ):
-            raise CaseKeyFieldError("a follow-up's case key generation is not a generation")
-    return dict(raw)
+            raise CaseKeyFieldError("a case key is not keyed by record id")
+        if not isinstance(key, str) or not _PUBLIC_KEY.fullmatch(key):
+            raise CaseKeyFieldError("a follow-up's case key is not 64 lower-case hex characters")
+    return {record_id: bytes.fromhex(key) for record_id, key in raw.items()}
 
 
 def _summary(verified: VerifiedBundle) -> BundleSummary:
@@ -228,7 +228,12 @@ def import_outbox(
     imported = applied.imported
     seen = note_replies_seen(session, manifest.extra.get("replies_seen"))
     resent = _resend_forgotten(session, manifest.extra.get("replies_applied"))
-    confirmed = _confirm(session, manifest.extra.get("replies_applied"), now)
+    confirmed = _confirm(
+        session,
+        manifest.extra.get("replies_applied"),
+        manifest.extra.get(CASE_KEYS_ACCEPTED_FIELD) is True,
+        now,
+    )
     note_server_replies_applied(session, manifest.extra.get("replies_applied"))
     session.add(
         BundleLog(
@@ -302,7 +307,7 @@ def _apply_records(
     keyring: OfficeKeyring,
     records: Sequence[BundleRecord],
     record_epochs: dict[str, int | None],
-    case_keys: Mapping[str, int | None],
+    case_keys: Mapping[str, bytes | None],
     *,
     store_dir: Path,
     now: datetime,
@@ -563,8 +568,12 @@ def _tombstoned(session: Session, ids: list[str]) -> bool:
     return bool(found)
 
 
-def _confirm(session: Session, replies_applied: object, now: datetime) -> int:
-    """Outgoing rows carried by a replies bundle the server says it applied."""
+def _confirm(
+    session: Session, replies_applied: object, case_keys_accepted: bool, now: datetime
+) -> int:
+    """Outgoing rows carried by a replies bundle the server says it applied. Case key
+    announcements only if the server says it keeps them: one from before §17 applied the
+    bundle without them, so they go again (and count once the server is upgraded)."""
     if not isinstance(replies_applied, int) or isinstance(replies_applied, bool):
         return 0
     rows = session.scalars(
@@ -575,7 +584,10 @@ def _confirm(session: Session, replies_applied: object, now: datetime) -> int:
         )
     ).all()
     for row in rows:
-        row.confirmed = now.replace(tzinfo=None)
+        if row.kind == CASE_KEY and not case_keys_accepted:
+            row.bundle_sequence = None
+        else:
+            row.confirmed = now.replace(tzinfo=None)
     return sum(1 for r in rows if r.kind == "reply")
 
 

@@ -4,9 +4,10 @@ The server seals a case's follow-ups to the public half of the case's newest key
 once the office announced it, so that only the holders of that key (its desk, less anyone who
 stepped aside) open them in transit. Each announcement is an outgoing row of kind
 ``case-key`` (``models/outgoing.py``): queued at export for every case whose newest generation
-has none, held until a backup holds the key (or the office acknowledges on import), sent
-until the server confirms it like every other row. Confirmed rows stay: they say which
-generations the server knows (``confirmed_case_key``, what the importer asks).
+has none, held until a backup's snapshot holds the key (or the office acknowledges on
+import), sent until the server confirms it — and only a server that keeps announcements
+confirms them (``bundles._confirm``). Confirmed rows stay, so that a generation is announced
+once.
 """
 
 from datetime import datetime
@@ -14,9 +15,9 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, String, cast, delete, func, select
 from sqlalchemy.orm import Session
 
-from whistle.crypto.case_keys import CaseKeyAnnouncement, sign_case_key, stored_case_key
+from whistle.crypto.case_keys import CaseKeyAnnouncement, sign_case_key
 from whistle.inbox.keyring import OfficeKeyring
-from whistle.inbox.models import Backup, CaseKey, Outgoing
+from whistle.inbox.models import CaseKey, Outgoing
 from whistle.inbox.settings import acknowledge_on_import
 
 #: The outgoing kind that announces a case key to the server.
@@ -86,46 +87,25 @@ def queue_case_keys(session: Session, keyring: OfficeKeyring, *, now: datetime) 
 def split_case_keys(
     session: Session, announcements: list[Outgoing]
 ) -> tuple[list[Outgoing], list[Outgoing]]:
-    """``(sendable, held)``: an announcement waits until a backup made after its key was
-    created holds it, unless the office acknowledges on import (``split_acks``' rule): were
-    the laptop lost before, follow-ups sealed to that key would be lost with it."""
+    """``(sendable, held)``: an announcement waits until a backup's snapshot holds its key
+    (``CaseKey.backed_up_at``), unless the office acknowledges on import (``split_acks``'
+    rule): were the laptop lost before, follow-ups sealed to that key would be lost with it.
+    The snapshot, not a timestamp, says so: a key made while a backup is being written is
+    not in it."""
     if not announcements or acknowledge_on_import(session):
         return list(announcements), []
-    last_backup = session.scalar(select(func.max(Backup.made_at)))
-    ready: set[int] = set()
-    if last_backup is not None:
-        ready.update(
-            session.scalars(
-                select(Outgoing.id)
-                .join(CaseKey, _announced())
-                .where(
-                    Outgoing.kind == CASE_KEY,
-                    Outgoing.confirmed.is_(None),
-                    CaseKey.created_at <= last_backup,
-                )
+    ready = set(
+        session.scalars(
+            select(Outgoing.id)
+            .join(CaseKey, _announced())
+            .where(
+                Outgoing.kind == CASE_KEY,
+                Outgoing.confirmed.is_(None),
+                CaseKey.backed_up_at.is_not(None),
             )
         )
+    )
     return (
         [a for a in announcements if a.id in ready],
         [a for a in announcements if a.id not in ready],
     )
-
-
-def confirmed_case_key(session: Session, case_id: str, generation: int) -> bool:
-    """Whether the server confirmed this inbox's announcement of that generation of the
-    case's key (of the key this inbox holds for it: an inbox restored from an older backup
-    may have made the same generation again with another key)."""
-    public = session.scalar(
-        select(CaseKey.public_key).where(
-            CaseKey.case_id == case_id, CaseKey.generation == generation
-        )
-    )
-    rows = session.scalars(
-        select(Outgoing.envelope).where(
-            Outgoing.kind == CASE_KEY,
-            Outgoing.case_id == case_id,
-            Outgoing.record_id == str(generation),
-            Outgoing.confirmed.is_not(None),
-        )
-    )
-    return public is not None and any(stored_case_key(e).public_key == public for e in rows)

@@ -864,7 +864,7 @@ def _grant_case(
             )
 
 
-def new_case_key(session: Session, case_id: str, desk_id: str, now: datetime) -> bytes:
+def new_case_key(session: Session, case_id: str, desk_id: str) -> bytes:
     """A new generation of the case's key, granted to its desk; returns its public key.
     The next replies bundle announces it to the server (``outgoing.queue_case_keys``).
 
@@ -879,7 +879,6 @@ def new_case_key(session: Session, case_id: str, desk_id: str, now: datetime) ->
             case_id=case_id,
             generation=generation,
             public_key=pair.public_key,
-            created_at=now.replace(tzinfo=None),
         )
     )
     session.flush()
@@ -950,7 +949,7 @@ def recuse(
     if case.assignee_id == officer.id:
         case.assignee_id = None
     _regrant(session, case.id, case.desk_id, secrets_by_gen)
-    public = new_case_key(session, case.id, case.desk_id, now)
+    public = new_case_key(session, case.id, case.desk_id)
     recusal = session.scalars(
         select(Recusal).where(Recusal.case_id == case.id, Recusal.officer_id == officer.id)
     ).one()
@@ -995,7 +994,7 @@ def reassign(
     session.flush()
     _changed(session, before)  # the old desk's index holds the case's text
     _regrant(session, case.id, desk_id, secrets_by_gen)
-    new_case_key(session, case.id, desk_id, now)
+    new_case_key(session, case.id, desk_id)
     record_event(
         session,
         now,
@@ -1290,7 +1289,7 @@ def migrate(
     session.execute(delete(CaseSearch))
     old_files: list[Path] = []
     for case in cases:
-        public = new_case_key(session, case.id, case.desk_id, now)
+        public = new_case_key(session, case.id, case.desk_id)
         old_files += reseal_case(session, case.id, keyring.storage_secret, public, store_dir)
     moved = len(cases)
     # The keys of records still in transit go into the compartments too.

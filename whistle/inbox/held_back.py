@@ -82,7 +82,7 @@ def hold(
     tried_desks: set[str],
     now: datetime,
     officer_id: int | None = None,
-    case_key: int | None = None,
+    case_key: bytes | None = None,
 ) -> bool:
     """Keep a record for its desk's members (again: the desks tried are added). Returns
     whether it was not held before."""

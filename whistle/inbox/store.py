@@ -54,7 +54,6 @@ from whistle.crypto.records import (
 from whistle.filenames import MAX_FILES, clean_file_name
 from whistle.inbox import case_refs, compartments, epochs, held_back, sealing
 from whistle.inbox.audit import record_event
-from whistle.inbox.case_announce import confirmed_case_key
 from whistle.inbox.errors import (
     AttachmentTooLargeError,
     CaseLockedError,
@@ -66,7 +65,7 @@ from whistle.inbox.errors import (
     UnreadableRecordError,
 )
 from whistle.inbox.keyring import OfficeKeyring
-from whistle.inbox.models import KINDS, Case, Record, Tombstone
+from whistle.inbox.models import KINDS, Case, CaseKey, Record, Tombstone
 
 log = logging.getLogger(__name__)
 
@@ -84,9 +83,9 @@ class EpochNotHereError(InboxError):
 
 
 class CaseKeyNotHereError(InboxError):
-    """A follow-up sealed to a case key generation whose announcement this inbox has not
-    seen confirmed (restored from a backup older than it) does not open: a passing state of
-    this inbox, never a refusal to the server."""
+    """A follow-up marked as sealed to a key that is none of its case's keys here (this inbox
+    was restored from a backup older than that key): a passing state of this inbox, never a
+    refusal to the server."""
 
 
 @dataclass(frozen=True)
@@ -100,9 +99,9 @@ class IncomingRecord:
     envelope: bytes
     #: The office key epoch the server says the record was encrypted to (None: unknown).
     epoch: int | None = None
-    #: The case key generation the server says a follow-up was sealed to (None: to the
-    #: desks, before the office announced one; docs/protocol.md §17).
-    case_key: int | None = None
+    #: The case key (public, 32 bytes) the server says a follow-up was sealed to (None: to
+    #: the desks, before the office announced one; docs/protocol.md §17).
+    case_key: bytes | None = None
 
 
 @dataclass
@@ -264,13 +263,15 @@ def _check_desk(
     importer: _Importer,
     record: IncomingRecord,
     case: Case | None,
+    marked: int | None,
 ) -> list[bytes]:
     """A follow-up is filed only by a holder of its case's key (its desk, less anyone who
     stepped aside), a reply by a member of its case's desk; both wait while their case's
     report is held back. Returns the case's key secrets the importer holds, newest first,
-    for a follow-up. One sealed to the case's key opens with nothing else; one written
-    before the office announced that key is sealed to every desk's key (docs/protocol.md
-    §17), so for it this is the importer's rule, not their keys' limit."""
+    for a follow-up. One sealed to the case's key (generation ``marked``) opens with nothing
+    else, so it waits too for an importer who lacks that generation; one written before the
+    office announced that key is sealed to every desk's key (docs/protocol.md §17), so for
+    it this is the importer's rule, not their keys' limit."""
     if record.kind == "submission" or importer.members_of is None:
         return []
     if case is None:
@@ -287,7 +288,23 @@ def _check_desk(
         raise HeldBackError(
             f"for the holders of its case's key (desk {case.desk_id})", desk_id=case.desk_id
         ) from exc
+    if marked is not None and marked not in found:
+        raise HeldBackError(
+            f"for the holders of its case's key (desk {case.desk_id})", desk_id=case.desk_id
+        )
     return [found[g] for g in sorted(found, reverse=True)]
+
+
+def _marked_generation(session: Session, record: IncomingRecord) -> int | None:
+    """The generation of its case's key here that a follow-up is marked as sealed to (any:
+    an older one's follow-ups may still be in transit); None if unmarked or none here."""
+    if record.case_key is None:
+        return None
+    return session.scalar(
+        select(CaseKey.generation).where(
+            CaseKey.case_id == record.case_id, CaseKey.public_key == record.case_key
+        )
+    )
 
 
 def _reason(exc: Exception) -> str:
@@ -361,7 +378,15 @@ def _import_one(
     if session.get(Tombstone, record.case_id) is not None:  # purged (workflow.purge_case)
         raise ImportRefusedError("the case was purged (a tombstone is left)")
     case = session.get(Case, record.case_id)
-    case_secrets = _check_desk(session, keyring, importer, record, case)
+    marked = _marked_generation(session, record) if case is not None else None
+    if record.case_key is not None and case is not None and marked is None:
+        # Announced by this office (the server seals only to what it signed), in a database
+        # newer than this one: whatever else opens it, refusing could delete a genuine record.
+        raise CaseKeyNotHereError(
+            "it was sealed to a key of its case that this inbox does not hold: "
+            "restore the newest backup"
+        )
+    case_secrets = _check_desk(session, keyring, importer, record, case, marked)
     meta: dict[str, Any] = {"record": record.record_id, "kind": record.kind}
     source = io.BytesIO(record.envelope)
     desks = _desk_keys(importer.keys, record)
@@ -402,15 +427,6 @@ def _import_one(
             source.seek(0)
             opened = open_envelope(source, secrets_only, associated_data(record.kind, case_raw))
     except (WrongKeyError, NoDeskKeyError) as exc:
-        if record.case_key is not None and not confirmed_case_key(
-            session, record.case_id, record.case_key
-        ):
-            # Announced by this office (the server seals only to what the office signed),
-            # from a database newer than this one: refusing would delete a genuine record.
-            raise CaseKeyNotHereError(
-                f"it was sealed to generation {record.case_key} of its case's key, which this "
-                "inbox has not seen the server confirm: restore the newest backup"
-            ) from exc
         # Said only once no live key opened it: the epoch is the server's word, not the
         # record's, and a refusal for a record that opens would delete a genuine one.
         if record.epoch is not None and epochs.is_destroyed(session, record.epoch):
@@ -459,7 +475,7 @@ def _import_one(
                 detail=f"sent to {meta['desk']}, which was removed: placed at {desk_id}",
             )
         # The case's own key, granted to its desk: the importer need not be able to read it.
-        public = compartments.new_case_key(session, case.id, case.desk_id, now)
+        public = compartments.new_case_key(session, case.id, case.desk_id)
         case.verification = seal_verification(keyring.storage_public, case.id, meta)
         _prefill_from_form(session, case, meta.get("form"), now)
     else:

@@ -118,7 +118,7 @@ def export_outbox(
     known = epochs.cards(session, config)
     report = epochs.report(session, config, list(rows), today)
     kept = session.get(DeletionListRow, 1)
-    keyed = {row.id: row.case_key_generation for row in rows if row.case_key_generation is not None}
+    keyed = {row.id: row.case_key.hex() for row in rows if row.case_key is not None}
     extra = {
         "replies_applied": replies.sequence if replies else 0,
         REPLIES_SEEN: replies_seen(session),
@@ -126,6 +126,9 @@ def export_outbox(
         **(deletions_extra(kept.entries, kept.blob) if kept is not None else {}),
         # Absent when empty: a manifest without case keys stays as it was (_unchanged).
         **({RECORD_CASE_KEYS: keyed} if keyed else {}),
+        # In every outbox: the inbox counts an announcement confirmed only by a server that
+        # keeps them (one from before §17 ignores them and confirms the bundle all the same).
+        CASE_KEYS_ACCEPTED: True,
     }
     # Only an empty outbox is written again: a bundle that carries records gets a new number,
     # so that a record the inbox could not take then (its keys missing) comes again.
@@ -199,9 +202,13 @@ def _unchanged(
     return bundle_id(signed) == last.bundle_id
 
 
-#: The outbox field saying, per follow-up sealed to a case key, that key's generation
-#: (docs/protocol.md §17): {record id: generation}.
+#: The outbox field saying, per follow-up sealed to a case key, that key (docs/protocol.md
+#: §17): {record id: its public key's 64 hex characters}. By key, not generation: an inbox
+#: restored from an older backup can make a generation again with another key.
 RECORD_CASE_KEYS = "record_case_keys"
+
+#: The outbox field saying this server keeps the case keys announced to it (§17).
+CASE_KEYS_ACCEPTED = "case_keys_accepted"
 
 #: The outbox field saying, per reply still here, the day it was stored here and the day the
 #: source first read it: what the office's acknowledgement and feedback clocks need.

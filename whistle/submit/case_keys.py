@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from whistle.bundling import BundleContentError
-from whistle.crypto.case_keys import CaseKeyAnnouncement, read_case_key
+from whistle.crypto.case_keys import CaseKeyAnnouncement, read_case_key, stored_case_key
 from whistle.crypto.errors import CryptoError
 from whistle.errors import WhistleError
 from whistle.submit.models import CaseKeyRow, Login
@@ -97,7 +97,7 @@ def apply(
     """Store verified announcements (the caller commits).
 
     Each case's login row is locked first, as a follow-up locks it before it compares the
-    generation it was sealed to (``store.add_followup``): a follow-up is either stored before
+    key it was sealed to (``store.add_followup``): a follow-up is either stored before
     the new key is, or refused after it. Rows are locked in one order (by case id), so two
     bundles applied at once never wait on each other in a cycle.
     """
@@ -151,6 +151,21 @@ def sealing_key(
     if announcement.generation != row.generation:
         raise CaseKeyUnverifiableError(_UNVERIFIABLE.format("is not of the generation beside it"))
     return announcement
+
+
+def held_key(session: Session, case_id: bytes) -> bytes | None:
+    """The public key of the announcement held for the case now (None: none), which a
+    follow-up must have been sealed to. Compared by key, not by generation: an inbox restored
+    from an older backup can announce a generation again with another key. Read without
+    verifying again (nothing is sealed to it here); ``CaseKeyUnverifiableError`` when the
+    stored announcement does not even parse."""
+    row = session.get(CaseKeyRow, case_id.hex())
+    if row is None:
+        return None
+    try:
+        return stored_case_key(row.announcement).public_key
+    except CryptoError as exc:
+        raise CaseKeyUnverifiableError(_UNVERIFIABLE.format(f"does not parse ({exc})")) from exc
 
 
 _UNVERIFIABLE = (

@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from whistle.crypto import RecordHasher
 from whistle.errors import WhistleError
+from whistle.submit import case_keys
 from whistle.submit.models import (
     CaseKeyRow,
     Chunk,
@@ -63,8 +64,8 @@ class CaseExistsError(WhistleError):
 
 
 class CaseKeyChangedError(WhistleError):
-    """A follow-up sealed for a case key generation (or for the desks) that is not the one the
-    server holds for its case now: nothing was kept (docs/protocol.md §17)."""
+    """A follow-up sealed to a case key (or to the desks) that is not the one the server holds
+    for its case now: nothing was kept (docs/protocol.md §17)."""
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ def _add_record(
     today: datetime.date,
     record_id: str | None = None,
     epoch: int | None = None,
-    case_key_generation: int | None = None,
+    case_key: bytes | None = None,
 ) -> StoredRecord:
     if len(case_id) != CASE_ID_BYTES:
         raise ValueError("a case id is 16 bytes")
@@ -136,7 +137,7 @@ def _add_record(
         size=0,
         record_hash=b"",
         epoch=epoch,
-        case_key_generation=case_key_generation,
+        case_key=case_key,
     )
     session.add(record)
     session.flush()
@@ -209,17 +210,16 @@ def add_followup(
     envelope: BinaryIO,
     today: datetime.date,
     epoch: int | None = None,
-    case_key_generation: int | None = None,
+    case_key: bytes | None = None,
 ) -> StoredRecord:
     """A source's follow-up to an existing case (caller commits).
 
-    ``case_key_generation``: the case key it was sealed to (None: the desks'); checked under the
-    case's lock against the one held now (``CaseKeyChangedError``), which a replies bundle
-    changes only under that lock too (``case_keys.apply``).
+    ``case_key``: the public case key it was sealed to (None: the desks'); checked under the
+    case's lock against the key of the announcement held now (``CaseKeyChangedError``), which
+    a replies bundle changes only under that lock too (``case_keys.apply``).
     """
     position = _take_position(session, case_id)
-    held = case_key(session, case_id)
-    if (held.generation if held is not None else None) != case_key_generation:
+    if case_keys.held_key(session, case_id) != case_key:
         raise CaseKeyChangedError("the case's key is not the one the follow-up was sealed to")
     session.execute(
         update(Login).where(Login.case_id == case_id.hex()).values(followups=Login.followups + 1)
@@ -232,7 +232,7 @@ def add_followup(
         envelope=envelope,
         today=today,
         epoch=epoch,
-        case_key_generation=case_key_generation,
+        case_key=case_key,
     )
 
 
@@ -282,13 +282,13 @@ def receive_followup(
     size: int,
     today: datetime.date,
     epoch: int,
-    case_key_generation: int | None = None,
+    case_key: bytes | None = None,
 ) -> StoredRecord:
     """A source's follow-up, as both follow-up routes store it (caller commits).
 
     ``MailboxFullError`` when its ``size`` would pass the ``quota``; ``CaseGoneError`` when the
     case was purged since its code was looked up; ``CaseKeyChangedError`` when it was sealed
-    for another case key than the one held now. Takes the case's lock: a second follow-up to
+    to another case key than the one held now. Takes the case's lock: a second follow-up to
     the same case waits for this one.
     """
     if quota_reached(session, quota, size):
@@ -299,7 +299,7 @@ def receive_followup(
         envelope=envelope,
         today=today,
         epoch=epoch,
-        case_key_generation=case_key_generation,
+        case_key=case_key,
     )
 
 

@@ -16,7 +16,7 @@ class CaseKey(Base):
     case_id: Mapped[str] = mapped_column(ForeignKey("case.id"), primary_key=True)
     generation: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
-    #: The server is told of this generation only once a backup made after it holds it
-    #: (``case_announce.split_case_keys``): follow-ups sealed to a key only a lost laptop held
-    #: would be lost.
-    created_at: Mapped[datetime] = mapped_column(DateTime)
+    #: When a backup's snapshot first held this key (``backup.make_backup``); the server is
+    #: told of it only then (``case_announce.split_case_keys``): follow-ups sealed to a key
+    #: only a lost laptop held would be lost.
+    backed_up_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

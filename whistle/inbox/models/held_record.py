@@ -29,6 +29,6 @@ class HeldRecord(Base):
     desk_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     tried: Mapped[str] = mapped_column(String(1024), default="")
     held_at: Mapped[datetime] = mapped_column(DateTime)
-    #: The case key generation the server says a follow-up was sealed to (None: to the
-    #: desks), kept for whoever files it (docs/protocol.md §17).
-    case_key: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: The case key (public, 32 bytes) the server says a follow-up was sealed to (None: to
+    #: the desks), kept for whoever files it (docs/protocol.md §17).
+    case_key: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)

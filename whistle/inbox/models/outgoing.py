@@ -19,7 +19,8 @@ applies it once (replies by id, acknowledgements and purges are idempotent).
                    (whistle.crypto.case_keys.sign_case_key, office signing key) — the server
                    seals the case's follow-ups to it (docs/protocol.md §17). One per case's
                    newest generation; a newer one replaces the older while unconfirmed, and
-                   confirmed ones stay: they say which generations the server knows
+                   confirmed ones (only by an outbox with case_keys_accepted) stay, so a
+                   generation is announced once
 """
 
 from datetime import datetime

@@ -37,6 +37,7 @@ class Record(Base):
     #: Submissions and follow-ups: the office key epoch they were encrypted to (None: the
     #: pinned card's, for records stored before key epochs existed).
     epoch: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    #: Follow-ups only: the generation of the case key it was sealed to (docs/protocol.md §17);
-    #: None: sealed to every desk of its epoch's card.
-    case_key_generation: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: Follow-ups only: the public case key it was sealed to (docs/protocol.md §17), not its
+    #: generation: an inbox restored from an older backup can make a generation again with
+    #: another key. None: sealed to every desk of its epoch's card.
+    case_key: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)

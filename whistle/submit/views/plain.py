@@ -846,7 +846,7 @@ def followup_post() -> Any:
                         size=size + len(copy),
                         today=common.today(),
                         epoch=card.epoch,
-                        case_key_generation=announced.generation if announced else None,
+                        case_key=announced.public_key if announced else None,
                     )
                     if copy:  # add_copy checks again, under the case's lock
                         store.add_copy(

@@ -9,6 +9,7 @@ shows.
 """
 
 import base64
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -28,7 +29,6 @@ from whistle.crypto import (
     login_lookup,
     max_envelope_size,
 )
-from whistle.crypto.case_keys import MAX_GENERATION
 from whistle.crypto.source_copy import RECORD_TYPE
 from whistle.errors import WhistleError
 from whistle.submit import db, epochs, store
@@ -206,19 +206,23 @@ def _check_followup_shape(out: Any, size: int, office_keys: int) -> None:
         _check_shape(out, size, sealed=1, boxed=office_keys, sender=True)
 
 
-def _posted_case_key() -> int | None:
-    """The case key generation the page sealed to (``case_key=N``); None: to the desks."""
+def _posted_case_key() -> bytes | None:
+    """The public case key the page sealed to (``case_key=`` its 64 lower-case hex characters,
+    docs/protocol.md §17); None: to the desks."""
     text = request.args.get("case_key")
     if text is None:
         return None
-    if not is_number(text) or not 1 <= int(text) <= MAX_GENERATION:
+    if not _CASE_KEY.fullmatch(text):
         drain(request.stream, state().config.limits.discard_cap_bytes)
         raise SealedError(
             400,
             "case-key-malformed",
             _("What the page sent is not a valid encrypted record. Nothing was kept."),
         )
-    return int(text)
+    return bytes.fromhex(text)
+
+
+_CASE_KEY = re.compile(r"[0-9a-f]{64}")
 
 
 def _envelope_cap(card: OfficeCard) -> int:
@@ -425,13 +429,13 @@ def followup_sealed() -> Any:
     try:
         _check_header_csrf()
         card = _posted_card()
-        generation = _posted_case_key()
+        sealed_to = _posted_case_key()
         copy_size = _copy_size()
         with spooled_file() as out:
             token, case_id, copy, size = _read_sealed(
                 out, _envelope_cap(card), with_case=True, copy_size=copy_size
             )
-            _check_followup_shape(out, size, 1 if generation is not None else len(card.desks))
+            _check_followup_shape(out, size, 1 if sealed_to is not None else len(card.desks))
             with _sealed_slot():
                 found = find_case(token)
             if found != case_id:
@@ -447,7 +451,7 @@ def followup_sealed() -> Any:
                         size=size + len(copy),
                         today=common.today(),
                         epoch=card.epoch,
-                        case_key_generation=generation,
+                        case_key=sealed_to,
                     )
                     # Dropped if the source deleted their copy (a page loaded before sends one).
                     _keep_copy(db_session, case_id, stored.position, copy)
@@ -457,7 +461,7 @@ def followup_sealed() -> Any:
                 # Purged between the look-up and now: as if the token were unknown.
                 raise _unknown() from exc
             except store.CaseKeyChangedError as exc:
-                # Sealed to another generation than the one held now, or to the desks once a
+                # Sealed to another key than the one held now, or to the desks once a
                 # case key is held (docs/protocol.md §17): the page checks in again.
                 raise SealedError(409, "case-key-changed", key_changed_message()) from exc
     except SealedError as error:

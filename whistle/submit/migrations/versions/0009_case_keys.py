@@ -1,5 +1,5 @@
 """Case keys (docs/protocol.md §17): per case, the office's newest announced case key, and
-per follow-up the generation it was sealed to.
+per follow-up the public key it was sealed to.
 
 Revision ID: 0009_case_keys
 Revises: 0008_source
@@ -23,10 +23,10 @@ def upgrade() -> None:
         sa.Column("applied", sa.Date, nullable=False),
     )
     with op.batch_alter_table("records") as batch:
-        batch.add_column(sa.Column("case_key_generation", sa.Integer, nullable=True))
+        batch.add_column(sa.Column("case_key", sa.LargeBinary(32), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("records") as batch:
-        batch.drop_column("case_key_generation")
+        batch.drop_column("case_key")
     op.drop_table("case_keys")
