@@ -64,10 +64,10 @@ def test_a_follow_up_sealed_to_the_case_key_reaches_only_its_desk(world: World) 
     with world.inbox_session() as session:
         verified = verify_outbox(session, world.keyring, outbox)
         [followup] = [r for r in verified.records if r.kind == "followup"]
-        # By key (its hex), not generation; and the server says it keeps announcements.
+        # By key (its hex), not generation; and the server names the key it holds.
         case_key = compartments.case_public(session, case).hex()
         assert verified.manifest.extra["record_case_keys"] == {followup.id: case_key}
-        assert verified.manifest.extra["case_keys_accepted"] is True
+        assert verified.manifest.extra["case_keys_held"] == {case: [1, case_key]}
         berta = sign_in(session, world.inbox_config, "berta", PASSWORD)
         berta_keys = [
             s for k in compartments.wire_keys(session, berta.keyring) for s in k.desks.values()

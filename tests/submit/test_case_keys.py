@@ -525,15 +525,15 @@ def test_the_outbox_says_which_follow_ups_went_to_a_case_key(
     extra = _outbox_extra(app, office)
     # By key, not generation: the inbox may have made generation 1 again with another key.
     assert extra["record_case_keys"] == {keyed.id: case_key.public_key.hex()}
-    assert extra["case_keys_accepted"] is True
+    assert extra["case_keys_held"] == {case_id.hex(): [1, case_key.public_key.hex()]}
     assert desks.id != keyed.id
 
 
-def test_every_outbox_says_the_server_keeps_case_keys_and_an_empty_one_is_written_again(
+def test_every_outbox_names_the_case_keys_held_and_an_empty_one_is_written_again(
     app: Flask, office: Office
 ) -> None:
-    """The inbox counts an announcement confirmed only on ``case_keys_accepted``; the field
-    does not stop an empty outbox from being the same bundle again (``_unchanged``)."""
+    """The inbox counts an announcement confirmed only when ``case_keys_held`` names it; the
+    field does not stop an empty outbox from being the same bundle again (``_unchanged``)."""
     state = app.extensions["whistle_submit"]
     summaries = []
     for _ in range(2):
@@ -545,7 +545,7 @@ def test_every_outbox_says_the_server_keeps_case_keys_and_an_empty_one_is_writte
         "nothing changed since this bundle was written: the same bundle again"
     ]
     extra = _outbox_extra(app, office)  # the same empty bundle again
-    assert extra["case_keys_accepted"] is True
+    assert extra["case_keys_held"] == {}
     assert "record_case_keys" not in extra
 
 

@@ -126,9 +126,9 @@ def export_outbox(
         **(deletions_extra(kept.entries, kept.blob) if kept is not None else {}),
         # Absent when empty: a manifest without case keys stays as it was (_unchanged).
         **({RECORD_CASE_KEYS: keyed} if keyed else {}),
-        # In every outbox: the inbox counts an announcement confirmed only by a server that
-        # keeps them (one from before §17 ignores them and confirms the bundle all the same).
-        CASE_KEYS_ACCEPTED: True,
+        # In every outbox: the inbox counts an announcement confirmed only when the server
+        # names it here (one from before §17 ignored them and confirmed the bundle all the same).
+        CASE_KEYS_HELD: case_keys.held_extra(session),
     }
     # Only an empty outbox is written again: a bundle that carries records gets a new number,
     # so that a record the inbox could not take then (its keys missing) comes again.
@@ -207,8 +207,9 @@ def _unchanged(
 #: restored from an older backup can make a generation again with another key.
 RECORD_CASE_KEYS = "record_case_keys"
 
-#: The outbox field saying this server keeps the case keys announced to it (§17).
-CASE_KEYS_ACCEPTED = "case_keys_accepted"
+#: The outbox field naming the case keys this server holds (§17): {case id: [generation, key
+#: hex]}; ``{}`` when none, absent from a server from before §17.
+CASE_KEYS_HELD = "case_keys_held"
 
 #: The outbox field saying, per reply still here, the day it was stored here and the day the
 #: source first read it: what the office's acknowledgement and feedback clocks need.

@@ -168,6 +168,23 @@ def held_key(session: Session, case_id: bytes) -> bytes | None:
         raise CaseKeyUnverifiableError(_UNVERIFIABLE.format(f"does not parse ({exc})")) from exc
 
 
+def held_extra(session: Session) -> dict[str, list[Any]]:
+    """What the outbox says this server holds: ``{case id: [generation, key hex]}``.
+
+    A stored announcement that does not parse is left out: the office then sends it again, and
+    the same generation with other bytes replaces it (``apply``).
+    """
+    held: dict[str, list[Any]] = {}
+    for row in session.scalars(select(CaseKeyRow).order_by(CaseKeyRow.case_id)):
+        try:
+            announcement = stored_case_key(row.announcement)
+        except CryptoError:
+            continue
+        if announcement.case_id.hex() == row.case_id:
+            held[row.case_id] = [announcement.generation, announcement.public_key.hex()]
+    return held
+
+
 _UNVERIFIABLE = (
     "a case key stored in the database {}: something other than this server wrote the "
     "database; no follow-up is taken for that case until it is restored from a backup "
