@@ -20,6 +20,7 @@ from whistle.inbox.bundles import _last, export_replies
 from whistle.inbox.models import Case, CaseKey, Officer, Outgoing
 from whistle.inbox.officers import add_officer
 from whistle.inbox.workflow import purge_case
+from whistle.submit.case_keys import held_extra
 
 from .conftest import PASSWORD, World, make_world, signed_outbox
 
@@ -95,20 +96,33 @@ def _newest(world: World, case_id: str) -> tuple[int, bytes]:
         return row.generation, row.public_key
 
 
-def _confirm(world: World, data: bytes, *, accepted: bool = True) -> object:
-    """The server applies the replies bundle; its next outbox confirms it to the inbox (as a
-    server that keeps announcements says, ``accepted``, or one from before §17). Returns the
-    import's summary."""
+def _held(world: World) -> dict[str, list[object]]:
+    """What the server says it holds in its outbox (``case_keys_held``)."""
+    with world.server_state().sessions.begin() as session:
+        return held_extra(session)
+
+
+def _next_outbox(world: World, extra: dict[str, object]) -> object:
+    """The inbox imports the server's next outbox, empty but for ``extra``: its summary."""
+    with world.inbox_session() as session:
+        outbox = _last(session, "outbox")
+        assert outbox is not None
+        sequence, previous = outbox.sequence + 1, outbox.bundle_id
+    return world.inbox_import(signed_outbox(world, sequence, previous, extra))
+
+
+def _confirm(world: World, data: bytes, *, before_17: bool = False) -> object:
+    """The server applies the replies bundle; its next outbox confirms it to the inbox, naming
+    the case keys it holds (or not: a server from before §17). Returns the import's
+    summary."""
     world.server_import(data)
     with world.inbox_session() as session:
-        replies, outbox = _last(session, "replies"), _last(session, "outbox")
+        replies = _last(session, "replies")
         assert replies is not None
-        assert outbox is not None
-        sequence, previous, applied = outbox.sequence + 1, outbox.bundle_id, replies.sequence
-    extra: dict[str, object] = {"replies_applied": applied}
-    if accepted:
-        extra["case_keys_accepted"] = True
-    return world.inbox_import(signed_outbox(world, sequence, previous, extra))
+    extra: dict[str, object] = {"replies_applied": replies.sequence}
+    if not before_17:
+        extra["case_keys_held"] = _held(world)
+    return _next_outbox(world, extra)
 
 
 def _acks(world: World) -> list[bool]:
@@ -158,11 +172,11 @@ def test_only_a_server_that_keeps_announcements_confirms_them(world: World) -> N
     world.acknowledge_on_import()
     data, extra, _ = _export(world)
     assert set(_announced(world, extra)) == {case}
-    summary = _confirm(world, data, accepted=False)
+    summary = _confirm(world, data, before_17=True)
     assert _acks(world) == [True]
     with world.inbox_session() as session:
         [row] = session.scalars(select(Outgoing).where(Outgoing.kind == "case-key")).all()
-        assert (row.confirmed, row.bundle_sequence) == (None, None)
+        assert (row.confirmed, row.bundle_sequence is not None) == (None, True)
     assert summary.counts["replies the server confirmed"] == 0  # type: ignore[attr-defined]
     data, extra, _ = _export(world)
     assert _announced(world, extra) == {case: _newest(world, case)}
@@ -287,13 +301,11 @@ def test_a_server_restored_from_an_older_backup_is_sent_the_announcement_again(
     _confirm(world, data)
     _d, extra, _ = _export(world)
     assert "case_keys" not in extra
-    # The server's next outbox says it applied no replies bundle: restored from a backup.
-    with world.inbox_session() as session:
-        last = _last(session, "outbox")
-        assert last is not None
-        sequence, previous = last.sequence + 1, last.bundle_id
-    summary = world.inbox_import(signed_outbox(world, sequence, previous, {"replies_applied": 0}))
-    assert any(kind == "resent" for kind, _values in summary.notices)
+    # The server's next outbox says it applied no replies bundle and holds no case key:
+    # restored from a backup.
+    summary = _next_outbox(world, {"replies_applied": 0, "case_keys_held": {}})
+    assert any(kind == "resent" for kind, _values in summary.notices)  # type: ignore[attr-defined]
+    assert _rows(world) == [(case, "1", False)]
     _d, extra, _ = _export(world)
     assert _announced(world, extra) == {case: _newest(world, case)}
 
@@ -345,15 +357,12 @@ def test_after_a_server_restore_only_the_newest_generation_goes_again(two: World
     assert _announced(world, extra) == {case: _newest(world, case)}
     _confirm(world, data)
     assert _rows(world) == [(case, "1", True), (case, "2", True)]
-    with world.inbox_session() as session:
-        last = _last(session, "outbox")
-        assert last is not None
-        sequence, previous = last.sequence + 1, last.bundle_id
-    world.inbox_import(signed_outbox(world, sequence, previous, {"replies_applied": 0}))
+    _next_outbox(world, {"replies_applied": 0, "case_keys_held": {}})
     _data, extra, _ = _export(world)
     assert len(extra["case_keys"]) == 1  # type: ignore[arg-type]
     assert _announced(world, extra) == {case: _newest(world, case)}
-    assert _rows(world) == [(case, "2", False)]
+    # Generation 1's row stays as it was: it went out (migration 0015's guard counts it).
+    assert _rows(world) == [(case, "1", True), (case, "2", False)]
 
 
 def test_at_most_the_servers_limit_goes_in_one_bundle(

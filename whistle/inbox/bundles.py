@@ -44,12 +44,13 @@ from whistle.bundling import (
 )
 from whistle.crypto import ServerCard, WrongKeyError
 from whistle.crypto.bundles import BundleRecord, VerifiedBundle, record_hash_hex, write_bundle
+from whistle.crypto.case_keys import MAX_GENERATION
 from whistle.crypto.manifest import MAX_RECORDS
 from whistle.crypto.orders import MAX_REASON_CHARS, RecordOrder
 from whistle.epochs import CARD_FIELD, parse_report
 from whistle.inbox import compartments, epochs, held_back
 from whistle.inbox.audit import record_event
-from whistle.inbox.case_announce import CASE_KEY, MAX_PER_BUNDLE, queue_case_keys
+from whistle.inbox.case_announce import CASE_KEY, MAX_PER_BUNDLE, confirm_held, queue_case_keys
 from whistle.inbox.deletions import reapply_server_copy, server_copy
 from whistle.inbox.errors import DeletionListError
 from whistle.inbox.keyring import OfficeKeyring
@@ -79,9 +80,9 @@ REPLIES = "replies"
 CASE_KEYS_FIELD = "case_keys"
 #: Outbox manifest: {record id: case key, 64 hex} of follow-ups sealed to a case key.
 RECORD_CASE_KEYS_FIELD = "record_case_keys"
-#: Outbox manifest: true from a server that keeps case key announcements; only its
-#: confirmation confirms them (an older server applies the bundle and ignores them).
-CASE_KEYS_ACCEPTED_FIELD = "case_keys_accepted"
+#: Outbox manifest: {case id: [generation, public key hex]} of the announcements the server
+#: holds; they alone confirm announcements (absent: a server from before §17).
+CASE_KEYS_HELD_FIELD = "case_keys_held"
 MAX_BUNDLE_BYTES = 4 * 1024 * 1024 * 1024
 _RECORD_ID = re.compile(r"[0-9a-f]{32}")
 _PUBLIC_KEY = re.compile(r"[0-9a-f]{64}")
@@ -148,6 +149,40 @@ def record_case_keys(extra: dict[str, Any]) -> dict[str, bytes]:
     return {record_id: bytes.fromhex(key) for record_id, key in raw.items()}
 
 
+class CaseKeysHeldError(BundleContentError):
+    """The outbox manifest's ``case_keys_held`` is not {case id: [generation, key hex]}."""
+
+
+def case_keys_held(extra: dict[str, Any]) -> dict[str, tuple[int, bytes]] | None:
+    """The announcement (generation, public key) the server holds for each case, or None
+    from a server from before §17 (whose confirmation says nothing about case keys).
+    Checked whole before anything is written."""
+    if CASE_KEYS_HELD_FIELD not in extra:
+        return None
+    raw = extra[CASE_KEYS_HELD_FIELD]
+    if not isinstance(raw, dict):
+        raise CaseKeysHeldError("the case keys the server holds are not an object")
+    held: dict[str, tuple[int, bytes]] = {}
+    for case_id, value in raw.items():
+        if not isinstance(case_id, str) or not _RECORD_ID.fullmatch(case_id):
+            raise CaseKeysHeldError("a case key the server holds is not keyed by case id")
+        if not isinstance(value, list) or len(value) != 2:
+            raise CaseKeysHeldError("a case key the server holds is not [generation, key]")
+        generation, key = value
+        if (
+            not isinstance(generation, int)
+            or isinstance(generation, bool)
+            or not 1 <= generation <= MAX_GENERATION
+        ):
+            raise CaseKeysHeldError("a case key generation the server holds is out of range")
+        if not isinstance(key, str) or not _PUBLIC_KEY.fullmatch(key):
+            raise CaseKeysHeldError(
+                "a case key the server holds is not 64 lower-case hex characters"
+            )
+        held[case_id] = (generation, bytes.fromhex(key))
+    return held
+
+
 def _summary(verified: VerifiedBundle) -> BundleSummary:
     m = verified.manifest
     return BundleSummary(m.direction, m.sequence, verified.bundle_id, m.created)
@@ -157,6 +192,7 @@ def preview_outbox(session: Session, keyring: OfficeKeyring, data: bytes) -> Bun
     """What the bundle holds and what importing it would do; changes nothing."""
     verified = verify_outbox(session, keyring, data)
     record_case_keys(verified.manifest.extra)  # refused at preview as at import
+    case_keys_held(verified.manifest.extra)
     summary = _summary(verified)
     check = check_logged(session, BundleLog, OUTBOX, verified)
     summary.already_applied = not check.apply
@@ -184,6 +220,7 @@ def import_outbox(
     verified = verify_outbox(session, keyring, data)
     manifest = verified.manifest
     case_keys = record_case_keys(manifest.extra)
+    held_keys = case_keys_held(manifest.extra)
     check = check_logged(session, BundleLog, OUTBOX, verified)
     summary = _summary(verified)
     summary.missed = check.missed
@@ -228,12 +265,8 @@ def import_outbox(
     imported = applied.imported
     seen = note_replies_seen(session, manifest.extra.get("replies_seen"))
     resent = _resend_forgotten(session, manifest.extra.get("replies_applied"))
-    confirmed = _confirm(
-        session,
-        manifest.extra.get("replies_applied"),
-        manifest.extra.get(CASE_KEYS_ACCEPTED_FIELD) is True,
-        now,
-    )
+    confirmed = _confirm(session, manifest.extra.get("replies_applied"), now)
+    above = [] if held_keys is None else confirm_held(session, held_keys, now=now)
     note_server_replies_applied(session, manifest.extra.get("replies_applied"))
     session.add(
         BundleLog(
@@ -249,6 +282,14 @@ def import_outbox(
         "replies the server confirmed": confirmed,
         "replies delivered or read since": seen,
     }
+    if above:
+        summary.note(
+            "case-keys-above-server",
+            "the server holds case keys this inbox does not (restored from an older backup?): "
+            f"{len(above)} case(s) get a new key, sent to the server once a backup holds it "
+            "(make a backup, then export again)",
+            n=len(above),
+        )
     if made_again:
         summary.counts["deletions made again (from the server's copy of the list)"] = made_again
     for rid, reason in imported.refused:
@@ -568,26 +609,22 @@ def _tombstoned(session: Session, ids: list[str]) -> bool:
     return bool(found)
 
 
-def _confirm(
-    session: Session, replies_applied: object, case_keys_accepted: bool, now: datetime
-) -> int:
-    """Outgoing rows carried by a replies bundle the server says it applied. Case key
-    announcements only if the server says it keeps them: one from before §17 applied the
-    bundle without them, so they go again (and count once the server is upgraded)."""
+def _confirm(session: Session, replies_applied: object, now: datetime) -> int:
+    """Outgoing rows carried by a replies bundle the server says it applied. Not case key
+    announcements: only what the server says it holds confirms them (``confirm_held``) —
+    a server that applied the bundle before its upgrade to §17 ignored them."""
     if not isinstance(replies_applied, int) or isinstance(replies_applied, bool):
         return 0
     rows = session.scalars(
         select(Outgoing).where(
+            Outgoing.kind != CASE_KEY,
             Outgoing.confirmed.is_(None),
             Outgoing.bundle_sequence.is_not(None),
             Outgoing.bundle_sequence <= replies_applied,
         )
     ).all()
     for row in rows:
-        if row.kind == CASE_KEY and not case_keys_accepted:
-            row.bundle_sequence = None
-        else:
-            row.confirmed = now.replace(tzinfo=None)
+        row.confirmed = now.replace(tzinfo=None)
     return sum(1 for r in rows if r.kind == "reply")
 
 
@@ -602,7 +639,9 @@ def _resend_forgotten(session: Session, replies_applied: object) -> int:
         return 0
     rows = session.scalars(
         select(Outgoing).where(
-            Outgoing.confirmed.is_not(None), Outgoing.bundle_sequence > replies_applied
+            Outgoing.kind != CASE_KEY,  # confirm_held says what the server holds
+            Outgoing.confirmed.is_not(None),
+            Outgoing.bundle_sequence > replies_applied,
         )
     ).all()
     for row in rows:

@@ -5,19 +5,22 @@ once the office announced it, so that only the holders of that key (its desk, le
 stepped aside) open them in transit. Each announcement is an outgoing row of kind
 ``case-key`` (``models/outgoing.py``): queued at export for every case whose newest generation
 has none, held until a backup's snapshot holds the key (or the office acknowledges on
-import), sent until the server confirms it — and only a server that keeps announcements
-confirms them (``bundles._confirm``). Confirmed rows stay, so that a generation is announced
-once.
+import), sent until an outbox names it among the keys the server holds (``confirm_held``).
+Confirmed rows stay, so that a generation is announced once; so do superseded rows that ever
+went out (the server may hold them: migration 0015's downgrade guard counts them), but only
+each case's newest row is sent.
 """
 
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, String, cast, delete, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, ScalarSelect, String, cast, delete, func, select
+from sqlalchemy.orm import Session, aliased
 
-from whistle.crypto.case_keys import CaseKeyAnnouncement, sign_case_key
+from whistle.crypto.case_keys import MAX_GENERATION, CaseKeyAnnouncement, sign_case_key
+from whistle.inbox import compartments
+from whistle.inbox.audit import record_event
 from whistle.inbox.keyring import OfficeKeyring
-from whistle.inbox.models import CaseKey, Outgoing
+from whistle.inbox.models import Case, CaseKey, Outgoing
 from whistle.inbox.settings import acknowledge_on_import
 
 #: The outgoing kind that announces a case key to the server.
@@ -34,9 +37,21 @@ def _announced() -> ColumnElement[bool]:
     )
 
 
+def _newest_of_row() -> ScalarSelect[str]:
+    """The newest generation of the row's case, as text (compared with ``record_id``)."""
+    keys = aliased(CaseKey)
+    return (
+        select(cast(func.max(keys.generation), String))
+        .where(keys.case_id == Outgoing.case_id)
+        .correlate(Outgoing)
+        .scalar_subquery()
+    )
+
+
 def queue_case_keys(session: Session, keyring: OfficeKeyring, *, now: datetime) -> int:
     """Sign and queue an announcement of every case's newest key generation that has none
-    yet; the same case's older unconfirmed ones are superseded and go. Returns how many.
+    yet; the same case's older ones that never went out are superseded and go. Returns how
+    many.
 
     One query finds them all (not one per case). An office not yet in compartments has no
     case keys and announces nothing.
@@ -67,18 +82,14 @@ def queue_case_keys(session: Session, keyring: OfficeKeyring, *, now: datetime) 
             )
         )
     session.flush()
-    # One announcement per case leaves (the server keeps the highest anyway): an older one not
-    # confirmed yet — or pending again after a server restore — is superseded.
-    newest_of_row = (
-        select(cast(func.max(CaseKey.generation), String))
-        .where(CaseKey.case_id == Outgoing.case_id)
-        .scalar_subquery()
-    )
+    # One announcement per case leaves (the server keeps the highest anyway). An older one
+    # that went out stays: the server may hold it, and the downgrade guard must see it.
     session.execute(
         delete(Outgoing).where(
             Outgoing.kind == CASE_KEY,
             Outgoing.confirmed.is_(None),
-            Outgoing.record_id != newest_of_row,
+            Outgoing.bundle_sequence.is_(None),
+            Outgoing.record_id != _newest_of_row(),
         )
     )
     return len(rows)
@@ -91,21 +102,89 @@ def split_case_keys(
     (``CaseKey.backed_up_at``), unless the office acknowledges on import (``split_acks``'
     rule): were the laptop lost before, follow-ups sealed to that key would be lost with it.
     The snapshot, not a timestamp, says so: a key made while a backup is being written is
-    not in it."""
-    if not announcements or acknowledge_on_import(session):
-        return list(announcements), []
-    ready = set(
-        session.scalars(
-            select(Outgoing.id)
+    not in it. A superseded row (not its case's newest generation) is in neither list."""
+    if not announcements:
+        return [], []
+    newest: dict[int, bool] = dict(
+        session.execute(
+            select(Outgoing.id, CaseKey.backed_up_at.is_not(None))
             .join(CaseKey, _announced())
             .where(
                 Outgoing.kind == CASE_KEY,
                 Outgoing.confirmed.is_(None),
-                CaseKey.backed_up_at.is_not(None),
+                Outgoing.record_id == _newest_of_row(),
             )
-        )
+        ).all()
     )
+    if acknowledge_on_import(session):
+        newest = dict.fromkeys(newest, True)
     return (
-        [a for a in announcements if a.id in ready],
-        [a for a in announcements if a.id not in ready],
+        [a for a in announcements if newest.get(a.id) is True],
+        [a for a in announcements if newest.get(a.id) is False],
     )
+
+
+def confirm_held(
+    session: Session, held: dict[str, tuple[int, bytes]], *, now: datetime
+) -> list[str]:
+    """Confirm by what the server holds (an outbox's ``case_keys_held``, §17); returns the
+    cases given a new generation.
+
+    Each case's newest announcement row is confirmed iff the server names its generation
+    and key, else it is pending again (a server upgraded after it applied the bundle, or
+    restored from an older backup). Older rows that went out are settled with a confirmed
+    newest one. A case whose server key is none of its keys here, at a generation at least
+    this inbox's newest, was announced by a laptop this inbox was restored from before:
+    a new generation above it takes its follow-ups back."""
+    stamp = now.replace(tzinfo=None)
+    rows = session.execute(
+        select(Outgoing, CaseKey.generation, CaseKey.public_key)
+        .join(CaseKey, _announced())
+        .where(Outgoing.kind == CASE_KEY)
+        .order_by(Outgoing.case_id, CaseKey.generation)
+    ).all()
+    by_case: dict[str, list[tuple[Outgoing, int, bytes]]] = {}
+    for row, generation, public in rows:
+        by_case.setdefault(row.case_id, []).append((row, generation, public))
+    for case_id, announced in by_case.items():
+        newest, generation, public = announced[-1]
+        if held.get(case_id) != (generation, public):
+            newest.confirmed = None
+            continue
+        for row, _generation, _public in announced:
+            if row.confirmed is None:
+                row.confirmed = stamp
+    return _above_server(session, held, now)
+
+
+def _above_server(session: Session, held: dict[str, tuple[int, bytes]], now: datetime) -> list[str]:
+    ids = list(held)
+    keys: dict[str, list[tuple[int, bytes]]] = {}
+    for start in range(0, len(ids), 500):
+        for case_id, generation, public in session.execute(
+            select(CaseKey.case_id, CaseKey.generation, CaseKey.public_key).where(
+                CaseKey.case_id.in_(ids[start : start + 500])
+            )
+        ):
+            keys.setdefault(case_id, []).append((generation, public))
+    made = []
+    for case_id, ours in sorted(keys.items()):
+        generation, public = held[case_id]
+        if generation < max(g for g, _ in ours) or public in {k for _, k in ours}:
+            continue
+        if generation >= MAX_GENERATION:
+            continue  # nothing above it can be announced (§17); the follow-ups stay there
+        case = session.get(Case, case_id)
+        if case is None:
+            continue
+        compartments.new_case_key(session, case_id, case.desk_id, above=generation)
+        record_event(
+            session,
+            now,
+            "case-key-above-server",
+            case_id=case_id,
+            detail=f"the server holds generation {generation}, which this inbox does not: "
+            "a new generation above it (restored from an older backup?)",
+        )
+        made.append(case_id)
+    return made

@@ -864,15 +864,17 @@ def _grant_case(
             )
 
 
-def new_case_key(session: Session, case_id: str, desk_id: str) -> bytes:
+def new_case_key(session: Session, case_id: str, desk_id: str, *, above: int = 0) -> bytes:
     """A new generation of the case's key, granted to its desk; returns its public key.
     The next replies bundle announces it to the server (``outgoing.queue_case_keys``).
+    ``above``: a generation it must exceed although this inbox does not hold it (the server
+    holds one made by a lost laptop, ``case_announce.confirm_held``).
 
     Before the migration nothing is made: content goes to the storage key as it did."""
     if not active(session):
         return case_public(session, case_id)
     current = session.scalar(select(func.max(CaseKey.generation)).where(CaseKey.case_id == case_id))
-    generation = (current or 0) + 1
+    generation = max(current or 0, above) + 1
     pair = generate_box_keypair()
     session.add(
         CaseKey(

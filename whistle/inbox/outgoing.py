@@ -333,10 +333,15 @@ def split_pending(
     session: Session, rows: list[Outgoing]
 ) -> tuple[list[Outgoing], list[Outgoing], list[Outgoing]]:
     """``(sendable, held acknowledgements, held case key announcements)`` of ``rows``."""
-    _, held_acks_ = split_acks(session, [r for r in rows if r.kind == "ack"])
-    _, held_keys = split_case_keys(session, [r for r in rows if r.kind == CASE_KEY])
-    held_ids = {r.id for r in held_acks_} | {r.id for r in held_keys}
-    return [r for r in rows if r.id not in held_ids], held_acks_, held_keys
+    acks, held_acks_ = split_acks(session, [r for r in rows if r.kind == "ack"])
+    keys, held_keys = split_case_keys(session, [r for r in rows if r.kind == CASE_KEY])
+    # A superseded announcement is in neither of split_case_keys' lists: it does not go.
+    going = {r.id for r in acks} | {r.id for r in keys}
+    return (
+        [r for r in rows if r.kind not in ("ack", CASE_KEY) or r.id in going],
+        held_acks_,
+        held_keys,
+    )
 
 
 def sendable(session: Session) -> list[Outgoing]:

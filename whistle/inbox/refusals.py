@@ -214,6 +214,12 @@ BUNDLE_NOTES: dict[str, Callable[[dict[str, Any]], str]] = {
         "export again).",
         n=v["n"],
     ),
+    "case-keys-above-server": lambda v: _(
+        "The server holds case keys this inbox does not (was it restored from an older "
+        "backup?): %(n)d case(s) get a new key, sent to the server once a backup holds it "
+        "(make a backup, then export again).",
+        n=v["n"],
+    ),
     "waiting": lambda v: (
         _(
             "%(reports)d report(s) and %(followups)d follow-up(s) for one of the desks "

@@ -17,10 +17,11 @@ applies it once (replies by id, acknowledgements and purges are idempotent).
     kind "case-key" record_id: the case key's generation as decimal text; envelope: the
                    signed announcement of that generation's public key
                    (whistle.crypto.case_keys.sign_case_key, office signing key) — the server
-                   seals the case's follow-ups to it (docs/protocol.md §17). One per case's
-                   newest generation; a newer one replaces the older while unconfirmed, and
-                   confirmed ones (only by an outbox with case_keys_accepted) stay, so a
-                   generation is announced once
+                   seals the case's follow-ups to it (docs/protocol.md §17). Only each
+                   case's newest generation is sent; a newer one replaces an older that never
+                   went out. Confirmed only when an outbox names it in case_keys_held;
+                   confirmed ones and older ones that went out stay (the server may hold
+                   them: migration 0015's downgrade guard counts them)
 """
 
 from datetime import datetime
