@@ -23,16 +23,16 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from whistle.crypto import KdfParams
 from whistle.inbox import compartments, db, sealing
-from whistle.inbox.case_announce import queue_case_keys
+from whistle.inbox.case_announce import confirm_held, queue_case_keys
 from whistle.inbox.cases import CaseFilters, list_cases
 from whistle.inbox.config import InboxConfig, insecure_password_hash
 from whistle.inbox.dashboard import dashboard
 from whistle.inbox.keystore import KeyStore
-from whistle.inbox.models import Case, Note, Outgoing, Record
+from whistle.inbox.models import Case, CaseKey, Note, Outgoing, Record
 from whistle.inbox.office_setup import init_office
 from whistle.inbox.officers import sign_in
 from whistle.inbox.outgoing import pending, split_pending
@@ -290,10 +290,24 @@ def main() -> None:
         print(f"  queued {queued}; sendable {sendable}, held for a backup {held}")
         queued, sendable, held = timed("case keys: queue, all pending (none new)", announce)
         print(f"  queued {queued}; sendable {sendable}, held for a backup {held}")
+        # What an outbox import adds: every case's newest announcement checked against what
+        # the server says it holds (all named, all sent: every one confirmed).
         with db.transaction(sessions) as session:
-            session.execute(
-                update(Outgoing).values(bundle_sequence=1, confirmed=datetime(2026, 11, 27))
-            )
+            session.execute(update(Outgoing).values(bundle_sequence=1))
+            held = {
+                case_id: (generation, public)
+                for case_id, generation, public in session.execute(
+                    select(CaseKey.case_id, CaseKey.generation, CaseKey.public_key)
+                )
+            }
+
+        def confirm() -> int:
+            with db.transaction(sessions) as session:
+                return len(confirm_held(session, held, now=config.clock()))
+
+        made = timed("case keys: outbox names all held, all confirmed", confirm, 1)
+        made = timed("case keys: outbox names all held, already confirmed", confirm)
+        print(f"  new generations made: {made}")
         queued, _sendable, _held = timed("case keys: queue, all confirmed (none new)", announce)
         print(f"  queued {queued}")
         print(

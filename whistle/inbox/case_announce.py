@@ -12,8 +12,9 @@ each case's newest row is sent.
 """
 
 from datetime import datetime
+from itertools import groupby
 
-from sqlalchemy import ColumnElement, ScalarSelect, String, cast, delete, func, select
+from sqlalchemy import ColumnElement, ScalarSelect, String, cast, delete, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from whistle.crypto.case_keys import MAX_GENERATION, CaseKeyAnnouncement, sign_case_key
@@ -136,24 +137,36 @@ def confirm_held(
     newest one. A case whose server key is none of its keys here, at a generation at least
     this inbox's newest, was announced by a laptop this inbox was restored from before:
     a new generation above it takes its follow-ups back."""
-    stamp = now.replace(tzinfo=None)
     rows = session.execute(
-        select(Outgoing, CaseKey.generation, CaseKey.public_key)
+        select(
+            Outgoing.id,
+            Outgoing.case_id,
+            Outgoing.confirmed.is_not(None),
+            CaseKey.generation,
+            CaseKey.public_key,
+        )
         .join(CaseKey, _announced())
         .where(Outgoing.kind == CASE_KEY)
         .order_by(Outgoing.case_id, CaseKey.generation)
     ).all()
-    by_case: dict[str, list[tuple[Outgoing, int, bytes]]] = {}
-    for row, generation, public in rows:
-        by_case.setdefault(row.case_id, []).append((row, generation, public))
-    for case_id, announced in by_case.items():
-        newest, generation, public = announced[-1]
+    confirm: list[int] = []
+    again: list[int] = []
+    for case_id, group in groupby(rows, key=lambda row: row[1]):
+        announced = list(group)
+        newest_id, _case, newest_confirmed, generation, public = announced[-1]
         if held.get(case_id) != (generation, public):
-            newest.confirmed = None
+            if newest_confirmed:
+                again.append(newest_id)
             continue
-        for row, _generation, _public in announced:
-            if row.confirmed is None:
-                row.confirmed = stamp
+        confirm.extend(row[0] for row in announced if not row[2])
+    stamp = now.replace(tzinfo=None)
+    for ids, value in ((confirm, stamp), (again, None)):
+        for start in range(0, len(ids), 500):
+            session.execute(
+                update(Outgoing)
+                .where(Outgoing.id.in_(ids[start : start + 500]))
+                .values(confirmed=value)
+            )
     return _above_server(session, held, now)
 
 
