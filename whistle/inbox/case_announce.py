@@ -135,8 +135,9 @@ def confirm_held(
     and key, else it is pending again (a server upgraded after it applied the bundle, or
     restored from an older backup). Older rows that went out are settled with a confirmed
     newest one. A case whose server key is none of its keys here, at a generation at least
-    this inbox's newest, was announced by a laptop this inbox was restored from before:
-    a new generation above it takes its follow-ups back."""
+    this inbox's newest, was announced from a database newer than the backup this inbox was
+    restored from (a lost laptop): a new generation above it takes the case's next
+    follow-ups back."""
     rows = session.execute(
         select(
             Outgoing.id,
