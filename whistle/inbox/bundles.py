@@ -660,13 +660,14 @@ def export_replies(
     server = pinned_server(session)
     queue_case_keys(session, keyring, now=now)
     rows, held, held_keys = split_pending(session, pending(session))
-    later = {r.id for r in [r for r in rows if r.kind == CASE_KEY][MAX_PER_BUNDLE:]}
+    announcements = [r for r in rows if r.kind == CASE_KEY]
+    case_keys = announcements[:MAX_PER_BUNDLE]
+    later = {r.id for r in announcements[MAX_PER_BUNDLE:]}
     rows = [r for r in rows if r.id not in later]
     replies = [r for r in rows if r.kind == "reply"]
     acks = [r for r in rows if r.kind == "ack"]
     purges = [r for r in rows if r.kind == "purge"]
     orders = [r for r in rows if r.kind in ORDER_KINDS]
-    case_keys = [r for r in rows if r.kind == CASE_KEY]
     last = _last(session, REPLIES)
     # Above what the server applied too: an inbox restored from a backup does not remember
     # the replies bundles it wrote after that backup, and their numbers are taken.

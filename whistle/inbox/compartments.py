@@ -866,7 +866,7 @@ def _grant_case(
 
 def new_case_key(session: Session, case_id: str, desk_id: str, *, above: int = 0) -> bytes:
     """A new generation of the case's key, granted to its desk; returns its public key.
-    The next replies bundle announces it to the server (``outgoing.queue_case_keys``).
+    The next replies bundle announces it to the server (``case_announce.queue_case_keys``).
     ``above``: a generation it must exceed although this inbox does not hold it (the server
     holds one made by a lost laptop, ``case_announce.confirm_held``).
 
@@ -876,13 +876,7 @@ def new_case_key(session: Session, case_id: str, desk_id: str, *, above: int = 0
     current = session.scalar(select(func.max(CaseKey.generation)).where(CaseKey.case_id == case_id))
     generation = max(current or 0, above) + 1
     pair = generate_box_keypair()
-    session.add(
-        CaseKey(
-            case_id=case_id,
-            generation=generation,
-            public_key=pair.public_key,
-        )
-    )
+    session.add(CaseKey(case_id=case_id, generation=generation, public_key=pair.public_key))
     session.flush()
     _grant_case(session, case_id, desk_id, generation, pair.secret_key)
     session.flush()

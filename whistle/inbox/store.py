@@ -282,16 +282,15 @@ def _check_desk(
         if case.desk_id not in importer.members_of:
             raise HeldBackError(f"for the desk {case.desk_id}", desk_id=case.desk_id)
         return []
+    waiting = HeldBackError(
+        f"for the holders of its case's key (desk {case.desk_id})", desk_id=case.desk_id
+    )
     try:
         found = compartments.case_key_map(session, keyring, case.id, importer.cache)
     except CaseLockedError as exc:
-        raise HeldBackError(
-            f"for the holders of its case's key (desk {case.desk_id})", desk_id=case.desk_id
-        ) from exc
+        raise waiting from exc
     if marked is not None and marked not in found:
-        raise HeldBackError(
-            f"for the holders of its case's key (desk {case.desk_id})", desk_id=case.desk_id
-        )
+        raise waiting
     return [found[g] for g in sorted(found, reverse=True)]
 
 

@@ -133,13 +133,18 @@ def apply(
     return done
 
 
+def stored(session: Session, case_id: bytes) -> CaseKeyRow | None:
+    """The announcement row held for the case, as stored (not verified here)."""
+    return session.get(CaseKeyRow, case_id.hex())
+
+
 def sealing_key(
     session: Session, case_id: bytes, *, office_signing_key: bytes
 ) -> CaseKeyAnnouncement | None:
     """The announcement to seal the case's follow-ups to, verified again (None: none yet, seal
     to the desks). ``CaseKeyUnverifiableError`` when the stored one does not verify, is another
     case's, or its generation is not the one stored beside it."""
-    row = session.get(CaseKeyRow, case_id.hex())
+    row = stored(session, case_id)
     if row is None:
         return None
     try:
@@ -159,7 +164,7 @@ def held_key(session: Session, case_id: bytes) -> bytes | None:
     from an older backup can announce a generation again with another key. Read without
     verifying again (nothing is sealed to it here); ``CaseKeyUnverifiableError`` when the
     stored announcement does not even parse."""
-    row = session.get(CaseKeyRow, case_id.hex())
+    row = stored(session, case_id)
     if row is None:
         return None
     try:

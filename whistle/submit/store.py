@@ -236,11 +236,6 @@ def add_followup(
     )
 
 
-def case_key(session: Session, case_id: bytes) -> CaseKeyRow | None:
-    """The office's announced key for the case's follow-ups, as stored (not verified here)."""
-    return session.get(CaseKeyRow, case_id.hex())
-
-
 def receive_submission(
     session: Session,
     *,

@@ -31,7 +31,7 @@ from whistle.crypto import (
 )
 from whistle.crypto.source_copy import RECORD_TYPE
 from whistle.errors import WhistleError
-from whistle.submit import db, epochs, store
+from whistle.submit import case_keys, db, epochs, store
 from whistle.submit.bundles import mark_replies_read
 from whistle.submit.config import LANGUAGES
 from whistle.submit.models import RecordKind
@@ -350,7 +350,7 @@ def _sealed_conversation(token: bytes) -> Any:
             hints = store.case_hints(db_session, case_id)
         except store.CaseGoneError:
             return _sealed_error(_unknown())
-        announced = store.case_key(db_session, case_id)
+        announced = case_keys.stored(db_session, case_id)
         for record in store.case_records(db_session, case_id):
             with spooled_file() as buffer:
                 store.read_record(db_session, record.id, buffer)
