@@ -237,3 +237,16 @@ def signed_outbox(world: World, sequence: int, previous: str | None, extra: dict
         extra=extra,
     )
     return out.getvalue()
+
+
+@pytest.fixture
+def two_desks(tmp_path: Path, insecure_kdf_params: KdfParams) -> Iterator[World]:
+    """Both sides, an office of two desks (admin in both), the server on SQLite."""
+    w = make_world(
+        tmp_path,
+        insecure_kdf_params,
+        desks=[("antifraud", "Anti-fraud office"), ("ethics", "Ethics desk")],
+    )
+    yield w
+    w.app.extensions["whistle_submit"].engine.dispose()
+    w.inbox_sessions.kw["bind"].dispose()

@@ -34,19 +34,6 @@ def world(tmp_path: Path, insecure_kdf_params: KdfParams) -> Iterator[World]:
     w.inbox_sessions.kw["bind"].dispose()
 
 
-@pytest.fixture
-def two(tmp_path: Path, insecure_kdf_params: KdfParams):  # type: ignore[no-untyped-def]
-    """Both sides, an office of two desks (admin in both), SQLite."""
-    w = make_world(
-        tmp_path,
-        insecure_kdf_params,
-        desks=[("antifraud", "Anti-fraud office"), ("ethics", "Ethics desk")],
-    )
-    yield w
-    w.app.extensions["whistle_submit"].engine.dispose()
-    w.inbox_sessions.kw["bind"].dispose()
-
-
 def _reports(world: World, n: int) -> list[str]:
     """``n`` reports through the server's form, imported: their case ids."""
     world.client.get("/language/en")
@@ -188,14 +175,14 @@ def test_only_a_server_that_keeps_announcements_confirms_them(world: World) -> N
 
 
 def test_a_key_made_after_the_backups_snapshot_waits_for_the_next_backup(
-    two: World, monkeypatch: pytest.MonkeyPatch
+    two_desks: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The case moves (a new generation) while a backup is being written, after its snapshot
     was taken, at the same clock time: that backup does not hold the new key, so it is not
     announced until one that does."""
     import whistle.inbox.backup as backup
 
-    world = two
+    world = two_desks
     [case] = _reports(world, 1)
     write_content = backup._write_content
 
@@ -239,8 +226,10 @@ def test_acknowledge_on_import_announces_at_once(world: World) -> None:
     assert _announced(world, extra) == {case: _newest(world, case)}
 
 
-def test_a_move_and_a_recusal_announce_the_new_generation_and_drop_the_older(two: World) -> None:
-    world = two
+def test_a_move_and_a_recusal_announce_the_new_generation_and_drop_the_older(
+    two_desks: World,
+) -> None:
+    world = two_desks
     [case] = _reports(world, 1)
     with world.inbox_session() as session:
         admin_id = session.scalar(select(Officer.id).where(Officer.name == "admin"))
@@ -335,10 +324,10 @@ def test_a_deleted_case_loses_its_announcements(world: World) -> None:
     assert extra["purged"] == [first]
 
 
-def test_after_a_server_restore_only_the_newest_generation_goes_again(two: World) -> None:
+def test_after_a_server_restore_only_the_newest_generation_goes_again(two_desks: World) -> None:
     """Generation 1 was confirmed, then the case moved (generation 2); the server, restored
     from an older backup, forgot both bundles: one announcement per case goes, the newest."""
-    world = two
+    world = two_desks
     [case] = _reports(world, 1)
     world.acknowledge_on_import()
     data, _extra, _ = _export(world)

@@ -3,32 +3,23 @@ announcement and seals the next follow-up (JavaScript off) to the case's key alo
 key in the outbox; another desk's officer holds it back (their keys do not open it), a
 member of the case's desk files it."""
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from sqlalchemy import select
 
 from tests.submit.conftest import plain_followup, submit_report
-from whistle.crypto import KdfParams, WrongKeyError, associated_data, open_bytes
+from whistle.crypto import WrongKeyError, associated_data, open_bytes
 from whistle.inbox import compartments, held_back
 from whistle.inbox.bundles import import_outbox, verify_outbox
 from whistle.inbox.models import Case, HeldRecord, Officer, Outgoing, Record
 from whistle.inbox.officers import add_officer, sign_in
 
-from .conftest import PASSWORD, World, make_world
+from .conftest import PASSWORD, World
 
 
 @pytest.fixture
-def world(tmp_path: Path, insecure_kdf_params: KdfParams) -> Iterator[World]:
-    w = make_world(
-        tmp_path,
-        insecure_kdf_params,
-        desks=[("antifraud", "Anti-fraud office"), ("ethics", "Ethics desk")],
-    )
-    yield w
-    w.app.extensions["whistle_submit"].engine.dispose()
-    w.inbox_sessions.kw["bind"].dispose()
+def world(two_desks: World) -> World:
+    """Both sides, an office of two desks (admin in both), the server on SQLite."""
+    return two_desks
 
 
 def test_a_follow_up_sealed_to_the_case_key_reaches_only_its_desk(world: World) -> None:

@@ -55,19 +55,6 @@ def _outbox(world: World, records: list[BundleRecord], extra: dict[str, object])
     return out.getvalue()
 
 
-@pytest.fixture
-def two(tmp_path: Path, insecure_kdf_params: KdfParams) -> Iterator[World]:
-    """Both sides, an office of two desks (admin in both), SQLite."""
-    w = make_world(
-        tmp_path,
-        insecure_kdf_params,
-        desks=[("antifraud", "Anti-fraud office"), ("ethics", "Ethics desk")],
-    )
-    yield w
-    w.app.extensions["whistle_submit"].engine.dispose()
-    w.inbox_sessions.kw["bind"].dispose()
-
-
 def _case(world: World):  # type: ignore[no-untyped-def]
     """A report imported through an outbox bundle: its source."""
     card = read_card((world.server_dir / "office-card.json").read_bytes())
@@ -167,12 +154,12 @@ def test_one_marked_with_a_key_of_its_case_that_does_not_open_is_refused(world: 
 
 
 def test_a_follow_up_to_a_superseded_announcement_that_went_unconfirmed_is_filed(
-    two: World,
+    two_desks: World,
 ) -> None:
     """Generation 1 was announced (sent, never confirmed); the case moved, so its row was
     superseded — but the server may have stored it and sealed to it. This inbox keeps the
     key: the follow-up is filed and acknowledged, not stuck."""
-    world = two
+    world = two_desks
     source = _case(world)
     world.acknowledge_on_import()
     world.inbox_export()

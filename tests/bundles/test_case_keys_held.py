@@ -4,14 +4,12 @@ superseded rows that went out kept for migration 0015's downgrade guard, and a g
 made above one the server holds that this inbox does not (restored from an older backup)."""
 
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, select
 
 from tests.submit.conftest import plain_followup, submit_report
-from whistle.crypto import KdfParams
 from whistle.crypto.case_keys import MAX_GENERATION
 from whistle.inbox import compartments, db
 from whistle.inbox.bundles import CaseKeysHeldError, _last, preview_outbox
@@ -19,21 +17,14 @@ from whistle.inbox.models import AuditEvent, Case, CaseGrant, CaseKey, Officer, 
 from whistle.inbox.officers import add_officer
 from whistle.submit.models import CaseKeyRow
 
-from .conftest import PASSWORD, World, make_world, signed_outbox
+from .conftest import PASSWORD, World, signed_outbox
 from .test_case_key_announce import _announced, _export, _next_outbox, _reports, _rows
 
 
 @pytest.fixture
-def world(tmp_path: Path, insecure_kdf_params: KdfParams) -> Iterator[World]:
+def world(two_desks: World) -> World:
     """Both sides, an office of two desks (admin in both), the server on SQLite."""
-    w = make_world(
-        tmp_path,
-        insecure_kdf_params,
-        desks=[("antifraud", "Anti-fraud office"), ("ethics", "Ethics desk")],
-    )
-    yield w
-    w.app.extensions["whistle_submit"].engine.dispose()
-    w.inbox_sessions.kw["bind"].dispose()
+    return two_desks
 
 
 def _admin(world: World) -> int:
